@@ -1,0 +1,81 @@
+// API keys: looked up by SHA-256 in a Map built at load; expiry and per-key networks honoured.
+import { createHash, randomBytes } from 'node:crypto';
+import type { BlockList } from 'node:net';
+import type { KeyEntry, KeysFile } from '../config/keys-schema.js';
+import { compileCidrs, inList } from '../request/client-ip.js';
+import type { RequestDescription } from '../request/description.js';
+import { AuthError } from './errors.js';
+import type { Identity } from './identity.js';
+
+/** Longest credential warden will hash; longer ones are refused unread. */
+export const MAX_CREDENTIAL_LENGTH = 4096;
+
+interface KeyRecord {
+  identity: Identity;
+  expiresAt: number | null;
+  networks: BlockList | null;
+}
+
+/** The keys file compiled for lookup by hash. */
+export interface KeyTable {
+  byHash: ReadonlyMap<string, KeyRecord>;
+  entries: readonly KeyEntry[];
+}
+
+/** Hex SHA-256 of a key, as stored in the keys file. */
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/** A new random 256-bit key with the `wdn_` prefix (base64url). */
+export function generateKey(): string {
+  return 'wdn_' + randomBytes(32).toString('base64url');
+}
+
+/** Build the hash → identity Map once per load. */
+export function compileKeys(file: KeysFile): KeyTable {
+  const byHash = new Map<string, KeyRecord>();
+  for (const k of file.keys) {
+    const identity: Identity = Object.freeze({
+      sub: k.id,
+      name: k.name ?? '',
+      email: k.email ?? '',
+      roles: Object.freeze([...k.roles]),
+      method: 'api_key' as const,
+      keyId: k.id,
+      ...(k.rateLimit ? { rateLimit: k.rateLimit } : {}),
+    });
+    byHash.set(k.sha256, {
+      identity,
+      expiresAt: k.expires ? k.expires.getTime() : null,
+      networks: k.networks ? compileCidrs(k.networks) : null,
+    });
+  }
+  return { byHash, entries: file.keys };
+}
+
+/** The API key a request presents, if any: `X-API-Key`, else a non-JWT `Authorization: Bearer`. */
+export function presentedKey(req: RequestDescription): string | null {
+  const header = req.headers.get('x-api-key');
+  if (header !== undefined) return header.trim();
+  const authz = req.headers.get('authorization');
+  if (authz === undefined || authz.length < 7 || authz.slice(0, 7).toLowerCase() !== 'bearer ') return null;
+  const token = authz.slice(7).trim();
+  // A compact JWS has exactly two dots; those belong to the JWT authenticator.
+  const firstDot = token.indexOf('.');
+  if (firstDot !== -1 && token.indexOf('.', firstDot + 1) !== -1 && token.split('.').length === 3) return null;
+  return token;
+}
+
+/** Authenticate by API key: identity, AuthError for a bad key, or null when none is presented. */
+export function authenticateKey(table: KeyTable, req: RequestDescription, now: number): Identity | AuthError | null {
+  const key = presentedKey(req);
+  if (key === null) return null;
+  if (key.length === 0 || key.length > MAX_CREDENTIAL_LENGTH) return new AuthError('invalid_credentials', 'malformed');
+  const record = table.byHash.get(hashKey(key));
+  if (!record) return new AuthError('invalid_credentials', 'unknown');
+  const id = record.identity.keyId;
+  if (record.expiresAt !== null && now >= record.expiresAt) return new AuthError('invalid_credentials', 'expired', id);
+  if (record.networks && !inList(record.networks, req.clientIp)) return new AuthError('invalid_credentials', 'network', id);
+  return record.identity;
+}

@@ -1,0 +1,21 @@
+// The authenticator chain: first identity wins; a presented but invalid credential is an error.
+import type { AuthOutcome } from '../policy/decide.js';
+import type { RequestDescription } from '../request/description.js';
+import { AuthError } from './errors.js';
+import type { Identity } from './identity.js';
+
+/** One authenticator: an identity, an AuthError for its own bad credential, or null if not its kind. */
+export type Authenticator = (req: RequestDescription, now: number) => Identity | AuthError | null;
+
+/** Run the chain in order. A credential header no authenticator claims is refused, never ignored. */
+export function authenticate(chain: readonly Authenticator[], req: RequestDescription, now: number): AuthOutcome {
+  for (const auth of chain) {
+    const r = auth(req, now);
+    if (r === null) continue;
+    return r instanceof AuthError ? { error: r } : { identity: r };
+  }
+  if (req.headers.get('x-api-key') !== undefined || req.headers.get('authorization') !== undefined) {
+    return { error: new AuthError('invalid_credentials', 'unsupported') };
+  }
+  return null;
+}

@@ -1,0 +1,19 @@
+// Identity: who a request is, once an authenticator accepted its credential.
+import type { BlockList } from 'node:net';
+
+/** How an identity was established; `public` is only used in responses. */
+export type AuthMethod = 'api_key' | 'jwt' | 'session';
+
+/** An authenticated caller. Values are header-safe (no control characters, roles without commas). */
+export interface Identity {
+  sub: string;
+  name: string;
+  email: string;
+  roles: readonly string[];
+  method: AuthMethod;
+  keyId?: string;
+  /** Named rate limit that overrides the rule's (API keys). */
+  rateLimit?: string;
+  /** Claims for extra identity headers (token and session identities). */
+  claims?: Readonly<Record<string, unknown>>;
+}

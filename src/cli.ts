@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// `warden` commands: serve, check, keys create, keys hash.
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { generateKey, hashKey } from './auth/apikey.js';
+import { ConfigError, formatProblem } from './config/errors.js';
+import { loadConfig, policyLabel } from './config/load.js';
+import { compilePolicy } from './policy/compile.js';
+import { start } from './main.js';
+
+const USAGE = `usage: warden <command>
+
+  serve                        run the forward-auth server (default)
+  check                        validate env, policy and keys; print a summary
+  keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO] [--networks CIDRs] [--rate-limit NAME]
+                               print a new random key once, and its entry for the keys file
+  keys hash [KEY]              print the sha256 entry of an existing key (KEY or stdin)
+`;
+
+type Out = { out: (s: string) => void; err: (s: string) => void };
+
+function configFailure(e: unknown, io: Out): number {
+  if (e instanceof ConfigError) {
+    io.err(`warden: configuration invalid (${e.problems.length} problem${e.problems.length === 1 ? '' : 's'}):\n`);
+    for (const p of e.problems) io.err(`  ${formatProblem(p)}\n`);
+    return 2;
+  }
+  throw e;
+}
+
+async function check(io: Out): Promise<number> {
+  let config;
+  try {
+    config = await loadConfig(process.env, { fetch });
+  } catch (e) {
+    return configFailure(e, io);
+  }
+  const p = config.policy;
+  const compiled = compilePolicy(p);
+  const now = Date.now();
+  const lines = [
+    `policy: ${policyLabel(config.policySource)}`,
+    `keys:   ${config.env.WARDEN_API_KEYS}`,
+    `dialect on /verify: ${config.env.WARDEN_PROXY}; trusted proxies: ${config.env.WARDEN_TRUSTED_PROXIES.join(', ')}`,
+    `roles (${Object.keys(p.roles).length}): ${Object.entries(p.roles).map(([r, perms]) => `${r} [${perms.join(' ')}]`).join('; ') || 'none'}`,
+    `rate limits (${Object.keys(p.rateLimits).length}): ${Object.entries(p.rateLimits).map(([n, l]) => `${n} ${l.limit}/${l.window}s by ${l.by}${l.burst ? ` burst ${l.burst}` : ''}`).join('; ') || 'none'}`,
+    `rules (${p.rules.length}), first match wins; default: ${p.default}`,
+    ...p.rules.map((r, i) => {
+      const rule = compiled.rules[i]!;
+      const what = rule.effect === 'require' ? `require ${rule.require!.mode} [${rule.require!.permissions.join(', ')}]` : rule.effect;
+      const match = `${r.match.methods ? r.match.methods.join(',') + ' ' : ''}${r.match.host ?? '*'}${r.match.path}`;
+      return `  [${i}] ${match} → ${what}${r.networks ? ` networks ${r.networks.join(',')}` : ''}${r.rateLimit ? ` limit ${r.rateLimit}` : ''}`;
+    }),
+    `keys (${config.keys.keys.length}):`,
+    ...config.keys.keys.map((k) => {
+      const exp = k.expires ? (k.expires.getTime() <= now ? `EXPIRED ${k.expires.toISOString()}` : `expires ${k.expires.toISOString()}`) : 'no expiry';
+      return `  ${k.id} roles [${k.roles.join(', ')}] ${exp}${k.networks ? ` networks ${k.networks.join(',')}` : ''}`;
+    }),
+    'configuration OK',
+  ];
+  io.out(lines.join('\n') + '\n');
+  return 0;
+}
+
+function keysCreate(args: string[], io: Out): number {
+  const { values } = parseArgs({
+    args,
+    options: { id: { type: 'string' }, roles: { type: 'string' }, name: { type: 'string' }, email: { type: 'string' }, expires: { type: 'string' }, networks: { type: 'string' }, 'rate-limit': { type: 'string' } },
+    strict: true,
+  });
+  if (!values.id) {
+    io.err('warden keys create: --id is required\n');
+    return 2;
+  }
+  if (values.expires !== undefined && Number.isNaN(Date.parse(values.expires))) {
+    io.err('warden keys create: --expires must be an ISO date-time such as 2027-06-30T00:00:00Z\n');
+    return 2;
+  }
+  const key = generateKey();
+  const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const entry: Record<string, unknown> = { id: values.id };
+  if (values.name) entry.name = values.name;
+  if (values.email) entry.email = values.email;
+  entry.sha256 = hashKey(key);
+  entry.roles = list(values.roles);
+  if (values.expires) entry.expires = new Date(values.expires).toISOString();
+  if (values.networks) entry.networks = list(values.networks);
+  if (values['rate-limit']) entry.rateLimit = values['rate-limit'];
+  io.out(`key (shown once, store it now): ${key}\n\n# add to the keys file under "keys:"\n${stringify([entry])}`);
+  return 0;
+}
+
+function keysHash(args: string[], io: Out): number {
+  const key = (args[0] ?? readFileSync(0, 'utf8')).replace(/\r?\n$/, '');
+  if (key === '') {
+    io.err('warden keys hash: no key given (argument or stdin)\n');
+    return 2;
+  }
+  io.out(`sha256: ${hashKey(key)}\n`);
+  return 0;
+}
+
+async function serveCommand(io: Out): Promise<number> {
+  let running;
+  try {
+    running = await start(process.env);
+  } catch (e) {
+    return configFailure(e, io);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      void running.close().then(resolve);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  return 0;
+}
+
+/** Run a command line; returns the exit code. */
+export async function run(argv: string[], io: Out): Promise<number> {
+  const [cmd = 'serve', sub, ...rest] = argv;
+  try {
+    if (cmd === 'serve') return await serveCommand(io);
+    if (cmd === 'check') return await check(io);
+    if (cmd === 'keys' && sub === 'create') return keysCreate(rest, io);
+    if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);
+    if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
+      io.out(USAGE);
+      return 0;
+    }
+  } catch (e) {
+    if (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS')) {
+      io.err(`warden: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  io.err(USAGE);
+  return 2;
+}
+
+const io: Out = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+run(process.argv.slice(2), io).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`warden: ${(e as Error).message}\n`);
+    process.exit(1);
+  },
+);

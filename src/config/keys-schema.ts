@@ -1,0 +1,46 @@
+// zod schema of the API keys file (CONTRACT.md "API keys file").
+import { z } from 'zod';
+import { cidrList } from './policy-schema.js';
+
+const ID = /^[A-Za-z0-9_.@-]{1,128}$/;
+// Identity header values must carry no control characters and no commas (X-User-Roles is a comma list).
+const HEADER_SAFE = /^[^\x00-\x1f\x7f]*$/;
+
+const keyEntry = z.strictObject({
+  id: z.string().regex(ID, 'an id is 1-128 characters of [A-Za-z0-9_.@-]'),
+  name: z.string().max(256).regex(HEADER_SAFE, 'a name has no control characters').optional(),
+  email: z.email().max(256).optional(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'sha256 is the 64-hex-digit SHA-256 of the whole key (warden keys hash)')
+    .transform((h) => h.toLowerCase()),
+  roles: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a role name is 1-64 characters of [A-Za-z0-9_.-]')).default([]),
+  expires: z
+    .union([z.date(), z.iso.datetime({ offset: true })])
+    .transform((v) => (v instanceof Date ? v : new Date(v)))
+    .optional(),
+  networks: cidrList.optional(),
+  rateLimit: z.string().optional(),
+});
+
+/** The keys file as written by users. */
+export const keysSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    keys: z.array(keyEntry).nullable().default([]).transform((k) => k ?? []),
+  })
+  .superRefine((file, ctx) => {
+    const ids = new Map<string, number>();
+    const hashes = new Map<string, number>();
+    file.keys.forEach((k, i) => {
+      if (ids.has(k.id)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'id'], message: `duplicate id "${k.id}" (also keys[${ids.get(k.id)}])` });
+      if (hashes.has(k.sha256)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'sha256'], message: `same key hash as keys[${hashes.get(k.sha256)}]` });
+      ids.set(k.id, i);
+      hashes.set(k.sha256, i);
+    });
+  });
+
+/** A validated keys file. */
+export type KeysFile = z.output<typeof keysSchema>;
+/** One validated key entry. */
+export type KeyEntry = KeysFile['keys'][number];

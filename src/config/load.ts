@@ -1,0 +1,200 @@
+// Load env, policy and keys once into a frozen typed Config, collecting every problem before failing.
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { envSchema, type Env } from './env-schema.js';
+import { ConfigError, type ConfigProblem, zodProblems } from './errors.js';
+import { keysSchema, type KeysFile } from './keys-schema.js';
+import { policySchema, type PolicyFile } from './policy-schema.js';
+
+/** Where the policy comes from. */
+export type PolicySource =
+  | { kind: 'file'; path: string }
+  | { kind: 'url'; url: string }
+  | { kind: 'inline'; text: string };
+
+/** Policy and keys as loaded together (what a reload replaces). */
+export interface Documents {
+  policy: PolicyFile;
+  keys: KeysFile;
+  /** ETag of a URL policy, for conditional re-fetch. */
+  policyEtag?: string;
+}
+
+/** The whole validated configuration. */
+export interface Config extends Documents {
+  env: Env;
+  policySource: PolicySource;
+}
+
+/** Side effects the loader needs. */
+export interface LoadDeps {
+  fetch: typeof fetch;
+}
+
+/** Maximum size of a policy or keys document. */
+const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
+
+/** Parse the environment; throws ConfigError listing every bad variable. */
+export function loadEnv(vars: Record<string, string | undefined>): Env {
+  const result = envSchema.safeParse(vars);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((i) => ({ source: `env ${String(i.path[0] ?? '')}`, path: '', message: i.message })),
+  );
+}
+
+/** Classify WARDEN_POLICY: inline JSON, http(s) URL, or file path. */
+export function policySourceOf(spec: string): PolicySource {
+  const trimmed = spec.trimStart();
+  if (trimmed.startsWith('{')) return { kind: 'inline', text: spec };
+  if (/^https?:\/\//i.test(trimmed)) return { kind: 'url', url: trimmed };
+  return { kind: 'file', path: spec };
+}
+
+/** Human label of a source for error lines. */
+export function policyLabel(src: PolicySource): string {
+  if (src.kind === 'file') return `${src.path} (WARDEN_POLICY)`;
+  if (src.kind === 'url') return `${src.url} (WARDEN_POLICY)`;
+  return 'inline policy (WARDEN_POLICY)';
+}
+
+type Fetched = { text: string; etag?: string } | { notModified: true } | { problem: string };
+
+async function fetchPolicy(env: Env, url: string, deps: LoadDeps, etag?: string): Promise<Fetched> {
+  const headers: Record<string, string> = { accept: 'application/json, application/yaml, text/yaml, */*' };
+  if (env.WARDEN_POLICY_AUTH_HEADER) {
+    const colon = env.WARDEN_POLICY_AUTH_HEADER.indexOf(':');
+    headers[env.WARDEN_POLICY_AUTH_HEADER.slice(0, colon).trim()] = env.WARDEN_POLICY_AUTH_HEADER.slice(colon + 1).trim();
+  }
+  if (etag) headers['if-none-match'] = etag;
+  try {
+    const res = await deps.fetch(url, { headers, redirect: 'error', signal: AbortSignal.timeout(10_000) });
+    if (res.status === 304) return { notModified: true };
+    if (!res.ok) return { problem: `fetch answered HTTP ${res.status}` };
+    const text = await res.text();
+    if (text.length > MAX_DOCUMENT_BYTES) return { problem: 'document larger than 4 MiB' };
+    const tag = res.headers.get('etag');
+    return tag ? { text, etag: tag } : { text };
+  } catch (e) {
+    return { problem: `fetch failed: ${(e as Error).message}` };
+  }
+}
+
+async function readText(path: string): Promise<{ text: string } | { problem: string }> {
+  try {
+    const text = await readFile(path, 'utf8');
+    if (text.length > MAX_DOCUMENT_BYTES) return { problem: 'document larger than 4 MiB' };
+    return { text };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { problem: err.code === 'ENOENT' ? 'file not found' : `cannot read: ${err.code ?? err.message}` };
+  }
+}
+
+/** Parse YAML (a superset of JSON) into plain data; problems name line and column. */
+function parseText(text: string, source: string, problems: ConfigProblem[]): unknown {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    for (const err of doc.errors) {
+      const pos = err.linePos?.[0];
+      problems.push({ source, path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: err.message.split('\n')[0]! });
+    }
+    return undefined;
+  }
+  return doc.toJS() ?? {};
+}
+
+/**
+ * Load and validate policy and keys. With `previousEtag`, a URL policy answered 304 keeps
+ * `previous.policy`. Throws ConfigError with every problem in both documents.
+ */
+export async function loadDocuments(env: Env, deps: LoadDeps, previous?: Documents): Promise<Documents> {
+  const problems: ConfigProblem[] = [];
+  const src = policySourceOf(env.WARDEN_POLICY);
+  const policyLabelText = policyLabel(src);
+  let policyText: string | undefined;
+  let policyEtag: string | undefined;
+  let policy: PolicyFile | undefined;
+  if (src.kind === 'inline') policyText = src.text;
+  else if (src.kind === 'file') {
+    const r = await readText(src.path);
+    if ('problem' in r) problems.push({ source: policyLabelText, path: '', message: r.problem });
+    else policyText = r.text;
+  } else {
+    const r = await fetchPolicy(env, src.url, deps, previous?.policyEtag);
+    if ('notModified' in r && previous) {
+      policy = previous.policy;
+      policyEtag = previous.policyEtag;
+    } else if ('problem' in r) problems.push({ source: policyLabelText, path: '', message: r.problem });
+    else if ('text' in r) {
+      policyText = r.text;
+      policyEtag = r.etag;
+    }
+  }
+  if (policyText !== undefined) {
+    const data = parseText(policyText, policyLabelText, problems);
+    if (data !== undefined) {
+      const parsed = policySchema.safeParse(data);
+      if (parsed.success) policy = parsed.data;
+      else problems.push(...zodProblems(policyLabelText, parsed.error));
+    }
+  }
+
+  const keysLabel = `${env.WARDEN_API_KEYS} (WARDEN_API_KEYS)`;
+  let keys: KeysFile | undefined;
+  const keysRead = await readText(env.WARDEN_API_KEYS);
+  if ('problem' in keysRead) problems.push({ source: keysLabel, path: '', message: keysRead.problem });
+  else {
+    const data = parseText(keysRead.text, keysLabel, problems);
+    if (data !== undefined) {
+      const parsed = keysSchema.safeParse(data);
+      if (parsed.success) keys = parsed.data;
+      else problems.push(...zodProblems(keysLabel, parsed.error));
+    }
+  }
+
+  if (policy && keys) problems.push(...crossCheck(policy, keys, keysLabel));
+  if (problems.length > 0 || !policy || !keys) throw new ConfigError(problems);
+  const docs: Documents = policyEtag ? { policy, keys, policyEtag } : { policy, keys };
+  return deepFreeze(docs);
+}
+
+/** Keys may only name roles and rate limits the policy defines. */
+function crossCheck(policy: PolicyFile, keys: KeysFile, source: string): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  keys.keys.forEach((k, i) => {
+    k.roles.forEach((r, j) => {
+      if (!(r in policy.roles)) out.push({ source, path: `keys[${i}].roles[${j}]`, message: `role "${r}" is not defined in the policy's roles` });
+    });
+    if (k.rateLimit !== undefined && !(k.rateLimit in policy.rateLimits)) {
+      out.push({ source, path: `keys[${i}].rateLimit`, message: `rate limit "${k.rateLimit}" is not defined in the policy's rateLimits` });
+    }
+  });
+  return out;
+}
+
+/** Load everything once; throws ConfigError listing every problem across env, policy and keys. */
+export async function loadConfig(vars: Record<string, string | undefined>, deps: LoadDeps): Promise<Config> {
+  let env: Env;
+  try {
+    env = loadEnv(vars);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    // Still report the documents' problems: re-read them with the bad variables at their defaults.
+    const bad = new Set(e.problems.map((p) => p.source.slice('env '.length)));
+    const rest = Object.fromEntries(Object.entries(vars).filter(([k]) => !bad.has(k)));
+    const fallback = envSchema.safeParse(rest);
+    const more = fallback.success ? await loadDocuments(fallback.data, deps).then(() => [], (d) => (d instanceof ConfigError ? d.problems : [])) : [];
+    throw new ConfigError([...e.problems, ...more]);
+  }
+  const docs = await loadDocuments(env, deps);
+  return Object.freeze({ ...docs, env, policySource: policySourceOf(env.WARDEN_POLICY) });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value) && !(value instanceof Date)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,111 @@
+// zod schema of the policy file (CONTRACT.md "Policy file"); cross-references checked in superRefine.
+import { z } from 'zod';
+import { compileCidrs, CidrError } from '../request/client-ip.js';
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** `60s`, `5m`, `1h`, `500ms` or a number of seconds → seconds. */
+export const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const m = typeof v === 'number' ? [String(v), String(v), 's'] : DURATION.exec(v.trim());
+  const seconds = m ? Number(m[1]) * UNIT_SECONDS[m[2] ?? 's']! : NaN;
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a positive duration like 60s, 5m, 1h` });
+    return z.NEVER;
+  }
+  return seconds;
+});
+
+/** A list of CIDRs, each checked and compiled later into a BlockList. */
+export const cidrList = z.array(z.string()).superRefine((list, ctx) => {
+  list.forEach((entry, i) => {
+    try {
+      compileCidrs([entry]);
+    } catch (e) {
+      if (!(e instanceof CidrError)) throw e;
+      ctx.addIssue({ code: 'custom', path: [i], message: e.message });
+    }
+  });
+});
+
+const PERMISSION = /^(?:\*|[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)*(?::\*)?)$/;
+const permission = z.string().regex(PERMISSION, 'a permission is `:`-separated segments of [A-Za-z0-9_.-], optionally ending in `:*`, or `*`');
+const ROLE = /^[A-Za-z0-9_.-]{1,64}$/;
+const roleName = z.string().regex(ROLE, 'a role name is 1-64 characters of [A-Za-z0-9_.-]');
+
+const PATH_PATTERN = /^\/[^\s?#]*$/;
+const HOST_PATTERN = /^(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::\d+)?$/;
+const METHOD = /^[A-Z]+$/;
+
+const rateLimit = z.strictObject({
+  limit: z.number().int().positive(),
+  window: duration,
+  burst: z.number().int().positive().optional(),
+  by: z.enum(['ip', 'identity']).default('ip'),
+});
+
+const rule = z
+  .strictObject({
+    match: z.strictObject({
+      path: z.string().regex(PATH_PATTERN, 'a path pattern starts with / and has no spaces, ? or #').default('/**'),
+      host: z.string().regex(HOST_PATTERN, 'a host is a DNS name, optionally *.-prefixed').optional(),
+      methods: z.array(z.string().regex(METHOD, 'methods are upper-case, like GET')).nonempty().optional(),
+    }),
+    public: z.boolean().optional(),
+    deny: z.boolean().optional(),
+    require: z
+      .union([
+        z.array(permission).nonempty(),
+        z.strictObject({ any: z.array(permission).nonempty() }),
+        z.strictObject({ all: z.array(permission).nonempty() }),
+      ])
+      .optional(),
+    networks: cidrList.optional(),
+    rateLimit: z.string().optional(),
+  })
+  .superRefine((r, ctx) => {
+    const kinds = [r.public === true, r.deny === true, r.require !== undefined].filter(Boolean).length;
+    if (kinds > 1) ctx.addIssue({ code: 'custom', message: 'a rule is at most one of public, deny, require' });
+  });
+
+const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;
+
+/** The policy file as written by users. */
+export const policySchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    roles: z.record(roleName, z.array(permission)).default({}),
+    claims: z
+      .strictObject({
+        roles: z.string().default('groups'),
+        map: z.record(z.string(), roleName).default({}),
+      })
+      .optional(),
+    rateLimits: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), rateLimit).default({}),
+    networks: cidrList.optional(),
+    rules: z.array(rule).default([]),
+    default: z.enum(['deny', 'authenticated']).default('deny'),
+    headers: z
+      .strictObject({
+        preset: z.enum(['warden', 'authelia', 'oauth2-proxy']).default('warden'),
+        extra: z.record(z.string().regex(HEADER_NAME, 'a header name is letters, digits and -'), z.string()).default({}),
+      })
+      .optional(),
+  })
+  .superRefine((p, ctx) => {
+    p.rules.forEach((r, i) => {
+      if (r.rateLimit !== undefined && !(r.rateLimit in p.rateLimits)) {
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'rateLimit'], message: `rate limit "${r.rateLimit}" is not defined in rateLimits` });
+      }
+    });
+    for (const [group, role] of Object.entries(p.claims?.map ?? {})) {
+      if (!(role in p.roles)) ctx.addIssue({ code: 'custom', path: ['claims', 'map', group], message: `role "${role}" is not defined in roles` });
+    }
+  });
+
+/** A validated policy, before compilation. */
+export type PolicyFile = z.output<typeof policySchema>;
+/** One validated rule. */
+export type PolicyRule = PolicyFile['rules'][number];
+/** One validated rate limit. */
+export type RateLimitSpec = PolicyFile['rateLimits'][string];

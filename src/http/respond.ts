@@ -1,0 +1,98 @@
+// Decision → status, headers and body, in each proxy's status language.
+import type { Identity } from '../auth/identity.js';
+import { AUTH_ERROR_RESPONSE } from '../auth/errors.js';
+import type { Dialect } from './dialects.js';
+import type { LimitOutcome } from '../limits/rate-limits.js';
+import type { RequestDescription } from '../request/description.js';
+
+/** Names of the identity headers on allow (policy `headers.preset`). */
+export interface IdentityHeaderNames {
+  id: string;
+  roles: string;
+  name: string;
+  email: string;
+}
+
+/** The presets of CONTRACT.md and issue 9. */
+export const HEADER_PRESETS: Record<'warden' | 'authelia' | 'oauth2-proxy', IdentityHeaderNames> = {
+  warden: { id: 'X-User-ID', roles: 'X-User-Roles', name: 'X-User-Name', email: 'X-User-Email' },
+  authelia: { id: 'Remote-User', roles: 'Remote-Groups', name: 'Remote-Name', email: 'Remote-Email' },
+  'oauth2-proxy': { id: 'X-Auth-Request-User', roles: 'X-Auth-Request-Groups', name: 'X-Auth-Request-Preferred-Username', email: 'X-Auth-Request-Email' },
+};
+
+const DENY_BASE = { 'cache-control': 'no-store', 'content-type': 'application/json' } as const;
+
+function json(status: number, body: unknown, extra: Record<string, string> = {}): Response {
+  const text = JSON.stringify(body);
+  return new Response(text, { status, headers: { ...DENY_BASE, 'content-length': String(Buffer.byteLength(text)), ...extra } });
+}
+
+/** 200, empty non-chunked body, every identity header present (empty when unknown). */
+export function allowResponse(identity: Identity | null, names: IdentityHeaderNames, extra: Record<string, string> | null): Response {
+  const headers: Record<string, string> = {
+    'content-length': '0',
+    [names.id]: identity?.sub ?? '',
+    [names.roles]: identity ? identity.roles.join(',') : '',
+    [names.name]: identity?.name ?? '',
+    [names.email]: identity?.email ?? '',
+    'X-Auth-Method': identity?.method ?? 'public',
+  };
+  if (extra) Object.assign(headers, extra);
+  return new Response(null, { status: 200, headers });
+}
+
+/** True for a top-level browser page load, which should be sent to sign in rather than shown JSON. */
+export function isBrowserNavigation(req: RequestDescription): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  if (req.headers.get('x-requested-with') !== undefined) return false;
+  const mode = req.headers.get('sec-fetch-mode');
+  if (mode !== undefined) return mode === 'navigate';
+  const accept = req.headers.get('accept');
+  return accept !== undefined && accept.includes('text/html');
+}
+
+/** The login URL with the original absolute URL as `rd`. */
+export function loginRedirect(loginUrl: string, req: RequestDescription): string {
+  const u = new URL(loginUrl);
+  u.searchParams.set('rd', `${req.proto}://${req.authority}${req.rawUri}`);
+  return u.toString();
+}
+
+/** 401 for an API client; for a browser navigation with a login URL: 302 (Traefik, Caddy, Envoy) or 401 + Location (nginx). */
+export function unauthenticatedResponse(
+  reason: 'missing_credentials' | 'invalid_credentials',
+  dialect: Dialect,
+  req: RequestDescription | null,
+  loginUrl: string | undefined,
+): Response {
+  const entry = AUTH_ERROR_RESPONSE[reason];
+  if (loginUrl && req && isBrowserNavigation(req)) {
+    const location = loginRedirect(loginUrl, req);
+    if (dialect !== 'nginx') return new Response(null, { status: 302, headers: { 'cache-control': 'no-store', location, 'content-length': '0' } });
+    return json(401, { error: 'unauthorized', reason, message: entry.message }, { 'www-authenticate': entry.challenge, location });
+  }
+  return json(401, { error: 'unauthorized', reason, message: entry.message }, { 'www-authenticate': entry.challenge });
+}
+
+/** 403 with the permissions the rule requires (at most 16 named, to keep the body bounded). */
+export function forbiddenResponse(reason: string, required: readonly string[] = []): Response {
+  return json(403, required.length > 0 ? { error: 'forbidden', reason, required: required.slice(0, 16) } : { error: 'forbidden', reason });
+}
+
+/** 429 with Retry-After and the IETF RateLimit-Policy / RateLimit fields. */
+export function limitedResponse(o: Extract<LimitOutcome, { limited: true }>): Response {
+  return json(
+    429,
+    { error: 'rate_limited', reason: 'rate_limited', retryAfter: o.retryAfterSec },
+    {
+      'retry-after': String(o.retryAfterSec),
+      'ratelimit-policy': `"${o.name}";q=${o.limit};w=${Math.max(1, Math.round(o.windowSec))}`,
+      ratelimit: `"${o.name}";r=0;t=${o.retryAfterSec}`,
+    },
+  );
+}
+
+/** 500: an exception in the decision. Proxies treat it as deny; never a 2xx. */
+export function errorResponse(): Response {
+  return json(500, { error: 'internal', reason: 'internal_error' });
+}

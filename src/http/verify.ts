@@ -1,0 +1,128 @@
+// The /verify handler: describe → authenticate → decide → limit → respond, with one audit line.
+import { randomUUID } from 'node:crypto';
+import type { BlockList } from 'node:net';
+import type { AuditLog, DecisionEvent } from '../audit/audit-log.js';
+import { authenticate } from '../auth/chain.js';
+import { AuthError } from '../auth/errors.js';
+import type { Metrics } from '../metrics.js';
+import { decide } from '../policy/decide.js';
+import { inList, parseAddress, type Address } from '../request/client-ip.js';
+import type { RequestDescription } from '../request/description.js';
+import type { RuntimeState } from '../runtime.js';
+import { describe, type Dialect } from './dialects.js';
+import { HeaderMap } from './header-map.js';
+import { allowResponse, errorResponse, forbiddenResponse, limitedResponse, unauthenticatedResponse } from './respond.js';
+
+/** What the handler needs, injected. */
+export interface VerifyDeps {
+  state: RuntimeState;
+  trustedProxies: BlockList;
+  loginUrl: string | undefined;
+  audit: AuditLog;
+  metrics: Metrics;
+  now: () => number;
+}
+
+/** The raw auth request as the HTTP layer sees it. */
+export interface RawAuthRequest {
+  method: string;
+  pathAfterPrefix: string;
+  peer: string | undefined;
+  headers: HeaderMap;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Answer one auth request for a dialect. Any exception becomes a 500, never a 2xx. */
+export async function verify(deps: VerifyDeps, dialect: Dialect, raw: RawAuthRequest): Promise<Response> {
+  const started = performance.now();
+  const given = raw.headers.get('x-request-id');
+  const ev: DecisionEvent = {
+    reqId: given !== undefined && REQUEST_ID.test(given) ? given : randomUUID(),
+    decision: 'error', reason: 'internal_error', status: 500, dialect,
+    method: null, host: null, path: null, clientIp: null, peer: raw.peer ?? null,
+    sub: null, authMethod: null, keyId: null, rule: null, durationMs: 0,
+  };
+  let res: Response;
+  try {
+    res = await decideAndRespond(deps, dialect, raw, ev);
+  } catch {
+    ev.decision = 'error';
+    ev.reason = 'internal_error';
+    res = errorResponse();
+  }
+  ev.status = res.status;
+  const seconds = (performance.now() - started) / 1000;
+  ev.durationMs = Math.round(seconds * 1e6) / 1e3;
+  deps.audit.decision(ev);
+  deps.metrics.decisions.inc({ decision: ev.decision, reason: ev.reason, dialect, auth_method: ev.authMethod ?? 'none' });
+  deps.metrics.latency.observe({ dialect }, seconds);
+  return res;
+}
+
+function noteRequest(ev: DecisionEvent, r: Partial<RequestDescription>): void {
+  ev.method = r.method ?? null;
+  ev.host = r.host ?? null;
+  ev.path = r.path ?? null;
+  ev.clientIp = r.clientIp?.ip ?? null;
+}
+
+async function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthRequest, ev: DecisionEvent): Promise<Response> {
+  const peer: Address | null = raw.peer === undefined ? null : parseAddress(raw.peer);
+  if (!peer || !inList(deps.trustedProxies, peer)) {
+    ev.decision = 'malformed';
+    ev.reason = 'untrusted_proxy';
+    return forbiddenResponse('untrusted_proxy');
+  }
+  ev.peer = peer.ip;
+  const described = describe(dialect, { method: raw.method, pathAfterPrefix: raw.pathAfterPrefix, peer, headers: raw.headers }, deps.trustedProxies);
+  if (!described.ok) {
+    noteRequest(ev, described.partial);
+    ev.decision = 'malformed';
+    ev.reason = described.reason;
+    ev.cause = described.detail;
+    return forbiddenResponse(described.reason);
+  }
+  const req = described.req;
+  noteRequest(ev, req);
+  const runtime = deps.state.current;
+  const credentialsDuplicated = raw.headers.duplicated('authorization') || raw.headers.duplicated('x-api-key');
+  const auth = credentialsDuplicated
+    ? { error: new AuthError('invalid_credentials', 'malformed') }
+    : authenticate(runtime.chain, req, deps.now());
+  const d = decide(runtime.policy, req, auth);
+  ev.rule = d.rule;
+  ev.reason = d.reason;
+  if (auth && 'error' in auth) {
+    ev.cause = auth.error.failure;
+    ev.keyId = auth.error.keyId ?? null;
+  }
+  const identity = d.kind === 'unauthenticated' ? null : d.identity;
+  if (identity) {
+    ev.sub = identity.sub;
+    ev.authMethod = identity.method;
+    ev.keyId = identity.keyId ?? null;
+  }
+  if (d.kind === 'unauthenticated') {
+    ev.decision = 'unauthenticated';
+    return unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl);
+  }
+  if (d.kind === 'forbidden') {
+    ev.decision = 'forbidden';
+    return forbiddenResponse(d.reason, d.required);
+  }
+  if (d.rateLimit !== null) {
+    const spec = runtime.limits.spec(d.rateLimit);
+    const subject = spec?.by === 'identity' && identity ? `id:${identity.method}:${identity.sub}` : `ip:${req.clientIp.ip}`;
+    const outcome = await runtime.limits.consume(d.rateLimit, subject);
+    ev.rateLimit = d.rateLimit;
+    if (outcome.limited) {
+      ev.decision = 'limited';
+      ev.reason = 'rate_limited';
+      return limitedResponse(outcome);
+    }
+  }
+  ev.decision = 'allow';
+  ev.authMethod ??= 'public';
+  return allowResponse(identity, runtime.headerNames, null);
+}

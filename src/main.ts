@@ -1,0 +1,70 @@
+// Process edge: load config, build dependencies, serve, reload on change, shut down gracefully.
+import { serve as serveHttp, type ServerType } from '@hono/node-server';
+import type { Server } from 'node:http';
+import { createApp } from './app.js';
+import { createAuditLog, createOpsLog } from './audit/audit-log.js';
+import { loadConfig } from './config/load.js';
+import { createMetrics } from './metrics.js';
+import { compileCidrs } from './request/client-ip.js';
+import { startReloader } from './reload.js';
+import { buildRuntime, RuntimeState } from './runtime.js';
+import { createMemoryStore } from './store/memory.js';
+
+/** A started warden process. */
+export interface Running {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Start warden from environment variables. Throws ConfigError on bad configuration. */
+export async function start(vars: Record<string, string | undefined>): Promise<Running> {
+  const config = await loadConfig(vars, { fetch });
+  const env = config.env;
+  const log = createOpsLog(env.LOG_LEVEL);
+  const audit = createAuditLog();
+  const store = createMemoryStore();
+  const state = new RuntimeState(buildRuntime(config, store));
+  let accepting = true;
+  const app = createApp({
+    state,
+    store,
+    audit,
+    metrics: createMetrics(),
+    trustedProxies: compileCidrs(env.WARDEN_TRUSTED_PROXIES),
+    loginUrl: env.WARDEN_LOGIN_URL,
+    defaultDialect: env.WARDEN_PROXY,
+    now: Date.now,
+    isReady: () => accepting,
+  });
+  const reloader = startReloader(env, state, store, log, { fetch });
+  const onHup = () => void reloader.reload('SIGHUP');
+  process.on('SIGHUP', onHup);
+
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serveHttp({ fetch: app.fetch, port: env.PORT, hostname: env.HOST, serverOptions: { keepAliveTimeout: 75_000, requestTimeout: 30_000 } }, () => resolve(s));
+  });
+  const http = server as Server;
+  // Longer than proxies' upstream keepalive (nginx 60 s) so warden never closes a connection they are about to reuse.
+  http.keepAliveTimeout = 75_000;
+  http.headersTimeout = 80_000;
+  const address = http.address();
+  const port = typeof address === 'object' && address ? address.port : env.PORT;
+  log.info({ event: 'started', host: env.HOST, port, dialect: env.WARDEN_PROXY, store: store.kind, rules: state.current.policy.rules.length, keys: state.current.keys.entries.length }, 'warden listening');
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      accepting = false;
+      reloader.stop();
+      process.off('SIGHUP', onHup);
+      const drained = new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeIdleConnections();
+      const timeout = new Promise<void>((resolve) => setTimeout(resolve, env.WARDEN_SHUTDOWN_TIMEOUT * 1000).unref());
+      await Promise.race([drained, timeout]);
+      http.closeAllConnections();
+      await audit.flush();
+      await store.close();
+      log.info({ event: 'stopped' }, 'warden stopped');
+    })());
+  return { port, close };
+}

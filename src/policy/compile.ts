@@ -1,0 +1,74 @@
+// Compile a validated policy into matchers and lookup tables, once per load or reload.
+import type { BlockList } from 'node:net';
+import type { PolicyFile, RateLimitSpec } from '../config/policy-schema.js';
+import { compileCidrs } from '../request/client-ip.js';
+import { compileHostPattern, compilePathPattern } from './matchers.js';
+import { compileGrants, type CompiledGrants } from './permissions.js';
+
+/** A rule ready for matching. */
+export interface CompiledRule {
+  index: number;
+  path: RegExp;
+  host: ((host: string) => boolean) | null;
+  methods: ReadonlySet<string> | null;
+  effect: 'public' | 'deny' | 'require' | 'authenticated';
+  require: { mode: 'any' | 'all'; permissions: readonly string[] } | null;
+  networks: BlockList | null;
+  rateLimit: string | null;
+}
+
+/** The policy as `decide()` consumes it. Immutable; a reload builds a new one. */
+export interface CompiledPolicy {
+  rules: readonly CompiledRule[];
+  roles: ReadonlyMap<string, CompiledGrants>;
+  networks: BlockList | null;
+  defaultEffect: 'deny' | 'authenticated';
+  rateLimits: ReadonlyMap<string, RateLimitSpec>;
+  source: PolicyFile;
+}
+
+/** Thrown when a validated policy still cannot be compiled; names the rule. */
+export class PolicyCompileError extends Error {
+  constructor(readonly path: string, message: string) {
+    super(message);
+  }
+}
+
+/** Build matchers, grant tables and block lists from a validated policy. */
+export function compilePolicy(policy: PolicyFile): CompiledPolicy {
+  const rules = policy.rules.map((r, index): CompiledRule => {
+    let path: RegExp;
+    try {
+      path = compilePathPattern(r.match.path);
+    } catch (e) {
+      throw new PolicyCompileError(`rules[${index}].match.path`, (e as Error).message);
+    }
+    const require = r.require === undefined
+      ? null
+      : Array.isArray(r.require)
+        ? { mode: 'any' as const, permissions: r.require }
+        : 'all' in r.require
+          ? { mode: 'all' as const, permissions: r.require.all }
+          : { mode: 'any' as const, permissions: r.require.any };
+    return {
+      index,
+      path,
+      host: r.match.host === undefined ? null : compileHostPattern(r.match.host),
+      methods: r.match.methods === undefined ? null : new Set(r.match.methods),
+      effect: r.public ? 'public' : r.deny ? 'deny' : require ? 'require' : 'authenticated',
+      require,
+      networks: r.networks ? compileCidrs(r.networks) : null,
+      rateLimit: r.rateLimit ?? null,
+    };
+  });
+  const roles = new Map<string, CompiledGrants>();
+  for (const [name, perms] of Object.entries(policy.roles)) roles.set(name, compileGrants(perms));
+  return Object.freeze({
+    rules,
+    roles,
+    networks: policy.networks ? compileCidrs(policy.networks) : null,
+    defaultEffect: policy.default,
+    rateLimits: new Map(Object.entries(policy.rateLimits)),
+    source: policy,
+  });
+}

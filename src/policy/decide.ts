@@ -1,0 +1,78 @@
+// decide(): the pure decision core. Plain data in, Decision out; no I/O, no clock, no HTTP.
+import type { AuthError } from '../auth/errors.js';
+import type { Identity } from '../auth/identity.js';
+import { inList, type Address } from '../request/client-ip.js';
+import type { CompiledPolicy, CompiledRule } from './compile.js';
+import { rolesGrant } from './permissions.js';
+
+/** What decide() needs to know about the request. */
+export interface DecisionInput {
+  method: string;
+  host: string;
+  matchPath: string;
+  clientIp: Address;
+}
+
+/** The authenticators' verdict: an identity, a refused credential, or nothing presented. */
+export type AuthOutcome = { identity: Identity } | { error: AuthError } | null;
+
+/** Reasons a request is refused by policy. */
+export type ForbiddenReason = 'rule_deny' | 'default_deny' | 'network_not_allowed' | 'insufficient_permissions';
+
+/** The outcome of policy evaluation. `rule` is the matched rule's index, null for the default. */
+export type Decision =
+  | { kind: 'allow'; rule: number | null; reason: 'public' | 'permitted' | 'authenticated'; identity: Identity | null; rateLimit: string | null }
+  | { kind: 'unauthenticated'; rule: number | null; reason: 'missing_credentials' | 'invalid_credentials'; error: AuthError | null }
+  | { kind: 'forbidden'; rule: number | null; reason: ForbiddenReason; required: readonly string[]; identity: Identity | null };
+
+/** The first rule whose host, methods and path all match, or null. */
+export function matchRule(policy: CompiledPolicy, req: DecisionInput): CompiledRule | null {
+  for (const rule of policy.rules) {
+    if (rule.methods && !rule.methods.has(req.method)) continue;
+    if (rule.host && !rule.host(req.host)) continue;
+    if (rule.path.test(req.matchPath)) return rule;
+  }
+  return null;
+}
+
+function unauthenticated(rule: number | null, auth: AuthOutcome): Decision {
+  if (auth && 'error' in auth) return { kind: 'unauthenticated', rule, reason: 'invalid_credentials', error: auth.error };
+  return { kind: 'unauthenticated', rule, reason: 'missing_credentials', error: null };
+}
+
+function forbidden(rule: number | null, reason: ForbiddenReason, identity: Identity | null, required: readonly string[] = []): Decision {
+  return { kind: 'forbidden', rule, reason, required, identity };
+}
+
+/**
+ * Decide a request: global networks, first matching rule (deny, networks, public, then
+ * credentials and permissions), else the policy default. A presented but invalid credential
+ * never falls through to anonymous, except on a public rule, where no credential is needed.
+ */
+export function decide(policy: CompiledPolicy, req: DecisionInput, auth: AuthOutcome): Decision {
+  const identity = auth && 'identity' in auth ? auth.identity : null;
+  if (policy.networks && !inList(policy.networks, req.clientIp)) return forbidden(null, 'network_not_allowed', identity);
+  const rule = matchRule(policy, req);
+  if (!rule) {
+    if (policy.defaultEffect === 'deny') return forbidden(null, 'default_deny', identity);
+    if (!identity) return unauthenticated(null, auth);
+    return { kind: 'allow', rule: null, reason: 'authenticated', identity, rateLimit: identity.rateLimit ?? null };
+  }
+  const index = rule.index;
+  if (rule.effect === 'deny') return forbidden(index, 'rule_deny', identity);
+  if (rule.networks && !inList(rule.networks, req.clientIp)) return forbidden(index, 'network_not_allowed', identity);
+  if (rule.effect === 'public') {
+    return { kind: 'allow', rule: index, reason: 'public', identity, rateLimit: identity?.rateLimit ?? rule.rateLimit };
+  }
+  if (!identity) return unauthenticated(index, auth);
+  const rateLimit = identity.rateLimit ?? rule.rateLimit;
+  if (rule.require) {
+    const { mode, permissions } = rule.require;
+    const ok = mode === 'all'
+      ? permissions.every((p) => rolesGrant(identity.roles, policy.roles, p))
+      : permissions.some((p) => rolesGrant(identity.roles, policy.roles, p));
+    if (!ok) return forbidden(index, 'insufficient_permissions', identity, permissions);
+    return { kind: 'allow', rule: index, reason: 'permitted', identity, rateLimit };
+  }
+  return { kind: 'allow', rule: index, reason: 'authenticated', identity, rateLimit };
+}

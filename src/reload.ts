@@ -1,0 +1,88 @@
+// Hot reload: watched files, SIGHUP and URL polling (ETag) rebuild the runtime; a bad version is refused.
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { Env } from './config/env-schema.js';
+import { ConfigError, formatProblem } from './config/errors.js';
+import { loadDocuments, policySourceOf, type LoadDeps } from './config/load.js';
+import { buildRuntime, type RuntimeState } from './runtime.js';
+import type { Store } from './store/store.js';
+
+/** Result of one reload attempt. */
+export type ReloadResult = { ok: true; version: number; changed: boolean } | { ok: false; problems: string[] };
+
+/** A running reloader; `reload()` can also be called directly (SIGHUP). */
+export interface Reloader {
+  reload(trigger: string): Promise<ReloadResult>;
+  stop(): void;
+}
+
+/** Start watching policy and keys; returns the reloader. */
+export function startReloader(env: Env, state: RuntimeState, store: Store, log: Logger, deps: LoadDeps): Reloader {
+  let chain: Promise<unknown> = Promise.resolve();
+  const watchers: FSWatcher[] = [];
+  const timers: NodeJS.Timeout[] = [];
+
+  async function attempt(trigger: string): Promise<ReloadResult> {
+    const previous = state.current;
+    try {
+      const docs = await loadDocuments(env, deps, previous.docs);
+      if (docs.policy === previous.docs.policy && JSON.stringify(docs.keys) === JSON.stringify(previous.docs.keys)) {
+        return { ok: true, version: previous.version, changed: false };
+      }
+      const next = buildRuntime(docs, store, previous);
+      state.swap(next);
+      log.info({ event: 'policy_reloaded', trigger, version: next.version, rules: next.policy.rules.length, keys: next.keys.entries.length }, 'policy and keys reloaded');
+      return { ok: true, version: next.version, changed: true };
+    } catch (e) {
+      const problems = e instanceof ConfigError ? e.problems.map(formatProblem) : [(e as Error).message];
+      log.error({ event: 'policy_rejected', trigger, problems, version: previous.version }, 'reload rejected; the previous policy stays in force');
+      return { ok: false, problems };
+    }
+  }
+
+  function reload(trigger: string): Promise<ReloadResult> {
+    const run = chain.then(() => attempt(trigger));
+    chain = run.catch(() => undefined);
+    return run;
+  }
+
+  // Watch directories, not files: editors and Kubernetes ConfigMaps replace files by rename.
+  const files = [env.WARDEN_API_KEYS];
+  const src = policySourceOf(env.WARDEN_POLICY);
+  if (src.kind === 'file') files.push(src.path);
+  const byDir = new Map<string, Set<string>>();
+  for (const f of files) {
+    const dir = dirname(resolve(f));
+    if (!byDir.has(dir)) byDir.set(dir, new Set());
+    byDir.get(dir)!.add(basename(f));
+  }
+  let debounce: NodeJS.Timeout | null = null;
+  for (const [dir, names] of byDir) {
+    try {
+      const w = watch(dir, (_event, name) => {
+        if (name !== null && !names.has(String(name)) && String(name) !== '..data') return;
+        if (debounce) clearTimeout(debounce);
+        debounce = setTimeout(() => void reload(`watch:${String(name)}`), 100);
+      });
+      w.on('error', (err) => log.warn({ dir, err: err.message }, 'file watch failed; SIGHUP still reloads'));
+      watchers.push(w);
+    } catch (e) {
+      log.warn({ dir, err: (e as Error).message }, 'cannot watch directory; SIGHUP still reloads');
+    }
+  }
+  if (src.kind === 'url') {
+    const t = setInterval(() => void reload('poll'), env.WARDEN_POLICY_REFRESH * 1000);
+    t.unref();
+    timers.push(t);
+  }
+
+  return {
+    reload,
+    stop() {
+      for (const w of watchers) w.close();
+      for (const t of timers) clearInterval(t);
+      if (debounce) clearTimeout(debounce);
+    },
+  };
+}

@@ -1,0 +1,116 @@
+// Canonical path: the one form of a request path that every decision is taken on (CONTRACT.md "Canonical path").
+
+/** Result of canonicalising a raw request target. */
+export type CanonicalPath = { ok: true; path: string } | { ok: false; detail: string };
+
+/** Longest raw path (bytes before the query) warden will judge; longer is `bad_path`. */
+export const MAX_PATH_LENGTH = 8192;
+
+// Bytes written literally in the canonical form: RFC 3986 unreserved, sub-delims but `;`, and `:` `@`.
+// Every other byte (space, `%`, `?`, `#`, `;`, quotes, non-ASCII…) is written as %XX, upper-case.
+const LITERAL = new Uint8Array(256);
+for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,=:@") {
+  LITERAL[ch.charCodeAt(0)] = 1;
+}
+const HEX = '0123456789ABCDEF';
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function hexValue(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 65 && code <= 70) return code - 55;
+  if (code >= 97 && code <= 102) return code - 87;
+  return -1;
+}
+
+function isHexByte(b: number | undefined): boolean {
+  return b !== undefined && hexValue(b) >= 0;
+}
+
+/**
+ * Decode one segment's raw text into bytes, rejecting what CONTRACT.md denies:
+ * encoded `/` `\` NUL, control characters, `;`, malformed escapes, double encoding, bad UTF-8.
+ */
+function decodeSegment(raw: string): Uint8Array | string {
+  const out: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 0x25) {
+      const hi = hexValue(raw.charCodeAt(i + 1));
+      const lo = hexValue(raw.charCodeAt(i + 2));
+      if (hi < 0 || lo < 0) return 'malformed percent-encoding';
+      const b = hi * 16 + lo;
+      if (b === 0x2f || b === 0x5c) return 'encoded slash or backslash';
+      if (b < 0x20 || b === 0x7f) return 'encoded control character';
+      out.push(b);
+      i += 2;
+      continue;
+    }
+    if (c < 0x20 || c === 0x7f) return 'control character';
+    if (c === 0x5c) return 'backslash';
+    if (c === 0x3b) return 'path parameter';
+    if (c === 0x23) return 'fragment';
+    if (c > 0xff) return 'non-byte character';
+    // A header value arrives as latin1: a raw byte >= 0x80 is one byte of a UTF-8 sequence.
+    out.push(c);
+  }
+  const bytes = Uint8Array.from(out);
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 0x25 && isHexByte(bytes[i + 1]) && isHexByte(bytes[i + 2])) return 'double encoding';
+    if (bytes[i]! >= 0x80) {
+      try {
+        utf8.decode(bytes);
+      } catch {
+        return 'malformed UTF-8';
+      }
+      break;
+    }
+  }
+  return bytes;
+}
+
+function encodeSegment(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) {
+    s += LITERAL[b] ? String.fromCharCode(b) : '%' + HEX[b >> 4] + HEX[b & 15];
+  }
+  return s;
+}
+
+/**
+ * Canonicalise a raw request target (`/a/b?q`): drop the query, decode escapes into the
+ * canonical byte form, remove dot segments, merge repeated slashes. Case is preserved;
+ * matching lower-cases (see {@link matchKey}).
+ */
+export function canonicalizePath(target: string): CanonicalPath {
+  const q = target.indexOf('?');
+  const raw = q === -1 ? target : target.slice(0, q);
+  if (raw.length === 0 || raw.charCodeAt(0) !== 0x2f) return { ok: false, detail: 'path does not start with /' };
+  if (raw.length > MAX_PATH_LENGTH) return { ok: false, detail: 'path too long' };
+  const stack: string[] = [];
+  const parts = raw.split('/');
+  let trailingSlash = false;
+  for (let i = 1; i < parts.length; i++) {
+    const decoded = decodeSegment(parts[i]!);
+    if (typeof decoded === 'string') return { ok: false, detail: decoded };
+    const seg = encodeSegment(decoded);
+    const last = i === parts.length - 1;
+    if (seg === '' || seg === '.') {
+      if (last) trailingSlash = stack.length > 0;
+      continue;
+    }
+    if (seg === '..') {
+      stack.pop();
+      if (last) trailingSlash = stack.length > 0;
+      continue;
+    }
+    stack.push(seg);
+    trailingSlash = false;
+  }
+  const path = '/' + stack.join('/') + (trailingSlash ? '/' : '');
+  return { ok: true, path };
+}
+
+/** The form rules are matched against: canonical path, ASCII lower-cased. */
+export function matchKey(canonical: string): string {
+  return canonical.toLowerCase();
+}

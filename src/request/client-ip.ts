@@ -1,0 +1,106 @@
+// Client IP from the peer and X-Forwarded-For, read right to left past trusted proxies only.
+import { BlockList, isIP } from 'node:net';
+
+/** An address normalised for matching: IPv4-mapped IPv6 unmapped, zone and brackets removed. */
+export interface Address {
+  ip: string;
+  family: 'ipv4' | 'ipv6';
+}
+
+/** Parse one address as it appears in a socket or an X-Forwarded-For element; null if not an IP. */
+export function parseAddress(text: string): Address | null {
+  let s = text.trim();
+  if (s.startsWith('[')) {
+    const end = s.indexOf(']');
+    if (end === -1) return null;
+    s = s.slice(1, end);
+  } else if (s.indexOf(':') !== -1 && s.indexOf(':') === s.lastIndexOf(':') && s.indexOf('.') !== -1) {
+    s = s.slice(0, s.indexOf(':')); // ipv4:port
+  }
+  const pct = s.indexOf('%');
+  if (pct !== -1) s = s.slice(0, pct);
+  const v = isIP(s);
+  if (v === 4) return { ip: s, family: 'ipv4' };
+  if (v === 6) {
+    const lower = s.toLowerCase();
+    const v4 = unmapIpv4(lower);
+    if (v4) return { ip: v4, family: 'ipv4' };
+    return { ip: lower, family: 'ipv6' };
+  }
+  return null;
+}
+
+/** `::ffff:a.b.c.d` (any spelling) → `a.b.c.d`; null for every other IPv6 address. */
+function unmapIpv4(v6: string): string | null {
+  let text = v6;
+  const tail: number[] = [];
+  const dotted = /:(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    const o = dotted[1]!.split('.').map(Number);
+    tail.push((o[0]! << 8) | o[1]!, (o[2]! << 8) | o[3]!);
+    text = text.slice(0, dotted.index + 1) + (text.endsWith('::' + dotted[1]) ? '' : '0');
+    if (text.endsWith(':0')) text = text.slice(0, -2);
+  }
+  const [head, rest] = text.split('::') as [string, string | undefined];
+  const left = head === '' ? [] : head.split(':').map((h) => parseInt(h, 16));
+  const right = rest === undefined || rest === '' ? [] : rest.split(':').map((h) => parseInt(h, 16));
+  right.push(...tail);
+  const fill = 8 - left.length - right.length;
+  if (rest === undefined && fill !== 0) return null;
+  const groups = [...left, ...new Array<number>(Math.max(fill, 0)).fill(0), ...right];
+  if (groups.length !== 8 || groups.slice(0, 5).some((g) => g !== 0) || groups[5] !== 0xffff) return null;
+  const [hi, lo] = [groups[6]!, groups[7]!];
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+/** Problems found while parsing a CIDR list, each naming the bad element. */
+export class CidrError extends Error {}
+
+/** Compile `10.0.0.0/8,::1,192.0.2.7` into a BlockList; throws CidrError naming the bad entry. */
+export function compileCidrs(list: readonly string[]): BlockList {
+  const bl = new BlockList();
+  for (const raw of list) {
+    const entry = raw.trim();
+    const slash = entry.indexOf('/');
+    const addr = parseAddress(slash === -1 ? entry : entry.slice(0, slash));
+    if (!addr) throw new CidrError(`"${entry}" is not an IP address or CIDR`);
+    if (slash === -1) {
+      bl.addAddress(addr.ip, addr.family);
+      continue;
+    }
+    const prefixText = entry.slice(slash + 1);
+    const prefix = Number(prefixText);
+    const max = addr.family === 'ipv4' ? 32 : 128;
+    if (!/^\d{1,3}$/.test(prefixText) || prefix > max) throw new CidrError(`"${entry}" has a bad prefix length`);
+    bl.addSubnet(addr.ip, prefix, addr.family);
+  }
+  return bl;
+}
+
+/** True when the address lies in the block list. */
+export function inList(list: BlockList, addr: Address): boolean {
+  return list.check(addr.ip, addr.family);
+}
+
+/** Outcome of client-IP derivation: the client's address, or why the chain is unusable. */
+export type ClientIp = { ok: true; ip: Address } | { ok: false; detail: string };
+
+/**
+ * Walk X-Forwarded-For from the right, starting after the (trusted) peer: each hop that is a
+ * trusted proxy is skipped; the first untrusted hop is the client. If every hop is trusted,
+ * the leftmost is the client. A malformed hop before the client is found is an error.
+ */
+export function deriveClientIp(peer: Address, forwardedFor: string | undefined, trusted: BlockList): ClientIp {
+  if (forwardedFor === undefined || !inList(trusted, peer)) return { ok: true, ip: peer };
+  const hops = forwardedFor.split(',');
+  let client = peer;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!.trim();
+    if (hop === '' && hops.length === 1) return { ok: false, detail: 'empty X-Forwarded-For' };
+    const addr = parseAddress(hop);
+    if (!addr) return { ok: false, detail: 'malformed X-Forwarded-For element' };
+    client = addr;
+    if (!inList(trusted, addr)) break;
+  }
+  return { ok: true, ip: client };
+}

@@ -1,0 +1,28 @@
+// RequestDescription: what every dialect turns its proxy's headers into.
+import type { Address } from './client-ip.js';
+
+/** Read-only view of the original request's headers (lower-case names). */
+export interface HeaderView {
+  /** The single value of a header; undefined when absent. */
+  get(name: string): string | undefined;
+}
+
+/** The original client request, as the proxy described it. */
+export interface RequestDescription {
+  method: string;
+  /** `http` or `https`. */
+  proto: string;
+  /** Host without port, lower-case. */
+  host: string;
+  /** Host header as sent (with port), for building the original URL. */
+  authority: string;
+  /** Canonical path (case preserved). */
+  path: string;
+  /** Lower-cased canonical path, what rules match. */
+  matchPath: string;
+  /** Raw original request target (path and query), for redirects. */
+  rawUri: string;
+  clientIp: Address;
+  peer: Address;
+  headers: HeaderView;
+}
