@@ -1,27 +1,36 @@
 // Process edge: load config, build dependencies, serve, reload on change, shut down gracefully.
 import { serve as serveHttp, type ServerType } from '@hono/node-server';
 import type { Server } from 'node:http';
+import type { DestinationStream } from 'pino';
 import { createApp } from './app.js';
 import { createAuditLog, createOpsLog } from './audit/audit-log.js';
 import { loadConfig } from './config/load.js';
 import { createMetrics } from './metrics.js';
 import { compileCidrs } from './request/client-ip.js';
-import { startReloader } from './reload.js';
+import { startReloader, type ReloadResult } from './reload.js';
 import { buildRuntime, RuntimeState } from './runtime.js';
 import { createMemoryStore } from './store/memory.js';
 
 /** A started warden process. */
 export interface Running {
   port: number;
+  /** Reload policy and keys now, as SIGHUP does. */
+  reload(): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
+/** Where logs go; tests capture them. */
+export interface StartOptions {
+  auditDestination?: DestinationStream;
+  opsDestination?: DestinationStream;
+}
+
 /** Start warden from environment variables. Throws ConfigError on bad configuration. */
-export async function start(vars: Record<string, string | undefined>): Promise<Running> {
+export async function start(vars: Record<string, string | undefined>, opts: StartOptions = {}): Promise<Running> {
   const config = await loadConfig(vars, { fetch });
   const env = config.env;
-  const log = createOpsLog(env.LOG_LEVEL);
-  const audit = createAuditLog();
+  const log = createOpsLog(env.LOG_LEVEL, opts.opsDestination);
+  const audit = createAuditLog(opts.auditDestination);
   const store = createMemoryStore();
   const state = new RuntimeState(buildRuntime(config, store));
   let accepting = true;
@@ -66,5 +75,5 @@ export async function start(vars: Record<string, string | undefined>): Promise<R
       await store.close();
       log.info({ event: 'stopped' }, 'warden stopped');
     })());
-  return { port, close };
+  return { port, close, reload: () => reloader.reload('api') };
 }

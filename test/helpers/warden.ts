@@ -1,0 +1,68 @@
+// Start a real warden in-process on an ephemeral port, with temp policy/keys files and captured logs.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { stringify } from 'yaml';
+import { hashKey } from '../../src/auth/apikey.js';
+import { start, type Running } from '../../src/main.js';
+
+/** A running warden for tests. */
+export interface TestWarden extends Running {
+  url: string;
+  dir: string;
+  policyPath: string;
+  keysPath: string;
+  /** Parsed audit lines so far. */
+  audit: Record<string, any>[];
+  ops: Record<string, any>[];
+  /** Replace the policy file (hot reload picks it up). */
+  writePolicy(policy: unknown): void;
+}
+
+/** A key and its entry for the keys file. */
+export function testKey(id: string, roles: string[], extra: Record<string, unknown> = {}): { key: string; entry: Record<string, unknown> } {
+  const key = `wdn_test_${id}_${'x'.repeat(20)}`;
+  return { key, entry: { id, sha256: hashKey(key), roles, ...extra } };
+}
+
+function lines(into: Record<string, any>[]): Writable {
+  let buf = '';
+  return new Writable({
+    write(chunk, _enc, cb) {
+      buf += chunk.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.trim()) into.push(JSON.parse(line));
+      }
+      cb();
+    },
+  });
+}
+
+/** Start warden with the given policy and key entries; env overrides are merged. */
+export async function startWarden(opts: { policy: unknown; keys?: Record<string, unknown>[]; env?: Record<string, string> }): Promise<TestWarden> {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-test-'));
+  const policyPath = join(dir, 'policy.yaml');
+  const keysPath = join(dir, 'keys.yaml');
+  writeFileSync(policyPath, stringify(opts.policy));
+  writeFileSync(keysPath, stringify({ keys: opts.keys ?? [] }));
+  const audit: Record<string, any>[] = [];
+  const ops: Record<string, any>[] = [];
+  const running = await start(
+    { HOST: '127.0.0.1', PORT: '0', WARDEN_POLICY: policyPath, WARDEN_API_KEYS: keysPath, LOG_LEVEL: 'info', ...opts.env },
+    { auditDestination: lines(audit), opsDestination: lines(ops) },
+  );
+  return {
+    ...running,
+    url: `http://127.0.0.1:${running.port}`,
+    dir,
+    policyPath,
+    keysPath,
+    audit,
+    ops,
+    writePolicy: (p) => writeFileSync(policyPath, typeof p === 'string' ? p : stringify(p)),
+  };
+}
