@@ -28,17 +28,29 @@ export const keysSchema = z
   .strictObject({
     $schema: z.string().optional(),
     keys: z.array(keyEntry).nullable().default([]).transform((k) => k ?? []),
-  })
-  .superRefine((file, ctx) => {
-    const ids = new Map<string, number>();
-    const hashes = new Map<string, number>();
-    file.keys.forEach((k, i) => {
-      if (ids.has(k.id)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'id'], message: `duplicate id "${k.id}" (also keys[${ids.get(k.id)}])` });
-      if (hashes.has(k.sha256)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'sha256'], message: `same key hash as keys[${hashes.get(k.sha256)}]` });
-      ids.set(k.id, i);
-      hashes.set(k.sha256, i);
-    });
   });
+
+/** Duplicate ids and hashes, checked on the raw document even when the schema fails. */
+export function keysCrossCheck(raw: unknown): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const list = typeof raw === 'object' && raw !== null && Array.isArray((raw as { keys?: unknown }).keys) ? (raw as { keys: unknown[] }).keys : [];
+  const ids = new Map<string, number>();
+  const hashes = new Map<string, number>();
+  list.forEach((k, i) => {
+    if (typeof k !== 'object' || k === null) return;
+    const { id, sha256 } = k as { id?: unknown; sha256?: unknown };
+    if (typeof id === 'string') {
+      if (ids.has(id)) out.push({ path: ['keys', i, 'id'], message: `duplicate id "${id}" (also keys[${ids.get(id)}])` });
+      else ids.set(id, i);
+    }
+    if (typeof sha256 === 'string') {
+      const h = sha256.toLowerCase();
+      if (hashes.has(h)) out.push({ path: ['keys', i, 'sha256'], message: `same key hash as keys[${hashes.get(h)}]` });
+      else hashes.set(h, i);
+    }
+  });
+  return out;
+}
 
 /** A validated keys file. */
 export type KeysFile = z.output<typeof keysSchema>;

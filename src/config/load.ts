@@ -2,9 +2,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { envSchema, type Env } from './env-schema.js';
-import { ConfigError, type ConfigProblem, zodProblems } from './errors.js';
-import { keysSchema, type KeysFile } from './keys-schema.js';
-import { policySchema, type PolicyFile } from './policy-schema.js';
+import { ConfigError, type ConfigProblem, formatPath, zodProblems } from './errors.js';
+import { keysCrossCheck, keysSchema, type KeysFile } from './keys-schema.js';
+import { policyCrossCheck, policySchema, type PolicyFile } from './policy-schema.js';
 
 /** Where the policy comes from. */
 export type PolicySource =
@@ -93,7 +93,7 @@ async function readText(path: string): Promise<{ text: string } | { problem: str
 
 /** Parse YAML (a superset of JSON) into plain data; problems name line and column. */
 function parseText(text: string, source: string, problems: ConfigProblem[]): unknown {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     for (const err of doc.errors) {
       const pos = err.linePos?.[0];
@@ -135,8 +135,10 @@ export async function loadDocuments(env: Env, deps: LoadDeps, previous?: Documen
     const data = parseText(policyText, policyLabelText, problems);
     if (data !== undefined) {
       const parsed = policySchema.safeParse(data);
-      if (parsed.success) policy = parsed.data;
-      else problems.push(...zodProblems(policyLabelText, parsed.error));
+      if (!parsed.success) problems.push(...zodProblems(policyLabelText, parsed.error));
+      const cross = policyCrossCheck(data).map((i) => ({ source: policyLabelText, path: formatPath(i.path), message: i.message }));
+      problems.push(...cross);
+      if (parsed.success && cross.length === 0) policy = parsed.data;
     }
   }
 
@@ -148,8 +150,10 @@ export async function loadDocuments(env: Env, deps: LoadDeps, previous?: Documen
     const data = parseText(keysRead.text, keysLabel, problems);
     if (data !== undefined) {
       const parsed = keysSchema.safeParse(data);
-      if (parsed.success) keys = parsed.data;
-      else problems.push(...zodProblems(keysLabel, parsed.error));
+      if (!parsed.success) problems.push(...zodProblems(keysLabel, parsed.error));
+      const cross = keysCrossCheck(data).map((i) => ({ source: keysLabel, path: formatPath(i.path), message: i.message }));
+      problems.push(...cross);
+      if (parsed.success && cross.length === 0) keys = parsed.data;
     }
   }
 

@@ -1,6 +1,7 @@
 // zod schema of the policy file (CONTRACT.md "Policy file"); cross-references checked in superRefine.
 import { z } from 'zod';
 import { compileCidrs, CidrError } from '../request/client-ip.js';
+import { compilePathPattern } from '../policy/matchers.js';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
@@ -58,15 +59,12 @@ const rule = z
         z.array(permission).nonempty(),
         z.strictObject({ any: z.array(permission).nonempty() }),
         z.strictObject({ all: z.array(permission).nonempty() }),
-      ])
+      ], { error: 'require is a list of permissions (any one grants), { any: [...] } or { all: [...] }' })
       .optional(),
     networks: cidrList.optional(),
     rateLimit: z.string().optional(),
   })
-  .superRefine((r, ctx) => {
-    const kinds = [r.public === true, r.deny === true, r.require !== undefined].filter(Boolean).length;
-    if (kinds > 1) ctx.addIssue({ code: 'custom', message: 'a rule is at most one of public, deny, require' });
-  });
+;
 
 const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;
 
@@ -91,17 +89,46 @@ export const policySchema = z
         extra: z.record(z.string().regex(HEADER_NAME, 'a header name is letters, digits and -'), z.string()).default({}),
       })
       .optional(),
-  })
-  .superRefine((p, ctx) => {
-    p.rules.forEach((r, i) => {
-      if (r.rateLimit !== undefined && !(r.rateLimit in p.rateLimits)) {
-        ctx.addIssue({ code: 'custom', path: ['rules', i, 'rateLimit'], message: `rate limit "${r.rateLimit}" is not defined in rateLimits` });
+  });
+
+type Issue = { path: (string | number)[]; message: string };
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Checks across fields (undefined rate limits and roles, rule effects, path wildcards), run on
+ * the raw document even when the schema fails, so every problem is reported at once.
+ */
+export function policyCrossCheck(raw: unknown): Issue[] {
+  const out: Issue[] = [];
+  if (!isRecord(raw)) return out;
+  const limits = isRecord(raw.rateLimits) ? raw.rateLimits : {};
+  const roles = isRecord(raw.roles) ? raw.roles : {};
+  const rules = Array.isArray(raw.rules) ? raw.rules : [];
+  rules.forEach((r: unknown, i) => {
+    if (!isRecord(r)) return;
+    if (typeof r.rateLimit === 'string' && !(r.rateLimit in limits)) {
+      out.push({ path: ['rules', i, 'rateLimit'], message: `rate limit "${r.rateLimit}" is not defined in rateLimits` });
+    }
+    const kinds = [r.public === true, r.deny === true, r.require !== undefined].filter(Boolean).length;
+    if (kinds > 1) out.push({ path: ['rules', i], message: 'a rule is at most one of public, deny, require' });
+    const path = isRecord(r.match) ? r.match.path : undefined;
+    if (typeof path === 'string') {
+      try {
+        compilePathPattern(path);
+      } catch (e) {
+        out.push({ path: ['rules', i, 'match', 'path'], message: (e as Error).message });
       }
-    });
-    for (const [group, role] of Object.entries(p.claims?.map ?? {})) {
-      if (!(role in p.roles)) ctx.addIssue({ code: 'custom', path: ['claims', 'map', group], message: `role "${role}" is not defined in roles` });
     }
   });
+  const map = isRecord(raw.claims) && isRecord(raw.claims.map) ? raw.claims.map : {};
+  for (const [group, role] of Object.entries(map)) {
+    if (typeof role === 'string' && !(role in roles)) out.push({ path: ['claims', 'map', group], message: `role "${role}" is not defined in roles` });
+  }
+  return out;
+}
 
 /** A validated policy, before compilation. */
 export type PolicyFile = z.output<typeof policySchema>;

@@ -1,0 +1,134 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, formatProblem } from '../../src/config/errors.js';
+import { loadConfig, loadDocuments, loadEnv } from '../../src/config/load.js';
+
+function files(policy: string, keys = 'keys: []\n') {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-cfg-'));
+  writeFileSync(join(dir, 'policy.yaml'), policy);
+  writeFileSync(join(dir, 'keys.yaml'), keys);
+  return { WARDEN_POLICY: join(dir, 'policy.yaml'), WARDEN_API_KEYS: join(dir, 'keys.yaml') };
+}
+
+async function problems(vars: Record<string, string>): Promise<string[]> {
+  try {
+    await loadConfig(vars, { fetch });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems.map(formatProblem);
+    throw e;
+  }
+  return [];
+}
+
+describe('config loading', () => {
+  it('loads the example policy and keys with CONTRACT defaults', async () => {
+    const c = await loadConfig({}, { fetch });
+    expect(c.env).toMatchObject({ HOST: '0.0.0.0', PORT: 8080, WARDEN_PROXY: 'traefik', WARDEN_TRUSTED_PROXIES: ['127.0.0.0/8', '::1'], LOG_LEVEL: 'info' });
+    expect(c.policy.rules.length).toBeGreaterThan(3);
+    expect(Object.isFrozen(c.policy.rules[0])).toBe(true);
+  });
+
+  it('reports every bad variable at once, each by name', () => {
+    try {
+      loadEnv({ PORT: 'eighty', WARDEN_PROXY: 'haproxy', WARDEN_TRUSTED_PROXIES: '10.0.0.0/8,300.1.1.1', WARDEN_LOGIN_URL: '/login', LOG_LEVEL: 'loud' });
+      expect.unreachable();
+    } catch (e) {
+      const lines = (e as ConfigError).problems.map(formatProblem).join('\n');
+      for (const v of ['env PORT', 'env WARDEN_PROXY', 'env WARDEN_TRUSTED_PROXIES', 'env WARDEN_LOGIN_URL', 'env LOG_LEVEL']) expect(lines).toContain(v);
+      expect(lines).toContain('300.1.1.1');
+    }
+  });
+
+  it('reports env, policy and keys problems together, with paths', async () => {
+    const vars = files(
+      `roles: { dev: ["api:*"] }
+rateLimits: { api: { limit: 10, window: 60s } }
+rules:
+  - match: { path: /a }
+  - match: { path: /b }
+  - match: { path: /c }
+  - match: { path: /d }
+    require: "api:read"
+  - match: { path: /e }
+    rateLimit: nope
+  - match: { path: /f, methods: [get] }
+    networks: [10.0.0.0/99]
+  - match: { path: "/g*" }
+    public: true
+    deny: true
+bogus: 1
+`,
+      `keys:
+  - id: k1
+    sha256: abc
+    roles: [dev, ghost]
+  - id: k1
+    sha256: ${'a'.repeat(64)}
+    rateLimit: missing
+`,
+    );
+    const out = await problems({ ...vars, WARDEN_PROXY: 'bad' });
+    const text = out.join('\n');
+    expect(text).toContain('env WARDEN_PROXY');
+    expect(text).toMatch(/policy\.yaml \(WARDEN_POLICY\): rules\[3\]\.require: /);
+    expect(text).toMatch(/rules\[4\]\.rateLimit: rate limit "nope" is not defined/);
+    expect(text).toMatch(/rules\[5\]\.match\.methods\[0\]: /);
+    expect(text).toMatch(/rules\[5\]\.networks\[0\]: .*10\.0\.0\.0\/99/);
+    expect(text).toMatch(/rules\[6\]\.match\.path: .*whole segment/);
+    expect(text).toMatch(/rules\[6\]: a rule is at most one of public, deny, require/);
+    expect(text).toMatch(/bogus/);
+    expect(text).toMatch(/keys\.yaml \(WARDEN_API_KEYS\): keys\[0\]\.sha256: /);
+    expect(text).toMatch(/keys\[1\]\.id: duplicate id "k1"/);
+  });
+
+  it('cross-checks key roles and limits against the policy', async () => {
+    const vars = files('roles: { dev: [] }\n', `keys:\n  - id: a\n    sha256: ${'b'.repeat(64)}\n    roles: [dev, ghost]\n    rateLimit: nope\n`);
+    const text = (await problems(vars)).join('\n');
+    expect(text).toMatch(/keys\[0\]\.roles\[1\]: role "ghost" is not defined/);
+    expect(text).toMatch(/keys\[0\]\.rateLimit: rate limit "nope" is not defined/);
+  });
+
+  it('names YAML syntax errors with line and column, and missing files', async () => {
+    const vars = files('rules: [\n  - {\n');
+    const text = (await problems({ ...vars, WARDEN_API_KEYS: '/nonexistent/keys.yaml' })).join('\n');
+    expect(text).toMatch(/policy\.yaml \(WARDEN_POLICY\): line \d+, column \d+/);
+    expect(text).toContain('/nonexistent/keys.yaml (WARDEN_API_KEYS): file not found');
+  });
+
+  it('accepts an inline JSON policy', async () => {
+    const { WARDEN_API_KEYS } = files('{}');
+    const c = await loadConfig({ WARDEN_POLICY: '{"rules":[{"match":{"path":"/x"},"public":true}]}', WARDEN_API_KEYS }, { fetch });
+    expect(c.policy.rules).toHaveLength(1);
+    expect(c.policySource.kind).toBe('inline');
+  });
+
+  it('fetches a URL policy with the auth header, and re-fetches with If-None-Match', async () => {
+    const seen: Record<string, string | undefined>[] = [];
+    const server = createServer((req, res) => {
+      seen.push({ auth: req.headers.authorization, inm: req.headers['if-none-match'] });
+      if (req.headers.authorization !== 'Bearer s3cret') return void res.writeHead(401).end();
+      if (req.headers['if-none-match'] === '"v1"') return void res.writeHead(304).end();
+      res.writeHead(200, { etag: '"v1"', 'content-type': 'application/yaml' }).end('default: authenticated\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/policy.yaml`;
+    const { WARDEN_API_KEYS } = files('{}');
+    try {
+      const env = loadEnv({ WARDEN_POLICY: url, WARDEN_API_KEYS, WARDEN_POLICY_AUTH_HEADER: 'Authorization: Bearer s3cret' });
+      const first = await loadDocuments(env, { fetch });
+      expect(first.policy.default).toBe('authenticated');
+      expect(first.policyEtag).toBe('"v1"');
+      const second = await loadDocuments(env, { fetch }, first);
+      expect(second.policy).toBe(first.policy);
+      expect(seen).toEqual([{ auth: 'Bearer s3cret', inm: undefined }, { auth: 'Bearer s3cret', inm: '"v1"' }]);
+      const noAuth = loadEnv({ WARDEN_POLICY: url, WARDEN_API_KEYS });
+      await expect(loadDocuments(noAuth, { fetch })).rejects.toThrow(/HTTP 401/);
+    } finally {
+      server.close();
+    }
+  });
+});
