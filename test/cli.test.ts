@@ -1,0 +1,75 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { hashKey } from '../src/auth/apikey.js';
+
+const run = promisify(execFile);
+const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
+
+async function warden(args: string[], env: Record<string, string> = {}, input?: string) {
+  const child = run(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 20_000 }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+  if (input !== undefined) (child as unknown as { child?: { stdin: NodeJS.WritableStream } }).child?.stdin.end(input);
+  return child;
+}
+
+beforeAll(async () => {
+  // The CLI is tested as users run it: built JS.
+  await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: join(import.meta.dirname, '..') });
+}, 120_000);
+
+describe('warden CLI', () => {
+  it('keys create prints a wdn_ key once and an entry whose hash matches it', async () => {
+    const r = await warden(['keys', 'create', '--id', 'agent-1', '--roles', 'developer,viewer', '--expires', '2027-06-30T00:00:00Z']);
+    expect(r.code).toBe(0);
+    const key = /key \(shown once, store it now\): (wdn_[A-Za-z0-9_-]{43})\n/.exec(r.stdout)?.[1];
+    expect(key).toBeDefined();
+    const entry = parse(r.stdout.slice(r.stdout.indexOf('# add to'))) as Record<string, unknown>[];
+    expect(entry[0]).toEqual({ id: 'agent-1', sha256: hashKey(key!), roles: ['developer', 'viewer'], expires: '2027-06-30T00:00:00.000Z' });
+  });
+
+  it('keys hash hashes an existing key', async () => {
+    const r = await warden(['keys', 'hash', 'my-old-key']);
+    expect(r.stdout.trim()).toBe(`sha256: ${hashKey('my-old-key')}`);
+  });
+
+  it('check prints a summary of the example policy', async () => {
+    const r = await warden(['check'], {}, undefined);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/rules \(8\), first match wins; default: deny/);
+    expect(r.stdout).toContain('configuration OK');
+  });
+
+  it('check lists keys with their expiry', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
+    writeFileSync(join(dir, 'keys.yaml'), `keys:\n  - id: old\n    sha256: ${'a'.repeat(64)}\n    roles: [viewer]\n    expires: 2020-01-01T00:00:00Z\n`);
+    const r = await warden(['check'], { WARDEN_API_KEYS: join(dir, 'keys.yaml') });
+    expect(r.stdout).toMatch(/old roles \[viewer\] EXPIRED 2020-01-01/);
+  });
+
+  it('exits 2 listing every problem with its source and path, no stack trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
+    writeFileSync(join(dir, 'policy.yaml'), 'rules:\n  - match: { path: /a }\n    rateLimit: nope\n  - match: { path: /b }\n    require: 7\n');
+    for (const cmd of [['check'], ['serve']]) {
+      const r = await warden(cmd, { WARDEN_POLICY: join(dir, 'policy.yaml'), PORT: 'x', WARDEN_API_KEYS: join(dir, 'missing.yaml') });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('env PORT');
+      expect(r.stderr).toMatch(/policy\.yaml \(WARDEN_POLICY\): rules\[0\]\.rateLimit: /);
+      expect(r.stderr).toMatch(/policy\.yaml \(WARDEN_POLICY\): rules\[1\]\.require: /);
+      expect(r.stderr).toMatch(/missing\.yaml \(WARDEN_API_KEYS\): file not found/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('refuses unknown commands with usage and exit 2', async () => {
+    const r = await warden(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('usage: warden');
+  });
+});
