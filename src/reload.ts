@@ -27,7 +27,7 @@ export function startReloader(env: Env, state: RuntimeState, store: Store, log: 
     const previous = state.current;
     try {
       const docs = await loadDocuments(env, deps, previous.docs);
-      if (docs.policy === previous.docs.policy && JSON.stringify(docs.keys) === JSON.stringify(previous.docs.keys)) {
+      if (JSON.stringify(docs.policy) === JSON.stringify(previous.docs.policy) && JSON.stringify(docs.keys) === JSON.stringify(previous.docs.keys)) {
         return { ok: true, version: previous.version, changed: false };
       }
       const next = buildRuntime(docs, store, previous);

@@ -73,3 +73,25 @@ describe('warden CLI', () => {
     expect(r.stderr).toContain('usage: warden');
   });
 });
+
+describe('warden serve', () => {
+  it('serves, then on SIGTERM stops accepting, finishes and exits 0', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [CLI, 'serve'], { env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stderr.on('data', (c: Buffer) => {
+        err += c.toString();
+        const m = /"port":(\d+)/.exec(err);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once('exit', () => reject(new Error(err)));
+    });
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(err).toContain('"event":"stopped"');
+  });
+});
