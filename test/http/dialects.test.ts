@@ -44,7 +44,7 @@ describe('Traefik and Caddy dialects', () => {
 
   it('denies a missing required header, never falling back to / or Host', async () => {
     for (const name of Object.keys(fwd)) {
-      const headers = { ...fwd, 'X-API-Key': dev.key };
+      const headers: Record<string, string> = { ...fwd, 'X-API-Key': dev.key };
       delete headers[name];
       const r = await send(`${w.url}/verify/traefik`, { headers });
       expect(r.status, name).toBe(403);
