@@ -5,13 +5,14 @@ import type { Dialect } from './http/dialects.js';
 import { HeaderMap } from './http/header-map.js';
 import { errorResponse } from './http/respond.js';
 import { verify, type VerifyDeps } from './http/verify.js';
-import type { Store } from './store/store.js';
+import type { Services } from './services.js';
+import { adminRoutes } from './http/admin.js';
 
 /** Everything the app needs from the outside. */
 export interface AppDeps extends VerifyDeps {
   /** Dialect of bare `/verify` (`WARDEN_PROXY`). */
   defaultDialect: Dialect;
-  store: Store;
+  services: Pick<Services, 'ready' | 'revocations' | 'store'>;
   /** False while starting or draining. */
   isReady: () => boolean;
 }
@@ -42,10 +43,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
-    const store = await deps.store.ready().catch(() => false);
-    const parts = { policy: deps.state.current !== undefined, store, accepting: deps.isReady() };
+    const s = deps.services.ready();
+    const parts = { policy: deps.state.current !== undefined, store: s.ready, revocations: s.revocations, bans: s.bans, accepting: deps.isReady() };
     const ready = parts.policy && parts.store && parts.accepting;
-    return c.json({ ready, parts }, ready ? 200 : 503);
+    return c.json({ ready, parts, store: { kind: deps.services.store.kind, state: s.store } }, ready ? 200 : 503);
   });
   app.get('/metrics', async (c) => {
     const body = await deps.metrics.registry.metrics();
@@ -63,6 +64,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
   if (deps.defaultDialect === 'envoy') {
     app.all('/verify/*', (c) => verify(deps, 'envoy', rawRequest(c, afterPrefix(c, '/verify'))));
   }
+
+  app.route('/admin', adminRoutes(deps));
 
   app.notFound((c) => c.json({ error: 'not_found' }, 404));
   app.onError(() => errorResponse());

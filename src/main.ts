@@ -9,7 +9,7 @@ import { createMetrics } from './metrics.js';
 import { compileCidrs } from './request/client-ip.js';
 import { startReloader, type ReloadResult } from './reload.js';
 import { buildRuntime, RuntimeState } from './runtime.js';
-import { createMemoryStore } from './store/memory.js';
+import { startServices } from './services.js';
 
 /** A started warden process. */
 export interface Running {
@@ -31,21 +31,22 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   const env = config.env;
   const log = createOpsLog(env.LOG_LEVEL, opts.opsDestination);
   const audit = createAuditLog(opts.auditDestination);
-  const store = createMemoryStore();
-  const state = new RuntimeState(buildRuntime(config, store));
+  const metrics = createMetrics();
+  const services = await startServices(env, log, audit, metrics);
+  const state = new RuntimeState(buildRuntime(config, services));
   let accepting = true;
   const app = createApp({
     state,
-    store,
+    services,
     audit,
-    metrics: createMetrics(),
+    metrics,
     trustedProxies: compileCidrs(env.WARDEN_TRUSTED_PROXIES),
     loginUrl: env.WARDEN_LOGIN_URL,
     defaultDialect: env.WARDEN_PROXY,
     now: Date.now,
     isReady: () => accepting,
   });
-  const reloader = startReloader(env, state, store, log, { fetch });
+  const reloader = startReloader(env, state, services, log, { fetch });
   const onHup = () => void reloader.reload('SIGHUP');
   process.on('SIGHUP', onHup);
 
@@ -58,7 +59,7 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   http.headersTimeout = 80_000;
   const address = http.address();
   const port = typeof address === 'object' && address ? address.port : env.PORT;
-  log.info({ event: 'started', host: env.HOST, port, dialect: env.WARDEN_PROXY, store: store.kind, rules: state.current.policy.rules.length, keys: state.current.keys.entries.length }, 'warden listening');
+  log.info({ event: 'started', host: env.HOST, port, dialect: env.WARDEN_PROXY, store: services.store.kind, rules: state.current.policy.rules.length, keys: state.current.keys.entries.length }, 'warden listening');
 
   let closing: Promise<void> | null = null;
   const close = () =>
@@ -72,7 +73,7 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
       await Promise.race([drained, timeout]);
       http.closeAllConnections();
       await audit.flush();
-      await store.close();
+      await services.close();
       log.info({ event: 'stopped' }, 'warden stopped');
     })());
   return { port, close, reload: () => reloader.reload('api') };

@@ -1,11 +1,16 @@
 // Prometheus metrics of decisions and latency (prom-client), served on /metrics.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The metrics warden records. One registry per app, no globals. */
 export interface Metrics {
   registry: Registry;
   decisions: Counter<'decision' | 'reason' | 'dialect' | 'auth_method'>;
   latency: Histogram<'dialect'>;
+  redisErrors: Counter<string>;
+  insurance: Counter<'limit'>;
+  redisUp: Gauge<string>;
+  bans: Counter<string>;
+  revocations: Counter<'op'>;
 }
 
 /** Create a registry with warden's metrics and the process defaults. */
@@ -27,5 +32,10 @@ export function createMetrics(withDefaults = true): Metrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
       registers: [registry],
     }),
+    redisErrors: new Counter({ name: 'warden_redis_errors_total', help: 'Redis connection and command errors', registers: [registry] }),
+    insurance: new Counter({ name: 'warden_rate_limit_insurance_total', help: 'Rate-limit decisions taken from the in-memory insurance limiter while Redis was unavailable', labelNames: ['limit'], registers: [registry] }),
+    redisUp: new Gauge({ name: 'warden_redis_up', help: '1 when the Redis connection is ready', registers: [registry] }),
+    bans: new Counter({ name: 'warden_bans_total', help: 'Client IPs banned for repeated failed credentials', registers: [registry] }),
+    revocations: new Counter({ name: 'warden_revocations_total', help: 'Revocations added and removed', labelNames: ['op'], registers: [registry] }),
   };
 }

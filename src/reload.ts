@@ -5,8 +5,7 @@ import type { Logger } from 'pino';
 import type { Env } from './config/env-schema.js';
 import { ConfigError, formatProblem } from './config/errors.js';
 import { loadDocuments, policySourceOf, type LoadDeps } from './config/load.js';
-import { buildRuntime, type RuntimeState } from './runtime.js';
-import type { Store } from './store/store.js';
+import { buildRuntime, type RuntimeState, type Shared } from './runtime.js';
 
 /** Result of one reload attempt. */
 export type ReloadResult = { ok: true; version: number; changed: boolean } | { ok: false; problems: string[] };
@@ -18,7 +17,7 @@ export interface Reloader {
 }
 
 /** Start watching policy and keys; returns the reloader. */
-export function startReloader(env: Env, state: RuntimeState, store: Store, log: Logger, deps: LoadDeps): Reloader {
+export function startReloader(env: Env, state: RuntimeState, shared: Shared, log: Logger, deps: LoadDeps): Reloader {
   let chain: Promise<unknown> = Promise.resolve();
   const watchers: FSWatcher[] = [];
   const timers: NodeJS.Timeout[] = [];
@@ -30,7 +29,7 @@ export function startReloader(env: Env, state: RuntimeState, store: Store, log: 
       if (JSON.stringify(docs.policy) === JSON.stringify(previous.docs.policy) && JSON.stringify(docs.keys) === JSON.stringify(previous.docs.keys)) {
         return { ok: true, version: previous.version, changed: false };
       }
-      const next = buildRuntime(docs, store, previous);
+      const next = buildRuntime(docs, shared, previous);
       state.swap(next);
       log.info({ event: 'policy_reloaded', trigger, version: next.version, rules: next.policy.rules.length, keys: next.keys.entries.length }, 'policy and keys reloaded');
       return { ok: true, version: next.version, changed: true };

@@ -1,11 +1,22 @@
-// The runtime: one compiled policy version, swapped atomically on reload.
+// The runtime: one compiled policy version, swapped atomically on reload, over long-lived shared services.
 import { authenticateKey, compileKeys, type KeyTable } from './auth/apikey.js';
 import type { Authenticator } from './auth/chain.js';
+import type { Revocations } from './auth/revocations.js';
 import type { Documents } from './config/load.js';
 import { HEADER_PRESETS, type IdentityHeaderNames } from './http/respond.js';
+import { Bans, type BanSpec } from './limits/bans.js';
 import { RateLimits } from './limits/rate-limits.js';
 import { compilePolicy, type CompiledPolicy } from './policy/compile.js';
+import type { MirroredSet } from './store/mirror.js';
 import type { Store } from './store/store.js';
+
+/** Services that outlive policy versions: the store and the replicated sets. */
+export interface Shared {
+  store: Store;
+  revocations: Revocations | null;
+  banned: MirroredSet | null;
+  onBan(ip: string, until: number): void;
+}
 
 /** Everything a request reads, compiled from one version of policy and keys. Never mutated. */
 export interface Runtime {
@@ -14,20 +25,30 @@ export interface Runtime {
   readonly keys: KeyTable;
   readonly chain: readonly Authenticator[];
   readonly limits: RateLimits;
+  readonly bans: Bans | null;
   readonly headerNames: IdentityHeaderNames;
   readonly docs: Documents;
 }
 
-/** Compile documents into a runtime; `previous` lends its unchanged rate-limit counters. */
-export function buildRuntime(docs: Documents, store: Store, previous?: Runtime): Runtime {
+function banSpec(docs: Documents): BanSpec {
+  const b = docs.policy.bans;
+  return b === false ? { enabled: false, failures: 10, window: 300, ban: 900 } : { enabled: true, failures: b.failures, window: b.window, ban: b.ban };
+}
+
+/** Compile documents into a runtime; `previous` lends its unchanged rate-limit and failure counters. */
+export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime): Runtime {
   const policy = compilePolicy(docs.policy);
   const keys = compileKeys(docs.keys);
+  const revocations = shared.revocations;
+  const spec = banSpec(docs);
+  const sameBans = previous?.bans && JSON.stringify(previous.bans.spec) === JSON.stringify(spec);
   return Object.freeze({
     version: (previous?.version ?? 0) + 1,
     policy,
     keys,
-    chain: Object.freeze([(req, now) => authenticateKey(keys, req, now)] satisfies Authenticator[]),
-    limits: new RateLimits(store, policy.rateLimits, previous?.limits),
+    chain: Object.freeze([(req, now) => authenticateKey(keys, req, now, revocations)] satisfies Authenticator[]),
+    limits: new RateLimits(shared.store, policy.rateLimits, previous?.limits),
+    bans: sameBans ? previous.bans : shared.banned ? new Bans(shared.store, spec, shared.banned, shared.onBan) : null,
     headerNames: HEADER_PRESETS[docs.policy.headers?.preset ?? 'warden'],
     docs,
   });

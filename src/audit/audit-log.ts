@@ -23,9 +23,16 @@ export interface DecisionEvent {
   durationMs: number;
 }
 
+/** An administrative event: revocations, bans, reloads. Never sampled. */
+export interface AdminEvent {
+  event: 'revocation_added' | 'revocation_removed' | 'ban_started' | 'admin_denied';
+  [field: string]: unknown;
+}
+
 /** Where audit events go. */
 export interface AuditLog {
   decision(e: DecisionEvent): void;
+  admin(e: AdminEvent): void;
   flush(): Promise<void>;
 }
 
@@ -37,6 +44,7 @@ export function createAuditLog(destination: DestinationStream = pino.destination
   );
   return {
     decision: (e) => logger.info({ event: 'decision', ...e }),
+    admin: (e) => logger.info(e),
     flush: () =>
       new Promise((resolve) => {
         logger.flush(() => resolve());

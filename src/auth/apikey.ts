@@ -5,6 +5,7 @@ import type { KeyEntry, KeysFile } from '../config/keys-schema.js';
 import { compileCidrs, inList } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
 import { AuthError } from './errors.js';
+import type { Revocations } from './revocations.js';
 import type { Identity } from './identity.js';
 
 /** Longest credential warden will hash; longer ones are refused unread. */
@@ -68,13 +69,18 @@ export function presentedKey(req: RequestDescription): string | null {
 }
 
 /** Authenticate by API key: identity, AuthError for a bad key, or null when none is presented. */
-export function authenticateKey(table: KeyTable, req: RequestDescription, now: number): Identity | AuthError | null {
+export function authenticateKey(table: KeyTable, req: RequestDescription, now: number, revocations: Revocations | null = null): Identity | AuthError | null {
   const key = presentedKey(req);
   if (key === null) return null;
   if (key.length === 0 || key.length > MAX_CREDENTIAL_LENGTH) return new AuthError('invalid_credentials', 'malformed');
   const record = table.byHash.get(hashKey(key));
   if (!record) return new AuthError('invalid_credentials', 'unknown');
   const id = record.identity.keyId;
+  if (revocations) {
+    // Until the revocation set has been loaded once, no key can be shown not to be revoked: fail closed.
+    if (!revocations.mirror.loaded) return new AuthError('invalid_credentials', 'revocations_unavailable', id);
+    if (revocations.isRevoked('key', id!, now)) return new AuthError('invalid_credentials', 'revoked', id);
+  }
   if (record.expiresAt !== null && now >= record.expiresAt) return new AuthError('invalid_credentials', 'expired', id);
   if (record.networks && !inList(record.networks, req.clientIp)) return new AuthError('invalid_credentials', 'network', id);
   return record.identity;

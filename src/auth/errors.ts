@@ -4,7 +4,7 @@
 export type AuthErrorCode = 'invalid_credentials';
 
 /** Audit-only detail of a refusal: the client always sees `invalid_credentials`. */
-export type AuthFailureCause = 'unknown' | 'expired' | 'network' | 'malformed' | 'revoked' | 'unsupported';
+export type AuthFailureCause = 'unknown' | 'expired' | 'network' | 'malformed' | 'revoked' | 'unsupported' | 'revocations_unavailable';
 
 /** A presented credential that is not valid. Never carries the secret. */
 export class AuthError extends Error {

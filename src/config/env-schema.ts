@@ -17,6 +17,20 @@ const headerLine = z
   .string()
   .regex(/^[A-Za-z0-9-]+:[^\r\n\x00]*$/, 'must be one header line like "Authorization: Bearer x"');
 
+const hostPortList = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''))
+  .pipe(
+    z
+      .array(
+        z.string().regex(/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'each entry is host:port').transform((hp) => {
+          const colon = hp.lastIndexOf(':');
+          return { host: hp.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(hp.slice(colon + 1)) };
+        }),
+      )
+      .nonempty('list at least one host:port'),
+  );
+
 /** Environment variables warden reads, with CONTRACT.md defaults. */
 export const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -33,13 +47,28 @@ export const envSchema = z.object({
   WARDEN_PROXY: z.enum(['traefik', 'caddy', 'nginx', 'envoy']).default('traefik'),
   WARDEN_LOGIN_URL: absoluteHttpUrl.optional(),
   WARDEN_SHUTDOWN_TIMEOUT: duration.default(10),
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
-    .refine(() => false, 'the Redis store is not available in this version of warden; unset REDIS_URL to use the in-process store')
-    .optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL').optional(),
+  WARDEN_REDIS_SENTINELS: hostPortList.optional(),
+  WARDEN_REDIS_SENTINEL_NAME: z.string().min(1).optional(),
+  WARDEN_REDIS_CLUSTER_NODES: hostPortList.optional(),
+  WARDEN_REDIS_PASSWORD: z.string().min(1).optional(),
+  WARDEN_REDIS_TLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  WARDEN_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.{}-]{0,64}$/, 'up to 64 characters of [A-Za-z0-9:_.{}-]').default('warden:'),
+  WARDEN_REDIS_TIMEOUT: duration.default(0.25),
+  WARDEN_REVOCATION_RESYNC: duration.default(30),
+  WARDEN_STATE_DIR: z.string().min(1).default('.state'),
   LOG_LEVEL: z.enum(LEVELS).default('info'),
 });
 
 /** Parsed environment. */
 export type Env = z.output<typeof envSchema>;
+
+/** Cross-variable rules: one Redis mode at most; Sentinel needs a master name. */
+export function envCrossCheck(env: Env): { variable: string; message: string }[] {
+  const out: { variable: string; message: string }[] = [];
+  const modes = [env.REDIS_URL && 'REDIS_URL', env.WARDEN_REDIS_SENTINELS && 'WARDEN_REDIS_SENTINELS', env.WARDEN_REDIS_CLUSTER_NODES && 'WARDEN_REDIS_CLUSTER_NODES'].filter(Boolean);
+  if (modes.length > 1) out.push({ variable: String(modes[1]), message: `set only one of REDIS_URL, WARDEN_REDIS_SENTINELS, WARDEN_REDIS_CLUSTER_NODES (also set: ${modes[0]})` });
+  if (env.WARDEN_REDIS_SENTINELS && !env.WARDEN_REDIS_SENTINEL_NAME) out.push({ variable: 'WARDEN_REDIS_SENTINEL_NAME', message: 'required with WARDEN_REDIS_SENTINELS (the master group name)' });
+  if (env.WARDEN_REDIS_TIMEOUT > 10) out.push({ variable: 'WARDEN_REDIS_TIMEOUT', message: 'at most 10s; a slow Redis must cost a fast error, not a stalled request' });
+  return out;
+}

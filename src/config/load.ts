@@ -1,7 +1,7 @@
 // Load env, policy and keys once into a frozen typed Config, collecting every problem before failing.
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
-import { envSchema, type Env } from './env-schema.js';
+import { envCrossCheck, envSchema, type Env } from './env-schema.js';
 import { ConfigError, type ConfigProblem, formatPath, zodProblems } from './errors.js';
 import { keysCrossCheck, keysSchema, type KeysFile } from './keys-schema.js';
 import { policyCrossCheck, policySchema, type PolicyFile } from './policy-schema.js';
@@ -37,7 +37,11 @@ const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
 /** Parse the environment; throws ConfigError listing every bad variable. */
 export function loadEnv(vars: Record<string, string | undefined>): Env {
   const result = envSchema.safeParse(vars);
-  if (result.success) return result.data;
+  if (result.success) {
+    const cross = envCrossCheck(result.data);
+    if (cross.length === 0) return result.data;
+    throw new ConfigError(cross.map((c) => ({ source: `env ${c.variable}`, path: '', message: c.message })));
+  }
   throw new ConfigError(
     result.error.issues.map((i) => ({ source: `env ${String(i.path[0] ?? '')}`, path: '', message: i.message })),
   );

@@ -83,6 +83,17 @@ export const policySchema = z
     networks: cidrList.optional(),
     rules: z.array(rule).default([]),
     default: z.enum(['deny', 'authenticated']).default('deny'),
+    bans: z
+      .union([
+        z.literal(false),
+        z.strictObject({
+          failures: z.number().int().min(1).max(1_000_000).default(10),
+          window: duration.default(300),
+          ban: duration.default(900),
+          by: z.enum(['ip']).default('ip'),
+        }),
+      ])
+      .prefault({}),
     headers: z
       .strictObject({
         preset: z.enum(['warden', 'authelia', 'oauth2-proxy']).default('warden'),

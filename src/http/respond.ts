@@ -80,10 +80,10 @@ export function forbiddenResponse(reason: string, required: readonly string[] = 
 }
 
 /** 429 with Retry-After and the IETF RateLimit-Policy / RateLimit fields. */
-export function limitedResponse(o: Extract<LimitOutcome, { limited: true }>): Response {
+export function limitedResponse(o: Extract<LimitOutcome, { limited: true }>, reason: 'rate_limited' | 'banned' = 'rate_limited'): Response {
   return json(
     429,
-    { error: 'rate_limited', reason: 'rate_limited', retryAfter: o.retryAfterSec },
+    { error: 'rate_limited', reason, retryAfter: o.retryAfterSec },
     {
       'retry-after': String(o.retryAfterSec),
       'ratelimit-policy': `"${o.name}";q=${o.limit};w=${Math.max(1, Math.round(o.windowSec))}`,

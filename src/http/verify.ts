@@ -86,10 +86,9 @@ async function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuth
   const req = described.req;
   noteRequest(ev, req);
   const runtime = deps.state.current;
+  const now = deps.now();
   const credentialsDuplicated = raw.headers.duplicated('authorization') || raw.headers.duplicated('x-api-key');
-  const auth = credentialsDuplicated
-    ? { error: new AuthError('invalid_credentials', 'malformed') }
-    : authenticate(runtime.chain, req, deps.now());
+  const auth = credentialsDuplicated ? { error: new AuthError('invalid_credentials', 'malformed') } : authenticate(runtime.chain, req, now);
   const d = decide(runtime.policy, req, auth);
   ev.rule = d.rule;
   ev.reason = d.reason;
@@ -102,6 +101,18 @@ async function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuth
     ev.sub = identity.sub;
     ev.authMethod = identity.method;
     ev.keyId = identity.keyId ?? null;
+  }
+  // A banned client IP is refused on every protected route, whatever it presents.
+  const bans = runtime.bans;
+  if (bans && !(d.kind === 'allow' && d.reason === 'public')) {
+    const left = bans.remainingMs(req.clientIp.ip, now);
+    if (left > 0) {
+      ev.decision = 'limited';
+      ev.reason = 'banned';
+      const s = bans.spec;
+      return limitedResponse({ limited: true, name: 'bans', limit: s.failures, windowSec: s.window, retryAfterSec: Math.max(1, Math.ceil(left / 1000)) }, 'banned');
+    }
+    if (auth && 'error' in auth) await bans.recordFailure(req.clientIp.ip, now);
   }
   if (d.kind === 'unauthenticated') {
     ev.decision = 'unauthenticated';

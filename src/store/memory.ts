@@ -1,13 +1,91 @@
-// The in-process store: a single replica's counters in memory.
+// The in-process store: one replica's counters in memory; persistent sets in a state-dir file.
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import type { LimiterOptions, Store } from './store.js';
+import { live, type LimiterOptions, type SetBackend, type SetChange, type SetEntry, type Store } from './store.js';
 
-/** Create the memory store (no `REDIS_URL`). */
-export function createMemoryStore(): Store {
+/** A set that lives only in this process. */
+function memorySet(): SetBackend {
+  const entries = new Map<string, SetEntry>();
+  let listener: ((c: SetChange) => void) | null = null;
+  return {
+    all: async () => live([...entries.values()], Date.now()),
+    add: async (e) => {
+      entries.set(e.id, e);
+      listener?.({ op: 'add', entry: e });
+    },
+    remove: async (id) => {
+      const had = entries.delete(id);
+      if (had) listener?.({ op: 'remove', id });
+      return had;
+    },
+    watch: (onChange) => {
+      listener = onChange;
+    },
+  };
+}
+
+/**
+ * A set kept in `<stateDir>/<name>.json`, written atomically (temp file + rename) and watched,
+ * so a `warden keys revoke` run from a shell reaches the running server.
+ */
+function fileSet(stateDir: string, name: string, watchers: FSWatcher[]): SetBackend {
+  const file = join(stateDir, `${name}.json`);
+  let queue: Promise<unknown> = Promise.resolve();
+  async function read(): Promise<SetEntry[]> {
+    try {
+      const data = JSON.parse(await readFile(file, 'utf8')) as { entries?: SetEntry[] };
+      return Array.isArray(data.entries) ? data.entries : [];
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new Error(`cannot read ${file}: ${(e as Error).message}`);
+    }
+  }
+  async function write(entries: SetEntry[]): Promise<void> {
+    await mkdir(stateDir, { recursive: true });
+    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    await writeFile(tmp, JSON.stringify({ entries }, null, 2) + '\n', { mode: 0o600 });
+    await rename(tmp, file);
+  }
+  function update(fn: (entries: SetEntry[]) => SetEntry[]): Promise<void> {
+    const run = queue.then(async () => write(fn(live(await read(), Date.now()))));
+    queue = run.catch(() => undefined);
+    return run;
+  }
+  return {
+    all: async () => live(await read(), Date.now()),
+    add: (e) => update((list) => [...list.filter((x) => x.id !== e.id), e]),
+    remove: async (id) => {
+      let had = false;
+      await update((list) => {
+        had = list.some((x) => x.id === id);
+        return list.filter((x) => x.id !== id);
+      });
+      return had;
+    },
+    watch: (_onChange, resync) => {
+      void mkdir(stateDir, { recursive: true }).then(() => {
+        const w = watch(stateDir, (_ev, f) => {
+          if (f === null || String(f) === `${name}.json`) resync();
+        });
+        w.on('error', () => undefined);
+        watchers.push(w);
+      });
+    },
+  };
+}
+
+/** Create the memory store (no Redis configured). */
+export function createMemoryStore(opts: { stateDir?: string } = {}): Store {
+  const watchers: FSWatcher[] = [];
   return {
     kind: 'memory',
-    limiter: (opts: LimiterOptions) => new RateLimiterMemory(opts),
-    ready: async () => true,
-    close: async () => {},
+    limiter: (o: LimiterOptions) => new RateLimiterMemory(o),
+    set: (name, { persistent }) => (persistent && opts.stateDir ? fileSet(opts.stateDir, name, watchers) : memorySet()),
+    status: () => ({ ready: true, detail: 'in-process' }),
+    close: async () => {
+      for (const w of watchers) w.close();
+    },
   };
 }

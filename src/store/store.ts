@@ -1,4 +1,4 @@
-// The store contract: what limits (and later bans, revocations, sessions) need from a backend.
+// The store contract: what limits, bans and revocations need from a backend (memory or Redis).
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 
 /** Options of one counter family. */
@@ -8,13 +8,51 @@ export interface LimiterOptions {
   points: number;
   /** Seconds. */
   duration: number;
+  /** Seconds to keep a key blocked once it exceeds `points` (bans); 0 = until the window ends. */
+  blockDuration?: number;
+}
+
+/** One member of a replicated set (a revoked key id, a banned IP). */
+export interface SetEntry {
+  id: string;
+  reason?: string;
+  /** Epoch ms after which the entry no longer applies; absent = forever. */
+  expiresAt?: number;
+  createdAt: number;
+}
+
+/** A change another replica (or this one) made to a replicated set. */
+export type SetChange = { op: 'add'; entry: SetEntry } | { op: 'remove'; id: string };
+
+/**
+ * The shared copy of a set every replica mirrors in memory. Reads on the request path never
+ * touch it; it is read at start, on every change notification, and on resync.
+ */
+export interface SetBackend {
+  all(): Promise<SetEntry[]>;
+  add(entry: SetEntry): Promise<void>;
+  remove(id: string): Promise<boolean>;
+  /** Deliver changes as they happen, and `resync` whenever changes may have been missed (reconnect). */
+  watch(onChange: (c: SetChange) => void, resync: () => void): void;
+}
+
+/** Health of the backend, for readiness and metrics. */
+export interface StoreStatus {
+  ready: boolean;
+  detail: string;
 }
 
 /** A backend for shared state. The memory store serves one replica; Redis serves many. */
 export interface Store {
   readonly kind: 'memory' | 'redis';
   limiter(opts: LimiterOptions): RateLimiterAbstract;
-  /** True when the backend answers; the memory store always does. */
-  ready(): Promise<boolean>;
+  /** A named set; `persistent` sets survive restarts (revocations), others may live in memory (bans). */
+  set(name: string, opts: { persistent: boolean }): SetBackend;
+  status(): StoreStatus;
   close(): Promise<void>;
+}
+
+/** Drop entries whose time is over. */
+export function live(entries: SetEntry[], now: number): SetEntry[] {
+  return entries.filter((e) => e.expiresAt === undefined || e.expiresAt > now);
 }

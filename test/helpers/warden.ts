@@ -52,7 +52,7 @@ export async function startWarden(opts: { policy: unknown; keys?: Record<string,
   const audit: Record<string, any>[] = [];
   const ops: Record<string, any>[] = [];
   const running = await start(
-    { HOST: '127.0.0.1', PORT: '0', WARDEN_POLICY: policyPath, WARDEN_API_KEYS: keysPath, LOG_LEVEL: 'info', ...opts.env },
+    { HOST: '127.0.0.1', PORT: '0', WARDEN_POLICY: policyPath, WARDEN_API_KEYS: keysPath, WARDEN_STATE_DIR: join(dir, 'state'), LOG_LEVEL: 'info', ...opts.env },
     { auditDestination: lines(audit), opsDestination: lines(ops) },
   );
   return {

@@ -10,12 +10,18 @@ import { compileCidrs } from '../../src/request/client-ip.js';
 import { buildRuntime, RuntimeState } from '../../src/runtime.js';
 import type { Store } from '../../src/store/store.js';
 import { send } from '../helpers/http.js';
+import { Revocations } from '../../src/auth/revocations.js';
+import { MirroredSet } from '../../src/store/mirror.js';
+import { createMemoryStore } from '../../src/store/memory.js';
 
 // A store that fails on every call, as a broken backend would.
 const failing: Store = {
   kind: 'memory',
   limiter: () => ({ consume: () => Promise.reject(new Error('store down')) }) as never,
-  ready: async () => false,
+  set: () => {
+    throw new Error('store down');
+  },
+  status: () => ({ ready: false, detail: 'down' }),
   close: async () => {},
 };
 
@@ -24,9 +30,9 @@ let url = '';
 let close = () => {};
 beforeAll(async () => {
   const policy = policySchema.parse({ rateLimits: { l: { limit: 5, window: 60 } }, rules: [{ match: { path: '/**' }, public: true, rateLimit: 'l' }] });
-  const state = new RuntimeState(buildRuntime({ policy, keys: { keys: [] } }, failing));
+  const state = new RuntimeState(buildRuntime({ policy, keys: { keys: [] } }, { store: failing, revocations: null, banned: null, onBan: () => {} }));
   const sink = new Writable({ write: (c, _e, cb) => (String(c).split('\n').filter(Boolean).forEach((l) => audit.push(JSON.parse(l))), cb()) });
-  const app = createApp({ state, store: failing, audit: createAuditLog(sink), metrics: createMetrics(false), trustedProxies: compileCidrs(['127.0.0.1']), loginUrl: undefined, defaultDialect: 'traefik', now: Date.now, isReady: () => true });
+  const app = createApp({ state, services: { store: failing, revocations: new Revocations(new MirroredSet(createMemoryStore().set('r', { persistent: false }), { resyncMs: 60_000 })), ready: () => ({ ready: false, store: 'down', revocations: true, bans: true }) }, audit: createAuditLog(sink), metrics: createMetrics(false), trustedProxies: compileCidrs(['127.0.0.1']), loginUrl: undefined, defaultDialect: 'traefik', now: Date.now, isReady: () => true });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise((r) => server.once('listening', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

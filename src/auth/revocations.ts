@@ -1,0 +1,37 @@
+// Revocations: key ids (later token ids and sessions) refused on every replica, checked in memory.
+import type { MirroredSet } from '../store/mirror.js';
+import type { SetEntry } from '../store/store.js';
+
+/** What can be revoked. */
+export type RevocationType = 'key';
+
+/** The revocation set, mirrored in memory on every replica. */
+export class Revocations {
+  constructor(readonly mirror: MirroredSet) {}
+
+  /** True when the id of that type is revoked now. No I/O. */
+  isRevoked(type: RevocationType, id: string, now: number): boolean {
+    return this.mirror.get(`${type}:${id}`, now) !== undefined;
+  }
+
+  /** Revoke; every replica hears it through the store. */
+  revoke(type: RevocationType, id: string, opts: { reason?: string; expiresAt?: number; now: number }): Promise<void> {
+    const entry: SetEntry = { id: `${type}:${id}`, createdAt: opts.now };
+    if (opts.reason) entry.reason = opts.reason;
+    if (opts.expiresAt !== undefined) entry.expiresAt = opts.expiresAt;
+    return this.mirror.add(entry);
+  }
+
+  /** Lift a revocation. */
+  unrevoke(type: RevocationType, id: string): Promise<boolean> {
+    return this.mirror.remove(`${type}:${id}`);
+  }
+
+  /** Every live revocation, as `{ type, id, … }`. */
+  list(now: number): { type: string; id: string; reason?: string; expiresAt?: number; createdAt: number }[] {
+    return this.mirror.list(now).map((e) => {
+      const colon = e.id.indexOf(':');
+      return { ...e, type: e.id.slice(0, colon), id: e.id.slice(colon + 1) };
+    });
+  }
+}

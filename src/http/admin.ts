@@ -1,0 +1,105 @@
+// Admin API: revocations, for callers whose API key grants `warden:admin`. Called directly, not via a proxy.
+import type { IncomingMessage } from 'node:http';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
+import type { AppDeps } from '../app.js';
+import { authenticate } from '../auth/chain.js';
+import type { Identity } from '../auth/identity.js';
+import { duration } from '../config/policy-schema.js';
+import { rolesGrant } from '../policy/permissions.js';
+import { canonicalizePath, matchKey } from '../request/canonical-path.js';
+import { parseAddress } from '../request/client-ip.js';
+import { HeaderMap } from './header-map.js';
+import { forbiddenResponse, limitedResponse, unauthenticatedResponse } from './respond.js';
+
+/** The permission the admin API requires. */
+export const ADMIN_PERMISSION = 'warden:admin';
+
+const revocationBody = z.strictObject({
+  type: z.enum(['key']),
+  id: z.string().min(1).max(256).regex(/^[^\x00-\x1f\x7f]+$/, 'no control characters'),
+  reason: z.string().max(256).regex(/^[^\x00-\x1f\x7f]*$/, 'no control characters').optional(),
+  /** An ISO date-time, or a duration from now (`24h`). */
+  expires: z.union([z.iso.datetime({ offset: true }), duration]).optional(),
+});
+
+type Env = { Bindings: { incoming?: IncomingMessage } };
+
+function bad(c: Context, field: string, message: string) {
+  return c.json({ error: 'bad_request', field, message }, 400, { 'cache-control': 'no-store' });
+}
+
+/** Routes under /admin. */
+export function adminRoutes(deps: AppDeps): Hono<Env> {
+  const admin = new Hono<Env>();
+
+  // Authenticate with the current policy's keys; require warden:admin. Bans apply here too.
+  admin.use('*', async (c, next) => {
+    const runtime = deps.state.current;
+    const now = deps.now();
+    const peer = parseAddress(c.env?.incoming?.socket?.remoteAddress ?? '');
+    const canon = canonicalizePath(c.env?.incoming?.url ?? c.req.path);
+    if (!peer || !canon.ok) return forbiddenResponse('bad_forwarded_context');
+    const headers = c.env?.incoming?.rawHeaders ? HeaderMap.fromRaw(c.env.incoming.rawHeaders) : HeaderMap.fromHeaders(c.req.raw.headers);
+    const host = headers.get('host') ?? '';
+    const desc = { method: c.req.method, proto: 'http', host, authority: host, path: canon.path, matchPath: matchKey(canon.path), rawUri: c.req.path, clientIp: peer, peer, headers };
+    const bans = runtime.bans;
+    const left = bans?.remainingMs(peer.ip, now) ?? 0;
+    if (bans && left > 0) {
+      return limitedResponse({ limited: true, name: 'bans', limit: bans.spec.failures, windowSec: bans.spec.window, retryAfterSec: Math.ceil(left / 1000) }, 'banned');
+    }
+    const auth = authenticate(runtime.chain, desc, now);
+    if (!auth || 'error' in auth) {
+      if (auth && bans) await bans.recordFailure(peer.ip, now);
+      deps.audit.admin({ event: 'admin_denied', path: canon.path, method: c.req.method, peer: peer.ip, reason: auth ? 'invalid_credentials' : 'missing_credentials', cause: auth?.error.failure });
+      return unauthenticatedResponse(auth ? 'invalid_credentials' : 'missing_credentials', 'traefik', null, undefined);
+    }
+    if (!rolesGrant(auth.identity.roles, runtime.policy.roles, ADMIN_PERMISSION)) {
+      deps.audit.admin({ event: 'admin_denied', path: canon.path, method: c.req.method, peer: peer.ip, sub: auth.identity.sub, reason: 'insufficient_permissions' });
+      return forbiddenResponse('insufficient_permissions', [ADMIN_PERMISSION]);
+    }
+    c.set('identity' as never, auth.identity as never);
+    await next();
+  });
+
+  admin.get('/revocations', (c) => c.json({ revocations: deps.services.revocations.list(deps.now()) }, 200, { 'cache-control': 'no-store' }));
+
+  admin.post('/revocations', bodyLimit({ maxSize: 4096, onError: (c) => bad(c, 'body', 'larger than 4096 bytes') }), async (c) => {
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      return bad(c, 'body', 'must be a JSON object');
+    }
+    const parsed = revocationBody.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return bad(c, issue.path.join('.') || 'body', issue.message);
+    }
+    const { type, id, reason, expires } = parsed.data;
+    const now = deps.now();
+    const expiresAt = expires === undefined ? undefined : typeof expires === 'number' ? now + expires * 1000 : Date.parse(expires);
+    if (expiresAt !== undefined && expiresAt <= now) return bad(c, 'expires', 'must be in the future');
+    const by = (c.get('identity' as never) as Identity).sub;
+    await deps.services.revocations.revoke(type, id, { now, ...(reason ? { reason } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) });
+    // An id no key carries is still recorded: a key may be added later, or was already removed.
+    const known = deps.state.current.keys.entries.some((k) => k.id === id);
+    deps.metrics.revocations.inc({ op: 'add' });
+    deps.audit.admin({ event: 'revocation_added', type, id, reason, expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(), by, knownId: known });
+    return c.json({ revoked: { type, id, reason: reason ?? null, expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString() }, knownId: known }, 201, { 'cache-control': 'no-store' });
+  });
+
+  admin.delete('/revocations/:type/:id', async (c) => {
+    const type = c.req.param('type');
+    if (type !== 'key') return bad(c, 'type', 'must be "key"');
+    const id = c.req.param('id');
+    const removed = await deps.services.revocations.unrevoke('key', id);
+    const by = (c.get('identity' as never) as Identity).sub;
+    deps.metrics.revocations.inc({ op: 'remove' });
+    deps.audit.admin({ event: 'revocation_removed', type, id, by, existed: removed });
+    return c.json({ removed }, removed ? 200 : 404, { 'cache-control': 'no-store' });
+  });
+
+  return admin;
+}

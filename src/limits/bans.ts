@@ -1,0 +1,56 @@
+// Brute-force bans: repeated failed credentials from one client IP ban it from every protected route.
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import type { MirroredSet } from '../store/mirror.js';
+import type { Store } from '../store/store.js';
+
+/** The policy's `bans` setting, resolved. */
+export interface BanSpec {
+  enabled: boolean;
+  failures: number;
+  /** Seconds in which `failures` failures ban. */
+  window: number;
+  /** Seconds a ban lasts. */
+  ban: number;
+}
+
+/**
+ * Failure counting (shared through the store) and the ban list (mirrored in memory, so a ban
+ * check is a Map lookup). A ban found by one replica is published to all.
+ */
+export class Bans {
+  private readonly failures: RateLimiterAbstract | null;
+
+  constructor(
+    store: Store,
+    readonly spec: BanSpec,
+    private readonly banned: MirroredSet,
+    private readonly onBan: (ip: string, until: number) => void,
+  ) {
+    this.failures = spec.enabled
+      ? store.limiter({ keyPrefix: `ban:${spec.failures}/${spec.window}`, points: spec.failures - 1, duration: spec.window })
+      : null;
+  }
+
+  /** Milliseconds left on a ban of this IP; 0 when not banned. No I/O. */
+  remainingMs(ip: string, now: number): number {
+    if (!this.spec.enabled) return 0;
+    const e = this.banned.get(ip, now);
+    return e?.expiresAt === undefined ? 0 : e.expiresAt - now;
+  }
+
+  /** Count a failed credential; the failure that reaches the threshold starts a ban. */
+  async recordFailure(ip: string, now: number): Promise<void> {
+    if (!this.failures) return;
+    try {
+      await this.failures.consume(ip);
+    } catch (e) {
+      if (!(e instanceof RateLimiterRes)) throw e;
+      if (this.banned.get(ip, now)) return;
+      const until = now + this.spec.ban * 1000;
+      await this.banned.add({ id: ip, reason: 'failed_credentials', createdAt: now, expiresAt: until });
+      await this.failures.delete(ip).catch(() => undefined);
+      this.onBan(ip, until);
+    }
+  }
+}

@@ -1,0 +1,78 @@
+// Long-lived services behind the runtime: the store (memory or Redis) and the mirrored sets.
+import type { Logger } from 'pino';
+import type { AuditLog } from './audit/audit-log.js';
+import { Revocations } from './auth/revocations.js';
+import type { Env } from './config/env-schema.js';
+import type { Metrics } from './metrics.js';
+import type { Shared } from './runtime.js';
+import { createMemoryStore } from './store/memory.js';
+import { MirroredSet } from './store/mirror.js';
+import { connectRedis, createRedisStore } from './store/redis.js';
+import type { Store } from './store/store.js';
+
+/** The shared services and how to stop them. */
+export interface Services extends Shared {
+  revocations: Revocations;
+  banned: MirroredSet;
+  /** True when the store answers and every mirrored set has loaded. */
+  ready(): { ready: boolean; store: string; revocations: boolean; bans: boolean };
+  close(): Promise<void>;
+}
+
+/** Open the configured store: Redis when configured, else memory with revocations in the state dir. */
+export function openStore(env: Env, log?: Logger, metrics?: Metrics): Store {
+  const client = connectRedis(env);
+  if (!client) return createMemoryStore({ stateDir: env.WARDEN_STATE_DIR });
+  let lastLogged = 0;
+  return createRedisStore(client, env.WARDEN_REDIS_PREFIX, {
+    onError(err) {
+      metrics?.redisErrors.inc();
+      // Errors arrive per command while Redis is away; log at most one a second.
+      const now = Date.now();
+      if (now - lastLogged > 1000) {
+        lastLogged = now;
+        log?.warn({ event: 'redis_error', err: err.message }, 'Redis error; limits fall back to memory, revocations already known stay enforced');
+      }
+    },
+    onInsurance: (limit) => metrics?.insurance.inc({ limit }),
+    onState(state) {
+      metrics?.redisUp.set(state === 'ready' ? 1 : 0);
+      log?.info({ event: 'redis_state', state }, `Redis ${state}`);
+    },
+  });
+}
+
+/** Build the store and start the mirrors (a failed first load is retried by their resync). */
+export async function startServices(env: Env, log: Logger, audit: AuditLog, metrics: Metrics): Promise<Services> {
+  const store = openStore(env, log, metrics);
+  const onError = (what: string) => (err: Error) => log.warn({ event: 'mirror_error', set: what, err: err.message }, `cannot load ${what}; retrying`);
+  const revMirror = new MirroredSet(store.set('revocations', { persistent: true }), { resyncMs: env.WARDEN_REVOCATION_RESYNC * 1000, onError: onError('revocations') });
+  const banned = new MirroredSet(store.set('bans', { persistent: false }), { resyncMs: env.WARDEN_REVOCATION_RESYNC * 1000, onError: onError('bans') });
+  await Promise.all([revMirror.start(), banned.start()]);
+  // A store that was down at start: retry the first load quickly rather than at the resync interval.
+  const retry = setInterval(() => {
+    if (!revMirror.loaded) void revMirror.resync();
+    if (!banned.loaded) void banned.resync();
+  }, 500);
+  retry.unref();
+  return {
+    store,
+    revocations: new Revocations(revMirror),
+    banned,
+    onBan(ip, until) {
+      metrics.bans.inc();
+      audit.admin({ event: 'ban_started', ip, until: new Date(until).toISOString() });
+      log.warn({ event: 'ban_started', ip, until: new Date(until).toISOString() }, 'client IP banned for repeated failed credentials');
+    },
+    ready() {
+      const s = store.status();
+      return { ready: s.ready && revMirror.loaded && banned.loaded, store: s.detail, revocations: revMirror.loaded, bans: banned.loaded };
+    },
+    async close() {
+      clearInterval(retry);
+      revMirror.stop();
+      banned.stop();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,103 @@
+// An in-memory mirror of a replicated set: requests read the mirror, never the backend.
+import type { SetBackend, SetChange, SetEntry } from './store.js';
+
+/** Mirror options. */
+export interface MirrorOptions {
+  /** Full reload interval, a backstop for missed notifications. */
+  resyncMs: number;
+  onError?(err: Error): void;
+  onChange?(c: SetChange): void;
+}
+
+/**
+ * Holds the whole set in memory: loaded at start, updated by change notifications, reloaded
+ * periodically and after reconnects. Changes that arrive during a reload are re-applied on top
+ * of the reloaded snapshot so none is lost.
+ */
+export class MirroredSet {
+  private entries = new Map<string, SetEntry>();
+  private duringResync: SetChange[] | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  /** True once a full load succeeded. */
+  loaded = false;
+
+  constructor(
+    private readonly backend: SetBackend,
+    private readonly opts: MirrorOptions,
+  ) {}
+
+  /** Load, subscribe and start the periodic resync. Never throws: a failed load is retried. */
+  async start(): Promise<void> {
+    this.backend.watch(
+      (c) => this.apply(c),
+      () => void this.resync(),
+    );
+    await this.resync();
+    this.timer = setInterval(() => void this.resync(), this.opts.resyncMs);
+    this.timer.unref();
+  }
+
+  private apply(c: SetChange): void {
+    this.duringResync?.push(c);
+    if (c.op === 'add') this.entries.set(c.entry.id, c.entry);
+    else this.entries.delete(c.id);
+    this.opts.onChange?.(c);
+  }
+
+  /** Replace the mirror with the backend's current contents. */
+  async resync(): Promise<void> {
+    const log: SetChange[] = [];
+    this.duringResync = log;
+    try {
+      const all = await this.backend.all();
+      const next = new Map(all.map((e) => [e.id, e]));
+      for (const c of log) {
+        if (c.op === 'add') next.set(c.entry.id, c.entry);
+        else next.delete(c.id);
+      }
+      this.entries = next;
+      this.loaded = true;
+    } catch (e) {
+      this.opts.onError?.(e as Error);
+    } finally {
+      if (this.duringResync === log) this.duringResync = null;
+    }
+  }
+
+  /** The live entry for `id`, if any. O(1), no I/O. */
+  get(id: string, now: number): SetEntry | undefined {
+    const e = this.entries.get(id);
+    if (!e) return undefined;
+    if (e.expiresAt !== undefined && e.expiresAt <= now) {
+      this.entries.delete(id);
+      return undefined;
+    }
+    return e;
+  }
+
+  /** Add through the backend (every replica hears it) and to this mirror at once. */
+  async add(entry: SetEntry): Promise<void> {
+    await this.backend.add(entry);
+    this.apply({ op: 'add', entry });
+  }
+
+  /** Remove through the backend and from this mirror. */
+  async remove(id: string): Promise<boolean> {
+    const had = await this.backend.remove(id);
+    this.apply({ op: 'remove', id });
+    return had;
+  }
+
+  /** Every live entry. */
+  list(now: number): SetEntry[] {
+    return [...this.entries.values()].filter((e) => e.expiresAt === undefined || e.expiresAt > now);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}

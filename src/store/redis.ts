@@ -1,0 +1,156 @@
+// The Redis store (ioredis): shared limits with in-memory insurance, replicated sets over hash + pub/sub.
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import type { Env } from '../config/env-schema.js';
+import { live, type LimiterOptions, type SetBackend, type SetChange, type SetEntry, type Store } from './store.js';
+
+/** Hooks the store reports through (metrics, operational log). */
+export interface RedisStoreEvents {
+  onError?(err: Error): void;
+  onInsurance?(keyPrefix: string): void;
+  onState?(state: string): void;
+}
+
+type Client = Redis | Cluster;
+
+/** Reconnect quickly and forever: warden must recover within seconds of Redis returning. */
+const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 4), 500);
+
+/** Connection options shared by every mode. */
+function baseOptions(env: Env): RedisOptions {
+  return {
+    commandTimeout: Math.round(env.WARDEN_REDIS_TIMEOUT * 1000),
+    connectTimeout: 2000,
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy,
+    lazyConnect: false,
+    ...(env.WARDEN_REDIS_PASSWORD ? { password: env.WARDEN_REDIS_PASSWORD } : {}),
+    ...(env.WARDEN_REDIS_TLS ? { tls: {} } : {}),
+  };
+}
+
+/** Open the configured client (URL, Sentinel or Cluster); null when Redis is not configured. */
+export function connectRedis(env: Env): Client | null {
+  const base = baseOptions(env);
+  if (env.WARDEN_REDIS_CLUSTER_NODES) {
+    return new Cluster(env.WARDEN_REDIS_CLUSTER_NODES, {
+      redisOptions: base,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      clusterRetryStrategy: retryStrategy,
+      slotsRefreshTimeout: 2000,
+    });
+  }
+  if (env.WARDEN_REDIS_SENTINELS) {
+    return new Redis({
+      ...base,
+      sentinels: env.WARDEN_REDIS_SENTINELS,
+      name: env.WARDEN_REDIS_SENTINEL_NAME!,
+      sentinelRetryStrategy: retryStrategy,
+      ...(env.WARDEN_REDIS_PASSWORD ? { sentinelPassword: env.WARDEN_REDIS_PASSWORD } : {}),
+    });
+  }
+  if (env.REDIS_URL) return new Redis(env.REDIS_URL, base);
+  return null;
+}
+
+/** An insurance limiter that reports each use, so operators see when Redis was bypassed. */
+class InsuranceLimiter extends RateLimiterMemory {
+  constructor(opts: LimiterOptions, private readonly report: () => void) {
+    super(opts);
+  }
+  override consume(key: string | number, points?: number, options?: Record<string, unknown>) {
+    this.report();
+    return super.consume(key, points, options);
+  }
+}
+
+function parseEntry(json: string): SetEntry | null {
+  try {
+    const e = JSON.parse(json) as SetEntry;
+    return typeof e.id === 'string' && typeof e.createdAt === 'number' ? e : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Build the store over a connected client. `prefix` starts every key and channel. */
+export function createRedisStore(client: Client, prefix: string, events: RedisStoreEvents = {}): Store {
+  const subscribers: Client[] = [];
+  client.on('error', (err: Error) => events.onError?.(err));
+  for (const state of ['ready', 'close', 'reconnecting', 'end']) client.on(state, () => events.onState?.(state));
+
+  function set(name: string): SetBackend {
+    const key = `${prefix}set:{${name}}`;
+    const channel = `${prefix}events:${name}`;
+    return {
+      async all() {
+        const raw = await client.hgetall(key);
+        const now = Date.now();
+        const entries = Object.values(raw).map(parseEntry).filter((e): e is SetEntry => e !== null);
+        const expired = entries.filter((e) => e.expiresAt !== undefined && e.expiresAt <= now).map((e) => e.id);
+        if (expired.length > 0) void client.hdel(key, ...expired).catch(() => undefined);
+        return live(entries, now);
+      },
+      async add(entry) {
+        await client.hset(key, entry.id, JSON.stringify(entry));
+        await client.publish(channel, JSON.stringify({ op: 'add', entry } satisfies SetChange));
+      },
+      async remove(id) {
+        const n = await client.hdel(key, id);
+        await client.publish(channel, JSON.stringify({ op: 'remove', id } satisfies SetChange));
+        return n > 0;
+      },
+      watch(onChange, resync) {
+        // A subscriber needs its own connection; it queues while offline and resubscribes on reconnect.
+        const sub: Client =
+          client instanceof Cluster
+            ? client.duplicate(undefined, { enableOfflineQueue: true, redisOptions: { ...client.options.redisOptions, enableOfflineQueue: true, commandTimeout: undefined } })
+            : client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
+        subscribers.push(sub);
+        sub.on('error', (err: Error) => events.onError?.(err));
+        sub.on('message', (ch: string, message: string) => {
+          if (ch !== channel) return;
+          try {
+            onChange(JSON.parse(message) as SetChange);
+          } catch {
+            resync();
+          }
+        });
+        // After any reconnect, messages may have been missed: reload the whole set.
+        sub.on('ready', resync);
+        client.on('ready', resync);
+        void sub.subscribe(channel).catch((err: Error) => events.onError?.(err));
+      },
+    };
+  }
+
+  return {
+    kind: 'redis',
+    limiter(o: LimiterOptions) {
+      const insurance = new InsuranceLimiter({ ...o, keyPrefix: `insurance:${o.keyPrefix}` }, () => events.onInsurance?.(o.keyPrefix));
+      return new RateLimiterRedis({
+        storeClient: client,
+        keyPrefix: `${prefix}${o.keyPrefix}`,
+        points: o.points,
+        duration: o.duration,
+        blockDuration: o.blockDuration ?? 0,
+        // Once a client is over its limit, refuse it from memory until the window ends: no Redis call.
+        inMemoryBlockOnConsumed: o.points + 1,
+        insuranceLimiter: insurance,
+        rejectIfRedisNotReady: true,
+      });
+    },
+    set,
+    status() {
+      const s = client.status;
+      return { ready: s === 'ready', detail: s };
+    },
+    async close() {
+      for (const s of subscribers) s.disconnect();
+      client.disconnect();
+    },
+  };
+}
