@@ -1,0 +1,49 @@
+// The policy, keys and warden settings every proxy e2e suite runs with.
+import { startWarden, testKey, type TestWarden } from '../../helpers/warden.js';
+
+/** The sign-in URL browsers are sent to. */
+export const LOGIN_URL = 'https://login.example.com/signin';
+
+/** The Host the recipes serve (nginx server_name, Caddy site). */
+export const APP_HOST = 'app.example.com';
+
+/** API keys by name. */
+export const KEYS = {
+  dev: testKey('dev', ['developer']),
+  viewer: testKey('viewer', ['viewer'], { name: 'Vera Viewer' }),
+  admin: testKey('admin', ['admin']),
+  limited: testKey('limited', ['viewer']),
+} as const;
+
+/** Rule indexes of {@link policy}, for asserting which rule the audit line names. */
+export const RULE = { public: 0, limited: 1, vip: 2, admin: 3, nodes: 4, internal: 5, reload: 6 } as const;
+
+/** The rate limit of /limited/**: this many requests per minute per identity. */
+export const TIGHT_LIMIT = 3;
+
+/** The e2e policy; `reloadPublic` flips the /reload/** rule from deny to public. */
+export function policy(reloadPublic = false): Record<string, unknown> {
+  return {
+    roles: { admin: ['*'], developer: ['nodes:*', 'api:*'], viewer: ['nodes:read'] },
+    rateLimits: { tight: { limit: TIGHT_LIMIT, window: '60s', by: 'identity' } },
+    rules: [
+      { match: { path: '/public/**' }, public: true },
+      { match: { path: '/limited/**' }, require: ['nodes:read'], rateLimit: 'tight' },
+      { match: { path: '/vip/**' }, require: ['nodes:read'], networks: ['6.6.6.6/32'] },
+      { match: { path: '/admin/**' }, require: ['admin:users'] },
+      { match: { path: '/nodes/**' }, require: ['nodes:read'] },
+      { match: { path: '/internal/**' }, deny: true },
+      reloadPublic ? { match: { path: '/reload/**' }, public: true } : { match: { path: '/reload/**' }, deny: true },
+    ],
+    default: 'deny',
+  };
+}
+
+/** Start warden as the proxies reach it: on 127.0.0.1, trusting only 127.0.0.1 (the proxy), with a login URL. */
+export function startE2eWarden(): Promise<TestWarden> {
+  return startWarden({
+    policy: policy(),
+    keys: Object.values(KEYS).map((k) => k.entry),
+    env: { WARDEN_LOGIN_URL: LOGIN_URL, WARDEN_TRUSTED_PROXIES: '127.0.0.1/32' },
+  });
+}

@@ -1,0 +1,82 @@
+// Run real nginx with deploy/nginx/ (only addresses changed) in a temp prefix.
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { onFreePort, waitForPort } from './net.js';
+import { findBinary, startChild, type Child } from './process.js';
+import { renderRecipe } from './render.js';
+import type { Proxy } from './proxy.js';
+
+/** The nginx binary, or null when not installed. */
+export const NGINX_BIN = findBinary('nginx', ['/usr/sbin/nginx']);
+
+/**
+ * Start nginx: the recipe files go to <tmp>/warden/ exactly as a user installs them in /etc/nginx/warden/,
+ * with warden at `wardenPort`, the app at `upstreamPort` and `listen 80` moved to a free loopback port.
+ */
+export function startNginx(opts: { wardenPort: number; upstreamPort: number }): Promise<Proxy> {
+  return onFreePort((port) => startNginxOn(port, opts));
+}
+
+async function startNginxOn(port: number, opts: { wardenPort: number; upstreamPort: number }): Promise<Proxy> {
+  if (!NGINX_BIN) throw new Error('nginx is not installed');
+  const dir = mkdtempSync(join(tmpdir(), 'warden-nginx-'));
+  chmodSync(dir, 0o755);
+  mkdirSync(join(dir, 'warden'));
+  const listen = { from: /listen 80\b/, to: `listen 127.0.0.1:${port}` };
+  renderRecipe('nginx/warden.conf', join(dir, 'warden/warden.conf'), [listen, { from: 'server 127.0.0.1:3000;', to: `server 127.0.0.1:${opts.upstreamPort};` }]);
+  renderRecipe('nginx/warden-upstream.conf', join(dir, 'warden/warden-upstream.conf'), [{ from: 'server 127.0.0.1:8080', to: `server 127.0.0.1:${opts.wardenPort}` }]);
+  renderRecipe('nginx/warden-auth.conf', join(dir, 'warden/warden-auth.conf'), []);
+  renderRecipe('nginx/warden-protect.conf', join(dir, 'warden/warden-protect.conf'), []);
+  const tmp = (name: string) => join(dir, name);
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    [
+      // As root, workers would switch to `nobody`; keep them as the test's user.
+      process.getuid?.() === 0 ? 'user root;' : '',
+      'daemon off;',
+      'master_process on;',
+      'worker_processes 1;',
+      `pid ${tmp('nginx.pid')};`,
+      `error_log ${tmp('error.log')} warn;`,
+      'events { worker_connections 256; }',
+      'http {',
+      '  access_log off;',
+      `  client_body_temp_path ${tmp('client_body')};`,
+      `  proxy_temp_path ${tmp('proxy')};`,
+      `  fastcgi_temp_path ${tmp('fastcgi')};`,
+      `  uwsgi_temp_path ${tmp('uwsgi')};`,
+      `  scgi_temp_path ${tmp('scgi')};`,
+      '  include warden/warden.conf;',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  const child: Child = startChild(NGINX_BIN, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', tmp('error.log')]);
+  try {
+    await waitForPort(port, { timeoutMs: 10_000, failed: child.exited });
+  } catch (e) {
+    await child.stop();
+    const log = readLog(tmp('error.log'));
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`nginx did not start: ${(e as Error).message}\n${child.output()}\n${log}`);
+  }
+  return {
+    kind: 'nginx',
+    port,
+    dir,
+    log: () => readLog(tmp('error.log')),
+    async stop() {
+      await child.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function readLog(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,60 @@
+// Static checks of deploy/ recipes that no binary here can run (Traefik) and that must track warden's header names.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { HEADER_PRESETS } from '../../src/http/respond.js';
+import { DEPLOY_DIR } from './harness/render.js';
+
+const preset = HEADER_PRESETS.warden;
+/** The headers warden sets on allow (default preset), in the recipes' order. */
+const IDENTITY = [preset.id, preset.roles, preset.name, preset.email, 'X-Auth-Method'];
+const read = (rel: string) => readFileSync(join(DEPLOY_DIR, rel), 'utf8');
+
+describe('deploy/traefik', () => {
+  const dyn = parse(read('traefik/dynamic.yaml'));
+  const stat = parse(read('traefik/traefik.yaml'));
+
+  it('asks warden /verify/traefik without trusting client X-Forwarded-* and copies every identity header', () => {
+    const fa = dyn.http.middlewares.warden.forwardAuth;
+    expect(new URL(fa.address).pathname).toBe('/verify/traefik');
+    expect(fa.trustForwardHeader).toBe(false);
+    expect(fa.authResponseHeaders).toEqual(IDENTITY);
+    // Limiting authRequestHeaders would hide Accept, X-API-Key and Authorization from warden.
+    expect(fa.authRequestHeaders).toBeUndefined();
+  });
+
+  it('strips the _ spellings of every identity header and the nginx-family headers before warden', () => {
+    const strip: Record<string, string> = dyn.http.middlewares['warden-strip'].headers.customRequestHeaders;
+    for (const name of IDENTITY) {
+      const [a, b, c] = name.split('-');
+      for (const variant of [`${a}_${b}_${c}`, `${a}-${b}_${c}`, `${a}_${b}-${c}`]) expect(strip[variant], variant).toBe('');
+    }
+    for (const name of ['X-Original-URL', 'X-Original-URI', 'X-Original-Method']) expect(strip[name], name).toBe('');
+    const router = dyn.http.routers.app;
+    expect(router.middlewares.indexOf('warden-strip')).toBeLessThan(router.middlewares.indexOf('warden'));
+    expect(dyn.http.services[router.service]).toBeDefined();
+  });
+
+  it('loads the dynamic file through the file provider', () => {
+    expect(stat.providers.file.filename).toMatch(/dynamic\.yaml$/);
+    for (const ep of dyn.http.routers.app.entryPoints) expect(stat.entryPoints[ep], ep).toBeDefined();
+  });
+});
+
+describe('deploy/caddy and deploy/nginx name every identity header warden sends', () => {
+  it('Caddyfile copy_headers lists them all (Caddy 2.6 sends a literal placeholder for a missing one)', () => {
+    const line = /^\s*copy_headers\s+([^\n]+)/m.exec(read('caddy/Caddyfile'));
+    expect(line?.[1]?.trim().split(/\s+/)).toEqual(IDENTITY);
+  });
+
+  it('warden-protect.conf overwrites each of them toward the app', () => {
+    const conf = read('nginx/warden-protect.conf');
+    for (const name of IDENTITY) {
+      const variable = `$upstream_http_${name.toLowerCase().replace(/-/g, '_')}`;
+      const set = new RegExp(`auth_request_set \\$(\\w+)\\s+\\${variable};`).exec(conf);
+      expect(set, variable).not.toBeNull();
+      expect(conf).toMatch(new RegExp(`proxy_set_header ${name}\\s+\\$${set![1]};`));
+    }
+  });
+});
