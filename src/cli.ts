@@ -5,7 +5,11 @@ import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { generateKey, hashKey } from './auth/apikey.js';
 import { ConfigError, formatProblem } from './config/errors.js';
-import { loadConfig, policyLabel } from './config/load.js';
+import { loadConfig, loadEnv, policyLabel } from './config/load.js';
+import { duration } from './config/policy-schema.js';
+import { Revocations } from './auth/revocations.js';
+import { openStore } from './services.js';
+import { MirroredSet } from './store/mirror.js';
 import { compilePolicy } from './policy/compile.js';
 import { start } from './main.js';
 
@@ -16,6 +20,10 @@ const USAGE = `usage: warden <command>
   keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO] [--networks CIDRs] [--rate-limit NAME]
                                print a new random key once, and its entry for the keys file
   keys hash [KEY]              print the sha256 entry of an existing key (KEY or stdin)
+  keys revoke ID [--reason R] [--expires ISO|24h]
+                               revoke a key id on every replica (Redis) or in WARDEN_STATE_DIR
+  keys unrevoke ID             lift a revocation
+  keys revocations             list revocations in force
 `;
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
@@ -101,6 +109,56 @@ function keysHash(args: string[], io: Out): number {
   return 0;
 }
 
+/** Revocation commands: write through the same store the servers read (Redis, or the state dir). */
+async function revocationCommand(sub: string, args: string[], io: Out): Promise<number> {
+  let env;
+  try {
+    env = loadEnv(process.env);
+  } catch (e) {
+    return configFailure(e, io);
+  }
+  const { values, positionals } = parseArgs({ args, options: { reason: { type: 'string' }, expires: { type: 'string' } }, allowPositionals: true, strict: true });
+  const store = openStore(env);
+  try {
+    if (!(await store.waitReady(5000))) {
+      io.err('warden: the store is not reachable (Redis not ready after 5 s)\n');
+      return 1;
+    }
+    const revocations = new Revocations(new MirroredSet(store.set('revocations', { persistent: true }), { resyncMs: 60_000 }));
+    await revocations.mirror.resync();
+    const now = Date.now();
+    if (sub === 'revocations') {
+      const list = revocations.list(now);
+      io.out(list.length === 0 ? 'no revocations\n' : list.map((r) => `${r.type} ${r.id}${r.reason ? ` reason="${r.reason}"` : ''} since ${new Date(r.createdAt).toISOString()}${r.expiresAt ? ` until ${new Date(r.expiresAt).toISOString()}` : ''}`).join('\n') + '\n');
+      return 0;
+    }
+    const id = positionals[0];
+    if (!id || positionals.length > 1) {
+      io.err(`warden keys ${sub}: give exactly one key id\n`);
+      return 2;
+    }
+    if (sub === 'unrevoke') {
+      const removed = await revocations.unrevoke('key', id);
+      io.out(removed ? `revocation of key ${id} lifted\n` : `key ${id} was not revoked\n`);
+      return 0;
+    }
+    let expiresAt: number | undefined;
+    if (values.expires !== undefined) {
+      const d = duration.safeParse(values.expires);
+      expiresAt = d.success ? now + d.data * 1000 : Date.parse(values.expires);
+      if (Number.isNaN(expiresAt) || expiresAt <= now) {
+        io.err('warden keys revoke: --expires must be a future ISO date-time or a duration like 24h\n');
+        return 2;
+      }
+    }
+    await revocations.revoke('key', id, { now, ...(values.reason ? { reason: values.reason } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) });
+    io.out(`key ${id} revoked${expiresAt ? ` until ${new Date(expiresAt).toISOString()}` : ''} (${store.kind === 'redis' ? 'every replica sharing this Redis' : `state dir ${env.WARDEN_STATE_DIR}`})\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
 async function serveCommand(io: Out): Promise<number> {
   let running;
   try {
@@ -128,6 +186,7 @@ export async function run(argv: string[], io: Out): Promise<number> {
     if (cmd === 'check') return await check(io);
     if (cmd === 'keys' && sub === 'create') return keysCreate(rest, io);
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);
+    if (cmd === 'keys' && (sub === 'revoke' || sub === 'unrevoke' || sub === 'revocations')) return await revocationCommand(sub, rest, io);
     if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
       io.out(USAGE);
       return 0;

@@ -45,6 +45,7 @@ export function openStore(env: Env, log?: Logger, metrics?: Metrics): Store {
 /** Build the store and start the mirrors (a failed first load is retried by their resync). */
 export async function startServices(env: Env, log: Logger, audit: AuditLog, metrics: Metrics): Promise<Services> {
   const store = openStore(env, log, metrics);
+  if (!(await store.waitReady(5000))) log.warn({ event: 'redis_unavailable' }, 'Redis not ready after 5 s; starting anyway: limits use memory, API keys are refused until revocations load');
   const onError = (what: string) => (err: Error) => log.warn({ event: 'mirror_error', set: what, err: err.message }, `cannot load ${what}; retrying`);
   const revMirror = new MirroredSet(store.set('revocations', { persistent: true }), { resyncMs: env.WARDEN_REVOCATION_RESYNC * 1000, onError: onError('revocations') });
   const banned = new MirroredSet(store.set('bans', { persistent: false }), { resyncMs: env.WARDEN_REVOCATION_RESYNC * 1000, onError: onError('bans') });

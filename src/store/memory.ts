@@ -84,6 +84,7 @@ export function createMemoryStore(opts: { stateDir?: string } = {}): Store {
     limiter: (o: LimiterOptions) => new RateLimiterMemory(o),
     set: (name, { persistent }) => (persistent && opts.stateDir ? fileSet(opts.stateDir, name, watchers) : memorySet()),
     status: () => ({ ready: true, detail: 'in-process' }),
+    waitReady: async () => true,
     close: async () => {
       for (const w of watchers) w.close();
     },

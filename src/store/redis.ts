@@ -148,6 +148,19 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
       const s = client.status;
       return { ready: s === 'ready', detail: s };
     },
+    waitReady(timeoutMs) {
+      if (client.status === 'ready') return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const done = (ok: boolean) => {
+          clearTimeout(timer);
+          client.off('ready', onReady);
+          resolve(ok);
+        };
+        const onReady = () => done(true);
+        const timer = setTimeout(() => done(false), timeoutMs);
+        client.on('ready', onReady);
+      });
+    },
     async close() {
       for (const s of subscribers) s.disconnect();
       client.disconnect();

@@ -49,6 +49,8 @@ export interface Store {
   /** A named set; `persistent` sets survive restarts (revocations), others may live in memory (bans). */
   set(name: string, opts: { persistent: boolean }): SetBackend;
   status(): StoreStatus;
+  /** Resolve true once the backend answers, false after `timeoutMs`. */
+  waitReady(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 

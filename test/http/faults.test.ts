@@ -22,6 +22,7 @@ const failing: Store = {
     throw new Error('store down');
   },
   status: () => ({ ready: false, detail: 'down' }),
+  waitReady: async () => false,
   close: async () => {},
 };
 
