@@ -10,7 +10,7 @@ function memorySet(): SetBackend {
   const entries = new Map<string, SetEntry>();
   let listener: ((c: SetChange) => void) | null = null;
   return {
-    all: async () => live([...entries.values()], Date.now()),
+    all: async () => ({ entries: live([...entries.values()], Date.now()), lost: false }),
     add: async (e) => {
       entries.set(e.id, e);
       listener?.({ op: 'add', entry: e });
@@ -54,7 +54,7 @@ function fileSet(stateDir: string, name: string, watchers: FSWatcher[]): SetBack
     return run;
   }
   return {
-    all: async () => live(await read(), Date.now()),
+    all: async () => ({ entries: live(await read(), Date.now()), lost: false }),
     add: (e) => update((list) => [...list.filter((x) => x.id !== e.id), e]),
     remove: async (id) => {
       let had = false;

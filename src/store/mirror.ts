@@ -7,6 +7,8 @@ export interface MirrorOptions {
   resyncMs: number;
   onError?(err: Error): void;
   onChange?(c: SetChange): void;
+  /** The store had lost the set and this mirror wrote back `count` entries. */
+  onRestore?(count: number): void;
 }
 
 /**
@@ -49,8 +51,16 @@ export class MirroredSet {
     const log: SetChange[] = [];
     this.duringResync = log;
     try {
-      const all = await this.backend.all();
-      const next = new Map(all.map((e) => [e.id, e]));
+      const { entries, lost } = await this.backend.all();
+      if (lost && this.entries.size > 0) {
+        // The store forgot the set (restarted without persistence): write back what this replica knows.
+        const now = Date.now();
+        for (const e of this.entries.values()) if (e.expiresAt === undefined || e.expiresAt > now) await this.backend.add(e);
+        this.opts.onRestore?.(this.entries.size);
+        this.loaded = true;
+        return;
+      }
+      const next = new Map(entries.map((e) => [e.id, e]));
       for (const c of log) {
         if (c.op === 'add') next.set(c.entry.id, c.entry);
         else next.delete(c.id);

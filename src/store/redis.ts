@@ -13,6 +13,9 @@ export interface RedisStoreEvents {
 
 type Client = Redis | Cluster;
 
+/** A field present in every set hash warden has written; entry ids never start with `__`. */
+const MARKER = '__warden_set';
+
 /** Reconnect quickly and forever: warden must recover within seconds of Redis returning. */
 const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 4), 500);
 
@@ -89,13 +92,16 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
       async all() {
         const raw = await client.hgetall(key);
         const now = Date.now();
+        // The marker field is written with the first entry and never removed: a hash without it was lost.
+        const lost = !(MARKER in raw);
+        delete raw[MARKER];
         const entries = Object.values(raw).map(parseEntry).filter((e): e is SetEntry => e !== null);
         const expired = entries.filter((e) => e.expiresAt !== undefined && e.expiresAt <= now).map((e) => e.id);
         if (expired.length > 0) void client.hdel(key, ...expired).catch(() => undefined);
-        return live(entries, now);
+        return { entries: live(entries, now), lost };
       },
       async add(entry) {
-        await client.hset(key, entry.id, JSON.stringify(entry));
+        await client.hset(key, MARKER, '1', entry.id, JSON.stringify(entry));
         await client.publish(channel, JSON.stringify({ op: 'add', entry } satisfies SetChange));
       },
       async remove(id) {
@@ -139,6 +145,7 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
         blockDuration: o.blockDuration ?? 0,
         // Once a client is over its limit, refuse it from memory until the window ends: no Redis call.
         inMemoryBlockOnConsumed: o.points + 1,
+        ...(o.blockDuration ? { inMemoryBlockDuration: o.blockDuration } : {}),
         insuranceLimiter: insurance,
         rejectIfRedisNotReady: true,
       });

@@ -29,7 +29,11 @@ export type SetChange = { op: 'add'; entry: SetEntry } | { op: 'remove'; id: str
  * touch it; it is read at start, on every change notification, and on resync.
  */
 export interface SetBackend {
-  all(): Promise<SetEntry[]>;
+  /**
+   * Every live entry. `lost` is true when the store no longer has the set at all (a Redis
+   * restarted without persistence): replicas then write back what they hold.
+   */
+  all(): Promise<{ entries: SetEntry[]; lost: boolean }>;
   add(entry: SetEntry): Promise<void>;
   remove(id: string): Promise<boolean>;
   /** Deliver changes as they happen, and `resync` whenever changes may have been missed (reconnect). */

@@ -11,7 +11,7 @@ export interface RawResponse {
 /** Send one request; `headers` as [name, value] pairs keeps duplicates and order. */
 export function send(
   url: string,
-  opts: { method?: string; rawPath?: string; headers?: [string, string][] | Record<string, string>; localAddress?: string } = {},
+  opts: { method?: string; rawPath?: string; body?: string; headers?: [string, string][] | Record<string, string>; localAddress?: string } = {},
 ): Promise<RawResponse> {
   const u = new URL(url);
   const pairs = Array.isArray(opts.headers) ? opts.headers : Object.entries(opts.headers ?? {});
@@ -29,6 +29,6 @@ export function send(
       },
     );
     req.on('error', reject);
-    req.end();
+    req.end(opts.body);
   });
 }

@@ -1,0 +1,104 @@
+// One store contract, two stores: the same suite runs on the memory store and on a real redis-server.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadEnv } from '../../src/config/load.js';
+import { openStore } from '../../src/services.js';
+import { MirroredSet } from '../../src/store/mirror.js';
+import type { SetChange, Store } from '../../src/store/store.js';
+import { redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
+
+function contract(name: string, make: () => Promise<{ a: Store; b: Store }>) {
+  describe(name, () => {
+    let a: Store;
+    let b: Store;
+    beforeAll(async () => {
+      ({ a, b } = await make());
+      expect(await a.waitReady(5000)).toBe(true);
+      expect(await b.waitReady(5000)).toBe(true);
+    });
+    afterAll(async () => {
+      await a.close();
+      await b.close();
+    });
+
+    it('counts a limit and rejects over it with the time to wait', async () => {
+      const l = a.limiter({ keyPrefix: `t1:${Math.random()}`, points: 2, duration: 60 });
+      await l.consume('k');
+      await l.consume('k');
+      const err = await l.consume('k').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RateLimiterRes);
+      expect((err as RateLimiterRes).msBeforeNext).toBeGreaterThan(58_000);
+      await l.consume('other');
+    });
+
+    it('blocks for blockDuration once over', async () => {
+      const l = a.limiter({ keyPrefix: `t2:${Math.random()}`, points: 1, duration: 1, blockDuration: 30 });
+      await l.consume('k');
+      const err = (await l.consume('k').catch((e: unknown) => e)) as RateLimiterRes;
+      expect(err.msBeforeNext).toBeGreaterThan(20_000);
+    });
+
+    it('keeps set entries, removes them, and drops expired ones', async () => {
+      const s = a.set(`s1-${Math.random()}`, { persistent: true });
+      const now = Date.now();
+      await s.add({ id: 'x', createdAt: now, reason: 'r' });
+      await s.add({ id: 'gone', createdAt: now, expiresAt: now - 1 });
+      await s.add({ id: 'later', createdAt: now, expiresAt: now + 60_000 });
+      expect((await s.all()).entries.map((e) => e.id).sort()).toEqual(['later', 'x']);
+      expect(await s.remove('x')).toBe(true);
+      expect(await s.remove('x')).toBe(false);
+      expect((await s.all()).entries.map((e) => e.id)).toEqual(['later']);
+    });
+
+    it('mirrors a set into memory and hears changes from another client', async () => {
+      const name = `s2-${Math.random()}`;
+      const changes: SetChange[] = [];
+      const mirror = new MirroredSet(a.set(name, { persistent: true }), { resyncMs: 60_000, onChange: (c) => changes.push(c) });
+      await mirror.start();
+      expect(mirror.loaded).toBe(true);
+      const other = new MirroredSet(b.set(name, { persistent: true }), { resyncMs: 60_000 });
+      await other.start();
+      await other.add({ id: 'k1', createdAt: Date.now() });
+      await within(2000, () => mirror.get('k1', Date.now()) !== undefined);
+      await other.remove('k1');
+      await within(2000, () => mirror.get('k1', Date.now()) === undefined);
+      mirror.stop();
+      other.stop();
+    });
+  });
+}
+
+contract('memory store', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-state-'));
+  // Two memory stores on one state dir: the second plays `warden keys revoke` writing the file.
+  const a = openStore(loadEnv({ WARDEN_STATE_DIR: dir }));
+  const b = openStore(loadEnv({ WARDEN_STATE_DIR: dir }));
+  return { a, b };
+});
+
+redisDescribe('redis store', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  contract('contract', async () => ({
+    a: openStore(loadEnv({ REDIS_URL: redis.url, WARDEN_REDIS_PREFIX: 'ct:' })),
+    b: openStore(loadEnv({ REDIS_URL: redis.url, WARDEN_REDIS_PREFIX: 'ct:' })),
+  }));
+
+  it('prefixes every key', async () => {
+    const s = openStore(loadEnv({ REDIS_URL: redis.url, WARDEN_REDIS_PREFIX: 'pfx:' }));
+    await s.waitReady(5000);
+    await s.limiter({ keyPrefix: 'lim', points: 5, duration: 60 }).consume('client');
+    await s.set('things', { persistent: true }).add({ id: 'a', createdAt: 1 });
+    const keys = (await redis.cli('--scan')).split('\n').filter((k) => !k.startsWith('ct:'));
+    expect(keys.sort()).toEqual(['pfx:lim:client', 'pfx:set:{things}']);
+    await s.close();
+  });
+});
