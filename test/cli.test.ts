@@ -3,9 +3,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { hashKey } from '../src/auth/apikey.js';
+import { send } from './helpers/http.js';
+import { redisDescribe, startRedis, within, type RedisServer } from './helpers/redis.js';
+import { startWarden, testKey, type TestWarden } from './helpers/warden.js';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
@@ -93,5 +96,64 @@ describe('warden serve', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(err).toContain('"event":"stopped"');
+  });
+});
+
+describe('warden keys revoke', () => {
+  const policy = { roles: { dev: ['api:read'] }, rules: [{ match: { path: '/api/**' }, require: ['api:read'] }] };
+  const victim = testKey('victim-1', ['dev']);
+  const ask = (w: TestWarden) =>
+    send(`${w.url}/verify/traefik`, {
+      headers: { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'a', 'X-Forwarded-Uri': '/api/x', 'X-Forwarded-For': '203.0.113.1', 'X-API-Key': victim.key },
+    }).then((r) => r.status);
+
+  it('without Redis: writes the state dir, the running server refuses the key, and a restart keeps it revoked', async () => {
+    const w = await startWarden({ policy, keys: [victim.entry] });
+    const stateDir = join(w.dir, 'state');
+    try {
+      expect(await ask(w)).toBe(200);
+      const r = await warden(['keys', 'revoke', 'victim-1', '--reason', 'laptop stolen'], { WARDEN_STATE_DIR: stateDir });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('key victim-1 revoked');
+      await within(3000, async () => (await ask(w)) === 401);
+      expect(w.audit.at(-1)).toMatchObject({ cause: 'revoked', keyId: 'victim-1' });
+      const list = await warden(['keys', 'revocations'], { WARDEN_STATE_DIR: stateDir });
+      expect(list.stdout).toMatch(/key victim-1 reason="laptop stolen"/);
+    } finally {
+      await w.close();
+    }
+    const again = await startWarden({ policy, keys: [victim.entry], env: { WARDEN_STATE_DIR: stateDir } });
+    try {
+      expect(await ask(again)).toBe(401);
+      expect((await warden(['keys', 'unrevoke', 'victim-1'], { WARDEN_STATE_DIR: stateDir })).stdout).toContain('lifted');
+      await within(3000, async () => (await ask(again)) === 200);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('refuses a past --expires and a missing id', async () => {
+    expect((await warden(['keys', 'revoke', 'x', '--expires', '2001-01-01T00:00:00Z'], { WARDEN_STATE_DIR: tmpdir() })).code).toBe(2);
+    expect((await warden(['keys', 'revoke'], { WARDEN_STATE_DIR: tmpdir() })).code).toBe(2);
+  });
+
+  redisDescribe('with Redis', () => {
+    let redis: RedisServer;
+    beforeAll(async () => {
+      redis = await startRedis();
+    });
+    afterAll(() => redis?.stop());
+
+    it('reaches every running replica', async () => {
+      const w = await startWarden({ policy, keys: [victim.entry], env: { REDIS_URL: redis.url } });
+      try {
+        expect(await ask(w)).toBe(200);
+        const r = await warden(['keys', 'revoke', 'victim-1', '--expires', '1h'], { REDIS_URL: redis.url });
+        expect(r.stdout).toContain('every replica sharing this Redis');
+        await within(1000, async () => (await ask(w)) === 401);
+      } finally {
+        await w.close();
+      }
+    });
   });
 });
