@@ -24,6 +24,7 @@ export function openStore(env: Env, log?: Logger, metrics?: Metrics): Store {
   const client = connectRedis(env);
   if (!client) return createMemoryStore({ stateDir: env.WARDEN_STATE_DIR });
   let lastLogged = 0;
+  const timeoutMs = Math.round(env.WARDEN_REDIS_TIMEOUT * 1000);
   return createRedisStore(client, env.WARDEN_REDIS_PREFIX, {
     onError(err) {
       metrics?.redisErrors.inc();
@@ -39,7 +40,7 @@ export function openStore(env: Env, log?: Logger, metrics?: Metrics): Store {
       metrics?.redisUp.set(state === 'ready' ? 1 : 0);
       log?.info({ event: 'redis_state', state }, `Redis ${state}`);
     },
-  });
+  }, timeoutMs);
 }
 
 /** Build the store and start the mirrors (a failed first load is retried by their resync). */

@@ -1,8 +1,7 @@
 // Brute-force bans: repeated failed credentials from one client IP ban it from every protected route.
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { MirroredSet } from '../store/mirror.js';
-import type { Store } from '../store/store.js';
+import type { Limiter, Store } from '../store/store.js';
 
 /** The policy's `bans` setting, resolved. */
 export interface BanSpec {
@@ -19,7 +18,7 @@ export interface BanSpec {
  * check is a Map lookup). A ban found by one replica is published to all.
  */
 export class Bans {
-  private readonly failures: RateLimiterAbstract | null;
+  private readonly failures: Limiter | null;
 
   constructor(
     store: Store,
@@ -45,10 +44,13 @@ export class Bans {
     try {
       await this.failures.consume(ip);
     } catch (e) {
-      if (!(e instanceof RateLimiterRes)) throw e;
+      // Counting is best effort: a store error leaves the 401 as it is.
+      if (!(e instanceof RateLimiterRes)) return;
       if (this.banned.get(ip, now)) return;
       const until = now + this.spec.ban * 1000;
-      await this.banned.add({ id: ip, reason: 'failed_credentials', createdAt: now, expiresAt: until });
+      const entry = { id: ip, reason: 'failed_credentials', createdAt: now, expiresAt: until };
+      // If the store cannot take it, the ban still holds on this replica.
+      await this.banned.add(entry).catch(() => this.banned.addLocal(entry));
       await this.failures.delete(ip).catch(() => undefined);
       this.onBan(ip, until);
     }

@@ -1,5 +1,5 @@
 // Named rate limits of the policy, over rate-limiter-flexible on the configured store.
-import { BurstyRateLimiter, RateLimiterRes } from 'rate-limiter-flexible';
+import { BurstyRateLimiter, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RateLimitSpec } from '../config/policy-schema.js';
 import type { Store } from '../store/store.js';
 
@@ -41,7 +41,8 @@ export class RateLimits {
     const main = this.store.limiter({ keyPrefix: prefix, points: spec.limit, duration: spec.window });
     if (!spec.burst) return { spec, signature, consume: (k) => main.consume(k) };
     const burst = this.store.limiter({ keyPrefix: `${prefix}:burst`, points: spec.burst, duration: spec.window * BURST_WINDOWS });
-    const bursty = new BurstyRateLimiter(main, burst);
+    // BurstyRateLimiter only calls consume(), which every store limiter has.
+    const bursty = new BurstyRateLimiter(main as unknown as RateLimiterAbstract, burst as unknown as RateLimiterAbstract);
     return { spec, signature, consume: (k) => bursty.consume(k) };
   }
 

@@ -91,6 +91,11 @@ export class MirroredSet {
     this.apply({ op: 'add', entry });
   }
 
+  /** Add to this mirror only (the backend is unavailable); the next resync may write it back. */
+  addLocal(entry: SetEntry): void {
+    this.apply({ op: 'add', entry });
+  }
+
   /** Remove through the backend and from this mirror. */
   async remove(id: string): Promise<boolean> {
     const had = await this.backend.remove(id);

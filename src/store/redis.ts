@@ -1,8 +1,8 @@
 // The Redis store (ioredis): shared limits with in-memory insurance, replicated sets over hash + pub/sub.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Env } from '../config/env-schema.js';
-import { live, type LimiterOptions, type SetBackend, type SetChange, type SetEntry, type Store } from './store.js';
+import { live, type Limiter, type LimiterOptions, type SetBackend, type SetChange, type SetEntry, type Store } from './store.js';
 
 /** Hooks the store reports through (metrics, operational log). */
 export interface RedisStoreEvents {
@@ -79,9 +79,60 @@ function parseEntry(json: string): SetEntry | null {
   }
 }
 
+/** Recent command outcomes: a Redis that answers nothing in time is not ready, even if connected. */
+interface Health {
+  ok(): void;
+  fail(): void;
+}
+
+/**
+ * A Redis limiter with a hard deadline: commands wait behind each other in the auto-pipeline,
+ * so a slow Redis could cost several command timeouts; after `ms` the insurance limiter answers.
+ */
+class DeadlineLimiter implements Limiter {
+  constructor(
+    private readonly redis: RateLimiterRedis,
+    private readonly insurance: RateLimiterMemory,
+    private readonly ms: number,
+    private readonly health: Health,
+  ) {}
+
+  consume(key: string, points = 1): Promise<RateLimiterRes> {
+    let timer: NodeJS.Timeout | undefined;
+    const viaRedis = this.redis.consume(key, points).then(
+      (res) => {
+        this.health.ok();
+        return res;
+      },
+      (e: unknown) => {
+        if (e instanceof RateLimiterRes) this.health.ok();
+        else this.health.fail();
+        throw e;
+      },
+    );
+    const late = new Promise<RateLimiterRes>((resolve, reject) => {
+      timer = setTimeout(() => {
+        this.health.fail();
+        this.insurance.consume(key, points).then(resolve, reject);
+      }, this.ms);
+    });
+    return Promise.race([viaRedis, late]).finally(() => clearTimeout(timer));
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.redis.delete(key);
+  }
+}
+
 /** Build the store over a connected client. `prefix` starts every key and channel. */
-export function createRedisStore(client: Client, prefix: string, events: RedisStoreEvents = {}): Store {
+export function createRedisStore(client: Client, prefix: string, events: RedisStoreEvents = {}, timeoutMs = 250): Store {
   const subscribers: Client[] = [];
+  let lastOk = 0;
+  let lastFail = 0;
+  const health: Health = {
+    ok: () => void (lastOk = Date.now()),
+    fail: () => void (lastFail = Date.now()),
+  };
   client.on('error', (err: Error) => events.onError?.(err));
   for (const state of ['ready', 'close', 'reconnecting', 'end']) client.on(state, () => events.onState?.(state));
 
@@ -137,7 +188,7 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
     kind: 'redis',
     limiter(o: LimiterOptions) {
       const insurance = new InsuranceLimiter({ ...o, keyPrefix: `insurance:${o.keyPrefix}` }, () => events.onInsurance?.(o.keyPrefix));
-      return new RateLimiterRedis({
+      const redis = new RateLimiterRedis({
         storeClient: client,
         keyPrefix: `${prefix}${o.keyPrefix}`,
         points: o.points,
@@ -149,11 +200,14 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
         insuranceLimiter: insurance,
         rejectIfRedisNotReady: true,
       });
+      return new DeadlineLimiter(redis, insurance, timeoutMs, health);
     },
     set,
     status() {
       const s = client.status;
-      return { ready: s === 'ready', detail: s };
+      // Connected but failing or timing out on its latest commands (within 5 s): not ready.
+      const failing = lastFail > lastOk && Date.now() - lastFail < 5000;
+      return { ready: s === 'ready' && !failing, detail: failing ? `${s}, commands failing` : s };
     },
     waitReady(timeoutMs) {
       if (client.status === 'ready') return Promise.resolve(true);

@@ -1,5 +1,5 @@
 // The store contract: what limits, bans and revocations need from a backend (memory or Redis).
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimiterRes } from 'rate-limiter-flexible';
 
 /** Options of one counter family. */
 export interface LimiterOptions {
@@ -10,6 +10,12 @@ export interface LimiterOptions {
   duration: number;
   /** Seconds to keep a key blocked once it exceeds `points` (bans); 0 = until the window ends. */
   blockDuration?: number;
+}
+
+/** A counter family: resolves under the limit, rejects with a RateLimiterRes over it. */
+export interface Limiter {
+  consume(key: string, points?: number): Promise<RateLimiterRes>;
+  delete(key: string): Promise<boolean>;
 }
 
 /** One member of a replicated set (a revoked key id, a banned IP). */
@@ -49,7 +55,7 @@ export interface StoreStatus {
 /** A backend for shared state. The memory store serves one replica; Redis serves many. */
 export interface Store {
   readonly kind: 'memory' | 'redis';
-  limiter(opts: LimiterOptions): RateLimiterAbstract;
+  limiter(opts: LimiterOptions): Limiter;
   /** A named set; `persistent` sets survive restarts (revocations), others may live in memory (bans). */
   set(name: string, opts: { persistent: boolean }): SetBackend;
   status(): StoreStatus;
