@@ -9,6 +9,11 @@ export type Authenticator = (req: RequestDescription, now: number) => Identity |
 
 /** Run the chain in order. A credential header no authenticator claims is refused, never ignored. */
 export function authenticate(chain: readonly Authenticator[], req: RequestDescription, now: number): AuthOutcome {
+  // Two warden credentials at once (X-API-Key and a Bearer token) are ambiguous: refuse, never pick one.
+  const authz = req.headers.get('authorization');
+  if (req.headers.get('x-api-key') !== undefined && authz !== undefined && /^bearer\s/i.test(authz)) {
+    return { error: new AuthError('invalid_credentials', 'malformed') };
+  }
   for (const auth of chain) {
     const r = auth(req, now);
     if (r === null) continue;

@@ -22,9 +22,10 @@ export const HEADER_PRESETS: Record<'warden' | 'authelia' | 'oauth2-proxy', Iden
 
 const DENY_BASE = { 'cache-control': 'no-store', 'content-type': 'application/json' } as const;
 
-function json(status: number, body: unknown, extra: Record<string, string> = {}): Response {
+/** A deny with a JSON body; `X-Warden-Reason` repeats the reason for proxies that drop the body (nginx). */
+function json(status: number, body: { reason: string }, extra: Record<string, string> = {}): Response {
   const text = JSON.stringify(body);
-  return new Response(text, { status, headers: { ...DENY_BASE, 'content-length': String(Buffer.byteLength(text)), ...extra } });
+  return new Response(text, { status, headers: { ...DENY_BASE, 'content-length': String(Buffer.byteLength(text)), 'x-warden-reason': body.reason, ...extra } });
 }
 
 /** 200, empty non-chunked body, every identity header present (empty when unknown). */
@@ -68,7 +69,7 @@ export function unauthenticatedResponse(
   const entry = AUTH_ERROR_RESPONSE[reason];
   if (loginUrl && req && isBrowserNavigation(req)) {
     const location = loginRedirect(loginUrl, req);
-    if (dialect !== 'nginx') return new Response(null, { status: 302, headers: { 'cache-control': 'no-store', location, 'content-length': '0' } });
+    if (dialect !== 'nginx') return new Response(null, { status: 302, headers: { 'cache-control': 'no-store', location, 'content-length': '0', 'x-warden-reason': reason } });
     return json(401, { error: 'unauthorized', reason, message: entry.message }, { 'www-authenticate': entry.challenge, location });
   }
   return json(401, { error: 'unauthorized', reason, message: entry.message }, { 'www-authenticate': entry.challenge });

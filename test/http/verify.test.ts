@@ -107,6 +107,12 @@ describe('credentials', () => {
     expect(JSON.parse(r0(bodies)).reason).toBe('invalid_credentials');
   });
 
+  it('refuses two credentials at once (X-API-Key and a Bearer token), even if one is valid', async () => {
+    const r = await traefik('/api/x', { 'X-API-Key': dev.key, Authorization: 'Bearer not-a-key' });
+    expect(r.status).toBe(401);
+    expect(lastAudit()).toMatchObject({ cause: 'malformed' });
+  });
+
   it('refuses a duplicated credential header', async () => {
     const r = await send(`${w.url}/verify/traefik`, { headers: [...Object.entries(fwd('/api/x')), ['X-API-Key', dev.key], ['X-API-Key', 'other']] });
     expect(r.status).toBe(401);
