@@ -90,9 +90,10 @@ function proxyTests(p: ProxyUnderTest): void {
     expect(h['x-api-key']).toBeUndefined();
     expect(res.json().headers['x-user-id']).toBe('dev');
     expect(last).toMatchObject({ decision: 'allow', status: 200, dialect: p.kind, sub: 'dev', keyId: 'dev', authMethod: 'api_key', path: '/nodes/n1', host: APP_HOST, method: 'GET', clientIp: CLIENT_ADDRESS, peer: '127.0.0.1', rule: RULE.nodes });
-    // Where the proxy sends a request id (nginx's $request_id), warden's audit line carries the same one.
+    // The proxy picks the request id (nginx's $request_id, Caddy's request UUID): warden's audit line and the app see the same one.
     const reqId = h['x-request-id'];
-    if (reqId !== undefined) expect(last?.reqId).toBe(reqId);
+    expect(reqId).toMatch(/^[0-9a-f-]{32,36}$/);
+    expect(last?.reqId).toBe(reqId);
   });
 
   it('keeps its connections to warden open between requests', async () => {
