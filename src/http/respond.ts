@@ -23,7 +23,7 @@ export const HEADER_PRESETS: Record<'warden' | 'authelia' | 'oauth2-proxy', Iden
 const DENY_BASE = { 'cache-control': 'no-store', 'content-type': 'application/json' } as const;
 
 /** A deny with a JSON body; `X-Warden-Reason` repeats the reason for proxies that drop the body (nginx). */
-function json(status: number, body: { reason: string }, extra: Record<string, string> = {}): Response {
+function json(status: number, body: { error: string; reason: string; [field: string]: unknown }, extra: Record<string, string> = {}): Response {
   const text = JSON.stringify(body);
   return new Response(text, { status, headers: { ...DENY_BASE, 'content-length': String(Buffer.byteLength(text)), 'x-warden-reason': body.reason, ...extra } });
 }
