@@ -1,0 +1,634 @@
+#!/usr/bin/env node
+// npm run bench: warden behind nginx auth_request vs nginx's own static auth answer vs no auth.
+//
+// One nginx (1 worker) with a static upstream and front servers using the deploy/nginx recipe:
+//   noauth     — proxy_pass to the static upstream
+//   static     — auth_request → an nginx server block answering `return 200;`
+//   nodefloor  — auth_request → a do-nothing Node.js http server (reference; BENCH_NODE_FLOOR=0 drops it)
+//   warden     — auth_request → warden /verify/nginx (API key, 20-rule policy, memory rate limit)
+// wrk (1 thread, 32 connections) measures each, rounds interleaved; medians and ratios are printed
+// and written to bench/README.md between the results markers. See bench/README.md.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, rmSync, openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, cpus } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const README = join(ROOT, 'bench', 'README.md');
+const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
+const WRK = process.env.WRK_BIN ?? '/usr/bin/wrk';
+const DURATION = positiveInt('BENCH_DURATION', 10);
+const ROUNDS = positiveInt('BENCH_ROUNDS', 3);
+const WARMUP = nonNegativeInt('BENCH_WARMUP', 3);
+const THREADS = 1;
+const CONNECTIONS = 32;
+const PATH = '/api/nodes';
+const KEEP_TMP = process.env.BENCH_KEEP_TMP === '1';
+// A/B a different warden build, or pass node flags (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+const WARDEN_CLI = process.env.BENCH_WARDEN_CLI ?? join(ROOT, 'dist', 'cli.js');
+const WARDEN_NODE_ARGS = (process.env.BENCH_WARDEN_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+function positiveInt(name, dflt) {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) fail(`${name} must be a positive integer, got "${v}"`);
+  return n;
+}
+function nonNegativeInt(name, dflt) {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) fail(`${name} must be a non-negative integer, got "${v}"`);
+  return n;
+}
+
+// ---------------------------------------------------------------- children and cleanup
+
+const children = new Set();
+let tmp = null;
+let cleaned = false;
+let keepTmp = KEEP_TMP;
+
+function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        child.kill('SIGTERM');
+      } catch {}
+    }
+  }
+  // nginx's master stops its worker on SIGTERM; give both a moment, then make sure.
+  const deadline = Date.now() + 3000;
+  for (const child of children) {
+    while (child.exitCode === null && child.signalCode === null && Date.now() < deadline && isAlive(child.pid)) sleepSync(50);
+    if (isAlive(child.pid)) {
+      try {
+        child.kill('SIGKILL');
+      } catch {}
+    }
+  }
+  if (tmp && !keepTmp) rmSync(tmp, { recursive: true, force: true });
+}
+
+function isAlive(pid) {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sleepSync(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function fail(message) {
+  process.stderr.write(`bench: ${message}\n`);
+  if (tmp && !cleaned) {
+    keepTmp = true; // logs and configs for the post-mortem
+    process.stderr.write(`bench: kept ${tmp} (nginx/error.log, warden-stderr.log, warden-audit.jsonl)\n`);
+  }
+  cleanup();
+  process.exit(1);
+}
+
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    process.stderr.write(`bench: ${sig}, stopping children\n`);
+    cleanup();
+    process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+  });
+}
+process.on('uncaughtException', (e) => fail(e?.stack ?? String(e)));
+process.on('unhandledRejection', (e) => fail(e?.stack ?? String(e)));
+
+function track(child, name) {
+  children.add(child);
+  child.on('exit', (code, signal) => {
+    if (!cleaned && name !== 'wrk') fail(`${name} exited unexpectedly (code ${code}, signal ${signal})`);
+  });
+  return child;
+}
+
+// ---------------------------------------------------------------- helpers
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function freePorts(n) {
+  const ports = new Set();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(url, what, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+      last = `status ${res.status}`;
+    } catch (e) {
+      last = e.cause?.code ?? e.message;
+    }
+    await sleep(100);
+  }
+  fail(`${what} not answering at ${url} after ${timeoutMs} ms (${last})`);
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? r.error.message : ''}`;
+}
+
+// ---------------------------------------------------------------- fixtures: policy and keys
+
+function writePolicy(file) {
+  // 19 rules that do not match GET /api/nodes, then the one that does (index 19), with a memory
+  // rate limit by identity that never trips. Every rule is evaluated on each request (first match wins).
+  const rules = [
+    `  - match: { path: /health }\n    public: true\n    rateLimit: health`,
+    `  - match: { path: /mcp/** }\n    require: [mcp:use]\n    rateLimit: mcp`,
+    `  - match: { path: /nodes/**, methods: [GET, HEAD] }\n    require: [nodes:read]`,
+    `  - match: { path: /nodes/** }\n    require: [nodes:write]`,
+    `  - match: { host: admin.example.com, path: /** }\n    require: { all: ["admin:users", "admin:audit"] }\n    networks: [10.0.0.0/8, 127.0.0.0/8]`,
+    `  - match: { path: /internal/** }\n    deny: true`,
+    `  - match: { host: "*.internal.example.com", path: /api/** }\n    require: [api:internal]`,
+    `  - match: { path: /api/admin/** }\n    require: { all: ["api:write", "admin:users"] }`,
+    `  - match: { path: /api/nodes/*/exec }\n    require: [nodes:exec]`,
+    `  - match: { path: /api/nodes, methods: [POST, PUT, PATCH, DELETE] }\n    require: [api:write]\n    rateLimit: api`,
+  ];
+  for (let i = 0; rules.length < 19; i++) {
+    rules.push(`  - match: { path: /svc${i}/** }\n    require: [svc${i}:read]\n    rateLimit: api`);
+  }
+  rules.push(`  - match: { path: /api/**, methods: [GET, HEAD] }\n    require: [api:read]\n    rateLimit: bench`);
+  if (rules.length !== 20) throw new Error('policy must have 20 rules');
+  writeFileSync(
+    file,
+    `# generated by bench/run.mjs: 20 rules, the matching one last\nroles:\n  admin: ["*"]\n  developer: ["nodes:*", "api:*", "mcp:use"]\n  analyst: ["nodes:read", "api:read", "mcp:use"]\n  viewer: ["nodes:read"]\nrateLimits:\n  api: { limit: 100, window: 60s, by: identity }\n  mcp: { limit: 200, window: 60s, by: identity }\n  health: { limit: 10, window: 1s, burst: 20, by: ip }\n  bench: { limit: 10000000, window: 60s, by: identity }\nrules:\n${rules.join('\n')}\ndefault: deny\n`,
+  );
+}
+
+function writeKeys(file) {
+  const key = `wdn_${randomBytes(32).toString('base64url')}`;
+  const sha256 = createHash('sha256').update(key).digest('hex');
+  writeFileSync(file, `keys:\n  - id: bench\n    name: Bench Client\n    sha256: ${sha256}\n    roles: [developer]\n`);
+  return key;
+}
+
+// ---------------------------------------------------------------- nginx config
+
+// Preferred: the deploy/nginx recipe itself, addresses changed only (as test/e2e does). Both auth
+// configurations include the same warden-auth.conf / warden-protect.conf; for nginx's static
+// answer only the upstream the subrequest goes to differs. Fallback when the recipe is absent:
+// the same subrequest shape written out here.
+const RECIPE_DIR = join(ROOT, 'deploy', 'nginx');
+const RECIPE_FILES = ['warden-upstream.conf', 'warden-auth.conf', 'warden-protect.conf'];
+
+function render(text, from, to, file) {
+  if (!text.includes(from)) throw new Error(`deploy/nginx/${file}: expected "${from}" to replace`);
+  return text.split(from).join(to);
+}
+
+/** Write the include files to <prefix>/<dir>/ for each target { dir, upstream, port }; returns what was used. */
+function writeAuthIncludes(prefix, targets) {
+  for (const t of targets) mkdirSync(join(prefix, t.dir), { recursive: true });
+  if (RECIPE_FILES.every((f) => existsSync(join(RECIPE_DIR, f)))) {
+    const up = readFileSync(join(RECIPE_DIR, 'warden-upstream.conf'), 'utf8');
+    const auth = readFileSync(join(RECIPE_DIR, 'warden-auth.conf'), 'utf8');
+    const protect = readFileSync(join(RECIPE_DIR, 'warden-protect.conf'), 'utf8');
+    for (const t of targets) {
+      let u = render(up, 'server 127.0.0.1:8080', `server 127.0.0.1:${t.port}`, 'warden-upstream.conf');
+      let a = auth;
+      if (t.upstream !== 'warden') {
+        u = render(u, 'upstream warden ', `upstream ${t.upstream} `, 'warden-upstream.conf');
+        a = render(a, 'http://warden/', `http://${t.upstream}/`, 'warden-auth.conf');
+      }
+      writeFileSync(join(prefix, t.dir, 'warden-upstream.conf'), u);
+      writeFileSync(join(prefix, t.dir, 'warden-auth.conf'), a);
+      writeFileSync(join(prefix, t.dir, 'warden-protect.conf'), protect);
+    }
+    return 'the deploy/nginx recipe (warden-upstream.conf, warden-auth.conf, warden-protect.conf; addresses changed only)';
+  }
+  const upstream = (name, port) => `upstream ${name} { server 127.0.0.1:${port}; keepalive 64; }\n`;
+  const auth = (name) => `location = /_warden {
+    internal;
+    proxy_pass http://${name}/verify/nginx;
+    proxy_pass_request_body off;
+    proxy_set_header Content-Length "";
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+    proxy_set_header X-Original-Method $request_method;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+}
+`;
+  const protect = `auth_request /_warden;
+auth_request_set $warden_user_id $upstream_http_x_user_id;
+auth_request_set $warden_user_roles $upstream_http_x_user_roles;
+proxy_set_header X-User-ID $warden_user_id;
+proxy_set_header X-User-Roles $warden_user_roles;
+proxy_http_version 1.1;
+proxy_set_header Connection "";
+`;
+  for (const t of targets) {
+    writeFileSync(join(prefix, t.dir, 'warden-upstream.conf'), upstream(t.upstream, t.port));
+    writeFileSync(join(prefix, t.dir, 'warden-auth.conf'), auth(t.upstream));
+    writeFileSync(join(prefix, t.dir, 'warden-protect.conf'), protect);
+  }
+  return 'a built-in auth_request location (deploy/nginx recipe not found)';
+}
+
+function nginxConf(p) {
+  return `# generated by bench/run.mjs
+${process.getuid?.() === 0 ? 'user root;  # as root, workers would switch to nobody' : ''}
+worker_processes 1;
+daemon off;
+master_process on;
+pid ${p.prefix}/nginx.pid;
+error_log ${p.prefix}/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path ${p.prefix}/tmp/body;
+    proxy_temp_path ${p.prefix}/tmp/proxy;
+    fastcgi_temp_path ${p.prefix}/tmp/fastcgi;
+    uwsgi_temp_path ${p.prefix}/tmp/uwsgi;
+    scgi_temp_path ${p.prefix}/tmp/scgi;
+    default_type text/plain;
+
+${p.targets.map((t) => `    include ${p.prefix}/${t.dir}/warden-upstream.conf;\n`).join('')}    upstream app { server 127.0.0.1:${p.staticPort}; keepalive 32; }
+
+    # the application: a small static answer (and an identity echo for the pre-flight check)
+    server {
+        listen 127.0.0.1:${p.staticPort};
+        location = /api/_whoami { return 200 "$http_x_user_id|$http_x_user_roles\\n"; }
+        location / { return 200 "ok\\n"; }
+    }
+
+    # nginx's own static auth answer
+    server {
+        listen 127.0.0.1:${p.staticAuthPort};
+        location / { return 200; }
+    }
+
+    # (a) no auth
+    server {
+        listen 127.0.0.1:${p.ports.noauth};
+        location / {
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://app;
+        }
+    }
+
+${p.targets.map((t) => `
+    # ${t.comment}
+    server {
+        listen 127.0.0.1:${p.ports[t.id]};
+        include ${p.prefix}/${t.dir}/warden-auth.conf;
+        location / {
+            include ${p.prefix}/${t.dir}/warden-protect.conf;
+            proxy_pass http://app;
+        }
+    }
+`).join('')}}
+`;
+}
+
+// ---------------------------------------------------------------- wrk
+
+const WRK_LUA = `
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH_JSON {\\"requests\\":%d,\\"duration_us\\":%d,\\"connect\\":%d,\\"read\\":%d,\\"write\\":%d,\\"status\\":%d,\\"timeout\\":%d,\\"p50\\":%d,\\"p90\\":%d,\\"p99\\":%d,\\"mean\\":%f}\\n",
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean))
+end
+`;
+
+function wrk(url, seconds, key, script) {
+  return new Promise((resolve, reject) => {
+    const args = [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', `X-API-Key: ${key}`, '-s', script, url];
+    const child = track(spawn(WRK, args, { stdio: ['ignore', 'pipe', 'pipe'] }), 'wrk');
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      children.delete(child);
+      if (code !== 0) return reject(new Error(`wrk exited ${code}: ${err}${out}`));
+      const line = out.split('\n').find((l) => l.startsWith('BENCH_JSON '));
+      if (!line) return reject(new Error(`wrk output without summary:\n${out}${err}`));
+      const j = JSON.parse(line.slice('BENCH_JSON '.length));
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? (j.requests / (j.duration_us / 1e6)));
+      const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+      resolve({
+        rps,
+        requests: j.requests,
+        non2xx: Math.max(non2xx, j.status),
+        socketErrors: j.connect + j.read + j.write + j.timeout,
+        p50ms: j.p50 / 1000,
+        p99ms: j.p99 / 1000,
+        raw: out,
+      });
+    });
+  });
+}
+
+// ---------------------------------------------------------------- README
+
+function gitRev() {
+  const rev = run('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']).trim();
+  const dirty = run('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src']).trim() !== '';
+  return /^[0-9a-f]{4,}$/.test(rev) ? `${rev}${dirty ? ' (src/ modified)' : ''}` : 'unknown';
+}
+
+const START = '<!-- bench:results:start -->';
+const END = '<!-- bench:results:end -->';
+
+const EXPLANATION = `# warden benchmark
+
+\`npm run bench\` measures what warden costs in front of an application when nginx asks it on
+every request through \`auth_request\`, against the cheapest possible auth answer: nginx
+answering its own auth subrequest with \`return 200;\`.
+
+## What runs
+
+\`bench/run.mjs\` builds warden, then in a temporary directory:
+
+- writes a **20-rule policy** (roles as in \`rbac/policy.yaml\`; 19 rules that do not match the
+  benchmark request, then \`/api/**\` GET/HEAD \`require: [api:read]\` with a memory rate limit
+  \`bench\` of 10 000 000 per 60 s by identity, so every request walks all the rules, hashes the
+  key, checks the permission and consumes from the rate limiter without ever being limited) and a
+  **keys file with one key** (role \`developer\`);
+- starts **warden** (\`node dist/cli.js serve\`, \`WARDEN_PROXY=nginx\`, \`LOG_LEVEL=warn\`) with
+  its **audit stream (stdout, one JSON line per decision) written to a file in the temp
+  directory**, as a real deployment would ship it, not to \`/dev/null\`;
+- starts **nginx** (\`worker_processes 1\`, \`access_log off\`) with a static application
+  server (\`return 200 "ok\\n"\`) and three front servers, all proxying to the application over
+  a keepalive upstream:
+  - **no auth** — plain \`proxy_pass\` (HTTP/1.1, keepalive);
+  - **nginx static auth** — the deploy recipe, with its auth subrequest sent to a second nginx
+    server answering \`return 200;\`;
+  - **warden** — the deploy recipe, subrequest to warden's \`/verify/nginx\`.
+
+  Both auth configurations include the files of \`deploy/nginx/\` (\`warden-upstream.conf\`,
+  \`warden-auth.conf\`, \`warden-protect.conf\`) with only the addresses changed, exactly as the
+  e2e tests do: the internal location with \`proxy_pass_request_body off\`, HTTP/1.1 with
+  \`Connection ""\` to a keepalive upstream, \`X-Original-URL\`, \`X-Original-Method\`,
+  \`X-Forwarded-For\`, \`X-Request-ID\`, and the \`auth_request_set\` identity headers passed on to
+  the application. So the two differ only in who answers the subrequest. (Should the recipe be
+  missing, the script falls back to an equivalent built-in location and says so in the results.)
+- adds a fourth, **reference** configuration, *trivial node auth*: the same recipe asking a
+  do-nothing Node.js \`http\` server (a constant 200 with the identity headers, no parsing, no
+  log). It is not part of the target; it shows how close *any* Node.js auth service can get to
+  nginx's static answer on this machine, so that warden's gap splits into "Node.js HTTP" and
+  "warden's own work";
+- checks first that the warden configuration really authorises: with the key → 200 and the
+  application sees \`X-User-ID: bench\`; without → 401. Otherwise the run aborts;
+- runs **wrk with 1 thread and 32 connections** against \`GET /api/nodes\` with the
+  \`X-API-Key\` header on each configuration: a short unmeasured warm-up each
+  (\`BENCH_WARMUP\`, default 3 s), then \`BENCH_ROUNDS\` rounds (default 3) of
+  \`BENCH_DURATION\` seconds (default 10), **interleaved** (round 1: no auth, static, trivial node, warden;
+  round 2: …) so that machine noise spreads over all of them;
+- reports the **median** requests/s of the rounds per configuration, the median of the
+  per-round p50 and p99 latencies, and the two ratios *warden / nginx static auth* and
+  *warden / no auth*. Any non-2xx response or socket error fails the run (and leaves this file
+  unchanged).
+
+Everything (nginx, warden, wrk) runs on the same machine, so the three processes share its
+cores: on a small machine the numbers include CPU contention between them, which is also what a
+sidecar deployment sees. Quote medians and ratios, not single runs: on the 2-vCPU development
+VM the *trivial node auth* / nginx static auth ratio, for the very same do-nothing server, came
+out anywhere between 0.89 and 1.09 across runs, so compare builds over several runs (or
+\`BENCH_ROUNDS=5\`), A/B with \`BENCH_WARDEN_CLI\` in the same conditions, and read the
+*trivial node auth* row as the ceiling.
+
+Options: \`BENCH_DURATION\`, \`BENCH_ROUNDS\`, \`BENCH_WARMUP\` (seconds / count),
+\`BENCH_KEEP_TMP=1\` to keep the temp directory (configs, logs, audit file),
+\`BENCH_NODE_FLOOR=0\` to leave out the reference configuration;
+\`NGINX_BIN\`, \`WRK_BIN\`; \`BENCH_WARDEN_CLI\` (another warden build's \`cli.js\`, for A/B
+comparisons) and \`BENCH_WARDEN_NODE_ARGS\` (e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\` to profile
+warden during the run).
+
+The section below is replaced on every successful run with the defaults or longer (a run with
+\`BENCH_DURATION\` < 10, \`BENCH_ROUNDS\` < 3, \`BENCH_WARDEN_CLI\` or \`BENCH_WARDEN_NODE_ARGS\` only prints).
+
+`;
+
+function writeReadme(results) {
+  let text = existsSync(README) ? readFileSync(README, 'utf8') : '';
+  const block = `${START}\n${results}\n${END}`;
+  const s = text.indexOf(START);
+  const e = text.indexOf(END);
+  if (s !== -1 && e > s) text = text.slice(0, s) + block + text.slice(e + END.length);
+  else text = `${EXPLANATION}${block}\n`;
+  writeFileSync(README, text);
+}
+
+// ---------------------------------------------------------------- main
+
+// A reference configuration (BENCH_NODE_FLOOR=0 leaves it out): the same recipe asking a
+// do-nothing Node.js http server (constant 200 with the identity headers). It shows how close any
+// Node.js auth service can get to nginx's static answer on this machine.
+const NODE_FLOOR = process.env.BENCH_NODE_FLOOR !== '0';
+const CONFIGS = [
+  { id: 'noauth', label: 'no auth' },
+  { id: 'static', label: 'nginx static auth' },
+  ...(NODE_FLOOR ? [{ id: 'nodefloor', label: 'trivial node auth' }] : []),
+  { id: 'warden', label: 'warden' },
+];
+
+const NODE_FLOOR_SERVER = `
+const http = require('node:http');
+http.createServer((req, res) => {
+  if (req.url === '/healthz') { res.writeHead(200, { 'content-length': '2' }); res.end('ok'); return; }
+  const k = req.headers['x-api-key'];
+  if (typeof k !== 'string' || k.length < 20) { res.writeHead(401, { 'content-length': '0', 'www-authenticate': 'ApiKey' }); res.end(); return; }
+  res.writeHead(200, { 'content-length': '0', 'X-User-ID': 'bench', 'X-User-Roles': 'developer', 'X-User-Name': 'Bench Client', 'X-User-Email': '', 'X-Auth-Method': 'api_key' });
+  res.end();
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+async function main() {
+  for (const bin of [NGINX, WRK]) if (!existsSync(bin)) fail(`${bin} not found (apt-get install nginx wrk)`);
+  if (!existsSync(WARDEN_CLI)) fail(`${WARDEN_CLI} missing: run \`npm run build\` (npm run bench does)`);
+
+  tmp = mkdtempSync(join(tmpdir(), 'warden-bench-'));
+  const policyFile = join(tmp, 'policy.yaml');
+  const keysFile = join(tmp, 'keys.yaml');
+  writePolicy(policyFile);
+  const key = writeKeys(keysFile);
+  const [wardenPort, staticPort, staticAuthPort, floorPort, pNoauth, pStatic, pWarden, pFloor] = await freePorts(8);
+  const ports = { noauth: pNoauth, static: pStatic, warden: pWarden, ...(NODE_FLOOR ? { nodefloor: pFloor } : {}) };
+  const targets = [
+    { id: 'static', dir: 'static', upstream: 'warden_static', port: staticAuthPort, comment: '(b) auth_request to nginx\'s static answer: the recipe, subrequest to the server above' },
+    ...(NODE_FLOOR ? [{ id: 'nodefloor', dir: 'nodefloor', upstream: 'warden_nodefloor', port: floorPort, comment: '(reference) auth_request to a do-nothing Node.js server' }] : []),
+    { id: 'warden', dir: 'warden', upstream: 'warden', port: wardenPort, comment: '(c) auth_request to warden: the recipe' },
+  ];
+
+  // warden: audit (stdout) to a file, ops log (stderr) to another.
+  const auditFd = openSync(join(tmp, 'warden-audit.jsonl'), 'w');
+  const opsFd = openSync(join(tmp, 'warden-stderr.log'), 'w');
+  track(
+    spawn(process.execPath, [...WARDEN_NODE_ARGS, WARDEN_CLI, 'serve'], {
+      cwd: tmp,
+      env: {
+        ...process.env,
+        HOST: '127.0.0.1',
+        PORT: String(wardenPort),
+        WARDEN_POLICY: policyFile,
+        WARDEN_API_KEYS: keysFile,
+        WARDEN_PROXY: 'nginx',
+        WARDEN_TRUSTED_PROXIES: '127.0.0.0/8,::1',
+        LOG_LEVEL: 'warn',
+        NODE_ENV: 'production',
+      },
+      stdio: ['ignore', auditFd, opsFd],
+    }),
+    'warden',
+  );
+  await waitFor(`http://127.0.0.1:${wardenPort}/healthz`, 'warden');
+  if (NODE_FLOOR) {
+    track(spawn(process.execPath, ['-e', NODE_FLOOR_SERVER], { env: { ...process.env, PORT: String(floorPort) }, stdio: 'ignore' }), 'trivial node server');
+    await waitFor(`http://127.0.0.1:${floorPort}/healthz`, 'trivial node server');
+  }
+
+  const prefix = join(tmp, 'nginx');
+  for (const d of ['tmp/body', 'tmp/proxy', 'tmp/fastcgi', 'tmp/uwsgi', 'tmp/scgi']) mkdirSync(join(prefix, d), { recursive: true });
+  const conf = join(prefix, 'nginx.conf');
+  const recipe = writeAuthIncludes(prefix, targets);
+  writeFileSync(conf, nginxConf({ prefix, staticPort, staticAuthPort, ports, targets }));
+  process.stdout.write(`nginx auth config: ${recipe}\n`);
+  const test = run(NGINX, ['-t', '-p', prefix, '-e', join(prefix, 'error.log'), '-c', conf]);
+  if (!/test is successful/.test(test)) fail(`nginx -t failed:\n${test}`);
+  track(spawn(NGINX, ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] }), 'nginx');
+  await waitFor(`http://127.0.0.1:${ports.noauth}/`, 'nginx');
+
+  // Pre-flight: warden really authorises through nginx.
+  const base = `http://127.0.0.1:${ports.warden}`;
+  const withKey = await fetch(`${base}/api/_whoami`, { headers: { 'X-API-Key': key } });
+  const whoami = (await withKey.text()).trim();
+  if (withKey.status !== 200 || whoami !== 'bench|developer') fail(`warden pre-flight: with the key expected 200 "bench|developer" at the app, got ${withKey.status} "${whoami}"`);
+  const without = await fetch(`${base}${PATH}`);
+  await without.arrayBuffer();
+  if (without.status !== 401) fail(`warden pre-flight: without a key expected 401, got ${without.status}`);
+  const badKey = await fetch(`${base}${PATH}`, { headers: { 'X-API-Key': 'wdn_not-a-key' } });
+  await badKey.arrayBuffer();
+  if (badKey.status !== 401) fail(`warden pre-flight: with a wrong key expected 401, got ${badKey.status}`);
+  for (const id of Object.keys(ports)) {
+    const r = await fetch(`http://127.0.0.1:${ports[id]}${PATH}`, { headers: { 'X-API-Key': key } });
+    const body = await r.text();
+    if (r.status !== 200 || body !== 'ok\n') fail(`pre-flight ${id}: expected 200 "ok", got ${r.status} ${JSON.stringify(body)}`);
+  }
+  process.stdout.write(`pre-flight ok: warden via nginx → 200 with X-User-ID bench, 401 without or with a wrong key\n`);
+
+  const script = join(tmp, 'done.lua');
+  writeFileSync(script, WRK_LUA);
+  const urls = Object.fromEntries(CONFIGS.map((c) => [c.id, `http://127.0.0.1:${ports[c.id]}${PATH}`]));
+
+  if (WARMUP > 0) {
+    process.stdout.write(`warm-up: ${WARMUP}s per configuration\n`);
+    for (const c of CONFIGS) await wrk(urls[c.id], WARMUP, key, script);
+  }
+
+  const results = Object.fromEntries(CONFIGS.map((c) => [c.id, []]));
+  const problems = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const c of CONFIGS) {
+      const r = await wrk(urls[c.id], DURATION, key, script);
+      results[c.id].push(r);
+      process.stdout.write(`round ${round}/${ROUNDS} ${c.label.padEnd(18)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${r.non2xx ? `  NON-2xx ${r.non2xx}` : ''}${r.socketErrors ? `  socket errors ${r.socketErrors}` : ''}\n`);
+      if (r.non2xx) problems.push(`round ${round} ${c.label}: ${r.non2xx} non-2xx responses`);
+      if (r.socketErrors) problems.push(`round ${round} ${c.label}: ${r.socketErrors} socket errors`);
+    }
+  }
+
+  const summary = Object.fromEntries(
+    CONFIGS.map((c) => [c.id, { rps: median(results[c.id].map((r) => r.rps)), p50: median(results[c.id].map((r) => r.p50ms)), p99: median(results[c.id].map((r) => r.p99ms)) }]),
+  );
+  const ratioStatic = summary.warden.rps / summary.static.rps;
+  const ratioNoauth = summary.warden.rps / summary.noauth.rps;
+  const roundCols = Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1}`);
+  const table = [
+    `| configuration | median req/s | ${roundCols.join(' | ')} | p50 ms | p99 ms |`,
+    `|---|--:|${roundCols.map(() => '--:').join('|')}|--:|--:|`,
+    ...CONFIGS.map(
+      (c) =>
+        `| ${c.label} | **${summary[c.id].rps.toFixed(0)}** | ${results[c.id].map((r) => r.rps.toFixed(0)).join(' | ')} | ${summary[c.id].p50.toFixed(2)} | ${summary[c.id].p99.toFixed(2)} |`,
+    ),
+  ].join('\n');
+  const ratios = [
+    `| ratio (medians) | value |`,
+    `|---|--:|`,
+    `| warden / nginx static auth | **${ratioStatic.toFixed(3)}** (target ≥ 0.85: ${ratioStatic >= 0.85 ? 'met' : 'NOT met'}) |`,
+    `| warden / no auth | **${ratioNoauth.toFixed(3)}** |`,
+    `| nginx static auth / no auth | ${(summary.static.rps / summary.noauth.rps).toFixed(3)} |`,
+    ...(NODE_FLOOR ? [`| trivial node auth / nginx static auth | ${(summary.nodefloor.rps / summary.static.rps).toFixed(3)} |`, `| warden / trivial node auth | ${(summary.warden.rps / summary.nodefloor.rps).toFixed(3)} |`] : []),
+  ].join('\n');
+
+  const nginxVersion = run(NGINX, ['-v']).trim().replace(/^nginx version:\s*(nginx\/)?/, '');
+  const cpuModel = /model name\s*:\s*(.*)/.exec(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '')?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
+  const nproc = run('nproc', []).trim() || String(cpus().length);
+  const wrkVersion = run(WRK, ['-v']).split('\n')[0].replace(/\s*\[.*$/, '').replace(/^wrk\s*/, '').trim();
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const machine = [
+    `- date: ${date}`,
+    `- machine: ${nproc} CPUs (\`nproc\`), ${cpuModel}`,
+    `- node ${process.version}, nginx ${nginxVersion}, wrk ${wrkVersion}`,
+    `- wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s, ${ROUNDS} rounds interleaved, ${WARMUP}s warm-up each, GET ${PATH} with X-API-Key; nginx 1 worker; warden audit to a file`,
+    `- auth subrequest: ${recipe}; warden at git ${gitRev()}`,
+  ].join('\n');
+
+  process.stdout.write(`\n${table}\n\n${ratios}\n\n${machine}\n`);
+
+  if (problems.length > 0) {
+    fail(`results invalid, bench/README.md not updated:\n  ${problems.join('\n  ')}`);
+  }
+  const notRecorded = [
+    process.env.BENCH_WARDEN_CLI ? 'BENCH_WARDEN_CLI is set (not this build)' : null,
+    WARDEN_NODE_ARGS.length ? 'BENCH_WARDEN_NODE_ARGS is set (e.g. a profiler)' : null,
+    DURATION < 10 ? `BENCH_DURATION ${DURATION} < 10` : null,
+    ROUNDS < 3 ? `BENCH_ROUNDS ${ROUNDS} < 3` : null,
+  ].filter(Boolean);
+  if (notRecorded.length > 0) {
+    process.stdout.write(`\nbench/README.md not updated: ${notRecorded.join('; ')}\n`);
+  } else {
+    writeReadme(`## Results (last run)\n\n${machine}\n\n${table}\n\n${ratios}\n`);
+    process.stdout.write(`\nbench/README.md updated\n`);
+  }
+}
+
+await main();
+cleanup();
+process.exit(0);
