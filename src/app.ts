@@ -3,7 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import type { Dialect } from './http/dialects.js';
 import { HeaderMap } from './http/header-map.js';
-import { errorResponse } from './http/respond.js';
+import { errorResponse, toResponse } from './http/respond.js';
+import { resolveVerify } from './http/verify-route.js';
 import { verify, type VerifyDeps } from './http/verify.js';
 import type { Services } from './services.js';
 import { adminRoutes } from './http/admin.js';
@@ -19,7 +20,6 @@ export interface AppDeps extends VerifyDeps {
 
 type Env = { Bindings: { incoming?: IncomingMessage } };
 
-const DIALECTS: readonly Dialect[] = ['traefik', 'caddy', 'nginx', 'envoy'];
 
 function rawRequest(c: Context<Env>, pathAfterPrefix: string) {
   const incoming = c.env?.incoming;
@@ -31,11 +31,6 @@ function rawRequest(c: Context<Env>, pathAfterPrefix: string) {
   };
 }
 
-/** The raw path and query after `prefix`, taken from the request target as sent (never re-encoded). */
-function afterPrefix(c: Context<Env>, prefix: string): string {
-  const target = c.env?.incoming?.url ?? new URL(c.req.url).pathname + new URL(c.req.url).search;
-  return target.startsWith(prefix) ? target.slice(prefix.length) : '';
-}
 
 /** Build the HTTP application. */
 export function createApp(deps: AppDeps): Hono<Env> {
@@ -53,21 +48,19 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return c.body(body, 200, { 'content-type': deps.metrics.registry.contentType });
   });
 
-  for (const dialect of DIALECTS) {
-    if (dialect === 'envoy') continue;
-    app.all(`/verify/${dialect}`, (c) => verify(deps, dialect, rawRequest(c, '')));
-  }
-  // Envoy appends the original path to the configured path_prefix: /verify/envoy/<original path>.
-  app.all('/verify/envoy/*', (c) => verify(deps, 'envoy', rawRequest(c, afterPrefix(c, '/verify/envoy'))));
-  app.all('/verify/envoy', (c) => verify(deps, 'envoy', rawRequest(c, '')));
-  app.all('/verify', (c) => verify(deps, deps.defaultDialect, rawRequest(c, '')));
-  if (deps.defaultDialect === 'envoy') {
-    app.all('/verify/*', (c) => verify(deps, 'envoy', rawRequest(c, afterPrefix(c, '/verify'))));
-  }
+  // The same resolution as the node:http fast path in main.ts, for in-process use (app.request).
+  const verifyHandler = async (c: Context<Env>) => {
+    const target = c.env?.incoming?.url ?? new URL(c.req.url).pathname + new URL(c.req.url).search;
+    const route = resolveVerify(target, deps.defaultDialect);
+    if (!route) return c.json({ error: 'not_found' }, 404);
+    return toResponse(await verify(deps, route.dialect, rawRequest(c, route.pathAfterPrefix)));
+  };
+  app.all('/verify', verifyHandler);
+  app.all('/verify/*', verifyHandler);
 
   app.route('/admin', adminRoutes(deps));
 
   app.notFound((c) => c.json({ error: 'not_found' }, 404));
-  app.onError(() => errorResponse());
+  app.onError(() => toResponse(errorResponse()));
   return app;
 }

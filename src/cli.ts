@@ -11,7 +11,7 @@ import { Revocations } from './auth/revocations.js';
 import { openStore } from './services.js';
 import { MirroredSet } from './store/mirror.js';
 import { compilePolicy } from './policy/compile.js';
-import { start } from './main.js';
+import { ListenError, start } from './main.js';
 
 const USAGE = `usage: warden <command>
 
@@ -164,6 +164,10 @@ async function serveCommand(io: Out): Promise<number> {
   try {
     running = await start(process.env);
   } catch (e) {
+    if (e instanceof ListenError) {
+      io.err(`warden: ${e.message}\n`);
+      return 1;
+    }
     return configFailure(e, io);
   }
   await new Promise<void>((resolve) => {

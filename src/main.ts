@@ -1,6 +1,6 @@
 // Process edge: load config, build dependencies, serve, reload on change, shut down gracefully.
-import { serve as serveHttp, type ServerType } from '@hono/node-server';
-import type { Server } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import { createServer } from 'node:http';
 import type { DestinationStream } from 'pino';
 import { createApp } from './app.js';
 import { createAuditLog, createOpsLog } from './audit/audit-log.js';
@@ -10,6 +10,10 @@ import { compileCidrs } from './request/client-ip.js';
 import { startReloader, type ReloadResult } from './reload.js';
 import { buildRuntime, RuntimeState } from './runtime.js';
 import { startServices } from './services.js';
+import { createVerifyListener } from './http/verify-route.js';
+
+/** The listen address is unusable (in use, not permitted). */
+export class ListenError extends Error {}
 
 /** A started warden process. */
 export interface Running {
@@ -35,7 +39,7 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   const services = await startServices(env, log, audit, metrics);
   const state = new RuntimeState(buildRuntime(config, services));
   let accepting = true;
-  const app = createApp({
+  const deps = {
     state,
     services,
     audit,
@@ -45,18 +49,27 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
     defaultDialect: env.WARDEN_PROXY,
     now: Date.now,
     isReady: () => accepting,
-  });
+  };
+  const app = createApp(deps);
+  const hono = getRequestListener(app.fetch);
+  const fastVerify = createVerifyListener(deps, env.WARDEN_PROXY);
   const reloader = startReloader(env, state, services, log, { fetch });
   const onHup = () => void reloader.reload('SIGHUP');
   process.on('SIGHUP', onHup);
 
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serveHttp({ fetch: app.fetch, port: env.PORT, hostname: env.HOST, serverOptions: { keepAliveTimeout: 75_000, requestTimeout: 30_000 } }, () => resolve(s));
+  // Keep-alive longer than proxies' upstream keepalive (nginx 60 s) so warden never closes a connection they are about to reuse.
+  const http = createServer({ keepAliveTimeout: 75_000, headersTimeout: 20_000, requestTimeout: 30_000 }, (req, res) => {
+    if (!fastVerify(req, res)) void hono(req, res);
   });
-  const http = server as Server;
-  // Longer than proxies' upstream keepalive (nginx 60 s) so warden never closes a connection they are about to reuse.
-  http.keepAliveTimeout = 75_000;
-  http.headersTimeout = 80_000;
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', (e: NodeJS.ErrnoException) => reject(new ListenError(`cannot listen on ${env.HOST}:${env.PORT}: ${e.code ?? e.message}`)));
+    http.listen(env.PORT, env.HOST, () => resolve());
+  }).catch(async (e: unknown) => {
+    reloader.stop();
+    process.off('SIGHUP', onHup);
+    await services.close();
+    throw e;
+  });
   const address = http.address();
   const port = typeof address === 'object' && address ? address.port : env.PORT;
   log.info({ event: 'started', host: env.HOST, port, dialect: env.WARDEN_PROXY, store: services.store.kind, rules: state.current.policy.rules.length, keys: state.current.keys.entries.length }, 'warden listening');

@@ -36,18 +36,34 @@ export interface AuditLog {
   flush(): Promise<void>;
 }
 
-/** Audit log writing JSON lines to a pino destination (stdout by default). */
+/**
+ * Audit log writing one JSON line per event to a destination (stdout by default, through
+ * sonic-boom's buffered writer). Lines are built directly rather than through a pino logger:
+ * the decision line is on every /verify, and this costs a third of pino's serialisation.
+ */
 export function createAuditLog(destination: DestinationStream = pino.destination({ dest: 1, sync: false })): AuditLog {
-  const logger: Logger = pino(
-    { base: null, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg', formatters: { level: (label) => ({ level: label }) } },
-    destination,
-  );
+  let lastMs = 0;
+  let lastIso = '';
+  const head = (event: string) => {
+    const now = Date.now();
+    if (now !== lastMs) {
+      lastMs = now;
+      lastIso = new Date(now).toISOString();
+    }
+    return `{"level":"info","time":"${lastIso}","event":${JSON.stringify(event)}`;
+  };
+  const line = (event: string, fields: object) => {
+    const body = JSON.stringify(fields);
+    destination.write(head(event) + (body === '{}' ? '' : ',' + body.slice(1, -1)) + '}\n');
+  };
   return {
-    decision: (e) => logger.info({ event: 'decision', ...e }),
-    admin: (e) => logger.info(e),
+    decision: (e) => line('decision', e),
+    admin: ({ event, ...rest }) => line(event, rest),
     flush: () =>
       new Promise((resolve) => {
-        logger.flush(() => resolve());
+        const d = destination as DestinationStream & { flush?: (cb: (err?: Error) => void) => void };
+        if (typeof d.flush === 'function') d.flush(() => resolve());
+        else resolve();
       }),
   };
 }

@@ -1,5 +1,5 @@
 // API keys: looked up by SHA-256 in a Map built at load; expiry and per-key networks honoured.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import type { KeyEntry, KeysFile } from '../config/keys-schema.js';
 import { compileCidrs, inList } from '../request/client-ip.js';
@@ -25,7 +25,7 @@ export interface KeyTable {
 
 /** Hex SHA-256 of a key, as stored in the keys file. */
 export function hashKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 /** A new random 256-bit key with the `wdn_` prefix (base64url). */

@@ -11,7 +11,7 @@ import { rolesGrant } from '../policy/permissions.js';
 import { canonicalizePath, matchKey } from '../request/canonical-path.js';
 import { parseAddress } from '../request/client-ip.js';
 import { HeaderMap } from './header-map.js';
-import { forbiddenResponse, limitedResponse, unauthenticatedResponse } from './respond.js';
+import { forbiddenResponse, limitedResponse, toResponse, unauthenticatedResponse } from './respond.js';
 
 /** The permission the admin API requires. */
 export const ADMIN_PERMISSION = 'warden:admin';
@@ -40,24 +40,24 @@ export function adminRoutes(deps: AppDeps): Hono<Env> {
     const now = deps.now();
     const peer = parseAddress(c.env?.incoming?.socket?.remoteAddress ?? '');
     const canon = canonicalizePath(c.env?.incoming?.url ?? c.req.path);
-    if (!peer || !canon.ok) return forbiddenResponse('bad_forwarded_context');
+    if (!peer || !canon.ok) return toResponse(forbiddenResponse('bad_forwarded_context'));
     const headers = c.env?.incoming?.rawHeaders ? HeaderMap.fromRaw(c.env.incoming.rawHeaders) : HeaderMap.fromHeaders(c.req.raw.headers);
     const host = headers.get('host') ?? '';
     const desc = { method: c.req.method, proto: 'http', host, authority: host, path: canon.path, matchPath: matchKey(canon.path), rawUri: c.req.path, clientIp: peer, peer, headers };
     const bans = runtime.bans;
     const left = bans?.remainingMs(peer.ip, now) ?? 0;
     if (bans && left > 0) {
-      return limitedResponse({ limited: true, name: 'bans', limit: bans.spec.failures, windowSec: bans.spec.window, retryAfterSec: Math.ceil(left / 1000) }, 'banned');
+      return toResponse(limitedResponse({ limited: true, name: 'bans', limit: bans.spec.failures, windowSec: bans.spec.window, retryAfterSec: Math.ceil(left / 1000) }, 'banned'));
     }
     const auth = authenticate(runtime.chain, desc, now);
     if (!auth || 'error' in auth) {
       if (auth && bans) await bans.recordFailure(peer.ip, now);
       deps.audit.admin({ event: 'admin_denied', path: canon.path, method: c.req.method, peer: peer.ip, reason: auth ? 'invalid_credentials' : 'missing_credentials', cause: auth?.error.failure });
-      return unauthenticatedResponse(auth ? 'invalid_credentials' : 'missing_credentials', 'traefik', null, undefined);
+      return toResponse(unauthenticatedResponse(auth ? 'invalid_credentials' : 'missing_credentials', 'traefik', null, undefined));
     }
     if (!rolesGrant(auth.identity.roles, runtime.policy.roles, ADMIN_PERMISSION)) {
       deps.audit.admin({ event: 'admin_denied', path: canon.path, method: c.req.method, peer: peer.ip, sub: auth.identity.sub, reason: 'insufficient_permissions' });
-      return forbiddenResponse('insufficient_permissions', [ADMIN_PERMISSION]);
+      return toResponse(forbiddenResponse('insufficient_permissions', [ADMIN_PERMISSION]));
     }
     c.set('identity' as never, auth.identity as never);
     await next();

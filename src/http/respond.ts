@@ -22,14 +22,26 @@ export const HEADER_PRESETS: Record<'warden' | 'authelia' | 'oauth2-proxy', Iden
 
 const DENY_BASE = { 'cache-control': 'no-store', 'content-type': 'application/json' } as const;
 
+/** An answer to the proxy: written straight to the socket on /verify, or wrapped in a Response by Hono. */
+export interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string | null;
+}
+
+/** The Fetch Response of an answer (Hono routes, in-process tests). */
+export function toResponse(a: Answer): Response {
+  return new Response(a.body, { status: a.status, headers: a.headers });
+}
+
 /** A deny with a JSON body; `X-Warden-Reason` repeats the reason for proxies that drop the body (nginx). */
-function json(status: number, body: { error: string; reason: string; [field: string]: unknown }, extra: Record<string, string> = {}): Response {
+function json(status: number, body: { error: string; reason: string; [field: string]: unknown }, extra: Record<string, string> = {}): Answer {
   const text = JSON.stringify(body);
-  return new Response(text, { status, headers: { ...DENY_BASE, 'content-length': String(Buffer.byteLength(text)), 'x-warden-reason': body.reason, ...extra } });
+  return { status, headers: { ...DENY_BASE, 'content-length': String(Buffer.byteLength(text)), 'x-warden-reason': body.reason, ...extra }, body: text };
 }
 
 /** 200, empty non-chunked body, every identity header present (empty when unknown). */
-export function allowResponse(identity: Identity | null, names: IdentityHeaderNames, extra: Record<string, string> | null): Response {
+export function allowResponse(identity: Identity | null, names: IdentityHeaderNames, extra: Record<string, string> | null): Answer {
   const headers: Record<string, string> = {
     'content-length': '0',
     [names.id]: identity?.sub ?? '',
@@ -39,7 +51,7 @@ export function allowResponse(identity: Identity | null, names: IdentityHeaderNa
     'X-Auth-Method': identity?.method ?? 'public',
   };
   if (extra) Object.assign(headers, extra);
-  return new Response(null, { status: 200, headers });
+  return { status: 200, headers, body: null };
 }
 
 /** True for a top-level browser page load, which should be sent to sign in rather than shown JSON. */
@@ -65,23 +77,23 @@ export function unauthenticatedResponse(
   dialect: Dialect,
   req: RequestDescription | null,
   loginUrl: string | undefined,
-): Response {
+): Answer {
   const entry = AUTH_ERROR_RESPONSE[reason];
   if (loginUrl && req && isBrowserNavigation(req)) {
     const location = loginRedirect(loginUrl, req);
-    if (dialect !== 'nginx') return new Response(null, { status: 302, headers: { 'cache-control': 'no-store', location, 'content-length': '0', 'x-warden-reason': reason } });
+    if (dialect !== 'nginx') return { status: 302, headers: { 'cache-control': 'no-store', location, 'content-length': '0', 'x-warden-reason': reason }, body: null };
     return json(401, { error: 'unauthorized', reason, message: entry.message }, { 'www-authenticate': entry.challenge, location });
   }
   return json(401, { error: 'unauthorized', reason, message: entry.message }, { 'www-authenticate': entry.challenge });
 }
 
 /** 403 with the permissions the rule requires (at most 16 named, to keep the body bounded). */
-export function forbiddenResponse(reason: string, required: readonly string[] = []): Response {
+export function forbiddenResponse(reason: string, required: readonly string[] = []): Answer {
   return json(403, required.length > 0 ? { error: 'forbidden', reason, required: required.slice(0, 16) } : { error: 'forbidden', reason });
 }
 
 /** 429 with Retry-After and the IETF RateLimit-Policy / RateLimit fields. */
-export function limitedResponse(o: Extract<LimitOutcome, { limited: true }>, reason: 'rate_limited' | 'banned' = 'rate_limited'): Response {
+export function limitedResponse(o: Extract<LimitOutcome, { limited: true }>, reason: 'rate_limited' | 'banned' = 'rate_limited'): Answer {
   return json(
     429,
     { error: 'rate_limited', reason, retryAfter: o.retryAfterSec },
@@ -94,6 +106,6 @@ export function limitedResponse(o: Extract<LimitOutcome, { limited: true }>, rea
 }
 
 /** 500: an exception in the decision. Proxies treat it as deny; never a 2xx. */
-export function errorResponse(): Response {
+export function errorResponse(): Answer {
   return json(500, { error: 'internal', reason: 'internal_error' });
 }

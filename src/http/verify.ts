@@ -10,8 +10,8 @@ import { inList, parseAddress, type Address } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
 import type { RuntimeState } from '../runtime.js';
 import { describe, type Dialect } from './dialects.js';
-import { HeaderMap } from './header-map.js';
-import { allowResponse, errorResponse, forbiddenResponse, limitedResponse, unauthenticatedResponse } from './respond.js';
+import type { HeaderMap } from './header-map.js';
+import { allowResponse, errorResponse, forbiddenResponse, limitedResponse, unauthenticatedResponse, type Answer } from './respond.js';
 
 /** What the handler needs, injected. */
 export interface VerifyDeps {
@@ -33,8 +33,11 @@ export interface RawAuthRequest {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Answer one auth request for a dialect. Any exception becomes a 500, never a 2xx. */
-export async function verify(deps: VerifyDeps, dialect: Dialect, raw: RawAuthRequest): Promise<Response> {
+/**
+ * Answer one auth request for a dialect. Synchronous unless a store must be asked (rate limit,
+ * failure count). Any exception becomes a 500, never a 2xx.
+ */
+export function verify(deps: VerifyDeps, dialect: Dialect, raw: RawAuthRequest): Answer | Promise<Answer> {
   const started = performance.now();
   const given = raw.headers.get('x-request-id');
   const ev: DecisionEvent = {
@@ -43,21 +46,34 @@ export async function verify(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReq
     method: null, host: null, path: null, clientIp: null, peer: raw.peer ?? null,
     sub: null, authMethod: null, keyId: null, rule: null, durationMs: 0,
   };
-  let res: Response;
+  let out: Answer | Promise<Answer>;
   try {
-    res = await decideAndRespond(deps, dialect, raw, ev);
+    out = decideAndRespond(deps, dialect, raw, ev);
   } catch {
-    ev.decision = 'error';
-    ev.reason = 'internal_error';
-    res = errorResponse();
+    return finish(deps, ev, failed(ev), started);
   }
-  ev.status = res.status;
+  if (out instanceof Promise) {
+    return out.then(
+      (a) => finish(deps, ev, a, started),
+      () => finish(deps, ev, failed(ev), started),
+    );
+  }
+  return finish(deps, ev, out, started);
+}
+
+function failed(ev: DecisionEvent): Answer {
+  ev.decision = 'error';
+  ev.reason = 'internal_error';
+  return errorResponse();
+}
+
+function finish(deps: VerifyDeps, ev: DecisionEvent, answer: Answer, started: number): Answer {
+  ev.status = answer.status;
   const seconds = (performance.now() - started) / 1000;
   ev.durationMs = Math.round(seconds * 1e6) / 1e3;
   deps.audit.decision(ev);
-  deps.metrics.decisions.inc({ decision: ev.decision, reason: ev.reason, dialect, auth_method: ev.authMethod ?? 'none' });
-  deps.metrics.latency.observe({ dialect }, seconds);
-  return res;
+  deps.metrics.decided(ev.decision, ev.reason, ev.dialect, ev.authMethod ?? 'none', seconds);
+  return answer;
 }
 
 function noteRequest(ev: DecisionEvent, r: Partial<RequestDescription>): void {
@@ -67,7 +83,7 @@ function noteRequest(ev: DecisionEvent, r: Partial<RequestDescription>): void {
   ev.clientIp = r.clientIp?.ip ?? null;
 }
 
-async function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthRequest, ev: DecisionEvent): Promise<Response> {
+function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthRequest, ev: DecisionEvent): Answer | Promise<Answer> {
   const peer: Address | null = raw.peer === undefined ? null : parseAddress(raw.peer);
   if (!peer || !inList(deps.trustedProxies, peer)) {
     ev.decision = 'malformed';
@@ -104,6 +120,7 @@ async function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuth
   }
   // A banned client IP is refused on every protected route, whatever it presents.
   const bans = runtime.bans;
+  let counting: Promise<void> | null = null;
   if (bans && !(d.kind === 'allow' && d.reason === 'public')) {
     const left = bans.remainingMs(req.clientIp.ip, now);
     if (left > 0) {
@@ -112,28 +129,29 @@ async function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuth
       const s = bans.spec;
       return limitedResponse({ limited: true, name: 'bans', limit: s.failures, windowSec: s.window, retryAfterSec: Math.max(1, Math.ceil(left / 1000)) }, 'banned');
     }
-    if (auth && 'error' in auth) await bans.recordFailure(req.clientIp.ip, now);
+    if (auth && 'error' in auth) counting = bans.recordFailure(req.clientIp.ip, now);
   }
   if (d.kind === 'unauthenticated') {
     ev.decision = 'unauthenticated';
-    return unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl);
+    const answer = unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl);
+    return counting ? counting.then(() => answer) : answer;
   }
   if (d.kind === 'forbidden') {
     ev.decision = 'forbidden';
-    return forbiddenResponse(d.reason, d.required);
-  }
-  if (d.rateLimit !== null) {
-    const spec = runtime.limits.spec(d.rateLimit);
-    const subject = spec?.by === 'identity' && identity ? `id:${identity.method}:${identity.sub}` : `ip:${req.clientIp.ip}`;
-    const outcome = await runtime.limits.consume(d.rateLimit, subject);
-    ev.rateLimit = d.rateLimit;
-    if (outcome.limited) {
-      ev.decision = 'limited';
-      ev.reason = 'rate_limited';
-      return limitedResponse(outcome);
-    }
+    const answer = forbiddenResponse(d.reason, d.required);
+    return counting ? counting.then(() => answer) : answer;
   }
   ev.decision = 'allow';
   ev.authMethod ??= 'public';
-  return allowResponse(identity, runtime.headerNames, null);
+  const allowed = allowResponse(identity, runtime.headerNames, null);
+  if (d.rateLimit === null) return allowed;
+  const spec = runtime.limits.spec(d.rateLimit);
+  const subject = spec?.by === 'identity' && identity ? `id:${identity.method}:${identity.sub}` : `ip:${req.clientIp.ip}`;
+  ev.rateLimit = d.rateLimit;
+  return runtime.limits.consume(d.rateLimit, subject).then((outcome) => {
+    if (!outcome.limited) return allowed;
+    ev.decision = 'limited';
+    ev.reason = 'rate_limited';
+    return limitedResponse(outcome);
+  });
 }

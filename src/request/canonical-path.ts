@@ -13,6 +13,8 @@ for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
   LITERAL[ch.charCodeAt(0)] = 1;
 }
 const HEX = '0123456789ABCDEF';
+// Segments of literal characters (no `%`), none of them `.` or `..`, optional trailing slash.
+const ALREADY_CANONICAL = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@]+)*\/?$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function hexValue(code: number): number {
@@ -86,6 +88,8 @@ export function canonicalizePath(target: string): CanonicalPath {
   const raw = q === -1 ? target : target.slice(0, q);
   if (raw.length === 0 || raw.charCodeAt(0) !== 0x2f) return { ok: false, detail: 'path does not start with /' };
   if (raw.length > MAX_PATH_LENGTH) return { ok: false, detail: 'path too long' };
+  // Most paths are already canonical: only literal characters, no empty, `.` or `..` segment.
+  if (ALREADY_CANONICAL.test(raw)) return { ok: true, path: raw };
   const stack: string[] = [];
   const parts = raw.split('/');
   let trailingSlash = false;

@@ -1,0 +1,66 @@
+// Which dialect a /verify request target asks for, and the fast path that serves it from node:http.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dialect } from './dialects.js';
+import { HeaderMap } from './header-map.js';
+import { errorResponse, type Answer } from './respond.js';
+import { verify, type VerifyDeps } from './verify.js';
+
+/** A /verify target resolved to its dialect. */
+export interface VerifyRoute {
+  dialect: Dialect;
+  /** For Envoy: the original path and query, after the prefix. */
+  pathAfterPrefix: string;
+}
+
+const ENVOY = '/verify/envoy';
+
+/**
+ * Resolve a raw request target (`/verify/nginx`, `/verify/caddy?x=1`, `/verify/envoy/api/x?q`)
+ * to a dialect; null when it is not a /verify endpoint.
+ */
+export function resolveVerify(target: string, defaultDialect: Dialect): VerifyRoute | null {
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
+  switch (path) {
+    case '/verify/traefik':
+      return { dialect: 'traefik', pathAfterPrefix: '' };
+    case '/verify/caddy':
+      return { dialect: 'caddy', pathAfterPrefix: '' };
+    case '/verify/nginx':
+      return { dialect: 'nginx', pathAfterPrefix: '' };
+    case '/verify':
+      return { dialect: defaultDialect, pathAfterPrefix: '' };
+  }
+  // Envoy appends the original path to the configured path_prefix.
+  if (path === ENVOY || path.startsWith(ENVOY + '/')) return { dialect: 'envoy', pathAfterPrefix: target.slice(ENVOY.length) };
+  if (defaultDialect === 'envoy' && path.startsWith('/verify/')) return { dialect: 'envoy', pathAfterPrefix: target.slice('/verify'.length) };
+  return null;
+}
+
+function write(res: ServerResponse, a: Answer): void {
+  res.writeHead(a.status, a.headers);
+  res.end(a.body ?? undefined);
+}
+
+/**
+ * Serve /verify straight from node:http, without building Fetch Request/Response objects: the
+ * request every proxied request pays for. Returns false for any other target (Hono serves it).
+ */
+export function createVerifyListener(deps: VerifyDeps, defaultDialect: Dialect): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    const target = req.url ?? '';
+    if (!target.startsWith('/verify')) return false;
+    const route = resolveVerify(target, defaultDialect);
+    if (!route) return false;
+    // The auth request's body is never read.
+    let answer: Answer | Promise<Answer>;
+    try {
+      answer = verify(deps, route.dialect, { method: req.method ?? 'GET', pathAfterPrefix: route.pathAfterPrefix, peer: req.socket.remoteAddress, headers: HeaderMap.fromRaw(req.rawHeaders) });
+    } catch {
+      answer = errorResponse();
+    }
+    if (answer instanceof Promise) answer.then((a) => write(res, a), () => write(res, errorResponse()));
+    else write(res, answer);
+    return true;
+  };
+}
