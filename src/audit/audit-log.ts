@@ -37,11 +37,19 @@ export interface AuditLog {
 }
 
 /**
+ * stdout, buffered: written in chunks of at least 8 KiB or every 200 ms, whichever comes first
+ * (one write per line measured at ~12% of /verify CPU), bounded at 64 MiB if the reader stalls.
+ */
+export function auditStdout(): DestinationStream {
+  return pino.destination({ dest: 1, sync: false, minLength: 8192, periodicFlush: 200, maxLength: 64 * 1024 * 1024 });
+}
+
+/**
  * Audit log writing one JSON line per event to a destination (stdout by default, through
  * sonic-boom's buffered writer). Lines are built directly rather than through a pino logger:
  * the decision line is on every /verify, and this costs a third of pino's serialisation.
  */
-export function createAuditLog(destination: DestinationStream = pino.destination({ dest: 1, sync: false })): AuditLog {
+export function createAuditLog(destination: DestinationStream = auditStdout()): AuditLog {
   let lastMs = 0;
   let lastIso = '';
   const head = (event: string) => {
