@@ -43,7 +43,7 @@ export function adminRoutes(deps: AppDeps): Hono<Env> {
     if (!peer || !canon.ok) return toResponse(forbiddenResponse('bad_forwarded_context'));
     const headers = c.env?.incoming?.rawHeaders ? HeaderMap.fromRaw(c.env.incoming.rawHeaders) : HeaderMap.fromHeaders(c.req.raw.headers);
     const host = headers.get('host') ?? '';
-    const desc = { method: c.req.method, proto: 'http', host, authority: host, path: canon.path, matchPath: matchKey(canon.path), rawUri: c.req.path, clientIp: peer, peer, headers };
+    const desc = { method: c.req.method, proto: 'http', host, authority: host, path: canon.path, matchPath: matchKey(canon.path), altMatchPaths: null, rawUri: c.req.path, clientIp: peer, peer, headers };
     const bans = runtime.bans;
     const left = bans?.remainingMs(peer.ip, now) ?? 0;
     if (bans && left > 0) {

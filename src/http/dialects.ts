@@ -56,7 +56,7 @@ function finish(
   if (!canon.ok) return { ok: false, reason: 'bad_path', detail: canon.detail, partial };
   return {
     ok: true,
-    req: { method, proto, host, authority, path: canon.path, matchPath: matchKey(canon.path), rawUri: uri, clientIp: ip.ip, peer: a.peer, headers: a.headers },
+    req: { method, proto, host, authority, path: canon.path, matchPath: matchKey(canon.path), altMatchPaths: canon.alternates ? canon.alternates.map(matchKey) : null, rawUri: uri, clientIp: ip.ip, peer: a.peer, headers: a.headers },
   };
 }
 

@@ -2,13 +2,13 @@
 import type { BlockList } from 'node:net';
 import type { PolicyFile, RateLimitSpec } from '../config/policy-schema.js';
 import { compileCidrs } from '../request/client-ip.js';
-import { compileHostPattern, compilePathPattern } from './matchers.js';
+import { compileHostPattern, compilePathPattern, type PathMatcher } from './matchers.js';
 import { compileGrants, type CompiledGrants } from './permissions.js';
 
 /** A rule ready for matching. */
 export interface CompiledRule {
   index: number;
-  path: RegExp;
+  path: PathMatcher;
   host: ((host: string) => boolean) | null;
   methods: ReadonlySet<string> | null;
   effect: 'public' | 'deny' | 'require' | 'authenticated';
@@ -37,7 +37,7 @@ export class PolicyCompileError extends Error {
 /** Build matchers, grant tables and block lists from a validated policy. */
 export function compilePolicy(policy: PolicyFile): CompiledPolicy {
   const rules = policy.rules.map((r, index): CompiledRule => {
-    let path: RegExp;
+    let path: PathMatcher;
     try {
       path = compilePathPattern(r.match.path);
     } catch (e) {

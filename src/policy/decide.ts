@@ -3,6 +3,7 @@ import type { AuthError } from '../auth/errors.js';
 import type { Identity } from '../auth/identity.js';
 import { inList, type Address } from '../request/client-ip.js';
 import type { CompiledPolicy, CompiledRule } from './compile.js';
+import { splitPath } from './matchers.js';
 import { rolesGrant } from './permissions.js';
 
 /** What decide() needs to know about the request. */
@@ -10,6 +11,8 @@ export interface DecisionInput {
   method: string;
   host: string;
   matchPath: string;
+  /** Other readings of an ambiguous path (dot segments): each must be allowed as well. */
+  altMatchPaths?: readonly string[] | null;
   clientIp: Address;
 }
 
@@ -26,11 +29,12 @@ export type Decision =
   | { kind: 'forbidden'; rule: number | null; reason: ForbiddenReason; required: readonly string[]; identity: Identity | null };
 
 /** The first rule whose host, methods and path all match, or null. */
-export function matchRule(policy: CompiledPolicy, req: DecisionInput): CompiledRule | null {
+export function matchRule(policy: CompiledPolicy, method: string, host: string, matchPath: string): CompiledRule | null {
+  const segments = splitPath(matchPath);
   for (const rule of policy.rules) {
-    if (rule.methods && !rule.methods.has(req.method)) continue;
-    if (rule.host && !rule.host(req.host)) continue;
-    if (rule.path.test(req.matchPath)) return rule;
+    if (rule.methods && !rule.methods.has(method)) continue;
+    if (rule.host && !rule.host(host)) continue;
+    if (rule.path(segments)) return rule;
   }
   return null;
 }
@@ -50,9 +54,20 @@ function forbidden(rule: number | null, reason: ForbiddenReason, identity: Ident
  * never falls through to anonymous, except on a public rule, where no credential is needed.
  */
 export function decide(policy: CompiledPolicy, req: DecisionInput, auth: AuthOutcome): Decision {
+  const d = decideOne(policy, req, req.matchPath, auth);
+  if (d.kind !== 'allow' || !req.altMatchPaths) return d;
+  // An ambiguous path passes only if every reading an upstream might take would pass.
+  for (const alt of req.altMatchPaths) {
+    const other = decideOne(policy, req, alt, auth);
+    if (other.kind !== 'allow') return other;
+  }
+  return d;
+}
+
+function decideOne(policy: CompiledPolicy, req: DecisionInput, matchPath: string, auth: AuthOutcome): Decision {
   const identity = auth && 'identity' in auth ? auth.identity : null;
   if (policy.networks && !inList(policy.networks, req.clientIp)) return forbidden(null, 'network_not_allowed', identity);
-  const rule = matchRule(policy, req);
+  const rule = matchRule(policy, req.method, req.host, matchPath);
   if (!rule) {
     if (policy.defaultEffect === 'deny') return forbidden(null, 'default_deny', identity);
     if (!identity) return unauthenticated(null, auth);

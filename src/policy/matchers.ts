@@ -1,25 +1,52 @@
 // Host and path patterns of policy rules, compiled to matchers once.
 import { canonicalizePath, matchKey } from '../request/canonical-path.js';
 
-/** Compile a path pattern (`/api`, `/api/*`, `/api/**`) into a regex over lower-cased canonical paths. */
-export function compilePathPattern(pattern: string): RegExp {
+/** A compiled path pattern, applied to a path split by {@link splitPath}. */
+export type PathMatcher = (segments: readonly string[]) => boolean;
+
+/** `/a/b/` → `['a', 'b']`: the segments rules match (a trailing slash is the same resource). */
+export function splitPath(matchPath: string): string[] {
+  const segs = matchPath.split('/');
+  segs.shift();
+  if (segs.length > 0 && segs[segs.length - 1] === '') segs.pop();
+  return segs;
+}
+
+/**
+ * Segment glob: `**` is any number of segments (none included), `*` exactly one, anything else
+ * equal. Greedy with backtracking to the last `**`: O(segments × pattern), never exponential.
+ */
+function globMatch(pat: readonly string[], path: readonly string[]): boolean {
+  let p = 0;
+  let s = 0;
+  let starP = -1;
+  let starS = 0;
+  while (s < path.length) {
+    if (p < pat.length && pat[p] === '**') {
+      starP = p++;
+      starS = s;
+    } else if (p < pat.length && (pat[p] === '*' || pat[p] === path[s])) {
+      p++;
+      s++;
+    } else if (starP !== -1) {
+      p = starP + 1;
+      s = ++starS;
+    } else return false;
+  }
+  while (p < pat.length && pat[p] === '**') p++;
+  return p === pat.length;
+}
+
+/** Compile a path pattern (`/api`, `/api/*`, `/api/**`, wildcards in the middle too), case-insensitive. */
+export function compilePathPattern(pattern: string): PathMatcher {
   const canon = canonicalizePath(pattern);
   if (!canon.ok) throw new Error(`path pattern: ${canon.detail}`);
-  const segments = matchKey(canon.path).split('/').slice(1);
-  if (segments.length === 1 && segments[0] === '') return /^\/$/;
-  let src = '^';
-  const last = segments.length - 1;
-  segments.forEach((seg, i) => {
-    if (seg === '**') src += i === last ? '(?:/.*)?' : '(?:/[^]*)?';
-    else if (seg === '*') src += '/[^/]+';
-    else if (seg === '') src += i === last ? '' : '/';
-    else if (seg.includes('*')) throw new Error(`path pattern: "*" must be a whole segment ("${seg}")`);
-    else src += '/' + seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  });
-  // `/api` and `/api/` are one resource to most upstreams: an exact pattern matches both.
-  if (!segments[last]!.startsWith('**')) src += '/?';
-  if (src === '^') src = '^/';
-  return new RegExp(src + '$');
+  if (canon.alternates) throw new Error('path pattern: no "." or ".." segments');
+  const pat = splitPath(matchKey(canon.path));
+  for (const seg of pat) {
+    if (seg !== '*' && seg !== '**' && seg.includes('*')) throw new Error(`path pattern: "*" must be a whole segment ("${seg}")`);
+  }
+  return (segments) => globMatch(pat, segments);
 }
 
 /** A host matcher: exact, or `*.example.com` for any subdomain depth. Case-insensitive, port ignored. */

@@ -1,7 +1,7 @@
 // Canonical path: the one form of a request path that every decision is taken on (CONTRACT.md "Canonical path").
 
 /** Result of canonicalising a raw request target. */
-export type CanonicalPath = { ok: true; path: string } | { ok: false; detail: string };
+export type CanonicalPath = { ok: true; path: string; alternates?: string[] } | { ok: false; detail: string };
 
 /** Longest raw path (bytes before the query) warden will judge; longer is `bad_path`. */
 export const MAX_PATH_LENGTH = 8192;
@@ -78,10 +78,38 @@ function encodeSegment(bytes: Uint8Array): string {
   return s;
 }
 
+/** Join segments into a path: empty segments merged, a final empty segment kept as a trailing slash. */
+function joinSegments(segs: readonly string[]): string {
+  const kept = segs.filter((x) => x !== '');
+  const trailing = kept.length > 0 && segs.length > 0 && segs[segs.length - 1] === '';
+  return '/' + kept.join('/') + (trailing ? '/' : '');
+}
+
+/** RFC 3986 §5.2.4 dot-segment removal, with empty segments kept (so `..` can remove one). */
+function removeDots(segs: readonly string[], mergeFirst: boolean): string[] {
+  const out: string[] = [];
+  const input = mergeFirst ? segs.filter((x, i) => x !== '' || i === segs.length - 1) : segs;
+  input.forEach((seg, i) => {
+    const last = i === input.length - 1;
+    if (seg === '.' || seg === '..') {
+      if (seg === '..') out.pop();
+      if (last) out.push('');
+      return;
+    }
+    out.push(seg);
+  });
+  return out;
+}
+
 /**
  * Canonicalise a raw request target (`/a/b?q`): drop the query, decode escapes into the
- * canonical byte form, remove dot segments, merge repeated slashes. Case is preserved;
+ * canonical byte form, merge repeated slashes, remove dot segments. Case is preserved;
  * matching lower-cases (see {@link matchKey}).
+ *
+ * A path with dot segments means different things to different servers: an upstream may
+ * resolve them in RFC order (`/a//../b` is `/a/b`) or route on them literally (`/admin/../x`
+ * reaching an `/admin` handler). Such a path also returns those readings as `alternates`;
+ * a request is allowed only if every reading is.
  */
 export function canonicalizePath(target: string): CanonicalPath {
   const q = target.indexOf('?');
@@ -90,28 +118,20 @@ export function canonicalizePath(target: string): CanonicalPath {
   if (raw.length > MAX_PATH_LENGTH) return { ok: false, detail: 'path too long' };
   // Most paths are already canonical: only literal characters, no empty, `.` or `..` segment.
   if (ALREADY_CANONICAL.test(raw)) return { ok: true, path: raw };
-  const stack: string[] = [];
   const parts = raw.split('/');
-  let trailingSlash = false;
+  const segs: string[] = [];
+  let dots = false;
   for (let i = 1; i < parts.length; i++) {
     const decoded = decodeSegment(parts[i]!);
     if (typeof decoded === 'string') return { ok: false, detail: decoded };
     const seg = encodeSegment(decoded);
-    const last = i === parts.length - 1;
-    if (seg === '' || seg === '.') {
-      if (last) trailingSlash = stack.length > 0;
-      continue;
-    }
-    if (seg === '..') {
-      stack.pop();
-      if (last) trailingSlash = stack.length > 0;
-      continue;
-    }
-    stack.push(seg);
-    trailingSlash = false;
+    if (seg === '.' || seg === '..') dots = true;
+    segs.push(seg);
   }
-  const path = '/' + stack.join('/') + (trailingSlash ? '/' : '');
-  return { ok: true, path };
+  const path = joinSegments(removeDots(segs, true));
+  if (!dots) return { ok: true, path };
+  const alternates = [joinSegments(removeDots(segs, false)), joinSegments(segs)].filter((p, i, all) => p !== path && all.indexOf(p) === i);
+  return alternates.length > 0 ? { ok: true, path, alternates } : { ok: true, path };
 }
 
 /** The form rules are matched against: canonical path, ASCII lower-cased. */

@@ -20,6 +20,8 @@ export interface RequestDescription {
   path: string;
   /** Lower-cased canonical path, what rules match. */
   matchPath: string;
+  /** Other readings of a path with dot segments (lower-cased); every one must be allowed too. */
+  altMatchPaths: readonly string[] | null;
   /** Raw original request target (path and query), for redirects. */
   rawUri: string;
   clientIp: Address;

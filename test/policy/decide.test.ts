@@ -115,6 +115,24 @@ describe('decide()', () => {
     }
   });
 
+  it('allows a path with dot segments only if every reading of it is allowed', () => {
+    // An upstream may resolve `/admin//../health` in RFC order (/admin/health) or route on the
+    // raw path (/admin/..): either way the admin rule, not the public one, must decide.
+    const at = (p: string) => {
+      const c = canonicalizePath(p);
+      if (!c.ok) throw new Error(c.detail);
+      return { method: 'GET', host: 'api.example.com', matchPath: matchKey(c.path), altMatchPaths: c.alternates?.map(matchKey) ?? null, clientIp: parseAddress('203.0.113.9')! };
+    };
+    for (const p of ['/admin//../health', '/admin/../health', '/admin/.//../health', '/admin/x//../../health']) {
+      expect(brief(decide(policy, at(p), null)), p).toBe('unauthenticated:missing_credentials:7');
+      expect(brief(decide(policy, at(p), who(['viewer']))), p).toBe('forbidden:insufficient_permissions:7');
+    }
+    expect(brief(decide(policy, at('/health/../api/x'), null))).toBe('unauthenticated:missing_credentials:1');
+    // Read literally, `/health/.` is no rule's path: fail closed.
+    expect(brief(decide(policy, at('/health/./'), null))).toBe('forbidden:default_deny:null');
+    expect(brief(decide(policy, at('/api/./x'), who(['analyst'])))).toBe('allow:permitted:1');
+  });
+
   it('gives every spelling and case of a path the same decision (property)', () => {
     const seg = fc.constantFrom('api', 'admin', 'internal', 'health', 'me', 't', 'x', 'nodes', '..', '.', '');
     fc.assert(

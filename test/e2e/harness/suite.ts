@@ -270,6 +270,13 @@ function proxyTests(p: ProxyUnderTest): void {
       // Denied by the /admin rule itself, not by falling through to the default.
       expect(last, raw).toMatchObject({ decision: 'forbidden', reason: 'insufficient_permissions', path: canonical, rule: RULE.admin });
     }
+    // The other way round: a protected prefix that dot segments would resolve away. The upstream
+    // receives the raw path and may resolve it differently (RFC order) or route on it literally.
+    for (const raw of ['/admin//../public/x', '/admin/../public/x', '/admin/.//../public/x', '/admin/%2e%2e/public/x']) {
+      const { res, upstream } = await through(raw, {});
+      expect(res.status, `${raw}: ${failureContext(res)}`).not.toBe(200);
+      expect(upstream, raw).toHaveLength(0);
+    }
     const admin = await through('/public/../admin/users', { 'x-api-key': KEYS.admin.key });
     expect(admin.res.status).toBe(200);
     expect(admin.last).toMatchObject({ decision: 'allow', path: '/admin/users', sub: 'admin' });
