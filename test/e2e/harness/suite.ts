@@ -255,6 +255,12 @@ function proxyTests(p: ProxyUnderTest): void {
     expect(xhr.res.headers.location).toBeUndefined();
   });
 
+  it('judges the host the proxy routes on, not a Host header that disagrees with the request line', async () => {
+    const { res, last } = await through(`http://${APP_HOST}/admin/users`, { host: 'other.example.net', 'x-api-key': KEYS.viewer.key });
+    expect(res.status, failureContext(res)).toBe(403);
+    expect(last).toMatchObject({ host: APP_HOST, path: '/admin/users' });
+  });
+
   it('judges path tricks as the path they resolve to', async () => {
     const viewer = { 'x-api-key': KEYS.viewer.key };
     for (const [raw, canonical] of [
