@@ -52,7 +52,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const verifyHandler = async (c: Context<Env>) => {
     const target = c.env?.incoming?.url ?? new URL(c.req.url).pathname + new URL(c.req.url).search;
     const route = resolveVerify(target, deps.defaultDialect);
-    if (!route) return c.json({ error: 'not_found' }, 404);
+    if (!route) return c.json({ error: 'not_found' }, 404, { 'cache-control': 'no-store' });
     return toResponse(await verify(deps, route.dialect, rawRequest(c, route.pathAfterPrefix)));
   };
   app.all('/verify', verifyHandler);
@@ -60,7 +60,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   app.route('/admin', adminRoutes(deps));
 
-  app.notFound((c) => c.json({ error: 'not_found' }, 404));
+  app.notFound((c) => c.json({ error: 'not_found' }, 404, { 'cache-control': 'no-store' }));
   app.onError(() => toResponse(errorResponse()));
   return app;
 }

@@ -151,7 +151,10 @@ async function revocationCommand(sub: string, args: string[], io: Out): Promise<
         return 2;
       }
     }
-    await revocations.revoke('key', id, { now, ...(values.reason ? { reason: values.reason } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) });
+    if ((await revocations.revoke('key', id, { now, ...(values.reason ? { reason: values.reason } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) })) === 'local') {
+      io.err('warden: the store did not take the revocation; try again\n');
+      return 1;
+    }
     io.out(`key ${id} revoked${expiresAt ? ` until ${new Date(expiresAt).toISOString()}` : ''} (${store.kind === 'redis' ? 'every replica sharing this Redis' : `state dir ${env.WARDEN_STATE_DIR}`})\n`);
     return 0;
   } finally {

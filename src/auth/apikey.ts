@@ -23,6 +23,14 @@ export interface KeyTable {
   entries: readonly KeyEntry[];
 }
 
+/**
+ * A value for an HTTP header: HTTP carries bytes, not Unicode, so characters outside printable
+ * ASCII are percent-encoded as UTF-8 (`山田` → `%E5%B1%B1%E7%94%B0`).
+ */
+export function headerSafe(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) ? value : value.replace(/[^\x20-\x7e]/gu, (c) => encodeURIComponent(c));
+}
+
 /** Hex SHA-256 of a key, as stored in the keys file. */
 export function hashKey(key: string): string {
   return hash('sha256', key, 'hex');
@@ -39,8 +47,8 @@ export function compileKeys(file: KeysFile): KeyTable {
   for (const k of file.keys) {
     const identity: Identity = Object.freeze({
       sub: k.id,
-      name: k.name ?? '',
-      email: k.email ?? '',
+      name: headerSafe(k.name ?? ''),
+      email: headerSafe(k.email ?? ''),
       roles: Object.freeze([...k.roles]),
       method: 'api_key' as const,
       keyId: k.id,

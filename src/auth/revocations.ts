@@ -14,12 +14,21 @@ export class Revocations {
     return this.mirror.get(`${type}:${id}`, now) !== undefined;
   }
 
-  /** Revoke; every replica hears it through the store. */
-  revoke(type: RevocationType, id: string, opts: { reason?: string; expiresAt?: number; now: number }): Promise<void> {
+  /**
+   * Revoke; every replica hears it through the store. If the store is unavailable the
+   * revocation holds on this replica at once and reaches the store when it returns: `local`.
+   */
+  async revoke(type: RevocationType, id: string, opts: { reason?: string; expiresAt?: number; now: number }): Promise<'stored' | 'local'> {
     const entry: SetEntry = { id: `${type}:${id}`, createdAt: opts.now };
     if (opts.reason) entry.reason = opts.reason;
     if (opts.expiresAt !== undefined) entry.expiresAt = opts.expiresAt;
-    return this.mirror.add(entry);
+    try {
+      await this.mirror.add(entry);
+      return 'stored';
+    } catch {
+      this.mirror.addLocal(entry);
+      return 'local';
+    }
   }
 
   /** Lift a revocation. */

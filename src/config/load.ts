@@ -55,10 +55,24 @@ export function policySourceOf(spec: string): PolicySource {
   return { kind: 'file', path: spec };
 }
 
+/** A URL as it may be shown: any user and password replaced. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = 'REDACTED';
+      u.password = '';
+    }
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
 /** Human label of a source for error lines. */
 export function policyLabel(src: PolicySource): string {
   if (src.kind === 'file') return `${src.path} (WARDEN_POLICY)`;
-  if (src.kind === 'url') return `${src.url} (WARDEN_POLICY)`;
+  if (src.kind === 'url') return `${redactUrl(src.url)} (WARDEN_POLICY)`;
   return 'inline policy (WARDEN_POLICY)';
 }
 
@@ -80,7 +94,8 @@ async function fetchPolicy(env: Env, url: string, deps: LoadDeps, etag?: string)
     const tag = res.headers.get('etag');
     return tag ? { text, etag: tag } : { text };
   } catch (e) {
-    return { problem: `fetch failed: ${(e as Error).message}` };
+    // Error texts may quote the URL; never show credentials embedded in it.
+    return { problem: `fetch failed: ${(e as Error).message.split(url).join(redactUrl(url))}` };
   }
 }
 
@@ -172,9 +187,9 @@ function crossCheck(policy: PolicyFile, keys: KeysFile, source: string): ConfigP
   const out: ConfigProblem[] = [];
   keys.keys.forEach((k, i) => {
     k.roles.forEach((r, j) => {
-      if (!(r in policy.roles)) out.push({ source, path: `keys[${i}].roles[${j}]`, message: `role "${r}" is not defined in the policy's roles` });
+      if (!Object.hasOwn(policy.roles, r)) out.push({ source, path: `keys[${i}].roles[${j}]`, message: `role "${r}" is not defined in the policy's roles` });
     });
-    if (k.rateLimit !== undefined && !(k.rateLimit in policy.rateLimits)) {
+    if (k.rateLimit !== undefined && !Object.hasOwn(policy.rateLimits, k.rateLimit)) {
       out.push({ source, path: `keys[${i}].rateLimit`, message: `rate limit "${k.rateLimit}" is not defined in the policy's rateLimits` });
     }
   });

@@ -120,7 +120,7 @@ export function policyCrossCheck(raw: unknown): Issue[] {
   const rules = Array.isArray(raw.rules) ? raw.rules : [];
   rules.forEach((r: unknown, i) => {
     if (!isRecord(r)) return;
-    if (typeof r.rateLimit === 'string' && !(r.rateLimit in limits)) {
+    if (typeof r.rateLimit === 'string' && !Object.hasOwn(limits, r.rateLimit)) {
       out.push({ path: ['rules', i, 'rateLimit'], message: `rate limit "${r.rateLimit}" is not defined in rateLimits` });
     }
     const kinds = [r.public === true, r.deny === true, r.require !== undefined].filter(Boolean).length;
@@ -136,7 +136,7 @@ export function policyCrossCheck(raw: unknown): Issue[] {
   });
   const map = isRecord(raw.claims) && isRecord(raw.claims.map) ? raw.claims.map : {};
   for (const [group, role] of Object.entries(map)) {
-    if (typeof role === 'string' && !(role in roles)) out.push({ path: ['claims', 'map', group], message: `role "${role}" is not defined in roles` });
+    if (typeof role === 'string' && !Object.hasOwn(roles, role)) out.push({ path: ['claims', 'map', group], message: `role "${role}" is not defined in roles` });
   }
   return out;
 }

@@ -9,7 +9,7 @@ import type { Identity } from '../auth/identity.js';
 import { duration } from '../config/policy-schema.js';
 import { rolesGrant } from '../policy/permissions.js';
 import { canonicalizePath, matchKey } from '../request/canonical-path.js';
-import { parseAddress } from '../request/client-ip.js';
+import { clientKey, parseAddress } from '../request/client-ip.js';
 import { HeaderMap } from './header-map.js';
 import { forbiddenResponse, limitedResponse, toResponse, unauthenticatedResponse } from './respond.js';
 
@@ -45,13 +45,13 @@ export function adminRoutes(deps: AppDeps): Hono<Env> {
     const host = headers.get('host') ?? '';
     const desc = { method: c.req.method, proto: 'http', host, authority: host, path: canon.path, matchPath: matchKey(canon.path), altMatchPaths: null, rawUri: c.req.path, clientIp: peer, peer, headers };
     const bans = runtime.bans;
-    const left = bans?.remainingMs(peer.ip, now) ?? 0;
+    const left = bans?.remainingMs(clientKey(peer), now) ?? 0;
     if (bans && left > 0) {
       return toResponse(limitedResponse({ limited: true, name: 'bans', limit: bans.spec.failures, windowSec: bans.spec.window, retryAfterSec: Math.ceil(left / 1000) }, 'banned'));
     }
     const auth = authenticate(runtime.chain, desc, now);
     if (!auth || 'error' in auth) {
-      if (auth && bans) await bans.recordFailure(peer.ip, now);
+      if (auth && bans && auth.error.failure !== 'revocations_unavailable') await bans.recordFailure(clientKey(peer), now);
       deps.audit.admin({ event: 'admin_denied', path: canon.path, method: c.req.method, peer: peer.ip, reason: auth ? 'invalid_credentials' : 'missing_credentials', cause: auth?.error.failure });
       return toResponse(unauthenticatedResponse(auth ? 'invalid_credentials' : 'missing_credentials', 'traefik', null, undefined));
     }
@@ -82,12 +82,14 @@ export function adminRoutes(deps: AppDeps): Hono<Env> {
     const expiresAt = expires === undefined ? undefined : typeof expires === 'number' ? now + expires * 1000 : Date.parse(expires);
     if (expiresAt !== undefined && expiresAt <= now) return bad(c, 'expires', 'must be in the future');
     const by = (c.get('identity' as never) as Identity).sub;
-    await deps.services.revocations.revoke(type, id, { now, ...(reason ? { reason } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) });
+    const stored = await deps.services.revocations.revoke(type, id, { now, ...(reason ? { reason } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) });
     // An id no key carries is still recorded: a key may be added later, or was already removed.
     const known = deps.state.current.keys.entries.some((k) => k.id === id);
     deps.metrics.revocations.inc({ op: 'add' });
-    deps.audit.admin({ event: 'revocation_added', type, id, reason, expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(), by, knownId: known });
-    return c.json({ revoked: { type, id, reason: reason ?? null, expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString() }, knownId: known }, 201, { 'cache-control': 'no-store' });
+    deps.audit.admin({ event: 'revocation_added', type, id, reason, expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(), by, knownId: known, stored });
+    const revoked = { type, id, reason: reason ?? null, expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString() };
+    // 202 when the store is unavailable: enforced on this replica now, on the others once it returns.
+    return c.json({ revoked, knownId: known, stored }, stored === 'stored' ? 201 : 202, { 'cache-control': 'no-store' });
   });
 
   admin.delete('/revocations/:type/:id', async (c) => {

@@ -38,8 +38,17 @@ export function resolveVerify(target: string, defaultDialect: Dialect): VerifyRo
 }
 
 function write(res: ServerResponse, a: Answer): void {
-  res.writeHead(a.status, a.headers);
-  res.end(a.body ?? undefined);
+  try {
+    res.writeHead(a.status, a.headers);
+    res.end(a.body ?? undefined);
+  } catch {
+    // An invalid header value must never take the process down; the proxy sees a dead auth answer.
+    if (!res.headersSent) {
+      const e = errorResponse();
+      res.writeHead(e.status, e.headers);
+      res.end(e.body);
+    } else res.destroy();
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { authenticate } from '../auth/chain.js';
 import { AuthError } from '../auth/errors.js';
 import type { Metrics } from '../metrics.js';
 import { decide } from '../policy/decide.js';
-import { inList, parseAddress, type Address } from '../request/client-ip.js';
+import { clientKey, inList, parseAddress, type Address } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
 import type { RuntimeState } from '../runtime.js';
 import { describe, type Dialect } from './dialects.js';
@@ -122,14 +122,15 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   const bans = runtime.bans;
   let counting: Promise<void> | null = null;
   if (bans && !(d.kind === 'allow' && d.reason === 'public')) {
-    const left = bans.remainingMs(req.clientIp.ip, now);
+    const left = bans.remainingMs(clientKey(req.clientIp), now);
     if (left > 0) {
       ev.decision = 'limited';
       ev.reason = 'banned';
       const s = bans.spec;
       return limitedResponse({ limited: true, name: 'bans', limit: s.failures, windowSec: s.window, retryAfterSec: Math.max(1, Math.ceil(left / 1000)) }, 'banned');
     }
-    if (auth && 'error' in auth) counting = bans.recordFailure(req.clientIp.ip, now);
+    // Only failures the client caused count toward a ban (not, say, revocations still loading).
+    if (auth && 'error' in auth && auth.error.failure !== 'revocations_unavailable') counting = bans.recordFailure(clientKey(req.clientIp), now);
   }
   if (d.kind === 'unauthenticated') {
     ev.decision = 'unauthenticated';
@@ -146,7 +147,7 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   const allowed = allowResponse(identity, runtime.headerNames, null);
   if (d.rateLimit === null) return allowed;
   const spec = runtime.limits.spec(d.rateLimit);
-  const subject = spec?.by === 'identity' && identity ? `id:${identity.method}:${identity.sub}` : `ip:${req.clientIp.ip}`;
+  const subject = spec?.by === 'identity' && identity ? `id:${identity.method}:${identity.sub}` : `ip:${clientKey(req.clientIp)}`;
   ev.rateLimit = d.rateLimit;
   return runtime.limits.consume(d.rateLimit, subject).then((outcome) => {
     if (!outcome.limited) return allowed;

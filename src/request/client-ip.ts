@@ -94,6 +94,19 @@ export function inList(list: BlockList, addr: Address): boolean {
   return found;
 }
 
+/**
+ * The key a client is counted under for IP limits and bans: the address for IPv4, the /64 for
+ * IPv6, since one host commonly holds a whole /64 and could otherwise rotate through it.
+ */
+export function clientKey(addr: Address): string {
+  if (addr.family === 'ipv4') return addr.ip;
+  const [head, tail] = addr.ip.split('::') as [string, string | undefined];
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? left : [...left, ...new Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':') + '::/64';
+}
+
 /** Outcome of client-IP derivation: the client's address, or why the chain is unusable. */
 export type ClientIp = { ok: true; ip: Address } | { ok: false; detail: string };
 

@@ -5,13 +5,28 @@ import { join } from 'node:path';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { live, type LimiterOptions, type SetBackend, type SetChange, type SetEntry, type Store } from './store.js';
 
-/** A set that lives only in this process. */
+/** Most entries a process-local set holds (bans from a flood of addresses); oldest go first. */
+export const MEMORY_SET_LIMIT = 100_000;
+
+/** A set that lives only in this process: expired entries pruned, size bounded. */
 function memorySet(): SetBackend {
   const entries = new Map<string, SetEntry>();
   let listener: ((c: SetChange) => void) | null = null;
+  const prune = (now: number) => {
+    for (const [id, e] of entries) if (e.expiresAt !== undefined && e.expiresAt <= now) entries.delete(id);
+  };
   return {
-    all: async () => ({ entries: live([...entries.values()], Date.now()), lost: false }),
+    all: async () => {
+      prune(Date.now());
+      return { entries: [...entries.values()], lost: false };
+    },
     add: async (e) => {
+      if (entries.size >= MEMORY_SET_LIMIT) {
+        prune(Date.now());
+        // Still full: drop the oldest (Map keeps insertion order).
+        if (entries.size >= MEMORY_SET_LIMIT) entries.delete(entries.keys().next().value!);
+      }
+      entries.delete(e.id);
       entries.set(e.id, e);
       listener?.({ op: 'add', entry: e });
     },

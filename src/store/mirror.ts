@@ -1,6 +1,9 @@
 // An in-memory mirror of a replicated set: requests read the mirror, never the backend.
 import type { SetBackend, SetChange, SetEntry } from './store.js';
 
+/** Second look after a reconnect, for changes published while this replica was resubscribing. */
+const RESYNC_AFTER_RECONNECT_MS = 1500;
+
 /** Mirror options. */
 export interface MirrorOptions {
   /** Full reload interval, a backstop for missed notifications. */
@@ -20,6 +23,10 @@ export class MirroredSet {
   private entries = new Map<string, SetEntry>();
   private duringResync: SetChange[] | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  /** Added here while the backend was unavailable; written to it by the next resync. */
+  private readonly pending = new Map<string, SetEntry>();
   /** True once a full load succeeded. */
   loaded = false;
 
@@ -32,7 +39,12 @@ export class MirroredSet {
   async start(): Promise<void> {
     this.backend.watch(
       (c) => this.apply(c),
-      () => void this.resync(),
+      () => {
+        void this.resync();
+        // Other replicas write back what they held during an outage as they reconnect, possibly
+        // before this one has resubscribed: look again a little later.
+        setTimeout(() => void this.resync(), RESYNC_AFTER_RECONNECT_MS).unref();
+      },
     );
     await this.resync();
     this.timer = setInterval(() => void this.resync(), this.opts.resyncMs);
@@ -46,11 +58,37 @@ export class MirroredSet {
     this.opts.onChange?.(c);
   }
 
-  /** Replace the mirror with the backend's current contents. */
-  async resync(): Promise<void> {
+  /**
+   * Replace the mirror with the backend's current contents. Runs one at a time (a call during a
+   * run schedules one more), so an older snapshot never lands after a newer one.
+   */
+  resync(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.resyncOnce();
+        } while (this.again);
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+
+  private async resyncOnce(): Promise<void> {
     const log: SetChange[] = [];
     this.duringResync = log;
     try {
+      // Entries the store could not take earlier go first.
+      for (const [id, e] of this.pending) {
+        await this.backend.add(e);
+        this.pending.delete(id);
+      }
       const { entries, lost } = await this.backend.all();
       if (lost && this.entries.size > 0) {
         // The store forgot the set (restarted without persistence): write back what this replica knows.
@@ -65,6 +103,7 @@ export class MirroredSet {
         if (c.op === 'add') next.set(c.entry.id, c.entry);
         else next.delete(c.id);
       }
+      for (const [id, e] of this.pending) next.set(id, e);
       this.entries = next;
       this.loaded = true;
     } catch (e) {
@@ -91,8 +130,9 @@ export class MirroredSet {
     this.apply({ op: 'add', entry });
   }
 
-  /** Add to this mirror only (the backend is unavailable); the next resync may write it back. */
+  /** Add to this mirror now and to the backend as soon as it answers (it is unavailable now). */
   addLocal(entry: SetEntry): void {
+    this.pending.set(entry.id, entry);
     this.apply({ op: 'add', entry });
   }
 

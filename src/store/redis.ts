@@ -86,8 +86,9 @@ interface Health {
 }
 
 /**
- * A Redis limiter with a hard deadline: commands wait behind each other in the auto-pipeline,
- * so a slow Redis could cost several command timeouts; after `ms` the insurance limiter answers.
+ * A Redis limiter with a hard deadline and one insurance limiter: commands wait behind each
+ * other in the auto-pipeline, so a slow Redis could cost several command timeouts; after `ms`,
+ * or on any Redis error, the in-memory insurance limiter answers instead (and only it).
  */
 class DeadlineLimiter implements Limiter {
   constructor(
@@ -98,25 +99,35 @@ class DeadlineLimiter implements Limiter {
   ) {}
 
   consume(key: string, points = 1): Promise<RateLimiterRes> {
-    let timer: NodeJS.Timeout | undefined;
-    const viaRedis = this.redis.consume(key, points).then(
-      (res) => {
-        this.health.ok();
-        return res;
-      },
-      (e: unknown) => {
-        if (e instanceof RateLimiterRes) this.health.ok();
-        else this.health.fail();
-        throw e;
-      },
-    );
-    const late = new Promise<RateLimiterRes>((resolve, reject) => {
-      timer = setTimeout(() => {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      // Exactly one answer per request: Redis in time, else the insurance limiter (counted once).
+      const fallback = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         this.health.fail();
         this.insurance.consume(key, points).then(resolve, reject);
-      }, this.ms);
+      };
+      const timer = setTimeout(fallback, this.ms);
+      this.redis.consume(key, points).then(
+        (res) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.health.ok();
+          resolve(res);
+        },
+        (e: unknown) => {
+          if (!(e instanceof RateLimiterRes)) return fallback();
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.health.ok();
+          reject(e);
+        },
+      );
     });
-    return Promise.race([viaRedis, late]).finally(() => clearTimeout(timer));
   }
 
   delete(key: string): Promise<boolean> {
@@ -135,6 +146,8 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
   };
   client.on('error', (err: Error) => events.onError?.(err));
   for (const state of ['ready', 'close', 'reconnecting', 'end']) client.on(state, () => events.onState?.(state));
+  // A fresh connection is a fresh start for readiness.
+  client.on('ready', () => health.ok());
 
   function set(name: string): SetBackend {
     const key = `${prefix}set:{${name}}`;
@@ -197,7 +210,6 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
         // Once a client is over its limit, refuse it from memory until the window ends: no Redis call.
         inMemoryBlockOnConsumed: o.points + 1,
         ...(o.blockDuration ? { inMemoryBlockDuration: o.blockDuration } : {}),
-        insuranceLimiter: insurance,
         rejectIfRedisNotReady: true,
       });
       return new DeadlineLimiter(redis, insurance, timeoutMs, health);

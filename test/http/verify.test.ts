@@ -20,10 +20,11 @@ const dev2 = testKey('dev-2', ['developer']);
 const viewer = testKey('viewer-1', ['viewer'], { name: 'Vera Viewer', email: 'vera@example.com' });
 const expired = testKey('old-1', ['developer'], { expires: '2020-01-01T00:00:00Z' });
 const fenced = testKey('fenced-1', ['developer'], { networks: ['10.0.0.0/8'] });
+const unicode = testKey('yamada', ['developer'], { name: '山田 太郎', email: 'taro@example.com' });
 
 let w: TestWarden;
 beforeAll(async () => {
-  w = await startWarden({ policy, keys: [dev.entry, dev2.entry, viewer.entry, expired.entry, fenced.entry], env: { WARDEN_LOGIN_URL: 'https://login.example.com/signin?app=1' } });
+  w = await startWarden({ policy, keys: [dev.entry, dev2.entry, viewer.entry, expired.entry, fenced.entry, unicode.entry], env: { WARDEN_LOGIN_URL: 'https://login.example.com/signin?app=1' } });
 });
 afterAll(() => w.close());
 
@@ -62,6 +63,13 @@ describe('allow', () => {
     expect(r.headers).toMatchObject({ 'x-user-id': '', 'x-user-roles': '', 'x-auth-method': 'public' });
     const v = await traefik('/health', { 'X-API-Key': viewer.key });
     expect(v.headers).toMatchObject({ 'x-user-id': 'viewer-1', 'x-user-name': 'Vera Viewer', 'x-user-email': 'vera@example.com' });
+  });
+
+  it('percent-encodes identity values outside printable ASCII (headers carry bytes, not Unicode)', async () => {
+    const r = await traefik('/api/x', { 'X-API-Key': unicode.key });
+    expect(r.status).toBe(200);
+    expect(r.headers['x-user-name']).toBe('%E5%B1%B1%E7%94%B0%20%E5%A4%AA%E9%83%8E'.replace('%20', ' '));
+    expect(decodeURIComponent(String(r.headers['x-user-name']))).toBe('山田 太郎');
   });
 
   it('writes one audit line with the contract fields and no secret', async () => {

@@ -142,3 +142,49 @@ redisDescribe('two replicas sharing Redis', () => {
     expect(await redis.cli('HEXISTS', 'warden:set:{revocations}', 'key:victim-1')).toBe('1');
   });
 });
+
+redisDescribe('revocations while Redis is away', () => {
+  let redis: RedisServer;
+  let a: TestWarden;
+  let b: TestWarden;
+  const late = testKey('late-1', ['dev']);
+  beforeAll(async () => {
+    redis = await startRedis();
+    const env = { REDIS_URL: redis.url };
+    a = await startWarden({ policy, keys: [...keys, late.entry], env });
+    b = await startWarden({ policy, keys: [...keys, late.entry], env });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await redis?.stop();
+  });
+
+  it('a revoke during an outage holds at once on that replica, and everywhere once Redis returns', async () => {
+    await redis.stop(true);
+    const r = await revoke(a, { type: 'key', id: 'late-1', reason: 'outage' });
+    expect(r.status).toBe(202);
+    expect(JSON.parse(r.body)).toMatchObject({ stored: 'local' });
+    expect((await ask(a, '/api/x', { 'X-API-Key': late.key }, '203.0.113.50')).status).toBe(401);
+    await redis.restart();
+    await within(3000, async () => (await ask(b, '/api/x', { 'X-API-Key': late.key }, '203.0.113.51')).status === 401, 20);
+    expect(await redis.cli('HEXISTS', 'warden:set:{revocations}', 'key:late-1')).toBe('1');
+  });
+});
+
+redisDescribe('Redis down at start', () => {
+  it('refuses API keys until revocations load, without banning their owners', async () => {
+    const { freePort } = await import('../e2e/harness/net.js');
+    const dead = `redis://127.0.0.1:${await freePort()}`;
+    const w = await startWarden({ policy: { ...policy, bans: { failures: 3, window: '5m', ban: '15m' } }, keys, env: { REDIS_URL: dead } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await ask(w, '/api/x', { 'X-API-Key': dev.key }, '203.0.113.60')).status);
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 401]);
+      expect(w.audit.at(-1)).toMatchObject({ cause: 'revocations_unavailable' });
+      expect((await send(`${w.url}/readyz`)).status).toBe(503);
+    } finally {
+      await w.close();
+    }
+  }, 20_000);
+});
