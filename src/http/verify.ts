@@ -4,6 +4,7 @@ import type { BlockList } from 'node:net';
 import type { AuditLog, DecisionEvent } from '../audit/audit-log.js';
 import { authenticate } from '../auth/chain.js';
 import { AuthError } from '../auth/errors.js';
+import type { LimitOutcome } from '../limits/rate-limits.js';
 import type { Metrics } from '../metrics.js';
 import { decide } from '../policy/decide.js';
 import { clientKey, inList, parseAddress, type Address } from '../request/client-ip.js';
@@ -149,10 +150,12 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   const spec = runtime.limits.spec(d.rateLimit);
   const subject = spec?.by === 'identity' && identity ? `id:${identity.method}:${identity.sub}` : `ip:${clientKey(req.clientIp)}`;
   ev.rateLimit = d.rateLimit;
-  return runtime.limits.consume(d.rateLimit, subject).then((outcome) => {
+  const limit = (outcome: LimitOutcome): Answer => {
     if (!outcome.limited) return allowed;
     ev.decision = 'limited';
     ev.reason = 'rate_limited';
     return limitedResponse(outcome);
-  });
+  };
+  const outcome = runtime.limits.consume(d.rateLimit, subject);
+  return outcome instanceof Promise ? outcome.then(limit) : limit(outcome);
 }

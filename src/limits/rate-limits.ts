@@ -3,6 +3,8 @@ import { BurstyRateLimiter, RateLimiterRes, type RateLimiterAbstract } from 'rat
 import type { RateLimitSpec } from '../config/policy-schema.js';
 import type { Store } from '../store/store.js';
 
+const NOT_LIMITED: LimitOutcome = Object.freeze({ limited: false });
+
 /** A burst allowance refills over this many windows. */
 export const BURST_WINDOWS = 10;
 
@@ -15,6 +17,8 @@ interface Limiter {
   spec: RateLimitSpec;
   signature: string;
   consume(key: string): Promise<RateLimiterRes>;
+  /** Present when every counter answers in-process: over the limit → its RateLimiterRes. */
+  consumeSync?(key: string): RateLimiterRes | null;
 }
 
 /**
@@ -39,11 +43,26 @@ export class RateLimits {
   private build(name: string, spec: RateLimitSpec, signature: string): Limiter {
     const prefix = `rl:${name}:${signature}`;
     const main = this.store.limiter({ keyPrefix: prefix, points: spec.limit, duration: spec.window });
-    if (!spec.burst) return { spec, signature, consume: (k) => main.consume(k) };
+    if (!spec.burst) {
+      const sync = main.consumeSync?.bind(main);
+      return { spec, signature, consume: (k) => main.consume(k), ...(sync ? { consumeSync: (k: string) => { const r = sync(k); return r.over ? r.res : null; } } : {}) };
+    }
     const burst = this.store.limiter({ keyPrefix: `${prefix}:burst`, points: spec.burst, duration: spec.window * BURST_WINDOWS });
     // BurstyRateLimiter only calls consume(), which every store limiter has.
     const bursty = new BurstyRateLimiter(main as unknown as RateLimiterAbstract, burst as unknown as RateLimiterAbstract);
-    return { spec, signature, consume: (k) => bursty.consume(k) };
+    const limiter: Limiter = { spec, signature, consume: (k) => bursty.consume(k) };
+    if (main.consumeSync && burst.consumeSync) {
+      // BurstyRateLimiter's rule, synchronously: over the main limit, draw on the burst allowance.
+      const [m, b] = [main.consumeSync.bind(main), burst.consumeSync.bind(burst)];
+      limiter.consumeSync = (k) => {
+        const first = m(k);
+        if (!first.over) return null;
+        const extra = b(k);
+        if (!extra.over) return null;
+        return new RateLimiterRes(0, Math.min(first.res.msBeforeNext, extra.res.msBeforeNext), first.res.consumedPoints, false);
+      };
+    }
+    return limiter;
   }
 
   /** The spec of a named limit, if defined. */
@@ -51,22 +70,31 @@ export class RateLimits {
     return this.limiters.get(name)?.spec;
   }
 
-  /** Count one request against `name` for `subject` (an IP or an identity). Store errors propagate. */
-  async consume(name: string, subject: string): Promise<LimitOutcome> {
+  /**
+   * Count one request against `name` for `subject` (an IP or an identity). Synchronous when the
+   * store answers in-process. Store errors propagate.
+   */
+  consume(name: string, subject: string): LimitOutcome | Promise<LimitOutcome> {
     const limiter = this.limiters.get(name);
     if (!limiter) throw new Error(`rate limit "${name}" is not defined`);
+    if (limiter.consumeSync) {
+      const over = limiter.consumeSync(subject);
+      return over ? this.outcome(name, limiter, over) : NOT_LIMITED;
+    }
+    return this.consumeAsync(name, limiter, subject);
+  }
+
+  private outcome(name: string, limiter: Limiter, res: RateLimiterRes): LimitOutcome {
+    return { limited: true, name, limit: limiter.spec.limit, windowSec: limiter.spec.window, retryAfterSec: Math.max(1, Math.ceil(res.msBeforeNext / 1000)) };
+  }
+
+  private async consumeAsync(name: string, limiter: Limiter, subject: string): Promise<LimitOutcome> {
     try {
       await limiter.consume(subject);
-      return { limited: false };
+      return NOT_LIMITED;
     } catch (e) {
       if (!(e instanceof RateLimiterRes)) throw e;
-      return {
-        limited: true,
-        name,
-        limit: limiter.spec.limit,
-        windowSec: limiter.spec.window,
-        retryAfterSec: Math.max(1, Math.ceil(e.msBeforeNext / 1000)),
-      };
+      return this.outcome(name, limiter, e);
     }
   }
 }

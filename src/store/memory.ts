@@ -2,8 +2,30 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { live, type LimiterOptions, type SetBackend, type SetChange, type SetEntry, type Store } from './store.js';
+import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
+import { live, type Limiter, type LimiterOptions, type SetBackend, type SetChange, type SetEntry, type Store } from './store.js';
+
+interface MemoryStorage {
+  incrby(key: string, value: number, durationSec: number): RateLimiterRes;
+  set(key: string, value: number, durationSec: number): RateLimiterRes;
+}
+
+/**
+ * RateLimiterMemory with a synchronous consume: its storage answers at once, and /verify
+ * should not pay promise round-trips for a Map update (measured ~10% of throughput). Same
+ * arithmetic as RateLimiterMemory.consume (which the store contract suite compares it with).
+ */
+class SyncMemoryLimiter extends RateLimiterMemory implements Limiter {
+  consumeSync(key: string): { over: boolean; res: RateLimiterRes } {
+    const storage = (this as unknown as { _memoryStorage: MemoryStorage })._memoryStorage;
+    const rlKey = this.getKey(key);
+    let res = storage.incrby(rlKey, 1, this.duration);
+    (res as { remainingPoints: number }).remainingPoints = Math.max(this.points - res.consumedPoints, 0);
+    if (res.consumedPoints <= this.points) return { over: false, res };
+    if (this.blockDuration > 0 && res.consumedPoints <= this.points + 1) res = storage.set(rlKey, res.consumedPoints, this.blockDuration);
+    return { over: true, res };
+  }
+}
 
 /** Most entries a process-local set holds (bans from a flood of addresses); oldest go first. */
 export const MEMORY_SET_LIMIT = 100_000;
@@ -96,7 +118,7 @@ export function createMemoryStore(opts: { stateDir?: string } = {}): Store {
   const watchers: FSWatcher[] = [];
   return {
     kind: 'memory',
-    limiter: (o: LimiterOptions) => new RateLimiterMemory(o),
+    limiter: (o: LimiterOptions) => new SyncMemoryLimiter(o),
     set: (name, { persistent }) => (persistent && opts.stateDir ? fileSet(opts.stateDir, name, watchers) : memorySet()),
     status: () => ({ ready: true, detail: 'in-process' }),
     waitReady: async () => true,

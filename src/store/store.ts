@@ -15,6 +15,8 @@ export interface LimiterOptions {
 /** A counter family: resolves under the limit, rejects with a RateLimiterRes over it. */
 export interface Limiter {
   consume(key: string, points?: number): Promise<RateLimiterRes>;
+  /** Stores that answer in-process do it without a promise: `over` when the limit is exceeded. */
+  consumeSync?(key: string): { over: boolean; res: RateLimiterRes };
   delete(key: string): Promise<boolean>;
 }
 

@@ -102,3 +102,20 @@ redisDescribe('redis store', () => {
     await s.close();
   });
 });
+
+describe('memory limiter, synchronous path', () => {
+  it('counts exactly like the promise path', async () => {
+    const store = openStore(loadEnv({}));
+    for (const [points, blockDuration] of [[3, 0], [2, 30]] as const) {
+      const viaPromise = store.limiter({ keyPrefix: `p${points}`, points, duration: 60, blockDuration });
+      const viaSync = store.limiter({ keyPrefix: `s${points}`, points, duration: 60, blockDuration });
+      for (let i = 0; i < points + 3; i++) {
+        const a = await viaPromise.consume('k').then((r) => ({ over: false, r }), (r: RateLimiterRes) => ({ over: true, r }));
+        const b = viaSync.consumeSync!('k');
+        expect(b.over, `request ${i + 1}`).toBe(a.over);
+        expect(b.res.consumedPoints).toBe(a.r.consumedPoints);
+        expect(Math.abs(b.res.msBeforeNext - a.r.msBeforeNext)).toBeLessThan(50);
+      }
+    }
+  });
+});
