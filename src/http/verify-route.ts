@@ -39,6 +39,8 @@ export function resolveVerify(target: string, defaultDialect: Dialect): VerifyRo
 
 function write(res: ServerResponse, a: Answer): void {
   try {
+    // The proxy does not use a Date on an auth answer: fewer bytes to write and parse.
+    res.sendDate = false;
     res.writeHead(a.status, a.headers);
     res.end(a.body ?? undefined);
   } catch {
