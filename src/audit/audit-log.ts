@@ -1,5 +1,6 @@
 // The audit stream: one JSON line per decision (CONTRACT.md "Audit line"). Never a secret.
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { LineWriter } from './line-writer.js';
 
 /** The fields of one decision event. */
 export interface DecisionEvent {
@@ -57,12 +58,9 @@ export function decisionFields(e: DecisionEvent): string {
   );
 }
 
-/**
- * stdout, buffered: written in chunks of at least 8 KiB or every 200 ms, whichever comes first
- * (one write per line measured at ~12% of /verify CPU), bounded at 64 MiB if the reader stalls.
- */
+/** stdout through a {@link LineWriter}: one write per event-loop turn, bounded at 64 MiB waiting. */
 export function auditStdout(): DestinationStream {
-  return pino.destination({ dest: 1, sync: false, minLength: 8192, periodicFlush: 200, maxLength: 64 * 1024 * 1024 });
+  return new LineWriter(1);
 }
 
 /**
@@ -90,7 +88,7 @@ export function createAuditLog(destination: DestinationStream = auditStdout()): 
     admin: ({ event, ...rest }) => line(event, rest),
     flush: () =>
       new Promise((resolve) => {
-        const d = destination as DestinationStream & { flush?: (cb: (err?: Error) => void) => void };
+        const d = destination as DestinationStream & { flush?: (cb: () => void) => void };
         if (typeof d.flush === 'function') d.flush(() => resolve());
         else resolve();
       }),
