@@ -14,12 +14,16 @@ LABEL org.opencontainers.image.title="warden" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.source="https://github.com/warden-auth/warden"
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 \
-    WARDEN_POLICY=/etc/warden/policy.yaml WARDEN_API_KEYS=/etc/warden/keys.yaml
+    WARDEN_POLICY=/etc/warden/policy.yaml WARDEN_API_KEYS=/etc/warden/keys.yaml \
+    WARDEN_STATE_DIR=/var/lib/warden
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY rbac/policy.yaml rbac/keys.yaml /etc/warden/
+# Revocations survive restarts here when no Redis is configured: mount a volume.
+RUN mkdir -p /var/lib/warden && chown node:node /var/lib/warden
+VOLUME /var/lib/warden
 # Runs as the image's unprivileged "node" user; the root filesystem can be mounted read-only.
 USER node
 EXPOSE 8080
