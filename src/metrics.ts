@@ -19,34 +19,53 @@ export interface Metrics {
 export function createMetrics(withDefaults = true): Metrics {
   const registry = new Registry();
   if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'warden_' });
+  // The hot path only bumps plain numbers; prom-client reads them when /metrics is scraped.
+  // Label values come from fixed sets (decisions, reasons, dialects, methods): the maps stay small.
+  const counts = new Map<string, { labels: [string, string, string, string]; n: number }>();
+  const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.25, 0.5];
+  const pending = new Map<string, number[]>();
   const decisions = new Counter({
     name: 'warden_decisions_total',
     help: 'Decisions taken on /verify by result, reason, dialect and auth method',
     labelNames: ['decision', 'reason', 'dialect', 'auth_method'] as const,
     registers: [registry],
+    collect() {
+      this.reset();
+      for (const { labels, n } of counts.values()) this.labels(...labels).inc(n);
+    },
   });
   const latency = new Histogram({
     name: 'warden_verify_duration_seconds',
     help: 'Time to answer /verify',
     labelNames: ['dialect'] as const,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.25, 0.5],
+    buckets: BUCKETS,
     registers: [registry],
+    collect() {
+      for (const [dialect, samples] of pending) {
+        const child = this.labels(dialect);
+        for (const v of samples) child.observe(v);
+        samples.length = 0;
+      }
+    },
   });
-  // Label values come from fixed sets (decisions, reasons, dialects, methods): the maps stay small.
-  const counters = new Map<string, { inc(): void }>();
-  const timers = new Map<string, { observe(v: number): void }>();
   return {
     registry,
     decisions,
     latency,
     decided(decision, reason, dialect, authMethod, seconds) {
       const key = `${decision}|${reason}|${dialect}|${authMethod}`;
-      let c = counters.get(key);
-      if (!c) counters.set(key, (c = decisions.labels(decision, reason, dialect, authMethod)));
-      c.inc();
-      let h = timers.get(dialect);
-      if (!h) timers.set(dialect, (h = latency.labels(dialect)));
-      h.observe(seconds);
+      const c = counts.get(key);
+      if (c) c.n++;
+      else counts.set(key, { labels: [decision, reason, dialect, authMethod], n: 1 });
+      let samples = pending.get(dialect);
+      if (!samples) pending.set(dialect, (samples = []));
+      // Between scrapes samples wait here; past 65 536 they are folded in at once (bounded memory).
+      samples.push(seconds);
+      if (samples.length >= 65_536) {
+        const child = latency.labels(dialect);
+        for (const v of samples) child.observe(v);
+        samples.length = 0;
+      }
     },
     redisErrors: new Counter({ name: 'warden_redis_errors_total', help: 'Redis connection and command errors', registers: [registry] }),
     insurance: new Counter({ name: 'warden_rate_limit_insurance_total', help: 'Rate-limit decisions taken from the in-memory insurance limiter while Redis was unavailable', labelNames: ['limit'], registers: [registry] }),
