@@ -6,6 +6,8 @@
 //   static     — auth_request → an nginx server block answering `return 200;`
 //   nodefloor  — auth_request → a do-nothing Node.js http server (reference; BENCH_NODE_FLOOR=0 drops it)
 //   warden     — auth_request → warden /verify/nginx (API key, 20-rule policy, memory rate limit)
+//   wardenredis — the same, to a second warden whose limits live in a redis-server started here
+//                (REDIS_URL; BENCH_REDIS=0 drops it, skipped with a note when redis-server is missing)
 // wrk (1 thread, 32 connections) measures each, rounds interleaved; medians and ratios are printed
 // and written to bench/README.md between the results markers. See bench/README.md.
 import { spawn, spawnSync } from 'node:child_process';
@@ -30,6 +32,9 @@ const KEEP_TMP = process.env.BENCH_KEEP_TMP === '1';
 // A/B a different warden build, or pass node flags (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
 const WARDEN_CLI = process.env.BENCH_WARDEN_CLI ?? join(ROOT, 'dist', 'cli.js');
 const WARDEN_NODE_ARGS = (process.env.BENCH_WARDEN_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const REDIS_SERVER = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
+const REDIS_CLI = process.env.REDIS_CLI_BIN ?? '/usr/bin/redis-cli';
+const REDIS_WANTED = process.env.BENCH_REDIS !== '0';
 
 function positiveInt(name, dflt) {
   const v = process.env[name];
@@ -94,7 +99,7 @@ function fail(message) {
   process.stderr.write(`bench: ${message}\n`);
   if (tmp && !cleaned) {
     keepTmp = true; // logs and configs for the post-mortem
-    process.stderr.write(`bench: kept ${tmp} (nginx/error.log, warden-stderr.log, warden-audit.jsonl)\n`);
+    process.stderr.write(`bench: kept ${tmp} (nginx/error.log, <warden>/stderr.log and audit.jsonl, redis/redis.log)\n`);
   }
   cleanup();
   process.exit(1);
@@ -166,6 +171,86 @@ function median(xs) {
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? r.error.message : ''}`;
+}
+
+// ---------------------------------------------------------------- processes: warden, redis-server
+
+/** Inherited variables that would point a warden at a Redis (or change its key prefix): dropped. */
+const isRedisVar = (name) => name === 'REDIS_URL' || name.startsWith('WARDEN_REDIS_');
+
+/**
+ * Start one warden with its own directory <tmp>/<dir>/ (working directory, so also its state dir):
+ * audit stream (stdout, one JSON line per decision) to audit.jsonl, as a real deployment would ship
+ * it, ops log (stderr) to stderr.log. All wardens share the policy, keys and nginx dialect; only
+ * `extraEnv` decides the store (Redis settings of the calling environment are not passed on).
+ * Resolves when /readyz answers 200 (policy loaded, Redis answering if configured).
+ */
+async function startWarden({ dir, label, port, policyFile, keysFile, extraEnv = {} }) {
+  const cwd = join(tmp, dir);
+  mkdirSync(cwd, { recursive: true });
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !isRedisVar(name)));
+  Object.assign(env, {
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    WARDEN_POLICY: policyFile,
+    WARDEN_API_KEYS: keysFile,
+    WARDEN_PROXY: 'nginx',
+    WARDEN_TRUSTED_PROXIES: '127.0.0.0/8,::1',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    ...extraEnv,
+  });
+  const stdio = ['ignore', openSync(join(cwd, 'audit.jsonl'), 'w'), openSync(join(cwd, 'stderr.log'), 'w')];
+  track(spawn(process.execPath, [...WARDEN_NODE_ARGS, WARDEN_CLI, 'serve'], { cwd, env, stdio }), label);
+  await waitFor(`http://127.0.0.1:${port}/readyz`, label);
+}
+
+const redisCli = (port, ...args) => run(REDIS_CLI, ['-h', '127.0.0.1', '-p', String(port), ...args]).trim();
+
+/** Start a throw-away redis-server (no persistence) on 127.0.0.1:port, log in <tmp>/redis/; resolves on PONG. */
+async function startRedis(port) {
+  const cwd = join(tmp, 'redis');
+  mkdirSync(cwd, { recursive: true });
+  const log = openSync(join(cwd, 'redis.log'), 'w');
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  track(spawn(REDIS_SERVER, args, { cwd, stdio: ['ignore', log, log] }), 'redis-server');
+  const deadline = Date.now() + 15_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = redisCli(port, 'ping');
+    if (last === 'PONG') return;
+    await sleep(100);
+  }
+  fail(`redis-server not answering PING on port ${port} after 15000 ms (${last})`);
+}
+
+/** A counter from redis-cli INFO (e.g. total_commands_processed). */
+function redisInfo(port, field) {
+  const m = new RegExp(`^${field}:(\\d+)`, 'm').exec(redisCli(port, 'info', 'stats'));
+  if (!m) fail(`redis-cli info stats: no ${field}`);
+  return Number(m[1]);
+}
+
+/** Sum of a Prometheus counter over all its label sets, from warden's /metrics. */
+async function metricSum(port, name) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const re = new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+(\\S+)$`, 'gm');
+  return [...text.matchAll(re)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+/** Through the nginx front server at `port`, the warden behind it really authorises. */
+async function preflightWarden(label, port, key) {
+  const base = `http://127.0.0.1:${port}`;
+  const withKey = await fetch(`${base}/api/_whoami`, { headers: { 'X-API-Key': key } });
+  const whoami = (await withKey.text()).trim();
+  if (withKey.status !== 200 || whoami !== 'bench|developer') fail(`${label} pre-flight: with the key expected 200 "bench|developer" at the app, got ${withKey.status} "${whoami}"`);
+  const without = await fetch(`${base}${PATH}`);
+  await without.arrayBuffer();
+  if (without.status !== 401) fail(`${label} pre-flight: without a key expected 401, got ${without.status}`);
+  const badKey = await fetch(`${base}${PATH}`, { headers: { 'X-API-Key': 'wdn_not-a-key' } });
+  await badKey.arrayBuffer();
+  if (badKey.status !== 401) fail(`${label} pre-flight: with a wrong key expected 401, got ${badKey.status}`);
+  process.stdout.write(`pre-flight ok: ${label} via nginx → 200 with X-User-ID bench, 401 without or with a wrong key\n`);
 }
 
 // ---------------------------------------------------------------- fixtures: policy and keys
@@ -380,66 +465,86 @@ const EXPLANATION = `# warden benchmark
 
 \`npm run bench\` measures what warden costs in front of an application when nginx asks it on
 every request through \`auth_request\`, against the cheapest possible auth answer: nginx
-answering its own auth subrequest with \`return 200;\`.
+answering its own auth subrequest with \`return 200;\`; and what sharing its rate limits through
+Redis (as replicas do) adds to that.
 
 ## What runs
 
 \`bench/run.mjs\` builds warden, then in a temporary directory:
 
 - writes a **20-rule policy** (roles as in \`rbac/policy.yaml\`; 19 rules that do not match the
-  benchmark request, then \`/api/**\` GET/HEAD \`require: [api:read]\` with a memory rate limit
+  benchmark request, then \`/api/**\` GET/HEAD \`require: [api:read]\` with a rate limit
   \`bench\` of 10 000 000 per 60 s by identity, so every request walks all the rules, hashes the
   key, checks the permission and consumes from the rate limiter without ever being limited) and a
   **keys file with one key** (role \`developer\`);
-- starts **warden** (\`node dist/cli.js serve\`, \`WARDEN_PROXY=nginx\`, \`LOG_LEVEL=warn\`) with
-  its **audit stream (stdout, one JSON line per decision) written to a file in the temp
-  directory**, as a real deployment would ship it, not to \`/dev/null\`;
+- starts **warden** (\`node dist/cli.js serve\`, \`WARDEN_PROXY=nginx\`, \`LOG_LEVEL=warn\`, no
+  \`REDIS_URL\`: limits in the in-process memory store) with its **audit stream (stdout, one JSON
+  line per decision) written to a file in the temp directory**, as a real deployment would ship
+  it, not to \`/dev/null\`;
+- starts a **redis-server** (\`--port <free port> --bind 127.0.0.1 --save "" --appendonly no\`)
+  and a second warden, **warden + Redis**: the same policy, keys and settings (its own audit
+  file) plus \`REDIS_URL=redis://127.0.0.1:<port>\`, other Redis settings at their defaults. Its
+  \`bench\` limit is then a RateLimiterRedis consume on every request (one round trip: the
+  limiter's Lua script by \`EVALSHA\`, running \`SET NX\`, \`INCRBY\`, \`PTTL\`) instead of an
+  in-process counter. Redis variables of the calling environment are passed to neither warden.
+  \`BENCH_REDIS=0\` leaves this configuration out; without \`redis-server\` or \`redis-cli\` it
+  is skipped with a note (printed, and in the results);
 - starts **nginx** (\`worker_processes 1\`, \`access_log off\`) with a static application
-  server (\`return 200 "ok\\n"\`) and three front servers, all proxying to the application over
+  server (\`return 200 "ok\\n"\`) and front servers, all proxying to the application over
   a keepalive upstream:
   - **no auth** — plain \`proxy_pass\` (HTTP/1.1, keepalive);
   - **nginx static auth** — the deploy recipe, with its auth subrequest sent to a second nginx
     server answering \`return 200;\`;
-  - **warden** — the deploy recipe, subrequest to warden's \`/verify/nginx\`.
+  - **warden** — the deploy recipe, subrequest to warden's \`/verify/nginx\`;
+  - **warden + Redis** — the deploy recipe, subrequest to the second warden's \`/verify/nginx\`.
 
-  Both auth configurations include the files of \`deploy/nginx/\` (\`warden-upstream.conf\`,
-  \`warden-auth.conf\`, \`warden-protect.conf\`) with only the addresses changed, exactly as the
-  e2e tests do: the internal location with \`proxy_pass_request_body off\`, HTTP/1.1 with
-  \`Connection ""\` to a keepalive upstream, \`X-Original-URL\`, \`X-Original-Method\`,
-  \`X-Forwarded-For\`, \`X-Request-ID\`, and the \`auth_request_set\` identity headers passed on to
-  the application. So the two differ only in who answers the subrequest. (Should the recipe be
+  All auth configurations include the files of \`deploy/nginx/\` (\`warden-upstream.conf\`,
+  \`warden-auth.conf\`, \`warden-protect.conf\`) with only the addresses (and upstream names)
+  changed, exactly as the e2e tests do: the internal location with \`proxy_pass_request_body off\`,
+  HTTP/1.1 with \`Connection ""\` to a keepalive upstream, \`X-Original-URL\`,
+  \`X-Original-Method\`, \`X-Forwarded-For\`, \`X-Request-ID\`, and the \`auth_request_set\`
+  identity headers passed on to the application. So they differ only in who answers the
+  subrequest, and nginx talks to both wardens in exactly the same way. (Should the recipe be
   missing, the script falls back to an equivalent built-in location and says so in the results.)
-- adds a fourth, **reference** configuration, *trivial node auth*: the same recipe asking a
+- adds a **reference** configuration, *trivial node auth*: the same recipe asking a
   do-nothing Node.js \`http\` server (a constant 200 with the identity headers, no parsing, no
   log). It is not part of the target; it shows how close *any* Node.js auth service can get to
   nginx's static answer on this machine, so that warden's gap splits into "Node.js HTTP" and
   "warden's own work";
-- checks first that the warden configuration really authorises: with the key → 200 and the
-  application sees \`X-User-ID: bench\`; without → 401. Otherwise the run aborts;
+- checks first that each warden configuration really authorises through nginx: with the key →
+  200 and the application sees \`X-User-ID: bench\`; without or with a wrong key → 401; and that
+  after this pre-flight Redis holds the limit counter (\`redis-cli --scan --pattern
+  'warden:rl:*'\` not empty). Otherwise the run aborts;
 - runs **wrk with 1 thread and 32 connections** against \`GET /api/nodes\` with the
   \`X-API-Key\` header on each configuration: a short unmeasured warm-up each
   (\`BENCH_WARMUP\`, default 3 s), then \`BENCH_ROUNDS\` rounds (default 3) of
-  \`BENCH_DURATION\` seconds (default 10), **interleaved** (round 1: no auth, static, trivial node, warden;
-  round 2: …) so that machine noise spreads over all of them;
+  \`BENCH_DURATION\` seconds (default 10), **interleaved** (round 1: no auth, static, trivial
+  node, warden, warden + Redis; round 2: …) so that machine noise spreads over all of them;
 - reports the **median** requests/s of the rounds per configuration, the median of the
-  per-round p50 and p99 latencies, and the two ratios *warden / nginx static auth* and
-  *warden / no auth*. Any non-2xx response or socket error fails the run (and leaves this file
-  unchanged).
+  per-round p50 and p99 latencies, and the ratios *warden / nginx static auth* (target ≥ 0.85),
+  *warden / no auth*, *warden + Redis / nginx static auth* (target ≥ 0.75) and *warden + Redis /
+  warden*. Any non-2xx response or socket error fails the run (and leaves this file unchanged);
+  so does warden + Redis having answered any limit from memory: after the rounds its
+  \`/metrics\` must show \`warden_redis_up 1\`, no \`warden_redis_errors_total\` and no
+  \`warden_rate_limit_insurance_total\`. The results also record how many commands Redis
+  processed during the warden + Redis rounds, per request (commands run inside the Lua script
+  count too).
 
-Everything (nginx, warden, wrk) runs on the same machine, so the three processes share its
-cores: on a small machine the numbers include CPU contention between them, which is also what a
-sidecar deployment sees. Quote medians and ratios, not single runs: on the 2-vCPU development
-VM the *trivial node auth* / nginx static auth ratio, for the very same do-nothing server, came
-out anywhere between 0.89 and 1.09 across runs, so compare builds over several runs (or
-\`BENCH_ROUNDS=5\`), A/B with \`BENCH_WARDEN_CLI\` in the same conditions, and read the
-*trivial node auth* row as the ceiling.
+Everything (nginx, both wardens, redis-server, wrk) runs on the same machine, so the processes
+share its cores: on a small machine the numbers include CPU contention between them, which is
+also what a sidecar deployment sees (for warden + Redis, Redis on the same host). Quote medians
+and ratios, not single runs: on the 2-vCPU development VM the *trivial node auth* / nginx static
+auth ratio, for the very same do-nothing server, came out anywhere between 0.89 and 1.09 across
+runs, so compare builds over several runs (or \`BENCH_ROUNDS=5\`), A/B with
+\`BENCH_WARDEN_CLI\` in the same conditions, and read the *trivial node auth* row as the ceiling.
 
 Options: \`BENCH_DURATION\`, \`BENCH_ROUNDS\`, \`BENCH_WARMUP\` (seconds / count),
-\`BENCH_KEEP_TMP=1\` to keep the temp directory (configs, logs, audit file),
-\`BENCH_NODE_FLOOR=0\` to leave out the reference configuration;
-\`NGINX_BIN\`, \`WRK_BIN\`; \`BENCH_WARDEN_CLI\` (another warden build's \`cli.js\`, for A/B
-comparisons) and \`BENCH_WARDEN_NODE_ARGS\` (e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\` to profile
-warden during the run).
+\`BENCH_KEEP_TMP=1\` to keep the temp directory (configs, logs, audit files),
+\`BENCH_NODE_FLOOR=0\` to leave out the reference configuration, \`BENCH_REDIS=0\` to leave out
+warden + Redis; \`NGINX_BIN\`, \`WRK_BIN\`, \`REDIS_SERVER_BIN\`, \`REDIS_CLI_BIN\`;
+\`BENCH_WARDEN_CLI\` (another warden build's \`cli.js\`, for A/B comparisons; used by both
+wardens) and \`BENCH_WARDEN_NODE_ARGS\` (e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\` to profile
+the wardens during the run).
 
 The section below is replaced on every successful run with the defaults or longer (a run with
 \`BENCH_DURATION\` < 10, \`BENCH_ROUNDS\` < 3, \`BENCH_WARDEN_CLI\` or \`BENCH_WARDEN_NODE_ARGS\` only prints).
@@ -462,11 +567,17 @@ function writeReadme(results) {
 // do-nothing Node.js http server (constant 200 with the identity headers). It shows how close any
 // Node.js auth service can get to nginx's static answer on this machine.
 const NODE_FLOOR = process.env.BENCH_NODE_FLOOR !== '0';
+// warden with Redis-backed limits (BENCH_REDIS=0 leaves it out; skipped when redis-server or
+// redis-cli is missing): a second warden, same policy and keys, REDIS_URL → a redis-server started here.
+const REDIS_MISSING = [REDIS_SERVER, REDIS_CLI].filter((bin) => !existsSync(bin));
+const WITH_REDIS = REDIS_WANTED && REDIS_MISSING.length === 0;
+const REDIS_NOTE = !REDIS_WANTED ? 'left out (BENCH_REDIS=0)' : REDIS_MISSING.length ? `skipped: ${REDIS_MISSING.join(', ')} not found (apt-get install redis-server)` : null;
 const CONFIGS = [
   { id: 'noauth', label: 'no auth' },
   { id: 'static', label: 'nginx static auth' },
   ...(NODE_FLOOR ? [{ id: 'nodefloor', label: 'trivial node auth' }] : []),
   { id: 'warden', label: 'warden' },
+  ...(WITH_REDIS ? [{ id: 'wardenredis', label: 'warden + Redis' }] : []),
 ];
 
 const NODE_FLOOR_SERVER = `
@@ -483,42 +594,31 @@ http.createServer((req, res) => {
 async function main() {
   for (const bin of [NGINX, WRK]) if (!existsSync(bin)) fail(`${bin} not found (apt-get install nginx wrk)`);
   if (!existsSync(WARDEN_CLI)) fail(`${WARDEN_CLI} missing: run \`npm run build\` (npm run bench does)`);
+  // The source state the build was made from (npm run bench builds just before): taken now, not after
+  // the rounds, so that edits made while the benchmark runs are not attributed to the measured build.
+  const rev = gitRev();
 
   tmp = mkdtempSync(join(tmpdir(), 'warden-bench-'));
   const policyFile = join(tmp, 'policy.yaml');
   const keysFile = join(tmp, 'keys.yaml');
   writePolicy(policyFile);
   const key = writeKeys(keysFile);
-  const [wardenPort, staticPort, staticAuthPort, floorPort, pNoauth, pStatic, pWarden, pFloor] = await freePorts(8);
-  const ports = { noauth: pNoauth, static: pStatic, warden: pWarden, ...(NODE_FLOOR ? { nodefloor: pFloor } : {}) };
+  const [wardenPort, wardenRedisPort, redisPort, staticPort, staticAuthPort, floorPort, pNoauth, pStatic, pWarden, pWardenRedis, pFloor] = await freePorts(11);
+  const ports = { noauth: pNoauth, static: pStatic, warden: pWarden, ...(NODE_FLOOR ? { nodefloor: pFloor } : {}), ...(WITH_REDIS ? { wardenredis: pWardenRedis } : {}) };
   const targets = [
     { id: 'static', dir: 'static', upstream: 'warden_static', port: staticAuthPort, comment: '(b) auth_request to nginx\'s static answer: the recipe, subrequest to the server above' },
     ...(NODE_FLOOR ? [{ id: 'nodefloor', dir: 'nodefloor', upstream: 'warden_nodefloor', port: floorPort, comment: '(reference) auth_request to a do-nothing Node.js server' }] : []),
     { id: 'warden', dir: 'warden', upstream: 'warden', port: wardenPort, comment: '(c) auth_request to warden: the recipe' },
+    ...(WITH_REDIS ? [{ id: 'wardenredis', dir: 'wardenredis', upstream: 'warden_redis', port: wardenRedisPort, comment: '(d) auth_request to warden with Redis-backed limits: the recipe' }] : []),
   ];
 
-  // warden: audit (stdout) to a file, ops log (stderr) to another.
-  const auditFd = openSync(join(tmp, 'warden-audit.jsonl'), 'w');
-  const opsFd = openSync(join(tmp, 'warden-stderr.log'), 'w');
-  track(
-    spawn(process.execPath, [...WARDEN_NODE_ARGS, WARDEN_CLI, 'serve'], {
-      cwd: tmp,
-      env: {
-        ...process.env,
-        HOST: '127.0.0.1',
-        PORT: String(wardenPort),
-        WARDEN_POLICY: policyFile,
-        WARDEN_API_KEYS: keysFile,
-        WARDEN_PROXY: 'nginx',
-        WARDEN_TRUSTED_PROXIES: '127.0.0.0/8,::1',
-        LOG_LEVEL: 'warn',
-        NODE_ENV: 'production',
-      },
-      stdio: ['ignore', auditFd, opsFd],
-    }),
-    'warden',
-  );
-  await waitFor(`http://127.0.0.1:${wardenPort}/healthz`, 'warden');
+  const wardenOpts = { policyFile, keysFile };
+  await startWarden({ ...wardenOpts, dir: 'warden', label: 'warden', port: wardenPort });
+  if (REDIS_NOTE) process.stdout.write(`warden + Redis: ${REDIS_NOTE}\n`);
+  if (WITH_REDIS) {
+    await startRedis(redisPort);
+    await startWarden({ ...wardenOpts, dir: 'wardenredis', label: 'warden + Redis', port: wardenRedisPort, extraEnv: { REDIS_URL: `redis://127.0.0.1:${redisPort}` } });
+  }
   if (NODE_FLOOR) {
     track(spawn(process.execPath, ['-e', NODE_FLOOR_SERVER], { env: { ...process.env, PORT: String(floorPort) }, stdio: 'ignore' }), 'trivial node server');
     await waitFor(`http://127.0.0.1:${floorPort}/healthz`, 'trivial node server');
@@ -535,23 +635,20 @@ async function main() {
   track(spawn(NGINX, ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] }), 'nginx');
   await waitFor(`http://127.0.0.1:${ports.noauth}/`, 'nginx');
 
-  // Pre-flight: warden really authorises through nginx.
-  const base = `http://127.0.0.1:${ports.warden}`;
-  const withKey = await fetch(`${base}/api/_whoami`, { headers: { 'X-API-Key': key } });
-  const whoami = (await withKey.text()).trim();
-  if (withKey.status !== 200 || whoami !== 'bench|developer') fail(`warden pre-flight: with the key expected 200 "bench|developer" at the app, got ${withKey.status} "${whoami}"`);
-  const without = await fetch(`${base}${PATH}`);
-  await without.arrayBuffer();
-  if (without.status !== 401) fail(`warden pre-flight: without a key expected 401, got ${without.status}`);
-  const badKey = await fetch(`${base}${PATH}`, { headers: { 'X-API-Key': 'wdn_not-a-key' } });
-  await badKey.arrayBuffer();
-  if (badKey.status !== 401) fail(`warden pre-flight: with a wrong key expected 401, got ${badKey.status}`);
+  // Pre-flight: each warden really authorises through nginx; every front server answers the app's "ok".
+  await preflightWarden('warden', ports.warden, key);
+  if (WITH_REDIS) {
+    await preflightWarden('warden + Redis', ports.wardenredis, key);
+    // …and its limits really live in Redis: the pre-flight's consume left a counter there.
+    const counters = redisCli(redisPort, '--scan', '--pattern', 'warden:rl:*').split('\n').filter(Boolean);
+    if (counters.length === 0) fail(`warden + Redis pre-flight: no rate-limit counter in Redis after an authorised request (redis-cli --scan --pattern 'warden:rl:*' is empty)`);
+    process.stdout.write(`pre-flight ok: Redis holds the limit counters (${counters.join(', ')})\n`);
+  }
   for (const id of Object.keys(ports)) {
     const r = await fetch(`http://127.0.0.1:${ports[id]}${PATH}`, { headers: { 'X-API-Key': key } });
     const body = await r.text();
     if (r.status !== 200 || body !== 'ok\n') fail(`pre-flight ${id}: expected 200 "ok", got ${r.status} ${JSON.stringify(body)}`);
   }
-  process.stdout.write(`pre-flight ok: warden via nginx → 200 with X-User-ID bench, 401 without or with a wrong key\n`);
 
   const script = join(tmp, 'done.lua');
   writeFileSync(script, WRK_LUA);
@@ -564,9 +661,12 @@ async function main() {
 
   const results = Object.fromEntries(CONFIGS.map((c) => [c.id, []]));
   const problems = [];
+  let redisCommands = 0; // commands Redis processed during the measured warden + Redis rounds
   for (let round = 1; round <= ROUNDS; round++) {
     for (const c of CONFIGS) {
+      const before = c.id === 'wardenredis' ? redisInfo(redisPort, 'total_commands_processed') : 0;
       const r = await wrk(urls[c.id], DURATION, key, script);
+      if (c.id === 'wardenredis') redisCommands += redisInfo(redisPort, 'total_commands_processed') - before;
       results[c.id].push(r);
       process.stdout.write(`round ${round}/${ROUNDS} ${c.label.padEnd(18)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${r.non2xx ? `  NON-2xx ${r.non2xx}` : ''}${r.socketErrors ? `  socket errors ${r.socketErrors}` : ''}\n`);
       if (r.non2xx) problems.push(`round ${round} ${c.label}: ${r.non2xx} non-2xx responses`);
@@ -574,11 +674,24 @@ async function main() {
     }
   }
 
+  // warden + Redis must have answered from Redis throughout, not from its in-memory insurance limiter.
+  let redisLine = `- warden + Redis: ${REDIS_NOTE}`;
+  if (WITH_REDIS) {
+    const [up, errors, insurance] = await Promise.all(['warden_redis_up', 'warden_redis_errors_total', 'warden_rate_limit_insurance_total'].map((m) => metricSum(wardenRedisPort, m)));
+    if (up !== 1) problems.push(`warden + Redis: warden_redis_up is ${up} after the run, expected 1`);
+    if (errors > 0) problems.push(`warden + Redis: ${errors} Redis errors during the run`);
+    if (insurance > 0) problems.push(`warden + Redis: ${insurance} rate-limit decisions taken by the in-memory insurance limiter (Redis too slow or away)`);
+    const requests = results.wardenredis.reduce((n, r) => n + r.requests, 0);
+    const version = /v=(\S+)/.exec(run(REDIS_SERVER, ['--version']))?.[1] ?? 'unknown';
+    redisLine = `- warden + Redis: redis-server ${version} on 127.0.0.1 (no persistence), other Redis settings at their defaults; ${redisCommands} commands processed by Redis during its measured rounds, counting those inside Lua scripts (${(redisCommands / requests).toFixed(2)} per request); Redis errors ${errors}, insurance-limiter decisions ${insurance}`;
+  }
+
   const summary = Object.fromEntries(
     CONFIGS.map((c) => [c.id, { rps: median(results[c.id].map((r) => r.rps)), p50: median(results[c.id].map((r) => r.p50ms)), p99: median(results[c.id].map((r) => r.p99ms)) }]),
   );
   const ratioStatic = summary.warden.rps / summary.static.rps;
   const ratioNoauth = summary.warden.rps / summary.noauth.rps;
+  const ratioRedis = WITH_REDIS ? summary.wardenredis.rps / summary.static.rps : NaN;
   const roundCols = Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1}`);
   const table = [
     `| configuration | median req/s | ${roundCols.join(' | ')} | p50 ms | p99 ms |`,
@@ -593,6 +706,7 @@ async function main() {
     `|---|--:|`,
     `| warden / nginx static auth | **${ratioStatic.toFixed(3)}** (target ≥ 0.85: ${ratioStatic >= 0.85 ? 'met' : 'NOT met'}) |`,
     `| warden / no auth | **${ratioNoauth.toFixed(3)}** |`,
+    ...(WITH_REDIS ? [`| warden + Redis / nginx static auth | **${ratioRedis.toFixed(3)}** (target ≥ 0.75: ${ratioRedis >= 0.75 ? 'met' : 'NOT met'}) |`, `| warden + Redis / warden | ${(summary.wardenredis.rps / summary.warden.rps).toFixed(3)} |`] : []),
     `| nginx static auth / no auth | ${(summary.static.rps / summary.noauth.rps).toFixed(3)} |`,
     ...(NODE_FLOOR ? [`| trivial node auth / nginx static auth | ${(summary.nodefloor.rps / summary.static.rps).toFixed(3)} |`, `| warden / trivial node auth | ${(summary.warden.rps / summary.nodefloor.rps).toFixed(3)} |`] : []),
   ].join('\n');
@@ -607,7 +721,8 @@ async function main() {
     `- machine: ${nproc} CPUs (\`nproc\`), ${cpuModel}`,
     `- node ${process.version}, nginx ${nginxVersion}, wrk ${wrkVersion}`,
     `- wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s, ${ROUNDS} rounds interleaved, ${WARMUP}s warm-up each, GET ${PATH} with X-API-Key; nginx 1 worker; warden audit to a file`,
-    `- auth subrequest: ${recipe}; warden at git ${gitRev()}`,
+    `- auth subrequest: ${recipe}; warden at git ${rev}`,
+    redisLine,
   ].join('\n');
 
   process.stdout.write(`\n${table}\n\n${ratios}\n\n${machine}\n`);
