@@ -11,12 +11,14 @@ import { Revocations } from './auth/revocations.js';
 import { openStore } from './services.js';
 import { MirroredSet } from './store/mirror.js';
 import { compilePolicy } from './policy/compile.js';
+import { lintPolicy } from './policy/lint.js';
 import { ListenError, start } from './main.js';
 
 const USAGE = `usage: warden <command>
 
   serve                        run the forward-auth server (default)
-  check                        validate env, policy and keys; print a summary
+  check [--strict]             validate env, policy and keys; print a summary and lint warnings
+                               (--strict: exit 1 when there are warnings)
   keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO] [--networks CIDRs] [--rate-limit NAME]
                                print a new random key once, and its entry for the keys file
   keys hash [KEY]              print the sha256 entry of an existing key (KEY or stdin)
@@ -37,7 +39,8 @@ function configFailure(e: unknown, io: Out): number {
   throw e;
 }
 
-async function check(io: Out): Promise<number> {
+async function check(args: string[], io: Out): Promise<number> {
+  const { values: opts } = parseArgs({ args, options: { strict: { type: 'boolean' } }, strict: true });
   let config;
   try {
     config = await loadConfig(process.env, { fetch });
@@ -65,8 +68,15 @@ async function check(io: Out): Promise<number> {
       const exp = k.expires ? (k.expires.getTime() <= now ? `EXPIRED ${k.expires.toISOString()}` : `expires ${k.expires.toISOString()}`) : 'no expiry';
       return `  ${k.id} roles [${k.roles.join(', ')}] ${exp}${k.networks ? ` networks ${k.networks.join(',')}` : ''}`;
     }),
-    'configuration OK',
   ];
+  const warnings = lintPolicy(p, config.keys);
+  if (warnings.length > 0) lines.push(`warnings (${warnings.length}):`, ...warnings.map((w) => `  warning: ${w.path}: ${w.message}`));
+  if (warnings.length > 0 && opts.strict) {
+    io.out(lines.join('\n') + '\n');
+    io.err(`warden: ${warnings.length} lint warning${warnings.length === 1 ? '' : 's'} (--strict)\n`);
+    return 1;
+  }
+  lines.push(warnings.length > 0 ? `configuration OK, with ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : 'configuration OK');
   io.out(lines.join('\n') + '\n');
   return 0;
 }
@@ -190,7 +200,7 @@ export async function run(argv: string[], io: Out): Promise<number> {
   const [cmd = 'serve', sub, ...rest] = argv;
   try {
     if (cmd === 'serve') return await serveCommand(io);
-    if (cmd === 'check') return await check(io);
+    if (cmd === 'check') return await check(sub === undefined ? rest : [sub, ...rest], io);
     if (cmd === 'keys' && sub === 'create') return keysCreate(rest, io);
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);
     if (cmd === 'keys' && (sub === 'revoke' || sub === 'unrevoke' || sub === 'revocations')) return await revocationCommand(sub, rest, io);

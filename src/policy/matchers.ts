@@ -37,8 +37,8 @@ function globMatch(pat: readonly string[], path: readonly string[]): boolean {
   return p === pat.length;
 }
 
-/** Compile a path pattern (`/api`, `/api/*`, `/api/**`, wildcards in the middle too), case-insensitive. */
-export function compilePathPattern(pattern: string): PathMatcher {
+/** A path pattern's canonical segments (`*`, `**` or literal), as matching uses them; throws on a bad pattern. */
+export function pathPatternSegments(pattern: string): string[] {
   const canon = canonicalizePath(pattern);
   if (!canon.ok) throw new Error(`path pattern: ${canon.detail}`);
   if (canon.alternates) throw new Error('path pattern: no "." or ".." segments');
@@ -46,6 +46,12 @@ export function compilePathPattern(pattern: string): PathMatcher {
   for (const seg of pat) {
     if (seg !== '*' && seg !== '**' && seg.includes('*')) throw new Error(`path pattern: "*" must be a whole segment ("${seg}")`);
   }
+  return pat;
+}
+
+/** Compile a path pattern (`/api`, `/api/*`, `/api/**`, wildcards in the middle too), case-insensitive. */
+export function compilePathPattern(pattern: string): PathMatcher {
+  const pat = pathPatternSegments(pattern);
   return (segments) => globMatch(pat, segments);
 }
 

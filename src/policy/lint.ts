@@ -1,0 +1,137 @@
+// Policy lint: warnings about a valid policy that probably does not do what its author meant.
+import type { KeysFile } from '../config/keys-schema.js';
+import type { PolicyFile, PolicyRule } from '../config/policy-schema.js';
+import { normalizeHost, pathPatternSegments } from './matchers.js';
+import { compileGrants, grants } from './permissions.js';
+
+/** What a warning is about. */
+export type LintCode = 'shadowed' | 'public_overlap' | 'unused_role' | 'ungranted_permission' | 'authenticated_without_rules';
+
+/** One lint warning; `path` is where in the policy file it points, e.g. `rules[3]`. */
+export interface LintWarning {
+  code: LintCode;
+  path: string;
+  message: string;
+}
+
+/** A rule's match reduced to what matching compares: lower-case host, method set, canonical path segments. */
+interface MatchShape {
+  host: string | null;
+  methods: ReadonlySet<string> | null;
+  path: readonly string[];
+}
+
+function shapeOf(rule: PolicyRule): MatchShape {
+  return {
+    host: rule.match.host === undefined ? null : normalizeHost(rule.match.host),
+    methods: rule.match.methods === undefined ? null : new Set(rule.match.methods),
+    path: pathPatternSegments(rule.match.path),
+  };
+}
+
+/** True when every host `b` matches is matched by `a` (null = any host). */
+export function hostCovers(a: string | null, b: string | null): boolean {
+  if (a === null) return true;
+  if (b === null) return false;
+  if (!a.startsWith('*.')) return a === b;
+  const suffix = a.slice(1); // `.example.com`
+  // `*.example.com` matches names strictly below example.com: `x.example.com`, `*.x.example.com`, `*.example.com`.
+  return b.endsWith(suffix) && (b.length > suffix.length);
+}
+
+function methodsCover(a: ReadonlySet<string> | null, b: ReadonlySet<string> | null): boolean {
+  if (a === null) return true;
+  if (b === null) return false;
+  for (const m of b) if (!a.has(m)) return false;
+  return true;
+}
+
+/**
+ * True when every path that pattern `b` matches is matched by pattern `a` (segment globs: `*` one
+ * segment, `**` any number). Sound: a true answer is a proof; it may say false for exotic
+ * combinations of several `**` that happen to be covered, so lint stays silent rather than wrong.
+ */
+export function pathCovers(a: readonly string[], b: readonly string[]): boolean {
+  const memo = new Map<number, boolean>();
+  const go = (i: number, j: number): boolean => {
+    const key = i * (b.length + 1) + j;
+    const seen = memo.get(key);
+    if (seen !== undefined) return seen;
+    let r: boolean;
+    if (j === b.length) r = a.slice(i).every((s) => s === '**');
+    else if (i === a.length) r = false;
+    else if (a[i] === '**') r = go(i + 1, j) || go(i, j + 1); // a's ** matches nothing more, or absorbs whatever b[j] produces
+    else if (a[i] === '*') r = b[j] !== '**' && go(i + 1, j + 1);
+    else r = a[i] === b[j] && go(i + 1, j + 1);
+    memo.set(key, r);
+    return r;
+  };
+  return go(0, 0);
+}
+
+function covers(a: MatchShape, b: MatchShape): boolean {
+  return hostCovers(a.host, b.host) && methodsCover(a.methods, b.methods) && pathCovers(a.path, b.path);
+}
+
+function requiredOf(rule: PolicyRule): readonly string[] {
+  if (rule.require === undefined) return [];
+  if (Array.isArray(rule.require)) return rule.require;
+  return 'all' in rule.require ? rule.require.all : rule.require.any;
+}
+
+/** A rule that only observes (per-rule shadow mode) does not stop later rules from matching. */
+function isObserveOnly(rule: PolicyRule): boolean {
+  return (rule as { shadow?: unknown }).shadow === true;
+}
+
+/**
+ * Lint a validated policy (and the keys, to say who holds an unused role). Pure. Checks:
+ * rules that can never match because an earlier rule matches every request they would;
+ * public rules that take every request of a later non-public rule; roles that grant
+ * none of the permissions any rule requires; required permissions that no role grants;
+ * `default: authenticated` with no rules.
+ */
+export function lintPolicy(policy: PolicyFile, keys?: KeysFile): LintWarning[] {
+  const out: LintWarning[] = [];
+  const shapes = policy.rules.map(shapeOf);
+  const isPublic = (i: number) => policy.rules[i]!.public === true;
+
+  shapes.forEach((b, j) => {
+    const i = shapes.findIndex((a, k) => k < j && !isObserveOnly(policy.rules[k]!) && covers(a, b));
+    if (i === -1) return;
+    out.push({ code: 'shadowed', path: `rules[${j}]`, message: `never matches: shadowed by rules[${i}]${isPublic(i) ? ' (public)' : ''} (same or wider host, methods and path)` });
+  });
+
+  shapes.forEach((a, i) => {
+    if (!isPublic(i) || isObserveOnly(policy.rules[i]!)) return;
+    shapes.forEach((b, j) => {
+      // Only whole cover is reported: a public rule that merely intersects a protected one
+      // (`/health` on every host, before a host-wide admin rule) is the usual, intended shape.
+      if (j <= i || isPublic(j) || !covers(a, b)) return;
+      const what = policy.rules[j]!.deny ? 'deny' : policy.rules[j]!.require ? 'protected' : 'authenticated';
+      out.push({ code: 'public_overlap', path: `rules[${i}]`, message: `public rule covers later ${what} rules[${j}]: every request rules[${j}] matches is public (first match wins)` });
+    });
+  });
+
+  const compiled = new Map(Object.entries(policy.roles).map(([name, perms]) => [name, compileGrants(perms)]));
+  const required = new Set(policy.rules.flatMap(requiredOf));
+  for (const [name, g] of compiled) {
+    if ([...required].some((p) => grants(g, p))) continue;
+    const holders = (keys?.keys ?? []).filter((k) => k.roles.includes(name)).map((k) => k.id);
+    const held = holders.length > 0 ? `; held by keys ${holders.join(', ')}` : '';
+    out.push({ code: 'unused_role', path: `roles.${name}`, message: `grants none of the permissions any rule requires, so holding it changes no decision${held}` });
+  }
+
+  policy.rules.forEach((rule, i) => {
+    requiredOf(rule).forEach((p, k) => {
+      if ([...compiled.values()].some((g) => grants(g, p))) return;
+      const at = Array.isArray(rule.require) ? `rules[${i}].require[${k}]` : `rules[${i}].require.${'all' in rule.require! ? 'all' : 'any'}[${k}]`;
+      out.push({ code: 'ungranted_permission', path: at, message: `permission "${p}" is granted by no role` });
+    });
+  });
+
+  if (policy.default === 'authenticated' && policy.rules.length === 0) {
+    out.push({ code: 'authenticated_without_rules', path: 'default', message: 'default: authenticated with no rules lets any valid identity through everywhere, with no permission checked' });
+  }
+  return out;
+}
