@@ -13,12 +13,15 @@ import { MirroredSet } from './store/mirror.js';
 import { compilePolicy } from './policy/compile.js';
 import { lintPolicy } from './policy/lint.js';
 import { ListenError, start } from './main.js';
+import { explainCommand } from './tooling/explain-command.js';
 
 const USAGE = `usage: warden <command>
 
   serve                        run the forward-auth server (default)
   check [--strict]             validate env, policy and keys; print a summary and lint warnings
                                (--strict: exit 1 when there are warnings)
+  explain --url URL [--method M] [--ip IP] [--key KEY | --roles r1,r2] [--header 'N: v'] [--json]
+                               the decision /verify would take for a request, and why
   keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO] [--networks CIDRs] [--rate-limit NAME]
                                print a new random key once, and its entry for the keys file
   keys hash [KEY]              print the sha256 entry of an existing key (KEY or stdin)
@@ -201,6 +204,7 @@ export async function run(argv: string[], io: Out): Promise<number> {
   try {
     if (cmd === 'serve') return await serveCommand(io);
     if (cmd === 'check') return await check(sub === undefined ? rest : [sub, ...rest], io);
+    if (cmd === 'explain') return await explainCommand(argv.slice(1), io);
     if (cmd === 'keys' && sub === 'create') return keysCreate(rest, io);
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);
     if (cmd === 'keys' && (sub === 'revoke' || sub === 'unrevoke' || sub === 'revocations')) return await revocationCommand(sub, rest, io);

@@ -39,7 +39,8 @@ function one(h: HeaderMap, name: string): string | null {
   return v;
 }
 
-function finish(
+/** Validate the original request's parts and build its description: the one place every dialect (and `warden explain`) ends. */
+export function finish(
   a: AuthRequest,
   trusted: BlockList,
   parts: { method: string; proto: string; authority: string; uri: string; forwardedFor: string | undefined },
@@ -133,4 +134,15 @@ export function describe(dialect: Dialect, a: AuthRequest, trusted: BlockList): 
     case 'envoy':
       return describeEnvoy(a, trusted);
   }
+}
+
+/**
+ * Describe an original request given as method, absolute URL and client IP, exactly as the nginx
+ * dialect describes `X-Original-URL` (for `warden explain` and `warden test`): the client IP is
+ * the direct peer, no proxy in between.
+ */
+export function describeUrl(method: string, url: string, clientIp: Address, headers: HeaderMap, trusted: BlockList): DescribeResult {
+  const m = ABSOLUTE.exec(url);
+  if (!m) return bad('malformed URL: expected http(s)://host/path');
+  return finish({ method, pathAfterPrefix: '', peer: clientIp, headers }, trusted, { method, proto: m[1]!.toLowerCase(), authority: m[2]!, uri: m[3]!, forwardedFor: undefined });
 }

@@ -2,11 +2,11 @@
 import { randomUUID } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import type { AuditLog, DecisionEvent } from '../audit/audit-log.js';
-import { authenticate } from '../auth/chain.js';
+import { authenticate, type Authenticator } from '../auth/chain.js';
 import { AuthError } from '../auth/errors.js';
 import type { LimitOutcome } from '../limits/rate-limits.js';
 import type { Metrics } from '../metrics.js';
-import { decide } from '../policy/decide.js';
+import { decide, type AuthOutcome } from '../policy/decide.js';
 import { clientKey, inList, parseAddress, type Address } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
 import type { RuntimeState } from '../runtime.js';
@@ -84,6 +84,12 @@ function noteRequest(ev: DecisionEvent, r: Partial<RequestDescription>): void {
   ev.clientIp = r.clientIp?.ip ?? null;
 }
 
+/** Run the authenticator chain on a described request; a duplicated credential header is refused unread. */
+export function authenticateRequest(chain: readonly Authenticator[], req: RequestDescription, headers: HeaderMap, now: number): AuthOutcome {
+  if (headers.duplicated('authorization') || headers.duplicated('x-api-key')) return { error: new AuthError('invalid_credentials', 'malformed') };
+  return authenticate(chain, req, now);
+}
+
 function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthRequest, ev: DecisionEvent): Answer | Promise<Answer> {
   const peer: Address | null = raw.peer === undefined ? null : parseAddress(raw.peer);
   if (!peer || !inList(deps.trustedProxies, peer)) {
@@ -104,8 +110,7 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   noteRequest(ev, req);
   const runtime = deps.state.current;
   const now = deps.now();
-  const credentialsDuplicated = raw.headers.duplicated('authorization') || raw.headers.duplicated('x-api-key');
-  const auth = credentialsDuplicated ? { error: new AuthError('invalid_credentials', 'malformed') } : authenticate(runtime.chain, req, now);
+  const auth = authenticateRequest(runtime.chain, req, raw.headers, now);
   const d = decide(runtime.policy, req, auth);
   ev.rule = d.rule;
   ev.reason = d.reason;

@@ -5,6 +5,7 @@ import { inList, type Address } from '../request/client-ip.js';
 import type { CompiledPolicy, CompiledRule } from './compile.js';
 import { splitPath } from './matchers.js';
 import { rolesGrant } from './permissions.js';
+import type { DecisionTracer } from './trace.js';
 
 /** What decide() needs to know about the request. */
 export interface DecisionInput {
@@ -28,13 +29,23 @@ export type Decision =
   | { kind: 'unauthenticated'; rule: number | null; reason: 'missing_credentials' | 'invalid_credentials'; error: AuthError | null }
   | { kind: 'forbidden'; rule: number | null; reason: ForbiddenReason; required: readonly string[]; identity: Identity | null };
 
-/** The first rule whose host, methods and path all match, or null. */
-export function matchRule(policy: CompiledPolicy, method: string, host: string, matchPath: string): CompiledRule | null {
+/** The first rule whose host, methods and path all match, or null. `tracer` hears every rule tried. */
+export function matchRule(policy: CompiledPolicy, method: string, host: string, matchPath: string, tracer?: DecisionTracer): CompiledRule | null {
   const segments = splitPath(matchPath);
   for (const rule of policy.rules) {
-    if (rule.methods && !rule.methods.has(method)) continue;
-    if (rule.host && !rule.host(host)) continue;
-    if (rule.path(segments)) return rule;
+    if (rule.methods && !rule.methods.has(method)) {
+      tracer?.rule(rule, 'methods');
+      continue;
+    }
+    if (rule.host && !rule.host(host)) {
+      tracer?.rule(rule, 'host');
+      continue;
+    }
+    if (rule.path(segments)) {
+      tracer?.rule(rule, 'match');
+      return rule;
+    }
+    tracer?.rule(rule, 'path');
   }
   return null;
 }
@@ -53,21 +64,32 @@ function forbidden(rule: number | null, reason: ForbiddenReason, identity: Ident
  * credentials and permissions), else the policy default. A presented but invalid credential
  * never falls through to anonymous, except on a public rule, where no credential is needed.
  */
-export function decide(policy: CompiledPolicy, req: DecisionInput, auth: AuthOutcome): Decision {
-  const d = decideOne(policy, req, req.matchPath, auth);
+export function decide(policy: CompiledPolicy, req: DecisionInput, auth: AuthOutcome, tracer?: DecisionTracer): Decision {
+  const d = tracer ? traced(policy, req, req.matchPath, auth, tracer) : decideOne(policy, req, req.matchPath, auth);
   if (d.kind !== 'allow' || !req.altMatchPaths) return d;
   // An ambiguous path passes only if every reading an upstream might take would pass.
   for (const alt of req.altMatchPaths) {
-    const other = decideOne(policy, req, alt, auth);
+    const other = tracer ? traced(policy, req, alt, auth, tracer) : decideOne(policy, req, alt, auth);
     if (other.kind !== 'allow') return other;
   }
   return d;
 }
 
-function decideOne(policy: CompiledPolicy, req: DecisionInput, matchPath: string, auth: AuthOutcome): Decision {
+function traced(policy: CompiledPolicy, req: DecisionInput, matchPath: string, auth: AuthOutcome, tracer: DecisionTracer): Decision {
+  tracer.reading(matchPath);
+  const d = decideOne(policy, req, matchPath, auth, tracer);
+  tracer.decided(d);
+  return d;
+}
+
+function decideOne(policy: CompiledPolicy, req: DecisionInput, matchPath: string, auth: AuthOutcome, tracer?: DecisionTracer): Decision {
   const identity = auth && 'identity' in auth ? auth.identity : null;
-  if (policy.networks && !inList(policy.networks, req.clientIp)) return forbidden(null, 'network_not_allowed', identity);
-  const rule = matchRule(policy, req.method, req.host, matchPath);
+  if (policy.networks) {
+    const inside = inList(policy.networks, req.clientIp);
+    tracer?.network('global', inside);
+    if (!inside) return forbidden(null, 'network_not_allowed', identity);
+  }
+  const rule = matchRule(policy, req.method, req.host, matchPath, tracer);
   if (!rule) {
     if (policy.defaultEffect === 'deny') return forbidden(null, 'default_deny', identity);
     if (!identity) return unauthenticated(null, auth);
@@ -75,13 +97,18 @@ function decideOne(policy: CompiledPolicy, req: DecisionInput, matchPath: string
   }
   const index = rule.index;
   if (rule.effect === 'deny') return forbidden(index, 'rule_deny', identity);
-  if (rule.networks && !inList(rule.networks, req.clientIp)) return forbidden(index, 'network_not_allowed', identity);
+  if (rule.networks) {
+    const inside = inList(rule.networks, req.clientIp);
+    tracer?.network(index, inside);
+    if (!inside) return forbidden(index, 'network_not_allowed', identity);
+  }
   if (rule.effect === 'public') {
     return { kind: 'allow', rule: index, reason: 'public', identity, rateLimit: identity?.rateLimit ?? rule.rateLimit };
   }
   if (!identity) return unauthenticated(index, auth);
   const rateLimit = identity.rateLimit ?? rule.rateLimit;
   if (rule.require) {
+    tracer?.permissions(policy, rule, identity);
     const { mode, permissions } = rule.require;
     const ok = mode === 'all'
       ? permissions.every((p) => rolesGrant(identity.roles, policy.roles, p))

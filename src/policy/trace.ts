@@ -1,0 +1,74 @@
+// The decision trace: what decide() saw and why, collected only when `warden explain` or `warden test` asks.
+import type { Identity } from '../auth/identity.js';
+import type { CompiledPolicy, CompiledRule } from './compile.js';
+import type { Decision } from './decide.js';
+import { grants } from './permissions.js';
+
+/** Why a rule did or did not match the request. */
+export type RuleVerdict = 'match' | 'methods' | 'host' | 'path';
+
+/**
+ * Hooks decide() and matchRule() call when given a tracer. Without one, they call nothing and
+ * allocate nothing (`tracer?.hook(…)` does not evaluate its arguments).
+ */
+export interface DecisionTracer {
+  reading(matchPath: string): void;
+  network(scope: 'global' | number, allowed: boolean): void;
+  rule(rule: CompiledRule, verdict: RuleVerdict): void;
+  permissions(policy: CompiledPolicy, rule: CompiledRule, identity: Identity): void;
+  decided(d: Decision): void;
+}
+
+/** Which role grants one required permission (null: none of the identity's roles). */
+export interface PermissionCheck {
+  permission: string;
+  grantedBy: string[];
+}
+
+/** What happened on one reading of the path (the canonical one, then each alternate). */
+export interface ReadingTrace {
+  matchPath: string;
+  networks: { scope: 'global' | number; allowed: boolean }[];
+  rules: { index: number; verdict: RuleVerdict }[];
+  require: { rule: number; mode: 'any' | 'all'; checks: PermissionCheck[] } | null;
+  decision: { kind: Decision['kind']; reason: string; rule: number | null } | null;
+}
+
+/** A tracer that records everything, in order, as plain data. */
+export class TraceCollector implements DecisionTracer {
+  readonly readings: ReadingTrace[] = [];
+
+  private get current(): ReadingTrace {
+    const r = this.readings[this.readings.length - 1];
+    if (!r) throw new Error('trace: no reading started');
+    return r;
+  }
+
+  reading(matchPath: string): void {
+    this.readings.push({ matchPath, networks: [], rules: [], require: null, decision: null });
+  }
+
+  network(scope: 'global' | number, allowed: boolean): void {
+    this.current.networks.push({ scope, allowed });
+  }
+
+  rule(rule: CompiledRule, verdict: RuleVerdict): void {
+    this.current.rules.push({ index: rule.index, verdict });
+  }
+
+  permissions(policy: CompiledPolicy, rule: CompiledRule, identity: Identity): void {
+    if (!rule.require) return;
+    const checks = rule.require.permissions.map((permission) => ({
+      permission,
+      grantedBy: identity.roles.filter((role) => {
+        const g = policy.roles.get(role);
+        return g !== undefined && grants(g, permission);
+      }),
+    }));
+    this.current.require = { rule: rule.index, mode: rule.require.mode, checks };
+  }
+
+  decided(d: Decision): void {
+    this.current.decision = { kind: d.kind, reason: d.reason, rule: d.rule };
+  }
+}

@@ -1,0 +1,100 @@
+// Evaluate one request offline, as /verify would, with the decision trace: the core of `warden explain` and `warden test`.
+import { BlockList } from 'node:net';
+import { authenticateKey, type KeyTable } from '../auth/apikey.js';
+import type { Identity } from '../auth/identity.js';
+import type { RateLimitSpec } from '../config/policy-schema.js';
+import { describeUrl } from '../http/dialects.js';
+import { HeaderMap } from '../http/header-map.js';
+import { authenticateRequest } from '../http/verify.js';
+import type { CompiledPolicy } from '../policy/compile.js';
+import { decide, type AuthOutcome } from '../policy/decide.js';
+import { TraceCollector, type ReadingTrace } from '../policy/trace.js';
+import { parseAddress } from '../request/client-ip.js';
+
+/** Client IP used when none is given: outside every private range, like a client on the internet. */
+export const DEFAULT_IP = '203.0.113.7';
+
+/** A request to evaluate, with its credential. */
+export interface EvalInput {
+  method: string;
+  url: string;
+  ip?: string;
+  headers?: Record<string, string>;
+  /** An API key, looked up in the keys file like /verify does. */
+  key?: string;
+  /** A synthetic identity with these roles (no credential lookup). */
+  roles?: readonly string[];
+}
+
+/** The decision as the proxy would see it. */
+export interface EvalOutcome {
+  decision: 'allow' | 'unauthenticated' | 'forbidden' | 'malformed';
+  status: number;
+  reason: string;
+  rule: number | null;
+  required?: readonly string[];
+  rateLimit?: { name: string; spec: RateLimitSpec | null } | null;
+  detail?: string;
+}
+
+/** Everything explain prints. */
+export interface Evaluation {
+  request: { method: string; url: string; host: string | null; path: string | null; altPaths: readonly string[]; clientIp: string | null };
+  identity: { kind: 'anonymous' } | { kind: 'synthetic'; roles: readonly string[] } | { kind: 'api_key'; id: string; roles: readonly string[] } | { kind: 'refused'; reason: string; cause: string; keyId: string | null };
+  outcome: EvalOutcome;
+  trace: ReadingTrace[];
+  notes: string[];
+}
+
+/** Thrown for input that is not a request at all (bad IP); distinct from a request warden denies. */
+export class EvalInputError extends Error {}
+
+const NO_PROXIES = new BlockList();
+
+/** Evaluate a request through the same describe → authenticate → decide steps as /verify; rate limits are named, not consumed. */
+export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInput, now: number): Evaluation {
+  const ip = parseAddress(input.ip ?? DEFAULT_IP);
+  if (!ip) throw new EvalInputError(`not an IP address: ${input.ip}`);
+  if (input.key !== undefined && input.roles !== undefined) throw new EvalInputError('give a key or roles, not both');
+  const raw: string[] = [];
+  for (const [name, value] of Object.entries(input.headers ?? {})) raw.push(name, value);
+  if (input.key !== undefined) raw.push('x-api-key', input.key);
+  const headers = HeaderMap.fromRaw(raw);
+  const notes: string[] = [];
+  const request: Evaluation['request'] = { method: input.method, url: input.url, host: null, path: null, altPaths: [], clientIp: ip.ip };
+  const described = describeUrl(input.method, input.url, ip, headers, NO_PROXIES);
+  if (!described.ok) {
+    request.host = described.partial.host ?? null;
+    return { request, identity: { kind: 'anonymous' }, outcome: { decision: 'malformed', status: 403, reason: described.reason, rule: null, detail: described.detail }, trace: [], notes };
+  }
+  const req = described.req;
+  request.host = req.host;
+  request.path = req.path;
+  request.altPaths = req.altMatchPaths ?? [];
+  let auth: AuthOutcome;
+  let identity: Evaluation['identity'];
+  if (input.roles !== undefined) {
+    const synthetic: Identity = { sub: `roles:${input.roles.join(',')}`, name: '', email: '', roles: input.roles, method: 'api_key' };
+    auth = { identity: synthetic };
+    identity = { kind: 'synthetic', roles: input.roles };
+  } else {
+    // Revocations live in the store of the running servers; offline, they are not consulted.
+    auth = authenticateRequest([(r, t) => authenticateKey(keys, r, t, null)], req, headers, now);
+    if (input.key !== undefined) notes.push('key revocations are not consulted (they live in the running servers\' store)');
+    if (auth === null) identity = { kind: 'anonymous' };
+    else if ('identity' in auth) identity = { kind: 'api_key', id: auth.identity.sub, roles: auth.identity.roles };
+    else identity = { kind: 'refused', reason: auth.error.code, cause: auth.error.failure, keyId: auth.error.keyId ?? null };
+  }
+  const collector = new TraceCollector();
+  const d = decide(policy, req, auth, collector);
+  let outcome: EvalOutcome;
+  if (d.kind === 'allow') {
+    outcome = { decision: 'allow', status: 200, reason: d.reason, rule: d.rule, rateLimit: d.rateLimit === null ? null : { name: d.rateLimit, spec: policy.rateLimits.get(d.rateLimit) ?? null } };
+    if (d.rateLimit !== null) notes.push(`rate limit "${d.rateLimit}" applies; a client over it gets 429 (not consumed here)`);
+  } else if (d.kind === 'unauthenticated') {
+    outcome = { decision: 'unauthenticated', status: 401, reason: d.reason, rule: d.rule };
+  } else {
+    outcome = { decision: 'forbidden', status: 403, reason: d.reason, rule: d.rule, required: d.required };
+  }
+  return { request, identity, outcome, trace: collector.readings, notes };
+}

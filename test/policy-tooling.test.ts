@@ -1,0 +1,86 @@
+// `warden explain` and `warden test`, run as users run them: the built CLI in dist/.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { testKey } from './helpers/warden.js';
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '..');
+const CLI = join(ROOT, 'dist', 'cli.js');
+
+async function warden(args: string[], env: Record<string, string> = {}) {
+  return run(process.execPath, [CLI, ...args], { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, timeout: 20_000 }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+}
+
+const dev = testKey('agent-1', ['developer']);
+let keysEnv: Record<string, string>;
+
+beforeAll(async () => {
+  await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
+  const dir = mkdtempSync(join(tmpdir(), 'warden-tooling-'));
+  writeFileSync(join(dir, 'keys.yaml'), stringify({ keys: [dev.entry] }));
+  keysEnv = { WARDEN_API_KEYS: join(dir, 'keys.yaml') };
+}, 120_000);
+
+describe('warden explain', () => {
+  it('prints the decision, canonical path, identity, every rule tried, the permission check and the limit', async () => {
+    const r = await warden(['explain', '--method', 'POST', '--url', 'https://api.example.com/api/nodes', '--ip', '10.1.2.3', '--roles', 'analyst,viewer']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^decision: 403 forbidden \(insufficient_permissions\), rule \[2\], required \[api:write\]\n/);
+    expect(r.stdout).toContain('path:     /api/nodes (canonical)');
+    expect(r.stdout).toContain('client:   10.1.2.3');
+    expect(r.stdout).toContain('identity: synthetic, roles [analyst, viewer]');
+    expect(r.stdout).toMatch(/\[0\] \/health → public: ✗ path does not match/);
+    expect(r.stdout).toMatch(/\[1\] GET,HEAD \/api\/\*\* → require any \[api:read\]: ✗ method not in the rule's methods/);
+    expect(r.stdout).toMatch(/\[2\] \/api\/\*\* → require any \[api:write\]: ✓ matches/);
+    expect(r.stdout).toContain('api:write: granted by none of the roles');
+  });
+
+  it('looks a --key up in the keys file like /verify, and names the limit that applies', async () => {
+    const ok = await warden(['explain', '--url', 'https://api.example.com/api/nodes', '--key', dev.key], keysEnv);
+    expect(ok.stdout).toMatch(/^decision: 200 allow \(permitted\), rule \[1\]/);
+    expect(ok.stdout).toContain('identity: api key agent-1, roles [developer]');
+    expect(ok.stdout).toContain('api:read: granted by developer');
+    expect(ok.stdout).toContain('limit:    api 100/60s by identity');
+    expect(ok.stdout).not.toContain(dev.key);
+    const bad = await warden(['explain', '--url', 'https://api.example.com/api/nodes', '--key', 'wdn_wrong'], keysEnv);
+    expect(bad.stdout).toMatch(/^decision: 401 unauthenticated \(invalid_credentials\), rule \[1\]/);
+    expect(bad.stdout).toContain('credential refused: invalid_credentials (cause: unknown)');
+    const anon = await warden(['explain', '--url', 'https://api.example.com/nowhere']);
+    expect(anon.stdout).toMatch(/^decision: 403 forbidden \(default_deny\), policy default/);
+    expect(anon.stdout).toContain('no rule matches: default deny');
+  });
+
+  it('shows the other readings of a path with dot segments, and a rejected path as the decision', async () => {
+    const dots = await warden(['explain', '--url', 'https://api.example.com/api/%2e%2e/internal/x', '--roles', 'admin']);
+    expect(dots.stdout).toMatch(/^decision: 403 forbidden \(rule_deny\), rule \[7\]/);
+    expect(dots.stdout).toContain('path:     /internal/x (canonical)');
+    expect(dots.stdout).toContain('/api/../internal/x (another reading');
+    const bad = await warden(['explain', '--url', 'https://api.example.com/api%2fnodes', '--roles', 'admin']);
+    expect(bad.code).toBe(0);
+    expect(bad.stdout).toMatch(/^decision: 403 malformed \(bad_path: encoded slash or backslash\)/);
+  });
+
+  it('--json gives the outcome and the trace as data', async () => {
+    const r = await warden(['explain', '--json', '--url', 'https://admin.example.com/users', '--ip', '203.0.113.9', '--roles', 'admin']);
+    const e = JSON.parse(r.stdout);
+    expect(e.outcome).toEqual({ decision: 'forbidden', status: 403, reason: 'network_not_allowed', rule: 6, required: [] });
+    expect(e.trace[0].networks).toEqual([{ scope: 6, allowed: false }]);
+    expect(e.trace[0].rules.at(-1)).toEqual({ index: 6, verdict: 'match' });
+  });
+
+  it('refuses input that is not a request with exit 2', async () => {
+    expect((await warden(['explain'])).code).toBe(2);
+    const ip = await warden(['explain', '--url', 'https://a.example/x', '--ip', 'nope']);
+    expect(ip.code).toBe(2);
+    expect(ip.stderr).toContain('not an IP address');
+    expect((await warden(['explain', '--url', 'https://a.example/x', '--key', 'k', '--roles', 'r'])).code).toBe(2);
+  });
+});
