@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `warden` commands: serve, check, keys create, keys hash.
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { generateKey, hashKey } from './auth/apikey.js';
 import { ConfigError, formatProblem } from './config/errors.js';
@@ -12,6 +13,7 @@ import { openStore } from './services.js';
 import { MirroredSet } from './store/mirror.js';
 import { compilePolicy } from './policy/compile.js';
 import { lintPolicy } from './policy/lint.js';
+import { schemaFiles } from './config/json-schema.js';
 import { ListenError, start } from './main.js';
 import { explainCommand } from './tooling/explain-command.js';
 
@@ -29,6 +31,7 @@ const USAGE = `usage: warden <command>
                                revoke a key id on every replica (Redis) or in WARDEN_STATE_DIR
   keys unrevoke ID             lift a revocation
   keys revocations             list revocations in force
+  schema [--out DIR]           write the JSON Schemas of the policy and keys files (default DIR: rbac)
 `;
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
@@ -198,12 +201,23 @@ async function serveCommand(io: Out): Promise<number> {
   return 0;
 }
 
+/** Write the JSON Schemas generated from the zod schemas (npm run schema). */
+function schemaCommand(args: string[], io: Out): number {
+  const { values } = parseArgs({ args, options: { out: { type: 'string', default: 'rbac' } }, strict: true });
+  for (const [name, text] of Object.entries(schemaFiles())) {
+    writeFileSync(join(values.out, name), text);
+    io.out(`wrote ${join(values.out, name)}\n`);
+  }
+  return 0;
+}
+
 /** Run a command line; returns the exit code. */
 export async function run(argv: string[], io: Out): Promise<number> {
   const [cmd = 'serve', sub, ...rest] = argv;
   try {
     if (cmd === 'serve') return await serveCommand(io);
     if (cmd === 'check') return await check(sub === undefined ? rest : [sub, ...rest], io);
+    if (cmd === 'schema') return schemaCommand(argv.slice(1), io);
     if (cmd === 'explain') return await explainCommand(argv.slice(1), io);
     if (cmd === 'keys' && sub === 'create') return keysCreate(rest, io);
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);
