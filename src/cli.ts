@@ -16,6 +16,7 @@ import { lintPolicy } from './policy/lint.js';
 import { schemaFiles } from './config/json-schema.js';
 import { ListenError, start } from './main.js';
 import { explainCommand } from './tooling/explain-command.js';
+import { policyTestCommand } from './tooling/policy-test-command.js';
 
 const USAGE = `usage: warden <command>
 
@@ -24,6 +25,7 @@ const USAGE = `usage: warden <command>
                                (--strict: exit 1 when there are warnings)
   explain --url URL [--method M] [--ip IP] [--key KEY | --roles r1,r2] [--header 'N: v'] [--json]
                                the decision /verify would take for a request, and why
+  test [FILES…]                run policy test cases (default rbac/policy.test.yaml); exit 1 on a failure
   keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO] [--networks CIDRs] [--rate-limit NAME]
                                print a new random key once, and its entry for the keys file
   keys hash [KEY]              print the sha256 entry of an existing key (KEY or stdin)
@@ -219,6 +221,7 @@ export async function run(argv: string[], io: Out): Promise<number> {
     if (cmd === 'check') return await check(sub === undefined ? rest : [sub, ...rest], io);
     if (cmd === 'schema') return schemaCommand(argv.slice(1), io);
     if (cmd === 'explain') return await explainCommand(argv.slice(1), io);
+    if (cmd === 'test') return await policyTestCommand(argv.slice(1), io);
     if (cmd === 'keys' && sub === 'create') return keysCreate(rest, io);
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);
     if (cmd === 'keys' && (sub === 'revoke' || sub === 'unrevoke' || sub === 'revocations')) return await revocationCommand(sub, rest, io);

@@ -1,6 +1,6 @@
 // `warden explain` and `warden test`, run as users run them: the built CLI in dist/.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -82,5 +82,60 @@ describe('warden explain', () => {
     expect(ip.code).toBe(2);
     expect(ip.stderr).toContain('not an IP address');
     expect((await warden(['explain', '--url', 'https://a.example/x', '--key', 'k', '--roles', 'r'])).code).toBe(2);
+  });
+});
+
+describe('warden test', () => {
+  it('passes the example policy\'s own test file (rbac/policy.test.yaml)', async () => {
+    const r = await warden(['test']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^rbac\/policy\.test\.yaml\n  ✓ /);
+    expect(r.stdout).not.toContain('✗');
+    expect(r.stdout).toMatch(/\n\d+ passed \(1 file\)\n$/);
+  });
+
+  it('fails a deliberately broken copy of the policy with readable output and exit 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-tooling-'));
+    // The broken copy: the /internal/** deny rule dropped, and analysts no longer read the API.
+    const policy = readFileSync(join(ROOT, 'rbac', 'policy.yaml'), 'utf8')
+      .replace('  - match: { path: /internal/** }\n    deny: true\n', '')
+      .replace('analyst:   ["nodes:read", "api:read", "mcp:use"]', 'analyst:   ["nodes:read", "mcp:use"]');
+    writeFileSync(join(dir, 'policy.yaml'), policy);
+    const r = await warden(['test'], { WARDEN_POLICY: join(dir, 'policy.yaml') });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('  ✓ the health check is public, limited per IP\n');
+    expect(r.stdout).toContain(
+      '  ✗ an analyst reads the API under the api limit\n' +
+      '      expected allow, got deny-403; expected reason permitted, got insufficient_permissions\n' +
+      '      decision: 403 forbidden (insufficient_permissions), rule [1], required [api:read]\n' +
+      '      rule [1]: GET,HEAD /api/** → require any [api:read]\n' +
+      '      warden explain --method GET --url https://api.example.com/api/nodes --ip 203.0.113.7 --roles analyst\n',
+    );
+    expect(r.stdout).toContain('  ✗ internal paths are denied even to an admin\n      expected reason rule_deny, got default_deny; expected rule [7], got the policy default\n');
+    expect(r.stdout).toMatch(/\n5 failed, 19 passed \(1 file\)\n$/);
+  });
+
+  it('refuses a malformed test file with exit 2, naming the file, the case and the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-tooling-'));
+    const file = join(dir, 'bad.test.yaml');
+    writeFileSync(file, stringify([
+      { name: 'ok', request: { method: 'GET', url: 'https://a.example/x' }, expect: 'allow' },
+      { name: 'typo', request: { method: 'GET', url: 'https://a.example/x', ipp: '1.2.3.4' }, expect: 'allow' },
+      { name: 'relative', request: { method: 'get', url: '/x' }, expect: 'deny-403', extra: 1 },
+      { name: 'limited', request: { method: 'GET', url: 'https://a.example/x' }, expect: 'deny-429' },
+      { name: 'both', request: { method: 'GET', url: 'https://a.example/x' }, identity: { key: 'k', roles: ['r'] }, expect: 'deny-401' },
+    ]));
+    const r = await warden(['test', file, join(dir, 'missing.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('warden test: invalid test file (7 problems):');
+    expect(r.stderr).toContain(`${file}: case [1] "typo": request: Unrecognized key: "ipp"`);
+    expect(r.stderr).toContain(`${file}: case [2] "relative": request.method: an upper-case HTTP method such as GET`);
+    expect(r.stderr).toContain(`${file}: case [2] "relative": request.url: an absolute http(s) URL with a path`);
+    expect(r.stderr).toContain(`${file}: case [2] "relative": Unrecognized key: "extra"`);
+    expect(r.stderr).toContain(`${file}: case [3] "limited": expect: deny-429 is not supported`);
+    expect(r.stderr).toContain(`${file}: case [4] "both": identity: give key or roles, not both`);
+    expect(r.stderr).toContain(`${join(dir, 'missing.yaml')}: file not found`);
   });
 });
