@@ -53,7 +53,7 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   const app = createApp(deps);
   const hono = getRequestListener(app.fetch);
   const fastVerify = createVerifyListener(deps, env.WARDEN_PROXY);
-  const reloader = startReloader(env, state, services, log, { fetch });
+  const reloader = startReloader(env, state, services, log, { fetch }, audit);
   const onHup = () => void reloader.reload('SIGHUP');
   process.on('SIGHUP', onHup);
 

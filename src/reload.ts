@@ -2,7 +2,9 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import type { AuditLog } from './audit/audit-log.js';
 import type { Env } from './config/env-schema.js';
+import { diffDocuments } from './config/documents-diff.js';
 import { ConfigError, formatProblem } from './config/errors.js';
 import { loadDocuments, policySourceOf, type LoadDeps } from './config/load.js';
 import { buildRuntime, type RuntimeState, type Shared } from './runtime.js';
@@ -16,8 +18,11 @@ export interface Reloader {
   stop(): void;
 }
 
-/** Start watching policy and keys; returns the reloader. */
-export function startReloader(env: Env, state: RuntimeState, shared: Shared, log: Logger, deps: LoadDeps): Reloader {
+/**
+ * Start watching policy and keys; returns the reloader. Each reload that changes something is
+ * audited (`policy_reloaded`, with what changed); each refused one too (`config_rejected`).
+ */
+export function startReloader(env: Env, state: RuntimeState, shared: Shared, log: Logger, deps: LoadDeps, audit: Pick<AuditLog, 'admin'>): Reloader {
   let chain: Promise<unknown> = Promise.resolve();
   const watchers: FSWatcher[] = [];
   const timers: NodeJS.Timeout[] = [];
@@ -31,11 +36,14 @@ export function startReloader(env: Env, state: RuntimeState, shared: Shared, log
       }
       const next = buildRuntime(docs, shared, previous);
       state.swap(next);
-      log.info({ event: 'policy_reloaded', trigger, version: next.version, rules: next.policy.rules.length, keys: next.keys.entries.length }, 'policy and keys reloaded');
+      const { summary, ...changes } = diffDocuments(previous.docs, docs);
+      log.info({ event: 'policy_reloaded', trigger, version: next.version, rules: next.policy.rules.length, keys: next.keys.entries.length, changes: summary }, 'policy and keys reloaded');
+      audit.admin({ event: 'policy_reloaded', trigger, version: next.version, previousVersion: previous.version, summary, ...changes });
       return { ok: true, version: next.version, changed: true };
     } catch (e) {
       const problems = e instanceof ConfigError ? e.problems.map(formatProblem) : [(e as Error).message];
       log.error({ event: 'policy_rejected', trigger, problems, version: previous.version }, 'reload rejected; the previous policy stays in force');
+      audit.admin({ event: 'config_rejected', trigger, version: previous.version, problems });
       return { ok: false, problems };
     }
   }

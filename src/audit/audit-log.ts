@@ -26,7 +26,7 @@ export interface DecisionEvent {
 
 /** An administrative event: revocations, bans, reloads. Never sampled. */
 export interface AdminEvent {
-  event: 'revocation_added' | 'revocation_removed' | 'ban_started' | 'admin_denied';
+  event: 'revocation_added' | 'revocation_removed' | 'ban_started' | 'admin_denied' | 'policy_reloaded' | 'config_rejected';
   [field: string]: unknown;
 }
 
