@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { testKey } from './helpers/warden.js';
+import { parse, stringify } from 'yaml';
+import { send } from './helpers/http.js';
+import { startWarden, testKey } from './helpers/warden.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..');
@@ -137,5 +138,59 @@ describe('warden test', () => {
     expect(r.stderr).toContain(`${file}: case [3] "limited": expect: deny-429 is not supported`);
     expect(r.stderr).toContain(`${file}: case [4] "both": identity: give key or roles, not both`);
     expect(r.stderr).toContain(`${join(dir, 'missing.yaml')}: file not found`);
+  });
+});
+
+describe('explain agrees with /verify on the README walkthrough', () => {
+  // "Five minutes with warden": Traefik's headers for api.example.com, client 203.0.113.7.
+  const walkthrough: { uri: string; key?: string; method?: string }[] = [
+    { uri: '/api/nodes' },
+    { uri: '/api/nodes', key: dev.key },
+    { uri: '/internal/secrets', key: dev.key },
+    { uri: '/api/nodes', key: 'wdn_wrong' },
+    { uri: '/api/%2e%2e/internal/x', key: dev.key },
+    { uri: '/api%2fnodes', key: dev.key },
+    { uri: '/health' },
+    { uri: '/api/nodes', key: dev.key, method: 'POST' },
+    { uri: '/nodes/n1', key: dev.key, method: 'DELETE' },
+    { uri: '/elsewhere', key: dev.key },
+  ];
+
+  it('gives the same status, reason and rule for each request', async () => {
+    const policy = parse(readFileSync(join(ROOT, 'rbac', 'policy.yaml'), 'utf8'));
+    const w = await startWarden({ policy, keys: [dev.entry] });
+    try {
+      for (const [i, q] of walkthrough.entries()) {
+        const method = q.method ?? 'GET';
+        const headers: Record<string, string> = {
+          'X-Forwarded-Method': method, 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'api.example.com',
+          'X-Forwarded-Uri': q.uri, 'X-Forwarded-For': '203.0.113.7', 'X-Request-ID': `walk-${i}`,
+        };
+        if (q.key) headers['X-API-Key'] = q.key;
+        const res = await send(`${w.url}/verify/traefik`, { headers });
+        const line = w.audit.find((a) => a.reqId === `walk-${i}`)!;
+        const verify = { status: res.status, reason: res.status === 200 ? line.reason : JSON.parse(res.body).reason, rule: line.rule };
+        expect(line.reason).toBe(verify.reason);
+        const args = ['explain', '--json', '--method', method, '--url', `https://api.example.com${q.uri}`, '--ip', '203.0.113.7', ...(q.key ? ['--key', q.key] : [])];
+        const r = await warden(args, { WARDEN_POLICY: w.policyPath, WARDEN_API_KEYS: w.keysPath });
+        const o = JSON.parse(r.stdout).outcome;
+        expect({ uri: q.uri, status: o.status, reason: o.reason, rule: o.rule }).toEqual({ uri: q.uri, ...verify });
+      }
+    } finally {
+      await w.close();
+    }
+  }, 60_000);
+});
+
+describe('README', () => {
+  it('shows the real explain output for the walkthrough requests it lists', async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/```sh\nnpx warden explain (.+)\n```\n\n```\n([\s\S]*?)```\n/g)];
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    for (const [, argText, shown] of blocks) {
+      const args = [...argText!.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => (m[1] ?? m[2] ?? m[3])!.replace('$KEY', dev.key));
+      const r = await warden(['explain', ...args], keysEnv);
+      expect(r.stdout).toBe(shown);
+    }
   });
 });
