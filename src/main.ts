@@ -47,6 +47,7 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
     trustedProxies: compileCidrs(env.WARDEN_TRUSTED_PROXIES),
     loginUrl: env.WARDEN_LOGIN_URL,
     defaultDialect: env.WARDEN_PROXY,
+    shadowMode: env.WARDEN_MODE === 'shadow',
     now: Date.now,
     isReady: () => accepting,
   };

@@ -77,6 +77,21 @@ describe('warden explain', () => {
     expect(e.trace[0].rules.at(-1)).toEqual({ index: 6, verdict: 'match' });
   });
 
+  it('answers as /verify does in shadow mode: shadow rules only noted, WARDEN_MODE=shadow noted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-tooling-'));
+    writeFileSync(join(dir, 'policy.yaml'), stringify({
+      roles: { viewer: ['nodes:read'] },
+      rules: [{ match: { path: '/nodes/new/**' }, require: ['nodes:admin'], shadow: true }, { match: { path: '/nodes/**' }, require: ['nodes:read'] }],
+    }));
+    const env = { WARDEN_POLICY: join(dir, 'policy.yaml') };
+    const r = await warden(['explain', '--url', 'https://a.example/nodes/new/x', '--roles', 'viewer'], env);
+    expect(r.stdout).toMatch(/^decision: 200 allow \(permitted\), rule \[1\]/);
+    expect(r.stdout).toContain('note:     shadow rule [0] would deny (insufficient_permissions); /verify allows and audits decision "would-deny"');
+    const m = await warden(['explain', '--url', 'https://a.example/elsewhere', '--roles', 'viewer'], { ...env, WARDEN_MODE: 'shadow' });
+    expect(m.stdout).toMatch(/^decision: 403 forbidden \(default_deny\)/);
+    expect(m.stdout).toContain('WARDEN_MODE=shadow: /verify allows this request');
+  });
+
   it('refuses input that is not a request with exit 2', async () => {
     expect((await warden(['explain'])).code).toBe(2);
     const ip = await warden(['explain', '--url', 'https://a.example/x', '--ip', 'nope']);

@@ -5,7 +5,7 @@ import { LineWriter } from './line-writer.js';
 /** The fields of one decision event. */
 export interface DecisionEvent {
   reqId: string;
-  decision: 'allow' | 'unauthenticated' | 'forbidden' | 'limited' | 'malformed' | 'error';
+  decision: 'allow' | 'unauthenticated' | 'forbidden' | 'limited' | 'malformed' | 'error' | 'would-deny';
   reason: string;
   /** Audit-only detail of a refused credential (`unknown`, `expired`, …) or a malformed context. */
   cause?: string;
@@ -21,6 +21,8 @@ export interface DecisionEvent {
   keyId: string | null;
   rule: number | null;
   rateLimit?: string;
+  /** Set on `would-deny`: allowed because of `WARDEN_MODE=shadow` (`mode`) or a `shadow: true` rule (`rule`). */
+  shadow?: 'mode' | 'rule';
   durationMs: number;
 }
 
@@ -54,6 +56,7 @@ export function decisionFields(e: DecisionEvent): string {
     `,"clientIp":${str(e.clientIp)},"peer":${str(e.peer)},"sub":${str(e.sub)},"authMethod":${str(e.authMethod)},"keyId":${str(e.keyId)}` +
     `,"rule":${e.rule === null ? 'null' : e.rule}` +
     (e.rateLimit !== undefined ? `,"rateLimit":${str(e.rateLimit)}` : '') +
+    (e.shadow !== undefined ? `,"shadow":${str(e.shadow)}` : '') +
     `,"durationMs":${e.durationMs}`
   );
 }

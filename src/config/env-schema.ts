@@ -45,6 +45,8 @@ export const envSchema = z.object({
     .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''))
     .pipe(cidrList),
   WARDEN_PROXY: z.enum(['traefik', 'caddy', 'nginx', 'envoy']).default('traefik'),
+  /** `shadow`: allow every request, audit what would have been denied as `would-deny`. */
+  WARDEN_MODE: z.enum(['enforce', 'shadow']).default('enforce'),
   WARDEN_LOGIN_URL: absoluteHttpUrl.optional(),
   WARDEN_SHUTDOWN_TIMEOUT: duration.default(10),
   REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL').optional(),

@@ -63,6 +63,8 @@ const rule = z
       .optional(),
     networks: cidrList.optional(),
     rateLimit: z.string().optional(),
+    /** Audit-only: a request this rule would deny is decided by the other rules and audited `would-deny`. */
+    shadow: z.boolean().optional(),
   })
 ;
 

@@ -4,12 +4,13 @@ import type { BlockList } from 'node:net';
 import type { AuditLog, DecisionEvent } from '../audit/audit-log.js';
 import { authenticate, type Authenticator } from '../auth/chain.js';
 import { AuthError } from '../auth/errors.js';
+import type { Identity } from '../auth/identity.js';
 import type { LimitOutcome } from '../limits/rate-limits.js';
 import type { Metrics } from '../metrics.js';
 import { decide, type AuthOutcome } from '../policy/decide.js';
 import { clientKey, inList, parseAddress, type Address } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
-import type { RuntimeState } from '../runtime.js';
+import type { Runtime, RuntimeState } from '../runtime.js';
 import { describe, type Dialect } from './dialects.js';
 import type { HeaderMap } from './header-map.js';
 import { allowResponse, errorResponse, forbiddenResponse, limitedResponse, unauthenticatedResponse, type Answer } from './respond.js';
@@ -22,6 +23,8 @@ export interface VerifyDeps {
   audit: AuditLog;
   metrics: Metrics;
   now: () => number;
+  /** `WARDEN_MODE=shadow`: every deny with a described request is answered allow and audited `would-deny`. */
+  shadowMode?: boolean;
 }
 
 /** The raw auth request as the HTTP layer sees it. */
@@ -84,6 +87,14 @@ function noteRequest(ev: DecisionEvent, r: Partial<RequestDescription>): void {
   ev.clientIp = r.clientIp?.ip ?? null;
 }
 
+/** Answer allow, auditing the deny already noted in `ev` as `would-deny` (shadow mode or a shadow rule). */
+function wouldDeny(ev: DecisionEvent, origin: 'mode' | 'rule', identity: Identity | null, runtime: Runtime): Answer {
+  ev.decision = 'would-deny';
+  ev.shadow = origin;
+  ev.authMethod ??= 'public';
+  return allowResponse(identity, runtime.headerNames, null);
+}
+
 /** Run the authenticator chain on a described request; a duplicated credential header is refused unread. */
 export function authenticateRequest(chain: readonly Authenticator[], req: RequestDescription, headers: HeaderMap, now: number): AuthOutcome {
   if (headers.duplicated('authorization') || headers.duplicated('x-api-key')) return { error: new AuthError('invalid_credentials', 'malformed') };
@@ -104,6 +115,8 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
     ev.decision = 'malformed';
     ev.reason = described.reason;
     ev.cause = described.detail;
+    // A bad path is a policy-level refusal; a broken forwarded context is a proxy misconfiguration, refused even in shadow mode.
+    if (deps.shadowMode && described.reason === 'bad_path') return wouldDeny(ev, 'mode', null, deps.state.current);
     return forbiddenResponse(described.reason);
   }
   const req = described.req;
@@ -111,7 +124,8 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   const runtime = deps.state.current;
   const now = deps.now();
   const auth = authenticateRequest(runtime.chain, req, raw.headers, now);
-  const d = decide(runtime.policy, req, auth);
+  const policy = runtime.policy;
+  const d = decide(policy.enforced ?? policy, req, auth);
   ev.rule = d.rule;
   ev.reason = d.reason;
   if (auth && 'error' in auth) {
@@ -132,6 +146,7 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
     if (left > 0) {
       ev.decision = 'limited';
       ev.reason = 'banned';
+      if (deps.shadowMode) return wouldDeny(ev, 'mode', identity, runtime);
       const s = bans.spec;
       return limitedResponse({ limited: true, name: 'bans', limit: s.failures, windowSec: s.window, retryAfterSec: Math.max(1, Math.ceil(left / 1000)) }, 'banned');
     }
@@ -140,16 +155,26 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   }
   if (d.kind === 'unauthenticated') {
     ev.decision = 'unauthenticated';
-    const answer = unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl);
+    const answer = deps.shadowMode ? wouldDeny(ev, 'mode', null, runtime) : unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl);
     return counting ? counting.then(() => answer) : answer;
   }
   if (d.kind === 'forbidden') {
     ev.decision = 'forbidden';
-    const answer = forbiddenResponse(d.reason, d.required);
+    const answer = deps.shadowMode ? wouldDeny(ev, 'mode', identity, runtime) : forbiddenResponse(d.reason, d.required);
     return counting ? counting.then(() => answer) : answer;
   }
   ev.decision = 'allow';
   ev.authMethod ??= 'public';
+  if (policy.enforced) {
+    // Shadow rules: what the whole policy, shadow rules included, would have answered.
+    const full = decide(policy, req, auth);
+    if (full.kind !== 'allow' && full.rule !== null && policy.rules[full.rule]!.shadow) {
+      ev.decision = 'would-deny';
+      ev.shadow = 'rule';
+      ev.reason = full.reason;
+      ev.rule = full.rule;
+    }
+  }
   const allowed = allowResponse(identity, runtime.headerNames, null);
   if (d.rateLimit === null) return allowed;
   const spec = runtime.limits.spec(d.rateLimit);
@@ -159,6 +184,8 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
     if (!outcome.limited) return allowed;
     ev.decision = 'limited';
     ev.reason = 'rate_limited';
+    ev.rule = d.rule;
+    if (deps.shadowMode) return wouldDeny(ev, 'mode', identity, runtime);
     return limitedResponse(outcome);
   };
   const outcome = runtime.limits.consume(d.rateLimit, subject);

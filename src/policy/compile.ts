@@ -15,6 +15,8 @@ export interface CompiledRule {
   require: { mode: 'any' | 'all'; permissions: readonly string[] } | null;
   networks: BlockList | null;
   rateLimit: string | null;
+  /** `shadow: true`: the rule is only audited; {@link CompiledPolicy.enforced} leaves it out. */
+  shadow: boolean;
 }
 
 /** The policy as `decide()` consumes it. Immutable; a reload builds a new one. */
@@ -25,6 +27,8 @@ export interface CompiledPolicy {
   defaultEffect: 'deny' | 'authenticated';
   rateLimits: ReadonlyMap<string, RateLimitSpec>;
   source: PolicyFile;
+  /** The policy without its shadow rules (what is enforced), or null when it has none. */
+  enforced: CompiledPolicy | null;
 }
 
 /** Thrown when a validated policy still cannot be compiled; names the rule. */
@@ -59,16 +63,19 @@ export function compilePolicy(policy: PolicyFile): CompiledPolicy {
       require,
       networks: r.networks ? compileCidrs(r.networks) : null,
       rateLimit: r.rateLimit ?? null,
+      shadow: r.shadow === true,
     };
   });
   const roles = new Map<string, CompiledGrants>();
   for (const [name, perms] of Object.entries(policy.roles)) roles.set(name, compileGrants(perms));
-  return Object.freeze({
-    rules,
+  const base = {
     roles,
     networks: policy.networks ? compileCidrs(policy.networks) : null,
     defaultEffect: policy.default,
     rateLimits: new Map(Object.entries(policy.rateLimits)),
     source: policy,
-  });
+  };
+  // Shadow rules keep their indexes; the enforced policy simply skips them.
+  const enforced = rules.some((r) => r.shadow) ? Object.freeze({ ...base, rules: rules.filter((r) => !r.shadow), enforced: null }) : null;
+  return Object.freeze({ ...base, rules, enforced });
 }

@@ -86,7 +86,14 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
     else identity = { kind: 'refused', reason: auth.error.code, cause: auth.error.failure, keyId: auth.error.keyId ?? null };
   }
   const collector = new TraceCollector();
-  const d = decide(policy, req, auth, collector);
+  // As /verify: shadow rules are left out of the enforced decision, and only audited.
+  const d = decide(policy.enforced ?? policy, req, auth, collector);
+  if (policy.enforced && d.kind === 'allow') {
+    const full = decide(policy, req, auth);
+    if (full.kind !== 'allow' && full.rule !== null && policy.rules[full.rule]!.shadow) {
+      notes.push(`shadow rule [${full.rule}] would deny (${full.reason}); /verify allows and audits decision "would-deny"`);
+    }
+  }
   let outcome: EvalOutcome;
   if (d.kind === 'allow') {
     outcome = { decision: 'allow', status: 200, reason: d.reason, rule: d.rule, rateLimit: d.rateLimit === null ? null : { name: d.rateLimit, spec: policy.rateLimits.get(d.rateLimit) ?? null } };

@@ -79,6 +79,9 @@ export async function explainCommand(args: string[], io: Out): Promise<number> {
     }
     throw err;
   }
+  if (loaded.config.env.WARDEN_MODE === 'shadow' && e.outcome.decision !== 'allow' && e.outcome.reason !== 'bad_forwarded_context') {
+    e.notes.push('WARDEN_MODE=shadow: /verify allows this request and audits decision "would-deny"');
+  }
   io.out(values.json ? JSON.stringify(e, null, 2) + '\n' : formatExplanation(loaded.config.policy, e));
   return 0;
 }
