@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../e2e/harness/net.js';
-import { send } from '../helpers/http.js';
 import { REDIS_CLI, redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
+import { isReady, revokeKey, verifyStatus } from '../helpers/replicas.js';
 
 const run = promisify(execFile);
 
@@ -68,28 +68,9 @@ async function onePerMaster<T>(candidates: T[], key: (c: T) => string): Promise<
   });
 }
 
-const fwd = (uri: string, ip: string, key?: string): Record<string, string> => ({
-  'X-Forwarded-Method': 'GET',
-  'X-Forwarded-Proto': 'https',
-  'X-Forwarded-Host': 'app.example.com',
-  'X-Forwarded-Uri': uri,
-  'X-Forwarded-For': ip,
-  ...(key ? { 'X-API-Key': key } : {}),
-});
-const verify = (w: TestWarden, uri: string, key?: string, ip = '203.0.113.7') =>
-  send(`${w.url}/verify/traefik`, { headers: fwd(uri, ip, key) }).then((r) => r.status);
-
-async function revoke(w: TestWarden, id: string): Promise<number> {
-  const r = await fetch(`${w.url}/admin/revocations`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': admin.key },
-    body: JSON.stringify({ type: 'key', id, reason: 'cluster test' }),
-  });
-  await r.arrayBuffer();
-  return r.status;
-}
-
-const ready = (w: TestWarden) => fetch(`${w.url}/readyz`).then(async (r) => (await r.arrayBuffer(), r.status === 200), () => false);
+const verify = (w: TestWarden, uri: string, key?: string, ip = '203.0.113.7') => verifyStatus(w, uri, key, ip);
+const revoke = (w: TestWarden, id: string) => revokeKey(w, admin.key, id, 'cluster test');
+const ready = isReady;
 
 redisDescribe('Redis Cluster (3 masters): two wardens', () => {
   beforeAll(async () => {

@@ -7,9 +7,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort, sleep, waitForPort } from '../e2e/harness/net.js';
 import { startChild, type Child } from '../e2e/harness/process.js';
-import { send } from '../helpers/http.js';
 import { REDIS_CLI, REDIS_SERVER, redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
+import { isReady, revokeKey, verifyStatus } from '../helpers/replicas.js';
 
 const run = promisify(execFile);
 
@@ -91,28 +91,9 @@ async function currentMasterPort(): Promise<number | null> {
   return null;
 }
 
-const fwd = (uri: string, ip: string, key?: string): Record<string, string> => ({
-  'X-Forwarded-Method': 'GET',
-  'X-Forwarded-Proto': 'https',
-  'X-Forwarded-Host': 'app.example.com',
-  'X-Forwarded-Uri': uri,
-  'X-Forwarded-For': ip,
-  ...(key ? { 'X-API-Key': key } : {}),
-});
-const verify = (w: TestWarden, uri: string, key?: string, ip = '203.0.113.7') =>
-  send(`${w.url}/verify/traefik`, { headers: fwd(uri, ip, key) }).then((r) => r.status);
-
-async function revoke(w: TestWarden, id: string): Promise<number> {
-  const r = await fetch(`${w.url}/admin/revocations`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': admin.key },
-    body: JSON.stringify({ type: 'key', id, reason: 'sentinel test' }),
-  });
-  await r.arrayBuffer();
-  return r.status;
-}
-
-const ready = (w: TestWarden) => fetch(`${w.url}/readyz`).then(async (r) => (await r.arrayBuffer(), r.status === 200), () => false);
+const verify = (w: TestWarden, uri: string, key?: string, ip = '203.0.113.7') => verifyStatus(w, uri, key, ip);
+const revoke = (w: TestWarden, id: string) => revokeKey(w, admin.key, id, 'sentinel test');
+const ready = isReady;
 
 /** Alternate requests between the wardens; return the statuses in order. */
 async function alternate(uri: string, key: string, n: number): Promise<number[]> {
