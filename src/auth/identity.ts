@@ -1,5 +1,4 @@
 // Identity: who a request is, once an authenticator accepted its credential.
-import type { BlockList } from 'node:net';
 
 /** How an identity was established; `public` is only used in responses. */
 export type AuthMethod = 'api_key' | 'jwt' | 'session';

@@ -1,14 +1,12 @@
 // `warden explain`: one request, the decision /verify would take, and the trace behind it.
 import { parseArgs } from 'node:util';
 import { compileKeys, type KeyTable } from '../auth/apikey.js';
-import { ConfigError, formatProblem } from '../config/errors.js';
+import { configFailure, type Out } from './cli-io.js';
 import { loadConfig, type Config } from '../config/load.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
 import { EvalInputError, evaluate } from './evaluate.js';
 import { formatExplanation } from './explain-format.js';
 
-/** Output streams of a command. */
-export type Out = { out: (s: string) => void; err: (s: string) => void };
 
 /** The loaded policy and keys, compiled as a server would compile them. */
 export interface Loaded {
@@ -23,10 +21,7 @@ export async function loadForTooling(io: Out): Promise<Loaded | number> {
     const config = await loadConfig(process.env, { fetch });
     return { config, policy: compilePolicy(config.policy), keys: compileKeys(config.keys) };
   } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    io.err(`warden: configuration invalid (${e.problems.length} problem${e.problems.length === 1 ? '' : 's'}):\n`);
-    for (const p of e.problems) io.err(`  ${formatProblem(p)}\n`);
-    return 2;
+    return configFailure(e, io);
   }
 }
 

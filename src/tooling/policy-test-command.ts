@@ -4,7 +4,8 @@ import { parse } from 'yaml';
 import { formatPath } from '../config/errors.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { describeEffect, describeMatch, describeOutcome } from './explain-format.js';
-import { loadForTooling, type Loaded, type Out } from './explain-command.js';
+import { type Out } from './cli-io.js';
+import { loadForTooling, type Loaded } from './explain-command.js';
 import { policyTestFile, type Expectation, type PolicyTestCase } from './policy-test-schema.js';
 
 /** The test file used when none is named. */

@@ -1,0 +1,105 @@
+// `warden keys …`: create and hash keys; revoke, unrevoke and list revocations through the store.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { generateKey, hashKey } from '../auth/apikey.js';
+import { Revocations } from '../auth/revocations.js';
+import { loadEnv } from '../config/load.js';
+import { duration } from '../config/policy-schema.js';
+import { openStore } from '../services.js';
+import { MirroredSet } from '../store/mirror.js';
+import { configFailure, type Out } from './cli-io.js';
+
+/** `keys create`: a new random key, printed once, and its entry. */
+export function keysCreate(args: string[], io: Out): number {
+  const { values } = parseArgs({
+    args,
+    options: { id: { type: 'string' }, roles: { type: 'string' }, name: { type: 'string' }, email: { type: 'string' }, expires: { type: 'string' }, networks: { type: 'string' }, 'rate-limit': { type: 'string' } },
+    strict: true,
+  });
+  if (!values.id) {
+    io.err('warden keys create: --id is required\n');
+    return 2;
+  }
+  if (values.expires !== undefined && Number.isNaN(Date.parse(values.expires))) {
+    io.err('warden keys create: --expires must be an ISO date-time such as 2027-06-30T00:00:00Z\n');
+    return 2;
+  }
+  const key = generateKey();
+  const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const entry: Record<string, unknown> = { id: values.id };
+  if (values.name) entry.name = values.name;
+  if (values.email) entry.email = values.email;
+  entry.sha256 = hashKey(key);
+  entry.roles = list(values.roles);
+  if (values.expires) entry.expires = new Date(values.expires).toISOString();
+  if (values.networks) entry.networks = list(values.networks);
+  if (values['rate-limit']) entry.rateLimit = values['rate-limit'];
+  io.out(`key (shown once, store it now): ${key}\n\n# add to the keys file under "keys:"\n${stringify([entry])}`);
+  return 0;
+}
+
+/** `keys hash`: the sha256 entry of an existing key. */
+export function keysHash(args: string[], io: Out): number {
+  const key = (args[0] ?? readFileSync(0, 'utf8')).replace(/\r?\n$/, '');
+  if (key === '') {
+    io.err('warden keys hash: no key given (argument or stdin)\n');
+    return 2;
+  }
+  io.out(`sha256: ${hashKey(key)}\n`);
+  return 0;
+}
+
+/** Revocation commands: write through the same store the servers read (Redis, or the state dir). */
+export async function revocationCommand(sub: string, args: string[], io: Out): Promise<number> {
+  let env;
+  try {
+    env = loadEnv(process.env);
+  } catch (e) {
+    return configFailure(e, io);
+  }
+  const { values, positionals } = parseArgs({ args, options: { reason: { type: 'string' }, expires: { type: 'string' } }, allowPositionals: true, strict: true });
+  const store = openStore(env);
+  try {
+    if (!(await store.waitReady(5000))) {
+      io.err('warden: the store is not reachable (Redis not ready after 5 s)\n');
+      return 1;
+    }
+    const revocations = new Revocations(new MirroredSet(store.set('revocations', { persistent: true }), { resyncMs: 60_000 }));
+    await revocations.mirror.resync();
+    const now = Date.now();
+    if (sub === 'revocations') {
+      const list = revocations.list(now);
+      io.out(list.length === 0 ? 'no revocations\n' : list.map((r) => `${r.type} ${r.id}${r.reason ? ` reason="${r.reason}"` : ''} since ${new Date(r.createdAt).toISOString()}${r.expiresAt ? ` until ${new Date(r.expiresAt).toISOString()}` : ''}`).join('\n') + '\n');
+      return 0;
+    }
+    const id = positionals[0];
+    if (!id || positionals.length > 1) {
+      io.err(`warden keys ${sub}: give exactly one key id\n`);
+      return 2;
+    }
+    if (sub === 'unrevoke') {
+      const removed = await revocations.unrevoke('key', id);
+      io.out(removed ? `revocation of key ${id} lifted\n` : `key ${id} was not revoked\n`);
+      return 0;
+    }
+    let expiresAt: number | undefined;
+    if (values.expires !== undefined) {
+      const d = duration.safeParse(values.expires);
+      expiresAt = d.success ? now + d.data * 1000 : Date.parse(values.expires);
+      if (Number.isNaN(expiresAt) || expiresAt <= now) {
+        io.err('warden keys revoke: --expires must be a future ISO date-time or a duration like 24h\n');
+        return 2;
+      }
+    }
+    if ((await revocations.revoke('key', id, { now, ...(values.reason ? { reason: values.reason } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) })) === 'local') {
+      io.err('warden: the store did not take the revocation; try again\n');
+      return 1;
+    }
+    io.out(`key ${id} revoked${expiresAt ? ` until ${new Date(expiresAt).toISOString()}` : ''} (${store.kind === 'redis' ? 'every replica sharing this Redis' : `state dir ${env.WARDEN_STATE_DIR}`})\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
