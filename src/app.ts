@@ -20,7 +20,6 @@ export interface AppDeps extends VerifyDeps {
 
 type Env = { Bindings: { incoming?: IncomingMessage } };
 
-
 function rawRequest(c: Context<Env>, pathAfterPrefix: string) {
   const incoming = c.env?.incoming;
   return {
@@ -31,6 +30,13 @@ function rawRequest(c: Context<Env>, pathAfterPrefix: string) {
   };
 }
 
+/** The request target as sent (never re-encoded); in-process requests have only their URL. */
+function requestTarget(c: Context<Env>): string {
+  const raw = c.env?.incoming?.url;
+  if (raw !== undefined) return raw;
+  const u = new URL(c.req.url);
+  return u.pathname + u.search;
+}
 
 /** Build the HTTP application. */
 export function createApp(deps: AppDeps): Hono<Env> {
@@ -50,8 +56,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   // The same resolution as the node:http fast path in main.ts, for in-process use (app.request).
   const verifyHandler = async (c: Context<Env>) => {
-    const target = c.env?.incoming?.url ?? new URL(c.req.url).pathname + new URL(c.req.url).search;
-    const route = resolveVerify(target, deps.defaultDialect);
+    const route = resolveVerify(requestTarget(c), deps.defaultDialect);
     if (!route) return c.json({ error: 'not_found' }, 404, { 'cache-control': 'no-store' });
     return toResponse(await verify(deps, route.dialect, rawRequest(c, route.pathAfterPrefix)));
   };

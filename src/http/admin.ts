@@ -9,7 +9,7 @@ import type { Identity } from '../auth/identity.js';
 import { duration } from '../config/policy-schema.js';
 import { rolesGrant } from '../policy/permissions.js';
 import { canonicalizePath, matchKey } from '../request/canonical-path.js';
-import { clientKey, parseAddress } from '../request/client-ip.js';
+import { parseAddress } from '../request/client-ip.js';
 import { HeaderMap } from './header-map.js';
 import { forbiddenResponse, limitedResponse, toResponse, unauthenticatedResponse } from './respond.js';
 
@@ -45,13 +45,11 @@ export function adminRoutes(deps: AppDeps): Hono<Env> {
     const host = headers.get('host') ?? '';
     const desc = { method: c.req.method, proto: 'http', host, authority: host, path: canon.path, matchPath: matchKey(canon.path), altMatchPaths: null, rawUri: c.req.path, clientIp: peer, peer, headers };
     const bans = runtime.bans;
-    const left = bans?.remainingMs(clientKey(peer), now) ?? 0;
-    if (bans && left > 0) {
-      return toResponse(limitedResponse({ limited: true, name: 'bans', limit: bans.spec.failures, windowSec: bans.spec.window, retryAfterSec: Math.ceil(left / 1000) }, 'banned'));
-    }
+    const banned = bans?.refusal(peer, now);
+    if (banned) return toResponse(limitedResponse(banned, 'banned'));
     const auth = authenticate(runtime.chain, desc, now);
     if (!auth || 'error' in auth) {
-      if (auth && bans && auth.error.failure !== 'revocations_unavailable') await bans.recordFailure(clientKey(peer), now);
+      if (auth && bans) await bans.recordFailure(peer, auth.error.failure, now);
       deps.audit.admin({ event: 'admin_denied', path: canon.path, method: c.req.method, peer: peer.ip, reason: auth ? 'invalid_credentials' : 'missing_credentials', cause: auth?.error.failure });
       return toResponse(unauthenticatedResponse(auth ? 'invalid_credentials' : 'missing_credentials', 'traefik', null, undefined));
     }

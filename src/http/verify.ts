@@ -7,7 +7,7 @@ import { AuthError } from '../auth/errors.js';
 import type { Identity } from '../auth/identity.js';
 import type { LimitOutcome } from '../limits/rate-limits.js';
 import type { Metrics } from '../metrics.js';
-import { decide, type AuthOutcome } from '../policy/decide.js';
+import { decide, shadowDenial, type AuthOutcome } from '../policy/decide.js';
 import { clientKey, inList, parseAddress, type Address } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
 import type { Runtime, RuntimeState } from '../runtime.js';
@@ -142,16 +142,14 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   const bans = runtime.bans;
   let counting: Promise<void> | null = null;
   if (bans && !(d.kind === 'allow' && d.reason === 'public')) {
-    const left = bans.remainingMs(clientKey(req.clientIp), now);
-    if (left > 0) {
+    const banned = bans.refusal(req.clientIp, now);
+    if (banned) {
       ev.decision = 'limited';
       ev.reason = 'banned';
       if (deps.shadowMode) return wouldDeny(ev, 'mode', identity, runtime);
-      const s = bans.spec;
-      return limitedResponse({ limited: true, name: 'bans', limit: s.failures, windowSec: s.window, retryAfterSec: Math.max(1, Math.ceil(left / 1000)) }, 'banned');
+      return limitedResponse(banned, 'banned');
     }
-    // Only failures the client caused count toward a ban (not, say, revocations still loading).
-    if (auth && 'error' in auth && auth.error.failure !== 'revocations_unavailable') counting = bans.recordFailure(clientKey(req.clientIp), now);
+    if (auth && 'error' in auth) counting = bans.recordFailure(req.clientIp, auth.error.failure, now);
   }
   if (d.kind === 'unauthenticated') {
     ev.decision = 'unauthenticated';
@@ -165,15 +163,12 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   }
   ev.decision = 'allow';
   ev.authMethod ??= 'public';
-  if (policy.enforced) {
-    // Shadow rules: what the whole policy, shadow rules included, would have answered.
-    const full = decide(policy, req, auth);
-    if (full.kind !== 'allow' && full.rule !== null && policy.rules[full.rule]!.shadow) {
-      ev.decision = 'would-deny';
-      ev.shadow = 'rule';
-      ev.reason = full.reason;
-      ev.rule = full.rule;
-    }
+  const shadowed = shadowDenial(policy, req, auth);
+  if (shadowed) {
+    ev.decision = 'would-deny';
+    ev.shadow = 'rule';
+    ev.reason = shadowed.reason;
+    ev.rule = shadowed.rule;
   }
   const allowed = allowResponse(identity, runtime.headerNames, null);
   if (d.rateLimit === null) return allowed;

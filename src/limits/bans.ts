@@ -1,7 +1,12 @@
 // Brute-force bans: repeated failed credentials from one client IP ban it from every protected route.
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { MirroredSet } from '../store/mirror.js';
+import type { AuthFailureCause } from '../auth/errors.js';
+import { clientKey, type Address } from '../request/client-ip.js';
 import type { Limiter, Store } from '../store/store.js';
+import type { LimitOutcome } from './rate-limits.js';
+
+type Limited = Extract<LimitOutcome, { limited: true }>;
 
 /** The policy's `bans` setting, resolved. */
 export interface BanSpec {
@@ -31,15 +36,25 @@ export class Bans {
       : null;
   }
 
-  /** Milliseconds left on a ban of this IP; 0 when not banned. No I/O. */
-  remainingMs(ip: string, now: number): number {
-    if (!this.spec.enabled) return 0;
-    const e = this.banned.get(ip, now);
-    return e?.expiresAt === undefined ? 0 : e.expiresAt - now;
+  /** The 429 a banned client gets (Retry-After until the ban ends), or null. No I/O. */
+  refusal(client: Address, now: number): Limited | null {
+    if (!this.spec.enabled) return null;
+    const e = this.banned.get(clientKey(client), now);
+    if (e?.expiresAt === undefined || e.expiresAt <= now) return null;
+    const s = this.spec;
+    return { limited: true, name: 'bans', limit: s.failures, windowSec: s.window, retryAfterSec: Math.max(1, Math.ceil((e.expiresAt - now) / 1000)) };
   }
 
-  /** Count a failed credential; the failure that reaches the threshold starts a ban. */
-  async recordFailure(ip: string, now: number): Promise<void> {
+  /**
+   * Count a credential the client got wrong; the failure that reaches the threshold starts a
+   * ban. Failures the client did not cause (revocations still loading) are not counted: null.
+   */
+  recordFailure(client: Address, failure: AuthFailureCause, now: number): Promise<void> | null {
+    if (!this.failures || failure === 'revocations_unavailable') return null;
+    return this.count(clientKey(client), now);
+  }
+
+  private async count(ip: string, now: number): Promise<void> {
     if (!this.failures) return;
     try {
       await this.failures.consume(ip);

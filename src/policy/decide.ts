@@ -118,3 +118,13 @@ function decideOne(policy: CompiledPolicy, req: DecisionInput, matchPath: string
   }
   return { kind: 'allow', rule: index, reason: 'authenticated', identity, rateLimit };
 }
+
+/**
+ * With shadow rules: where the enforced policy allows, the denial a shadow rule would have
+ * given (to audit as `would-deny`); null when there is none.
+ */
+export function shadowDenial(policy: CompiledPolicy, req: DecisionInput, auth: AuthOutcome): Decision | null {
+  if (!policy.enforced) return null;
+  const full = decide(policy, req, auth);
+  return full.kind !== 'allow' && full.rule !== null && policy.rules[full.rule]!.shadow ? full : null;
+}

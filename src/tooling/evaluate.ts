@@ -7,7 +7,7 @@ import { describeUrl } from '../http/dialects.js';
 import { HeaderMap } from '../http/header-map.js';
 import { authenticateRequest } from '../http/verify.js';
 import type { CompiledPolicy } from '../policy/compile.js';
-import { decide, type AuthOutcome } from '../policy/decide.js';
+import { decide, shadowDenial, type AuthOutcome } from '../policy/decide.js';
 import { TraceCollector, type ReadingTrace } from '../policy/trace.js';
 import { parseAddress } from '../request/client-ip.js';
 
@@ -88,12 +88,8 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
   const collector = new TraceCollector();
   // As /verify: shadow rules are left out of the enforced decision, and only audited.
   const d = decide(policy.enforced ?? policy, req, auth, collector);
-  if (policy.enforced && d.kind === 'allow') {
-    const full = decide(policy, req, auth);
-    if (full.kind !== 'allow' && full.rule !== null && policy.rules[full.rule]!.shadow) {
-      notes.push(`shadow rule [${full.rule}] would deny (${full.reason}); /verify allows and audits decision "would-deny"`);
-    }
-  }
+  const shadowed = d.kind === 'allow' ? shadowDenial(policy, req, auth) : null;
+  if (shadowed) notes.push(`shadow rule [${shadowed.rule}] would deny (${shadowed.reason}); /verify allows and audits decision "would-deny"`);
   let outcome: EvalOutcome;
   if (d.kind === 'allow') {
     outcome = { decision: 'allow', status: 200, reason: d.reason, rule: d.rule, rateLimit: d.rateLimit === null ? null : { name: d.rateLimit, spec: policy.rateLimits.get(d.rateLimit) ?? null } };

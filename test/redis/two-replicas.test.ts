@@ -1,6 +1,7 @@
 // Two warden replicas sharing one real redis-server: limits, revocations, bans, and Redis dying mid-traffic.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
+import { traefikHeaders } from '../helpers/replicas.js';
 import { redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 
@@ -23,9 +24,7 @@ const fresh = testKey('fresh-1', ['dev']);
 const keys = [admin, dev, limited, victim, bystander, fresh].map((k) => k.entry);
 
 const ask = (w: TestWarden, path: string, headers: Record<string, string> = {}, ip = '203.0.113.10') =>
-  send(`${w.url}/verify/traefik`, {
-    headers: { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'app.example.com', 'X-Forwarded-Uri': path, 'X-Forwarded-For': ip, ...headers },
-  });
+  send(`${w.url}/verify/traefik`, { headers: { ...traefikHeaders(path, ip), ...headers } });
 const revoke = (w: TestWarden, body: unknown, key = admin.key) =>
   send(`${w.url}/admin/revocations`, { method: 'POST', headers: { 'X-API-Key': key, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(JSON.stringify(body))) }, body: JSON.stringify(body) });
 
