@@ -1,6 +1,7 @@
 // Load env, policy and keys once into a frozen typed Config, collecting every problem before failing.
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
+import type { z } from 'zod';
 import { envCrossCheck, envSchema, type Env } from './env-schema.js';
 import { ConfigError, type ConfigProblem, formatPath, zodProblems } from './errors.js';
 import { keysCrossCheck, keysSchema, type KeysFile } from './keys-schema.js';
@@ -124,6 +125,26 @@ function parseText(text: string, source: string, problems: ConfigProblem[]): unk
 }
 
 /**
+ * Parse a document and validate it with its schema and its cross-field checks, which run on the
+ * raw data even when the schema fails, so every problem is reported. Undefined when any failed.
+ */
+function validateDocument<S extends z.ZodType>(
+  text: string,
+  source: string,
+  schema: S,
+  crossCheck: (raw: unknown) => { path: (string | number)[]; message: string }[],
+  problems: ConfigProblem[],
+): z.output<S> | undefined {
+  const data = parseText(text, source, problems);
+  if (data === undefined) return undefined;
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) problems.push(...zodProblems(source, parsed.error));
+  const cross = crossCheck(data).map((i) => ({ source, path: formatPath(i.path), message: i.message }));
+  problems.push(...cross);
+  return parsed.success && cross.length === 0 ? parsed.data : undefined;
+}
+
+/**
  * Load and validate policy and keys. With `previousEtag`, a URL policy answered 304 keeps
  * `previous.policy`. Throws ConfigError with every problem in both documents.
  */
@@ -150,31 +171,13 @@ export async function loadDocuments(env: Env, deps: LoadDeps, previous?: Documen
       policyEtag = r.etag;
     }
   }
-  if (policyText !== undefined) {
-    const data = parseText(policyText, policyLabelText, problems);
-    if (data !== undefined) {
-      const parsed = policySchema.safeParse(data);
-      if (!parsed.success) problems.push(...zodProblems(policyLabelText, parsed.error));
-      const cross = policyCrossCheck(data).map((i) => ({ source: policyLabelText, path: formatPath(i.path), message: i.message }));
-      problems.push(...cross);
-      if (parsed.success && cross.length === 0) policy = parsed.data;
-    }
-  }
+  if (policyText !== undefined) policy = validateDocument(policyText, policyLabelText, policySchema, policyCrossCheck, problems);
 
   const keysLabel = `${env.WARDEN_API_KEYS} (WARDEN_API_KEYS)`;
   let keys: KeysFile | undefined;
   const keysRead = await readText(env.WARDEN_API_KEYS);
   if ('problem' in keysRead) problems.push({ source: keysLabel, path: '', message: keysRead.problem });
-  else {
-    const data = parseText(keysRead.text, keysLabel, problems);
-    if (data !== undefined) {
-      const parsed = keysSchema.safeParse(data);
-      if (!parsed.success) problems.push(...zodProblems(keysLabel, parsed.error));
-      const cross = keysCrossCheck(data).map((i) => ({ source: keysLabel, path: formatPath(i.path), message: i.message }));
-      problems.push(...cross);
-      if (parsed.success && cross.length === 0) keys = parsed.data;
-    }
-  }
+  else keys = validateDocument(keysRead.text, keysLabel, keysSchema, keysCrossCheck, problems);
 
   if (policy && keys) problems.push(...crossCheck(policy, keys, keysLabel));
   if (problems.length > 0 || !policy || !keys) throw new ConfigError(problems);
