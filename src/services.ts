@@ -48,8 +48,14 @@ export async function startServices(env: Env, log: Logger, audit: AuditLog, metr
   const store = openStore(env, log, metrics);
   if (!(await store.waitReady(5000))) log.warn({ event: 'redis_unavailable' }, 'Redis not ready after 5 s; starting anyway: limits use memory, API keys are refused until revocations load');
   const onError = (what: string) => (err: Error) => log.warn({ event: 'mirror_error', set: what, err: err.message }, `cannot load ${what}; retrying`);
-  const revMirror = new MirroredSet(store.set('revocations', { persistent: true }), { resyncMs: env.WARDEN_REVOCATION_RESYNC * 1000, onError: onError('revocations') });
-  const banned = new MirroredSet(store.set('bans', { persistent: false }), { resyncMs: env.WARDEN_REVOCATION_RESYNC * 1000, onError: onError('bans') });
+  const mirror = (what: string, persistent: boolean) =>
+    new MirroredSet(store.set(what, { persistent }), {
+      resyncMs: env.WARDEN_REVOCATION_RESYNC * 1000,
+      onError: onError(what),
+      onRestore: (count) => log.warn({ event: 'set_restored', set: what, count }, `the store had lost ${what}; wrote back the ${count} entries this replica holds`),
+    });
+  const revMirror = mirror('revocations', true);
+  const banned = mirror('bans', false);
   await Promise.all([revMirror.start(), banned.start()]);
   // A store that was down at start: retry the first load quickly rather than at the resync interval.
   const retry = setInterval(() => {

@@ -148,9 +148,6 @@ export class MirroredSet {
     return [...this.entries.values()].filter((e) => e.expiresAt === undefined || e.expiresAt > now);
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
