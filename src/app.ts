@@ -45,9 +45,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     const s = deps.services.ready();
-    const parts = { policy: deps.state.current !== undefined, store: s.ready, revocations: s.revocations, bans: s.bans, accepting: deps.isReady() };
-    const ready = parts.policy && parts.store && parts.accepting;
-    return c.json({ ready, parts, store: { kind: deps.services.store.kind, state: s.store } }, ready ? 200 : 503);
+    const parts = { policy: deps.state.current !== undefined, store: s.ready, revocations: s.revocations, bans: s.bans, jwks: s.jwks.ready, accepting: deps.isReady() };
+    const ready = parts.policy && parts.store && parts.jwks && parts.accepting;
+    const body = { ready, parts, store: { kind: deps.services.store.kind, state: s.store }, ...(s.jwks.pending.length > 0 ? { jwksPending: s.jwks.pending } : {}) };
+    return c.json(body, ready ? 200 : 503);
   });
   app.get('/metrics', async (c) => {
     const body = await deps.metrics.registry.metrics();

@@ -36,7 +36,7 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   const log = createOpsLog(env.LOG_LEVEL, opts.opsDestination);
   const audit = createAuditLog(opts.auditDestination);
   const metrics = createMetrics();
-  const services = await startServices(env, log, audit, metrics);
+  const services = await startServices(env, log, audit, metrics, config.issuers);
   const state = new RuntimeState(buildRuntime(config, services));
   let accepting = true;
   const deps = {

@@ -21,6 +21,9 @@ export interface DecisionEvent {
   keyId: string | null;
   rule: number | null;
   rateLimit?: string;
+  /** A refused bearer token: the `kid` of its header and jose's error code. Never the token. */
+  kid?: string;
+  joseCode?: string;
   /** Set on `would-deny`: allowed because of `WARDEN_MODE=shadow` (`mode`) or a `shadow: true` rule (`rule`). */
   shadow?: 'mode' | 'rule';
   durationMs: number;
@@ -56,6 +59,8 @@ export function decisionFields(e: DecisionEvent): string {
     `,"clientIp":${str(e.clientIp)},"peer":${str(e.peer)},"sub":${str(e.sub)},"authMethod":${str(e.authMethod)},"keyId":${str(e.keyId)}` +
     `,"rule":${e.rule === null ? 'null' : e.rule}` +
     (e.rateLimit !== undefined ? `,"rateLimit":${str(e.rateLimit)}` : '') +
+    (e.kid !== undefined ? `,"kid":${str(e.kid)}` : '') +
+    (e.joseCode !== undefined ? `,"joseCode":${str(e.joseCode)}` : '') +
     (e.shadow !== undefined ? `,"shadow":${str(e.shadow)}` : '') +
     `,"durationMs":${e.durationMs}`
   );

@@ -5,6 +5,7 @@ import type { KeyEntry, KeysFile } from '../config/keys-schema.js';
 import { compileCidrs, inList } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
 import { AuthError } from './errors.js';
+import { presentedJwt } from './jwt.js';
 import type { Revocations } from './revocations.js';
 import type { Identity } from './identity.js';
 
@@ -69,11 +70,9 @@ export function presentedKey(req: RequestDescription): string | null {
   if (header !== undefined) return header.trim();
   const authz = req.headers.get('authorization');
   if (authz === undefined || authz.length < 7 || authz.slice(0, 7).toLowerCase() !== 'bearer ') return null;
-  const token = authz.slice(7).trim();
-  // A compact JWS has exactly two dots; those belong to the JWT authenticator.
-  const firstDot = token.indexOf('.');
-  if (firstDot !== -1 && token.indexOf('.', firstDot + 1) !== -1 && token.split('.').length === 3) return null;
-  return token;
+  // A JWT (or JWE) belongs to the JWT authenticator; without trusted issuers nobody claims it.
+  if (presentedJwt(req) !== null) return null;
+  return authz.slice(7).trim();
 }
 
 /** Authenticate by API key: identity, AuthError for a bad key, or null when none is presented. */

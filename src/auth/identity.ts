@@ -11,6 +11,8 @@ export interface Identity {
   roles: readonly string[];
   method: AuthMethod;
   keyId?: string;
+  /** The token issuer (JWT); rate limits and caches key a subject by issuer, so equal `sub`s of two issuers stay apart. */
+  issuer?: string;
   /** Named rate limit that overrides the rule's (API keys). */
   rateLimit?: string;
   /** Claims for extra identity headers (token and session identities). */

@@ -59,6 +59,15 @@ export const envSchema = z.object({
   WARDEN_REDIS_TIMEOUT: duration.default(0.25),
   WARDEN_REVOCATION_RESYNC: duration.default(30),
   WARDEN_STATE_DIR: z.string().min(1).default('.state'),
+  /** Trusted JWT issuers: a JSON array (starts with `[`) or a YAML/JSON file path. */
+  WARDEN_JWT_ISSUERS: z.string().min(1).optional(),
+  /** Verified tokens remembered, so a repeated token costs a lookup, not a signature check. */
+  WARDEN_JWT_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  /** Key sets are re-fetched in the background when older than this; kept while the endpoint is down. */
+  WARDEN_JWKS_REFRESH: duration.default(600),
+  /** Least time between two fetches of one key set (an unknown-kid flood costs one fetch per cooldown). */
+  WARDEN_JWKS_COOLDOWN: duration.default(30),
+  WARDEN_JWKS_TIMEOUT: duration.default(5),
   LOG_LEVEL: z.enum(LEVELS).default('info'),
 });
 

@@ -96,7 +96,7 @@ function wouldDeny(ev: DecisionEvent, origin: 'mode' | 'rule', identity: Identit
 }
 
 /** Run the authenticator chain on a described request; a duplicated credential header is refused unread. */
-export function authenticateRequest(chain: readonly Authenticator[], req: RequestDescription, headers: HeaderMap, now: number): AuthOutcome {
+export function authenticateRequest(chain: readonly Authenticator[], req: RequestDescription, headers: HeaderMap, now: number): AuthOutcome | Promise<AuthOutcome> {
   if (headers.duplicated('authorization') || headers.duplicated('x-api-key')) return { error: new AuthError('invalid_credentials', 'malformed') };
   return authenticate(chain, req, now);
 }
@@ -124,6 +124,12 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   const runtime = deps.state.current;
   const now = deps.now();
   const auth = authenticateRequest(runtime.chain, req, raw.headers, now);
+  // Only a token's first signature check is asynchronous; everything else answers in this tick.
+  return auth instanceof Promise ? auth.then((a) => authorize(deps, dialect, ev, req, runtime, now, a)) : authorize(deps, dialect, ev, req, runtime, now, auth);
+}
+
+/** Decide, apply bans and rate limits, and answer, for an authenticated (or not) request. */
+function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: RequestDescription, runtime: Runtime, now: number, auth: AuthOutcome): Answer | Promise<Answer> {
   const policy = runtime.policy;
   const d = decide(policy.enforced ?? policy, req, auth);
   ev.rule = d.rule;
@@ -131,6 +137,8 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   if (auth && 'error' in auth) {
     ev.cause = auth.error.failure;
     ev.keyId = auth.error.keyId ?? null;
+    if (auth.error.token?.kid !== undefined) ev.kid = auth.error.token.kid;
+    if (auth.error.token?.joseCode !== undefined) ev.joseCode = auth.error.token.joseCode;
   }
   const identity = d.kind === 'unauthenticated' ? null : d.identity;
   if (identity) {
@@ -153,7 +161,7 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   }
   if (d.kind === 'unauthenticated') {
     ev.decision = 'unauthenticated';
-    const answer = deps.shadowMode ? wouldDeny(ev, 'mode', null, runtime) : unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl);
+    const answer = deps.shadowMode ? wouldDeny(ev, 'mode', null, runtime) : unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl, d.error?.description);
     return counting ? counting.then(() => answer) : answer;
   }
   if (d.kind === 'forbidden') {
@@ -173,7 +181,7 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   const allowed = allowResponse(identity, runtime.headerNames, null);
   if (d.rateLimit === null) return allowed;
   const spec = runtime.limits.spec(d.rateLimit);
-  const subject = spec?.by === 'identity' && identity ? `id:${identity.method}:${identity.sub}` : `ip:${clientKey(req.clientIp)}`;
+  const subject = spec?.by === 'identity' && identity ? identitySubject(identity) : `ip:${clientKey(req.clientIp)}`;
   ev.rateLimit = d.rateLimit;
   const limit = (outcome: LimitOutcome): Answer => {
     if (!outcome.limited) return allowed;
@@ -185,4 +193,9 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   };
   const outcome = runtime.limits.consume(d.rateLimit, subject);
   return outcome instanceof Promise ? outcome.then(limit) : limit(outcome);
+}
+
+/** Rate-limit subject of an identity: its method, its issuer when it has one, and its id. */
+function identitySubject(identity: Identity): string {
+  return identity.issuer === undefined ? `id:${identity.method}:${identity.sub}` : `id:${identity.method}:${identity.issuer}#${identity.sub}`;
 }

@@ -79,7 +79,10 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
     identity = { kind: 'synthetic', roles: input.roles };
   } else {
     // Revocations live in the store of the running servers; offline, they are not consulted.
-    auth = authenticateRequest([(r, t) => authenticateKey(keys, r, t, null)], req, headers, now);
+    const outcome = authenticateRequest([(r, t) => authenticateKey(keys, r, t, null)], req, headers, now);
+    // API keys authenticate synchronously; only a token's signature check is asynchronous.
+    if (outcome instanceof Promise) throw new Error('API key authentication returned a promise');
+    auth = outcome;
     if (input.key !== undefined) notes.push('key revocations are not consulted (they live in the running servers\' store)');
     if (auth === null) identity = { kind: 'anonymous' };
     else if ('identity' in auth) identity = { kind: 'api_key', id: auth.identity.sub, roles: auth.identity.roles };

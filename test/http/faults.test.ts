@@ -31,9 +31,9 @@ let url = '';
 let close = () => {};
 beforeAll(async () => {
   const policy = policySchema.parse({ rateLimits: { l: { limit: 5, window: 60 } }, rules: [{ match: { path: '/**' }, public: true, rateLimit: 'l' }] });
-  const state = new RuntimeState(buildRuntime({ policy, keys: { keys: [] } }, { store: failing, revocations: null, banned: null, onBan: () => {} }));
+  const state = new RuntimeState(buildRuntime({ policy, keys: { keys: [] } }, { store: failing, revocations: null, banned: null, onBan: () => {}, jwt: null, jwtCacheSize: 0 }));
   const sink = new Writable({ write: (c, _e, cb) => (String(c).split('\n').filter(Boolean).forEach((l) => audit.push(JSON.parse(l))), cb()) });
-  const app = createApp({ state, services: { store: failing, revocations: new Revocations(new MirroredSet(createMemoryStore().set('r', { persistent: false }), { resyncMs: 60_000 })), ready: () => ({ ready: false, store: 'down', revocations: true, bans: true }) }, audit: createAuditLog(sink), metrics: createMetrics(false), trustedProxies: compileCidrs(['127.0.0.1']), loginUrl: undefined, defaultDialect: 'traefik', now: Date.now, isReady: () => true });
+  const app = createApp({ state, services: { store: failing, revocations: new Revocations(new MirroredSet(createMemoryStore().set('r', { persistent: false }), { resyncMs: 60_000 })), ready: () => ({ ready: false, store: 'down', revocations: true, bans: true, jwks: { ready: true, pending: [] } }) }, audit: createAuditLog(sink), metrics: createMetrics(false), trustedProxies: compileCidrs(['127.0.0.1']), loginUrl: undefined, defaultDialect: 'traefik', now: Date.now, isReady: () => true });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise((r) => server.once('listening', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
