@@ -59,7 +59,8 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   process.on('SIGHUP', onHup);
 
   // Keep-alive longer than proxies' upstream keepalive (nginx 60 s) so warden never closes a connection they are about to reuse.
-  const http = createServer({ keepAliveTimeout: 75_000, headersTimeout: 20_000, requestTimeout: 30_000 }, (req, res) => {
+  // Headers up to 96 KiB are read, so an oversized credential gets a 401 and an audit line rather than a bare 431.
+  const http = createServer({ keepAliveTimeout: 75_000, headersTimeout: 20_000, requestTimeout: 30_000, maxHeaderSize: 96 * 1024 }, (req, res) => {
     if (!fastVerify(req, res)) void hono(req, res);
   });
   await new Promise<void>((resolve, reject) => {
