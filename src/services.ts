@@ -59,12 +59,6 @@ export async function startServices(env: Env, log: Logger, audit: AuditLog, metr
   const revMirror = mirror('revocations', true);
   const banned = mirror('bans', false);
   await Promise.all([revMirror.start(), banned.start()]);
-  // A store that was down at start: retry the first load quickly rather than at the resync interval.
-  const retry = setInterval(() => {
-    if (!revMirror.loaded) void revMirror.resync();
-    if (!banned.loaded) void banned.resync();
-  }, 500);
-  retry.unref();
   const jwt = issuers.length === 0 ? null : new JwtVerifier(issuers, {
     refreshMs: env.WARDEN_JWKS_REFRESH * 1000,
     cooldownMs: env.WARDEN_JWKS_COOLDOWN * 1000,
@@ -77,6 +71,13 @@ export async function startServices(env: Env, log: Logger, audit: AuditLog, metr
   });
   // Not awaited: readiness reports the key sets, and the first token waits for a fetch in flight.
   if (jwt) void jwt.start();
+  // A store (or a key set) that was down at start: retry the first load quickly rather than at the resync interval.
+  const retry = setInterval(() => {
+    jwt?.retryMissing();
+    if (!revMirror.loaded) void revMirror.resync();
+    if (!banned.loaded) void banned.resync();
+  }, 500);
+  retry.unref();
   return {
     jwt,
     jwtCacheSize: env.WARDEN_JWT_CACHE_SIZE,

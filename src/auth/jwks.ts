@@ -107,6 +107,11 @@ export class IssuerKeys {
     return this.pending;
   }
 
+  /** Fetch again if no key set is held yet and the cooldown has passed (the start-up retry loop). */
+  retryIfMissing(): void {
+    if (this.local === null && this.pending === null && !this.coolingDown(this.opts.now())) void this.refresh();
+  }
+
   /** The verification key for a token header; a new kid re-fetches at most once per cooldown. */
   readonly getKey: JWTVerifyGetKey = async (header, token) => {
     const now = this.opts.now();

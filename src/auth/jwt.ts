@@ -73,6 +73,11 @@ export class JwtVerifier {
     await Promise.all([...this.issuers.values()].map((i) => i.keys.refresh()));
   }
 
+  /** Retry, after the cooldown, every key set not fetched yet. */
+  retryMissing(): void {
+    for (const i of this.issuers.values()) i.keys.retryIfMissing();
+  }
+
   /** Ready when every issuer's key set has been fetched at least once. */
   ready(): { ready: boolean; pending: string[] } {
     const pending = [...this.issuers.values()].filter((i) => !i.keys.ready).map((i) => i.config.issuer);
