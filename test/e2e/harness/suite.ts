@@ -31,17 +31,22 @@ function identityAlias(name: string): string | null {
 
 /** Register the suite; skipped with a warning when the binary is missing, failing instead when CI=true. */
 export function defineProxySuite(p: ProxyUnderTest): void {
-  if (!p.bin) {
-    const message = `${p.kind} is not installed: the ${p.kind} end-to-end tests cannot run`;
+  describeWithBinary(`${p.kind} recipe (e2e)`, p.kind, p.bin, () => proxyTests(p));
+}
+
+/** A describe block that needs a system binary: skipped with a visible warning without it, failing when CI=true. */
+export function describeWithBinary(title: string, pkg: string, bin: string | null, body: () => void): void {
+  if (!bin) {
+    const message = `${pkg} is not installed: "${title}" cannot run`;
     if (process.env.CI === 'true') {
-      describe(`${p.kind} recipe (e2e)`, () => {
-        it(`${p.kind} is installed (required when CI=true)`, () => expect.fail(message));
+      describe(title, () => {
+        it(`${pkg} is installed (required when CI=true)`, () => expect.fail(message));
       });
       return;
     }
-    console.warn(`SKIPPED: ${message} (install it, e.g. apt-get install ${p.kind})`);
+    console.warn(`SKIPPED: ${message} (install it, e.g. apt-get install ${pkg})`);
   }
-  describe.skipIf(!p.bin)(`${p.kind} recipe (e2e)`, () => proxyTests(p));
+  describe.skipIf(!bin)(title, body);
 }
 
 function proxyTests(p: ProxyUnderTest): void {
