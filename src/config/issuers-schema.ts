@@ -44,11 +44,19 @@ export const issuerSchema = z.strictObject({
 
 export type IssuerConfig = z.output<typeof issuerSchema>;
 
-/** The whole list: issuers are told apart by `iss`, so each appears once. */
-export const issuersSchema = z.array(issuerSchema).superRefine((list, ctx) => {
-  const seen = new Set<string>();
-  list.forEach((i, n) => {
-    if (seen.has(i.issuer)) ctx.addIssue({ code: 'custom', path: [n, 'issuer'], message: `issuer ${i.issuer} is listed twice; tokens are routed by iss, so each issuer appears once` });
-    seen.add(i.issuer);
+/** The whole list. */
+export const issuersSchema = z.array(issuerSchema);
+
+/** Issuers are told apart by `iss`, so each appears once (checked on the raw list, so reported with every other problem). */
+export function issuersCrossCheck(raw: unknown): { path: (string | number)[]; message: string }[] {
+  if (!Array.isArray(raw)) return [];
+  const seen = new Set<unknown>();
+  const out: { path: (string | number)[]; message: string }[] = [];
+  raw.forEach((i: unknown, n) => {
+    const issuer = i && typeof i === 'object' ? (i as { issuer?: unknown }).issuer : undefined;
+    if (typeof issuer !== 'string') return;
+    if (seen.has(issuer)) out.push({ path: [n, 'issuer'], message: `issuer ${issuer} is listed twice; tokens are routed by iss, so each issuer appears once` });
+    seen.add(issuer);
   });
-});
+  return out;
+}

@@ -4,7 +4,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { envCrossCheck, envSchema, type Env } from './env-schema.js';
 import { ConfigError, type ConfigProblem, formatPath, zodProblems } from './errors.js';
-import { issuersSchema, type IssuerConfig } from './issuers-schema.js';
+import { issuersCrossCheck, issuersSchema, type IssuerConfig } from './issuers-schema.js';
 import { keysCrossCheck, keysSchema, type KeysFile } from './keys-schema.js';
 import { policyCrossCheck, policySchema, type PolicyFile } from './policy-schema.js';
 
@@ -239,7 +239,7 @@ export async function loadIssuers(env: Env): Promise<readonly IssuerConfig[]> {
     if ('problem' in r) problems.push({ source, path: '', message: r.problem });
     text = 'text' in r ? r.text : undefined;
   }
-  const issuers = text === undefined ? undefined : validateDocument(text, source, issuersSchema, () => [], problems);
+  const issuers = text === undefined ? undefined : validateDocument(text, source, issuersSchema, issuersCrossCheck, problems);
   if (!issuers) throw new ConfigError(problems);
   return deepFreeze(issuers);
 }
