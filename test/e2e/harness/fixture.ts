@@ -16,7 +16,7 @@ export const KEYS = {
 } as const;
 
 /** Rule indexes of {@link policy}, for asserting which rule the audit line names. */
-export const RULE = { public: 0, limited: 1, vip: 2, admin: 3, nodes: 4, internal: 5, reload: 6 } as const;
+export const RULE = { public: 0, limited: 1, vip: 2, admin: 3, nodes: 4, internal: 5, reload: 6, api: 7 } as const;
 
 /** The rate limit of /limited/**: this many requests per minute per identity. */
 export const TIGHT_LIMIT = 3;
@@ -34,6 +34,7 @@ export function policy(reloadPublic = false): Record<string, unknown> {
       { match: { path: '/nodes/**' }, require: ['nodes:read'] },
       { match: { path: '/internal/**' }, deny: true },
       reloadPublic ? { match: { path: '/reload/**' }, public: true } : { match: { path: '/reload/**' }, deny: true },
+      { match: { path: '/api/**' }, require: ['nodes:read'] },
     ],
     default: 'deny',
   };

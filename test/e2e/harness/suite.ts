@@ -4,6 +4,7 @@ import type { TestWarden } from '../../helpers/warden.js';
 import { startEcho, type Echo, type EchoedRequest } from './echo.js';
 import { APP_HOST, KEYS, LOGIN_URL, policy, RULE, startE2eWarden, TIGHT_LIMIT } from './fixture.js';
 import { CLIENT_ADDRESS, establishedTo, send, sleep, type ClientResponse } from './net.js';
+import { describeNeeding } from './process.js';
 import type { Proxy } from './proxy.js';
 
 /** How a proxy recipe differs in what the client sees. */
@@ -31,17 +32,8 @@ function identityAlias(name: string): string | null {
 
 /** Register the suite; skipped with a warning when the binary is missing, failing instead when CI=true. */
 export function defineProxySuite(p: ProxyUnderTest): void {
-  if (!p.bin) {
-    const message = `${p.kind} is not installed: the ${p.kind} end-to-end tests cannot run`;
-    if (process.env.CI === 'true') {
-      describe(`${p.kind} recipe (e2e)`, () => {
-        it(`${p.kind} is installed (required when CI=true)`, () => expect.fail(message));
-      });
-      return;
-    }
-    console.warn(`SKIPPED: ${message} (install it, e.g. apt-get install ${p.kind})`);
-  }
-  describe.skipIf(!p.bin)(`${p.kind} recipe (e2e)`, () => proxyTests(p));
+  const missing = p.bin ? null : `${p.kind} is not installed: the ${p.kind} end-to-end tests cannot run (install it, e.g. apt-get install ${p.kind})`;
+  describeNeeding(`${p.kind} recipe (e2e)`, missing, () => proxyTests(p));
 }
 
 function proxyTests(p: ProxyUnderTest): void {
