@@ -1,27 +1,20 @@
-// deploy/kubernetes: every manifest validates against its schema, the overlays render, and the
-// recipes hold what the issue asks (non-root, read-only, probes, warden never published, the
-// ingress styles wired to the dialect they speak).
+// deploy/kubernetes: every manifest validates against its schema, the overlays render, and warden's
+// own objects hold what the issue asks (non-root, read-only, probes, warden never published).
+// The ingress styles are checked in ingress-styles.test.ts.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
-import { HEADER_PRESETS } from '../../src/http/respond.js';
 import { findBinary } from '../e2e/harness/process.js';
-import { DEPLOY_DIR } from '../e2e/harness/render.js';
-import { INGRESS_NGINX_ANNOTATIONS } from '../e2e/harness/ingress-nginx.js';
-import { find, K8S_DIR, kustomize, parseManifests, validateManifest, yamlFiles, type Manifest } from './manifests.js';
-import { cacheKeyProblems, exposureProblems, workloadProblems } from './recipe-checks.js';
+import { find, K8S_DIR, parseManifests, renderRecipes, validateManifest, yamlFiles, type Manifest } from './manifests.js';
+import { exposureProblems, workloadProblems } from './recipe-checks.js';
 
-const preset = HEADER_PRESETS.warden;
-const IDENTITY = [preset.id, preset.roles, preset.name, preset.email, 'X-Auth-Method'];
 const files = yamlFiles(K8S_DIR).filter((f) => !f.endsWith('kustomization.yaml'));
 const all: Manifest[] = files.flatMap(parseManifests);
-const KUSTOMIZATIONS = ['base', 'overlays/dev', 'overlays/prod', 'demo-app', 'ingress-nginx', 'traefik', 'gateway-api'];
-const rendered = Object.fromEntries(KUSTOMIZATIONS.map((k) => [k, kustomize(join(K8S_DIR, k))])) as Record<string, Manifest[]>;
-const APP_NS = 'demo';
+const rendered: Record<string, Manifest[]> = renderRecipes();
 
 describe('deploy/kubernetes: schemas', () => {
   it('every object in every file validates (Kubernetes, Traefik, Gateway API, Envoy Gateway)', () => {
@@ -174,97 +167,3 @@ describe('deploy/kubernetes: workloads', () => {
   });
 });
 
-/** host:port and path of the warden Service the recipes call, from the base manifests. */
-function wardenUrl(path: string): string {
-  const svc = find(rendered.base!, 'Service', 'warden');
-  return `http://${svc.metadata.name}.${svc.metadata.namespace}.svc.cluster.local:${svc.spec.ports[0].port}${path}`;
-}
-
-describe('deploy/kubernetes: ingress-nginx', () => {
-  const ingresses = rendered['ingress-nginx']!.filter((m) => m.kind === 'Ingress');
-  const a = (m: Manifest, name: string) => m.metadata.annotations?.[`nginx.ingress.kubernetes.io/${name}`];
-
-  it('asks warden /verify/nginx, copies every identity header, and signs browsers in at WARDEN_LOGIN_URL', () => {
-    const loginUrl = find(rendered.base!, 'Deployment', 'warden').spec.template.spec.containers[0].env.find((e: any) => e.name === 'WARDEN_LOGIN_URL').value;
-    expect(ingresses.map((i) => i.metadata.name)).toEqual(['demo-app', 'demo-app-api']);
-    for (const ing of ingresses) {
-      expect(ing.metadata.namespace).toBe(APP_NS);
-      expect(a(ing, 'auth-url')).toBe(wardenUrl('/verify/nginx'));
-      expect(a(ing, 'auth-response-headers')!.split(',')).toEqual(IDENTITY);
-      expect(cacheKeyProblems(a(ing, 'auth-cache-key'))).toEqual([]);
-    }
-    expect(a(ingresses[0]!, 'auth-signin')).toBe(loginUrl);
-    // The API Ingress leaves 401 to API clients: with auth-signin every 401 becomes a redirect.
-    expect(a(ingresses[1]!, 'auth-signin')).toBeUndefined();
-  });
-
-  it('uses only annotations the ingress-nginx e2e test renders and runs through real nginx', () => {
-    for (const ing of ingresses) {
-      for (const key of Object.keys(ing.metadata.annotations ?? {})) expect(INGRESS_NGINX_ANNOTATIONS, key).toContain(key.replace('nginx.ingress.kubernetes.io/', ''));
-    }
-  });
-
-  it('an auth cache key without the credentials, the request or separators is refused', () => {
-    expect(cacheKeyProblems('$request_uri')).toEqual([
-      'auth-cache-key lacks the credential $http_authorization: one client\'s allow would be served to another',
-      'auth-cache-key lacks the credential $http_x_api_key: one client\'s allow would be served to another',
-      'auth-cache-key lacks the credential $http_cookie: one client\'s allow would be served to another',
-      'auth-cache-key lacks $request_method: an allow for one request would be served for another',
-      'auth-cache-key lacks $remote_addr: an allow for one request would be served for another',
-    ]);
-    expect(cacheKeyProblems('$remote_addr$request_method$request_uri$http_authorization$http_x_api_key$http_cookie')).toEqual(['auth-cache-key joins two variables with no separator: different requests can share a key']);
-    expect(cacheKeyProblems('$remote_addr|$request_method|$request_uri|$http_authorization|$http_x_api_key|$http_cookie')).toEqual(["auth-cache-key has characters ingress-nginx refuses (allowed: A-Z a-z 0-9 - _ $ { })"]);
-  });
-
-  it('routes to the demo app Service', () => {
-    const svc = find(rendered['demo-app']!, 'Service', 'demo-app');
-    for (const ing of ingresses) {
-      const backend = ing.spec.rules[0].http.paths[0].backend.service;
-      expect(backend.name).toBe(svc.metadata.name);
-      expect(svc.spec.ports.map((p: any) => p.name)).toContain(backend.port.name);
-    }
-  });
-});
-
-describe('deploy/kubernetes: Traefik', () => {
-  const list = rendered.traefik!;
-  it('has the same middlewares as the file-provider recipe in deploy/traefik, in the same order', () => {
-    const dyn = parse(readDeploy('traefik/dynamic.yaml')).http;
-    for (const name of ['warden-strip', 'warden', 'warden-drop-key']) {
-      const mw = find(list, 'Middleware', name);
-      const expected = structuredClone(dyn.middlewares[name]);
-      if (name === 'warden') expected.forwardAuth.address = wardenUrl('/verify/traefik');
-      expect(mw.spec, name).toEqual(expected);
-    }
-    const route = find(list, 'IngressRoute', 'demo-app').spec.routes[0];
-    expect(route.middlewares.map((m: any) => m.name)).toEqual(dyn.routers.app.middlewares);
-    expect(route.services[0].name).toBe('demo-app');
-  });
-});
-
-describe('deploy/kubernetes: Gateway API with Envoy Gateway', () => {
-  const list = rendered['gateway-api']!;
-  it('a SecurityPolicy on the HTTPRoute asks warden /verify/envoy and copies every identity header', () => {
-    const sp = find(list, 'SecurityPolicy', 'demo-app-warden');
-    const route = find(list, 'HTTPRoute', 'demo-app');
-    expect(sp.spec.targetRefs).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: route.metadata.name }]);
-    const http = sp.spec.extAuth.http;
-    expect(http.path).toBe('/verify/envoy');
-    const svc = find(rendered.base!, 'Service', 'warden');
-    expect(http.backendRefs).toEqual([{ name: svc.metadata.name, namespace: svc.metadata.namespace, port: svc.spec.ports[0].port }]);
-    expect(http.headersToBackend).toEqual(IDENTITY);
-    expect(sp.spec.extAuth.failOpen).toBe(false);
-    expect(route.spec.parentRefs[0].name).toBe(find(list, 'Gateway', 'demo').metadata.name);
-  });
-
-  it('a ReferenceGrant in warden\'s namespace admits exactly that SecurityPolicy namespace to the warden Service', () => {
-    const grant = find(list, 'ReferenceGrant', 'demo-security-policy-to-warden');
-    expect(grant.metadata.namespace).toBe('warden');
-    expect(grant.spec.from).toEqual([{ group: 'gateway.envoyproxy.io', kind: 'SecurityPolicy', namespace: APP_NS }]);
-    expect(grant.spec.to).toEqual([{ group: '', kind: 'Service', name: 'warden' }]);
-  });
-});
-
-function readDeploy(rel: string): string {
-  return readFileSync(join(DEPLOY_DIR, rel), 'utf8');
-}

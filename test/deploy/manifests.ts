@@ -173,3 +173,15 @@ export function find(list: Manifest[], kind: string, name: string): Manifest {
   if (hits.length !== 1) throw new Error(`expected one ${kind}/${name}, found ${hits.length}`);
   return hits[0]!;
 }
+
+/** The kustomizations under deploy/kubernetes, each rendered. */
+export const KUSTOMIZATIONS = ['base', 'overlays/dev', 'overlays/prod', 'demo-app', 'ingress-nginx', 'traefik', 'gateway-api'] as const;
+export function renderRecipes(): Record<(typeof KUSTOMIZATIONS)[number], Manifest[]> {
+  return Object.fromEntries(KUSTOMIZATIONS.map((k) => [k, kustomize(join(K8S_DIR, k))])) as Record<(typeof KUSTOMIZATIONS)[number], Manifest[]>;
+}
+
+/** The in-cluster URL of `path` on the warden Service of the rendered base. */
+export function wardenUrl(base: Manifest[], path: string): string {
+  const svc = find(base, 'Service', 'warden');
+  return `http://${svc.metadata.name}.${svc.metadata.namespace}.svc.cluster.local:${svc.spec.ports[0].port}${path}`;
+}

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestWarden } from '../helpers/warden.js';
 import { startEcho, type Echo } from './harness/echo.js';
-import { APP_HOST, KEYS, RULE, startE2eWarden, TIGHT_LIMIT } from './harness/fixture.js';
+import { APP_HOST, IDENTITY_HEADERS, KEYS, RULE, startE2eWarden, TIGHT_LIMIT } from './harness/fixture.js';
 import { recipeIngress, recipeIngresses, SET_MISC_INSTALLED, startIngressNginx } from './harness/ingress-nginx.js';
 import { CLIENT_ADDRESS, send, sleep, type ClientResponse } from './harness/net.js';
 import { NGINX_BIN, startNginx } from './harness/nginx.js';
@@ -21,7 +21,7 @@ const missing = !NGINX_BIN
 
 /** What warden decided, as its audit line says: the fields both recipes must agree on. */
 const DECISION_FIELDS = ['decision', 'reason', 'status', 'rule', 'dialect', 'method', 'host', 'path', 'clientIp', 'sub', 'authMethod', 'rateLimit'] as const;
-const IDENTITY = ['x-user-id', 'x-user-roles', 'x-user-name', 'x-user-email', 'x-auth-method'];
+const IDENTITY = IDENTITY_HEADERS.map((h) => h.toLowerCase());
 const SIGNIN = recipeIngress('demo-app').metadata.annotations!['nginx.ingress.kubernetes.io/auth-signin']!;
 const BROWSER = { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate' };
 

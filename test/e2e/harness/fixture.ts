@@ -1,5 +1,10 @@
 // The policy, keys and warden settings every proxy e2e suite runs with.
+import { HEADER_PRESETS } from '../../../src/http/respond.js';
 import { startWarden, testKey, type TestWarden } from '../../helpers/warden.js';
+
+const preset = HEADER_PRESETS.warden;
+/** The headers warden sets on allow (default preset), in the recipes' order. */
+export const IDENTITY_HEADERS = [preset.id, preset.roles, preset.name, preset.email, 'X-Auth-Method'] as const;
 
 /** The sign-in URL browsers are sent to. */
 export const LOGIN_URL = 'https://login.example.com/signin';

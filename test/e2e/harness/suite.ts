@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWarden } from '../../helpers/warden.js';
 import { startEcho, type Echo, type EchoedRequest } from './echo.js';
-import { APP_HOST, KEYS, LOGIN_URL, policy, RULE, startE2eWarden, TIGHT_LIMIT } from './fixture.js';
+import { APP_HOST, IDENTITY_HEADERS, KEYS, LOGIN_URL, policy, RULE, startE2eWarden, TIGHT_LIMIT } from './fixture.js';
 import { CLIENT_ADDRESS, establishedTo, send, sleep, type ClientResponse } from './net.js';
 import { describeNeeding } from './process.js';
 import type { Proxy } from './proxy.js';
@@ -22,12 +22,12 @@ export interface ProxyUnderTest {
   traits: ProxyTraits;
 }
 
-const IDENTITY_HEADERS = ['x-user-id', 'x-user-roles', 'x-user-name', 'x-user-email', 'x-auth-method'];
+const IDENTITY_NAMES: string[] = IDENTITY_HEADERS.map((h) => h.toLowerCase());
 
 /** Header names an upstream framework may read as one of the identity headers (`X_User_ID` ≈ `X-User-ID`). */
 function identityAlias(name: string): string | null {
   const n = name.toLowerCase().replace(/[_.]/g, '-');
-  return IDENTITY_HEADERS.includes(n) ? n : null;
+  return IDENTITY_NAMES.includes(n) ? n : null;
 }
 
 /** Register the suite; skipped with a warning when the binary is missing, failing instead when CI=true. */
@@ -189,7 +189,7 @@ function proxyTests(p: ProxyUnderTest): void {
         expect(raw[i]!.toLowerCase(), `${label}: upstream got header ${raw[i]}`).toBe(alias);
         (got[alias] ??= []).push(raw[i + 1]!);
       }
-      for (const name of IDENTITY_HEADERS) {
+      for (const name of IDENTITY_NAMES) {
         const want = expected[label]![name]!;
         if (want === '') expect(got[name] ?? [''], `${label}: ${name}`).toEqual(['']);
         else expect(got[name], `${label}: ${name}`).toEqual([want]);
