@@ -89,6 +89,9 @@ describe('deploy/kubernetes: Gateway API with Envoy Gateway', () => {
     expect(http.backendRefs).toEqual([{ name: svc.metadata.name, namespace: svc.metadata.namespace, port: svc.spec.ports[0].port }]);
     expect(http.headersToBackend).toEqual(IDENTITY);
     expect(sp.spec.extAuth.failOpen).toBe(false);
+    // With WARDEN_PROXY=envoy, /verify/envoy/x would be judged as /envoy/x.
+    const env = find(rendered.base, 'Deployment', 'warden').spec.template.spec.containers[0].env;
+    expect(env.find((e: any) => e.name === 'WARDEN_PROXY')?.value ?? 'traefik').not.toBe('envoy');
     expect(route.spec.parentRefs[0].name).toBe(find(list, 'Gateway', 'demo').metadata.name);
   });
 

@@ -157,8 +157,10 @@ export function kustomize(dir: string): Manifest[] {
   for (const img of k.images ?? []) {
     for (const m of out) {
       for (const c of m.spec?.template?.spec?.containers ?? []) {
-        const [name] = String(c.image).split(':');
-        if (name === img.name) c.image = `${img.newName ?? name}:${img.newTag ?? String(c.image).split(':')[1]}`;
+        // name[:tag], where the name may hold a registry port (localhost:5000/warden)
+        const m2 = /^(.*?)(?::([\w][\w.-]*))?$/.exec(String(c.image))!;
+        const tag = img.newTag ?? m2[2];
+        if (m2[1] === img.name) c.image = `${img.newName ?? m2[1]}${tag ? `:${tag}` : ''}`;
       }
     }
   }
