@@ -1,8 +1,9 @@
 // Run deploy/kubernetes/ingress-nginx/ingress.yaml through real nginx: the annotations become the
-// nginx configuration ingress-nginx (controller v1.9 to v1.12, rootfs/etc/nginx/template/nginx.tmpl)
-// generates for them, with warden and the app at loopback addresses. What ingress-nginx does in
-// Lua is done here by nginx itself: the balancer is a plain proxy_pass, and the auth cache key is
-// hashed by set-misc's set_sha1 instead of ngx_conf_rewrite_auth.lua (the key's content is the same).
+// nginx configuration the controller's template (rootfs/etc/nginx/template/nginx.tmpl, controller
+// v1.x: the external-auth location, the sign-in location and the protected location) generates
+// for them, with warden and the app at loopback addresses. What ingress-nginx does in Lua is done
+// here by nginx itself: the balancer is a plain proxy_pass, and the auth cache key is hashed by
+// set-misc's set_sha1 instead of Lua's sha1_bin + base64 (the key's content is the same).
 import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
