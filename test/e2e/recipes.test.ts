@@ -3,12 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { HEADER_PRESETS } from '../../src/http/respond.js';
+import { IDENTITY_HEADERS } from './harness/fixture.js';
 import { DEPLOY_DIR } from './harness/render.js';
 
-const preset = HEADER_PRESETS.warden;
-/** The headers warden sets on allow (default preset), in the recipes' order. */
-const IDENTITY = [preset.id, preset.roles, preset.name, preset.email, 'X-Auth-Method'];
+const IDENTITY = IDENTITY_HEADERS;
 const read = (rel: string) => readFileSync(join(DEPLOY_DIR, rel), 'utf8');
 
 describe('deploy/traefik', () => {
