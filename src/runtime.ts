@@ -5,6 +5,7 @@ import { claimsMapping } from './auth/claims.js';
 import { JwtAuthenticator, type JwtVerifier } from './auth/jwt.js';
 import type { Revocations } from './auth/revocations.js';
 import type { Documents } from './config/load.js';
+import { compileClaimHeaders, type ClaimHeader } from './http/claim-headers.js';
 import { HEADER_PRESETS, type IdentityHeaderNames } from './http/respond.js';
 import { Bans, type BanSpec } from './limits/bans.js';
 import { RateLimits } from './limits/rate-limits.js';
@@ -35,6 +36,8 @@ export interface Runtime {
   readonly limits: RateLimits;
   readonly bans: Bans | null;
   readonly headerNames: IdentityHeaderNames;
+  /** Extra identity headers from claims (policy `headers.extra`). */
+  readonly claimHeaders: readonly ClaimHeader[];
   readonly docs: Documents;
 }
 
@@ -63,6 +66,7 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
     limits: new RateLimits(shared.store, policy.rateLimits, previous?.limits),
     bans: sameBans ? previous.bans : shared.banned ? new Bans(shared.store, spec, shared.banned, shared.onBan) : null,
     headerNames: HEADER_PRESETS[docs.policy.headers?.preset ?? 'warden'],
+    claimHeaders: compileClaimHeaders(docs.policy.headers?.extra),
     docs,
   });
 }

@@ -12,6 +12,7 @@ import { clientKey, inList, parseAddress, type Address } from '../request/client
 import type { RequestDescription } from '../request/description.js';
 import type { Runtime, RuntimeState } from '../runtime.js';
 import { describe, type Dialect } from './dialects.js';
+import { claimHeaders } from './claim-headers.js';
 import type { HeaderMap } from './header-map.js';
 import { allowResponse, errorResponse, forbiddenResponse, limitedResponse, unauthenticatedResponse, type Answer } from './respond.js';
 
@@ -92,7 +93,7 @@ function wouldDeny(ev: DecisionEvent, origin: 'mode' | 'rule', identity: Identit
   ev.decision = 'would-deny';
   ev.shadow = origin;
   ev.authMethod ??= 'public';
-  return allowResponse(identity, runtime.headerNames, null);
+  return allowResponse(identity, runtime.headerNames, extraHeaders(ev, identity, runtime));
 }
 
 /** Run the authenticator chain on a described request; a duplicated credential header is refused unread. */
@@ -178,7 +179,7 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
     ev.reason = shadowed.reason;
     ev.rule = shadowed.rule;
   }
-  const allowed = allowResponse(identity, runtime.headerNames, null);
+  const allowed = allowResponse(identity, runtime.headerNames, extraHeaders(ev, identity, runtime));
   if (d.rateLimit === null) return allowed;
   const spec = runtime.limits.spec(d.rateLimit);
   const subject = spec?.by === 'identity' && identity ? identitySubject(identity) : `ip:${clientKey(req.clientIp)}`;
@@ -193,6 +194,14 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
   };
   const outcome = runtime.limits.consume(d.rateLimit, subject);
   return outcome instanceof Promise ? outcome.then(limit) : limit(outcome);
+}
+
+/** The policy's extra claim headers for an allow; a claim that cannot be sent goes empty and is audited. */
+function extraHeaders(ev: DecisionEvent, identity: Identity | null, runtime: Runtime): Record<string, string> | null {
+  const h = claimHeaders(runtime.claimHeaders, identity);
+  if (h === null) return null;
+  if (h.problems.length > 0) ev.headerProblems = h.problems;
+  return h.values;
 }
 
 /** Rate-limit subject of an identity: its method, its issuer when it has one, and its id. */
