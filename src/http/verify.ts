@@ -12,6 +12,7 @@ import { clientKey, inList, parseAddress, type Address } from '../request/client
 import type { RequestDescription } from '../request/description.js';
 import type { Runtime, RuntimeState } from '../runtime.js';
 import { describe, type Dialect } from './dialects.js';
+import { ASSERTION_HEADER, type AssertionSigner } from '../identity/assertion.js';
 import { claimHeaders } from './claim-headers.js';
 import type { HeaderMap } from './header-map.js';
 import { allowResponse, errorResponse, forbiddenResponse, limitedResponse, unauthenticatedResponse, type Answer } from './respond.js';
@@ -26,6 +27,8 @@ export interface VerifyDeps {
   now: () => number;
   /** `WARDEN_MODE=shadow`: every deny with a described request is answered allow and audited `would-deny`. */
   shadowMode?: boolean;
+  /** Signs X-Warden-Assertion on every allow (WARDEN_ASSERTION_KEY). */
+  assertion?: AssertionSigner | null;
 }
 
 /** The raw auth request as the HTTP layer sees it. */
@@ -89,11 +92,30 @@ function noteRequest(ev: DecisionEvent, r: Partial<RequestDescription>): void {
 }
 
 /** Answer allow, auditing the deny already noted in `ev` as `would-deny` (shadow mode or a shadow rule). */
-function wouldDeny(ev: DecisionEvent, origin: 'mode' | 'rule', identity: Identity | null, runtime: Runtime): Answer {
+function wouldDeny(deps: VerifyDeps, ev: DecisionEvent, origin: 'mode' | 'rule', identity: Identity | null, runtime: Runtime): Answer | Promise<Answer> {
   ev.decision = 'would-deny';
   ev.shadow = origin;
   ev.authMethod ??= 'public';
-  return allowResponse(identity, runtime.headerNames, extraHeaders(ev, identity, runtime));
+  return withAssertion(deps, allowResponse(identity, runtime.headerNames, extraHeaders(ev, identity, runtime)), identity, ev.host);
+}
+
+/** Add X-Warden-Assertion to an allow: signed for an identity, empty for a public route (the proxy overwrites a client copy). */
+function withAssertion(deps: VerifyDeps, answer: Answer, identity: Identity | null, host: string | null): Answer | Promise<Answer> {
+  const signer = deps.assertion;
+  if (!signer) return answer;
+  if (!identity || host === null) {
+    answer.headers[ASSERTION_HEADER] = '';
+    return answer;
+  }
+  const token = signer.assertion(identity, host);
+  if (typeof token === 'string') {
+    answer.headers[ASSERTION_HEADER] = token;
+    return answer;
+  }
+  return token.then((t) => {
+    answer.headers[ASSERTION_HEADER] = t;
+    return answer;
+  });
 }
 
 /** Run the authenticator chain on a described request; a duplicated credential header is refused unread. */
@@ -117,7 +139,7 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
     ev.reason = described.reason;
     ev.cause = described.detail;
     // A bad path is a policy-level refusal; a broken forwarded context is a proxy misconfiguration, refused even in shadow mode.
-    if (deps.shadowMode && described.reason === 'bad_path') return wouldDeny(ev, 'mode', null, deps.state.current);
+    if (deps.shadowMode && described.reason === 'bad_path') return wouldDeny(deps, ev, 'mode', null, deps.state.current);
     return forbiddenResponse(described.reason);
   }
   const req = described.req;
@@ -155,19 +177,19 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
     if (banned) {
       ev.decision = 'limited';
       ev.reason = 'banned';
-      if (deps.shadowMode) return wouldDeny(ev, 'mode', identity, runtime);
+      if (deps.shadowMode) return wouldDeny(deps, ev, 'mode', identity, runtime);
       return limitedResponse(banned, 'banned');
     }
     if (auth && 'error' in auth) counting = bans.recordFailure(req.clientIp, auth.error.failure, now);
   }
   if (d.kind === 'unauthenticated') {
     ev.decision = 'unauthenticated';
-    const answer = deps.shadowMode ? wouldDeny(ev, 'mode', null, runtime) : unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl, d.error?.description);
+    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', null, runtime) : unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl, d.error?.description);
     return counting ? counting.then(() => answer) : answer;
   }
   if (d.kind === 'forbidden') {
     ev.decision = 'forbidden';
-    const answer = deps.shadowMode ? wouldDeny(ev, 'mode', identity, runtime) : forbiddenResponse(d.reason, d.required);
+    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', identity, runtime) : forbiddenResponse(d.reason, d.required);
     return counting ? counting.then(() => answer) : answer;
   }
   ev.decision = 'allow';
@@ -180,16 +202,16 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
     ev.rule = shadowed.rule;
   }
   const allowed = allowResponse(identity, runtime.headerNames, extraHeaders(ev, identity, runtime));
-  if (d.rateLimit === null) return allowed;
+  if (d.rateLimit === null) return withAssertion(deps, allowed, identity, req.host);
   const spec = runtime.limits.spec(d.rateLimit);
   const subject = spec?.by === 'identity' && identity ? identitySubject(identity) : `ip:${clientKey(req.clientIp)}`;
   ev.rateLimit = d.rateLimit;
-  const limit = (outcome: LimitOutcome): Answer => {
-    if (!outcome.limited) return allowed;
+  const limit = (outcome: LimitOutcome): Answer | Promise<Answer> => {
+    if (!outcome.limited) return withAssertion(deps, allowed, identity, req.host);
     ev.decision = 'limited';
     ev.reason = 'rate_limited';
     ev.rule = d.rule;
-    if (deps.shadowMode) return wouldDeny(ev, 'mode', identity, runtime);
+    if (deps.shadowMode) return wouldDeny(deps, ev, 'mode', identity, runtime);
     return limitedResponse(outcome);
   };
   const outcome = runtime.limits.consume(d.rateLimit, subject);

@@ -5,13 +5,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { IDENTITY_HEADERS } from '../e2e/harness/fixture.js';
+import { FROM_WARDEN_HEADERS } from '../e2e/harness/fixture.js';
 import { INGRESS_NGINX_ANNOTATIONS } from '../e2e/harness/ingress-nginx.js';
 import { DEPLOY_DIR } from '../e2e/harness/render.js';
 import { find, renderRecipes, wardenUrl, type Manifest } from './manifests.js';
 import { cacheKeyProblems } from './recipe-checks.js';
 
-const IDENTITY = [...IDENTITY_HEADERS];
+const IDENTITY = [...FROM_WARDEN_HEADERS];
 const rendered = renderRecipes();
 const APP_NS = 'demo';
 

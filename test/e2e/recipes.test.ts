@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { IDENTITY_HEADERS } from './harness/fixture.js';
+import { FROM_WARDEN_HEADERS, IDENTITY_HEADERS } from './harness/fixture.js';
 import { DEPLOY_DIR } from './harness/render.js';
 
 const IDENTITY = IDENTITY_HEADERS;
@@ -17,7 +17,7 @@ describe('deploy/traefik', () => {
     const fa = dyn.http.middlewares.warden.forwardAuth;
     expect(new URL(fa.address).pathname).toBe('/verify/traefik');
     expect(fa.trustForwardHeader).toBe(false);
-    expect(fa.authResponseHeaders).toEqual(IDENTITY);
+    expect(fa.authResponseHeaders).toEqual(FROM_WARDEN_HEADERS);
     // Limiting authRequestHeaders would hide Accept, X-API-Key and Authorization from warden.
     expect(fa.authRequestHeaders).toBeUndefined();
   });

@@ -5,6 +5,12 @@ import { startWarden, testKey, type TestWarden } from '../../helpers/warden.js';
 const preset = HEADER_PRESETS.warden;
 /** The headers warden sets on allow (default preset), in the recipes' order. */
 export const IDENTITY_HEADERS = [preset.id, preset.roles, preset.name, preset.email, 'X-Auth-Method'] as const;
+/**
+ * What a proxy copies from warden's allow onto the request where it can do so even when warden
+ * omits a header (Traefik authResponseHeaders, ingress-nginx, Envoy Gateway): the identity headers
+ * and the signed assertion, so a client's X-Warden-Assertion never reaches the app.
+ */
+export const FROM_WARDEN_HEADERS = [...IDENTITY_HEADERS, 'X-Warden-Assertion'] as const;
 
 /** The sign-in URL browsers are sent to. */
 export const LOGIN_URL = 'https://login.example.com/signin';

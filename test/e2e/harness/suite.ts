@@ -199,6 +199,16 @@ function proxyTests(p: ProxyUnderTest): void {
     expect(anon.last).toMatchObject({ decision: 'allow', reason: 'public', sub: null, authMethod: 'public' });
   });
 
+  it('never lets a client-sent X-Warden-Assertion reach the upstream', async () => {
+    const forged = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJyb290In0.';
+    for (const [path, headers] of [['/nodes/n3', { 'x-api-key': KEYS.viewer.key }], ['/public/a', {}]] as const) {
+      const r = await through(path, { ...headers, 'X-Warden-Assertion': forged, X_Warden_Assertion: forged });
+      expect(r.res.status, failureContext(r.res)).toBe(200);
+      const raw = r.upstream[0]!.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) expect(raw[i + 1], `upstream got ${raw[i]}`).not.toBe(forged);
+    }
+  });
+
   it('ignores a spoofed X-Forwarded-For: the client IP stays the address the proxy saw', async () => {
     for (const xff of ['6.6.6.6', '6.6.6.6, 127.0.0.1']) {
       const vip = await through('/vip/lounge', { 'x-api-key': KEYS.viewer.key, 'x-forwarded-for': xff, 'x-real-ip': '6.6.6.6' });
