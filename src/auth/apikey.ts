@@ -54,6 +54,8 @@ export function compileKeys(file: KeysFile): KeyTable {
       method: 'api_key' as const,
       keyId: k.id,
       ...(k.rateLimit ? { rateLimit: k.rateLimit } : {}),
+      ...(k.expires ? { expiresAt: k.expires.getTime() } : {}),
+      ...(k.networks ? { ipBound: true } : {}),
     });
     byHash.set(k.sha256, {
       identity,

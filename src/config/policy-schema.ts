@@ -65,6 +65,14 @@ const rule = z
     rateLimit: z.string().optional(),
     /** Audit-only: a request this rule would deny is decided by the other rules and audited `would-deny`. */
     shadow: z.boolean().optional(),
+    /** Opt-in: how long the proxy may reuse this rule's allow (and 403) for the same credential, method, host and URI. */
+    cache: z
+      .strictObject({
+        allow: z.union([z.literal(0), duration]).default(0),
+        deny: z.union([z.literal(0), duration]).default(0),
+      })
+      .refine((c) => c.allow <= 300 && c.deny <= 300, 'at most 300s: a revoked credential keeps working at the proxy for this long')
+      .optional(),
   })
 ;
 

@@ -189,7 +189,7 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
   }
   if (d.kind === 'forbidden') {
     ev.decision = 'forbidden';
-    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', identity, runtime) : forbiddenResponse(d.reason, d.required);
+    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', identity, runtime) : reusable(forbiddenResponse(d.reason, d.required), 'deny', d.rule, identity, req, runtime, now);
     return counting ? counting.then(() => answer) : answer;
   }
   ev.decision = 'allow';
@@ -202,6 +202,7 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
     ev.rule = shadowed.rule;
   }
   const allowed = allowResponse(identity, runtime.headerNames, extraHeaders(ev, identity, runtime));
+  if (!shadowed && !deps.shadowMode && d.rateLimit === null) reusable(allowed, 'allow', d.rule, identity, req, runtime, now);
   if (d.rateLimit === null) return withAssertion(deps, allowed, identity, req.host);
   const spec = runtime.limits.spec(d.rateLimit);
   const subject = spec?.by === 'identity' && identity ? identitySubject(identity) : `ip:${clientKey(req.clientIp)}`;
@@ -224,6 +225,27 @@ function extraHeaders(ev: DecisionEvent, identity: Identity | null, runtime: Run
   if (h === null) return null;
   if (h.problems.length > 0) ev.headerProblems = h.problems;
   return h.values;
+}
+
+/**
+ * Mark a decision the proxy may reuse (the rule's opt-in `cache`): `Cache-Control: private, max-age=N`,
+ * never beyond the credential's own expiry, and never for a decision that also depends on something
+ * the proxy's cache key (credential, method, host, URI) does not hold — the client IP (networks, IP-bound
+ * keys), a rate limit, a second reading of the path — or on a session, which can end sooner.
+ */
+function reusable(answer: Answer, kind: 'allow' | 'deny', ruleIndex: number | null, identity: Identity | null, req: RequestDescription, runtime: Runtime, now: number): Answer {
+  if (ruleIndex === null) return answer;
+  const rule = runtime.policy.source.rules[ruleIndex];
+  let seconds = rule?.cache?.[kind] ?? 0;
+  if (seconds <= 0 || rule!.networks || runtime.policy.networks || req.altMatchPaths || identity?.ipBound || identity?.rateLimit || identity?.method === 'session') return answer;
+  if (identity?.expiresAt !== undefined) seconds = Math.min(seconds, (identity.expiresAt - now) / 1000);
+  const maxAge = Math.floor(seconds);
+  if (maxAge >= 1) {
+    answer.headers['cache-control'] = `private, max-age=${maxAge}`;
+    // nginx will not cache a `private` answer by itself; its recipe reads this instead (warden-decisions-cached.conf).
+    answer.headers['x-accel-expires'] = String(maxAge);
+  }
+  return answer;
 }
 
 /** Rate-limit subject of an identity: its method, its issuer when it has one, and its id. */
