@@ -1,5 +1,6 @@
 // The runtime: one compiled policy version, swapped atomically on reload, over long-lived shared services.
-import { authenticateKey, compileKeys, type KeyTable } from './auth/apikey.js';
+import { authenticateCert, authenticateKey, compileKeys, type KeyTable } from './auth/apikey.js';
+import type { ClientCertSource } from './auth/client-cert.js';
 import type { Authenticator } from './auth/chain.js';
 import { claimsMapping } from './auth/claims.js';
 import { JwtAuthenticator, type JwtVerifier } from './auth/jwt.js';
@@ -23,6 +24,8 @@ export interface Shared {
   jwt: JwtVerifier | null;
   /** Verified tokens each policy version remembers (WARDEN_JWT_CACHE_SIZE). */
   jwtCacheSize: number;
+  /** Whose headers carry a verified client certificate (WARDEN_CLIENT_CERT). */
+  clientCert?: ClientCertSource;
 }
 
 /** Everything a request reads, compiled from one version of policy and keys. Never mutated. */
@@ -57,6 +60,9 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
   const jwt = shared.jwt ? new JwtAuthenticator(shared.jwt, claimsMapping(docs.policy), revocations, shared.jwtCacheSize) : null;
   const chain: Authenticator[] = [(req, now) => authenticateKey(keys, req, now, revocations)];
   if (jwt) chain.push((req, now) => jwt.authenticate(req, now));
+  // A transport credential comes last: an explicit key or token in the request takes precedence.
+  const certSource = shared.clientCert ?? 'off';
+  if (certSource !== 'off' && keys.bySubject.size > 0) chain.push((req, now) => authenticateCert(keys, certSource, req, now, revocations));
   return Object.freeze({
     version: (previous?.version ?? 0) + 1,
     policy,

@@ -1,7 +1,7 @@
 // Identity: who a request is, once an authenticator accepted its credential.
 
 /** How an identity was established; `public` is only used in responses. */
-export type AuthMethod = 'api_key' | 'jwt' | 'session';
+export type AuthMethod = 'api_key' | 'jwt' | 'session' | 'mtls';
 
 /** An authenticated caller. Values are header-safe (no control characters, roles without commas). */
 export interface Identity {

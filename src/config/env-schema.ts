@@ -68,6 +68,8 @@ export const envSchema = z.object({
   /** Least time between two fetches of one key set (an unknown-kid flood costs one fetch per cooldown). */
   WARDEN_JWKS_COOLDOWN: duration.default(30),
   WARDEN_JWKS_TIMEOUT: duration.default(5),
+  /** Client-certificate identities: whose headers carry the proxy's mutual-TLS verification result (off by default). */
+  WARDEN_CLIENT_CERT: z.enum(['off', 'nginx', 'ingress-nginx', 'traefik']).default('off'),
   /** Signed identity assertion on every allow: a PEM private key file, or `generate` (a key kept in the state dir). */
   WARDEN_ASSERTION_KEY: z.string().min(1).optional(),
   /** Lifetime of an assertion (at most 60 s). */
