@@ -1,5 +1,9 @@
-// Prometheus metrics of decisions and latency (prom-client), served on /metrics.
+// Prometheus metrics (prom-client), served on /metrics: decisions, latency, limits, Redis, reloads, JWKS, audit.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AuditSink } from './audit/sink.js';
+
+/** Outcome of one JWKS fetch, for {@link recordJwksFetch}. */
+export type JwksFetchResult = 'ok' | 'not_modified' | 'error';
 
 /** The metrics warden records. One registry per app, no globals. */
 export interface Metrics {
@@ -11,12 +15,30 @@ export interface Metrics {
   redisUp: Gauge<string>;
   bans: Counter<string>;
   revocations: Counter<'op'>;
+  /** Requests refused by a rate limit, by limit name. */
+  rateLimited: Counter<'limit'>;
+  /** Requests refused because their client IP is banned. */
+  bannedRequests: Counter<string>;
+  /** Policy and keys reloads: `changed`, `unchanged`, `rejected`. */
+  reloads: Counter<'result'>;
+  /** JWKS fetches by issuer and result; count them with {@link recordJwksFetch}. */
+  jwksFetches: Counter<'issuer' | 'result'>;
+  /** Report these sinks' queue depth and drops on scrape. */
+  watchAudit(sinks: readonly AuditSink[]): void;
   /** Count one /verify decision and its latency (labelled children cached: the hot path). */
   decided(decision: string, reason: string, dialect: string, authMethod: string, seconds: number): void;
 }
 
-/** Create a registry with warden's metrics and the process defaults. */
-export function createMetrics(withDefaults = true): Metrics {
+/** Count one JWKS fetch (the JWT authenticator calls this for each key-set download). */
+export function recordJwksFetch(metrics: Metrics, issuer: string, result: JwksFetchResult): void {
+  metrics.jwksFetches.inc({ issuer, result });
+}
+
+/**
+ * Create a registry with warden's metrics and the process defaults. `enabled: false`
+ * (`WARDEN_METRICS=false`) keeps the same objects but /verify counts nothing.
+ */
+export function createMetrics(withDefaults = true, enabled = true): Metrics {
   const registry = new Registry();
   if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'warden_' });
   // The hot path only bumps plain numbers; prom-client reads them when /metrics is scraped.
@@ -48,11 +70,38 @@ export function createMetrics(withDefaults = true): Metrics {
       }
     },
   });
+  let auditSinks: readonly AuditSink[] = [];
+  new Gauge({
+    name: 'warden_audit_queue_depth',
+    help: 'Audit events accepted by a sink and not yet delivered',
+    labelNames: ['sink'] as const,
+    registers: [registry],
+    collect() {
+      for (const s of auditSinks) this.set({ sink: s.name }, s.queued());
+    },
+  });
+  new Counter({
+    name: 'warden_audit_dropped_total',
+    help: 'Audit events a sink had to drop: queue full, write failed, or undelivered at shutdown',
+    labelNames: ['sink'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of auditSinks) this.inc({ sink: s.name }, s.dropped());
+    },
+  });
   return {
     registry,
     decisions,
     latency,
-    decided(decision, reason, dialect, authMethod, seconds) {
+    watchAudit(sinks) {
+      auditSinks = sinks;
+    },
+    rateLimited: new Counter({ name: 'warden_rate_limited_total', help: 'Requests refused by a rate limit (429), by limit name', labelNames: ['limit'], registers: [registry] }),
+    bannedRequests: new Counter({ name: 'warden_banned_requests_total', help: 'Requests refused (429) because their client IP is banned', registers: [registry] }),
+    reloads: new Counter({ name: 'warden_policy_reloads_total', help: 'Policy and keys reloads by result: changed, unchanged, rejected', labelNames: ['result'], registers: [registry] }),
+    jwksFetches: new Counter({ name: 'warden_jwks_fetches_total', help: 'JWKS downloads by issuer and result (ok, not_modified, error)', labelNames: ['issuer', 'result'], registers: [registry] }),
+    decided: !enabled ? () => {} : function decided(decision, reason, dialect, authMethod, seconds) {
       const key = `${decision}|${reason}|${dialect}|${authMethod}`;
       const c = counts.get(key);
       if (c) c.n++;

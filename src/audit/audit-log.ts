@@ -1,6 +1,6 @@
-// The audit stream: one JSON line per decision (CONTRACT.md "Audit line"). Never a secret.
+// The audit stream: one JSON line per decision and per admin event (CONTRACT.md "Audit line"). Never a secret.
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { LineWriter } from './line-writer.js';
+import type { AuditSink } from './sink.js';
 
 /** The fields of one decision event. */
 export interface DecisionEvent {
@@ -26,17 +26,34 @@ export interface DecisionEvent {
   durationMs: number;
 }
 
-/** An administrative event: revocations, bans, reloads. Never sampled. */
+/** An administrative event: keys, revocations, sessions, bans, reloads. Never sampled. */
 export interface AdminEvent {
-  event: 'revocation_added' | 'revocation_removed' | 'ban_started' | 'admin_denied' | 'policy_reloaded' | 'config_rejected';
+  event:
+    | 'key_created'
+    | 'key_removed'
+    | 'revocation_added'
+    | 'revocation_removed'
+    | 'session_ended'
+    | 'ban_started'
+    | 'admin_denied'
+    | 'policy_reloaded'
+    | 'config_rejected';
   [field: string]: unknown;
 }
+
+/** Version of the audit line's shape (`schema` in every line); bumped when a field changes meaning or goes away. */
+export const AUDIT_SCHEMA = 1;
 
 /** Where audit events go. */
 export interface AuditLog {
   decision(e: DecisionEvent): void;
   admin(e: AdminEvent): void;
-  flush(): Promise<void>;
+  /** The sinks, for their queue depth and drop counts. */
+  readonly sinks: readonly AuditSink[];
+  /** Deliver everything written so far, on every sink, by `deadline` (epoch ms); default: 10 s from now. */
+  flush(deadline?: number): Promise<void>;
+  /** Release the sinks' files and timers (after flush). */
+  close(): void;
 }
 
 // Printable ASCII but `"` and `\`: written between quotes as is; anything else goes through JSON.stringify.
@@ -61,17 +78,21 @@ export function decisionFields(e: DecisionEvent): string {
   );
 }
 
-/** stdout through a {@link LineWriter}: one write per event-loop turn, bounded at 64 MiB waiting. */
-export function auditStdout(): DestinationStream {
-  return new LineWriter(1);
+/** Audit settings. */
+export interface AuditOptions {
+  /** Share of allow decisions written (0–1, `WARDEN_AUDIT_ALLOW_SAMPLE`); 1 writes all. */
+  allowSample?: number;
+  random?: () => number;
 }
 
 /**
- * Audit log writing one JSON line per event to a destination (stdout by default, through
- * sonic-boom's buffered writer). Lines are built directly rather than through a pino logger:
- * the decision line is on every /verify, and this costs a third of pino's serialisation.
+ * Audit log writing one JSON line per event to every sink. Lines are built directly rather than
+ * through a pino logger: the decision line is on every /verify, and this costs a third of pino's
+ * serialisation. Each line is built once, whatever the number of sinks; with no sink nothing is built.
  */
-export function createAuditLog(destination: DestinationStream = auditStdout()): AuditLog {
+export function createAuditLog(sinks: readonly AuditSink[], opts: AuditOptions = {}): AuditLog {
+  const sample = opts.allowSample ?? 1;
+  const random = opts.random ?? Math.random;
   let lastMs = 0;
   let lastIso = '';
   const head = (event: string) => {
@@ -80,21 +101,36 @@ export function createAuditLog(destination: DestinationStream = auditStdout()): 
       lastMs = now;
       lastIso = new Date(now).toISOString();
     }
-    return `{"level":"info","time":"${lastIso}","event":${JSON.stringify(event)}`;
+    return `{"level":"info","time":"${lastIso}","schema":${AUDIT_SCHEMA},"event":${JSON.stringify(event)}`;
   };
-  const line = (event: string, fields: object) => {
-    const body = JSON.stringify(fields);
-    destination.write(head(event) + (body === '{}' ? '' : ',' + body.slice(1, -1)) + '}\n');
+  const only = sinks.length === 1 ? sinks[0]! : null;
+  const emit = only ? (line: string) => only.write(line) : (line: string) => {
+    for (const s of sinks) s.write(line);
   };
+  const noop = () => {};
   return {
-    decision: (e) => destination.write(head('decision') + decisionFields(e) + '}\n'),
-    admin: ({ event, ...rest }) => line(event, rest),
-    flush: () =>
-      new Promise((resolve) => {
-        const d = destination as DestinationStream & { flush?: (cb: () => void) => void };
-        if (typeof d.flush === 'function') d.flush(() => resolve());
-        else resolve();
-      }),
+    sinks,
+    decision:
+      sinks.length === 0
+        ? noop
+        : (e) => {
+            // Only allows are sampled: a deny, a would-deny and an error are always written.
+            if (sample < 1 && e.decision === 'allow' && random() >= sample) return;
+            emit(head('decision') + decisionFields(e) + '}\n');
+          },
+    admin:
+      sinks.length === 0
+        ? noop
+        : ({ event, ...rest }) => {
+            const body = JSON.stringify(rest);
+            emit(head(event) + (body === '{}' ? '' : ',' + body.slice(1, -1)) + '}\n');
+          },
+    flush: async (deadline = Date.now() + 10_000) => {
+      await Promise.all(sinks.map((s) => s.flush(deadline)));
+    },
+    close: () => {
+      for (const s of sinks) s.close();
+    },
   };
 }
 

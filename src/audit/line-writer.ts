@@ -12,13 +12,26 @@ export class LineWriter {
   private scheduled = false;
   private writing = false;
   private waiters: (() => void)[] = [];
-  /** Lines dropped because the buffer was full. */
+  private writingLines = 0;
+  /** Lines dropped because the buffer was full or their write failed. */
   dropped = 0;
+  /** Told about a failed write (full disk, closed stdout); its lines are counted as dropped. */
+  onError: ((err: Error) => void) | null = null;
 
   constructor(
-    private readonly fd: number,
+    protected fd: number,
     private readonly maxBuffered = 64 * 1024 * 1024,
   ) {}
+
+  /** Lines accepted but not yet written (the write in flight included). */
+  get pending(): number {
+    return this.chunks.length + (this.writing ? this.writingLines : 0);
+  }
+
+  /** The descriptor the next chunk of `bytes` goes to (a rotating file may switch files here). */
+  protected target(_bytes: number): number {
+    return this.fd;
+  }
 
   write(line: string): boolean {
     if (this.size > this.maxBuffered) {
@@ -44,21 +57,25 @@ export class LineWriter {
       return;
     }
     const data = Buffer.from(this.chunks.join(''), 'utf8');
+    this.writingLines = this.chunks.length;
     this.chunks = [];
     this.size = 0;
     this.writing = true;
-    this.writeAll(data, 0);
+    this.writeAll(this.target(data.length), data, 0);
   }
 
-  private writeAll(data: Buffer, offset: number): void {
-    fsWrite(this.fd, data, offset, data.length - offset, null, (err, written) => {
+  private writeAll(fd: number, data: Buffer, offset: number): void {
+    fsWrite(fd, data, offset, data.length - offset, null, (err, written) => {
       if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') {
         // A non-blocking pipe is full: try again shortly.
-        setTimeout(() => this.writeAll(data, offset), 10).unref();
+        setTimeout(() => this.writeAll(fd, data, offset), 10).unref();
         return;
       }
-      if (!err && offset + written < data.length) return this.writeAll(data, offset + written);
-      // A write error (closed stdout) loses this chunk; there is nowhere else to report it.
+      if (!err && offset + written < data.length) return this.writeAll(fd, data, offset + written);
+      if (err) {
+        this.dropped += this.writingLines;
+        this.onError?.(err);
+      }
       this.writing = false;
       this.drain();
     });

@@ -1,21 +1,10 @@
 // zod schema of the environment: the only place that knows variable names and defaults.
 import { z } from 'zod';
 import { cidrList, duration } from './policy-schema.js';
+import { absoluteHttpUrl, headerLine } from './env-values.js';
+import { auditEnv, auditEnvCrossCheck } from './audit-env.js';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-const absoluteHttpUrl = z.string().refine((v) => {
-  try {
-    const u = new URL(v);
-    return (u.protocol === 'https:' || u.protocol === 'http:') && u.host !== '';
-  } catch {
-    return false;
-  }
-}, 'must be an absolute http(s) URL');
-
-const headerLine = z
-  .string()
-  .regex(/^[A-Za-z0-9-]+:[^\r\n\x00]*$/, 'must be one header line like "Authorization: Bearer x"');
 
 const hostPortList = z
   .string()
@@ -60,6 +49,8 @@ export const envSchema = z.object({
   WARDEN_REVOCATION_RESYNC: duration.default(30),
   WARDEN_STATE_DIR: z.string().min(1).default('.state'),
   LOG_LEVEL: z.enum(LEVELS).default('info'),
+  /** Audit sinks, sampling and metrics (src/config/audit-env.ts). */
+  ...auditEnv,
 });
 
 /** Parsed environment. */
@@ -72,5 +63,6 @@ export function envCrossCheck(env: Env): { variable: string; message: string }[]
   if (modes.length > 1) out.push({ variable: String(modes[1]), message: `set only one of REDIS_URL, WARDEN_REDIS_SENTINELS, WARDEN_REDIS_CLUSTER_NODES (also set: ${modes[0]})` });
   if (env.WARDEN_REDIS_SENTINELS && !env.WARDEN_REDIS_SENTINEL_NAME) out.push({ variable: 'WARDEN_REDIS_SENTINEL_NAME', message: 'required with WARDEN_REDIS_SENTINELS (the master group name)' });
   if (env.WARDEN_REDIS_TIMEOUT > 10) out.push({ variable: 'WARDEN_REDIS_TIMEOUT', message: 'at most 10s; a slow Redis must cost a fast error, not a stalled request' });
+  out.push(...auditEnvCrossCheck(env));
   return out;
 }
