@@ -35,7 +35,9 @@ export class WebhookSink implements AuditSink {
   private timer: NodeJS.Timeout | null = null;
   private sending = false;
   private attempt = 0;
-  private stopping: AbortController | null = null;
+  private stopping = false;
+  /** Aborts the POST in flight at the shutdown deadline. */
+  private readonly cancel = new AbortController();
   private idle: (() => void)[] = [];
   private lost = 0;
   /** Events accepted by the receiver. */
@@ -89,7 +91,7 @@ export class WebhookSink implements AuditSink {
     let failure: string | null = null;
     this.posts++;
     try {
-      const signal = this.stopping ? AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.stopping.signal]) : AbortSignal.timeout(this.opts.timeoutMs);
+      const signal = AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.cancel.signal]);
       const res = await this.fetch(this.opts.url, { method: 'POST', headers: this.headers, body, signal });
       await res.arrayBuffer().catch(() => undefined);
       if (res.status < 200 || res.status > 299) failure = `HTTP ${res.status}`;
@@ -116,7 +118,7 @@ export class WebhookSink implements AuditSink {
       for (const w of this.idle.splice(0)) w();
       return;
     }
-    if (this.stopping?.signal.aborted) return;
+    if (this.cancel.signal.aborted) return;
     if (this.attempt > 0) {
       const base = Math.min(this.opts.maxBackoffMs ?? 30_000, (this.opts.backoffMs ?? 500) * 2 ** (this.attempt - 1));
       this.sendSoon(Math.round(base * (0.8 + Math.random() * 0.4)));
@@ -129,12 +131,12 @@ export class WebhookSink implements AuditSink {
    * passes; then the POST in flight is aborted and what is left counts as dropped.
    */
   async flush(deadline: number): Promise<void> {
-    this.stopping ??= new AbortController();
+    this.stopping = true;
     if (this.lines.length === 0 && !this.sending) return;
     const done = new Promise<void>((resolve) => this.idle.push(resolve));
     if (!this.sending && this.attempt === 0) this.sendSoon(0);
-    const late = setTimeout(() => this.stopping!.abort(), Math.max(0, deadline - Date.now()));
-    await Promise.race([done, new Promise<void>((resolve) => this.stopping!.signal.addEventListener('abort', () => resolve()))]);
+    const late = setTimeout(() => this.cancel.abort(), Math.max(0, deadline - Date.now()));
+    await Promise.race([done, new Promise<void>((resolve) => this.cancel.signal.addEventListener('abort', () => resolve()))]);
     clearTimeout(late);
     // A POST aborted at the deadline settles on its own; wait for it so its outcome is counted.
     while (this.sending) await new Promise((r) => setTimeout(r, 5));
