@@ -1,8 +1,9 @@
 // The end-to-end tests every proxy recipe must pass: client → real proxy → warden → echo upstream.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWarden } from '../../helpers/warden.js';
+import { AUDIT_SCHEMA } from '../../../src/audit/audit-log.js';
 import { startEcho, type Echo, type EchoedRequest } from './echo.js';
-import { APP_HOST, KEYS, LOGIN_URL, policy, RULE, startE2eWarden, TIGHT_LIMIT } from './fixture.js';
+import { APP_HOST, BAD_KEY, KEYS, LOGIN_URL, policy, RULE, SECRETS, startE2eWarden, TIGHT_LIMIT, type E2eWarden } from './fixture.js';
 import { CLIENT_ADDRESS, establishedTo, send, sleep, type ClientResponse } from './net.js';
 import type { Proxy } from './proxy.js';
 
@@ -44,8 +45,25 @@ export function defineProxySuite(p: ProxyUnderTest): void {
   describe.skipIf(!p.bin)(`${p.kind} recipe (e2e)`, () => proxyTests(p));
 }
 
+/**
+ * Every audit line the suite's warden wrote (its audit file, flushed at close) and every ops log
+ * line: valid JSON, and none holds a key, a key's hash or the refused key the suite sent.
+ */
+function expectNoSecretIn(w: E2eWarden): void {
+  const lines = readFileSync(w.auditFile, 'utf8').split('\n').filter(Boolean);
+  // The suite makes dozens of decisions and reloads twice: a near-empty file means the scan saw nothing.
+  expect(lines.length, 'audit lines written during the suite').toBeGreaterThan(40);
+  expect(lines.length).toBe(w.audit.length);
+  const ops = w.ops.map((l) => JSON.stringify(l));
+  for (const line of [...lines, ...ops]) {
+    expect(JSON.parse(line)).toBeTypeOf('object');
+    for (const secret of SECRETS) expect(line.includes(secret), `a secret in: ${line.slice(0, 200)}`).toBe(false);
+  }
+  for (const line of lines) expect(JSON.parse(line).schema).toBe(AUDIT_SCHEMA);
+}
+
 function proxyTests(p: ProxyUnderTest): void {
-  let w: TestWarden;
+  let w: E2eWarden;
   let echo: Echo;
   let proxy: Proxy;
 
@@ -59,6 +77,7 @@ function proxyTests(p: ProxyUnderTest): void {
     await proxy?.stop();
     await echo?.close();
     await w?.close();
+    if (w) expectNoSecretIn(w);
   });
 
   /** Send through the proxy with the recipe's Host; returns the response, the upstream's view and warden's audit lines. */
@@ -125,7 +144,7 @@ function proxyTests(p: ProxyUnderTest): void {
   });
 
   it('answers 401 to a bad key, naming invalid_token', async () => {
-    const { res, upstream, last } = await through('/nodes/n1', { accept: 'application/json', 'x-api-key': 'wdn_not_a_key' });
+    const { res, upstream, last } = await through('/nodes/n1', { accept: 'application/json', 'x-api-key': BAD_KEY });
     expect(res.status, failureContext(res)).toBe(401);
     expect(res.headers['www-authenticate']).toContain('error="invalid_token"');
     expect(res.json()).toMatchObject({ error: 'unauthorized' });
