@@ -1,6 +1,7 @@
 // Prometheus metrics (prom-client), served on /metrics: decisions, latency, limits, Redis, reloads, JWKS, audit.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuditSink } from './audit/sink.js';
+import { LatencyHistogram } from './latency-histogram.js';
 
 /** Outcome of one JWKS fetch, for {@link recordJwksFetch}. */
 export type JwksFetchResult = 'ok' | 'not_modified' | 'error';
@@ -9,7 +10,7 @@ export type JwksFetchResult = 'ok' | 'not_modified' | 'error';
 export interface Metrics {
   registry: Registry;
   decisions: Counter<'decision' | 'reason' | 'dialect' | 'auth_method'>;
-  latency: Histogram<'dialect'>;
+  latency: LatencyHistogram<'dialect'>;
   redisErrors: Counter<string>;
   insurance: Counter<'limit'>;
   redisUp: Gauge<string>;
@@ -45,7 +46,6 @@ export function createMetrics(withDefaults = true, enabled = true): Metrics {
   // Label values come from fixed sets (decisions, reasons, dialects, methods): the maps stay small.
   const counts = new Map<string, { labels: [string, string, string, string]; n: number }>();
   const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.25, 0.5];
-  const pending = new Map<string, number[]>();
   const decisions = new Counter({
     name: 'warden_decisions_total',
     help: 'Decisions taken on /verify by result, reason, dialect and auth method',
@@ -56,20 +56,7 @@ export function createMetrics(withDefaults = true, enabled = true): Metrics {
       for (const { labels, n } of counts.values()) this.labels(...labels).inc(n);
     },
   });
-  const latency = new Histogram({
-    name: 'warden_verify_duration_seconds',
-    help: 'Time to answer /verify',
-    labelNames: ['dialect'] as const,
-    buckets: BUCKETS,
-    registers: [registry],
-    collect() {
-      for (const [dialect, samples] of pending) {
-        const child = this.labels(dialect);
-        for (const v of samples) child.observe(v);
-        samples.length = 0;
-      }
-    },
-  });
+  const latency = new LatencyHistogram({ name: 'warden_verify_duration_seconds', help: 'Time to answer /verify, by dialect', labelName: 'dialect', buckets: BUCKETS, registry });
   let auditSinks: readonly AuditSink[] = [];
   new Gauge({
     name: 'warden_audit_queue_depth',
@@ -106,15 +93,7 @@ export function createMetrics(withDefaults = true, enabled = true): Metrics {
       const c = counts.get(key);
       if (c) c.n++;
       else counts.set(key, { labels: [decision, reason, dialect, authMethod], n: 1 });
-      let samples = pending.get(dialect);
-      if (!samples) pending.set(dialect, (samples = []));
-      // Between scrapes samples wait here; past 65 536 they are folded in at once (bounded memory).
-      samples.push(seconds);
-      if (samples.length >= 65_536) {
-        const child = latency.labels(dialect);
-        for (const v of samples) child.observe(v);
-        samples.length = 0;
-      }
+      latency.record(dialect, seconds);
     },
     redisErrors: new Counter({ name: 'warden_redis_errors_total', help: 'Redis connection and command errors', registers: [registry] }),
     insurance: new Counter({ name: 'warden_rate_limit_insurance_total', help: 'Rate-limit decisions taken from the in-memory insurance limiter while Redis was unavailable', labelNames: ['limit'], registers: [registry] }),

@@ -93,14 +93,20 @@ export interface AuditOptions {
 export function createAuditLog(sinks: readonly AuditSink[], opts: AuditOptions = {}): AuditLog {
   const sample = opts.allowSample ?? 1;
   const random = opts.random ?? Math.random;
+  // The line head changes once a millisecond at most: built then, not per event.
   let lastMs = 0;
   let lastIso = '';
-  const head = (event: string) => {
+  let decisionHead = '';
+  const tick = () => {
     const now = Date.now();
     if (now !== lastMs) {
       lastMs = now;
       lastIso = new Date(now).toISOString();
+      decisionHead = `{"level":"info","time":"${lastIso}","schema":${AUDIT_SCHEMA},"event":"decision"`;
     }
+  };
+  const head = (event: string) => {
+    tick();
     return `{"level":"info","time":"${lastIso}","schema":${AUDIT_SCHEMA},"event":${JSON.stringify(event)}`;
   };
   const only = sinks.length === 1 ? sinks[0]! : null;
@@ -116,7 +122,8 @@ export function createAuditLog(sinks: readonly AuditSink[], opts: AuditOptions =
         : (e) => {
             // Only allows are sampled: a deny, a would-deny and an error are always written.
             if (sample < 1 && e.decision === 'allow' && random() >= sample) return;
-            emit(head('decision') + decisionFields(e) + '}\n');
+            tick();
+            emit(decisionHead + decisionFields(e) + '}\n');
           },
     admin:
       sinks.length === 0
