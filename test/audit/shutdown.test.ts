@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort, sleep } from '../e2e/harness/net.js';
-import { within } from '../helpers/redis.js';
+import { REDIS_CLI, REDIS_SERVER, startRedis, within } from '../helpers/redis.js';
 import { testKey } from '../helpers/warden.js';
 import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -68,10 +68,12 @@ function verify(port: number, agent: Agent, reqId: string): Promise<number> {
   });
 }
 
-describe('graceful shutdown (a warden process, SIGTERM under load)', () => {
-  it('answers what it accepted, delivers exactly one webhook event per answered request, exits 0', async () => {
+/** Run warden under load, SIGTERM it, and check what the webhook receiver got. */
+async function sigtermUnderLoad(extraEnv: Record<string, string>): Promise<void> {
+  receiver.posts.length = 0;
+  {
     const port = await freePort();
-    const w = wardenProcess({ PORT: String(port), WARDEN_AUDIT_SINKS: 'webhook', WARDEN_AUDIT_WEBHOOK_URL: receiver.url, WARDEN_AUDIT_WEBHOOK_BATCH: '100', WARDEN_AUDIT_WEBHOOK_INTERVAL: '500ms', WARDEN_SHUTDOWN_TIMEOUT: '10s' });
+    const w = wardenProcess({ PORT: String(port), WARDEN_AUDIT_SINKS: 'webhook', WARDEN_AUDIT_WEBHOOK_URL: receiver.url, WARDEN_AUDIT_WEBHOOK_BATCH: '100', WARDEN_AUDIT_WEBHOOK_INTERVAL: '500ms', WARDEN_SHUTDOWN_TIMEOUT: '10s', ...extraEnv });
     await within(15_000, async () => (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0)) === 200, 50);
 
     // 16 clients on keep-alive connections, each sending requests back to back until warden stops answering.
@@ -121,6 +123,23 @@ describe('graceful shutdown (a warden process, SIGTERM under load)', () => {
     // Batched: far fewer POSTs than events.
     expect(receiver.posts.length).toBeLessThan(decisions.length / 10);
     expect(w.stderr()).toContain('warden stopped');
+  }
+}
+
+describe('graceful shutdown (a warden process, SIGTERM under load)', () => {
+  it('answers what it accepted, delivers exactly one webhook event per answered request, exits 0', async () => {
+    await sigtermUnderLoad({});
+  });
+
+  it.skipIf(!REDIS_SERVER || !REDIS_CLI)('the same with Redis: the connection is closed and the exit is still 0', async () => {
+    const redis = await startRedis();
+    try {
+      await sigtermUnderLoad({ REDIS_URL: redis.url });
+      // warden's connection is gone: only redis-cli's own remains.
+      expect((await redis.cli('client', 'list')).split('\n')).toHaveLength(1);
+    } finally {
+      await redis.stop();
+    }
   });
 
   it('exits 2 naming the path when the audit file cannot be opened', async () => {
