@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send } from './helpers/http.js';
 import { family, scrape, value, type Scrape } from './helpers/prometheus.js';
+import { traefikHeaders } from './helpers/replicas.js';
 import { startWarden, testKey, type TestWarden } from './helpers/warden.js';
 
 const policy = {
@@ -19,10 +20,7 @@ const dev2 = testKey('dev2', ['developer']);
 
 let w: TestWarden;
 let m: Scrape;
-const traefik = (uri: string, ip: string, key?: string) =>
-  send(`${w.url}/verify/traefik`, {
-    headers: { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'app.example.com', 'X-Forwarded-Uri': uri, 'X-Forwarded-For': ip, ...(key ? { 'X-API-Key': key } : {}) },
-  });
+const traefik = (uri: string, ip: string, key?: string) => send(`${w.url}/verify/traefik`, { headers: traefikHeaders(uri, ip, key) });
 const nginx = (uri: string) => send(`${w.url}/verify/nginx`, { headers: { 'X-Original-URL': `https://app.example.com${uri}`, 'X-Original-Method': 'GET', 'X-Forwarded-For': '198.51.100.1' } });
 
 beforeAll(async () => {

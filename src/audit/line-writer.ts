@@ -19,6 +19,8 @@ export class LineWriter {
   private writing = false;
   private waiters: (() => void)[] = [];
   private writingLines = 0;
+  /** The last write took only part of the waiting lines. */
+  private partial = false;
   /** Lines dropped because the buffer was full or their write failed. */
   dropped = 0;
   /** Told about a failed write (full disk, closed stdout); its lines are counted as dropped. */
@@ -35,9 +37,14 @@ export class LineWriter {
     return this.chunks.length + (this.writing ? this.writingLines : 0);
   }
 
-  /** The descriptor the next chunk of `bytes` goes to (a rotating file may switch files here). */
+  /** The descriptor the next chunk of `bytes` goes to. */
   protected target(_bytes: number): number {
     return this.fd;
+  }
+
+  /** How many of the waiting lines go into the next write (at least one): all, unless a subclass bounds it. */
+  protected take(lines: readonly string[]): number {
+    return lines.length;
   }
 
   write(line: string): boolean {
@@ -72,10 +79,19 @@ export class LineWriter {
       for (const w of this.waiters.splice(0)) w();
       return;
     }
-    const data = Buffer.from(this.chunks.join(''), 'utf8');
-    this.writingLines = this.chunks.length;
-    this.chunks = [];
-    this.size = 0;
+    const n = Math.max(1, this.take(this.chunks));
+    let lines = this.chunks;
+    this.partial = n < lines.length;
+    if (this.partial) {
+      lines = this.chunks.slice(0, n);
+      this.chunks = this.chunks.slice(n);
+      this.size = this.chunks.reduce((sum, l) => sum + l.length, 0);
+    } else {
+      this.chunks = [];
+      this.size = 0;
+    }
+    const data = Buffer.from(lines.join(''), 'utf8');
+    this.writingLines = lines.length;
     this.writing = true;
     this.writeAll(this.target(data.length), data, 0);
   }
@@ -93,7 +109,8 @@ export class LineWriter {
         this.onError?.(err);
       }
       this.writing = false;
-      if (this.chunks.length === 0 || this.waiters.length > 0) this.drain();
+      // Lines left by a bounded write go next, without waiting for the timer.
+      if (this.chunks.length === 0 || this.waiters.length > 0 || this.partial) this.drain();
       else this.schedule();
     });
   }

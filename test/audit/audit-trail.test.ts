@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.js';
 import { send } from '../helpers/http.js';
 import { scrape, value } from '../helpers/prometheus.js';
+import { traefikHeaders } from '../helpers/replicas.js';
 import { within } from '../helpers/redis.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
@@ -28,10 +29,7 @@ afterEach(async () => {
   w = receiver = null;
 });
 
-const ask = (t: TestWarden, uri: string, extra: Record<string, string> = {}) =>
-  send(`${t.url}/verify/traefik`, {
-    headers: { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'app.example.com', 'X-Forwarded-Uri': uri, 'X-Forwarded-For': '203.0.113.5', ...extra },
-  });
+const ask = (t: TestWarden, uri: string, extra: Record<string, string> = {}) => send(`${t.url}/verify/traefik`, { headers: { ...traefikHeaders(uri, '203.0.113.5'), ...extra } });
 
 describe('request ids', () => {
   it('keeps a valid X-Request-ID, returns it to the proxy and writes it in the audit line', async () => {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort, sleep } from '../e2e/harness/net.js';
 import { REDIS_CLI, REDIS_SERVER, startRedis, within } from '../helpers/redis.js';
+import { traefikHeaders } from '../helpers/replicas.js';
 import { testKey } from '../helpers/warden.js';
 import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -55,7 +56,7 @@ function verify(port: number, agent: Agent, reqId: string): Promise<number> {
         port,
         path: '/verify/traefik',
         agent,
-        headers: { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'app.example.com', 'X-Forwarded-Uri': '/api/x', 'X-Forwarded-For': '203.0.113.5', 'X-API-Key': dev.key, 'X-Request-ID': reqId },
+        headers: { ...traefikHeaders('/api/x', '203.0.113.5', dev.key), 'X-Request-ID': reqId },
       },
       (res) => {
         res.resume();

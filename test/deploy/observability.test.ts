@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { scrape, type Scrape } from '../helpers/prometheus.js';
+import { traefikHeaders } from '../helpers/replicas.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -13,7 +14,7 @@ let m: Scrape;
 
 beforeAll(async () => {
   w = await startWarden({ policy: { roles: { developer: ['api:*'] }, rules: [{ match: { path: '/api/**' }, require: ['api:read'] }] }, keys: [dev.entry] });
-  await send(`${w.url}/verify/traefik`, { headers: { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'a.example.com', 'X-Forwarded-Uri': '/api/x', 'X-Forwarded-For': '203.0.113.1', 'X-API-Key': dev.key } });
+  await send(`${w.url}/verify/traefik`, { headers: traefikHeaders('/api/x', '203.0.113.1', dev.key) });
   m = await scrape(`${w.url}/metrics`);
 });
 afterAll(() => w?.close());
