@@ -20,25 +20,13 @@ export class RotatingFile extends LineWriter {
     this.fileSize = fstatSync(fd).size;
   }
 
-  /** As many lines as keep the file within `maxBytes` (rotating first when not even one fits); at least one. */
-  protected override take(lines: readonly string[]): number {
-    let room = this.maxBytes - this.fileSize;
-    let n = 0;
-    let bytes = 0;
-    for (; n < lines.length; n++) {
-      const b = Buffer.byteLength(lines[n]!);
-      if (bytes + b > room) {
-        if (n > 0) break;
-        if (this.fileSize > 0) {
-          this.rotate();
-          room = this.maxBytes - this.fileSize;
-        }
-        // A line longer than the whole limit still goes, alone, into a fresh file.
-        if (b > room) return 1;
-      }
-      bytes += b;
-    }
-    return n;
+  protected override room(): number {
+    return this.maxBytes - this.fileSize;
+  }
+
+  /** The next line does not fit: start a new file (unless this one is empty). */
+  protected override noRoom(): void {
+    if (this.fileSize > 0) this.rotate();
   }
 
   protected override target(bytes: number): number {

@@ -1,26 +1,37 @@
-// A buffered line writer for the audit stream: one write per few milliseconds, bounded, flushable.
+// A buffered line writer for the audit stream: lines encoded at once, written every few milliseconds, bounded, flushable.
 import { write as fsWrite } from 'node:fs';
 
-/** Waiting lines are written at once when they reach this many bytes, else after `delayMs`. */
+/** Waiting bytes are written at once past this, else after `delayMs`. Also the size of one buffer segment. */
 const WRITE_AT_BYTES = 64 * 1024;
+const NEWLINE = 0x0a;
+
+/** Newlines in a buffer: the lines it holds. */
+function countLines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(NEWLINE); i !== -1; i = b.indexOf(NEWLINE, i + 1)) n++;
+  return n;
+}
 
 /**
- * Collects lines and writes them to a file descriptor in chunks: after `delayMs` (default 10 ms)
- * or once 64 KiB wait, with at most one write in flight. Each write is a trip through libuv's
- * thread pool; one per event-loop turn cost ~10 µs CPU per /verify under load, one per 10 ms
- * costs a fraction of a µs per line. The write call itself measured ~0.1 µs a line where
- * sonic-boom (pino.destination) took ~2.8 µs. Lines beyond `maxBuffered` bytes waiting (a reader
- * that stopped reading) are dropped and counted.
+ * Encodes each line into a buffer segment as it arrives (the string dies young; holding strings
+ * for milliseconds got them promoted by the GC) and writes the bytes to a file descriptor every
+ * `delayMs` (default 10 ms) or once 64 KiB wait, one write in flight at a time: each write is a
+ * trip through libuv's thread pool, and one per event-loop turn cost several µs per /verify.
+ * A line costs well under a µs here, where sonic-boom (pino.destination) measured ~2.8 µs.
+ * Beyond `maxBuffered` bytes waiting (a reader that stopped reading) lines are dropped and counted.
+ * Lines must end with a newline.
  */
 export class LineWriter {
-  private chunks: string[] = [];
-  private size = 0;
+  private segments: Buffer[] = [];
+  private current = Buffer.allocUnsafe(WRITE_AT_BYTES);
+  private used = 0;
+  /** Bytes and lines waiting (not yet handed to a write). */
+  private bytes = 0;
+  private lines = 0;
   private timer: NodeJS.Timeout | null = null;
   private writing = false;
-  private waiters: (() => void)[] = [];
   private writingLines = 0;
-  /** The last write took only part of the waiting lines. */
-  private partial = false;
+  private waiters: (() => void)[] = [];
   /** Lines dropped because the buffer was full or their write failed. */
   dropped = 0;
   /** Told about a failed write (full disk, closed stdout); its lines are counted as dropped. */
@@ -34,33 +45,51 @@ export class LineWriter {
 
   /** Lines accepted but not yet written (the write in flight included). */
   get pending(): number {
-    return this.chunks.length + (this.writing ? this.writingLines : 0);
+    return this.lines + (this.writing ? this.writingLines : 0);
   }
 
-  /** The descriptor the next chunk of `bytes` goes to. */
+  /** The descriptor the next write of `bytes` goes to. */
   protected target(_bytes: number): number {
     return this.fd;
   }
 
-  /** How many of the waiting lines go into the next write (at least one): all, unless a subclass bounds it. */
-  protected take(lines: readonly string[]): number {
-    return lines.length;
+  /** Bytes the next write may hold (whole lines only; at least one line is always written). */
+  protected room(): number {
+    return Infinity;
   }
 
+  /** Called when not even the first waiting line fits in {@link room}; may make room (a rotation). */
+  protected noRoom(): void {}
+
   write(line: string): boolean {
-    if (this.size > this.maxBuffered) {
+    if (this.bytes > this.maxBuffered) {
       this.dropped++;
       return false;
     }
-    this.chunks.push(line);
-    this.size += line.length;
+    const worst = line.length * 3;
+    if (this.used + worst > this.current.length) {
+      this.seal();
+      if (worst > this.current.length) this.current = Buffer.allocUnsafe(worst);
+    }
+    const n = this.current.write(line, this.used);
+    this.used += n;
+    this.bytes += n;
+    this.lines++;
     // While a write is in flight, its completion picks these lines up.
     if (!this.writing) this.schedule();
     return true;
   }
 
+  /** Move the filled part of the current segment to the waiting list. */
+  private seal(): void {
+    if (this.used === 0) return;
+    this.segments.push(this.current.subarray(0, this.used));
+    this.current = Buffer.allocUnsafe(WRITE_AT_BYTES);
+    this.used = 0;
+  }
+
   private schedule(): void {
-    if (this.size >= WRITE_AT_BYTES) this.drain();
+    if (this.bytes >= WRITE_AT_BYTES) this.drain();
     else this.timer ??= setTimeout(this.onTimer, this.delayMs);
   }
 
@@ -75,23 +104,30 @@ export class LineWriter {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.chunks.length === 0) {
+    if (this.lines === 0) {
       for (const w of this.waiters.splice(0)) w();
       return;
     }
-    const n = Math.max(1, this.take(this.chunks));
-    let lines = this.chunks;
-    this.partial = n < lines.length;
-    if (this.partial) {
-      lines = this.chunks.slice(0, n);
-      this.chunks = this.chunks.slice(n);
-      this.size = this.chunks.reduce((sum, l) => sum + l.length, 0);
-    } else {
-      this.chunks = [];
-      this.size = 0;
+    this.seal();
+    const all = this.segments.length === 1 ? this.segments[0]! : Buffer.concat(this.segments);
+    let data = all;
+    let room = this.room();
+    if (all.length > room) {
+      let end = room > 0 ? all.lastIndexOf(NEWLINE, room - 1) : -1;
+      if (end === -1) {
+        this.noRoom();
+        room = this.room();
+        end = all.length > room ? (room > 0 ? all.lastIndexOf(NEWLINE, room - 1) : -1) : all.length - 1;
+        // A line longer than the whole limit still goes, alone.
+        if (end === -1) end = all.indexOf(NEWLINE);
+      }
+      if (end !== -1 && end + 1 < all.length) data = all.subarray(0, end + 1);
     }
-    const data = Buffer.from(lines.join(''), 'utf8');
-    this.writingLines = lines.length;
+    const rest = data === all ? null : all.subarray(data.length);
+    this.segments = rest ? [rest] : [];
+    this.writingLines = rest ? countLines(data) : this.lines;
+    this.lines -= this.writingLines;
+    this.bytes -= data.length;
     this.writing = true;
     this.writeAll(this.target(data.length), data, 0);
   }
@@ -109,15 +145,16 @@ export class LineWriter {
         this.onError?.(err);
       }
       this.writing = false;
+      this.writingLines = 0;
       // Lines left by a bounded write go next, without waiting for the timer.
-      if (this.chunks.length === 0 || this.waiters.length > 0 || this.partial) this.drain();
+      if (this.lines === 0 || this.waiters.length > 0 || this.segments.length > 0) this.drain();
       else this.schedule();
     });
   }
 
   /** Resolve once everything written so far has reached the file descriptor. */
   flush(cb: () => void): void {
-    if (!this.writing && this.chunks.length === 0) return cb();
+    if (!this.writing && this.lines === 0) return cb();
     this.waiters.push(cb);
     if (!this.writing) this.drain();
   }
