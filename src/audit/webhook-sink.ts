@@ -61,7 +61,8 @@ export class WebhookSink implements AuditSink {
       return;
     }
     this.lines.push(line);
-    if (this.sending) return;
+    // A POST in flight, or a retry waiting out its backoff, sends these later: new events never cut a backoff short.
+    if (this.sending || this.attempt > 0) return;
     if (this.lines.length >= this.opts.batch) this.sendSoon(0);
     else if (this.timer === null) this.sendSoon(this.opts.intervalMs);
   }

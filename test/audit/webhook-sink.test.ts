@@ -67,6 +67,20 @@ describe('audit webhook', () => {
     expect(s.dropped()).toBe(30);
   });
 
+  it('backs off while the receiver keeps failing, however many events keep arriving', async () => {
+    receiver = await startReceiver(() => ({ status: 500 }));
+    const s = webhook(receiver.url, { batch: 5, backoffMs: 100, maxBackoffMs: 10_000 });
+    // An event every 10 ms for a second, the queue always past a batch.
+    for (let i = 0; i < 100; i++) {
+      s.write(line(i));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // Retries after ~100, 200, 400 ms: four or five POSTs, not one per event.
+    expect(receiver.posts.length).toBeGreaterThanOrEqual(3);
+    expect(receiver.posts.length).toBeLessThanOrEqual(6);
+    expect(s.queued()).toBe(100);
+  });
+
   it('flush sends the partial batch now and gives up at the deadline, counting what it could not deliver', async () => {
     receiver = await startReceiver();
     const s = webhook(receiver.url, { batch: 100, intervalMs: 60_000 });
