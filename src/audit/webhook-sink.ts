@@ -135,7 +135,8 @@ export class WebhookSink implements AuditSink {
     this.stopping = true;
     if (this.lines.length === 0 && !this.sending) return;
     const done = new Promise<void>((resolve) => this.idle.push(resolve));
-    if (!this.sending && this.attempt === 0) this.sendSoon(0);
+    // Try at once, even in the middle of a backoff: the receiver may be back, and time is short.
+    if (!this.sending) this.sendSoon(0);
     const late = setTimeout(() => this.cancel.abort(), Math.max(0, deadline - Date.now()));
     await Promise.race([done, new Promise<void>((resolve) => this.cancel.signal.addEventListener('abort', () => resolve()))]);
     clearTimeout(late);
