@@ -17,7 +17,8 @@ function countLines(b: Buffer): number {
  * for milliseconds got them promoted by the GC) and writes the bytes to a file descriptor every
  * `delayMs` (default 10 ms) or once 64 KiB wait, one write in flight at a time: each write is a
  * trip through libuv's thread pool, and one per event-loop turn cost several µs per /verify.
- * A line costs well under a µs here, where sonic-boom (pino.destination) measured ~2.8 µs.
+ * The call measured 0.15–0.36 µs and ~1.9 µs per line all in (file on ext4), where sonic-boom
+ * (pino.destination, minLength 4096) took ~3 µs per call and ~13 µs per line all in.
  * Beyond `maxBuffered` bytes waiting (a reader that stopped reading) lines are dropped and counted.
  * Lines must end with a newline.
  */
