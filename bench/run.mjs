@@ -10,9 +10,15 @@
 //                WARDEN_METRICS=false): what the audit line and the counters cost, in the same run
 //   wardenredis — the same, to a second warden whose limits live in a redis-server started here
 //                (REDIS_URL; BENCH_REDIS=0 drops it, skipped with a note when redis-server is missing)
+//   wardencache — warden with the matching rule's decisions cached by nginx (policy `cache: { allow: 5s }`,
+//                the recipe's opt-in warden-decisions-cached.conf; BENCH_CACHE=0 drops it)
+//   wardenjwt  — warden with a JWT issuer, the client sending one repeated ES256 bearer token
+//                (BENCH_JWT=0 drops it); the first-verification cost per algorithm is measured in-process
 // wrk (1 thread, 32 connections) measures each, rounds interleaved; medians and ratios are printed
 // and written to bench/README.md between the results markers. See bench/README.md.
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, rmSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -37,6 +43,8 @@ const WARDEN_NODE_ARGS = (process.env.BENCH_WARDEN_NODE_ARGS ?? '').split(' ').f
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
 const REDIS_CLI = process.env.REDIS_CLI_BIN ?? '/usr/bin/redis-cli';
 const REDIS_WANTED = process.env.BENCH_REDIS !== '0';
+const WITH_JWT = process.env.BENCH_JWT !== '0';
+const WITH_CACHE = process.env.BENCH_CACHE !== '0';
 
 function positiveInt(name, dflt) {
   const v = process.env[name];
@@ -244,23 +252,83 @@ async function metricSum(port, name) {
 }
 
 /** Through the nginx front server at `port`, the warden behind it really authorises. */
-async function preflightWarden(label, port, key) {
+async function preflightWarden(label, port, credential) {
   const base = `http://127.0.0.1:${port}`;
-  const withKey = await fetch(`${base}/api/_whoami`, { headers: { 'X-API-Key': key } });
+  const withKey = await fetch(`${base}/api/_whoami`, { headers: credential });
   const whoami = (await withKey.text()).trim();
-  if (withKey.status !== 200 || whoami !== 'bench|developer') fail(`${label} pre-flight: with the key expected 200 "bench|developer" at the app, got ${withKey.status} "${whoami}"`);
+  if (withKey.status !== 200 || whoami !== 'bench|developer') fail(`${label} pre-flight: with the credential expected 200 "bench|developer" at the app, got ${withKey.status} "${whoami}"`);
   const without = await fetch(`${base}${PATH}`);
   await without.arrayBuffer();
   if (without.status !== 401) fail(`${label} pre-flight: without a key expected 401, got ${without.status}`);
   const badKey = await fetch(`${base}${PATH}`, { headers: { 'X-API-Key': 'wdn_not-a-key' } });
   await badKey.arrayBuffer();
   if (badKey.status !== 401) fail(`${label} pre-flight: with a wrong key expected 401, got ${badKey.status}`);
-  process.stdout.write(`pre-flight ok: ${label} via nginx → 200 with X-User-ID bench, 401 without or with a wrong key\n`);
+  process.stdout.write(`pre-flight ok: ${label} via nginx → 200 with X-User-ID bench, 401 without a credential or with a wrong key\n`);
+}
+
+// ---------------------------------------------------------------- JWT: a local issuer, and the first-verification cost
+
+/** Serve a JWKS (and OpenID discovery) on 127.0.0.1 for the given public JWKs; resolves to its issuer URL. */
+async function startJwksServer(jwks) {
+  const server = createHttpServer((req, res) => {
+    const body = req.url === '/.well-known/openid-configuration' ? { issuer, jwks_uri: `${issuer}/jwks` } : req.url === '/jwks' ? { keys: jwks } : null;
+    res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' }).end(body ? JSON.stringify(body) : '');
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  server.unref();
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+  return issuer;
+}
+
+async function signingKey(alg) {
+  const { privateKey, publicKey } = await generateKeyPair(alg);
+  return { alg, privateKey, jwk: { ...(await exportJWK(publicKey)), kid: `bench-${alg}`, alg, use: 'sig' } };
+}
+
+const mintToken = (key, issuer, claims) =>
+  new SignJWT({ aud: 'bench', groups: ['developer'], ...claims }).setProtectedHeader({ alg: key.alg, kid: key.jwk.kid, typ: 'at+jwt' }).setIssuer(issuer).setIssuedAt().setExpirationTime('3h').sign(key.privateKey);
+
+/** An ES256 issuer for the wardenjwt configuration and one token for the benchmark client (sub "bench"). */
+async function startBenchIssuer() {
+  const key = await signingKey('ES256');
+  const issuer = await startJwksServer([key.jwk]);
+  return { issuer, token: await mintToken(key, issuer, { sub: 'bench', jti: 'bench-token' }) };
+}
+
+const FIRST_VERIFY_ALGS = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'];
+
+/**
+ * µs per first-time verification (no cache) per algorithm, in this process with warden's own JwtVerifier
+ * (structural checks, routing by iss, jose signature and claim checks): the median of 3 batches of
+ * 300 distinct tokens each, after a warm-up batch.
+ */
+async function firstVerificationCost() {
+  const { JwtVerifier } = await import(join(dirname(WARDEN_CLI), 'auth', 'jwt.js'));
+  const keys = await Promise.all(FIRST_VERIFY_ALGS.map(signingKey));
+  const issuer = await startJwksServer(keys.map((k) => k.jwk));
+  const verifier = new JwtVerifier([{ issuer, audience: 'bench', clockToleranceSec: 30, subjectPrefix: '' }], { refreshMs: 3_600_000, cooldownMs: 30_000, timeoutMs: 5000, fetch, now: Date.now });
+  await verifier.start();
+  const out = {};
+  for (const key of keys) {
+    const batch = async (n, tag) => {
+      const tokens = await Promise.all(Array.from({ length: n }, (_, i) => mintToken(key, issuer, { sub: `u${i}`, jti: `${tag}-${i}` })));
+      const started = process.hrtime.bigint();
+      for (const t of tokens) {
+        const routed = verifier.route(t);
+        if (!routed.issuer) fail(`first-verification ${key.alg}: refused before verification (${routed.failure})`);
+        await verifier.verify(t, routed, Date.now());
+      }
+      return Number(process.hrtime.bigint() - started) / 1000 / n;
+    };
+    await batch(100, 'warm');
+    out[key.alg] = median([await batch(300, 'a'), await batch(300, 'b'), await batch(300, 'c')]);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- fixtures: policy and keys
 
-function writePolicy(file) {
+function writePolicy(file, { cached = false } = {}) {
   // 19 rules that do not match GET /api/nodes, then the one that does (index 19), with a memory
   // rate limit by identity that never trips. Every rule is evaluated on each request (first match wins).
   const rules = [
@@ -278,7 +346,9 @@ function writePolicy(file) {
   for (let i = 0; rules.length < 19; i++) {
     rules.push(`  - match: { path: /svc${i}/** }\n    require: [svc${i}:read]\n    rateLimit: api`);
   }
-  rules.push(`  - match: { path: /api/**, methods: [GET, HEAD] }\n    require: [api:read]\n    rateLimit: bench`);
+  // The cached variant: the matching rule lets the proxy reuse its allow for 5 s (a rate-limited
+  // decision is never reusable, so it has no limit).
+  rules.push(cached ? `  - match: { path: /api/**, methods: [GET, HEAD] }\n    require: [api:read]\n    cache: { allow: 5s }` : `  - match: { path: /api/**, methods: [GET, HEAD] }\n    require: [api:read]\n    rateLimit: bench`);
   if (rules.length !== 20) throw new Error('policy must have 20 rules');
   writeFileSync(
     file,
@@ -300,7 +370,7 @@ function writeKeys(file) {
 // answer only the upstream the subrequest goes to differs. Fallback when the recipe is absent:
 // the same subrequest shape written out here.
 const RECIPE_DIR = join(ROOT, 'deploy', 'nginx');
-const RECIPE_FILES = ['warden-upstream.conf', 'warden-auth.conf', 'warden-protect.conf'];
+const RECIPE_FILES = ['warden-upstream.conf', 'warden-auth.conf', 'warden-protect.conf', 'warden-decisions.conf', 'warden-decisions-cached.conf', 'warden-cache-zone.conf'];
 
 function render(text, from, to, file) {
   if (!text.includes(from)) throw new Error(`deploy/nginx/${file}: expected "${from}" to replace`);
@@ -314,9 +384,15 @@ function writeAuthIncludes(prefix, targets) {
     const up = readFileSync(join(RECIPE_DIR, 'warden-upstream.conf'), 'utf8');
     const auth = readFileSync(join(RECIPE_DIR, 'warden-auth.conf'), 'utf8');
     const protect = readFileSync(join(RECIPE_DIR, 'warden-protect.conf'), 'utf8');
+    const decisions = readFileSync(join(RECIPE_DIR, 'warden-decisions.conf'), 'utf8');
+    const cached = readFileSync(join(RECIPE_DIR, 'warden-decisions-cached.conf'), 'utf8');
+    const zone = readFileSync(join(RECIPE_DIR, 'warden-cache-zone.conf'), 'utf8');
     for (const t of targets) {
       let u = render(up, 'server 127.0.0.1:8080', `server 127.0.0.1:${t.port}`, 'warden-upstream.conf');
-      let a = auth;
+      let a = render(auth, 'include warden/warden-decisions.conf;', `include ${join(prefix, t.dir, 'warden-decisions.conf')};`, 'warden-auth.conf');
+      // The cached configuration opts in as the recipe says: warden-decisions-cached.conf as warden-decisions.conf, plus the zone.
+      writeFileSync(join(prefix, t.dir, 'warden-decisions.conf'), t.cached ? cached : decisions);
+      if (t.cached) writeFileSync(join(prefix, t.dir, 'warden-cache-zone.conf'), render(zone, '/var/cache/nginx/warden', join(prefix, 'tmp', 'decisions'), 'warden-cache-zone.conf'));
       if (t.upstream !== 'warden') {
         u = render(u, 'upstream warden ', `upstream ${t.upstream} `, 'warden-upstream.conf');
         a = render(a, 'http://warden/', `http://${t.upstream}/`, 'warden-auth.conf');
@@ -325,7 +401,7 @@ function writeAuthIncludes(prefix, targets) {
       writeFileSync(join(prefix, t.dir, 'warden-auth.conf'), a);
       writeFileSync(join(prefix, t.dir, 'warden-protect.conf'), protect);
     }
-    return 'the deploy/nginx recipe (warden-upstream.conf, warden-auth.conf, warden-protect.conf; addresses changed only)';
+    return 'the deploy/nginx recipe (warden-upstream.conf, warden-auth.conf, warden-decisions.conf, warden-protect.conf; addresses changed only; the cached configuration with warden-decisions-cached.conf and warden-cache-zone.conf)';
   }
   const upstream = (name, port) => `upstream ${name} { server 127.0.0.1:${port}; keepalive 64; }\n`;
   const auth = (name) => `location = /_warden {
@@ -374,7 +450,7 @@ http {
     scgi_temp_path ${p.prefix}/tmp/scgi;
     default_type text/plain;
 
-${p.targets.map((t) => `    include ${p.prefix}/${t.dir}/warden-upstream.conf;\n`).join('')}    upstream app { server 127.0.0.1:${p.staticPort}; keepalive 32; }
+${p.targets.map((t) => `    include ${p.prefix}/${t.dir}/warden-upstream.conf;\n${t.cached ? `    include ${p.prefix}/${t.dir}/warden-cache-zone.conf;\n` : ''}`).join('')}    upstream app { server 127.0.0.1:${p.staticPort}; keepalive 32; }
 
     # the application: a small static answer (and an identity echo for the pre-flight check)
     server {
@@ -425,9 +501,9 @@ done = function(summary, latency, requests)
 end
 `;
 
-function wrk(url, seconds, key, script) {
+function wrk(url, seconds, header, script) {
   return new Promise((resolve, reject) => {
-    const args = [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', `X-API-Key: ${key}`, '-s', script, url];
+    const args = [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', header, '-s', script, url];
     const child = track(spawn(WRK, args, { stdio: ['ignore', 'pipe', 'pipe'] }), 'wrk');
     let out = '';
     let err = '';
@@ -515,6 +591,19 @@ Redis (as replicas do) adds to that.
   identity headers passed on to the application. So they differ only in who answers the
   subrequest, and nginx talks to both wardens in exactly the same way. (Should the recipe be
   missing, the script falls back to an equivalent built-in location and says so in the results.)
+- starts a third warden, **warden JWT**: the same policy and keys plus \`WARDEN_JWT_ISSUERS\` naming
+  an ES256 issuer whose key set the script serves on 127.0.0.1; wrk sends one ES256 access token
+  (\`typ: at+jwt\`, \`groups: [developer]\`, three hours valid) as \`Authorization: Bearer\` on every
+  request, so after the first request it is answered from warden's verified-token cache (target
+  ≥ 0.85 × nginx static auth). \`BENCH_JWT=0\` leaves it out. After the rounds the script also
+  measures, in its own process with warden's \`JwtVerifier\`, the cost of a **first-time
+  verification** per algorithm (RS256, PS256, ES256, ES384, EdDSA; distinct tokens, no cache);
+- starts a fourth warden, **warden, decision cache**: the same policy except that the matching
+  rule has no rate limit and opts in with \`cache: { allow: 5s }\`, behind the recipe with its
+  opt-in decision cache (\`warden-decisions-cached.conf\` as \`warden-decisions.conf\`, and
+  \`warden-cache-zone.conf\`): repeated requests are answered from nginx's cache, and warden is asked
+  about once per 5 s (the results record how many decisions it took; more than a tenth of the
+  requests fails the run). Target > 1.0 × nginx static auth. \`BENCH_CACHE=0\` leaves it out;
 - adds a **reference** configuration, *trivial node auth*: the same recipe asking a
   do-nothing Node.js \`http\` server (a constant 200 with the identity headers, no parsing, no
   log). It is not part of the target; it shows how close *any* Node.js auth service can get to
@@ -588,6 +677,8 @@ const CONFIGS = [
   { id: 'warden', label: 'warden' },
   { id: 'wardenbare', label: 'warden, audit+metrics off' },
   ...(WITH_REDIS ? [{ id: 'wardenredis', label: 'warden + Redis' }] : []),
+  ...(WITH_JWT ? [{ id: 'wardenjwt', label: 'warden JWT (ES256)' }] : []),
+  ...(WITH_CACHE ? [{ id: 'wardencache', label: 'warden, decision cache' }] : []),
 ];
 
 const NODE_FLOOR_SERVER = `
@@ -613,14 +704,16 @@ async function main() {
   const keysFile = join(tmp, 'keys.yaml');
   writePolicy(policyFile);
   const key = writeKeys(keysFile);
-  const [wardenPort, wardenRedisPort, redisPort, staticPort, staticAuthPort, floorPort, pNoauth, pStatic, pWarden, pWardenRedis, pFloor, wardenBarePort, pWardenBare] = await freePorts(13);
-  const ports = { noauth: pNoauth, static: pStatic, warden: pWarden, wardenbare: pWardenBare, ...(NODE_FLOOR ? { nodefloor: pFloor } : {}), ...(WITH_REDIS ? { wardenredis: pWardenRedis } : {}) };
+  const [wardenPort, wardenRedisPort, redisPort, staticPort, staticAuthPort, floorPort, pNoauth, pStatic, pWarden, pWardenRedis, pFloor, wardenJwtPort, pWardenJwt, wardenCachePort, pWardenCache, wardenBarePort, pWardenBare] = await freePorts(17);
+  const ports = { noauth: pNoauth, static: pStatic, warden: pWarden, wardenbare: pWardenBare, ...(NODE_FLOOR ? { nodefloor: pFloor } : {}), ...(WITH_REDIS ? { wardenredis: pWardenRedis } : {}), ...(WITH_JWT ? { wardenjwt: pWardenJwt } : {}), ...(WITH_CACHE ? { wardencache: pWardenCache } : {}) };
   const targets = [
     { id: 'static', dir: 'static', upstream: 'warden_static', port: staticAuthPort, comment: '(b) auth_request to nginx\'s static answer: the recipe, subrequest to the server above' },
     ...(NODE_FLOOR ? [{ id: 'nodefloor', dir: 'nodefloor', upstream: 'warden_nodefloor', port: floorPort, comment: '(reference) auth_request to a do-nothing Node.js server' }] : []),
     { id: 'warden', dir: 'warden', upstream: 'warden', port: wardenPort, comment: '(c) auth_request to warden: the recipe' },
     { id: 'wardenbare', dir: 'wardenbare', upstream: 'warden_bare', port: wardenBarePort, comment: '(c\') auth_request to warden with audit and metrics off: the recipe' },
     ...(WITH_REDIS ? [{ id: 'wardenredis', dir: 'wardenredis', upstream: 'warden_redis', port: wardenRedisPort, comment: '(d) auth_request to warden with Redis-backed limits: the recipe' }] : []),
+    ...(WITH_JWT ? [{ id: 'wardenjwt', dir: 'wardenjwt', upstream: 'warden_jwt', port: wardenJwtPort, comment: '(e) auth_request to warden with a JWT issuer (the client sends a bearer token): the recipe' }] : []),
+    ...(WITH_CACHE ? [{ id: 'wardencache', dir: 'wardencache', upstream: 'warden_cache', port: wardenCachePort, cached: true, comment: '(f) auth_request to warden, decisions reused by the recipe\'s opt-in decision cache' }] : []),
   ];
 
   const wardenOpts = { policyFile, keysFile };
@@ -631,6 +724,13 @@ async function main() {
     await startRedis(redisPort);
     await startWarden({ ...wardenOpts, dir: 'wardenredis', label: 'warden + Redis', port: wardenRedisPort, extraEnv: { REDIS_URL: `redis://127.0.0.1:${redisPort}` } });
   }
+  if (WITH_CACHE) {
+    const cachedPolicy = join(tmp, 'policy-cached.yaml');
+    writePolicy(cachedPolicy, { cached: true });
+    await startWarden({ ...wardenOpts, policyFile: cachedPolicy, dir: 'wardencache', label: 'warden (decision cache)', port: wardenCachePort });
+  }
+  const jwt = WITH_JWT ? await startBenchIssuer() : null;
+  if (jwt) await startWarden({ ...wardenOpts, dir: 'wardenjwt', label: 'warden JWT', port: wardenJwtPort, extraEnv: { WARDEN_JWT_ISSUERS: JSON.stringify([{ issuer: jwt.issuer, audience: 'bench' }]) } });
   if (NODE_FLOOR) {
     track(spawn(process.execPath, ['-e', NODE_FLOOR_SERVER], { env: { ...process.env, PORT: String(floorPort) }, stdio: 'ignore' }), 'trivial node server');
     await waitFor(`http://127.0.0.1:${floorPort}/healthz`, 'trivial node server');
@@ -648,10 +748,12 @@ async function main() {
   await waitFor(`http://127.0.0.1:${ports.noauth}/`, 'nginx');
 
   // Pre-flight: each warden really authorises through nginx; every front server answers the app's "ok".
-  await preflightWarden('warden', ports.warden, key);
-  await preflightWarden('warden, audit+metrics off', ports.wardenbare, key);
+  await preflightWarden('warden', ports.warden, { 'X-API-Key': key });
+  await preflightWarden('warden, audit+metrics off', ports.wardenbare, { 'X-API-Key': key });
+  if (jwt) await preflightWarden('warden JWT', ports.wardenjwt, { Authorization: `Bearer ${jwt.token}` });
+  if (WITH_CACHE) await preflightWarden('warden (decision cache)', ports.wardencache, { 'X-API-Key': key });
   if (WITH_REDIS) {
-    await preflightWarden('warden + Redis', ports.wardenredis, key);
+    await preflightWarden('warden + Redis', ports.wardenredis, { 'X-API-Key': key });
     // …and its limits really live in Redis: the pre-flight's consume left a counter there.
     const counters = redisCli(redisPort, '--scan', '--pattern', 'warden:rl:*').split('\n').filter(Boolean);
     if (counters.length === 0) fail(`warden + Redis pre-flight: no rate-limit counter in Redis after an authorised request (redis-cli --scan --pattern 'warden:rl:*' is empty)`);
@@ -666,10 +768,12 @@ async function main() {
   const script = join(tmp, 'done.lua');
   writeFileSync(script, WRK_LUA);
   const urls = Object.fromEntries(CONFIGS.map((c) => [c.id, `http://127.0.0.1:${ports[c.id]}${PATH}`]));
+  // Every configuration gets the API key; the JWT one gets the bearer token instead.
+  const credential = (id) => (id === 'wardenjwt' ? `Authorization: Bearer ${jwt.token}` : `X-API-Key: ${key}`);
 
   if (WARMUP > 0) {
     process.stdout.write(`warm-up: ${WARMUP}s per configuration\n`);
-    for (const c of CONFIGS) await wrk(urls[c.id], WARMUP, key, script);
+    for (const c of CONFIGS) await wrk(urls[c.id], WARMUP, credential(c.id), script);
   }
 
   const results = Object.fromEntries(CONFIGS.map((c) => [c.id, []]));
@@ -678,7 +782,7 @@ async function main() {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const c of CONFIGS) {
       const before = c.id === 'wardenredis' ? redisInfo(redisPort, 'total_commands_processed') : 0;
-      const r = await wrk(urls[c.id], DURATION, key, script);
+      const r = await wrk(urls[c.id], DURATION, credential(c.id), script);
       if (c.id === 'wardenredis') redisCommands += redisInfo(redisPort, 'total_commands_processed') - before;
       results[c.id].push(r);
       process.stdout.write(`round ${round}/${ROUNDS} ${c.label.padEnd(18)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${r.non2xx ? `  NON-2xx ${r.non2xx}` : ''}${r.socketErrors ? `  socket errors ${r.socketErrors}` : ''}\n`);
@@ -706,6 +810,8 @@ async function main() {
   const ratioNoauth = summary.warden.rps / summary.noauth.rps;
   const ratioAudit = summary.warden.rps / summary.wardenbare.rps;
   const ratioRedis = WITH_REDIS ? summary.wardenredis.rps / summary.static.rps : NaN;
+  const ratioJwt = WITH_JWT ? summary.wardenjwt.rps / summary.static.rps : NaN;
+  const ratioCache = WITH_CACHE ? summary.wardencache.rps / summary.static.rps : NaN;
   const roundCols = Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1}`);
   const table = [
     `| configuration | median req/s | ${roundCols.join(' | ')} | p50 ms | p99 ms |`,
@@ -722,10 +828,20 @@ async function main() {
     `| warden / no auth | **${ratioNoauth.toFixed(3)}** |`,
     `| warden / warden, audit+metrics off | **${ratioAudit.toFixed(3)}** (audit and metrics cost ≤ 10 %, target ≥ 0.90: ${ratioAudit >= 0.9 ? 'met' : 'NOT met'}) |`,
     ...(WITH_REDIS ? [`| warden + Redis / nginx static auth | **${ratioRedis.toFixed(3)}** (target ≥ 0.75: ${ratioRedis >= 0.75 ? 'met' : 'NOT met'}) |`, `| warden + Redis / warden | ${(summary.wardenredis.rps / summary.warden.rps).toFixed(3)} |`] : []),
+    ...(WITH_JWT ? [`| warden JWT (ES256, repeated token) / nginx static auth | **${ratioJwt.toFixed(3)}** (target ≥ 0.85: ${ratioJwt >= 0.85 ? 'met' : 'NOT met'}) |`] : []),
+    ...(WITH_CACHE ? [`| warden, decision cache (repeated requests) / nginx static auth | **${ratioCache.toFixed(3)}** (target > 1.0: ${ratioCache > 1 ? 'met' : 'NOT met'}) |`] : []),
     `| nginx static auth / no auth | ${(summary.static.rps / summary.noauth.rps).toFixed(3)} |`,
     ...(NODE_FLOOR ? [`| trivial node auth / nginx static auth | ${(summary.nodefloor.rps / summary.static.rps).toFixed(3)} |`, `| warden / trivial node auth | ${(summary.warden.rps / summary.nodefloor.rps).toFixed(3)} |`] : []),
   ].join('\n');
 
+  // The decision cache really answered: warden (its audit file) saw a small fraction of the requests.
+  let cacheLine = '';
+  if (WITH_CACHE) {
+    const decisions = readFileSync(join(tmp, 'wardencache', 'audit.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"decision"')).length;
+    const requests = results.wardencache.reduce((n, r) => n + r.requests, 0) + (WARMUP > 0 ? 1 : 0);
+    cacheLine = `- warden, decision cache: warden took ${decisions} decisions for ${requests} requests through nginx (the rest answered from nginx's cache; the rule allows reuse for 5 s)`;
+    if (decisions > requests / 10) problems.push(`warden, decision cache: ${decisions} decisions for ${requests} requests: the cache did not answer`);
+  }
   const nginxVersion = run(NGINX, ['-v']).trim().replace(/^nginx version:\s*(nginx\/)?/, '');
   const cpuModel = /model name\s*:\s*(.*)/.exec(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '')?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
   const nproc = run('nproc', []).trim() || String(cpus().length);
@@ -735,12 +851,26 @@ async function main() {
     `- date: ${date}`,
     `- machine: ${nproc} CPUs (\`nproc\`), ${cpuModel}`,
     `- node ${process.version}, nginx ${nginxVersion}, wrk ${wrkVersion}`,
-    `- wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s, ${ROUNDS} rounds interleaved, ${WARMUP}s warm-up each, GET ${PATH} with X-API-Key; nginx 1 worker; warden audit to a file`,
+    `- wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s, ${ROUNDS} rounds interleaved, ${WARMUP}s warm-up each, GET ${PATH} with X-API-Key (warden JWT: Authorization: Bearer, one ES256 token); nginx 1 worker; warden audit to a file`,
     `- auth subrequest: ${recipe}; warden at git ${rev}`,
     redisLine,
+    ...(cacheLine ? [cacheLine] : []),
   ].join('\n');
 
-  process.stdout.write(`\n${table}\n\n${ratios}\n\n${machine}\n`);
+  let firstVerify = '';
+  if (WITH_JWT) {
+    process.stdout.write('first-time JWT verification cost per algorithm (in-process)…\n');
+    const cost = await firstVerificationCost();
+    firstVerify = [
+      `First-time verification of a JWT (no cache: structural checks, routing by \`iss\`, jose signature and claim checks), in-process, median of 3 batches of 300 distinct tokens:`,
+      '',
+      `| algorithm | µs per token |`,
+      `|---|--:|`,
+      ...FIRST_VERIFY_ALGS.map((a) => `| ${a} | ${cost[a].toFixed(0)} |`),
+    ].join('\n');
+  }
+
+  process.stdout.write(`\n${table}\n\n${ratios}\n\n${firstVerify}\n\n${machine}\n`);
 
   if (problems.length > 0) {
     fail(`results invalid, bench/README.md not updated:\n  ${problems.join('\n  ')}`);
@@ -754,7 +884,7 @@ async function main() {
   if (notRecorded.length > 0) {
     process.stdout.write(`\nbench/README.md not updated: ${notRecorded.join('; ')}\n`);
   } else {
-    writeReadme(`## Results (last run)\n\n${machine}\n\n${table}\n\n${ratios}\n`);
+    writeReadme(`## Results (last run)\n\n${machine}\n\n${table}\n\n${ratios}\n${firstVerify ? `\n${firstVerify}\n` : ''}`);
     process.stdout.write(`\nbench/README.md updated\n`);
   }
 }

@@ -18,15 +18,17 @@ const USAGE = `usage: warden <command>
   serve                        run the forward-auth server (default)
   check [--strict]             validate env, policy and keys; print a summary and lint warnings
                                (--strict: exit 1 when there are warnings)
-  explain --url URL [--method M] [--ip IP] [--key KEY | --roles r1,r2] [--header 'N: v'] [--json]
+  explain --url URL [--method M] [--ip IP] [--key KEY | --jwt TOKEN | --roles r1,r2] [--header 'N: v'] [--json]
                                the decision /verify would take for a request, and why
   test [FILES…]                run policy test cases (default rbac/policy.test.yaml); exit 1 on a failure
   keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO] [--networks CIDRs] [--rate-limit NAME]
                                print a new random key once, and its entry for the keys file
   keys hash [KEY]              print the sha256 entry of an existing key (KEY or stdin)
-  keys revoke ID [--reason R] [--expires ISO|24h]
-                               revoke a key id on every replica (Redis) or in WARDEN_STATE_DIR
-  keys unrevoke ID             lift a revocation
+  keys revoke ID [--type key|token|subject] [--reason R] [--expires ISO|24h]
+                               revoke on every replica (Redis) or in WARDEN_STATE_DIR: a key id (default),
+                               a token's jti, or a subject (X-User-ID) whose tokens issued until now stop
+  keys unrevoke ID [--type key|token|subject]
+                               lift a revocation
   keys revocations             list revocations in force
   schema [--out DIR]           write the JSON Schemas of the policy and keys files (default DIR: rbac)
 `;
@@ -60,6 +62,8 @@ async function check(args: string[], io: Out): Promise<number> {
       const exp = k.expires ? (k.expires.getTime() <= now ? `EXPIRED ${k.expires.toISOString()}` : `expires ${k.expires.toISOString()}`) : 'no expiry';
       return `  ${k.id} roles [${k.roles.join(', ')}] ${exp}${k.networks ? ` networks ${k.networks.join(',')}` : ''}`;
     }),
+    `JWT issuers (${config.issuers.length})${config.issuers.length > 0 ? `, roles from claim ${p.claims?.roles ?? 'groups'}${Object.keys(p.claims?.map ?? {}).length ? ` mapped ${Object.entries(p.claims!.map).map(([g, r]) => `${g}→${r}`).join(', ')}` : ''}:` : ''}`,
+    ...config.issuers.map((i) => `  ${i.issuer} audience ${[i.audience].flat().join(',')} keys ${i.jwksUri ?? 'by discovery'} algorithms ${(i.algorithms ?? ['any asymmetric']).join(',')}${i.rolesClaim ? ` roles from ${i.rolesClaim}` : ''}${i.subjectClaim ? ` subject from ${i.subjectClaim}` : ''}${i.subjectPrefix ? ` subjects prefixed ${i.subjectPrefix}` : ''} tolerance ${i.clockToleranceSec}s`),
   ];
   const warnings = lintPolicy(p, config.keys);
   if (warnings.length > 0) lines.push(`warnings (${warnings.length}):`, ...warnings.map((w) => `  warning: ${w.path}: ${w.message}`));

@@ -6,7 +6,10 @@ import { createApp, metricsRoutes } from './app.js';
 import { createAuditLog, createOpsLog } from './audit/audit-log.js';
 import { openAuditSinks } from './audit/open-sinks.js';
 import { byDeadline } from './audit/sink.js';
+import type { Env } from './config/env-schema.js';
+import { ConfigError } from './config/errors.js';
 import { loadConfig } from './config/load.js';
+import { AssertionKeyError, AssertionSigner } from './identity/assertion.js';
 import { createMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { compileCidrs } from './request/client-ip.js';
@@ -40,11 +43,12 @@ export interface StartOptions {
 export async function start(vars: Record<string, string | undefined>, opts: StartOptions = {}): Promise<Running> {
   const config = await loadConfig(vars, { fetch });
   const env = config.env;
+  const assertion = await openAssertionSigner(env);
   const log = createOpsLog(env.LOG_LEVEL, opts.opsDestination);
   const audit = createAuditLog(openAuditSinks(env, log, opts.auditDestination), { allowSample: env.WARDEN_AUDIT_ALLOW_SAMPLE });
   const metrics = createMetrics(true, env.WARDEN_METRICS);
   metrics.watchAudit(audit.sinks);
-  const services = await startServices(env, log, audit, metrics);
+  const services = await startServices(env, log, audit, metrics, config.issuers);
   const state = new RuntimeState(buildRuntime(config, services));
   let accepting = true;
   const readiness = new Readiness();
@@ -53,6 +57,12 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   readiness.register('keys', () => ({ ready: services.ready().revocations, detail: `${state.current.keys.entries.length} keys, revocations ${services.ready().revocations ? 'loaded' : 'loading'}` }));
   readiness.register('store', () => services.store.status());
   readiness.register('bans', () => services.ready().bans);
+  // With JWT issuers: ready once every issuer's key set was fetched (a token for a missing set would be refused).
+  if (config.issuers.length > 0)
+    readiness.register('jwks', () => {
+      const { ready, pending } = services.ready().jwks;
+      return ready ? { ready, detail: `${config.issuers.length} issuers` } : { ready, detail: `waiting for the keys of ${pending.join(', ')}` };
+    });
   readiness.register('accepting', () => (accepting ? true : { ready: false, detail: 'shutting down' }));
   const deps = {
     state,
@@ -63,6 +73,7 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
     loginUrl: env.WARDEN_LOGIN_URL,
     defaultDialect: env.WARDEN_PROXY,
     shadowMode: env.WARDEN_MODE === 'shadow',
+    assertion,
     now: Date.now,
     readiness,
     serveMetrics: env.WARDEN_METRICS && env.WARDEN_METRICS_PORT === undefined,
@@ -71,11 +82,16 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   const hono = getRequestListener(app.fetch);
   const fastVerify = createVerifyListener(deps, env.WARDEN_PROXY);
   const reloader = startReloader(env, state, services, log, { fetch }, audit, (result) => metrics.reloads.inc({ result }));
-  const onHup = () => void reloader.reload('SIGHUP');
+  const onHup = () => {
+    void reloader.reload('SIGHUP');
+    // A replaced assertion key file takes over; the old key stays published until its tokens expire.
+    if (env.WARDEN_ASSERTION_KEY !== 'generate') void assertion?.rotate().then((changed) => changed && log.info({ event: 'assertion_key_rotated' }, 'assertion key replaced'), (e: Error) => log.error({ event: 'assertion_key_error', err: e.message }, 'cannot read the new assertion key; the current one stays'));
+  };
   process.on('SIGHUP', onHup);
 
   // Keep-alive longer than proxies' upstream keepalive (nginx 60 s) so warden never closes a connection they are about to reuse.
-  const http = createServer({ keepAliveTimeout: 75_000, headersTimeout: 20_000, requestTimeout: 30_000 }, (req, res) => {
+  // Headers up to 96 KiB are read, so an oversized credential gets a 401 and an audit line rather than a bare 431.
+  const http = createServer({ keepAliveTimeout: 75_000, headersTimeout: 20_000, requestTimeout: 30_000, maxHeaderSize: 96 * 1024 }, (req, res) => {
     // While draining, every answer closes its connection: the proxy reconnects to another replica.
     if (!accepting) res.shouldKeepAlive = false;
     if (!fastVerify(req, res)) void hono(req, res);
@@ -117,6 +133,7 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
       metricsHttp?.close();
       metricsHttp?.closeAllConnections();
       await services.close();
+      assertion?.close();
       log.info({ event: 'stopped' }, 'warden stopped');
     })());
   return { port, metricsPort, readiness, close, reload: () => reloader.reload('api') };
@@ -131,4 +148,17 @@ function listen(server: Server, port: number, host: string): Promise<number> {
       resolve(typeof address === 'object' && address ? address.port : port);
     });
   });
+}
+
+/** The assertion signer of WARDEN_ASSERTION_KEY, or null; an unusable key file is a configuration error (exit 2). */
+async function openAssertionSigner(env: Env): Promise<AssertionSigner | null> {
+  const spec = env.WARDEN_ASSERTION_KEY;
+  if (spec === undefined) return null;
+  const source = spec === 'generate' ? { kind: 'generated' as const, stateDir: env.WARDEN_STATE_DIR, rotateMs: env.WARDEN_ASSERTION_ROTATE * 1000 } : { kind: 'file' as const, path: spec };
+  try {
+    return await AssertionSigner.open(source, env.WARDEN_ASSERTION_TTL);
+  } catch (e) {
+    if (e instanceof AssertionKeyError) throw new ConfigError([{ source: 'env WARDEN_ASSERTION_KEY', path: '', message: e.message }]);
+    throw e;
+  }
 }

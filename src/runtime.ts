@@ -1,8 +1,12 @@
 // The runtime: one compiled policy version, swapped atomically on reload, over long-lived shared services.
-import { authenticateKey, compileKeys, type KeyTable } from './auth/apikey.js';
+import { authenticateCert, authenticateKey, compileKeys, type KeyTable } from './auth/apikey.js';
+import type { ClientCertSource } from './auth/client-cert.js';
 import type { Authenticator } from './auth/chain.js';
+import { claimsMapping } from './auth/claims.js';
+import { JwtAuthenticator, type JwtVerifier } from './auth/jwt.js';
 import type { Revocations } from './auth/revocations.js';
 import type { Documents } from './config/load.js';
+import { compileClaimHeaders, type ClaimHeader } from './http/claim-headers.js';
 import { HEADER_PRESETS, type IdentityHeaderNames } from './http/respond.js';
 import { Bans, type BanSpec } from './limits/bans.js';
 import { RateLimits } from './limits/rate-limits.js';
@@ -16,6 +20,12 @@ export interface Shared {
   revocations: Revocations | null;
   banned: MirroredSet | null;
   onBan(ip: string, until: number): void;
+  /** Trusted JWT issuers and their keys; null when WARDEN_JWT_ISSUERS is not set. */
+  jwt: JwtVerifier | null;
+  /** Verified tokens each policy version remembers (WARDEN_JWT_CACHE_SIZE). */
+  jwtCacheSize: number;
+  /** Whose headers carry a verified client certificate (WARDEN_CLIENT_CERT). */
+  clientCert?: ClientCertSource;
 }
 
 /** Everything a request reads, compiled from one version of policy and keys. Never mutated. */
@@ -24,9 +34,13 @@ export interface Runtime {
   readonly policy: CompiledPolicy;
   readonly keys: KeyTable;
   readonly chain: readonly Authenticator[];
+  /** The bearer-JWT authenticator in `chain`, if issuers are configured (its cache is per version). */
+  readonly jwt: JwtAuthenticator | null;
   readonly limits: RateLimits;
   readonly bans: Bans | null;
   readonly headerNames: IdentityHeaderNames;
+  /** Extra identity headers from claims (policy `headers.extra`). */
+  readonly claimHeaders: readonly ClaimHeader[];
   readonly docs: Documents;
 }
 
@@ -42,14 +56,23 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
   const revocations = shared.revocations;
   const spec = banSpec(docs);
   const sameBans = previous?.bans && JSON.stringify(previous.bans.spec) === JSON.stringify(spec);
+  // Roles come through this version's claims mapping, so verified tokens are remembered per version.
+  const jwt = shared.jwt ? new JwtAuthenticator(shared.jwt, claimsMapping(docs.policy), revocations, shared.jwtCacheSize) : null;
+  const chain: Authenticator[] = [(req, now) => authenticateKey(keys, req, now, revocations)];
+  if (jwt) chain.push((req, now) => jwt.authenticate(req, now));
+  // A transport credential comes last: an explicit key or token in the request takes precedence.
+  const certSource = shared.clientCert ?? 'off';
+  if (certSource !== 'off' && keys.bySubject.size > 0) chain.push((req, now) => authenticateCert(keys, certSource, req, now, revocations));
   return Object.freeze({
     version: (previous?.version ?? 0) + 1,
     policy,
     keys,
-    chain: Object.freeze([(req, now) => authenticateKey(keys, req, now, revocations)] satisfies Authenticator[]),
+    chain: Object.freeze(chain),
+    jwt,
     limits: new RateLimits(shared.store, policy.rateLimits, previous?.limits),
     bans: sameBans ? previous.bans : shared.banned ? new Bans(shared.store, spec, shared.banned, shared.onBan) : null,
     headerNames: HEADER_PRESETS[docs.policy.headers?.preset ?? 'warden'],
+    claimHeaders: compileClaimHeaders(docs.policy.headers?.extra),
     docs,
   });
 }

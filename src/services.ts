@@ -1,8 +1,10 @@
 // Long-lived services behind the runtime: the store (memory or Redis) and the mirrored sets.
 import type { Logger } from 'pino';
 import type { AuditLog } from './audit/audit-log.js';
+import { JwtVerifier } from './auth/jwt.js';
 import { Revocations } from './auth/revocations.js';
 import type { Env } from './config/env-schema.js';
+import type { IssuerConfig } from './config/issuers-schema.js';
 import type { Metrics } from './metrics.js';
 import type { Shared } from './runtime.js';
 import { createMemoryStore } from './store/memory.js';
@@ -14,8 +16,8 @@ import type { Store } from './store/store.js';
 export interface Services extends Shared {
   revocations: Revocations;
   banned: MirroredSet;
-  /** True when the store answers and every mirrored set has loaded. */
-  ready(): { ready: boolean; store: string; revocations: boolean; bans: boolean };
+  /** True when the store answers, every mirrored set has loaded and every issuer's keys were fetched. */
+  ready(): { ready: boolean; store: string; revocations: boolean; bans: boolean; jwks: { ready: boolean; pending: string[] } };
   close(): Promise<void>;
 }
 
@@ -44,7 +46,7 @@ export function openStore(env: Env, log?: Logger, metrics?: Metrics): Store {
 }
 
 /** Build the store and start the mirrors (a failed first load is retried by their resync). */
-export async function startServices(env: Env, log: Logger, audit: AuditLog, metrics: Metrics): Promise<Services> {
+export async function startServices(env: Env, log: Logger, audit: AuditLog, metrics: Metrics, issuers: readonly IssuerConfig[] = []): Promise<Services> {
   const store = openStore(env, log, metrics);
   if (!(await store.waitReady(5000))) log.warn({ event: 'redis_unavailable' }, 'Redis not ready after 5 s; starting anyway: limits use memory, API keys are refused until revocations load');
   const onError = (what: string) => (err: Error) => log.warn({ event: 'mirror_error', set: what, err: err.message }, `cannot load ${what}; retrying`);
@@ -57,13 +59,29 @@ export async function startServices(env: Env, log: Logger, audit: AuditLog, metr
   const revMirror = mirror('revocations', true);
   const banned = mirror('bans', false);
   await Promise.all([revMirror.start(), banned.start()]);
-  // A store that was down at start: retry the first load quickly rather than at the resync interval.
+  const jwt = issuers.length === 0 ? null : new JwtVerifier(issuers, {
+    refreshMs: env.WARDEN_JWKS_REFRESH * 1000,
+    cooldownMs: env.WARDEN_JWKS_COOLDOWN * 1000,
+    timeoutMs: env.WARDEN_JWKS_TIMEOUT * 1000,
+    fetch,
+    now: Date.now,
+    onFetch(issuer, outcome, error) {
+      if (outcome === 'error') log.warn({ event: 'jwks_fetch_failed', issuer, err: error }, 'cannot fetch the signing keys of an issuer; keys already held stay in use');
+    },
+  });
+  // Not awaited: readiness reports the key sets, and the first token waits for a fetch in flight.
+  if (jwt) void jwt.start();
+  // A store (or a key set) that was down at start: retry the first load quickly rather than at the resync interval.
   const retry = setInterval(() => {
+    jwt?.retryMissing();
     if (!revMirror.loaded) void revMirror.resync();
     if (!banned.loaded) void banned.resync();
   }, 500);
   retry.unref();
   return {
+    jwt,
+    jwtCacheSize: env.WARDEN_JWT_CACHE_SIZE,
+    clientCert: env.WARDEN_CLIENT_CERT,
     store,
     revocations: new Revocations(revMirror),
     banned,
@@ -74,7 +92,8 @@ export async function startServices(env: Env, log: Logger, audit: AuditLog, metr
     },
     ready() {
       const s = store.status();
-      return { ready: s.ready && revMirror.loaded && banned.loaded, store: s.detail, revocations: revMirror.loaded, bans: banned.loaded };
+      const jwks = jwt ? jwt.ready() : { ready: true, pending: [] };
+      return { ready: s.ready && revMirror.loaded && banned.loaded && jwks.ready, store: s.detail, revocations: revMirror.loaded, bans: banned.loaded, jwks };
     },
     async close() {
       clearInterval(retry);

@@ -132,6 +132,22 @@ describe('warden keys revoke', () => {
     }
   });
 
+  it('revokes a token id and a subject with --type; check lists the JWT issuers', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
+    const t = await warden(['keys', 'revoke', 'tok-9', '--type', 'token', '--reason', 'leaked'], { WARDEN_STATE_DIR: stateDir });
+    expect(t.stdout).toContain('token id (jti) tok-9 revoked');
+    const s = await warden(['keys', 'revoke', 'mallory', '--type', 'subject'], { WARDEN_STATE_DIR: stateDir });
+    expect(s.stdout).toContain('subject mallory (its tokens issued until now) revoked');
+    const list = await warden(['keys', 'revocations'], { WARDEN_STATE_DIR: stateDir });
+    expect(list.stdout).toMatch(/^token tok-9 reason="leaked"/m);
+    expect(list.stdout).toMatch(/^subject mallory since/m);
+    expect((await warden(['keys', 'revoke', 'x', '--type', 'session'], { WARDEN_STATE_DIR: stateDir })).code).toBe(2);
+    const issuers = JSON.stringify([{ issuer: 'https://login.example.com/realms/acme', audience: 'api', rolesClaim: 'realm_access.roles' }]);
+    const c = await warden(['check'], { WARDEN_JWT_ISSUERS: issuers });
+    expect(c.stdout).toContain('JWT issuers (1), roles from claim groups:');
+    expect(c.stdout).toContain('  https://login.example.com/realms/acme audience api keys by discovery algorithms any asymmetric roles from realm_access.roles tolerance 30s');
+  });
+
   it('refuses a past --expires and a missing id', async () => {
     expect((await warden(['keys', 'revoke', 'x', '--expires', '2001-01-01T00:00:00Z'], { WARDEN_STATE_DIR: tmpdir() })).code).toBe(2);
     expect((await warden(['keys', 'revoke'], { WARDEN_STATE_DIR: tmpdir() })).code).toBe(2);

@@ -21,6 +21,11 @@ export interface DecisionEvent {
   keyId: string | null;
   rule: number | null;
   rateLimit?: string;
+  /** A refused bearer token: the `kid` of its header and jose's error code. Never the token. */
+  kid?: string;
+  joseCode?: string;
+  /** Extra claim headers sent empty on this allow, and why. */
+  headerProblems?: string[];
   /** Set on `would-deny`: allowed because of `WARDEN_MODE=shadow` (`mode`) or a `shadow: true` rule (`rule`). */
   shadow?: 'mode' | 'rule';
   durationMs: number;
@@ -72,7 +77,7 @@ function plain(v: string | null | undefined): string {
 /** The decision fields as JSON members, built directly (this runs on every /verify). */
 export function decisionFields(e: DecisionEvent): string {
   // One check over every string field (the common case: all plain) instead of one per field.
-  const all = `${e.reqId}${e.decision}${e.reason}${e.cause ?? ''}${e.dialect}${e.method ?? ''}${e.host ?? ''}${e.path ?? ''}${e.clientIp ?? ''}${e.peer ?? ''}${e.sub ?? ''}${e.authMethod ?? ''}${e.keyId ?? ''}${e.rateLimit ?? ''}${e.shadow ?? ''}`;
+  const all = `${e.reqId}${e.decision}${e.reason}${e.cause ?? ''}${e.dialect}${e.method ?? ''}${e.host ?? ''}${e.path ?? ''}${e.clientIp ?? ''}${e.peer ?? ''}${e.sub ?? ''}${e.authMethod ?? ''}${e.keyId ?? ''}${e.rateLimit ?? ''}${e.kid ?? ''}${e.joseCode ?? ''}${e.shadow ?? ''}`;
   const q = PLAIN.test(all) ? plain : str;
   return (
     `,"reqId":${q(e.reqId)},"decision":${q(e.decision)},"reason":${q(e.reason)}` +
@@ -81,6 +86,9 @@ export function decisionFields(e: DecisionEvent): string {
     `,"clientIp":${q(e.clientIp)},"peer":${q(e.peer)},"sub":${q(e.sub)},"authMethod":${q(e.authMethod)},"keyId":${q(e.keyId)}` +
     `,"rule":${e.rule === null ? 'null' : e.rule}` +
     (e.rateLimit !== undefined ? `,"rateLimit":${q(e.rateLimit)}` : '') +
+    (e.kid !== undefined ? `,"kid":${q(e.kid)}` : '') +
+    (e.joseCode !== undefined ? `,"joseCode":${q(e.joseCode)}` : '') +
+    (e.headerProblems !== undefined ? `,"headerProblems":${JSON.stringify(e.headerProblems)}` : '') +
     (e.shadow !== undefined ? `,"shadow":${q(e.shadow)}` : '') +
     `,"durationMs":${e.durationMs}`
   );

@@ -4,7 +4,30 @@
 export type AuthErrorCode = 'invalid_credentials';
 
 /** Audit-only detail of a refusal: the client always sees `invalid_credentials`. */
-export type AuthFailureCause = 'unknown' | 'expired' | 'network' | 'malformed' | 'revoked' | 'unsupported' | 'revocations_unavailable';
+export type AuthFailureCause = 'unknown' | 'expired' | 'network' | 'malformed' | 'revoked' | 'unsupported' | 'revocations_unavailable' | TokenFailureCause;
+
+/** Audit-only causes of a refused bearer token (JWT). */
+export type TokenFailureCause =
+  | 'too_large' | 'jwe' | 'not_jws' | 'alg_none' | 'alg_not_allowed' | 'embedded_key' | 'nested_token' | 'wrong_type'
+  | 'bad_kid' | 'unknown_crit' | 'unknown_issuer' | 'unknown_kid' | 'keys_unavailable' | 'bad_signature'
+  | 'not_yet_valid' | 'issued_in_future' | 'bad_claim' | 'wrong_audience' | 'bad_subject' | 'bad_roles';
+
+/** Public `error_description` of a refused token: fixed text per cause, never the token. */
+export const TOKEN_ERROR_DESCRIPTION: Partial<Record<AuthFailureCause, string>> = {
+  expired: 'the token has expired',
+  not_yet_valid: 'the token is not yet valid',
+  issued_in_future: 'the token is not yet valid',
+  wrong_audience: 'the token is not meant for this audience',
+  unknown_issuer: 'the token issuer is not trusted',
+  too_large: 'the token is too large',
+  keys_unavailable: 'the issuer signing keys are unavailable',
+};
+
+/** Detail of a refused token for the audit line: jose's error code and the key id. */
+export interface TokenErrorDetail {
+  joseCode?: string;
+  kid?: string;
+}
 
 /** A presented credential that is not valid. Never carries the secret. */
 export class AuthError extends Error {
@@ -12,9 +35,15 @@ export class AuthError extends Error {
     readonly code: AuthErrorCode,
     readonly failure: AuthFailureCause,
     readonly keyId?: string,
+    readonly token?: TokenErrorDetail,
   ) {
     super(code);
     this.name = 'AuthError';
+  }
+
+  /** The `error_description` a bearer token's refusal may carry, or undefined for API keys. */
+  get description(): string | undefined {
+    return this.token ? (TOKEN_ERROR_DESCRIPTION[this.failure] ?? 'the token is not valid') : undefined;
   }
 }
 

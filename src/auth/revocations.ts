@@ -2,8 +2,11 @@
 import type { MirroredSet } from '../store/mirror.js';
 import type { SetEntry } from '../store/store.js';
 
-/** What can be revoked. */
-export type RevocationType = 'key';
+/** What can be revoked: an API key id, a token's `jti`, or every token of a subject issued until the revocation. */
+export type RevocationType = 'key' | 'token' | 'subject';
+
+/** Every revocation type, for argument checking. */
+export const REVOCATION_TYPES: readonly RevocationType[] = ['key', 'token', 'subject'];
 
 /** The revocation set, mirrored in memory on every replica. */
 export class Revocations {
@@ -12,6 +15,11 @@ export class Revocations {
   /** True when the id of that type is revoked now. No I/O. */
   isRevoked(type: RevocationType, id: string, now: number): boolean {
     return this.mirror.get(`${type}:${id}`, now) !== undefined;
+  }
+
+  /** When the id of that type was revoked (ms), if it is revoked now. No I/O. */
+  revokedAt(type: RevocationType, id: string, now: number): number | undefined {
+    return this.mirror.get(`${type}:${id}`, now)?.createdAt;
   }
 
   /**

@@ -48,6 +48,23 @@ export const envSchema = z.object({
   WARDEN_REDIS_TIMEOUT: duration.default(0.25),
   WARDEN_REVOCATION_RESYNC: duration.default(30),
   WARDEN_STATE_DIR: z.string().min(1).default('.state'),
+  /** Trusted JWT issuers: a JSON array (starts with `[`) or a YAML/JSON file path. */
+  WARDEN_JWT_ISSUERS: z.string().min(1).optional(),
+  /** Verified tokens remembered, so a repeated token costs a lookup, not a signature check. */
+  WARDEN_JWT_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  /** Key sets are re-fetched in the background when older than this; kept while the endpoint is down. */
+  WARDEN_JWKS_REFRESH: duration.default(600),
+  /** Least time between two fetches of one key set (an unknown-kid flood costs one fetch per cooldown). */
+  WARDEN_JWKS_COOLDOWN: duration.default(30),
+  WARDEN_JWKS_TIMEOUT: duration.default(5),
+  /** Client-certificate identities: whose headers carry the proxy's mutual-TLS verification result (off by default). */
+  WARDEN_CLIENT_CERT: z.enum(['off', 'nginx', 'ingress-nginx', 'traefik']).default('off'),
+  /** Signed identity assertion on every allow: a PEM private key file, or `generate` (a key kept in the state dir). */
+  WARDEN_ASSERTION_KEY: z.string().min(1).optional(),
+  /** Lifetime of an assertion (at most 60 s). */
+  WARDEN_ASSERTION_TTL: duration.default(60),
+  /** With a generated key: how often a new key is made (the old one stays published until its tokens expire). */
+  WARDEN_ASSERTION_ROTATE: duration.default(86_400),
   LOG_LEVEL: z.enum(LEVELS).default('info'),
   /** Audit sinks, sampling and metrics (src/config/audit-env.ts). */
   ...auditEnv,
@@ -62,6 +79,7 @@ export function envCrossCheck(env: Env): { variable: string; message: string }[]
   const modes = [env.REDIS_URL && 'REDIS_URL', env.WARDEN_REDIS_SENTINELS && 'WARDEN_REDIS_SENTINELS', env.WARDEN_REDIS_CLUSTER_NODES && 'WARDEN_REDIS_CLUSTER_NODES'].filter(Boolean);
   if (modes.length > 1) out.push({ variable: String(modes[1]), message: `set only one of REDIS_URL, WARDEN_REDIS_SENTINELS, WARDEN_REDIS_CLUSTER_NODES (also set: ${modes[0]})` });
   if (env.WARDEN_REDIS_SENTINELS && !env.WARDEN_REDIS_SENTINEL_NAME) out.push({ variable: 'WARDEN_REDIS_SENTINEL_NAME', message: 'required with WARDEN_REDIS_SENTINELS (the master group name)' });
+  if (env.WARDEN_ASSERTION_TTL > 60 || env.WARDEN_ASSERTION_TTL < 5) out.push({ variable: 'WARDEN_ASSERTION_TTL', message: 'between 5s and 60s: an assertion proves a request came through the proxy just now' });
   if (env.WARDEN_REDIS_TIMEOUT > 10) out.push({ variable: 'WARDEN_REDIS_TIMEOUT', message: 'at most 10s; a slow Redis must cost a fast error, not a stalled request' });
   out.push(...auditEnvCrossCheck(env));
   return out;

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { envCrossCheck, envSchema, type Env } from './env-schema.js';
 import { splitHeaderLine } from './env-values.js';
 import { ConfigError, type ConfigProblem, formatPath, zodProblems } from './errors.js';
+import { issuersCrossCheck, issuersSchema, type IssuerConfig } from './issuers-schema.js';
 import { keysCrossCheck, keysSchema, type KeysFile } from './keys-schema.js';
 import { policyCrossCheck, policySchema, type PolicyFile } from './policy-schema.js';
 
@@ -25,6 +26,8 @@ export interface Documents {
 /** The whole validated configuration. */
 export interface Config extends Documents {
   env: Env;
+  /** Trusted JWT issuers (WARDEN_JWT_ISSUERS); empty when bearer JWTs are not accepted. */
+  issuers: readonly IssuerConfig[];
   policySource: PolicySource;
 }
 
@@ -214,8 +217,32 @@ export async function loadConfig(vars: Record<string, string | undefined>, deps:
     const more = fallback.success ? await loadDocuments(fallback.data, deps).then(() => [], (d) => (d instanceof ConfigError ? d.problems : [])) : [];
     throw new ConfigError([...e.problems, ...more]);
   }
-  const docs = await loadDocuments(env, deps);
-  return Object.freeze({ ...docs, env, policySource: policySourceOf(env.WARDEN_POLICY) });
+  const [docs, issuers] = await Promise.allSettled([loadDocuments(env, deps), loadIssuers(env)]);
+  if (docs.status === 'rejected' || issuers.status === 'rejected') {
+    const failures: unknown[] = [docs, issuers].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+    const unexpected = failures.find((e) => !(e instanceof ConfigError));
+    if (unexpected !== undefined) throw unexpected;
+    throw new ConfigError(failures.flatMap((e) => (e as ConfigError).problems));
+  }
+  return Object.freeze({ ...docs.value, issuers: issuers.value, env, policySource: policySourceOf(env.WARDEN_POLICY) });
+}
+
+/** WARDEN_JWT_ISSUERS: inline JSON array or a YAML/JSON file. Throws ConfigError with every problem. */
+export async function loadIssuers(env: Env): Promise<readonly IssuerConfig[]> {
+  const spec = env.WARDEN_JWT_ISSUERS;
+  if (spec === undefined) return [];
+  const inline = spec.trimStart().startsWith('[');
+  const source = inline ? 'env WARDEN_JWT_ISSUERS' : `${spec} (WARDEN_JWT_ISSUERS)`;
+  const problems: ConfigProblem[] = [];
+  let text: string | undefined = spec;
+  if (!inline) {
+    const r = await readText(spec);
+    if ('problem' in r) problems.push({ source, path: '', message: r.problem });
+    text = 'text' in r ? r.text : undefined;
+  }
+  const issuers = text === undefined ? undefined : validateDocument(text, source, issuersSchema, issuersCrossCheck, problems);
+  if (!issuers) throw new ConfigError(problems);
+  return deepFreeze(issuers);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../app.js';
 import { authenticate } from '../auth/chain.js';
 import type { Identity } from '../auth/identity.js';
+import { REVOCATION_TYPES, type RevocationType } from '../auth/revocations.js';
 import { duration } from '../config/policy-schema.js';
 import { rolesGrant } from '../policy/permissions.js';
 import { canonicalizePath, matchKey } from '../request/canonical-path.js';
@@ -17,7 +18,7 @@ import { forbiddenResponse, limitedResponse, toResponse, unauthenticatedResponse
 export const ADMIN_PERMISSION = 'warden:admin';
 
 const revocationBody = z.strictObject({
-  type: z.enum(['key']),
+  type: z.enum(REVOCATION_TYPES),
   id: z.string().min(1).max(256).regex(/^[^\x00-\x1f\x7f]+$/, 'no control characters'),
   reason: z.string().max(256).regex(/^[^\x00-\x1f\x7f]*$/, 'no control characters').optional(),
   /** An ISO date-time, or a duration from now (`24h`). */
@@ -47,11 +48,11 @@ export function adminRoutes(deps: AppDeps): Hono<Env> {
     const bans = runtime.bans;
     const banned = bans?.refusal(peer, now);
     if (banned) return toResponse(limitedResponse(banned, 'banned'));
-    const auth = authenticate(runtime.chain, desc, now);
+    const auth = await authenticate(runtime.chain, desc, now);
     if (!auth || 'error' in auth) {
       if (auth && bans) await bans.recordFailure(peer, auth.error.failure, now);
       deps.audit.admin({ event: 'admin_denied', path: canon.path, method: c.req.method, peer: peer.ip, reason: auth ? 'invalid_credentials' : 'missing_credentials', cause: auth?.error.failure });
-      return toResponse(unauthenticatedResponse(auth ? 'invalid_credentials' : 'missing_credentials', 'traefik', null, undefined));
+      return toResponse(unauthenticatedResponse(auth ? 'invalid_credentials' : 'missing_credentials', 'traefik', null, undefined, auth?.error.description));
     }
     if (!rolesGrant(auth.identity.roles, runtime.policy.roles, ADMIN_PERMISSION)) {
       deps.audit.admin({ event: 'admin_denied', path: canon.path, method: c.req.method, peer: peer.ip, sub: auth.identity.sub, reason: 'insufficient_permissions' });
@@ -82,7 +83,7 @@ export function adminRoutes(deps: AppDeps): Hono<Env> {
     const by = (c.get('identity' as never) as Identity).sub;
     const stored = await deps.services.revocations.revoke(type, id, { now, ...(reason ? { reason } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) });
     // An id no key carries is still recorded: a key may be added later, or was already removed.
-    const known = deps.state.current.keys.entries.some((k) => k.id === id);
+    const known = type === 'key' ? deps.state.current.keys.entries.some((k) => k.id === id) : null;
     deps.metrics.revocations.inc({ op: 'add' });
     deps.audit.admin({ event: 'revocation_added', type, id, reason, expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(), by, knownId: known, stored });
     const revoked = { type, id, reason: reason ?? null, expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString() };
@@ -91,10 +92,10 @@ export function adminRoutes(deps: AppDeps): Hono<Env> {
   });
 
   admin.delete('/revocations/:type/:id', async (c) => {
-    const type = c.req.param('type');
-    if (type !== 'key') return bad(c, 'type', 'must be "key"');
+    const type = c.req.param('type') as RevocationType;
+    if (!REVOCATION_TYPES.includes(type)) return bad(c, 'type', `must be one of ${REVOCATION_TYPES.join(', ')}`);
     const id = c.req.param('id');
-    const removed = await deps.services.revocations.unrevoke('key', id);
+    const removed = await deps.services.revocations.unrevoke(type, id);
     const by = (c.get('identity' as never) as Identity).sub;
     deps.metrics.revocations.inc({ op: 'remove' });
     deps.audit.admin({ event: 'revocation_removed', type, id, by, existed: removed });

@@ -77,8 +77,11 @@ export function unauthenticatedResponse(
   dialect: Dialect,
   req: RequestDescription | null,
   loginUrl: string | undefined,
+  /** RFC 6750 `error_description` of a refused bearer token (fixed texts, header-safe). */
+  description?: string,
 ): Answer {
-  const entry = AUTH_ERROR_RESPONSE[reason];
+  const base = AUTH_ERROR_RESPONSE[reason];
+  const entry = description === undefined ? base : { ...base, challenge: `${base.challenge}, error_description="${description}"` };
   if (loginUrl && req && isBrowserNavigation(req)) {
     const location = loginRedirect(loginUrl, req);
     if (dialect !== 'nginx') return { status: 302, headers: { 'cache-control': 'no-store', location, 'content-length': '0', 'x-warden-reason': reason }, body: null };

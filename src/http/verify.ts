@@ -12,6 +12,8 @@ import { clientKey, inList, parseAddress, type Address } from '../request/client
 import type { RequestDescription } from '../request/description.js';
 import type { Runtime, RuntimeState } from '../runtime.js';
 import { describe, type Dialect } from './dialects.js';
+import { ASSERTION_HEADER, type AssertionSigner } from '../identity/assertion.js';
+import { claimHeaders } from './claim-headers.js';
 import type { HeaderMap } from './header-map.js';
 import { allowResponse, errorResponse, forbiddenResponse, limitedResponse, unauthenticatedResponse, type Answer } from './respond.js';
 
@@ -25,6 +27,8 @@ export interface VerifyDeps {
   now: () => number;
   /** `WARDEN_MODE=shadow`: every deny with a described request is answered allow and audited `would-deny`. */
   shadowMode?: boolean;
+  /** Signs X-Warden-Assertion on every allow (WARDEN_ASSERTION_KEY). */
+  assertion?: AssertionSigner | null;
 }
 
 /** The raw auth request as the HTTP layer sees it. */
@@ -95,15 +99,34 @@ function noteRequest(ev: DecisionEvent, r: Partial<RequestDescription>): void {
 }
 
 /** Answer allow, auditing the deny already noted in `ev` as `would-deny` (shadow mode or a shadow rule). */
-function wouldDeny(ev: DecisionEvent, origin: 'mode' | 'rule', identity: Identity | null, runtime: Runtime): Answer {
+function wouldDeny(deps: VerifyDeps, ev: DecisionEvent, origin: 'mode' | 'rule', identity: Identity | null, runtime: Runtime): Answer | Promise<Answer> {
   ev.decision = 'would-deny';
   ev.shadow = origin;
   ev.authMethod ??= 'public';
-  return allowResponse(identity, runtime.headerNames, null);
+  return withAssertion(deps, allowResponse(identity, runtime.headerNames, extraHeaders(ev, identity, runtime)), identity, ev.host);
+}
+
+/** Add X-Warden-Assertion to an allow: signed for an identity, empty for a public route (the proxy overwrites a client copy). */
+function withAssertion(deps: VerifyDeps, answer: Answer, identity: Identity | null, host: string | null): Answer | Promise<Answer> {
+  const signer = deps.assertion;
+  if (!signer) return answer;
+  if (!identity || host === null) {
+    answer.headers[ASSERTION_HEADER] = '';
+    return answer;
+  }
+  const token = signer.assertion(identity, host);
+  if (typeof token === 'string') {
+    answer.headers[ASSERTION_HEADER] = token;
+    return answer;
+  }
+  return token.then((t) => {
+    answer.headers[ASSERTION_HEADER] = t;
+    return answer;
+  });
 }
 
 /** Run the authenticator chain on a described request; a duplicated credential header is refused unread. */
-export function authenticateRequest(chain: readonly Authenticator[], req: RequestDescription, headers: HeaderMap, now: number): AuthOutcome {
+export function authenticateRequest(chain: readonly Authenticator[], req: RequestDescription, headers: HeaderMap, now: number): AuthOutcome | Promise<AuthOutcome> {
   if (headers.duplicated('authorization') || headers.duplicated('x-api-key')) return { error: new AuthError('invalid_credentials', 'malformed') };
   return authenticate(chain, req, now);
 }
@@ -123,7 +146,7 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
     ev.reason = described.reason;
     ev.cause = described.detail;
     // A bad path is a policy-level refusal; a broken forwarded context is a proxy misconfiguration, refused even in shadow mode.
-    if (deps.shadowMode && described.reason === 'bad_path') return wouldDeny(ev, 'mode', null, deps.state.current);
+    if (deps.shadowMode && described.reason === 'bad_path') return wouldDeny(deps, ev, 'mode', null, deps.state.current);
     return forbiddenResponse(described.reason);
   }
   const req = described.req;
@@ -131,6 +154,12 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   const runtime = deps.state.current;
   const now = deps.now();
   const auth = authenticateRequest(runtime.chain, req, raw.headers, now);
+  // Only a token's first signature check is asynchronous; everything else answers in this tick.
+  return auth instanceof Promise ? auth.then((a) => authorize(deps, dialect, ev, req, runtime, now, a)) : authorize(deps, dialect, ev, req, runtime, now, auth);
+}
+
+/** Decide, apply bans and rate limits, and answer, for an authenticated (or not) request. */
+function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: RequestDescription, runtime: Runtime, now: number, auth: AuthOutcome): Answer | Promise<Answer> {
   const policy = runtime.policy;
   const d = decide(policy.enforced ?? policy, req, auth);
   ev.rule = d.rule;
@@ -138,6 +167,8 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   if (auth && 'error' in auth) {
     ev.cause = auth.error.failure;
     ev.keyId = auth.error.keyId ?? null;
+    if (auth.error.token?.kid !== undefined) ev.kid = auth.error.token.kid;
+    if (auth.error.token?.joseCode !== undefined) ev.joseCode = auth.error.token.joseCode;
   }
   const identity = d.kind === 'unauthenticated' ? null : d.identity;
   if (identity) {
@@ -153,7 +184,7 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
     if (banned) {
       ev.decision = 'limited';
       ev.reason = 'banned';
-      if (deps.shadowMode) return wouldDeny(ev, 'mode', identity, runtime);
+      if (deps.shadowMode) return wouldDeny(deps, ev, 'mode', identity, runtime);
       deps.metrics.bannedRequests.inc();
       return limitedResponse(banned, 'banned');
     }
@@ -161,12 +192,12 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   }
   if (d.kind === 'unauthenticated') {
     ev.decision = 'unauthenticated';
-    const answer = deps.shadowMode ? wouldDeny(ev, 'mode', null, runtime) : unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl);
+    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', null, runtime) : unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl, d.error?.description);
     return counting ? counting.then(() => answer) : answer;
   }
   if (d.kind === 'forbidden') {
     ev.decision = 'forbidden';
-    const answer = deps.shadowMode ? wouldDeny(ev, 'mode', identity, runtime) : forbiddenResponse(d.reason, d.required);
+    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', identity, runtime) : reusable(forbiddenResponse(d.reason, d.required), 'deny', d.rule, identity, req, runtime, now);
     return counting ? counting.then(() => answer) : answer;
   }
   ev.decision = 'allow';
@@ -178,20 +209,55 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
     ev.reason = shadowed.reason;
     ev.rule = shadowed.rule;
   }
-  const allowed = allowResponse(identity, runtime.headerNames, null);
-  if (d.rateLimit === null) return allowed;
+  const allowed = allowResponse(identity, runtime.headerNames, extraHeaders(ev, identity, runtime));
+  if (!shadowed && !deps.shadowMode && d.rateLimit === null) reusable(allowed, 'allow', d.rule, identity, req, runtime, now);
+  if (d.rateLimit === null) return withAssertion(deps, allowed, identity, req.host);
   const spec = runtime.limits.spec(d.rateLimit);
-  const subject = spec?.by === 'identity' && identity ? `id:${identity.method}:${identity.sub}` : `ip:${clientKey(req.clientIp)}`;
+  const subject = spec?.by === 'identity' && identity ? identitySubject(identity) : `ip:${clientKey(req.clientIp)}`;
   ev.rateLimit = d.rateLimit;
-  const limit = (outcome: LimitOutcome): Answer => {
-    if (!outcome.limited) return allowed;
+  const limit = (outcome: LimitOutcome): Answer | Promise<Answer> => {
+    if (!outcome.limited) return withAssertion(deps, allowed, identity, req.host);
     ev.decision = 'limited';
     ev.reason = 'rate_limited';
     ev.rule = d.rule;
-    if (deps.shadowMode) return wouldDeny(ev, 'mode', identity, runtime);
+    if (deps.shadowMode) return wouldDeny(deps, ev, 'mode', identity, runtime);
     deps.metrics.rateLimited.inc({ limit: outcome.name });
     return limitedResponse(outcome);
   };
   const outcome = runtime.limits.consume(d.rateLimit, subject);
   return outcome instanceof Promise ? outcome.then(limit) : limit(outcome);
+}
+
+/** The policy's extra claim headers for an allow; a claim that cannot be sent goes empty and is audited. */
+function extraHeaders(ev: DecisionEvent, identity: Identity | null, runtime: Runtime): Record<string, string> | null {
+  const h = claimHeaders(runtime.claimHeaders, identity);
+  if (h === null) return null;
+  if (h.problems.length > 0) ev.headerProblems = h.problems;
+  return h.values;
+}
+
+/**
+ * Mark a decision the proxy may reuse (the rule's opt-in `cache`): `Cache-Control: private, max-age=N`,
+ * never beyond the credential's own expiry, and never for a decision that also depends on something
+ * the proxy's cache key (credential, method, host, URI) does not hold — the client IP (networks, IP-bound
+ * keys), a rate limit, a second reading of the path — or on a session, which can end sooner.
+ */
+function reusable(answer: Answer, kind: 'allow' | 'deny', ruleIndex: number | null, identity: Identity | null, req: RequestDescription, runtime: Runtime, now: number): Answer {
+  if (ruleIndex === null) return answer;
+  const rule = runtime.policy.source.rules[ruleIndex];
+  let seconds = rule?.cache?.[kind] ?? 0;
+  if (seconds <= 0 || rule!.networks || runtime.policy.networks || req.altMatchPaths || identity?.ipBound || identity?.rateLimit || identity?.method === 'session') return answer;
+  if (identity?.expiresAt !== undefined) seconds = Math.min(seconds, (identity.expiresAt - now) / 1000);
+  const maxAge = Math.floor(seconds);
+  if (maxAge >= 1) {
+    answer.headers['cache-control'] = `private, max-age=${maxAge}`;
+    // nginx will not cache a `private` answer by itself; its recipe reads this instead (warden-decisions-cached.conf).
+    answer.headers['x-accel-expires'] = String(maxAge);
+  }
+  return answer;
+}
+
+/** Rate-limit subject of an identity: its method, its issuer when it has one, and its id. */
+function identitySubject(identity: Identity): string {
+  return identity.issuer === undefined ? `id:${identity.method}:${identity.sub}` : `id:${identity.method}:${identity.issuer}#${identity.sub}`;
 }

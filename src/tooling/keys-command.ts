@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { generateKey, hashKey } from '../auth/apikey.js';
-import { Revocations } from '../auth/revocations.js';
+import { REVOCATION_TYPES, Revocations, type RevocationType } from '../auth/revocations.js';
 import { loadEnv } from '../config/load.js';
 import { duration } from '../config/policy-schema.js';
 import { openStore } from '../services.js';
@@ -58,7 +58,13 @@ export async function revocationCommand(sub: string, args: string[], io: Out): P
   } catch (e) {
     return configFailure(e, io);
   }
-  const { values, positionals } = parseArgs({ args, options: { reason: { type: 'string' }, expires: { type: 'string' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({ args, options: { reason: { type: 'string' }, expires: { type: 'string' }, type: { type: 'string', default: 'key' } }, allowPositionals: true, strict: true });
+  const type = values.type as RevocationType;
+  if (!REVOCATION_TYPES.includes(type)) {
+    io.err(`warden keys ${sub}: --type is one of ${REVOCATION_TYPES.join(', ')}\n`);
+    return 2;
+  }
+  const what = type === 'key' ? 'key' : type === 'token' ? 'token id (jti)' : 'subject';
   const store = openStore(env);
   try {
     if (!(await store.waitReady(5000))) {
@@ -75,12 +81,12 @@ export async function revocationCommand(sub: string, args: string[], io: Out): P
     }
     const id = positionals[0];
     if (!id || positionals.length > 1) {
-      io.err(`warden keys ${sub}: give exactly one key id\n`);
+      io.err(`warden keys ${sub}: give exactly one ${what}\n`);
       return 2;
     }
     if (sub === 'unrevoke') {
-      const removed = await revocations.unrevoke('key', id);
-      io.out(removed ? `revocation of key ${id} lifted\n` : `key ${id} was not revoked\n`);
+      const removed = await revocations.unrevoke(type, id);
+      io.out(removed ? `revocation of ${what} ${id} lifted\n` : `${what} ${id} was not revoked\n`);
       return 0;
     }
     let expiresAt: number | undefined;
@@ -92,11 +98,12 @@ export async function revocationCommand(sub: string, args: string[], io: Out): P
         return 2;
       }
     }
-    if ((await revocations.revoke('key', id, { now, ...(values.reason ? { reason: values.reason } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) })) === 'local') {
+    if ((await revocations.revoke(type, id, { now, ...(values.reason ? { reason: values.reason } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) })) === 'local') {
       io.err('warden: the store did not take the revocation; try again\n');
       return 1;
     }
-    io.out(`key ${id} revoked${expiresAt ? ` until ${new Date(expiresAt).toISOString()}` : ''} (${store.kind === 'redis' ? 'every replica sharing this Redis' : `state dir ${env.WARDEN_STATE_DIR}`})\n`);
+    const scope = type === 'subject' ? ' (its tokens issued until now)' : '';
+    io.out(`${what} ${id}${scope} revoked${expiresAt ? ` until ${new Date(expiresAt).toISOString()}` : ''} (${store.kind === 'redis' ? 'every replica sharing this Redis' : `state dir ${env.WARDEN_STATE_DIR}`})\n`);
     return 0;
   } finally {
     await store.close();

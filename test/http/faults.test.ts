@@ -33,7 +33,7 @@ let url = '';
 let close = () => {};
 beforeAll(async () => {
   const policy = policySchema.parse({ rateLimits: { l: { limit: 5, window: 60 } }, rules: [{ match: { path: '/**' }, public: true, rateLimit: 'l' }] });
-  const state = new RuntimeState(buildRuntime({ policy, keys: { keys: [] } }, { store: failing, revocations: null, banned: null, onBan: () => {} }));
+  const state = new RuntimeState(buildRuntime({ policy, keys: { keys: [] } }, { store: failing, revocations: null, banned: null, onBan: () => {}, jwt: null, jwtCacheSize: 0 }));
   const sink = new Writable({ write: (c, _e, cb) => (String(c).split('\n').filter(Boolean).forEach((l) => audit.push(JSON.parse(l))), cb()) });
   const readiness = new Readiness();
   readiness.register('policy', () => true);

@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUDIT_SCHEMA } from '../../../src/audit/audit-log.js';
 import { startEcho, type Echo, type EchoedRequest } from './echo.js';
-import { APP_HOST, BAD_KEY, KEYS, LOGIN_URL, policy, RULE, SECRETS, startE2eWarden, TIGHT_LIMIT, type E2eWarden } from './fixture.js';
+import { APP_HOST, BAD_KEY, IDENTITY_HEADERS, KEYS, LOGIN_URL, policy, RULE, SECRETS, startE2eWarden, TIGHT_LIMIT, type E2eWarden } from './fixture.js';
 import { CLIENT_ADDRESS, establishedTo, send, sleep, type ClientResponse } from './net.js';
+import { describeNeeding } from './process.js';
 import type { Proxy } from './proxy.js';
 
 /** How a proxy recipe differs in what the client sees. */
@@ -22,27 +23,18 @@ export interface ProxyUnderTest {
   traits: ProxyTraits;
 }
 
-const IDENTITY_HEADERS = ['x-user-id', 'x-user-roles', 'x-user-name', 'x-user-email', 'x-auth-method'];
+const IDENTITY_NAMES: string[] = IDENTITY_HEADERS.map((h) => h.toLowerCase());
 
 /** Header names an upstream framework may read as one of the identity headers (`X_User_ID` ≈ `X-User-ID`). */
 function identityAlias(name: string): string | null {
   const n = name.toLowerCase().replace(/[_.]/g, '-');
-  return IDENTITY_HEADERS.includes(n) ? n : null;
+  return IDENTITY_NAMES.includes(n) ? n : null;
 }
 
 /** Register the suite; skipped with a warning when the binary is missing, failing instead when CI=true. */
 export function defineProxySuite(p: ProxyUnderTest): void {
-  if (!p.bin) {
-    const message = `${p.kind} is not installed: the ${p.kind} end-to-end tests cannot run`;
-    if (process.env.CI === 'true') {
-      describe(`${p.kind} recipe (e2e)`, () => {
-        it(`${p.kind} is installed (required when CI=true)`, () => expect.fail(message));
-      });
-      return;
-    }
-    console.warn(`SKIPPED: ${message} (install it, e.g. apt-get install ${p.kind})`);
-  }
-  describe.skipIf(!p.bin)(`${p.kind} recipe (e2e)`, () => proxyTests(p));
+  const missing = p.bin ? null : `${p.kind} is not installed: the ${p.kind} end-to-end tests cannot run (install it, e.g. apt-get install ${p.kind})`;
+  describeNeeding(`${p.kind} recipe (e2e)`, missing, () => proxyTests(p));
 }
 
 /**
@@ -216,7 +208,7 @@ function proxyTests(p: ProxyUnderTest): void {
         expect(raw[i]!.toLowerCase(), `${label}: upstream got header ${raw[i]}`).toBe(alias);
         (got[alias] ??= []).push(raw[i + 1]!);
       }
-      for (const name of IDENTITY_HEADERS) {
+      for (const name of IDENTITY_NAMES) {
         const want = expected[label]![name]!;
         if (want === '') expect(got[name] ?? [''], `${label}: ${name}`).toEqual(['']);
         else expect(got[name], `${label}: ${name}`).toEqual([want]);
@@ -224,6 +216,16 @@ function proxyTests(p: ProxyUnderTest): void {
     }
     expect(auth.last).toMatchObject({ decision: 'allow', sub: 'viewer' });
     expect(anon.last).toMatchObject({ decision: 'allow', reason: 'public', sub: null, authMethod: 'public' });
+  });
+
+  it('never lets a client-sent X-Warden-Assertion reach the upstream', async () => {
+    const forged = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJyb290In0.';
+    for (const [path, headers] of [['/nodes/n3', { 'x-api-key': KEYS.viewer.key }], ['/public/a', {}]] as const) {
+      const r = await through(path, { ...headers, 'X-Warden-Assertion': forged, X_Warden_Assertion: forged });
+      expect(r.res.status, failureContext(r.res)).toBe(200);
+      const raw = r.upstream[0]!.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) expect(raw[i + 1], `upstream got ${raw[i]}`).not.toBe(forged);
+    }
   });
 
   it('ignores a spoofed X-Forwarded-For: the client IP stays the address the proxy saw', async () => {

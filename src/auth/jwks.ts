@@ -1,0 +1,140 @@
+// One issuer's signing keys: found by discovery, fetched with a timeout, refreshed in the background,
+// kept while the endpoint is down, re-fetched at most once per cooldown for an unknown kid.
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { isAllowedIdpUrl } from '../config/issuers-schema.js';
+
+/** Largest discovery document or key set warden reads. */
+const MAX_DOCUMENT_BYTES = 512 * 1024;
+
+/** How fetches behave; times in milliseconds. */
+export interface KeySetOptions {
+  refreshMs: number;
+  cooldownMs: number;
+  timeoutMs: number;
+  fetch: typeof fetch;
+  now: () => number;
+  /** Called after every fetch of a key set or discovery document. */
+  onFetch?(issuer: string, outcome: 'ok' | 'error', error?: string): void;
+}
+
+/** The key set could not be obtained and no earlier copy is held. */
+export class KeysUnavailable extends Error {
+  override name = 'KeysUnavailable';
+}
+
+/** A key id no key in the (fresh enough) key set carries. */
+export class NoMatchingKey extends Error {
+  override name = 'NoMatchingKey';
+}
+
+async function getJson(url: string, opts: KeySetOptions, accept: string): Promise<unknown> {
+  const res = await opts.fetch(url, { headers: { accept }, redirect: 'error', signal: AbortSignal.timeout(opts.timeoutMs) });
+  if (res.status !== 200) throw new Error(`HTTP ${res.status} from ${url}`);
+  const declared = Number(res.headers.get('content-length') ?? 0);
+  if (declared > MAX_DOCUMENT_BYTES) throw new Error(`document larger than ${MAX_DOCUMENT_BYTES} bytes at ${url}`);
+  const text = await res.text();
+  if (text.length > MAX_DOCUMENT_BYTES) throw new Error(`document larger than ${MAX_DOCUMENT_BYTES} bytes at ${url}`);
+  return JSON.parse(text) as unknown;
+}
+
+/** OpenID discovery: the jwks_uri of an issuer whose metadata names exactly that issuer. */
+export async function discoverJwksUri(issuer: string, opts: KeySetOptions): Promise<string> {
+  const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  const meta = await getJson(url, opts, 'application/json');
+  if (!meta || typeof meta !== 'object') throw new Error(`discovery document at ${url} is not a JSON object`);
+  const m = meta as { issuer?: unknown; jwks_uri?: unknown };
+  if (m.issuer !== issuer) throw new Error(`discovery document at ${url} names issuer ${JSON.stringify(m.issuer)}, not ${issuer}`);
+  if (typeof m.jwks_uri !== 'string' || !isAllowedIdpUrl(m.jwks_uri)) throw new Error(`discovery document at ${url} has no usable https jwks_uri`);
+  return m.jwks_uri;
+}
+
+/** Only public signature keys: a symmetric (`oct`) or encryption-only key in a key set is never used. */
+function signingKeys(json: unknown): JSONWebKeySet {
+  if (!json || typeof json !== 'object' || !Array.isArray((json as { keys?: unknown }).keys)) throw new Error('not a JSON Web Key Set');
+  const keys = ((json as { keys: unknown[] }).keys).filter(
+    (k): k is JSONWebKeySet['keys'][number] =>
+      !!k && typeof k === 'object' && typeof (k as { kty?: unknown }).kty === 'string' && (k as { kty: string }).kty !== 'oct' &&
+      ((k as { use?: unknown }).use === undefined || (k as { use?: unknown }).use === 'sig') && (k as { d?: unknown }).d === undefined,
+  );
+  return { keys };
+}
+
+/** The keys of one issuer. `getKey` is what jose's jwtVerify calls. */
+export class IssuerKeys {
+  private local: JWTVerifyGetKey | null = null;
+  private jwksUri: string | null;
+  private lastAttempt = -Infinity;
+  private lastSuccess = -Infinity;
+  private pending: Promise<void> | null = null;
+  /** Message of the last failed fetch, for readiness and logs. */
+  lastError: string | null = null;
+
+  constructor(
+    readonly issuer: string,
+    jwksUri: string | undefined,
+    private readonly opts: KeySetOptions,
+  ) {
+    this.jwksUri = jwksUri ?? null;
+  }
+
+  /** True once a key set has been fetched. */
+  get ready(): boolean {
+    return this.local !== null;
+  }
+
+  private coolingDown(now: number): boolean {
+    return now - this.lastAttempt < this.opts.cooldownMs;
+  }
+
+  /** Fetch the key set now (single flight). Failures keep the keys already held. */
+  refresh(): Promise<void> {
+    this.pending ??= (async () => {
+      this.lastAttempt = this.opts.now();
+      try {
+        this.jwksUri ??= await discoverJwksUri(this.issuer, this.opts);
+        const jwks = signingKeys(await getJson(this.jwksUri, this.opts, 'application/jwk-set+json, application/json'));
+        this.local = createLocalJWKSet(jwks);
+        this.lastSuccess = this.opts.now();
+        this.lastError = null;
+        this.opts.onFetch?.(this.issuer, 'ok');
+      } catch (e) {
+        this.lastError = (e as Error).message;
+        this.opts.onFetch?.(this.issuer, 'error', this.lastError);
+      }
+    })().finally(() => {
+      this.pending = null;
+    });
+    return this.pending;
+  }
+
+  /** Fetch again if no key set is held yet and the cooldown has passed (the start-up retry loop). */
+  retryIfMissing(): void {
+    if (this.local === null && this.pending === null && !this.coolingDown(this.opts.now())) void this.refresh();
+  }
+
+  /** The verification key for a token header; a new kid re-fetches at most once per cooldown. */
+  readonly getKey: JWTVerifyGetKey = async (header, token) => {
+    const now = this.opts.now();
+    if (this.local === null) {
+      if (!this.coolingDown(now)) await this.refresh();
+      else if (this.pending) await this.pending;
+      if (this.local === null) throw new KeysUnavailable(this.lastError ?? 'key set not fetched yet');
+    } else if (now - this.lastSuccess > this.opts.refreshMs && !this.coolingDown(now)) {
+      // Stale: serve the keys held and refresh in the background.
+      void this.refresh();
+    }
+    try {
+      return await this.local!(header, token);
+    } catch (e) {
+      if (!(e instanceof errors.JWKSNoMatchingKey)) throw e;
+      if (this.coolingDown(now)) throw new NoMatchingKey('no key with this kid; key set fetched recently');
+      await this.refresh();
+      try {
+        return await this.local!(header, token);
+      } catch (again) {
+        if (again instanceof errors.JWKSNoMatchingKey) throw new NoMatchingKey('no key with this kid');
+        throw again;
+      }
+    }
+  };
+}

@@ -1,0 +1,253 @@
+// Bearer JWTs from trusted issuers: routed by `iss`, checked strictly with jose, remembered once verified.
+import { hash } from 'node:crypto';
+import { errors, jwtVerify, type JWTPayload } from 'jose';
+import type { IssuerConfig } from '../config/issuers-schema.js';
+import { ASYMMETRIC_ALGORITHMS } from '../config/issuers-schema.js';
+import type { RequestDescription } from '../request/description.js';
+import { identityFromClaims, type ClaimsMapping } from './claims.js';
+import { AuthError, type TokenFailureCause, type AuthFailureCause } from './errors.js';
+import type { Identity } from './identity.js';
+import { IssuerKeys, KeysUnavailable, NoMatchingKey, type KeySetOptions } from './jwks.js';
+import type { Revocations } from './revocations.js';
+
+/** Longest bearer token warden reads; longer ones are refused before any parsing. */
+export const MAX_TOKEN_LENGTH = 16 * 1024;
+
+const KID = /^[A-Za-z0-9._~+/=:-]{1,256}$/;
+const ACCEPTED_TYP = new Set(['jwt', 'at+jwt']);
+/** Header parameters that carry or point at key material: never honoured, so refused outright. */
+const EMBEDDED_KEY_PARAMS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
+
+/** An issuer warden trusts, with its keys. */
+export interface TrustedIssuer {
+  config: IssuerConfig;
+  keys: IssuerKeys;
+  algorithms: string[];
+}
+
+/** A token that passed the structural checks, routed to its issuer. */
+interface Routed {
+  issuer: TrustedIssuer;
+  kid: string | undefined;
+}
+
+function refuse(cause: TokenFailureCause | AuthFailureCause, detail: { kid?: string | undefined; joseCode?: string | undefined } = {}): AuthError {
+  const token: { kid?: string; joseCode?: string } = {};
+  if (detail.kid !== undefined) token.kid = detail.kid;
+  if (detail.joseCode !== undefined) token.joseCode = detail.joseCode;
+  return new AuthError('invalid_credentials', cause, undefined, token);
+}
+
+function decodeSegment(segment: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The bearer token of a request that is shaped like a JWT or JWE: dot-separated parts (API keys have no dots). */
+export function presentedJwt(req: RequestDescription): string | null {
+  const authz = req.headers.get('authorization');
+  if (authz === undefined || authz.length < 10 || authz.slice(0, 7).toLowerCase() !== 'bearer ') return null;
+  const token = authz.slice(7).trim();
+  const dot = token.indexOf('.');
+  return dot !== -1 && token.indexOf('.', dot + 1) !== -1 ? token : null;
+}
+
+/** Every issuer's keys and the strict checks; lives as long as the process. */
+export class JwtVerifier {
+  readonly issuers: ReadonlyMap<string, TrustedIssuer>;
+
+  constructor(configs: readonly IssuerConfig[], opts: KeySetOptions) {
+    const map = new Map<string, TrustedIssuer>();
+    for (const config of configs) {
+      map.set(config.issuer, { config, keys: new IssuerKeys(config.issuer, config.jwksUri, opts), algorithms: [...(config.algorithms ?? ASYMMETRIC_ALGORITHMS)] });
+    }
+    this.issuers = map;
+  }
+
+  /** Fetch every key set once (failures are retried when tokens arrive, after the cooldown). */
+  async start(): Promise<void> {
+    await Promise.all([...this.issuers.values()].map((i) => i.keys.refresh()));
+  }
+
+  /** Retry, after the cooldown, every key set not fetched yet. */
+  retryMissing(): void {
+    for (const i of this.issuers.values()) i.keys.retryIfMissing();
+  }
+
+  /** Ready when every issuer's key set has been fetched at least once. */
+  ready(): { ready: boolean; pending: string[] } {
+    const pending = [...this.issuers.values()].filter((i) => !i.keys.ready).map((i) => i.config.issuer);
+    return { ready: pending.length === 0, pending };
+  }
+
+  /** Structural checks on the compact form, before any signature work: route by `iss`. */
+  route(token: string): Routed | AuthError {
+    if (token.length > MAX_TOKEN_LENGTH) return refuse('too_large');
+    const parts = token.split('.');
+    if (parts.length === 5) return refuse('jwe');
+    if (parts.length !== 3) return refuse('not_jws');
+    const header = decodeSegment(parts[0]!);
+    if (!header) return refuse('not_jws');
+    const kid = typeof header.kid === 'string' && KID.test(header.kid) && !header.kid.includes('..') ? header.kid : undefined;
+    if (header.kid !== undefined && kid === undefined) return refuse('bad_kid');
+    const alg = header.alg;
+    if (typeof alg !== 'string' || alg.toLowerCase() === 'none') return refuse('alg_none', { kid });
+    if (EMBEDDED_KEY_PARAMS.some((p) => header[p] !== undefined)) return refuse('embedded_key', { kid });
+    if (header.crit !== undefined) return refuse('unknown_crit', { kid });
+    if (header.enc !== undefined) return refuse('jwe', { kid });
+    if (typeof header.cty === 'string' && /jwt$/i.test(header.cty)) return refuse('nested_token', { kid });
+    if (header.typ !== undefined && (typeof header.typ !== 'string' || !ACCEPTED_TYP.has(header.typ.toLowerCase().replace(/^application\//, '')))) {
+      return refuse('wrong_type', { kid });
+    }
+    const payload = decodeSegment(parts[1]!);
+    if (!payload) return refuse('not_jws', { kid });
+    const issuer = typeof payload.iss === 'string' ? this.issuers.get(payload.iss) : undefined;
+    if (!issuer) return refuse('unknown_issuer', { kid });
+    if (!issuer.algorithms.includes(alg)) return refuse('alg_not_allowed', { kid });
+    return { issuer, kid };
+  }
+
+  /** Verify signature and claims with jose; resolves to the payload or rejects with an AuthError. */
+  async verify(token: string, routed: Routed, now: number): Promise<JWTPayload> {
+    const { config, keys, algorithms } = routed.issuer;
+    const kid = routed.kid;
+    try {
+      const { payload } = await jwtVerify(token, keys.getKey, {
+        issuer: config.issuer,
+        audience: config.audience,
+        algorithms,
+        clockTolerance: config.clockToleranceSec,
+        requiredClaims: ['exp', 'iss', 'aud'],
+        currentDate: new Date(now),
+      });
+      if (typeof payload.iat === 'number' && payload.iat > now / 1000 + config.clockToleranceSec) throw refuse('issued_in_future', { kid });
+      // Keycloak marks its token kinds in a `typ` claim: only access tokens are bearer credentials.
+      if (payload.typ !== undefined && (typeof payload.typ !== 'string' || !/^(?:bearer|at\+jwt)$/i.test(payload.typ))) throw refuse('wrong_type', { kid });
+      return payload;
+    } catch (e) {
+      throw e instanceof AuthError ? e : refuse(joseCause(e), { kid, joseCode: (e as { code?: string }).code ?? (e as Error).name });
+    }
+  }
+}
+
+function joseCause(e: unknown): TokenFailureCause | 'expired' | 'malformed' {
+  if (e instanceof errors.JWTExpired) return 'expired';
+  if (e instanceof errors.JWTClaimValidationFailed) {
+    if (e.claim === 'nbf') return 'not_yet_valid';
+    if (e.claim === 'aud') return 'wrong_audience';
+    if (e.claim === 'iss') return 'unknown_issuer';
+    return 'bad_claim';
+  }
+  if (e instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature';
+  if (e instanceof errors.JOSEAlgNotAllowed) return 'alg_not_allowed';
+  if (e instanceof NoMatchingKey || e instanceof errors.JWKSNoMatchingKey) return 'unknown_kid';
+  if (e instanceof KeysUnavailable) return 'keys_unavailable';
+  if (e instanceof errors.JOSEError) return 'malformed';
+  throw e;
+}
+
+interface CachedToken {
+  identity: Identity;
+  expiresAt: number;
+  jti: string | undefined;
+  iat: number | undefined;
+}
+
+/** A bounded map in least-recently-used order (Map iteration order is insertion order). */
+class Lru<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+
+  get(key: string): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+
+  set(key: string, value: V): void {
+    if (this.max === 0) return;
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+/** The bearer-JWT authenticator of one policy version: claim mapping and a cache of verified tokens. */
+export class JwtAuthenticator {
+  private readonly cache: Lru<CachedToken>;
+
+  constructor(
+    private readonly verifier: JwtVerifier,
+    private readonly mapping: ClaimsMapping,
+    private readonly revocations: Revocations | null,
+    cacheSize: number,
+  ) {
+    this.cache = new Lru(cacheSize);
+  }
+
+  /** Tokens currently remembered. */
+  get cached(): number {
+    return this.cache.size;
+  }
+
+  /** An identity (cached), an AuthError, a pending verification, or null when no JWT is presented. */
+  authenticate(req: RequestDescription, now: number): Identity | AuthError | Promise<Identity | AuthError> | null {
+    const token = presentedJwt(req);
+    if (token === null) return null;
+    if (token.length > MAX_TOKEN_LENGTH) return refuse('too_large');
+    const key = hash('sha256', token, 'base64');
+    const hit = this.cache.get(key);
+    if (hit !== undefined) {
+      if (now < hit.expiresAt) {
+        const revoked = this.revoked(hit.identity, hit.jti, hit.iat, now);
+        if (revoked === null) return hit.identity;
+        this.cache.delete(key);
+        return revoked;
+      }
+      this.cache.delete(key);
+    }
+    const routed = this.verifier.route(token);
+    if (routed instanceof AuthError) return routed;
+    return this.verifier.verify(token, routed, now).then(
+      (payload) => {
+        const identity = identityFromClaims(payload, routed.issuer.config, this.mapping, payload.exp! * 1000);
+        if (identity instanceof AuthError) return identity;
+        const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
+        const revoked = this.revoked(identity, jti, payload.iat, now);
+        if (revoked) return revoked;
+        this.cache.set(key, { identity, expiresAt: payload.exp! * 1000, jti, iat: payload.iat });
+        return identity;
+      },
+      (e: unknown) => {
+        if (e instanceof AuthError) return e;
+        throw e;
+      },
+    );
+  }
+
+  /** A token id revoked, or a subject whose tokens issued before its revocation are refused. */
+  private revoked(identity: Identity, jti: string | undefined, iat: number | undefined, now: number): AuthError | null {
+    const revs = this.revocations;
+    if (!revs) return null;
+    if (!revs.mirror.loaded) return refuse('revocations_unavailable');
+    if (jti !== undefined && revs.isRevoked('token', jti, now)) return refuse('revoked');
+    const since = revs.revokedAt('subject', identity.sub, now);
+    if (since !== undefined && (iat === undefined || iat * 1000 <= since)) return refuse('revoked');
+    return null;
+  }
+}

@@ -1,0 +1,62 @@
+// WARDEN_JWT_ISSUERS: the token issuers warden trusts, as a JSON array or a YAML/JSON file.
+import { z } from 'zod';
+
+/** Signature algorithms warden accepts: asymmetric only; never `none`, never HMAC. */
+export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+
+const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/** `https:`, or plain `http:` on a loopback host (local development and tests). CONTRACT.md. */
+export function isAllowedIdpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    if (u.username || u.password || u.hash) return false;
+    return u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK.test(u.hostname));
+  } catch {
+    return false;
+  }
+}
+
+const idpUrl = z.string().refine(isAllowedIdpUrl, 'must be an https:// URL (plain http only on a loopback host), without credentials or fragment');
+
+const DOTTED = /^[A-Za-z0-9_:$-]+(?:\.[A-Za-z0-9_:$-]+)*$|^https?:\/\/\S+$/;
+const claimPath = z.string().regex(DOTTED, 'a claim name or dotted path like realm_access.roles (a URL-shaped claim name is taken whole)');
+
+/** One trusted issuer. */
+export const issuerSchema = z.strictObject({
+  /** Exactly the `iss` its tokens carry. */
+  issuer: idpUrl,
+  /** Accepted `aud` values: a token must name at least one. */
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).nonempty()]),
+  /** Where the signing keys are; found by OpenID discovery when absent. */
+  jwksUri: idpUrl.optional(),
+  /** Pinned signature algorithms; default every asymmetric one the key set offers. */
+  algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS, { error: `algorithms are asymmetric only: ${ASYMMETRIC_ALGORITHMS.join(', ')}` })).nonempty().optional(),
+  /** Claim (dotted path) holding roles or groups; default the policy's `claims.roles`. */
+  rolesClaim: claimPath.optional(),
+  /** Claim naming the user; default `sub`. */
+  subjectClaim: claimPath.optional(),
+  /** Allowed clock skew for `exp`, `nbf` and `iat`, in seconds (at most 60). */
+  clockToleranceSec: z.number().int().min(0).max(60).default(30),
+  /** Prepended to the subject in X-User-ID, to tell apart users of issuers that share subject values. */
+  subjectPrefix: z.string().regex(/^[\x21-\x7e]{0,64}$/, 'up to 64 printable ASCII characters, no spaces or commas').refine((s) => !s.includes(','), 'no commas').default(''),
+});
+
+export type IssuerConfig = z.output<typeof issuerSchema>;
+
+/** The whole list. */
+export const issuersSchema = z.array(issuerSchema);
+
+/** Issuers are told apart by `iss`, so each appears once (checked on the raw list, so reported with every other problem). */
+export function issuersCrossCheck(raw: unknown): { path: (string | number)[]; message: string }[] {
+  if (!Array.isArray(raw)) return [];
+  const seen = new Set<unknown>();
+  const out: { path: (string | number)[]; message: string }[] = [];
+  raw.forEach((i: unknown, n) => {
+    const issuer = i && typeof i === 'object' ? (i as { issuer?: unknown }).issuer : undefined;
+    if (typeof issuer !== 'string') return;
+    if (seen.has(issuer)) out.push({ path: [n, 'issuer'], message: `issuer ${issuer} is listed twice; tokens are routed by iss, so each issuer appears once` });
+    seen.add(issuer);
+  });
+  return out;
+}

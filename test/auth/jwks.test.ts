@@ -1,0 +1,215 @@
+// Key sets against a real JWKS server: rotation, stale keys while the endpoint is down, the refetch cooldown
+// under an unknown-kid flood (fetches counted), timeouts, discovery; and the cache of verified tokens.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { claimsMapping } from '../../src/auth/claims.js';
+import { AuthError } from '../../src/auth/errors.js';
+import { IssuerKeys, type KeySetOptions } from '../../src/auth/jwks.js';
+import { JwtAuthenticator, JwtVerifier } from '../../src/auth/jwt.js';
+import { issuersSchema } from '../../src/config/issuers-schema.js';
+import { policySchema } from '../../src/config/policy-schema.js';
+import { HeaderMap } from '../../src/http/header-map.js';
+import { parseAddress } from '../../src/request/client-ip.js';
+import type { RequestDescription } from '../../src/request/description.js';
+import { send } from '../helpers/http.js';
+import { makeKey, signRaw, startIssuer, type TestIssuer } from '../helpers/issuer.js';
+import { startWarden } from '../helpers/warden.js';
+
+const AUD = 'api';
+let open: TestIssuer[] = [];
+afterEach(async () => {
+  await Promise.all(open.map((i) => i.close()));
+  open = [];
+});
+
+/** A clock the test moves by hand. */
+function clock(start = Date.now()) {
+  const c = { t: start, now: () => c.t, advance: (ms: number) => (c.t += ms) };
+  return c;
+}
+
+function options(now: () => number, extra: Partial<KeySetOptions> = {}): KeySetOptions {
+  return { refreshMs: 600_000, cooldownMs: 30_000, timeoutMs: 1000, fetch, now, ...extra };
+}
+
+function setup(iss: TestIssuer, now: () => number, extra: Partial<KeySetOptions> = {}) {
+  const config = issuersSchema.parse([{ issuer: iss.issuer, audience: AUD }])[0]!;
+  const verifier = new JwtVerifier([config], options(now, extra));
+  const policy = policySchema.parse({ roles: { developer: ['api:*'] } });
+  const auth = new JwtAuthenticator(verifier, claimsMapping(policy), null, 100);
+  return { verifier, auth };
+}
+
+const addr = parseAddress('127.0.0.1')!;
+function request(token: string): RequestDescription {
+  return { method: 'GET', proto: 'https', host: 'a', authority: 'a', path: '/', matchPath: '/', altMatchPaths: null, rawUri: '/', clientIp: addr, peer: addr, headers: HeaderMap.fromHeaders(new Headers({ authorization: `Bearer ${token}` })) };
+}
+
+async function check(auth: JwtAuthenticator, token: string, now: number): Promise<string> {
+  const r = await auth.authenticate(request(token), now);
+  if (r === null) return 'none';
+  return r instanceof AuthError ? r.failure : `ok:${r.sub}`;
+}
+
+describe('key sets', () => {
+  it('picks up a rotated key on the first token signed with it (after the cooldown)', async () => {
+    const k1 = await makeKey('ES256');
+    const iss = await startIssuer([k1]);
+    open.push(iss);
+    const c = clock();
+    const { auth } = setup(iss, c.now);
+    const t1 = await iss.mint({ aud: AUD, sub: 'u1' });
+    expect(await check(auth, t1, c.now())).toBe('ok:u1');
+    expect(iss.hits.jwks).toBe(1);
+    const k2 = await makeKey('ES256');
+    iss.keys = [k1, k2];
+    c.advance(31_000);
+    const t2 = await iss.mint({ aud: AUD, sub: 'u2' }, { key: k2 });
+    expect(await check(auth, t2, c.now())).toBe('ok:u2');
+    expect(iss.hits.jwks).toBe(2);
+    // The old key is retired at the IdP: tokens it signed stop once the set is refreshed.
+    iss.keys = [k2];
+    c.advance(601_000);
+    const t3 = await iss.mint({ aud: AUD, sub: 'u3' }, { key: k1 });
+    await check(auth, t3, c.now()); // stale: answered from the keys held, refresh started in the background
+    await vi.waitFor(() => expect(iss.hits.jwks).toBe(3));
+    c.advance(31_000);
+    const t4 = await iss.mint({ aud: AUD, sub: 'u4' }, { key: k1 });
+    expect(await check(auth, t4, c.now())).toBe('unknown_kid');
+  });
+
+  it('keeps the keys it holds while the endpoint is down, and tries again only after the cooldown', async () => {
+    const k1 = await makeKey('RS256');
+    const iss = await startIssuer([k1]);
+    open.push(iss);
+    const c = clock();
+    const { auth, verifier } = setup(iss, c.now);
+    await verifier.start();
+    expect(verifier.ready().ready).toBe(true);
+    iss.mode = 'down';
+    c.advance(3_600_000); // an hour later the set is long past its refresh time
+    const at = () => ({ iat: Math.floor(c.now() / 1000), exp: Math.floor(c.now() / 1000) + 300 });
+    for (let i = 0; i < 5; i++) expect(await check(auth, await iss.mint({ aud: AUD, sub: `s${i}`, ...at() }), c.now())).toBe(`ok:s${i}`);
+    await vi.waitFor(() => expect(iss.hits.jwks).toBe(2)); // one background refresh, failed
+    c.advance(31_000);
+    expect(await check(auth, await iss.mint({ aud: AUD, sub: 'later', ...at() }), c.now())).toBe('ok:later');
+    await vi.waitFor(() => expect(iss.hits.jwks).toBe(3));
+    expect(verifier.ready().ready).toBe(true);
+  });
+
+  it('fetches at most once per cooldown under a flood of unknown kids, sequential or concurrent', async () => {
+    const k1 = await makeKey('ES256');
+    const iss = await startIssuer([k1]);
+    open.push(iss);
+    const c = clock();
+    const { auth, verifier } = setup(iss, c.now);
+    await verifier.start();
+    expect(iss.hits.jwks).toBe(1);
+    const rogue = await makeKey('ES256');
+    const forge = (i: number) => signRaw({ alg: 'ES256', kid: `rogue-${i}` }, { iss: iss.issuer, aud: AUD, sub: 'x', exp: Math.floor(c.now() / 1000) + 60 }, rogue);
+    c.advance(31_000);
+    for (let i = 0; i < 200; i++) expect(await check(auth, forge(i), c.now())).toBe('unknown_kid');
+    expect(iss.hits.jwks).toBe(2);
+    const concurrent = await Promise.all(Array.from({ length: 200 }, (_, i) => check(auth, forge(1000 + i), c.now())));
+    expect(new Set(concurrent)).toEqual(new Set(['unknown_kid']));
+    expect(iss.hits.jwks).toBe(2);
+    // With the endpoint down the cooldown still holds: failures do not turn the flood into fetches.
+    iss.mode = 'down';
+    c.advance(31_000);
+    await Promise.all(Array.from({ length: 100 }, (_, i) => check(auth, forge(2000 + i), c.now())));
+    for (let i = 0; i < 100; i++) await check(auth, forge(3000 + i), c.now());
+    expect(iss.hits.jwks).toBe(3);
+  });
+
+  it('gives up on a hanging endpoint after the timeout: 401 keys_unavailable, not a stalled request', async () => {
+    const k1 = await makeKey('ES256');
+    const iss = await startIssuer([k1]);
+    open.push(iss);
+    iss.mode = 'hang';
+    const { auth } = setup(iss, Date.now, { timeoutMs: 300 });
+    const started = Date.now();
+    expect(await check(auth, await iss.mint({ aud: AUD, sub: 'u' }), Date.now())).toBe('keys_unavailable');
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('finds the key set by discovery, and refuses discovery metadata naming another issuer', async () => {
+    const k1 = await makeKey('ES256');
+    const good = await startIssuer([k1]);
+    const bad = await startIssuer([k1], { discoveryIssuer: 'https://evil.example.com' });
+    open.push(good, bad);
+    const c = clock();
+    expect(await check(setup(good, c.now).auth, await good.mint({ aud: AUD, sub: 'u' }), c.now())).toBe('ok:u');
+    expect(good.hits.discovery).toBe(1);
+    const keys = new IssuerKeys(bad.issuer, undefined, options(c.now));
+    await keys.refresh();
+    expect(keys.ready).toBe(false);
+    expect(keys.lastError).toMatch(/names issuer "https:\/\/evil\.example\.com"/);
+    expect(bad.hits.jwks).toBe(0);
+  });
+
+  it('ignores symmetric and private keys a key set carries', async () => {
+    const k1 = await makeKey('ES256');
+    const iss = await startIssuer([k1]);
+    open.push(iss);
+    const oct = { kty: 'oct', k: Buffer.from('secret-secret-secret-secret-1234').toString('base64url'), kid: 'hmac', alg: 'HS256' };
+    iss.keys = [k1, { ...k1, kid: 'hmac', alg: 'HS256', publicJwk: oct }];
+    const { auth } = setup(iss, Date.now);
+    const hs = `${Buffer.from(JSON.stringify({ alg: 'HS256', kid: 'hmac' })).toString('base64url')}.${Buffer.from(JSON.stringify({ iss: iss.issuer, aud: AUD, sub: 'x', exp: 9e9 })).toString('base64url')}`;
+    const { createHmac } = await import('node:crypto');
+    const forged = `${hs}.${createHmac('sha256', 'secret-secret-secret-secret-1234').update(hs).digest('base64url')}`;
+    expect(await check(auth, forged, Date.now())).toBe('alg_not_allowed');
+  });
+});
+
+describe('verified-token cache', () => {
+  it('verifies a repeated token once, and never past its exp', async () => {
+    const k1 = await makeKey('ES256');
+    const iss = await startIssuer([k1]);
+    open.push(iss);
+    const c = clock();
+    const { auth, verifier } = setup(iss, c.now);
+    const spy = vi.spyOn(verifier, 'verify');
+    const t = await iss.mint({ aud: AUD, sub: 'u', exp: Math.floor(c.now() / 1000) + 60 });
+    for (let i = 0; i < 50; i++) expect(await check(auth, t, c.now())).toBe('ok:u');
+    expect(spy).toHaveBeenCalledTimes(1);
+    // A cache hit is answered synchronously: no promise, no signature check.
+    expect(auth.authenticate(request(t), c.now())).not.toBeInstanceOf(Promise);
+    c.advance(61_000);
+    expect(await check(auth, t, c.now())).toBe('ok:u'); // within the 30 s clock tolerance: verified again
+    expect(spy).toHaveBeenCalledTimes(2);
+    c.advance(30_000);
+    expect(await check(auth, t, c.now())).toBe('expired');
+  });
+
+  it('stays within its bound', async () => {
+    const k1 = await makeKey('ES256');
+    const iss = await startIssuer([k1]);
+    open.push(iss);
+    const { auth } = setup(iss, Date.now);
+    for (let i = 0; i < 150; i++) await check(auth, await iss.mint({ aud: AUD, sub: `u${i}` }), Date.now());
+    expect(auth.cached).toBe(100);
+  });
+});
+
+describe('readiness', () => {
+  it('/readyz is 503 naming the issuer until its keys are fetched', async () => {
+    const k1 = await makeKey('ES256');
+    const iss = await startIssuer([k1]);
+    open.push(iss);
+    iss.mode = 'down';
+    const w = await startWarden({ policy: {}, env: { WARDEN_JWT_ISSUERS: JSON.stringify([{ issuer: iss.issuer, audience: AUD }]), WARDEN_JWKS_COOLDOWN: '0.2s' } });
+    try {
+      const r = await send(`${w.url}/readyz`);
+      expect(r.status).toBe(503);
+      expect(JSON.parse(r.body)).toMatchObject({ ready: false, notReady: ['jwks'], parts: { jwks: false }, details: { jwks: `waiting for the keys of ${iss.issuer}` } });
+      expect(w.ops.some((l) => l.event === 'jwks_fetch_failed' && l.issuer === iss.issuer)).toBe(true);
+      iss.mode = 'up';
+      // Retried in the background after each cooldown: ready without any token arriving.
+      await vi.waitFor(async () => expect((await send(`${w.url}/readyz`)).status).toBe(200), { timeout: 3000, interval: 100 });
+      const t = await iss.mint({ aud: AUD, sub: 'u' });
+      const v = await send(`${w.url}/verify/traefik`, { headers: { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'a', 'X-Forwarded-Uri': '/', Authorization: `Bearer ${t}` } });
+      expect(v.status).toBe(403); // authenticated, and the empty policy's default deny
+    } finally {
+      await w.close();
+    }
+  });
+});
