@@ -8,7 +8,6 @@ import { scrape, value } from '../helpers/prometheus.js';
 import { traefikHeaders } from '../helpers/replicas.js';
 import { within } from '../helpers/redis.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
-import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { freePort } from '../e2e/harness/net.js';
 
 const policy = {
@@ -22,11 +21,9 @@ const dev = testKey('dev', ['developer']);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 let w: TestWarden | null = null;
-let receiver: WebhookReceiver | null = null;
 afterEach(async () => {
   await w?.close();
-  await receiver?.close();
-  w = receiver = null;
+  w = null;
 });
 
 const ask = (t: TestWarden, uri: string, extra: Record<string, string> = {}) => send(`${t.url}/verify/traefik`, { headers: { ...traefikHeaders(uri, '203.0.113.5'), ...extra } });
@@ -125,31 +122,6 @@ describe('file sink', () => {
 });
 
 describe('webhook sink through warden', () => {
-  it('a receiver that takes 5 s per POST does not slow /verify', async () => {
-    receiver = await startReceiver(() => ({ status: 200, delayMs: 5000 }));
-    w = await startWarden({
-      policy,
-      keys: [dev.entry],
-      env: { WARDEN_AUDIT_SINKS: 'webhook', WARDEN_AUDIT_WEBHOOK_URL: receiver.url, WARDEN_AUDIT_WEBHOOK_BATCH: '5', WARDEN_AUDIT_WEBHOOK_INTERVAL: '50ms', WARDEN_SHUTDOWN_TIMEOUT: '1s' },
-    });
-    const times: number[] = [];
-    for (let i = 0; i < 200; i++) {
-      const t0 = performance.now();
-      const r = await ask(w, '/api/x', { 'X-API-Key': dev.key });
-      times.push(performance.now() - t0);
-      expect(r.status).toBe(200);
-    }
-    times.sort((a, b) => a - b);
-    const p99 = times[Math.floor(times.length * 0.99)]!;
-    console.log(`/verify with a 5 s webhook: p50 ${times[100]!.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${times.at(-1)!.toFixed(2)} ms`);
-    // Each answer takes a few ms at most (a new connection per request here); none waits for the webhook.
-    expect(p99).toBeLessThan(100);
-    expect(times.at(-1)!).toBeLessThan(1000);
-    // The first POST is still waiting for its answer; the events wait in the queue.
-    const m = await scrape(`${w.url}/metrics`);
-    expect(value(m, 'warden_audit_queue_depth', { sink: 'webhook' })).toBe(200);
-  });
-
   it('a receiver that is down: /verify answers, the bounded queue fills, drops are counted on /metrics', async () => {
     const port = await freePort();
     w = await startWarden({
