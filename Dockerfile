@@ -31,6 +31,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+COPY deploy/nginx/warden-protect.conf ./deploy/nginx/
 COPY rbac/policy.yaml rbac/keys.yaml /etc/warden/
 # Revocations survive restarts here when no Redis is configured: mount a volume. Nothing else
 # is written, so the root filesystem can be mounted read-only.

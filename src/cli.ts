@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // `warden` commands: serve, check, keys create, keys hash.
+import { recipeCommand } from './tooling/recipe-command.js';
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +31,8 @@ const USAGE = `usage: warden <command>
   keys unrevoke ID [--type key|token|subject]
                                lift a revocation
   keys revocations             list revocations in force
+  recipe nginx|traefik|caddy|ingress-nginx
+                               the proxy lines that name the policy's identity headers (headers.preset, .extra)
   schema [--out DIR]           write the JSON Schemas of the policy and keys files (default DIR: rbac)
 `;
 
@@ -118,6 +121,7 @@ export async function run(argv: string[], io: Out): Promise<number> {
     if (cmd === 'check') return await check(sub === undefined ? rest : [sub, ...rest], io);
     if (cmd === 'schema') return schemaCommand(argv.slice(1), io);
     if (cmd === 'explain') return await explainCommand(argv.slice(1), io);
+    if (cmd === 'recipe') return await recipeCommand(argv.slice(1), io);
     if (cmd === 'test') return await policyTestCommand(argv.slice(1), io);
     if (cmd === 'keys' && sub === 'create') return keysCreate(rest, io);
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);

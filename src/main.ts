@@ -43,8 +43,8 @@ export interface StartOptions {
 export async function start(vars: Record<string, string | undefined>, opts: StartOptions = {}): Promise<Running> {
   const config = await loadConfig(vars, { fetch });
   const env = config.env;
-  const assertion = await openAssertionSigner(env);
   const log = createOpsLog(env.LOG_LEVEL, opts.opsDestination);
+  const assertion = await openAssertionSigner(env, (e) => log.error({ event: 'assertion_key_error', err: e.message }, 'cannot rotate the generated assertion key; the current one stays'));
   const audit = createAuditLog(openAuditSinks(env, log, opts.auditDestination), { allowSample: env.WARDEN_AUDIT_ALLOW_SAMPLE });
   const metrics = createMetrics(true, env.WARDEN_METRICS);
   metrics.watchAudit(audit.sinks);
@@ -151,12 +151,12 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 }
 
 /** The assertion signer of WARDEN_ASSERTION_KEY, or null; an unusable key file is a configuration error (exit 2). */
-async function openAssertionSigner(env: Env): Promise<AssertionSigner | null> {
+async function openAssertionSigner(env: Env, onRotateError: (e: Error) => void): Promise<AssertionSigner | null> {
   const spec = env.WARDEN_ASSERTION_KEY;
   if (spec === undefined) return null;
   const source = spec === 'generate' ? { kind: 'generated' as const, stateDir: env.WARDEN_STATE_DIR, rotateMs: env.WARDEN_ASSERTION_ROTATE * 1000 } : { kind: 'file' as const, path: spec };
   try {
-    return await AssertionSigner.open(source, env.WARDEN_ASSERTION_TTL);
+    return await AssertionSigner.open(source, env.WARDEN_ASSERTION_TTL, Date.now, onRotateError);
   } catch (e) {
     if (e instanceof AssertionKeyError) throw new ConfigError([{ source: 'env WARDEN_ASSERTION_KEY', path: '', message: e.message }]);
     throw e;

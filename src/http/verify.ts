@@ -197,7 +197,7 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
   }
   if (d.kind === 'forbidden') {
     ev.decision = 'forbidden';
-    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', identity, runtime) : reusable(forbiddenResponse(d.reason, d.required), 'deny', d.rule, identity, req, runtime, now);
+    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', identity, runtime) : reusable(deps, forbiddenResponse(d.reason, d.required), 'deny', d.rule, identity, req, runtime, now);
     return counting ? counting.then(() => answer) : answer;
   }
   ev.decision = 'allow';
@@ -210,7 +210,7 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
     ev.rule = shadowed.rule;
   }
   const allowed = allowResponse(identity, runtime.headerNames, extraHeaders(ev, identity, runtime));
-  if (!shadowed && !deps.shadowMode && d.rateLimit === null) reusable(allowed, 'allow', d.rule, identity, req, runtime, now);
+  if (!shadowed && !deps.shadowMode && d.rateLimit === null) reusable(deps, allowed, 'allow', d.rule, identity, req, runtime, now);
   if (d.rateLimit === null) return withAssertion(deps, allowed, identity, req.host);
   const spec = runtime.limits.spec(d.rateLimit);
   const subject = spec?.by === 'identity' && identity ? identitySubject(identity) : `ip:${clientKey(req.clientIp)}`;
@@ -238,16 +238,21 @@ function extraHeaders(ev: DecisionEvent, identity: Identity | null, runtime: Run
 
 /**
  * Mark a decision the proxy may reuse (the rule's opt-in `cache`): `Cache-Control: private, max-age=N`,
- * never beyond the credential's own expiry, and never for a decision that also depends on something
- * the proxy's cache key (credential, method, host, URI) does not hold — the client IP (networks, IP-bound
- * keys), a rate limit, a second reading of the path — or on a session, which can end sooner.
+ * never beyond the credential's own expiry (nor an assertion's), and never for a decision that also
+ * depends on something the proxy's cache key (API key, Authorization, cookies, method, host, URI) does
+ * not hold — the client IP (networks, IP-bound keys), a client certificate, a rate limit, a second
+ * reading of the path — or on a session, which can end sooner. A 403 only for nginx, which consumes
+ * it (other proxies hand it to the browser, where every deny stays `no-store`).
  */
-function reusable(answer: Answer, kind: 'allow' | 'deny', ruleIndex: number | null, identity: Identity | null, req: RequestDescription, runtime: Runtime, now: number): Answer {
-  if (ruleIndex === null) return answer;
+function reusable(deps: VerifyDeps, answer: Answer, kind: 'allow' | 'deny', ruleIndex: number | null, identity: Identity | null, req: RequestDescription, runtime: Runtime, now: number): Answer {
+  if (ruleIndex === null || (kind === 'deny' && req.dialect !== 'nginx')) return answer;
   const rule = runtime.policy.source.rules[ruleIndex];
   let seconds = rule?.cache?.[kind] ?? 0;
-  if (seconds <= 0 || rule!.networks || runtime.policy.networks || req.altMatchPaths || identity?.ipBound || identity?.rateLimit || identity?.method === 'session') return answer;
+  if (seconds <= 0 || rule!.networks || runtime.policy.networks || req.altMatchPaths) return answer;
+  if (identity && (identity.ipBound || identity.rateLimit || identity.method === 'session' || identity.method === 'mtls')) return answer;
   if (identity?.expiresAt !== undefined) seconds = Math.min(seconds, (identity.expiresAt - now) / 1000);
+  // A reused assertion has at least half its lifetime left when warden sends it.
+  if (kind === 'allow' && deps.assertion) seconds = Math.min(seconds, deps.assertion.ttlSec / 2);
   const maxAge = Math.floor(seconds);
   if (maxAge >= 1) {
     answer.headers['cache-control'] = `private, max-age=${maxAge}`;

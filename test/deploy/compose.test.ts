@@ -89,7 +89,13 @@ describe('Dockerfile', () => {
       for (const copy of stage.steps.filter((s) => s.keyword === 'COPY' && !s.from)) {
         for (const src of copy.args.slice(0, -1)) {
           expect(existsSync(join(root, src)), src).toBe(true);
-          expect(ignored.filter((p) => src === p || src.startsWith(p + '/')), src).toEqual([]);
+          // .dockerignore semantics: the last pattern that matches decides; `!pattern` lets a path back in.
+          let excludedBy: string | null = null;
+          for (const p of ignored) {
+            const pattern = p.startsWith('!') ? p.slice(1) : p;
+            if (src === pattern || src.startsWith(pattern + '/')) excludedBy = p.startsWith('!') ? null : p;
+          }
+          expect(excludedBy, src).toBeNull();
         }
       }
     }

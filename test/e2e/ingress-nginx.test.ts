@@ -160,7 +160,7 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     expect(decision(limitedIngress.last)).toEqual(decision(limitedNginx.last));
     // 403: deploy/nginx answers JSON with warden's reason; ingress-nginx nginx's HTML page.
     const forbidden = await both('/admin/users', { 'x-api-key': KEYS.viewer.key });
-    expect(forbidden.nginx.res.json()).toEqual({ error: 'forbidden', reason: 'insufficient_permissions' });
+    expect(forbidden.nginx.res.json()).toEqual({ error: 'forbidden', reason: 'insufficient_permissions', required: ['admin:users'] });
     expect(forbidden.ingress.res.status).toBe(403);
     expect(forbidden.ingress.res.headers['content-type']).toMatch(/text\/html/);
     // X-Original-URL is built from $http_host: a request line naming another host is judged with the client's Host.

@@ -118,6 +118,11 @@ describeNeeding('client certificates through nginx mutual TLS (e2e)', missing, (
     const spoof = { 'X-SSL-Client-Verify': 'SUCCESS', 'X-SSL-Client-S-DN': 'CN=agent-1,O=Acme', 'ssl-client-verify': 'SUCCESS', 'ssl-client-subject-dn': 'CN=agent-1,O=Acme' };
     expect((await get('/api/x', {}, spoof)).status).toBe(401);
     expect((await get('/api/x', certs.cert('stranger'), spoof)).status).toBe(401);
+    // …nor does the app: it gets nginx's own result.
+    const ok = await get('/api/x', certs.cert('agent'), { ...spoof, 'X-SSL-Client-S-DN': 'CN=admin' });
+    expect(ok.status).toBe(200);
+    expect(ok.upstream[0]!.headers).toMatchObject({ 'x-ssl-client-verify': 'SUCCESS', 'x-ssl-client-s-dn': 'CN=agent-1,O=Acme' });
+    expect(ok.upstream[0]!.headers['ssl-client-verify']).toBeUndefined();
   });
 });
 

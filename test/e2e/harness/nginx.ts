@@ -14,7 +14,7 @@ export const NGINX_BIN = findBinary('nginx', ['/usr/sbin/nginx']);
  * Start nginx: the recipe files go to <tmp>/warden/ exactly as a user installs them in /etc/nginx/warden/,
  * with warden at `wardenPort`, the app at `upstreamPort` and `listen 80` moved to a free loopback port.
  */
-export function startNginx(opts: { wardenPort: number; upstreamPort: number; decisionCache?: boolean }): Promise<Proxy> {
+export function startNginx(opts: { wardenPort: number; upstreamPort: number; decisionCache?: boolean; protect?: string }): Promise<Proxy> {
   return onFreePort((port) =>
     launchNginx({
       kind: 'nginx',
@@ -32,7 +32,9 @@ export function startNginx(opts: { wardenPort: number; upstreamPort: number; dec
           renderRecipe('nginx/warden-cache-zone.conf', join(dir, 'warden/warden-cache-zone.conf'), [{ from: '/var/cache/nginx/warden', to: join(dir, 'decision-cache') }]);
           renderRecipe('nginx/warden.conf', join(dir, 'warden/warden.conf'), [listen, { from: 'server 127.0.0.1:3000;', to: `server 127.0.0.1:${opts.upstreamPort};` }, { from: 'include warden/warden-upstream.conf;', to: 'include warden/warden-upstream.conf;\ninclude warden/warden-cache-zone.conf;' }]);
         } else renderRecipe('nginx/warden-decisions.conf', join(dir, 'warden/warden-decisions.conf'), []);
-        renderRecipe('nginx/warden-protect.conf', join(dir, 'warden/warden-protect.conf'), []);
+        // `protect`: a warden-protect.conf made by `warden recipe nginx` for another headers preset.
+        if (opts.protect !== undefined) writeFileSync(join(dir, 'warden/warden-protect.conf'), opts.protect);
+        else renderRecipe('nginx/warden-protect.conf', join(dir, 'warden/warden-protect.conf'), []);
       },
     }),
   );

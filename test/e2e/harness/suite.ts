@@ -152,7 +152,7 @@ function proxyTests(p: ProxyUnderTest): void {
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.json()).toMatchObject({ error: 'forbidden' });
     // nginx drops warden's body; its recipe answers the reason from X-Warden-Reason.
-    expect(res.json()).toEqual(p.traits.relaysDenyBody ? { error: 'forbidden', reason: 'insufficient_permissions', required: ['admin:users'] } : { error: 'forbidden', reason: 'insufficient_permissions' });
+    expect(res.json()).toEqual({ error: 'forbidden', reason: 'insufficient_permissions', required: ['admin:users'] });
     expect(upstream).toHaveLength(0);
     expect(last).toMatchObject({ decision: 'forbidden', reason: 'insufficient_permissions', status: 403, sub: 'viewer', rule: RULE.admin });
   });
