@@ -1,9 +1,8 @@
 // The end-to-end tests every proxy recipe must pass: client → real proxy → warden → echo upstream.
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUDIT_SCHEMA } from '../../../src/audit/audit-log.js';
 import { startEcho, type Echo, type EchoedRequest } from './echo.js';
-import { APP_HOST, BAD_KEY, IDENTITY_HEADERS, KEYS, LOGIN_URL, policy, RULE, SECRETS, startE2eWarden, TIGHT_LIMIT, type E2eWarden } from './fixture.js';
+import { expectNoE2eSecrets } from './secrets.js';
+import { APP_HOST, BAD_KEY, IDENTITY_HEADERS, KEYS, LOGIN_URL, policy, RULE, startE2eWarden, TIGHT_LIMIT, type E2eWarden } from './fixture.js';
 import { CLIENT_ADDRESS, establishedTo, send, sleep, type ClientResponse } from './net.js';
 import { describeNeeding } from './process.js';
 import type { Proxy } from './proxy.js';
@@ -37,23 +36,6 @@ export function defineProxySuite(p: ProxyUnderTest): void {
   describeNeeding(`${p.kind} recipe (e2e)`, missing, () => proxyTests(p));
 }
 
-/**
- * Every audit line the suite's warden wrote (its audit file, flushed at close) and every ops log
- * line: valid JSON, and none holds a key, a key's hash or the refused key the suite sent.
- */
-function expectNoSecretIn(w: E2eWarden): void {
-  const lines = readFileSync(w.auditFile, 'utf8').split('\n').filter(Boolean);
-  // The suite makes dozens of decisions and reloads twice: a near-empty file means the scan saw nothing.
-  expect(lines.length, 'audit lines written during the suite').toBeGreaterThan(40);
-  expect(lines.length).toBe(w.audit.length);
-  const ops = w.ops.map((l) => JSON.stringify(l));
-  for (const line of [...lines, ...ops]) {
-    expect(JSON.parse(line)).toBeTypeOf('object');
-    for (const secret of SECRETS) expect(line.includes(secret), `a secret in: ${line.slice(0, 200)}`).toBe(false);
-  }
-  for (const line of lines) expect(JSON.parse(line).schema).toBe(AUDIT_SCHEMA);
-}
-
 function proxyTests(p: ProxyUnderTest): void {
   let w: E2eWarden;
   let echo: Echo;
@@ -69,7 +51,7 @@ function proxyTests(p: ProxyUnderTest): void {
     await proxy?.stop();
     await echo?.close();
     await w?.close();
-    if (w) expectNoSecretIn(w);
+    if (w) expectNoE2eSecrets(w);
   });
 
   /** Send through the proxy with the recipe's Host; returns the response, the upstream's view and warden's audit lines. */
