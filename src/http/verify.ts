@@ -39,7 +39,13 @@ export interface RawAuthRequest {
   headers: HeaderMap;
 }
 
+/** An incoming X-Request-ID is kept when it is 1–128 of these; anything else (CR/LF, 10 KB) is replaced. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The request id to use: the proxy's when it is safe to log and echo, else a new UUID. */
+export function requestId(given: string | undefined): string {
+  return given !== undefined && given.length <= 128 && REQUEST_ID.test(given) ? given : randomUUID();
+}
 
 /**
  * Answer one auth request for a dialect. Synchronous unless a store must be asked (rate limit,
@@ -47,9 +53,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export function verify(deps: VerifyDeps, dialect: Dialect, raw: RawAuthRequest): Answer | Promise<Answer> {
   const started = performance.now();
-  const given = raw.headers.get('x-request-id');
   const ev: DecisionEvent = {
-    reqId: given !== undefined && REQUEST_ID.test(given) ? given : randomUUID(),
+    reqId: requestId(raw.headers.get('x-request-id')),
     decision: 'error', reason: 'internal_error', status: 500, dialect,
     method: null, host: null, path: null, clientIp: null, peer: raw.peer ?? null,
     sub: null, authMethod: null, keyId: null, rule: null, durationMs: 0,
@@ -77,6 +82,8 @@ function failed(ev: DecisionEvent): Answer {
 
 function finish(deps: VerifyDeps, ev: DecisionEvent, answer: Answer, started: number): Answer {
   ev.status = answer.status;
+  // Returned to the proxy, which can pass it on to the app and its own log (answers are built per request).
+  answer.headers['x-request-id'] = ev.reqId;
   const seconds = (performance.now() - started) / 1000;
   ev.durationMs = Math.round(seconds * 1e6) / 1e3;
   deps.audit.decision(ev);
@@ -178,6 +185,7 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
       ev.decision = 'limited';
       ev.reason = 'banned';
       if (deps.shadowMode) return wouldDeny(deps, ev, 'mode', identity, runtime);
+      deps.metrics.bannedRequests.inc();
       return limitedResponse(banned, 'banned');
     }
     if (auth && 'error' in auth) counting = bans.recordFailure(req.clientIp, auth.error.failure, now);
@@ -213,6 +221,7 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
     ev.reason = 'rate_limited';
     ev.rule = d.rule;
     if (deps.shadowMode) return wouldDeny(deps, ev, 'mode', identity, runtime);
+    deps.metrics.rateLimited.inc({ limit: outcome.name });
     return limitedResponse(outcome);
   };
   const outcome = runtime.limits.consume(d.rateLimit, subject);
