@@ -55,7 +55,15 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   readiness.register('policy', () => ({ ready: true, detail: `version ${state.current.version}, ${state.current.policy.rules.length} rules` }));
   // API keys are refused until the revocations in force are known.
   readiness.register('keys', () => ({ ready: services.ready().revocations, detail: `${state.current.keys.entries.length} keys, revocations ${services.ready().revocations ? 'loaded' : 'loading'}` }));
-  readiness.register('store', () => services.store.status());
+  // The store gates readiness at start only. Once it has answered, an outage degrades warden (limits from
+  // memory, revocations and bans as last known) but it keeps answering correctly: marking every replica
+  // unready at once would empty the Service and fail every protected request instead.
+  let storeWasReady = false;
+  readiness.register('store', () => {
+    const s = services.store.status();
+    storeWasReady ||= s.ready;
+    return s.ready || !storeWasReady ? s : { ready: true, detail: `degraded: ${s.detail}; limits from memory, revocations and bans as last known` };
+  });
   readiness.register('bans', () => services.ready().bans);
   // With JWT issuers: ready once every issuer's key set was fetched (a token for a missing set would be refused).
   if (config.issuers.length > 0)

@@ -5,7 +5,7 @@ import { JwtVerifier } from './auth/jwt.js';
 import { Revocations } from './auth/revocations.js';
 import type { Env } from './config/env-schema.js';
 import type { IssuerConfig } from './config/issuers-schema.js';
-import type { Metrics } from './metrics.js';
+import { recordJwksFetch, type Metrics } from './metrics.js';
 import type { Shared } from './runtime.js';
 import { createMemoryStore } from './store/memory.js';
 import { MirroredSet } from './store/mirror.js';
@@ -66,6 +66,7 @@ export async function startServices(env: Env, log: Logger, audit: AuditLog, metr
     fetch,
     now: Date.now,
     onFetch(issuer, outcome, error) {
+      recordJwksFetch(metrics, issuer, outcome);
       if (outcome === 'error') log.warn({ event: 'jwks_fetch_failed', issuer, err: error }, 'cannot fetch the signing keys of an issuer; keys already held stay in use');
     },
   });
