@@ -16,6 +16,8 @@ export interface AppDeps extends VerifyDeps {
   services: Pick<Services, 'ready' | 'revocations' | 'store'>;
   /** False while starting or draining. */
   isReady: () => boolean;
+  /** The /oauth2 sign-in routes, when sign-in is configured. */
+  signIn?: Hono<Env> | null;
 }
 
 type Env = { Bindings: { incoming?: IncomingMessage } };
@@ -65,6 +67,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.all('/verify/*', verifyHandler);
 
   app.route('/admin', adminRoutes(deps));
+  if (deps.signIn) app.route('/oauth2', deps.signIn);
 
   app.notFound((c) => c.json({ error: 'not_found' }, 404, { 'cache-control': 'no-store' }));
   app.onError(() => toResponse(errorResponse()));

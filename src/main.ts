@@ -11,6 +11,7 @@ import { startReloader, type ReloadResult } from './reload.js';
 import { buildRuntime, RuntimeState } from './runtime.js';
 import { startServices } from './services.js';
 import { createVerifyListener } from './http/verify-route.js';
+import { attachSignIn } from './oauth2/attach.js';
 
 /** The listen address is unusable (in use, not permitted). */
 export class ListenError extends Error {}
@@ -37,7 +38,9 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   const audit = createAuditLog(opts.auditDestination);
   const metrics = createMetrics();
   const services = await startServices(env, log, audit, metrics, config.issuers);
+  const signIn = attachSignIn(config, services, audit);
   const state = new RuntimeState(buildRuntime(config, services));
+  signIn.setState(state);
   let accepting = true;
   const deps = {
     state,
@@ -45,11 +48,12 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
     audit,
     metrics,
     trustedProxies: compileCidrs(env.WARDEN_TRUSTED_PROXIES),
-    loginUrl: env.WARDEN_LOGIN_URL,
+    loginUrl: signIn.loginUrl ?? env.WARDEN_LOGIN_URL,
     defaultDialect: env.WARDEN_PROXY,
     shadowMode: env.WARDEN_MODE === 'shadow',
     now: Date.now,
     isReady: () => accepting,
+    signIn: signIn.routes,
   };
   const app = createApp(deps);
   const hono = getRequestListener(app.fetch);

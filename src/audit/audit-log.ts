@@ -31,9 +31,12 @@ export interface DecisionEvent {
 
 /** An administrative event: revocations, bans, reloads. Never sampled. */
 export interface AdminEvent {
-  event: 'revocation_added' | 'revocation_removed' | 'ban_started' | 'admin_denied' | 'policy_reloaded' | 'config_rejected';
+  event: 'revocation_added' | 'revocation_removed' | 'ban_started' | 'admin_denied' | 'policy_reloaded' | 'config_rejected' | SignInEvent;
   [field: string]: unknown;
 }
+
+/** Browser sign-in events (src/oauth2/): never carry a cookie, token, code, state or password. */
+export type SignInEvent = 'sign_in' | 'sign_in_failed' | 'sign_out' | 'redirect_refused' | 'backchannel_logout' | 'cross_site_refused';
 
 /** Where audit events go. */
 export interface AuditLog {

@@ -1,6 +1,7 @@
 // zod schema of the environment: the only place that knows variable names and defaults.
 import { z } from 'zod';
 import { cidrList, duration } from './policy-schema.js';
+import { signInCrossCheck, signInEnvShape } from './sign-in-schema.js';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -69,6 +70,8 @@ export const envSchema = z.object({
   WARDEN_JWKS_COOLDOWN: duration.default(30),
   WARDEN_JWKS_TIMEOUT: duration.default(5),
   LOG_LEVEL: z.enum(LEVELS).default('info'),
+  // Browser sign-in (issue 5): sign-in-schema.ts.
+  ...signInEnvShape,
 });
 
 /** Parsed environment. */
@@ -81,5 +84,6 @@ export function envCrossCheck(env: Env): { variable: string; message: string }[]
   if (modes.length > 1) out.push({ variable: String(modes[1]), message: `set only one of REDIS_URL, WARDEN_REDIS_SENTINELS, WARDEN_REDIS_CLUSTER_NODES (also set: ${modes[0]})` });
   if (env.WARDEN_REDIS_SENTINELS && !env.WARDEN_REDIS_SENTINEL_NAME) out.push({ variable: 'WARDEN_REDIS_SENTINEL_NAME', message: 'required with WARDEN_REDIS_SENTINELS (the master group name)' });
   if (env.WARDEN_REDIS_TIMEOUT > 10) out.push({ variable: 'WARDEN_REDIS_TIMEOUT', message: 'at most 10s; a slow Redis must cost a fast error, not a stalled request' });
+  out.push(...signInCrossCheck(env));
   return out;
 }

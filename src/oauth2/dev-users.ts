@@ -1,0 +1,49 @@
+// Dev users (WARDEN_DEV_USERS): local accounts with scrypt password hashes, for development and demos.
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { SCRYPT_HASH, type DevUsersFile } from '../config/sign-in-schema.js';
+
+type DevUser = DevUsersFile['users'][number];
+
+function derive(password: string, salt: Buffer, n: number, r: number, p: number, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    scrypt(password.normalize('NFC'), salt, length, { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))),
+  );
+}
+
+/** A new `scrypt$N$r$p$salt$hash` for a password (what the dev users file stores). */
+export async function hashPassword(password: string, n = 16384, r = 8, p = 1): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await derive(password, salt, n, r, p, 32);
+  return `scrypt$${n}$${r}$${p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
+}
+
+/** Checks passwords; an unknown user costs the same scrypt work as a known one. */
+export class DevUsers {
+  private readonly byName: ReadonlyMap<string, DevUser>;
+  private readonly decoy: string;
+
+  constructor(readonly users: readonly DevUser[]) {
+    this.byName = new Map(users.map((u) => [u.username, u]));
+    this.decoy = users[0]?.scrypt ?? 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+  }
+
+  get enabled(): boolean {
+    return this.byName.size > 0;
+  }
+
+  /** The user when the password is theirs, else null. */
+  async check(username: string, password: string): Promise<DevUser | null> {
+    if (username.length > 64 || password.length > 1024) return null;
+    const user = this.byName.get(username);
+    const ok = await verifyPassword(password, user?.scrypt ?? this.decoy);
+    return user && ok ? user : null;
+  }
+}
+
+async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const m = SCRYPT_HASH.exec(stored);
+  if (!m) return false;
+  const expected = Buffer.from(m[5]!, 'base64url');
+  const key = await derive(password, Buffer.from(m[4]!, 'base64url'), Number(m[1]), Number(m[2]), Number(m[3]), expected.length);
+  return timingSafeEqual(key, expected);
+}

@@ -1,0 +1,109 @@
+// The /oauth2 Hono routes: sign-in (login-routes.ts), sign-out, userinfo, public config, back-channel logout.
+import type { IncomingMessage } from 'node:http';
+import { Hono, type Context } from 'hono';
+import { claimsMapping } from '../auth/claims.js';
+import { AuthError } from '../auth/errors.js';
+import { sessionIdentity } from '../session/sessions.js';
+import { verifyLogoutToken } from './backchannel.js';
+import { loginRoutes } from './login-routes.js';
+import { errorPage, logoutPage } from './pages.js';
+import { clientAddress, crossSite, csrfCookie, csrfPair, csrfValid, html, redirect, type SignIn } from './sign-in.js';
+
+/** Hono bindings: the node:http request, for the peer address and the raw target. */
+export type OAuthEnv = { Bindings: { incoming?: IncomingMessage } };
+
+/** Largest form body read (dev login, logout, back-channel logout token). */
+const MAX_FORM_BYTES = 16 * 1024;
+
+/** Client address and raw query of a request. */
+export function requestInfo(c: Context<OAuthEnv>, s: SignIn) {
+  const incoming = c.env?.incoming;
+  const address = clientAddress(s, incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for'));
+  const target = incoming?.url ?? new URL(c.req.url).pathname + new URL(c.req.url).search;
+  const q = target.indexOf('?');
+  return { address, ip: address?.ip ?? null, search: q === -1 ? '' : target.slice(q) };
+}
+
+/** A urlencoded form body as a plain object, or null when it is not one or too large. */
+export async function readForm(c: Context<OAuthEnv>): Promise<Record<string, string> | null> {
+  if (!(c.req.header('content-type') ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) return null;
+  if (Number(c.req.header('content-length') ?? 0) > MAX_FORM_BYTES) return null;
+  const text = await c.req.text();
+  if (text.length > MAX_FORM_BYTES) return null;
+  const out: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(text)) if (!(k in out)) out[k] = v;
+  return out;
+}
+
+const JSON_HEADERS = { 'cache-control': 'no-store' };
+
+/** The /oauth2 application. */
+export function oauth2Routes(s: SignIn): Hono<OAuthEnv> {
+  const app = new Hono<OAuthEnv>();
+  loginRoutes(app, s);
+
+  app.get('/logout', async (c) => {
+    const open = await s.sessions.open(c.req.header('cookie'), s.now()).catch(() => null);
+    const who = open && !(open instanceof AuthError) ? open.record.name || open.record.claims?.name || open.record.sub : null;
+    const csrf = await csrfPair(s, csrfCookie(c.req.header('cookie')));
+    return html(logoutPage({ csrf: csrf.token, who: typeof who === 'string' ? who : null, rd: c.req.query('rd') ?? '' }), 200, [csrf.setCookie]);
+  });
+
+  app.post('/logout', async (c) => {
+    const info = requestInfo(c, s);
+    const form = await readForm(c);
+    if (crossSite(s, c.req.header('origin'), c.req.header('sec-fetch-site')) || !form || !(await csrfValid(s, form.csrf, c.req.header('cookie')))) {
+      s.audit.admin({ event: 'cross_site_refused', endpoint: 'logout', clientIp: info.ip });
+      return html(errorPage('Request refused', 'This sign-out form was sent from another site or has expired. Open the sign-out page yourself and try again.', { href: 'logout', label: 'Go to sign-out' }), 403);
+    }
+    const now = s.now();
+    const open = await s.sessions.open(c.req.header('cookie'), now);
+    let next = `${s.publicUrl}/oauth2/login?signed_out=1`;
+    if (open && !(open instanceof AuthError)) {
+      await s.sessions.end(open.key);
+      s.audit.admin({ event: 'sign_out', provider: open.record.provider, sub: open.record.sub, clientIp: info.ip });
+      const provider = s.providers.get(open.record.provider);
+      const idToken = open.record.idToken ? await s.sessions.unsealSecret(open.record.idToken, now) : undefined;
+      const idp = provider ? await provider.endSessionUrl(next, idToken) : null;
+      if (idp) next = idp;
+    }
+    return redirect(next, [s.sessions.clearCookie()], 303);
+  });
+
+  app.get('/userinfo', async (c) => {
+    const open = await s.sessions.open(c.req.header('cookie'), s.now());
+    if (!open || open instanceof AuthError) return c.json({ error: 'unauthorized', reason: 'no_session' }, 401, JSON_HEADERS);
+    const id = sessionIdentity(open.record, claimsMapping(s.state.current.docs.policy), s.sources);
+    if (id instanceof AuthError) return c.json({ error: 'unauthorized', reason: 'no_session' }, 401, JSON_HEADERS);
+    return c.json({ sub: id.sub, name: id.name, email: id.email, roles: id.roles, method: 'session', provider: open.record.provider, expiresAt: new Date(open.record.expiresAt).toISOString() }, 200, JSON_HEADERS);
+  });
+
+  app.get('/config', (c) =>
+    c.json(
+      {
+        loginUrl: s.loginUrl,
+        logoutUrl: `${s.publicUrl}/oauth2/logout`,
+        userinfoUrl: `${s.publicUrl}/oauth2/userinfo`,
+        providers: [...s.providers.values()].map((p) => ({ id: p.settings.id, name: p.name, startUrl: `${s.publicUrl}/oauth2/start?provider=${encodeURIComponent(p.settings.id)}` })),
+        devUsers: s.devUsers.enabled,
+      },
+      200,
+      { 'cache-control': 'public, max-age=60' },
+    ),
+  );
+
+  app.post('/backchannel-logout', async (c) => {
+    const form = await readForm(c);
+    const outcome = form?.logout_token ? await verifyLogoutToken(s, form.logout_token) : { error: 'missing logout_token' };
+    if ('error' in outcome) {
+      s.audit.admin({ event: 'backchannel_logout', outcome: 'refused', cause: outcome.error });
+      return c.json({ error: 'invalid_request' }, 400, JSON_HEADERS);
+    }
+    s.audit.admin({ event: 'backchannel_logout', outcome: 'ended', provider: outcome.provider, by: outcome.by, sub: outcome.sub ?? null });
+    return c.body(null, 200, JSON_HEADERS);
+  });
+
+  app.notFound((c) => html(errorPage('Page not found', 'There is no sign-in page at this address.'), 404));
+  app.onError(() => html(errorPage('Something went wrong', 'warden could not complete this step. Try again in a moment.'), 500));
+  return app;
+}
