@@ -20,6 +20,8 @@ export interface WebClient {
   secret: string;
   redirectUris: string[];
   postLogoutRedirectUris?: string[];
+  /** Where the provider posts logout tokens; its ID tokens then carry `sid`. */
+  backchannelLogoutUri?: string;
 }
 
 /** How the next ID tokens are spoiled (re-signed with the provider's own key), to test a relying party's checks. */
@@ -45,6 +47,8 @@ export interface TestProvider {
   audience: string;
   /** A client-credentials access token for a client. */
   token(clientId: string): Promise<string>;
+  /** Claims of the last ID token the token endpoint issued (before any spoiling). */
+  lastIdTokenClaims(): Record<string, unknown> | null;
   /** Spoil the ID tokens the token endpoint returns from now on (null: stop). */
   tamperIdTokens(t: IdTokenTamper): void;
   /** A logout token (Back-Channel Logout 1.0) signed with the provider's RS256 key; `overrides` change any claim. */
@@ -82,6 +86,7 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
         redirect_uris: c.redirectUris,
         post_logout_redirect_uris: c.postLogoutRedirectUris ?? [],
         token_endpoint_auth_method: 'client_secret_basic',
+        ...(c.backchannelLogoutUri ? { backchannel_logout_uri: c.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
       })),
     ] as never,
     scopes: ['api:read', 'openid', 'email', 'profile', 'groups', 'offline_access'],
@@ -121,6 +126,7 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
     extraTokenClaims: (_ctx, token) => ({ groups: byId.get(String(token.clientId))?.groups ?? [] }),
   });
   let tamper: IdTokenTamper = null;
+  let lastIdToken: Record<string, unknown> | null = null;
   const rs = keys.find((k) => k.alg === 'RS256')!;
   const rsKey = await importJWK(rs as JWK, 'RS256');
   const resign = async (token: string, t: NonNullable<IdTokenTamper>) => {
@@ -138,6 +144,7 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
   provider.use(async (ctx, next) => {
     await next();
     const body = ctx.body as { id_token?: string } | undefined;
+    if (ctx.path === '/token' && typeof body?.id_token === 'string') lastIdToken = decodeJwt(body.id_token);
     if (tamper && ctx.path === '/token' && body && typeof body.id_token === 'string') ctx.body = { ...body, id_token: await resign(body.id_token, tamper) };
   });
   provider.on('server_error', (_ctx: unknown, err: Error) => console.error('oidc-provider server_error:', err));
@@ -163,6 +170,7 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
       return body.access_token;
     },
     tamperIdTokens: (t) => void (tamper = t),
+    lastIdTokenClaims: () => lastIdToken,
     async logoutToken(clientId, claims, overrides = {}) {
       const now = Math.floor(Date.now() / 1000);
       return new SignJWT({ iss: issuer, aud: clientId, iat: now, exp: now + 120, jti: `jti-${Math.random()}`, events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, ...claims, ...overrides })

@@ -43,7 +43,7 @@ export async function startSignIn(opts: { env?: Record<string, string>; publicHo
   const publicUrl = `http://${opts.publicHost ?? '127.0.0.1'}:${port}`;
   const idp = await startProvider([], 'https://api.example.com', {
     users: Object.values(USERS),
-    webClients: [{ id: CLIENT.id, secret: CLIENT.secret, redirectUris: [`${publicUrl}/oauth2/callback`], postLogoutRedirectUris: [`${publicUrl}/oauth2/login?signed_out=1`] }],
+    webClients: [{ id: CLIENT.id, secret: CLIENT.secret, redirectUris: [`${publicUrl}/oauth2/callback`], postLogoutRedirectUris: [`${publicUrl}/oauth2/login?signed_out=1`], backchannelLogoutUri: `${publicUrl}/oauth2/backchannel-logout` }],
   });
   const w = await startWarden({
     policy: signInPolicy(),
