@@ -27,7 +27,8 @@ export const PAGE_HEADERS: Record<string, string> = {
   'cache-control': 'no-store',
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on form POSTs, which the cross-site check refuses.
+  'referrer-policy': 'same-origin',
   'x-content-type-options': 'nosniff',
 };
 

@@ -37,10 +37,10 @@ export interface SignInSetup {
   close(): Promise<void>;
 }
 
-/** Start the IdP and warden (public URL `http://127.0.0.1:<port>` unless given). */
-export async function startSignIn(opts: { env?: Record<string, string>; publicHost?: string; port?: number; devUsers?: boolean } = {}): Promise<SignInSetup> {
+/** Start the IdP and warden on `port` (public URL `http://127.0.0.1:<port>` unless given: behind a proxy, the proxy's). */
+export async function startSignIn(opts: { env?: Record<string, string>; publicUrl?: string; port?: number; devUsers?: boolean } = {}): Promise<SignInSetup> {
   const port = opts.port ?? (await freePort());
-  const publicUrl = `http://${opts.publicHost ?? '127.0.0.1'}:${port}`;
+  const publicUrl = opts.publicUrl ?? `http://127.0.0.1:${port}`;
   const idp = await startProvider([], 'https://api.example.com', {
     users: Object.values(USERS),
     webClients: [{ id: CLIENT.id, secret: CLIENT.secret, redirectUris: [`${publicUrl}/oauth2/callback`], postLogoutRedirectUris: [`${publicUrl}/oauth2/login?signed_out=1`], backchannelLogoutUri: `${publicUrl}/oauth2/backchannel-logout` }],
