@@ -54,6 +54,7 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
     now: Date.now,
     isReady: () => accepting,
     signIn: signIn.routes,
+    clearSessionCookie: signIn.clearSessionCookie,
   };
   const app = createApp(deps);
   const hono = getRequestListener(app.fetch);

@@ -25,6 +25,8 @@ export interface VerifyDeps {
   now: () => number;
   /** `WARDEN_MODE=shadow`: every deny with a described request is answered allow and audited `would-deny`. */
   shadowMode?: boolean;
+  /** Set-Cookie that removes a refused session cookie (sign-in configured), sent with its 401/302. */
+  clearSessionCookie?: string | null;
 }
 
 /** The raw auth request as the HTTP layer sees it. */
@@ -162,6 +164,8 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
   if (d.kind === 'unauthenticated') {
     ev.decision = 'unauthenticated';
     const answer = deps.shadowMode ? wouldDeny(ev, 'mode', null, runtime) : unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl, d.error?.description);
+    // A tampered, foreign or ended session cookie is cleared, so the browser stops sending it.
+    if (deps.clearSessionCookie && !deps.shadowMode && (d.error?.failure === 'bad_session' || d.error?.failure === 'session_ended')) answer.headers['set-cookie'] = deps.clearSessionCookie;
     return counting ? counting.then(() => answer) : answer;
   }
   if (d.kind === 'forbidden') {

@@ -12,6 +12,8 @@ import { createSignIn, sessionAuthenticator } from './sign-in.js';
 export interface AttachedSignIn {
   loginUrl: string | undefined;
   routes: Hono<OAuthEnv> | null;
+  /** Set-Cookie that removes the session cookie, for /verify's refusals. */
+  clearSessionCookie: string | null;
   setState(state: RuntimeState): void;
 }
 
@@ -32,6 +34,7 @@ export function attachSignIn(config: Config, services: Services, audit: AuditLog
   return {
     loginUrl: signIn?.loginUrl,
     routes: signIn ? oauth2Routes(signIn) : null,
+    clearSessionCookie: signIn ? signIn.sessions.clearCookie() : null,
     setState: (s) => void (state = s),
   };
 }

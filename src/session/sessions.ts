@@ -116,7 +116,8 @@ export class Sessions {
   authenticator(mapping: ClaimsMapping, sources: ReadonlyMap<string, ClaimsSource>): Authenticator {
     return (req, now) => {
       const header = req.headers.get('cookie');
-      if (header === undefined || !header.includes(this.cookies.sessionName)) return null;
+      // No session cookie (other cookies, warden's own flow and CSRF cookies): not this authenticator's kind.
+      if (header === undefined || cookieValues(header, this.cookies.sessionName).length === 0) return null;
       return this.open(header, now).then((s) => (s === null ? refuse('session_ended') : s instanceof AuthError ? s : sessionIdentity(s.record, mapping, sources)));
     };
   }

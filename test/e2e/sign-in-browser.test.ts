@@ -126,6 +126,8 @@ browserSuite('nginx', NGINX_BIN, () => {
     const replay = await send(proxy.port, '/nodes/n1', { headers: { host: APP, cookie, accept: 'text/html', 'sec-fetch-mode': 'navigate' } });
     expect(replay.status).toBe(302);
     expect(String(replay.headers.location)).toMatch(new RegExp(`^${site}/oauth2/login\\?rd=`));
+    // …and told to drop the dead cookie.
+    expect(String(replay.headers['set-cookie'])).toMatch(/^warden=; Path=\/; Max-Age=0/);
     const api = await send(proxy.port, '/nodes/n1', { headers: { host: APP, cookie, accept: 'application/json' } });
     expect(api.status).toBe(401);
     expect(echo.seen.length).toBe(seen);

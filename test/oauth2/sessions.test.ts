@@ -78,10 +78,15 @@ describe('session cookies at /verify', () => {
       expect(r.status, what).toBe(302);
       expect(String(r.headers.location), what).toMatch(new RegExp(`^${setup.publicUrl}/oauth2/login\\?rd=`));
       expect(r.headers['x-user-id'], what).toBeUndefined();
+      expect(String(r.headers['set-cookie']), what).toMatch(/^warden=; Path=\/; Max-Age=0; HttpOnly; SameSite=Lax/);
       expect(setup.w.audit.at(-1), what).toMatchObject({ decision: 'unauthenticated', cause: 'bad_session' });
       const api = await verifyAs(setup, { cookie: header, accept: 'application/json' });
       expect(api.status, what).toBe(401);
     }
+    // Other cookies, and warden's own CSRF cookie, are not a session: missing credentials, not a refused one.
+    const other = await verifyAs(setup, { cookie: 'xwarden=1; warden_csrf=abc; wardenx=2', accept: 'application/json' });
+    expect(other.status).toBe(401);
+    expect(setup.w.audit.at(-1)).toMatchObject({ reason: 'missing_credentials' });
     // The genuine cookie still works; none of that counted toward a ban.
     expect((await verifyAs(setup, { cookie: cookie! })).status).toBe(200);
   });
