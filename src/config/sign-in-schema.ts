@@ -92,6 +92,8 @@ export const signInEnvShape = {
   WARDEN_DEV_USERS: z.string().min(1).optional(),
   WARDEN_SESSION_LIFETIME: duration.default(7 * 24 * 3600),
   WARDEN_SESSION_IDLE: duration.default(12 * 3600),
+  /** How often a session's roles are refreshed with the IdP's refresh token (when it gave one). */
+  WARDEN_SESSION_REFRESH: duration.default(5 * 60),
   NODE_ENV: z.string().optional(),
 } as const;
 

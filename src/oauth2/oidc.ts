@@ -75,6 +75,14 @@ export class OidcProvider {
     return { claims: { ...claims } as Record<string, unknown>, idToken: tokens.id_token, refreshToken: tokens.refresh_token };
   }
 
+  /** Refresh: new claims when the IdP sends a new ID token, and the (possibly rotated) refresh token. */
+  async refresh(refreshToken: string) {
+    const config = await this.discover();
+    const tokens = await client.refreshTokenGrant(config, refreshToken);
+    const claims = tokens.claims();
+    return { claims: claims ? ({ ...claims } as Record<string, unknown>) : undefined, idToken: tokens.id_token, refreshToken: tokens.refresh_token ?? refreshToken };
+  }
+
   /** The provider's end-session URL (RP-initiated logout), when it has one and it is enabled. */
   async endSessionUrl(postLogoutRedirect: string, idToken: string | undefined): Promise<string | null> {
     if (!this.settings.endSession) return null;

@@ -15,6 +15,7 @@ import type { RecordBackend, Store } from '../store/store.js';
 import { DevUsers } from './dev-users.js';
 import { OidcProvider } from './oidc.js';
 import { PAGE_HEADERS } from './pages.js';
+import { refreshSession } from './refresh.js';
 import { redirectAllowlist, safeRedirect, type RedirectAllowlist } from './redirects.js';
 
 /** How long a sign-in attempt (flow cookie, state) and a CSRF token live. */
@@ -62,11 +63,11 @@ export function createSignIn(
   const publicUrl = new URL(env.WARDEN_PUBLIC_URL!).origin;
   const secrets = env.WARDEN_SESSION_SECRET!;
   const cookies = cookiePolicy(publicUrl, env.WARDEN_COOKIE_DOMAIN);
-  const sessions = new Sessions(deps.store.records('sessions'), new Sealer(secrets, 'session'), cookies, { lifetimeMs: env.WARDEN_SESSION_LIFETIME * 1000, idleMs: env.WARDEN_SESSION_IDLE * 1000 }, deps.revocations);
+  const sessions = new Sessions(deps.store.records('sessions'), new Sealer(secrets, 'session'), cookies, { lifetimeMs: env.WARDEN_SESSION_LIFETIME * 1000, idleMs: env.WARDEN_SESSION_IDLE * 1000, refreshMs: env.WARDEN_SESSION_REFRESH * 1000 }, deps.revocations);
   const oidc = new Map(providers.map((p) => [p.id, new OidcProvider(p, env.WARDEN_JWKS_TIMEOUT * 1000)]));
   // Discover in the background: the first sign-in should not wait for it, and a provider down at start is retried.
   for (const p of oidc.values()) void p.discover().catch(() => undefined);
-  return {
+  const signIn: SignIn = {
     publicUrl,
     loginUrl: env.WARDEN_LOGIN_URL ?? `${publicUrl}/oauth2/login`,
     callbackUrl: `${publicUrl}/oauth2/callback`,
@@ -84,6 +85,8 @@ export function createSignIn(
     trustedProxies: deps.trustedProxies,
     now: deps.now,
   };
+  sessions.onStale = (key, record) => void refreshSession(signIn, key, record).catch(() => undefined);
+  return signIn;
 }
 
 /** The `rd` to use: the requested one when acceptable, else the default (the refusal audited). */

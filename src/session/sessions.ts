@@ -17,6 +17,8 @@ export interface SessionRecord {
   createdAt: number;
   expiresAt: number;
   seenAt: number;
+  /** When roles were last refreshed with the refresh token (default: createdAt). */
+  refreshedAt?: number;
   /** ID token claims (OIDC): roles are mapped through the current policy at each request. */
   claims?: Record<string, unknown>;
   /** Roles as given (dev users). */
@@ -34,6 +36,8 @@ export interface SessionRecord {
 export interface SessionTimes {
   lifetimeMs: number;
   idleMs: number;
+  /** Interval of role refreshes for sessions holding a refresh token. */
+  refreshMs: number;
 }
 
 /** How often a session's last-seen time is written back (an idle timeout need not be exact to the second). */
@@ -56,6 +60,16 @@ export class Sessions {
     readonly times: SessionTimes,
     private readonly revocations: Revocations | null,
   ) {}
+
+  /** Called (not awaited) for a session due a refresh; set by sign-in when providers are configured. */
+  onStale: ((key: string, record: SessionRecord) => void) | null = null;
+
+  /** Write a changed record back (same id, same expiry). False when it has ended meanwhile. */
+  async replace(key: string, record: SessionRecord, now: number): Promise<boolean> {
+    if ((await this.records.get(key)) === null) return false;
+    await this.records.put(key, JSON.stringify(record), this.ttl(record, now));
+    return true;
+  }
 
   /** Start a new session (a new id at every sign-in); resolves to its Set-Cookie value. */
   async create(data: Omit<SessionRecord, 'createdAt' | 'expiresAt' | 'seenAt'>, now: number): Promise<{ setCookie: string; record: SessionRecord }> {
@@ -99,6 +113,7 @@ export class Sessions {
     if (record.expiresAt <= now || record.seenAt + this.times.idleMs <= now) return refuse('session_ended');
     const revoked = this.revoked(record, now);
     if (revoked) return revoked;
+    if (record.refreshToken !== undefined && this.onStale && now - (record.refreshedAt ?? record.createdAt) >= this.times.refreshMs) this.onStale(key, record);
     if (now - record.seenAt >= TOUCH_EVERY_MS) {
       record.seenAt = now;
       // Best effort: a failed write only shortens the idle window by the touch interval.

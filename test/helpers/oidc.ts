@@ -49,6 +49,8 @@ export interface TestProvider {
   token(clientId: string): Promise<string>;
   /** Claims of the last ID token the token endpoint issued (before any spoiling). */
   lastIdTokenClaims(): Record<string, unknown> | null;
+  /** Answer every token request with `invalid_grant` (a revoked grant) until turned off. */
+  refuseTokenRequests(on: boolean): void;
   /** Spoil the ID tokens the token endpoint returns from now on (null: stop). */
   tamperIdTokens(t: IdTokenTamper): void;
   /** A logout token (Back-Channel Logout 1.0) signed with the provider's RS256 key; `overrides` change any claim. */
@@ -99,6 +101,8 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
       return u ? { accountId: id, claims: () => ({ sub: id, name: u.name, email: u.email, groups: u.groups }) } : undefined;
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // Web clients get a refresh token with every sign-in (as Keycloak and Entra ID do by default).
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     // First-party clients: consent is implied (no consent screen), as an IdP admin would configure for warden.
     loadExistingGrant: async (ctx) => {
       const accountId = ctx.oidc.session?.accountId;
@@ -141,7 +145,13 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
     };
     return new SignJWT(changed).setProtectedHeader({ alg: 'RS256', kid: rs.kid }).sign(rsKey);
   };
+  let refuseTokens = false;
   provider.use(async (ctx, next) => {
+    if (refuseTokens && ctx.path === '/token') {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_grant', error_description: 'grant revoked' };
+      return;
+    }
     await next();
     const body = ctx.body as { id_token?: string } | undefined;
     if (ctx.path === '/token' && typeof body?.id_token === 'string') lastIdToken = decodeJwt(body.id_token);
@@ -170,6 +180,7 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
       return body.access_token;
     },
     tamperIdTokens: (t) => void (tamper = t),
+    refuseTokenRequests: (on) => void (refuseTokens = on),
     lastIdTokenClaims: () => lastIdToken,
     async logoutToken(clientId, claims, overrides = {}) {
       const now = Math.floor(Date.now() / 1000);
