@@ -96,3 +96,30 @@ export function verifyAs(setup: SignInSetup, headers: Record<string, string>, pa
     headers: { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': path, 'x-forwarded-for': '203.0.113.9', ...headers },
   });
 }
+
+/** Sign in a dev user through the form, as a browser on warden's own origin would. */
+export async function devSignIn(setup: SignInSetup, username: string, password: string, extra: Record<string, string> = {}) {
+  const page = await send(`${setup.publicUrl}/oauth2/login?rd=/nodes/n1`, { headers: extra });
+  const csrfCookie = `warden_csrf=${setCookies(page).get('warden_csrf')}`;
+  const token = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+  const res = await send(`${setup.publicUrl}/oauth2/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: setup.publicUrl, cookie: csrfCookie, ...extra },
+    body: new URLSearchParams({ csrf: token, rd: '/nodes/n1', username, password }).toString(),
+  });
+  const session = setCookies(res).get('warden');
+  return { res, cookie: session ? `warden=${session}` : null, csrfCookie, token };
+}
+
+/** Sign out through the confirm page's form. */
+export async function logout(setup: SignInSetup, cookie: string, origin = setup.publicUrl) {
+  const page = await send(`${setup.publicUrl}/oauth2/logout`, { headers: { cookie } });
+  const csrf = `warden_csrf=${setCookies(page).get('warden_csrf')}`;
+  const token = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+  return send(`${setup.publicUrl}/oauth2/logout`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin, cookie: `${cookie}; ${csrf}` },
+    body: new URLSearchParams({ csrf: token }).toString(),
+  });
+}
+

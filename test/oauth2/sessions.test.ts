@@ -2,34 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sealer } from '../../src/session/seal.js';
 import { send } from '../helpers/http.js';
-import { CLIENT, setCookies, signIn, startSignIn, USERS, verifyAs, type SignInSetup } from './helpers.js';
+import { CLIENT, devSignIn, logout, setCookies, signIn, startSignIn, USERS, verifyAs, type SignInSetup } from './helpers.js';
 
 const BROWSER = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
-
-/** Sign in a dev user through the form, as a browser on warden's own origin would. */
-async function devSignIn(setup: SignInSetup, username: string, password: string, extra: Record<string, string> = {}) {
-  const page = await send(`${setup.publicUrl}/oauth2/login?rd=/nodes/n1`, { headers: extra });
-  const csrfCookie = `warden_csrf=${setCookies(page).get('warden_csrf')}`;
-  const token = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
-  const res = await send(`${setup.publicUrl}/oauth2/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: setup.publicUrl, cookie: csrfCookie, ...extra },
-    body: new URLSearchParams({ csrf: token, rd: '/nodes/n1', username, password }).toString(),
-  });
-  const session = setCookies(res).get('warden');
-  return { res, cookie: session ? `warden=${session}` : null, csrfCookie, token };
-}
-
-async function logout(setup: SignInSetup, cookie: string, origin = setup.publicUrl) {
-  const page = await send(`${setup.publicUrl}/oauth2/logout`, { headers: { cookie } });
-  const csrf = `warden_csrf=${setCookies(page).get('warden_csrf')}`;
-  const token = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
-  return send(`${setup.publicUrl}/oauth2/logout`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', origin, cookie: `${cookie}; ${csrf}` },
-    body: new URLSearchParams({ csrf: token }).toString(),
-  });
-}
 
 let setup: SignInSetup;
 beforeAll(async () => {
