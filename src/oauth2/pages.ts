@@ -60,11 +60,11 @@ export function loginPage(opts: { providers: { id: string; name: string }[]; dev
 }
 
 /** The sign-out confirmation (a GET never signs out: a link or image cannot end a session). */
-export function logoutPage(opts: { csrf: string; who: string | null; rd: string }): string {
+export function logoutPage(opts: { csrf: string; who: string | null }): string {
   const who = opts.who ? `<p>You are signed in as <strong>${esc(opts.who)}</strong>.</p>` : '<p>You are not signed in.</p>';
   return layout(
     'Sign out',
-    `<h1>Sign out?</h1>${who}<form method="post" action="logout"><input type="hidden" name="csrf" value="${esc(opts.csrf)}"><input type="hidden" name="rd" value="${esc(opts.rd)}"><button type="submit">Sign out</button></form>`,
+    `<h1>Sign out?</h1>${who}<form method="post" action="logout"><input type="hidden" name="csrf" value="${esc(opts.csrf)}"><button type="submit">Sign out</button></form>`,
   );
 }
 

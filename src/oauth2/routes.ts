@@ -46,7 +46,7 @@ export function oauth2Routes(s: SignIn): Hono<OAuthEnv> {
     const open = await s.sessions.open(c.req.header('cookie'), s.now()).catch(() => null);
     const who = open && !(open instanceof AuthError) ? open.record.name || open.record.claims?.name || open.record.sub : null;
     const csrf = await csrfPair(s, csrfCookie(c.req.header('cookie')));
-    return html(logoutPage({ csrf: csrf.token, who: typeof who === 'string' ? who : null, rd: c.req.query('rd') ?? '' }), 200, [csrf.setCookie]);
+    return html(logoutPage({ csrf: csrf.token, who: typeof who === 'string' ? who : null }), 200, [csrf.setCookie]);
   });
 
   app.post('/logout', async (c) => {

@@ -30,6 +30,25 @@ describe('OIDC sign-in', () => {
     expect(setup.w.audit.some((l) => l.event === 'sign_in' && l.sub === 'alice' && l.provider === 'example')).toBe(true);
   });
 
+  it('with one provider and no dev users, /oauth2/login goes straight to it; /oauth2/config says what exists', async () => {
+    const login = await send(`${setup.publicUrl}/oauth2/login?rd=${encodeURIComponent('https://app.example.com/x')}`);
+    expect(login.status).toBe(302);
+    expect(login.headers.location).toBe(`${setup.publicUrl}/oauth2/start?provider=example&rd=${encodeURIComponent('https://app.example.com/x')}`);
+    const config = await send(`${setup.publicUrl}/oauth2/config`);
+    expect(JSON.parse(config.body)).toEqual({
+      loginUrl: `${setup.publicUrl}/oauth2/login`,
+      logoutUrl: `${setup.publicUrl}/oauth2/logout`,
+      userinfoUrl: `${setup.publicUrl}/oauth2/userinfo`,
+      providers: [{ id: 'example', name: 'Example IdP', startUrl: `${setup.publicUrl}/oauth2/start?provider=example` }],
+      devUsers: false,
+    });
+    expect((await send(`${setup.publicUrl}/oauth2/start?provider=nope`)).status).toBe(400);
+    // A browser without a session is sent to the sign-in page with the page it asked for.
+    const v = await verifyAs(setup, { accept: 'text/html' }, '/nodes/n1?a=b');
+    expect(v.status).toBe(302);
+    expect(v.headers.location).toBe(`${setup.publicUrl}/oauth2/login?rd=${encodeURIComponent('https://app.example.com/nodes/n1?a=b')}`);
+  });
+
   it('gives a new session id at every sign-in', async () => {
     const a = await signIn(setup, USERS.bob);
     const b = await signIn(setup, USERS.bob);
