@@ -1,6 +1,9 @@
 // Dev users (WARDEN_DEV_USERS): local accounts with scrypt password hashes, for development and demos.
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { RateLimiterRes } from 'rate-limiter-flexible';
 import { SCRYPT_HASH, type DevUsersFile } from '../config/sign-in-schema.js';
+import type { BanSpec } from '../limits/bans.js';
+import type { Limiter, RecordBackend, Store } from '../store/store.js';
 
 type DevUser = DevUsersFile['users'][number];
 
@@ -46,4 +49,38 @@ async function verifyPassword(password: string, stored: string): Promise<boolean
   const expected = Buffer.from(m[5]!, 'base64url');
   const key = await derive(password, Buffer.from(m[4]!, 'base64url'), Number(m[1]), Number(m[2]), Number(m[3]), expected.length);
   return timingSafeEqual(key, expected);
+}
+
+/**
+ * Per-user failure bans for the dev form, beside the per-IP bans of the policy's `bans`: the same
+ * thresholds, counted in the store (so shared by replicas), the ban a record that expires.
+ */
+export class UserBans {
+  private readonly limiters = new Map<string, Limiter>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly records: RecordBackend,
+  ) {}
+
+  /** Seconds until a banned user may try again, or 0. */
+  async banned(username: string): Promise<number> {
+    const until = await this.records.get(`dev-user-ban:${username}`);
+    return until === null ? 0 : Math.max(1, Math.ceil((Number(until) - Date.now()) / 1000));
+  }
+
+  /** Count a failure; the one that reaches the threshold bans the user for `spec.ban` seconds. */
+  async recordFailure(username: string, spec: BanSpec, now: number): Promise<void> {
+    if (!spec.enabled) return;
+    const id = `${spec.failures}/${spec.window}`;
+    let limiter = this.limiters.get(id);
+    if (!limiter) this.limiters.set(id, (limiter = this.store.limiter({ keyPrefix: `dev-user-failures:${id}`, points: spec.failures - 1, duration: spec.window })));
+    try {
+      await limiter.consume(username);
+    } catch (e) {
+      if (!(e instanceof RateLimiterRes)) return;
+      await this.records.put(`dev-user-ban:${username}`, String(now + spec.ban * 1000), spec.ban * 1000);
+      await limiter.delete(username).catch(() => undefined);
+    }
+  }
 }

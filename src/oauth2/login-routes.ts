@@ -57,10 +57,18 @@ export function loginRoutes(app: Hono<OAuthEnv>, s: SignIn): void {
       res.headers.set('retry-after', String(banned.retryAfterSec));
       return res;
     }
-    const username = typeof form.username === 'string' ? form.username.trim().toLowerCase() : '';
+    const username = typeof form.username === 'string' ? form.username.trim().toLowerCase().slice(0, 64) : '';
+    const userBanned = runtime.bans?.spec.enabled ? await s.userBans.banned(username) : 0;
+    if (userBanned > 0) {
+      s.audit.admin({ event: 'sign_in_failed', method: 'dev', cause: 'user_banned', user: username, clientIp: info.ip });
+      const res = html(errorPage('Too many attempts', `Too many failed sign-ins for this account. Wait ${userBanned} seconds, then try again.`, null), 429);
+      res.headers.set('retry-after', String(userBanned));
+      return res;
+    }
     const user = await s.devUsers.check(username, typeof form.password === 'string' ? form.password : '');
     if (!user) {
       if (info.address && runtime.bans) await runtime.bans.recordFailure(info.address, 'unknown', now);
+      if (runtime.bans) await s.userBans.recordFailure(username, runtime.bans.spec, now);
       s.audit.admin({ event: 'sign_in_failed', method: 'dev', cause: 'bad_password', user: username.slice(0, 64), clientIp: info.ip });
       return showLogin(c, rd, 401, 'Wrong username or password. Check both and try again.', username);
     }

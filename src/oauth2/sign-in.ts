@@ -12,7 +12,7 @@ import { cookiePolicy, cookieValues, setCookie } from '../session/cookies.js';
 import { Sealer } from '../session/seal.js';
 import { Sessions } from '../session/sessions.js';
 import type { RecordBackend, Store } from '../store/store.js';
-import { DevUsers } from './dev-users.js';
+import { DevUsers, UserBans } from './dev-users.js';
 import { OidcProvider } from './oidc.js';
 import { PAGE_HEADERS } from './pages.js';
 import { refreshSession } from './refresh.js';
@@ -30,6 +30,8 @@ export interface SignIn {
   callbackUrl: string;
   providers: ReadonlyMap<string, OidcProvider>;
   devUsers: DevUsers;
+  /** Per-user failure bans of the dev form. */
+  userBans: UserBans;
   sessions: Sessions;
   /** Per-provider claim sources for session identities. */
   sources: ReadonlyMap<string, ClaimsSource>;
@@ -73,6 +75,7 @@ export function createSignIn(
     callbackUrl: `${publicUrl}/oauth2/callback`,
     providers: oidc,
     devUsers: new DevUsers(devUsers),
+    userBans: new UserBans(deps.store, deps.store.records('dev-user-bans')),
     sessions,
     sources: new Map(providers.map((p) => [p.id, { issuer: p.issuer, rolesClaim: p.rolesClaim, subjectClaim: undefined, subjectPrefix: '' }])),
     flowSealer: new Sealer(secrets, 'flow'),

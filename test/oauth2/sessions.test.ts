@@ -117,6 +117,13 @@ describe('session cookies at /verify', () => {
     // Banned: even the right password is refused from that IP.
     expect((await devSignIn(setup, 'admin', 'admin-demo-pass', ip)).res.status).toBe(429);
     expect(setup.w.audit.some((l) => l.event === 'sign_in_failed' && l.cause === 'bad_password' && l.user === 'admin')).toBe(true);
+    // The account itself is banned too: from another address, even the right password gets a 429.
+    const elsewhere = await devSignIn(setup, 'admin', 'admin-demo-pass', { 'x-forwarded-for': '192.0.2.200' });
+    expect(elsewhere.res.status).toBe(429);
+    expect(elsewhere.cookie).toBeNull();
+    expect(setup.w.audit.at(-1)).toMatchObject({ event: 'sign_in_failed', cause: 'user_banned' });
+    // Other accounts are not affected.
+    expect((await devSignIn(setup, 'viewer', 'viewer-demo-pass', { 'x-forwarded-for': '192.0.2.200' })).res.status).toBe(303);
     const lines = setup.w.audit.map((l) => JSON.stringify(l)).join('\n');
     expect(lines).not.toContain('admin-demo-pass');
     expect(lines).not.toContain('"wrong"');
