@@ -1,6 +1,7 @@
 // The /oauth2 Hono routes: sign-in (login-routes.ts), sign-out, userinfo, public config, back-channel logout.
 import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { claimsMapping } from '../auth/claims.js';
 import { AuthError } from '../auth/errors.js';
 import { sessionIdentity } from '../session/sessions.js';
@@ -40,6 +41,8 @@ const JSON_HEADERS = { 'cache-control': 'no-store' };
 /** The /oauth2 application. */
 export function oauth2Routes(s: SignIn): Hono<OAuthEnv> {
   const app = new Hono<OAuthEnv>();
+  // A chunked body without Content-Length is cut off too, not read whole.
+  app.post('*', bodyLimit({ maxSize: MAX_FORM_BYTES, onError: (c) => c.html(errorPage('Request too large', 'The form sent was too large. Reload the page and try again.'), 413) }));
   loginRoutes(app, s);
 
   app.get('/logout', async (c) => {

@@ -38,7 +38,7 @@ export interface SignInSetup {
 }
 
 /** Start the IdP and warden on `port` (public URL `http://127.0.0.1:<port>` unless given: behind a proxy, the proxy's). */
-export async function startSignIn(opts: { env?: Record<string, string>; publicUrl?: string; port?: number; devUsers?: boolean } = {}): Promise<SignInSetup> {
+export async function startSignIn(opts: { env?: Record<string, string>; publicUrl?: string; port?: number; devUsers?: boolean; provider?: Record<string, unknown> } = {}): Promise<SignInSetup> {
   const port = opts.port ?? (await freePort());
   const publicUrl = opts.publicUrl ?? `http://127.0.0.1:${port}`;
   const idp = await startProvider([], 'https://api.example.com', {
@@ -52,7 +52,7 @@ export async function startSignIn(opts: { env?: Record<string, string>; publicUr
       WARDEN_TRUSTED_PROXIES: '127.0.0.1/32',
       WARDEN_PUBLIC_URL: publicUrl,
       WARDEN_SESSION_SECRET: SECRET,
-      WARDEN_OIDC_PROVIDERS: JSON.stringify([{ id: 'example', name: 'Example IdP', issuer: idp.issuer, clientId: CLIENT.id, clientSecret: CLIENT.secret, scopes: ['openid', 'email', 'profile', 'groups'] }]),
+      WARDEN_OIDC_PROVIDERS: JSON.stringify([{ id: 'example', name: 'Example IdP', issuer: idp.issuer, clientId: CLIENT.id, clientSecret: CLIENT.secret, scopes: ['openid', 'email', 'profile', 'groups'], ...opts.provider }]),
       WARDEN_REDIRECT_DOMAINS: 'app.example.com,.apps.example.com',
       ...(opts.devUsers ? { WARDEN_DEV_USERS: 'rbac/dev-users.yaml' } : {}),
       ...opts.env,

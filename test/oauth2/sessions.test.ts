@@ -66,6 +66,11 @@ describe('session cookies at /verify', () => {
     expect((await verifyAs(setup, { cookie: cookie! })).status).toBe(200);
   });
 
+  it('refuses an oversized form before reading it whole', async () => {
+    const res = await send(`${setup.publicUrl}/oauth2/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: setup.publicUrl, 'transfer-encoding': 'chunked' }, body: 'username=' + 'a'.repeat(100_000) });
+    expect(res.status).toBe(413);
+  });
+
   it('refuses the cookie after sign-out, on the old cookie replayed', async () => {
     const { cookie } = await devSignIn(setup, 'developer', 'developer-demo-pass');
     expect((await verifyAs(setup, { cookie: cookie! })).status).toBe(200);
