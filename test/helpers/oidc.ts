@@ -101,6 +101,12 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
       return u ? { accountId: id, claims: () => ({ sub: id, name: u.name, email: u.email, groups: u.groups }) } : undefined;
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // The test IdP posts back-channel logout tokens to warden on loopback, which oidc-provider's
+    // SSRF guard (its own dispatcher) would refuse: use a plain fetch.
+    fetch: ((url: string | URL, options: RequestInit & { dispatcher?: unknown }) => {
+      delete options.dispatcher;
+      return fetch(url, options);
+    }) as never,
     // Web clients get a refresh token with every sign-in (as Keycloak and Entra ID do by default).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     // First-party clients: consent is implied (no consent screen), as an IdP admin would configure for warden.
@@ -158,6 +164,7 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
     if (tamper && ctx.path === '/token' && body && typeof body.id_token === 'string') ctx.body = { ...body, id_token: await resign(body.id_token, tamper) };
   });
   provider.on('server_error', (_ctx: unknown, err: Error) => console.error('oidc-provider server_error:', err));
+  provider.on('backchannel.error', (_ctx: unknown, err: Error) => console.error('oidc-provider backchannel.error:', err.message));
   const handle = provider.callback();
   server!.on('request', (req, res) => {
     if (req.url?.startsWith('/interaction/')) void interaction(provider, users, req, res).catch((e: Error) => {
@@ -232,10 +239,9 @@ function idpPage(uid: string, error?: string): string {
 
 /**
  * Sign a person in at the provider without a browser: follow the authorization URL through the login
- * form (with the provider's cookies) until it redirects to `redirectUri`; returns that callback URL.
+ * form (with the provider's cookies, kept in `jar`) until it redirects to `redirectUri`; returns that callback URL.
  */
-export async function signInWithoutBrowser(authorizationUrl: string, redirectUri: string, user: { id: string; password: string }): Promise<string> {
-  const jar = new Map<string, string>();
+export async function signInWithoutBrowser(authorizationUrl: string, redirectUri: string, user: { id: string; password: string }, jar = new Map<string, string>()): Promise<string> {
   const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
   const remember = (res: Response) => {
     for (const c of res.headers.getSetCookie()) {

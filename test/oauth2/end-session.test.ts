@@ -1,6 +1,8 @@
 // Sign-out that continues to the IdP's end-session endpoint (RP-initiated logout), when the provider asks for it.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { logout, signIn, startSignIn, USERS, verifyAs, type SignInSetup } from './helpers.js';
+import { send } from '../helpers/http.js';
+import { signInWithoutBrowser } from '../helpers/oidc.js';
+import { beginSignIn, logout, setCookies, signIn, startSignIn, USERS, verifyAs, type SignInSetup } from './helpers.js';
 
 let setup: SignInSetup;
 beforeAll(async () => {
@@ -25,4 +27,29 @@ it('ends the warden session, then sends the browser to the IdP with the ID token
   const idp = await fetch(to, { redirect: 'manual' });
   expect(idp.status).toBe(200);
   expect((await verifyAs(setup, { cookie: cookie!, accept: 'application/json' })).status).toBe(401);
+});
+
+it('signing out at the IdP ends the warden session through the IdP back-channel logout', async () => {
+  const jar = new Map<string, string>();
+  const { authorizationUrl, flowCookie } = await beginSignIn(setup);
+  const callback = await signInWithoutBrowser(authorizationUrl, `${setup.publicUrl}/oauth2/callback`, USERS.bob, jar);
+  const res = await send(callback, { headers: { cookie: flowCookie } });
+  const cookie = `warden=${setCookies(res).get('warden')}`;
+  expect((await verifyAs(setup, { cookie })).headers['x-user-id']).toBe('bob');
+  // Bob signs out at the IdP itself (its own confirmation form).
+  const cookies = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const page = await fetch(`${setup.idp.issuer}/session/end`, { headers: { cookie: cookies() } });
+  const html = await page.text();
+  const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)![1]!;
+  const action = /action="([^"]+)"/.exec(html)![1]!;
+  const confirm = await fetch(new URL(action, setup.idp.issuer), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: cookies(), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ xsrf, logout: 'yes' }).toString(),
+  });
+  expect(confirm.status).toBe(303);
+  // The IdP has posted a logout token naming Bob's IdP session to warden before answering.
+  expect(setup.w.audit.some((l) => l.event === 'backchannel_logout' && l.outcome === 'ended' && l.by === 'sid' && l.sub === 'bob')).toBe(true);
+  expect((await verifyAs(setup, { cookie, accept: 'application/json' })).status).toBe(401);
 });
