@@ -53,17 +53,13 @@ export function loginRoutes(app: Hono<OAuthEnv>, s: SignIn): void {
     const banned = info.address && runtime.bans ? runtime.bans.refusal(info.address, now) : null;
     if (banned) {
       s.audit.admin({ event: 'sign_in_failed', method: 'dev', cause: 'banned', clientIp: info.ip });
-      const res = html(errorPage('Too many attempts', `Too many failed sign-ins from your network. Wait ${banned.retryAfterSec} seconds, then try again.`, null), 429);
-      res.headers.set('retry-after', String(banned.retryAfterSec));
-      return res;
+      return tooManyAttempts('from your network', banned.retryAfterSec);
     }
     const username = typeof form.username === 'string' ? form.username.trim().toLowerCase().slice(0, 64) : '';
     const userBanned = runtime.bans?.spec.enabled ? await s.userBans.banned(username) : 0;
     if (userBanned > 0) {
       s.audit.admin({ event: 'sign_in_failed', method: 'dev', cause: 'user_banned', user: username, clientIp: info.ip });
-      const res = html(errorPage('Too many attempts', `Too many failed sign-ins for this account. Wait ${userBanned} seconds, then try again.`, null), 429);
-      res.headers.set('retry-after', String(userBanned));
-      return res;
+      return tooManyAttempts('for this account', userBanned);
     }
     const user = await s.devUsers.check(username, typeof form.password === 'string' ? form.password : '');
     if (!user) {
@@ -138,6 +134,13 @@ export function loginRoutes(app: Hono<OAuthEnv>, s: SignIn): void {
     s.audit.admin({ event: 'sign_in', method: 'oidc', provider: provider.settings.id, sub: sessionData.sub, clientIp: info.ip });
     return redirect(flow.rd, [clear, created.setCookie]);
   });
+}
+
+/** 429 page with Retry-After for a banned client IP or user name. */
+function tooManyAttempts(whose: string, seconds: number): Response {
+  const res = html(errorPage('Too many attempts', `Too many failed sign-ins ${whose}. Wait ${seconds} seconds, then try again.`, null), 429);
+  res.headers.set('retry-after', String(seconds));
+  return res;
 }
 
 /** Start a dev user's session and continue to `rd`. */

@@ -116,9 +116,17 @@ browserSuite('nginx', NGINX_BIN, () => {
 
     // Sign out through the confirm page.
     await page.goto(`${site}/oauth2/logout`);
+    expect(await page.getByText('You are signed in as Alice Example').isVisible()).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, 'logout-page.png'), fullPage: true });
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(`${site}/oauth2/login?signed_out=1`);
     expect(await page.getByText('You have been signed out.').isVisible()).toBe(true);
+
+    // A stale or forged sign-in response gets a page that says what to do, in the same look.
+    const stale = await page.goto(`${site}/oauth2/callback?code=x&state=forged`);
+    expect(stale!.status()).toBe(400);
+    expect(await page.getByRole('alert').innerText()).toContain('Start signing in again');
+    await page.screenshot({ path: join(ARTIFACTS, 'error-page.png'), fullPage: true });
     expect((await ctx.cookies()).some((c) => c.name === 'warden')).toBe(false);
 
     // The old cookie, replayed with a raw HTTP client, is useless: a browser is sent to sign in, an API client gets 401.
