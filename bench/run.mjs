@@ -8,6 +8,8 @@
 //   warden     — auth_request → warden /verify/nginx (API key, 20-rule policy, memory rate limit)
 //   wardenredis — the same, to a second warden whose limits live in a redis-server started here
 //                (REDIS_URL; BENCH_REDIS=0 drops it, skipped with a note when redis-server is missing)
+//   wardencache — warden with the matching rule's decisions cached by nginx (policy `cache: { allow: 5s }`,
+//                the recipe's opt-in warden-decisions-cached.conf; BENCH_CACHE=0 drops it)
 //   wardenjwt  — warden with a JWT issuer, the client sending one repeated ES256 bearer token
 //                (BENCH_JWT=0 drops it); the first-verification cost per algorithm is measured in-process
 // wrk (1 thread, 32 connections) measures each, rounds interleaved; medians and ratios are printed
@@ -40,6 +42,7 @@ const REDIS_SERVER = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
 const REDIS_CLI = process.env.REDIS_CLI_BIN ?? '/usr/bin/redis-cli';
 const REDIS_WANTED = process.env.BENCH_REDIS !== '0';
 const WITH_JWT = process.env.BENCH_JWT !== '0';
+const WITH_CACHE = process.env.BENCH_CACHE !== '0';
 
 function positiveInt(name, dflt) {
   const v = process.env[name];
@@ -320,7 +323,7 @@ async function firstVerificationCost() {
 
 // ---------------------------------------------------------------- fixtures: policy and keys
 
-function writePolicy(file) {
+function writePolicy(file, { cached = false } = {}) {
   // 19 rules that do not match GET /api/nodes, then the one that does (index 19), with a memory
   // rate limit by identity that never trips. Every rule is evaluated on each request (first match wins).
   const rules = [
@@ -338,7 +341,9 @@ function writePolicy(file) {
   for (let i = 0; rules.length < 19; i++) {
     rules.push(`  - match: { path: /svc${i}/** }\n    require: [svc${i}:read]\n    rateLimit: api`);
   }
-  rules.push(`  - match: { path: /api/**, methods: [GET, HEAD] }\n    require: [api:read]\n    rateLimit: bench`);
+  // The cached variant: the matching rule lets the proxy reuse its allow for 5 s (a rate-limited
+  // decision is never reusable, so it has no limit).
+  rules.push(cached ? `  - match: { path: /api/**, methods: [GET, HEAD] }\n    require: [api:read]\n    cache: { allow: 5s }` : `  - match: { path: /api/**, methods: [GET, HEAD] }\n    require: [api:read]\n    rateLimit: bench`);
   if (rules.length !== 20) throw new Error('policy must have 20 rules');
   writeFileSync(
     file,
@@ -360,7 +365,7 @@ function writeKeys(file) {
 // answer only the upstream the subrequest goes to differs. Fallback when the recipe is absent:
 // the same subrequest shape written out here.
 const RECIPE_DIR = join(ROOT, 'deploy', 'nginx');
-const RECIPE_FILES = ['warden-upstream.conf', 'warden-auth.conf', 'warden-protect.conf'];
+const RECIPE_FILES = ['warden-upstream.conf', 'warden-auth.conf', 'warden-protect.conf', 'warden-decisions.conf', 'warden-decisions-cached.conf', 'warden-cache-zone.conf'];
 
 function render(text, from, to, file) {
   if (!text.includes(from)) throw new Error(`deploy/nginx/${file}: expected "${from}" to replace`);
@@ -374,9 +379,15 @@ function writeAuthIncludes(prefix, targets) {
     const up = readFileSync(join(RECIPE_DIR, 'warden-upstream.conf'), 'utf8');
     const auth = readFileSync(join(RECIPE_DIR, 'warden-auth.conf'), 'utf8');
     const protect = readFileSync(join(RECIPE_DIR, 'warden-protect.conf'), 'utf8');
+    const decisions = readFileSync(join(RECIPE_DIR, 'warden-decisions.conf'), 'utf8');
+    const cached = readFileSync(join(RECIPE_DIR, 'warden-decisions-cached.conf'), 'utf8');
+    const zone = readFileSync(join(RECIPE_DIR, 'warden-cache-zone.conf'), 'utf8');
     for (const t of targets) {
       let u = render(up, 'server 127.0.0.1:8080', `server 127.0.0.1:${t.port}`, 'warden-upstream.conf');
-      let a = auth;
+      let a = render(auth, 'include warden/warden-decisions.conf;', `include ${join(prefix, t.dir, 'warden-decisions.conf')};`, 'warden-auth.conf');
+      // The cached configuration opts in as the recipe says: warden-decisions-cached.conf as warden-decisions.conf, plus the zone.
+      writeFileSync(join(prefix, t.dir, 'warden-decisions.conf'), t.cached ? cached : decisions);
+      if (t.cached) writeFileSync(join(prefix, t.dir, 'warden-cache-zone.conf'), render(zone, '/var/cache/nginx/warden', join(prefix, 'tmp', 'decisions'), 'warden-cache-zone.conf'));
       if (t.upstream !== 'warden') {
         u = render(u, 'upstream warden ', `upstream ${t.upstream} `, 'warden-upstream.conf');
         a = render(a, 'http://warden/', `http://${t.upstream}/`, 'warden-auth.conf');
@@ -385,7 +396,7 @@ function writeAuthIncludes(prefix, targets) {
       writeFileSync(join(prefix, t.dir, 'warden-auth.conf'), a);
       writeFileSync(join(prefix, t.dir, 'warden-protect.conf'), protect);
     }
-    return 'the deploy/nginx recipe (warden-upstream.conf, warden-auth.conf, warden-protect.conf; addresses changed only)';
+    return 'the deploy/nginx recipe (warden-upstream.conf, warden-auth.conf, warden-decisions.conf, warden-protect.conf; addresses changed only; the cached configuration with warden-decisions-cached.conf and warden-cache-zone.conf)';
   }
   const upstream = (name, port) => `upstream ${name} { server 127.0.0.1:${port}; keepalive 64; }\n`;
   const auth = (name) => `location = /_warden {
@@ -434,7 +445,7 @@ http {
     scgi_temp_path ${p.prefix}/tmp/scgi;
     default_type text/plain;
 
-${p.targets.map((t) => `    include ${p.prefix}/${t.dir}/warden-upstream.conf;\n`).join('')}    upstream app { server 127.0.0.1:${p.staticPort}; keepalive 32; }
+${p.targets.map((t) => `    include ${p.prefix}/${t.dir}/warden-upstream.conf;\n${t.cached ? `    include ${p.prefix}/${t.dir}/warden-cache-zone.conf;\n` : ''}`).join('')}    upstream app { server 127.0.0.1:${p.staticPort}; keepalive 32; }
 
     # the application: a small static answer (and an identity echo for the pre-flight check)
     server {
@@ -578,6 +589,12 @@ Redis (as replicas do) adds to that.
   ≥ 0.85 × nginx static auth). \`BENCH_JWT=0\` leaves it out. After the rounds the script also
   measures, in its own process with warden's \`JwtVerifier\`, the cost of a **first-time
   verification** per algorithm (RS256, PS256, ES256, ES384, EdDSA; distinct tokens, no cache);
+- starts a fourth warden, **warden, decision cache**: the same policy except that the matching
+  rule has no rate limit and opts in with \`cache: { allow: 5s }\`, behind the recipe with its
+  opt-in decision cache (\`warden-decisions-cached.conf\` as \`warden-decisions.conf\`, and
+  \`warden-cache-zone.conf\`): repeated requests are answered from nginx's cache, and warden is asked
+  about once per 5 s (the results record how many decisions it took; more than a tenth of the
+  requests fails the run). Target > 1.0 × nginx static auth. \`BENCH_CACHE=0\` leaves it out;
 - adds a **reference** configuration, *trivial node auth*: the same recipe asking a
   do-nothing Node.js \`http\` server (a constant 200 with the identity headers, no parsing, no
   log). It is not part of the target; it shows how close *any* Node.js auth service can get to
@@ -651,6 +668,7 @@ const CONFIGS = [
   { id: 'warden', label: 'warden' },
   ...(WITH_REDIS ? [{ id: 'wardenredis', label: 'warden + Redis' }] : []),
   ...(WITH_JWT ? [{ id: 'wardenjwt', label: 'warden JWT (ES256)' }] : []),
+  ...(WITH_CACHE ? [{ id: 'wardencache', label: 'warden, decision cache' }] : []),
 ];
 
 const NODE_FLOOR_SERVER = `
@@ -676,14 +694,15 @@ async function main() {
   const keysFile = join(tmp, 'keys.yaml');
   writePolicy(policyFile);
   const key = writeKeys(keysFile);
-  const [wardenPort, wardenRedisPort, redisPort, staticPort, staticAuthPort, floorPort, pNoauth, pStatic, pWarden, pWardenRedis, pFloor, wardenJwtPort, pWardenJwt] = await freePorts(13);
-  const ports = { noauth: pNoauth, static: pStatic, warden: pWarden, ...(NODE_FLOOR ? { nodefloor: pFloor } : {}), ...(WITH_REDIS ? { wardenredis: pWardenRedis } : {}), ...(WITH_JWT ? { wardenjwt: pWardenJwt } : {}) };
+  const [wardenPort, wardenRedisPort, redisPort, staticPort, staticAuthPort, floorPort, pNoauth, pStatic, pWarden, pWardenRedis, pFloor, wardenJwtPort, pWardenJwt, wardenCachePort, pWardenCache] = await freePorts(15);
+  const ports = { noauth: pNoauth, static: pStatic, warden: pWarden, ...(NODE_FLOOR ? { nodefloor: pFloor } : {}), ...(WITH_REDIS ? { wardenredis: pWardenRedis } : {}), ...(WITH_JWT ? { wardenjwt: pWardenJwt } : {}), ...(WITH_CACHE ? { wardencache: pWardenCache } : {}) };
   const targets = [
     { id: 'static', dir: 'static', upstream: 'warden_static', port: staticAuthPort, comment: '(b) auth_request to nginx\'s static answer: the recipe, subrequest to the server above' },
     ...(NODE_FLOOR ? [{ id: 'nodefloor', dir: 'nodefloor', upstream: 'warden_nodefloor', port: floorPort, comment: '(reference) auth_request to a do-nothing Node.js server' }] : []),
     { id: 'warden', dir: 'warden', upstream: 'warden', port: wardenPort, comment: '(c) auth_request to warden: the recipe' },
     ...(WITH_REDIS ? [{ id: 'wardenredis', dir: 'wardenredis', upstream: 'warden_redis', port: wardenRedisPort, comment: '(d) auth_request to warden with Redis-backed limits: the recipe' }] : []),
     ...(WITH_JWT ? [{ id: 'wardenjwt', dir: 'wardenjwt', upstream: 'warden_jwt', port: wardenJwtPort, comment: '(e) auth_request to warden with a JWT issuer (the client sends a bearer token): the recipe' }] : []),
+    ...(WITH_CACHE ? [{ id: 'wardencache', dir: 'wardencache', upstream: 'warden_cache', port: wardenCachePort, cached: true, comment: '(f) auth_request to warden, decisions reused by the recipe\'s opt-in decision cache' }] : []),
   ];
 
   const wardenOpts = { policyFile, keysFile };
@@ -692,6 +711,11 @@ async function main() {
   if (WITH_REDIS) {
     await startRedis(redisPort);
     await startWarden({ ...wardenOpts, dir: 'wardenredis', label: 'warden + Redis', port: wardenRedisPort, extraEnv: { REDIS_URL: `redis://127.0.0.1:${redisPort}` } });
+  }
+  if (WITH_CACHE) {
+    const cachedPolicy = join(tmp, 'policy-cached.yaml');
+    writePolicy(cachedPolicy, { cached: true });
+    await startWarden({ ...wardenOpts, policyFile: cachedPolicy, dir: 'wardencache', label: 'warden (decision cache)', port: wardenCachePort });
   }
   const jwt = WITH_JWT ? await startBenchIssuer() : null;
   if (jwt) await startWarden({ ...wardenOpts, dir: 'wardenjwt', label: 'warden JWT', port: wardenJwtPort, extraEnv: { WARDEN_JWT_ISSUERS: JSON.stringify([{ issuer: jwt.issuer, audience: 'bench' }]) } });
@@ -714,6 +738,7 @@ async function main() {
   // Pre-flight: each warden really authorises through nginx; every front server answers the app's "ok".
   await preflightWarden('warden', ports.warden, { 'X-API-Key': key });
   if (jwt) await preflightWarden('warden JWT', ports.wardenjwt, { Authorization: `Bearer ${jwt.token}` });
+  if (WITH_CACHE) await preflightWarden('warden (decision cache)', ports.wardencache, { 'X-API-Key': key });
   if (WITH_REDIS) {
     await preflightWarden('warden + Redis', ports.wardenredis, { 'X-API-Key': key });
     // …and its limits really live in Redis: the pre-flight's consume left a counter there.
@@ -772,6 +797,7 @@ async function main() {
   const ratioNoauth = summary.warden.rps / summary.noauth.rps;
   const ratioRedis = WITH_REDIS ? summary.wardenredis.rps / summary.static.rps : NaN;
   const ratioJwt = WITH_JWT ? summary.wardenjwt.rps / summary.static.rps : NaN;
+  const ratioCache = WITH_CACHE ? summary.wardencache.rps / summary.static.rps : NaN;
   const roundCols = Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1}`);
   const table = [
     `| configuration | median req/s | ${roundCols.join(' | ')} | p50 ms | p99 ms |`,
@@ -788,10 +814,19 @@ async function main() {
     `| warden / no auth | **${ratioNoauth.toFixed(3)}** |`,
     ...(WITH_REDIS ? [`| warden + Redis / nginx static auth | **${ratioRedis.toFixed(3)}** (target ≥ 0.75: ${ratioRedis >= 0.75 ? 'met' : 'NOT met'}) |`, `| warden + Redis / warden | ${(summary.wardenredis.rps / summary.warden.rps).toFixed(3)} |`] : []),
     ...(WITH_JWT ? [`| warden JWT (ES256, repeated token) / nginx static auth | **${ratioJwt.toFixed(3)}** (target ≥ 0.85: ${ratioJwt >= 0.85 ? 'met' : 'NOT met'}) |`] : []),
+    ...(WITH_CACHE ? [`| warden, decision cache (repeated requests) / nginx static auth | **${ratioCache.toFixed(3)}** (target > 1.0: ${ratioCache > 1 ? 'met' : 'NOT met'}) |`] : []),
     `| nginx static auth / no auth | ${(summary.static.rps / summary.noauth.rps).toFixed(3)} |`,
     ...(NODE_FLOOR ? [`| trivial node auth / nginx static auth | ${(summary.nodefloor.rps / summary.static.rps).toFixed(3)} |`, `| warden / trivial node auth | ${(summary.warden.rps / summary.nodefloor.rps).toFixed(3)} |`] : []),
   ].join('\n');
 
+  // The decision cache really answered: warden (its audit file) saw a small fraction of the requests.
+  let cacheLine = '';
+  if (WITH_CACHE) {
+    const decisions = readFileSync(join(tmp, 'wardencache', 'audit.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"decision"')).length;
+    const requests = results.wardencache.reduce((n, r) => n + r.requests, 0) + (WARMUP > 0 ? 1 : 0);
+    cacheLine = `- warden, decision cache: warden took ${decisions} decisions for ${requests} requests through nginx (the rest answered from nginx's cache; the rule allows reuse for 5 s)`;
+    if (decisions > requests / 10) problems.push(`warden, decision cache: ${decisions} decisions for ${requests} requests: the cache did not answer`);
+  }
   const nginxVersion = run(NGINX, ['-v']).trim().replace(/^nginx version:\s*(nginx\/)?/, '');
   const cpuModel = /model name\s*:\s*(.*)/.exec(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '')?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
   const nproc = run('nproc', []).trim() || String(cpus().length);
@@ -804,6 +839,7 @@ async function main() {
     `- wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s, ${ROUNDS} rounds interleaved, ${WARMUP}s warm-up each, GET ${PATH} with X-API-Key (warden JWT: Authorization: Bearer, one ES256 token); nginx 1 worker; warden audit to a file`,
     `- auth subrequest: ${recipe}; warden at git ${rev}`,
     redisLine,
+    ...(cacheLine ? [cacheLine] : []),
   ].join('\n');
 
   let firstVerify = '';

@@ -69,6 +69,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.route('/admin', adminRoutes(deps));
   if (deps.signIn) app.route('/oauth2', deps.signIn);
 
+  // The public keys of X-Warden-Assertion: apps verify assertions against this key set.
+  app.get('/.well-known/jwks.json', (c) =>
+    deps.assertion ? c.json(deps.assertion.jwks(), 200, { 'cache-control': 'public, max-age=30' }) : c.json({ error: 'not_found', message: 'WARDEN_ASSERTION_KEY is not set' }, 404, { 'cache-control': 'no-store' }),
+  );
+
   app.notFound((c) => c.json({ error: 'not_found' }, 404, { 'cache-control': 'no-store' }));
   app.onError(() => toResponse(errorResponse()));
   return app;

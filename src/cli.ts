@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // `warden` commands: serve, check, keys create, keys hash.
+import { recipeCommand } from './tooling/recipe-command.js';
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ const USAGE = `usage: warden <command>
   serve                        run the forward-auth server (default)
   check [--strict]             validate env, policy and keys; print a summary and lint warnings
                                (--strict: exit 1 when there are warnings)
-  explain --url URL [--method M] [--ip IP] [--key KEY | --roles r1,r2] [--header 'N: v'] [--json]
+  explain --url URL [--method M] [--ip IP] [--key KEY | --jwt TOKEN | --roles r1,r2] [--header 'N: v'] [--json]
                                the decision /verify would take for a request, and why
   test [FILES…]                run policy test cases (default rbac/policy.test.yaml); exit 1 on a failure
   keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO] [--networks CIDRs] [--rate-limit NAME]
@@ -30,6 +31,8 @@ const USAGE = `usage: warden <command>
   keys unrevoke ID [--type key|token|subject]
                                lift a revocation
   keys revocations             list revocations in force
+  recipe nginx|traefik|caddy|ingress-nginx
+                               the proxy lines that name the policy's identity headers (headers.preset, .extra)
   schema [--out DIR]           write the JSON Schemas of the policy and keys files (default DIR: rbac)
 `;
 
@@ -119,6 +122,7 @@ export async function run(argv: string[], io: Out): Promise<number> {
     if (cmd === 'check') return await check(sub === undefined ? rest : [sub, ...rest], io);
     if (cmd === 'schema') return schemaCommand(argv.slice(1), io);
     if (cmd === 'explain') return await explainCommand(argv.slice(1), io);
+    if (cmd === 'recipe') return await recipeCommand(argv.slice(1), io);
     if (cmd === 'test') return await policyTestCommand(argv.slice(1), io);
     if (cmd === 'keys' && sub === 'create') return keysCreate(rest, io);
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);

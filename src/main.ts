@@ -4,7 +4,10 @@ import { createServer } from 'node:http';
 import type { DestinationStream } from 'pino';
 import { createApp } from './app.js';
 import { createAuditLog, createOpsLog } from './audit/audit-log.js';
+import type { Env } from './config/env-schema.js';
+import { ConfigError } from './config/errors.js';
 import { loadConfig } from './config/load.js';
+import { AssertionKeyError, AssertionSigner } from './identity/assertion.js';
 import { createMetrics } from './metrics.js';
 import { compileCidrs } from './request/client-ip.js';
 import { startReloader, type ReloadResult } from './reload.js';
@@ -34,6 +37,7 @@ export interface StartOptions {
 export async function start(vars: Record<string, string | undefined>, opts: StartOptions = {}): Promise<Running> {
   const config = await loadConfig(vars, { fetch });
   const env = config.env;
+  const assertion = await openAssertionSigner(env);
   const log = createOpsLog(env.LOG_LEVEL, opts.opsDestination);
   const audit = createAuditLog(opts.auditDestination);
   const metrics = createMetrics();
@@ -51,6 +55,7 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
     loginUrl: signIn.loginUrl ?? env.WARDEN_LOGIN_URL,
     defaultDialect: env.WARDEN_PROXY,
     shadowMode: env.WARDEN_MODE === 'shadow',
+    assertion,
     now: Date.now,
     isReady: () => accepting,
     signIn: signIn.routes,
@@ -60,7 +65,11 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   const hono = getRequestListener(app.fetch);
   const fastVerify = createVerifyListener(deps, env.WARDEN_PROXY);
   const reloader = startReloader(env, state, services, log, { fetch }, audit);
-  const onHup = () => void reloader.reload('SIGHUP');
+  const onHup = () => {
+    void reloader.reload('SIGHUP');
+    // A replaced assertion key file takes over; the old key stays published until its tokens expire.
+    if (env.WARDEN_ASSERTION_KEY !== 'generate') void assertion?.rotate().then((changed) => changed && log.info({ event: 'assertion_key_rotated' }, 'assertion key replaced'), (e: Error) => log.error({ event: 'assertion_key_error', err: e.message }, 'cannot read the new assertion key; the current one stays'));
+  };
   process.on('SIGHUP', onHup);
 
   // Keep-alive longer than proxies' upstream keepalive (nginx 60 s) so warden never closes a connection they are about to reuse.
@@ -94,7 +103,21 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
       http.closeAllConnections();
       await audit.flush();
       await services.close();
+      assertion?.close();
       log.info({ event: 'stopped' }, 'warden stopped');
     })());
   return { port, close, reload: () => reloader.reload('api') };
+}
+
+/** The assertion signer of WARDEN_ASSERTION_KEY, or null; an unusable key file is a configuration error (exit 2). */
+async function openAssertionSigner(env: Env): Promise<AssertionSigner | null> {
+  const spec = env.WARDEN_ASSERTION_KEY;
+  if (spec === undefined) return null;
+  const source = spec === 'generate' ? { kind: 'generated' as const, stateDir: env.WARDEN_STATE_DIR, rotateMs: env.WARDEN_ASSERTION_ROTATE * 1000 } : { kind: 'file' as const, path: spec };
+  try {
+    return await AssertionSigner.open(source, env.WARDEN_ASSERTION_TTL);
+  } catch (e) {
+    if (e instanceof AssertionKeyError) throw new ConfigError([{ source: 'env WARDEN_ASSERTION_KEY', path: '', message: e.message }]);
+    throw e;
+  }
 }

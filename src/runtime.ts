@@ -1,10 +1,12 @@
 // The runtime: one compiled policy version, swapped atomically on reload, over long-lived shared services.
-import { authenticateKey, compileKeys, type KeyTable } from './auth/apikey.js';
+import { authenticateCert, authenticateKey, compileKeys, type KeyTable } from './auth/apikey.js';
+import type { ClientCertSource } from './auth/client-cert.js';
 import type { Authenticator } from './auth/chain.js';
 import { claimsMapping, type ClaimsMapping } from './auth/claims.js';
 import { JwtAuthenticator, type JwtVerifier } from './auth/jwt.js';
 import type { Revocations } from './auth/revocations.js';
 import type { Documents } from './config/load.js';
+import { compileClaimHeaders, type ClaimHeader } from './http/claim-headers.js';
 import { HEADER_PRESETS, type IdentityHeaderNames } from './http/respond.js';
 import { Bans, type BanSpec } from './limits/bans.js';
 import { RateLimits } from './limits/rate-limits.js';
@@ -24,6 +26,8 @@ export interface Shared {
   jwtCacheSize: number;
   /** The sign-in session authenticator for a policy version's claims mapping (set by main.ts when sign-in is configured). */
   sessionAuth?: ((mapping: ClaimsMapping) => Authenticator) | null;
+  /** Whose headers carry a verified client certificate (WARDEN_CLIENT_CERT). */
+  clientCert?: ClientCertSource;
 }
 
 /** Everything a request reads, compiled from one version of policy and keys. Never mutated. */
@@ -37,6 +41,8 @@ export interface Runtime {
   readonly limits: RateLimits;
   readonly bans: Bans | null;
   readonly headerNames: IdentityHeaderNames;
+  /** Extra identity headers from claims (policy `headers.extra`). */
+  readonly claimHeaders: readonly ClaimHeader[];
   readonly docs: Documents;
 }
 
@@ -58,6 +64,9 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
   const chain: Authenticator[] = [(req, now) => authenticateKey(keys, req, now, revocations)];
   if (jwt) chain.push((req, now) => jwt.authenticate(req, now));
   if (shared.sessionAuth) chain.push(shared.sessionAuth(mapping));
+  // A transport credential comes last: an explicit key or token in the request takes precedence.
+  const certSource = shared.clientCert ?? 'off';
+  if (certSource !== 'off' && keys.bySubject.size > 0) chain.push((req, now) => authenticateCert(keys, certSource, req, now, revocations));
   return Object.freeze({
     version: (previous?.version ?? 0) + 1,
     policy,
@@ -67,6 +76,7 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
     limits: new RateLimits(shared.store, policy.rateLimits, previous?.limits),
     bans: sameBans ? previous.bans : shared.banned ? new Bans(shared.store, spec, shared.banned, shared.onBan) : null,
     headerNames: HEADER_PRESETS[docs.policy.headers?.preset ?? 'warden'],
+    claimHeaders: compileClaimHeaders(docs.policy.headers?.extra),
     docs,
   });
 }

@@ -81,6 +81,7 @@ export async function startServices(env: Env, log: Logger, audit: AuditLog, metr
   return {
     jwt,
     jwtCacheSize: env.WARDEN_JWT_CACHE_SIZE,
+    clientCert: env.WARDEN_CLIENT_CERT,
     store,
     revocations: new Revocations(revMirror),
     banned,

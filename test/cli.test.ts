@@ -88,6 +88,20 @@ describe('warden CLI', () => {
     }
   });
 
+  it('recipe prints the proxy lines for the policy\'s header names', async () => {
+    const policy = JSON.stringify({ headers: { preset: 'authelia', extra: { 'X-Tenant': 'tenant_id' } } });
+    const traefik = await warden(['recipe', 'traefik'], { WARDEN_POLICY: policy });
+    expect(traefik.stdout).toContain('authResponseHeaders:\n  - Remote-User\n  - Remote-Groups\n  - Remote-Name\n  - Remote-Email\n  - X-Auth-Method\n  - X-Tenant\n  - X-Warden-Assertion\n');
+    const ingress = await warden(['recipe', 'ingress-nginx'], { WARDEN_POLICY: policy });
+    expect(ingress.stdout).toBe('nginx.ingress.kubernetes.io/auth-response-headers: Remote-User,Remote-Groups,Remote-Name,Remote-Email,X-Auth-Method,X-Tenant,X-Warden-Assertion\n');
+    const caddy = await warden(['recipe', 'caddy'], { WARDEN_POLICY: policy });
+    expect(caddy.stdout).toContain('copy_headers Remote-User Remote-Groups Remote-Name Remote-Email X-Auth-Method X-Tenant\n');
+    const nginx = await warden(['recipe', 'nginx'], { WARDEN_POLICY: policy });
+    expect(nginx.stdout).toMatch(/^auth_request_set \$warden_user_id +\$upstream_http_remote_user;$/m);
+    expect(nginx.stdout).toMatch(/^proxy_set_header X-User-ID +"";$/m);
+    expect((await warden(['recipe', 'haproxy'])).code).toBe(2);
+  });
+
   it('refuses unknown commands with usage and exit 2', async () => {
     const r = await warden(['frobnicate']);
     expect(r.code).toBe(2);

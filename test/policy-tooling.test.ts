@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { send } from './helpers/http.js';
+import { makeKey, startIssuer } from './helpers/issuer.js';
 import { startWarden, testKey } from './helpers/warden.js';
 
 const run = promisify(execFile);
@@ -42,6 +43,28 @@ describe('warden explain', () => {
     expect(r.stdout).toMatch(/\[1\] GET,HEAD \/api\/\*\* → require any \[api:read\]: ✗ method not in the rule's methods/);
     expect(r.stdout).toMatch(/\[2\] \/api\/\*\* → require any \[api:write\]: ✓ matches/);
     expect(r.stdout).toContain('api:write: granted by none of the roles');
+  });
+
+  it('verifies a --jwt against the configured issuer, with roles from its claims, and names a refusal', async () => {
+    const key = await makeKey('ES256');
+    const iss = await startIssuer([key]);
+    try {
+      const env = { WARDEN_JWT_ISSUERS: JSON.stringify([{ issuer: iss.issuer, audience: 'api' }]) };
+      const token = await iss.mint({ aud: 'api', sub: 'svc-7', groups: ['developer', 'unknown-group'] });
+      const ok = await warden(['explain', '--url', 'https://api.example.com/api/nodes', '--jwt', token], env);
+      expect(ok.stdout).toMatch(/^decision: 200 allow \(permitted\)/);
+      expect(ok.stdout).toContain(`identity: jwt svc-7 from ${iss.issuer}, roles [developer]`);
+      expect(ok.stdout).not.toContain(token.split('.')[2]);
+      const expired = await iss.mint({ aud: 'api', sub: 'svc-7', exp: Math.floor(Date.now() / 1000) - 120 });
+      const bad = await warden(['explain', '--url', 'https://api.example.com/api/nodes', '--jwt', expired], env);
+      expect(bad.stdout).toMatch(/^decision: 401 unauthenticated \(invalid_credentials\)/);
+      expect(bad.stdout).toContain(`credential refused: invalid_credentials (cause: expired, kid ${key.kid}, ERR_JWT_EXPIRED)`);
+      const none = await warden(['explain', '--url', 'https://api.example.com/api/nodes', '--jwt', token]);
+      expect(none.code).toBe(2);
+      expect(none.stderr).toContain('--jwt needs WARDEN_JWT_ISSUERS');
+    } finally {
+      await iss.close();
+    }
   });
 
   it('looks a --key up in the keys file like /verify, and names the limit that applies', async () => {

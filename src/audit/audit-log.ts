@@ -24,6 +24,8 @@ export interface DecisionEvent {
   /** A refused bearer token: the `kid` of its header and jose's error code. Never the token. */
   kid?: string;
   joseCode?: string;
+  /** Extra claim headers sent empty on this allow, and why. */
+  headerProblems?: string[];
   /** Set on `would-deny`: allowed because of `WARDEN_MODE=shadow` (`mode`) or a `shadow: true` rule (`rule`). */
   shadow?: 'mode' | 'rule';
   durationMs: number;
@@ -64,6 +66,7 @@ export function decisionFields(e: DecisionEvent): string {
     (e.rateLimit !== undefined ? `,"rateLimit":${str(e.rateLimit)}` : '') +
     (e.kid !== undefined ? `,"kid":${str(e.kid)}` : '') +
     (e.joseCode !== undefined ? `,"joseCode":${str(e.joseCode)}` : '') +
+    (e.headerProblems !== undefined ? `,"headerProblems":${JSON.stringify(e.headerProblems)}` : '') +
     (e.shadow !== undefined ? `,"shadow":${str(e.shadow)}` : '') +
     `,"durationMs":${e.durationMs}`
   );

@@ -4,6 +4,7 @@ import type { BlockList } from 'node:net';
 import type { KeyEntry, KeysFile } from '../config/keys-schema.js';
 import { compileCidrs, inList } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
+import { normalizeDn, verifiedSubject, type ClientCertSource } from './client-cert.js';
 import { AuthError } from './errors.js';
 import { presentedJwt } from './jwt.js';
 import type { Revocations } from './revocations.js';
@@ -18,9 +19,10 @@ interface KeyRecord {
   networks: BlockList | null;
 }
 
-/** The keys file compiled for lookup by hash. */
+/** The keys file compiled for lookup by hash (API keys) and by normalized subject DN (client certificates). */
 export interface KeyTable {
   byHash: ReadonlyMap<string, KeyRecord>;
+  bySubject: ReadonlyMap<string, KeyRecord>;
   entries: readonly KeyEntry[];
 }
 
@@ -45,23 +47,24 @@ export function generateKey(): string {
 /** Build the hash → identity Map once per load. */
 export function compileKeys(file: KeysFile): KeyTable {
   const byHash = new Map<string, KeyRecord>();
+  const bySubject = new Map<string, KeyRecord>();
   for (const k of file.keys) {
     const identity: Identity = Object.freeze({
       sub: k.id,
       name: headerSafe(k.name ?? ''),
       email: headerSafe(k.email ?? ''),
       roles: Object.freeze([...k.roles]),
-      method: 'api_key' as const,
+      method: k.certSubject !== undefined ? ('mtls' as const) : ('api_key' as const),
       keyId: k.id,
       ...(k.rateLimit ? { rateLimit: k.rateLimit } : {}),
+      ...(k.expires ? { expiresAt: k.expires.getTime() } : {}),
+      ...(k.networks ? { ipBound: true } : {}),
     });
-    byHash.set(k.sha256, {
-      identity,
-      expiresAt: k.expires ? k.expires.getTime() : null,
-      networks: k.networks ? compileCidrs(k.networks) : null,
-    });
+    const record = { identity, expiresAt: k.expires ? k.expires.getTime() : null, networks: k.networks ? compileCidrs(k.networks) : null };
+    if (k.sha256 !== undefined) byHash.set(k.sha256, record);
+    if (k.certSubject !== undefined) bySubject.set(normalizeDn(k.certSubject)!, record);
   }
-  return { byHash, entries: file.keys };
+  return { byHash, bySubject, entries: file.keys };
 }
 
 /** The API key a request presents, if any: `X-API-Key`, else a non-JWT `Authorization: Bearer`. */
@@ -82,6 +85,24 @@ export function authenticateKey(table: KeyTable, req: RequestDescription, now: n
   if (key.length === 0 || key.length > MAX_CREDENTIAL_LENGTH) return new AuthError('invalid_credentials', 'malformed');
   const record = table.byHash.get(hashKey(key));
   if (!record) return new AuthError('invalid_credentials', 'unknown');
+  return checkRecord(record, req, now, revocations);
+}
+
+/**
+ * Authenticate by the client certificate the proxy verified (WARDEN_CLIENT_CERT): the keys-file entry
+ * with that `certSubject`, checked like a key; null when there is none (a certificate the keys file
+ * does not name is no credential of warden's).
+ */
+export function authenticateCert(table: KeyTable, source: ClientCertSource, req: RequestDescription, now: number, revocations: Revocations | null = null): Identity | AuthError | null {
+  const subject = verifiedSubject(source, req);
+  if (subject === null) return null;
+  const dn = normalizeDn(subject);
+  const record = dn === null ? undefined : table.bySubject.get(dn);
+  return record ? checkRecord(record, req, now, revocations) : null;
+}
+
+/** The checks every keys-file credential passes: revocation (fail closed until loaded), expiry, networks. */
+function checkRecord(record: KeyRecord, req: RequestDescription, now: number, revocations: Revocations | null): Identity | AuthError {
   const id = record.identity.keyId;
   if (revocations) {
     // Until the revocation set has been loaded once, no key can be shown not to be revoked: fail closed.

@@ -30,11 +30,19 @@ export class NoMatchingKey extends Error {
 async function getJson(url: string, opts: KeySetOptions, accept: string): Promise<unknown> {
   const res = await opts.fetch(url, { headers: { accept }, redirect: 'error', signal: AbortSignal.timeout(opts.timeoutMs) });
   if (res.status !== 200) throw new Error(`HTTP ${res.status} from ${url}`);
-  const declared = Number(res.headers.get('content-length') ?? 0);
-  if (declared > MAX_DOCUMENT_BYTES) throw new Error(`document larger than ${MAX_DOCUMENT_BYTES} bytes at ${url}`);
-  const text = await res.text();
-  if (text.length > MAX_DOCUMENT_BYTES) throw new Error(`document larger than ${MAX_DOCUMENT_BYTES} bytes at ${url}`);
-  return JSON.parse(text) as unknown;
+  const tooLarge = () => new Error(`document larger than ${MAX_DOCUMENT_BYTES} bytes at ${url}`);
+  if (Number(res.headers.get('content-length') ?? 0) > MAX_DOCUMENT_BYTES) throw tooLarge();
+  // Read at most the limit, whatever the server declares (or does not, when chunked).
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (res.body) {
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength;
+      if (size > MAX_DOCUMENT_BYTES) throw tooLarge();
+      chunks.push(chunk);
+    }
+  }
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
 }
 
 /** OpenID discovery: the jwks_uri of an issuer whose metadata names exactly that issuer. */

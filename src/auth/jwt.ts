@@ -225,7 +225,7 @@ export class JwtAuthenticator {
     if (routed instanceof AuthError) return routed;
     return this.verifier.verify(token, routed, now).then(
       (payload) => {
-        const identity = identityFromClaims(payload, routed.issuer.config, this.mapping);
+        const identity = identityFromClaims(payload, routed.issuer.config, this.mapping, payload.exp! * 1000);
         if (identity instanceof AuthError) return identity;
         const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
         const revoked = this.revoked(identity, jti, payload.iat, now);

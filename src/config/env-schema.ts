@@ -69,6 +69,14 @@ export const envSchema = z.object({
   /** Least time between two fetches of one key set (an unknown-kid flood costs one fetch per cooldown). */
   WARDEN_JWKS_COOLDOWN: duration.default(30),
   WARDEN_JWKS_TIMEOUT: duration.default(5),
+  /** Client-certificate identities: whose headers carry the proxy's mutual-TLS verification result (off by default). */
+  WARDEN_CLIENT_CERT: z.enum(['off', 'nginx', 'ingress-nginx', 'traefik']).default('off'),
+  /** Signed identity assertion on every allow: a PEM private key file, or `generate` (a key kept in the state dir). */
+  WARDEN_ASSERTION_KEY: z.string().min(1).optional(),
+  /** Lifetime of an assertion (at most 60 s). */
+  WARDEN_ASSERTION_TTL: duration.default(60),
+  /** With a generated key: how often a new key is made (the old one stays published until its tokens expire). */
+  WARDEN_ASSERTION_ROTATE: duration.default(86_400),
   LOG_LEVEL: z.enum(LEVELS).default('info'),
   // Browser sign-in (issue 5): sign-in-schema.ts.
   ...signInEnvShape,
@@ -83,6 +91,7 @@ export function envCrossCheck(env: Env): { variable: string; message: string }[]
   const modes = [env.REDIS_URL && 'REDIS_URL', env.WARDEN_REDIS_SENTINELS && 'WARDEN_REDIS_SENTINELS', env.WARDEN_REDIS_CLUSTER_NODES && 'WARDEN_REDIS_CLUSTER_NODES'].filter(Boolean);
   if (modes.length > 1) out.push({ variable: String(modes[1]), message: `set only one of REDIS_URL, WARDEN_REDIS_SENTINELS, WARDEN_REDIS_CLUSTER_NODES (also set: ${modes[0]})` });
   if (env.WARDEN_REDIS_SENTINELS && !env.WARDEN_REDIS_SENTINEL_NAME) out.push({ variable: 'WARDEN_REDIS_SENTINEL_NAME', message: 'required with WARDEN_REDIS_SENTINELS (the master group name)' });
+  if (env.WARDEN_ASSERTION_TTL > 60 || env.WARDEN_ASSERTION_TTL < 5) out.push({ variable: 'WARDEN_ASSERTION_TTL', message: 'between 5s and 60s: an assertion proves a request came through the proxy just now' });
   if (env.WARDEN_REDIS_TIMEOUT > 10) out.push({ variable: 'WARDEN_REDIS_TIMEOUT', message: 'at most 10s; a slow Redis must cost a fast error, not a stalled request' });
   out.push(...signInCrossCheck(env));
   return out;

@@ -65,10 +65,26 @@ const rule = z
     rateLimit: z.string().optional(),
     /** Audit-only: a request this rule would deny is decided by the other rules and audited `would-deny`. */
     shadow: z.boolean().optional(),
+    /** Opt-in: how long the proxy may reuse this rule's allow (and 403) for the same credential, method, host and URI. */
+    cache: z
+      .strictObject({
+        allow: z.union([z.literal(0), duration]).default(0),
+        deny: z.union([z.literal(0), duration]).default(0),
+      })
+      .refine((c) => c.allow <= 300 && c.deny <= 300, 'at most 300s: a revoked credential keeps working at the proxy for this long')
+      .optional(),
   })
 ;
 
 const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;
+const CLAIM_PATH = /^[A-Za-z0-9_:$-]+(?:\.[A-Za-z0-9_:$-]+)*$|^https?:\/\/\S+$/;
+/** Headers warden sets itself or that carry protocol meaning: never an extra claim header. */
+const RESERVED_HEADERS = new Set([
+  'x-user-id', 'x-user-roles', 'x-user-name', 'x-user-email', 'x-auth-method', 'remote-user', 'remote-groups', 'remote-name', 'remote-email',
+  'x-auth-request-user', 'x-auth-request-email', 'x-auth-request-groups', 'x-auth-request-preferred-username',
+  'content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'cache-control', 'location', 'set-cookie',
+  'www-authenticate', 'retry-after', 'ratelimit', 'ratelimit-policy', 'x-request-id', 'host', 'authorization', 'cookie',
+]);
 
 /** The policy file as written by users. */
 export const policySchema = z
@@ -99,7 +115,8 @@ export const policySchema = z
     headers: z
       .strictObject({
         preset: z.enum(['warden', 'authelia', 'oauth2-proxy']).default('warden'),
-        extra: z.record(z.string().regex(HEADER_NAME, 'a header name is letters, digits and -'), z.string()).default({}),
+        /** Extra identity headers: header name → dotted claim path (`X-Tenant: tenant_id`). */
+        extra: z.record(z.string().regex(HEADER_NAME, 'a header name is letters, digits and -'), z.string().regex(CLAIM_PATH, 'a claim name or dotted path like org.tenant_id')).default({}),
       })
       .optional(),
   });
@@ -136,6 +153,11 @@ export function policyCrossCheck(raw: unknown): Issue[] {
       }
     }
   });
+  const extra = isRecord(raw.headers) && isRecord(raw.headers.extra) ? raw.headers.extra : {};
+  for (const name of Object.keys(extra)) {
+    const lower = name.toLowerCase();
+    if (RESERVED_HEADERS.has(lower) || lower.startsWith('x-warden-')) out.push({ path: ['headers', 'extra', name], message: `${name} is set by warden or by HTTP itself; choose another header name` });
+  }
   const map = isRecord(raw.claims) && isRecord(raw.claims.map) ? raw.claims.map : {};
   for (const [group, role] of Object.entries(map)) {
     if (typeof role === 'string' && !Object.hasOwn(roles, role)) out.push({ path: ['claims', 'map', group], message: `role "${role}" is not defined in roles` });

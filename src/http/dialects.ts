@@ -118,7 +118,7 @@ function describeEnvoy(a: AuthRequest, trusted: BlockList): DescribeResult {
   const xff = one(h, 'x-forwarded-for');
   if (!authority || !xff) return bad('missing or duplicated Host or X-Forwarded-For');
   const xfp = h.get('x-forwarded-proto');
-  const uri = a.pathAfterPrefix === '' ? '' : a.pathAfterPrefix;
+  const uri = a.pathAfterPrefix;
   if (!uri.startsWith('/')) return bad('no original path after the prefix');
   return finish(a, trusted, { method: a.method, proto: xfp === undefined ? 'http' : xfp.toLowerCase(), authority, uri, forwardedFor: xff });
 }

@@ -31,9 +31,11 @@ export function resolveVerify(target: string, defaultDialect: Dialect): VerifyRo
     case '/verify':
       return { dialect: defaultDialect, pathAfterPrefix: '' };
   }
-  // Envoy appends the original path to the configured path_prefix.
-  if (path === ENVOY || path.startsWith(ENVOY + '/')) return { dialect: 'envoy', pathAfterPrefix: target.slice(ENVOY.length) };
+  // Envoy appends the original path to the configured path_prefix. With WARDEN_PROXY=envoy the
+  // prefix is bare /verify, and everything after it is the original path, /envoy/… included: else
+  // a request for /envoy/public/x would be judged as /public/x while the app serves /envoy/public/x.
   if (defaultDialect === 'envoy' && path.startsWith('/verify/')) return { dialect: 'envoy', pathAfterPrefix: target.slice('/verify'.length) };
+  if (path === ENVOY || path.startsWith(ENVOY + '/')) return { dialect: 'envoy', pathAfterPrefix: target.slice(ENVOY.length) };
   return null;
 }
 

@@ -12,6 +12,8 @@ import { clientKey, inList, parseAddress, type Address } from '../request/client
 import type { RequestDescription } from '../request/description.js';
 import type { Runtime, RuntimeState } from '../runtime.js';
 import { describe, type Dialect } from './dialects.js';
+import { ASSERTION_HEADER, type AssertionSigner } from '../identity/assertion.js';
+import { claimHeaders } from './claim-headers.js';
 import type { HeaderMap } from './header-map.js';
 import { allowResponse, errorResponse, forbiddenResponse, limitedResponse, unauthenticatedResponse, type Answer } from './respond.js';
 
@@ -27,6 +29,8 @@ export interface VerifyDeps {
   shadowMode?: boolean;
   /** Set-Cookie that removes a refused session cookie (sign-in configured), sent with its 401/302. */
   clearSessionCookie?: string | null;
+  /** Signs X-Warden-Assertion on every allow (WARDEN_ASSERTION_KEY). */
+  assertion?: AssertionSigner | null;
 }
 
 /** The raw auth request as the HTTP layer sees it. */
@@ -90,11 +94,30 @@ function noteRequest(ev: DecisionEvent, r: Partial<RequestDescription>): void {
 }
 
 /** Answer allow, auditing the deny already noted in `ev` as `would-deny` (shadow mode or a shadow rule). */
-function wouldDeny(ev: DecisionEvent, origin: 'mode' | 'rule', identity: Identity | null, runtime: Runtime): Answer {
+function wouldDeny(deps: VerifyDeps, ev: DecisionEvent, origin: 'mode' | 'rule', identity: Identity | null, runtime: Runtime): Answer | Promise<Answer> {
   ev.decision = 'would-deny';
   ev.shadow = origin;
   ev.authMethod ??= 'public';
-  return allowResponse(identity, runtime.headerNames, null);
+  return withAssertion(deps, allowResponse(identity, runtime.headerNames, extraHeaders(ev, identity, runtime)), identity, ev.host);
+}
+
+/** Add X-Warden-Assertion to an allow: signed for an identity, empty for a public route (the proxy overwrites a client copy). */
+function withAssertion(deps: VerifyDeps, answer: Answer, identity: Identity | null, host: string | null): Answer | Promise<Answer> {
+  const signer = deps.assertion;
+  if (!signer) return answer;
+  if (!identity || host === null) {
+    answer.headers[ASSERTION_HEADER] = '';
+    return answer;
+  }
+  const token = signer.assertion(identity, host);
+  if (typeof token === 'string') {
+    answer.headers[ASSERTION_HEADER] = token;
+    return answer;
+  }
+  return token.then((t) => {
+    answer.headers[ASSERTION_HEADER] = t;
+    return answer;
+  });
 }
 
 /** Run the authenticator chain on a described request; a duplicated credential header is refused unread. */
@@ -118,7 +141,7 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
     ev.reason = described.reason;
     ev.cause = described.detail;
     // A bad path is a policy-level refusal; a broken forwarded context is a proxy misconfiguration, refused even in shadow mode.
-    if (deps.shadowMode && described.reason === 'bad_path') return wouldDeny(ev, 'mode', null, deps.state.current);
+    if (deps.shadowMode && described.reason === 'bad_path') return wouldDeny(deps, ev, 'mode', null, deps.state.current);
     return forbiddenResponse(described.reason);
   }
   const req = described.req;
@@ -156,21 +179,19 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
     if (banned) {
       ev.decision = 'limited';
       ev.reason = 'banned';
-      if (deps.shadowMode) return wouldDeny(ev, 'mode', identity, runtime);
+      if (deps.shadowMode) return wouldDeny(deps, ev, 'mode', identity, runtime);
       return limitedResponse(banned, 'banned');
     }
     if (auth && 'error' in auth) counting = bans.recordFailure(req.clientIp, auth.error.failure, now);
   }
   if (d.kind === 'unauthenticated') {
     ev.decision = 'unauthenticated';
-    const answer = deps.shadowMode ? wouldDeny(ev, 'mode', null, runtime) : unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl, d.error?.description);
-    // A tampered, foreign or ended session cookie is cleared, so the browser stops sending it.
-    if (deps.clearSessionCookie && !deps.shadowMode && (d.error?.failure === 'bad_session' || d.error?.failure === 'session_ended')) answer.headers['set-cookie'] = deps.clearSessionCookie;
+    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', null, runtime) : clearingSession(deps, d.error, unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl, d.error?.description));
     return counting ? counting.then(() => answer) : answer;
   }
   if (d.kind === 'forbidden') {
     ev.decision = 'forbidden';
-    const answer = deps.shadowMode ? wouldDeny(ev, 'mode', identity, runtime) : forbiddenResponse(d.reason, d.required);
+    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', identity, runtime) : reusable(forbiddenResponse(d.reason, d.required), 'deny', d.rule, identity, req, runtime, now);
     return counting ? counting.then(() => answer) : answer;
   }
   ev.decision = 'allow';
@@ -182,21 +203,57 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
     ev.reason = shadowed.reason;
     ev.rule = shadowed.rule;
   }
-  const allowed = allowResponse(identity, runtime.headerNames, null);
-  if (d.rateLimit === null) return allowed;
+  const allowed = allowResponse(identity, runtime.headerNames, extraHeaders(ev, identity, runtime));
+  if (!shadowed && !deps.shadowMode && d.rateLimit === null) reusable(allowed, 'allow', d.rule, identity, req, runtime, now);
+  if (d.rateLimit === null) return withAssertion(deps, allowed, identity, req.host);
   const spec = runtime.limits.spec(d.rateLimit);
   const subject = spec?.by === 'identity' && identity ? identitySubject(identity) : `ip:${clientKey(req.clientIp)}`;
   ev.rateLimit = d.rateLimit;
-  const limit = (outcome: LimitOutcome): Answer => {
-    if (!outcome.limited) return allowed;
+  const limit = (outcome: LimitOutcome): Answer | Promise<Answer> => {
+    if (!outcome.limited) return withAssertion(deps, allowed, identity, req.host);
     ev.decision = 'limited';
     ev.reason = 'rate_limited';
     ev.rule = d.rule;
-    if (deps.shadowMode) return wouldDeny(ev, 'mode', identity, runtime);
+    if (deps.shadowMode) return wouldDeny(deps, ev, 'mode', identity, runtime);
     return limitedResponse(outcome);
   };
   const outcome = runtime.limits.consume(d.rateLimit, subject);
   return outcome instanceof Promise ? outcome.then(limit) : limit(outcome);
+}
+
+/** The policy's extra claim headers for an allow; a claim that cannot be sent goes empty and is audited. */
+function extraHeaders(ev: DecisionEvent, identity: Identity | null, runtime: Runtime): Record<string, string> | null {
+  const h = claimHeaders(runtime.claimHeaders, identity);
+  if (h === null) return null;
+  if (h.problems.length > 0) ev.headerProblems = h.problems;
+  return h.values;
+}
+
+/**
+ * Mark a decision the proxy may reuse (the rule's opt-in `cache`): `Cache-Control: private, max-age=N`,
+ * never beyond the credential's own expiry, and never for a decision that also depends on something
+ * the proxy's cache key (credential, method, host, URI) does not hold — the client IP (networks, IP-bound
+ * keys), a rate limit, a second reading of the path — or on a session, which can end sooner.
+ */
+function reusable(answer: Answer, kind: 'allow' | 'deny', ruleIndex: number | null, identity: Identity | null, req: RequestDescription, runtime: Runtime, now: number): Answer {
+  if (ruleIndex === null) return answer;
+  const rule = runtime.policy.source.rules[ruleIndex];
+  let seconds = rule?.cache?.[kind] ?? 0;
+  if (seconds <= 0 || rule!.networks || runtime.policy.networks || req.altMatchPaths || identity?.ipBound || identity?.rateLimit || identity?.method === 'session') return answer;
+  if (identity?.expiresAt !== undefined) seconds = Math.min(seconds, (identity.expiresAt - now) / 1000);
+  const maxAge = Math.floor(seconds);
+  if (maxAge >= 1) {
+    answer.headers['cache-control'] = `private, max-age=${maxAge}`;
+    // nginx will not cache a `private` answer by itself; its recipe reads this instead (warden-decisions-cached.conf).
+    answer.headers['x-accel-expires'] = String(maxAge);
+  }
+  return answer;
+}
+
+/** A tampered, foreign or ended session cookie is cleared with its refusal, so the browser stops sending it. */
+function clearingSession(deps: VerifyDeps, error: AuthError | null | undefined, answer: Answer): Answer {
+  if (deps.clearSessionCookie && (error?.failure === 'bad_session' || error?.failure === 'session_ended')) answer.headers['set-cookie'] = deps.clearSessionCookie;
+  return answer;
 }
 
 /** Rate-limit subject of an identity: its method, its issuer when it has one, and its id. */

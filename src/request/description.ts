@@ -5,6 +5,8 @@ import type { Address } from './client-ip.js';
 export interface HeaderView {
   /** The single value of a header; undefined when absent. */
   get(name: string): string | undefined;
+  /** True when the header appeared more than once (where the source can tell). */
+  duplicated?(name: string): boolean;
 }
 
 /** The original client request, as the proxy described it. */

@@ -1,6 +1,7 @@
 // Evaluate one request offline, as /verify would, with the decision trace: the core of `warden explain` and `warden test`.
 import { BlockList } from 'node:net';
 import { authenticateKey, type KeyTable } from '../auth/apikey.js';
+import { AuthError } from '../auth/errors.js';
 import type { Identity } from '../auth/identity.js';
 import type { RateLimitSpec } from '../config/policy-schema.js';
 import { describeUrl } from '../http/dialects.js';
@@ -24,6 +25,8 @@ export interface EvalInput {
   key?: string;
   /** A synthetic identity with these roles (no credential lookup). */
   roles?: readonly string[];
+  /** A credential already checked elsewhere (a bearer JWT verified against its issuer): its identity or refusal. */
+  verified?: Identity | AuthError;
 }
 
 /** The decision as the proxy would see it. */
@@ -40,7 +43,12 @@ export interface EvalOutcome {
 /** Everything explain prints. */
 export interface Evaluation {
   request: { method: string; url: string; host: string | null; path: string | null; altPaths: readonly string[]; clientIp: string | null };
-  identity: { kind: 'anonymous' } | { kind: 'synthetic'; roles: readonly string[] } | { kind: 'api_key'; id: string; roles: readonly string[] } | { kind: 'refused'; reason: string; cause: string; keyId: string | null };
+  identity:
+    | { kind: 'anonymous' }
+    | { kind: 'synthetic'; roles: readonly string[] }
+    | { kind: 'api_key'; id: string; roles: readonly string[] }
+    | { kind: 'jwt'; id: string; issuer: string; roles: readonly string[] }
+    | { kind: 'refused'; reason: string; cause: string; keyId: string | null; kid?: string; joseCode?: string };
   outcome: EvalOutcome;
   trace: ReadingTrace[];
   notes: string[];
@@ -55,7 +63,7 @@ const NO_PROXIES = new BlockList();
 export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInput, now: number): Evaluation {
   const ip = parseAddress(input.ip ?? DEFAULT_IP);
   if (!ip) throw new EvalInputError(`not an IP address: ${input.ip}`);
-  if (input.key !== undefined && input.roles !== undefined) throw new EvalInputError('give a key or roles, not both');
+  if ([input.key, input.roles, input.verified].filter((x) => x !== undefined).length > 1) throw new EvalInputError('give one of a key, a token or roles');
   const raw: string[] = [];
   for (const [name, value] of Object.entries(input.headers ?? {})) raw.push(name, value);
   if (input.key !== undefined) raw.push('x-api-key', input.key);
@@ -73,7 +81,11 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
   request.altPaths = req.altMatchPaths ?? [];
   let auth: AuthOutcome;
   let identity: Evaluation['identity'];
-  if (input.roles !== undefined) {
+  if (input.verified !== undefined) {
+    const v = input.verified;
+    auth = v instanceof AuthError ? { error: v } : { identity: v };
+    identity = v instanceof AuthError ? refusedIdentity(v) : { kind: 'jwt', id: v.sub, issuer: v.issuer ?? '', roles: v.roles };
+  } else if (input.roles !== undefined) {
     const synthetic: Identity = { sub: `roles:${input.roles.join(',')}`, name: '', email: '', roles: input.roles, method: 'api_key' };
     auth = { identity: synthetic };
     identity = { kind: 'synthetic', roles: input.roles };
@@ -86,7 +98,7 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
     if (input.key !== undefined) notes.push('key revocations are not consulted (they live in the running servers\' store)');
     if (auth === null) identity = { kind: 'anonymous' };
     else if ('identity' in auth) identity = { kind: 'api_key', id: auth.identity.sub, roles: auth.identity.roles };
-    else identity = { kind: 'refused', reason: auth.error.code, cause: auth.error.failure, keyId: auth.error.keyId ?? null };
+    else identity = refusedIdentity(auth.error);
   }
   const collector = new TraceCollector();
   // As /verify: shadow rules are left out of the enforced decision, and only audited.
@@ -103,4 +115,15 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
     outcome = { decision: 'forbidden', status: 403, reason: d.reason, rule: d.rule, required: d.required };
   }
   return { request, identity, outcome, trace: collector.readings, notes };
+}
+
+function refusedIdentity(e: AuthError): Evaluation['identity'] {
+  return {
+    kind: 'refused',
+    reason: e.code,
+    cause: e.failure,
+    keyId: e.keyId ?? null,
+    ...(e.token?.kid !== undefined ? { kid: e.token.kid } : {}),
+    ...(e.token?.joseCode !== undefined ? { joseCode: e.token.joseCode } : {}),
+  };
 }

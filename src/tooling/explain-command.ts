@@ -1,6 +1,12 @@
 // `warden explain`: one request, the decision /verify would take, and the trace behind it.
 import { parseArgs } from 'node:util';
 import { compileKeys, type KeyTable } from '../auth/apikey.js';
+import { claimsMapping } from '../auth/claims.js';
+import type { AuthError } from '../auth/errors.js';
+import type { Identity } from '../auth/identity.js';
+import { JwtAuthenticator, JwtVerifier } from '../auth/jwt.js';
+import { HeaderMap } from '../http/header-map.js';
+import { parseAddress } from '../request/client-ip.js';
 import { configFailure, type Out } from './cli-io.js';
 import { loadConfig, type Config } from '../config/load.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
@@ -25,6 +31,26 @@ export async function loadForTooling(io: Out): Promise<Loaded | number> {
   }
 }
 
+/** Check a bearer token as /verify would (fetching the issuer's keys now); exit code 2 when no issuer is configured. */
+async function verifyToken(loaded: Loaded, token: string, io: Out): Promise<Identity | AuthError | number> {
+  const env = loaded.config.env;
+  if (loaded.config.issuers.length === 0) {
+    io.err('warden explain: --jwt needs WARDEN_JWT_ISSUERS (no issuer is trusted)\n');
+    return 2;
+  }
+  const verifier = new JwtVerifier(loaded.config.issuers, { refreshMs: env.WARDEN_JWKS_REFRESH * 1000, cooldownMs: 0, timeoutMs: env.WARDEN_JWKS_TIMEOUT * 1000, fetch, now: Date.now });
+  const auth = new JwtAuthenticator(verifier, claimsMapping(loaded.config.policy), null, 0);
+  const headers = HeaderMap.fromRaw(['authorization', `Bearer ${token}`]);
+  const peer = parseAddress('127.0.0.1')!;
+  const req = { method: 'GET', proto: 'https', host: '', authority: '', path: '/', matchPath: '/', altMatchPaths: null, rawUri: '/', clientIp: peer, peer, headers };
+  const r = await auth.authenticate(req, Date.now());
+  if (r === null) {
+    io.err('warden explain: --jwt is not shaped like a JWT (header.payload.signature)\n');
+    return 2;
+  }
+  return r;
+}
+
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
 
 /** Run `warden explain`; returns the exit code (0 whatever the decision, 2 for bad input). */
@@ -37,6 +63,7 @@ export async function explainCommand(args: string[], io: Out): Promise<number> {
       ip: { type: 'string' },
       key: { type: 'string' },
       roles: { type: 'string' },
+      jwt: { type: 'string' },
       header: { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
     },
@@ -57,6 +84,12 @@ export async function explainCommand(args: string[], io: Out): Promise<number> {
   }
   const loaded = await loadForTooling(io);
   if (typeof loaded === 'number') return loaded;
+  let verified: Identity | AuthError | undefined;
+  if (values.jwt !== undefined) {
+    const v = await verifyToken(loaded, values.jwt, io);
+    if (typeof v === 'number') return v;
+    verified = v;
+  }
   let e;
   try {
     e = evaluate(loaded.policy, loaded.keys, {
@@ -66,6 +99,7 @@ export async function explainCommand(args: string[], io: Out): Promise<number> {
       headers,
       ...(values.key !== undefined ? { key: values.key } : {}),
       ...(values.roles !== undefined ? { roles: list(values.roles) } : {}),
+      ...(verified !== undefined ? { verified } : {}),
     }, Date.now());
   } catch (err) {
     if (err instanceof EvalInputError) {
@@ -74,6 +108,7 @@ export async function explainCommand(args: string[], io: Out): Promise<number> {
     }
     throw err;
   }
+  if (verified !== undefined) e.notes.push('token revocations are not consulted (they live in the running servers\' store)');
   if (loaded.config.env.WARDEN_MODE === 'shadow' && e.outcome.decision !== 'allow' && e.outcome.reason !== 'bad_forwarded_context') {
     e.notes.push('WARDEN_MODE=shadow: /verify allows this request and audits decision "would-deny"');
   }

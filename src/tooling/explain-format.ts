@@ -66,7 +66,8 @@ export function formatExplanation(policy: PolicyFile, e: Evaluation): string {
     `identity: ${id.kind === 'anonymous' ? 'anonymous (no credential)'
       : id.kind === 'synthetic' ? `synthetic, roles [${id.roles.join(', ')}]`
       : id.kind === 'api_key' ? `api key ${id.id}, roles [${id.roles.join(', ')}]`
-      : `credential refused: ${id.reason} (cause: ${id.cause}${id.keyId ? `, key ${id.keyId}` : ''})`}`,
+      : id.kind === 'jwt' ? `jwt ${id.id} from ${id.issuer}, roles [${id.roles.join(', ')}]`
+      : `credential refused: ${id.reason} (cause: ${id.cause}${id.keyId ? `, key ${id.keyId}` : ''}${id.kid ? `, kid ${id.kid}` : ''}${id.joseCode ? `, ${id.joseCode}` : ''})`}`,
   );
   e.trace.forEach((r, i) => lines.push(...reading(policy, r, i === 0 ? 'rules tried on' : 'rules tried on the other reading')));
   const rl = e.outcome.rateLimit;

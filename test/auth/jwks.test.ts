@@ -146,6 +146,29 @@ describe('key sets', () => {
     expect(bad.hits.jwks).toBe(0);
   });
 
+  it('stops reading a key set past 512 KiB, even when it is sent chunked without a length', async () => {
+    const { createServer } = await import('node:http');
+    let sent = 0;
+    const big = createServer((_q, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const pump = () => {
+        while (sent < 8 * 1024 * 1024 && res.write(chunk)) sent += chunk.length;
+        if (sent < 8 * 1024 * 1024) res.once('drain', pump);
+        else res.end();
+      };
+      pump();
+    });
+    await new Promise<void>((r) => big.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(big.address() as { port: number }).port}`;
+    const keys = new IssuerKeys(url, `${url}/jwks`, options(Date.now));
+    await keys.refresh();
+    expect(keys.ready).toBe(false);
+    expect(keys.lastError).toMatch(/larger than 524288 bytes/);
+    big.closeAllConnections();
+    big.close();
+  });
+
   it('ignores symmetric and private keys a key set carries', async () => {
     const k1 = await makeKey('ES256');
     const iss = await startIssuer([k1]);

@@ -3,12 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { HEADER_PRESETS } from '../../src/http/respond.js';
+import { FROM_WARDEN_HEADERS, IDENTITY_HEADERS } from './harness/fixture.js';
 import { DEPLOY_DIR } from './harness/render.js';
 
-const preset = HEADER_PRESETS.warden;
-/** The headers warden sets on allow (default preset), in the recipes' order. */
-const IDENTITY = [preset.id, preset.roles, preset.name, preset.email, 'X-Auth-Method'];
+const IDENTITY = IDENTITY_HEADERS;
 const read = (rel: string) => readFileSync(join(DEPLOY_DIR, rel), 'utf8');
 
 describe('deploy/traefik', () => {
@@ -19,7 +17,7 @@ describe('deploy/traefik', () => {
     const fa = dyn.http.middlewares.warden.forwardAuth;
     expect(new URL(fa.address).pathname).toBe('/verify/traefik');
     expect(fa.trustForwardHeader).toBe(false);
-    expect(fa.authResponseHeaders).toEqual(IDENTITY);
+    expect(fa.authResponseHeaders).toEqual(FROM_WARDEN_HEADERS);
     // Limiting authRequestHeaders would hide Accept, X-API-Key and Authorization from warden.
     expect(fa.authRequestHeaders).toBeUndefined();
   });

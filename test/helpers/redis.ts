@@ -4,8 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
-import { findBinary, startChild, type Child } from '../e2e/harness/process.js';
+import { describeNeeding, findBinary, startChild, type Child } from '../e2e/harness/process.js';
 import { freePort, sleep, waitForPort } from '../e2e/harness/net.js';
 
 const run = promisify(execFile);
@@ -66,17 +65,8 @@ export async function startRedis(extra: string[] = [], port?: number): Promise<R
  * failing instead when CI=true.
  */
 export function redisDescribe(name: string, fn: () => void): void {
-  if (REDIS_SERVER && REDIS_CLI) {
-    describe(name, fn);
-    return;
-  }
-  const message = 'redis-server/redis-cli are not installed: the Redis tests cannot run (apt-get install redis-server)';
-  if (process.env.CI === 'true') {
-    describe(name, () => it('redis-server is installed (required when CI=true)', () => expect.fail(message)));
-  } else {
-    console.warn(`SKIPPED ${name}: ${message}`);
-    describe.skip(name, fn);
-  }
+  const installed = REDIS_SERVER !== null && REDIS_CLI !== null;
+  describeNeeding(name, installed ? null : 'redis-server/redis-cli are not installed: the Redis tests cannot run (apt-get install redis-server)', fn);
 }
 
 /** Poll until `check` holds or `ms` pass; returns the time it took. */

@@ -1,5 +1,16 @@
 // The policy, keys and warden settings every proxy e2e suite runs with.
+import { HEADER_PRESETS } from '../../../src/http/respond.js';
 import { startWarden, testKey, type TestWarden } from '../../helpers/warden.js';
+
+const preset = HEADER_PRESETS.warden;
+/** The headers warden sets on allow (default preset), in the recipes' order. */
+export const IDENTITY_HEADERS = [preset.id, preset.roles, preset.name, preset.email, 'X-Auth-Method'] as const;
+/**
+ * What a proxy copies from warden's allow onto the request where it can do so even when warden
+ * omits a header (Traefik authResponseHeaders, ingress-nginx, Envoy Gateway): the identity headers
+ * and the signed assertion, so a client's X-Warden-Assertion never reaches the app.
+ */
+export const FROM_WARDEN_HEADERS = [...IDENTITY_HEADERS, 'X-Warden-Assertion'] as const;
 
 /** The sign-in URL browsers are sent to. */
 export const LOGIN_URL = 'https://login.example.com/signin';
@@ -16,7 +27,7 @@ export const KEYS = {
 } as const;
 
 /** Rule indexes of {@link policy}, for asserting which rule the audit line names. */
-export const RULE = { public: 0, limited: 1, vip: 2, admin: 3, nodes: 4, internal: 5, reload: 6 } as const;
+export const RULE = { public: 0, limited: 1, vip: 2, admin: 3, nodes: 4, internal: 5, reload: 6, api: 7 } as const;
 
 /** The rate limit of /limited/**: this many requests per minute per identity. */
 export const TIGHT_LIMIT = 3;
@@ -34,6 +45,7 @@ export function policy(reloadPublic = false): Record<string, unknown> {
       { match: { path: '/nodes/**' }, require: ['nodes:read'] },
       { match: { path: '/internal/**' }, deny: true },
       reloadPublic ? { match: { path: '/reload/**' }, public: true } : { match: { path: '/reload/**' }, deny: true },
+      { match: { path: '/api/**' }, require: ['nodes:read'] },
     ],
     default: 'deny',
   };

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 
 /** A started child process. */
 export interface Child {
@@ -61,4 +62,21 @@ export function findBinary(name: string, fallbacks: string[] = []): string | nul
     }
   }
   return null;
+}
+
+/**
+ * Register a suite that needs system software: skipped with a visible message when `missing`
+ * says what is absent, failing instead when CI=true (where .ci/run installs it).
+ */
+export function describeNeeding(name: string, missing: string | null, fn: () => void): void {
+  if (missing === null) {
+    describe(name, fn);
+    return;
+  }
+  if (process.env.CI === 'true') {
+    describe(name, () => it('has what it needs installed (required when CI=true)', () => expect.fail(missing)));
+    return;
+  }
+  console.warn(`SKIPPED ${name}: ${missing}`);
+  describe.skip(name, fn);
 }

@@ -2,8 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWarden } from '../../helpers/warden.js';
 import { startEcho, type Echo, type EchoedRequest } from './echo.js';
-import { APP_HOST, KEYS, LOGIN_URL, policy, RULE, startE2eWarden, TIGHT_LIMIT } from './fixture.js';
+import { APP_HOST, IDENTITY_HEADERS, KEYS, LOGIN_URL, policy, RULE, startE2eWarden, TIGHT_LIMIT } from './fixture.js';
 import { CLIENT_ADDRESS, establishedTo, send, sleep, type ClientResponse } from './net.js';
+import { describeNeeding } from './process.js';
 import type { Proxy } from './proxy.js';
 
 /** How a proxy recipe differs in what the client sees. */
@@ -21,32 +22,18 @@ export interface ProxyUnderTest {
   traits: ProxyTraits;
 }
 
-const IDENTITY_HEADERS = ['x-user-id', 'x-user-roles', 'x-user-name', 'x-user-email', 'x-auth-method'];
+const IDENTITY_NAMES: string[] = IDENTITY_HEADERS.map((h) => h.toLowerCase());
 
 /** Header names an upstream framework may read as one of the identity headers (`X_User_ID` ≈ `X-User-ID`). */
 function identityAlias(name: string): string | null {
   const n = name.toLowerCase().replace(/[_.]/g, '-');
-  return IDENTITY_HEADERS.includes(n) ? n : null;
+  return IDENTITY_NAMES.includes(n) ? n : null;
 }
 
 /** Register the suite; skipped with a warning when the binary is missing, failing instead when CI=true. */
 export function defineProxySuite(p: ProxyUnderTest): void {
-  describeWithBinary(`${p.kind} recipe (e2e)`, p.kind, p.bin, () => proxyTests(p));
-}
-
-/** A describe block that needs a system binary: skipped with a visible warning without it, failing when CI=true. */
-export function describeWithBinary(title: string, pkg: string, bin: string | null, body: () => void): void {
-  if (!bin) {
-    const message = `${pkg} is not installed: "${title}" cannot run`;
-    if (process.env.CI === 'true') {
-      describe(title, () => {
-        it(`${pkg} is installed (required when CI=true)`, () => expect.fail(message));
-      });
-      return;
-    }
-    console.warn(`SKIPPED: ${message} (install it, e.g. apt-get install ${pkg})`);
-  }
-  describe.skipIf(!bin)(title, body);
+  const missing = p.bin ? null : `${p.kind} is not installed: the ${p.kind} end-to-end tests cannot run (install it, e.g. apt-get install ${p.kind})`;
+  describeNeeding(`${p.kind} recipe (e2e)`, missing, () => proxyTests(p));
 }
 
 function proxyTests(p: ProxyUnderTest): void {
@@ -202,7 +189,7 @@ function proxyTests(p: ProxyUnderTest): void {
         expect(raw[i]!.toLowerCase(), `${label}: upstream got header ${raw[i]}`).toBe(alias);
         (got[alias] ??= []).push(raw[i + 1]!);
       }
-      for (const name of IDENTITY_HEADERS) {
+      for (const name of IDENTITY_NAMES) {
         const want = expected[label]![name]!;
         if (want === '') expect(got[name] ?? [''], `${label}: ${name}`).toEqual(['']);
         else expect(got[name], `${label}: ${name}`).toEqual([want]);
@@ -210,6 +197,16 @@ function proxyTests(p: ProxyUnderTest): void {
     }
     expect(auth.last).toMatchObject({ decision: 'allow', sub: 'viewer' });
     expect(anon.last).toMatchObject({ decision: 'allow', reason: 'public', sub: null, authMethod: 'public' });
+  });
+
+  it('never lets a client-sent X-Warden-Assertion reach the upstream', async () => {
+    const forged = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJyb290In0.';
+    for (const [path, headers] of [['/nodes/n3', { 'x-api-key': KEYS.viewer.key }], ['/public/a', {}]] as const) {
+      const r = await through(path, { ...headers, 'X-Warden-Assertion': forged, X_Warden_Assertion: forged });
+      expect(r.res.status, failureContext(r.res)).toBe(200);
+      const raw = r.upstream[0]!.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) expect(raw[i + 1], `upstream got ${raw[i]}`).not.toBe(forged);
+    }
   });
 
   it('ignores a spoofed X-Forwarded-For: the client IP stays the address the proxy saw', async () => {

@@ -1,0 +1,172 @@
+// X-Warden-Assertion: a short-lived JWT signed by warden on every allow, so an app can tell a request
+// that came through the proxy from one that bypassed it. Public keys at /.well-known/jwks.json.
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { createPublicKey, createPrivateKey, type KeyObject } from 'node:crypto';
+import type { Identity } from '../auth/identity.js';
+
+/** The assertion header on every allow (empty when there is no identity). */
+export const ASSERTION_HEADER = 'X-Warden-Assertion';
+
+/** One signing key: private for signing, public JWK for the key set, and until when it must be published. */
+interface SigningKey {
+  kid: string;
+  alg: string;
+  privateKey: KeyObject;
+  publicJwk: JWK;
+  /** Published until this time (ms); null while it is the current key. */
+  retireAt: number | null;
+}
+
+/** The key's JOSE algorithm from its type and curve. */
+function algorithmOf(key: KeyObject): string {
+  const type = key.asymmetricKeyType;
+  if (type === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    if (curve === 'prime256v1') return 'ES256';
+    if (curve === 'secp384r1') return 'ES384';
+    if (curve === 'secp521r1') return 'ES512';
+  }
+  if (type === 'ed25519') return 'EdDSA';
+  if (type === 'rsa' || type === 'rsa-pss') return 'RS256';
+  throw new Error(`unsupported key type ${type}${key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : ''}; use an EC P-256/P-384/P-521, Ed25519 or RSA private key`);
+}
+
+async function signingKey(pem: string): Promise<SigningKey> {
+  const privateKey = createPrivateKey(pem);
+  const alg = algorithmOf(privateKey);
+  const publicJwk = await exportJWK(createPublicKey(privateKey));
+  const kid = await calculateJwkThumbprint(publicJwk);
+  return { kid, alg, privateKey, publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, retireAt: null };
+}
+
+/** Where the key comes from: a PEM file (`WARDEN_ASSERTION_KEY=/path`) or generated in the state dir. */
+export type AssertionKeySource = { kind: 'file'; path: string } | { kind: 'generated'; stateDir: string; rotateMs: number };
+
+/** The assertion key file cannot be used: names the path, for the exit-2 report. */
+export class AssertionKeyError extends Error {}
+
+interface Cached {
+  token: string;
+  /** Re-sign after this time (half the lifetime), so a reused token always has half its life left. */
+  refreshAt: number;
+}
+
+const GENERATED_FILE = 'assertion-key.pem';
+
+/** Signs assertions and publishes its public keys; rotation keeps an old key until its tokens have expired. */
+export class AssertionSigner {
+  private keys: SigningKey[] = [];
+  private readonly cache = new Map<string, Cached>();
+  private rotateTimer: NodeJS.Timeout | null = null;
+
+  private constructor(
+    private readonly source: AssertionKeySource,
+    readonly ttlSec: number,
+    private readonly now: () => number,
+  ) {}
+
+  /** Load (or generate) the key. Throws AssertionKeyError naming the file when it cannot be used. */
+  static async open(source: AssertionKeySource, ttlSec: number, now: () => number = Date.now): Promise<AssertionSigner> {
+    const s = new AssertionSigner(source, ttlSec, now);
+    s.keys = [await s.loadKey()];
+    if (source.kind === 'generated') {
+      s.rotateTimer = setInterval(() => void s.rotate(), source.rotateMs);
+      s.rotateTimer.unref();
+    }
+    return s;
+  }
+
+  private async loadKey(): Promise<SigningKey> {
+    const src = this.source;
+    if (src.kind === 'file') {
+      let pem: string;
+      try {
+        pem = await readFile(src.path, 'utf8');
+      } catch (e) {
+        throw new AssertionKeyError(`${src.path} (WARDEN_ASSERTION_KEY): cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      try {
+        return await signingKey(pem);
+      } catch (e) {
+        throw new AssertionKeyError(`${src.path} (WARDEN_ASSERTION_KEY): not a usable PEM private key: ${(e as Error).message}`);
+      }
+    }
+    const file = join(src.stateDir, GENERATED_FILE);
+    try {
+      return await signingKey(await readFile(file, 'utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new AssertionKeyError(`${file} (WARDEN_ASSERTION_KEY=generate): ${(e as Error).message}`);
+      return this.generate(file);
+    }
+  }
+
+  private async generate(file: string): Promise<SigningKey> {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const pem = await exportPKCS8(privateKey);
+    try {
+      await mkdir(join(file, '..'), { recursive: true });
+      await writeFile(`${file}.tmp`, pem, { mode: 0o600 });
+      await chmod(`${file}.tmp`, 0o600);
+      await rename(`${file}.tmp`, file);
+    } catch (e) {
+      throw new AssertionKeyError(`${file} (WARDEN_ASSERTION_KEY=generate): cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    return signingKey(pem);
+  }
+
+  /**
+   * Make a new key current (re-read the file, or generate a new one). The previous key stays in the
+   * key set until every token it signed has expired. Returns whether the key changed.
+   */
+  async rotate(): Promise<boolean> {
+    const src = this.source;
+    const next = src.kind === 'generated' ? await this.generate(join(src.stateDir, GENERATED_FILE)) : await this.loadKey();
+    const current = this.keys[0]!;
+    if (next.kid === current.kid) return false;
+    const now = this.now();
+    current.retireAt = now + (this.ttlSec + 5) * 1000;
+    this.keys = [next, ...this.keys.filter((k) => k.retireAt !== null && k.retireAt > now)];
+    this.cache.clear();
+    return true;
+  }
+
+  /** The public key set: the current key and every retired key whose tokens may still be valid. */
+  jwks(): { keys: JWK[] } {
+    const now = this.now();
+    return { keys: this.keys.filter((k) => k.retireAt === null || k.retireAt > now).map((k) => k.publicJwk) };
+  }
+
+  /**
+   * The assertion for an identity at a host: reused while it has at least half its life left, so a
+   * busy client costs a lookup; otherwise signed anew (asynchronously).
+   */
+  assertion(identity: Identity, host: string): string | Promise<string> {
+    const now = this.now();
+    const cacheKey = `${identity.method}\n${identity.issuer ?? ''}\n${identity.sub}\n${identity.roles.join(',')}\n${host}`;
+    const hit = this.cache.get(cacheKey);
+    if (hit !== undefined && now < hit.refreshAt) return hit.token;
+    const key = this.keys[0]!;
+    const iat = Math.floor(now / 1000);
+    return new SignJWT({ roles: [...identity.roles], auth_method: identity.method })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+      .setIssuer('warden')
+      .setSubject(identity.sub)
+      .setAudience(host)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + this.ttlSec)
+      .setJti(randomUUID())
+      .sign(key.privateKey)
+      .then((token) => {
+        if (this.cache.size >= 10_000) this.cache.delete(this.cache.keys().next().value!);
+        this.cache.set(cacheKey, { token, refreshAt: now + (this.ttlSec * 1000) / 2 });
+        return token;
+      });
+  }
+
+  close(): void {
+    if (this.rotateTimer) clearInterval(this.rotateTimer);
+  }
+}

@@ -1,0 +1,162 @@
+// Run deploy/kubernetes/ingress-nginx/ingress.yaml through real nginx: the annotations become the
+// nginx configuration the controller's template (rootfs/etc/nginx/template/nginx.tmpl, controller
+// v1.x: the external-auth location, the sign-in location and the protected location) generates
+// for them, with warden and the app at loopback addresses. What ingress-nginx does in Lua is done
+// here by nginx itself: the balancer is a plain proxy_pass, and the auth cache key is hashed by
+// set-misc's set_sha1 instead of Lua's sha1_bin + base64 (the key's content is the same).
+import { createHash } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { find, K8S_DIR, parseManifests, type Manifest } from '../../deploy/manifests.js';
+import { launchNginx } from './nginx.js';
+import { onFreePort } from './net.js';
+import type { Proxy } from './proxy.js';
+
+/** The annotations this harness renders; an Ingress in the recipe using any other fails its test. */
+export const INGRESS_NGINX_ANNOTATIONS = ['auth-url', 'auth-signin', 'auth-response-headers', 'auth-cache-key', 'auth-cache-duration'] as const;
+
+/** nginx modules for set_escape_uri and set_sha1 (Debian: libnginx-mod-http-set-misc), which ingress-nginx's nginx has built in. */
+export const SET_MISC_MODULES = ['/usr/lib/nginx/modules/ndk_http_module.so', '/usr/lib/nginx/modules/ngx_http_set_misc_module.so'];
+export const SET_MISC_INSTALLED = SET_MISC_MODULES.every((m) => existsSync(m));
+
+/** The recipe's Ingresses. */
+export function recipeIngresses(): Manifest[] {
+  return parseManifests(join(K8S_DIR, 'ingress-nginx/ingress.yaml')).filter((m) => m.kind === 'Ingress');
+}
+
+const PREFIX = 'nginx.ingress.kubernetes.io/';
+const b64url = (s: string) => Buffer.from(s).toString('base64url');
+
+/** One `location` ingress-nginx writes for an Ingress path, and its auth subrequest location. */
+function locationBlocks(path: string, pathType: string, ann: Record<string, string>, wardenPort: number, upstreamPort: number, hostname: string): string[] {
+  const authUrl = new URL(ann['auth-url']!);
+  const authPath = `/_external-auth-${b64url(path)}-${pathType}`;
+  const cacheKey = ann['auth-cache-key'];
+  const signin = ann['auth-signin'];
+  const signinLocation = signin ? `@${createHash('sha1').update(path + signin).digest('hex')}` : null;
+  const lines: string[] = [];
+  lines.push(
+    `location = ${authPath} {`,
+    '    internal;',
+    '    access_log off;',
+    ...(cacheKey
+      ? [
+          `    set $tmp_cache_key '${hostname}${authPath}${cacheKey}';`,
+          '    set_sha1 $cache_key $tmp_cache_key;',
+          '    proxy_cache auth_cache;',
+          ...(ann['auth-cache-duration'] ?? '200 202 401 5m').split(',').map((d) => `    proxy_cache_valid ${d.trim()};`),
+          '    proxy_cache_key "$cache_key";',
+        ]
+      : []),
+    '    proxy_pass_request_body     off;',
+    '    proxy_set_header            Content-Length          "";',
+    '    proxy_set_header            X-Forwarded-Proto       "";',
+    '    proxy_set_header            X-Request-ID            $req_id;',
+    `    proxy_set_header            Host                    ${authUrl.hostname};`,
+    '    proxy_set_header            X-Original-URL          $scheme://$http_host$request_uri;',
+    '    proxy_set_header            X-Original-Method       $request_method;',
+    '    proxy_set_header            X-Sent-From             "nginx-ingress-controller";',
+    '    proxy_set_header            X-Real-IP               $remote_addr;',
+    '    proxy_set_header            X-Forwarded-For         $remote_addr;',
+    '    proxy_set_header            X-Auth-Request-Redirect $request_uri;',
+    `    proxy_buffering             ${cacheKey ? 'on' : 'off'};`,
+    '    proxy_buffer_size           4k;',
+    '    proxy_buffers               4 4k;',
+    '    proxy_request_buffering     on;',
+    '    proxy_ssl_server_name       on;',
+    '    proxy_pass_request_headers  on;',
+    '    client_max_body_size        1m;',
+    '    proxy_http_version          1.1;',
+    // Only the address changes: the Service's DNS name becomes warden's loopback port.
+    `    set $target http://127.0.0.1:${wardenPort}${authUrl.pathname}${authUrl.search};`,
+    '    proxy_pass $target;',
+    '}',
+  );
+  if (signinLocation) {
+    const u = new URL(signin!);
+    const sep = u.search === '' ? '?' : '&';
+    lines.push(`location ${signinLocation} {`, '    internal;', '    add_header Set-Cookie $auth_cookie;', `    return 302 ${signin}${sep}rd=$pass_access_scheme://$http_host$escaped_request_uri;`, '}');
+  }
+  const responseHeaders = (ann['auth-response-headers'] ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  const match = pathType === 'Exact' ? `= ${path}` : path;
+  lines.push(
+    `location ${match} {`,
+    `    auth_request ${authPath};`,
+    '    auth_request_set $auth_cookie $upstream_http_set_cookie;',
+    '    add_header Set-Cookie $auth_cookie;',
+    ...responseHeaders.flatMap((h, i) => [`    auth_request_set $authHeader${i} $upstream_http_${h.toLowerCase().replace(/-/g, '_')};`, `    proxy_set_header '${h}' $authHeader${i};`]),
+    ...(signinLocation ? ['    set_escape_uri $escaped_request_uri $request_uri;', `    error_page 401 = ${signinLocation};`] : []),
+    '    client_max_body_size 1m;',
+    '    proxy_set_header Host $best_http_host;',
+    '    proxy_set_header X-Request-ID $req_id;',
+    '    proxy_set_header X-Real-IP $remote_addr;',
+    '    proxy_set_header X-Forwarded-For $remote_addr;',
+    '    proxy_set_header X-Forwarded-Host $best_http_host;',
+    '    proxy_set_header X-Forwarded-Port $server_port;',
+    '    proxy_set_header X-Forwarded-Proto $pass_access_scheme;',
+    '    proxy_set_header X-Forwarded-Scheme $pass_access_scheme;',
+    '    proxy_set_header X-Scheme $pass_access_scheme;',
+    '    proxy_set_header X-Original-Forwarded-For $http_x_forwarded_for;',
+    '    proxy_set_header Proxy "";',
+    '    proxy_http_version 1.1;',
+    `    proxy_pass http://127.0.0.1:${upstreamPort};`,
+    '}',
+  );
+  return lines;
+}
+
+/** The nginx configuration (http context) ingress-nginx generates for these Ingresses, one server per host. */
+export function renderIngressNginx(ingresses: Manifest[], opts: { port: number; wardenPort: number; upstreamPort: number; cacheDir: string }): string {
+  const servers = new Map<string, string[]>();
+  for (const ing of ingresses) {
+    const ann: Record<string, string> = {};
+    for (const [k, v] of Object.entries(ing.metadata.annotations ?? {})) {
+      const name = k.slice(PREFIX.length);
+      if (!k.startsWith(PREFIX) || !(INGRESS_NGINX_ANNOTATIONS as readonly string[]).includes(name)) throw new Error(`${ing.metadata.name}: annotation ${k} is not rendered by the e2e harness`);
+      ann[name] = v;
+    }
+    for (const rule of ing.spec.rules) {
+      const blocks = servers.get(rule.host) ?? [];
+      for (const p of rule.http.paths) {
+        const at = (path: string, type: string) => blocks.push(...locationBlocks(path, type, ann, opts.wardenPort, opts.upstreamPort, rule.host));
+        // As ingress-nginx does: Prefix /api becomes `location /api/` and `location = /api`.
+        if (p.pathType === 'Prefix' && !p.path.endsWith('/')) {
+          at(p.path + '/', 'Prefix');
+          at(p.path, 'Exact');
+        } else at(p.path, p.pathType);
+      }
+      servers.set(rule.host, blocks);
+    }
+  }
+  const out = [
+    // ingress-nginx's defaults without use-forwarded-headers.
+    'map $http_x_request_id $req_id { default $http_x_request_id; "" $request_id; }',
+    "map '' $pass_access_scheme { default $scheme; }",
+    'map $http_host $best_http_host { default $http_host; "" $host; }',
+    `proxy_cache_path ${opts.cacheDir} levels=1:2 keys_zone=auth_cache:10m max_size=128m inactive=30m use_temp_path=off;`,
+    'underscores_in_headers off;',
+    'ignore_invalid_headers on;',
+    // The controller's catch-all: an unknown host gets its default backend (404).
+    `server { listen 127.0.0.1:${opts.port} default_server; return 404; }`,
+  ];
+  for (const [host, blocks] of servers) out.push('server {', `    server_name ${host};`, `    listen 127.0.0.1:${opts.port};`, ...blocks.map((l) => '    ' + l), '}');
+  return out.join('\n') + '\n';
+}
+
+/** Start nginx with the ingress-nginx configuration of the recipe (or of `ingresses`). */
+export function startIngressNginx(opts: { wardenPort: number; upstreamPort: number }, ingresses: Manifest[] = recipeIngresses()): Promise<Proxy> {
+  return onFreePort((port) =>
+    launchNginx({
+      kind: 'ingress-nginx',
+      port,
+      include: 'ingress.conf',
+      modules: SET_MISC_MODULES,
+      prepare(dir) {
+        writeFileSync(join(dir, 'ingress.conf'), renderIngressNginx(ingresses, { port, ...opts, cacheDir: join(dir, 'auth-cache') }));
+      },
+    }),
+  );
+}
+
+/** The recipe's Ingress named `name`. */
+export const recipeIngress = (name: string): Manifest => find(recipeIngresses(), 'Ingress', name);

@@ -1,0 +1,213 @@
+// deploy/nginx and the ingress-nginx recipe (deploy/kubernetes/ingress-nginx) side by side through
+// real nginx, in front of one warden and one echo upstream: every request gets the same decision
+// from warden and the app sees the same identity; where ingress-nginx answers the client
+// differently, the difference is the one named here (and in docs/deploy.md).
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { TestWarden } from '../helpers/warden.js';
+import { startEcho, type Echo } from './harness/echo.js';
+import { APP_HOST, IDENTITY_HEADERS, KEYS, RULE, startE2eWarden, TIGHT_LIMIT } from './harness/fixture.js';
+import { recipeIngress, recipeIngresses, SET_MISC_INSTALLED, startIngressNginx } from './harness/ingress-nginx.js';
+import { CLIENT_ADDRESS, send, sleep, type ClientResponse } from './harness/net.js';
+import { NGINX_BIN, startNginx } from './harness/nginx.js';
+import { describeNeeding } from './harness/process.js';
+import type { Proxy } from './harness/proxy.js';
+import { cacheKeyProblems } from '../deploy/recipe-checks.js';
+
+const missing = !NGINX_BIN
+  ? 'nginx is not installed (apt-get install nginx)'
+  : !SET_MISC_INSTALLED
+    ? 'nginx set-misc module is not installed (apt-get install libnginx-mod-http-set-misc): ingress-nginx has it built in'
+    : null;
+
+/** What warden decided, as its audit line says: the fields both recipes must agree on. */
+const DECISION_FIELDS = ['decision', 'reason', 'status', 'rule', 'dialect', 'method', 'host', 'path', 'clientIp', 'sub', 'authMethod', 'rateLimit'] as const;
+const IDENTITY = IDENTITY_HEADERS.map((h) => h.toLowerCase());
+const SIGNIN = recipeIngress('demo-app').metadata.annotations!['nginx.ingress.kubernetes.io/auth-signin']!;
+const BROWSER = { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate' };
+
+describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, () => {
+  let w: TestWarden;
+  let echo: Echo;
+  let nginx: Proxy;
+  let ingress: Proxy;
+
+  beforeAll(async () => {
+    w = await startE2eWarden();
+    echo = await startEcho();
+    nginx = await startNginx({ wardenPort: w.port, upstreamPort: echo.port });
+    ingress = await startIngressNginx({ wardenPort: w.port, upstreamPort: echo.port });
+  });
+  afterAll(async () => {
+    await ingress?.stop();
+    await nginx?.stop();
+    await echo?.close();
+    await w?.close();
+  });
+
+  async function through(proxy: Proxy, path: string, headers: Record<string, string>, method = 'GET') {
+    const mark = w.audit.length;
+    const seen = echo.seen.length;
+    const res = await send(proxy.port, path, { method, headers: { host: APP_HOST, ...headers } });
+    for (let i = 0; i < 20 && w.audit.length === mark; i++) await sleep(25);
+    const last = w.audit.slice(mark).at(-1);
+    const upstream = echo.seen.slice(seen);
+    return { res, last, upstream };
+  }
+
+  const ctx = (proxy: Proxy, res: ClientResponse) => `${proxy.kind}: ${res.status} ${res.body.slice(0, 200)}\n${proxy.log().slice(-1500)}`;
+  const decision = (line: Record<string, any> | undefined) => Object.fromEntries(DECISION_FIELDS.map((f) => [f, line?.[f]]));
+  const identity = (u: { headers: Record<string, any> }[]) => (u[0] ? Object.fromEntries(IDENTITY.map((h) => [h, u[0]!.headers[h] ?? ''])) : null);
+
+  /** The same request through both; warden's decision and the app's view must match. */
+  async function both(path: string, headers: Record<string, string> = {}, method = 'GET') {
+    const a = await through(nginx, path, headers, method);
+    const b = await through(ingress, path, headers, method);
+    expect(a.last, ctx(nginx, a.res)).toBeDefined();
+    expect(decision(b.last), `${path}: ${ctx(ingress, b.res)}`).toEqual(decision(a.last));
+    expect(identity(b.upstream), path).toEqual(identity(a.upstream));
+    return { nginx: a, ingress: b };
+  }
+
+  it('sends warden what ingress-nginx sends: X-Original-URL, X-Original-Method, X-Sent-From, X-Auth-Request-Redirect, X-Forwarded-For', async () => {
+    // The auth subrequest pointed at the echo server shows the request exactly as warden gets it.
+    const probe = await startIngressNginx({ wardenPort: echo.port, upstreamPort: echo.port });
+    try {
+      const seen = echo.seen.length;
+      const res = await send(probe.port, '/nodes/n1?x=1', { headers: { host: APP_HOST, 'x-forwarded-proto': 'https', 'x-api-key': 'k' } });
+      expect(res.status).toBe(200);
+      const sub = echo.seen[seen]!;
+      expect(sub.url).toBe('/verify/nginx');
+      expect(sub.method).toBe('GET');
+      expect(sub.headers).toMatchObject({
+        host: 'warden.warden.svc.cluster.local',
+        'x-original-url': `http://${APP_HOST}/nodes/n1?x=1`,
+        'x-original-method': 'GET',
+        'x-sent-from': 'nginx-ingress-controller',
+        'x-auth-request-redirect': '/nodes/n1?x=1',
+        'x-forwarded-for': CLIENT_ADDRESS,
+        'x-real-ip': CLIENT_ADDRESS,
+        'x-api-key': 'k',
+      });
+      // Cleared by ingress-nginx: warden's nginx dialect takes the scheme from X-Original-URL.
+      expect(sub.headers['x-forwarded-proto']).toBeUndefined();
+    } finally {
+      await probe.stop();
+    }
+    const r = await both('/nodes/n1?x=1', { 'x-api-key': KEYS.dev.key });
+    expect(r.nginx.res.status).toBe(200);
+    expect(r.ingress.res.status, ctx(ingress, r.ingress.res)).toBe(200);
+    expect(r.ingress.last).toMatchObject({ decision: 'allow', dialect: 'nginx', host: APP_HOST, path: '/nodes/n1', clientIp: CLIENT_ADDRESS, sub: 'dev', rule: RULE.nodes });
+    expect(r.ingress.upstream[0]!.url).toBe('/nodes/n1?x=1');
+    expect(r.ingress.upstream[0]!.headers['x-user-id']).toBe('dev');
+  });
+
+  it('judges the original method, the raw path and the real client address alike', async () => {
+    await both('/nodes/n1', { 'x-api-key': KEYS.viewer.key, 'content-length': '0' }, 'POST');
+    for (const raw of ['/public/../admin/users', '/%61dmin/users', '//admin//users', '/admin%2Fusers', '/public/%252e%252e/admin']) {
+      const r = await both(raw, { 'x-api-key': KEYS.viewer.key });
+      expect(r.ingress.res.status, raw).toBe(403);
+      expect(r.ingress.upstream, raw).toHaveLength(0);
+    }
+    const spoof = await both('/vip/lounge', { 'x-api-key': KEYS.viewer.key, 'x-forwarded-for': '6.6.6.6', 'x-real-ip': '6.6.6.6' });
+    expect(spoof.ingress.last).toMatchObject({ reason: 'network_not_allowed', clientIp: CLIENT_ADDRESS });
+  });
+
+  it('replaces client-sent identity headers with warden\'s, and drops the _ and . spellings', async () => {
+    const spoofed = { 'X-User-ID': 'root', 'X-User-Roles': 'admin', 'X-Auth-Method': 'session', X_User_ID: 'root', 'X.User.Roles': 'admin' };
+    for (const [path, key] of [['/nodes/n2', KEYS.viewer.key], ['/public/page', undefined]] as const) {
+      const r = await both(path, { ...spoofed, ...(key ? { 'x-api-key': key } : {}) });
+      expect(r.ingress.res.status).toBe(200);
+      const raw = r.ingress.upstream[0]!.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+      expect(raw.filter((n) => /^x[-_.]user[-_.]id$/.test(n))).toEqual(key ? ['x-user-id'] : []);
+    }
+  });
+
+  it('API clients: 401 with WWW-Authenticate where auth-signin is not set (demo-app-api)', async () => {
+    const r = await both('/api/items', { accept: 'application/json' });
+    for (const side of [r.nginx, r.ingress]) {
+      expect(side.res.status).toBe(401);
+      expect(side.res.headers['www-authenticate']).toMatch(/^Bearer realm="warden"/);
+      expect(side.upstream).toHaveLength(0);
+    }
+    const ok = await both('/api/items', { 'x-api-key': KEYS.viewer.key });
+    expect(ok.ingress.res.status).toBe(200);
+    expect(ok.ingress.last).toMatchObject({ rule: RULE.api });
+  });
+
+  it('browsers: a 302 to the sign-in page with the original URL as rd, on both', async () => {
+    const path = '/nodes/n4?tab=a%20b&x=1';
+    const r = await both(path, BROWSER);
+    const original = `http://${APP_HOST}${path}`;
+    for (const side of [r.nginx, r.ingress]) {
+      expect(side.res.status, ctx(nginx, side.res)).toBe(302);
+      expect(new URL(side.res.headers.location!).searchParams.get('rd')).toBe(original);
+      expect(side.upstream).toHaveLength(0);
+    }
+    expect(r.ingress.res.headers.location!.startsWith(SIGNIN + '?rd=')).toBe(true);
+  });
+
+  it('differs where ingress-nginx cannot do otherwise: 401→302 under auth-signin, 429→500, nginx\'s own deny pages, a client\'s Host', async () => {
+    // auth-signin turns every 401 into the redirect, an API client's too (hence demo-app-api).
+    const api = await both('/nodes/n1', { accept: 'application/json' });
+    expect(api.nginx.res.status).toBe(401);
+    expect(api.ingress.res.status).toBe(302);
+    // auth_request maps warden's 429 to 500; deploy/nginx's @warden_error restores it, ingress-nginx has no such hook without snippets.
+    for (let i = 0; i < TIGHT_LIMIT; i++) await through(nginx, `/limited/${i}`, { 'x-api-key': KEYS.limited.key });
+    const limitedNginx = await through(nginx, '/limited/over', { 'x-api-key': KEYS.limited.key });
+    const limitedIngress = await through(ingress, '/limited/over', { 'x-api-key': KEYS.limited.key });
+    expect(limitedNginx.res.status).toBe(429);
+    expect(limitedIngress.res.status).toBe(500);
+    expect(decision(limitedIngress.last)).toEqual(decision(limitedNginx.last));
+    // 403: deploy/nginx answers JSON with warden's reason; ingress-nginx nginx's HTML page.
+    const forbidden = await both('/admin/users', { 'x-api-key': KEYS.viewer.key });
+    expect(forbidden.nginx.res.json()).toEqual({ error: 'forbidden', reason: 'insufficient_permissions' });
+    expect(forbidden.ingress.res.status).toBe(403);
+    expect(forbidden.ingress.res.headers['content-type']).toMatch(/text\/html/);
+    // X-Original-URL is built from $http_host: a request line naming another host is judged with the client's Host.
+    const h = await through(ingress, `http://${APP_HOST}/nodes/n1`, { host: 'other.example.net', 'x-api-key': KEYS.viewer.key });
+    expect(h.last).toMatchObject({ host: 'other.example.net' });
+  });
+
+  it('auth cache: an allow is reused only for the same client, request and credentials', async () => {
+    const viewer = { 'x-api-key': KEYS.viewer.key };
+    const first = await through(ingress, '/nodes/cached', viewer);
+    expect(first.res.status).toBe(200);
+    const again = await through(ingress, '/nodes/cached', viewer);
+    expect(again.res.status).toBe(200);
+    expect(again.last, 'the second identical request is answered from the cache, not by warden').toBeUndefined();
+    expect(again.upstream[0]!.headers['x-user-id']).toBe('viewer');
+    // Another credential, none, another method or path: warden is asked again.
+    const anon = await through(ingress, '/nodes/cached', { accept: 'application/json' });
+    expect(anon.res.status).toBe(302);
+    expect(anon.last).toMatchObject({ decision: 'unauthenticated' });
+    const bearer = await through(ingress, '/nodes/cached', { authorization: 'Bearer wdn_wrong' });
+    expect(bearer.last).toMatchObject({ decision: 'unauthenticated', reason: 'invalid_credentials' });
+    const post = await through(ingress, '/nodes/cached', { ...viewer, 'content-length': '0' }, 'POST');
+    expect(post.last).toMatchObject({ method: 'POST', decision: 'allow', sub: 'viewer' });
+    const other = await through(ingress, '/nodes/cached2', viewer);
+    expect(other.last).toMatchObject({ path: '/nodes/cached2', sub: 'viewer' });
+  });
+
+  it('a cache key without the credential would serve one client\'s allow to another (what cacheKeyProblems refuses)', async () => {
+    const leaky = recipeIngresses().map((i) => {
+      const copy = structuredClone(i);
+      copy.metadata.annotations!['nginx.ingress.kubernetes.io/auth-cache-key'] = '$request_uri';
+      return copy;
+    });
+    expect(cacheKeyProblems('$request_uri').length).toBeGreaterThan(0);
+    const bad = await startIngressNginx({ wardenPort: w.port, upstreamPort: echo.port }, leaky);
+    try {
+      expect((await through(bad, '/nodes/leak', { 'x-api-key': KEYS.viewer.key })).res.status).toBe(200);
+      const anon = await through(bad, '/nodes/leak', {});
+      expect(anon.res.status).toBe(200);
+      expect(anon.upstream[0]!.headers['x-user-id']).toBe('viewer');
+      expect(anon.last).toBeUndefined();
+    } finally {
+      await bad.stop();
+    }
+  });
+
+  it('the recipe is what ran: both Ingresses were rendered', () => {
+    expect(recipeIngresses().map((i) => i.metadata.name)).toEqual(['demo-app', 'demo-app-api']);
+  });
+});
