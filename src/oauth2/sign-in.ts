@@ -88,7 +88,15 @@ export function createSignIn(
     trustedProxies: deps.trustedProxies,
     now: deps.now,
   };
-  sessions.onStale = (key, record) => void refreshSession(signIn, key, record).catch(() => undefined);
+  // One refresh per session at a time on this replica, without asking the store's lock on every request meanwhile.
+  const refreshing = new Set<string>();
+  sessions.onStale = (key, record) => {
+    if (refreshing.has(key)) return;
+    refreshing.add(key);
+    void refreshSession(signIn, key, record)
+      .catch(() => undefined)
+      .finally(() => refreshing.delete(key));
+  };
   return signIn;
 }
 
