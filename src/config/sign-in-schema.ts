@@ -109,6 +109,16 @@ export function signInCrossCheck(env: SignInEnv): { variable: string; message: s
   if (!enabled) return out;
   if (env.WARDEN_PUBLIC_URL === undefined) out.push({ variable: 'WARDEN_PUBLIC_URL', message: "required for sign-in: warden's external URL, e.g. https://auth.example.com" });
   if (env.WARDEN_SESSION_SECRET === undefined) out.push({ variable: 'WARDEN_SESSION_SECRET', message: 'required for sign-in: at least 32 random bytes (e.g. `openssl rand -base64 32`)' });
+  if (env.WARDEN_PUBLIC_URL !== undefined) {
+    const host = new URL(env.WARDEN_PUBLIC_URL).hostname.toLowerCase();
+    const domain = env.WARDEN_COOKIE_DOMAIN;
+    if (domain !== undefined && host !== domain && !host.endsWith(`.${domain}`)) {
+      out.push({ variable: 'WARDEN_COOKIE_DOMAIN', message: `must be WARDEN_PUBLIC_URL's host (${host}) or a parent domain of it; browsers refuse a cookie for another domain` });
+    }
+    if (env.NODE_ENV === 'production' && new URL(env.WARDEN_PUBLIC_URL).protocol !== 'https:') {
+      out.push({ variable: 'WARDEN_PUBLIC_URL', message: 'must be https with NODE_ENV=production: over plain http the session cookie cannot be Secure' });
+    }
+  }
   if (env.WARDEN_SESSION_IDLE > env.WARDEN_SESSION_LIFETIME) out.push({ variable: 'WARDEN_SESSION_IDLE', message: 'must not be longer than WARDEN_SESSION_LIFETIME' });
   return out;
 }

@@ -58,6 +58,15 @@ describe('sign-in configuration', () => {
     );
   });
 
+  it('refuses a cookie domain that does not cover the public URL, and plain http in production', async () => {
+    const base = { WARDEN_DEV_USERS: 'rbac/dev-users.yaml', WARDEN_SESSION_SECRET: 'x'.repeat(32) };
+    const p = await problems({ ...base, WARDEN_PUBLIC_URL: 'https://auth.example.com', WARDEN_COOKIE_DOMAIN: 'example.org' });
+    expect(p.some((l) => l.startsWith('env WARDEN_COOKIE_DOMAIN:') && l.includes('parent domain'))).toBe(true);
+    expect(await problems({ ...base, WARDEN_PUBLIC_URL: 'https://auth.example.com', WARDEN_COOKIE_DOMAIN: '.example.com' })).toEqual([]);
+    const prod = await problems({ WARDEN_OIDC_PROVIDERS: JSON.stringify([{ id: 'kc', issuer: 'https://sso.example.com', clientId: 'x', clientSecret: 'y' }]), WARDEN_SESSION_SECRET: 'x'.repeat(32), WARDEN_PUBLIC_URL: 'http://auth.example.com', NODE_ENV: 'production' });
+    expect(prod.some((l) => l.startsWith('env WARDEN_PUBLIC_URL:') && l.includes('https'))).toBe(true);
+  });
+
   it('refuses a public URL with a path or query', async () => {
     const p = await problems({ WARDEN_DEV_USERS: '/nonexistent/dev-users.yaml', WARDEN_PUBLIC_URL: 'https://auth.example.com/x?y', WARDEN_SESSION_SECRET: 'x'.repeat(32) });
     expect(p.some((l) => l.startsWith('env WARDEN_PUBLIC_URL:'))).toBe(true);
