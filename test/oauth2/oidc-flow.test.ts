@@ -99,6 +99,28 @@ describe('OIDC sign-in', () => {
     expect(setup.w.audit.filter((l) => l.event === 'sign_in_failed').map((l) => l.cause)).toEqual(expect.arrayContaining(['missing_state', 'bad_state', 'state_reused']));
   });
 
+  it('shows the IdP\'s refusal (error=access_denied) as a 403 page that says what to do', async () => {
+    const { authorizationUrl, flowCookie } = await beginSignIn(setup);
+    const state = new URL(authorizationUrl).searchParams.get('state')!;
+    const res = await send(`${setup.publicUrl}/oauth2/callback?error=access_denied&state=${state}&iss=${encodeURIComponent(setup.idp.issuer)}`, { headers: { cookie: flowCookie } });
+    expect(res.status).toBe(403);
+    expect(res.body).toContain('did not sign you in (access_denied)');
+    expect(res.body).toContain('contact your administrator');
+    expect(setCookies(res).has('warden')).toBe(false);
+    expect(setup.w.audit.at(-1)).toMatchObject({ event: 'sign_in_failed', cause: 'provider_refused', error: 'access_denied' });
+  });
+
+  it('refuses a callback whose iss is not the provider (RFC 9207 mix-up defence)', async () => {
+    const { authorizationUrl, flowCookie } = await beginSignIn(setup);
+    const callbackUrl = new URL(await signInWithoutBrowser(authorizationUrl, `${setup.publicUrl}/oauth2/callback`, USERS.alice));
+    expect(callbackUrl.searchParams.get('iss')).toBe(setup.idp.issuer);
+    callbackUrl.searchParams.set('iss', 'https://other-idp.example.com');
+    const res = await send(callbackUrl.toString(), { headers: { cookie: flowCookie } });
+    expect(res.status).toBe(400);
+    expect(setCookies(res).has('warden')).toBe(false);
+    expect(setup.w.audit.at(-1)).toMatchObject({ event: 'sign_in_failed', cause: 'bad_id_token' });
+  });
+
   for (const [what, tamper] of [
     ['wrong aud', { aud: 'someone-else' }],
     ['wrong iss', { iss: 'https://evil.example.com' }],
