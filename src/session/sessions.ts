@@ -16,7 +16,6 @@ export interface SessionRecord {
   sub: string;
   createdAt: number;
   expiresAt: number;
-  seenAt: number;
   /** When roles were last refreshed with the refresh token (default: createdAt). */
   refreshedAt?: number;
   /** ID token claims (OIDC): roles are mapped through the current policy at each request. */
@@ -40,7 +39,7 @@ export interface SessionTimes {
   refreshMs: number;
 }
 
-/** How often a session's last-seen time is written back (an idle timeout need not be exact to the second). */
+/** How often a session's last-seen time is written back, at most (a quarter of the idle timeout when that is shorter). */
 const TOUCH_EVERY_MS = 60_000;
 
 /** A session read from its cookie. */
@@ -64,18 +63,18 @@ export class Sessions {
   /** Called (not awaited) for a session due a refresh; set by sign-in when providers are configured. */
   onStale: ((key: string, record: SessionRecord) => void) | null = null;
 
-  /** Write a changed record back (same id, same expiry). False when it has ended meanwhile. */
-  async replace(key: string, record: SessionRecord, now: number): Promise<boolean> {
-    if ((await this.records.get(key)) === null) return false;
-    await this.records.put(key, JSON.stringify(record), this.ttl(record, now));
-    return true;
+  /** Write a changed record back (same id, same expiry). False when it has ended meanwhile: never resurrected. */
+  replace(key: string, record: SessionRecord, now: number): Promise<boolean> {
+    return this.records.update(key, JSON.stringify(record), Math.max(1, record.expiresAt - now));
   }
 
   /** Start a new session (a new id at every sign-in); resolves to its Set-Cookie value. */
-  async create(data: Omit<SessionRecord, 'createdAt' | 'expiresAt' | 'seenAt'>, now: number): Promise<{ setCookie: string; record: SessionRecord }> {
+  async create(data: Omit<SessionRecord, 'createdAt' | 'expiresAt'>, now: number): Promise<{ setCookie: string; record: SessionRecord }> {
     const sid = randomBytes(32).toString('base64url');
-    const record: SessionRecord = { ...data, createdAt: now, expiresAt: now + this.times.lifetimeMs, seenAt: now };
-    await this.records.put(storeKey(sid), JSON.stringify(record), this.ttl(record, now));
+    const record: SessionRecord = { ...data, createdAt: now, expiresAt: now + this.times.lifetimeMs };
+    const key = storeKey(sid);
+    await this.records.put(key, JSON.stringify(record), this.times.lifetimeMs);
+    await this.records.put(seenKey(key), String(now), this.times.idleMs);
     const sealed = await this.sealer.seal({ sid }, record.expiresAt);
     return { setCookie: setCookie(this.cookies, this.cookies.sessionName, sealed, { maxAgeSec: this.times.lifetimeMs / 1000, domain: true }), record };
   }
@@ -107,24 +106,27 @@ export class Sessions {
     const sealed = await this.sealer.unseal(values[0]!, now);
     if (!sealed || typeof sealed.sid !== 'string') return refuse('bad_session');
     const key = storeKey(sealed.sid);
-    const raw = await this.records.get(key);
-    if (raw === null) return refuse('session_ended');
+    // The last use is a record of its own that expires after the idle timeout, so writing it back
+    // never races with a refresh rewriting the session record.
+    const [raw, seen] = await Promise.all([this.records.get(key), this.records.get(seenKey(key))]);
+    if (raw === null || seen === null) return refuse('session_ended');
     const record = JSON.parse(raw) as SessionRecord;
-    if (record.expiresAt <= now || record.seenAt + this.times.idleMs <= now) return refuse('session_ended');
+    const seenAt = Number(seen);
+    if (record.expiresAt <= now || seenAt + this.times.idleMs <= now) return refuse('session_ended');
     const revoked = this.revoked(record, now);
     if (revoked) return revoked;
     if (record.refreshToken !== undefined && this.onStale && now - (record.refreshedAt ?? record.createdAt) >= this.times.refreshMs) this.onStale(key, record);
-    if (now - record.seenAt >= TOUCH_EVERY_MS) {
-      record.seenAt = now;
+    if (now - seenAt >= Math.min(TOUCH_EVERY_MS, this.times.idleMs / 4)) {
       // Best effort: a failed write only shortens the idle window by the touch interval.
-      void this.records.put(key, JSON.stringify(record), this.ttl(record, now)).catch(() => undefined);
+      void this.records.update(seenKey(key), String(now), Math.min(this.times.idleMs, record.expiresAt - now)).catch(() => undefined);
     }
     return { key, record };
   }
 
   /** End a session on every replica (its record is gone). */
-  end(key: string): Promise<boolean> {
-    return this.records.delete(key);
+  async end(key: string): Promise<boolean> {
+    const [had] = await Promise.all([this.records.delete(key), this.records.delete(seenKey(key))]);
+    return had;
   }
 
   /** The authenticator for the /verify chain: `X-Auth-Method: session`. */
@@ -147,9 +149,11 @@ export class Sessions {
     return null;
   }
 
-  private ttl(record: SessionRecord, now: number): number {
-    return Math.max(1, Math.min(record.expiresAt, record.seenAt + this.times.idleMs) - now);
-  }
+}
+
+/** Store key of a session's last use. */
+function seenKey(key: string): string {
+  return `${key}:seen`;
 }
 
 /** Store key of a session id: its hash, so neither the store nor a log line holds a usable id. */

@@ -83,6 +83,11 @@ function memoryRecords(): RecordBackend {
   return {
     get: async (id) => read(id, Date.now())?.value ?? null,
     put: async (id, value, ttlMs) => write(id, value, ttlMs),
+    update: async (id, value, ttlMs) => {
+      if (!read(id, Date.now())) return false;
+      write(id, value, ttlMs);
+      return true;
+    },
     claim: async (id, ttlMs) => {
       if (read(id, Date.now())) return false;
       write(id, '1', ttlMs);

@@ -210,6 +210,7 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
     return {
       get: (id) => track(client.get(key(id))),
       put: async (id, value, ttlMs) => void (await track(client.set(key(id), value, 'PX', Math.max(1, Math.round(ttlMs))))),
+      update: async (id, value, ttlMs) => (await track(client.set(key(id), value, 'PX', Math.max(1, Math.round(ttlMs)), 'XX'))) === 'OK',
       claim: async (id, ttlMs) => (await track(client.set(key(id), '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX'))) === 'OK',
       delete: async (id) => (await track(client.del(key(id)))) > 0,
     };

@@ -53,6 +53,8 @@ export interface RecordBackend {
   get(id: string): Promise<string | null>;
   /** Write, replacing any record, to expire after `ttlMs`. */
   put(id: string, value: string, ttlMs: number): Promise<void>;
+  /** Replace only if present: false when it has expired or been deleted (never resurrects a record). */
+  update(id: string, value: string, ttlMs: number): Promise<boolean>;
   /** Write only if absent: true when this call wrote it (a one-time use, across replicas). */
   claim(id: string, ttlMs: number): Promise<boolean>;
   delete(id: string): Promise<boolean>;

@@ -181,6 +181,14 @@ describe('idle timeout', () => {
     await idle?.close();
   });
 
+  it('keeps a session in use alive past the idle timeout', async () => {
+    const { cookie } = await devSignIn(idle, 'viewer', 'viewer-demo-pass');
+    for (let i = 0; i < 8; i++) {
+      expect((await verifyAs(idle, { cookie: cookie! })).status, `request ${i}`).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  });
+
   it('refuses a session idle for longer than WARDEN_SESSION_IDLE', async () => {
     const { cookie } = await devSignIn(idle, 'viewer', 'viewer-demo-pass');
     expect((await verifyAs(idle, { cookie: cookie! })).status).toBe(200);
