@@ -42,7 +42,7 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   const audit = createAuditLog(opts.auditDestination);
   const metrics = createMetrics();
   const services = await startServices(env, log, audit, metrics, config.issuers);
-  const signIn = attachSignIn(config, services, audit);
+  const signIn = attachSignIn(config, services, audit, log);
   const state = new RuntimeState(buildRuntime(config, services));
   signIn.setState(state);
   let accepting = true;

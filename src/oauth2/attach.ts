@@ -1,5 +1,6 @@
 // Wire browser sign-in into a starting process: the session authenticator into the chain, the /oauth2 routes.
 import type { Hono } from 'hono';
+import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Config } from '../config/load.js';
 import { compileCidrs } from '../request/client-ip.js';
@@ -21,7 +22,7 @@ export interface AttachedSignIn {
  * Set up sign-in when providers or dev users are configured: `services.sessionAuth` puts the
  * session authenticator in every runtime's chain (so it must run before the first buildRuntime).
  */
-export function attachSignIn(config: Config, services: Services, audit: AuditLog): AttachedSignIn {
+export function attachSignIn(config: Config, services: Services, audit: AuditLog, log?: Pick<Logger, 'warn'>): AttachedSignIn {
   let state: RuntimeState | null = null;
   const holder = {
     get current(): Runtime {
@@ -29,7 +30,7 @@ export function attachSignIn(config: Config, services: Services, audit: AuditLog
       return state.current;
     },
   };
-  const signIn = createSignIn(config, { store: services.store, revocations: services.revocations, audit, state: holder, trustedProxies: compileCidrs(config.env.WARDEN_TRUSTED_PROXIES), now: Date.now });
+  const signIn = createSignIn(config, { store: services.store, revocations: services.revocations, audit, state: holder, trustedProxies: compileCidrs(config.env.WARDEN_TRUSTED_PROXIES), now: Date.now, log });
   if (signIn) services.sessionAuth = (mapping) => sessionAuthenticator(signIn, mapping);
   return {
     loginUrl: signIn?.loginUrl,

@@ -16,6 +16,8 @@ export class OidcProvider {
   constructor(
     readonly settings: ProviderConfig,
     private readonly timeoutMs: number,
+    /** Told about each failed discovery (operational log). */
+    private readonly onError: (issuer: string, message: string) => void = () => undefined,
   ) {}
 
   get name(): string {
@@ -38,6 +40,7 @@ export class OidcProvider {
       .catch((e: unknown) => {
         this.config = null;
         this.failedAt = Date.now();
+        this.onError(s.issuer, (e as Error).message);
         throw new ProviderUnavailable(`discovery of ${s.issuer} failed: ${(e as Error).message}`);
       });
     this.config = p;

@@ -1,6 +1,7 @@
 // Browser sign-in, assembled from configuration: providers, dev users, sessions, cookies and redirects.
 import { randomBytes } from 'node:crypto';
 import type { BlockList } from 'node:net';
+import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Authenticator } from '../auth/chain.js';
 import type { ClaimsMapping, ClaimsSource } from '../auth/claims.js';
@@ -56,7 +57,7 @@ export function sessionAuthenticator(signIn: SignIn, mapping: ClaimsMapping): Au
 /** Build sign-in from configuration, or null when neither providers nor dev users are configured. */
 export function createSignIn(
   config: Config,
-  deps: { store: Store; revocations: Revocations | null; audit: AuditLog; state: Pick<RuntimeState, 'current'>; trustedProxies: BlockList; now: () => number },
+  deps: { store: Store; revocations: Revocations | null; audit: AuditLog; state: Pick<RuntimeState, 'current'>; trustedProxies: BlockList; now: () => number; log?: Pick<Logger, 'warn'> },
 ): SignIn | null {
   const env = config.env;
   const { providers, devUsers } = config.signIn;
@@ -66,7 +67,7 @@ export function createSignIn(
   const secrets = env.WARDEN_SESSION_SECRET!;
   const cookies = cookiePolicy(publicUrl, env.WARDEN_COOKIE_DOMAIN);
   const sessions = new Sessions(deps.store.records('sessions'), new Sealer(secrets, 'session'), cookies, { lifetimeMs: env.WARDEN_SESSION_LIFETIME * 1000, idleMs: env.WARDEN_SESSION_IDLE * 1000, refreshMs: env.WARDEN_SESSION_REFRESH * 1000 }, deps.revocations);
-  const oidc = new Map(providers.map((p) => [p.id, new OidcProvider(p, env.WARDEN_JWKS_TIMEOUT * 1000)]));
+  const oidc = new Map(providers.map((p) => [p.id, new OidcProvider(p, env.WARDEN_JWKS_TIMEOUT * 1000, (issuer, err) => deps.log?.warn({ event: 'oidc_discovery_failed', provider: p.id, issuer, err }, 'cannot discover a sign-in provider; its sign-ins fail until it answers (retried)'))]));
   // Discover in the background: the first sign-in should not wait for it, and a provider down at start is retried.
   for (const p of oidc.values()) void p.discover().catch(() => undefined);
   const signIn: SignIn = {
