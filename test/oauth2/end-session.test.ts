@@ -2,11 +2,12 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { signInWithoutBrowser } from '../helpers/oidc.js';
-import { beginSignIn, logout, setCookies, signIn, startSignIn, USERS, verifyAs, type SignInSetup } from './helpers.js';
+import { beginSignIn, logout, setCookies, signIn, signInPolicy, startSignIn, USERS, verifyAs, type SignInSetup } from './helpers.js';
 
 let setup: SignInSetup;
 beforeAll(async () => {
-  setup = await startSignIn({ provider: { endSession: true } });
+  // With an extra identity header from an ID token claim (the policy's headers.extra).
+  setup = await startSignIn({ provider: { endSession: true }, policy: { ...signInPolicy(), headers: { extra: { 'X-Login-Email': 'email' } } } });
 });
 afterAll(async () => {
   await setup?.close();
@@ -15,6 +16,7 @@ afterAll(async () => {
 it('ends the warden session, then sends the browser to the IdP with the ID token hint and the way back', async () => {
   const { cookie } = await signIn(setup, USERS.alice);
   const idToken = setup.idp.lastIdTokenClaims();
+  expect((await verifyAs(setup, { cookie: cookie! })).headers['x-login-email']).toBe('alice@example.com');
   const out = await logout(setup, cookie!);
   expect(out.status).toBe(303);
   const to = new URL(String(out.headers.location));

@@ -38,7 +38,7 @@ export interface SignInSetup {
 }
 
 /** Start the IdP and warden on `port` (public URL `http://127.0.0.1:<port>` unless given: behind a proxy, the proxy's). */
-export async function startSignIn(opts: { env?: Record<string, string>; publicUrl?: string; port?: number; devUsers?: boolean; provider?: Record<string, unknown> } = {}): Promise<SignInSetup> {
+export async function startSignIn(opts: { env?: Record<string, string>; publicUrl?: string; port?: number; devUsers?: boolean; provider?: Record<string, unknown>; policy?: Record<string, unknown> } = {}): Promise<SignInSetup> {
   const port = opts.port ?? (await freePort());
   const publicUrl = opts.publicUrl ?? `http://127.0.0.1:${port}`;
   const idp = await startProvider([], 'https://api.example.com', {
@@ -46,7 +46,7 @@ export async function startSignIn(opts: { env?: Record<string, string>; publicUr
     webClients: [{ id: CLIENT.id, secret: CLIENT.secret, redirectUris: [`${publicUrl}/oauth2/callback`], postLogoutRedirectUris: [`${publicUrl}/oauth2/login?signed_out=1`], backchannelLogoutUri: `${publicUrl}/oauth2/backchannel-logout` }],
   });
   const w = await startWarden({
-    policy: signInPolicy(),
+    policy: opts.policy ?? signInPolicy(),
     env: {
       PORT: String(port),
       WARDEN_TRUSTED_PROXIES: '127.0.0.1/32',
