@@ -6,7 +6,8 @@ import type { Config } from '../config/load.js';
 import { compileCidrs } from '../request/client-ip.js';
 import type { Runtime, RuntimeState } from '../runtime.js';
 import type { Services } from '../services.js';
-import { oauth2Routes, type OAuthEnv } from './routes.js';
+import type { OAuthEnv } from './request.js';
+import { oauth2Routes } from './routes.js';
 import { createSignIn, sessionAuthenticator } from './sign-in.js';
 
 /** What main.ts needs from sign-in: the login URL, the routes, and where the runtime will be. */

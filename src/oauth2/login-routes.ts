@@ -5,9 +5,8 @@ import type { DevUsersFile } from '../config/sign-in-schema.js';
 import { cookieValues, setCookie } from '../session/cookies.js';
 import { newChecks, OidcErrors, ProviderUnavailable } from './oidc.js';
 import { errorPage, loginPage } from './pages.js';
-import { clientAddress, crossSite, csrfCookie, csrfPair, csrfValid, FLOW_TTL_MS, html, redirect, redirectTarget, type SignIn } from './sign-in.js';
-import type { OAuthEnv } from './routes.js';
-import { readForm, requestInfo } from './routes.js';
+import { readForm, requestInfo, type OAuthEnv } from './request.js';
+import { crossSite, csrfCookie, csrfPair, csrfValid, FLOW_TTL_MS, html, redirect, redirectTarget, type SignIn } from './sign-in.js';
 
 /** The flow cookie of one sign-in attempt is named after its state, so parallel attempts (tabs) do not collide. */
 function flowCookieName(state: string): string {

@@ -1,6 +1,5 @@
 // The /oauth2 Hono routes: sign-in (login-routes.ts), sign-out, userinfo, public config, back-channel logout.
-import type { IncomingMessage } from 'node:http';
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { claimsMapping } from '../auth/claims.js';
 import { AuthError } from '../auth/errors.js';
@@ -8,33 +7,8 @@ import { sessionIdentity } from '../session/sessions.js';
 import { verifyLogoutToken } from './backchannel.js';
 import { loginRoutes } from './login-routes.js';
 import { errorPage, logoutPage } from './pages.js';
-import { clientAddress, crossSite, csrfCookie, csrfPair, csrfValid, html, redirect, type SignIn } from './sign-in.js';
-
-/** Hono bindings: the node:http request, for the peer address and the raw target. */
-export type OAuthEnv = { Bindings: { incoming?: IncomingMessage } };
-
-/** Largest form body read (dev login, logout, back-channel logout token). */
-const MAX_FORM_BYTES = 16 * 1024;
-
-/** Client address and raw query of a request. */
-export function requestInfo(c: Context<OAuthEnv>, s: SignIn) {
-  const incoming = c.env?.incoming;
-  const address = clientAddress(s, incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for'));
-  const target = incoming?.url ?? new URL(c.req.url).pathname + new URL(c.req.url).search;
-  const q = target.indexOf('?');
-  return { address, ip: address?.ip ?? null, search: q === -1 ? '' : target.slice(q) };
-}
-
-/** A urlencoded form body as a plain object, or null when it is not one or too large. */
-export async function readForm(c: Context<OAuthEnv>): Promise<Record<string, string> | null> {
-  if (!(c.req.header('content-type') ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) return null;
-  if (Number(c.req.header('content-length') ?? 0) > MAX_FORM_BYTES) return null;
-  const text = await c.req.text();
-  if (text.length > MAX_FORM_BYTES) return null;
-  const out: Record<string, string> = {};
-  for (const [k, v] of new URLSearchParams(text)) if (!(k in out)) out[k] = v;
-  return out;
-}
+import { MAX_FORM_BYTES, readForm, requestInfo, type OAuthEnv } from './request.js';
+import { crossSite, csrfCookie, csrfPair, csrfValid, html, redirect, type SignIn } from './sign-in.js';
 
 const JSON_HEADERS = { 'cache-control': 'no-store' };
 
