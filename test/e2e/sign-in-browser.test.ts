@@ -216,6 +216,8 @@ browserSuite('caddy', CADDY_BIN, () => {
     await page.waitForURL(`${site}/oauth2/login?signed_out=1`);
     const replay = await send(proxy.port, '/nodes/n1', { headers: { host: APP, cookie, accept: 'text/html', 'sec-fetch-mode': 'navigate' } });
     expect(replay.status).toBe(302);
+    // Caddy relays warden's answer whole, Set-Cookie that clears the dead cookie included.
+    expect(String(replay.headers['set-cookie'])).toMatch(/^warden=; Path=\/; Max-Age=0/);
     expect(echo.seen.some((r) => r.headers['x-user-id'] === 'bob' && r.url === '/nodes/n1')).toBe(true);
     await ctx.close();
   });
