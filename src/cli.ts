@@ -33,7 +33,7 @@ const USAGE = `usage: warden <command>
   keys revocations             list revocations in force
   recipe nginx|traefik|caddy|ingress-nginx
                                the proxy lines that name the policy's identity headers (headers.preset, .extra)
-  schema [--out DIR]           write the JSON Schemas of the policy and keys files (default DIR: rbac)
+  schema [--out DIR]           write the JSON Schemas of the policy, keys, dev users and providers files (default DIR: rbac)
 `;
 
 async function check(args: string[], io: Out): Promise<number> {
