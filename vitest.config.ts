@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Suites that measure latency run alone, after everything else: on 2 cores, a parallel suite's
 // load would otherwise show up as their latency.
-const TIMING = ['test/redis/slow.test.ts'];
+const TIMING = ['test/redis/slow.test.ts', 'test/audit/slow-webhook.test.ts'];
 
 export default defineConfig({
   test: {

@@ -6,6 +6,8 @@
 //   static     — auth_request → an nginx server block answering `return 200;`
 //   nodefloor  — auth_request → a do-nothing Node.js http server (reference; BENCH_NODE_FLOOR=0 drops it)
 //   warden     — auth_request → warden /verify/nginx (API key, 20-rule policy, memory rate limit)
+//   wardenbare — the same warden with its audit trail and metrics off (WARDEN_AUDIT_SINKS=none,
+//                WARDEN_METRICS=false): what the audit line and the counters cost, in the same run
 //   wardenredis — the same, to a second warden whose limits live in a redis-server started here
 //                (REDIS_URL; BENCH_REDIS=0 drops it, skipped with a note when redis-server is missing)
 //   wardencache — warden with the matching rule's decisions cached by nginx (policy `cache: { allow: 5s }`,
@@ -183,8 +185,11 @@ function run(cmd, args) {
 
 // ---------------------------------------------------------------- processes: warden, redis-server
 
-/** Inherited variables that would point a warden at a Redis (or change its key prefix): dropped. */
-const isRedisVar = (name) => name === 'REDIS_URL' || name.startsWith('WARDEN_REDIS_');
+/**
+ * Inherited variables that would point a warden at a Redis (or change its key prefix), or change its
+ * audit sinks or metrics: dropped, so that each configuration is exactly what its `extraEnv` says.
+ */
+const isRedisVar = (name) => name === 'REDIS_URL' || name.startsWith('WARDEN_REDIS_') || name.startsWith('WARDEN_AUDIT_') || name.startsWith('WARDEN_METRICS');
 
 /**
  * Start one warden with its own directory <tmp>/<dir>/ (working directory, so also its state dir):
@@ -562,7 +567,7 @@ Redis (as replicas do) adds to that.
   file) plus \`REDIS_URL=redis://127.0.0.1:<port>\`, other Redis settings at their defaults. Its
   \`bench\` limit is then a RateLimiterRedis consume on every request (one round trip: the
   limiter's Lua script by \`EVALSHA\`, running \`SET NX\`, \`INCRBY\`, \`PTTL\`) instead of an
-  in-process counter. Redis variables of the calling environment are passed to neither warden.
+  in-process counter. Redis, audit and metrics variables of the calling environment are passed to no warden.
   \`BENCH_REDIS=0\` leaves this configuration out; without \`redis-server\` or \`redis-cli\` it
   is skipped with a note (printed, and in the results);
 - starts **nginx** (\`worker_processes 1\`, \`access_log off\`) with a static application
@@ -572,6 +577,10 @@ Redis (as replicas do) adds to that.
   - **nginx static auth** — the deploy recipe, with its auth subrequest sent to a second nginx
     server answering \`return 200;\`;
   - **warden** — the deploy recipe, subrequest to warden's \`/verify/nginx\`;
+  - **warden, audit+metrics off** — the deploy recipe, subrequest to a third warden, the same as
+    **warden** but with \`WARDEN_AUDIT_SINKS=none\` and \`WARDEN_METRICS=false\`: no audit line is built
+    or written and nothing is counted. *warden / warden, audit+metrics off* is what the audit trail
+    and the metrics cost (issue 6: at most 10 %, so target ≥ 0.90), measured in the same run;
   - **warden + Redis** — the deploy recipe, subrequest to the second warden's \`/verify/nginx\`.
 
   All auth configurations include the files of \`deploy/nginx/\` (\`warden-upstream.conf\`,
@@ -611,8 +620,8 @@ Redis (as replicas do) adds to that.
   node, warden, warden + Redis; round 2: …) so that machine noise spreads over all of them;
 - reports the **median** requests/s of the rounds per configuration, the median of the
   per-round p50 and p99 latencies, and the ratios *warden / nginx static auth* (target ≥ 0.85),
-  *warden / no auth*, *warden + Redis / nginx static auth* (target ≥ 0.75) and *warden + Redis /
-  warden*. Any non-2xx response or socket error fails the run (and leaves this file unchanged);
+  *warden / no auth*, *warden / warden, audit+metrics off* (target ≥ 0.90), *warden + Redis /
+  nginx static auth* (target ≥ 0.75) and *warden + Redis / warden*. Any non-2xx response or socket error fails the run (and leaves this file unchanged);
   so does warden + Redis having answered any limit from memory: after the rounds its
   \`/metrics\` must show \`warden_redis_up 1\`, no \`warden_redis_errors_total\` and no
   \`warden_rate_limit_insurance_total\`. The results also record how many commands Redis
@@ -666,6 +675,7 @@ const CONFIGS = [
   { id: 'static', label: 'nginx static auth' },
   ...(NODE_FLOOR ? [{ id: 'nodefloor', label: 'trivial node auth' }] : []),
   { id: 'warden', label: 'warden' },
+  { id: 'wardenbare', label: 'warden, audit+metrics off' },
   ...(WITH_REDIS ? [{ id: 'wardenredis', label: 'warden + Redis' }] : []),
   ...(WITH_JWT ? [{ id: 'wardenjwt', label: 'warden JWT (ES256)' }] : []),
   ...(WITH_CACHE ? [{ id: 'wardencache', label: 'warden, decision cache' }] : []),
@@ -694,12 +704,13 @@ async function main() {
   const keysFile = join(tmp, 'keys.yaml');
   writePolicy(policyFile);
   const key = writeKeys(keysFile);
-  const [wardenPort, wardenRedisPort, redisPort, staticPort, staticAuthPort, floorPort, pNoauth, pStatic, pWarden, pWardenRedis, pFloor, wardenJwtPort, pWardenJwt, wardenCachePort, pWardenCache] = await freePorts(15);
-  const ports = { noauth: pNoauth, static: pStatic, warden: pWarden, ...(NODE_FLOOR ? { nodefloor: pFloor } : {}), ...(WITH_REDIS ? { wardenredis: pWardenRedis } : {}), ...(WITH_JWT ? { wardenjwt: pWardenJwt } : {}), ...(WITH_CACHE ? { wardencache: pWardenCache } : {}) };
+  const [wardenPort, wardenRedisPort, redisPort, staticPort, staticAuthPort, floorPort, pNoauth, pStatic, pWarden, pWardenRedis, pFloor, wardenJwtPort, pWardenJwt, wardenCachePort, pWardenCache, wardenBarePort, pWardenBare] = await freePorts(17);
+  const ports = { noauth: pNoauth, static: pStatic, warden: pWarden, wardenbare: pWardenBare, ...(NODE_FLOOR ? { nodefloor: pFloor } : {}), ...(WITH_REDIS ? { wardenredis: pWardenRedis } : {}), ...(WITH_JWT ? { wardenjwt: pWardenJwt } : {}), ...(WITH_CACHE ? { wardencache: pWardenCache } : {}) };
   const targets = [
     { id: 'static', dir: 'static', upstream: 'warden_static', port: staticAuthPort, comment: '(b) auth_request to nginx\'s static answer: the recipe, subrequest to the server above' },
     ...(NODE_FLOOR ? [{ id: 'nodefloor', dir: 'nodefloor', upstream: 'warden_nodefloor', port: floorPort, comment: '(reference) auth_request to a do-nothing Node.js server' }] : []),
     { id: 'warden', dir: 'warden', upstream: 'warden', port: wardenPort, comment: '(c) auth_request to warden: the recipe' },
+    { id: 'wardenbare', dir: 'wardenbare', upstream: 'warden_bare', port: wardenBarePort, comment: '(c\') auth_request to warden with audit and metrics off: the recipe' },
     ...(WITH_REDIS ? [{ id: 'wardenredis', dir: 'wardenredis', upstream: 'warden_redis', port: wardenRedisPort, comment: '(d) auth_request to warden with Redis-backed limits: the recipe' }] : []),
     ...(WITH_JWT ? [{ id: 'wardenjwt', dir: 'wardenjwt', upstream: 'warden_jwt', port: wardenJwtPort, comment: '(e) auth_request to warden with a JWT issuer (the client sends a bearer token): the recipe' }] : []),
     ...(WITH_CACHE ? [{ id: 'wardencache', dir: 'wardencache', upstream: 'warden_cache', port: wardenCachePort, cached: true, comment: '(f) auth_request to warden, decisions reused by the recipe\'s opt-in decision cache' }] : []),
@@ -707,6 +718,7 @@ async function main() {
 
   const wardenOpts = { policyFile, keysFile };
   await startWarden({ ...wardenOpts, dir: 'warden', label: 'warden', port: wardenPort });
+  await startWarden({ ...wardenOpts, dir: 'wardenbare', label: 'warden, audit+metrics off', port: wardenBarePort, extraEnv: { WARDEN_AUDIT_SINKS: 'none', WARDEN_METRICS: 'false' } });
   if (REDIS_NOTE) process.stdout.write(`warden + Redis: ${REDIS_NOTE}\n`);
   if (WITH_REDIS) {
     await startRedis(redisPort);
@@ -737,6 +749,7 @@ async function main() {
 
   // Pre-flight: each warden really authorises through nginx; every front server answers the app's "ok".
   await preflightWarden('warden', ports.warden, { 'X-API-Key': key });
+  await preflightWarden('warden, audit+metrics off', ports.wardenbare, { 'X-API-Key': key });
   if (jwt) await preflightWarden('warden JWT', ports.wardenjwt, { Authorization: `Bearer ${jwt.token}` });
   if (WITH_CACHE) await preflightWarden('warden (decision cache)', ports.wardencache, { 'X-API-Key': key });
   if (WITH_REDIS) {
@@ -795,6 +808,7 @@ async function main() {
   );
   const ratioStatic = summary.warden.rps / summary.static.rps;
   const ratioNoauth = summary.warden.rps / summary.noauth.rps;
+  const ratioAudit = summary.warden.rps / summary.wardenbare.rps;
   const ratioRedis = WITH_REDIS ? summary.wardenredis.rps / summary.static.rps : NaN;
   const ratioJwt = WITH_JWT ? summary.wardenjwt.rps / summary.static.rps : NaN;
   const ratioCache = WITH_CACHE ? summary.wardencache.rps / summary.static.rps : NaN;
@@ -812,6 +826,7 @@ async function main() {
     `|---|--:|`,
     `| warden / nginx static auth | **${ratioStatic.toFixed(3)}** (target ≥ 0.85: ${ratioStatic >= 0.85 ? 'met' : 'NOT met'}) |`,
     `| warden / no auth | **${ratioNoauth.toFixed(3)}** |`,
+    `| warden / warden, audit+metrics off | **${ratioAudit.toFixed(3)}** (audit and metrics cost ≤ 10 %, target ≥ 0.90: ${ratioAudit >= 0.9 ? 'met' : 'NOT met'}) |`,
     ...(WITH_REDIS ? [`| warden + Redis / nginx static auth | **${ratioRedis.toFixed(3)}** (target ≥ 0.75: ${ratioRedis >= 0.75 ? 'met' : 'NOT met'}) |`, `| warden + Redis / warden | ${(summary.wardenredis.rps / summary.warden.rps).toFixed(3)} |`] : []),
     ...(WITH_JWT ? [`| warden JWT (ES256, repeated token) / nginx static auth | **${ratioJwt.toFixed(3)}** (target ≥ 0.85: ${ratioJwt >= 0.85 ? 'met' : 'NOT met'}) |`] : []),
     ...(WITH_CACHE ? [`| warden, decision cache (repeated requests) / nginx static auth | **${ratioCache.toFixed(3)}** (target > 1.0: ${ratioCache > 1 ? 'met' : 'NOT met'}) |`] : []),

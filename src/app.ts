@@ -1,4 +1,4 @@
-// createApp(deps) → the Hono app: /verify dialects, health, readiness, metrics. No env, no listen.
+// createApp(deps) → the Hono app: /verify dialects, health, readiness, metrics, admin. No env, no listen.
 import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import type { Dialect } from './http/dialects.js';
@@ -6,6 +6,8 @@ import { HeaderMap } from './http/header-map.js';
 import { errorResponse, toResponse } from './http/respond.js';
 import { resolveVerify } from './http/verify-route.js';
 import { verify, type VerifyDeps } from './http/verify.js';
+import type { Metrics } from './metrics.js';
+import type { Readiness } from './readiness.js';
 import type { Services } from './services.js';
 import { adminRoutes } from './http/admin.js';
 
@@ -13,9 +15,11 @@ import { adminRoutes } from './http/admin.js';
 export interface AppDeps extends VerifyDeps {
   /** Dialect of bare `/verify` (`WARDEN_PROXY`). */
   defaultDialect: Dialect;
-  services: Pick<Services, 'ready' | 'revocations' | 'store'>;
-  /** False while starting or draining. */
-  isReady: () => boolean;
+  services: Pick<Services, 'revocations' | 'store'>;
+  /** Named readiness checks (policy, keys, store, accepting; JWKS and OIDC add theirs). */
+  readiness: Readiness;
+  /** False when /metrics is served on WARDEN_METRICS_PORT instead, or metrics are off. */
+  serveMetrics: boolean;
   /** The /oauth2 sign-in routes, when sign-in is configured. */
   signIn?: Hono<Env> | null;
 }
@@ -40,22 +44,27 @@ function requestTarget(c: Context<Env>): string {
   return u.pathname + u.search;
 }
 
+/** GET /metrics alone: on the main app, or on its own port (WARDEN_METRICS_PORT). */
+export function metricsRoutes(metrics: Metrics): Hono {
+  const app = new Hono();
+  app.get('/metrics', async (c) => {
+    const body = await metrics.registry.metrics();
+    return c.body(body, 200, { 'content-type': metrics.registry.contentType });
+  });
+  return app;
+}
+
 /** Build the HTTP application. */
 export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', async (c) => {
-    const s = deps.services.ready();
-    const parts = { policy: deps.state.current !== undefined, store: s.ready, revocations: s.revocations, bans: s.bans, jwks: s.jwks.ready, accepting: deps.isReady() };
-    const ready = parts.policy && parts.store && parts.jwks && parts.accepting;
-    const body = { ready, parts, store: { kind: deps.services.store.kind, state: s.store }, ...(s.jwks.pending.length > 0 ? { jwksPending: s.jwks.pending } : {}) };
-    return c.json(body, ready ? 200 : 503);
+  app.get('/readyz', (c) => {
+    const report = deps.readiness.report();
+    const store = { kind: deps.services.store.kind, state: deps.services.store.status().detail };
+    return c.json({ ...report, store }, report.ready ? 200 : 503, { 'cache-control': 'no-store' });
   });
-  app.get('/metrics', async (c) => {
-    const body = await deps.metrics.registry.metrics();
-    return c.body(body, 200, { 'content-type': deps.metrics.registry.contentType });
-  });
+  if (deps.serveMetrics) app.route('/', metricsRoutes(deps.metrics));
 
   // The same resolution as the node:http fast path in main.ts, for in-process use (app.request).
   const verifyHandler = async (c: Context<Env>) => {

@@ -1,14 +1,17 @@
 // Process edge: load config, build dependencies, serve, reload on change, shut down gracefully.
 import { getRequestListener } from '@hono/node-server';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { DestinationStream } from 'pino';
-import { createApp } from './app.js';
+import { createApp, metricsRoutes } from './app.js';
 import { createAuditLog, createOpsLog } from './audit/audit-log.js';
+import { openAuditSinks } from './audit/open-sinks.js';
+import { byDeadline } from './audit/sink.js';
 import type { Env } from './config/env-schema.js';
 import { ConfigError } from './config/errors.js';
 import { loadConfig } from './config/load.js';
 import { AssertionKeyError, AssertionSigner } from './identity/assertion.js';
 import { createMetrics } from './metrics.js';
+import { Readiness } from './readiness.js';
 import { compileCidrs } from './request/client-ip.js';
 import { startReloader, type ReloadResult } from './reload.js';
 import { buildRuntime, RuntimeState } from './runtime.js';
@@ -22,6 +25,10 @@ export class ListenError extends Error {}
 /** A started warden process. */
 export interface Running {
   port: number;
+  /** The /metrics port when WARDEN_METRICS_PORT is set. */
+  metricsPort: number | null;
+  /** Named readiness checks; JWKS and OIDC discovery register theirs here. */
+  readiness: Readiness;
   /** Reload policy and keys now, as SIGHUP does. */
   reload(): Promise<ReloadResult>;
   close(): Promise<void>;
@@ -37,15 +44,30 @@ export interface StartOptions {
 export async function start(vars: Record<string, string | undefined>, opts: StartOptions = {}): Promise<Running> {
   const config = await loadConfig(vars, { fetch });
   const env = config.env;
-  const assertion = await openAssertionSigner(env);
   const log = createOpsLog(env.LOG_LEVEL, opts.opsDestination);
-  const audit = createAuditLog(opts.auditDestination);
-  const metrics = createMetrics();
+  const assertion = await openAssertionSigner(env, (e) => log.error({ event: 'assertion_key_error', err: e.message }, 'cannot rotate the generated assertion key; the current one stays'));
+  const audit = createAuditLog(openAuditSinks(env, log, opts.auditDestination), { allowSample: env.WARDEN_AUDIT_ALLOW_SAMPLE });
+  const metrics = createMetrics(true, env.WARDEN_METRICS);
+  metrics.watchAudit(audit.sinks);
   const services = await startServices(env, log, audit, metrics, config.issuers);
   const signIn = attachSignIn(config, services, audit, log);
   const state = new RuntimeState(buildRuntime(config, services));
   signIn.setState(state);
   let accepting = true;
+  const readiness = new Readiness();
+  readiness.register('policy', () => ({ ready: true, detail: `version ${state.current.version}, ${state.current.policy.rules.length} rules` }));
+  // API keys are refused until the revocations in force are known.
+  readiness.register('keys', () => ({ ready: services.ready().revocations, detail: `${state.current.keys.entries.length} keys, revocations ${services.ready().revocations ? 'loaded' : 'loading'}` }));
+  readiness.register('store', () => services.store.status());
+  readiness.register('bans', () => services.ready().bans);
+  // With JWT issuers: ready once every issuer's key set was fetched (a token for a missing set would be refused).
+  if (config.issuers.length > 0)
+    readiness.register('jwks', () => {
+      const { ready, pending } = services.ready().jwks;
+      return ready ? { ready, detail: `${config.issuers.length} issuers` } : { ready, detail: `waiting for the keys of ${pending.join(', ')}` };
+    });
+  if (signIn.readiness) readiness.register('oidc', signIn.readiness);
+  readiness.register('accepting', () => (accepting ? true : { ready: false, detail: 'shutting down' }));
   const deps = {
     state,
     services,
@@ -57,14 +79,15 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
     shadowMode: env.WARDEN_MODE === 'shadow',
     assertion,
     now: Date.now,
-    isReady: () => accepting,
+    readiness,
+    serveMetrics: env.WARDEN_METRICS && env.WARDEN_METRICS_PORT === undefined,
     signIn: signIn.routes,
     clearSessionCookie: signIn.clearSessionCookie,
   };
   const app = createApp(deps);
   const hono = getRequestListener(app.fetch);
   const fastVerify = createVerifyListener(deps, env.WARDEN_PROXY);
-  const reloader = startReloader(env, state, services, log, { fetch }, audit);
+  const reloader = startReloader(env, state, services, log, { fetch }, audit, (result) => metrics.reloads.inc({ result }));
   const onHup = () => {
     void reloader.reload('SIGHUP');
     // A replaced assertion key file takes over; the old key stays published until its tokens expire.
@@ -75,47 +98,71 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   // Keep-alive longer than proxies' upstream keepalive (nginx 60 s) so warden never closes a connection they are about to reuse.
   // Headers up to 96 KiB are read, so an oversized credential gets a 401 and an audit line rather than a bare 431.
   const http = createServer({ keepAliveTimeout: 75_000, headersTimeout: 20_000, requestTimeout: 30_000, maxHeaderSize: 96 * 1024 }, (req, res) => {
+    // While draining, every answer closes its connection: the proxy reconnects to another replica.
+    if (!accepting) res.shouldKeepAlive = false;
     if (!fastVerify(req, res)) void hono(req, res);
   });
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', (e: NodeJS.ErrnoException) => reject(new ListenError(`cannot listen on ${env.HOST}:${env.PORT}: ${e.code ?? e.message}`)));
-    http.listen(env.PORT, env.HOST, () => resolve());
-  }).catch(async (e: unknown) => {
+  const metricsHttp = env.WARDEN_METRICS && env.WARDEN_METRICS_PORT !== undefined ? createServer(getRequestListener(metricsRoutes(metrics).fetch)) : null;
+  let port: number;
+  let metricsPort: number | null = null;
+  try {
+    port = await listen(http, env.PORT, env.HOST);
+    if (metricsHttp) metricsPort = await listen(metricsHttp, env.WARDEN_METRICS_PORT!, env.HOST);
+  } catch (e) {
+    http.close();
     reloader.stop();
     process.off('SIGHUP', onHup);
+    audit.close();
     await services.close();
     throw e;
-  });
-  const address = http.address();
-  const port = typeof address === 'object' && address ? address.port : env.PORT;
-  log.info({ event: 'started', host: env.HOST, port, dialect: env.WARDEN_PROXY, store: services.store.kind, rules: state.current.policy.rules.length, keys: state.current.keys.entries.length }, 'warden listening');
+  }
+  log.info({ event: 'started', host: env.HOST, port, metricsPort, dialect: env.WARDEN_PROXY, store: services.store.kind, rules: state.current.policy.rules.length, keys: state.current.keys.entries.length, auditSinks: env.WARDEN_AUDIT_SINKS }, 'warden listening');
 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      // One deadline for the whole shutdown: draining requests, then delivering the audit trail.
+      const deadline = Date.now() + env.WARDEN_SHUTDOWN_TIMEOUT * 1000;
       accepting = false;
       reloader.stop();
       process.off('SIGHUP', onHup);
+      log.info({ event: 'stopping' }, 'stopping: no new connections, finishing requests in flight');
       const drained = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
-      const timeout = new Promise<void>((resolve) => setTimeout(resolve, env.WARDEN_SHUTDOWN_TIMEOUT * 1000).unref());
-      await Promise.race([drained, timeout]);
+      await byDeadline(drained, deadline);
       http.closeAllConnections();
-      await audit.flush();
+      const droppedBefore = audit.sinks.reduce((n, s) => n + s.dropped(), 0);
+      await audit.flush(deadline);
+      const lost = audit.sinks.reduce((n, s) => n + s.dropped(), 0) - droppedBefore;
+      if (lost > 0) log.error({ event: 'audit_undelivered', lost, sinks: audit.sinks.map((s) => ({ sink: s.name, dropped: s.dropped() })) }, `${lost} audit events not delivered by the shutdown deadline`);
+      audit.close();
+      metricsHttp?.close();
+      metricsHttp?.closeAllConnections();
       await services.close();
       assertion?.close();
       log.info({ event: 'stopped' }, 'warden stopped');
     })());
-  return { port, close, reload: () => reloader.reload('api') };
+  return { port, metricsPort, readiness, close, reload: () => reloader.reload('api') };
+}
+
+/** Listen on host:port; resolves with the port bound (port 0 picks one). */
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new ListenError(`cannot listen on ${host}:${port}: ${e.code ?? e.message}`)));
+    server.listen(port, host, () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
 }
 
 /** The assertion signer of WARDEN_ASSERTION_KEY, or null; an unusable key file is a configuration error (exit 2). */
-async function openAssertionSigner(env: Env): Promise<AssertionSigner | null> {
+async function openAssertionSigner(env: Env, onRotateError: (e: Error) => void): Promise<AssertionSigner | null> {
   const spec = env.WARDEN_ASSERTION_KEY;
   if (spec === undefined) return null;
   const source = spec === 'generate' ? { kind: 'generated' as const, stateDir: env.WARDEN_STATE_DIR, rotateMs: env.WARDEN_ASSERTION_ROTATE * 1000 } : { kind: 'file' as const, path: spec };
   try {
-    return await AssertionSigner.open(source, env.WARDEN_ASSERTION_TTL);
+    return await AssertionSigner.open(source, env.WARDEN_ASSERTION_TTL, Date.now, onRotateError);
   } catch (e) {
     if (e instanceof AssertionKeyError) throw new ConfigError([{ source: 'env WARDEN_ASSERTION_KEY', path: '', message: e.message }]);
     throw e;

@@ -1,29 +1,51 @@
-// Prometheus metrics of decisions and latency (prom-client), served on /metrics.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+// Prometheus metrics (prom-client), served on /metrics: decisions, latency, limits, Redis, reloads, JWKS, audit.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AuditSink } from './audit/sink.js';
+import { LatencyHistogram } from './latency-histogram.js';
+
+/** Outcome of one JWKS fetch, for {@link recordJwksFetch}. */
+export type JwksFetchResult = 'ok' | 'not_modified' | 'error';
 
 /** The metrics warden records. One registry per app, no globals. */
 export interface Metrics {
   registry: Registry;
   decisions: Counter<'decision' | 'reason' | 'dialect' | 'auth_method'>;
-  latency: Histogram<'dialect'>;
+  latency: LatencyHistogram<'dialect'>;
   redisErrors: Counter<string>;
   insurance: Counter<'limit'>;
   redisUp: Gauge<string>;
   bans: Counter<string>;
   revocations: Counter<'op'>;
+  /** Requests refused by a rate limit, by limit name. */
+  rateLimited: Counter<'limit'>;
+  /** Requests refused because their client IP is banned. */
+  bannedRequests: Counter<string>;
+  /** Policy and keys reloads: `changed`, `unchanged`, `rejected`. */
+  reloads: Counter<'result'>;
+  /** JWKS fetches by issuer and result; count them with {@link recordJwksFetch}. */
+  jwksFetches: Counter<'issuer' | 'result'>;
+  /** Report these sinks' queue depth and drops on scrape. */
+  watchAudit(sinks: readonly AuditSink[]): void;
   /** Count one /verify decision and its latency (labelled children cached: the hot path). */
   decided(decision: string, reason: string, dialect: string, authMethod: string, seconds: number): void;
 }
 
-/** Create a registry with warden's metrics and the process defaults. */
-export function createMetrics(withDefaults = true): Metrics {
+/** Count one JWKS fetch (the JWT authenticator calls this for each key-set download). */
+export function recordJwksFetch(metrics: Metrics, issuer: string, result: JwksFetchResult): void {
+  metrics.jwksFetches.inc({ issuer, result });
+}
+
+/**
+ * Create a registry with warden's metrics and the process defaults. `enabled: false`
+ * (`WARDEN_METRICS=false`) keeps the same objects but /verify counts nothing.
+ */
+export function createMetrics(withDefaults = true, enabled = true): Metrics {
   const registry = new Registry();
   if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'warden_' });
   // The hot path only bumps plain numbers; prom-client reads them when /metrics is scraped.
   // Label values come from fixed sets (decisions, reasons, dialects, methods): the maps stay small.
   const counts = new Map<string, { labels: [string, string, string, string]; n: number }>();
   const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.25, 0.5];
-  const pending = new Map<string, number[]>();
   const decisions = new Counter({
     name: 'warden_decisions_total',
     help: 'Decisions taken on /verify by result, reason, dialect and auth method',
@@ -34,38 +56,44 @@ export function createMetrics(withDefaults = true): Metrics {
       for (const { labels, n } of counts.values()) this.labels(...labels).inc(n);
     },
   });
-  const latency = new Histogram({
-    name: 'warden_verify_duration_seconds',
-    help: 'Time to answer /verify',
-    labelNames: ['dialect'] as const,
-    buckets: BUCKETS,
+  const latency = new LatencyHistogram({ name: 'warden_verify_duration_seconds', help: 'Time to answer /verify, by dialect', labelName: 'dialect', buckets: BUCKETS, registry });
+  let auditSinks: readonly AuditSink[] = [];
+  new Gauge({
+    name: 'warden_audit_queue_depth',
+    help: 'Audit events accepted by a sink and not yet delivered',
+    labelNames: ['sink'] as const,
     registers: [registry],
     collect() {
-      for (const [dialect, samples] of pending) {
-        const child = this.labels(dialect);
-        for (const v of samples) child.observe(v);
-        samples.length = 0;
-      }
+      for (const s of auditSinks) this.set({ sink: s.name }, s.queued());
+    },
+  });
+  new Counter({
+    name: 'warden_audit_dropped_total',
+    help: 'Audit events a sink had to drop: queue full, write failed, or undelivered at shutdown',
+    labelNames: ['sink'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of auditSinks) this.inc({ sink: s.name }, s.dropped());
     },
   });
   return {
     registry,
     decisions,
     latency,
-    decided(decision, reason, dialect, authMethod, seconds) {
+    watchAudit(sinks) {
+      auditSinks = sinks;
+    },
+    rateLimited: new Counter({ name: 'warden_rate_limited_total', help: 'Requests refused by a rate limit (429), by limit name', labelNames: ['limit'], registers: [registry] }),
+    bannedRequests: new Counter({ name: 'warden_banned_requests_total', help: 'Requests refused (429) because their client IP is banned', registers: [registry] }),
+    reloads: new Counter({ name: 'warden_policy_reloads_total', help: 'Policy and keys reloads by result: changed, unchanged, rejected', labelNames: ['result'], registers: [registry] }),
+    jwksFetches: new Counter({ name: 'warden_jwks_fetches_total', help: 'JWKS downloads by issuer and result (ok, not_modified, error)', labelNames: ['issuer', 'result'], registers: [registry] }),
+    decided: !enabled ? () => {} : function decided(decision, reason, dialect, authMethod, seconds) {
       const key = `${decision}|${reason}|${dialect}|${authMethod}`;
       const c = counts.get(key);
       if (c) c.n++;
       else counts.set(key, { labels: [decision, reason, dialect, authMethod], n: 1 });
-      let samples = pending.get(dialect);
-      if (!samples) pending.set(dialect, (samples = []));
-      // Between scrapes samples wait here; past 65 536 they are folded in at once (bounded memory).
-      samples.push(seconds);
-      if (samples.length >= 65_536) {
-        const child = latency.labels(dialect);
-        for (const v of samples) child.observe(v);
-        samples.length = 0;
-      }
+      latency.record(dialect, seconds);
     },
     redisErrors: new Counter({ name: 'warden_redis_errors_total', help: 'Redis connection and command errors', registers: [registry] }),
     insurance: new Counter({ name: 'warden_rate_limit_insurance_total', help: 'Rate-limit decisions taken from the in-memory insurance limiter while Redis was unavailable', labelNames: ['limit'], registers: [registry] }),

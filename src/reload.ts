@@ -22,12 +22,26 @@ export interface Reloader {
  * Start watching policy and keys; returns the reloader. Each reload that changes something is
  * audited (`policy_reloaded`, with what changed); each refused one too (`config_rejected`).
  */
-export function startReloader(env: Env, state: RuntimeState, shared: Shared, log: Logger, deps: LoadDeps, audit: Pick<AuditLog, 'admin'>): Reloader {
+export function startReloader(
+  env: Env,
+  state: RuntimeState,
+  shared: Shared,
+  log: Logger,
+  deps: LoadDeps,
+  audit: Pick<AuditLog, 'admin'>,
+  counted: (result: 'changed' | 'unchanged' | 'rejected') => void = () => {},
+): Reloader {
   let chain: Promise<unknown> = Promise.resolve();
   const watchers: FSWatcher[] = [];
   const timers: NodeJS.Timeout[] = [];
 
   async function attempt(trigger: string): Promise<ReloadResult> {
+    const r = await load(trigger);
+    counted(r.ok ? (r.changed ? 'changed' : 'unchanged') : 'rejected');
+    return r;
+  }
+
+  async function load(trigger: string): Promise<ReloadResult> {
     const previous = state.current;
     try {
       const docs = await loadDocuments(env, deps, previous.docs);
@@ -39,6 +53,9 @@ export function startReloader(env: Env, state: RuntimeState, shared: Shared, log
       const { summary, ...changes } = diffDocuments(previous.docs, docs);
       log.info({ event: 'policy_reloaded', trigger, version: next.version, rules: next.policy.rules.length, keys: next.keys.entries.length, changes: summary }, 'policy and keys reloaded');
       audit.admin({ event: 'policy_reloaded', trigger, version: next.version, previousVersion: previous.version, summary, ...changes });
+      // A key appearing in the keys file is when it becomes usable: its own event, as a revocation has.
+      for (const id of changes.keys.added) audit.admin({ event: 'key_created', id, trigger, version: next.version });
+      for (const id of changes.keys.removed) audit.admin({ event: 'key_removed', id, trigger, version: next.version });
       return { ok: true, version: next.version, changed: true };
     } catch (e) {
       const problems = e instanceof ConfigError ? e.problems.map(formatProblem) : [(e as Error).message];

@@ -1,6 +1,6 @@
-// The audit stream: one JSON line per decision (CONTRACT.md "Audit line"). Never a secret.
+// The audit stream: one JSON line per decision and per admin event (CONTRACT.md "Audit line"). Never a secret.
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { LineWriter } from './line-writer.js';
+import type { AuditSink } from './sink.js';
 
 /** The fields of one decision event. */
 export interface DecisionEvent {
@@ -31,11 +31,24 @@ export interface DecisionEvent {
   durationMs: number;
 }
 
-/** An administrative event: revocations, bans, reloads. Never sampled. */
+/** An administrative event: keys, revocations, sessions, bans, reloads. Never sampled. */
 export interface AdminEvent {
-  event: 'revocation_added' | 'revocation_removed' | 'ban_started' | 'admin_denied' | 'policy_reloaded' | 'config_rejected' | SignInEvent;
+  event:
+    | 'key_created'
+    | 'key_removed'
+    | 'revocation_added'
+    | 'revocation_removed'
+    | 'session_ended'
+    | 'ban_started'
+    | 'admin_denied'
+    | 'policy_reloaded'
+    | 'config_rejected'
+    | SignInEvent;
   [field: string]: unknown;
 }
+
+/** Version of the audit line's shape (`schema` in every line); bumped when a field changes meaning or goes away. */
+export const AUDIT_SCHEMA = 1;
 
 /** Browser sign-in events (src/oauth2/): never carry a cookie, token, code, state or password. */
 export type SignInEvent = 'sign_in' | 'sign_in_failed' | 'sign_out' | 'redirect_refused' | 'backchannel_logout' | 'cross_site_refused';
@@ -44,7 +57,12 @@ export type SignInEvent = 'sign_in' | 'sign_in_failed' | 'sign_out' | 'redirect_
 export interface AuditLog {
   decision(e: DecisionEvent): void;
   admin(e: AdminEvent): void;
-  flush(): Promise<void>;
+  /** The sinks, for their queue depth and drop counts. */
+  readonly sinks: readonly AuditSink[];
+  /** Deliver everything written so far, on every sink, by `deadline` (epoch ms); default: 10 s from now. */
+  flush(deadline?: number): Promise<void>;
+  /** Release the sinks' files and timers (after flush). */
+  close(): void;
 }
 
 // Printable ASCII but `"` and `\`: written between quotes as is; anything else goes through JSON.stringify.
@@ -55,57 +73,91 @@ function str(v: string | null | undefined): string {
   return PLAIN.test(v) ? `"${v}"` : JSON.stringify(v);
 }
 
+/** A value already known to be plain. */
+function plain(v: string | null | undefined): string {
+  return v === null || v === undefined ? 'null' : `"${v}"`;
+}
+
 /** The decision fields as JSON members, built directly (this runs on every /verify). */
 export function decisionFields(e: DecisionEvent): string {
+  // One check over every string field (the common case: all plain) instead of one per field.
+  const all = `${e.reqId}${e.decision}${e.reason}${e.cause ?? ''}${e.dialect}${e.method ?? ''}${e.host ?? ''}${e.path ?? ''}${e.clientIp ?? ''}${e.peer ?? ''}${e.sub ?? ''}${e.authMethod ?? ''}${e.keyId ?? ''}${e.rateLimit ?? ''}${e.kid ?? ''}${e.joseCode ?? ''}${e.shadow ?? ''}`;
+  const q = PLAIN.test(all) ? plain : str;
   return (
-    `,"reqId":${str(e.reqId)},"decision":${str(e.decision)},"reason":${str(e.reason)}` +
-    (e.cause !== undefined ? `,"cause":${str(e.cause)}` : '') +
-    `,"status":${e.status},"dialect":${str(e.dialect)},"method":${str(e.method)},"host":${str(e.host)},"path":${str(e.path)}` +
-    `,"clientIp":${str(e.clientIp)},"peer":${str(e.peer)},"sub":${str(e.sub)},"authMethod":${str(e.authMethod)},"keyId":${str(e.keyId)}` +
+    `,"reqId":${q(e.reqId)},"decision":${q(e.decision)},"reason":${q(e.reason)}` +
+    (e.cause !== undefined ? `,"cause":${q(e.cause)}` : '') +
+    `,"status":${e.status},"dialect":${q(e.dialect)},"method":${q(e.method)},"host":${q(e.host)},"path":${q(e.path)}` +
+    `,"clientIp":${q(e.clientIp)},"peer":${q(e.peer)},"sub":${q(e.sub)},"authMethod":${q(e.authMethod)},"keyId":${q(e.keyId)}` +
     `,"rule":${e.rule === null ? 'null' : e.rule}` +
-    (e.rateLimit !== undefined ? `,"rateLimit":${str(e.rateLimit)}` : '') +
-    (e.kid !== undefined ? `,"kid":${str(e.kid)}` : '') +
-    (e.joseCode !== undefined ? `,"joseCode":${str(e.joseCode)}` : '') +
+    (e.rateLimit !== undefined ? `,"rateLimit":${q(e.rateLimit)}` : '') +
+    (e.kid !== undefined ? `,"kid":${q(e.kid)}` : '') +
+    (e.joseCode !== undefined ? `,"joseCode":${q(e.joseCode)}` : '') +
     (e.headerProblems !== undefined ? `,"headerProblems":${JSON.stringify(e.headerProblems)}` : '') +
-    (e.shadow !== undefined ? `,"shadow":${str(e.shadow)}` : '') +
+    (e.shadow !== undefined ? `,"shadow":${q(e.shadow)}` : '') +
     `,"durationMs":${e.durationMs}`
   );
 }
 
-/** stdout through a {@link LineWriter}: one write per event-loop turn, bounded at 64 MiB waiting. */
-export function auditStdout(): DestinationStream {
-  return new LineWriter(1);
+/** Audit settings. */
+export interface AuditOptions {
+  /** Share of allow decisions written (0–1, `WARDEN_AUDIT_ALLOW_SAMPLE`); 1 writes all. */
+  allowSample?: number;
+  random?: () => number;
 }
 
 /**
- * Audit log writing one JSON line per event to a destination (stdout by default, through
- * sonic-boom's buffered writer). Lines are built directly rather than through a pino logger:
- * the decision line is on every /verify, and this costs a third of pino's serialisation.
+ * Audit log writing one JSON line per event to every sink. Lines are built directly rather than
+ * through a pino logger: the decision line is on every /verify, and this costs a third of pino's
+ * serialisation. Each line is built once, whatever the number of sinks; with no sink nothing is built.
  */
-export function createAuditLog(destination: DestinationStream = auditStdout()): AuditLog {
+export function createAuditLog(sinks: readonly AuditSink[], opts: AuditOptions = {}): AuditLog {
+  const sample = opts.allowSample ?? 1;
+  const random = opts.random ?? Math.random;
+  // The line head changes once a millisecond at most: built then, not per event.
   let lastMs = 0;
   let lastIso = '';
-  const head = (event: string) => {
+  let decisionHead = '';
+  const tick = () => {
     const now = Date.now();
     if (now !== lastMs) {
       lastMs = now;
       lastIso = new Date(now).toISOString();
+      decisionHead = `{"level":"info","time":"${lastIso}","schema":${AUDIT_SCHEMA},"event":"decision"`;
     }
-    return `{"level":"info","time":"${lastIso}","event":${JSON.stringify(event)}`;
   };
-  const line = (event: string, fields: object) => {
-    const body = JSON.stringify(fields);
-    destination.write(head(event) + (body === '{}' ? '' : ',' + body.slice(1, -1)) + '}\n');
+  const head = (event: string) => {
+    tick();
+    return `{"level":"info","time":"${lastIso}","schema":${AUDIT_SCHEMA},"event":${JSON.stringify(event)}`;
   };
+  const only = sinks.length === 1 ? sinks[0]! : null;
+  const emit = only ? (line: string) => only.write(line) : (line: string) => {
+    for (const s of sinks) s.write(line);
+  };
+  const noop = () => {};
   return {
-    decision: (e) => destination.write(head('decision') + decisionFields(e) + '}\n'),
-    admin: ({ event, ...rest }) => line(event, rest),
-    flush: () =>
-      new Promise((resolve) => {
-        const d = destination as DestinationStream & { flush?: (cb: () => void) => void };
-        if (typeof d.flush === 'function') d.flush(() => resolve());
-        else resolve();
-      }),
+    sinks,
+    decision:
+      sinks.length === 0
+        ? noop
+        : (e) => {
+            // Only allows are sampled: a deny, a would-deny and an error are always written.
+            if (sample < 1 && e.decision === 'allow' && random() >= sample) return;
+            tick();
+            emit(decisionHead + decisionFields(e) + '}\n');
+          },
+    admin:
+      sinks.length === 0
+        ? noop
+        : ({ event, ...rest }) => {
+            const body = JSON.stringify(rest);
+            emit(head(event) + (body === '{}' ? '' : ',' + body.slice(1, -1)) + '}\n');
+          },
+    flush: async (deadline = Date.now() + 10_000) => {
+      await Promise.all(sinks.map((s) => s.flush(deadline)));
+    },
+    close: () => {
+      for (const s of sinks) s.close();
+    },
   };
 }
 

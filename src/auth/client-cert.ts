@@ -49,17 +49,20 @@ function traefikSubject(info: string): string | null {
   return m ? m[1]! : null;
 }
 
+/** The dialect whose proxy sets each family's headers: on any other, they are a client's. */
+const DIALECT_OF: Record<Exclude<ClientCertSource, 'off'>, RequestDescription['dialect']> = { nginx: 'nginx', 'ingress-nginx': 'nginx', traefik: 'traefik' };
+
 /**
  * The verified subject DN the proxy reports, or null: only from the configured family's headers,
- * each present exactly once, and (nginx families) only when verification says SUCCESS.
- * /verify only answers trusted proxies, and the recipes overwrite or strip client copies.
+ * only on that proxy's dialect (each dialect reads only what its proxy sets), each header present
+ * exactly once, and (nginx families) only when verification says SUCCESS. /verify only answers
+ * trusted proxies, and the recipes overwrite or strip client copies.
  */
 export function verifiedSubject(source: ClientCertSource, req: RequestDescription): string | null {
+  if (source === 'off' || req.dialect !== DIALECT_OF[source]) return null;
   const h = req.headers;
   const one = (name: string): string | undefined => (h.duplicated?.(name) ? undefined : h.get(name));
   switch (source) {
-    case 'off':
-      return null;
     case 'nginx':
       return one('x-ssl-client-verify') === 'SUCCESS' ? (one('x-ssl-client-s-dn') ?? null) : null;
     case 'ingress-nginx':

@@ -1,22 +1,11 @@
 // zod schema of the environment: the only place that knows variable names and defaults.
 import { z } from 'zod';
 import { cidrList, duration } from './policy-schema.js';
+import { absoluteHttpUrl, headerLine } from './env-values.js';
+import { auditEnv, auditEnvCrossCheck } from './audit-env.js';
 import { signInCrossCheck, signInEnvShape } from './sign-in-schema.js';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-const absoluteHttpUrl = z.string().refine((v) => {
-  try {
-    const u = new URL(v);
-    return (u.protocol === 'https:' || u.protocol === 'http:') && u.host !== '';
-  } catch {
-    return false;
-  }
-}, 'must be an absolute http(s) URL');
-
-const headerLine = z
-  .string()
-  .regex(/^[A-Za-z0-9-]+:[^\r\n\x00]*$/, 'must be one header line like "Authorization: Bearer x"');
 
 const hostPortList = z
   .string()
@@ -78,6 +67,8 @@ export const envSchema = z.object({
   /** With a generated key: how often a new key is made (the old one stays published until its tokens expire). */
   WARDEN_ASSERTION_ROTATE: duration.default(86_400),
   LOG_LEVEL: z.enum(LEVELS).default('info'),
+  /** Audit sinks, sampling and metrics (src/config/audit-env.ts). */
+  ...auditEnv,
   // Browser sign-in (issue 5): sign-in-schema.ts.
   ...signInEnvShape,
 });
@@ -93,6 +84,7 @@ export function envCrossCheck(env: Env): { variable: string; message: string }[]
   if (env.WARDEN_REDIS_SENTINELS && !env.WARDEN_REDIS_SENTINEL_NAME) out.push({ variable: 'WARDEN_REDIS_SENTINEL_NAME', message: 'required with WARDEN_REDIS_SENTINELS (the master group name)' });
   if (env.WARDEN_ASSERTION_TTL > 60 || env.WARDEN_ASSERTION_TTL < 5) out.push({ variable: 'WARDEN_ASSERTION_TTL', message: 'between 5s and 60s: an assertion proves a request came through the proxy just now' });
   if (env.WARDEN_REDIS_TIMEOUT > 10) out.push({ variable: 'WARDEN_REDIS_TIMEOUT', message: 'at most 10s; a slow Redis must cost a fast error, not a stalled request' });
+  out.push(...auditEnvCrossCheck(env));
   out.push(...signInCrossCheck(env));
   return out;
 }

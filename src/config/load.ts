@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { envCrossCheck, envSchema, type Env } from './env-schema.js';
+import { splitHeaderLine } from './env-values.js';
 import { ConfigError, type ConfigProblem, formatPath, zodProblems } from './errors.js';
 import { issuersCrossCheck, issuersSchema, type IssuerConfig } from './issuers-schema.js';
 import { keysCrossCheck, keysSchema, type KeysFile } from './keys-schema.js';
@@ -94,8 +95,8 @@ type Fetched = { text: string; etag?: string } | { notModified: true } | { probl
 async function fetchPolicy(env: Env, url: string, deps: LoadDeps, etag?: string): Promise<Fetched> {
   const headers: Record<string, string> = { accept: 'application/json, application/yaml, text/yaml, */*' };
   if (env.WARDEN_POLICY_AUTH_HEADER) {
-    const colon = env.WARDEN_POLICY_AUTH_HEADER.indexOf(':');
-    headers[env.WARDEN_POLICY_AUTH_HEADER.slice(0, colon).trim()] = env.WARDEN_POLICY_AUTH_HEADER.slice(colon + 1).trim();
+    const [name, value] = splitHeaderLine(env.WARDEN_POLICY_AUTH_HEADER);
+    headers[name] = value;
   }
   if (etag) headers['if-none-match'] = etag;
   try {

@@ -84,7 +84,10 @@ const RESERVED_HEADERS = new Set([
   'x-auth-request-user', 'x-auth-request-email', 'x-auth-request-groups', 'x-auth-request-preferred-username',
   'content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'cache-control', 'location', 'set-cookie',
   'www-authenticate', 'retry-after', 'ratelimit', 'ratelimit-policy', 'x-request-id', 'host', 'authorization', 'cookie',
+  'x-api-key', 'x-real-ip', 'ssl-client-verify', 'ssl-client-subject-dn', 'forwarded', 'expires', 'vary', 'age',
 ]);
+/** Prefixes of headers that proxies and warden give meaning to. */
+const RESERVED_PREFIXES = ['x-warden-', 'x-accel-', 'x-forwarded-', 'x-original-', 'x-ssl-client-', 'x-auth-request-', 'remote-'];
 
 /** The policy file as written by users. */
 export const policySchema = z
@@ -154,9 +157,13 @@ export function policyCrossCheck(raw: unknown): Issue[] {
     }
   });
   const extra = isRecord(raw.headers) && isRecord(raw.headers.extra) ? raw.headers.extra : {};
+  const seenExtra = new Map<string, string>();
   for (const name of Object.keys(extra)) {
     const lower = name.toLowerCase();
-    if (RESERVED_HEADERS.has(lower) || lower.startsWith('x-warden-')) out.push({ path: ['headers', 'extra', name], message: `${name} is set by warden or by HTTP itself; choose another header name` });
+    if (RESERVED_HEADERS.has(lower) || RESERVED_PREFIXES.some((p) => lower.startsWith(p))) out.push({ path: ['headers', 'extra', name], message: `${name} is set by warden, a proxy or HTTP itself; choose another header name` });
+    const twin = seenExtra.get(lower);
+    if (twin !== undefined) out.push({ path: ['headers', 'extra', name], message: `${name} and ${twin} are one header (names are case-insensitive)` });
+    seenExtra.set(lower, name);
   }
   const map = isRecord(raw.claims) && isRecord(raw.claims.map) ? raw.claims.map : {};
   for (const [group, role] of Object.entries(map)) {

@@ -125,15 +125,9 @@ function describeEnvoy(a: AuthRequest, trusted: BlockList): DescribeResult {
 
 /** Build the RequestDescription for a dialect. */
 export function describe(dialect: Dialect, a: AuthRequest, trusted: BlockList): DescribeResult {
-  switch (dialect) {
-    case 'traefik':
-    case 'caddy':
-      return describeForwarded(a, trusted);
-    case 'nginx':
-      return describeNginx(a, trusted);
-    case 'envoy':
-      return describeEnvoy(a, trusted);
-  }
+  const r = dialect === 'nginx' ? describeNginx(a, trusted) : dialect === 'envoy' ? describeEnvoy(a, trusted) : describeForwarded(a, trusted);
+  if (r.ok) r.req.dialect = dialect;
+  return r;
 }
 
 /**

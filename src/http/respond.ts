@@ -92,7 +92,10 @@ export function unauthenticatedResponse(
 
 /** 403 with the permissions the rule requires (at most 16 named, to keep the body bounded). */
 export function forbiddenResponse(reason: string, required: readonly string[] = []): Answer {
-  return json(403, required.length > 0 ? { error: 'forbidden', reason, required: required.slice(0, 16) } : { error: 'forbidden', reason });
+  if (required.length === 0) return json(403, { error: 'forbidden', reason });
+  const listed = required.slice(0, 16);
+  // X-Warden-Required repeats the list as JSON for proxies that drop the body (nginx builds its own 403 from it).
+  return json(403, { error: 'forbidden', reason, required: listed }, { 'x-warden-required': JSON.stringify(listed) });
 }
 
 /** 429 with Retry-After and the IETF RateLimit-Policy / RateLimit fields. */

@@ -41,7 +41,13 @@ export interface RawAuthRequest {
   headers: HeaderMap;
 }
 
+/** An incoming X-Request-ID is kept when it is 1–128 of these; anything else (CR/LF, 10 KB) is replaced. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The request id to use: the proxy's when it is safe to log and echo, else a new UUID. */
+export function requestId(given: string | undefined): string {
+  return given !== undefined && given.length <= 128 && REQUEST_ID.test(given) ? given : randomUUID();
+}
 
 /**
  * Answer one auth request for a dialect. Synchronous unless a store must be asked (rate limit,
@@ -49,9 +55,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export function verify(deps: VerifyDeps, dialect: Dialect, raw: RawAuthRequest): Answer | Promise<Answer> {
   const started = performance.now();
-  const given = raw.headers.get('x-request-id');
   const ev: DecisionEvent = {
-    reqId: given !== undefined && REQUEST_ID.test(given) ? given : randomUUID(),
+    reqId: requestId(raw.headers.get('x-request-id')),
     decision: 'error', reason: 'internal_error', status: 500, dialect,
     method: null, host: null, path: null, clientIp: null, peer: raw.peer ?? null,
     sub: null, authMethod: null, keyId: null, rule: null, durationMs: 0,
@@ -79,6 +84,8 @@ function failed(ev: DecisionEvent): Answer {
 
 function finish(deps: VerifyDeps, ev: DecisionEvent, answer: Answer, started: number): Answer {
   ev.status = answer.status;
+  // Returned to the proxy, which can pass it on to the app and its own log (answers are built per request).
+  answer.headers['x-request-id'] = ev.reqId;
   const seconds = (performance.now() - started) / 1000;
   ev.durationMs = Math.round(seconds * 1e6) / 1e3;
   deps.audit.decision(ev);
@@ -180,6 +187,7 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
       ev.decision = 'limited';
       ev.reason = 'banned';
       if (deps.shadowMode) return wouldDeny(deps, ev, 'mode', identity, runtime);
+      deps.metrics.bannedRequests.inc();
       return limitedResponse(banned, 'banned');
     }
     if (auth && 'error' in auth) counting = bans.recordFailure(req.clientIp, auth.error.failure, now);
@@ -191,7 +199,7 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
   }
   if (d.kind === 'forbidden') {
     ev.decision = 'forbidden';
-    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', identity, runtime) : reusable(forbiddenResponse(d.reason, d.required), 'deny', d.rule, identity, req, runtime, now);
+    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', identity, runtime) : reusable(deps, forbiddenResponse(d.reason, d.required), 'deny', d.rule, identity, req, runtime, now);
     return counting ? counting.then(() => answer) : answer;
   }
   ev.decision = 'allow';
@@ -204,7 +212,7 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
     ev.rule = shadowed.rule;
   }
   const allowed = allowResponse(identity, runtime.headerNames, extraHeaders(ev, identity, runtime));
-  if (!shadowed && !deps.shadowMode && d.rateLimit === null) reusable(allowed, 'allow', d.rule, identity, req, runtime, now);
+  if (!shadowed && !deps.shadowMode && d.rateLimit === null) reusable(deps, allowed, 'allow', d.rule, identity, req, runtime, now);
   if (d.rateLimit === null) return withAssertion(deps, allowed, identity, req.host);
   const spec = runtime.limits.spec(d.rateLimit);
   const subject = spec?.by === 'identity' && identity ? identitySubject(identity) : `ip:${clientKey(req.clientIp)}`;
@@ -215,6 +223,7 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
     ev.reason = 'rate_limited';
     ev.rule = d.rule;
     if (deps.shadowMode) return wouldDeny(deps, ev, 'mode', identity, runtime);
+    deps.metrics.rateLimited.inc({ limit: outcome.name });
     return limitedResponse(outcome);
   };
   const outcome = runtime.limits.consume(d.rateLimit, subject);
@@ -231,16 +240,21 @@ function extraHeaders(ev: DecisionEvent, identity: Identity | null, runtime: Run
 
 /**
  * Mark a decision the proxy may reuse (the rule's opt-in `cache`): `Cache-Control: private, max-age=N`,
- * never beyond the credential's own expiry, and never for a decision that also depends on something
- * the proxy's cache key (credential, method, host, URI) does not hold — the client IP (networks, IP-bound
- * keys), a rate limit, a second reading of the path — or on a session, which can end sooner.
+ * never beyond the credential's own expiry (nor an assertion's), and never for a decision that also
+ * depends on something the proxy's cache key (API key, Authorization, cookies, method, host, URI) does
+ * not hold — the client IP (networks, IP-bound keys), a client certificate, a rate limit, a second
+ * reading of the path — or on a session, which can end sooner. A 403 only for nginx, which consumes
+ * it (other proxies hand it to the browser, where every deny stays `no-store`).
  */
-function reusable(answer: Answer, kind: 'allow' | 'deny', ruleIndex: number | null, identity: Identity | null, req: RequestDescription, runtime: Runtime, now: number): Answer {
-  if (ruleIndex === null) return answer;
+function reusable(deps: VerifyDeps, answer: Answer, kind: 'allow' | 'deny', ruleIndex: number | null, identity: Identity | null, req: RequestDescription, runtime: Runtime, now: number): Answer {
+  if (ruleIndex === null || (kind === 'deny' && req.dialect !== 'nginx')) return answer;
   const rule = runtime.policy.source.rules[ruleIndex];
   let seconds = rule?.cache?.[kind] ?? 0;
-  if (seconds <= 0 || rule!.networks || runtime.policy.networks || req.altMatchPaths || identity?.ipBound || identity?.rateLimit || identity?.method === 'session') return answer;
+  if (seconds <= 0 || rule!.networks || runtime.policy.networks || req.altMatchPaths) return answer;
+  if (identity && (identity.ipBound || identity.rateLimit || identity.method === 'session' || identity.method === 'mtls')) return answer;
   if (identity?.expiresAt !== undefined) seconds = Math.min(seconds, (identity.expiresAt - now) / 1000);
+  // A reused assertion has at least half its lifetime left when warden sends it.
+  if (kind === 'allow' && deps.assertion) seconds = Math.min(seconds, deps.assertion.ttlSec / 2);
   const maxAge = Math.floor(seconds);
   if (maxAge >= 1) {
     answer.headers['cache-control'] = `private, max-age=${maxAge}`;

@@ -30,7 +30,8 @@ function algorithmOf(key: KeyObject): string {
     if (curve === 'secp521r1') return 'ES512';
   }
   if (type === 'ed25519') return 'EdDSA';
-  if (type === 'rsa' || type === 'rsa-pss') return 'RS256';
+  if (type === 'rsa') return 'RS256';
+  if (type === 'rsa-pss') return 'PS256';
   throw new Error(`unsupported key type ${type}${key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : ''}; use an EC P-256/P-384/P-521, Ed25519 or RSA private key`);
 }
 
@@ -39,6 +40,8 @@ async function signingKey(pem: string): Promise<SigningKey> {
   const alg = algorithmOf(privateKey);
   const publicJwk = await exportJWK(createPublicKey(privateKey));
   const kid = await calculateJwkThumbprint(publicJwk);
+  // Sign once now: a key jose refuses (an RSA key under 2048 bits, …) fails at start, not on every allow.
+  await new SignJWT({}).setProtectedHeader({ alg }).sign(privateKey);
   return { kid, alg, privateKey, publicJwk: { ...publicJwk, kid, alg, use: 'sig' }, retireAt: null };
 }
 
@@ -69,11 +72,12 @@ export class AssertionSigner {
   ) {}
 
   /** Load (or generate) the key. Throws AssertionKeyError naming the file when it cannot be used. */
-  static async open(source: AssertionKeySource, ttlSec: number, now: () => number = Date.now): Promise<AssertionSigner> {
+  static async open(source: AssertionKeySource, ttlSec: number, now: () => number = Date.now, onRotateError: (e: Error) => void = () => {}): Promise<AssertionSigner> {
     const s = new AssertionSigner(source, ttlSec, now);
     s.keys = [await s.loadKey()];
     if (source.kind === 'generated') {
-      s.rotateTimer = setInterval(() => void s.rotate(), source.rotateMs);
+      // A failed rotation (state dir unwritable) keeps the current key; it must never take the process down.
+      s.rotateTimer = setInterval(() => void s.rotate().catch(onRotateError), source.rotateMs);
       s.rotateTimer.unref();
     }
     return s;

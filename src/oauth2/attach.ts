@@ -16,6 +16,11 @@ export interface AttachedSignIn {
   routes: Hono<OAuthEnv> | null;
   /** Set-Cookie that removes the session cookie, for /verify's refusals. */
   clearSessionCookie: string | null;
+  /**
+   * The `oidc` readiness check, when providers are configured. Always ready: an IdP that is down
+   * stops sign-ins (a "try again" page), not the sessions, keys and tokens warden serves meanwhile.
+   */
+  readiness: (() => { ready: boolean; detail: string }) | null;
   setState(state: RuntimeState): void;
 }
 
@@ -37,6 +42,13 @@ export function attachSignIn(config: Config, services: Services, audit: AuditLog
     loginUrl: signIn?.loginUrl,
     routes: signIn ? oauth2Routes(signIn) : null,
     clearSessionCookie: signIn ? signIn.sessions.clearCookie() : null,
+    readiness:
+      signIn && signIn.providers.size > 0
+        ? () => {
+            const waiting = [...signIn.providers.values()].filter((p) => !p.discovered).map((p) => p.settings.id);
+            return { ready: true, detail: waiting.length === 0 ? `${signIn.providers.size} providers discovered` : `sign-in unavailable until discovered: ${waiting.join(', ')}` };
+          }
+        : null,
     setState: (s) => void (state = s),
   };
 }

@@ -12,6 +12,8 @@ export class ProviderUnavailable extends Error {}
 export class OidcProvider {
   private config: Promise<client.Configuration> | null = null;
   private failedAt = 0;
+  /** True once discovery succeeded (readiness detail). */
+  discovered = false;
 
   constructor(
     readonly settings: ProviderConfig,
@@ -36,6 +38,10 @@ export class OidcProvider {
         timeout: this.timeoutMs / 1000,
         // Configuration validation allows plain http only on loopback hosts (local development and tests).
         ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
+      })
+      .then((c) => {
+        this.discovered = true;
+        return c;
       })
       .catch((e: unknown) => {
         this.config = null;

@@ -29,4 +29,6 @@ export interface RequestDescription {
   clientIp: Address;
   peer: Address;
   headers: HeaderView;
+  /** The proxy dialect that described it (absent for offline evaluation). */
+  dialect?: 'traefik' | 'caddy' | 'nginx' | 'envoy';
 }

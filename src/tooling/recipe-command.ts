@@ -22,7 +22,8 @@ export function sentHeaders(policy: PolicyFile): SentHeader[] {
   const names = HEADER_PRESETS[policy.headers?.preset ?? 'warden'];
   const out: SentHeader[] = (Object.keys(ROLE_VARIABLES) as (keyof IdentityHeaderNames)[]).map((k) => ({ name: names[k], variable: ROLE_VARIABLES[k] }));
   out.push({ name: 'X-Auth-Method', variable: 'warden_auth_method' });
-  for (const name of Object.keys(policy.headers?.extra ?? {})) out.push({ name, variable: `warden_${name.toLowerCase().replace(/-/g, '_')}` });
+  // Extra headers get their own namespace, so no header name can take another's variable.
+  for (const name of Object.keys(policy.headers?.extra ?? {})) out.push({ name, variable: `warden_extra_${name.toLowerCase().replace(/-/g, '_')}` });
   out.push({ name: ASSERTION_HEADER, variable: 'warden_assertion' });
   return out;
 }

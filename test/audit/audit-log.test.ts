@@ -1,12 +1,13 @@
 import fc from 'fast-check';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createAuditLog, type DecisionEvent } from '../../src/audit/audit-log.js';
+import { AUDIT_SCHEMA, createAuditLog, type DecisionEvent } from '../../src/audit/audit-log.js';
+import { destinationSink } from '../../src/audit/sink.js';
 
-function capture() {
+function capture(opts: Parameters<typeof createAuditLog>[1] = {}) {
   const lines: string[] = [];
   const sink = new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) });
-  return { lines, log: createAuditLog(sink as never) };
+  return { lines, log: createAuditLog([destinationSink('test', sink)], opts) };
 }
 
 const nullable = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });
@@ -43,9 +44,9 @@ describe('audit lines', () => {
         expect(line.endsWith('}\n')).toBe(true);
         expect(line.slice(0, -1)).not.toContain('\n');
         const parsed = JSON.parse(line);
-        expect(parsed).toMatchObject({ level: 'info', event: 'decision' });
+        expect(parsed).toMatchObject({ level: 'info', schema: AUDIT_SCHEMA, event: 'decision' });
         expect(typeof parsed.time).toBe('string');
-        const { level: _l, time: _t, event: _e, ...rest } = parsed;
+        const { level: _l, time: _t, schema: _s, event: _e, ...rest } = parsed;
         expect(rest).toEqual(JSON.parse(JSON.stringify(e)));
       }),
       { numRuns: 500 },
@@ -55,6 +56,25 @@ describe('audit lines', () => {
   it('writes admin events with their own event name', () => {
     const { lines, log } = capture();
     log.admin({ event: 'revocation_added', id: 'k"1', by: 'ops' });
-    expect(JSON.parse(lines[0]!)).toMatchObject({ event: 'revocation_added', id: 'k"1', by: 'ops' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ schema: AUDIT_SCHEMA, event: 'revocation_added', id: 'k"1', by: 'ops' });
+  });
+
+  it('samples allow decisions only: denies, would-denies and admin events are always written', () => {
+    let n = 0;
+    // A fixed sequence in place of Math.random: every other allow falls under a 0.5 sample.
+    const { lines, log } = capture({ allowSample: 0.5, random: () => (n++ % 2 === 0 ? 0.1 : 0.9) });
+    const base: DecisionEvent = { reqId: 'r', decision: 'allow', reason: 'permitted', status: 200, dialect: 'nginx', method: 'GET', host: 'h', path: '/', clientIp: null, peer: null, sub: null, authMethod: null, keyId: null, rule: 0, durationMs: 0 };
+    for (let i = 0; i < 10; i++) log.decision({ ...base, reqId: `allow-${i}` });
+    for (const decision of ['forbidden', 'unauthenticated', 'limited', 'would-deny', 'error'] as const) for (let i = 0; i < 4; i++) log.decision({ ...base, decision, reqId: `${decision}-${i}` });
+    log.admin({ event: 'ban_started', ip: '203.0.113.9' });
+    const parsed = lines.map((l) => JSON.parse(l));
+    expect(parsed.filter((l) => l.decision === 'allow')).toHaveLength(5);
+    expect(parsed.filter((l) => l.event === 'decision' && l.decision !== 'allow')).toHaveLength(20);
+    expect(parsed.filter((l) => l.event === 'ban_started')).toHaveLength(1);
+  });
+
+  it('writes nothing, and builds nothing, with no sink', () => {
+    const log = createAuditLog([]);
+    expect(() => log.decision(null as never)).not.toThrow();
   });
 });

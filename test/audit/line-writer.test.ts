@@ -1,8 +1,9 @@
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LineWriter } from '../../src/audit/line-writer.js';
+import { RotatingFile } from '../../src/audit/file-sink.js';
 
 function file() {
   const path = join(mkdtempSync(join(tmpdir(), 'warden-lines-')), 'audit.jsonl');
@@ -38,3 +39,35 @@ describe('LineWriter', () => {
     closeSync(fd);
   });
 });
+
+describe('RotatingFile', () => {
+  it('splits a burst of lines across rotations so no file passes its limit, losing none within the files kept', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'warden-rotate-')), 'audit.jsonl');
+    writeFileSync(path, 'x'.repeat(900) + '\n');
+    const f = new RotatingFile(path, 1024, 20);
+    // 100 lines of ~95 bytes in one turn: one pending batch, written across ~10 files.
+    for (let i = 0; i < 100; i++) f.write(`{"n":${i},"pad":"${'p'.repeat(80)}"}\n`);
+    await new Promise<void>((r) => f.flush(r));
+    f.close();
+    const files = [path, ...Array.from({ length: 20 }, (_, i) => `${path}.${i + 1}`)].filter(existsSync);
+    for (const file of files) expect(statSync(file).size, file).toBeLessThanOrEqual(1024);
+    const lines = files.reverse().flatMap((file) => readFileSync(file, 'utf8').trim().split('\n'));
+    // The 900 bytes already there were rotated away first (the next line did not fit), then every line in order.
+    expect(lines[0]).toBe('x'.repeat(900));
+    expect(lines.slice(1).map((l) => JSON.parse(l).n)).toEqual([...Array(100).keys()]);
+    expect(f.rotations).toBe(files.length - 1);
+  });
+
+  it('deletes instead of keeping with keep = 0, and writes a line longer than the limit alone', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'warden-rotate-')), 'audit.jsonl');
+    const f = new RotatingFile(path, 1024, 0);
+    f.write('a'.repeat(600) + '\n');
+    f.write('b'.repeat(2000) + '\n');
+    f.write('c'.repeat(10) + '\n');
+    await new Promise<void>((r) => f.flush(r));
+    f.close();
+    expect(existsSync(`${path}.1`)).toBe(false);
+    expect(readFileSync(path, 'utf8')).toBe('c'.repeat(10) + '\n');
+  });
+});
+

@@ -223,7 +223,7 @@ describe('readiness', () => {
     try {
       const r = await send(`${w.url}/readyz`);
       expect(r.status).toBe(503);
-      expect(JSON.parse(r.body)).toMatchObject({ ready: false, parts: { jwks: false }, jwksPending: [iss.issuer] });
+      expect(JSON.parse(r.body)).toMatchObject({ ready: false, notReady: ['jwks'], parts: { jwks: false }, details: { jwks: `waiting for the keys of ${iss.issuer}` } });
       expect(w.ops.some((l) => l.event === 'jwks_fetch_failed' && l.issuer === iss.issuer)).toBe(true);
       iss.mode = 'up';
       // Retried in the background after each cooldown: ready without any token arriving.

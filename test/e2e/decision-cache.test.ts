@@ -9,6 +9,7 @@ import { send, sleep } from './harness/net.js';
 import { NGINX_BIN, startNginx } from './harness/nginx.js';
 import { describeNeeding } from './harness/process.js';
 import type { Proxy } from './harness/proxy.js';
+import { expectNoSecrets, keySecrets } from './harness/secrets.js';
 
 const CACHE_SECONDS = 2;
 const viewer = testKey('viewer', ['viewer']);
@@ -43,6 +44,7 @@ describeNeeding('decision cache through nginx (e2e)', NGINX_BIN ? null : 'nginx 
     await proxy?.stop();
     await echo?.close();
     await w?.close();
+    if (w) expectNoSecrets(w, keySecrets(viewer, other, nobody, ops), 5);
   });
 
   /** One request through nginx; how many decisions warden took for it (0: answered from nginx's cache). */

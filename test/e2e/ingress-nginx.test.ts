@@ -3,9 +3,9 @@
 // from warden and the app sees the same identity; where ingress-nginx answers the client
 // differently, the difference is the one named here (and in docs/deploy.md).
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { TestWarden } from '../helpers/warden.js';
 import { startEcho, type Echo } from './harness/echo.js';
-import { APP_HOST, IDENTITY_HEADERS, KEYS, RULE, startE2eWarden, TIGHT_LIMIT } from './harness/fixture.js';
+import { APP_HOST, IDENTITY_HEADERS, KEYS, RULE, startE2eWarden, TIGHT_LIMIT, type E2eWarden } from './harness/fixture.js';
+import { expectNoE2eSecrets } from './harness/secrets.js';
 import { recipeIngress, recipeIngresses, SET_MISC_INSTALLED, startIngressNginx } from './harness/ingress-nginx.js';
 import { CLIENT_ADDRESS, send, sleep, type ClientResponse } from './harness/net.js';
 import { NGINX_BIN, startNginx } from './harness/nginx.js';
@@ -26,7 +26,7 @@ const SIGNIN = recipeIngress('demo-app').metadata.annotations!['nginx.ingress.ku
 const BROWSER = { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate' };
 
 describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, () => {
-  let w: TestWarden;
+  let w: E2eWarden;
   let echo: Echo;
   let nginx: Proxy;
   let ingress: Proxy;
@@ -42,6 +42,7 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     await nginx?.stop();
     await echo?.close();
     await w?.close();
+    if (w) expectNoE2eSecrets(w);
   });
 
   async function through(proxy: Proxy, path: string, headers: Record<string, string>, method = 'GET') {
@@ -160,7 +161,7 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     expect(decision(limitedIngress.last)).toEqual(decision(limitedNginx.last));
     // 403: deploy/nginx answers JSON with warden's reason; ingress-nginx nginx's HTML page.
     const forbidden = await both('/admin/users', { 'x-api-key': KEYS.viewer.key });
-    expect(forbidden.nginx.res.json()).toEqual({ error: 'forbidden', reason: 'insufficient_permissions' });
+    expect(forbidden.nginx.res.json()).toEqual({ error: 'forbidden', reason: 'insufficient_permissions', required: ['admin:users'] });
     expect(forbidden.ingress.res.status).toBe(403);
     expect(forbidden.ingress.res.headers['content-type']).toMatch(/text\/html/);
     // X-Original-URL is built from $http_host: a request line naming another host is judged with the client's Host.

@@ -13,6 +13,7 @@ import { send } from './harness/net.js';
 import { NGINX_BIN, startNginx } from './harness/nginx.js';
 import { describeNeeding } from './harness/process.js';
 import type { Proxy } from './harness/proxy.js';
+import { expectNoSecrets, keySecrets } from './harness/secrets.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const viewer = testKey('viewer', ['viewer'], { name: 'Vera Viewer', email: 'vera@example.com' });
@@ -40,6 +41,7 @@ for (const preset of ['authelia', 'oauth2-proxy'] as const) {
       await proxy?.stop();
       await echo?.close();
       await w?.close();
+      if (w) expectNoSecrets(w, keySecrets(viewer), 2);
     });
 
     const spoof = { [names.id]: 'root', [names.roles]: 'admin', 'X-User-ID': 'root', 'X-User-Roles': 'admin', 'Remote-User': 'root', 'X-Auth-Request-User': 'root', 'X-Tenant': 'evil', 'X-Warden-Assertion': 'forged' };

@@ -61,11 +61,12 @@ describe('headers.extra', () => {
   });
 
   it('refuses extra headers that warden sets itself, and bad claim paths', async () => {
-    const bad = { ...policy, headers: { extra: { 'X-User-ID': 'sub', 'Set-Cookie': 'x', 'X-Warden-Assertion': 'a', 'X-Ok': 'no spaces allowed' } } };
+    const bad = { ...policy, headers: { extra: { 'X-User-ID': 'sub', 'Set-Cookie': 'x', 'X-Warden-Assertion': 'a', 'X-Accel-Expires': 'ttl', 'X-Ok': 'no spaces allowed', 'X-Tenant': 't', 'x-tenant': 't' } } };
     const err = await loadConfig({ WARDEN_POLICY: JSON.stringify(bad) }, { fetch }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     const messages = (err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
-    expect(messages.filter((m) => m.includes('set by warden or by HTTP itself'))).toHaveLength(3);
+    expect(messages.filter((m) => m.includes('set by warden, a proxy or HTTP itself'))).toHaveLength(4);
+    expect(messages).toContain('headers.extra.x-tenant: x-tenant and X-Tenant are one header (names are case-insensitive)');
     expect(messages.some((m) => m.startsWith('headers.extra.X-Ok'))).toBe(true);
   });
 });

@@ -4,6 +4,8 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createAuditLog } from '../../src/audit/audit-log.js';
+import { destinationSink } from '../../src/audit/sink.js';
+import { Readiness } from '../../src/readiness.js';
 import { policySchema } from '../../src/config/policy-schema.js';
 import { createMetrics } from '../../src/metrics.js';
 import { compileCidrs } from '../../src/request/client-ip.js';
@@ -36,7 +38,11 @@ beforeAll(async () => {
   const policy = policySchema.parse({ rateLimits: { l: { limit: 5, window: 60 } }, rules: [{ match: { path: '/**' }, public: true, rateLimit: 'l' }] });
   const state = new RuntimeState(buildRuntime({ policy, keys: { keys: [] } }, { store: failing, revocations: null, banned: null, onBan: () => {}, jwt: null, jwtCacheSize: 0 }));
   const sink = new Writable({ write: (c, _e, cb) => (String(c).split('\n').filter(Boolean).forEach((l) => audit.push(JSON.parse(l))), cb()) });
-  const app = createApp({ state, services: { store: failing, revocations: new Revocations(new MirroredSet(createMemoryStore().set('r', { persistent: false }), { resyncMs: 60_000 })), ready: () => ({ ready: false, store: 'down', revocations: true, bans: true, jwks: { ready: true, pending: [] } }) }, audit: createAuditLog(sink), metrics: createMetrics(false), trustedProxies: compileCidrs(['127.0.0.1']), loginUrl: undefined, defaultDialect: 'traefik', now: Date.now, isReady: () => true });
+  const readiness = new Readiness();
+  readiness.register('policy', () => true);
+  readiness.register('store', () => failing.status());
+  const revocations = new Revocations(new MirroredSet(createMemoryStore().set('r', { persistent: false }), { resyncMs: 60_000 }));
+  const app = createApp({ state, services: { store: failing, revocations }, audit: createAuditLog([destinationSink('test', sink)]), metrics: createMetrics(false), trustedProxies: compileCidrs(['127.0.0.1']), loginUrl: undefined, defaultDialect: 'traefik', now: Date.now, readiness, serveMetrics: true });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise((r) => server.once('listening', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -58,6 +64,6 @@ describe('faults', () => {
   it('readiness reports the failing store', async () => {
     const r = await send(`${url}/readyz`);
     expect(r.status).toBe(503);
-    expect(JSON.parse(r.body)).toMatchObject({ ready: false, parts: { store: false } });
+    expect(JSON.parse(r.body)).toMatchObject({ ready: false, notReady: ['store'], parts: { policy: true, store: false }, details: { store: 'down' } });
   });
 });

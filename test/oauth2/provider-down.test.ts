@@ -28,4 +28,8 @@ it('logs the failed discovery without secrets and answers sign-in attempts with 
   expect(res.status).toBe(503);
   expect(res.body).toContain('Acme SSO cannot be reached right now. Try again in a minute.');
   expect((await send(`${w.url}/healthz`)).status).toBe(200);
+  // Readiness reports it without taking warden out of service: keys, tokens and sessions still work.
+  const ready = await send(`${w.url}/readyz`);
+  expect(ready.status).toBe(200);
+  expect(JSON.parse(ready.body).details.oidc).toBe('sign-in unavailable until discovered: down');
 });

@@ -1,4 +1,7 @@
 // The policy, keys and warden settings every proxy e2e suite runs with.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { HEADER_PRESETS } from '../../../src/http/respond.js';
 import { startWarden, testKey, type TestWarden } from '../../helpers/warden.js';
 
@@ -26,6 +29,12 @@ export const KEYS = {
   limited: testKey('limited', ['viewer']),
 } as const;
 
+/** A key no keys file holds: sent to see it refused. */
+export const BAD_KEY = 'wdn_not_a_key_e2e_0123456789';
+
+/** Every secret the suites send or configure: keys and their hashes. None may appear in a log line. */
+export const SECRETS: readonly string[] = [...Object.values(KEYS).flatMap((k) => [k.key, String(k.entry.sha256)]), BAD_KEY];
+
 /** Rule indexes of {@link policy}, for asserting which rule the audit line names. */
 export const RULE = { public: 0, limited: 1, vip: 2, admin: 3, nodes: 4, internal: 5, reload: 6, api: 7 } as const;
 
@@ -51,11 +60,19 @@ export function policy(reloadPublic = false): Record<string, unknown> {
   };
 }
 
-/** Start warden as the proxies reach it: on 127.0.0.1, trusting only 127.0.0.1 (the proxy), with a login URL. */
-export function startE2eWarden(): Promise<TestWarden> {
-  return startWarden({
+/** A warden for the e2e suites, with the file its audit stream is also written to. */
+export type E2eWarden = TestWarden & { auditFile: string };
+
+/**
+ * Start warden as the proxies reach it: on 127.0.0.1, trusting only 127.0.0.1 (the proxy), with a
+ * login URL. Its audit stream goes to stdout (captured) and to a file, scanned for secrets after the suite.
+ */
+export async function startE2eWarden(): Promise<E2eWarden> {
+  const auditFile = join(mkdtempSync(join(tmpdir(), 'warden-e2e-audit-')), 'audit.jsonl');
+  const w = await startWarden({
     policy: policy(),
     keys: Object.values(KEYS).map((k) => k.entry),
-    env: { WARDEN_LOGIN_URL: LOGIN_URL, WARDEN_TRUSTED_PROXIES: '127.0.0.1/32' },
+    env: { WARDEN_LOGIN_URL: LOGIN_URL, WARDEN_TRUSTED_PROXIES: '127.0.0.1/32', WARDEN_AUDIT_SINKS: 'stdout,file', WARDEN_AUDIT_FILE: auditFile },
   });
+  return { ...w, auditFile };
 }

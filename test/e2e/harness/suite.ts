@@ -1,8 +1,8 @@
 // The end-to-end tests every proxy recipe must pass: client → real proxy → warden → echo upstream.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWarden } from '../../helpers/warden.js';
 import { startEcho, type Echo, type EchoedRequest } from './echo.js';
-import { APP_HOST, IDENTITY_HEADERS, KEYS, LOGIN_URL, policy, RULE, startE2eWarden, TIGHT_LIMIT } from './fixture.js';
+import { expectNoE2eSecrets } from './secrets.js';
+import { APP_HOST, BAD_KEY, IDENTITY_HEADERS, KEYS, LOGIN_URL, policy, RULE, startE2eWarden, TIGHT_LIMIT, type E2eWarden } from './fixture.js';
 import { CLIENT_ADDRESS, establishedTo, send, sleep, type ClientResponse } from './net.js';
 import { describeNeeding } from './process.js';
 import type { Proxy } from './proxy.js';
@@ -37,7 +37,7 @@ export function defineProxySuite(p: ProxyUnderTest): void {
 }
 
 function proxyTests(p: ProxyUnderTest): void {
-  let w: TestWarden;
+  let w: E2eWarden;
   let echo: Echo;
   let proxy: Proxy;
 
@@ -51,6 +51,7 @@ function proxyTests(p: ProxyUnderTest): void {
     await proxy?.stop();
     await echo?.close();
     await w?.close();
+    if (w) expectNoE2eSecrets(w);
   });
 
   /** Send through the proxy with the recipe's Host; returns the response, the upstream's view and warden's audit lines. */
@@ -117,7 +118,7 @@ function proxyTests(p: ProxyUnderTest): void {
   });
 
   it('answers 401 to a bad key, naming invalid_token', async () => {
-    const { res, upstream, last } = await through('/nodes/n1', { accept: 'application/json', 'x-api-key': 'wdn_not_a_key' });
+    const { res, upstream, last } = await through('/nodes/n1', { accept: 'application/json', 'x-api-key': BAD_KEY });
     expect(res.status, failureContext(res)).toBe(401);
     expect(res.headers['www-authenticate']).toContain('error="invalid_token"');
     expect(res.json()).toMatchObject({ error: 'unauthorized' });
@@ -133,7 +134,7 @@ function proxyTests(p: ProxyUnderTest): void {
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.json()).toMatchObject({ error: 'forbidden' });
     // nginx drops warden's body; its recipe answers the reason from X-Warden-Reason.
-    expect(res.json()).toEqual(p.traits.relaysDenyBody ? { error: 'forbidden', reason: 'insufficient_permissions', required: ['admin:users'] } : { error: 'forbidden', reason: 'insufficient_permissions' });
+    expect(res.json()).toEqual({ error: 'forbidden', reason: 'insufficient_permissions', required: ['admin:users'] });
     expect(upstream).toHaveLength(0);
     expect(last).toMatchObject({ decision: 'forbidden', reason: 'insufficient_permissions', status: 403, sub: 'viewer', rule: RULE.admin });
   });

@@ -1,0 +1,63 @@
+// The audit sinks WARDEN_AUDIT_SINKS asks for, opened at start; an unwritable file stops warden (exit 2).
+import type { DestinationStream, Logger } from 'pino';
+import type { Env } from '../config/env-schema.js';
+import { splitHeaderLine } from '../config/env-values.js';
+import { ConfigError } from '../config/errors.js';
+import { redactUrl } from '../config/load.js';
+import { fileSink } from './file-sink.js';
+import { destinationSink, stdoutSink, type AuditSink } from './sink.js';
+import { WebhookSink } from './webhook-sink.js';
+
+/** At most one warning per this interval per sink: a dead receiver fails every few seconds for hours. */
+const WARN_EVERY_MS = 5000;
+
+function throttled(log: Logger, event: string, message: string): (fields: Record<string, unknown>) => void {
+  let last = 0;
+  let suppressed = 0;
+  return (fields) => {
+    const now = Date.now();
+    if (now - last < WARN_EVERY_MS) {
+      suppressed++;
+      return;
+    }
+    last = now;
+    log.warn({ event, ...fields, suppressed }, message);
+    suppressed = 0;
+  };
+}
+
+/**
+ * Open every configured sink. `stdout` writes to `stdoutDestination` when given (tests), else fd 1.
+ * Throws ConfigError naming WARDEN_AUDIT_FILE and the path when the file cannot be opened for appending.
+ */
+export function openAuditSinks(env: Env, log: Logger, stdoutDestination?: DestinationStream): AuditSink[] {
+  const sinks: AuditSink[] = [];
+  for (const name of env.WARDEN_AUDIT_SINKS) {
+    if (name === 'stdout') sinks.push(stdoutDestination ? destinationSink('stdout', stdoutDestination) : stdoutSink());
+    else if (name === 'file') {
+      const path = env.WARDEN_AUDIT_FILE!;
+      const warn = throttled(log, 'audit_file_error', 'audit file write or rotation failed');
+      try {
+        sinks.push(fileSink(path, env.WARDEN_AUDIT_FILE_MAX_SIZE, env.WARDEN_AUDIT_FILE_KEEP, (err) => warn({ path, err: err.message })));
+      } catch (e) {
+        for (const s of sinks) s.close();
+        const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+        throw new ConfigError([{ source: 'env WARDEN_AUDIT_FILE', path: '', message: `cannot open ${path} for appending (${code})` }]);
+      }
+    } else {
+      const url = env.WARDEN_AUDIT_WEBHOOK_URL!;
+      const warn = throttled(log, 'audit_webhook_failed', 'audit webhook POST failed; events stay queued and are retried');
+      const sink: WebhookSink = new WebhookSink({
+        url,
+        ...(env.WARDEN_AUDIT_WEBHOOK_AUTH_HEADER ? { header: splitHeaderLine(env.WARDEN_AUDIT_WEBHOOK_AUTH_HEADER) } : {}),
+        batch: env.WARDEN_AUDIT_WEBHOOK_BATCH,
+        intervalMs: env.WARDEN_AUDIT_WEBHOOK_INTERVAL * 1000,
+        queue: env.WARDEN_AUDIT_WEBHOOK_QUEUE,
+        timeoutMs: env.WARDEN_AUDIT_WEBHOOK_TIMEOUT * 1000,
+        onFailure: (detail, attempt) => warn({ url: redactUrl(url), detail, attempt, queued: sink.queued(), dropped: sink.dropped() }),
+      });
+      sinks.push(sink);
+    }
+  }
+  return sinks;
+}

@@ -1,0 +1,56 @@
+// Where audit lines go: one contract for stdout, the rotating file and the webhook.
+import type { DestinationStream } from 'pino';
+import { LineWriter } from './line-writer.js';
+
+/** One destination of the audit stream. Lines arrive pre-serialised, newline-terminated. */
+export interface AuditSink {
+  readonly name: string;
+  /** Accept one line; never blocks, never throws (a full sink drops and counts). */
+  write(line: string): void;
+  /** Deliver what was accepted; resolves by `deadline` (epoch ms) at the latest. */
+  flush(deadline: number): Promise<void>;
+  /** Release files and timers (after flush). */
+  close(): void;
+  /** Events accepted but not yet delivered. */
+  queued(): number;
+  /** Events lost: queue full, write failed, or undelivered at shutdown. */
+  dropped(): number;
+}
+
+/** Resolve when `work` finishes or the deadline passes, whichever is first. */
+export function byDeadline(work: Promise<void>, deadline: number): Promise<void> {
+  const ms = Math.max(0, deadline - Date.now());
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+/** A sink over a {@link LineWriter} (stdout, the file). */
+export function lineWriterSink(name: string, writer: LineWriter, close: () => void = () => {}): AuditSink {
+  return {
+    name,
+    write: (line) => void writer.write(line),
+    flush: (deadline) => byDeadline(new Promise<void>((resolve) => writer.flush(resolve)), deadline),
+    close,
+    queued: () => writer.pending,
+    dropped: () => writer.dropped,
+  };
+}
+
+/** stdout: a {@link LineWriter} on fd 1 (see notes in line-writer.ts on why not sonic-boom). */
+export function stdoutSink(): AuditSink {
+  return lineWriterSink('stdout', new LineWriter(1));
+}
+
+/** Any pino destination stream in place of stdout (tests capture the stream this way). */
+export function destinationSink(name: string, dest: DestinationStream): AuditSink {
+  const d = dest as DestinationStream & { flush?: (cb: () => void) => void };
+  return {
+    name,
+    write: (line) => void d.write(line),
+    flush: (deadline) => (typeof d.flush === 'function' ? byDeadline(new Promise<void>((resolve) => d.flush!(resolve)), deadline) : Promise.resolve()),
+    close: () => {},
+    queued: () => 0,
+    dropped: () => 0,
+  };
+}

@@ -1,0 +1,72 @@
+// Environment variables of the audit trail and the metrics endpoint (spread into envSchema).
+import { z } from 'zod';
+import { absoluteHttpUrl, headerLine } from './env-values.js';
+import { duration } from './policy-schema.js';
+
+/** The audit sinks warden can write to. */
+export const AUDIT_SINKS = ['stdout', 'file', 'webhook'] as const;
+export type AuditSinkName = (typeof AUDIT_SINKS)[number];
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
+
+/** A size in bytes: `1048576`, `100MB`, `64MiB`, `1G`. */
+const byteSize = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(String(v).trim());
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  const bytes = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!Number.isFinite(bytes) || bytes < 1024) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a size of at least 1 KiB like 100MB, 64MiB, 1G` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const positiveInt = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
+
+const sinkList = z
+  .string()
+  .default('stdout')
+  .transform((s) => (s.trim() === 'none' ? [] : s.split(',').map((x) => x.trim()).filter((x) => x !== '')))
+  .pipe(z.array(z.enum(AUDIT_SINKS, { message: `each sink is one of ${AUDIT_SINKS.join(', ')} (or the whole value "none")` })))
+  .transform((list) => [...new Set(list)]);
+
+/** The audit and metrics variables, all `WARDEN_`-prefixed. */
+export const auditEnv = {
+  /** Comma list of `stdout`, `file`, `webhook`; `none` turns the audit trail off. */
+  WARDEN_AUDIT_SINKS: sinkList,
+  /** Share of allow decisions audited (0–1); denies and admin events are never sampled. */
+  WARDEN_AUDIT_ALLOW_SAMPLE: z.coerce.number().min(0).max(1).default(1),
+  WARDEN_AUDIT_FILE: z.string().min(1).optional(),
+  /** The file is rotated (`audit.jsonl` → `audit.jsonl.1` …) before it would grow past this. */
+  WARDEN_AUDIT_FILE_MAX_SIZE: byteSize.default(100 * 1024 * 1024),
+  /** Rotated files kept (`.1` … `.N`); 0 truncates instead. */
+  WARDEN_AUDIT_FILE_KEEP: z.coerce.number().int().min(0).max(100).default(5),
+  WARDEN_AUDIT_WEBHOOK_URL: absoluteHttpUrl.optional(),
+  /** Sent with every webhook POST, e.g. `Authorization: Splunk <token>`. */
+  WARDEN_AUDIT_WEBHOOK_AUTH_HEADER: headerLine.optional(),
+  /** At most this many events per POST. */
+  WARDEN_AUDIT_WEBHOOK_BATCH: positiveInt(500, 100_000),
+  /** A partial batch is sent after waiting this long. */
+  WARDEN_AUDIT_WEBHOOK_INTERVAL: duration.default(1),
+  /** Events waiting (the batch in flight included); past it new events are dropped and counted. */
+  WARDEN_AUDIT_WEBHOOK_QUEUE: positiveInt(100_000, 10_000_000),
+  /** One POST gives up (and is retried) after this long. */
+  WARDEN_AUDIT_WEBHOOK_TIMEOUT: duration.default(10),
+  /** `false`: no /metrics and no counting on /verify (for measuring what metrics cost). */
+  WARDEN_METRICS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** Serve /metrics on this port (same HOST) instead of the main port. */
+  WARDEN_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+};
+
+type AuditEnv = z.output<z.ZodObject<typeof auditEnv>>;
+
+/** Sinks that need their variable, a metrics port that is not the main one. */
+export function auditEnvCrossCheck(env: AuditEnv & { PORT: number }): { variable: string; message: string }[] {
+  const out: { variable: string; message: string }[] = [];
+  if (env.WARDEN_AUDIT_SINKS.includes('file') && !env.WARDEN_AUDIT_FILE) out.push({ variable: 'WARDEN_AUDIT_FILE', message: 'required with the file sink (WARDEN_AUDIT_SINKS)' });
+  if (env.WARDEN_AUDIT_SINKS.includes('webhook') && !env.WARDEN_AUDIT_WEBHOOK_URL) out.push({ variable: 'WARDEN_AUDIT_WEBHOOK_URL', message: 'required with the webhook sink (WARDEN_AUDIT_SINKS)' });
+  if (env.WARDEN_AUDIT_WEBHOOK_BATCH > env.WARDEN_AUDIT_WEBHOOK_QUEUE) out.push({ variable: 'WARDEN_AUDIT_WEBHOOK_BATCH', message: `larger than WARDEN_AUDIT_WEBHOOK_QUEUE (${env.WARDEN_AUDIT_WEBHOOK_QUEUE})` });
+  if (env.WARDEN_METRICS_PORT !== undefined && env.WARDEN_METRICS_PORT === env.PORT) out.push({ variable: 'WARDEN_METRICS_PORT', message: 'must differ from PORT (leave it unset to serve /metrics on PORT)' });
+  if (env.WARDEN_METRICS_PORT !== undefined && !env.WARDEN_METRICS) out.push({ variable: 'WARDEN_METRICS_PORT', message: 'set, but WARDEN_METRICS=false turns metrics off' });
+  return out;
+}

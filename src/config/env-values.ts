@@ -1,0 +1,23 @@
+// zod value types shared by environment variables: absolute http(s) URLs and header lines.
+import { z } from 'zod';
+
+/** An absolute `http://` or `https://` URL with a host. */
+export const absoluteHttpUrl = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.host !== '';
+  } catch {
+    return false;
+  }
+}, 'must be an absolute http(s) URL');
+
+/** One HTTP header line, `Name: value`, no CR, LF or NUL. */
+export const headerLine = z
+  .string()
+  .regex(/^[A-Za-z0-9-]+:[^\r\n\x00]*$/, 'must be one header line like "Authorization: Bearer x"');
+
+/** Split a validated header line into name and value (value trimmed). */
+export function splitHeaderLine(line: string): [string, string] {
+  const colon = line.indexOf(':');
+  return [line.slice(0, colon), line.slice(colon + 1).trim()];
+}
