@@ -4,7 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSignIn, USERS, type SignInSetup } from '../oauth2/helpers.js';
+import { CLIENT, SECRET, startSignIn, USERS, type SignInSetup } from '../oauth2/helpers.js';
+import { expectNoSecrets } from './harness/secrets.js';
 import { CADDY_BIN, startCaddy } from './harness/caddy.js';
 import { startEcho, type Echo } from './harness/echo.js';
 import { freePort, send } from './harness/net.js';
@@ -41,9 +42,13 @@ async function signInAtIdp(page: Page, user: { id: string; password: string }): 
   await page.getByRole('button', { name: 'Sign in to Example IdP' }).click();
 }
 
+/** What must never appear in a log line: passwords, client and session secrets, and every session cookie seen. */
+const secrets: string[] = [SECRET, CLIENT.secret, ...Object.values(USERS).map((u) => u.password), ...['admin', 'developer', 'analyst', 'viewer'].map((u) => `${u}-demo-pass`)];
+
 async function sessionCookie(ctx: BrowserContext): Promise<string> {
   const c = (await ctx.cookies()).find((x) => x.name === 'warden');
   if (!c) throw new Error('no session cookie in the browser');
+  secrets.push(c.value);
   expect(c.httpOnly).toBe(true);
   expect(c.sameSite).toBe('Lax');
   return `warden=${c.value}`;
@@ -90,6 +95,7 @@ browserSuite('nginx', NGINX_BIN, () => {
     await browser?.close();
     await proxy?.stop();
     await echo?.close();
+    if (setup) expectNoSecrets(setup.w, secrets, 5);
     await setup?.close();
   });
 
@@ -158,6 +164,7 @@ browserSuite('nginx', NGINX_BIN, () => {
       await page.getByLabel('Password').fill(user.password);
       await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.waitForURL(`${site}/nodes/n1`);
+      await sessionCookie(ctx);
       expect(await seenByApp(page)).toMatchObject({ 'x-user-id': username, 'x-user-roles': username, 'x-auth-method': 'session' });
       for (const path of user.allowed) expect((await page.goto(`${site}${path}`))!.status(), `${username} ${path}`).toBe(200);
       for (const path of user.forbidden) expect((await page.goto(`${site}${path}`))!.status(), `${username} ${path}`).toBe(403);
@@ -193,6 +200,7 @@ browserSuite('caddy', CADDY_BIN, () => {
     await browser?.close();
     await proxy?.stop();
     await echo?.close();
+    if (setup) expectNoSecrets(setup.w, secrets, 5);
     await setup?.close();
   });
 
