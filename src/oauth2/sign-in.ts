@@ -106,7 +106,7 @@ export function redirectTarget(s: SignIn, rd: string | undefined, clientIp: stri
   const ok = safeRedirect(rd, s.redirects, s.publicUrl);
   if (ok) return ok;
   // The refused value is shown only up to its query (which may carry anything), bounded.
-  if (rd) s.audit.admin({ event: 'redirect_refused', rd: JSON.stringify(rd.split('?')[0]!.slice(0, 200)), clientIp });
+  if (rd) s.audit.admin({ event: 'redirect_refused', rd: rd.split('?')[0]!.slice(0, 200), clientIp });
   return s.defaultRedirect;
 }
 
@@ -128,11 +128,11 @@ export function crossSite(s: SignIn, origin: string | undefined, fetchSite: stri
 }
 
 /** A CSRF pair for a form: the cookie value and the sealed token the form carries. */
-export async function csrfPair(s: SignIn, existingCookie: string | undefined): Promise<{ token: string; setCookie: string | null }> {
+export async function csrfPair(s: SignIn, existingCookie: string | undefined): Promise<{ token: string; setCookie: string }> {
   const value = existingCookie && /^[A-Za-z0-9_-]{32,64}$/.test(existingCookie) ? existingCookie : randomBytes(24).toString('base64url');
   const token = await s.flowSealer.seal({ csrf: value }, s.now() + FLOW_TTL_MS);
-  const cookie = value === existingCookie ? null : setCookie(s.sessions.cookies, CSRF_COOKIE, value, { maxAgeSec: FLOW_TTL_MS / 1000, path: '/oauth2/' });
-  return { token, setCookie: cookie };
+  // Set again even when unchanged, so the cookie lives as long as the token just issued.
+  return { token, setCookie: setCookie(s.sessions.cookies, CSRF_COOKIE, value, { maxAgeSec: FLOW_TTL_MS / 1000, path: '/oauth2/' }) };
 }
 
 /** The CSRF cookie of a request (one value, or none). */
