@@ -20,6 +20,8 @@ export interface AppDeps extends VerifyDeps {
   readiness: Readiness;
   /** False when /metrics is served on WARDEN_METRICS_PORT instead, or metrics are off. */
   serveMetrics: boolean;
+  /** The /oauth2 sign-in routes, when sign-in is configured. */
+  signIn?: Hono<Env> | null;
 }
 
 type Env = { Bindings: { incoming?: IncomingMessage } };
@@ -74,6 +76,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.all('/verify/*', verifyHandler);
 
   app.route('/admin', adminRoutes(deps));
+  if (deps.signIn) app.route('/oauth2', deps.signIn);
 
   // The public keys of X-Warden-Assertion: apps verify assertions against this key set.
   app.get('/.well-known/jwks.json', (c) =>

@@ -4,7 +4,7 @@ import { recipeCommand } from './tooling/recipe-command.js';
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig, policyLabel } from './config/load.js';
+import { loadConfig, policyLabel, type Config } from './config/load.js';
 import { compilePolicy } from './policy/compile.js';
 import { lintPolicy } from './policy/lint.js';
 import { schemaFiles } from './config/json-schema.js';
@@ -33,7 +33,7 @@ const USAGE = `usage: warden <command>
   keys revocations             list revocations in force
   recipe nginx|traefik|caddy|ingress-nginx
                                the proxy lines that name the policy's identity headers (headers.preset, .extra)
-  schema [--out DIR]           write the JSON Schemas of the policy and keys files (default DIR: rbac)
+  schema [--out DIR]           write the JSON Schemas of the policy, keys, dev users and providers files (default DIR: rbac)
 `;
 
 async function check(args: string[], io: Out): Promise<number> {
@@ -67,6 +67,7 @@ async function check(args: string[], io: Out): Promise<number> {
     }),
     `JWT issuers (${config.issuers.length})${config.issuers.length > 0 ? `, roles from claim ${p.claims?.roles ?? 'groups'}${Object.keys(p.claims?.map ?? {}).length ? ` mapped ${Object.entries(p.claims!.map).map(([g, r]) => `${g}→${r}`).join(', ')}` : ''}:` : ''}`,
     ...config.issuers.map((i) => `  ${i.issuer} audience ${[i.audience].flat().join(',')} keys ${i.jwksUri ?? 'by discovery'} algorithms ${(i.algorithms ?? ['any asymmetric']).join(',')}${i.rolesClaim ? ` roles from ${i.rolesClaim}` : ''}${i.subjectClaim ? ` subject from ${i.subjectClaim}` : ''}${i.subjectPrefix ? ` subjects prefixed ${i.subjectPrefix}` : ''} tolerance ${i.clockToleranceSec}s`),
+    ...signInSummary(config),
   ];
   const warnings = lintPolicy(p, config.keys);
   if (warnings.length > 0) lines.push(`warnings (${warnings.length}):`, ...warnings.map((w) => `  warning: ${w.path}: ${w.message}`));
@@ -149,3 +150,16 @@ run(process.argv.slice(2), io).then(
     process.exit(1);
   },
 );
+
+/** `warden check` lines for browser sign-in: where, which providers, which dev users (never secrets). */
+function signInSummary(config: Config): string[] {
+  const { providers, devUsers } = config.signIn;
+  if (providers.length === 0 && devUsers.length === 0) return ['sign-in: off'];
+  const env = config.env;
+  const roles = new Set(Object.keys(config.policy.roles));
+  return [
+    `sign-in at ${env.WARDEN_LOGIN_URL ?? `${env.WARDEN_PUBLIC_URL}/oauth2/login`}, sessions ${env.WARDEN_SESSION_LIFETIME}s (idle ${env.WARDEN_SESSION_IDLE}s)${env.WARDEN_COOKIE_DOMAIN ? `, cookie domain ${env.WARDEN_COOKIE_DOMAIN}` : ''}, rd hosts ${env.WARDEN_REDIRECT_DOMAINS.join(',') || '(own host only)'}`,
+    ...providers.map((p) => `  provider ${p.id}: ${p.issuer} client ${p.clientId} scopes ${p.scopes.join(' ')}${p.rolesClaim ? ` roles from ${p.rolesClaim}` : ''}`),
+    ...devUsers.map((u) => `  dev user ${u.username} [${u.roles.map((r) => (roles.has(r) ? r : `${r} (not a policy role: ignored)`)).join(', ')}]`),
+  ];
+}

@@ -17,6 +17,7 @@ import { startReloader, type ReloadResult } from './reload.js';
 import { buildRuntime, RuntimeState } from './runtime.js';
 import { startServices } from './services.js';
 import { createVerifyListener } from './http/verify-route.js';
+import { attachSignIn } from './oauth2/attach.js';
 
 /** The listen address is unusable (in use, not permitted). */
 export class ListenError extends Error {}
@@ -49,7 +50,9 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   const metrics = createMetrics(true, env.WARDEN_METRICS);
   metrics.watchAudit(audit.sinks);
   const services = await startServices(env, log, audit, metrics, config.issuers);
+  const signIn = attachSignIn(config, services, audit, log);
   const state = new RuntimeState(buildRuntime(config, services));
+  signIn.setState(state);
   let accepting = true;
   const readiness = new Readiness();
   readiness.register('policy', () => ({ ready: true, detail: `version ${state.current.version}, ${state.current.policy.rules.length} rules` }));
@@ -71,6 +74,7 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
       const { ready, pending } = services.ready().jwks;
       return ready ? { ready, detail: `${config.issuers.length} issuers` } : { ready, detail: `waiting for the keys of ${pending.join(', ')}` };
     });
+  if (signIn.readiness) readiness.register('oidc', signIn.readiness);
   readiness.register('accepting', () => (accepting ? true : { ready: false, detail: 'shutting down' }));
   const deps = {
     state,
@@ -78,13 +82,15 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
     audit,
     metrics,
     trustedProxies: compileCidrs(env.WARDEN_TRUSTED_PROXIES),
-    loginUrl: env.WARDEN_LOGIN_URL,
+    loginUrl: signIn.loginUrl ?? env.WARDEN_LOGIN_URL,
     defaultDialect: env.WARDEN_PROXY,
     shadowMode: env.WARDEN_MODE === 'shadow',
     assertion,
     now: Date.now,
     readiness,
     serveMetrics: env.WARDEN_METRICS && env.WARDEN_METRICS_PORT === undefined,
+    signIn: signIn.routes,
+    clearSessionCookie: signIn.clearSessionCookie,
   };
   const app = createApp(deps);
   const hono = getRequestListener(app.fetch);

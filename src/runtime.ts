@@ -2,7 +2,7 @@
 import { authenticateCert, authenticateKey, compileKeys, type KeyTable } from './auth/apikey.js';
 import type { ClientCertSource } from './auth/client-cert.js';
 import type { Authenticator } from './auth/chain.js';
-import { claimsMapping } from './auth/claims.js';
+import { claimsMapping, type ClaimsMapping } from './auth/claims.js';
 import { JwtAuthenticator, type JwtVerifier } from './auth/jwt.js';
 import type { Revocations } from './auth/revocations.js';
 import type { Documents } from './config/load.js';
@@ -24,6 +24,8 @@ export interface Shared {
   jwt: JwtVerifier | null;
   /** Verified tokens each policy version remembers (WARDEN_JWT_CACHE_SIZE). */
   jwtCacheSize: number;
+  /** The sign-in session authenticator for a policy version's claims mapping (set by main.ts when sign-in is configured). */
+  sessionAuth?: ((mapping: ClaimsMapping) => Authenticator) | null;
   /** Whose headers carry a verified client certificate (WARDEN_CLIENT_CERT). */
   clientCert?: ClientCertSource;
 }
@@ -57,9 +59,11 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
   const spec = banSpec(docs);
   const sameBans = previous?.bans && JSON.stringify(previous.bans.spec) === JSON.stringify(spec);
   // Roles come through this version's claims mapping, so verified tokens are remembered per version.
-  const jwt = shared.jwt ? new JwtAuthenticator(shared.jwt, claimsMapping(docs.policy), revocations, shared.jwtCacheSize) : null;
+  const mapping = claimsMapping(docs.policy);
+  const jwt = shared.jwt ? new JwtAuthenticator(shared.jwt, mapping, revocations, shared.jwtCacheSize) : null;
   const chain: Authenticator[] = [(req, now) => authenticateKey(keys, req, now, revocations)];
   if (jwt) chain.push((req, now) => jwt.authenticate(req, now));
+  if (shared.sessionAuth) chain.push(shared.sessionAuth(mapping));
   // A transport credential comes last: an explicit key or token in the request takes precedence.
   const certSource = shared.clientCert ?? 'off';
   if (certSource !== 'off' && keys.bySubject.size > 0) chain.push((req, now) => authenticateCert(keys, certSource, req, now, revocations));

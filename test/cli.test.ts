@@ -28,6 +28,24 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('warden CLI', () => {
+  it('check lists sign-in (providers, dev users) and refuses dev users in production with exit 2', async () => {
+    const env = {
+      WARDEN_OIDC_PROVIDERS: JSON.stringify([{ id: 'kc', issuer: 'https://sso.example.com/realms/acme', clientId: 'warden', clientSecret: 'do-not-print-me' }]),
+      WARDEN_PUBLIC_URL: 'https://auth.example.com',
+      WARDEN_SESSION_SECRET: 's'.repeat(40),
+      WARDEN_DEV_USERS: 'rbac/dev-users.yaml',
+    };
+    const ok = await warden(['check'], env);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('sign-in at https://auth.example.com/oauth2/login');
+    expect(ok.stdout).toContain('provider kc: https://sso.example.com/realms/acme client warden');
+    expect(ok.stdout).toContain('dev user analyst [analyst]');
+    expect(ok.stdout + ok.stderr).not.toContain('do-not-print-me');
+    const prod = await warden(['check'], { ...env, NODE_ENV: 'production' });
+    expect(prod.code).toBe(2);
+    expect(prod.stderr).toContain('env WARDEN_DEV_USERS: dev users have published demo passwords and are refused when NODE_ENV=production');
+  });
+
   it('keys create prints a wdn_ key once and an entry whose hash matches it', async () => {
     const r = await warden(['keys', 'create', '--id', 'agent-1', '--roles', 'developer,viewer', '--expires', '2027-06-30T00:00:00Z']);
     expect(r.code).toBe(0);

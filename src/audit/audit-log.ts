@@ -42,12 +42,16 @@ export interface AdminEvent {
     | 'ban_started'
     | 'admin_denied'
     | 'policy_reloaded'
-    | 'config_rejected';
+    | 'config_rejected'
+    | SignInEvent;
   [field: string]: unknown;
 }
 
 /** Version of the audit line's shape (`schema` in every line); bumped when a field changes meaning or goes away. */
 export const AUDIT_SCHEMA = 1;
+
+/** Browser sign-in events (src/oauth2/): never carry a cookie, token, code, state or password. */
+export type SignInEvent = 'sign_in' | 'sign_in_failed' | 'sign_out' | 'redirect_refused' | 'backchannel_logout' | 'cross_site_refused';
 
 /** Where audit events go. */
 export interface AuditLog {

@@ -61,8 +61,11 @@ function rolesOf(value: unknown, mapping: ClaimsMapping): string[] | null {
   return out;
 }
 
+/** Where claims come from: a trusted JWT issuer, or an OIDC provider's ID token (sessions). */
+export type ClaimsSource = Pick<IssuerConfig, 'issuer' | 'rolesClaim' | 'subjectClaim' | 'subjectPrefix'>;
+
 /** The identity a verified token stands for, or an AuthError naming the claim that is not acceptable. */
-export function identityFromClaims(payload: Readonly<Record<string, unknown>>, issuer: IssuerConfig, mapping: ClaimsMapping, expiresAt?: number): Identity | AuthError {
+export function identityFromClaims(payload: Readonly<Record<string, unknown>>, issuer: ClaimsSource, mapping: ClaimsMapping, expiresAt?: number): Identity | AuthError {
   const sub = claimAt(payload, issuer.subjectClaim ?? 'sub');
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256 || CONTROL.test(sub)) return refuse('bad_subject');
   const roles = rolesOf(claimAt(payload, issuer.rolesClaim ?? mapping.rolesPath), mapping);

@@ -4,7 +4,10 @@
 export type AuthErrorCode = 'invalid_credentials';
 
 /** Audit-only detail of a refusal: the client always sees `invalid_credentials`. */
-export type AuthFailureCause = 'unknown' | 'expired' | 'network' | 'malformed' | 'revoked' | 'unsupported' | 'revocations_unavailable' | TokenFailureCause;
+export type AuthFailureCause = 'unknown' | 'expired' | 'network' | 'malformed' | 'revoked' | 'unsupported' | 'revocations_unavailable' | TokenFailureCause | SessionFailureCause;
+
+/** Audit-only causes of a refused session cookie; none counts toward a ban (a stale cookie is not an attack). */
+export type SessionFailureCause = 'bad_session' | 'session_ended';
 
 /** Audit-only causes of a refused bearer token (JWT). */
 export type TokenFailureCause =

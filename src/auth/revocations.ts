@@ -2,8 +2,11 @@
 import type { MirroredSet } from '../store/mirror.js';
 import type { SetEntry } from '../store/store.js';
 
-/** What can be revoked: an API key id, a token's `jti`, or every token of a subject issued until the revocation. */
-export type RevocationType = 'key' | 'token' | 'subject';
+/**
+ * What can be revoked: an API key id, a token's `jti`, every token of a subject issued until the
+ * revocation, or sign-in sessions (`sid:<provider>#<IdP sid>`, `sub:<provider>#<sub>`; back-channel logout).
+ */
+export type RevocationType = 'key' | 'token' | 'subject' | 'session';
 
 /** Every revocation type, for argument checking. */
 export const REVOCATION_TYPES: readonly RevocationType[] = ['key', 'token', 'subject'];

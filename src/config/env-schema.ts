@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { cidrList, duration } from './policy-schema.js';
 import { absoluteHttpUrl, headerLine } from './env-values.js';
 import { auditEnv, auditEnvCrossCheck } from './audit-env.js';
+import { signInCrossCheck, signInEnvShape } from './sign-in-schema.js';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -68,6 +69,8 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(LEVELS).default('info'),
   /** Audit sinks, sampling and metrics (src/config/audit-env.ts). */
   ...auditEnv,
+  // Browser sign-in (issue 5): sign-in-schema.ts.
+  ...signInEnvShape,
 });
 
 /** Parsed environment. */
@@ -82,5 +85,6 @@ export function envCrossCheck(env: Env): { variable: string; message: string }[]
   if (env.WARDEN_ASSERTION_TTL > 60 || env.WARDEN_ASSERTION_TTL < 5) out.push({ variable: 'WARDEN_ASSERTION_TTL', message: 'between 5s and 60s: an assertion proves a request came through the proxy just now' });
   if (env.WARDEN_REDIS_TIMEOUT > 10) out.push({ variable: 'WARDEN_REDIS_TIMEOUT', message: 'at most 10s; a slow Redis must cost a fast error, not a stalled request' });
   out.push(...auditEnvCrossCheck(env));
+  out.push(...signInCrossCheck(env));
   return out;
 }

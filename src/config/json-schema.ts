@@ -1,7 +1,8 @@
-// JSON Schemas of the policy and keys files, generated from the zod schemas (shipped in rbac/ for editors).
+// JSON Schemas of the policy, keys, dev users and providers files, generated from the zod schemas (shipped in rbac/ for editors).
 import { z } from 'zod';
 import { keysSchema } from './keys-schema.js';
 import { duration, policySchema } from './policy-schema.js';
+import { devUsersSchema, providersSchema } from './sign-in-schema.js';
 
 type Json = Record<string, unknown>;
 
@@ -56,5 +57,7 @@ export function schemaFiles(): Record<string, string> {
   return {
     'policy.schema.json': JSON.stringify(policyJsonSchema(), null, 2) + '\n',
     'keys.schema.json': JSON.stringify(keysJsonSchema(), null, 2) + '\n',
+    'dev-users.schema.json': JSON.stringify(generate(devUsersSchema, 'warden dev users (rbac/dev-users.yaml, WARDEN_DEV_USERS)'), null, 2) + '\n',
+    'oidc-providers.schema.json': JSON.stringify(generate(providersSchema, 'warden sign-in providers (WARDEN_OIDC_PROVIDERS)'), null, 2) + '\n',
   };
 }

@@ -7,6 +7,7 @@ import { splitHeaderLine } from './env-values.js';
 import { ConfigError, type ConfigProblem, formatPath, zodProblems } from './errors.js';
 import { issuersCrossCheck, issuersSchema, type IssuerConfig } from './issuers-schema.js';
 import { keysCrossCheck, keysSchema, type KeysFile } from './keys-schema.js';
+import { devUsersSchema, providersCrossCheck, providersSchema, type DevUsersFile, type ProviderConfig } from './sign-in-schema.js';
 import { policyCrossCheck, policySchema, type PolicyFile } from './policy-schema.js';
 
 /** Where the policy comes from. */
@@ -23,11 +24,19 @@ export interface Documents {
   policyEtag?: string;
 }
 
+/** Browser sign-in documents. */
+export interface SignInDocuments {
+  providers: readonly ProviderConfig[];
+  devUsers: DevUsersFile['users'];
+}
+
 /** The whole validated configuration. */
 export interface Config extends Documents {
   env: Env;
   /** Trusted JWT issuers (WARDEN_JWT_ISSUERS); empty when bearer JWTs are not accepted. */
   issuers: readonly IssuerConfig[];
+  /** OIDC providers and dev users (browser sign-in); both empty when sign-in is off. */
+  signIn: SignInDocuments;
   policySource: PolicySource;
 }
 
@@ -217,22 +226,44 @@ export async function loadConfig(vars: Record<string, string | undefined>, deps:
     const more = fallback.success ? await loadDocuments(fallback.data, deps).then(() => [], (d) => (d instanceof ConfigError ? d.problems : [])) : [];
     throw new ConfigError([...e.problems, ...more]);
   }
-  const [docs, issuers] = await Promise.allSettled([loadDocuments(env, deps), loadIssuers(env)]);
-  if (docs.status === 'rejected' || issuers.status === 'rejected') {
-    const failures: unknown[] = [docs, issuers].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+  const [docs, issuers, signIn] = await Promise.allSettled([loadDocuments(env, deps), loadIssuers(env), loadSignIn(env)]);
+  if (docs.status === 'rejected' || issuers.status === 'rejected' || signIn.status === 'rejected') {
+    const failures: unknown[] = [docs, issuers, signIn].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
     const unexpected = failures.find((e) => !(e instanceof ConfigError));
     if (unexpected !== undefined) throw unexpected;
     throw new ConfigError(failures.flatMap((e) => (e as ConfigError).problems));
   }
-  return Object.freeze({ ...docs.value, issuers: issuers.value, env, policySource: policySourceOf(env.WARDEN_POLICY) });
+  return Object.freeze({ ...docs.value, issuers: issuers.value, signIn: signIn.value, env, policySource: policySourceOf(env.WARDEN_POLICY) });
 }
 
 /** WARDEN_JWT_ISSUERS: inline JSON array or a YAML/JSON file. Throws ConfigError with every problem. */
 export async function loadIssuers(env: Env): Promise<readonly IssuerConfig[]> {
-  const spec = env.WARDEN_JWT_ISSUERS;
-  if (spec === undefined) return [];
-  const inline = spec.trimStart().startsWith('[');
-  const source = inline ? 'env WARDEN_JWT_ISSUERS' : `${spec} (WARDEN_JWT_ISSUERS)`;
+  return (await loadSideDocument(env.WARDEN_JWT_ISSUERS, 'WARDEN_JWT_ISSUERS', '[', issuersSchema, issuersCrossCheck)) ?? [];
+}
+
+/** The sign-in documents: WARDEN_OIDC_PROVIDERS (inline JSON array or file) and WARDEN_DEV_USERS (file). */
+export async function loadSignIn(env: Env): Promise<SignInDocuments> {
+  const [providers, devUsers] = await Promise.allSettled([
+    loadSideDocument(env.WARDEN_OIDC_PROVIDERS, 'WARDEN_OIDC_PROVIDERS', '[', providersSchema, providersCrossCheck),
+    loadSideDocument(env.WARDEN_DEV_USERS, 'WARDEN_DEV_USERS', '{', devUsersSchema, () => []),
+  ]);
+  if (providers.status === 'rejected' || devUsers.status === 'rejected') {
+    throw new ConfigError([providers, devUsers].flatMap((r) => (r.status === 'rejected' ? (r.reason instanceof ConfigError ? r.reason.problems : [{ source: 'sign-in', path: '', message: String(r.reason) }]) : [])));
+  }
+  return { providers: providers.value ?? [], devUsers: devUsers.value?.users ?? [] };
+}
+
+/** A document named by a variable: inline when it starts with `inlineStart`, else a YAML/JSON file. Undefined when unset. */
+async function loadSideDocument<S extends z.ZodType>(
+  spec: string | undefined,
+  variable: string,
+  inlineStart: string,
+  schema: S,
+  crossCheck: (raw: unknown) => { path: (string | number)[]; message: string }[],
+): Promise<z.output<S> | undefined> {
+  if (spec === undefined) return undefined;
+  const inline = spec.trimStart().startsWith(inlineStart);
+  const source = inline ? `env ${variable}` : `${spec} (${variable})`;
   const problems: ConfigProblem[] = [];
   let text: string | undefined = spec;
   if (!inline) {
@@ -240,9 +271,9 @@ export async function loadIssuers(env: Env): Promise<readonly IssuerConfig[]> {
     if ('problem' in r) problems.push({ source, path: '', message: r.problem });
     text = 'text' in r ? r.text : undefined;
   }
-  const issuers = text === undefined ? undefined : validateDocument(text, source, issuersSchema, issuersCrossCheck, problems);
-  if (!issuers) throw new ConfigError(problems);
-  return deepFreeze(issuers);
+  const doc = text === undefined ? undefined : validateDocument(text, source, schema, crossCheck, problems);
+  if (doc === undefined) throw new ConfigError(problems);
+  return deepFreeze(doc);
 }
 
 function deepFreeze<T>(value: T): T {

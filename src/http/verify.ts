@@ -27,6 +27,8 @@ export interface VerifyDeps {
   now: () => number;
   /** `WARDEN_MODE=shadow`: every deny with a described request is answered allow and audited `would-deny`. */
   shadowMode?: boolean;
+  /** Set-Cookie that removes a refused session cookie (sign-in configured), sent with its 401/302. */
+  clearSessionCookie?: string | null;
   /** Signs X-Warden-Assertion on every allow (WARDEN_ASSERTION_KEY). */
   assertion?: AssertionSigner | null;
 }
@@ -192,7 +194,7 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
   }
   if (d.kind === 'unauthenticated') {
     ev.decision = 'unauthenticated';
-    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', null, runtime) : unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl, d.error?.description);
+    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', null, runtime) : clearingSession(deps, d.error, unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl, d.error?.description));
     return counting ? counting.then(() => answer) : answer;
   }
   if (d.kind === 'forbidden') {
@@ -259,6 +261,12 @@ function reusable(deps: VerifyDeps, answer: Answer, kind: 'allow' | 'deny', rule
     // nginx will not cache a `private` answer by itself; its recipe reads this instead (warden-decisions-cached.conf).
     answer.headers['x-accel-expires'] = String(maxAge);
   }
+  return answer;
+}
+
+/** A tampered, foreign or ended session cookie is cleared with its refusal, so the browser stops sending it. */
+function clearingSession(deps: VerifyDeps, error: AuthError | null | undefined, answer: Answer): Answer {
+  if (deps.clearSessionCookie && (error?.failure === 'bad_session' || error?.failure === 'session_ended')) answer.headers['set-cookie'] = deps.clearSessionCookie;
   return answer;
 }
 

@@ -47,10 +47,10 @@ export class Bans {
 
   /**
    * Count a credential the client got wrong; the failure that reaches the threshold starts a
-   * ban. Failures the client did not cause (revocations still loading) are not counted: null.
+   * ban. Failures the client did not cause (revocations still loading, a stale session cookie) are not counted: null.
    */
   recordFailure(client: Address, failure: AuthFailureCause, now: number): Promise<void> | null {
-    if (!this.failures || failure === 'revocations_unavailable') return null;
+    if (!this.failures || failure === 'revocations_unavailable' || failure === 'bad_session' || failure === 'session_ended') return null;
     return this.count(clientKey(client), now);
   }
 

@@ -3,7 +3,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
-import { live, type Limiter, type LimiterOptions, type SetBackend, type SetChange, type SetEntry, type Store } from './store.js';
+import { live, type RecordBackend, type Limiter, type LimiterOptions, type SetBackend, type SetChange, type SetEntry, type Store } from './store.js';
 
 interface MemoryStorage {
   incrby(key: string, value: number, durationSec: number): RateLimiterRes;
@@ -63,6 +63,40 @@ function memorySet(): SetBackend {
   };
 }
 
+/** Records in this process: expired ones dropped when read or when the map is full; size bounded. */
+function memoryRecords(): RecordBackend {
+  const records = new Map<string, { value: string; expiresAt: number }>();
+  const read = (id: string, now: number) => {
+    const r = records.get(id);
+    if (r && r.expiresAt <= now) records.delete(id);
+    return r && r.expiresAt > now ? r : undefined;
+  };
+  const write = (id: string, value: string, ttlMs: number) => {
+    const now = Date.now();
+    if (records.size >= MEMORY_SET_LIMIT) {
+      for (const [k, r] of records) if (r.expiresAt <= now) records.delete(k);
+      if (records.size >= MEMORY_SET_LIMIT) records.delete(records.keys().next().value!);
+    }
+    records.delete(id);
+    records.set(id, { value, expiresAt: now + ttlMs });
+  };
+  return {
+    get: async (id) => read(id, Date.now())?.value ?? null,
+    put: async (id, value, ttlMs) => write(id, value, ttlMs),
+    update: async (id, value, ttlMs) => {
+      if (!read(id, Date.now())) return false;
+      write(id, value, ttlMs);
+      return true;
+    },
+    claim: async (id, ttlMs) => {
+      if (read(id, Date.now())) return false;
+      write(id, '1', ttlMs);
+      return true;
+    },
+    delete: async (id) => records.delete(id),
+  };
+}
+
 /**
  * A set kept in `<stateDir>/<name>.json`, written atomically (temp file + rename) and watched,
  * so a `warden keys revoke` run from a shell reaches the running server.
@@ -116,10 +150,12 @@ function fileSet(stateDir: string, name: string, watchers: FSWatcher[]): SetBack
 /** Create the memory store (no Redis configured). */
 export function createMemoryStore(opts: { stateDir?: string } = {}): Store {
   const watchers: FSWatcher[] = [];
+  const recordFamilies: Record<string, RecordBackend> = {};
   return {
     kind: 'memory',
     limiter: (o: LimiterOptions) => new SyncMemoryLimiter(o),
     set: (name, { persistent }) => (persistent && opts.stateDir ? fileSet(opts.stateDir, name, watchers) : memorySet()),
+    records: (name) => (recordFamilies[name] ??= memoryRecords()),
     status: () => ({ ready: true, detail: 'in-process' }),
     waitReady: async () => true,
     close: async () => {

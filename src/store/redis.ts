@@ -2,7 +2,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Env } from '../config/env-schema.js';
-import { live, type Limiter, type LimiterOptions, type SetBackend, type SetChange, type SetEntry, type Store } from './store.js';
+import { live, type RecordBackend, type Limiter, type LimiterOptions, type SetBackend, type SetChange, type SetEntry, type Store } from './store.js';
 
 /** Hooks the store reports through (metrics, operational log). */
 export interface RedisStoreEvents {
@@ -197,8 +197,28 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
     };
   }
 
+  function records(name: string): RecordBackend {
+    const key = (id: string) => `${prefix}rec:{${name}}:${id}`;
+    const track = <T>(p: Promise<T>): Promise<T> =>
+      p.then(
+        (v) => (health.ok(), v),
+        (e: unknown) => {
+          health.fail();
+          throw e;
+        },
+      );
+    return {
+      get: (id) => track(client.get(key(id))),
+      put: async (id, value, ttlMs) => void (await track(client.set(key(id), value, 'PX', Math.max(1, Math.round(ttlMs))))),
+      update: async (id, value, ttlMs) => (await track(client.set(key(id), value, 'PX', Math.max(1, Math.round(ttlMs)), 'XX'))) === 'OK',
+      claim: async (id, ttlMs) => (await track(client.set(key(id), '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX'))) === 'OK',
+      delete: async (id) => (await track(client.del(key(id)))) > 0,
+    };
+  }
+
   return {
     kind: 'redis',
+    records,
     limiter(o: LimiterOptions) {
       const insurance = new InsuranceLimiter({ ...o, keyPrefix: `insurance:${o.keyPrefix}` }, () => events.onInsurance?.(o.keyPrefix));
       const redis = new RateLimiterRedis({

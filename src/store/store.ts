@@ -48,6 +48,18 @@ export interface SetBackend {
   watch(onChange: (c: SetChange) => void, resync: () => void): void;
 }
 
+/** Short-lived records by id (sessions, used sign-in states), shared by every replica. */
+export interface RecordBackend {
+  get(id: string): Promise<string | null>;
+  /** Write, replacing any record, to expire after `ttlMs`. */
+  put(id: string, value: string, ttlMs: number): Promise<void>;
+  /** Replace only if present: false when it has expired or been deleted (never resurrects a record). */
+  update(id: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Write only if absent: true when this call wrote it (a one-time use, across replicas). */
+  claim(id: string, ttlMs: number): Promise<boolean>;
+  delete(id: string): Promise<boolean>;
+}
+
 /** Health of the backend, for readiness and metrics. */
 export interface StoreStatus {
   ready: boolean;
@@ -60,6 +72,8 @@ export interface Store {
   limiter(opts: LimiterOptions): Limiter;
   /** A named set; `persistent` sets survive restarts (revocations), others may live in memory (bans). */
   set(name: string, opts: { persistent: boolean }): SetBackend;
+  /** A named family of expiring records. */
+  records(name: string): RecordBackend;
   status(): StoreStatus;
   /** Resolve true once the backend answers, false after `timeoutMs`. */
   waitReady(timeoutMs: number): Promise<boolean>;

@@ -27,6 +27,7 @@ describe('JSON Schemas in rbac/', () => {
   });
 
   it('are referenced from the example files\' first line', () => {
+    expect(read('dev-users.yaml').split('\n')[0]).toBe('# yaml-language-server: $schema=./dev-users.schema.json');
     expect(read('policy.yaml').split('\n')[0]).toBe('# yaml-language-server: $schema=./policy.schema.json');
     expect(read('keys.yaml').split('\n')[0]).toBe('# yaml-language-server: $schema=./keys.schema.json');
   });

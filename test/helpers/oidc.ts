@@ -1,8 +1,37 @@
-// A real OpenID provider (the `oidc-provider` package) on 127.0.0.1, issuing RFC 9068 JWT access tokens.
-import { createServer, type Server } from 'node:http';
+// A real OpenID provider (the `oidc-provider` package) on 127.0.0.1: RFC 9068 JWT access tokens for
+// machine clients, and browser sign-in (authorization code + PKCE) with a login page for people.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import Provider from 'oidc-provider';
+
+/** A person who can sign in at the provider's login page. */
+export interface TestUser {
+  id: string;
+  password: string;
+  name: string;
+  email: string;
+  groups: string[];
+}
+
+/** A web application (warden) that signs people in with the authorization code flow. */
+export interface WebClient {
+  id: string;
+  secret: string;
+  redirectUris: string[];
+  postLogoutRedirectUris?: string[];
+  /** Where the provider posts logout tokens; its ID tokens then carry `sid`. */
+  backchannelLogoutUri?: string;
+}
+
+/** How the next ID tokens are spoiled (re-signed with the provider's own key), to test a relying party's checks. */
+export type IdTokenTamper = { aud?: string; iss?: string; nonce?: string; expiredBy?: number } | null;
+
+/** Browser sign-in settings of a test provider. */
+export interface SignInOptions {
+  users: TestUser[];
+  webClients: WebClient[];
+}
 
 /** A machine client: its access tokens carry `groups` and are signed with `alg`. */
 export interface MachineClient {
@@ -18,13 +47,21 @@ export interface TestProvider {
   audience: string;
   /** A client-credentials access token for a client. */
   token(clientId: string): Promise<string>;
+  /** Claims of the last ID token the token endpoint issued (before any spoiling). */
+  lastIdTokenClaims(): Record<string, unknown> | null;
+  /** Answer every token request with `invalid_grant` (a revoked grant) until turned off. */
+  refuseTokenRequests(on: boolean): void;
+  /** Spoil the ID tokens the token endpoint returns from now on (null: stop). */
+  tamperIdTokens(t: IdTokenTamper): void;
+  /** A logout token (Back-Channel Logout 1.0) signed with the provider's RS256 key; `overrides` change any claim. */
+  logoutToken(clientId: string, claims: { sid?: string; sub?: string }, overrides?: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
 }
 
 const secretOf = (id: string) => `secret-of-${id}-${'s'.repeat(24)}`;
 
 /** Start a provider with RS256 and ES256 signing keys and the given machine clients. */
-export async function startProvider(clients: MachineClient[], audience = 'https://api.example.com'): Promise<TestProvider> {
+export async function startProvider(clients: MachineClient[], audience = 'https://api.example.com', signIn: SignInOptions = { users: [], webClients: [] }): Promise<TestProvider> {
   const keys = await Promise.all(
     (['RS256', 'ES256'] as const).map(async (alg) => {
       const { privateKey } = await generateKeyPair(alg, { extractable: true });
@@ -38,16 +75,57 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
     server.listen(0, '127.0.0.1', resolve);
   });
   const issuer = `http://127.0.0.1:${(server!.address() as AddressInfo).port}`;
+  const users = new Map(signIn.users.map((u) => [u.id, u]));
   const provider = new Provider(issuer, {
     jwks: { keys },
-    clients: clients.map((c) => ({ client_id: c.id, client_secret: secretOf(c.id), grant_types: ['client_credentials'], response_types: [], redirect_uris: [] })),
-    scopes: ['api:read'],
+    clients: [
+      ...clients.map((c) => ({ client_id: c.id, client_secret: secretOf(c.id), grant_types: ['client_credentials'], response_types: [], redirect_uris: [] })),
+      ...signIn.webClients.map((c) => ({
+        client_id: c.id,
+        client_secret: c.secret,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: c.redirectUris,
+        post_logout_redirect_uris: c.postLogoutRedirectUris ?? [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        ...(c.backchannelLogoutUri ? { backchannel_logout_uri: c.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
+      })),
+    ] as never,
+    scopes: ['api:read', 'openid', 'email', 'profile', 'groups', 'offline_access'],
+    claims: { openid: ['sub'], email: ['email'], profile: ['name'], groups: ['groups'] },
+    // The ID token carries the scopes' claims (groups), as Keycloak, Okta and Entra ID can be set to do.
+    conformIdTokenClaims: false,
+    cookies: { keys: ['test-cookie-key-' + 'k'.repeat(24)] },
+    findAccount: (_ctx, id) => {
+      const u = users.get(id);
+      return u ? { accountId: id, claims: () => ({ sub: id, name: u.name, email: u.email, groups: u.groups }) } : undefined;
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // The test IdP posts back-channel logout tokens to warden on loopback, which oidc-provider's
+    // SSRF guard (its own dispatcher) would refuse: use a plain fetch.
+    fetch: ((url: string | URL, options: RequestInit & { dispatcher?: unknown }) => {
+      delete options.dispatcher;
+      return fetch(url, options);
+    }) as never,
+    // Web clients get a refresh token with every sign-in (as Keycloak and Entra ID do by default).
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // First-party clients: consent is implied (no consent screen), as an IdP admin would configure for warden.
+    loadExistingGrant: async (ctx) => {
+      const accountId = ctx.oidc.session?.accountId;
+      if (!accountId || !ctx.oidc.client) return undefined;
+      const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId });
+      grant.addOIDCScope('openid email profile groups offline_access');
+      await grant.save();
+      return grant;
+    },
     features: {
       devInteractions: { enabled: false },
+      backchannelLogout: { enabled: true },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => audience,
+        // Web clients (browser sign-in) get opaque access tokens; machine clients JWTs for the API.
+        defaultResource: (_ctx, client) => (byId.has(client.clientId) ? audience : undefined),
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, resource, client) => {
           if (resource !== audience) throw new Error(`unknown resource ${resource}`);
@@ -57,7 +135,44 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
     },
     extraTokenClaims: (_ctx, token) => ({ groups: byId.get(String(token.clientId))?.groups ?? [] }),
   });
-  server!.on('request', provider.callback());
+  let tamper: IdTokenTamper = null;
+  let lastIdToken: Record<string, unknown> | null = null;
+  const rs = keys.find((k) => k.alg === 'RS256')!;
+  const rsKey = await importJWK(rs as JWK, 'RS256');
+  const resign = async (token: string, t: NonNullable<IdTokenTamper>) => {
+    const claims = decodeJwt(token);
+    const now = Math.floor(Date.now() / 1000);
+    const changed = {
+      ...claims,
+      ...(t.aud !== undefined ? { aud: t.aud } : {}),
+      ...(t.iss !== undefined ? { iss: t.iss } : {}),
+      ...(t.nonce !== undefined ? { nonce: t.nonce } : {}),
+      ...(t.expiredBy !== undefined ? { iat: now - 3600, exp: now - t.expiredBy } : {}),
+    };
+    return new SignJWT(changed).setProtectedHeader({ alg: 'RS256', kid: rs.kid }).sign(rsKey);
+  };
+  let refuseTokens = false;
+  provider.use(async (ctx, next) => {
+    if (refuseTokens && ctx.path === '/token') {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_grant', error_description: 'grant revoked' };
+      return;
+    }
+    await next();
+    const body = ctx.body as { id_token?: string } | undefined;
+    if (ctx.path === '/token' && typeof body?.id_token === 'string') lastIdToken = decodeJwt(body.id_token);
+    if (tamper && ctx.path === '/token' && body && typeof body.id_token === 'string') ctx.body = { ...body, id_token: await resign(body.id_token, tamper) };
+  });
+  provider.on('server_error', (_ctx: unknown, err: Error) => console.error('oidc-provider server_error:', err));
+  provider.on('backchannel.error', (_ctx: unknown, err: Error) => console.error('oidc-provider backchannel.error:', err.message));
+  const handle = provider.callback();
+  server!.on('request', (req, res) => {
+    if (req.url?.startsWith('/interaction/')) void interaction(provider, users, req, res).catch((e: Error) => {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`interaction failed: ${e.message}`);
+    });
+    else void handle(req, res);
+  });
   return {
     issuer,
     audience,
@@ -71,10 +186,87 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
       if (!body.access_token) throw new Error(`token request for ${clientId} failed: ${res.status} ${body.error}: ${body.error_description}`);
       return body.access_token;
     },
+    tamperIdTokens: (t) => void (tamper = t),
+    refuseTokenRequests: (on) => void (refuseTokens = on),
+    lastIdTokenClaims: () => lastIdToken,
+    async logoutToken(clientId, claims, overrides = {}) {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ iss: issuer, aud: clientId, iat: now, exp: now + 120, jti: `jti-${Math.random()}`, events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, ...claims, ...overrides })
+        .setProtectedHeader({ alg: 'RS256', kid: rs.kid, typ: 'logout+jwt' })
+        .sign(rsKey);
+    },
     close: () =>
       new Promise((r) => {
         server.close(() => r());
         server.closeAllConnections();
       }),
   };
+}
+
+function readBody(req: IncomingMessage): Promise<URLSearchParams> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => resolve(new URLSearchParams(body)));
+    req.on('error', reject);
+  });
+}
+
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The provider's own login page: GET shows the form, POST checks the password and finishes the interaction. */
+async function interaction(provider: Provider, users: Map<string, TestUser>, req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
+  const details = await provider.interactionDetails(req, res);
+  if (req.method === 'POST') {
+    const form = await readBody(req);
+    const user = users.get(form.get('username') ?? '');
+    if (!user || user.password !== form.get('password')) {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(idpPage(details.uid, 'Invalid username or password'));
+      return;
+    }
+    await provider.interactionFinished(req, res, { login: { accountId: user.id } }, { mergeWithLastSubmission: false });
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/html' });
+  res.end(idpPage(details.uid));
+}
+
+function idpPage(uid: string, error?: string): string {
+  return `<!doctype html><html><head><title>Example IdP sign-in</title></head><body><h1>Example IdP</h1>${error ? `<p id="idp-error">${esc(error)}</p>` : ''}
+<form method="post" action="/interaction/${esc(uid)}"><label for="u">Username</label><input id="u" name="username"><label for="p">Password</label><input id="p" type="password" name="password"><button type="submit">Sign in to Example IdP</button></form></body></html>`;
+}
+
+/**
+ * Sign a person in at the provider without a browser: follow the authorization URL through the login
+ * form (with the provider's cookies, kept in `jar`) until it redirects to `redirectUri`; returns that callback URL.
+ */
+export async function signInWithoutBrowser(authorizationUrl: string, redirectUri: string, user: { id: string; password: string }, jar = new Map<string, string>()): Promise<string> {
+  const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const remember = (res: Response) => {
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const eq = pair!.indexOf('=');
+      jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+    }
+  };
+  let url = authorizationUrl;
+  let init: RequestInit = {};
+  for (let i = 0; i < 10; i++) {
+    if (url.startsWith(redirectUri)) return url;
+    const res = await fetch(url, { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string>), cookie: cookieHeader() } });
+    remember(res);
+    init = {};
+    const location = res.headers.get('location');
+    if (location) {
+      url = new URL(location, url).toString();
+      continue;
+    }
+    const html = await res.text();
+    const action = /action="([^"]+)"/.exec(html);
+    if (!action || !html.includes('name="password"')) throw new Error(`unexpected page at ${url}: ${res.status} ${html.slice(0, 200)}`);
+    url = new URL(action[1]!, url).toString();
+    init = { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username: user.id, password: user.password }).toString() };
+  }
+  throw new Error('too many redirects signing in');
 }

@@ -23,6 +23,9 @@ const failing: Store = {
   set: () => {
     throw new Error('store down');
   },
+  records: () => {
+    throw new Error('store down');
+  },
   status: () => ({ ready: false, detail: 'down' }),
   waitReady: async () => false,
   close: async () => {},

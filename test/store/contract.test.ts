@@ -68,6 +68,26 @@ function contract(name: string, make: () => Promise<{ a: Store; b: Store }>) {
       mirror.stop();
       other.stop();
     });
+
+    it('keeps records until they expire, replaces, updates only present ones, deletes, and claims an id once', async () => {
+      const r = a.records(`r-${Math.random()}`);
+      expect(await r.get('s1')).toBeNull();
+      await r.put('s1', '{"v":1}', 60_000);
+      await r.put('s1', '{"v":2}', 60_000);
+      expect(await r.get('s1')).toBe('{"v":2}');
+      await r.put('short', 'x', 50);
+      expect(await r.update('absent', 'x', 60_000)).toBe(false);
+      expect(await r.get('absent')).toBeNull();
+      expect(await r.update('s1', '{"v":3}', 60_000)).toBe(true);
+      expect(await r.get('s1')).toBe('{"v":3}');
+      expect(await r.claim('state-1', 60_000)).toBe(true);
+      expect(await r.claim('state-1', 60_000)).toBe(false);
+      expect(await r.delete('s1')).toBe(true);
+      expect(await r.delete('s1')).toBe(false);
+      expect(await r.get('s1')).toBeNull();
+      await new Promise((done) => setTimeout(done, 120));
+      expect(await r.get('short')).toBeNull();
+    });
   });
 }
 

@@ -1,0 +1,117 @@
+// OIDC providers through openid-client v6: discovery (retried), authorization URLs, the code exchange.
+import * as client from 'openid-client';
+import type { ProviderConfig } from '../config/sign-in-schema.js';
+
+/** Least time between two discovery attempts of one provider after a failure. */
+const RETRY_MS = 10_000;
+
+/** A discovery that failed: the sign-in page says the provider is unavailable. */
+export class ProviderUnavailable extends Error {}
+
+/** One provider and its discovered configuration. */
+export class OidcProvider {
+  private config: Promise<client.Configuration> | null = null;
+  private failedAt = 0;
+  /** True once discovery succeeded (readiness detail). */
+  discovered = false;
+
+  constructor(
+    readonly settings: ProviderConfig,
+    private readonly timeoutMs: number,
+    /** Told about each failed discovery (operational log). */
+    private readonly onError: (issuer: string, message: string) => void = () => undefined,
+  ) {}
+
+  get name(): string {
+    return this.settings.name ?? this.settings.id;
+  }
+
+  /** The discovered configuration (cached; a failed discovery is retried after a pause). */
+  discover(now = Date.now()): Promise<client.Configuration> {
+    if (this.config) return this.config;
+    if (now - this.failedAt < RETRY_MS) return Promise.reject(new ProviderUnavailable(`discovery of ${this.settings.issuer} failed recently`));
+    const s = this.settings;
+    const auth = s.tokenEndpointAuthMethod === 'client_secret_post' ? client.ClientSecretPost(s.clientSecret) : client.ClientSecretBasic(s.clientSecret);
+    const insecure = new URL(s.issuer).protocol === 'http:';
+    const p = client
+      .discovery(new URL(s.issuer), s.clientId, { client_secret: s.clientSecret }, auth, {
+        timeout: this.timeoutMs / 1000,
+        // Configuration validation allows plain http only on loopback hosts (local development and tests).
+        ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
+      })
+      .then((c) => {
+        this.discovered = true;
+        return c;
+      })
+      .catch((e: unknown) => {
+        this.config = null;
+        this.failedAt = Date.now();
+        this.onError(s.issuer, (e as Error).message);
+        throw new ProviderUnavailable(`discovery of ${s.issuer} failed: ${(e as Error).message}`);
+      });
+    this.config = p;
+    return p;
+  }
+
+  /** Where to send the browser: code flow with PKCE S256, state and nonce. */
+  async authorizationUrl(redirectUri: string, checks: { state: string; nonce: string; verifier: string }): Promise<URL> {
+    const config = await this.discover();
+    return client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: this.settings.scopes.join(' '),
+      response_type: 'code',
+      code_challenge: await client.calculatePKCECodeChallenge(checks.verifier),
+      code_challenge_method: 'S256',
+      state: checks.state,
+      nonce: checks.nonce,
+    });
+  }
+
+  /**
+   * Exchange the code: openid-client checks state, the `iss` response parameter (RFC 9207) when the
+   * provider sends it, PKCE, and the ID token's signature, `iss`, `aud`, `exp`, `iat` and nonce.
+   */
+  async exchange(callbackUrl: URL, checks: { state: string; nonce: string; verifier: string }) {
+    const config = await this.discover();
+    const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+      pkceCodeVerifier: checks.verifier,
+      expectedState: checks.state,
+      expectedNonce: checks.nonce,
+      idTokenExpected: true,
+    });
+    const claims = tokens.claims();
+    if (!claims) throw new Error('no ID token');
+    return { claims: { ...claims } as Record<string, unknown>, idToken: tokens.id_token, refreshToken: tokens.refresh_token };
+  }
+
+  /** Refresh: new claims when the IdP sends a new ID token, and the (possibly rotated) refresh token. */
+  async refresh(refreshToken: string) {
+    const config = await this.discover();
+    const tokens = await client.refreshTokenGrant(config, refreshToken);
+    const claims = tokens.claims();
+    return { claims: claims ? ({ ...claims } as Record<string, unknown>) : undefined, idToken: tokens.id_token, refreshToken: tokens.refresh_token ?? refreshToken };
+  }
+
+  /** The provider's end-session URL (RP-initiated logout), when it has one and it is enabled. */
+  async endSessionUrl(postLogoutRedirect: string, idToken: string | undefined): Promise<string | null> {
+    if (!this.settings.endSession) return null;
+    const config = await this.discover().catch(() => null);
+    if (!config?.serverMetadata().end_session_endpoint) return null;
+    const params: Record<string, string> = { client_id: this.settings.clientId, post_logout_redirect_uri: postLogoutRedirect };
+    if (idToken) params.id_token_hint = idToken;
+    return client.buildEndSessionUrl(config, params).toString();
+  }
+
+  /** The provider's key set URL (back-channel logout tokens are verified against it). */
+  async jwksUri(): Promise<string | undefined> {
+    return (await this.discover()).serverMetadata().jwks_uri;
+  }
+}
+
+/** Random values for one sign-in attempt. */
+export function newChecks(): { state: string; nonce: string; verifier: string } {
+  return { state: client.randomState(), nonce: client.randomNonce(), verifier: client.randomPKCECodeVerifier() };
+}
+
+/** The error classes callers translate into pages and audit causes. */
+export const OidcErrors = { ClientError: client.ClientError, AuthorizationResponseError: client.AuthorizationResponseError, ResponseBodyError: client.ResponseBodyError };

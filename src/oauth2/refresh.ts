@@ -1,0 +1,40 @@
+// Role refresh with the IdP's refresh token: one replica at a time (a lock in the store), in the background.
+import { OidcErrors } from './oidc.js';
+import type { SignIn } from './sign-in.js';
+import type { SessionRecord } from '../session/sessions.js';
+
+/** How long one replica holds a session's refresh lock (also the pause before a failed refresh is retried). */
+const LOCK_MS = 30_000;
+
+/**
+ * Refresh a session's claims. The replica that takes the lock calls the IdP; the others keep
+ * using the current record, so a rotating refresh token is never spent twice. A refresh the IdP
+ * refuses ends the session; an unreachable IdP leaves it as it is until the next attempt.
+ */
+export async function refreshSession(s: SignIn, key: string, record: SessionRecord): Promise<void> {
+  const provider = s.providers.get(record.provider);
+  if (!provider || record.refreshToken === undefined) return;
+  const lock = `refresh-lock:${key}`;
+  if (!(await s.usedStates.claim(lock, LOCK_MS))) return;
+  const now = s.now();
+  const token = await s.sessions.unsealSecret(record.refreshToken, now);
+  if (token === undefined) return;
+  try {
+    const fresh = await provider.refresh(token);
+    const next: SessionRecord = {
+      ...record,
+      refreshedAt: now,
+      refreshToken: await s.sessions.sealSecret(fresh.refreshToken, now),
+      ...(fresh.claims && fresh.claims.sub === record.sub ? { claims: fresh.claims } : {}),
+      ...(fresh.idToken ? { idToken: await s.sessions.sealSecret(fresh.idToken, now) } : {}),
+    };
+    await s.sessions.replace(key, next, now);
+    await s.usedStates.delete(lock);
+  } catch (e) {
+    if (e instanceof OidcErrors.ResponseBodyError) {
+      await s.sessions.end(key);
+      s.audit.admin({ event: 'session_ended', provider: record.provider, sub: record.sub, cause: 'refresh_refused', error: e.error });
+    }
+    // Anything else (IdP unreachable): the lock expires and a later request tries again.
+  }
+}
