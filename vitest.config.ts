@@ -7,6 +7,7 @@ const TIMING = ['test/redis/slow.test.ts', 'test/audit/slow-webhook.test.ts'];
 export default defineConfig({
   test: {
     testTimeout: 30_000,
+    globalSetup: ['test/global-setup.ts'],
     hookTimeout: 60_000,
     // e2e suites start real nginx, Caddy and Redis on ephemeral ports; keep them from starving each other on 2 cores.
     maxWorkers: 2,

@@ -36,10 +36,7 @@ rules:
     require: [api:read]
 `;
 
-beforeAll(async () => {
-  // The CLI is tested as users run it: built JS.
-  await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: join(import.meta.dirname, '..') });
-}, 120_000);
+// The CLI is tested as users run it: built JS (dist/ is built once by test/global-setup.ts).
 
 describe('warden check lint', () => {
   it('prints every warning with its path and still exits 0', async () => {

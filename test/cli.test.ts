@@ -22,10 +22,7 @@ async function warden(args: string[], env: Record<string, string> = {}, input?: 
   return child;
 }
 
-beforeAll(async () => {
-  // The CLI is tested as users run it: built JS.
-  await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: join(import.meta.dirname, '..') });
-}, 120_000);
+// The CLI is tested as users run it: built JS (dist/ is built once by test/global-setup.ts).
 
 describe('warden CLI', () => {
   it('check lists sign-in (providers, dev users) and refuses dev users in production with exit 2', async () => {

@@ -25,7 +25,6 @@ const dev = testKey('agent-1', ['developer']);
 let keysEnv: Record<string, string>;
 
 beforeAll(async () => {
-  await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
   const dir = mkdtempSync(join(tmpdir(), 'warden-tooling-'));
   writeFileSync(join(dir, 'keys.yaml'), stringify({ keys: [dev.entry] }));
   keysEnv = { WARDEN_API_KEYS: join(dir, 'keys.yaml') };

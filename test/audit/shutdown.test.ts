@@ -23,8 +23,7 @@ let receiver: WebhookReceiver;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  // Tested as users run it: built JS, a process of its own, a real signal.
-  await run('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
+  // Tested as users run it: built JS (built once by test/global-setup.ts), a process of its own, a real signal.
   dir = mkdtempSync(join(tmpdir(), 'warden-shutdown-'));
   writeFileSync(join(dir, 'policy.yaml'), stringify({ roles: { developer: ['api:*'] }, rules: [{ match: { path: '/api/**' }, require: ['api:read'] }] }));
   writeFileSync(join(dir, 'keys.yaml'), stringify({ keys: [dev.entry] }));
