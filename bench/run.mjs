@@ -591,14 +591,14 @@ Redis (as replicas do) adds to that.
   identity headers passed on to the application. So they differ only in who answers the
   subrequest, and nginx talks to both wardens in exactly the same way. (Should the recipe be
   missing, the script falls back to an equivalent built-in location and says so in the results.)
-- starts a third warden, **warden JWT**: the same policy and keys plus \`WARDEN_JWT_ISSUERS\` naming
+- starts another warden, **warden JWT**: the same policy and keys plus \`WARDEN_JWT_ISSUERS\` naming
   an ES256 issuer whose key set the script serves on 127.0.0.1; wrk sends one ES256 access token
   (\`typ: at+jwt\`, \`groups: [developer]\`, three hours valid) as \`Authorization: Bearer\` on every
   request, so after the first request it is answered from warden's verified-token cache (target
   ≥ 0.85 × nginx static auth). \`BENCH_JWT=0\` leaves it out. After the rounds the script also
   measures, in its own process with warden's \`JwtVerifier\`, the cost of a **first-time
   verification** per algorithm (RS256, PS256, ES256, ES384, EdDSA; distinct tokens, no cache);
-- starts a fourth warden, **warden, decision cache**: the same policy except that the matching
+- and one more, **warden, decision cache**: the same policy except that the matching
   rule has no rate limit and opts in with \`cache: { allow: 5s }\`, behind the recipe with its
   opt-in decision cache (\`warden-decisions-cached.conf\` as \`warden-decisions.conf\`, and
   \`warden-cache-zone.conf\`): repeated requests are answered from nginx's cache, and warden is asked
@@ -654,8 +654,8 @@ function writeReadme(results) {
   const block = `${START}\n${results}\n${END}`;
   const s = text.indexOf(START);
   const e = text.indexOf(END);
-  if (s !== -1 && e > s) text = text.slice(0, s) + block + text.slice(e + END.length);
-  else text = `${EXPLANATION}${block}\n`;
+  // The explanation is rewritten every time, so it always describes the configurations that ran.
+  text = s !== -1 && e > s ? `${EXPLANATION}${block}${text.slice(e + END.length)}` : `${EXPLANATION}${block}\n`;
   writeFileSync(README, text);
 }
 
