@@ -45,6 +45,18 @@ const REDIS_CLI = process.env.REDIS_CLI_BIN ?? '/usr/bin/redis-cli';
 const REDIS_WANTED = process.env.BENCH_REDIS !== '0';
 const WITH_JWT = process.env.BENCH_JWT !== '0';
 const WITH_CACHE = process.env.BENCH_CACHE !== '0';
+// BENCH_LAYOUT: `split` (default with 2+ CPUs and taskset): nginx and wrk on CPU 0, the auth servers
+// (warden, the trivial node server) and Redis on CPU 1, for every configuration alike: the proxy's
+// core is not shared with the auth service, as in a deployment where warden is a service of its own.
+// `shared`: no pinning; nginx, wrk, warden and Redis compete for the same cores (a sidecar on a
+// small box). The two layouts keep separate result blocks in bench/README.md.
+const LAYOUT = process.env.BENCH_LAYOUT ?? (cpus().length >= 2 && existsSync('/usr/bin/taskset') ? 'split' : 'shared');
+if (LAYOUT !== 'split' && LAYOUT !== 'shared') fail(`BENCH_LAYOUT must be split or shared, got "${LAYOUT}"`);
+const PIN = LAYOUT === 'split';
+/** The command and arguments, run under `taskset -c cpu` in the split layout. */
+function onCpu(cpu, cmd, args) {
+  return PIN ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args];
+}
 
 function positiveInt(name, dflt) {
   const v = process.env[name];
@@ -214,7 +226,7 @@ async function startWarden({ dir, label, port, policyFile, keysFile, extraEnv = 
     ...extraEnv,
   });
   const stdio = ['ignore', openSync(join(cwd, 'audit.jsonl'), 'w'), openSync(join(cwd, 'stderr.log'), 'w')];
-  track(spawn(process.execPath, [...WARDEN_NODE_ARGS, WARDEN_CLI, 'serve'], { cwd, env, stdio }), label);
+  track(spawn(...onCpu(1, process.execPath, [...WARDEN_NODE_ARGS, WARDEN_CLI, 'serve']), { cwd, env, stdio }), label);
   await waitFor(`http://127.0.0.1:${port}/readyz`, label);
 }
 
@@ -226,7 +238,7 @@ async function startRedis(port) {
   mkdirSync(cwd, { recursive: true });
   const log = openSync(join(cwd, 'redis.log'), 'w');
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  track(spawn(REDIS_SERVER, args, { cwd, stdio: ['ignore', log, log] }), 'redis-server');
+  track(spawn(...onCpu(1, REDIS_SERVER, args), { cwd, stdio: ['ignore', log, log] }), 'redis-server');
   const deadline = Date.now() + 15_000;
   let last = '';
   while (Date.now() < deadline) {
@@ -504,7 +516,7 @@ end
 function wrk(url, seconds, header, script) {
   return new Promise((resolve, reject) => {
     const args = [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', header, '-s', script, url];
-    const child = track(spawn(WRK, args, { stdio: ['ignore', 'pipe', 'pipe'] }), 'wrk');
+    const child = track(spawn(...onCpu(0, WRK, args), { stdio: ['ignore', 'pipe', 'pipe'] }), 'wrk');
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -539,8 +551,10 @@ function gitRev() {
   return /^[0-9a-f]{4,}$/.test(rev) ? `${rev}${dirty ? ' (src/ modified)' : ''}` : 'unknown';
 }
 
-const START = '<!-- bench:results:start -->';
-const END = '<!-- bench:results:end -->';
+const MARKERS = {
+  split: ['<!-- bench:results:start -->', '<!-- bench:results:end -->'],
+  shared: ['<!-- bench:results-shared:start -->', '<!-- bench:results-shared:end -->'],
+};
 
 const EXPLANATION = `# warden benchmark
 
@@ -628,9 +642,20 @@ Redis (as replicas do) adds to that.
   processed during the warden + Redis rounds, per request (commands run inside the Lua script
   count too).
 
-Everything (nginx, both wardens, redis-server, wrk) runs on the same machine, so the processes
-share its cores: on a small machine the numbers include CPU contention between them, which is
-also what a sidecar deployment sees (for warden + Redis, Redis on the same host). Quote medians
+Everything (nginx, the wardens, redis-server, wrk) runs on the same machine. Two layouts:
+
+- **split** (the default with 2+ CPUs): \`taskset\` pins nginx (its worker) and wrk to CPU 0, and
+  the auth servers (every warden, the trivial node server) and redis-server to CPU 1, in every
+  configuration alike. The proxy's core is never shared with the auth service — as in a
+  deployment where warden runs as a service of its own (its own pod or host), which is how the
+  recipes deploy it — so the ratios show what warden costs the proxy path (its latency and
+  connection handling), not how two busy programs share one small box. nginx's static answer and
+  the no-auth path run on CPU 0 exactly as before; only the auth servers get the second core.
+- **shared** (\`BENCH_LAYOUT=shared\`): no pinning: nginx, wrk, warden and Redis compete for the
+  same two cores, as a sidecar on a small machine would. warden's own CPU per request then
+  directly slows nginx. Its results are kept in a block of their own below.
+
+Quote medians
 and ratios, not single runs: on the 2-vCPU development VM the *trivial node auth* / nginx static
 auth ratio, for the very same do-nothing server, came out anywhere between 0.89 and 1.09 across
 runs, so compare builds over several runs (or \`BENCH_ROUNDS=5\`), A/B with
@@ -640,7 +665,7 @@ Options: \`BENCH_DURATION\`, \`BENCH_ROUNDS\`, \`BENCH_WARMUP\` (seconds / count
 \`BENCH_KEEP_TMP=1\` to keep the temp directory (configs, logs, audit files),
 \`BENCH_NODE_FLOOR=0\` to leave out the reference configuration, \`BENCH_REDIS=0\` to leave out
 warden + Redis; \`NGINX_BIN\`, \`WRK_BIN\`, \`REDIS_SERVER_BIN\`, \`REDIS_CLI_BIN\`;
-\`BENCH_WARDEN_CLI\` (another warden build's \`cli.js\`, for A/B comparisons; used by both
+\`BENCH_LAYOUT\` (\`split\` or \`shared\`, see above), \`BENCH_WARDEN_CLI\` (another warden build's \`cli.js\`, for A/B comparisons; used by both
 wardens) and \`BENCH_WARDEN_NODE_ARGS\` (e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\` to profile
 the wardens during the run).
 
@@ -649,14 +674,17 @@ The section below is replaced on every successful run with the defaults or longe
 
 `;
 
-function writeReadme(results) {
-  let text = existsSync(README) ? readFileSync(README, 'utf8') : '';
-  const block = `${START}\n${results}\n${END}`;
-  const s = text.indexOf(START);
-  const e = text.indexOf(END);
-  // The explanation is rewritten every time, so it always describes the configurations that ran.
-  text = s !== -1 && e > s ? `${EXPLANATION}${block}${text.slice(e + END.length)}` : `${EXPLANATION}${block}\n`;
-  writeFileSync(README, text);
+/** Replace this layout's result block; keep the other layout's last results; rewrite the explanation. */
+function writeReadme(results, layout) {
+  const old = existsSync(README) ? readFileSync(README, 'utf8') : '';
+  const block = (l) => {
+    const [start, end] = MARKERS[l];
+    if (l === layout) return `${start}\n${results}\n${end}`;
+    const s = old.indexOf(start);
+    const e = old.indexOf(end);
+    return s !== -1 && e > s ? old.slice(s, e + end.length) : `${start}\n(no run in this layout yet: \`BENCH_LAYOUT=${l} npm run bench\`)\n${end}`;
+  };
+  writeFileSync(README, `${EXPLANATION}${block('split')}\n\n${block('shared')}\n`);
 }
 
 // ---------------------------------------------------------------- main
@@ -732,7 +760,7 @@ async function main() {
   const jwt = WITH_JWT ? await startBenchIssuer() : null;
   if (jwt) await startWarden({ ...wardenOpts, dir: 'wardenjwt', label: 'warden JWT', port: wardenJwtPort, extraEnv: { WARDEN_JWT_ISSUERS: JSON.stringify([{ issuer: jwt.issuer, audience: 'bench' }]) } });
   if (NODE_FLOOR) {
-    track(spawn(process.execPath, ['-e', NODE_FLOOR_SERVER], { env: { ...process.env, PORT: String(floorPort) }, stdio: 'ignore' }), 'trivial node server');
+    track(spawn(...onCpu(1, process.execPath, ['-e', NODE_FLOOR_SERVER]), { env: { ...process.env, PORT: String(floorPort) }, stdio: 'ignore' }), 'trivial node server');
     await waitFor(`http://127.0.0.1:${floorPort}/healthz`, 'trivial node server');
   }
 
@@ -744,7 +772,7 @@ async function main() {
   process.stdout.write(`nginx auth config: ${recipe}\n`);
   const test = run(NGINX, ['-t', '-p', prefix, '-e', join(prefix, 'error.log'), '-c', conf]);
   if (!/test is successful/.test(test)) fail(`nginx -t failed:\n${test}`);
-  track(spawn(NGINX, ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] }), 'nginx');
+  track(spawn(...onCpu(0, NGINX, ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', conf]), { stdio: ['ignore', 'ignore', 'inherit'] }), 'nginx');
   await waitFor(`http://127.0.0.1:${ports.noauth}/`, 'nginx');
 
   // Pre-flight: each warden really authorises through nginx; every front server answers the app's "ok".
@@ -852,6 +880,7 @@ async function main() {
     `- machine: ${nproc} CPUs (\`nproc\`), ${cpuModel}`,
     `- node ${process.version}, nginx ${nginxVersion}, wrk ${wrkVersion}`,
     `- wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s, ${ROUNDS} rounds interleaved, ${WARMUP}s warm-up each, GET ${PATH} with X-API-Key (warden JWT: Authorization: Bearer, one ES256 token); nginx 1 worker; warden audit to a file`,
+    `- layout: ${PIN ? 'split: nginx and wrk pinned to CPU 0, the auth servers and Redis to CPU 1 (taskset)' : 'shared: no pinning, every process on any core'}`,
     `- auth subrequest: ${recipe}; warden at git ${rev}`,
     redisLine,
     ...(cacheLine ? [cacheLine] : []),
@@ -884,7 +913,7 @@ async function main() {
   if (notRecorded.length > 0) {
     process.stdout.write(`\nbench/README.md not updated: ${notRecorded.join('; ')}\n`);
   } else {
-    writeReadme(`## Results (last run)\n\n${machine}\n\n${table}\n\n${ratios}\n${firstVerify ? `\n${firstVerify}\n` : ''}`);
+    writeReadme(`## Results: ${LAYOUT === 'split' ? 'proxy and auth service on separate cores (the default layout)' : 'everything on shared cores (BENCH_LAYOUT=shared)'}, last run\n\n${machine}\n\n${table}\n\n${ratios}\n${firstVerify ? `\n${firstVerify}\n` : ''}`, LAYOUT);
     process.stdout.write(`\nbench/README.md updated\n`);
   }
 }
