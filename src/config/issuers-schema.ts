@@ -1,5 +1,6 @@
 // WARDEN_JWT_ISSUERS: the token issuers warden trusts, as a JSON array or a YAML/JSON file.
 import { z } from 'zod';
+import { repeatedField, type DocumentIssue } from './repeats.js';
 
 /** Signature algorithms warden accepts: asymmetric only; never `none`, never HMAC. */
 export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
@@ -48,15 +49,6 @@ export type IssuerConfig = z.output<typeof issuerSchema>;
 export const issuersSchema = z.array(issuerSchema);
 
 /** Issuers are told apart by `iss`, so each appears once (checked on the raw list, so reported with every other problem). */
-export function issuersCrossCheck(raw: unknown): { path: (string | number)[]; message: string }[] {
-  if (!Array.isArray(raw)) return [];
-  const seen = new Set<unknown>();
-  const out: { path: (string | number)[]; message: string }[] = [];
-  raw.forEach((i: unknown, n) => {
-    const issuer = i && typeof i === 'object' ? (i as { issuer?: unknown }).issuer : undefined;
-    if (typeof issuer !== 'string') return;
-    if (seen.has(issuer)) out.push({ path: [n, 'issuer'], message: `issuer ${issuer} is listed twice; tokens are routed by iss, so each issuer appears once` });
-    seen.add(issuer);
-  });
-  return out;
+export function issuersCrossCheck(raw: unknown): DocumentIssue[] {
+  return repeatedField(raw, 'issuer', (issuer) => `issuer ${issuer} is listed twice; tokens are routed by iss, so each issuer appears once`);
 }

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { normalizeDn } from '../auth/client-cert.js';
 import { cidrList } from './policy-schema.js';
+import { repeatedField, type DocumentIssue } from './repeats.js';
 
 const ID = /^[A-Za-z0-9_.@-]{1,128}$/;
 // Identity header values must carry no control characters and no commas (X-User-Roles is a comma list).
@@ -41,32 +42,15 @@ export const keysSchema = z
     keys: z.array(keyEntry).nullable().default([]).transform((k) => k ?? []),
   });
 
-/** Duplicate ids and hashes, checked on the raw document even when the schema fails. */
-export function keysCrossCheck(raw: unknown): { path: (string | number)[]; message: string }[] {
-  const out: { path: (string | number)[]; message: string }[] = [];
-  const list = typeof raw === 'object' && raw !== null && Array.isArray((raw as { keys?: unknown }).keys) ? (raw as { keys: unknown[] }).keys : [];
-  const ids = new Map<string, number>();
-  const hashes = new Map<string, number>();
-  const subjects = new Map<string, number>();
-  list.forEach((k, i) => {
-    if (typeof k !== 'object' || k === null) return;
-    const { id, sha256, certSubject } = k as { id?: unknown; sha256?: unknown; certSubject?: unknown };
-    if (typeof certSubject === 'string') {
-      const dn = normalizeDn(certSubject);
-      if (dn !== null && subjects.has(dn)) out.push({ path: ['keys', i, 'certSubject'], message: `same certificate subject as keys[${subjects.get(dn)}]` });
-      else if (dn !== null) subjects.set(dn, i);
-    }
-    if (typeof id === 'string') {
-      if (ids.has(id)) out.push({ path: ['keys', i, 'id'], message: `duplicate id "${id}" (also keys[${ids.get(id)}])` });
-      else ids.set(id, i);
-    }
-    if (typeof sha256 === 'string') {
-      const h = sha256.toLowerCase();
-      if (hashes.has(h)) out.push({ path: ['keys', i, 'sha256'], message: `same key hash as keys[${hashes.get(h)}]` });
-      else hashes.set(h, i);
-    }
-  });
-  return out;
+/** Duplicate ids, key hashes and certificate subjects, checked on the raw document even when the schema fails. */
+export function keysCrossCheck(raw: unknown): DocumentIssue[] {
+  const list = typeof raw === 'object' && raw !== null ? (raw as { keys?: unknown }).keys : undefined;
+  const prefix = ['keys'];
+  return [
+    ...repeatedField(list, 'id', (id, first) => `duplicate id "${id}" (also keys[${first}])`, { prefix }),
+    ...repeatedField(list, 'sha256', (_h, first) => `same key hash as keys[${first}]`, { prefix, key: (h) => h.toLowerCase() }),
+    ...repeatedField(list, 'certSubject', (_dn, first) => `same certificate subject as keys[${first}]`, { prefix, key: normalizeDn }),
+  ];
 }
 
 /** A validated keys file. */

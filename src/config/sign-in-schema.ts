@@ -1,5 +1,6 @@
 // Browser sign-in settings: OIDC providers, sessions, cookies, redirects and dev users (issue 5).
 import { z } from 'zod';
+import { repeatedField, type DocumentIssue } from './repeats.js';
 import { duration } from './policy-schema.js';
 import { isAllowedIdpUrl } from './issuers-schema.js';
 
@@ -28,17 +29,8 @@ export type ProviderConfig = z.output<typeof providerSchema>;
 export const providersSchema = z.array(providerSchema).nonempty('list at least one provider');
 
 /** Provider ids are unique (checked on the raw list, with every other problem). */
-export function providersCrossCheck(raw: unknown): { path: (string | number)[]; message: string }[] {
-  if (!Array.isArray(raw)) return [];
-  const seen = new Set<unknown>();
-  const out: { path: (string | number)[]; message: string }[] = [];
-  raw.forEach((p: unknown, n) => {
-    const id = p && typeof p === 'object' ? (p as { id?: unknown }).id : undefined;
-    if (typeof id !== 'string') return;
-    if (seen.has(id)) out.push({ path: [n, 'id'], message: `provider id "${id}" is listed twice` });
-    seen.add(id);
-  });
-  return out;
+export function providersCrossCheck(raw: unknown): DocumentIssue[] {
+  return repeatedField(raw, 'id', (id) => `provider id "${id}" is listed twice`);
 }
 
 /** `scrypt$N$r$p$<salt b64url>$<hash b64url>`, written by `warden dev-users hash`. */

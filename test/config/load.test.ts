@@ -85,6 +85,13 @@ bogus: 1
     expect(text).toMatch(/keys\[1\]\.id: duplicate id "k1"/);
   });
 
+  it('refuses a key hash in two spellings and one certificate subject written two ways', async () => {
+    const keys = `keys:\n  - { id: a, sha256: ${'b'.repeat(64)} }\n  - { id: b, sha256: ${'B'.repeat(64)} }\n  - { id: c, certSubject: "CN=x,O=Acme" }\n  - { id: d, certSubject: "O=Acme, cn=x" }\n`;
+    const text = (await problems(files('{}\n', keys))).join('\n');
+    expect(text).toMatch(/keys\[1\]\.sha256: same key hash as keys\[0\]/);
+    expect(text).toMatch(/keys\[3\]\.certSubject: same certificate subject as keys\[2\]/);
+  });
+
   it('cross-checks key roles and limits against the policy', async () => {
     const vars = files('roles: { dev: [] }\n', `keys:\n  - id: a\n    sha256: ${'b'.repeat(64)}\n    roles: [dev, ghost]\n    rateLimit: nope\n`);
     const text = (await problems(vars)).join('\n');
