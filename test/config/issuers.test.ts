@@ -3,18 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, formatProblem } from '../../src/config/errors.js';
 import { loadConfig } from '../../src/config/load.js';
-
-async function problems(vars: Record<string, string>): Promise<string[]> {
-  try {
-    await loadConfig(vars, { fetch });
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map(formatProblem);
-    throw e;
-  }
-  return [];
-}
+import { configProblems } from '../helpers/config.js';
 
 describe('WARDEN_JWT_ISSUERS', () => {
   it('reads a YAML file with defaults filled in', async () => {
@@ -40,7 +30,7 @@ describe('WARDEN_JWT_ISSUERS', () => {
       { issuer: 'https://d.example.com', audience: [], jwksUri: 'http://keys.example.com/jwks', typo: 1 },
       { issuer: 'http://127.0.0.1:8999', audience: 'a', jwksUri: 'http://localhost:8999/jwks' },
     ];
-    const p = await problems({ WARDEN_JWT_ISSUERS: JSON.stringify(list) });
+    const p = await configProblems({ WARDEN_JWT_ISSUERS: JSON.stringify(list) });
     const at = (path: string) => p.filter((x) => x.startsWith(`env WARDEN_JWT_ISSUERS: ${path}`));
     expect(at('[0].issuer')[0]).toMatch(/https/);
     expect(at('[1].algorithms[0]')[0]).toMatch(/asymmetric only/);
@@ -56,7 +46,7 @@ describe('WARDEN_JWT_ISSUERS', () => {
   it('names a missing file and reports it with the policy problems', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'warden-iss-'));
     writeFileSync(join(dir, 'policy.yaml'), 'rules: 7\n');
-    const p = await problems({ WARDEN_JWT_ISSUERS: join(dir, 'nope.yaml'), WARDEN_POLICY: join(dir, 'policy.yaml') });
+    const p = await configProblems({ WARDEN_JWT_ISSUERS: join(dir, 'nope.yaml'), WARDEN_POLICY: join(dir, 'policy.yaml') });
     expect(p).toContainEqual(`${join(dir, 'nope.yaml')} (WARDEN_JWT_ISSUERS): file not found`);
     expect(p.some((x) => x.includes('(WARDEN_POLICY): rules'))).toBe(true);
   });

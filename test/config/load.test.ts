@@ -6,22 +6,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, formatProblem } from '../../src/config/errors.js';
 import { loadConfig, loadDocuments, loadEnv } from '../../src/config/load.js';
+import { configProblems } from '../helpers/config.js';
 
 function files(policy: string, keys = 'keys: []\n') {
   const dir = mkdtempSync(join(tmpdir(), 'warden-cfg-'));
   writeFileSync(join(dir, 'policy.yaml'), policy);
   writeFileSync(join(dir, 'keys.yaml'), keys);
   return { WARDEN_POLICY: join(dir, 'policy.yaml'), WARDEN_API_KEYS: join(dir, 'keys.yaml') };
-}
-
-async function problems(vars: Record<string, string>): Promise<string[]> {
-  try {
-    await loadConfig(vars, { fetch });
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map(formatProblem);
-    throw e;
-  }
-  return [];
 }
 
 describe('config loading', () => {
@@ -71,7 +62,7 @@ bogus: 1
     rateLimit: missing
 `,
     );
-    const out = await problems({ ...vars, WARDEN_PROXY: 'bad' });
+    const out = await configProblems({ ...vars, WARDEN_PROXY: 'bad' });
     const text = out.join('\n');
     expect(text).toContain('env WARDEN_PROXY');
     expect(text).toMatch(/policy\.yaml \(WARDEN_POLICY\): rules\[3\]\.require: /);
@@ -87,21 +78,21 @@ bogus: 1
 
   it('refuses a key hash in two spellings and one certificate subject written two ways', async () => {
     const keys = `keys:\n  - { id: a, sha256: ${'b'.repeat(64)} }\n  - { id: b, sha256: ${'B'.repeat(64)} }\n  - { id: c, certSubject: "CN=x,O=Acme" }\n  - { id: d, certSubject: "O=Acme, cn=x" }\n`;
-    const text = (await problems(files('{}\n', keys))).join('\n');
+    const text = (await configProblems(files('{}\n', keys))).join('\n');
     expect(text).toMatch(/keys\[1\]\.sha256: same key hash as keys\[0\]/);
     expect(text).toMatch(/keys\[3\]\.certSubject: same certificate subject as keys\[2\]/);
   });
 
   it('cross-checks key roles and limits against the policy', async () => {
     const vars = files('roles: { dev: [] }\n', `keys:\n  - id: a\n    sha256: ${'b'.repeat(64)}\n    roles: [dev, ghost]\n    rateLimit: nope\n`);
-    const text = (await problems(vars)).join('\n');
+    const text = (await configProblems(vars)).join('\n');
     expect(text).toMatch(/keys\[0\]\.roles\[1\]: role "ghost" is not defined/);
     expect(text).toMatch(/keys\[0\]\.rateLimit: rate limit "nope" is not defined/);
   });
 
   it('names YAML syntax errors with line and column, and missing files', async () => {
     const vars = files('rules: [\n  - {\n');
-    const text = (await problems({ ...vars, WARDEN_API_KEYS: '/nonexistent/keys.yaml' })).join('\n');
+    const text = (await configProblems({ ...vars, WARDEN_API_KEYS: '/nonexistent/keys.yaml' })).join('\n');
     expect(text).toMatch(/policy\.yaml \(WARDEN_POLICY\): line \d+, column \d+/);
     expect(text).toContain('/nonexistent/keys.yaml (WARDEN_API_KEYS): file not found');
   });
