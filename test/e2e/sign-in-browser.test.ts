@@ -74,6 +74,27 @@ async function stack(kind: 'nginx' | 'caddy', devUsers: boolean) {
   return { echo, proxy, setup, site };
 }
 
+/**
+ * Start the stack and a browser before a suite and stop them after it (checking that no log line
+ * held a secret); `use` receives what was started.
+ */
+function stackHooks(kind: 'nginx' | 'caddy', devUsers: boolean, use: (started: Awaited<ReturnType<typeof stack>> & { browser: Browser }) => void): void {
+  let running: Awaited<ReturnType<typeof stack>> | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    running = await stack(kind, devUsers);
+    browser = await launch();
+    use({ ...running, browser });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await running?.proxy.stop();
+    await running?.echo.close();
+    if (running) expectNoSecrets(running.setup.w, secrets, 5);
+    await running?.setup.close();
+  });
+}
+
 /** Needs the proxy and Chromium: skipped with a message without them, failing when CI=true. */
 function browserSuite(kind: 'nginx' | 'caddy', bin: string | null, body: () => void): void {
   const missing = [bin ? null : kind, CHROMIUM_BIN ? null : 'chromium'].filter((x) => x !== null);
@@ -87,17 +108,7 @@ browserSuite('nginx', NGINX_BIN, () => {
   let site: string;
   let browser: Browser;
 
-  beforeAll(async () => {
-    ({ echo, proxy, setup, site } = await stack('nginx', true));
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await proxy?.stop();
-    await echo?.close();
-    if (setup) expectNoSecrets(setup.w, secrets, 5);
-    await setup?.close();
-  });
+  stackHooks('nginx', true, (started) => ({ echo, proxy, setup, site, browser } = started));
 
   it('anonymous visit → sign-in page → IdP → back to the original URL; the app sees the identity and roles from IdP groups; sign-out makes the cookie useless', async () => {
     const ctx = await context(browser, proxy);
@@ -192,17 +203,7 @@ browserSuite('caddy', CADDY_BIN, () => {
   let site: string;
   let browser: Browser;
 
-  beforeAll(async () => {
-    ({ echo, proxy, setup, site } = await stack('caddy', false));
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await proxy?.stop();
-    await echo?.close();
-    if (setup) expectNoSecrets(setup.w, secrets, 5);
-    await setup?.close();
-  });
+  stackHooks('caddy', false, (started) => ({ echo, proxy, setup, site, browser } = started));
 
   it('warden answers a browser with a 302 itself; with one provider the login goes straight to the IdP and back', async () => {
     const first = await send(proxy.port, '/nodes/n1', { headers: { host: APP, accept: 'text/html', 'sec-fetch-mode': 'navigate' } });
