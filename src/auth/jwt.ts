@@ -9,6 +9,7 @@ import { AuthError, type TokenFailureCause, type AuthFailureCause } from './erro
 import type { Identity } from './identity.js';
 import { IssuerKeys, KeysUnavailable, NoMatchingKey, type KeySetOptions } from './jwks.js';
 import type { Revocations } from './revocations.js';
+import { Lru } from '../lru.js';
 
 /** Longest bearer token warden reads; longer ones are refused before any parsing. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
@@ -155,36 +156,6 @@ interface CachedToken {
   expiresAt: number;
   jti: string | undefined;
   iat: number | undefined;
-}
-
-/** A bounded map in least-recently-used order (Map iteration order is insertion order). */
-class Lru<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly max: number) {}
-
-  get(key: string): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-
-  set(key: string, value: V): void {
-    if (this.max === 0) return;
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
-  }
-
-  delete(key: string): void {
-    this.map.delete(key);
-  }
-
-  get size(): number {
-    return this.map.size;
-  }
 }
 
 /** The bearer-JWT authenticator of one policy version: claim mapping and a cache of verified tokens. */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { createPublicKey, createPrivateKey, type KeyObject } from 'node:crypto';
 import type { Identity } from '../auth/identity.js';
+import { Lru } from '../lru.js';
 
 /** The assertion header on every allow (empty when there is no identity). */
 export const ASSERTION_HEADER = 'X-Warden-Assertion';
@@ -62,7 +63,8 @@ const GENERATED_FILE = 'assertion-key.pem';
 /** Signs assertions and publishes its public keys; rotation keeps an old key until its tokens have expired. */
 export class AssertionSigner {
   private keys: SigningKey[] = [];
-  private readonly cache = new Map<string, Cached>();
+  /** Assertions by identity, roles and host; the least recently used goes first past 10 000. */
+  private readonly cache = new Lru<Cached>(10_000);
   private rotateTimer: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -164,7 +166,6 @@ export class AssertionSigner {
       .setJti(randomUUID())
       .sign(key.privateKey)
       .then((token) => {
-        if (this.cache.size >= 10_000) this.cache.delete(this.cache.keys().next().value!);
         this.cache.set(cacheKey, { token, refreshAt: now + (this.ttlSec * 1000) / 2 });
         return token;
       });
