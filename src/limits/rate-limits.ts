@@ -1,7 +1,7 @@
 // Named rate limits of the policy, over rate-limiter-flexible on the configured store.
-import { BurstyRateLimiter, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimitSpec } from '../config/policy-schema.js';
-import type { Store } from '../store/store.js';
+import type { Limiter as StoreLimiter, Store } from '../store/store.js';
 
 const NOT_LIMITED: LimitOutcome = Object.freeze({ limited: false });
 
@@ -13,12 +13,32 @@ export type LimitOutcome =
   | { limited: false }
   | { limited: true; name: string; limit: number; windowSec: number; retryAfterSec: number };
 
+/** One request's verdict: null under the limit, the RateLimiterRes of the refusal over it. */
+type Verdict = RateLimiterRes | null;
+
 interface Limiter {
   spec: RateLimitSpec;
   signature: string;
-  consume(key: string): Promise<RateLimiterRes>;
-  /** Present when every counter answers in-process: over the limit → its RateLimiterRes. */
-  consumeSync?(key: string): RateLimiterRes | null;
+  /** In this tick when the store can answer in-process (memory, a Redis lease), else a promise. */
+  take(key: string): Verdict | Promise<Verdict>;
+}
+
+/** Apply `f` to a value now, or once it arrives. */
+function then<T, U>(v: T | Promise<T>, f: (t: T) => U | Promise<U>): U | Promise<U> {
+  return v instanceof Promise ? v.then(f) : f(v);
+}
+
+/** One request against a store limiter: answered in-process when it can, else by its promise. */
+function take(limiter: StoreLimiter, key: string): Verdict | Promise<Verdict> {
+  const now = limiter.consumeSync?.(key);
+  if (now) return now.over ? now.res : null;
+  return limiter.consume(key).then(
+    () => null,
+    (e: unknown) => {
+      if (e instanceof RateLimiterRes) return e;
+      throw e;
+    },
+  );
 }
 
 /**
@@ -43,26 +63,14 @@ export class RateLimits {
   private build(name: string, spec: RateLimitSpec, signature: string): Limiter {
     const prefix = `rl:${name}:${signature}`;
     const main = this.store.limiter({ keyPrefix: prefix, points: spec.limit, duration: spec.window });
-    if (!spec.burst) {
-      const sync = main.consumeSync?.bind(main);
-      return { spec, signature, consume: (k) => main.consume(k), ...(sync ? { consumeSync: (k: string) => { const r = sync(k); return r.over ? r.res : null; } } : {}) };
-    }
+    if (!spec.burst) return { spec, signature, take: (k) => take(main, k) };
     const burst = this.store.limiter({ keyPrefix: `${prefix}:burst`, points: spec.burst, duration: spec.window * BURST_WINDOWS });
-    // BurstyRateLimiter only calls consume(), which every store limiter has.
-    const bursty = new BurstyRateLimiter(main as unknown as RateLimiterAbstract, burst as unknown as RateLimiterAbstract);
-    const limiter: Limiter = { spec, signature, consume: (k) => bursty.consume(k) };
-    if (main.consumeSync && burst.consumeSync) {
-      // BurstyRateLimiter's rule, synchronously: over the main limit, draw on the burst allowance.
-      const [m, b] = [main.consumeSync.bind(main), burst.consumeSync.bind(burst)];
-      limiter.consumeSync = (k) => {
-        const first = m(k);
-        if (!first.over) return null;
-        const extra = b(k);
-        if (!extra.over) return null;
-        return new RateLimiterRes(0, Math.min(first.res.msBeforeNext, extra.res.msBeforeNext), first.res.consumedPoints, false);
-      };
-    }
-    return limiter;
+    // Over the main limit, draw on the burst allowance (rate-limiter-flexible's BurstyRateLimiter rule).
+    const bursty = (k: string) =>
+      then(take(main, k), (first) =>
+        first === null ? null : then(take(burst, k), (extra) => (extra === null ? null : new RateLimiterRes(0, Math.min(first.msBeforeNext, extra.msBeforeNext), first.consumedPoints, false))),
+      );
+    return { spec, signature, take: bursty };
   }
 
   /** The spec of a named limit, if defined. */
@@ -77,24 +85,10 @@ export class RateLimits {
   consume(name: string, subject: string): LimitOutcome | Promise<LimitOutcome> {
     const limiter = this.limiters.get(name);
     if (!limiter) throw new Error(`rate limit "${name}" is not defined`);
-    if (limiter.consumeSync) {
-      const over = limiter.consumeSync(subject);
-      return over ? this.outcome(name, limiter, over) : NOT_LIMITED;
-    }
-    return this.consumeAsync(name, limiter, subject);
+    return then(limiter.take(subject), (over) => (over ? this.outcome(name, limiter, over) : NOT_LIMITED));
   }
 
   private outcome(name: string, limiter: Limiter, res: RateLimiterRes): LimitOutcome {
     return { limited: true, name, limit: limiter.spec.limit, windowSec: limiter.spec.window, retryAfterSec: Math.max(1, Math.ceil(res.msBeforeNext / 1000)) };
-  }
-
-  private async consumeAsync(name: string, limiter: Limiter, subject: string): Promise<LimitOutcome> {
-    try {
-      await limiter.consume(subject);
-      return NOT_LIMITED;
-    } catch (e) {
-      if (!(e instanceof RateLimiterRes)) throw e;
-      return this.outcome(name, limiter, e);
-    }
   }
 }

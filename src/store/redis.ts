@@ -2,6 +2,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Env } from '../config/env-schema.js';
+import { LeasedLimiter } from './lease.js';
 import { live, type RecordBackend, type Limiter, type LimiterOptions, type SetBackend, type SetChange, type SetEntry, type Store } from './store.js';
 
 /** Hooks the store reports through (metrics, operational log). */
@@ -85,10 +86,37 @@ interface Health {
   fail(): void;
 }
 
+/** A Redis command's outcome in time: its value, or its refusal (a limiter's RateLimiterRes). */
+type InTime<T> = { value: T } | { refusal: RateLimiterRes } | 'unavailable';
+
 /**
- * A Redis limiter with a hard deadline and one insurance limiter: commands wait behind each
- * other in the auto-pipeline, so a slow Redis could cost several command timeouts; after `ms`,
- * or on any Redis error, the in-memory insurance limiter answers instead (and only it).
+ * Race a Redis command against a hard deadline: commands wait behind each other in the
+ * auto-pipeline, so a slow Redis could cost several command timeouts. After `ms`, or on any
+ * Redis error, 'unavailable' (and the caller's insurance answers); a late answer is ignored.
+ */
+function inTime<T>(command: () => Promise<T>, ms: number, health: Health): Promise<InTime<T>> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (r: InTime<T>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (r === 'unavailable') health.fail();
+      else health.ok();
+      resolve(r);
+    };
+    const timer = setTimeout(() => settle('unavailable'), ms);
+    command().then(
+      (value) => settle({ value }),
+      (e: unknown) => settle(e instanceof RateLimiterRes ? { refusal: e } : 'unavailable'),
+    );
+  });
+}
+
+/**
+ * An exact Redis limiter (every request one round trip) with a hard deadline and one insurance
+ * limiter answering instead when Redis is late or failing. For counters that block (bans), where
+ * a lease would blur the block.
  */
 class DeadlineLimiter implements Limiter {
   constructor(
@@ -98,36 +126,11 @@ class DeadlineLimiter implements Limiter {
     private readonly health: Health,
   ) {}
 
-  consume(key: string, points = 1): Promise<RateLimiterRes> {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      // Exactly one answer per request: Redis in time, else the insurance limiter (counted once).
-      const fallback = () => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.health.fail();
-        this.insurance.consume(key, points).then(resolve, reject);
-      };
-      const timer = setTimeout(fallback, this.ms);
-      this.redis.consume(key, points).then(
-        (res) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          this.health.ok();
-          resolve(res);
-        },
-        (e: unknown) => {
-          if (!(e instanceof RateLimiterRes)) return fallback();
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          this.health.ok();
-          reject(e);
-        },
-      );
-    });
+  async consume(key: string, points = 1): Promise<RateLimiterRes> {
+    const r = await inTime(() => this.redis.consume(key, points), this.ms, this.health);
+    if (r === 'unavailable') return this.insurance.consume(key, points);
+    if ('refusal' in r) throw r.refusal;
+    return r.value;
   }
 
   delete(key: string): Promise<boolean> {
@@ -135,9 +138,32 @@ class DeadlineLimiter implements Limiter {
   }
 }
 
+/**
+ * Take up to ARGV[2] requests of a fixed window of ARGV[3] ms whose limit is ARGV[1]. The counter
+ * is RateLimiterRedis's (an integer with the window as its TTL), so both can share it; it never
+ * passes the limit here. Returns { granted, count after, ms left in the window }.
+ */
+const LEASE_SCRIPT = `
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local ttl = redis.call('PTTL', KEYS[1])
+local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - used)
+if grant < 0 then grant = 0 end
+if ttl < 0 then
+  ttl = tonumber(ARGV[3])
+  redis.call('SET', KEYS[1], used + grant, 'PX', ttl)
+elseif grant > 0 then
+  redis.call('INCRBY', KEYS[1], grant)
+end
+return { grant, used + grant, ttl }
+`;
+
+type LeaseClient = Client & { wardenLease(key: string, limit: number, want: number, windowMs: number): Promise<[number, number, number]> };
+
 /** Build the store over a connected client. `prefix` starts every key and channel. */
 export function createRedisStore(client: Client, prefix: string, events: RedisStoreEvents = {}, timeoutMs = 250): Store {
   const subscribers: Client[] = [];
+  if (!('wardenLease' in client)) client.defineCommand('wardenLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
+  const leaseClient = client as LeaseClient;
   let lastOk = 0;
   let lastFail = 0;
   const health: Health = {
@@ -221,6 +247,21 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
     records,
     limiter(o: LimiterOptions) {
       const insurance = new InsuranceLimiter({ ...o, keyPrefix: `insurance:${o.keyPrefix}` }, () => events.onInsurance?.(o.keyPrefix));
+      if (!o.blockDuration) {
+        // RateLimiterRedis's key for the same counter: `<prefix><keyPrefix>:<key>`.
+        const counter = (key: string) => `${prefix}${o.keyPrefix}:${key}`;
+        return new LeasedLimiter(o.points, {
+          acquire: async (key, want) => {
+            if (client.status !== 'ready') return 'unavailable';
+            const r = await inTime(() => leaseClient.wardenLease(counter(key), o.points, want, o.duration * 1000), timeoutMs, health);
+            if (r === 'unavailable' || 'refusal' in r) return 'unavailable';
+            const [granted, used, ttlMs] = r.value;
+            return { granted, used, ttlMs };
+          },
+          insurance: (key) => insurance.consume(key),
+          remove: async (key) => (await client.del(counter(key))) > 0,
+        });
+      }
       const redis = new RateLimiterRedis({
         storeClient: client,
         keyPrefix: `${prefix}${o.keyPrefix}`,

@@ -15,8 +15,11 @@ export interface LimiterOptions {
 /** A counter family: resolves under the limit, rejects with a RateLimiterRes over it. */
 export interface Limiter {
   consume(key: string, points?: number): Promise<RateLimiterRes>;
-  /** Stores that answer in-process do it without a promise: `over` when the limit is exceeded. */
-  consumeSync?(key: string): { over: boolean; res: RateLimiterRes };
+  /**
+   * Answer without a promise when the answer is in this process (`over` when the limit is
+   * exceeded); null when only the store can answer (call consume). Absent: always ask consume.
+   */
+  consumeSync?(key: string): { over: boolean; res: RateLimiterRes } | null;
   delete(key: string): Promise<boolean>;
 }
 

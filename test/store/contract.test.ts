@@ -121,6 +121,34 @@ redisDescribe('redis store', () => {
     expect(keys.sort()).toEqual(['pfx:lim:client', 'pfx:set:{things}']);
     await s.close();
   });
+
+  it('leases a large limit to two replicas: exactly the limit in all, in far fewer round trips than requests', async () => {
+    const env = loadEnv({ REDIS_URL: redis.url, WARDEN_REDIS_PREFIX: 'lease:' });
+    const [a, b] = [openStore(env), openStore(env)];
+    await Promise.all([a.waitReady(5000), b.waitReady(5000)]);
+    const limit = 3000;
+    const [la, lb] = [a, b].map((s) => s.limiter({ keyPrefix: 'big', points: limit, duration: 60 }));
+    const calls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.cli('INFO', 'commandstats'))?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(await redis.cli('INFO', 'commandstats'))?.[1] ?? 0);
+    const before = await calls();
+    let allowed = 0;
+    let refused = 0;
+    // Bursts of 40 concurrent requests on each replica, one client, until both refuse a whole burst.
+    for (let round = 0; round < 200; round++) {
+      const burst = [la!, lb!].flatMap((l) => Array.from({ length: 40 }, () => l.consume('client').then(() => true, (e: unknown) => (e instanceof RateLimiterRes ? false : Promise.reject(e)))));
+      const r = await Promise.all(burst);
+      allowed += r.filter(Boolean).length;
+      refused += r.filter((x) => !x).length;
+      if (r.every((x) => !x)) break;
+    }
+    const roundTrips = (await calls()) - before;
+    console.log(`lease: ${allowed} allowed, ${refused} refused, ${roundTrips} script calls`);
+    expect(allowed).toBe(limit);
+    expect(refused).toBeGreaterThanOrEqual(80);
+    expect(Number(await redis.cli('GET', 'lease:big:client'))).toBe(limit);
+    expect(roundTrips).toBeLessThan(limit / 10);
+    await a.close();
+    await b.close();
+  });
 });
 
 describe('memory limiter, synchronous path', () => {
@@ -131,7 +159,7 @@ describe('memory limiter, synchronous path', () => {
       const viaSync = store.limiter({ keyPrefix: `s${points}`, points, duration: 60, blockDuration });
       for (let i = 0; i < points + 3; i++) {
         const a = await viaPromise.consume('k').then((r) => ({ over: false, r }), (r: RateLimiterRes) => ({ over: true, r }));
-        const b = viaSync.consumeSync!('k');
+        const b = viaSync.consumeSync!('k')!;
         expect(b.over, `request ${i + 1}`).toBe(a.over);
         expect(b.res.consumedPoints).toBe(a.r.consumedPoints);
         expect(Math.abs(b.res.msBeforeNext - a.r.msBeforeNext)).toBeLessThan(50);

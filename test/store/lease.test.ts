@@ -1,0 +1,115 @@
+// The leased limiter's bookkeeping against a scripted shared counter: one question per client at a
+// time, leases sized by what is left, refusals remembered, the insurance answering when the counter cannot.
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import { describe, expect, it } from 'vitest';
+import { LEASE_SHARE, LeasedLimiter, MAX_LEASE, leaseSize, type Grant, type LeaseSource } from '../../src/store/lease.js';
+
+/** A shared fixed-window counter in memory, as the Redis script keeps it, recording every question. */
+function counter(limit: number, windowMs = 60_000) {
+  const counts = new Map<string, number>();
+  const asked: number[] = [];
+  let down = false;
+  let insured = 0;
+  const source: LeaseSource = {
+    acquire: async (key, want) => {
+      if (down) return 'unavailable';
+      asked.push(want);
+      const used = counts.get(key) ?? 0;
+      const granted = Math.max(0, Math.min(want, limit - used));
+      counts.set(key, used + granted);
+      return { granted, used: used + granted, ttlMs: windowMs } satisfies Grant;
+    },
+    insurance: async () => {
+      insured++;
+      return new RateLimiterRes(0, 1000, 1, false);
+    },
+    remove: async () => true,
+  };
+  return {
+    source,
+    asked,
+    get used() {
+      return [...counts.values()].reduce((a, b) => a + b, 0);
+    },
+    get insured() {
+      return insured;
+    },
+    setDown(d: boolean) {
+      down = d;
+    },
+  };
+}
+
+const outcome = (p: Promise<RateLimiterRes>) => p.then(() => 'ok' as const, (e: unknown) => (e instanceof RateLimiterRes ? ('over' as const) : Promise.reject(e)));
+
+describe('lease size', () => {
+  it('asks for one request when nothing is known, a share of what is left otherwise, and never less than the waiting requests', () => {
+    expect(leaseSize(undefined, 1)).toBe(1);
+    expect(leaseSize(undefined, 7)).toBe(7);
+    expect(leaseSize(10, 1)).toBe(1);
+    expect(leaseSize(LEASE_SHARE * 5, 1)).toBe(5);
+    expect(leaseSize(10_000_000, 1)).toBe(MAX_LEASE);
+    expect(leaseSize(10_000_000, 200)).toBe(200);
+  });
+});
+
+describe('leased limiter', () => {
+  it('asks once for a burst of one client and serves the rest of the lease from memory', async () => {
+    const c = counter(1_000_000);
+    const l = new LeasedLimiter(1_000_000, c.source);
+    const first = await Promise.all(Array.from({ length: 100 }, () => outcome(l.consume('k'))));
+    expect(first.every((o) => o === 'ok')).toBe(true);
+    // The first request asks alone (nothing known yet); the 99 that came while it asked, together.
+    expect(c.asked).toEqual([1, 99]);
+    // Now a share of what is left: MAX_LEASE requests per question, most answered in this tick.
+    let inTick = 0;
+    for (let i = 0; i < 1000; i++) {
+      const r = l.consumeSync('k');
+      if (r) {
+        expect(r.over).toBe(false);
+        inTick++;
+      } else await l.consume('k');
+    }
+    expect(c.asked.length).toBeLessThanOrEqual(2 + Math.ceil(1000 / MAX_LEASE));
+    expect(inTick).toBeGreaterThan(900);
+    expect(c.used).toBeLessThanOrEqual(1100 + MAX_LEASE);
+  });
+
+  it('admits exactly the limit when the window runs out, then refuses from memory until the window ends', async () => {
+    let now = 1_000_000;
+    const c = counter(500, 10_000);
+    const l = new LeasedLimiter(500, c.source, () => now);
+    const results: string[] = [];
+    for (let round = 0; round < 30; round++) results.push(...(await Promise.all(Array.from({ length: 20 }, () => outcome(l.consume('k'))))));
+    expect(results.filter((r) => r === 'ok')).toHaveLength(500);
+    expect(results.slice(500).every((r) => r === 'over')).toBe(true);
+    const questions = c.asked.length;
+    const refused = l.consumeSync('k');
+    expect(refused?.over).toBe(true);
+    expect(refused?.res.msBeforeNext).toBeGreaterThan(9_000);
+    expect(c.asked.length).toBe(questions);
+    // A new window: the counter is asked again, for one request (nothing is known of this window).
+    now += 10_001;
+    expect(l.consumeSync('k')).toBeNull();
+  });
+
+  it('counts each waiting request in the insurance limiter while the shared counter cannot answer', async () => {
+    const c = counter(1000);
+    const l = new LeasedLimiter(1000, c.source);
+    c.setDown(true);
+    const r = await Promise.all(Array.from({ length: 5 }, () => outcome(l.consume('k'))));
+    expect(r).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+    expect(c.insured).toBe(5);
+    c.setDown(false);
+    await l.consume('k');
+    expect(c.asked).toEqual([1]);
+  });
+
+  it('keeps clients apart', async () => {
+    const c = counter(1);
+    const l = new LeasedLimiter(1, c.source);
+    expect(await outcome(l.consume('a'))).toBe('ok');
+    expect(await outcome(l.consume('b'))).toBe('ok');
+    expect(await outcome(l.consume('a'))).toBe('over');
+  });
+});
