@@ -78,11 +78,13 @@ function plain(v: string | null | undefined): string {
   return v === null || v === undefined ? 'null' : `"${v}"`;
 }
 
-/** The decision fields as JSON members, built directly (this runs on every /verify). */
-export function decisionFields(e: DecisionEvent): string {
-  // One check over every string field (the common case: all plain) instead of one per field.
-  const all = `${e.reqId}${e.decision}${e.reason}${e.cause ?? ''}${e.dialect}${e.method ?? ''}${e.host ?? ''}${e.path ?? ''}${e.clientIp ?? ''}${e.peer ?? ''}${e.sub ?? ''}${e.authMethod ?? ''}${e.keyId ?? ''}${e.rateLimit ?? ''}${e.kid ?? ''}${e.joseCode ?? ''}${e.shadow ?? ''}`;
-  const q = PLAIN.test(all) ? plain : str;
+/** One check over every string field of an event (the common case: all plain) instead of one per field. */
+function plainEvent(e: DecisionEvent): boolean {
+  return PLAIN.test(`${e.reqId}${e.decision}${e.reason}${e.cause ?? ''}${e.dialect}${e.method ?? ''}${e.host ?? ''}${e.path ?? ''}${e.clientIp ?? ''}${e.peer ?? ''}${e.sub ?? ''}${e.authMethod ?? ''}${e.keyId ?? ''}${e.rateLimit ?? ''}${e.kid ?? ''}${e.joseCode ?? ''}${e.shadow ?? ''}`);
+}
+
+/** The decision fields as JSON members, built directly (this runs on every /verify); `q` quotes a string. */
+function fieldsOf(e: DecisionEvent, q: (v: string | null | undefined) => string): string {
   return (
     `,"reqId":${q(e.reqId)},"decision":${q(e.decision)},"reason":${q(e.reason)}` +
     (e.cause !== undefined ? `,"cause":${q(e.cause)}` : '') +
@@ -130,8 +132,8 @@ export function createAuditLog(sinks: readonly AuditSink[], opts: AuditOptions =
     return `{"level":"info","time":"${lastIso}","schema":${AUDIT_SCHEMA},"event":${JSON.stringify(event)}`;
   };
   const only = sinks.length === 1 ? sinks[0]! : null;
-  const emit = only ? (line: string) => only.write(line) : (line: string) => {
-    for (const s of sinks) s.write(line);
+  const emit = only ? (line: string, ascii = false) => only.write(line, ascii) : (line: string, ascii = false) => {
+    for (const s of sinks) s.write(line, ascii);
   };
   const noop = () => {};
   return {
@@ -143,7 +145,9 @@ export function createAuditLog(sinks: readonly AuditSink[], opts: AuditOptions =
             // Only allows are sampled: a deny, a would-deny and an error are always written.
             if (sample < 1 && e.decision === 'allow' && random() >= sample) return;
             tick();
-            emit(decisionHead + decisionFields(e) + '}\n');
+            // A line of plain fields is ASCII (headerProblems aside, which JSON.stringify may leave non-ASCII): sinks may encode it byte for byte.
+            const ascii = plainEvent(e);
+            emit(decisionHead + fieldsOf(e, ascii ? plain : str) + '}\n', ascii && e.headerProblems === undefined);
           },
     admin:
       sinks.length === 0

@@ -62,17 +62,18 @@ export class LineWriter {
   /** Called when not even the first waiting line fits in {@link room}; may make room (a rotation). */
   protected noRoom(): void {}
 
-  write(line: string): boolean {
+  /** Take one line; `ascii` (the caller knows it is 7-bit) copies it byte for byte instead of UTF-8 encoding it. */
+  write(line: string, ascii = false): boolean {
     if (this.bytes > this.maxBuffered) {
       this.dropped++;
       return false;
     }
-    const worst = line.length * 3;
+    const worst = ascii ? line.length : line.length * 3;
     if (this.used + worst > this.current.length) {
       this.seal();
       if (worst > this.current.length) this.current = Buffer.allocUnsafe(worst);
     }
-    const n = this.current.write(line, this.used);
+    const n = this.current.write(line, this.used, ascii ? 'latin1' : 'utf8');
     this.used += n;
     this.bytes += n;
     this.lines++;

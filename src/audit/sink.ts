@@ -5,8 +5,8 @@ import { LineWriter } from './line-writer.js';
 /** One destination of the audit stream. Lines arrive pre-serialised, newline-terminated. */
 export interface AuditSink {
   readonly name: string;
-  /** Accept one line; never blocks, never throws (a full sink drops and counts). */
-  write(line: string): void;
+  /** Accept one line; never blocks, never throws (a full sink drops and counts). `ascii`: the caller knows it is 7-bit. */
+  write(line: string, ascii?: boolean): void;
   /** Deliver what was accepted; resolves by `deadline` (epoch ms) at the latest. */
   flush(deadline: number): Promise<void>;
   /** Release files and timers (after flush). */
@@ -29,7 +29,7 @@ export function byDeadline(work: Promise<void>, deadline: number): Promise<void>
 export function lineWriterSink(name: string, writer: LineWriter, close: () => void = () => {}): AuditSink {
   return {
     name,
-    write: (line) => void writer.write(line),
+    write: (line, ascii) => void writer.write(line, ascii),
     flush: (deadline) => byDeadline(new Promise<void>((resolve) => writer.flush(resolve)), deadline),
     close,
     queued: () => writer.pending,

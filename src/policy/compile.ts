@@ -2,7 +2,7 @@
 import type { BlockList } from 'node:net';
 import type { PolicyFile, RateLimitSpec } from '../config/policy-schema.js';
 import { compileCidrs } from '../request/client-ip.js';
-import { compileHostPattern, compilePathPattern, type PathMatcher } from './matchers.js';
+import { compileHostPattern, pathPatternSegments, segmentsMatcher, type PathMatcher } from './matchers.js';
 import { compileGrants, type CompiledGrants } from './permissions.js';
 
 /** A rule ready for matching. */
@@ -29,6 +29,29 @@ export interface CompiledPolicy {
   source: PolicyFile;
   /** The policy without its shadow rules (what is enforced), or null when it has none. */
   enforced: CompiledPolicy | null;
+  /**
+   * The rules a path can match, by its first segment: those whose pattern starts with that literal
+   * segment or with a wildcard, in policy order (first match stays first match); `anyFirst` (the
+   * wildcard-led rules alone) for a first segment no rule names. Skips rules that cannot match.
+   */
+  byFirst: ReadonlyMap<string, readonly CompiledRule[]>;
+  anyFirst: readonly CompiledRule[];
+}
+
+/** A rule's first pattern segment when it is literal, else null (it may match any first segment). */
+type Led = { rule: CompiledRule; first: string | null };
+
+function indexRules(led: readonly Led[]): Pick<CompiledPolicy, 'rules' | 'byFirst' | 'anyFirst'> {
+  const byFirst = new Map<string, CompiledRule[]>();
+  for (const { first } of led) if (first !== null) byFirst.set(first, []);
+  const anyFirst: CompiledRule[] = [];
+  for (const { rule, first } of led) {
+    if (first === null) {
+      anyFirst.push(rule);
+      for (const list of byFirst.values()) list.push(rule);
+    } else byFirst.get(first)!.push(rule);
+  }
+  return { rules: led.map((l) => l.rule), byFirst, anyFirst };
 }
 
 /** Thrown when a validated policy still cannot be compiled; names the rule. */
@@ -40,10 +63,10 @@ export class PolicyCompileError extends Error {
 
 /** Build matchers, grant tables and block lists from a validated policy. */
 export function compilePolicy(policy: PolicyFile): CompiledPolicy {
-  const rules = policy.rules.map((r, index): CompiledRule => {
-    let path: PathMatcher;
+  const led = policy.rules.map((r, index): Led => {
+    let pattern: string[];
     try {
-      path = compilePathPattern(r.match.path);
+      pattern = pathPatternSegments(r.match.path);
     } catch (e) {
       throw new PolicyCompileError(`rules[${index}].match.path`, (e as Error).message);
     }
@@ -54,9 +77,10 @@ export function compilePolicy(policy: PolicyFile): CompiledPolicy {
         : 'all' in r.require
           ? { mode: 'all' as const, permissions: r.require.all }
           : { mode: 'any' as const, permissions: r.require.any };
-    return {
+    const first = pattern[0] === undefined || pattern[0] === '*' || pattern[0] === '**' ? null : pattern[0];
+    const rule: CompiledRule = {
       index,
-      path,
+      path: segmentsMatcher(pattern),
       host: r.match.host === undefined ? null : compileHostPattern(r.match.host),
       methods: r.match.methods === undefined ? null : new Set(r.match.methods),
       effect: r.public ? 'public' : r.deny ? 'deny' : require ? 'require' : 'authenticated',
@@ -65,6 +89,7 @@ export function compilePolicy(policy: PolicyFile): CompiledPolicy {
       rateLimit: r.rateLimit ?? null,
       shadow: r.shadow === true,
     };
+    return { rule, first };
   });
   const roles = new Map<string, CompiledGrants>();
   for (const [name, perms] of Object.entries(policy.roles)) roles.set(name, compileGrants(perms));
@@ -76,6 +101,6 @@ export function compilePolicy(policy: PolicyFile): CompiledPolicy {
     source: policy,
   };
   // Shadow rules keep their indexes; the enforced policy simply skips them.
-  const enforced = rules.some((r) => r.shadow) ? Object.freeze({ ...base, rules: rules.filter((r) => !r.shadow), enforced: null }) : null;
-  return Object.freeze({ ...base, rules, enforced });
+  const enforced = led.some((l) => l.rule.shadow) ? Object.freeze({ ...base, ...indexRules(led.filter((l) => !l.rule.shadow)), enforced: null }) : null;
+  return Object.freeze({ ...base, ...indexRules(led), enforced });
 }

@@ -32,7 +32,9 @@ export type Decision =
 /** The first rule whose host, methods and path all match, or null. `tracer` hears every rule tried. */
 export function matchRule(policy: CompiledPolicy, method: string, host: string, matchPath: string, tracer?: DecisionTracer): CompiledRule | null {
   const segments = splitPath(matchPath);
-  for (const rule of policy.rules) {
+  // A tracer hears every rule, so it walks them all; otherwise only those the first segment allows.
+  const candidates = tracer ? policy.rules : segments.length === 0 ? policy.anyFirst : (policy.byFirst.get(segments[0]!) ?? policy.anyFirst);
+  for (const rule of candidates) {
     if (rule.methods && !rule.methods.has(method)) {
       tracer?.rule(rule, 'methods');
       continue;

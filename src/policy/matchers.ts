@@ -51,7 +51,11 @@ export function pathPatternSegments(pattern: string): string[] {
 
 /** Compile a path pattern (`/api`, `/api/*`, `/api/**`, wildcards in the middle too), case-insensitive. */
 export function compilePathPattern(pattern: string): PathMatcher {
-  const pat = pathPatternSegments(pattern);
+  return segmentsMatcher(pathPatternSegments(pattern));
+}
+
+/** The matcher of a pattern already split by {@link pathPatternSegments}. */
+export function segmentsMatcher(pat: readonly string[]): PathMatcher {
   return (segments) => globMatch(pat, segments);
 }
 

@@ -2,7 +2,11 @@ import fc from 'fast-check';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { AUDIT_SCHEMA, createAuditLog, type DecisionEvent } from '../../src/audit/audit-log.js';
-import { destinationSink } from '../../src/audit/sink.js';
+import { destinationSink, lineWriterSink } from '../../src/audit/sink.js';
+import { LineWriter } from '../../src/audit/line-writer.js';
+import { mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 function capture(opts: Parameters<typeof createAuditLog>[1] = {}) {
   const lines: string[] = [];
@@ -51,6 +55,23 @@ describe('audit lines', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('keeps every string intact through a file sink, which copies plain ASCII lines byte for byte and encodes the rest as UTF-8', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-audit-'));
+    const file = join(dir, 'audit.jsonl');
+    const writer = new LineWriter(openSync(file, 'w'));
+    const log = createAuditLog([lineWriterSink('file', writer)]);
+    const events = fc.sample(event, 400);
+    events.push({ ...events[0]!, sub: 'José', path: '/ü/€/😀', reqId: 'plain-after-unicode' }, { ...events[0]!, sub: 'plain', path: '/a', reqId: 'r', headerProblems: ['x-team: ü'] });
+    for (const e of events) log.decision(e);
+    await new Promise<void>((resolve) => writer.flush(resolve));
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(events.length);
+    lines.forEach((line, i) => {
+      const { level: _l, time: _t, schema: _s, event: _e, ...rest } = JSON.parse(line);
+      expect(rest).toEqual(JSON.parse(JSON.stringify(events[i])));
+    });
   });
 
   it('writes admin events with their own event name', () => {

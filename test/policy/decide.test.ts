@@ -4,7 +4,8 @@ import { AuthError } from '../../src/auth/errors.js';
 import type { Identity } from '../../src/auth/identity.js';
 import { policySchema } from '../../src/config/policy-schema.js';
 import { compilePolicy } from '../../src/policy/compile.js';
-import { decide, type AuthOutcome } from '../../src/policy/decide.js';
+import { decide, matchRule, type AuthOutcome } from '../../src/policy/decide.js';
+import type { DecisionTracer } from '../../src/policy/trace.js';
 import { normalizeHost } from '../../src/policy/matchers.js';
 import { canonicalizePath, matchKey } from '../../src/request/canonical-path.js';
 import { parseAddress } from '../../src/request/client-ip.js';
@@ -152,6 +153,26 @@ describe('decide()', () => {
         expect(brief(decide(policy, req(variant, { method }), who(['analyst']))), variant).toBe(brief(base));
       }),
       { numRuns: 1500 },
+    );
+  });
+});
+
+describe('rule index by first path segment', () => {
+  const silent: DecisionTracer = { reading() {}, network() {}, rule() {}, permissions() {}, decided() {} };
+  const seg = fc.constantFrom('api', 'API', 'nodes', 'x', '*', '**');
+  const pattern = fc.array(seg, { maxLength: 4 }).map((s) => '/' + s.join('/'));
+  const path = fc.array(fc.constantFrom('api', 'nodes', 'x', 'y'), { maxLength: 5 }).map((s) => '/' + s.join('/'));
+
+  it('finds the same first matching rule as walking every rule', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ p: pattern, shadow: fc.boolean() }), { maxLength: 12 }), path, fc.boolean(), (rules, p, trailing) => {
+        const policy = compilePolicy(policySchema.parse({ rules: rules.map((r) => ({ match: { path: r.p }, public: true, ...(r.shadow ? { shadow: true } : {}) })) }));
+        const mp = matchKey(p + (trailing && p !== '/' ? '/' : ''));
+        for (const pol of [policy, policy.enforced ?? policy]) {
+          expect(matchRule(pol, 'GET', 'h', mp)?.index ?? null).toBe(matchRule(pol, 'GET', 'h', mp, silent)?.index ?? null);
+        }
+      }),
+      { numRuns: 2000 },
     );
   });
 });
