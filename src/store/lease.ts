@@ -1,6 +1,6 @@
 // Leased counters: a replica takes several requests' worth of a shared fixed-window limit from
 // Redis at once and counts them down in memory, so a busy client costs one Redis round trip per
-// lease instead of one per request. Redis never grants more than the limit, so replicas together
+// lease instead of one per request (and asks for the next lease before this one runs out). Redis never grants more than the limit, so replicas together
 // never admit more than it either; near the limit every lease shrinks to one request (exact).
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { Limiter } from './store.js';
@@ -43,6 +43,8 @@ interface Lease {
   remaining: number | undefined;
   /** Refused in memory until then: the window's limit is used up on every replica. */
   blockedUntil: number;
+  /** Ask for the next lease once this few are left, before they run out (0: only when they have). */
+  refill: number;
   queue: Waiter[];
   asking: boolean;
 }
@@ -79,6 +81,8 @@ export class LeasedLimiter implements Limiter {
     if (lease.blockedUntil > now) return { over: true, res: this.refusal(lease, now) };
     if (lease.left > 0 && lease.until > now) {
       lease.left--;
+      // The next lease is asked for while this one still answers, so the client's requests never stall on Redis.
+      if (lease.left <= lease.refill && !lease.asking) this.ask(key, lease, true);
       return { over: false, res: new RateLimiterRes(lease.left, lease.until - now, this.points - (lease.remaining ?? 0), false) };
     }
     return null;
@@ -108,7 +112,7 @@ export class LeasedLimiter implements Limiter {
     let lease = this.leases.get(key);
     if (lease) return lease;
     if (this.leases.size >= MAX_LEASED_CLIENTS) this.prune();
-    lease = { left: 0, until: 0, remaining: undefined, blockedUntil: 0, queue: [], asking: false };
+    lease = { left: 0, until: 0, remaining: undefined, blockedUntil: 0, refill: 0, queue: [], asking: false };
     this.leases.set(key, lease);
     return lease;
   }
@@ -127,9 +131,9 @@ export class LeasedLimiter implements Limiter {
     return new RateLimiterRes(0, Math.max(0, lease.blockedUntil - now), this.points + 1, false);
   }
 
-  /** Ask the source for the waiting requests (one question per client at a time). */
-  private ask(key: string, lease: Lease): void {
-    if (lease.asking || lease.queue.length === 0) return;
+  /** Ask the source for the waiting requests, or ahead of need (one question per client at a time). */
+  private ask(key: string, lease: Lease, ahead = false): void {
+    if (lease.asking || (lease.queue.length === 0 && !ahead)) return;
     lease.asking = true;
     // What was left of a window that has ended says nothing of the next one.
     const want = leaseSize(lease.until > this.now() ? lease.remaining : undefined, lease.queue.length);
@@ -150,10 +154,13 @@ export class LeasedLimiter implements Limiter {
 
   private granted(lease: Lease, grant: Grant): void {
     const now = this.now();
-    lease.left = grant.granted;
+    // A grant asked for ahead of need adds to what is left of the lease, within the same window.
+    lease.left = (lease.until > now ? lease.left : 0) + grant.granted;
     lease.until = now + grant.ttlMs;
     lease.remaining = Math.max(0, this.points - grant.used);
-    if (grant.granted === 0) {
+    // Only large leases are renewed ahead: small ones (a small limit, the end of a window) stay exact.
+    lease.refill = grant.granted >= 8 ? Math.floor(grant.granted / 4) : 0;
+    if (lease.left === 0) {
       lease.blockedUntil = lease.until;
       const res = this.refusal(lease, now);
       for (const w of lease.queue.splice(0)) w.reject(res);

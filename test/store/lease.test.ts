@@ -5,13 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { LEASE_SHARE, LeasedLimiter, MAX_LEASE, leaseSize, type Grant, type LeaseSource } from '../../src/store/lease.js';
 
 /** A shared fixed-window counter in memory, as the Redis script keeps it, recording every question. */
-function counter(limit: number, windowMs = 60_000) {
+function counter(limit: number, windowMs = 60_000, latency = false) {
   const counts = new Map<string, number>();
   const asked: number[] = [];
   let down = false;
   let insured = 0;
   const source: LeaseSource = {
     acquire: async (key, want) => {
+      if (latency) await new Promise((r) => setImmediate(r));
       if (down) return 'unavailable';
       asked.push(want);
       const used = counts.get(key) ?? 0;
@@ -73,6 +74,24 @@ describe('leased limiter', () => {
     expect(c.asked.length).toBeLessThanOrEqual(2 + Math.ceil(1000 / MAX_LEASE));
     expect(inTick).toBeGreaterThan(900);
     expect(c.used).toBeLessThanOrEqual(1100 + MAX_LEASE);
+  });
+
+  it('asks for the next lease before this one runs out, so a steady client does not wait on the counter', async () => {
+    const c = counter(1_000_000, 60_000, true);
+    const l = new LeasedLimiter(1_000_000, c.source);
+    await l.consume('k');
+    let waited = 0;
+    for (let i = 0; i < 3000; i++) {
+      if (l.consumeSync('k') === null) {
+        waited++;
+        await l.consume('k');
+      }
+      // Other I/O of the server between requests: the counter's answer arrives meanwhile.
+      if (i % 8 === 0) await new Promise((r) => setImmediate(r));
+    }
+    // Only the first full lease is waited for; every later one was asked for ahead.
+    expect(waited).toBeLessThanOrEqual(1);
+    expect(c.asked.length).toBeLessThanOrEqual(2 + Math.ceil(3000 / MAX_LEASE) + 1);
   });
 
   it('admits exactly the limit when the window runs out, then refuses from memory until the window ends', async () => {
