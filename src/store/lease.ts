@@ -69,6 +69,8 @@ export class LeasedLimiter implements Limiter {
 
   constructor(
     private readonly points: number,
+    /** The window's length (ms): tells a grant of the same window from one of the next. */
+    private readonly windowMs: number,
     private readonly source: LeaseSource,
     private readonly now: () => number = Date.now,
   ) {}
@@ -82,7 +84,7 @@ export class LeasedLimiter implements Limiter {
     if (lease.left > 0 && lease.until > now) {
       lease.left--;
       // The next lease is asked for while this one still answers, so the client's requests never stall on Redis.
-      if (lease.left <= lease.refill && !lease.asking) this.ask(key, lease, true);
+      if (lease.left <= lease.refill && lease.refill > 0 && !lease.asking) this.ask(key, lease, true);
       return { over: false, res: new RateLimiterRes(lease.left, lease.until - now, this.points - (lease.remaining ?? 0), false) };
     }
     return null;
@@ -135,40 +137,50 @@ export class LeasedLimiter implements Limiter {
   private ask(key: string, lease: Lease, ahead = false): void {
     if (lease.asking || (lease.queue.length === 0 && !ahead)) return;
     lease.asking = true;
+    const sentAt = this.now();
     // What was left of a window that has ended says nothing of the next one.
-    const want = leaseSize(lease.until > this.now() ? lease.remaining : undefined, lease.queue.length);
-    this.source.acquire(key, want).then(
-      (grant) => {
+    const want = leaseSize(lease.until > sentAt ? lease.remaining : undefined, lease.queue.length);
+    this.source
+      .acquire(key, want)
+      .then((grant) => {
         lease.asking = false;
-        if (grant === 'unavailable') this.insure(key, lease);
-        else this.granted(lease, grant);
+        if (grant === 'unavailable') {
+          // A late answer may still have been counted: until the counter answers in time again,
+          // ask only for the requests waiting, never for a lease nobody would use.
+          lease.remaining = undefined;
+          lease.refill = 0;
+          this.insure(key, lease);
+        } else this.granted(lease, grant, sentAt);
         // Requests that came while asking, beyond the grant, ask again (or wait for the next answer).
         this.ask(key, lease);
-      },
-      (e: unknown) => {
+      })
+      .catch((e: unknown) => {
         lease.asking = false;
         for (const w of lease.queue.splice(0)) w.reject(e);
-      },
-    );
+      });
   }
 
-  private granted(lease: Lease, grant: Grant): void {
+  private granted(lease: Lease, grant: Grant, sentAt: number): void {
     const now = this.now();
-    // A grant asked for ahead of need adds to what is left of the lease, within the same window.
-    lease.left = (lease.until > now ? lease.left : 0) + grant.granted;
-    lease.until = now + grant.ttlMs;
+    // The window ended at least ttlMs after the question was sent: a lease never outlives its window.
+    const until = sentAt + grant.ttlMs;
+    // A grant asked for ahead of need adds to what is left of the lease only within the same window
+    // (the next one ends about a whole window later); requests of an ended window are dropped.
+    const sameWindow = lease.until > now && Math.abs(until - lease.until) < this.windowMs / 2;
+    lease.left = (sameWindow ? lease.left : 0) + grant.granted;
+    lease.until = until;
     lease.remaining = Math.max(0, this.points - grant.used);
     // Only large leases are renewed ahead: small ones (a small limit, the end of a window) stay exact.
     lease.refill = grant.granted >= 8 ? Math.floor(grant.granted / 4) : 0;
     if (lease.left === 0) {
-      lease.blockedUntil = lease.until;
+      lease.blockedUntil = Math.max(until, now);
       const res = this.refusal(lease, now);
       for (const w of lease.queue.splice(0)) w.reject(res);
       return;
     }
     const served = lease.queue.splice(0, Math.min(lease.left, lease.queue.length));
     lease.left -= served.length;
-    for (const w of served) w.resolve(new RateLimiterRes(lease.left, grant.ttlMs, grant.used, false));
+    for (const w of served) w.resolve(new RateLimiterRes(lease.left, Math.max(0, until - now), grant.used, false));
   }
 
   /** The shared counter cannot answer: every waiting request is counted by the insurance limiter. */

@@ -115,8 +115,9 @@ function inTime<T>(command: () => Promise<T>, ms: number, health: Health): Promi
 
 /**
  * An exact Redis limiter (every request one round trip) with a hard deadline and one insurance
- * limiter answering instead when Redis is late or failing. For counters that block (bans), where
- * a lease would blur the block.
+ * limiter answering instead when Redis is late or failing. For counters that block for a time once
+ * over (`blockDuration`, which the store contract offers), where a lease would blur the block; no
+ * limiter of warden's asks for one today (limits, bans and sign-in failures are leased).
  */
 class DeadlineLimiter implements Limiter {
   constructor(
@@ -250,7 +251,7 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
       if (!o.blockDuration) {
         // RateLimiterRedis's key for the same counter: `<prefix><keyPrefix>:<key>`.
         const counter = (key: string) => `${prefix}${o.keyPrefix}:${key}`;
-        return new LeasedLimiter(o.points, {
+        return new LeasedLimiter(o.points, o.duration * 1000, {
           acquire: async (key, want) => {
             if (client.status !== 'ready') return 'unavailable';
             const r = await inTime(() => leaseClient.wardenLease(counter(key), o.points, want, o.duration * 1000), timeoutMs, health);

@@ -57,7 +57,7 @@ describe('lease size', () => {
 describe('leased limiter', () => {
   it('asks once for a burst of one client and serves the rest of the lease from memory', async () => {
     const c = counter(1_000_000);
-    const l = new LeasedLimiter(1_000_000, c.source);
+    const l = new LeasedLimiter(1_000_000, 60_000, c.source);
     const first = await Promise.all(Array.from({ length: 100 }, () => outcome(l.consume('k'))));
     expect(first.every((o) => o === 'ok')).toBe(true);
     // The first request asks alone (nothing known yet); the 99 that came while it asked, together.
@@ -78,7 +78,7 @@ describe('leased limiter', () => {
 
   it('asks for the next lease before this one runs out, so a steady client does not wait on the counter', async () => {
     const c = counter(1_000_000, 60_000, true);
-    const l = new LeasedLimiter(1_000_000, c.source);
+    const l = new LeasedLimiter(1_000_000, 60_000, c.source);
     await l.consume('k');
     let waited = 0;
     for (let i = 0; i < 3000; i++) {
@@ -97,7 +97,7 @@ describe('leased limiter', () => {
   it('admits exactly the limit when the window runs out, then refuses from memory until the window ends', async () => {
     let now = 1_000_000;
     const c = counter(500, 10_000);
-    const l = new LeasedLimiter(500, c.source, () => now);
+    const l = new LeasedLimiter(500, 10_000, c.source, () => now);
     const results: string[] = [];
     for (let round = 0; round < 30; round++) results.push(...(await Promise.all(Array.from({ length: 20 }, () => outcome(l.consume('k'))))));
     expect(results.filter((r) => r === 'ok')).toHaveLength(500);
@@ -114,7 +114,7 @@ describe('leased limiter', () => {
 
   it('counts each waiting request in the insurance limiter while the shared counter cannot answer', async () => {
     const c = counter(1000);
-    const l = new LeasedLimiter(1000, c.source);
+    const l = new LeasedLimiter(1000, 60_000, c.source);
     c.setDown(true);
     const r = await Promise.all(Array.from({ length: 5 }, () => outcome(l.consume('k'))));
     expect(r).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
@@ -126,9 +126,75 @@ describe('leased limiter', () => {
 
   it('keeps clients apart', async () => {
     const c = counter(1);
-    const l = new LeasedLimiter(1, c.source);
+    const l = new LeasedLimiter(1, 60_000, c.source);
     expect(await outcome(l.consume('a'))).toBe('ok');
     expect(await outcome(l.consume('b'))).toBe('ok');
     expect(await outcome(l.consume('a'))).toBe('over');
+  });
+
+  it('never carries requests of an ended window into the next, even when the counter clock is ahead', async () => {
+    const limit = 1_000_000;
+    const windowMs = 10_000;
+    let now = 0;
+    let skew = 0;
+    let start = 0;
+    let used = 0;
+    let calls = 0;
+    const source: LeaseSource = {
+      acquire: async (_key, want) => {
+        calls++;
+        await new Promise((r) => setImmediate(r));
+        const t = now + skew;
+        if (t >= start + windowMs) [start, used] = [t, 0];
+        const granted = Math.min(want, limit - used);
+        used += granted;
+        return { granted, used, ttlMs: start + windowMs - t };
+      },
+      insurance: async () => new RateLimiterRes(0, 0, 0, false),
+      remove: async () => true,
+    };
+    const l = new LeasedLimiter(limit, windowMs, source, () => now);
+    await l.consume('k');
+    await l.consume('k');
+    expect(calls).toBe(2);
+    // Just before this replica's window ends, the counter (its clock 20 ms ahead) has started the next one.
+    [now, skew] = [9_990, 20];
+    while (calls === 2) expect(l.consumeSync('k')?.over).toBe(false);
+    for (let i = 0; i < 6; i++) expect(l.consumeSync('k')?.over).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    // The grant of the new window lands while 10 requests of the old lease are left: they are dropped.
+    let served = 0;
+    while (l.consumeSync('k') !== null) served++;
+    expect(served).toBe(MAX_LEASE);
+  });
+
+  it('after the counter failed to answer in time, asks only for the waiting requests until it answers again', async () => {
+    const asked: number[] = [];
+    let down = false;
+    let used = 0;
+    const source: LeaseSource = {
+      acquire: async (_key, want) => {
+        asked.push(want);
+        if (down) return 'unavailable';
+        used += want;
+        return { granted: want, used, ttlMs: 60_000 };
+      },
+      insurance: async () => new RateLimiterRes(0, 0, 0, false),
+      remove: async () => true,
+    };
+    const l = new LeasedLimiter(1_000_000, 60_000, source);
+    await l.consume('k');
+    await l.consume('k');
+    expect(asked).toEqual([1, MAX_LEASE]);
+    down = true;
+    // Through the lease: the question ahead of need fails (a late answer may have been counted all the same).
+    while (l.consumeSync('k') !== null) await Promise.resolve();
+    await l.consume('k');
+    await l.consume('k');
+    expect(asked.slice(2)).toEqual([MAX_LEASE, 1, 1]);
+    down = false;
+    await l.consume('k');
+    expect(asked.at(-1)).toBe(1);
   });
 });
