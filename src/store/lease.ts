@@ -105,11 +105,6 @@ export class LeasedLimiter implements Limiter {
     return this.source.remove(key);
   }
 
-  /** Clients with a lease or a pending request (for tests and metrics). */
-  get tracked(): number {
-    return this.leases.size;
-  }
-
   private lease(key: string): Lease {
     let lease = this.leases.get(key);
     if (lease) return lease;

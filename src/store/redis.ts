@@ -86,8 +86,8 @@ interface Health {
   fail(): void;
 }
 
-/** A Redis command's outcome in time: its value, or its refusal (a limiter's RateLimiterRes). */
-type InTime<T> = { value: T } | { refusal: RateLimiterRes } | 'unavailable';
+/** A Redis command's value in time, or 'unavailable'. */
+type InTime<T> = { value: T } | 'unavailable';
 
 /**
  * Race a Redis command against a hard deadline: commands wait behind each other in the
@@ -108,7 +108,7 @@ function inTime<T>(command: () => Promise<T>, ms: number, health: Health): Promi
     const timer = setTimeout(() => settle('unavailable'), ms);
     command().then(
       (value) => settle({ value }),
-      (e: unknown) => settle(e instanceof RateLimiterRes ? { refusal: e } : 'unavailable'),
+      () => settle('unavailable'),
     );
   });
 }
@@ -128,10 +128,12 @@ class DeadlineLimiter implements Limiter {
   ) {}
 
   async consume(key: string, points = 1): Promise<RateLimiterRes> {
-    const r = await inTime(() => this.redis.consume(key, points), this.ms, this.health);
+    // RateLimiterRedis rejects with a RateLimiterRes over the limit: an answer, not an outage.
+    const answer = () => this.redis.consume(key, points).then((res) => ({ over: false, res }), (e: unknown) => (e instanceof RateLimiterRes ? { over: true, res: e } : Promise.reject(e)));
+    const r = await inTime(answer, this.ms, this.health);
     if (r === 'unavailable') return this.insurance.consume(key, points);
-    if ('refusal' in r) throw r.refusal;
-    return r.value;
+    if (r.value.over) throw r.value.res;
+    return r.value.res;
   }
 
   delete(key: string): Promise<boolean> {
@@ -255,7 +257,7 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
           acquire: async (key, want) => {
             if (client.status !== 'ready') return 'unavailable';
             const r = await inTime(() => leaseClient.wardenLease(counter(key), o.points, want, o.duration * 1000), timeoutMs, health);
-            if (r === 'unavailable' || 'refusal' in r) return 'unavailable';
+            if (r === 'unavailable') return 'unavailable';
             const [granted, used, ttlMs] = r.value;
             return { granted, used, ttlMs };
           },
