@@ -2,13 +2,16 @@
 
 export class Lru<V> {
   private readonly map = new Map<string, V>();
+  /** The most recently used key: a hit on it needs no reordering (a repeated token, the common case). */
+  private newest: string | undefined;
   constructor(private readonly max: number) {}
 
   get(key: string): V | undefined {
     const v = this.map.get(key);
-    if (v !== undefined) {
+    if (v !== undefined && key !== this.newest) {
       this.map.delete(key);
       this.map.set(key, v);
+      this.newest = key;
     }
     return v;
   }
@@ -17,15 +20,18 @@ export class Lru<V> {
     if (this.max === 0) return;
     this.map.delete(key);
     this.map.set(key, value);
+    this.newest = key;
     if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
   }
 
   delete(key: string): void {
     this.map.delete(key);
+    if (key === this.newest) this.newest = undefined;
   }
 
   clear(): void {
     this.map.clear();
+    this.newest = undefined;
   }
 
   get size(): number {

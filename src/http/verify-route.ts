@@ -68,7 +68,7 @@ export function createVerifyListener(deps: VerifyDeps, defaultDialect: Dialect):
     // The auth request's body is never read.
     let answer: Answer | Promise<Answer>;
     try {
-      answer = verify(deps, route.dialect, { method: req.method ?? 'GET', pathAfterPrefix: route.pathAfterPrefix, peer: req.socket.remoteAddress, headers: HeaderMap.fromRaw(req.rawHeaders) });
+      answer = verify(deps, route.dialect, { method: req.method ?? 'GET', pathAfterPrefix: route.pathAfterPrefix, peer: req.socket.remoteAddress, headers: HeaderMap.fromIncoming(req.rawHeaders, req.headers) });
     } catch {
       answer = errorResponse();
     }
