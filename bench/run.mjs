@@ -31,7 +31,7 @@ const README = join(ROOT, 'bench', 'README.md');
 const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 const WRK = process.env.WRK_BIN ?? '/usr/bin/wrk';
 const DURATION = positiveInt('BENCH_DURATION', 10);
-const ROUNDS = positiveInt('BENCH_ROUNDS', 3);
+const ROUNDS = positiveInt('BENCH_ROUNDS', 5);
 const WARMUP = nonNegativeInt('BENCH_WARMUP', 3);
 const THREADS = 1;
 const CONNECTIONS = 32;
@@ -633,9 +633,11 @@ Redis (as replicas do) adds to that.
   'warden:rl:*'\` not empty). Otherwise the run aborts;
 - runs **wrk with 1 thread and 32 connections** against \`GET /api/nodes\` with the
   \`X-API-Key\` header on each configuration: a short unmeasured warm-up each
-  (\`BENCH_WARMUP\`, default 3 s), then \`BENCH_ROUNDS\` rounds (default 3) of
+  (\`BENCH_WARMUP\`, default 3 s), then \`BENCH_ROUNDS\` rounds (default 5) of
   \`BENCH_DURATION\` seconds (default 10), **interleaved** (round 1: no auth, static, trivial
-  node, warden, warden + Redis; round 2: …) so that machine noise spreads over all of them;
+  node, warden, warden + Redis, …; round 2 the same order starting one configuration later:
+  static, trivial node, …, no auth; and so on) so that machine noise, and any effect of running
+  first or right after the heaviest load, spreads over all of them;
 - reports the **median** requests/s of the rounds per configuration, the median of the
   per-round p50 and p99 latencies, and the ratios *warden / nginx static auth* (target ≥ 0.85),
   *warden / no auth*, *warden / warden, audit+metrics off* (target ≥ 0.90), *warden + Redis /
@@ -662,7 +664,7 @@ Everything (nginx, the wardens, redis-server, wrk) runs on the same machine. Two
 Quote medians
 and ratios, not single runs: on the 2-vCPU development VM the *trivial node auth* / nginx static
 auth ratio, for the very same do-nothing server, came out anywhere between 0.89 and 1.09 across
-runs, so compare builds over several runs (or \`BENCH_ROUNDS=5\`), A/B with
+runs, so compare builds over several runs (or more rounds, \`BENCH_ROUNDS=9\`), A/B with
 \`BENCH_WARDEN_CLI\` in the same conditions, and read the *trivial node auth* row as the ceiling.
 
 Options: \`BENCH_DURATION\`, \`BENCH_ROUNDS\`, \`BENCH_WARMUP\` (seconds / count),
@@ -813,7 +815,10 @@ async function main() {
   const problems = [];
   let redisCommands = 0; // commands Redis processed during the measured warden + Redis rounds
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const c of CONFIGS) {
+    // Each round starts one configuration further along, so that none always runs at the same
+    // place (first, or right after the heaviest load, no auth): a position effect spreads over all.
+    const shift = (round - 1) % CONFIGS.length;
+    for (const c of [...CONFIGS.slice(shift), ...CONFIGS.slice(0, shift)]) {
       const before = c.id === 'wardenredis' ? redisInfo(redisPort, 'total_commands_processed') : 0;
       const r = await wrk(urls[c.id], DURATION, credential(c.id), script);
       if (c.id === 'wardenredis') redisCommands += redisInfo(redisPort, 'total_commands_processed') - before;
