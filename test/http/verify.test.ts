@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import { send } from '../helpers/http.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 
@@ -213,5 +214,52 @@ describe('browser navigation', () => {
   it('a bad key in a browser is still sent to sign in, never let through', async () => {
     const r = await traefik('/api/page', { ...page, 'X-API-Key': 'bad' });
     expect(r.status).toBe(302);
+  });
+});
+
+describe('connection headers', () => {
+  /** Raw requests on one socket, in order; resolves with each response head and whether the socket closed after the last. */
+  function onOneSocket(requests: string[]): Promise<{ heads: string[]; closed: boolean }> {
+    const u = new URL(w.url);
+    return new Promise((resolve, reject) => {
+      const s = connect(Number(u.port), u.hostname);
+      const heads: string[] = [];
+      let buf = '';
+      let closed = false;
+      const next = () => (heads.length < requests.length ? s.write(requests[heads.length]!) : setTimeout(() => (s.destroy(), resolve({ heads, closed })), 200));
+      s.on('connect', next);
+      s.on('data', (d) => {
+        buf += d.toString('latin1');
+        for (let end = buf.indexOf('\r\n\r\n'); end !== -1; end = buf.indexOf('\r\n\r\n')) {
+          const head = buf.slice(0, end);
+          const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+          if (buf.length < end + 4 + length) break;
+          heads.push(head);
+          buf = buf.slice(end + 4 + length);
+          next();
+        }
+      });
+      s.on('close', () => {
+        closed = true;
+        resolve({ heads, closed });
+      });
+      s.on('error', reject);
+    });
+  }
+  const request = (key: string, extra = '') =>
+    `GET /verify/traefik HTTP/1.1\r\nHost: warden\r\n${Object.entries(fwd('/api/x', { 'X-Forwarded-For': '198.51.100.77' })).map(([k, v]) => `${k}: ${v}\r\n`).join('')}X-API-Key: ${key}\r\n${extra}\r\n`;
+
+  it('an answer on a persistent HTTP/1.1 connection carries no Connection or Keep-Alive header (nothing for the proxy to parse)', async () => {
+    const { heads, closed } = await onOneSocket([request(dev.key), request('wrong-key'), request(dev.key)]);
+    expect(heads.map((h) => h.split('\r\n')[0])).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 401 Unauthorized', 'HTTP/1.1 200 OK']);
+    for (const h of heads) expect(h).not.toMatch(/\r\n(connection|keep-alive):/i);
+    expect(closed).toBe(false);
+  });
+
+  it('a connection the client closes is answered with Connection: close, and closed', async () => {
+    const { heads, closed } = await onOneSocket([request(dev.key, 'Connection: close\r\n')]);
+    expect(heads[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(heads[0]).toMatch(/\r\nconnection: close/i);
+    expect(closed).toBe(true);
   });
 });
