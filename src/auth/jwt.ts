@@ -156,6 +156,7 @@ interface CachedToken {
   expiresAt: number;
   jti: string | undefined;
   iat: number | undefined;
+  kid: string | undefined;
 }
 
 /** The bearer-JWT authenticator of one policy version: claim mapping and a cache of verified tokens. */
@@ -185,7 +186,7 @@ export class JwtAuthenticator {
     const hit = this.cache.get(key);
     if (hit !== undefined) {
       if (now < hit.expiresAt) {
-        const revoked = this.revoked(hit.identity, hit.jti, hit.iat, now);
+        const revoked = this.revoked(hit.identity, hit.jti, hit.iat, now, hit.kid);
         if (revoked === null) return hit.identity;
         this.cache.delete(key);
         return revoked;
@@ -197,11 +198,12 @@ export class JwtAuthenticator {
     return this.verifier.verify(token, routed, now).then(
       (payload) => {
         const identity = identityFromClaims(payload, routed.issuer.config, this.mapping, payload.exp! * 1000);
-        if (identity instanceof AuthError) return identity;
+        // The audit line names the kid of every refused token, its claims' refusals included.
+        if (identity instanceof AuthError) return refuse(identity.failure, { kid: routed.kid });
         const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
-        const revoked = this.revoked(identity, jti, payload.iat, now);
+        const revoked = this.revoked(identity, jti, payload.iat, now, routed.kid);
         if (revoked) return revoked;
-        this.cache.set(key, { identity, expiresAt: payload.exp! * 1000, jti, iat: payload.iat });
+        this.cache.set(key, { identity, expiresAt: payload.exp! * 1000, jti, iat: payload.iat, kid: routed.kid });
         return identity;
       },
       (e: unknown) => {
@@ -212,13 +214,13 @@ export class JwtAuthenticator {
   }
 
   /** A token id revoked, or a subject whose tokens issued before its revocation are refused. */
-  private revoked(identity: Identity, jti: string | undefined, iat: number | undefined, now: number): AuthError | null {
+  private revoked(identity: Identity, jti: string | undefined, iat: number | undefined, now: number, kid: string | undefined): AuthError | null {
     const revs = this.revocations;
     if (!revs) return null;
-    if (!revs.mirror.loaded) return refuse('revocations_unavailable');
-    if (jti !== undefined && revs.isRevoked('token', jti, now)) return refuse('revoked');
+    if (!revs.mirror.loaded) return refuse('revocations_unavailable', { kid });
+    if (jti !== undefined && revs.isRevoked('token', jti, now)) return refuse('revoked', { kid });
     const since = revs.revokedAt('subject', identity.sub, now);
-    if (since !== undefined && (iat === undefined || iat * 1000 <= since)) return refuse('revoked');
+    if (since !== undefined && (iat === undefined || iat * 1000 <= since)) return refuse('revoked', { kid });
     return null;
   }
 }

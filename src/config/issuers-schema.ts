@@ -39,7 +39,7 @@ export const issuerSchema = z.strictObject({
   subjectClaim: claimPath.optional(),
   /** Allowed clock skew for `exp`, `nbf` and `iat`, in seconds (at most 60). */
   clockToleranceSec: z.number().int().min(0).max(60).default(30),
-  /** Prepended to the subject in X-User-ID, to tell apart users of issuers that share subject values. */
+  /** Prepended to the subject (X-User-ID, revocations): required, and distinct, with several issuers. */
   subjectPrefix: z.string().regex(/^[\x21-\x7e]{0,64}$/, 'up to 64 printable ASCII characters, no spaces or commas').refine((s) => !s.includes(','), 'no commas').default(''),
 });
 
@@ -48,7 +48,31 @@ export type IssuerConfig = z.output<typeof issuerSchema>;
 /** The whole list. */
 export const issuersSchema = z.array(issuerSchema);
 
-/** Issuers are told apart by `iss`, so each appears once (checked on the raw list, so reported with every other problem). */
+/**
+ * With several issuers, each needs a `subjectPrefix` of its own, none the start of another, so that
+ * prefix + sub names exactly one issuer's user: in X-User-ID, in subject revocations, everywhere.
+ */
+function prefixIssues(raw: unknown): DocumentIssue[] {
+  if (!Array.isArray(raw) || raw.length < 2) return [];
+  const out: DocumentIssue[] = [];
+  const seen: [number, string][] = [];
+  raw.forEach((entry: unknown, i) => {
+    const given = entry && typeof entry === 'object' ? (entry as Record<string, unknown>).subjectPrefix : undefined;
+    if (given !== undefined && typeof given !== 'string') return; // the schema reports it
+    const prefix = given ?? '';
+    if (prefix === '') {
+      out.push({ path: [i, 'subjectPrefix'], message: 'with several issuers, each needs a subjectPrefix (like "kc:"), so that the same sub from two issuers is two users (X-User-ID, revocations)' });
+      return;
+    }
+    for (const [j, other] of seen) {
+      if (prefix.startsWith(other) || other.startsWith(prefix)) out.push({ path: [i, 'subjectPrefix'], message: `"${prefix}" overlaps issuer [${j}]'s "${other}" (one starts the other), so a subject of one could read as a subject of the other` });
+    }
+    seen.push([i, prefix]);
+  });
+  return out;
+}
+
+/** Issuers are told apart by `iss`, so each appears once, and by their subject prefixes (checked on the raw list, so reported with every other problem). */
 export function issuersCrossCheck(raw: unknown): DocumentIssue[] {
-  return repeatedField(raw, 'issuer', (issuer) => `issuer ${issuer} is listed twice; tokens are routed by iss, so each issuer appears once`);
+  return [...repeatedField(raw, 'issuer', (issuer) => `issuer ${issuer} is listed twice; tokens are routed by iss, so each issuer appears once`), ...prefixIssues(raw)];
 }

@@ -1,5 +1,5 @@
 // Bearer JWTs through a real warden: allow, roles from claims, and every forgery of issue 4 refused with its cause.
-import { CompactEncrypt, exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import { CompactEncrypt, exportJWK, exportSPKI, generateKeyPair, importJWK, SignJWT } from 'jose';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,7 +36,7 @@ beforeAll(async () => {
   a = await startIssuer([es, rs]);
   b = await startIssuer([bKey]);
   const issuers = [
-    { issuer: a.issuer, audience: AUD },
+    { issuer: a.issuer, audience: AUD, subjectPrefix: 'a:' },
     { issuer: b.issuer, audience: [AUD, 'other'], jwksUri: b.jwksUri, rolesClaim: 'realm_access.roles', subjectPrefix: 'b:', algorithms: ['RS256'] },
   ];
   w = await startWarden({ policy, keys: [ops.entry], env: { WARDEN_JWT_ISSUERS: JSON.stringify(issuers) } });
@@ -70,8 +70,8 @@ describe('accepted tokens', () => {
     for (const key of [es, rs]) {
       const r = await verify(await mint(a, { groups: ['idp-devs'], name: 'Ada Lovelace', email: 'ada@example.com' }, { key }));
       expect(r.status, key.alg).toBe(200);
-      expect(r.headers).toMatchObject({ 'x-user-id': 'user-1', 'x-user-roles': 'developer', 'x-user-name': 'Ada Lovelace', 'x-user-email': 'ada@example.com', 'x-auth-method': 'jwt' });
-      expect(lastAudit()).toMatchObject({ decision: 'allow', authMethod: 'jwt', sub: 'user-1' });
+      expect(r.headers).toMatchObject({ 'x-user-id': 'a:user-1', 'x-user-roles': 'developer', 'x-user-name': 'Ada Lovelace', 'x-user-email': 'ada@example.com', 'x-auth-method': 'jwt' });
+      expect(lastAudit()).toMatchObject({ decision: 'allow', authMethod: 'jwt', sub: 'a:user-1' });
     }
   });
 
@@ -93,9 +93,11 @@ describe('accepted tokens', () => {
     expect(r.headers).toMatchObject({ 'x-user-id': 'b:user-1', 'x-user-roles': 'developer' });
   });
 
-  it('keeps the same sub from two issuers apart: each has its own rate limit', async () => {
+  it('keeps the same sub from two issuers apart: two users, each with its own rate limit', async () => {
     const fromA = await mint(a, { sub: 'shared', groups: ['idp-devs'] });
     const fromB = await mint(b, { sub: 'shared', realm_access: { roles: ['developer'] } });
+    expect((await verify(fromA)).headers['x-user-id']).toBe('a:shared');
+    expect((await verify(fromB)).headers['x-user-id']).toBe('b:shared');
     expect((await verify(fromA, '/limited/1')).status).toBe(200);
     expect((await verify(fromA, '/limited/1')).status).toBe(200);
     expect((await verify(fromA, '/limited/1')).status).toBe(429);
@@ -128,7 +130,8 @@ describe('refused tokens: 401, invalid_token, the cause only in the audit line',
   });
 
   it('an RS256 token re-signed as HS256 with the public key', async () => {
-    const pem = await exportSPKI((await generateKeyPair('RS256', { extractable: true })).publicKey);
+    // The issuer's own RSA public key, as published in its key set, in the PEM form the classic attack uses.
+    const pem = await exportSPKI((await importJWK(rs.publicJwk, 'RS256', { extractable: true })) as Parameters<typeof exportSPKI>[0]);
     const secret = new TextEncoder().encode(pem);
     const forged = await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', kid: rs.kid }).sign(secret);
     const jwkSecret = new TextEncoder().encode(JSON.stringify(rs.publicJwk));
@@ -139,6 +142,12 @@ describe('refused tokens: 401, invalid_token, the cause only in the audit line',
   it('an algorithm the issuer does not allow', async () => {
     const ecOnB = await makeKey('ES256', bKey.kid);
     await refused(signRaw({ alg: 'ES256', kid: bKey.kid }, { ...claims(), iss: b.issuer }, ecOnB), 'alg_not_allowed');
+  });
+
+  it('without algorithms configured, only what the key set offers: a PS256 token signed by a key published for RS256', async () => {
+    const pss = await importJWK(await exportJWK(rs.privateKey), 'PS256');
+    const audit = await refused(await new SignJWT(claims()).setProtectedHeader({ alg: 'PS256', kid: rs.kid }).sign(pss), 'unknown_kid');
+    expect(audit.kid).toBe(rs.kid);
   });
 
   it('embedded key material (jwk, x5c) is never used', async () => {
@@ -194,8 +203,13 @@ describe('refused tokens: 401, invalid_token, the cause only in the audit line',
     const { aud: _aud, ...noAud } = claims();
     await refused(signRaw({ alg: 'ES256', kid: es.kid }, noAud, es), 'wrong_audience');
     await refused(await mint(a, { iss: 'https://evil.example.com' }), 'unknown_issuer');
-    // Signed by issuer A's key but claiming issuer B: routed to B, whose keys do not match.
+    // Signed by issuer A's key but claiming issuer B: routed to B, whose keys do not match; A's keys are never consulted.
+    const aFetches = a.hits.jwks + a.hits.discovery;
     await refused(signRaw({ alg: 'RS256', kid: rs.kid }, { ...claims(), iss: b.issuer }, rs), 'unknown_kid');
+    // A kid neither issuer holds, claiming B: only B's key set may be asked again, never A's.
+    const stranger = await makeKey('RS256');
+    await refused(signRaw({ alg: 'RS256', kid: stranger.kid }, { ...claims(), iss: b.issuer }, stranger), 'unknown_kid');
+    expect(a.hits.jwks + a.hits.discovery).toBe(aFetches);
   });
 
   it('an ID token presented as an access token, where typ says so', async () => {
@@ -221,7 +235,8 @@ describe('refused tokens: 401, invalid_token, the cause only in the audit line',
   });
 
   it('roles as a string, an object, a nested array or with a comma; a sub with CR/LF', async () => {
-    await refused(await mint(a, { groups: 'idp-admins' }), 'bad_roles');
+    const audit = await refused(await mint(a, { groups: 'idp-admins' }), 'bad_roles');
+    expect(audit.kid).toEqual(expect.any(String)); // refused for its claims, still named by its kid
     await refused(await mint(a, { groups: { admin: true } }), 'bad_roles');
     await refused(await mint(a, { groups: [['idp-admins']] }), 'bad_roles');
     await refused(await mint(a, { groups: ['viewer,admin'] }), 'bad_roles');
@@ -252,16 +267,19 @@ describe('revocation', () => {
     expect((await verify(t)).status).toBe(200);
     expect((await revoke({ type: 'token', id: 'tok-123', reason: 'leaked' })).status).toBe(201);
     expect((await verify(t)).status).toBe(401);
-    expect(lastAudit()).toMatchObject({ cause: 'revoked', sub: null });
+    expect(lastAudit()).toMatchObject({ cause: 'revoked', sub: null, kid: expect.any(String) });
     expect((await verify(await mint(a, { jti: 'tok-124', groups: ['idp-devs'] }))).status).toBe(200);
   });
 
   it("refuses every token of a subject issued before the revocation, and accepts later ones", async () => {
     const old = await mint(a, { sub: 'mallory', groups: ['idp-devs'], iat: now() - 5 });
     expect((await verify(old)).status).toBe(200);
-    expect((await revoke({ type: 'subject', id: 'mallory', expires: '1h' })).status).toBe(201);
+    const sameSubOfB = await mint(b, { sub: 'mallory', realm_access: { roles: ['developer'] }, iat: now() - 5 });
+    expect((await revoke({ type: 'subject', id: 'a:mallory', expires: '1h' })).status).toBe(201);
     expect((await verify(old)).status).toBe(401);
     expect(lastAudit().cause).toBe('revoked');
+    // The other issuer's mallory is another user.
+    expect((await verify(sameSubOfB)).status).toBe(200);
     await new Promise((r) => setTimeout(r, 1100));
     expect((await verify(await mint(a, { sub: 'mallory', groups: ['idp-devs'] }))).status).toBe(200);
   });

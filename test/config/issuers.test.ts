@@ -22,13 +22,13 @@ describe('WARDEN_JWT_ISSUERS', () => {
 
   it('refuses plain http off loopback, HMAC and none, a tolerance over 60 s, a duplicate issuer, unknown fields', async () => {
     const list = [
-      { issuer: 'http://idp.example.com', audience: 'a' },
-      { issuer: 'https://a.example.com', audience: 'a', algorithms: ['HS256'] },
-      { issuer: 'https://b.example.com', audience: 'a', algorithms: ['none'] },
-      { issuer: 'https://c.example.com', audience: 'a', clockToleranceSec: 61 },
-      { issuer: 'https://c.example.com', audience: 'a' },
-      { issuer: 'https://d.example.com', audience: [], jwksUri: 'http://keys.example.com/jwks', typo: 1 },
-      { issuer: 'http://127.0.0.1:8999', audience: 'a', jwksUri: 'http://localhost:8999/jwks' },
+      { issuer: 'http://idp.example.com', audience: 'a', subjectPrefix: 'i:' },
+      { issuer: 'https://a.example.com', audience: 'a', algorithms: ['HS256'], subjectPrefix: 'a:' },
+      { issuer: 'https://b.example.com', audience: 'a', algorithms: ['none'], subjectPrefix: 'b:' },
+      { issuer: 'https://c.example.com', audience: 'a', clockToleranceSec: 61, subjectPrefix: 'c:' },
+      { issuer: 'https://c.example.com', audience: 'a', subjectPrefix: 'c2:' },
+      { issuer: 'https://d.example.com', audience: [], jwksUri: 'http://keys.example.com/jwks', typo: 1, subjectPrefix: 'd:' },
+      { issuer: 'http://127.0.0.1:8999', audience: 'a', jwksUri: 'http://localhost:8999/jwks', subjectPrefix: 'l:' },
     ];
     const p = await configProblems({ WARDEN_JWT_ISSUERS: JSON.stringify(list) });
     const at = (path: string) => p.filter((x) => x.startsWith(`env WARDEN_JWT_ISSUERS: ${path}`));
@@ -41,6 +41,25 @@ describe('WARDEN_JWT_ISSUERS', () => {
     expect(at('[5].jwksUri')).toHaveLength(1);
     expect(p.some((x) => x.includes('typo'))).toBe(true);
     expect(at('[6]')).toEqual([]); // loopback may be plain http
+  });
+
+  it('with several issuers, wants a subjectPrefix on each, none the start of another', async () => {
+    const list = [
+      { issuer: 'https://a.example.com', audience: 'a' },
+      { issuer: 'https://b.example.com', audience: 'a', subjectPrefix: 'b:' },
+      { issuer: 'https://c.example.com', audience: 'a', subjectPrefix: 'b:c:' },
+      { issuer: 'https://d.example.com', audience: 'a', subjectPrefix: 'b:' },
+      { issuer: 'https://e.example.com', audience: 'a', subjectPrefix: 'e:' },
+    ];
+    const p = await configProblems({ WARDEN_JWT_ISSUERS: JSON.stringify(list) });
+    const at = (path: string) => p.filter((x) => x.startsWith(`env WARDEN_JWT_ISSUERS: ${path}`));
+    expect(at('[0].subjectPrefix')[0]).toMatch(/each needs a subjectPrefix/);
+    expect(at('[1].subjectPrefix')).toEqual([]);
+    expect(at('[2].subjectPrefix')[0]).toMatch(/overlaps issuer \[1\]/);
+    expect(at('[3].subjectPrefix')).toHaveLength(2); // the same as [1], and the start of [2]
+    expect(at('[4]')).toEqual([]);
+    // One issuer needs none.
+    expect(await configProblems({ WARDEN_JWT_ISSUERS: JSON.stringify([list[0]]) })).toEqual([]);
   });
 
   it('names a missing file and reports it with the policy problems', async () => {
