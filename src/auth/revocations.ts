@@ -17,12 +17,13 @@ export class Revocations {
 
   /** True when the id of that type is revoked now. No I/O. */
   isRevoked(type: RevocationType, id: string, now: number): boolean {
-    return this.mirror.get(`${type}:${id}`, now) !== undefined;
+    // Usually nothing is revoked: then no lookup key is built on the request path.
+    return this.mirror.size !== 0 && this.mirror.get(`${type}:${id}`, now) !== undefined;
   }
 
   /** When the id of that type was revoked (ms), if it is revoked now. No I/O. */
   revokedAt(type: RevocationType, id: string, now: number): number | undefined {
-    return this.mirror.get(`${type}:${id}`, now)?.createdAt;
+    return this.mirror.size === 0 ? undefined : this.mirror.get(`${type}:${id}`, now)?.createdAt;
   }
 
   /**

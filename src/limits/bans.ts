@@ -38,7 +38,7 @@ export class Bans {
 
   /** The 429 a banned client gets (Retry-After until the ban ends), or null. No I/O. */
   refusal(client: Address, now: number): Limited | null {
-    if (!this.spec.enabled) return null;
+    if (!this.spec.enabled || this.banned.size === 0) return null;
     const e = this.banned.get(clientKey(client), now);
     if (e?.expiresAt === undefined || e.expiresAt <= now) return null;
     const s = this.spec;

@@ -113,6 +113,11 @@ export class MirroredSet {
     }
   }
 
+  /** Entries held (expired ones included until they are next read). */
+  get size(): number {
+    return this.entries.size;
+  }
+
   /** The live entry for `id`, if any. O(1), no I/O. */
   get(id: string, now: number): SetEntry | undefined {
     const e = this.entries.get(id);
