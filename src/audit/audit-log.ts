@@ -111,6 +111,7 @@ export interface AuditOptions {
  * Audit log writing one JSON line per event to every sink. Lines are built directly rather than
  * through a pino logger: the decision line is on every /verify, and this costs a third of pino's
  * serialisation. Each line is built once, whatever the number of sinks; with no sink nothing is built.
+ * Decision lines are built at the end of the event-loop turn (setImmediate), all of that turn's at once.
  */
 export function createAuditLog(sinks: readonly AuditSink[], opts: AuditOptions = {}): AuditLog {
   const sample = opts.allowSample ?? 1;
@@ -136,6 +137,22 @@ export function createAuditLog(sinks: readonly AuditSink[], opts: AuditOptions =
     for (const s of sinks) s.write(line, ascii);
   };
   const noop = () => {};
+  // Decisions of one event-loop turn are serialised together, after the turn's answers are written:
+  // the line-building code then runs hot in a loop instead of between every request's HTTP work.
+  const events: DecisionEvent[] = [];
+  const heads: string[] = [];
+  let scheduled = false;
+  const writeOut = () => {
+    scheduled = false;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      // A line of plain fields is ASCII (headerProblems aside, which JSON.stringify may leave non-ASCII): sinks may encode it byte for byte.
+      const ascii = plainEvent(e);
+      emit(heads[i]! + fieldsOf(e, ascii ? plain : str) + '}\n', ascii && e.headerProblems === undefined);
+    }
+    events.length = 0;
+    heads.length = 0;
+  };
   return {
     sinks,
     decision:
@@ -145,21 +162,27 @@ export function createAuditLog(sinks: readonly AuditSink[], opts: AuditOptions =
             // Only allows are sampled: a deny, a would-deny and an error are always written.
             if (sample < 1 && e.decision === 'allow' && random() >= sample) return;
             tick();
-            // A line of plain fields is ASCII (headerProblems aside, which JSON.stringify may leave non-ASCII): sinks may encode it byte for byte.
-            const ascii = plainEvent(e);
-            emit(decisionHead + fieldsOf(e, ascii ? plain : str) + '}\n', ascii && e.headerProblems === undefined);
+            events.push(e);
+            heads.push(decisionHead);
+            if (!scheduled) {
+              scheduled = true;
+              setImmediate(writeOut);
+            }
           },
     admin:
       sinks.length === 0
         ? noop
         : ({ event, ...rest }) => {
+            writeOut();
             const body = JSON.stringify(rest);
             emit(head(event) + (body === '{}' ? '' : ',' + body.slice(1, -1)) + '}\n');
           },
     flush: async (deadline = Date.now() + 10_000) => {
+      writeOut();
       await Promise.all(sinks.map((s) => s.flush(deadline)));
     },
     close: () => {
+      writeOut();
       for (const s of sinks) s.close();
     },
   };

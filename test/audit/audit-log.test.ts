@@ -39,11 +39,13 @@ const event: fc.Arbitrary<DecisionEvent> = fc.record(
 );
 
 describe('audit lines', () => {
-  it('is one valid JSON line per decision carrying exactly the event, whatever the strings hold', () => {
+  it('is one valid JSON line per decision carrying exactly the event, whatever the strings hold', async () => {
     const { lines, log } = capture();
-    fc.assert(
-      fc.property(event, (e) => {
+    await fc.assert(
+      fc.asyncProperty(event, async (e) => {
         log.decision(e);
+        // Decisions are serialised together at the end of the event-loop turn that took them.
+        await new Promise((r) => setImmediate(r));
         const line = lines.at(-1)!;
         expect(line.endsWith('}\n')).toBe(true);
         expect(line.slice(0, -1)).not.toContain('\n');
@@ -65,13 +67,26 @@ describe('audit lines', () => {
     const events = fc.sample(event, 400);
     events.push({ ...events[0]!, sub: 'José', path: '/ü/€/😀', reqId: 'plain-after-unicode' }, { ...events[0]!, sub: 'plain', path: '/a', reqId: 'r', headerProblems: ['x-team: ü'] });
     for (const e of events) log.decision(e);
-    await new Promise<void>((resolve) => writer.flush(resolve));
+    await log.flush();
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     expect(lines).toHaveLength(events.length);
     lines.forEach((line, i) => {
       const { level: _l, time: _t, schema: _s, event: _e, ...rest } = JSON.parse(line);
       expect(rest).toEqual(JSON.parse(JSON.stringify(events[i])));
     });
+  });
+
+  it('writes the decisions of a turn at its end, in order, before any admin event and before a flush completes', async () => {
+    const { lines, log } = capture();
+    const base: DecisionEvent = { reqId: 'r', decision: 'allow', reason: 'permitted', status: 200, dialect: 'nginx', method: 'GET', host: 'h', path: '/', clientIp: null, peer: null, sub: null, authMethod: null, keyId: null, rule: 0, durationMs: 0 };
+    log.decision({ ...base, reqId: 'd1' });
+    log.decision({ ...base, reqId: 'd2' });
+    log.admin({ event: 'revocation_added', id: 'k1' });
+    log.decision({ ...base, reqId: 'd3' });
+    await new Promise((r) => setImmediate(r));
+    log.decision({ ...base, reqId: 'd4' });
+    await log.flush();
+    expect(lines.map((l) => JSON.parse(l)).map((l) => l.reqId ?? l.event)).toEqual(['d1', 'd2', 'revocation_added', 'd3', 'd4']);
   });
 
   it('writes admin events with their own event name', () => {
