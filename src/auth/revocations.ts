@@ -17,13 +17,17 @@ export class Revocations {
 
   /** True when the id of that type is revoked now. No I/O. */
   isRevoked(type: RevocationType, id: string, now: number): boolean {
-    // Usually nothing is revoked: then no lookup key is built on the request path.
-    return this.mirror.size !== 0 && this.mirror.get(`${type}:${id}`, now) !== undefined;
+    return this.entry(type, id, now) !== undefined;
   }
 
   /** When the id of that type was revoked (ms), if it is revoked now. No I/O. */
   revokedAt(type: RevocationType, id: string, now: number): number | undefined {
-    return this.mirror.size === 0 ? undefined : this.mirror.get(`${type}:${id}`, now)?.createdAt;
+    return this.entry(type, id, now)?.createdAt;
+  }
+
+  private entry(type: RevocationType, id: string, now: number): SetEntry | undefined {
+    // Usually nothing is revoked: then no lookup key is built on the request path.
+    return this.mirror.size === 0 ? undefined : this.mirror.get(`${type}:${id}`, now);
   }
 
   /**

@@ -6,15 +6,15 @@ type NodeHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 /** Headers of the auth request, with duplicate detection the Fetch `Headers` class cannot give. */
 export class HeaderMap implements HeaderView {
-  private values: Map<string, string> | null = null;
   private dups: Set<string> | null = null;
-  /** Node's own parse of the same headers, used as is when no name repeats. */
-  private parsed: NodeHeaders | null = null;
+
+  /** The first value of each name, or Node's own parse of the same headers when no name repeats. */
+  private constructor(private readonly values: Map<string, string> | NodeHeaders) {}
 
   /** From Node's `rawHeaders` ([name, value, name, value, …]). */
   static fromRaw(raw: readonly string[]): HeaderMap {
-    const m = new HeaderMap();
-    const values = (m.values = new Map());
+    const values = new Map<string, string>();
+    const m = new HeaderMap(values);
     for (let i = 0; i + 1 < raw.length; i += 2) m.add(values, raw[i]!.toLowerCase(), raw[i + 1]!);
     return m;
   }
@@ -30,16 +30,13 @@ export class HeaderMap implements HeaderView {
       if (!Object.hasOwn(parsed, name) || typeof parsed[name] !== 'string') return HeaderMap.fromRaw(raw);
       n++;
     }
-    if (n * 2 !== raw.length) return HeaderMap.fromRaw(raw);
-    const m = new HeaderMap();
-    m.parsed = parsed;
-    return m;
+    return n * 2 === raw.length ? new HeaderMap(parsed) : HeaderMap.fromRaw(raw);
   }
 
   /** From a Fetch `Headers` (in-process requests; duplicates arrive already joined). */
   static fromHeaders(headers: Headers): HeaderMap {
-    const m = new HeaderMap();
-    const values = (m.values = new Map());
+    const values = new Map<string, string>();
+    const m = new HeaderMap(values);
     headers.forEach((value, name) => m.add(values, name, value));
     return m;
   }
@@ -50,8 +47,9 @@ export class HeaderMap implements HeaderView {
   }
 
   get(name: string): string | undefined {
-    if (this.values !== null) return this.values.get(name);
-    const v = Object.hasOwn(this.parsed!, name) ? this.parsed![name] : undefined;
+    const values = this.values;
+    if (values instanceof Map) return values.get(name);
+    const v = Object.hasOwn(values, name) ? values[name] : undefined;
     return typeof v === 'string' ? v : undefined;
   }
 
