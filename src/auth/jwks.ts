@@ -67,9 +67,20 @@ function signingKeys(json: unknown): JSONWebKeySet {
   return { keys };
 }
 
+/** What tells one public key from another in a key set: its id and its public parameters. */
+function fingerprint(k: JSONWebKeySet['keys'][number]): string {
+  return [k.kty, k.kid, k.crv, k.x, k.y, k.n, k.e].map((v) => (typeof v === 'string' ? v : '')).join('|');
+}
+
 /** The keys of one issuer. `getKey` is what jose's jwtVerify calls. */
 export class IssuerKeys {
   private local: JWTVerifyGetKey | null = null;
+  private held = new Set<string>();
+  /**
+   * Bumped when a fetched key set no longer carries a key the previous one had (the IdP withdrew
+   * it): tokens verified before, and remembered, must be checked again against the keys now held.
+   */
+  private withdrawals = 0;
   private jwksUri: string | null;
   private lastAttempt = -Infinity;
   private lastSuccess = -Infinity;
@@ -90,6 +101,11 @@ export class IssuerKeys {
     return this.local !== null;
   }
 
+  /** Changes whenever a key held before has left the key set (see `withdrawals`). */
+  get generation(): number {
+    return this.withdrawals;
+  }
+
   private coolingDown(now: number): boolean {
     return now - this.lastAttempt < this.opts.cooldownMs;
   }
@@ -101,6 +117,14 @@ export class IssuerKeys {
       try {
         this.jwksUri ??= await discoverJwksUri(this.issuer, this.opts);
         const jwks = signingKeys(await getJson(this.jwksUri, this.opts, 'application/jwk-set+json, application/json'));
+        const held = new Set(jwks.keys.map(fingerprint));
+        for (const k of this.held) {
+          if (!held.has(k)) {
+            this.withdrawals++;
+            break;
+          }
+        }
+        this.held = held;
         this.local = createLocalJWKSet(jwks);
         this.lastSuccess = this.opts.now();
         this.lastError = null;
@@ -120,6 +144,15 @@ export class IssuerKeys {
     if (this.local === null && this.pending === null && !this.coolingDown(this.opts.now())) void this.refresh();
   }
 
+  /**
+   * Past the refresh interval, fetch the key set again in the background (the keys held serve
+   * meanwhile). Called for every token, remembered ones included, so that a withdrawn key is
+   * noticed even while every token presented is answered from the cache.
+   */
+  refreshIfStale(now = this.opts.now()): void {
+    if (this.local !== null && now - this.lastSuccess > this.opts.refreshMs && this.pending === null && !this.coolingDown(now)) void this.refresh();
+  }
+
   /** The verification key for a token header; a new kid re-fetches at most once per cooldown. */
   readonly getKey: JWTVerifyGetKey = async (header, token) => {
     const now = this.opts.now();
@@ -127,10 +160,7 @@ export class IssuerKeys {
       if (!this.coolingDown(now)) await this.refresh();
       else if (this.pending) await this.pending;
       if (this.local === null) throw new KeysUnavailable(this.lastError ?? 'key set not fetched yet');
-    } else if (now - this.lastSuccess > this.opts.refreshMs && !this.coolingDown(now)) {
-      // Stale: serve the keys held and refresh in the background.
-      void this.refresh();
-    }
+    } else this.refreshIfStale(now);
     try {
       return await this.local!(header, token);
     } catch (e) {

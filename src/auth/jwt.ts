@@ -153,6 +153,9 @@ function joseCause(e: unknown): TokenFailureCause | 'expired' | 'malformed' {
 
 interface CachedToken {
   identity: Identity;
+  /** The issuer's keys, and their generation when the token was verified: a withdrawn key sends it back to verification. */
+  keys: IssuerKeys;
+  generation: number;
   expiresAt: number;
   jti: string | undefined;
   iat: number | undefined;
@@ -185,7 +188,8 @@ export class JwtAuthenticator {
     const key = hash('sha256', token, 'base64');
     const hit = this.cache.get(key);
     if (hit !== undefined) {
-      if (now < hit.expiresAt) {
+      hit.keys.refreshIfStale();
+      if (now < hit.expiresAt && hit.generation === hit.keys.generation) {
         const revoked = this.revoked(hit.identity, hit.jti, hit.iat, now, hit.kid);
         if (revoked === null) return hit.identity;
         this.cache.delete(key);
@@ -195,6 +199,8 @@ export class JwtAuthenticator {
     }
     const routed = this.verifier.route(token);
     if (routed instanceof AuthError) return routed;
+    const keys = routed.issuer.keys;
+    const generation = keys.generation;
     return this.verifier.verify(token, routed, now).then(
       (payload) => {
         const identity = identityFromClaims(payload, routed.issuer.config, this.mapping, payload.exp! * 1000);
@@ -203,7 +209,7 @@ export class JwtAuthenticator {
         const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
         const revoked = this.revoked(identity, jti, payload.iat, now, routed.kid);
         if (revoked) return revoked;
-        this.cache.set(key, { identity, expiresAt: payload.exp! * 1000, jti, iat: payload.iat, kid: routed.kid });
+        this.cache.set(key, { identity, keys, generation, expiresAt: payload.exp! * 1000, jti, iat: payload.iat, kid: routed.kid });
         return identity;
       },
       (e: unknown) => {

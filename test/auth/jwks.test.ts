@@ -211,6 +211,44 @@ describe('verified-token cache', () => {
     for (let i = 0; i < 150; i++) await check(auth, await iss.mint({ aud: AUD, sub: `u${i}` }), Date.now());
     expect(auth.cached).toBe(100);
   });
+
+  it('forgets a remembered token once its key leaves the key set, noticed while only remembered tokens arrive', async () => {
+    const k1 = await makeKey('ES256');
+    const k2 = await makeKey('ES256');
+    const iss = await startIssuer([k1, k2]);
+    open.push(iss);
+    const c = clock();
+    const { auth, verifier } = setup(iss, c.now);
+    const spy = vi.spyOn(verifier, 'verify');
+    const exp = Math.floor(c.now() / 1000) + 3 * 3600;
+    const t1 = await iss.mint({ aud: AUD, sub: 'u1', exp }, { key: k1 });
+    const t2 = await iss.mint({ aud: AUD, sub: 'u2', exp }, { key: k2 });
+    expect(await check(auth, t1, c.now())).toBe('ok:u1');
+    expect(await check(auth, t2, c.now())).toBe('ok:u2');
+    expect(spy).toHaveBeenCalledTimes(2);
+    expect(iss.hits.jwks).toBe(1);
+
+    // A refresh that only adds a key changes nothing for the tokens remembered.
+    iss.keys = [k1, k2, await makeKey('ES256')];
+    c.advance(601_000);
+    expect(await check(auth, t1, c.now())).toBe('ok:u1'); // stale: refresh started in the background
+    await vi.waitFor(() => expect(iss.hits.jwks).toBe(2));
+    expect(await check(auth, t1, c.now())).toBe('ok:u1');
+    expect(await check(auth, t2, c.now())).toBe('ok:u2');
+    expect(spy).toHaveBeenCalledTimes(2);
+
+    // The IdP withdraws k1: the next background refresh, started by a remembered token, sees it gone.
+    iss.keys = [k2];
+    c.advance(601_000);
+    expect(await check(auth, t2, c.now())).toBe('ok:u2');
+    await vi.waitFor(() => expect(iss.hits.jwks).toBe(3));
+    expect(await check(auth, t1, c.now())).toBe('unknown_kid');
+    // k2's token is checked again once against the keys now held, then remembered again.
+    expect(await check(auth, t2, c.now())).toBe('ok:u2');
+    expect(await check(auth, t2, c.now())).toBe('ok:u2');
+    expect(spy).toHaveBeenCalledTimes(4);
+    expect(iss.hits.jwks).toBe(3);
+  });
 });
 
 describe('readiness', () => {
