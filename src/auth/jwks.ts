@@ -67,9 +67,9 @@ function signingKeys(json: unknown): JSONWebKeySet {
   return { keys };
 }
 
-/** What tells one public key from another in a key set: its id and its public parameters. */
+/** What tells one public key from another in a key set: its id, algorithm and public parameters. */
 function fingerprint(k: JSONWebKeySet['keys'][number]): string {
-  return [k.kty, k.kid, k.crv, k.x, k.y, k.n, k.e].map((v) => (typeof v === 'string' ? v : '')).join('|');
+  return [k.kty, k.kid, k.alg, k.crv, k.x, k.y, k.n, k.e].map((v) => (typeof v === 'string' ? v : '')).join('|');
 }
 
 /** The keys of one issuer. `getKey` is what jose's jwtVerify calls. */
