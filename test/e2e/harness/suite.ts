@@ -258,6 +258,17 @@ function proxyTests(p: ProxyUnderTest): void {
     expect(xhr.res.headers.location).toBeUndefined();
   });
 
+  it('keeps the port the client named in the original URL, so sign-in comes back to it', async () => {
+    const path = '/nodes/n4?x=1';
+    const { res, last } = await through(path, { host: `${APP_HOST}:8443`, accept: 'text/html', 'sec-fetch-mode': 'navigate' });
+    expect(res.status, failureContext(res)).toBe(302);
+    expect(new URL(res.headers.location ?? '').searchParams.get('rd')).toBe(`http://${APP_HOST}:8443${path}`);
+    // The policy's host is the host alone.
+    expect(last).toMatchObject({ decision: 'unauthenticated', host: APP_HOST, path: '/nodes/n4' });
+    const ok = await through('/nodes/n4', { host: `${APP_HOST}:8443`, 'x-api-key': KEYS.viewer.key });
+    expect(ok.res.status, failureContext(ok.res)).toBe(200);
+  });
+
   it('judges the host the proxy routes on, not a Host header that disagrees with the request line', async () => {
     const { res, last } = await through(`http://${APP_HOST}/admin/users`, { host: 'other.example.net', 'x-api-key': KEYS.viewer.key });
     expect(res.status, failureContext(res)).toBe(403);
