@@ -67,9 +67,12 @@ function signingKeys(json: unknown): JSONWebKeySet {
   return { keys };
 }
 
-/** What tells one public key from another in a key set: its id, algorithm and public parameters. */
+/**
+ * What tells one published key from another: the whole JWK, members in a fixed order. Any change a
+ * key selection may depend on (kid, alg, key_ops, ext, the public parameters) makes it a new key.
+ */
 function fingerprint(k: JSONWebKeySet['keys'][number]): string {
-  return [k.kty, k.kid, k.alg, k.crv, k.x, k.y, k.n, k.e].map((v) => (typeof v === 'string' ? v : '')).join('|');
+  return JSON.stringify(k, Object.keys(k).sort());
 }
 
 /** The keys of one issuer. `getKey` is what jose's jwtVerify calls. */

@@ -188,7 +188,7 @@ export class JwtAuthenticator {
     const key = hash('sha256', token, 'base64');
     const hit = this.cache.get(key);
     if (hit !== undefined) {
-      hit.keys.refreshIfStale();
+      hit.keys.refreshIfStale(now);
       if (now < hit.expiresAt && hit.generation === hit.keys.generation) {
         const revoked = this.revoked(hit.identity, hit.jti, hit.iat, now, hit.kid);
         if (revoked === null) return hit.identity;

@@ -218,7 +218,9 @@ describe('verified-token cache', () => {
     const iss = await startIssuer([k1, k2]);
     open.push(iss);
     const c = clock();
-    const { auth, verifier } = setup(iss, c.now);
+    // Fetches finished (key set in place), not merely received by the server.
+    const fetched = { n: 0 };
+    const { auth, verifier } = setup(iss, c.now, { onFetch: () => fetched.n++ });
     const spy = vi.spyOn(verifier, 'verify');
     const exp = Math.floor(c.now() / 1000) + 3 * 3600;
     const t1 = await iss.mint({ aud: AUD, sub: 'u1', exp }, { key: k1 });
@@ -232,7 +234,7 @@ describe('verified-token cache', () => {
     iss.keys = [k1, k2, await makeKey('ES256')];
     c.advance(601_000);
     expect(await check(auth, t1, c.now())).toBe('ok:u1'); // stale: refresh started in the background
-    await vi.waitFor(() => expect(iss.hits.jwks).toBe(2));
+    await vi.waitFor(() => expect(fetched.n).toBe(2));
     expect(await check(auth, t1, c.now())).toBe('ok:u1');
     expect(await check(auth, t2, c.now())).toBe('ok:u2');
     expect(spy).toHaveBeenCalledTimes(2);
@@ -241,13 +243,52 @@ describe('verified-token cache', () => {
     iss.keys = [k2];
     c.advance(601_000);
     expect(await check(auth, t2, c.now())).toBe('ok:u2');
-    await vi.waitFor(() => expect(iss.hits.jwks).toBe(3));
+    await vi.waitFor(() => expect(fetched.n).toBe(3));
     expect(await check(auth, t1, c.now())).toBe('unknown_kid');
     // k2's token is checked again once against the keys now held, then remembered again.
     expect(await check(auth, t2, c.now())).toBe('ok:u2');
     expect(await check(auth, t2, c.now())).toBe('ok:u2');
     expect(spy).toHaveBeenCalledTimes(4);
     expect(iss.hits.jwks).toBe(3);
+  });
+
+  it('checks a remembered token again when its key is republished with other members (alg, key_ops)', async () => {
+    const k1 = await makeKey('ES256');
+    const iss = await startIssuer([k1]);
+    open.push(iss);
+    const c = clock();
+    const fetched = { n: 0 };
+    const { auth, verifier } = setup(iss, c.now, { onFetch: () => fetched.n++ });
+    const spy = vi.spyOn(verifier, 'verify');
+    const t = await iss.mint({ aud: AUD, sub: 'u', exp: Math.floor(c.now() / 1000) + 3 * 3600 }, { key: k1 });
+    expect(await check(auth, t, c.now())).toBe('ok:u');
+    // The same key material, now published for encryption-style use only: jose will not verify with it.
+    iss.keys = [{ ...k1, publicJwk: { ...k1.publicJwk, key_ops: ['encrypt'] } }];
+    c.advance(601_000);
+    expect(await check(auth, t, c.now())).toBe('ok:u'); // stale: refresh started in the background
+    await vi.waitFor(() => expect(fetched.n).toBe(2));
+    expect(await check(auth, t, c.now())).not.toBe('ok:u');
+    expect(spy).toHaveBeenCalledTimes(2);
+  });
+
+  it('while the endpoint is down, remembered tokens keep working and cause one fetch per cooldown', async () => {
+    const k1 = await makeKey('ES256');
+    const iss = await startIssuer([k1]);
+    open.push(iss);
+    const c = clock();
+    const fetched = { n: 0 };
+    const { auth } = setup(iss, c.now, { onFetch: () => fetched.n++ });
+    const t = await iss.mint({ aud: AUD, sub: 'u', exp: Math.floor(c.now() / 1000) + 3 * 3600 });
+    expect(await check(auth, t, c.now())).toBe('ok:u');
+    iss.mode = 'down';
+    c.advance(601_000);
+    for (let round = 1; round <= 3; round++) {
+      for (let i = 0; i < 300; i++) expect(await check(auth, t, c.now())).toBe('ok:u');
+      await vi.waitFor(() => expect(fetched.n).toBe(1 + round));
+      for (let i = 0; i < 300; i++) expect(await check(auth, t, c.now())).toBe('ok:u');
+      c.advance(31_000);
+    }
+    expect(iss.hits.jwks).toBe(4);
   });
 });
 
