@@ -56,7 +56,8 @@ describe('key sets', () => {
     const iss = await startIssuer([k1]);
     open.push(iss);
     const c = clock();
-    const { auth } = setup(iss, c.now);
+    const fetched = { n: 0 };
+    const { auth } = setup(iss, c.now, { onFetch: () => fetched.n++ });
     const t1 = await iss.mint({ aud: AUD, sub: 'u1' });
     expect(await check(auth, t1, c.now())).toBe('ok:u1');
     expect(iss.hits.jwks).toBe(1);
@@ -71,7 +72,7 @@ describe('key sets', () => {
     c.advance(601_000);
     const t3 = await iss.mint({ aud: AUD, sub: 'u3' }, { key: k1 });
     await check(auth, t3, c.now()); // stale: answered from the keys held, refresh started in the background
-    await vi.waitFor(() => expect(iss.hits.jwks).toBe(3));
+    await vi.waitFor(() => expect(fetched.n).toBe(3)); // fetched and in place, not merely requested
     c.advance(31_000);
     const t4 = await iss.mint({ aud: AUD, sub: 'u4' }, { key: k1 });
     expect(await check(auth, t4, c.now())).toBe('unknown_kid');
