@@ -267,6 +267,10 @@ function proxyTests(p: ProxyUnderTest): void {
     expect(last).toMatchObject({ decision: 'unauthenticated', host: APP_HOST, path: '/nodes/n4' });
     const ok = await through('/nodes/n4', { host: `${APP_HOST}:8443`, 'x-api-key': KEYS.viewer.key });
     expect(ok.res.status, failureContext(ok.res)).toBe(200);
+    // A request line naming the host, with a Host (and port) that disagrees: the port is not taken from it.
+    const other = await through(`http://${APP_HOST}${path}`, { host: 'other.example.net:8443', accept: 'text/html', 'sec-fetch-mode': 'navigate' });
+    expect(other.res.status, failureContext(other.res)).toBe(302);
+    expect(new URL(other.res.headers.location ?? '').searchParams.get('rd')).toBe(`http://${APP_HOST}${path}`);
   });
 
   it('judges the host the proxy routes on, not a Host header that disagrees with the request line', async () => {
