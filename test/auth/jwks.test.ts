@@ -11,7 +11,7 @@ import { HeaderMap } from '../../src/http/header-map.js';
 import { parseAddress } from '../../src/request/client-ip.js';
 import type { RequestDescription } from '../../src/request/description.js';
 import { send } from '../helpers/http.js';
-import { makeKey, signRaw, startIssuer, type TestIssuer } from '../helpers/issuer.js';
+import { makeKey, signRaw, startIssuer, type TestIssuer, type TestKey } from '../helpers/issuer.js';
 import { startWarden } from '../helpers/warden.js';
 
 const AUD = 'api';
@@ -39,6 +39,19 @@ function setup(iss: TestIssuer, now: () => number, extra: Partial<KeySetOptions>
   return { verifier, auth };
 }
 
+/**
+ * An issuer serving `keys`, a clock moved by hand, and an authenticator whose finished key-set
+ * fetches (key set in place, not merely requested from the server) are counted in `fetched.n`.
+ */
+async function withIssuer(keys: TestKey[]) {
+  const iss = await startIssuer(keys);
+  open.push(iss);
+  const c = clock();
+  const fetched = { n: 0 };
+  const { auth, verifier } = setup(iss, c.now, { onFetch: () => fetched.n++ });
+  return { iss, c, fetched, auth, verifier };
+}
+
 const addr = parseAddress('127.0.0.1')!;
 function request(token: string): RequestDescription {
   return { method: 'GET', proto: 'https', host: 'a', authority: 'a', path: '/', matchPath: '/', altMatchPaths: null, rawUri: '/', clientIp: addr, peer: addr, headers: HeaderMap.fromHeaders(new Headers({ authorization: `Bearer ${token}` })) };
@@ -53,11 +66,7 @@ async function check(auth: JwtAuthenticator, token: string, now: number): Promis
 describe('key sets', () => {
   it('picks up a rotated key on the first token signed with it (after the cooldown)', async () => {
     const k1 = await makeKey('ES256');
-    const iss = await startIssuer([k1]);
-    open.push(iss);
-    const c = clock();
-    const fetched = { n: 0 };
-    const { auth } = setup(iss, c.now, { onFetch: () => fetched.n++ });
+    const { iss, c, fetched, auth } = await withIssuer([k1]);
     const t1 = await iss.mint({ aud: AUD, sub: 'u1' });
     expect(await check(auth, t1, c.now())).toBe('ok:u1');
     expect(iss.hits.jwks).toBe(1);
@@ -216,12 +225,7 @@ describe('verified-token cache', () => {
   it('forgets a remembered token once its key leaves the key set, noticed while only remembered tokens arrive', async () => {
     const k1 = await makeKey('ES256');
     const k2 = await makeKey('ES256');
-    const iss = await startIssuer([k1, k2]);
-    open.push(iss);
-    const c = clock();
-    // Fetches finished (key set in place), not merely received by the server.
-    const fetched = { n: 0 };
-    const { auth, verifier } = setup(iss, c.now, { onFetch: () => fetched.n++ });
+    const { iss, c, fetched, auth, verifier } = await withIssuer([k1, k2]);
     const spy = vi.spyOn(verifier, 'verify');
     const exp = Math.floor(c.now() / 1000) + 3 * 3600;
     const t1 = await iss.mint({ aud: AUD, sub: 'u1', exp }, { key: k1 });
@@ -255,11 +259,7 @@ describe('verified-token cache', () => {
 
   it('checks a remembered token again when its key is republished with other members (alg, key_ops)', async () => {
     const k1 = await makeKey('ES256');
-    const iss = await startIssuer([k1]);
-    open.push(iss);
-    const c = clock();
-    const fetched = { n: 0 };
-    const { auth, verifier } = setup(iss, c.now, { onFetch: () => fetched.n++ });
+    const { iss, c, fetched, auth, verifier } = await withIssuer([k1]);
     const spy = vi.spyOn(verifier, 'verify');
     const t = await iss.mint({ aud: AUD, sub: 'u', exp: Math.floor(c.now() / 1000) + 3 * 3600 }, { key: k1 });
     expect(await check(auth, t, c.now())).toBe('ok:u');
@@ -273,12 +273,7 @@ describe('verified-token cache', () => {
   });
 
   it('while the endpoint is down, remembered tokens keep working and cause one fetch per cooldown', async () => {
-    const k1 = await makeKey('ES256');
-    const iss = await startIssuer([k1]);
-    open.push(iss);
-    const c = clock();
-    const fetched = { n: 0 };
-    const { auth } = setup(iss, c.now, { onFetch: () => fetched.n++ });
+    const { iss, c, fetched, auth } = await withIssuer([await makeKey('ES256')]);
     const t = await iss.mint({ aud: AUD, sub: 'u', exp: Math.floor(c.now() / 1000) + 3 * 3600 });
     expect(await check(auth, t, c.now())).toBe('ok:u');
     iss.mode = 'down';
