@@ -1,6 +1,6 @@
 // One issuer's signing keys: found by discovery, fetched with a timeout, refreshed in the background,
 // kept while the endpoint is down, re-fetched at most once per cooldown for an unknown kid.
-import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey, type JWTVerifyOptions, type JWTVerifyResult } from 'jose';
 import { isAllowedIdpUrl } from '../config/issuers-schema.js';
 
 /** Largest discovery document or key set warden reads. */
@@ -75,15 +75,42 @@ function fingerprint(k: JSONWebKeySet['keys'][number]): string {
   return JSON.stringify(k, Object.keys(k).sort());
 }
 
-/** The keys of one issuer. `getKey` is what jose's jwtVerify calls. */
+/** One fetched key set: jose's key selection over it, and what each key looks like. */
+export interface KeySnapshot {
+  readonly select: JWTVerifyGetKey;
+  /** Fingerprints of every key. */
+  readonly all: ReadonlySet<string>;
+  /** Fingerprints of the keys carrying each `kid`. */
+  readonly byKid: ReadonlyMap<string, readonly string[]>;
+}
+
+function snapshotOf(jwks: JSONWebKeySet): KeySnapshot {
+  const all = new Set<string>();
+  const byKid = new Map<string, string[]>();
+  for (const k of jwks.keys) {
+    const f = fingerprint(k);
+    all.add(f);
+    if (typeof k.kid === 'string') byKid.set(k.kid, [...(byKid.get(k.kid) ?? []), f]);
+  }
+  return { select: createLocalJWKSet(jwks), all, byKid };
+}
+
+/** The same keys, member for member (their order aside). */
+function sameKeys(a: KeySnapshot, b: KeySnapshot): boolean {
+  if (a.all.size !== b.all.size) return false;
+  for (const f of a.all) if (!b.all.has(f)) return false;
+  return true;
+}
+
+/** Filled in by a verification: the key set whose key jose verified the token with. */
+export interface KeyUse {
+  snapshot: KeySnapshot | null;
+}
+
+/** The keys of one issuer. `keyFor` gives what jose's jwtVerify calls. */
 export class IssuerKeys {
-  private local: JWTVerifyGetKey | null = null;
-  private held = new Set<string>();
-  /**
-   * Bumped when a fetched key set no longer carries a key the previous one had (the IdP withdrew
-   * it): tokens verified before, and remembered, must be checked again against the keys now held.
-   */
-  private withdrawals = 0;
+  /** The key set held: replaced when a fetch brings different keys, kept (the same object) when it brings the same. */
+  private held: KeySnapshot | null = null;
   private jwksUri: string | null;
   private lastAttempt = -Infinity;
   private lastSuccess = -Infinity;
@@ -101,12 +128,28 @@ export class IssuerKeys {
 
   /** True once a key set has been fetched. */
   get ready(): boolean {
-    return this.local !== null;
+    return this.held !== null;
   }
 
-  /** Changes whenever a key held before has left the key set (see `withdrawals`). */
-  get generation(): number {
-    return this.withdrawals;
+  /** The key set held now (null before the first fetch). */
+  get current(): KeySnapshot | null {
+    return this.held;
+  }
+
+  /**
+   * Whether a token verified with a key of `used` would still find that key in the key set held
+   * now: every key of `used` that jose could have chosen for it (those with its `kid`; for a token
+   * without one, every key) is still published, member for member. A refresh that adds keys, or
+   * withdraws only other keys, keeps the token; one that withdraws or changes any candidate does not.
+   */
+  stillHolds(used: KeySnapshot, kid: string | undefined): boolean {
+    const now = this.held;
+    if (used === now) return true;
+    if (now === null) return false;
+    const candidates = kid === undefined ? used.all : used.byKid.get(kid);
+    if (candidates === undefined) return false;
+    for (const f of candidates) if (!now.all.has(f)) return false;
+    return true;
   }
 
   private coolingDown(now: number): boolean {
@@ -119,16 +162,9 @@ export class IssuerKeys {
       this.lastAttempt = this.opts.now();
       try {
         this.jwksUri ??= await discoverJwksUri(this.issuer, this.opts);
-        const jwks = signingKeys(await getJson(this.jwksUri, this.opts, 'application/jwk-set+json, application/json'));
-        const held = new Set(jwks.keys.map(fingerprint));
-        for (const k of this.held) {
-          if (!held.has(k)) {
-            this.withdrawals++;
-            break;
-          }
-        }
-        this.held = held;
-        this.local = createLocalJWKSet(jwks);
+        const fetched = snapshotOf(signingKeys(await getJson(this.jwksUri, this.opts, 'application/jwk-set+json, application/json')));
+        // The same keys again keep the snapshot tokens were verified with: their check stays a comparison.
+        if (this.held === null || !sameKeys(this.held, fetched)) this.held = fetched;
         this.lastSuccess = this.opts.now();
         this.lastError = null;
         this.opts.onFetch?.(this.issuer, 'ok');
@@ -144,7 +180,7 @@ export class IssuerKeys {
 
   /** Fetch again if no key set is held yet and the cooldown has passed (the start-up retry loop). */
   retryIfMissing(): void {
-    if (this.local === null && this.pending === null && !this.coolingDown(this.opts.now())) void this.refresh();
+    if (this.held === null && this.pending === null && !this.coolingDown(this.opts.now())) void this.refresh();
   }
 
   /**
@@ -153,29 +189,59 @@ export class IssuerKeys {
    * noticed even while every token presented is answered from the cache.
    */
   refreshIfStale(now = this.opts.now()): void {
-    if (this.local !== null && now - this.lastSuccess > this.opts.refreshMs && this.pending === null && !this.coolingDown(now)) void this.refresh();
+    if (this.held !== null && now - this.lastSuccess > this.opts.refreshMs && this.pending === null && !this.coolingDown(now)) void this.refresh();
   }
 
-  /** The verification key for a token header; a new kid re-fetches at most once per cooldown. */
-  readonly getKey: JWTVerifyGetKey = async (header, token) => {
-    const now = this.opts.now();
-    if (this.local === null) {
-      if (!this.coolingDown(now)) await this.refresh();
-      else if (this.pending) await this.pending;
-      if (this.local === null) throw new KeysUnavailable(this.lastError ?? 'key set not fetched yet');
-    } else this.refreshIfStale(now);
-    try {
-      return await this.local!(header, token);
-    } catch (e) {
-      if (!(e instanceof errors.JWKSNoMatchingKey)) throw e;
-      if (this.coolingDown(now)) throw new NoMatchingKey('no key with this kid; key set fetched recently');
-      await this.refresh();
+  /**
+   * What jose's jwtVerify calls for one token: its key from the key set held, a new kid re-fetching
+   * at most once per cooldown. `use.snapshot` is set to the key set the key came from.
+   */
+  keyFor(use: KeyUse = { snapshot: null }): JWTVerifyGetKey {
+    return async (header, token) => {
+      const now = this.opts.now();
+      if (this.held === null) {
+        if (!this.coolingDown(now)) await this.refresh();
+        else if (this.pending) await this.pending;
+        if (this.held === null) throw new KeysUnavailable(this.lastError ?? 'key set not fetched yet');
+      } else this.refreshIfStale(now);
+      const first = this.held;
       try {
-        return await this.local!(header, token);
-      } catch (again) {
-        if (again instanceof errors.JWKSNoMatchingKey) throw new NoMatchingKey('no key with this kid');
-        throw again;
+        use.snapshot = first;
+        return await first.select(header, token);
+      } catch (e) {
+        if (!(e instanceof errors.JWKSNoMatchingKey)) throw e;
+        if (this.coolingDown(now)) throw new NoMatchingKey('no key with this kid; key set fetched recently');
+        await this.refresh();
+        const again = this.held;
+        try {
+          use.snapshot = again;
+          return await again.select(header, token);
+        } catch (e2) {
+          if (e2 instanceof errors.JWKSNoMatchingKey) throw new NoMatchingKey('no key with this kid');
+          throw e2;
+        }
+      }
+    };
+  }
+}
+
+/**
+ * jose's jwtVerify against a key set. When several keys fit the token (it names no `kid`, or its
+ * `kid` is on more than one key), each is tried in turn, as jose's documentation does it: the
+ * first whose signature holds wins. A key set holds a handful of keys, so this is bounded.
+ */
+export async function verifyWithKeySet(token: string, getKey: JWTVerifyGetKey, options: JWTVerifyOptions): Promise<JWTVerifyResult> {
+  try {
+    return await jwtVerify(token, getKey, options);
+  } catch (e) {
+    if (!(e instanceof errors.JWKSMultipleMatchingKeys)) throw e;
+    for await (const key of e) {
+      try {
+        return await jwtVerify(token, key, options);
+      } catch (inner) {
+        if (!(inner instanceof errors.JWSSignatureVerificationFailed)) throw inner;
       }
     }
-  };
+    throw new errors.JWSSignatureVerificationFailed();
+  }
 }

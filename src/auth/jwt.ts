@@ -1,13 +1,13 @@
 // Bearer JWTs from trusted issuers: routed by `iss`, checked strictly with jose, remembered once verified.
 import { hash } from 'node:crypto';
-import { errors, jwtVerify, type JWTPayload } from 'jose';
+import { errors, type JWTPayload } from 'jose';
 import type { IssuerConfig } from '../config/issuers-schema.js';
 import { ASYMMETRIC_ALGORITHMS } from '../config/issuers-schema.js';
 import type { RequestDescription } from '../request/description.js';
 import { identityFromClaims, type ClaimsMapping } from './claims.js';
 import { AuthError, type TokenFailureCause, type AuthFailureCause } from './errors.js';
 import type { Identity } from './identity.js';
-import { IssuerKeys, KeysUnavailable, NoMatchingKey, type KeySetOptions } from './jwks.js';
+import { IssuerKeys, KeysUnavailable, NoMatchingKey, verifyWithKeySet, type KeySetOptions, type KeySnapshot, type KeyUse } from './jwks.js';
 import type { Revocations } from './revocations.js';
 import { Lru } from '../lru.js';
 
@@ -112,12 +112,15 @@ export class JwtVerifier {
     return { issuer, kid };
   }
 
-  /** Verify signature and claims with jose; resolves to the payload or rejects with an AuthError. */
-  async verify(token: string, routed: Routed, now: number): Promise<JWTPayload> {
+  /**
+   * Verify signature and claims with jose; resolves to the payload or rejects with an AuthError.
+   * `use.snapshot` is set to the issuer's key set the verification key came from.
+   */
+  async verify(token: string, routed: Routed, now: number, use: KeyUse = { snapshot: null }): Promise<JWTPayload> {
     const { config, keys, algorithms } = routed.issuer;
     const kid = routed.kid;
     try {
-      const { payload } = await jwtVerify(token, keys.getKey, {
+      const { payload } = await verifyWithKeySet(token, keys.keyFor(use), {
         issuer: config.issuer,
         audience: config.audience,
         algorithms,
@@ -153,13 +156,23 @@ function joseCause(e: unknown): TokenFailureCause | 'expired' | 'malformed' {
 
 interface CachedToken {
   identity: Identity;
-  /** The issuer's keys, and their generation when the token was verified: a withdrawn key sends it back to verification. */
+  /**
+   * The issuer's keys, and the key set the token's key came from (moved on to the one held when a
+   * refresh keeps every key it could have been): a withdrawn or changed key sends it back to verification.
+   */
   keys: IssuerKeys;
-  generation: number;
+  snapshot: KeySnapshot;
   expiresAt: number;
   jti: string | undefined;
   iat: number | undefined;
   kid: string | undefined;
+}
+
+/** After a refresh brought other keys: whether the token's key is still held (then it is held against the new set). */
+function keptKey(hit: CachedToken): boolean {
+  if (!hit.keys.stillHolds(hit.snapshot, hit.kid)) return false;
+  hit.snapshot = hit.keys.current!;
+  return true;
 }
 
 /** The bearer-JWT authenticator of one policy version: claim mapping and a cache of verified tokens. */
@@ -189,7 +202,7 @@ export class JwtAuthenticator {
     const hit = this.cache.get(key);
     if (hit !== undefined) {
       hit.keys.refreshIfStale(now);
-      if (now < hit.expiresAt && hit.generation === hit.keys.generation) {
+      if (now < hit.expiresAt && (hit.snapshot === hit.keys.current || keptKey(hit))) {
         const revoked = this.revoked(hit.identity, hit.jti, hit.iat, now, hit.kid);
         if (revoked === null) return hit.identity;
         this.cache.delete(key);
@@ -200,8 +213,8 @@ export class JwtAuthenticator {
     const routed = this.verifier.route(token);
     if (routed instanceof AuthError) return routed;
     const keys = routed.issuer.keys;
-    const generation = keys.generation;
-    return this.verifier.verify(token, routed, now).then(
+    const use: KeyUse = { snapshot: null };
+    return this.verifier.verify(token, routed, now, use).then(
       (payload) => {
         const identity = identityFromClaims(payload, routed.issuer.config, this.mapping, payload.exp! * 1000);
         // The audit line names the kid of every refused token, its claims' refusals included.
@@ -209,7 +222,7 @@ export class JwtAuthenticator {
         const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
         const revoked = this.revoked(identity, jti, payload.iat, now, routed.kid);
         if (revoked) return revoked;
-        this.cache.set(key, { identity, keys, generation, expiresAt: payload.exp! * 1000, jti, iat: payload.iat, kid: routed.kid });
+        if (use.snapshot !== null) this.cache.set(key, { identity, keys, snapshot: use.snapshot, expiresAt: payload.exp! * 1000, jti, iat: payload.iat, kid: routed.kid });
         return identity;
       },
       (e: unknown) => {

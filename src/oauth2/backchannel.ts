@@ -1,7 +1,7 @@
 // OpenID Connect Back-Channel Logout 1.0: verify a provider's logout token with jose, end the sessions it names.
-import { decodeJwt, jwtVerify } from 'jose';
+import { decodeJwt } from 'jose';
 import { ASYMMETRIC_ALGORITHMS } from '../config/issuers-schema.js';
-import { IssuerKeys } from '../auth/jwks.js';
+import { IssuerKeys, verifyWithKeySet } from '../auth/jwks.js';
 import type { OidcProvider } from './oidc.js';
 import type { SignIn } from './sign-in.js';
 
@@ -39,7 +39,7 @@ export async function verifyLogoutToken(s: SignIn, token: string): Promise<Logou
   let payload: Record<string, unknown>;
   try {
     const keys = await keysOf(provider);
-    ({ payload } = await jwtVerify(token, keys.getKey, {
+    ({ payload } = await verifyWithKeySet(token, keys.keyFor(), {
       issuer: provider.settings.issuer,
       audience: provider.settings.clientId,
       algorithms: [...ASYMMETRIC_ALGORITHMS],

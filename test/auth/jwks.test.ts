@@ -250,11 +250,99 @@ describe('verified-token cache', () => {
     expect(await check(auth, t2, c.now())).toBe('ok:u2');
     await vi.waitFor(() => expect(fetched.n).toBe(3));
     expect(await check(auth, t1, c.now())).toBe('unknown_kid');
-    // k2's token is checked again once against the keys now held, then remembered again.
+    expect(spy).toHaveBeenCalledTimes(3);
+    // k2 is still published as it was: its token stays remembered, no signature check.
     expect(await check(auth, t2, c.now())).toBe('ok:u2');
     expect(await check(auth, t2, c.now())).toBe('ok:u2');
-    expect(spy).toHaveBeenCalledTimes(4);
+    expect(spy).toHaveBeenCalledTimes(3);
     expect(iss.hits.jwks).toBe(3);
+  });
+
+  it('a key set flapping between two versions (replicas mid-rotation) checks again only the tokens whose key comes and goes', async () => {
+    const [k1, k2, k3] = await Promise.all([makeKey('ES256'), makeKey('ES256'), makeKey('ES256')]);
+    const { iss, c, fetched, auth, verifier } = await withIssuer([k1, k2]);
+    const spy = vi.spyOn(verifier, 'verify');
+    const exp = Math.floor(c.now() / 1000) + 3 * 3600;
+    const t1 = await iss.mint({ aud: AUD, sub: 'u1', exp }, { key: k1 });
+    const t2 = await iss.mint({ aud: AUD, sub: 'u2', exp }, { key: k2 });
+    const t3 = await iss.mint({ aud: AUD, sub: 'u3', exp }, { key: k3 });
+    expect(await check(auth, t1, c.now())).toBe('ok:u1');
+    expect(await check(auth, t2, c.now())).toBe('ok:u2');
+    let fetches = 1;
+    /** Publish `keys`, let the key set go stale, and wait for the background refresh a remembered token starts. */
+    const publish = async (...keys: TestKey[]) => {
+      iss.keys = keys;
+      c.advance(601_000);
+      expect(await check(auth, t2, c.now())).toBe('ok:u2');
+      const target = ++fetches;
+      await vi.waitFor(() => expect(fetched.n).toBe(target));
+    };
+    await publish(k2, k3);
+    expect(await check(auth, t1, c.now())).toBe('unknown_kid');
+    expect(await check(auth, t3, c.now())).toBe('ok:u3');
+    const checks = spy.mock.calls.length;
+    for (let flap = 0; flap < 3; flap++) {
+      await publish(k1, k2);
+      expect(await check(auth, t3, c.now())).toBe('unknown_kid');
+      await publish(k2, k3);
+      expect(await check(auth, t3, c.now())).toBe('ok:u3');
+    }
+    // t2's key was in every version: never checked again. t3's left and came back: checked each time.
+    expect(spy.mock.calls.map(([t]) => t).slice(checks)).toEqual([t3, t3, t3, t3, t3, t3]);
+  });
+
+  it('a token whose key arrived with a re-fetch for its kid is checked again when a later key set lacks that kid', async () => {
+    const k1 = await makeKey('ES256');
+    const k2 = await makeKey('ES256');
+    const { iss, c, fetched, auth, verifier } = await withIssuer([k1]);
+    const spy = vi.spyOn(verifier, 'verify');
+    const t1 = await iss.mint({ aud: AUD, sub: 'u1', exp: Math.floor(c.now() / 1000) + 3 * 3600 }, { key: k1 });
+    expect(await check(auth, t1, c.now())).toBe('ok:u1');
+    iss.keys = [k1, k2];
+    c.advance(31_000);
+    const t2 = await iss.mint({ aud: AUD, sub: 'u2', exp: Math.floor(c.now() / 1000) + 3 * 3600 }, { key: k2 });
+    expect(await check(auth, t2, c.now())).toBe('ok:u2'); // unknown kid: fetched again, verified with the new set
+    expect(fetched.n).toBe(2);
+    // The key set goes back to the version without k2 (a replica behind the IdP's load balancer lagging).
+    iss.keys = [k1];
+    c.advance(601_000);
+    expect(await check(auth, t1, c.now())).toBe('ok:u1');
+    await vi.waitFor(() => expect(fetched.n).toBe(3));
+    expect(await check(auth, t2, c.now())).toBe('unknown_kid');
+    expect(await check(auth, t1, c.now())).toBe('ok:u1');
+    expect(spy).toHaveBeenCalledTimes(3);
+  });
+
+  it('verifies a token without a kid against each key that fits; any withdrawal checks it again', async () => {
+    const [k1, k2, k3, other] = await Promise.all([makeKey('ES256'), makeKey('ES256'), makeKey('ES256'), makeKey('ES256')]);
+    const { iss, c, fetched, auth, verifier } = await withIssuer([k1, k2]);
+    const spy = vi.spyOn(verifier, 'verify');
+    const exp = Math.floor(c.now() / 1000) + 3 * 3600;
+    const noKid = { kid: undefined };
+    const t = await iss.mint({ aud: AUD, sub: 'u', exp }, { key: k2, header: noKid });
+    expect(JSON.parse(Buffer.from(t.split('.')[0]!, 'base64url').toString())).not.toHaveProperty('kid');
+    expect(await check(auth, t, c.now())).toBe('ok:u');
+    expect(await check(auth, await iss.mint({ aud: AUD, sub: 'x', exp }, { key: other, header: noKid }), c.now())).toBe('bad_signature');
+    expect(spy).toHaveBeenCalledTimes(2);
+    // Adding a key keeps it remembered; withdrawing any key checks it again (jose might have chosen that one).
+    iss.keys = [k1, k2, k3];
+    c.advance(601_000);
+    expect(await check(auth, t, c.now())).toBe('ok:u');
+    await vi.waitFor(() => expect(fetched.n).toBe(2));
+    expect(await check(auth, t, c.now())).toBe('ok:u');
+    expect(spy).toHaveBeenCalledTimes(2);
+    iss.keys = [k2, k3];
+    c.advance(601_000);
+    expect(await check(auth, t, c.now())).toBe('ok:u');
+    await vi.waitFor(() => expect(fetched.n).toBe(3));
+    expect(await check(auth, t, c.now())).toBe('ok:u');
+    expect(await check(auth, t, c.now())).toBe('ok:u');
+    expect(spy).toHaveBeenCalledTimes(3);
+    iss.keys = [k1, k3];
+    c.advance(601_000);
+    expect(await check(auth, t, c.now())).toBe('ok:u');
+    await vi.waitFor(() => expect(fetched.n).toBe(4));
+    expect(await check(auth, t, c.now())).toBe('bad_signature');
   });
 
   it('checks a remembered token again when its key is republished with other members (alg, key_ops)', async () => {
