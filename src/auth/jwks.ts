@@ -1,10 +1,8 @@
 // One issuer's signing keys: found by discovery, fetched with a timeout, refreshed in the background,
-// kept while the endpoint is down, re-fetched at most once per cooldown for an unknown kid.
-import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey, type JWTVerifyOptions, type JWTVerifyResult } from 'jose';
-import { isAllowedIdpUrl } from '../config/issuers-schema.js';
-
-/** Largest discovery document or key set warden reads. */
-const MAX_DOCUMENT_BYTES = 512 * 1024;
+// kept while the endpoint is down, re-fetched at most once per cooldown for an unknown kid; each
+// fetched set a snapshot that tells whether a remembered token's key is still published.
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { discoverJwksUri, fetchSigningKeys } from './key-set-documents.js';
 
 /** How fetches behave; times in milliseconds. */
 export interface KeySetOptions {
@@ -25,46 +23,6 @@ export class KeysUnavailable extends Error {
 /** A key id no key in the (fresh enough) key set carries. */
 export class NoMatchingKey extends Error {
   override name = 'NoMatchingKey';
-}
-
-async function getJson(url: string, opts: KeySetOptions, accept: string): Promise<unknown> {
-  const res = await opts.fetch(url, { headers: { accept }, redirect: 'error', signal: AbortSignal.timeout(opts.timeoutMs) });
-  if (res.status !== 200) throw new Error(`HTTP ${res.status} from ${url}`);
-  const tooLarge = () => new Error(`document larger than ${MAX_DOCUMENT_BYTES} bytes at ${url}`);
-  if (Number(res.headers.get('content-length') ?? 0) > MAX_DOCUMENT_BYTES) throw tooLarge();
-  // Read at most the limit, whatever the server declares (or does not, when chunked).
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (res.body) {
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-      size += chunk.byteLength;
-      if (size > MAX_DOCUMENT_BYTES) throw tooLarge();
-      chunks.push(chunk);
-    }
-  }
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-}
-
-/** OpenID discovery: the jwks_uri of an issuer whose metadata names exactly that issuer. */
-export async function discoverJwksUri(issuer: string, opts: KeySetOptions): Promise<string> {
-  const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-  const meta = await getJson(url, opts, 'application/json');
-  if (!meta || typeof meta !== 'object') throw new Error(`discovery document at ${url} is not a JSON object`);
-  const m = meta as { issuer?: unknown; jwks_uri?: unknown };
-  if (m.issuer !== issuer) throw new Error(`discovery document at ${url} names issuer ${JSON.stringify(m.issuer)}, not ${issuer}`);
-  if (typeof m.jwks_uri !== 'string' || !isAllowedIdpUrl(m.jwks_uri)) throw new Error(`discovery document at ${url} has no usable https jwks_uri`);
-  return m.jwks_uri;
-}
-
-/** Only public signature keys: a symmetric (`oct`) or encryption-only key in a key set is never used. */
-function signingKeys(json: unknown): JSONWebKeySet {
-  if (!json || typeof json !== 'object' || !Array.isArray((json as { keys?: unknown }).keys)) throw new Error('not a JSON Web Key Set');
-  const keys = ((json as { keys: unknown[] }).keys).filter(
-    (k): k is JSONWebKeySet['keys'][number] =>
-      !!k && typeof k === 'object' && typeof (k as { kty?: unknown }).kty === 'string' && (k as { kty: string }).kty !== 'oct' &&
-      ((k as { use?: unknown }).use === undefined || (k as { use?: unknown }).use === 'sig') && (k as { d?: unknown }).d === undefined,
-  );
-  return { keys };
 }
 
 /**
@@ -162,7 +120,7 @@ export class IssuerKeys {
       this.lastAttempt = this.opts.now();
       try {
         this.jwksUri ??= await discoverJwksUri(this.issuer, this.opts);
-        const fetched = snapshotOf(signingKeys(await getJson(this.jwksUri, this.opts, 'application/jwk-set+json, application/json')));
+        const fetched = snapshotOf(await fetchSigningKeys(this.jwksUri, this.opts));
         // The same keys again keep the snapshot tokens were verified with: their check stays a comparison.
         if (this.held === null || !sameKeys(this.held, fetched)) this.held = fetched;
         this.lastSuccess = this.opts.now();
@@ -222,26 +180,5 @@ export class IssuerKeys {
         }
       }
     };
-  }
-}
-
-/**
- * jose's jwtVerify against a key set. When several keys fit the token (it names no `kid`, or its
- * `kid` is on more than one key), each is tried in turn, as jose's documentation does it: the
- * first whose signature holds wins. A key set holds a handful of keys, so this is bounded.
- */
-export async function verifyWithKeySet(token: string, getKey: JWTVerifyGetKey, options: JWTVerifyOptions): Promise<JWTVerifyResult> {
-  try {
-    return await jwtVerify(token, getKey, options);
-  } catch (e) {
-    if (!(e instanceof errors.JWKSMultipleMatchingKeys)) throw e;
-    for await (const key of e) {
-      try {
-        return await jwtVerify(token, key, options);
-      } catch (inner) {
-        if (!(inner instanceof errors.JWSSignatureVerificationFailed)) throw inner;
-      }
-    }
-    throw new errors.JWSSignatureVerificationFailed();
   }
 }

@@ -7,7 +7,8 @@ import type { RequestDescription } from '../request/description.js';
 import { identityFromClaims, type ClaimsMapping } from './claims.js';
 import { AuthError, type TokenFailureCause, type AuthFailureCause } from './errors.js';
 import type { Identity } from './identity.js';
-import { IssuerKeys, KeysUnavailable, NoMatchingKey, verifyWithKeySet, type KeySetOptions, type KeySnapshot, type KeyUse } from './jwks.js';
+import { IssuerKeys, KeysUnavailable, NoMatchingKey, type KeySetOptions, type KeySnapshot, type KeyUse } from './jwks.js';
+import { verifyWithKeySet } from './key-set-verify.js';
 import type { Revocations } from './revocations.js';
 import { Lru } from '../lru.js';
 
@@ -113,12 +114,13 @@ export class JwtVerifier {
   }
 
   /**
-   * Verify signature and claims with jose; resolves to the payload or rejects with an AuthError.
-   * `use.snapshot` is set to the issuer's key set the verification key came from.
+   * Verify signature and claims with jose; resolves to the payload and the issuer's key set the
+   * verification key came from, or rejects with an AuthError.
    */
-  async verify(token: string, routed: Routed, now: number, use: KeyUse = { snapshot: null }): Promise<JWTPayload> {
+  async verify(token: string, routed: Routed, now: number): Promise<{ payload: JWTPayload; keySet: KeySnapshot }> {
     const { config, keys, algorithms } = routed.issuer;
     const kid = routed.kid;
+    const use: KeyUse = { snapshot: null };
     try {
       const { payload } = await verifyWithKeySet(token, keys.keyFor(use), {
         issuer: config.issuer,
@@ -131,7 +133,7 @@ export class JwtVerifier {
       if (typeof payload.iat === 'number' && payload.iat > now / 1000 + config.clockToleranceSec) throw refuse('issued_in_future', { kid });
       // Keycloak marks its token kinds in a `typ` claim: only access tokens are bearer credentials.
       if (payload.typ !== undefined && (typeof payload.typ !== 'string' || !/^(?:bearer|at\+jwt)$/i.test(payload.typ))) throw refuse('wrong_type', { kid });
-      return payload;
+      return { payload, keySet: use.snapshot! };
     } catch (e) {
       throw e instanceof AuthError ? e : refuse(joseCause(e), { kid, joseCode: (e as { code?: string }).code ?? (e as Error).name });
     }
@@ -213,16 +215,15 @@ export class JwtAuthenticator {
     const routed = this.verifier.route(token);
     if (routed instanceof AuthError) return routed;
     const keys = routed.issuer.keys;
-    const use: KeyUse = { snapshot: null };
-    return this.verifier.verify(token, routed, now, use).then(
-      (payload) => {
+    return this.verifier.verify(token, routed, now).then(
+      ({ payload, keySet }) => {
         const identity = identityFromClaims(payload, routed.issuer.config, this.mapping, payload.exp! * 1000);
         // The audit line names the kid of every refused token, its claims' refusals included.
         if (identity instanceof AuthError) return refuse(identity.failure, { kid: routed.kid });
         const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
         const revoked = this.revoked(identity, jti, payload.iat, now, routed.kid);
         if (revoked) return revoked;
-        if (use.snapshot !== null) this.cache.set(key, { identity, keys, snapshot: use.snapshot, expiresAt: payload.exp! * 1000, jti, iat: payload.iat, kid: routed.kid });
+        this.cache.set(key, { identity, keys, snapshot: keySet, expiresAt: payload.exp! * 1000, jti, iat: payload.iat, kid: routed.kid });
         return identity;
       },
       (e: unknown) => {

@@ -1,7 +1,8 @@
 // OpenID Connect Back-Channel Logout 1.0: verify a provider's logout token with jose, end the sessions it names.
 import { decodeJwt } from 'jose';
 import { ASYMMETRIC_ALGORITHMS } from '../config/issuers-schema.js';
-import { IssuerKeys, verifyWithKeySet } from '../auth/jwks.js';
+import { IssuerKeys } from '../auth/jwks.js';
+import { verifyWithKeySet } from '../auth/key-set-verify.js';
 import type { OidcProvider } from './oidc.js';
 import type { SignIn } from './sign-in.js';
 

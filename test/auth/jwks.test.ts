@@ -5,6 +5,8 @@ import { claimsMapping } from '../../src/auth/claims.js';
 import { AuthError } from '../../src/auth/errors.js';
 import { IssuerKeys, type KeySetOptions } from '../../src/auth/jwks.js';
 import { JwtAuthenticator, JwtVerifier } from '../../src/auth/jwt.js';
+import { MAX_CANDIDATE_KEYS } from '../../src/auth/key-set-verify.js';
+import { exportJWK } from 'jose';
 import { issuersSchema } from '../../src/config/issuers-schema.js';
 import { policySchema } from '../../src/config/policy-schema.js';
 import { HeaderMap } from '../../src/http/header-map.js';
@@ -49,7 +51,18 @@ async function withIssuer(keys: TestKey[]) {
   const c = clock();
   const fetched = { n: 0 };
   const { auth, verifier } = setup(iss, c.now, { onFetch: () => fetched.n++ });
-  return { iss, c, fetched, auth, verifier };
+  /**
+   * Publish `keys`, let the key set held go stale, present `remembered` (answered from the cache,
+   * as user `sub`; it starts the background refresh) and wait for that fetch to finish.
+   */
+  const republish = async (keys: TestKey[], remembered: string, sub: string) => {
+    iss.keys = keys;
+    c.advance(601_000);
+    const target = fetched.n + 1;
+    expect(await check(auth, remembered, c.now())).toBe(`ok:${sub}`);
+    await vi.waitFor(() => expect(fetched.n).toBe(target));
+  };
+  return { iss, c, fetched, auth, verifier, republish };
 }
 
 const addr = parseAddress('127.0.0.1')!;
@@ -225,7 +238,7 @@ describe('verified-token cache', () => {
   it('forgets a remembered token once its key leaves the key set, noticed while only remembered tokens arrive', async () => {
     const k1 = await makeKey('ES256');
     const k2 = await makeKey('ES256');
-    const { iss, c, fetched, auth, verifier } = await withIssuer([k1, k2]);
+    const { iss, c, auth, verifier, republish } = await withIssuer([k1, k2]);
     const spy = vi.spyOn(verifier, 'verify');
     const exp = Math.floor(c.now() / 1000) + 3 * 3600;
     const t1 = await iss.mint({ aud: AUD, sub: 'u1', exp }, { key: k1 });
@@ -236,19 +249,13 @@ describe('verified-token cache', () => {
     expect(iss.hits.jwks).toBe(1);
 
     // A refresh that only adds a key changes nothing for the tokens remembered.
-    iss.keys = [k1, k2, await makeKey('ES256')];
-    c.advance(601_000);
-    expect(await check(auth, t1, c.now())).toBe('ok:u1'); // stale: refresh started in the background
-    await vi.waitFor(() => expect(fetched.n).toBe(2));
+    await republish([k1, k2, await makeKey('ES256')], t1, 'u1');
     expect(await check(auth, t1, c.now())).toBe('ok:u1');
     expect(await check(auth, t2, c.now())).toBe('ok:u2');
     expect(spy).toHaveBeenCalledTimes(2);
 
     // The IdP withdraws k1: the next background refresh, started by a remembered token, sees it gone.
-    iss.keys = [k2];
-    c.advance(601_000);
-    expect(await check(auth, t2, c.now())).toBe('ok:u2');
-    await vi.waitFor(() => expect(fetched.n).toBe(3));
+    await republish([k2], t2, 'u2');
     expect(await check(auth, t1, c.now())).toBe('unknown_kid');
     expect(spy).toHaveBeenCalledTimes(3);
     // k2 is still published as it was: its token stays remembered, no signature check.
@@ -260,7 +267,7 @@ describe('verified-token cache', () => {
 
   it('a key set flapping between two versions (replicas mid-rotation) checks again only the tokens whose key comes and goes', async () => {
     const [k1, k2, k3] = await Promise.all([makeKey('ES256'), makeKey('ES256'), makeKey('ES256')]);
-    const { iss, c, fetched, auth, verifier } = await withIssuer([k1, k2]);
+    const { iss, c, auth, verifier, republish } = await withIssuer([k1, k2]);
     const spy = vi.spyOn(verifier, 'verify');
     const exp = Math.floor(c.now() / 1000) + 3 * 3600;
     const t1 = await iss.mint({ aud: AUD, sub: 'u1', exp }, { key: k1 });
@@ -268,23 +275,14 @@ describe('verified-token cache', () => {
     const t3 = await iss.mint({ aud: AUD, sub: 'u3', exp }, { key: k3 });
     expect(await check(auth, t1, c.now())).toBe('ok:u1');
     expect(await check(auth, t2, c.now())).toBe('ok:u2');
-    let fetches = 1;
-    /** Publish `keys`, let the key set go stale, and wait for the background refresh a remembered token starts. */
-    const publish = async (...keys: TestKey[]) => {
-      iss.keys = keys;
-      c.advance(601_000);
-      expect(await check(auth, t2, c.now())).toBe('ok:u2');
-      const target = ++fetches;
-      await vi.waitFor(() => expect(fetched.n).toBe(target));
-    };
-    await publish(k2, k3);
+    await republish([k2, k3], t2, 'u2');
     expect(await check(auth, t1, c.now())).toBe('unknown_kid');
     expect(await check(auth, t3, c.now())).toBe('ok:u3');
     const checks = spy.mock.calls.length;
     for (let flap = 0; flap < 3; flap++) {
-      await publish(k1, k2);
+      await republish([k1, k2], t2, 'u2');
       expect(await check(auth, t3, c.now())).toBe('unknown_kid');
-      await publish(k2, k3);
+      await republish([k2, k3], t2, 'u2');
       expect(await check(auth, t3, c.now())).toBe('ok:u3');
     }
     // t2's key was in every version: never checked again. t3's left and came back: checked each time.
@@ -294,7 +292,7 @@ describe('verified-token cache', () => {
   it('a token whose key arrived with a re-fetch for its kid is checked again when a later key set lacks that kid', async () => {
     const k1 = await makeKey('ES256');
     const k2 = await makeKey('ES256');
-    const { iss, c, fetched, auth, verifier } = await withIssuer([k1]);
+    const { iss, c, fetched, auth, verifier, republish } = await withIssuer([k1]);
     const spy = vi.spyOn(verifier, 'verify');
     const t1 = await iss.mint({ aud: AUD, sub: 'u1', exp: Math.floor(c.now() / 1000) + 3 * 3600 }, { key: k1 });
     expect(await check(auth, t1, c.now())).toBe('ok:u1');
@@ -303,19 +301,90 @@ describe('verified-token cache', () => {
     const t2 = await iss.mint({ aud: AUD, sub: 'u2', exp: Math.floor(c.now() / 1000) + 3 * 3600 }, { key: k2 });
     expect(await check(auth, t2, c.now())).toBe('ok:u2'); // unknown kid: fetched again, verified with the new set
     expect(fetched.n).toBe(2);
+    // Remembered with the set its key came from (the one fetched for it), so a hit needs no check.
+    expect(await check(auth, t2, c.now())).toBe('ok:u2');
+    expect(spy).toHaveBeenCalledTimes(2);
     // The key set goes back to the version without k2 (a replica behind the IdP's load balancer lagging).
-    iss.keys = [k1];
-    c.advance(601_000);
-    expect(await check(auth, t1, c.now())).toBe('ok:u1');
-    await vi.waitFor(() => expect(fetched.n).toBe(3));
+    await republish([k1], t1, 'u1');
     expect(await check(auth, t2, c.now())).toBe('unknown_kid');
     expect(await check(auth, t1, c.now())).toBe('ok:u1');
     expect(spy).toHaveBeenCalledTimes(3);
   });
 
+  it('a token without a kid whose key arrived with a re-fetch is refused once that key is withdrawn', async () => {
+    const k256 = await makeKey('ES256');
+    const k384 = await makeKey('ES384');
+    const { iss, c, fetched, auth, verifier, republish } = await withIssuer([k256]);
+    const spy = vi.spyOn(verifier, 'verify');
+    const t = await iss.mint({ aud: AUD, sub: 'u', exp: Math.floor(c.now() / 1000) + 3 * 3600 }, { key: k384, header: { kid: undefined } });
+    await verifier.start();
+    expect(fetched.n).toBe(1);
+    iss.keys = [k256, k384];
+    c.advance(31_000);
+    expect(await check(auth, t, c.now())).toBe('ok:u'); // no P-384 key held: fetched again, verified with the new set
+    expect(fetched.n).toBe(2);
+    expect(await check(auth, t, c.now())).toBe('ok:u');
+    expect(spy).toHaveBeenCalledTimes(1);
+    // The P-384 key is withdrawn; the P-256 key, the only one of the first set, stays.
+    await republish([k256], t, 'u');
+    expect(await check(auth, t, c.now())).toBe('unknown_kid');
+  });
+
+  it('a kid carried by two keys: both are tried, and withdrawing an unrelated key keeps the token', async () => {
+    const [a, b, other] = await Promise.all([makeKey('ES256', 'dup'), makeKey('ES256', 'dup'), makeKey('ES256')]);
+    const { iss, c, auth, verifier, republish } = await withIssuer([a, b, other]);
+    const spy = vi.spyOn(verifier, 'verify');
+    const t = await iss.mint({ aud: AUD, sub: 'u', exp: Math.floor(c.now() / 1000) + 3 * 3600 }, { key: b });
+    expect(await check(auth, t, c.now())).toBe('ok:u');
+    await republish([a, b], t, 'u');
+    expect(await check(auth, t, c.now())).toBe('ok:u');
+    expect(spy).toHaveBeenCalledTimes(1);
+    // Withdrawing the other key with that kid checks it again (jose could have chosen either); it still holds.
+    await republish([b], t, 'u');
+    expect(await check(auth, t, c.now())).toBe('ok:u');
+    expect(spy).toHaveBeenCalledTimes(2);
+  });
+
+  it('a token without a kid: its claims are judged by the key whose signature holds; too many fitting keys refuse it unchecked', async () => {
+    const keys = await Promise.all(Array.from({ length: MAX_CANDIDATE_KEYS + 1 }, () => makeKey('ES256')));
+    const { iss, c, fetched, auth } = await withIssuer(keys.slice(0, 2));
+    const exp = Math.floor(c.now() / 1000) + 3 * 3600;
+    const noKid = { kid: undefined };
+    // The second key's signature holds: a wrong audience is refused as such, not as a bad signature.
+    expect(await check(auth, await iss.mint({ aud: 'someone-else', sub: 'u', exp }, { key: keys[1], header: noKid }), c.now())).toBe('wrong_audience');
+    const t = await iss.mint({ aud: AUD, sub: 'u', exp }, { key: keys[0], header: noKid });
+    expect(await check(auth, t, c.now())).toBe('ok:u');
+    // One key more than MAX_CANDIDATE_KEYS fits: a token without a kid is refused before any signature check.
+    iss.keys = keys;
+    c.advance(601_000);
+    expect(await check(auth, t, c.now())).toBe('ok:u'); // remembered; starts the refresh
+    await vi.waitFor(() => expect(fetched.n).toBe(2));
+    const signatureChecks = vi.spyOn(crypto.subtle, 'verify');
+    try {
+      expect(await check(auth, await iss.mint({ aud: AUD, sub: 'v', exp }, { key: keys[0], header: noKid }), c.now())).toBe('unknown_kid');
+      expect(signatureChecks).not.toHaveBeenCalled();
+      // A token naming its kid is unaffected by the set's size.
+      expect(await check(auth, await iss.mint({ aud: AUD, sub: 'k', exp }, { key: keys[4] }), c.now())).toBe('ok:k');
+      expect(signatureChecks).toHaveBeenCalledTimes(1);
+    } finally {
+      signatureChecks.mockRestore();
+    }
+  });
+
+  it('ignores an RSA key below 2048 bits in a key set: a token naming it is refused as unknown_kid, not an error', async () => {
+    const strong = await makeKey('RS256');
+    const pair = (await crypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, true, ['sign', 'verify'])) as { privateKey: TestKey['privateKey']; publicKey: TestKey['privateKey'] };
+    const weak: TestKey = { kid: 'weak', alg: 'RS256', privateKey: pair.privateKey, publicJwk: { ...(await exportJWK(pair.publicKey)), kid: 'weak', alg: 'RS256', use: 'sig' } };
+    const { iss, c, auth } = await withIssuer([weak, strong]);
+    const exp = Math.floor(c.now() / 1000) + 3600;
+    const now = Math.floor(c.now() / 1000);
+    expect(await check(auth, signRaw({ alg: 'RS256', kid: 'weak', typ: 'at+jwt' }, { iss: iss.issuer, aud: AUD, sub: 'w', iat: now, exp }, weak), c.now())).toBe('unknown_kid');
+    expect(await check(auth, await iss.mint({ aud: AUD, sub: 's', exp }, { key: strong, header: { kid: undefined } }), c.now())).toBe('ok:s');
+  });
+
   it('verifies a token without a kid against each key that fits; any withdrawal checks it again', async () => {
     const [k1, k2, k3, other] = await Promise.all([makeKey('ES256'), makeKey('ES256'), makeKey('ES256'), makeKey('ES256')]);
-    const { iss, c, fetched, auth, verifier } = await withIssuer([k1, k2]);
+    const { iss, c, auth, verifier, republish } = await withIssuer([k1, k2]);
     const spy = vi.spyOn(verifier, 'verify');
     const exp = Math.floor(c.now() / 1000) + 3 * 3600;
     const noKid = { kid: undefined };
@@ -325,37 +394,25 @@ describe('verified-token cache', () => {
     expect(await check(auth, await iss.mint({ aud: AUD, sub: 'x', exp }, { key: other, header: noKid }), c.now())).toBe('bad_signature');
     expect(spy).toHaveBeenCalledTimes(2);
     // Adding a key keeps it remembered; withdrawing any key checks it again (jose might have chosen that one).
-    iss.keys = [k1, k2, k3];
-    c.advance(601_000);
-    expect(await check(auth, t, c.now())).toBe('ok:u');
-    await vi.waitFor(() => expect(fetched.n).toBe(2));
+    await republish([k1, k2, k3], t, 'u');
     expect(await check(auth, t, c.now())).toBe('ok:u');
     expect(spy).toHaveBeenCalledTimes(2);
-    iss.keys = [k2, k3];
-    c.advance(601_000);
-    expect(await check(auth, t, c.now())).toBe('ok:u');
-    await vi.waitFor(() => expect(fetched.n).toBe(3));
+    await republish([k2, k3], t, 'u');
     expect(await check(auth, t, c.now())).toBe('ok:u');
     expect(await check(auth, t, c.now())).toBe('ok:u');
     expect(spy).toHaveBeenCalledTimes(3);
-    iss.keys = [k1, k3];
-    c.advance(601_000);
-    expect(await check(auth, t, c.now())).toBe('ok:u');
-    await vi.waitFor(() => expect(fetched.n).toBe(4));
+    await republish([k1, k3], t, 'u');
     expect(await check(auth, t, c.now())).toBe('bad_signature');
   });
 
   it('checks a remembered token again when its key is republished with other members (alg, key_ops)', async () => {
     const k1 = await makeKey('ES256');
-    const { iss, c, fetched, auth, verifier } = await withIssuer([k1]);
+    const { iss, c, auth, verifier, republish } = await withIssuer([k1]);
     const spy = vi.spyOn(verifier, 'verify');
     const t = await iss.mint({ aud: AUD, sub: 'u', exp: Math.floor(c.now() / 1000) + 3 * 3600 }, { key: k1 });
     expect(await check(auth, t, c.now())).toBe('ok:u');
     // The same key material, now published for encryption-style use only: jose will not verify with it.
-    iss.keys = [{ ...k1, publicJwk: { ...k1.publicJwk, key_ops: ['encrypt'] } }];
-    c.advance(601_000);
-    expect(await check(auth, t, c.now())).toBe('ok:u'); // stale: refresh started in the background
-    await vi.waitFor(() => expect(fetched.n).toBe(2));
+    await republish([{ ...k1, publicJwk: { ...k1.publicJwk, key_ops: ['encrypt'] } }], t, 'u');
     expect(await check(auth, t, c.now())).not.toBe('ok:u');
     expect(spy).toHaveBeenCalledTimes(2);
   });

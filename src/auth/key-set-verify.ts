@@ -1,0 +1,41 @@
+// Verifying a JWT against an issuer's key set when more than one key fits it.
+import { errors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions, type JWTVerifyResult } from 'jose';
+import { NoMatchingKey } from './jwks.js';
+
+/**
+ * Most keys tried for one token. A token that names no `kid` (or a `kid` several keys carry) is
+ * checked against each key that fits it; with more than this many, it is refused unchecked, so a
+ * forged token costs a bounded number of signature checks whatever the key set holds.
+ */
+export const MAX_CANDIDATE_KEYS = 4;
+
+/** A candidate key that does not verify this token, or cannot be used for it: the next one is tried. */
+function keyLevel(e: unknown): boolean {
+  return e instanceof errors.JWSSignatureVerificationFailed || e instanceof errors.JOSENotSupported || e instanceof errors.JWKInvalid || e instanceof TypeError;
+}
+
+/**
+ * jose's jwtVerify against a key set. When several keys fit the token, each is tried in turn, as
+ * jose's documentation does it (up to {@link MAX_CANDIDATE_KEYS}): the first whose signature holds
+ * decides, its claim checks included; when none holds, the signature is refused.
+ */
+export async function verifyWithKeySet(token: string, getKey: JWTVerifyGetKey, options: JWTVerifyOptions): Promise<JWTVerifyResult> {
+  try {
+    return await jwtVerify(token, getKey, options);
+  } catch (e) {
+    if (!(e instanceof errors.JWKSMultipleMatchingKeys)) throw e;
+    const candidates = [];
+    for await (const key of e) {
+      candidates.push(key);
+      if (candidates.length > MAX_CANDIDATE_KEYS) throw new NoMatchingKey(`more than ${MAX_CANDIDATE_KEYS} keys fit a token that names no kid of its own`);
+    }
+    for (const key of candidates) {
+      try {
+        return await jwtVerify(token, key, options);
+      } catch (inner) {
+        if (!keyLevel(inner)) throw inner;
+      }
+    }
+    throw new errors.JWSSignatureVerificationFailed();
+  }
+}
