@@ -311,6 +311,21 @@ describe('verified-token cache', () => {
     expect(spy).toHaveBeenCalledTimes(3);
   });
 
+  it('a token with a new kid arriving while a background refresh is under way waits for it instead of being refused', async () => {
+    const k1 = await makeKey('ES256');
+    const k2 = await makeKey('ES256');
+    const { iss, c, fetched, auth } = await withIssuer([k1]);
+    const exp = Math.floor(c.now() / 1000) + 3 * 3600;
+    const t1 = await iss.mint({ aud: AUD, sub: 'u1', exp }, { key: k1 });
+    expect(await check(auth, t1, c.now())).toBe('ok:u1');
+    iss.keys = [k1, k2];
+    c.advance(601_000);
+    expect(await check(auth, t1, c.now())).toBe('ok:u1'); // stale: starts the background refresh
+    expect(fetched.n).toBe(1); // still under way
+    expect(await check(auth, await iss.mint({ aud: AUD, sub: 'u2', exp }, { key: k2 }), c.now())).toBe('ok:u2');
+    expect(iss.hits.jwks).toBe(2);
+  });
+
   it('a token without a kid whose key arrived with a re-fetch is refused once that key is withdrawn', async () => {
     const k256 = await makeKey('ES256');
     const k384 = await makeKey('ES384');
