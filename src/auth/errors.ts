@@ -13,7 +13,8 @@ export type SessionFailureCause = 'bad_session' | 'session_ended';
 export type TokenFailureCause =
   | 'too_large' | 'jwe' | 'not_jws' | 'alg_none' | 'alg_not_allowed' | 'embedded_key' | 'nested_token' | 'wrong_type'
   | 'bad_kid' | 'unknown_crit' | 'unknown_issuer' | 'unknown_kid' | 'keys_unavailable' | 'bad_signature'
-  | 'not_yet_valid' | 'issued_in_future' | 'bad_claim' | 'wrong_audience' | 'bad_subject' | 'bad_roles';
+  | 'not_yet_valid' | 'issued_in_future' | 'bad_claim' | 'wrong_audience' | 'bad_subject' | 'bad_roles'
+  | 'sender_constrained';
 
 /** Public `error_description` of a refused token: fixed text per cause, never the token. */
 export const TOKEN_ERROR_DESCRIPTION: Partial<Record<AuthFailureCause, string>> = {
@@ -24,6 +25,7 @@ export const TOKEN_ERROR_DESCRIPTION: Partial<Record<AuthFailureCause, string>> 
   unknown_issuer: 'the token issuer is not trusted',
   too_large: 'the token is too large',
   keys_unavailable: 'the issuer signing keys are unavailable',
+  sender_constrained: 'the token is bound to a key and cannot be used as a bearer token',
 };
 
 /** Detail of a refused token for the audit line: jose's error code and the key id. */

@@ -133,6 +133,10 @@ export class JwtVerifier {
       if (typeof payload.iat === 'number' && payload.iat > now / 1000 + config.clockToleranceSec) throw refuse('issued_in_future', { kid });
       // Keycloak marks its token kinds in a `typ` claim: only access tokens are bearer credentials.
       if (payload.typ !== undefined && (typeof payload.typ !== 'string' || !/^(?:bearer|at\+jwt)$/i.test(payload.typ))) throw refuse('wrong_type', { kid });
+      // A sender-constrained token (`cnf`: DPoP `jkt`, mutual-TLS `x5t#S256`, RFC 9449 / 8705) is only
+      // good with a proof of possession of its key, which a bearer request does not carry: accepting it
+      // would turn a stolen bound token back into a bearer token.
+      if (payload.cnf !== undefined) throw refuse('sender_constrained', { kid });
       return { payload, keySet: use.snapshot! };
     } catch (e) {
       throw e instanceof AuthError ? e : refuse(joseCause(e), { kid, joseCode: (e as { code?: string }).code ?? (e as Error).name });

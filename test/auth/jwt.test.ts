@@ -218,6 +218,17 @@ describe('refused tokens: 401, invalid_token, the cause only in the audit line',
     await refused(await mint(a, {}, { header: { typ: 'logout+jwt' } }), 'wrong_type');
   });
 
+  it('a sender-constrained token (cnf: DPoP jkt, mTLS x5t#S256) presented as a bearer token', async () => {
+    const audit = await refused(await mint(a, { cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' } }), 'sender_constrained');
+    expect(audit.kid).toBe(es.kid);
+    const r = await verify(await mint(a, { cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' } }));
+    expect(r.status).toBe(401);
+    expect(r.headers['www-authenticate']).toContain('error_description="the token is bound to a key and cannot be used as a bearer token"');
+    expect(lastAudit()).toMatchObject({ cause: 'sender_constrained' });
+    // The same token without cnf is accepted.
+    expect((await verify(await mint(a, { groups: ['viewer'] }), '/nodes/1')).status).toBe(200);
+  });
+
   it('a JWE, a 4- or 5-part token, a nested token, garbage', async () => {
     const { publicKey } = await generateKeyPair('RSA-OAEP-256');
     const jwe = await new CompactEncrypt(new TextEncoder().encode(JSON.stringify(claims()))).setProtectedHeader({ alg: 'RSA-OAEP-256', enc: 'A256GCM' }).encrypt(publicKey);
