@@ -9,15 +9,11 @@ import { NoMatchingKey } from './jwks.js';
  */
 export const MAX_CANDIDATE_KEYS = 4;
 
-/** A candidate key that does not verify this token, or cannot be used for it: the next one is tried. */
-function keyLevel(e: unknown): boolean {
-  return e instanceof errors.JWSSignatureVerificationFailed || e instanceof errors.JOSENotSupported || e instanceof errors.JWKInvalid || e instanceof TypeError;
-}
-
 /**
  * jose's jwtVerify against a key set. When several keys fit the token, each is tried in turn, as
- * jose's documentation does it (up to {@link MAX_CANDIDATE_KEYS}): the first whose signature holds
- * decides, its claim checks included; when none holds, the signature is refused.
+ * jose's documentation does it (up to {@link MAX_CANDIDATE_KEYS}; jose skips a key it cannot
+ * import): the first whose signature holds decides, its claim checks included; when none holds,
+ * the signature is refused.
  */
 export async function verifyWithKeySet(token: string, getKey: JWTVerifyGetKey, options: JWTVerifyOptions): Promise<JWTVerifyResult> {
   try {
@@ -27,13 +23,14 @@ export async function verifyWithKeySet(token: string, getKey: JWTVerifyGetKey, o
     const candidates = [];
     for await (const key of e) {
       candidates.push(key);
-      if (candidates.length > MAX_CANDIDATE_KEYS) throw new NoMatchingKey(`more than ${MAX_CANDIDATE_KEYS} keys fit a token that names no kid of its own`);
+      if (candidates.length > MAX_CANDIDATE_KEYS) throw new NoMatchingKey(`more than ${MAX_CANDIDATE_KEYS} keys fit this token`);
     }
     for (const key of candidates) {
       try {
         return await jwtVerify(token, key, options);
       } catch (inner) {
-        if (!keyLevel(inner)) throw inner;
+        // Another key's signature: the next key. Anything else (its claims) decides.
+        if (!(inner instanceof errors.JWSSignatureVerificationFailed)) throw inner;
       }
     }
     throw new errors.JWSSignatureVerificationFailed();

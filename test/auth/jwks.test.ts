@@ -317,13 +317,40 @@ describe('verified-token cache', () => {
     const { iss, c, fetched, auth } = await withIssuer([k1]);
     const exp = Math.floor(c.now() / 1000) + 3 * 3600;
     const t1 = await iss.mint({ aud: AUD, sub: 'u1', exp }, { key: k1 });
+    const t2 = await iss.mint({ aud: AUD, sub: 'u2', exp }, { key: k2 });
     expect(await check(auth, t1, c.now())).toBe('ok:u1');
     iss.keys = [k1, k2];
+    let open = () => {};
+    iss.gate = new Promise<void>((r) => (open = r));
     c.advance(601_000);
-    expect(await check(auth, t1, c.now())).toBe('ok:u1'); // stale: starts the background refresh
-    expect(fetched.n).toBe(1); // still under way
-    expect(await check(auth, await iss.mint({ aud: AUD, sub: 'u2', exp }, { key: k2 }), c.now())).toBe('ok:u2');
+    expect(await check(auth, t1, c.now())).toBe('ok:u1'); // stale: starts the background refresh, held by the gate
+    await vi.waitFor(() => expect(iss.hits.jwks).toBe(2));
+    let answer: string | null = null;
+    const pending = check(auth, t2, c.now()).then((a) => (answer = a));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(answer).toBeNull(); // waiting for the fetch under way, not refused by the cooldown
+    open();
+    await pending;
+    expect(answer).toBe('ok:u2');
+    expect(fetched.n).toBe(2);
     expect(iss.hits.jwks).toBe(2);
+  });
+
+  it('an unknown-kid flood while the key set endpoint hangs: one fetch, every request answered within the timeout', async () => {
+    const { iss, c, fetched, auth } = await withIssuer([await makeKey('ES256')]);
+    const exp = Math.floor(c.now() / 1000) + 3 * 3600;
+    expect(await check(auth, await iss.mint({ aud: AUD, sub: 'u', exp }), c.now())).toBe('ok:u');
+    iss.mode = 'hang';
+    c.advance(31_000);
+    const strangers = await Promise.all(Array.from({ length: 50 }, () => makeKey('ES256')));
+    const tokens = await Promise.all(strangers.map((k, i) => iss.mint({ aud: AUD, sub: `x${i}`, exp }, { key: k })));
+    const started = performance.now();
+    const answers = await Promise.all(tokens.map((t) => check(auth, t, c.now())));
+    const took = performance.now() - started;
+    expect(new Set(answers)).toEqual(new Set(['unknown_kid']));
+    expect(iss.hits.jwks).toBe(2);
+    expect(fetched.n).toBe(2); // the one fetch, timed out
+    expect(took).toBeLessThan(1000 + 500); // timeoutMs 1000 in these tests, plus slack
   });
 
   it('a token without a kid whose key arrived with a re-fetch is refused once that key is withdrawn', async () => {
@@ -381,6 +408,19 @@ describe('verified-token cache', () => {
       // A token naming its kid is unaffected by the set's size.
       expect(await check(auth, await iss.mint({ aud: AUD, sub: 'k', exp }, { key: keys[4] }), c.now())).toBe('ok:k');
       expect(signatureChecks).toHaveBeenCalledTimes(1);
+    } finally {
+      signatureChecks.mockRestore();
+    }
+  });
+
+  it('a token without a kid is tried against up to MAX_CANDIDATE_KEYS keys, the signing key last', async () => {
+    const keys = await Promise.all(Array.from({ length: MAX_CANDIDATE_KEYS }, () => makeKey('ES256')));
+    const { iss, c, auth } = await withIssuer(keys);
+    const t = await iss.mint({ aud: AUD, sub: 'u', exp: Math.floor(c.now() / 1000) + 3600 }, { key: keys[MAX_CANDIDATE_KEYS - 1], header: { kid: undefined } });
+    const signatureChecks = vi.spyOn(crypto.subtle, 'verify');
+    try {
+      expect(await check(auth, t, c.now())).toBe('ok:u');
+      expect(signatureChecks).toHaveBeenCalledTimes(MAX_CANDIDATE_KEYS);
     } finally {
       signatureChecks.mockRestore();
     }

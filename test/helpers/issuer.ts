@@ -30,6 +30,8 @@ export interface TestIssuer {
   mode: 'up' | 'down' | 'hang';
   /** Requests received, by path. */
   hits: { discovery: number; jwks: number; other: number };
+  /** While set, key-set answers wait for this promise (a fetch the test holds under way). */
+  gate: Promise<void> | null;
   /** Sign a token with `key` (default the first published key). */
   mint(claims: JWTPayload, opts?: { key?: TestKey; header?: Record<string, unknown>; expiresIn?: number }): Promise<string>;
   close(): Promise<void>;
@@ -44,6 +46,7 @@ export async function startIssuer(keys: TestKey[], opts: { discoveryIssuer?: str
     keys,
     mode: 'up',
     hits: { discovery: 0, jwks: 0, other: 0 },
+    gate: null,
     async mint(claims, o = {}) {
       const key = o.key ?? state.keys[0]!;
       const now = Math.floor(Date.now() / 1000);
@@ -56,11 +59,12 @@ export async function startIssuer(keys: TestKey[], opts: { discoveryIssuer?: str
         server.closeAllConnections();
       }),
   };
-  server = createServer((req, res) => {
+  server = createServer(async (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path === '/.well-known/openid-configuration') state.hits.discovery++;
     else if (path === '/jwks') state.hits.jwks++;
     else state.hits.other++;
+    if (path === '/jwks' && state.gate) await state.gate;
     if (state.mode === 'hang') return;
     if (state.mode === 'down') {
       res.writeHead(503).end();
