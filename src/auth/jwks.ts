@@ -152,7 +152,8 @@ export class IssuerKeys {
 
   /**
    * What jose's jwtVerify calls for one token: its key from the key set held, a new kid re-fetching
-   * at most once per cooldown (or waiting for a fetch already under way). `use.snapshot` is set to the key set the key came from.
+   * at most once per cooldown (or waiting for a fetch already under way). `use.snapshot` is set to
+   * the key set the key came from.
    */
   keyFor(use: KeyUse = { snapshot: null }): JWTVerifyGetKey {
     return async (header, token) => {
@@ -168,7 +169,7 @@ export class IssuerKeys {
         return await first.select(header, token);
       } catch (e) {
         if (!(e instanceof errors.JWKSNoMatchingKey)) throw e;
-        // A fetch under way (a background refresh) may bring the key: joined, whatever the cooldown.
+        // A fetch under way (a background refresh, another new kid's) may bring the key: joined, whatever the cooldown.
         if (this.pending === null && this.coolingDown(now)) throw new NoMatchingKey('no key with this kid; key set fetched recently');
         await this.refresh();
         const again = this.held;
