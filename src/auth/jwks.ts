@@ -136,6 +136,16 @@ export class IssuerKeys {
     return this.pending;
   }
 
+  /**
+   * Join the fetch under way (a background refresh, or another token's), whatever the cooldown, or
+   * start one once the cooldown has passed; false when neither may happen.
+   */
+  private async fetchNow(now: number): Promise<boolean> {
+    if (this.pending === null && this.coolingDown(now)) return false;
+    await this.refresh();
+    return true;
+  }
+
   /** Fetch again if no key set is held yet and the cooldown has passed (the start-up retry loop). */
   retryIfMissing(): void {
     if (this.held === null && this.pending === null && !this.coolingDown(this.opts.now())) void this.refresh();
@@ -159,8 +169,7 @@ export class IssuerKeys {
     return async (header, token) => {
       const now = this.opts.now();
       if (this.held === null) {
-        if (!this.coolingDown(now)) await this.refresh();
-        else if (this.pending) await this.pending;
+        await this.fetchNow(now);
         if (this.held === null) throw new KeysUnavailable(this.lastError ?? 'key set not fetched yet');
       } else this.refreshIfStale(now);
       const first = this.held;
@@ -169,9 +178,7 @@ export class IssuerKeys {
         return await first.select(header, token);
       } catch (e) {
         if (!(e instanceof errors.JWKSNoMatchingKey)) throw e;
-        // A fetch under way (a background refresh, another new kid's) may bring the key: joined, whatever the cooldown.
-        if (this.pending === null && this.coolingDown(now)) throw new NoMatchingKey('no key with this kid; key set fetched recently');
-        await this.refresh();
+        if (!(await this.fetchNow(now))) throw new NoMatchingKey('no key with this kid; key set fetched recently');
         const again = this.held;
         try {
           use.snapshot = again;
