@@ -50,7 +50,8 @@ const WITH_CACHE = process.env.BENCH_CACHE !== '0';
 // core is not shared with the auth service, as in a deployment where warden is a service of its own.
 // `shared`: no pinning; nginx, wrk, warden and Redis compete for the same cores (a sidecar on a
 // small box). The two layouts keep separate result blocks in bench/README.md.
-const LAYOUT = process.env.BENCH_LAYOUT ?? (cpus().length >= 2 && existsSync('/usr/bin/taskset') ? 'split' : 'shared');
+const LAYOUT =
+  process.env.BENCH_LAYOUT ?? (cpus().length >= 2 && existsSync('/usr/bin/taskset') ? 'split' : 'shared');
 if (LAYOUT !== 'split' && LAYOUT !== 'shared') fail(`BENCH_LAYOUT must be split or shared, got "${LAYOUT}"`);
 const PIN = LAYOUT === 'split';
 /** The command and arguments, run under `taskset -c cpu` in the split layout. */
@@ -93,7 +94,13 @@ function cleanup() {
   // nginx's master stops its worker on SIGTERM; give both a moment, then make sure.
   const deadline = Date.now() + 3000;
   for (const child of children) {
-    while (child.exitCode === null && child.signalCode === null && Date.now() < deadline && isAlive(child.pid)) sleepSync(50);
+    while (
+      child.exitCode === null &&
+      child.signalCode === null &&
+      Date.now() < deadline &&
+      isAlive(child.pid)
+    )
+      sleepSync(50);
     if (isAlive(child.pid)) {
       try {
         child.kill('SIGKILL');
@@ -121,7 +128,9 @@ function fail(message) {
   process.stderr.write(`bench: ${message}\n`);
   if (tmp && !cleaned) {
     keepTmp = true; // logs and configs for the post-mortem
-    process.stderr.write(`bench: kept ${tmp} (nginx/error.log, <warden>/stderr.log and audit.jsonl, redis/redis.log)\n`);
+    process.stderr.write(
+      `bench: kept ${tmp} (nginx/error.log, <warden>/stderr.log and audit.jsonl, redis/redis.log)\n`,
+    );
   }
   cleanup();
   process.exit(1);
@@ -201,7 +210,11 @@ function run(cmd, args) {
  * Inherited variables that would point a warden at a Redis (or change its key prefix), or change its
  * audit sinks or metrics: dropped, so that each configuration is exactly what its `extraEnv` says.
  */
-const isRedisVar = (name) => name === 'REDIS_URL' || name.startsWith('WARDEN_REDIS_') || name.startsWith('WARDEN_AUDIT_') || name.startsWith('WARDEN_METRICS');
+const isRedisVar = (name) =>
+  name === 'REDIS_URL' ||
+  name.startsWith('WARDEN_REDIS_') ||
+  name.startsWith('WARDEN_AUDIT_') ||
+  name.startsWith('WARDEN_METRICS');
 
 /**
  * Start one warden with its own directory <tmp>/<dir>/ (working directory, so also its state dir):
@@ -226,7 +239,10 @@ async function startWarden({ dir, label, port, policyFile, keysFile, extraEnv = 
     ...extraEnv,
   });
   const stdio = ['ignore', openSync(join(cwd, 'audit.jsonl'), 'w'), openSync(join(cwd, 'stderr.log'), 'w')];
-  track(spawn(...onCpu(1, process.execPath, [...WARDEN_NODE_ARGS, WARDEN_CLI, 'serve']), { cwd, env, stdio }), label);
+  track(
+    spawn(...onCpu(1, process.execPath, [...WARDEN_NODE_ARGS, WARDEN_CLI, 'serve']), { cwd, env, stdio }),
+    label,
+  );
   await waitFor(`http://127.0.0.1:${port}/readyz`, label);
 }
 
@@ -268,14 +284,19 @@ async function preflightWarden(label, port, credential) {
   const base = `http://127.0.0.1:${port}`;
   const withKey = await fetch(`${base}/api/_whoami`, { headers: credential });
   const whoami = (await withKey.text()).trim();
-  if (withKey.status !== 200 || whoami !== 'bench|developer') fail(`${label} pre-flight: with the credential expected 200 "bench|developer" at the app, got ${withKey.status} "${whoami}"`);
+  if (withKey.status !== 200 || whoami !== 'bench|developer')
+    fail(
+      `${label} pre-flight: with the credential expected 200 "bench|developer" at the app, got ${withKey.status} "${whoami}"`,
+    );
   const without = await fetch(`${base}${PATH}`);
   await without.arrayBuffer();
   if (without.status !== 401) fail(`${label} pre-flight: without a key expected 401, got ${without.status}`);
   const badKey = await fetch(`${base}${PATH}`, { headers: { 'X-API-Key': 'wdn_not-a-key' } });
   await badKey.arrayBuffer();
   if (badKey.status !== 401) fail(`${label} pre-flight: with a wrong key expected 401, got ${badKey.status}`);
-  process.stdout.write(`pre-flight ok: ${label} via nginx → 200 with X-User-ID bench, 401 without a credential or with a wrong key\n`);
+  process.stdout.write(
+    `pre-flight ok: ${label} via nginx → 200 with X-User-ID bench, 401 without a credential or with a wrong key\n`,
+  );
 }
 
 // ---------------------------------------------------------------- JWT: a local issuer, and the first-verification cost
@@ -283,8 +304,15 @@ async function preflightWarden(label, port, credential) {
 /** Serve a JWKS (and OpenID discovery) on 127.0.0.1 for the given public JWKs; resolves to its issuer URL. */
 async function startJwksServer(jwks) {
   const server = createHttpServer((req, res) => {
-    const body = req.url === '/.well-known/openid-configuration' ? { issuer, jwks_uri: `${issuer}/jwks` } : req.url === '/jwks' ? { keys: jwks } : null;
-    res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' }).end(body ? JSON.stringify(body) : '');
+    const body =
+      req.url === '/.well-known/openid-configuration'
+        ? { issuer, jwks_uri: `${issuer}/jwks` }
+        : req.url === '/jwks'
+          ? { keys: jwks }
+          : null;
+    res
+      .writeHead(body ? 200 : 404, { 'content-type': 'application/json' })
+      .end(body ? JSON.stringify(body) : '');
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   server.unref();
@@ -298,7 +326,12 @@ async function signingKey(alg) {
 }
 
 const mintToken = (key, issuer, claims) =>
-  new SignJWT({ aud: 'bench', groups: ['developer'], ...claims }).setProtectedHeader({ alg: key.alg, kid: key.jwk.kid, typ: 'at+jwt' }).setIssuer(issuer).setIssuedAt().setExpirationTime('3h').sign(key.privateKey);
+  new SignJWT({ aud: 'bench', groups: ['developer'], ...claims })
+    .setProtectedHeader({ alg: key.alg, kid: key.jwk.kid, typ: 'at+jwt' })
+    .setIssuer(issuer)
+    .setIssuedAt()
+    .setExpirationTime('3h')
+    .sign(key.privateKey);
 
 /** An ES256 issuer for the wardenjwt configuration and one token for the benchmark client (sub "bench"). */
 async function startBenchIssuer() {
@@ -318,16 +351,22 @@ async function firstVerificationCost() {
   const { JwtVerifier } = await import(join(dirname(WARDEN_CLI), 'auth', 'jwt.js'));
   const keys = await Promise.all(FIRST_VERIFY_ALGS.map(signingKey));
   const issuer = await startJwksServer(keys.map((k) => k.jwk));
-  const verifier = new JwtVerifier([{ issuer, audience: 'bench', clockToleranceSec: 30, subjectPrefix: '' }], { refreshMs: 3_600_000, cooldownMs: 30_000, timeoutMs: 5000, fetch, now: Date.now });
+  const verifier = new JwtVerifier(
+    [{ issuer, audience: 'bench', clockToleranceSec: 30, subjectPrefix: '' }],
+    { refreshMs: 3_600_000, cooldownMs: 30_000, timeoutMs: 5000, fetch, now: Date.now },
+  );
   await verifier.start();
   const out = {};
   for (const key of keys) {
     const batch = async (n, tag) => {
-      const tokens = await Promise.all(Array.from({ length: n }, (_, i) => mintToken(key, issuer, { sub: `u${i}`, jti: `${tag}-${i}` })));
+      const tokens = await Promise.all(
+        Array.from({ length: n }, (_, i) => mintToken(key, issuer, { sub: `u${i}`, jti: `${tag}-${i}` })),
+      );
       const started = process.hrtime.bigint();
       for (const t of tokens) {
         const routed = verifier.route(t);
-        if (!routed.issuer) fail(`first-verification ${key.alg}: refused before verification (${routed.failure})`);
+        if (!routed.issuer)
+          fail(`first-verification ${key.alg}: refused before verification (${routed.failure})`);
         await verifier.verify(t, routed, Date.now());
       }
       return Number(process.hrtime.bigint() - started) / 1000 / n;
@@ -360,7 +399,11 @@ function writePolicy(file, { cached = false } = {}) {
   }
   // The cached variant: the matching rule lets the proxy reuse its allow for 5 s (a rate-limited
   // decision is never reusable, so it has no limit).
-  rules.push(cached ? `  - match: { path: /api/**, methods: [GET, HEAD] }\n    require: [api:read]\n    cache: { allow: 5s }` : `  - match: { path: /api/**, methods: [GET, HEAD] }\n    require: [api:read]\n    rateLimit: bench`);
+  rules.push(
+    cached
+      ? `  - match: { path: /api/**, methods: [GET, HEAD] }\n    require: [api:read]\n    cache: { allow: 5s }`
+      : `  - match: { path: /api/**, methods: [GET, HEAD] }\n    require: [api:read]\n    rateLimit: bench`,
+  );
   if (rules.length !== 20) throw new Error('policy must have 20 rules');
   writeFileSync(
     file,
@@ -371,7 +414,10 @@ function writePolicy(file, { cached = false } = {}) {
 function writeKeys(file) {
   const key = `wdn_${randomBytes(32).toString('base64url')}`;
   const sha256 = createHash('sha256').update(key).digest('hex');
-  writeFileSync(file, `keys:\n  - id: bench\n    name: Bench Client\n    sha256: ${sha256}\n    roles: [developer]\n`);
+  writeFileSync(
+    file,
+    `keys:\n  - id: bench\n    name: Bench Client\n    sha256: ${sha256}\n    roles: [developer]\n`,
+  );
   return key;
 }
 
@@ -382,7 +428,14 @@ function writeKeys(file) {
 // answer only the upstream the subrequest goes to differs. Fallback when the recipe is absent:
 // the same subrequest shape written out here.
 const RECIPE_DIR = join(ROOT, 'deploy', 'nginx');
-const RECIPE_FILES = ['warden-upstream.conf', 'warden-auth.conf', 'warden-protect.conf', 'warden-decisions.conf', 'warden-decisions-cached.conf', 'warden-cache-zone.conf'];
+const RECIPE_FILES = [
+  'warden-upstream.conf',
+  'warden-auth.conf',
+  'warden-protect.conf',
+  'warden-decisions.conf',
+  'warden-decisions-cached.conf',
+  'warden-cache-zone.conf',
+];
 
 function render(text, from, to, file) {
   if (!text.includes(from)) throw new Error(`deploy/nginx/${file}: expected "${from}" to replace`);
@@ -401,10 +454,19 @@ function writeAuthIncludes(prefix, targets) {
     const zone = readFileSync(join(RECIPE_DIR, 'warden-cache-zone.conf'), 'utf8');
     for (const t of targets) {
       let u = render(up, 'server 127.0.0.1:8080', `server 127.0.0.1:${t.port}`, 'warden-upstream.conf');
-      let a = render(auth, 'include warden/warden-decisions.conf;', `include ${join(prefix, t.dir, 'warden-decisions.conf')};`, 'warden-auth.conf');
+      let a = render(
+        auth,
+        'include warden/warden-decisions.conf;',
+        `include ${join(prefix, t.dir, 'warden-decisions.conf')};`,
+        'warden-auth.conf',
+      );
       // The cached configuration opts in as the recipe says: warden-decisions-cached.conf as warden-decisions.conf, plus the zone.
       writeFileSync(join(prefix, t.dir, 'warden-decisions.conf'), t.cached ? cached : decisions);
-      if (t.cached) writeFileSync(join(prefix, t.dir, 'warden-cache-zone.conf'), render(zone, '/var/cache/nginx/warden', join(prefix, 'tmp', 'decisions'), 'warden-cache-zone.conf'));
+      if (t.cached)
+        writeFileSync(
+          join(prefix, t.dir, 'warden-cache-zone.conf'),
+          render(zone, '/var/cache/nginx/warden', join(prefix, 'tmp', 'decisions'), 'warden-cache-zone.conf'),
+        );
       if (t.upstream !== 'warden') {
         u = render(u, 'upstream warden ', `upstream ${t.upstream} `, 'warden-upstream.conf');
         a = render(a, 'http://warden/', `http://${t.upstream}/`, 'warden-auth.conf');
@@ -487,7 +549,9 @@ ${p.targets.map((t) => `    include ${p.prefix}/${t.dir}/warden-upstream.conf;\n
         }
     }
 
-${p.targets.map((t) => `
+${p.targets
+  .map(
+    (t) => `
     # ${t.comment}
     server {
         listen 127.0.0.1:${p.ports[t.id]};
@@ -497,7 +561,9 @@ ${p.targets.map((t) => `
             proxy_pass http://app;
         }
     }
-`).join('')}}
+`,
+  )
+  .join('')}}
 `;
 }
 
@@ -515,7 +581,17 @@ end
 
 function wrk(url, seconds, header, script) {
   return new Promise((resolve, reject) => {
-    const args = [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', header, '-s', script, url];
+    const args = [
+      `-t${THREADS}`,
+      `-c${CONNECTIONS}`,
+      `-d${seconds}s`,
+      '--latency',
+      '-H',
+      header,
+      '-s',
+      script,
+      url,
+    ];
     const child = track(spawn(...onCpu(0, WRK, args), { stdio: ['ignore', 'pipe', 'pipe'] }), 'wrk');
     let out = '';
     let err = '';
@@ -528,7 +604,7 @@ function wrk(url, seconds, header, script) {
       const line = out.split('\n').find((l) => l.startsWith('BENCH_JSON '));
       if (!line) return reject(new Error(`wrk output without summary:\n${out}${err}`));
       const j = JSON.parse(line.slice('BENCH_JSON '.length));
-      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? (j.requests / (j.duration_us / 1e6)));
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? j.requests / (j.duration_us / 1e6));
       const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
       resolve({
         rps,
@@ -688,7 +764,9 @@ function writeReadme(results, layout) {
     if (l === layout) return `${start}\n${results}\n${end}`;
     const s = old.indexOf(start);
     const e = old.indexOf(end);
-    return s !== -1 && e > s ? old.slice(s, e + end.length) : `${start}\n(no run in this layout yet: \`BENCH_LAYOUT=${l} npm run bench\`)\n${end}`;
+    return s !== -1 && e > s
+      ? old.slice(s, e + end.length)
+      : `${start}\n(no run in this layout yet: \`BENCH_LAYOUT=${l} npm run bench\`)\n${end}`;
   };
   writeFileSync(README, `${EXPLANATION}${block('split')}\n\n${block('shared')}\n`);
 }
@@ -703,7 +781,11 @@ const NODE_FLOOR = process.env.BENCH_NODE_FLOOR !== '0';
 // redis-cli is missing): a second warden, same policy and keys, REDIS_URL → a redis-server started here.
 const REDIS_MISSING = [REDIS_SERVER, REDIS_CLI].filter((bin) => !existsSync(bin));
 const WITH_REDIS = REDIS_WANTED && REDIS_MISSING.length === 0;
-const REDIS_NOTE = !REDIS_WANTED ? 'left out (BENCH_REDIS=0)' : REDIS_MISSING.length ? `skipped: ${REDIS_MISSING.join(', ')} not found (apt-get install redis-server)` : null;
+const REDIS_NOTE = !REDIS_WANTED
+  ? 'left out (BENCH_REDIS=0)'
+  : REDIS_MISSING.length
+    ? `skipped: ${REDIS_MISSING.join(', ')} not found (apt-get install redis-server)`
+    : null;
 const CONFIGS = [
   { id: 'noauth', label: 'no auth' },
   { id: 'static', label: 'nginx static auth' },
@@ -711,7 +793,12 @@ const CONFIGS = [
   { id: 'warden', label: 'warden' },
   { id: 'wardenbare', label: 'warden, audit+metrics off' },
   ...(WITH_REDIS ? [{ id: 'wardenredis', label: 'warden + Redis' }] : []),
-  ...(WITH_JWT ? [{ id: 'staticjwt', label: 'nginx static auth, bearer request' }, { id: 'wardenjwt', label: 'warden JWT (ES256)' }] : []),
+  ...(WITH_JWT
+    ? [
+        { id: 'staticjwt', label: 'nginx static auth, bearer request' },
+        { id: 'wardenjwt', label: 'warden JWT (ES256)' },
+      ]
+    : []),
   ...(WITH_CACHE ? [{ id: 'wardencache', label: 'warden, decision cache' }] : []),
 ];
 
@@ -738,47 +825,171 @@ async function main() {
   const keysFile = join(tmp, 'keys.yaml');
   writePolicy(policyFile);
   const key = writeKeys(keysFile);
-  const [wardenPort, wardenRedisPort, redisPort, staticPort, staticAuthPort, floorPort, pNoauth, pStatic, pWarden, pWardenRedis, pFloor, wardenJwtPort, pWardenJwt, wardenCachePort, pWardenCache, wardenBarePort, pWardenBare] = await freePorts(17);
-  const ports = { noauth: pNoauth, static: pStatic, warden: pWarden, wardenbare: pWardenBare, ...(NODE_FLOOR ? { nodefloor: pFloor } : {}), ...(WITH_REDIS ? { wardenredis: pWardenRedis } : {}), ...(WITH_JWT ? { staticjwt: pStatic, wardenjwt: pWardenJwt } : {}), ...(WITH_CACHE ? { wardencache: pWardenCache } : {}) };
+  const [
+    wardenPort,
+    wardenRedisPort,
+    redisPort,
+    staticPort,
+    staticAuthPort,
+    floorPort,
+    pNoauth,
+    pStatic,
+    pWarden,
+    pWardenRedis,
+    pFloor,
+    wardenJwtPort,
+    pWardenJwt,
+    wardenCachePort,
+    pWardenCache,
+    wardenBarePort,
+    pWardenBare,
+  ] = await freePorts(17);
+  const ports = {
+    noauth: pNoauth,
+    static: pStatic,
+    warden: pWarden,
+    wardenbare: pWardenBare,
+    ...(NODE_FLOOR ? { nodefloor: pFloor } : {}),
+    ...(WITH_REDIS ? { wardenredis: pWardenRedis } : {}),
+    ...(WITH_JWT ? { staticjwt: pStatic, wardenjwt: pWardenJwt } : {}),
+    ...(WITH_CACHE ? { wardencache: pWardenCache } : {}),
+  };
   const targets = [
-    { id: 'static', dir: 'static', upstream: 'warden_static', port: staticAuthPort, comment: '(b) auth_request to nginx\'s static answer: the recipe, subrequest to the server above' },
-    ...(NODE_FLOOR ? [{ id: 'nodefloor', dir: 'nodefloor', upstream: 'warden_nodefloor', port: floorPort, comment: '(reference) auth_request to a do-nothing Node.js server' }] : []),
-    { id: 'warden', dir: 'warden', upstream: 'warden', port: wardenPort, comment: '(c) auth_request to warden: the recipe' },
-    { id: 'wardenbare', dir: 'wardenbare', upstream: 'warden_bare', port: wardenBarePort, comment: '(c\') auth_request to warden with audit and metrics off: the recipe' },
-    ...(WITH_REDIS ? [{ id: 'wardenredis', dir: 'wardenredis', upstream: 'warden_redis', port: wardenRedisPort, comment: '(d) auth_request to warden with Redis-backed limits: the recipe' }] : []),
-    ...(WITH_JWT ? [{ id: 'wardenjwt', dir: 'wardenjwt', upstream: 'warden_jwt', port: wardenJwtPort, comment: '(e) auth_request to warden with a JWT issuer (the client sends a bearer token): the recipe' }] : []),
-    ...(WITH_CACHE ? [{ id: 'wardencache', dir: 'wardencache', upstream: 'warden_cache', port: wardenCachePort, cached: true, comment: '(f) auth_request to warden, decisions reused by the recipe\'s opt-in decision cache' }] : []),
+    {
+      id: 'static',
+      dir: 'static',
+      upstream: 'warden_static',
+      port: staticAuthPort,
+      comment: "(b) auth_request to nginx's static answer: the recipe, subrequest to the server above",
+    },
+    ...(NODE_FLOOR
+      ? [
+          {
+            id: 'nodefloor',
+            dir: 'nodefloor',
+            upstream: 'warden_nodefloor',
+            port: floorPort,
+            comment: '(reference) auth_request to a do-nothing Node.js server',
+          },
+        ]
+      : []),
+    {
+      id: 'warden',
+      dir: 'warden',
+      upstream: 'warden',
+      port: wardenPort,
+      comment: '(c) auth_request to warden: the recipe',
+    },
+    {
+      id: 'wardenbare',
+      dir: 'wardenbare',
+      upstream: 'warden_bare',
+      port: wardenBarePort,
+      comment: "(c') auth_request to warden with audit and metrics off: the recipe",
+    },
+    ...(WITH_REDIS
+      ? [
+          {
+            id: 'wardenredis',
+            dir: 'wardenredis',
+            upstream: 'warden_redis',
+            port: wardenRedisPort,
+            comment: '(d) auth_request to warden with Redis-backed limits: the recipe',
+          },
+        ]
+      : []),
+    ...(WITH_JWT
+      ? [
+          {
+            id: 'wardenjwt',
+            dir: 'wardenjwt',
+            upstream: 'warden_jwt',
+            port: wardenJwtPort,
+            comment:
+              '(e) auth_request to warden with a JWT issuer (the client sends a bearer token): the recipe',
+          },
+        ]
+      : []),
+    ...(WITH_CACHE
+      ? [
+          {
+            id: 'wardencache',
+            dir: 'wardencache',
+            upstream: 'warden_cache',
+            port: wardenCachePort,
+            cached: true,
+            comment: "(f) auth_request to warden, decisions reused by the recipe's opt-in decision cache",
+          },
+        ]
+      : []),
   ];
 
   const wardenOpts = { policyFile, keysFile };
   await startWarden({ ...wardenOpts, dir: 'warden', label: 'warden', port: wardenPort });
-  await startWarden({ ...wardenOpts, dir: 'wardenbare', label: 'warden, audit+metrics off', port: wardenBarePort, extraEnv: { WARDEN_AUDIT_SINKS: 'none', WARDEN_METRICS: 'false' } });
+  await startWarden({
+    ...wardenOpts,
+    dir: 'wardenbare',
+    label: 'warden, audit+metrics off',
+    port: wardenBarePort,
+    extraEnv: { WARDEN_AUDIT_SINKS: 'none', WARDEN_METRICS: 'false' },
+  });
   if (REDIS_NOTE) process.stdout.write(`warden + Redis: ${REDIS_NOTE}\n`);
   if (WITH_REDIS) {
     await startRedis(redisPort);
-    await startWarden({ ...wardenOpts, dir: 'wardenredis', label: 'warden + Redis', port: wardenRedisPort, extraEnv: { REDIS_URL: `redis://127.0.0.1:${redisPort}` } });
+    await startWarden({
+      ...wardenOpts,
+      dir: 'wardenredis',
+      label: 'warden + Redis',
+      port: wardenRedisPort,
+      extraEnv: { REDIS_URL: `redis://127.0.0.1:${redisPort}` },
+    });
   }
   if (WITH_CACHE) {
     const cachedPolicy = join(tmp, 'policy-cached.yaml');
     writePolicy(cachedPolicy, { cached: true });
-    await startWarden({ ...wardenOpts, policyFile: cachedPolicy, dir: 'wardencache', label: 'warden (decision cache)', port: wardenCachePort });
+    await startWarden({
+      ...wardenOpts,
+      policyFile: cachedPolicy,
+      dir: 'wardencache',
+      label: 'warden (decision cache)',
+      port: wardenCachePort,
+    });
   }
   const jwt = WITH_JWT ? await startBenchIssuer() : null;
-  if (jwt) await startWarden({ ...wardenOpts, dir: 'wardenjwt', label: 'warden JWT', port: wardenJwtPort, extraEnv: { WARDEN_JWT_ISSUERS: JSON.stringify([{ issuer: jwt.issuer, audience: 'bench' }]) } });
+  if (jwt)
+    await startWarden({
+      ...wardenOpts,
+      dir: 'wardenjwt',
+      label: 'warden JWT',
+      port: wardenJwtPort,
+      extraEnv: { WARDEN_JWT_ISSUERS: JSON.stringify([{ issuer: jwt.issuer, audience: 'bench' }]) },
+    });
   if (NODE_FLOOR) {
-    track(spawn(...onCpu(1, process.execPath, ['-e', NODE_FLOOR_SERVER]), { env: { ...process.env, PORT: String(floorPort) }, stdio: 'ignore' }), 'trivial node server');
+    track(
+      spawn(...onCpu(1, process.execPath, ['-e', NODE_FLOOR_SERVER]), {
+        env: { ...process.env, PORT: String(floorPort) },
+        stdio: 'ignore',
+      }),
+      'trivial node server',
+    );
     await waitFor(`http://127.0.0.1:${floorPort}/healthz`, 'trivial node server');
   }
 
   const prefix = join(tmp, 'nginx');
-  for (const d of ['tmp/body', 'tmp/proxy', 'tmp/fastcgi', 'tmp/uwsgi', 'tmp/scgi']) mkdirSync(join(prefix, d), { recursive: true });
+  for (const d of ['tmp/body', 'tmp/proxy', 'tmp/fastcgi', 'tmp/uwsgi', 'tmp/scgi'])
+    mkdirSync(join(prefix, d), { recursive: true });
   const conf = join(prefix, 'nginx.conf');
   const recipe = writeAuthIncludes(prefix, targets);
   writeFileSync(conf, nginxConf({ prefix, staticPort, staticAuthPort, ports, targets }));
   process.stdout.write(`nginx auth config: ${recipe}\n`);
   const test = run(NGINX, ['-t', '-p', prefix, '-e', join(prefix, 'error.log'), '-c', conf]);
   if (!/test is successful/.test(test)) fail(`nginx -t failed:\n${test}`);
-  track(spawn(...onCpu(0, NGINX, ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', conf]), { stdio: ['ignore', 'ignore', 'inherit'] }), 'nginx');
+  track(
+    spawn(...onCpu(0, NGINX, ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', conf]), {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    }),
+    'nginx',
+  );
   await waitFor(`http://127.0.0.1:${ports.noauth}/`, 'nginx');
 
   // Pre-flight: each warden really authorises through nginx; every front server answers the app's "ok".
@@ -790,13 +1001,17 @@ async function main() {
     await preflightWarden('warden + Redis', ports.wardenredis, { 'X-API-Key': key });
     // …and its limits really live in Redis: the pre-flight's consume left a counter there.
     const counters = redisCli(redisPort, '--scan', '--pattern', 'warden:rl:*').split('\n').filter(Boolean);
-    if (counters.length === 0) fail(`warden + Redis pre-flight: no rate-limit counter in Redis after an authorised request (redis-cli --scan --pattern 'warden:rl:*' is empty)`);
+    if (counters.length === 0)
+      fail(
+        `warden + Redis pre-flight: no rate-limit counter in Redis after an authorised request (redis-cli --scan --pattern 'warden:rl:*' is empty)`,
+      );
     process.stdout.write(`pre-flight ok: Redis holds the limit counters (${counters.join(', ')})\n`);
   }
   for (const id of Object.keys(ports)) {
     const r = await fetch(`http://127.0.0.1:${ports[id]}${PATH}`, { headers: { 'X-API-Key': key } });
     const body = await r.text();
-    if (r.status !== 200 || body !== 'ok\n') fail(`pre-flight ${id}: expected 200 "ok", got ${r.status} ${JSON.stringify(body)}`);
+    if (r.status !== 200 || body !== 'ok\n')
+      fail(`pre-flight ${id}: expected 200 "ok", got ${r.status} ${JSON.stringify(body)}`);
   }
 
   const script = join(tmp, 'done.lua');
@@ -804,7 +1019,8 @@ async function main() {
   const urls = Object.fromEntries(CONFIGS.map((c) => [c.id, `http://127.0.0.1:${ports[c.id]}${PATH}`]));
   // Every configuration gets the API key; the JWT one, and nginx's static answer it is compared
   // with (the same front server as 'static'), get the bearer token instead: the same request, the same subrequest.
-  const credential = (id) => (id === 'wardenjwt' || id === 'staticjwt' ? `Authorization: Bearer ${jwt.token}` : `X-API-Key: ${key}`);
+  const credential = (id) =>
+    id === 'wardenjwt' || id === 'staticjwt' ? `Authorization: Bearer ${jwt.token}` : `X-API-Key: ${key}`;
 
   if (WARMUP > 0) {
     process.stdout.write(`warm-up: ${WARMUP}s per configuration\n`);
@@ -823,7 +1039,9 @@ async function main() {
       const r = await wrk(urls[c.id], DURATION, credential(c.id), script);
       if (c.id === 'wardenredis') redisCommands += redisInfo(redisPort, 'total_commands_processed') - before;
       results[c.id].push(r);
-      process.stdout.write(`round ${round}/${ROUNDS} ${c.label.padEnd(18)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${r.non2xx ? `  NON-2xx ${r.non2xx}` : ''}${r.socketErrors ? `  socket errors ${r.socketErrors}` : ''}\n`);
+      process.stdout.write(
+        `round ${round}/${ROUNDS} ${c.label.padEnd(18)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${r.non2xx ? `  NON-2xx ${r.non2xx}` : ''}${r.socketErrors ? `  socket errors ${r.socketErrors}` : ''}\n`,
+      );
       if (r.non2xx) problems.push(`round ${round} ${c.label}: ${r.non2xx} non-2xx responses`);
       if (r.socketErrors) problems.push(`round ${round} ${c.label}: ${r.socketErrors} socket errors`);
     }
@@ -832,17 +1050,31 @@ async function main() {
   // warden + Redis must have answered from Redis throughout, not from its in-memory insurance limiter.
   let redisLine = `- warden + Redis: ${REDIS_NOTE}`;
   if (WITH_REDIS) {
-    const [up, errors, insurance] = await Promise.all(['warden_redis_up', 'warden_redis_errors_total', 'warden_rate_limit_insurance_total'].map((m) => metricSum(wardenRedisPort, m)));
+    const [up, errors, insurance] = await Promise.all(
+      ['warden_redis_up', 'warden_redis_errors_total', 'warden_rate_limit_insurance_total'].map((m) =>
+        metricSum(wardenRedisPort, m),
+      ),
+    );
     if (up !== 1) problems.push(`warden + Redis: warden_redis_up is ${up} after the run, expected 1`);
     if (errors > 0) problems.push(`warden + Redis: ${errors} Redis errors during the run`);
-    if (insurance > 0) problems.push(`warden + Redis: ${insurance} rate-limit decisions taken by the in-memory insurance limiter (Redis too slow or away)`);
+    if (insurance > 0)
+      problems.push(
+        `warden + Redis: ${insurance} rate-limit decisions taken by the in-memory insurance limiter (Redis too slow or away)`,
+      );
     const requests = results.wardenredis.reduce((n, r) => n + r.requests, 0);
     const version = /v=(\S+)/.exec(run(REDIS_SERVER, ['--version']))?.[1] ?? 'unknown';
     redisLine = `- warden + Redis: redis-server ${version} on 127.0.0.1 (no persistence), other Redis settings at their defaults; ${redisCommands} commands processed by Redis during its measured rounds, counting those inside Lua scripts (${(redisCommands / requests).toFixed(2)} per request); Redis errors ${errors}, insurance-limiter decisions ${insurance}`;
   }
 
   const summary = Object.fromEntries(
-    CONFIGS.map((c) => [c.id, { rps: median(results[c.id].map((r) => r.rps)), p50: median(results[c.id].map((r) => r.p50ms)), p99: median(results[c.id].map((r) => r.p99ms)) }]),
+    CONFIGS.map((c) => [
+      c.id,
+      {
+        rps: median(results[c.id].map((r) => r.rps)),
+        p50: median(results[c.id].map((r) => r.p50ms)),
+        p99: median(results[c.id].map((r) => r.p99ms)),
+      },
+    ]),
   );
   const ratioStatic = summary.warden.rps / summary.static.rps;
   const ratioNoauth = summary.warden.rps / summary.noauth.rps;
@@ -865,25 +1097,61 @@ async function main() {
     `| warden / nginx static auth | **${ratioStatic.toFixed(3)}** (target ≥ 0.85: ${ratioStatic >= 0.85 ? 'met' : 'NOT met'}) |`,
     `| warden / no auth | **${ratioNoauth.toFixed(3)}** |`,
     `| warden / warden, audit+metrics off | **${ratioAudit.toFixed(3)}** (audit and metrics cost ≤ 10 %, target ≥ 0.90: ${ratioAudit >= 0.9 ? 'met' : 'NOT met'}) |`,
-    ...(WITH_REDIS ? [`| warden + Redis / nginx static auth | **${ratioRedis.toFixed(3)}** (target ≥ 0.75: ${ratioRedis >= 0.75 ? 'met' : 'NOT met'}) |`, `| warden + Redis / warden | ${(summary.wardenredis.rps / summary.warden.rps).toFixed(3)} |`] : []),
-    ...(WITH_JWT ? [`| warden JWT (ES256, repeated token) / nginx static auth, bearer request | **${ratioJwt.toFixed(3)}** (target ≥ 0.85: ${ratioJwt >= 0.85 ? 'met' : 'NOT met'}) |`, `| warden JWT / nginx static auth (API key request) | ${(summary.wardenjwt.rps / summary.static.rps).toFixed(3)} |`, `| nginx static auth, bearer request / nginx static auth | ${(summary.staticjwt.rps / summary.static.rps).toFixed(3)} |`] : []),
-    ...(WITH_CACHE ? [`| warden, decision cache (repeated requests) / nginx static auth | **${ratioCache.toFixed(3)}** (target > 1.0: ${ratioCache > 1 ? 'met' : 'NOT met'}) |`] : []),
+    ...(WITH_REDIS
+      ? [
+          `| warden + Redis / nginx static auth | **${ratioRedis.toFixed(3)}** (target ≥ 0.75: ${ratioRedis >= 0.75 ? 'met' : 'NOT met'}) |`,
+          `| warden + Redis / warden | ${(summary.wardenredis.rps / summary.warden.rps).toFixed(3)} |`,
+        ]
+      : []),
+    ...(WITH_JWT
+      ? [
+          `| warden JWT (ES256, repeated token) / nginx static auth, bearer request | **${ratioJwt.toFixed(3)}** (target ≥ 0.85: ${ratioJwt >= 0.85 ? 'met' : 'NOT met'}) |`,
+          `| warden JWT / nginx static auth (API key request) | ${(summary.wardenjwt.rps / summary.static.rps).toFixed(3)} |`,
+          `| nginx static auth, bearer request / nginx static auth | ${(summary.staticjwt.rps / summary.static.rps).toFixed(3)} |`,
+        ]
+      : []),
+    ...(WITH_CACHE
+      ? [
+          `| warden, decision cache (repeated requests) / nginx static auth | **${ratioCache.toFixed(3)}** (target > 1.0: ${ratioCache > 1 ? 'met' : 'NOT met'}) |`,
+        ]
+      : []),
     `| nginx static auth / no auth | ${(summary.static.rps / summary.noauth.rps).toFixed(3)} |`,
-    ...(NODE_FLOOR ? [`| trivial node auth / nginx static auth | ${(summary.nodefloor.rps / summary.static.rps).toFixed(3)} |`, `| warden / trivial node auth | ${(summary.warden.rps / summary.nodefloor.rps).toFixed(3)} |`] : []),
+    ...(NODE_FLOOR
+      ? [
+          `| trivial node auth / nginx static auth | ${(summary.nodefloor.rps / summary.static.rps).toFixed(3)} |`,
+          `| warden / trivial node auth | ${(summary.warden.rps / summary.nodefloor.rps).toFixed(3)} |`,
+        ]
+      : []),
   ].join('\n');
 
   // The decision cache really answered: warden (its audit file) saw a small fraction of the requests.
   let cacheLine = '';
   if (WITH_CACHE) {
-    const decisions = readFileSync(join(tmp, 'wardencache', 'audit.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"decision"')).length;
+    const decisions = readFileSync(join(tmp, 'wardencache', 'audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"event":"decision"')).length;
     const requests = results.wardencache.reduce((n, r) => n + r.requests, 0) + (WARMUP > 0 ? 1 : 0);
     cacheLine = `- warden, decision cache: warden took ${decisions} decisions for ${requests} requests through nginx (the rest answered from nginx's cache; the rule allows reuse for 5 s)`;
-    if (decisions > requests / 10) problems.push(`warden, decision cache: ${decisions} decisions for ${requests} requests: the cache did not answer`);
+    if (decisions > requests / 10)
+      problems.push(
+        `warden, decision cache: ${decisions} decisions for ${requests} requests: the cache did not answer`,
+      );
   }
-  const nginxVersion = run(NGINX, ['-v']).trim().replace(/^nginx version:\s*(nginx\/)?/, '');
-  const cpuModel = /model name\s*:\s*(.*)/.exec(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '')?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
+  const nginxVersion = run(NGINX, ['-v'])
+    .trim()
+    .replace(/^nginx version:\s*(nginx\/)?/, '');
+  const cpuModel =
+    /model name\s*:\s*(.*)/
+      .exec(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '')?.[1]
+      ?.trim() ??
+    cpus()[0]?.model ??
+    'unknown';
   const nproc = run('nproc', []).trim() || String(cpus().length);
-  const wrkVersion = run(WRK, ['-v']).split('\n')[0].replace(/\s*\[.*$/, '').replace(/^wrk\s*/, '').trim();
+  const wrkVersion = run(WRK, ['-v'])
+    .split('\n')[0]
+    .replace(/\s*\[.*$/, '')
+    .replace(/^wrk\s*/, '')
+    .trim();
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const machine = [
     `- date: ${date}`,
@@ -923,7 +1191,10 @@ async function main() {
   if (notRecorded.length > 0) {
     process.stdout.write(`\nbench/README.md not updated: ${notRecorded.join('; ')}\n`);
   } else {
-    writeReadme(`## Results: ${LAYOUT === 'split' ? 'proxy and auth service on separate cores (the default layout)' : 'everything on shared cores (BENCH_LAYOUT=shared)'}, last run\n\n${machine}\n\n${table}\n\n${ratios}\n${firstVerify ? `\n${firstVerify}\n` : ''}`, LAYOUT);
+    writeReadme(
+      `## Results: ${LAYOUT === 'split' ? 'proxy and auth service on separate cores (the default layout)' : 'everything on shared cores (BENCH_LAYOUT=shared)'}, last run\n\n${machine}\n\n${table}\n\n${ratios}\n${firstVerify ? `\n${firstVerify}\n` : ''}`,
+      LAYOUT,
+    );
     process.stdout.write(`\nbench/README.md updated\n`);
   }
 }

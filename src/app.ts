@@ -32,7 +32,9 @@ function rawRequest(c: Context<Env>, pathAfterPrefix: string) {
     method: c.req.method,
     pathAfterPrefix,
     peer: incoming?.socket?.remoteAddress,
-    headers: incoming?.rawHeaders ? HeaderMap.fromRaw(incoming.rawHeaders) : HeaderMap.fromHeaders(c.req.raw.headers),
+    headers: incoming?.rawHeaders
+      ? HeaderMap.fromRaw(incoming.rawHeaders)
+      : HeaderMap.fromHeaders(c.req.raw.headers),
   };
 }
 
@@ -80,7 +82,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   // The public keys of X-Warden-Assertion: apps verify assertions against this key set.
   app.get('/.well-known/jwks.json', (c) =>
-    deps.assertion ? c.json(deps.assertion.jwks(), 200, { 'cache-control': 'public, max-age=30' }) : c.json({ error: 'not_found', message: 'WARDEN_ASSERTION_KEY is not set' }, 404, { 'cache-control': 'no-store' }),
+    deps.assertion
+      ? c.json(deps.assertion.jwks(), 200, { 'cache-control': 'public, max-age=30' })
+      : c.json({ error: 'not_found', message: 'WARDEN_ASSERTION_KEY is not set' }, 404, {
+          'cache-control': 'no-store',
+        }),
   );
 
   app.notFound((c) => c.json({ error: 'not_found' }, 404, { 'cache-control': 'no-store' }));

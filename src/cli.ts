@@ -51,32 +51,68 @@ async function check(args: string[], io: Out): Promise<number> {
     `policy: ${policyLabel(config.policySource)}`,
     `keys:   ${config.env.WARDEN_API_KEYS}`,
     `dialect on /verify: ${config.env.WARDEN_PROXY}; trusted proxies: ${config.env.WARDEN_TRUSTED_PROXIES.join(', ')}`,
-    `roles (${Object.keys(p.roles).length}): ${Object.entries(p.roles).map(([r, perms]) => `${r} [${perms.join(' ')}]`).join('; ') || 'none'}`,
-    `rate limits (${Object.keys(p.rateLimits).length}): ${Object.entries(p.rateLimits).map(([n, l]) => `${n} ${l.limit}/${l.window}s by ${l.by}${l.burst ? ` burst ${l.burst}` : ''}`).join('; ') || 'none'}`,
+    `roles (${Object.keys(p.roles).length}): ${
+      Object.entries(p.roles)
+        .map(([r, perms]) => `${r} [${perms.join(' ')}]`)
+        .join('; ') || 'none'
+    }`,
+    `rate limits (${Object.keys(p.rateLimits).length}): ${
+      Object.entries(p.rateLimits)
+        .map(([n, l]) => `${n} ${l.limit}/${l.window}s by ${l.by}${l.burst ? ` burst ${l.burst}` : ''}`)
+        .join('; ') || 'none'
+    }`,
     `rules (${p.rules.length}), first match wins; default: ${p.default}`,
     ...p.rules.map((r, i) => {
       const rule = compiled.rules[i]!;
-      const what = rule.effect === 'require' ? `require ${rule.require!.mode} [${rule.require!.permissions.join(', ')}]` : rule.effect;
+      const what =
+        rule.effect === 'require'
+          ? `require ${rule.require!.mode} [${rule.require!.permissions.join(', ')}]`
+          : rule.effect;
       const match = `${r.match.methods ? r.match.methods.join(',') + ' ' : ''}${r.match.host ?? '*'}${r.match.path}`;
       return `  [${i}] ${match} → ${what}${r.networks ? ` networks ${r.networks.join(',')}` : ''}${r.rateLimit ? ` limit ${r.rateLimit}` : ''}`;
     }),
     `keys (${config.keys.keys.length}):`,
     ...config.keys.keys.map((k) => {
-      const exp = k.expires ? (k.expires.getTime() <= now ? `EXPIRED ${k.expires.toISOString()}` : `expires ${k.expires.toISOString()}`) : 'no expiry';
+      const exp = k.expires
+        ? k.expires.getTime() <= now
+          ? `EXPIRED ${k.expires.toISOString()}`
+          : `expires ${k.expires.toISOString()}`
+        : 'no expiry';
       return `  ${k.id} roles [${k.roles.join(', ')}] ${exp}${k.networks ? ` networks ${k.networks.join(',')}` : ''}`;
     }),
-    `JWT issuers (${config.issuers.length})${config.issuers.length > 0 ? `, roles from claim ${p.claims?.roles ?? 'groups'}${Object.keys(p.claims?.map ?? {}).length ? ` mapped ${Object.entries(p.claims!.map).map(([g, r]) => `${g}→${r}`).join(', ')}` : ''}:` : ''}`,
-    ...config.issuers.map((i) => `  ${i.issuer} audience ${[i.audience].flat().join(',')} keys ${i.jwksUri ?? 'by discovery'} algorithms ${(i.algorithms ?? ['any asymmetric']).join(',')}${i.rolesClaim ? ` roles from ${i.rolesClaim}` : ''}${i.subjectClaim ? ` subject from ${i.subjectClaim}` : ''}${i.subjectPrefix ? ` subjects prefixed ${i.subjectPrefix}` : ''} tolerance ${i.clockToleranceSec}s`),
+    `JWT issuers (${config.issuers.length})${
+      config.issuers.length > 0
+        ? `, roles from claim ${p.claims?.roles ?? 'groups'}${
+            Object.keys(p.claims?.map ?? {}).length
+              ? ` mapped ${Object.entries(p.claims!.map)
+                  .map(([g, r]) => `${g}→${r}`)
+                  .join(', ')}`
+              : ''
+          }:`
+        : ''
+    }`,
+    ...config.issuers.map(
+      (i) =>
+        `  ${i.issuer} audience ${[i.audience].flat().join(',')} keys ${i.jwksUri ?? 'by discovery'} algorithms ${(i.algorithms ?? ['any asymmetric']).join(',')}${i.rolesClaim ? ` roles from ${i.rolesClaim}` : ''}${i.subjectClaim ? ` subject from ${i.subjectClaim}` : ''}${i.subjectPrefix ? ` subjects prefixed ${i.subjectPrefix}` : ''} tolerance ${i.clockToleranceSec}s`,
+    ),
     ...signInSummary(config),
   ];
   const warnings = lintPolicy(p, config.keys);
-  if (warnings.length > 0) lines.push(`warnings (${warnings.length}):`, ...warnings.map((w) => `  warning: ${w.path}: ${w.message}`));
+  if (warnings.length > 0)
+    lines.push(
+      `warnings (${warnings.length}):`,
+      ...warnings.map((w) => `  warning: ${w.path}: ${w.message}`),
+    );
   if (warnings.length > 0 && opts.strict) {
     io.out(lines.join('\n') + '\n');
     io.err(`warden: ${warnings.length} lint warning${warnings.length === 1 ? '' : 's'} (--strict)\n`);
     return 1;
   }
-  lines.push(warnings.length > 0 ? `configuration OK, with ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : 'configuration OK');
+  lines.push(
+    warnings.length > 0
+      ? `configuration OK, with ${warnings.length} warning${warnings.length === 1 ? '' : 's'}`
+      : 'configuration OK',
+  );
   io.out(lines.join('\n') + '\n');
   return 0;
 }
@@ -126,7 +162,8 @@ export async function run(argv: string[], io: Out): Promise<number> {
     if (cmd === 'test') return await policyTestCommand(argv.slice(1), io);
     if (cmd === 'keys' && sub === 'create') return keysCreate(rest, io);
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);
-    if (cmd === 'keys' && (sub === 'revoke' || sub === 'unrevoke' || sub === 'revocations')) return await revocationCommand(sub, rest, io);
+    if (cmd === 'keys' && (sub === 'revoke' || sub === 'unrevoke' || sub === 'revocations'))
+      return await revocationCommand(sub, rest, io);
     if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
       io.out(USAGE);
       return 0;
@@ -159,7 +196,13 @@ function signInSummary(config: Config): string[] {
   const roles = new Set(Object.keys(config.policy.roles));
   return [
     `sign-in at ${env.WARDEN_LOGIN_URL ?? `${env.WARDEN_PUBLIC_URL}/oauth2/login`}, sessions ${env.WARDEN_SESSION_LIFETIME}s (idle ${env.WARDEN_SESSION_IDLE}s)${env.WARDEN_COOKIE_DOMAIN ? `, cookie domain ${env.WARDEN_COOKIE_DOMAIN}` : ''}, rd hosts ${env.WARDEN_REDIRECT_DOMAINS.join(',') || '(own host only)'}`,
-    ...providers.map((p) => `  provider ${p.id}: ${p.issuer} client ${p.clientId} scopes ${p.scopes.join(' ')}${p.rolesClaim ? ` roles from ${p.rolesClaim}` : ''}`),
-    ...devUsers.map((u) => `  dev user ${u.username} [${u.roles.map((r) => (roles.has(r) ? r : `${r} (not a policy role: ignored)`)).join(', ')}]`),
+    ...providers.map(
+      (p) =>
+        `  provider ${p.id}: ${p.issuer} client ${p.clientId} scopes ${p.scopes.join(' ')}${p.rolesClaim ? ` roles from ${p.rolesClaim}` : ''}`,
+    ),
+    ...devUsers.map(
+      (u) =>
+        `  dev user ${u.username} [${u.roles.map((r) => (roles.has(r) ? r : `${r} (not a policy role: ignored)`)).join(', ')}]`,
+    ),
   ];
 }

@@ -21,7 +21,13 @@ export class LatencyHistogram<L extends string> extends Histogram<L> {
   private series = new Map<string, Series>();
 
   constructor(opts: { name: string; help: string; labelName: L; buckets: number[]; registry: Registry }) {
-    super({ name: opts.name, help: opts.help, labelNames: [opts.labelName], buckets: opts.buckets, registers: [opts.registry] });
+    super({
+      name: opts.name,
+      help: opts.help,
+      labelNames: [opts.labelName],
+      buckets: opts.buckets,
+      registers: [opts.registry],
+    });
     this.bounds = [...opts.buckets].sort((a, b) => a - b);
     this.labelName = opts.labelName;
     this.metricName = opts.name;
@@ -35,7 +41,8 @@ export class LatencyHistogram<L extends string> extends Histogram<L> {
   /** Observe one value (seconds) for a label value. */
   record(label: string, value: number): void {
     let s = this.series.get(label);
-    if (!s) this.series.set(label, (s = { counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 }));
+    if (!s)
+      this.series.set(label, (s = { counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 }));
     const b = this.bounds;
     let i = 0;
     while (i < b.length && value > b[i]!) i++;
@@ -57,11 +64,29 @@ export class LatencyHistogram<L extends string> extends Histogram<L> {
         acc += s.counts[i]!;
         values.push({ labels: { le, [this.labelName]: label } as never, value: acc, metricName: bucket });
       });
-      values.push({ labels: { le: '+Inf', [this.labelName]: label } as never, value: s.count, metricName: bucket });
-      values.push({ labels: { [this.labelName]: label } as never, value: s.sum, metricName: `${this.metricName}_sum` });
-      values.push({ labels: { [this.labelName]: label } as never, value: s.count, metricName: `${this.metricName}_count` });
+      values.push({
+        labels: { le: '+Inf', [this.labelName]: label } as never,
+        value: s.count,
+        metricName: bucket,
+      });
+      values.push({
+        labels: { [this.labelName]: label } as never,
+        value: s.sum,
+        metricName: `${this.metricName}_sum`,
+      });
+      values.push({
+        labels: { [this.labelName]: label } as never,
+        value: s.count,
+        metricName: `${this.metricName}_count`,
+      });
     }
-    return { name: this.metricName, help: this.helpText, type: 'histogram', values, aggregator: 'sum' } as unknown as Rendered<L>;
+    return {
+      name: this.metricName,
+      help: this.helpText,
+      type: 'histogram',
+      values,
+      aggregator: 'sum',
+    } as unknown as Rendered<L>;
   }
 
   /** The registry renders text through this when present: the same values. */

@@ -41,12 +41,22 @@ export interface StartOptions {
 }
 
 /** Start warden from environment variables. Throws ConfigError on bad configuration. */
-export async function start(vars: Record<string, string | undefined>, opts: StartOptions = {}): Promise<Running> {
+export async function start(
+  vars: Record<string, string | undefined>,
+  opts: StartOptions = {},
+): Promise<Running> {
   const config = await loadConfig(vars, { fetch });
   const env = config.env;
   const log = createOpsLog(env.LOG_LEVEL, opts.opsDestination);
-  const assertion = await openAssertionSigner(env, (e) => log.error({ event: 'assertion_key_error', err: e.message }, 'cannot rotate the generated assertion key; the current one stays'));
-  const audit = createAuditLog(openAuditSinks(env, log, opts.auditDestination), { allowSample: env.WARDEN_AUDIT_ALLOW_SAMPLE });
+  const assertion = await openAssertionSigner(env, (e) =>
+    log.error(
+      { event: 'assertion_key_error', err: e.message },
+      'cannot rotate the generated assertion key; the current one stays',
+    ),
+  );
+  const audit = createAuditLog(openAuditSinks(env, log, opts.auditDestination), {
+    allowSample: env.WARDEN_AUDIT_ALLOW_SAMPLE,
+  });
   const metrics = createMetrics(true, env.WARDEN_METRICS);
   metrics.watchAudit(audit.sinks);
   const services = await startServices(env, log, audit, metrics, config.issuers);
@@ -55,9 +65,15 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   signIn.setState(state);
   let accepting = true;
   const readiness = new Readiness();
-  readiness.register('policy', () => ({ ready: true, detail: `version ${state.current.version}, ${state.current.policy.rules.length} rules` }));
+  readiness.register('policy', () => ({
+    ready: true,
+    detail: `version ${state.current.version}, ${state.current.policy.rules.length} rules`,
+  }));
   // API keys are refused until the revocations in force are known.
-  readiness.register('keys', () => ({ ready: services.ready().revocations, detail: `${state.current.keys.entries.length} keys, revocations ${services.ready().revocations ? 'loaded' : 'loading'}` }));
+  readiness.register('keys', () => ({
+    ready: services.ready().revocations,
+    detail: `${state.current.keys.entries.length} keys, revocations ${services.ready().revocations ? 'loaded' : 'loading'}`,
+  }));
   // The store gates readiness at start only. Once it has answered, an outage degrades warden (limits from
   // memory, revocations and bans as last known) but it keeps answering correctly: marking every replica
   // unready at once would empty the Service and fail every protected request instead.
@@ -65,14 +81,21 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   readiness.register('store', () => {
     const s = services.store.status();
     storeWasReady ||= s.ready;
-    return s.ready || !storeWasReady ? s : { ready: true, detail: `degraded: ${s.detail}; limits from memory, revocations and bans as last known` };
+    return s.ready || !storeWasReady
+      ? s
+      : {
+          ready: true,
+          detail: `degraded: ${s.detail}; limits from memory, revocations and bans as last known`,
+        };
   });
   readiness.register('bans', () => services.ready().bans);
   // With JWT issuers: ready once every issuer's key set was fetched (a token for a missing set would be refused).
   if (config.issuers.length > 0)
     readiness.register('jwks', () => {
       const { ready, pending } = services.ready().jwks;
-      return ready ? { ready, detail: `${config.issuers.length} issuers` } : { ready, detail: `waiting for the keys of ${pending.join(', ')}` };
+      return ready
+        ? { ready, detail: `${config.issuers.length} issuers` }
+        : { ready, detail: `waiting for the keys of ${pending.join(', ')}` };
     });
   if (signIn.readiness) readiness.register('oidc', signIn.readiness);
   readiness.register('accepting', () => (accepting ? true : { ready: false, detail: 'shutting down' }));
@@ -95,22 +118,38 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
   const app = createApp(deps);
   const hono = getRequestListener(app.fetch);
   const fastVerify = createVerifyListener(deps, env.WARDEN_PROXY);
-  const reloader = startReloader(env, state, services, log, { fetch }, audit, (result) => metrics.reloads.inc({ result }));
+  const reloader = startReloader(env, state, services, log, { fetch }, audit, (result) =>
+    metrics.reloads.inc({ result }),
+  );
   const onHup = () => {
     void reloader.reload('SIGHUP');
     // A replaced assertion key file takes over; the old key stays published until its tokens expire.
-    if (env.WARDEN_ASSERTION_KEY !== 'generate') void assertion?.rotate().then((changed) => changed && log.info({ event: 'assertion_key_rotated' }, 'assertion key replaced'), (e: Error) => log.error({ event: 'assertion_key_error', err: e.message }, 'cannot read the new assertion key; the current one stays'));
+    if (env.WARDEN_ASSERTION_KEY !== 'generate')
+      void assertion?.rotate().then(
+        (changed) => changed && log.info({ event: 'assertion_key_rotated' }, 'assertion key replaced'),
+        (e: Error) =>
+          log.error(
+            { event: 'assertion_key_error', err: e.message },
+            'cannot read the new assertion key; the current one stays',
+          ),
+      );
   };
   process.on('SIGHUP', onHup);
 
   // Keep-alive longer than proxies' upstream keepalive (nginx 60 s) so warden never closes a connection they are about to reuse.
   // Headers up to 96 KiB are read, so an oversized credential gets a 401 and an audit line rather than a bare 431.
-  const http = createServer({ keepAliveTimeout: 75_000, headersTimeout: 20_000, requestTimeout: 30_000, maxHeaderSize: 96 * 1024 }, (req, res) => {
-    // While draining, every answer closes its connection: the proxy reconnects to another replica.
-    if (!accepting) res.shouldKeepAlive = false;
-    if (!fastVerify(req, res)) void hono(req, res);
-  });
-  const metricsHttp = env.WARDEN_METRICS && env.WARDEN_METRICS_PORT !== undefined ? createServer(getRequestListener(metricsRoutes(metrics).fetch)) : null;
+  const http = createServer(
+    { keepAliveTimeout: 75_000, headersTimeout: 20_000, requestTimeout: 30_000, maxHeaderSize: 96 * 1024 },
+    (req, res) => {
+      // While draining, every answer closes its connection: the proxy reconnects to another replica.
+      if (!accepting) res.shouldKeepAlive = false;
+      if (!fastVerify(req, res)) void hono(req, res);
+    },
+  );
+  const metricsHttp =
+    env.WARDEN_METRICS && env.WARDEN_METRICS_PORT !== undefined
+      ? createServer(getRequestListener(metricsRoutes(metrics).fetch))
+      : null;
   let port: number;
   let metricsPort: number | null = null;
   try {
@@ -124,7 +163,20 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
     await services.close();
     throw e;
   }
-  log.info({ event: 'started', host: env.HOST, port, metricsPort, dialect: env.WARDEN_PROXY, store: services.store.kind, rules: state.current.policy.rules.length, keys: state.current.keys.entries.length, auditSinks: env.WARDEN_AUDIT_SINKS }, 'warden listening');
+  log.info(
+    {
+      event: 'started',
+      host: env.HOST,
+      port,
+      metricsPort,
+      dialect: env.WARDEN_PROXY,
+      store: services.store.kind,
+      rules: state.current.policy.rules.length,
+      keys: state.current.keys.entries.length,
+      auditSinks: env.WARDEN_AUDIT_SINKS,
+    },
+    'warden listening',
+  );
 
   let closing: Promise<void> | null = null;
   const close = () =>
@@ -142,7 +194,15 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
       const droppedBefore = audit.sinks.reduce((n, s) => n + s.dropped(), 0);
       await audit.flush(deadline);
       const lost = audit.sinks.reduce((n, s) => n + s.dropped(), 0) - droppedBefore;
-      if (lost > 0) log.error({ event: 'audit_undelivered', lost, sinks: audit.sinks.map((s) => ({ sink: s.name, dropped: s.dropped() })) }, `${lost} audit events not delivered by the shutdown deadline`);
+      if (lost > 0)
+        log.error(
+          {
+            event: 'audit_undelivered',
+            lost,
+            sinks: audit.sinks.map((s) => ({ sink: s.name, dropped: s.dropped() })),
+          },
+          `${lost} audit events not delivered by the shutdown deadline`,
+        );
       audit.close();
       metricsHttp?.close();
       metricsHttp?.closeAllConnections();
@@ -156,7 +216,9 @@ export async function start(vars: Record<string, string | undefined>, opts: Star
 /** Listen on host:port; resolves with the port bound (port 0 picks one). */
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise<number>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new ListenError(`cannot listen on ${host}:${port}: ${e.code ?? e.message}`)));
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new ListenError(`cannot listen on ${host}:${port}: ${e.code ?? e.message}`)),
+    );
     server.listen(port, host, () => {
       const address = server.address();
       resolve(typeof address === 'object' && address ? address.port : port);
@@ -165,14 +227,25 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 }
 
 /** The assertion signer of WARDEN_ASSERTION_KEY, or null; an unusable key file is a configuration error (exit 2). */
-async function openAssertionSigner(env: Env, onRotateError: (e: Error) => void): Promise<AssertionSigner | null> {
+async function openAssertionSigner(
+  env: Env,
+  onRotateError: (e: Error) => void,
+): Promise<AssertionSigner | null> {
   const spec = env.WARDEN_ASSERTION_KEY;
   if (spec === undefined) return null;
-  const source = spec === 'generate' ? { kind: 'generated' as const, stateDir: env.WARDEN_STATE_DIR, rotateMs: env.WARDEN_ASSERTION_ROTATE * 1000 } : { kind: 'file' as const, path: spec };
+  const source =
+    spec === 'generate'
+      ? {
+          kind: 'generated' as const,
+          stateDir: env.WARDEN_STATE_DIR,
+          rotateMs: env.WARDEN_ASSERTION_ROTATE * 1000,
+        }
+      : { kind: 'file' as const, path: spec };
   try {
     return await AssertionSigner.open(source, env.WARDEN_ASSERTION_TTL, Date.now, onRotateError);
   } catch (e) {
-    if (e instanceof AssertionKeyError) throw new ConfigError([{ source: 'env WARDEN_ASSERTION_KEY', path: '', message: e.message }]);
+    if (e instanceof AssertionKeyError)
+      throw new ConfigError([{ source: 'env WARDEN_ASSERTION_KEY', path: '', message: e.message }]);
     throw e;
   }
 }

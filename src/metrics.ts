@@ -56,7 +56,13 @@ export function createMetrics(withDefaults = true, enabled = true): Metrics {
       for (const { labels, n } of counts.values()) this.labels(...labels).inc(n);
     },
   });
-  const latency = new LatencyHistogram({ name: 'warden_verify_duration_seconds', help: 'Time to answer /verify, by dialect', labelName: 'dialect', buckets: BUCKETS, registry });
+  const latency = new LatencyHistogram({
+    name: 'warden_verify_duration_seconds',
+    help: 'Time to answer /verify, by dialect',
+    labelName: 'dialect',
+    buckets: BUCKETS,
+    registry,
+  });
   let auditSinks: readonly AuditSink[] = [];
   new Gauge({
     name: 'warden_audit_queue_depth',
@@ -84,21 +90,64 @@ export function createMetrics(withDefaults = true, enabled = true): Metrics {
     watchAudit(sinks) {
       auditSinks = sinks;
     },
-    rateLimited: new Counter({ name: 'warden_rate_limited_total', help: 'Requests refused by a rate limit (429), by limit name', labelNames: ['limit'], registers: [registry] }),
-    bannedRequests: new Counter({ name: 'warden_banned_requests_total', help: 'Requests refused (429) because their client IP is banned', registers: [registry] }),
-    reloads: new Counter({ name: 'warden_policy_reloads_total', help: 'Policy and keys reloads by result: changed, unchanged, rejected', labelNames: ['result'], registers: [registry] }),
-    jwksFetches: new Counter({ name: 'warden_jwks_fetches_total', help: 'JWKS downloads by issuer and result (ok, not_modified, error)', labelNames: ['issuer', 'result'], registers: [registry] }),
-    decided: !enabled ? () => {} : function decided(decision, reason, dialect, authMethod, seconds) {
-      const key = `${decision}|${reason}|${dialect}|${authMethod}`;
-      const c = counts.get(key);
-      if (c) c.n++;
-      else counts.set(key, { labels: [decision, reason, dialect, authMethod], n: 1 });
-      latency.record(dialect, seconds);
-    },
-    redisErrors: new Counter({ name: 'warden_redis_errors_total', help: 'Redis connection and command errors', registers: [registry] }),
-    insurance: new Counter({ name: 'warden_rate_limit_insurance_total', help: 'Rate-limit decisions taken from the in-memory insurance limiter while Redis was unavailable', labelNames: ['limit'], registers: [registry] }),
-    redisUp: new Gauge({ name: 'warden_redis_up', help: '1 when the Redis connection is ready', registers: [registry] }),
-    bans: new Counter({ name: 'warden_bans_total', help: 'Client IPs banned for repeated failed credentials', registers: [registry] }),
-    revocations: new Counter({ name: 'warden_revocations_total', help: 'Revocations added and removed', labelNames: ['op'], registers: [registry] }),
+    rateLimited: new Counter({
+      name: 'warden_rate_limited_total',
+      help: 'Requests refused by a rate limit (429), by limit name',
+      labelNames: ['limit'],
+      registers: [registry],
+    }),
+    bannedRequests: new Counter({
+      name: 'warden_banned_requests_total',
+      help: 'Requests refused (429) because their client IP is banned',
+      registers: [registry],
+    }),
+    reloads: new Counter({
+      name: 'warden_policy_reloads_total',
+      help: 'Policy and keys reloads by result: changed, unchanged, rejected',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    jwksFetches: new Counter({
+      name: 'warden_jwks_fetches_total',
+      help: 'JWKS downloads by issuer and result (ok, not_modified, error)',
+      labelNames: ['issuer', 'result'],
+      registers: [registry],
+    }),
+    decided: !enabled
+      ? () => {}
+      : function decided(decision, reason, dialect, authMethod, seconds) {
+          const key = `${decision}|${reason}|${dialect}|${authMethod}`;
+          const c = counts.get(key);
+          if (c) c.n++;
+          else counts.set(key, { labels: [decision, reason, dialect, authMethod], n: 1 });
+          latency.record(dialect, seconds);
+        },
+    redisErrors: new Counter({
+      name: 'warden_redis_errors_total',
+      help: 'Redis connection and command errors',
+      registers: [registry],
+    }),
+    insurance: new Counter({
+      name: 'warden_rate_limit_insurance_total',
+      help: 'Rate-limit decisions taken from the in-memory insurance limiter while Redis was unavailable',
+      labelNames: ['limit'],
+      registers: [registry],
+    }),
+    redisUp: new Gauge({
+      name: 'warden_redis_up',
+      help: '1 when the Redis connection is ready',
+      registers: [registry],
+    }),
+    bans: new Counter({
+      name: 'warden_bans_total',
+      help: 'Client IPs banned for repeated failed credentials',
+      registers: [registry],
+    }),
+    revocations: new Counter({
+      name: 'warden_revocations_total',
+      help: 'Revocations added and removed',
+      labelNames: ['op'],
+      registers: [registry],
+    }),
   };
 }

@@ -10,7 +10,8 @@ import { loadDocuments, policySourceOf, type LoadDeps } from './config/load.js';
 import { buildRuntime, type RuntimeState, type Shared } from './runtime.js';
 
 /** Result of one reload attempt. */
-export type ReloadResult = { ok: true; version: number; changed: boolean } | { ok: false; problems: string[] };
+export type ReloadResult =
+  { ok: true; version: number; changed: boolean } | { ok: false; problems: string[] };
 
 /** A running reloader; `reload()` can also be called directly (SIGHUP). */
 export interface Reloader {
@@ -45,21 +46,46 @@ export function startReloader(
     const previous = state.current;
     try {
       const docs = await loadDocuments(env, deps, previous.docs);
-      if (JSON.stringify(docs.policy) === JSON.stringify(previous.docs.policy) && JSON.stringify(docs.keys) === JSON.stringify(previous.docs.keys)) {
+      if (
+        JSON.stringify(docs.policy) === JSON.stringify(previous.docs.policy) &&
+        JSON.stringify(docs.keys) === JSON.stringify(previous.docs.keys)
+      ) {
         return { ok: true, version: previous.version, changed: false };
       }
       const next = buildRuntime(docs, shared, previous);
       state.swap(next);
       const { summary, ...changes } = diffDocuments(previous.docs, docs);
-      log.info({ event: 'policy_reloaded', trigger, version: next.version, rules: next.policy.rules.length, keys: next.keys.entries.length, changes: summary }, 'policy and keys reloaded');
-      audit.admin({ event: 'policy_reloaded', trigger, version: next.version, previousVersion: previous.version, summary, ...changes });
+      log.info(
+        {
+          event: 'policy_reloaded',
+          trigger,
+          version: next.version,
+          rules: next.policy.rules.length,
+          keys: next.keys.entries.length,
+          changes: summary,
+        },
+        'policy and keys reloaded',
+      );
+      audit.admin({
+        event: 'policy_reloaded',
+        trigger,
+        version: next.version,
+        previousVersion: previous.version,
+        summary,
+        ...changes,
+      });
       // A key appearing in the keys file is when it becomes usable: its own event, as a revocation has.
-      for (const id of changes.keys.added) audit.admin({ event: 'key_created', id, trigger, version: next.version });
-      for (const id of changes.keys.removed) audit.admin({ event: 'key_removed', id, trigger, version: next.version });
+      for (const id of changes.keys.added)
+        audit.admin({ event: 'key_created', id, trigger, version: next.version });
+      for (const id of changes.keys.removed)
+        audit.admin({ event: 'key_removed', id, trigger, version: next.version });
       return { ok: true, version: next.version, changed: true };
     } catch (e) {
       const problems = e instanceof ConfigError ? e.problems.map(formatProblem) : [(e as Error).message];
-      log.error({ event: 'policy_rejected', trigger, problems, version: previous.version }, 'reload rejected; the previous policy stays in force');
+      log.error(
+        { event: 'policy_rejected', trigger, problems, version: previous.version },
+        'reload rejected; the previous policy stays in force',
+      );
       audit.admin({ event: 'config_rejected', trigger, version: previous.version, problems });
       return { ok: false, problems };
     }

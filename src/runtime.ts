@@ -48,7 +48,9 @@ export interface Runtime {
 
 function banSpec(docs: Documents): BanSpec {
   const b = docs.policy.bans;
-  return b === false ? { enabled: false, failures: 10, window: 300, ban: 900 } : { enabled: true, failures: b.failures, window: b.window, ban: b.ban };
+  return b === false
+    ? { enabled: false, failures: 10, window: 300, ban: 900 }
+    : { enabled: true, failures: b.failures, window: b.window, ban: b.ban };
 }
 
 /** Compile documents into a runtime; `previous` lends its unchanged rate-limit and failure counters. */
@@ -66,7 +68,8 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
   if (shared.sessionAuth) chain.push(shared.sessionAuth(mapping));
   // A transport credential comes last: an explicit key or token in the request takes precedence.
   const certSource = shared.clientCert ?? 'off';
-  if (certSource !== 'off' && keys.bySubject.size > 0) chain.push((req, now) => authenticateCert(keys, certSource, req, now, revocations));
+  if (certSource !== 'off' && keys.bySubject.size > 0)
+    chain.push((req, now) => authenticateCert(keys, certSource, req, now, revocations));
   return Object.freeze({
     version: (previous?.version ?? 0) + 1,
     policy,
@@ -74,7 +77,11 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
     chain: Object.freeze(chain),
     jwt,
     limits: new RateLimits(shared.store, policy.rateLimits, previous?.limits),
-    bans: sameBans ? previous.bans : shared.banned ? new Bans(shared.store, spec, shared.banned, shared.onBan) : null,
+    bans: sameBans
+      ? previous.bans
+      : shared.banned
+        ? new Bans(shared.store, spec, shared.banned, shared.onBan)
+        : null,
     headerNames: HEADER_PRESETS[docs.policy.headers?.preset ?? 'warden'],
     claimHeaders: compileClaimHeaders(docs.policy.headers?.extra),
     docs,

@@ -17,7 +17,13 @@ export interface Services extends Shared {
   revocations: Revocations;
   banned: MirroredSet;
   /** True when the store answers, every mirrored set has loaded and every issuer's keys were fetched. */
-  ready(): { ready: boolean; store: string; revocations: boolean; bans: boolean; jwks: { ready: boolean; pending: string[] } };
+  ready(): {
+    ready: boolean;
+    store: string;
+    revocations: boolean;
+    bans: boolean;
+    jwks: { ready: boolean; pending: string[] };
+  };
   close(): Promise<void>;
 }
 
@@ -27,49 +33,79 @@ export function openStore(env: Env, log?: Logger, metrics?: Metrics): Store {
   if (!client) return createMemoryStore({ stateDir: env.WARDEN_STATE_DIR });
   let lastLogged = 0;
   const timeoutMs = Math.round(env.WARDEN_REDIS_TIMEOUT * 1000);
-  return createRedisStore(client, env.WARDEN_REDIS_PREFIX, {
-    onError(err) {
-      metrics?.redisErrors.inc();
-      // Errors arrive per command while Redis is away; log at most one a second.
-      const now = Date.now();
-      if (now - lastLogged > 1000) {
-        lastLogged = now;
-        log?.warn({ event: 'redis_error', err: err.message }, 'Redis error; limits fall back to memory, revocations already known stay enforced');
-      }
+  return createRedisStore(
+    client,
+    env.WARDEN_REDIS_PREFIX,
+    {
+      onError(err) {
+        metrics?.redisErrors.inc();
+        // Errors arrive per command while Redis is away; log at most one a second.
+        const now = Date.now();
+        if (now - lastLogged > 1000) {
+          lastLogged = now;
+          log?.warn(
+            { event: 'redis_error', err: err.message },
+            'Redis error; limits fall back to memory, revocations already known stay enforced',
+          );
+        }
+      },
+      onInsurance: (limit) => metrics?.insurance.inc({ limit }),
+      onState(state) {
+        metrics?.redisUp.set(state === 'ready' ? 1 : 0);
+        log?.info({ event: 'redis_state', state }, `Redis ${state}`);
+      },
     },
-    onInsurance: (limit) => metrics?.insurance.inc({ limit }),
-    onState(state) {
-      metrics?.redisUp.set(state === 'ready' ? 1 : 0);
-      log?.info({ event: 'redis_state', state }, `Redis ${state}`);
-    },
-  }, timeoutMs);
+    timeoutMs,
+  );
 }
 
 /** Build the store and start the mirrors (a failed first load is retried by their resync). */
-export async function startServices(env: Env, log: Logger, audit: AuditLog, metrics: Metrics, issuers: readonly IssuerConfig[] = []): Promise<Services> {
+export async function startServices(
+  env: Env,
+  log: Logger,
+  audit: AuditLog,
+  metrics: Metrics,
+  issuers: readonly IssuerConfig[] = [],
+): Promise<Services> {
   const store = openStore(env, log, metrics);
-  if (!(await store.waitReady(5000))) log.warn({ event: 'redis_unavailable' }, 'Redis not ready after 5 s; starting anyway: limits use memory, API keys are refused until revocations load');
-  const onError = (what: string) => (err: Error) => log.warn({ event: 'mirror_error', set: what, err: err.message }, `cannot load ${what}; retrying`);
+  if (!(await store.waitReady(5000)))
+    log.warn(
+      { event: 'redis_unavailable' },
+      'Redis not ready after 5 s; starting anyway: limits use memory, API keys are refused until revocations load',
+    );
+  const onError = (what: string) => (err: Error) =>
+    log.warn({ event: 'mirror_error', set: what, err: err.message }, `cannot load ${what}; retrying`);
   const mirror = (what: string, persistent: boolean) =>
     new MirroredSet(store.set(what, { persistent }), {
       resyncMs: env.WARDEN_REVOCATION_RESYNC * 1000,
       onError: onError(what),
-      onRestore: (count) => log.warn({ event: 'set_restored', set: what, count }, `the store had lost ${what}; wrote back the ${count} entries this replica holds`),
+      onRestore: (count) =>
+        log.warn(
+          { event: 'set_restored', set: what, count },
+          `the store had lost ${what}; wrote back the ${count} entries this replica holds`,
+        ),
     });
   const revMirror = mirror('revocations', true);
   const banned = mirror('bans', false);
   await Promise.all([revMirror.start(), banned.start()]);
-  const jwt = issuers.length === 0 ? null : new JwtVerifier(issuers, {
-    refreshMs: env.WARDEN_JWKS_REFRESH * 1000,
-    cooldownMs: env.WARDEN_JWKS_COOLDOWN * 1000,
-    timeoutMs: env.WARDEN_JWKS_TIMEOUT * 1000,
-    fetch,
-    now: Date.now,
-    onFetch(issuer, outcome, error) {
-      recordJwksFetch(metrics, issuer, outcome);
-      if (outcome === 'error') log.warn({ event: 'jwks_fetch_failed', issuer, err: error }, 'cannot fetch the signing keys of an issuer; keys already held stay in use');
-    },
-  });
+  const jwt =
+    issuers.length === 0
+      ? null
+      : new JwtVerifier(issuers, {
+          refreshMs: env.WARDEN_JWKS_REFRESH * 1000,
+          cooldownMs: env.WARDEN_JWKS_COOLDOWN * 1000,
+          timeoutMs: env.WARDEN_JWKS_TIMEOUT * 1000,
+          fetch,
+          now: Date.now,
+          onFetch(issuer, outcome, error) {
+            recordJwksFetch(metrics, issuer, outcome);
+            if (outcome === 'error')
+              log.warn(
+                { event: 'jwks_fetch_failed', issuer, err: error },
+                'cannot fetch the signing keys of an issuer; keys already held stay in use',
+              );
+          },
+        });
   // Not awaited: readiness reports the key sets, and the first token waits for a fetch in flight.
   if (jwt) void jwt.start();
   // A store (or a key set) that was down at start: retry the first load quickly rather than at the resync interval.
@@ -89,12 +125,21 @@ export async function startServices(env: Env, log: Logger, audit: AuditLog, metr
     onBan(ip, until) {
       metrics.bans.inc();
       audit.admin({ event: 'ban_started', ip, until: new Date(until).toISOString() });
-      log.warn({ event: 'ban_started', ip, until: new Date(until).toISOString() }, 'client IP banned for repeated failed credentials');
+      log.warn(
+        { event: 'ban_started', ip, until: new Date(until).toISOString() },
+        'client IP banned for repeated failed credentials',
+      );
     },
     ready() {
       const s = store.status();
       const jwks = jwt ? jwt.ready() : { ready: true, pending: [] };
-      return { ready: s.ready && revMirror.loaded && banned.loaded && jwks.ready, store: s.detail, revocations: revMirror.loaded, bans: banned.loaded, jwks };
+      return {
+        ready: s.ready && revMirror.loaded && banned.loaded && jwks.ready,
+        store: s.detail,
+        revocations: revMirror.loaded,
+        bans: banned.loaded,
+        jwks,
+      };
     },
     async close() {
       clearInterval(retry);

@@ -9,9 +9,16 @@ const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
 
 async function warden(args: string[], env: Record<string, string> = {}) {
-  return run(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 20_000 }).then(
+  return run(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    timeout: 20_000,
+  }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
   );
 }
 
@@ -43,10 +50,18 @@ describe('warden check lint', () => {
     const r = await warden(['check'], files(LINTY));
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('warnings (4):');
-    expect(r.stdout).toContain('  warning: rules[1]: never matches: shadowed by rules[0] (public) (same or wider host, methods and path)');
-    expect(r.stdout).toContain('  warning: rules[0]: public rule covers later protected rules[1]: every request rules[1] matches is public (first match wins)');
-    expect(r.stdout).toContain('  warning: roles.auditor: grants none of the permissions any rule requires, so holding it changes no decision');
-    expect(r.stdout).toContain('  warning: rules[1].require[0]: permission "docs:private" is granted by no role');
+    expect(r.stdout).toContain(
+      '  warning: rules[1]: never matches: shadowed by rules[0] (public) (same or wider host, methods and path)',
+    );
+    expect(r.stdout).toContain(
+      '  warning: rules[0]: public rule covers later protected rules[1]: every request rules[1] matches is public (first match wins)',
+    );
+    expect(r.stdout).toContain(
+      '  warning: roles.auditor: grants none of the permissions any rule requires, so holding it changes no decision',
+    );
+    expect(r.stdout).toContain(
+      '  warning: rules[1].require[0]: permission "docs:private" is granted by no role',
+    );
     expect(r.stdout).toMatch(/configuration OK, with 4 warnings\n$/);
   });
 
@@ -83,7 +98,10 @@ describe('warden check lint', () => {
   });
 
   it('a key naming an undefined role fails with the key index', async () => {
-    const env = files('roles: { dev: [x] }\nrules:\n  - match: { path: /a }\n    require: [x]\n', `keys:\n  - id: k1\n    sha256: ${'b'.repeat(64)}\n    roles: [dev, ghost]\n`);
+    const env = files(
+      'roles: { dev: [x] }\nrules:\n  - match: { path: /a }\n    require: [x]\n',
+      `keys:\n  - id: k1\n    sha256: ${'b'.repeat(64)}\n    roles: [dev, ghost]\n`,
+    );
     const r = await warden(['check'], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('keys[0].roles[1]: role "ghost" is not defined in the policy\'s roles');

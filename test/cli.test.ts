@@ -14,11 +14,19 @@ const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
 
 async function warden(args: string[], env: Record<string, string> = {}, input?: string) {
-  const child = run(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 20_000 }).then(
+  const child = run(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    timeout: 20_000,
+  }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
   );
-  if (input !== undefined) (child as unknown as { child?: { stdin: NodeJS.WritableStream } }).child?.stdin.end(input);
+  if (input !== undefined)
+    (child as unknown as { child?: { stdin: NodeJS.WritableStream } }).child?.stdin.end(input);
   return child;
 }
 
@@ -27,7 +35,14 @@ async function warden(args: string[], env: Record<string, string> = {}, input?: 
 describe('warden CLI', () => {
   it('check lists sign-in (providers, dev users) and refuses dev users in production with exit 2', async () => {
     const env = {
-      WARDEN_OIDC_PROVIDERS: JSON.stringify([{ id: 'kc', issuer: 'https://sso.example.com/realms/acme', clientId: 'warden', clientSecret: 'do-not-print-me' }]),
+      WARDEN_OIDC_PROVIDERS: JSON.stringify([
+        {
+          id: 'kc',
+          issuer: 'https://sso.example.com/realms/acme',
+          clientId: 'warden',
+          clientSecret: 'do-not-print-me',
+        },
+      ]),
       WARDEN_PUBLIC_URL: 'https://auth.example.com',
       WARDEN_SESSION_SECRET: 's'.repeat(40),
       WARDEN_DEV_USERS: 'rbac/dev-users.yaml',
@@ -40,16 +55,32 @@ describe('warden CLI', () => {
     expect(ok.stdout + ok.stderr).not.toContain('do-not-print-me');
     const prod = await warden(['check'], { ...env, NODE_ENV: 'production' });
     expect(prod.code).toBe(2);
-    expect(prod.stderr).toContain('env WARDEN_DEV_USERS: dev users have published demo passwords and are refused when NODE_ENV=production');
+    expect(prod.stderr).toContain(
+      'env WARDEN_DEV_USERS: dev users have published demo passwords and are refused when NODE_ENV=production',
+    );
   });
 
   it('keys create prints a wdn_ key once and an entry whose hash matches it', async () => {
-    const r = await warden(['keys', 'create', '--id', 'agent-1', '--roles', 'developer,viewer', '--expires', '2027-06-30T00:00:00Z']);
+    const r = await warden([
+      'keys',
+      'create',
+      '--id',
+      'agent-1',
+      '--roles',
+      'developer,viewer',
+      '--expires',
+      '2027-06-30T00:00:00Z',
+    ]);
     expect(r.code).toBe(0);
     const key = /key \(shown once, store it now\): (wdn_[A-Za-z0-9_-]{43})\n/.exec(r.stdout)?.[1];
     expect(key).toBeDefined();
     const entry = parse(r.stdout.slice(r.stdout.indexOf('# add to'))) as Record<string, unknown>[];
-    expect(entry[0]).toEqual({ id: 'agent-1', sha256: hashKey(key!), roles: ['developer', 'viewer'], expires: '2027-06-30T00:00:00.000Z' });
+    expect(entry[0]).toEqual({
+      id: 'agent-1',
+      sha256: hashKey(key!),
+      roles: ['developer', 'viewer'],
+      expires: '2027-06-30T00:00:00.000Z',
+    });
   });
 
   it('keys hash hashes an existing key', async () => {
@@ -66,16 +97,26 @@ describe('warden CLI', () => {
 
   it('check lists keys with their expiry', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
-    writeFileSync(join(dir, 'keys.yaml'), `keys:\n  - id: old\n    sha256: ${'a'.repeat(64)}\n    roles: [viewer]\n    expires: 2020-01-01T00:00:00Z\n`);
+    writeFileSync(
+      join(dir, 'keys.yaml'),
+      `keys:\n  - id: old\n    sha256: ${'a'.repeat(64)}\n    roles: [viewer]\n    expires: 2020-01-01T00:00:00Z\n`,
+    );
     const r = await warden(['check'], { WARDEN_API_KEYS: join(dir, 'keys.yaml') });
     expect(r.stdout).toMatch(/old roles \[viewer\] EXPIRED 2020-01-01/);
   });
 
   it('exits 2 listing every problem with its source and path, no stack trace', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
-    writeFileSync(join(dir, 'policy.yaml'), 'rules:\n  - match: { path: /a }\n    rateLimit: nope\n  - match: { path: /b }\n    require: 7\n');
+    writeFileSync(
+      join(dir, 'policy.yaml'),
+      'rules:\n  - match: { path: /a }\n    rateLimit: nope\n  - match: { path: /b }\n    require: 7\n',
+    );
     for (const cmd of [['check'], ['serve']]) {
-      const r = await warden(cmd, { WARDEN_POLICY: join(dir, 'policy.yaml'), PORT: 'x', WARDEN_API_KEYS: join(dir, 'missing.yaml') });
+      const r = await warden(cmd, {
+        WARDEN_POLICY: join(dir, 'policy.yaml'),
+        PORT: 'x',
+        WARDEN_API_KEYS: join(dir, 'missing.yaml'),
+      });
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('env PORT');
       expect(r.stderr).toMatch(/policy\.yaml \(WARDEN_POLICY\): rules\[0\]\.rateLimit: /);
@@ -85,14 +126,20 @@ describe('warden CLI', () => {
     }
   });
 
-  it('recipe prints the proxy lines for the policy\'s header names', async () => {
+  it("recipe prints the proxy lines for the policy's header names", async () => {
     const policy = JSON.stringify({ headers: { preset: 'authelia', extra: { 'X-Tenant': 'tenant_id' } } });
     const traefik = await warden(['recipe', 'traefik'], { WARDEN_POLICY: policy });
-    expect(traefik.stdout).toContain('authResponseHeaders:\n  - Remote-User\n  - Remote-Groups\n  - Remote-Name\n  - Remote-Email\n  - X-Auth-Method\n  - X-Tenant\n  - X-Warden-Assertion\n');
+    expect(traefik.stdout).toContain(
+      'authResponseHeaders:\n  - Remote-User\n  - Remote-Groups\n  - Remote-Name\n  - Remote-Email\n  - X-Auth-Method\n  - X-Tenant\n  - X-Warden-Assertion\n',
+    );
     const ingress = await warden(['recipe', 'ingress-nginx'], { WARDEN_POLICY: policy });
-    expect(ingress.stdout).toBe('nginx.ingress.kubernetes.io/auth-response-headers: Remote-User,Remote-Groups,Remote-Name,Remote-Email,X-Auth-Method,X-Tenant,X-Warden-Assertion\n');
+    expect(ingress.stdout).toBe(
+      'nginx.ingress.kubernetes.io/auth-response-headers: Remote-User,Remote-Groups,Remote-Name,Remote-Email,X-Auth-Method,X-Tenant,X-Warden-Assertion\n',
+    );
     const caddy = await warden(['recipe', 'caddy'], { WARDEN_POLICY: policy });
-    expect(caddy.stdout).toContain('copy_headers Remote-User Remote-Groups Remote-Name Remote-Email X-Auth-Method X-Tenant\n');
+    expect(caddy.stdout).toContain(
+      'copy_headers Remote-User Remote-Groups Remote-Name Remote-Email X-Auth-Method X-Tenant\n',
+    );
     const nginx = await warden(['recipe', 'nginx'], { WARDEN_POLICY: policy });
     expect(nginx.stdout).toMatch(/^auth_request_set \$warden_user_id +\$upstream_http_remote_user;$/m);
     expect(nginx.stdout).toMatch(/^proxy_set_header X-User-ID +"";$/m);
@@ -109,7 +156,10 @@ describe('warden CLI', () => {
 describe('warden serve', () => {
   it('serves, then on SIGTERM stops accepting, finishes and exits 0', async () => {
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [CLI, 'serve'], { env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'serve'], {
+      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     const port = await new Promise<number>((resolve, reject) => {
       child.stderr.on('data', (c: Buffer) => {
@@ -129,11 +179,21 @@ describe('warden serve', () => {
 });
 
 describe('warden keys revoke', () => {
-  const policy = { roles: { dev: ['api:read'] }, rules: [{ match: { path: '/api/**' }, require: ['api:read'] }] };
+  const policy = {
+    roles: { dev: ['api:read'] },
+    rules: [{ match: { path: '/api/**' }, require: ['api:read'] }],
+  };
   const victim = testKey('victim-1', ['dev']);
   const ask = (w: TestWarden) =>
     send(`${w.url}/verify/traefik`, {
-      headers: { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'a', 'X-Forwarded-Uri': '/api/x', 'X-Forwarded-For': '203.0.113.1', 'X-API-Key': victim.key },
+      headers: {
+        'X-Forwarded-Method': 'GET',
+        'X-Forwarded-Proto': 'https',
+        'X-Forwarded-Host': 'a',
+        'X-Forwarded-Uri': '/api/x',
+        'X-Forwarded-For': '203.0.113.1',
+        'X-API-Key': victim.key,
+      },
     }).then((r) => r.status);
 
   it('without Redis: writes the state dir, the running server refuses the key, and a restart keeps it revoked', async () => {
@@ -141,7 +201,9 @@ describe('warden keys revoke', () => {
     const stateDir = join(w.dir, 'state');
     try {
       expect(await ask(w)).toBe(200);
-      const r = await warden(['keys', 'revoke', 'victim-1', '--reason', 'laptop stolen'], { WARDEN_STATE_DIR: stateDir });
+      const r = await warden(['keys', 'revoke', 'victim-1', '--reason', 'laptop stolen'], {
+        WARDEN_STATE_DIR: stateDir,
+      });
       expect(r.code).toBe(0);
       expect(r.stdout).toContain('key victim-1 revoked');
       await within(3000, async () => (await ask(w)) === 401);
@@ -154,7 +216,9 @@ describe('warden keys revoke', () => {
     const again = await startWarden({ policy, keys: [victim.entry], env: { WARDEN_STATE_DIR: stateDir } });
     try {
       expect(await ask(again)).toBe(401);
-      expect((await warden(['keys', 'unrevoke', 'victim-1'], { WARDEN_STATE_DIR: stateDir })).stdout).toContain('lifted');
+      expect(
+        (await warden(['keys', 'unrevoke', 'victim-1'], { WARDEN_STATE_DIR: stateDir })).stdout,
+      ).toContain('lifted');
       await within(3000, async () => (await ask(again)) === 200);
     } finally {
       await again.close();
@@ -163,22 +227,38 @@ describe('warden keys revoke', () => {
 
   it('revokes a token id and a subject with --type; check lists the JWT issuers', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
-    const t = await warden(['keys', 'revoke', 'tok-9', '--type', 'token', '--reason', 'leaked'], { WARDEN_STATE_DIR: stateDir });
+    const t = await warden(['keys', 'revoke', 'tok-9', '--type', 'token', '--reason', 'leaked'], {
+      WARDEN_STATE_DIR: stateDir,
+    });
     expect(t.stdout).toContain('token id (jti) tok-9 revoked');
-    const s = await warden(['keys', 'revoke', 'mallory', '--type', 'subject'], { WARDEN_STATE_DIR: stateDir });
+    const s = await warden(['keys', 'revoke', 'mallory', '--type', 'subject'], {
+      WARDEN_STATE_DIR: stateDir,
+    });
     expect(s.stdout).toContain('subject mallory (its tokens issued until now) revoked');
     const list = await warden(['keys', 'revocations'], { WARDEN_STATE_DIR: stateDir });
     expect(list.stdout).toMatch(/^token tok-9 reason="leaked"/m);
     expect(list.stdout).toMatch(/^subject mallory since/m);
-    expect((await warden(['keys', 'revoke', 'x', '--type', 'session'], { WARDEN_STATE_DIR: stateDir })).code).toBe(2);
-    const issuers = JSON.stringify([{ issuer: 'https://login.example.com/realms/acme', audience: 'api', rolesClaim: 'realm_access.roles' }]);
+    expect(
+      (await warden(['keys', 'revoke', 'x', '--type', 'session'], { WARDEN_STATE_DIR: stateDir })).code,
+    ).toBe(2);
+    const issuers = JSON.stringify([
+      { issuer: 'https://login.example.com/realms/acme', audience: 'api', rolesClaim: 'realm_access.roles' },
+    ]);
     const c = await warden(['check'], { WARDEN_JWT_ISSUERS: issuers });
     expect(c.stdout).toContain('JWT issuers (1), roles from claim groups:');
-    expect(c.stdout).toContain('  https://login.example.com/realms/acme audience api keys by discovery algorithms any asymmetric roles from realm_access.roles tolerance 30s');
+    expect(c.stdout).toContain(
+      '  https://login.example.com/realms/acme audience api keys by discovery algorithms any asymmetric roles from realm_access.roles tolerance 30s',
+    );
   });
 
   it('refuses a past --expires and a missing id', async () => {
-    expect((await warden(['keys', 'revoke', 'x', '--expires', '2001-01-01T00:00:00Z'], { WARDEN_STATE_DIR: tmpdir() })).code).toBe(2);
+    expect(
+      (
+        await warden(['keys', 'revoke', 'x', '--expires', '2001-01-01T00:00:00Z'], {
+          WARDEN_STATE_DIR: tmpdir(),
+        })
+      ).code,
+    ).toBe(2);
     expect((await warden(['keys', 'revoke'], { WARDEN_STATE_DIR: tmpdir() })).code).toBe(2);
   });
 

@@ -5,6 +5,9 @@ import { join } from 'node:path';
 
 export default function setup(): void {
   if (process.env.WARDEN_TEST_BUILT === '1') return;
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: join(import.meta.dirname, '..'), stdio: 'inherit' });
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], {
+    cwd: join(import.meta.dirname, '..'),
+    stdio: 'inherit',
+  });
   process.env.WARDEN_TEST_BUILT = '1';
 }

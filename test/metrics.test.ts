@@ -20,8 +20,16 @@ const dev2 = testKey('dev2', ['developer']);
 
 let w: TestWarden;
 let m: Scrape;
-const traefik = (uri: string, ip: string, key?: string) => send(`${w.url}/verify/traefik`, { headers: traefikHeaders(uri, ip, key) });
-const nginx = (uri: string) => send(`${w.url}/verify/nginx`, { headers: { 'X-Original-URL': `https://app.example.com${uri}`, 'X-Original-Method': 'GET', 'X-Forwarded-For': '198.51.100.1' } });
+const traefik = (uri: string, ip: string, key?: string) =>
+  send(`${w.url}/verify/traefik`, { headers: traefikHeaders(uri, ip, key) });
+const nginx = (uri: string) =>
+  send(`${w.url}/verify/nginx`, {
+    headers: {
+      'X-Original-URL': `https://app.example.com${uri}`,
+      'X-Original-Method': 'GET',
+      'X-Forwarded-For': '198.51.100.1',
+    },
+  });
 
 beforeAll(async () => {
   w = await startWarden({ policy, keys: [dev.entry, dev2.entry] });
@@ -32,7 +40,8 @@ beforeAll(async () => {
   statuses.push((await traefik('/internal/x', '203.0.113.1', dev.key)).status);
   for (let i = 0; i < 4; i++) statuses.push((await traefik('/limited/x', '203.0.113.1', dev2.key)).status);
   // Three bad keys from one IP: the third failure bans it, the next request is refused as banned.
-  for (let i = 0; i < 3; i++) statuses.push((await traefik('/api/x', '203.0.113.66', 'wdn_wrong_key')).status);
+  for (let i = 0; i < 3; i++)
+    statuses.push((await traefik('/api/x', '203.0.113.66', 'wdn_wrong_key')).status);
   statuses.push((await traefik('/api/x', '203.0.113.66', dev.key)).status);
   expect(statuses).toEqual([200, 200, 200, 200, 200, 403, 200, 200, 429, 429, 401, 401, 401, 429]);
   // Reloads: one that changes nothing, one that changes a rule, one refused.
@@ -47,7 +56,8 @@ afterAll(() => w?.close());
 
 describe('/metrics after known traffic (parsed as Prometheus text)', () => {
   it('counts decisions by result, reason, dialect and auth method', () => {
-    const d = (decision: string, reason: string, dialect: string, auth_method: string) => value(m, 'warden_decisions_total', { decision, reason, dialect, auth_method });
+    const d = (decision: string, reason: string, dialect: string, auth_method: string) =>
+      value(m, 'warden_decisions_total', { decision, reason, dialect, auth_method });
     expect(d('allow', 'permitted', 'traefik', 'api_key')).toBe(5);
     expect(d('allow', 'public', 'nginx', 'public')).toBe(2);
     expect(d('forbidden', 'rule_deny', 'traefik', 'api_key')).toBe(1);

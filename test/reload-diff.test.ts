@@ -6,20 +6,29 @@ import { keysSchema } from '../src/config/keys-schema.js';
 import { policySchema } from '../src/config/policy-schema.js';
 import { startWarden, testKey, type TestWarden } from './helpers/warden.js';
 
-const docs = (policy: unknown, keys: unknown[] = []) => ({ policy: policySchema.parse(policy), keys: keysSchema.parse({ keys }) });
+const docs = (policy: unknown, keys: unknown[] = []) => ({
+  policy: policySchema.parse(policy),
+  keys: keysSchema.parse({ keys }),
+});
 
 describe('diffDocuments', () => {
   it('names rules by index and match: unchanged rules found even when shifted, edited ones as changed', () => {
-    const a = docs({ roles: { dev: ['x'] }, rules: [
-      { match: { path: '/a/**' }, require: ['x'] },
-      { match: { path: '/b' }, public: true },
-      { match: { path: '/c', methods: ['GET'] }, deny: true },
-    ] });
-    const b = docs({ roles: { dev: ['x'] }, rules: [
-      { match: { path: '/new' }, public: true },
-      { match: { path: '/a/**' }, require: ['x'] },
-      { match: { path: '/b' }, require: ['x'] },
-    ] });
+    const a = docs({
+      roles: { dev: ['x'] },
+      rules: [
+        { match: { path: '/a/**' }, require: ['x'] },
+        { match: { path: '/b' }, public: true },
+        { match: { path: '/c', methods: ['GET'] }, deny: true },
+      ],
+    });
+    const b = docs({
+      roles: { dev: ['x'] },
+      rules: [
+        { match: { path: '/new' }, public: true },
+        { match: { path: '/a/**' }, require: ['x'] },
+        { match: { path: '/b' }, require: ['x'] },
+      ],
+    });
     const d = diffDocuments(a, b);
     expect(d.rules).toEqual({
       added: [{ index: 0, match: '*/new' }],
@@ -31,12 +40,19 @@ describe('diffDocuments', () => {
 
   it('diffs roles, rate limits and settings by name', () => {
     const a = docs({ roles: { dev: ['x'], old: ['y'] }, rateLimits: { api: { limit: 1, window: '1s' } } });
-    const b = docs({ roles: { dev: ['x', 'z'], fresh: [] }, rateLimits: { api: { limit: 2, window: '1s' }, mcp: { limit: 1, window: '1m' } }, default: 'authenticated', networks: ['10.0.0.0/8'] });
+    const b = docs({
+      roles: { dev: ['x', 'z'], fresh: [] },
+      rateLimits: { api: { limit: 2, window: '1s' }, mcp: { limit: 1, window: '1m' } },
+      default: 'authenticated',
+      networks: ['10.0.0.0/8'],
+    });
     const d = diffDocuments(a, b);
     expect(d.roles).toEqual({ added: ['fresh'], removed: ['old'], changed: ['dev'] });
     expect(d.rateLimits).toEqual({ added: ['mcp'], removed: [], changed: ['api'] });
     expect(d.settings).toEqual(['default', 'networks']);
-    expect(d.summary).toBe('roles: 1 added, 1 removed, 1 changed; rate limits: 1 added, 1 changed; settings changed: default, networks');
+    expect(d.summary).toBe(
+      'roles: 1 added, 1 removed, 1 changed; rate limits: 1 added, 1 changed; settings changed: default, networks',
+    );
   });
 
   it('diffs keys by id and names changed fields, never a hash', () => {
@@ -46,7 +62,11 @@ describe('diffDocuments', () => {
     const rotated = { ...k2, sha256: testKey('k2-rotated', ['dev']).entry.sha256, roles: [] };
     const p = { roles: { dev: ['x'] } };
     const d = diffDocuments(docs(p, [k1, k2]), docs(p, [rotated, k3]));
-    expect(d.keys).toEqual({ added: ['k3'], removed: ['k1'], changed: [{ id: 'k2', fields: ['sha256', 'roles'] }] });
+    expect(d.keys).toEqual({
+      added: ['k3'],
+      removed: ['k1'],
+      changed: [{ id: 'k2', fields: ['sha256', 'roles'] }],
+    });
     const text = JSON.stringify(d);
     for (const k of [k1, k2, k3, rotated]) expect(text).not.toContain(String(k.sha256));
   });
@@ -57,7 +77,10 @@ describe('diffDocuments', () => {
 });
 
 const key = testKey('k1', ['dev']);
-const policyV1 = { roles: { dev: ['api:read'], ops: ['ops:*'] }, rules: [{ match: { path: '/api/**' }, require: ['api:read'] }] };
+const policyV1 = {
+  roles: { dev: ['api:read'], ops: ['ops:*'] },
+  rules: [{ match: { path: '/api/**' }, require: ['api:read'] }],
+};
 let w: TestWarden;
 beforeAll(async () => {
   w = await startWarden({ policy: policyV1, keys: [key.entry] });
@@ -68,7 +91,13 @@ describe('reload audit', () => {
   it('audits policy_reloaded with what changed, keys by id only', async () => {
     const before = w.audit.length;
     const k2 = testKey('k2', ['ops']);
-    w.writePolicy({ roles: { dev: ['api:read', 'api:write'] }, rules: [{ match: { path: '/api/**' }, require: ['api:write'] }, { match: { path: '/ops/**' }, deny: true }] });
+    w.writePolicy({
+      roles: { dev: ['api:read', 'api:write'] },
+      rules: [
+        { match: { path: '/api/**' }, require: ['api:write'] },
+        { match: { path: '/ops/**' }, deny: true },
+      ],
+    });
     writeFileSync(w.keysPath, stringify({ keys: [key.entry, { ...k2.entry, roles: ['dev'] }] }));
     const r = await w.reload();
     expect(r).toMatchObject({ ok: true });
@@ -80,8 +109,17 @@ describe('reload audit', () => {
     expect(all).toMatch(/roles: 1 removed, 1 changed/);
     expect(all).toMatch(/keys: 1 added/);
     const last = events.at(-1)!;
-    expect(last).toMatchObject({ level: 'info', event: 'policy_reloaded', version: expect.any(Number), previousVersion: expect.any(Number) });
-    const merged = { rules: events.flatMap((e) => [...e.rules.added, ...e.rules.changed]), keys: events.flatMap((e) => e.keys.added), roles: events.flatMap((e) => e.roles.removed) };
+    expect(last).toMatchObject({
+      level: 'info',
+      event: 'policy_reloaded',
+      version: expect.any(Number),
+      previousVersion: expect.any(Number),
+    });
+    const merged = {
+      rules: events.flatMap((e) => [...e.rules.added, ...e.rules.changed]),
+      keys: events.flatMap((e) => e.keys.added),
+      roles: events.flatMap((e) => e.roles.removed),
+    };
     expect(merged.rules).toContainEqual({ index: 1, match: '*/ops/**' });
     expect(merged.rules).toContainEqual({ from: 0, to: 0, match: '*/api/**' });
     expect(merged.keys).toEqual(['k2']);
@@ -93,7 +131,9 @@ describe('reload audit', () => {
 
   it('audits config_rejected with every problem, and nothing when a reload changes nothing', async () => {
     const before = w.audit.length;
-    w.writePolicy('rules:\n  - match: { path: /api/** }\n    rateLimit: nope\n  - match: { path: /b }\n    require: 7\n');
+    w.writePolicy(
+      'rules:\n  - match: { path: /api/** }\n    rateLimit: nope\n  - match: { path: /b }\n    require: 7\n',
+    );
     const r = await w.reload();
     expect(r.ok).toBe(false);
     const rejected = w.audit.slice(before).find((l) => l.event === 'config_rejected')!;

@@ -4,7 +4,10 @@ import { stringify } from 'yaml';
 import { send } from './helpers/http.js';
 import { startWarden, testKey, type TestWarden } from './helpers/warden.js';
 
-const policyV1 = { roles: { dev: ['api:read'] }, rules: [{ match: { path: '/api/**' }, require: ['api:read'] }] };
+const policyV1 = {
+  roles: { dev: ['api:read'] },
+  rules: [{ match: { path: '/api/**' }, require: ['api:read'] }],
+};
 const policyV2 = { roles: { dev: ['api:read'] }, rules: [{ match: { path: '/api/**' }, deny: true }] };
 const k = testKey('k1', ['dev']);
 const k2 = testKey('k2', ['dev']);
@@ -16,7 +19,14 @@ afterAll(() => w.close());
 
 const ask = (key: string) =>
   send(`${w.url}/verify/traefik`, {
-    headers: { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'a.example', 'X-Forwarded-Uri': '/api/x', 'X-Forwarded-For': '203.0.113.1', 'X-API-Key': key },
+    headers: {
+      'X-Forwarded-Method': 'GET',
+      'X-Forwarded-Proto': 'https',
+      'X-Forwarded-Host': 'a.example',
+      'X-Forwarded-Uri': '/api/x',
+      'X-Forwarded-For': '203.0.113.1',
+      'X-API-Key': key,
+    },
   }).then((r) => r.status);
 
 async function eventually(check: () => Promise<boolean>, ms = 5000): Promise<void> {
@@ -48,7 +58,9 @@ describe('hot reload', () => {
     w.writePolicy('rules:\n  - match: { path: /api/** }\n    rateLimit: undefined-limit\n');
     await eventually(async () => w.ops.slice(before).some((l) => l.event === 'policy_rejected'));
     const rejected = w.ops.slice(before).find((l) => l.event === 'policy_rejected')!;
-    expect(rejected.problems.join('\n')).toMatch(/rules\[0\]\.rateLimit: rate limit "undefined-limit" is not defined/);
+    expect(rejected.problems.join('\n')).toMatch(
+      /rules\[0\]\.rateLimit: rate limit "undefined-limit" is not defined/,
+    );
     expect(await ask(k.key)).toBe(200);
   });
 

@@ -51,7 +51,13 @@ export interface AdminEvent {
 export const AUDIT_SCHEMA = 1;
 
 /** Browser sign-in events (src/oauth2/): never carry a cookie, token, code, state or password. */
-export type SignInEvent = 'sign_in' | 'sign_in_failed' | 'sign_out' | 'redirect_refused' | 'backchannel_logout' | 'cross_site_refused';
+export type SignInEvent =
+  | 'sign_in'
+  | 'sign_in_failed'
+  | 'sign_out'
+  | 'redirect_refused'
+  | 'backchannel_logout'
+  | 'cross_site_refused';
 
 /** Where audit events go. */
 export interface AuditLog {
@@ -80,7 +86,9 @@ function plain(v: string | null | undefined): string {
 
 /** One check over every string field of an event (the common case: all plain) instead of one per field. */
 function plainEvent(e: DecisionEvent): boolean {
-  return PLAIN.test(`${e.reqId}${e.decision}${e.reason}${e.cause ?? ''}${e.dialect}${e.method ?? ''}${e.host ?? ''}${e.path ?? ''}${e.clientIp ?? ''}${e.peer ?? ''}${e.sub ?? ''}${e.authMethod ?? ''}${e.keyId ?? ''}${e.rateLimit ?? ''}${e.kid ?? ''}${e.joseCode ?? ''}${e.shadow ?? ''}`);
+  return PLAIN.test(
+    `${e.reqId}${e.decision}${e.reason}${e.cause ?? ''}${e.dialect}${e.method ?? ''}${e.host ?? ''}${e.path ?? ''}${e.clientIp ?? ''}${e.peer ?? ''}${e.sub ?? ''}${e.authMethod ?? ''}${e.keyId ?? ''}${e.rateLimit ?? ''}${e.kid ?? ''}${e.joseCode ?? ''}${e.shadow ?? ''}`,
+  );
 }
 
 /** The decision fields as JSON members, built directly (this runs on every /verify); `q` quotes a string. */
@@ -133,9 +141,11 @@ export function createAuditLog(sinks: readonly AuditSink[], opts: AuditOptions =
     return `{"level":"info","time":"${lastIso}","schema":${AUDIT_SCHEMA},"event":${JSON.stringify(event)}`;
   };
   const only = sinks.length === 1 ? sinks[0]! : null;
-  const emit = only ? (line: string, ascii = false) => only.write(line, ascii) : (line: string, ascii = false) => {
-    for (const s of sinks) s.write(line, ascii);
-  };
+  const emit = only
+    ? (line: string, ascii = false) => only.write(line, ascii)
+    : (line: string, ascii = false) => {
+        for (const s of sinks) s.write(line, ascii);
+      };
   const noop = () => {};
   // Decisions of one event-loop turn are serialised together, after the turn's answers are written:
   // the line-building code then runs hot in a loop instead of between every request's HTTP work.
@@ -189,6 +199,9 @@ export function createAuditLog(sinks: readonly AuditSink[], opts: AuditOptions =
 }
 
 /** The operational log (startup, reloads, errors): stderr, separate from the audit stream. */
-export function createOpsLog(level: string, destination: DestinationStream = pino.destination({ dest: 2, sync: true })): Logger {
+export function createOpsLog(
+  level: string,
+  destination: DestinationStream = pino.destination({ dest: 2, sync: true }),
+): Logger {
   return pino({ level, base: { service: 'warden' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
 }

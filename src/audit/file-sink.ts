@@ -70,7 +70,12 @@ export class RotatingFile extends LineWriter {
 }
 
 /** The file sink; throws at once when the file cannot be opened for appending. */
-export function fileSink(path: string, maxBytes: number, keep: number, onError: (err: Error) => void): AuditSink {
+export function fileSink(
+  path: string,
+  maxBytes: number,
+  keep: number,
+  onError: (err: Error) => void,
+): AuditSink {
   const file = new RotatingFile(path, maxBytes, keep);
   file.onError = onError;
   return lineWriterSink('file', file, () => file.close());

@@ -33,28 +33,46 @@ function throttled(log: Logger, event: string, message: string): (fields: Record
 export function openAuditSinks(env: Env, log: Logger, stdoutDestination?: DestinationStream): AuditSink[] {
   const sinks: AuditSink[] = [];
   for (const name of env.WARDEN_AUDIT_SINKS) {
-    if (name === 'stdout') sinks.push(stdoutDestination ? destinationSink('stdout', stdoutDestination) : stdoutSink());
+    if (name === 'stdout')
+      sinks.push(stdoutDestination ? destinationSink('stdout', stdoutDestination) : stdoutSink());
     else if (name === 'file') {
       const path = env.WARDEN_AUDIT_FILE!;
       const warn = throttled(log, 'audit_file_error', 'audit file write or rotation failed');
       try {
-        sinks.push(fileSink(path, env.WARDEN_AUDIT_FILE_MAX_SIZE, env.WARDEN_AUDIT_FILE_KEEP, (err) => warn({ path, err: err.message })));
+        sinks.push(
+          fileSink(path, env.WARDEN_AUDIT_FILE_MAX_SIZE, env.WARDEN_AUDIT_FILE_KEEP, (err) =>
+            warn({ path, err: err.message }),
+          ),
+        );
       } catch (e) {
         for (const s of sinks) s.close();
         const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-        throw new ConfigError([{ source: 'env WARDEN_AUDIT_FILE', path: '', message: `cannot open ${path} for appending (${code})` }]);
+        throw new ConfigError([
+          {
+            source: 'env WARDEN_AUDIT_FILE',
+            path: '',
+            message: `cannot open ${path} for appending (${code})`,
+          },
+        ]);
       }
     } else {
       const url = env.WARDEN_AUDIT_WEBHOOK_URL!;
-      const warn = throttled(log, 'audit_webhook_failed', 'audit webhook POST failed; events stay queued and are retried');
+      const warn = throttled(
+        log,
+        'audit_webhook_failed',
+        'audit webhook POST failed; events stay queued and are retried',
+      );
       const sink: WebhookSink = new WebhookSink({
         url,
-        ...(env.WARDEN_AUDIT_WEBHOOK_AUTH_HEADER ? { header: splitHeaderLine(env.WARDEN_AUDIT_WEBHOOK_AUTH_HEADER) } : {}),
+        ...(env.WARDEN_AUDIT_WEBHOOK_AUTH_HEADER
+          ? { header: splitHeaderLine(env.WARDEN_AUDIT_WEBHOOK_AUTH_HEADER) }
+          : {}),
         batch: env.WARDEN_AUDIT_WEBHOOK_BATCH,
         intervalMs: env.WARDEN_AUDIT_WEBHOOK_INTERVAL * 1000,
         queue: env.WARDEN_AUDIT_WEBHOOK_QUEUE,
         timeoutMs: env.WARDEN_AUDIT_WEBHOOK_TIMEOUT * 1000,
-        onFailure: (detail, attempt) => warn({ url: redactUrl(url), detail, attempt, queued: sink.queued(), dropped: sink.dropped() }),
+        onFailure: (detail, attempt) =>
+          warn({ url: redactUrl(url), detail, attempt, queued: sink.queued(), dropped: sink.dropped() }),
       });
       sinks.push(sink);
     }

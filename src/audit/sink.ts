@@ -48,7 +48,10 @@ export function destinationSink(name: string, dest: DestinationStream): AuditSin
   return {
     name,
     write: (line) => void d.write(line),
-    flush: (deadline) => (typeof d.flush === 'function' ? byDeadline(new Promise<void>((resolve) => d.flush!(resolve)), deadline) : Promise.resolve()),
+    flush: (deadline) =>
+      typeof d.flush === 'function'
+        ? byDeadline(new Promise<void>((resolve) => d.flush!(resolve)), deadline)
+        : Promise.resolve(),
     close: () => {},
     queued: () => 0,
     dropped: () => 0,

@@ -98,7 +98,10 @@ export class WebhookSink implements AuditSink {
       if (res.status < 200 || res.status > 299) failure = `HTTP ${res.status}`;
     } catch (e) {
       const err = e as Error & { cause?: { code?: string } };
-      failure = err.name === 'TimeoutError' ? `no answer within ${this.opts.timeoutMs} ms` : (err.cause?.code ?? err.message);
+      failure =
+        err.name === 'TimeoutError'
+          ? `no answer within ${this.opts.timeoutMs} ms`
+          : (err.cause?.code ?? err.message);
     }
     this.sending = false;
     if (failure === null) {
@@ -121,7 +124,10 @@ export class WebhookSink implements AuditSink {
     }
     if (this.cancel.signal.aborted) return;
     if (this.attempt > 0) {
-      const base = Math.min(this.opts.maxBackoffMs ?? 30_000, (this.opts.backoffMs ?? 500) * 2 ** (this.attempt - 1));
+      const base = Math.min(
+        this.opts.maxBackoffMs ?? 30_000,
+        (this.opts.backoffMs ?? 500) * 2 ** (this.attempt - 1),
+      );
       this.sendSoon(Math.round(base * (0.8 + Math.random() * 0.4)));
     } else if (this.lines.length >= this.opts.batch || this.stopping) this.sendSoon(0);
     else this.sendSoon(this.opts.intervalMs);
@@ -138,7 +144,10 @@ export class WebhookSink implements AuditSink {
     // Try at once, even in the middle of a backoff: the receiver may be back, and time is short.
     if (!this.sending) this.sendSoon(0);
     const late = setTimeout(() => this.cancel.abort(), Math.max(0, deadline - Date.now()));
-    await Promise.race([done, new Promise<void>((resolve) => this.cancel.signal.addEventListener('abort', () => resolve()))]);
+    await Promise.race([
+      done,
+      new Promise<void>((resolve) => this.cancel.signal.addEventListener('abort', () => resolve())),
+    ]);
     clearTimeout(late);
     // A POST aborted at the deadline settles on its own; wait for it so its outcome is counted.
     while (this.sending) await new Promise((r) => setTimeout(r, 5));

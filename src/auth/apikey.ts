@@ -32,7 +32,9 @@ export interface KeyTable {
  * (`%25`), so that no plain value can spell another's encoding: decodeURIComponent gives the original.
  */
 export function headerSafe(value: string): string {
-  return /^[\x20-\x24\x26-\x7e]*$/.test(value) ? value : value.replace(/[^\x20-\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c));
+  return /^[\x20-\x24\x26-\x7e]*$/.test(value)
+    ? value
+    : value.replace(/[^\x20-\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c));
 }
 
 /** Hex SHA-256 of a key, as stored in the keys file. */
@@ -61,7 +63,11 @@ export function compileKeys(file: KeysFile): KeyTable {
       ...(k.expires ? { expiresAt: k.expires.getTime() } : {}),
       ...(k.networks ? { ipBound: true } : {}),
     });
-    const record = { identity, expiresAt: k.expires ? k.expires.getTime() : null, networks: k.networks ? compileCidrs(k.networks) : null };
+    const record = {
+      identity,
+      expiresAt: k.expires ? k.expires.getTime() : null,
+      networks: k.networks ? compileCidrs(k.networks) : null,
+    };
     if (k.sha256 !== undefined) byHash.set(k.sha256, record);
     if (k.certSubject !== undefined) bySubject.set(normalizeDn(k.certSubject)!, record);
   }
@@ -80,10 +86,16 @@ export function presentedKey(req: RequestDescription): string | null {
 }
 
 /** Authenticate by API key: identity, AuthError for a bad key, or null when none is presented. */
-export function authenticateKey(table: KeyTable, req: RequestDescription, now: number, revocations: Revocations | null = null): Identity | AuthError | null {
+export function authenticateKey(
+  table: KeyTable,
+  req: RequestDescription,
+  now: number,
+  revocations: Revocations | null = null,
+): Identity | AuthError | null {
   const key = presentedKey(req);
   if (key === null) return null;
-  if (key.length === 0 || key.length > MAX_CREDENTIAL_LENGTH) return new AuthError('invalid_credentials', 'malformed');
+  if (key.length === 0 || key.length > MAX_CREDENTIAL_LENGTH)
+    return new AuthError('invalid_credentials', 'malformed');
   const record = table.byHash.get(hashKey(key));
   if (!record) return new AuthError('invalid_credentials', 'unknown');
   return checkRecord(record, req, now, revocations);
@@ -94,7 +106,13 @@ export function authenticateKey(table: KeyTable, req: RequestDescription, now: n
  * with that `certSubject`, checked like a key; null when there is none (a certificate the keys file
  * does not name is no credential of warden's).
  */
-export function authenticateCert(table: KeyTable, source: ClientCertSource, req: RequestDescription, now: number, revocations: Revocations | null = null): Identity | AuthError | null {
+export function authenticateCert(
+  table: KeyTable,
+  source: ClientCertSource,
+  req: RequestDescription,
+  now: number,
+  revocations: Revocations | null = null,
+): Identity | AuthError | null {
   const subject = verifiedSubject(source, req);
   if (subject === null) return null;
   const dn = normalizeDn(subject);
@@ -103,14 +121,22 @@ export function authenticateCert(table: KeyTable, source: ClientCertSource, req:
 }
 
 /** The checks every keys-file credential passes: revocation (fail closed until loaded), expiry, networks. */
-function checkRecord(record: KeyRecord, req: RequestDescription, now: number, revocations: Revocations | null): Identity | AuthError {
+function checkRecord(
+  record: KeyRecord,
+  req: RequestDescription,
+  now: number,
+  revocations: Revocations | null,
+): Identity | AuthError {
   const id = record.identity.keyId;
   if (revocations) {
     // Until the revocation set has been loaded once, no key can be shown not to be revoked: fail closed.
-    if (!revocations.mirror.loaded) return new AuthError('invalid_credentials', 'revocations_unavailable', id);
+    if (!revocations.mirror.loaded)
+      return new AuthError('invalid_credentials', 'revocations_unavailable', id);
     if (revocations.isRevoked('key', id!, now)) return new AuthError('invalid_credentials', 'revoked', id);
   }
-  if (record.expiresAt !== null && now >= record.expiresAt) return new AuthError('invalid_credentials', 'expired', id);
-  if (record.networks && !inList(record.networks, req.clientIp)) return new AuthError('invalid_credentials', 'network', id);
+  if (record.expiresAt !== null && now >= record.expiresAt)
+    return new AuthError('invalid_credentials', 'expired', id);
+  if (record.networks && !inList(record.networks, req.clientIp))
+    return new AuthError('invalid_credentials', 'network', id);
   return record.identity;
 }

@@ -8,12 +8,20 @@ import type { Identity } from './identity.js';
  * One authenticator: an identity, an AuthError for its own bad credential, or null if not its kind;
  * a Promise only when it must do asynchronous work (a token's first signature check).
  */
-export type Authenticator = (req: RequestDescription, now: number) => Identity | AuthError | Promise<Identity | AuthError> | null;
+export type Authenticator = (
+  req: RequestDescription,
+  now: number,
+) => Identity | AuthError | Promise<Identity | AuthError> | null;
 
-const outcome = (r: Identity | AuthError): AuthOutcome => (r instanceof AuthError ? { error: r } : { identity: r });
+const outcome = (r: Identity | AuthError): AuthOutcome =>
+  r instanceof AuthError ? { error: r } : { identity: r };
 
 /** Run the chain in order. A credential header no authenticator claims is refused, never ignored. */
-export function authenticate(chain: readonly Authenticator[], req: RequestDescription, now: number): AuthOutcome | Promise<AuthOutcome> {
+export function authenticate(
+  chain: readonly Authenticator[],
+  req: RequestDescription,
+  now: number,
+): AuthOutcome | Promise<AuthOutcome> {
   // Two warden credentials at once (X-API-Key and a Bearer token) are ambiguous: refuse, never pick one.
   const authz = req.headers.get('authorization');
   if (req.headers.get('x-api-key') !== undefined && authz !== undefined && /^bearer\s/i.test(authz)) {

@@ -65,9 +65,15 @@ function rolesOf(value: unknown, mapping: ClaimsMapping): string[] | null {
 export type ClaimsSource = Pick<IssuerConfig, 'issuer' | 'rolesClaim' | 'subjectClaim' | 'subjectPrefix'>;
 
 /** The identity a verified token stands for, or an AuthError naming the claim that is not acceptable. */
-export function identityFromClaims(payload: Readonly<Record<string, unknown>>, issuer: ClaimsSource, mapping: ClaimsMapping, expiresAt?: number): Identity | AuthError {
+export function identityFromClaims(
+  payload: Readonly<Record<string, unknown>>,
+  issuer: ClaimsSource,
+  mapping: ClaimsMapping,
+  expiresAt?: number,
+): Identity | AuthError {
   const sub = claimAt(payload, issuer.subjectClaim ?? 'sub');
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256 || CONTROL.test(sub)) return refuse('bad_subject');
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256 || CONTROL.test(sub))
+    return refuse('bad_subject');
   const roles = rolesOf(claimAt(payload, issuer.rolesClaim ?? mapping.rolesPath), mapping);
   if (roles === null) return refuse('bad_roles');
   const name = textClaim(payload.name ?? payload.preferred_username);

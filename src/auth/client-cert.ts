@@ -50,7 +50,11 @@ function traefikSubject(info: string): string | null {
 }
 
 /** The dialect whose proxy sets each family's headers: on any other, they are a client's. */
-const DIALECT_OF: Record<Exclude<ClientCertSource, 'off'>, RequestDescription['dialect']> = { nginx: 'nginx', 'ingress-nginx': 'nginx', traefik: 'traefik' };
+const DIALECT_OF: Record<Exclude<ClientCertSource, 'off'>, RequestDescription['dialect']> = {
+  nginx: 'nginx',
+  'ingress-nginx': 'nginx',
+  traefik: 'traefik',
+};
 
 /**
  * The verified subject DN the proxy reports, or null: only from the configured family's headers,
@@ -73,4 +77,3 @@ export function verifiedSubject(source: ClientCertSource, req: RequestDescriptio
     }
   }
 }
-

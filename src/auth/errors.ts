@@ -4,16 +4,42 @@
 export type AuthErrorCode = 'invalid_credentials';
 
 /** Audit-only detail of a refusal: the client always sees `invalid_credentials`. */
-export type AuthFailureCause = 'unknown' | 'expired' | 'network' | 'malformed' | 'revoked' | 'unsupported' | 'revocations_unavailable' | TokenFailureCause | SessionFailureCause;
+export type AuthFailureCause =
+  | 'unknown'
+  | 'expired'
+  | 'network'
+  | 'malformed'
+  | 'revoked'
+  | 'unsupported'
+  | 'revocations_unavailable'
+  | TokenFailureCause
+  | SessionFailureCause;
 
 /** Audit-only causes of a refused session cookie; none counts toward a ban (a stale cookie is not an attack). */
 export type SessionFailureCause = 'bad_session' | 'session_ended';
 
 /** Audit-only causes of a refused bearer token (JWT). */
 export type TokenFailureCause =
-  | 'too_large' | 'jwe' | 'not_jws' | 'alg_none' | 'alg_not_allowed' | 'embedded_key' | 'nested_token' | 'wrong_type'
-  | 'bad_kid' | 'unknown_crit' | 'unknown_issuer' | 'unknown_kid' | 'keys_unavailable' | 'bad_signature'
-  | 'not_yet_valid' | 'issued_in_future' | 'bad_claim' | 'wrong_audience' | 'bad_subject' | 'bad_roles'
+  | 'too_large'
+  | 'jwe'
+  | 'not_jws'
+  | 'alg_none'
+  | 'alg_not_allowed'
+  | 'embedded_key'
+  | 'nested_token'
+  | 'wrong_type'
+  | 'bad_kid'
+  | 'unknown_crit'
+  | 'unknown_issuer'
+  | 'unknown_kid'
+  | 'keys_unavailable'
+  | 'bad_signature'
+  | 'not_yet_valid'
+  | 'issued_in_future'
+  | 'bad_claim'
+  | 'wrong_audience'
+  | 'bad_subject'
+  | 'bad_roles'
   | 'sender_constrained';
 
 /** Public `error_description` of a refused token: fixed text per cause, never the token. */
@@ -53,7 +79,10 @@ export class AuthError extends Error {
 }
 
 /** Status, reason and WWW-Authenticate for each code: the single translation point. */
-export const AUTH_ERROR_RESPONSE: Record<AuthErrorCode | 'missing_credentials', { reason: string; message: string; challenge: string }> = {
+export const AUTH_ERROR_RESPONSE: Record<
+  AuthErrorCode | 'missing_credentials',
+  { reason: string; message: string; challenge: string }
+> = {
   missing_credentials: {
     reason: 'missing_credentials',
     message: 'credentials required',

@@ -148,7 +148,8 @@ export class IssuerKeys {
 
   /** Fetch again if no key set is held yet and the cooldown has passed (the start-up retry loop). */
   retryIfMissing(): void {
-    if (this.held === null && this.pending === null && !this.coolingDown(this.opts.now())) void this.refresh();
+    if (this.held === null && this.pending === null && !this.coolingDown(this.opts.now()))
+      void this.refresh();
   }
 
   /**
@@ -157,7 +158,13 @@ export class IssuerKeys {
    * noticed even while every token presented is answered from the cache.
    */
   refreshIfStale(now = this.opts.now()): void {
-    if (this.held !== null && now - this.lastSuccess > this.opts.refreshMs && this.pending === null && !this.coolingDown(now)) void this.refresh();
+    if (
+      this.held !== null &&
+      now - this.lastSuccess > this.opts.refreshMs &&
+      this.pending === null &&
+      !this.coolingDown(now)
+    )
+      void this.refresh();
   }
 
   /**
@@ -178,7 +185,8 @@ export class IssuerKeys {
         return await first.select(header, token);
       } catch (e) {
         if (!(e instanceof errors.JWKSNoMatchingKey)) throw e;
-        if (!(await this.fetchNow(now))) throw new NoMatchingKey('no key with this kid; key set fetched recently');
+        if (!(await this.fetchNow(now)))
+          throw new NoMatchingKey('no key with this kid; key set fetched recently');
         const again = this.held;
         try {
           use.snapshot = again;

@@ -7,7 +7,14 @@ import type { RequestDescription } from '../request/description.js';
 import { identityFromClaims, type ClaimsMapping } from './claims.js';
 import { AuthError, type TokenFailureCause, type AuthFailureCause } from './errors.js';
 import type { Identity } from './identity.js';
-import { IssuerKeys, KeysUnavailable, NoMatchingKey, type KeySetOptions, type KeySnapshot, type KeyUse } from './jwks.js';
+import {
+  IssuerKeys,
+  KeysUnavailable,
+  NoMatchingKey,
+  type KeySetOptions,
+  type KeySnapshot,
+  type KeyUse,
+} from './jwks.js';
 import { verifyWithKeySet } from './key-set-verify.js';
 import type { Revocations } from './revocations.js';
 import { Lru } from '../lru.js';
@@ -33,7 +40,10 @@ interface Routed {
   kid: string | undefined;
 }
 
-function refuse(cause: TokenFailureCause | AuthFailureCause, detail: { kid?: string | undefined; joseCode?: string | undefined } = {}): AuthError {
+function refuse(
+  cause: TokenFailureCause | AuthFailureCause,
+  detail: { kid?: string | undefined; joseCode?: string | undefined } = {},
+): AuthError {
   const token: { kid?: string; joseCode?: string } = {};
   if (detail.kid !== undefined) token.kid = detail.kid;
   if (detail.joseCode !== undefined) token.joseCode = detail.joseCode;
@@ -43,7 +53,9 @@ function refuse(cause: TokenFailureCause | AuthFailureCause, detail: { kid?: str
 function decodeSegment(segment: string): Record<string, unknown> | null {
   try {
     const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+    return value && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
   } catch {
     return null;
   }
@@ -65,7 +77,11 @@ export class JwtVerifier {
   constructor(configs: readonly IssuerConfig[], opts: KeySetOptions) {
     const map = new Map<string, TrustedIssuer>();
     for (const config of configs) {
-      map.set(config.issuer, { config, keys: new IssuerKeys(config.issuer, config.jwksUri, opts), algorithms: [...(config.algorithms ?? ASYMMETRIC_ALGORITHMS)] });
+      map.set(config.issuer, {
+        config,
+        keys: new IssuerKeys(config.issuer, config.jwksUri, opts),
+        algorithms: [...(config.algorithms ?? ASYMMETRIC_ALGORITHMS)],
+      });
     }
     this.issuers = map;
   }
@@ -94,7 +110,10 @@ export class JwtVerifier {
     if (parts.length !== 3) return refuse('not_jws');
     const header = decodeSegment(parts[0]!);
     if (!header) return refuse('not_jws');
-    const kid = typeof header.kid === 'string' && KID.test(header.kid) && !header.kid.includes('..') ? header.kid : undefined;
+    const kid =
+      typeof header.kid === 'string' && KID.test(header.kid) && !header.kid.includes('..')
+        ? header.kid
+        : undefined;
     if (header.kid !== undefined && kid === undefined) return refuse('bad_kid');
     const alg = header.alg;
     if (typeof alg !== 'string' || alg.toLowerCase() === 'none') return refuse('alg_none', { kid });
@@ -102,7 +121,11 @@ export class JwtVerifier {
     if (header.crit !== undefined) return refuse('unknown_crit', { kid });
     if (header.enc !== undefined) return refuse('jwe', { kid });
     if (typeof header.cty === 'string' && /jwt$/i.test(header.cty)) return refuse('nested_token', { kid });
-    if (header.typ !== undefined && (typeof header.typ !== 'string' || !ACCEPTED_TYP.has(header.typ.toLowerCase().replace(/^application\//, '')))) {
+    if (
+      header.typ !== undefined &&
+      (typeof header.typ !== 'string' ||
+        !ACCEPTED_TYP.has(header.typ.toLowerCase().replace(/^application\//, '')))
+    ) {
       return refuse('wrong_type', { kid });
     }
     const payload = decodeSegment(parts[1]!);
@@ -117,7 +140,11 @@ export class JwtVerifier {
    * Verify signature and claims with jose; resolves to the payload and the issuer's key set the
    * verification key came from, or rejects with an AuthError.
    */
-  async verify(token: string, routed: Routed, now: number): Promise<{ payload: JWTPayload; keySet: KeySnapshot }> {
+  async verify(
+    token: string,
+    routed: Routed,
+    now: number,
+  ): Promise<{ payload: JWTPayload; keySet: KeySnapshot }> {
     const { config, keys, algorithms } = routed.issuer;
     const kid = routed.kid;
     const use: KeyUse = { snapshot: null };
@@ -130,16 +157,23 @@ export class JwtVerifier {
         requiredClaims: ['exp', 'iss', 'aud'],
         currentDate: new Date(now),
       });
-      if (typeof payload.iat === 'number' && payload.iat > now / 1000 + config.clockToleranceSec) throw refuse('issued_in_future', { kid });
+      if (typeof payload.iat === 'number' && payload.iat > now / 1000 + config.clockToleranceSec)
+        throw refuse('issued_in_future', { kid });
       // Keycloak marks its token kinds in a `typ` claim: only access tokens are bearer credentials.
-      if (payload.typ !== undefined && (typeof payload.typ !== 'string' || !/^(?:bearer|at\+jwt)$/i.test(payload.typ))) throw refuse('wrong_type', { kid });
+      if (
+        payload.typ !== undefined &&
+        (typeof payload.typ !== 'string' || !/^(?:bearer|at\+jwt)$/i.test(payload.typ))
+      )
+        throw refuse('wrong_type', { kid });
       // A sender-constrained token (`cnf`: DPoP `jkt`, mutual-TLS `x5t#S256`, RFC 9449 / 8705) is only
       // good with a proof of possession of its key, which a bearer request does not carry: accepting it
       // would turn a stolen bound token back into a bearer token.
       if (payload.cnf !== undefined) throw refuse('sender_constrained', { kid });
       return { payload, keySet: use.snapshot! };
     } catch (e) {
-      throw e instanceof AuthError ? e : refuse(joseCause(e), { kid, joseCode: (e as { code?: string }).code ?? (e as Error).name });
+      throw e instanceof AuthError
+        ? e
+        : refuse(joseCause(e), { kid, joseCode: (e as { code?: string }).code ?? (e as Error).name });
     }
   }
 }
@@ -200,7 +234,10 @@ export class JwtAuthenticator {
   }
 
   /** An identity (cached), an AuthError, a pending verification, or null when no JWT is presented. */
-  authenticate(req: RequestDescription, now: number): Identity | AuthError | Promise<Identity | AuthError> | null {
+  authenticate(
+    req: RequestDescription,
+    now: number,
+  ): Identity | AuthError | Promise<Identity | AuthError> | null {
     const token = presentedJwt(req);
     if (token === null) return null;
     if (token.length > MAX_TOKEN_LENGTH) return refuse('too_large');
@@ -227,7 +264,15 @@ export class JwtAuthenticator {
         const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
         const revoked = this.revoked(identity, jti, payload.iat, now, routed.kid);
         if (revoked) return revoked;
-        this.cache.set(key, { identity, keys, snapshot: keySet, expiresAt: payload.exp! * 1000, jti, iat: payload.iat, kid: routed.kid });
+        this.cache.set(key, {
+          identity,
+          keys,
+          snapshot: keySet,
+          expiresAt: payload.exp! * 1000,
+          jti,
+          iat: payload.iat,
+          kid: routed.kid,
+        });
         return identity;
       },
       (e: unknown) => {
@@ -238,7 +283,13 @@ export class JwtAuthenticator {
   }
 
   /** A token id revoked, or a subject whose tokens issued before its revocation are refused. */
-  private revoked(identity: Identity, jti: string | undefined, iat: number | undefined, now: number, kid: string | undefined): AuthError | null {
+  private revoked(
+    identity: Identity,
+    jti: string | undefined,
+    iat: number | undefined,
+    now: number,
+    kid: string | undefined,
+  ): AuthError | null {
     const revs = this.revocations;
     if (!revs) return null;
     if (!revs.mirror.loaded) return refuse('revocations_unavailable', { kid });

@@ -8,7 +8,11 @@ import type { KeySetOptions } from './jwks.js';
 const MAX_DOCUMENT_BYTES = 512 * 1024;
 
 async function getJson(url: string, opts: KeySetOptions, accept: string): Promise<unknown> {
-  const res = await opts.fetch(url, { headers: { accept }, redirect: 'error', signal: AbortSignal.timeout(opts.timeoutMs) });
+  const res = await opts.fetch(url, {
+    headers: { accept },
+    redirect: 'error',
+    signal: AbortSignal.timeout(opts.timeoutMs),
+  });
   if (res.status !== 200) throw new Error(`HTTP ${res.status} from ${url}`);
   const tooLarge = () => new Error(`document larger than ${MAX_DOCUMENT_BYTES} bytes at ${url}`);
   if (Number(res.headers.get('content-length') ?? 0) > MAX_DOCUMENT_BYTES) throw tooLarge();
@@ -31,8 +35,10 @@ export async function discoverJwksUri(issuer: string, opts: KeySetOptions): Prom
   const meta = await getJson(url, opts, 'application/json');
   if (!meta || typeof meta !== 'object') throw new Error(`discovery document at ${url} is not a JSON object`);
   const m = meta as { issuer?: unknown; jwks_uri?: unknown };
-  if (m.issuer !== issuer) throw new Error(`discovery document at ${url} names issuer ${JSON.stringify(m.issuer)}, not ${issuer}`);
-  if (typeof m.jwks_uri !== 'string' || !isAllowedIdpUrl(m.jwks_uri)) throw new Error(`discovery document at ${url} has no usable https jwks_uri`);
+  if (m.issuer !== issuer)
+    throw new Error(`discovery document at ${url} names issuer ${JSON.stringify(m.issuer)}, not ${issuer}`);
+  if (typeof m.jwks_uri !== 'string' || !isAllowedIdpUrl(m.jwks_uri))
+    throw new Error(`discovery document at ${url} has no usable https jwks_uri`);
   return m.jwks_uri;
 }
 
@@ -52,11 +58,16 @@ function weakRsa(k: { kty: string; n?: unknown }): boolean {
 
 /** Only public signature keys: a symmetric (`oct`), encryption-only, private or weak RSA key in a key set is never used. */
 function signingKeys(json: unknown): JSONWebKeySet {
-  if (!json || typeof json !== 'object' || !Array.isArray((json as { keys?: unknown }).keys)) throw new Error('not a JSON Web Key Set');
-  const keys = ((json as { keys: unknown[] }).keys).filter(
+  if (!json || typeof json !== 'object' || !Array.isArray((json as { keys?: unknown }).keys))
+    throw new Error('not a JSON Web Key Set');
+  const keys = (json as { keys: unknown[] }).keys.filter(
     (k): k is JSONWebKeySet['keys'][number] =>
-      !!k && typeof k === 'object' && typeof (k as { kty?: unknown }).kty === 'string' && (k as { kty: string }).kty !== 'oct' &&
-      ((k as { use?: unknown }).use === undefined || (k as { use?: unknown }).use === 'sig') && (k as { d?: unknown }).d === undefined &&
+      !!k &&
+      typeof k === 'object' &&
+      typeof (k as { kty?: unknown }).kty === 'string' &&
+      (k as { kty: string }).kty !== 'oct' &&
+      ((k as { use?: unknown }).use === undefined || (k as { use?: unknown }).use === 'sig') &&
+      (k as { d?: unknown }).d === undefined &&
       !weakRsa(k as { kty: string; n?: unknown }),
   );
   return { keys };

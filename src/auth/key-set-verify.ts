@@ -15,7 +15,11 @@ export const MAX_CANDIDATE_KEYS = 4;
  * import): the first whose signature holds decides, its claim checks included; when none holds,
  * the signature is refused.
  */
-export async function verifyWithKeySet(token: string, getKey: JWTVerifyGetKey, options: JWTVerifyOptions): Promise<JWTVerifyResult> {
+export async function verifyWithKeySet(
+  token: string,
+  getKey: JWTVerifyGetKey,
+  options: JWTVerifyOptions,
+): Promise<JWTVerifyResult> {
   try {
     return await jwtVerify(token, getKey, options);
   } catch (e) {
@@ -23,7 +27,8 @@ export async function verifyWithKeySet(token: string, getKey: JWTVerifyGetKey, o
     const candidates = [];
     for await (const key of e) {
       candidates.push(key);
-      if (candidates.length > MAX_CANDIDATE_KEYS) throw new NoMatchingKey(`more than ${MAX_CANDIDATE_KEYS} keys fit this token`);
+      if (candidates.length > MAX_CANDIDATE_KEYS)
+        throw new NoMatchingKey(`more than ${MAX_CANDIDATE_KEYS} keys fit this token`);
     }
     for (const key of candidates) {
       try {

@@ -34,7 +34,11 @@ export class Revocations {
    * Revoke; every replica hears it through the store. If the store is unavailable the
    * revocation holds on this replica at once and reaches the store when it returns: `local`.
    */
-  async revoke(type: RevocationType, id: string, opts: { reason?: string; expiresAt?: number; now: number }): Promise<'stored' | 'local'> {
+  async revoke(
+    type: RevocationType,
+    id: string,
+    opts: { reason?: string; expiresAt?: number; now: number },
+  ): Promise<'stored' | 'local'> {
     const entry: SetEntry = { id: `${type}:${id}`, createdAt: opts.now };
     if (opts.reason) entry.reason = opts.reason;
     if (opts.expiresAt !== undefined) entry.expiresAt = opts.expiresAt;

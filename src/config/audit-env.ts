@@ -7,7 +7,19 @@ import { duration } from './policy-schema.js';
 export const AUDIT_SINKS = ['stdout', 'file', 'webhook'] as const;
 export type AuditSinkName = (typeof AUDIT_SINKS)[number];
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  kib: 1024,
+  m: 1e6,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  g: 1e9,
+  gb: 1e9,
+  gib: 1024 ** 3,
+};
 
 /** A size in bytes: `1048576`, `100MB`, `64MiB`, `1G`. */
 const byteSize = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -26,8 +38,21 @@ const positiveInt = (dflt: number, max: number) => z.coerce.number().int().min(1
 const sinkList = z
   .string()
   .default('stdout')
-  .transform((s) => (s.trim() === 'none' ? [] : s.split(',').map((x) => x.trim()).filter((x) => x !== '')))
-  .pipe(z.array(z.enum(AUDIT_SINKS, { message: `each sink is one of ${AUDIT_SINKS.join(', ')} (or the whole value "none")` })))
+  .transform((s) =>
+    s.trim() === 'none'
+      ? []
+      : s
+          .split(',')
+          .map((x) => x.trim())
+          .filter((x) => x !== ''),
+  )
+  .pipe(
+    z.array(
+      z.enum(AUDIT_SINKS, {
+        message: `each sink is one of ${AUDIT_SINKS.join(', ')} (or the whole value "none")`,
+      }),
+    ),
+  )
   .transform((list) => [...new Set(list)]);
 
 /** The audit and metrics variables, all `WARDEN_`-prefixed. */
@@ -53,7 +78,10 @@ export const auditEnv = {
   /** One POST gives up (and is retried) after this long. */
   WARDEN_AUDIT_WEBHOOK_TIMEOUT: duration.default(10),
   /** `false`: no /metrics and no counting on /verify (for measuring what metrics cost). */
-  WARDEN_METRICS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  WARDEN_METRICS: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   /** Serve /metrics on this port (same HOST) instead of the main port. */
   WARDEN_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
 };
@@ -61,12 +89,28 @@ export const auditEnv = {
 type AuditEnv = z.output<z.ZodObject<typeof auditEnv>>;
 
 /** Sinks that need their variable, a metrics port that is not the main one. */
-export function auditEnvCrossCheck(env: AuditEnv & { PORT: number }): { variable: string; message: string }[] {
+export function auditEnvCrossCheck(
+  env: AuditEnv & { PORT: number },
+): { variable: string; message: string }[] {
   const out: { variable: string; message: string }[] = [];
-  if (env.WARDEN_AUDIT_SINKS.includes('file') && !env.WARDEN_AUDIT_FILE) out.push({ variable: 'WARDEN_AUDIT_FILE', message: 'required with the file sink (WARDEN_AUDIT_SINKS)' });
-  if (env.WARDEN_AUDIT_SINKS.includes('webhook') && !env.WARDEN_AUDIT_WEBHOOK_URL) out.push({ variable: 'WARDEN_AUDIT_WEBHOOK_URL', message: 'required with the webhook sink (WARDEN_AUDIT_SINKS)' });
-  if (env.WARDEN_AUDIT_WEBHOOK_BATCH > env.WARDEN_AUDIT_WEBHOOK_QUEUE) out.push({ variable: 'WARDEN_AUDIT_WEBHOOK_BATCH', message: `larger than WARDEN_AUDIT_WEBHOOK_QUEUE (${env.WARDEN_AUDIT_WEBHOOK_QUEUE})` });
-  if (env.WARDEN_METRICS_PORT !== undefined && env.WARDEN_METRICS_PORT === env.PORT) out.push({ variable: 'WARDEN_METRICS_PORT', message: 'must differ from PORT (leave it unset to serve /metrics on PORT)' });
-  if (env.WARDEN_METRICS_PORT !== undefined && !env.WARDEN_METRICS) out.push({ variable: 'WARDEN_METRICS_PORT', message: 'set, but WARDEN_METRICS=false turns metrics off' });
+  if (env.WARDEN_AUDIT_SINKS.includes('file') && !env.WARDEN_AUDIT_FILE)
+    out.push({ variable: 'WARDEN_AUDIT_FILE', message: 'required with the file sink (WARDEN_AUDIT_SINKS)' });
+  if (env.WARDEN_AUDIT_SINKS.includes('webhook') && !env.WARDEN_AUDIT_WEBHOOK_URL)
+    out.push({
+      variable: 'WARDEN_AUDIT_WEBHOOK_URL',
+      message: 'required with the webhook sink (WARDEN_AUDIT_SINKS)',
+    });
+  if (env.WARDEN_AUDIT_WEBHOOK_BATCH > env.WARDEN_AUDIT_WEBHOOK_QUEUE)
+    out.push({
+      variable: 'WARDEN_AUDIT_WEBHOOK_BATCH',
+      message: `larger than WARDEN_AUDIT_WEBHOOK_QUEUE (${env.WARDEN_AUDIT_WEBHOOK_QUEUE})`,
+    });
+  if (env.WARDEN_METRICS_PORT !== undefined && env.WARDEN_METRICS_PORT === env.PORT)
+    out.push({
+      variable: 'WARDEN_METRICS_PORT',
+      message: 'must differ from PORT (leave it unset to serve /metrics on PORT)',
+    });
+  if (env.WARDEN_METRICS_PORT !== undefined && !env.WARDEN_METRICS)
+    out.push({ variable: 'WARDEN_METRICS_PORT', message: 'set, but WARDEN_METRICS=false turns metrics off' });
   return out;
 }

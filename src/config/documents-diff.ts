@@ -61,7 +61,8 @@ function unchangedPairs(a: readonly string[], b: readonly string[]): Set<string>
   const m = b.length;
   const len: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
   for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) len[i]![j] = a[i] === b[j] ? len[i + 1]![j + 1]! + 1 : Math.max(len[i + 1]![j]!, len[i]![j + 1]!);
+    for (let j = m - 1; j >= 0; j--)
+      len[i]![j] = a[i] === b[j] ? len[i + 1]![j + 1]! + 1 : Math.max(len[i + 1]![j]!, len[i]![j + 1]!);
   }
   const pairs = new Set<string>();
   let i = 0;
@@ -78,7 +79,10 @@ function unchangedPairs(a: readonly string[], b: readonly string[]): Set<string>
 }
 
 function diffRules(a: readonly PolicyRule[], b: readonly PolicyRule[]): RulesDiff {
-  const keep = unchangedPairs(a.map((r) => JSON.stringify(r)), b.map((r) => JSON.stringify(r)));
+  const keep = unchangedPairs(
+    a.map((r) => JSON.stringify(r)),
+    b.map((r) => JSON.stringify(r)),
+  );
   const gone = a.map((r, index) => ({ index, rule: r })).filter(({ index }) => !keep.has(`a${index}`));
   const fresh = b.map((r, index) => ({ index, rule: r })).filter(({ index }) => !keep.has(`b${index}`));
   const changed: RulesDiff['changed'] = [];
@@ -104,14 +108,29 @@ function diffKeys(a: Documents['keys']['keys'], b: Documents['keys']['keys']): D
   for (const [id, k] of after) {
     const old = before.get(id);
     if (!old) continue;
-    const fields = [...new Set([...Object.keys(old), ...Object.keys(k)])].filter((f) => !same((old as Record<string, unknown>)[f], (k as Record<string, unknown>)[f]));
+    const fields = [...new Set([...Object.keys(old), ...Object.keys(k)])].filter(
+      (f) => !same((old as Record<string, unknown>)[f], (k as Record<string, unknown>)[f]),
+    );
     if (fields.length > 0) changed.push({ id, fields });
   }
-  return { added: [...after.keys()].filter((id) => !before.has(id)), removed: [...before.keys()].filter((id) => !after.has(id)), changed };
+  return {
+    added: [...after.keys()].filter((id) => !before.has(id)),
+    removed: [...before.keys()].filter((id) => !after.has(id)),
+    changed,
+  };
 }
 
-function counts(name: string, d: { added: unknown[]; removed: unknown[]; changed: unknown[] }): string | null {
-  const parts = [[d.added.length, 'added'], [d.removed.length, 'removed'], [d.changed.length, 'changed']].filter(([n]) => n !== 0).map(([n, w]) => `${n} ${w}`);
+function counts(
+  name: string,
+  d: { added: unknown[]; removed: unknown[]; changed: unknown[] },
+): string | null {
+  const parts = [
+    [d.added.length, 'added'],
+    [d.removed.length, 'removed'],
+    [d.changed.length, 'changed'],
+  ]
+    .filter(([n]) => n !== 0)
+    .map(([n, w]) => `${n} ${w}`);
   return parts.length === 0 ? null : `${name}: ${parts.join(', ')}`;
 }
 
@@ -124,8 +143,16 @@ export function diffDocuments(prev: Documents, next: Documents): DocumentsDiff {
   const tables = new Set(['roles', 'rateLimits', 'rules', '$schema']);
   const p = prev.policy as Record<string, unknown>;
   const n = next.policy as Record<string, unknown>;
-  const settings = [...new Set([...Object.keys(p), ...Object.keys(n)])].filter((k) => !tables.has(k) && !same(p[k], n[k]));
-  const parts = [counts('rules', rules), counts('roles', roles), counts('rate limits', rateLimits), counts('keys', keys), settings.length > 0 ? `settings changed: ${settings.join(', ')}` : null];
+  const settings = [...new Set([...Object.keys(p), ...Object.keys(n)])].filter(
+    (k) => !tables.has(k) && !same(p[k], n[k]),
+  );
+  const parts = [
+    counts('rules', rules),
+    counts('roles', roles),
+    counts('rate limits', rateLimits),
+    counts('keys', keys),
+    settings.length > 0 ? `settings changed: ${settings.join(', ')}` : null,
+  ];
   const summary = parts.filter((x) => x !== null).join('; ') || 'no change';
   return { rules, roles, rateLimits, keys, settings, summary };
 }

@@ -9,14 +9,22 @@ const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as
 
 const hostPortList = z
   .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== ''),
+  )
   .pipe(
     z
       .array(
-        z.string().regex(/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'each entry is host:port').transform((hp) => {
-          const colon = hp.lastIndexOf(':');
-          return { host: hp.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(hp.slice(colon + 1)) };
-        }),
+        z
+          .string()
+          .regex(/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'each entry is host:port')
+          .transform((hp) => {
+            const colon = hp.lastIndexOf(':');
+            return { host: hp.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(hp.slice(colon + 1)) };
+          }),
       )
       .nonempty('list at least one host:port'),
   );
@@ -32,20 +40,34 @@ export const envSchema = z.object({
   WARDEN_TRUSTED_PROXIES: z
     .string()
     .default('127.0.0.0/8,::1')
-    .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== ''),
+    )
     .pipe(cidrList),
   WARDEN_PROXY: z.enum(['traefik', 'caddy', 'nginx', 'envoy']).default('traefik'),
   /** `shadow`: allow every request, audit what would have been denied as `would-deny`. */
   WARDEN_MODE: z.enum(['enforce', 'shadow']).default('enforce'),
   WARDEN_LOGIN_URL: absoluteHttpUrl.optional(),
   WARDEN_SHUTDOWN_TIMEOUT: duration.default(10),
-  REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL').optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL')
+    .optional(),
   WARDEN_REDIS_SENTINELS: hostPortList.optional(),
   WARDEN_REDIS_SENTINEL_NAME: z.string().min(1).optional(),
   WARDEN_REDIS_CLUSTER_NODES: hostPortList.optional(),
   WARDEN_REDIS_PASSWORD: z.string().min(1).optional(),
-  WARDEN_REDIS_TLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
-  WARDEN_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.{}-]{0,64}$/, 'up to 64 characters of [A-Za-z0-9:_.{}-]').default('warden:'),
+  WARDEN_REDIS_TLS: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  WARDEN_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_.{}-]{0,64}$/, 'up to 64 characters of [A-Za-z0-9:_.{}-]')
+    .default('warden:'),
   WARDEN_REDIS_TIMEOUT: duration.default(0.25),
   WARDEN_REVOCATION_RESYNC: duration.default(30),
   WARDEN_STATE_DIR: z.string().min(1).default('.state'),
@@ -79,11 +101,31 @@ export type Env = z.output<typeof envSchema>;
 /** Cross-variable rules: one Redis mode at most; Sentinel needs a master name. */
 export function envCrossCheck(env: Env): { variable: string; message: string }[] {
   const out: { variable: string; message: string }[] = [];
-  const modes = [env.REDIS_URL && 'REDIS_URL', env.WARDEN_REDIS_SENTINELS && 'WARDEN_REDIS_SENTINELS', env.WARDEN_REDIS_CLUSTER_NODES && 'WARDEN_REDIS_CLUSTER_NODES'].filter(Boolean);
-  if (modes.length > 1) out.push({ variable: String(modes[1]), message: `set only one of REDIS_URL, WARDEN_REDIS_SENTINELS, WARDEN_REDIS_CLUSTER_NODES (also set: ${modes[0]})` });
-  if (env.WARDEN_REDIS_SENTINELS && !env.WARDEN_REDIS_SENTINEL_NAME) out.push({ variable: 'WARDEN_REDIS_SENTINEL_NAME', message: 'required with WARDEN_REDIS_SENTINELS (the master group name)' });
-  if (env.WARDEN_ASSERTION_TTL > 60 || env.WARDEN_ASSERTION_TTL < 5) out.push({ variable: 'WARDEN_ASSERTION_TTL', message: 'between 5s and 60s: an assertion proves a request came through the proxy just now' });
-  if (env.WARDEN_REDIS_TIMEOUT > 10) out.push({ variable: 'WARDEN_REDIS_TIMEOUT', message: 'at most 10s; a slow Redis must cost a fast error, not a stalled request' });
+  const modes = [
+    env.REDIS_URL && 'REDIS_URL',
+    env.WARDEN_REDIS_SENTINELS && 'WARDEN_REDIS_SENTINELS',
+    env.WARDEN_REDIS_CLUSTER_NODES && 'WARDEN_REDIS_CLUSTER_NODES',
+  ].filter(Boolean);
+  if (modes.length > 1)
+    out.push({
+      variable: String(modes[1]),
+      message: `set only one of REDIS_URL, WARDEN_REDIS_SENTINELS, WARDEN_REDIS_CLUSTER_NODES (also set: ${modes[0]})`,
+    });
+  if (env.WARDEN_REDIS_SENTINELS && !env.WARDEN_REDIS_SENTINEL_NAME)
+    out.push({
+      variable: 'WARDEN_REDIS_SENTINEL_NAME',
+      message: 'required with WARDEN_REDIS_SENTINELS (the master group name)',
+    });
+  if (env.WARDEN_ASSERTION_TTL > 60 || env.WARDEN_ASSERTION_TTL < 5)
+    out.push({
+      variable: 'WARDEN_ASSERTION_TTL',
+      message: 'between 5s and 60s: an assertion proves a request came through the proxy just now',
+    });
+  if (env.WARDEN_REDIS_TIMEOUT > 10)
+    out.push({
+      variable: 'WARDEN_REDIS_TIMEOUT',
+      message: 'at most 10s; a slow Redis must cost a fast error, not a stalled request',
+    });
   out.push(...auditEnvCrossCheck(env));
   out.push(...signInCrossCheck(env));
   return out;

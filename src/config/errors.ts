@@ -34,7 +34,11 @@ export function formatProblem(p: ConfigProblem): string {
 }
 
 /** Turn zod issues into problems for one source, with an optional path prefix. */
-export function zodProblems(source: string, error: z.ZodError, prefix: readonly PropertyKey[] = []): ConfigProblem[] {
+export function zodProblems(
+  source: string,
+  error: z.ZodError,
+  prefix: readonly PropertyKey[] = [],
+): ConfigProblem[] {
   return error.issues.map((issue) => ({
     source,
     path: formatPath([...prefix, ...issue.path]),

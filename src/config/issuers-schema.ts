@@ -3,7 +3,19 @@ import { z } from 'zod';
 import { repeatedField, type DocumentIssue } from './repeats.js';
 
 /** Signature algorithms warden accepts: asymmetric only; never `none`, never HMAC. */
-export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
 
 const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
@@ -18,10 +30,20 @@ export function isAllowedIdpUrl(value: string): boolean {
   }
 }
 
-const idpUrl = z.string().refine(isAllowedIdpUrl, 'must be an https:// URL (plain http only on a loopback host), without credentials or fragment');
+const idpUrl = z
+  .string()
+  .refine(
+    isAllowedIdpUrl,
+    'must be an https:// URL (plain http only on a loopback host), without credentials or fragment',
+  );
 
 const DOTTED = /^[A-Za-z0-9_:$-]+(?:\.[A-Za-z0-9_:$-]+)*$|^https?:\/\/\S+$/;
-const claimPath = z.string().regex(DOTTED, 'a claim name or dotted path like realm_access.roles (a URL-shaped claim name is taken whole)');
+const claimPath = z
+  .string()
+  .regex(
+    DOTTED,
+    'a claim name or dotted path like realm_access.roles (a URL-shaped claim name is taken whole)',
+  );
 
 /** One trusted issuer. */
 export const issuerSchema = z.strictObject({
@@ -32,7 +54,14 @@ export const issuerSchema = z.strictObject({
   /** Where the signing keys are; found by OpenID discovery when absent. */
   jwksUri: idpUrl.optional(),
   /** Pinned signature algorithms; default every asymmetric one the key set offers. */
-  algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS, { error: `algorithms are asymmetric only: ${ASYMMETRIC_ALGORITHMS.join(', ')}` })).nonempty().optional(),
+  algorithms: z
+    .array(
+      z.enum(ASYMMETRIC_ALGORITHMS, {
+        error: `algorithms are asymmetric only: ${ASYMMETRIC_ALGORITHMS.join(', ')}`,
+      }),
+    )
+    .nonempty()
+    .optional(),
   /** Claim (dotted path) holding roles or groups; default the policy's `claims.roles`. */
   rolesClaim: claimPath.optional(),
   /** Claim naming the user; default `sub`. */
@@ -40,7 +69,11 @@ export const issuerSchema = z.strictObject({
   /** Allowed clock skew for `exp`, `nbf` and `iat`, in seconds (at most 60). */
   clockToleranceSec: z.number().int().min(0).max(60).default(30),
   /** Prepended to the subject (X-User-ID, revocations): required, and distinct, with several issuers. */
-  subjectPrefix: z.string().regex(/^[\x21-\x7e]{0,64}$/, 'up to 64 printable ASCII characters, no spaces or commas').refine((s) => !s.includes(','), 'no commas').default(''),
+  subjectPrefix: z
+    .string()
+    .regex(/^[\x21-\x7e]{0,64}$/, 'up to 64 printable ASCII characters, no spaces or commas')
+    .refine((s) => !s.includes(','), 'no commas')
+    .default(''),
 });
 
 export type IssuerConfig = z.output<typeof issuerSchema>;
@@ -57,15 +90,24 @@ function prefixIssues(raw: unknown): DocumentIssue[] {
   const out: DocumentIssue[] = [];
   const seen: [number, string][] = [];
   raw.forEach((entry: unknown, i) => {
-    const given = entry && typeof entry === 'object' ? (entry as Record<string, unknown>).subjectPrefix : undefined;
+    const given =
+      entry && typeof entry === 'object' ? (entry as Record<string, unknown>).subjectPrefix : undefined;
     if (given !== undefined && typeof given !== 'string') return; // the schema reports it
     const prefix = given ?? '';
     if (prefix === '') {
-      out.push({ path: [i, 'subjectPrefix'], message: 'with several issuers, each needs a subjectPrefix (like "kc:"), so that the same sub from two issuers is two users (X-User-ID, revocations)' });
+      out.push({
+        path: [i, 'subjectPrefix'],
+        message:
+          'with several issuers, each needs a subjectPrefix (like "kc:"), so that the same sub from two issuers is two users (X-User-ID, revocations)',
+      });
       return;
     }
     for (const [j, other] of seen) {
-      if (prefix.startsWith(other) || other.startsWith(prefix)) out.push({ path: [i, 'subjectPrefix'], message: `"${prefix}" overlaps issuer [${j}]'s "${other}" (one starts the other), so a subject of one could read as a subject of the other` });
+      if (prefix.startsWith(other) || other.startsWith(prefix))
+        out.push({
+          path: [i, 'subjectPrefix'],
+          message: `"${prefix}" overlaps issuer [${j}]'s "${other}" (one starts the other), so a subject of one could read as a subject of the other`,
+        });
     }
     seen.push([i, prefix]);
   });
@@ -74,5 +116,12 @@ function prefixIssues(raw: unknown): DocumentIssue[] {
 
 /** Issuers are told apart by `iss`, so each appears once, and by their subject prefixes (checked on the raw list, so reported with every other problem). */
 export function issuersCrossCheck(raw: unknown): DocumentIssue[] {
-  return [...repeatedField(raw, 'issuer', (issuer) => `issuer ${issuer} is listed twice; tokens are routed by iss, so each issuer appears once`), ...prefixIssues(raw)];
+  return [
+    ...repeatedField(
+      raw,
+      'issuer',
+      (issuer) => `issuer ${issuer} is listed twice; tokens are routed by iss, so each issuer appears once`,
+    ),
+    ...prefixIssues(raw),
+  ];
 }

@@ -9,7 +9,8 @@ type Json = Record<string, unknown>;
 const NOTHING = { not: {} };
 
 const DURATION_JSON: Json = {
-  description: 'a positive duration: seconds as a number, or a number with a unit ms, s, m, h, d (60s, 5m, 1h)',
+  description:
+    'a positive duration: seconds as a number, or a number with a unit ms, s, m, h, d (60s, 5m, 1h)',
   anyOf: [
     { type: 'number', exclusiveMinimum: 0 },
     { type: 'string', pattern: '^\\s*(\\d+(?:\\.\\d+)?)(ms|s|m|h|d)?\\s*$' },
@@ -57,7 +58,14 @@ export function schemaFiles(): Record<string, string> {
   return {
     'policy.schema.json': JSON.stringify(policyJsonSchema(), null, 2) + '\n',
     'keys.schema.json': JSON.stringify(keysJsonSchema(), null, 2) + '\n',
-    'dev-users.schema.json': JSON.stringify(generate(devUsersSchema, 'warden dev users (rbac/dev-users.yaml, WARDEN_DEV_USERS)'), null, 2) + '\n',
-    'oidc-providers.schema.json': JSON.stringify(generate(providersSchema, 'warden sign-in providers (WARDEN_OIDC_PROVIDERS)'), null, 2) + '\n',
+    'dev-users.schema.json':
+      JSON.stringify(
+        generate(devUsersSchema, 'warden dev users (rbac/dev-users.yaml, WARDEN_DEV_USERS)'),
+        null,
+        2,
+      ) + '\n',
+    'oidc-providers.schema.json':
+      JSON.stringify(generate(providersSchema, 'warden sign-in providers (WARDEN_OIDC_PROVIDERS)'), null, 2) +
+      '\n',
   };
 }

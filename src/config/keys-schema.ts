@@ -10,37 +10,47 @@ const HEADER_SAFE = /^[^\x00-\x1f\x7f]*$/;
 
 const keyEntry = z
   .strictObject({
-  id: z.string().regex(ID, 'an id is 1-128 characters of [A-Za-z0-9_.@-]'),
-  name: z.string().max(256).regex(HEADER_SAFE, 'a name has no control characters').optional(),
-  email: z.email().max(256).optional(),
-  sha256: z
-    .string()
-    .regex(/^[0-9a-fA-F]{64}$/, 'sha256 is the 64-hex-digit SHA-256 of the whole key (warden keys hash)')
-    .transform((h) => h.toLowerCase())
-    .optional(),
-  /** A client certificate's subject DN (RFC 4514, e.g. `CN=agent-1,O=Acme`), verified by the proxy (WARDEN_CLIENT_CERT). */
-  certSubject: z
-    .string()
-    .max(1024)
-    .regex(HEADER_SAFE, 'a subject has no control characters')
-    .refine((s) => normalizeDn(s) !== null, 'a subject DN is comma-separated type=value pairs, like CN=agent-1,O=Acme')
-    .optional(),
-  roles: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a role name is 1-64 characters of [A-Za-z0-9_.-]')).default([]),
-  expires: z
-    .union([z.date(), z.iso.datetime({ offset: true })])
-    .transform((v) => (v instanceof Date ? v : new Date(v)))
-    .optional(),
-  networks: cidrList.optional(),
-  rateLimit: z.string().optional(),
+    id: z.string().regex(ID, 'an id is 1-128 characters of [A-Za-z0-9_.@-]'),
+    name: z.string().max(256).regex(HEADER_SAFE, 'a name has no control characters').optional(),
+    email: z.email().max(256).optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'sha256 is the 64-hex-digit SHA-256 of the whole key (warden keys hash)')
+      .transform((h) => h.toLowerCase())
+      .optional(),
+    /** A client certificate's subject DN (RFC 4514, e.g. `CN=agent-1,O=Acme`), verified by the proxy (WARDEN_CLIENT_CERT). */
+    certSubject: z
+      .string()
+      .max(1024)
+      .regex(HEADER_SAFE, 'a subject has no control characters')
+      .refine(
+        (s) => normalizeDn(s) !== null,
+        'a subject DN is comma-separated type=value pairs, like CN=agent-1,O=Acme',
+      )
+      .optional(),
+    roles: z
+      .array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a role name is 1-64 characters of [A-Za-z0-9_.-]'))
+      .default([]),
+    expires: z
+      .union([z.date(), z.iso.datetime({ offset: true })])
+      .transform((v) => (v instanceof Date ? v : new Date(v)))
+      .optional(),
+    networks: cidrList.optional(),
+    rateLimit: z.string().optional(),
   })
-  .refine((k) => (k.sha256 === undefined) !== (k.certSubject === undefined), { message: 'an entry has either sha256 (an API key) or certSubject (a client certificate), exactly one' });
+  .refine((k) => (k.sha256 === undefined) !== (k.certSubject === undefined), {
+    message: 'an entry has either sha256 (an API key) or certSubject (a client certificate), exactly one',
+  });
 
 /** The keys file as written by users. */
-export const keysSchema = z
-  .strictObject({
-    $schema: z.string().optional(),
-    keys: z.array(keyEntry).nullable().default([]).transform((k) => k ?? []),
-  });
+export const keysSchema = z.strictObject({
+  $schema: z.string().optional(),
+  keys: z
+    .array(keyEntry)
+    .nullable()
+    .default([])
+    .transform((k) => k ?? []),
+});
 
 /** Duplicate ids, key hashes and certificate subjects, checked on the raw document even when the schema fails. */
 export function keysCrossCheck(raw: unknown): DocumentIssue[] {
@@ -48,8 +58,14 @@ export function keysCrossCheck(raw: unknown): DocumentIssue[] {
   const prefix = ['keys'];
   return [
     ...repeatedField(list, 'id', (id, first) => `duplicate id "${id}" (also keys[${first}])`, { prefix }),
-    ...repeatedField(list, 'sha256', (_h, first) => `same key hash as keys[${first}]`, { prefix, key: (h) => h.toLowerCase() }),
-    ...repeatedField(list, 'certSubject', (_dn, first) => `same certificate subject as keys[${first}]`, { prefix, key: normalizeDn }),
+    ...repeatedField(list, 'sha256', (_h, first) => `same key hash as keys[${first}]`, {
+      prefix,
+      key: (h) => h.toLowerCase(),
+    }),
+    ...repeatedField(list, 'certSubject', (_dn, first) => `same certificate subject as keys[${first}]`, {
+      prefix,
+      key: normalizeDn,
+    }),
   ];
 }
 

@@ -7,14 +7,18 @@ import { splitHeaderLine } from './env-values.js';
 import { ConfigError, type ConfigProblem, formatPath, zodProblems } from './errors.js';
 import { issuersCrossCheck, issuersSchema, type IssuerConfig } from './issuers-schema.js';
 import { keysCrossCheck, keysSchema, type KeysFile } from './keys-schema.js';
-import { devUsersSchema, providersCrossCheck, providersSchema, type DevUsersFile, type ProviderConfig } from './sign-in-schema.js';
+import {
+  devUsersSchema,
+  providersCrossCheck,
+  providersSchema,
+  type DevUsersFile,
+  type ProviderConfig,
+} from './sign-in-schema.js';
 import { policyCrossCheck, policySchema, type PolicyFile } from './policy-schema.js';
 
 /** Where the policy comes from. */
 export type PolicySource =
-  | { kind: 'file'; path: string }
-  | { kind: 'url'; url: string }
-  | { kind: 'inline'; text: string };
+  { kind: 'file'; path: string } | { kind: 'url'; url: string } | { kind: 'inline'; text: string };
 
 /** Policy and keys as loaded together (what a reload replaces). */
 export interface Documents {
@@ -57,7 +61,11 @@ export function loadEnv(vars: Record<string, string | undefined>): Env {
     throw new ConfigError(cross.map((c) => ({ source: `env ${c.variable}`, path: '', message: c.message })));
   }
   throw new ConfigError(
-    result.error.issues.map((i) => ({ source: `env ${String(i.path[0] ?? '')}`, path: '', message: i.message })),
+    result.error.issues.map((i) => ({
+      source: `env ${String(i.path[0] ?? '')}`,
+      path: '',
+      message: i.message,
+    })),
   );
 }
 
@@ -130,7 +138,11 @@ function parseText(text: string, source: string, problems: ConfigProblem[]): unk
   if (doc.errors.length > 0) {
     for (const err of doc.errors) {
       const pos = err.linePos?.[0];
-      problems.push({ source, path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: err.message.split('\n')[0]! });
+      problems.push({
+        source,
+        path: pos ? `line ${pos.line}, column ${pos.col}` : '',
+        message: err.message.split('\n')[0]!,
+      });
     }
     return undefined;
   }
@@ -184,7 +196,8 @@ export async function loadDocuments(env: Env, deps: LoadDeps, previous?: Documen
       policyEtag = r.etag;
     }
   }
-  if (policyText !== undefined) policy = validateDocument(policyText, policyLabelText, policySchema, policyCrossCheck, problems);
+  if (policyText !== undefined)
+    policy = validateDocument(policyText, policyLabelText, policySchema, policyCrossCheck, problems);
 
   const keysLabel = `${env.WARDEN_API_KEYS} (WARDEN_API_KEYS)`;
   let keys: KeysFile | undefined;
@@ -203,10 +216,19 @@ function crossCheck(policy: PolicyFile, keys: KeysFile, source: string): ConfigP
   const out: ConfigProblem[] = [];
   keys.keys.forEach((k, i) => {
     k.roles.forEach((r, j) => {
-      if (!Object.hasOwn(policy.roles, r)) out.push({ source, path: `keys[${i}].roles[${j}]`, message: `role "${r}" is not defined in the policy's roles` });
+      if (!Object.hasOwn(policy.roles, r))
+        out.push({
+          source,
+          path: `keys[${i}].roles[${j}]`,
+          message: `role "${r}" is not defined in the policy's roles`,
+        });
     });
     if (k.rateLimit !== undefined && !Object.hasOwn(policy.rateLimits, k.rateLimit)) {
-      out.push({ source, path: `keys[${i}].rateLimit`, message: `rate limit "${k.rateLimit}" is not defined in the policy's rateLimits` });
+      out.push({
+        source,
+        path: `keys[${i}].rateLimit`,
+        message: `rate limit "${k.rateLimit}" is not defined in the policy's rateLimits`,
+      });
     }
   });
   return out;
@@ -223,32 +245,71 @@ export async function loadConfig(vars: Record<string, string | undefined>, deps:
     const bad = new Set(e.problems.map((p) => p.source.slice('env '.length)));
     const rest = Object.fromEntries(Object.entries(vars).filter(([k]) => !bad.has(k)));
     const fallback = envSchema.safeParse(rest);
-    const more = fallback.success ? await loadDocuments(fallback.data, deps).then(() => [], (d) => (d instanceof ConfigError ? d.problems : [])) : [];
+    const more = fallback.success
+      ? await loadDocuments(fallback.data, deps).then(
+          () => [],
+          (d) => (d instanceof ConfigError ? d.problems : []),
+        )
+      : [];
     throw new ConfigError([...e.problems, ...more]);
   }
-  const [docs, issuers, signIn] = await Promise.allSettled([loadDocuments(env, deps), loadIssuers(env), loadSignIn(env)]);
+  const [docs, issuers, signIn] = await Promise.allSettled([
+    loadDocuments(env, deps),
+    loadIssuers(env),
+    loadSignIn(env),
+  ]);
   if (docs.status === 'rejected' || issuers.status === 'rejected' || signIn.status === 'rejected') {
-    const failures: unknown[] = [docs, issuers, signIn].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+    const failures: unknown[] = [docs, issuers, signIn].flatMap((r) =>
+      r.status === 'rejected' ? [r.reason] : [],
+    );
     const unexpected = failures.find((e) => !(e instanceof ConfigError));
     if (unexpected !== undefined) throw unexpected;
     throw new ConfigError(failures.flatMap((e) => (e as ConfigError).problems));
   }
-  return Object.freeze({ ...docs.value, issuers: issuers.value, signIn: signIn.value, env, policySource: policySourceOf(env.WARDEN_POLICY) });
+  return Object.freeze({
+    ...docs.value,
+    issuers: issuers.value,
+    signIn: signIn.value,
+    env,
+    policySource: policySourceOf(env.WARDEN_POLICY),
+  });
 }
 
 /** WARDEN_JWT_ISSUERS: inline JSON array or a YAML/JSON file. Throws ConfigError with every problem. */
 export async function loadIssuers(env: Env): Promise<readonly IssuerConfig[]> {
-  return (await loadSideDocument(env.WARDEN_JWT_ISSUERS, 'WARDEN_JWT_ISSUERS', '[', issuersSchema, issuersCrossCheck)) ?? [];
+  return (
+    (await loadSideDocument(
+      env.WARDEN_JWT_ISSUERS,
+      'WARDEN_JWT_ISSUERS',
+      '[',
+      issuersSchema,
+      issuersCrossCheck,
+    )) ?? []
+  );
 }
 
 /** The sign-in documents: WARDEN_OIDC_PROVIDERS (inline JSON array or file) and WARDEN_DEV_USERS (file). */
 export async function loadSignIn(env: Env): Promise<SignInDocuments> {
   const [providers, devUsers] = await Promise.allSettled([
-    loadSideDocument(env.WARDEN_OIDC_PROVIDERS, 'WARDEN_OIDC_PROVIDERS', '[', providersSchema, providersCrossCheck),
+    loadSideDocument(
+      env.WARDEN_OIDC_PROVIDERS,
+      'WARDEN_OIDC_PROVIDERS',
+      '[',
+      providersSchema,
+      providersCrossCheck,
+    ),
     loadSideDocument(env.WARDEN_DEV_USERS, 'WARDEN_DEV_USERS', '{', devUsersSchema, () => []),
   ]);
   if (providers.status === 'rejected' || devUsers.status === 'rejected') {
-    throw new ConfigError([providers, devUsers].flatMap((r) => (r.status === 'rejected' ? (r.reason instanceof ConfigError ? r.reason.problems : [{ source: 'sign-in', path: '', message: String(r.reason) }]) : [])));
+    throw new ConfigError(
+      [providers, devUsers].flatMap((r) =>
+        r.status === 'rejected'
+          ? r.reason instanceof ConfigError
+            ? r.reason.problems
+            : [{ source: 'sign-in', path: '', message: String(r.reason) }]
+          : [],
+      ),
+    );
   }
   return { providers: providers.value ?? [], devUsers: devUsers.value?.users ?? [] };
 }

@@ -30,7 +30,12 @@ export const cidrList = z.array(z.string()).superRefine((list, ctx) => {
 });
 
 const PERMISSION = /^(?:\*|[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)*(?::\*)?)$/;
-const permission = z.string().regex(PERMISSION, 'a permission is `:`-separated segments of [A-Za-z0-9_.-], optionally ending in `:*`, or `*`');
+const permission = z
+  .string()
+  .regex(
+    PERMISSION,
+    'a permission is `:`-separated segments of [A-Za-z0-9_.-], optionally ending in `:*`, or `*`',
+  );
 const ROLE = /^[A-Za-z0-9_.-]{1,64}$/;
 const roleName = z.string().regex(ROLE, 'a role name is 1-64 characters of [A-Za-z0-9_.-]');
 
@@ -45,84 +50,135 @@ const rateLimit = z.strictObject({
   by: z.enum(['ip', 'identity']).default('ip'),
 });
 
-const rule = z
-  .strictObject({
-    match: z.strictObject({
-      path: z.string().regex(PATH_PATTERN, 'a path pattern starts with / and has no spaces, ? or #').default('/**'),
-      host: z.string().regex(HOST_PATTERN, 'a host is a DNS name, optionally *.-prefixed').optional(),
-      methods: z.array(z.string().regex(METHOD, 'methods are upper-case, like GET')).nonempty().optional(),
-    }),
-    public: z.boolean().optional(),
-    deny: z.boolean().optional(),
-    require: z
-      .union([
+const rule = z.strictObject({
+  match: z.strictObject({
+    path: z
+      .string()
+      .regex(PATH_PATTERN, 'a path pattern starts with / and has no spaces, ? or #')
+      .default('/**'),
+    host: z.string().regex(HOST_PATTERN, 'a host is a DNS name, optionally *.-prefixed').optional(),
+    methods: z.array(z.string().regex(METHOD, 'methods are upper-case, like GET')).nonempty().optional(),
+  }),
+  public: z.boolean().optional(),
+  deny: z.boolean().optional(),
+  require: z
+    .union(
+      [
         z.array(permission).nonempty(),
         z.strictObject({ any: z.array(permission).nonempty() }),
         z.strictObject({ all: z.array(permission).nonempty() }),
-      ], { error: 'require is a list of permissions (any one grants), { any: [...] } or { all: [...] }' })
-      .optional(),
-    networks: cidrList.optional(),
-    rateLimit: z.string().optional(),
-    /** Audit-only: a request this rule would deny is decided by the other rules and audited `would-deny`. */
-    shadow: z.boolean().optional(),
-    /** Opt-in: how long the proxy may reuse this rule's allow (and 403) for the same credential, method, host and URI. */
-    cache: z
-      .strictObject({
-        allow: z.union([z.literal(0), duration]).default(0),
-        deny: z.union([z.literal(0), duration]).default(0),
-      })
-      .refine((c) => c.allow <= 300 && c.deny <= 300, 'at most 300s: a revoked credential keeps working at the proxy for this long')
-      .optional(),
-  })
-;
+      ],
+      { error: 'require is a list of permissions (any one grants), { any: [...] } or { all: [...] }' },
+    )
+    .optional(),
+  networks: cidrList.optional(),
+  rateLimit: z.string().optional(),
+  /** Audit-only: a request this rule would deny is decided by the other rules and audited `would-deny`. */
+  shadow: z.boolean().optional(),
+  /** Opt-in: how long the proxy may reuse this rule's allow (and 403) for the same credential, method, host and URI. */
+  cache: z
+    .strictObject({
+      allow: z.union([z.literal(0), duration]).default(0),
+      deny: z.union([z.literal(0), duration]).default(0),
+    })
+    .refine(
+      (c) => c.allow <= 300 && c.deny <= 300,
+      'at most 300s: a revoked credential keeps working at the proxy for this long',
+    )
+    .optional(),
+});
 
 const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;
 const CLAIM_PATH = /^[A-Za-z0-9_:$-]+(?:\.[A-Za-z0-9_:$-]+)*$|^https?:\/\/\S+$/;
 /** Headers warden sets itself or that carry protocol meaning: never an extra claim header. */
 const RESERVED_HEADERS = new Set([
-  'x-user-id', 'x-user-roles', 'x-user-name', 'x-user-email', 'x-auth-method', 'remote-user', 'remote-groups', 'remote-name', 'remote-email',
-  'x-auth-request-user', 'x-auth-request-email', 'x-auth-request-groups', 'x-auth-request-preferred-username',
-  'content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'cache-control', 'location', 'set-cookie',
-  'www-authenticate', 'retry-after', 'ratelimit', 'ratelimit-policy', 'x-request-id', 'host', 'authorization', 'cookie',
-  'x-api-key', 'x-real-ip', 'ssl-client-verify', 'ssl-client-subject-dn', 'forwarded', 'expires', 'vary', 'age',
+  'x-user-id',
+  'x-user-roles',
+  'x-user-name',
+  'x-user-email',
+  'x-auth-method',
+  'remote-user',
+  'remote-groups',
+  'remote-name',
+  'remote-email',
+  'x-auth-request-user',
+  'x-auth-request-email',
+  'x-auth-request-groups',
+  'x-auth-request-preferred-username',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'cache-control',
+  'location',
+  'set-cookie',
+  'www-authenticate',
+  'retry-after',
+  'ratelimit',
+  'ratelimit-policy',
+  'x-request-id',
+  'host',
+  'authorization',
+  'cookie',
+  'x-api-key',
+  'x-real-ip',
+  'ssl-client-verify',
+  'ssl-client-subject-dn',
+  'forwarded',
+  'expires',
+  'vary',
+  'age',
 ]);
 /** Prefixes of headers that proxies and warden give meaning to. */
-const RESERVED_PREFIXES = ['x-warden-', 'x-accel-', 'x-forwarded-', 'x-original-', 'x-ssl-client-', 'x-auth-request-', 'remote-'];
+const RESERVED_PREFIXES = [
+  'x-warden-',
+  'x-accel-',
+  'x-forwarded-',
+  'x-original-',
+  'x-ssl-client-',
+  'x-auth-request-',
+  'remote-',
+];
 
 /** The policy file as written by users. */
-export const policySchema = z
-  .strictObject({
-    $schema: z.string().optional(),
-    roles: z.record(roleName, z.array(permission)).default({}),
-    claims: z
-      .strictObject({
-        roles: z.string().default('groups'),
-        map: z.record(z.string(), roleName).default({}),
-      })
-      .optional(),
-    rateLimits: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), rateLimit).default({}),
-    networks: cidrList.optional(),
-    rules: z.array(rule).default([]),
-    default: z.enum(['deny', 'authenticated']).default('deny'),
-    bans: z
-      .union([
-        z.literal(false),
-        z.strictObject({
-          failures: z.number().int().min(1).max(1_000_000).default(10),
-          window: duration.default(300),
-          ban: duration.default(900),
-          by: z.enum(['ip']).default('ip'),
-        }),
-      ])
-      .prefault({}),
-    headers: z
-      .strictObject({
-        preset: z.enum(['warden', 'authelia', 'oauth2-proxy']).default('warden'),
-        /** Extra identity headers: header name → dotted claim path (`X-Tenant: tenant_id`). */
-        extra: z.record(z.string().regex(HEADER_NAME, 'a header name is letters, digits and -'), z.string().regex(CLAIM_PATH, 'a claim name or dotted path like org.tenant_id')).default({}),
-      })
-      .optional(),
-  });
+export const policySchema = z.strictObject({
+  $schema: z.string().optional(),
+  roles: z.record(roleName, z.array(permission)).default({}),
+  claims: z
+    .strictObject({
+      roles: z.string().default('groups'),
+      map: z.record(z.string(), roleName).default({}),
+    })
+    .optional(),
+  rateLimits: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), rateLimit).default({}),
+  networks: cidrList.optional(),
+  rules: z.array(rule).default([]),
+  default: z.enum(['deny', 'authenticated']).default('deny'),
+  bans: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        failures: z.number().int().min(1).max(1_000_000).default(10),
+        window: duration.default(300),
+        ban: duration.default(900),
+        by: z.enum(['ip']).default('ip'),
+      }),
+    ])
+    .prefault({}),
+  headers: z
+    .strictObject({
+      preset: z.enum(['warden', 'authelia', 'oauth2-proxy']).default('warden'),
+      /** Extra identity headers: header name → dotted claim path (`X-Tenant: tenant_id`). */
+      extra: z
+        .record(
+          z.string().regex(HEADER_NAME, 'a header name is letters, digits and -'),
+          z.string().regex(CLAIM_PATH, 'a claim name or dotted path like org.tenant_id'),
+        )
+        .default({}),
+    })
+    .optional(),
+});
 
 type Issue = { path: (string | number)[]; message: string };
 
@@ -143,10 +199,14 @@ export function policyCrossCheck(raw: unknown): Issue[] {
   rules.forEach((r: unknown, i) => {
     if (!isRecord(r)) return;
     if (typeof r.rateLimit === 'string' && !Object.hasOwn(limits, r.rateLimit)) {
-      out.push({ path: ['rules', i, 'rateLimit'], message: `rate limit "${r.rateLimit}" is not defined in rateLimits` });
+      out.push({
+        path: ['rules', i, 'rateLimit'],
+        message: `rate limit "${r.rateLimit}" is not defined in rateLimits`,
+      });
     }
     const kinds = [r.public === true, r.deny === true, r.require !== undefined].filter(Boolean).length;
-    if (kinds > 1) out.push({ path: ['rules', i], message: 'a rule is at most one of public, deny, require' });
+    if (kinds > 1)
+      out.push({ path: ['rules', i], message: 'a rule is at most one of public, deny, require' });
     const path = isRecord(r.match) ? r.match.path : undefined;
     if (typeof path === 'string') {
       try {
@@ -160,14 +220,23 @@ export function policyCrossCheck(raw: unknown): Issue[] {
   const seenExtra = new Map<string, string>();
   for (const name of Object.keys(extra)) {
     const lower = name.toLowerCase();
-    if (RESERVED_HEADERS.has(lower) || RESERVED_PREFIXES.some((p) => lower.startsWith(p))) out.push({ path: ['headers', 'extra', name], message: `${name} is set by warden, a proxy or HTTP itself; choose another header name` });
+    if (RESERVED_HEADERS.has(lower) || RESERVED_PREFIXES.some((p) => lower.startsWith(p)))
+      out.push({
+        path: ['headers', 'extra', name],
+        message: `${name} is set by warden, a proxy or HTTP itself; choose another header name`,
+      });
     const twin = seenExtra.get(lower);
-    if (twin !== undefined) out.push({ path: ['headers', 'extra', name], message: `${name} and ${twin} are one header (names are case-insensitive)` });
+    if (twin !== undefined)
+      out.push({
+        path: ['headers', 'extra', name],
+        message: `${name} and ${twin} are one header (names are case-insensitive)`,
+      });
     seenExtra.set(lower, name);
   }
   const map = isRecord(raw.claims) && isRecord(raw.claims.map) ? raw.claims.map : {};
   for (const [group, role] of Object.entries(map)) {
-    if (typeof role === 'string' && !Object.hasOwn(roles, role)) out.push({ path: ['claims', 'map', group], message: `role "${role}" is not defined in roles` });
+    if (typeof role === 'string' && !Object.hasOwn(roles, role))
+      out.push({ path: ['claims', 'map', group], message: `role "${role}" is not defined in roles` });
   }
   return out;
 }

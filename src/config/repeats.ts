@@ -27,7 +27,8 @@ export function repeatedField(
     const k = opts.key ? opts.key(value) : value;
     if (k === null) return;
     const seen = first.get(k);
-    if (seen !== undefined) out.push({ path: [...(opts.prefix ?? []), i, field], message: message(value, seen) });
+    if (seen !== undefined)
+      out.push({ path: [...(opts.prefix ?? []), i, field], message: message(value, seen) });
     else first.set(k, i);
   });
   return out;

@@ -19,8 +19,16 @@ export const ADMIN_PERMISSION = 'warden:admin';
 
 const revocationBody = z.strictObject({
   type: z.enum(REVOCATION_TYPES),
-  id: z.string().min(1).max(256).regex(/^[^\x00-\x1f\x7f]+$/, 'no control characters'),
-  reason: z.string().max(256).regex(/^[^\x00-\x1f\x7f]*$/, 'no control characters').optional(),
+  id: z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(/^[^\x00-\x1f\x7f]+$/, 'no control characters'),
+  reason: z
+    .string()
+    .max(256)
+    .regex(/^[^\x00-\x1f\x7f]*$/, 'no control characters')
+    .optional(),
   /** An ISO date-time, or a duration from now (`24h`). */
   expires: z.union([z.iso.datetime({ offset: true }), duration]).optional(),
 });
@@ -42,58 +50,126 @@ export function adminRoutes(deps: AppDeps): Hono<Env> {
     const peer = parseAddress(c.env?.incoming?.socket?.remoteAddress ?? '');
     const canon = canonicalizePath(c.env?.incoming?.url ?? c.req.path);
     if (!peer || !canon.ok) return toResponse(forbiddenResponse('bad_forwarded_context'));
-    const headers = c.env?.incoming?.rawHeaders ? HeaderMap.fromRaw(c.env.incoming.rawHeaders) : HeaderMap.fromHeaders(c.req.raw.headers);
+    const headers = c.env?.incoming?.rawHeaders
+      ? HeaderMap.fromRaw(c.env.incoming.rawHeaders)
+      : HeaderMap.fromHeaders(c.req.raw.headers);
     const host = headers.get('host') ?? '';
-    const desc = { method: c.req.method, proto: 'http', host, authority: host, path: canon.path, matchPath: matchKey(canon.path), altMatchPaths: null, rawUri: c.req.path, clientIp: peer, peer, headers };
+    const desc = {
+      method: c.req.method,
+      proto: 'http',
+      host,
+      authority: host,
+      path: canon.path,
+      matchPath: matchKey(canon.path),
+      altMatchPaths: null,
+      rawUri: c.req.path,
+      clientIp: peer,
+      peer,
+      headers,
+    };
     const bans = runtime.bans;
     const banned = bans?.refusal(peer, now);
     if (banned) return toResponse(limitedResponse(banned, 'banned'));
     const auth = await authenticate(runtime.chain, desc, now);
     if (!auth || 'error' in auth) {
       if (auth && bans) await bans.recordFailure(peer, auth.error.failure, now);
-      deps.audit.admin({ event: 'admin_denied', path: canon.path, method: c.req.method, peer: peer.ip, reason: auth ? 'invalid_credentials' : 'missing_credentials', cause: auth?.error.failure });
-      return toResponse(unauthenticatedResponse(auth ? 'invalid_credentials' : 'missing_credentials', 'traefik', null, undefined, auth?.error.description));
+      deps.audit.admin({
+        event: 'admin_denied',
+        path: canon.path,
+        method: c.req.method,
+        peer: peer.ip,
+        reason: auth ? 'invalid_credentials' : 'missing_credentials',
+        cause: auth?.error.failure,
+      });
+      return toResponse(
+        unauthenticatedResponse(
+          auth ? 'invalid_credentials' : 'missing_credentials',
+          'traefik',
+          null,
+          undefined,
+          auth?.error.description,
+        ),
+      );
     }
     if (!rolesGrant(auth.identity.roles, runtime.policy.roles, ADMIN_PERMISSION)) {
-      deps.audit.admin({ event: 'admin_denied', path: canon.path, method: c.req.method, peer: peer.ip, sub: auth.identity.sub, reason: 'insufficient_permissions' });
+      deps.audit.admin({
+        event: 'admin_denied',
+        path: canon.path,
+        method: c.req.method,
+        peer: peer.ip,
+        sub: auth.identity.sub,
+        reason: 'insufficient_permissions',
+      });
       return toResponse(forbiddenResponse('insufficient_permissions', [ADMIN_PERMISSION]));
     }
     c.set('identity' as never, auth.identity as never);
     await next();
   });
 
-  admin.get('/revocations', (c) => c.json({ revocations: deps.services.revocations.list(deps.now()) }, 200, { 'cache-control': 'no-store' }));
+  admin.get('/revocations', (c) =>
+    c.json({ revocations: deps.services.revocations.list(deps.now()) }, 200, { 'cache-control': 'no-store' }),
+  );
 
-  admin.post('/revocations', bodyLimit({ maxSize: 4096, onError: (c) => bad(c, 'body', 'larger than 4096 bytes') }), async (c) => {
-    let raw: unknown;
-    try {
-      raw = await c.req.json();
-    } catch {
-      return bad(c, 'body', 'must be a JSON object');
-    }
-    const parsed = revocationBody.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      return bad(c, issue.path.join('.') || 'body', issue.message);
-    }
-    const { type, id, reason, expires } = parsed.data;
-    const now = deps.now();
-    const expiresAt = expires === undefined ? undefined : typeof expires === 'number' ? now + expires * 1000 : Date.parse(expires);
-    if (expiresAt !== undefined && expiresAt <= now) return bad(c, 'expires', 'must be in the future');
-    const by = (c.get('identity' as never) as Identity).sub;
-    const stored = await deps.services.revocations.revoke(type, id, { now, ...(reason ? { reason } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) });
-    // An id no key carries is still recorded: a key may be added later, or was already removed.
-    const known = type === 'key' ? deps.state.current.keys.entries.some((k) => k.id === id) : null;
-    deps.metrics.revocations.inc({ op: 'add' });
-    deps.audit.admin({ event: 'revocation_added', type, id, reason, expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(), by, knownId: known, stored });
-    const revoked = { type, id, reason: reason ?? null, expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString() };
-    // 202 when the store is unavailable: enforced on this replica now, on the others once it returns.
-    return c.json({ revoked, knownId: known, stored }, stored === 'stored' ? 201 : 202, { 'cache-control': 'no-store' });
-  });
+  admin.post(
+    '/revocations',
+    bodyLimit({ maxSize: 4096, onError: (c) => bad(c, 'body', 'larger than 4096 bytes') }),
+    async (c) => {
+      let raw: unknown;
+      try {
+        raw = await c.req.json();
+      } catch {
+        return bad(c, 'body', 'must be a JSON object');
+      }
+      const parsed = revocationBody.safeParse(raw);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        return bad(c, issue.path.join('.') || 'body', issue.message);
+      }
+      const { type, id, reason, expires } = parsed.data;
+      const now = deps.now();
+      const expiresAt =
+        expires === undefined
+          ? undefined
+          : typeof expires === 'number'
+            ? now + expires * 1000
+            : Date.parse(expires);
+      if (expiresAt !== undefined && expiresAt <= now) return bad(c, 'expires', 'must be in the future');
+      const by = (c.get('identity' as never) as Identity).sub;
+      const stored = await deps.services.revocations.revoke(type, id, {
+        now,
+        ...(reason ? { reason } : {}),
+        ...(expiresAt !== undefined ? { expiresAt } : {}),
+      });
+      // An id no key carries is still recorded: a key may be added later, or was already removed.
+      const known = type === 'key' ? deps.state.current.keys.entries.some((k) => k.id === id) : null;
+      deps.metrics.revocations.inc({ op: 'add' });
+      deps.audit.admin({
+        event: 'revocation_added',
+        type,
+        id,
+        reason,
+        expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
+        by,
+        knownId: known,
+        stored,
+      });
+      const revoked = {
+        type,
+        id,
+        reason: reason ?? null,
+        expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
+      };
+      // 202 when the store is unavailable: enforced on this replica now, on the others once it returns.
+      return c.json({ revoked, knownId: known, stored }, stored === 'stored' ? 201 : 202, {
+        'cache-control': 'no-store',
+      });
+    },
+  );
 
   admin.delete('/revocations/:type/:id', async (c) => {
     const type = c.req.param('type') as RevocationType;
-    if (!REVOCATION_TYPES.includes(type)) return bad(c, 'type', `must be one of ${REVOCATION_TYPES.join(', ')}`);
+    if (!REVOCATION_TYPES.includes(type))
+      return bad(c, 'type', `must be one of ${REVOCATION_TYPES.join(', ')}`);
     const id = c.req.param('id');
     const removed = await deps.services.revocations.unrevoke(type, id);
     const by = (c.get('identity' as never) as Identity).sub;

@@ -14,7 +14,9 @@ export interface ClaimHeader {
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /** Compile `headers.extra` (header name → dotted claim path). */
-export function compileClaimHeaders(extra: Readonly<Record<string, string>> | undefined): readonly ClaimHeader[] {
+export function compileClaimHeaders(
+  extra: Readonly<Record<string, string>> | undefined,
+): readonly ClaimHeader[] {
   return Object.entries(extra ?? {}).map(([name, path]) => ({ name, path }));
 }
 
@@ -36,7 +38,10 @@ function headerValue(value: unknown): { value: string } | { problem: string } {
  * the claim's value for token and session identities, empty otherwise or when the value is not
  * sendable. Problems are returned for the audit line, never answered as an error.
  */
-export function claimHeaders(headers: readonly ClaimHeader[], identity: Identity | null): { values: Record<string, string>; problems: string[] } | null {
+export function claimHeaders(
+  headers: readonly ClaimHeader[],
+  identity: Identity | null,
+): { values: Record<string, string>; problems: string[] } | null {
   if (headers.length === 0) return null;
   const values: Record<string, string> = {};
   const problems: string[] = [];

@@ -12,7 +12,12 @@ export type Dialect = 'traefik' | 'caddy' | 'nginx' | 'envoy';
 /** Why a description could not be built. */
 export type DescribeResult =
   | { ok: true; req: RequestDescription }
-  | { ok: false; reason: 'bad_forwarded_context' | 'bad_path'; detail: string; partial: Partial<RequestDescription> };
+  | {
+      ok: false;
+      reason: 'bad_forwarded_context' | 'bad_path';
+      detail: string;
+      partial: Partial<RequestDescription>;
+    };
 
 /** What the auth request itself carries, besides headers. */
 export interface AuthRequest {
@@ -57,7 +62,19 @@ export function finish(
   if (!canon.ok) return { ok: false, reason: 'bad_path', detail: canon.detail, partial };
   return {
     ok: true,
-    req: { method, proto, host, authority, path: canon.path, matchPath: matchKey(canon.path), altMatchPaths: canon.alternates ? canon.alternates.map(matchKey) : null, rawUri: uri, clientIp: ip.ip, peer: a.peer, headers: a.headers },
+    req: {
+      method,
+      proto,
+      host,
+      authority,
+      path: canon.path,
+      matchPath: matchKey(canon.path),
+      altMatchPaths: canon.alternates ? canon.alternates.map(matchKey) : null,
+      rawUri: uri,
+      clientIp: ip.ip,
+      peer: a.peer,
+      headers: a.headers,
+    },
   };
 }
 
@@ -70,7 +87,8 @@ function describeForwarded(a: AuthRequest, trusted: BlockList): DescribeResult {
   const authority = one(h, 'x-forwarded-host');
   const uri = one(h, 'x-forwarded-uri');
   const xff = one(h, 'x-forwarded-for');
-  if (!method || !proto || !authority || !uri || !xff) return bad('missing or duplicated X-Forwarded-* header');
+  if (!method || !proto || !authority || !uri || !xff)
+    return bad('missing or duplicated X-Forwarded-* header');
   return finish(a, trusted, { method, proto: proto.toLowerCase(), authority, uri, forwardedFor: xff });
 }
 
@@ -113,19 +131,31 @@ function describeNginx(a: AuthRequest, trusted: BlockList): DescribeResult {
 /** Envoy ext_authz (HTTP service): the auth request's own method and path (after the prefix). */
 function describeEnvoy(a: AuthRequest, trusted: BlockList): DescribeResult {
   const h = a.headers;
-  for (const name of [...FORWARDED_FAMILY, ...ORIGINAL_FAMILY]) if (h.has(name)) return bad(`unexpected ${name}`);
+  for (const name of [...FORWARDED_FAMILY, ...ORIGINAL_FAMILY])
+    if (h.has(name)) return bad(`unexpected ${name}`);
   const authority = one(h, 'host');
   const xff = one(h, 'x-forwarded-for');
   if (!authority || !xff) return bad('missing or duplicated Host or X-Forwarded-For');
   const xfp = h.get('x-forwarded-proto');
   const uri = a.pathAfterPrefix;
   if (!uri.startsWith('/')) return bad('no original path after the prefix');
-  return finish(a, trusted, { method: a.method, proto: xfp === undefined ? 'http' : xfp.toLowerCase(), authority, uri, forwardedFor: xff });
+  return finish(a, trusted, {
+    method: a.method,
+    proto: xfp === undefined ? 'http' : xfp.toLowerCase(),
+    authority,
+    uri,
+    forwardedFor: xff,
+  });
 }
 
 /** Build the RequestDescription for a dialect. */
 export function describe(dialect: Dialect, a: AuthRequest, trusted: BlockList): DescribeResult {
-  const r = dialect === 'nginx' ? describeNginx(a, trusted) : dialect === 'envoy' ? describeEnvoy(a, trusted) : describeForwarded(a, trusted);
+  const r =
+    dialect === 'nginx'
+      ? describeNginx(a, trusted)
+      : dialect === 'envoy'
+        ? describeEnvoy(a, trusted)
+        : describeForwarded(a, trusted);
   if (r.ok) r.req.dialect = dialect;
   return r;
 }
@@ -135,8 +165,20 @@ export function describe(dialect: Dialect, a: AuthRequest, trusted: BlockList): 
  * dialect describes `X-Original-URL` (for `warden explain` and `warden test`): the client IP is
  * the direct peer, no proxy in between.
  */
-export function describeUrl(method: string, url: string, clientIp: Address, headers: HeaderMap, trusted: BlockList): DescribeResult {
+export function describeUrl(
+  method: string,
+  url: string,
+  clientIp: Address,
+  headers: HeaderMap,
+  trusted: BlockList,
+): DescribeResult {
   const m = ABSOLUTE.exec(url);
   if (!m) return bad('malformed URL: expected http(s)://host/path');
-  return finish({ method, pathAfterPrefix: '', peer: clientIp, headers }, trusted, { method, proto: m[1]!.toLowerCase(), authority: m[2]!, uri: m[3]!, forwardedFor: undefined });
+  return finish({ method, pathAfterPrefix: '', peer: clientIp, headers }, trusted, {
+    method,
+    proto: m[1]!.toLowerCase(),
+    authority: m[2]!,
+    uri: m[3]!,
+    forwardedFor: undefined,
+  });
 }

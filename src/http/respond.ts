@@ -17,7 +17,12 @@ export interface IdentityHeaderNames {
 export const HEADER_PRESETS: Record<'warden' | 'authelia' | 'oauth2-proxy', IdentityHeaderNames> = {
   warden: { id: 'X-User-ID', roles: 'X-User-Roles', name: 'X-User-Name', email: 'X-User-Email' },
   authelia: { id: 'Remote-User', roles: 'Remote-Groups', name: 'Remote-Name', email: 'Remote-Email' },
-  'oauth2-proxy': { id: 'X-Auth-Request-User', roles: 'X-Auth-Request-Groups', name: 'X-Auth-Request-Preferred-Username', email: 'X-Auth-Request-Email' },
+  'oauth2-proxy': {
+    id: 'X-Auth-Request-User',
+    roles: 'X-Auth-Request-Groups',
+    name: 'X-Auth-Request-Preferred-Username',
+    email: 'X-Auth-Request-Email',
+  },
 };
 
 const DENY_BASE = { 'cache-control': 'no-store', 'content-type': 'application/json' } as const;
@@ -35,13 +40,30 @@ export function toResponse(a: Answer): Response {
 }
 
 /** A deny with a JSON body; `X-Warden-Reason` repeats the reason for proxies that drop the body (nginx). */
-function json(status: number, body: { error: string; reason: string; [field: string]: unknown }, extra: Record<string, string> = {}): Answer {
+function json(
+  status: number,
+  body: { error: string; reason: string; [field: string]: unknown },
+  extra: Record<string, string> = {},
+): Answer {
   const text = JSON.stringify(body);
-  return { status, headers: { ...DENY_BASE, 'content-length': String(Buffer.byteLength(text)), 'x-warden-reason': body.reason, ...extra }, body: text };
+  return {
+    status,
+    headers: {
+      ...DENY_BASE,
+      'content-length': String(Buffer.byteLength(text)),
+      'x-warden-reason': body.reason,
+      ...extra,
+    },
+    body: text,
+  };
 }
 
 /** 200, empty non-chunked body, every identity header present (empty when unknown). */
-export function allowResponse(identity: Identity | null, names: IdentityHeaderNames, extra: Record<string, string> | null): Answer {
+export function allowResponse(
+  identity: Identity | null,
+  names: IdentityHeaderNames,
+  extra: Record<string, string> | null,
+): Answer {
   const headers: Record<string, string> = {
     'content-length': '0',
     [names.id]: identity?.sub ?? '',
@@ -81,13 +103,29 @@ export function unauthenticatedResponse(
   description?: string,
 ): Answer {
   const base = AUTH_ERROR_RESPONSE[reason];
-  const entry = description === undefined ? base : { ...base, challenge: `${base.challenge}, error_description="${description}"` };
+  const entry =
+    description === undefined
+      ? base
+      : { ...base, challenge: `${base.challenge}, error_description="${description}"` };
   if (loginUrl && req && isBrowserNavigation(req)) {
     const location = loginRedirect(loginUrl, req);
-    if (dialect !== 'nginx') return { status: 302, headers: { 'cache-control': 'no-store', location, 'content-length': '0', 'x-warden-reason': reason }, body: null };
-    return json(401, { error: 'unauthorized', reason, message: entry.message }, { 'www-authenticate': entry.challenge, location });
+    if (dialect !== 'nginx')
+      return {
+        status: 302,
+        headers: { 'cache-control': 'no-store', location, 'content-length': '0', 'x-warden-reason': reason },
+        body: null,
+      };
+    return json(
+      401,
+      { error: 'unauthorized', reason, message: entry.message },
+      { 'www-authenticate': entry.challenge, location },
+    );
   }
-  return json(401, { error: 'unauthorized', reason, message: entry.message }, { 'www-authenticate': entry.challenge });
+  return json(
+    401,
+    { error: 'unauthorized', reason, message: entry.message },
+    { 'www-authenticate': entry.challenge },
+  );
 }
 
 /** 403 with the permissions the rule requires (at most 16 named, to keep the body bounded). */
@@ -95,11 +133,18 @@ export function forbiddenResponse(reason: string, required: readonly string[] = 
   if (required.length === 0) return json(403, { error: 'forbidden', reason });
   const listed = required.slice(0, 16);
   // X-Warden-Required repeats the list as JSON for proxies that drop the body (nginx builds its own 403 from it).
-  return json(403, { error: 'forbidden', reason, required: listed }, { 'x-warden-required': JSON.stringify(listed) });
+  return json(
+    403,
+    { error: 'forbidden', reason, required: listed },
+    { 'x-warden-required': JSON.stringify(listed) },
+  );
 }
 
 /** 429 with Retry-After and the IETF RateLimit-Policy / RateLimit fields. */
-export function limitedResponse(o: Extract<LimitOutcome, { limited: true }>, reason: 'rate_limited' | 'banned' = 'rate_limited'): Answer {
+export function limitedResponse(
+  o: Extract<LimitOutcome, { limited: true }>,
+  reason: 'rate_limited' | 'banned' = 'rate_limited',
+): Answer {
   return json(
     429,
     { error: 'rate_limited', reason, retryAfter: o.retryAfterSec },

@@ -34,8 +34,10 @@ export function resolveVerify(target: string, defaultDialect: Dialect): VerifyRo
   // Envoy appends the original path to the configured path_prefix. With WARDEN_PROXY=envoy the
   // prefix is bare /verify, and everything after it is the original path, /envoy/… included: else
   // a request for /envoy/public/x would be judged as /public/x while the app serves /envoy/public/x.
-  if (defaultDialect === 'envoy' && path.startsWith('/verify/')) return { dialect: 'envoy', pathAfterPrefix: target.slice('/verify'.length) };
-  if (path === ENVOY || path.startsWith(ENVOY + '/')) return { dialect: 'envoy', pathAfterPrefix: target.slice(ENVOY.length) };
+  if (defaultDialect === 'envoy' && path.startsWith('/verify/'))
+    return { dialect: 'envoy', pathAfterPrefix: target.slice('/verify'.length) };
+  if (path === ENVOY || path.startsWith(ENVOY + '/'))
+    return { dialect: 'envoy', pathAfterPrefix: target.slice(ENVOY.length) };
   return null;
 }
 
@@ -63,7 +65,10 @@ function write(req: IncomingMessage, res: ServerResponse, a: Answer): void {
  * Serve /verify straight from node:http, without building Fetch Request/Response objects: the
  * request every proxied request pays for. Returns false for any other target (Hono serves it).
  */
-export function createVerifyListener(deps: VerifyDeps, defaultDialect: Dialect): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function createVerifyListener(
+  deps: VerifyDeps,
+  defaultDialect: Dialect,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     const target = req.url ?? '';
     if (!target.startsWith('/verify')) return false;
@@ -72,11 +77,20 @@ export function createVerifyListener(deps: VerifyDeps, defaultDialect: Dialect):
     // The auth request's body is never read.
     let answer: Answer | Promise<Answer>;
     try {
-      answer = verify(deps, route.dialect, { method: req.method ?? 'GET', pathAfterPrefix: route.pathAfterPrefix, peer: req.socket.remoteAddress, headers: HeaderMap.fromIncoming(req.rawHeaders, req.headers) });
+      answer = verify(deps, route.dialect, {
+        method: req.method ?? 'GET',
+        pathAfterPrefix: route.pathAfterPrefix,
+        peer: req.socket.remoteAddress,
+        headers: HeaderMap.fromIncoming(req.rawHeaders, req.headers),
+      });
     } catch {
       answer = errorResponse();
     }
-    if (answer instanceof Promise) answer.then((a) => write(req, res, a), () => write(req, res, errorResponse()));
+    if (answer instanceof Promise)
+      answer.then(
+        (a) => write(req, res, a),
+        () => write(req, res, errorResponse()),
+      );
     else write(req, res, answer);
     return true;
   };

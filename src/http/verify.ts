@@ -15,7 +15,14 @@ import { describe, type Dialect } from './dialects.js';
 import { ASSERTION_HEADER, type AssertionSigner } from '../identity/assertion.js';
 import { claimHeaders } from './claim-headers.js';
 import type { HeaderMap } from './header-map.js';
-import { allowResponse, errorResponse, forbiddenResponse, limitedResponse, unauthenticatedResponse, type Answer } from './respond.js';
+import {
+  allowResponse,
+  errorResponse,
+  forbiddenResponse,
+  limitedResponse,
+  unauthenticatedResponse,
+  type Answer,
+} from './respond.js';
 
 /** What the handler needs, injected. */
 export interface VerifyDeps {
@@ -57,9 +64,20 @@ export function verify(deps: VerifyDeps, dialect: Dialect, raw: RawAuthRequest):
   const started = performance.now();
   const ev: DecisionEvent = {
     reqId: requestId(raw.headers.get('x-request-id')),
-    decision: 'error', reason: 'internal_error', status: 500, dialect,
-    method: null, host: null, path: null, clientIp: null, peer: raw.peer ?? null,
-    sub: null, authMethod: null, keyId: null, rule: null, durationMs: 0,
+    decision: 'error',
+    reason: 'internal_error',
+    status: 500,
+    dialect,
+    method: null,
+    host: null,
+    path: null,
+    clientIp: null,
+    peer: raw.peer ?? null,
+    sub: null,
+    authMethod: null,
+    keyId: null,
+    rule: null,
+    durationMs: 0,
   };
   let out: Answer | Promise<Answer>;
   try {
@@ -101,15 +119,31 @@ function noteRequest(ev: DecisionEvent, r: Partial<RequestDescription>): void {
 }
 
 /** Answer allow, auditing the deny already noted in `ev` as `would-deny` (shadow mode or a shadow rule). */
-function wouldDeny(deps: VerifyDeps, ev: DecisionEvent, origin: 'mode' | 'rule', identity: Identity | null, runtime: Runtime): Answer | Promise<Answer> {
+function wouldDeny(
+  deps: VerifyDeps,
+  ev: DecisionEvent,
+  origin: 'mode' | 'rule',
+  identity: Identity | null,
+  runtime: Runtime,
+): Answer | Promise<Answer> {
   ev.decision = 'would-deny';
   ev.shadow = origin;
   ev.authMethod ??= 'public';
-  return withAssertion(deps, allowResponse(identity, runtime.headerNames, extraHeaders(ev, identity, runtime)), identity, ev.host);
+  return withAssertion(
+    deps,
+    allowResponse(identity, runtime.headerNames, extraHeaders(ev, identity, runtime)),
+    identity,
+    ev.host,
+  );
 }
 
 /** Add X-Warden-Assertion to an allow: signed for an identity, empty for a public route (the proxy overwrites a client copy). */
-function withAssertion(deps: VerifyDeps, answer: Answer, identity: Identity | null, host: string | null): Answer | Promise<Answer> {
+function withAssertion(
+  deps: VerifyDeps,
+  answer: Answer,
+  identity: Identity | null,
+  host: string | null,
+): Answer | Promise<Answer> {
   const signer = deps.assertion;
   if (!signer) return answer;
   if (!identity || host === null) {
@@ -128,12 +162,23 @@ function withAssertion(deps: VerifyDeps, answer: Answer, identity: Identity | nu
 }
 
 /** Run the authenticator chain on a described request; a duplicated credential header is refused unread. */
-export function authenticateRequest(chain: readonly Authenticator[], req: RequestDescription, headers: HeaderMap, now: number): AuthOutcome | Promise<AuthOutcome> {
-  if (headers.duplicated('authorization') || headers.duplicated('x-api-key')) return { error: new AuthError('invalid_credentials', 'malformed') };
+export function authenticateRequest(
+  chain: readonly Authenticator[],
+  req: RequestDescription,
+  headers: HeaderMap,
+  now: number,
+): AuthOutcome | Promise<AuthOutcome> {
+  if (headers.duplicated('authorization') || headers.duplicated('x-api-key'))
+    return { error: new AuthError('invalid_credentials', 'malformed') };
   return authenticate(chain, req, now);
 }
 
-function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthRequest, ev: DecisionEvent): Answer | Promise<Answer> {
+function decideAndRespond(
+  deps: VerifyDeps,
+  dialect: Dialect,
+  raw: RawAuthRequest,
+  ev: DecisionEvent,
+): Answer | Promise<Answer> {
   const peer: Address | null = raw.peer === undefined ? null : parseAddress(raw.peer);
   if (!peer || !inList(deps.trustedProxies, peer)) {
     ev.decision = 'malformed';
@@ -141,14 +186,19 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
     return forbiddenResponse('untrusted_proxy');
   }
   ev.peer = peer.ip;
-  const described = describe(dialect, { method: raw.method, pathAfterPrefix: raw.pathAfterPrefix, peer, headers: raw.headers }, deps.trustedProxies);
+  const described = describe(
+    dialect,
+    { method: raw.method, pathAfterPrefix: raw.pathAfterPrefix, peer, headers: raw.headers },
+    deps.trustedProxies,
+  );
   if (!described.ok) {
     noteRequest(ev, described.partial);
     ev.decision = 'malformed';
     ev.reason = described.reason;
     ev.cause = described.detail;
     // A bad path is a policy-level refusal; a broken forwarded context is a proxy misconfiguration, refused even in shadow mode.
-    if (deps.shadowMode && described.reason === 'bad_path') return wouldDeny(deps, ev, 'mode', null, deps.state.current);
+    if (deps.shadowMode && described.reason === 'bad_path')
+      return wouldDeny(deps, ev, 'mode', null, deps.state.current);
     return forbiddenResponse(described.reason);
   }
   const req = described.req;
@@ -157,11 +207,21 @@ function decideAndRespond(deps: VerifyDeps, dialect: Dialect, raw: RawAuthReques
   const now = deps.now();
   const auth = authenticateRequest(runtime.chain, req, raw.headers, now);
   // Only a token's first signature check is asynchronous; everything else answers in this tick.
-  return auth instanceof Promise ? auth.then((a) => authorize(deps, dialect, ev, req, runtime, now, a)) : authorize(deps, dialect, ev, req, runtime, now, auth);
+  return auth instanceof Promise
+    ? auth.then((a) => authorize(deps, dialect, ev, req, runtime, now, a))
+    : authorize(deps, dialect, ev, req, runtime, now, auth);
 }
 
 /** Decide, apply bans and rate limits, and answer, for an authenticated (or not) request. */
-function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: RequestDescription, runtime: Runtime, now: number, auth: AuthOutcome): Answer | Promise<Answer> {
+function authorize(
+  deps: VerifyDeps,
+  dialect: Dialect,
+  ev: DecisionEvent,
+  req: RequestDescription,
+  runtime: Runtime,
+  now: number,
+  auth: AuthOutcome,
+): Answer | Promise<Answer> {
   const policy = runtime.policy;
   const d = decide(policy.enforced ?? policy, req, auth);
   ev.rule = d.rule;
@@ -194,12 +254,20 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
   }
   if (d.kind === 'unauthenticated') {
     ev.decision = 'unauthenticated';
-    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', null, runtime) : clearingSession(deps, d.error, unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl, d.error?.description));
+    const answer = deps.shadowMode
+      ? wouldDeny(deps, ev, 'mode', null, runtime)
+      : clearingSession(
+          deps,
+          d.error,
+          unauthenticatedResponse(d.reason, dialect, req, deps.loginUrl, d.error?.description),
+        );
     return counting ? counting.then(() => answer) : answer;
   }
   if (d.kind === 'forbidden') {
     ev.decision = 'forbidden';
-    const answer = deps.shadowMode ? wouldDeny(deps, ev, 'mode', identity, runtime) : reusable(deps, forbiddenResponse(d.reason, d.required), 'deny', d.rule, identity, req, runtime, now);
+    const answer = deps.shadowMode
+      ? wouldDeny(deps, ev, 'mode', identity, runtime)
+      : reusable(deps, forbiddenResponse(d.reason, d.required), 'deny', d.rule, identity, req, runtime, now);
     return counting ? counting.then(() => answer) : answer;
   }
   ev.decision = 'allow';
@@ -212,10 +280,12 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
     ev.rule = shadowed.rule;
   }
   const allowed = allowResponse(identity, runtime.headerNames, extraHeaders(ev, identity, runtime));
-  if (!shadowed && !deps.shadowMode && d.rateLimit === null) reusable(deps, allowed, 'allow', d.rule, identity, req, runtime, now);
+  if (!shadowed && !deps.shadowMode && d.rateLimit === null)
+    reusable(deps, allowed, 'allow', d.rule, identity, req, runtime, now);
   if (d.rateLimit === null) return withAssertion(deps, allowed, identity, req.host);
   const spec = runtime.limits.spec(d.rateLimit);
-  const subject = spec?.by === 'identity' && identity ? identitySubject(identity) : `ip:${clientKey(req.clientIp)}`;
+  const subject =
+    spec?.by === 'identity' && identity ? identitySubject(identity) : `ip:${clientKey(req.clientIp)}`;
   ev.rateLimit = d.rateLimit;
   const limit = (outcome: LimitOutcome): Answer | Promise<Answer> => {
     if (!outcome.limited) return withAssertion(deps, allowed, identity, req.host);
@@ -231,7 +301,11 @@ function authorize(deps: VerifyDeps, dialect: Dialect, ev: DecisionEvent, req: R
 }
 
 /** The policy's extra claim headers for an allow; a claim that cannot be sent goes empty and is audited. */
-function extraHeaders(ev: DecisionEvent, identity: Identity | null, runtime: Runtime): Record<string, string> | null {
+function extraHeaders(
+  ev: DecisionEvent,
+  identity: Identity | null,
+  runtime: Runtime,
+): Record<string, string> | null {
   const h = claimHeaders(runtime.claimHeaders, identity);
   if (h === null) return null;
   if (h.problems.length > 0) ev.headerProblems = h.problems;
@@ -246,12 +320,25 @@ function extraHeaders(ev: DecisionEvent, identity: Identity | null, runtime: Run
  * reading of the path — or on a session, which can end sooner. A 403 only for nginx, which consumes
  * it (other proxies hand it to the browser, where every deny stays `no-store`).
  */
-function reusable(deps: VerifyDeps, answer: Answer, kind: 'allow' | 'deny', ruleIndex: number | null, identity: Identity | null, req: RequestDescription, runtime: Runtime, now: number): Answer {
+function reusable(
+  deps: VerifyDeps,
+  answer: Answer,
+  kind: 'allow' | 'deny',
+  ruleIndex: number | null,
+  identity: Identity | null,
+  req: RequestDescription,
+  runtime: Runtime,
+  now: number,
+): Answer {
   if (ruleIndex === null || (kind === 'deny' && req.dialect !== 'nginx')) return answer;
   const rule = runtime.policy.source.rules[ruleIndex];
   let seconds = rule?.cache?.[kind] ?? 0;
   if (seconds <= 0 || rule!.networks || runtime.policy.networks || req.altMatchPaths) return answer;
-  if (identity && (identity.ipBound || identity.rateLimit || identity.method === 'session' || identity.method === 'mtls')) return answer;
+  if (
+    identity &&
+    (identity.ipBound || identity.rateLimit || identity.method === 'session' || identity.method === 'mtls')
+  )
+    return answer;
   if (identity?.expiresAt !== undefined) seconds = Math.min(seconds, (identity.expiresAt - now) / 1000);
   // A reused assertion has at least half its lifetime left when warden sends it.
   if (kind === 'allow' && deps.assertion) seconds = Math.min(seconds, deps.assertion.ttlSec / 2);
@@ -266,11 +353,14 @@ function reusable(deps: VerifyDeps, answer: Answer, kind: 'allow' | 'deny', rule
 
 /** A tampered, foreign or ended session cookie is cleared with its refusal, so the browser stops sending it. */
 function clearingSession(deps: VerifyDeps, error: AuthError | null | undefined, answer: Answer): Answer {
-  if (deps.clearSessionCookie && (error?.failure === 'bad_session' || error?.failure === 'session_ended')) answer.headers['set-cookie'] = deps.clearSessionCookie;
+  if (deps.clearSessionCookie && (error?.failure === 'bad_session' || error?.failure === 'session_ended'))
+    answer.headers['set-cookie'] = deps.clearSessionCookie;
   return answer;
 }
 
 /** Rate-limit subject of an identity: its method, its issuer when it has one, and its id. */
 function identitySubject(identity: Identity): string {
-  return identity.issuer === undefined ? `id:${identity.method}:${identity.sub}` : `id:${identity.method}:${identity.issuer}#${identity.sub}`;
+  return identity.issuer === undefined
+    ? `id:${identity.method}:${identity.sub}`
+    : `id:${identity.method}:${identity.issuer}#${identity.sub}`;
 }

@@ -33,7 +33,9 @@ function algorithmOf(key: KeyObject): string {
   if (type === 'ed25519') return 'EdDSA';
   if (type === 'rsa') return 'RS256';
   if (type === 'rsa-pss') return 'PS256';
-  throw new Error(`unsupported key type ${type}${key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : ''}; use an EC P-256/P-384/P-521, Ed25519 or RSA private key`);
+  throw new Error(
+    `unsupported key type ${type}${key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : ''}; use an EC P-256/P-384/P-521, Ed25519 or RSA private key`,
+  );
 }
 
 async function signingKey(pem: string): Promise<SigningKey> {
@@ -47,7 +49,8 @@ async function signingKey(pem: string): Promise<SigningKey> {
 }
 
 /** Where the key comes from: a PEM file (`WARDEN_ASSERTION_KEY=/path`) or generated in the state dir. */
-export type AssertionKeySource = { kind: 'file'; path: string } | { kind: 'generated'; stateDir: string; rotateMs: number };
+export type AssertionKeySource =
+  { kind: 'file'; path: string } | { kind: 'generated'; stateDir: string; rotateMs: number };
 
 /** The assertion key file cannot be used: names the path, for the exit-2 report. */
 export class AssertionKeyError extends Error {}
@@ -74,7 +77,12 @@ export class AssertionSigner {
   ) {}
 
   /** Load (or generate) the key. Throws AssertionKeyError naming the file when it cannot be used. */
-  static async open(source: AssertionKeySource, ttlSec: number, now: () => number = Date.now, onRotateError: (e: Error) => void = () => {}): Promise<AssertionSigner> {
+  static async open(
+    source: AssertionKeySource,
+    ttlSec: number,
+    now: () => number = Date.now,
+    onRotateError: (e: Error) => void = () => {},
+  ): Promise<AssertionSigner> {
     const s = new AssertionSigner(source, ttlSec, now);
     s.keys = [await s.loadKey()];
     if (source.kind === 'generated') {
@@ -92,19 +100,24 @@ export class AssertionSigner {
       try {
         pem = await readFile(src.path, 'utf8');
       } catch (e) {
-        throw new AssertionKeyError(`${src.path} (WARDEN_ASSERTION_KEY): cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new AssertionKeyError(
+          `${src.path} (WARDEN_ASSERTION_KEY): cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        );
       }
       try {
         return await signingKey(pem);
       } catch (e) {
-        throw new AssertionKeyError(`${src.path} (WARDEN_ASSERTION_KEY): not a usable PEM private key: ${(e as Error).message}`);
+        throw new AssertionKeyError(
+          `${src.path} (WARDEN_ASSERTION_KEY): not a usable PEM private key: ${(e as Error).message}`,
+        );
       }
     }
     const file = join(src.stateDir, GENERATED_FILE);
     try {
       return await signingKey(await readFile(file, 'utf8'));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new AssertionKeyError(`${file} (WARDEN_ASSERTION_KEY=generate): ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new AssertionKeyError(`${file} (WARDEN_ASSERTION_KEY=generate): ${(e as Error).message}`);
       return this.generate(file);
     }
   }
@@ -118,7 +131,9 @@ export class AssertionSigner {
       await chmod(`${file}.tmp`, 0o600);
       await rename(`${file}.tmp`, file);
     } catch (e) {
-      throw new AssertionKeyError(`${file} (WARDEN_ASSERTION_KEY=generate): cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new AssertionKeyError(
+        `${file} (WARDEN_ASSERTION_KEY=generate): cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
     return signingKey(pem);
   }
@@ -129,7 +144,10 @@ export class AssertionSigner {
    */
   async rotate(): Promise<boolean> {
     const src = this.source;
-    const next = src.kind === 'generated' ? await this.generate(join(src.stateDir, GENERATED_FILE)) : await this.loadKey();
+    const next =
+      src.kind === 'generated'
+        ? await this.generate(join(src.stateDir, GENERATED_FILE))
+        : await this.loadKey();
     const current = this.keys[0]!;
     if (next.kid === current.kid) return false;
     const now = this.now();

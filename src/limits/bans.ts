@@ -32,7 +32,11 @@ export class Bans {
     private readonly onBan: (ip: string, until: number) => void,
   ) {
     this.failures = spec.enabled
-      ? store.limiter({ keyPrefix: `ban:${spec.failures}/${spec.window}`, points: spec.failures - 1, duration: spec.window })
+      ? store.limiter({
+          keyPrefix: `ban:${spec.failures}/${spec.window}`,
+          points: spec.failures - 1,
+          duration: spec.window,
+        })
       : null;
   }
 
@@ -42,7 +46,13 @@ export class Bans {
     const e = this.banned.get(clientKey(client), now);
     if (e?.expiresAt === undefined || e.expiresAt <= now) return null;
     const s = this.spec;
-    return { limited: true, name: 'bans', limit: s.failures, windowSec: s.window, retryAfterSec: Math.max(1, Math.ceil((e.expiresAt - now) / 1000)) };
+    return {
+      limited: true,
+      name: 'bans',
+      limit: s.failures,
+      windowSec: s.window,
+      retryAfterSec: Math.max(1, Math.ceil((e.expiresAt - now) / 1000)),
+    };
   }
 
   /**
@@ -50,7 +60,13 @@ export class Bans {
    * ban. Failures the client did not cause (revocations still loading, a stale session cookie) are not counted: null.
    */
   recordFailure(client: Address, failure: AuthFailureCause, now: number): Promise<void> | null {
-    if (!this.failures || failure === 'revocations_unavailable' || failure === 'bad_session' || failure === 'session_ended') return null;
+    if (
+      !this.failures ||
+      failure === 'revocations_unavailable' ||
+      failure === 'bad_session' ||
+      failure === 'session_ended'
+    )
+      return null;
     return this.count(clientKey(client), now);
   }
 

@@ -56,7 +56,10 @@ export class RateLimits {
     for (const [name, spec] of specs) {
       const signature = `${spec.limit}/${spec.window}/${spec.burst ?? 0}`;
       const existing = previous?.limiters.get(name);
-      this.limiters.set(name, existing && existing.signature === signature ? existing : this.build(name, spec, signature));
+      this.limiters.set(
+        name,
+        existing && existing.signature === signature ? existing : this.build(name, spec, signature),
+      );
     }
   }
 
@@ -64,11 +67,26 @@ export class RateLimits {
     const prefix = `rl:${name}:${signature}`;
     const main = this.store.limiter({ keyPrefix: prefix, points: spec.limit, duration: spec.window });
     if (!spec.burst) return { spec, signature, take: (k) => take(main, k) };
-    const burst = this.store.limiter({ keyPrefix: `${prefix}:burst`, points: spec.burst, duration: spec.window * BURST_WINDOWS });
+    const burst = this.store.limiter({
+      keyPrefix: `${prefix}:burst`,
+      points: spec.burst,
+      duration: spec.window * BURST_WINDOWS,
+    });
     // Over the main limit, draw on the burst allowance (rate-limiter-flexible's BurstyRateLimiter rule).
     const bursty = (k: string) =>
       then(take(main, k), (first) =>
-        first === null ? null : then(take(burst, k), (extra) => (extra === null ? null : new RateLimiterRes(0, Math.min(first.msBeforeNext, extra.msBeforeNext), first.consumedPoints, false))),
+        first === null
+          ? null
+          : then(take(burst, k), (extra) =>
+              extra === null
+                ? null
+                : new RateLimiterRes(
+                    0,
+                    Math.min(first.msBeforeNext, extra.msBeforeNext),
+                    first.consumedPoints,
+                    false,
+                  ),
+            ),
       );
     return { spec, signature, take: bursty };
   }
@@ -89,6 +107,12 @@ export class RateLimits {
   }
 
   private outcome(name: string, limiter: Limiter, res: RateLimiterRes): LimitOutcome {
-    return { limited: true, name, limit: limiter.spec.limit, windowSec: limiter.spec.window, retryAfterSec: Math.max(1, Math.ceil(res.msBeforeNext / 1000)) };
+    return {
+      limited: true,
+      name,
+      limit: limiter.spec.limit,
+      windowSec: limiter.spec.window,
+      retryAfterSec: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
+    };
   }
 }

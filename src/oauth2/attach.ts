@@ -28,7 +28,12 @@ export interface AttachedSignIn {
  * Set up sign-in when providers or dev users are configured: `services.sessionAuth` puts the
  * session authenticator in every runtime's chain (so it must run before the first buildRuntime).
  */
-export function attachSignIn(config: Config, services: Services, audit: AuditLog, log?: Pick<Logger, 'warn'>): AttachedSignIn {
+export function attachSignIn(
+  config: Config,
+  services: Services,
+  audit: AuditLog,
+  log?: Pick<Logger, 'warn'>,
+): AttachedSignIn {
   let state: RuntimeState | null = null;
   const holder = {
     get current(): Runtime {
@@ -36,7 +41,15 @@ export function attachSignIn(config: Config, services: Services, audit: AuditLog
       return state.current;
     },
   };
-  const signIn = createSignIn(config, { store: services.store, revocations: services.revocations, audit, state: holder, trustedProxies: compileCidrs(config.env.WARDEN_TRUSTED_PROXIES), now: Date.now, log });
+  const signIn = createSignIn(config, {
+    store: services.store,
+    revocations: services.revocations,
+    audit,
+    state: holder,
+    trustedProxies: compileCidrs(config.env.WARDEN_TRUSTED_PROXIES),
+    now: Date.now,
+    log,
+  });
   if (signIn) services.sessionAuth = (mapping) => sessionAuthenticator(signIn, mapping);
   return {
     loginUrl: signIn?.loginUrl,
@@ -45,8 +58,16 @@ export function attachSignIn(config: Config, services: Services, audit: AuditLog
     readiness:
       signIn && signIn.providers.size > 0
         ? () => {
-            const waiting = [...signIn.providers.values()].filter((p) => !p.discovered).map((p) => p.settings.id);
-            return { ready: true, detail: waiting.length === 0 ? `${signIn.providers.size} providers discovered` : `sign-in unavailable until discovered: ${waiting.join(', ')}` };
+            const waiting = [...signIn.providers.values()]
+              .filter((p) => !p.discovered)
+              .map((p) => p.settings.id);
+            return {
+              ready: true,
+              detail:
+                waiting.length === 0
+                  ? `${signIn.providers.size} providers discovered`
+                  : `sign-in unavailable until discovered: ${waiting.join(', ')}`,
+            };
           }
         : null,
     setState: (s) => void (state = s),

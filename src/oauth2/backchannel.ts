@@ -16,7 +16,18 @@ const keysByProvider = new WeakMap<OidcProvider, Promise<IssuerKeys>>();
 function keysOf(p: OidcProvider): Promise<IssuerKeys> {
   let k = keysByProvider.get(p);
   if (!k) {
-    k = p.jwksUri().then((uri) => new IssuerKeys(p.settings.issuer, uri, { refreshMs: 600_000, cooldownMs: 30_000, timeoutMs: 5000, fetch, now: Date.now }));
+    k = p
+      .jwksUri()
+      .then(
+        (uri) =>
+          new IssuerKeys(p.settings.issuer, uri, {
+            refreshMs: 600_000,
+            cooldownMs: 30_000,
+            timeoutMs: 5000,
+            fetch,
+            now: Date.now,
+          }),
+      );
     k.catch(() => keysByProvider.delete(p));
     keysByProvider.set(p, k);
   }
@@ -53,17 +64,31 @@ export async function verifyLogoutToken(s: SignIn, token: string): Promise<Logou
     return { error: `jose:${(e as { code?: string }).code ?? 'unverified'}` };
   }
   const events = payload.events;
-  if (!events || typeof events !== 'object' || Array.isArray(events) || typeof (events as Record<string, unknown>)[EVENT] !== 'object') return { error: 'no_logout_event' };
+  if (
+    !events ||
+    typeof events !== 'object' ||
+    Array.isArray(events) ||
+    typeof (events as Record<string, unknown>)[EVENT] !== 'object'
+  )
+    return { error: 'no_logout_event' };
   if (payload.nonce !== undefined) return { error: 'nonce_present' };
   const sid = typeof payload.sid === 'string' && payload.sid.length <= 256 ? payload.sid : undefined;
   const sub = typeof payload.sub === 'string' && payload.sub.length <= 256 ? payload.sub : undefined;
   if (!sid && !sub) return { error: 'no_sid_or_sub' };
   // A token is used once (replays are refused, not merely harmless).
-  if (!(await s.usedStates.claim(`logout:${provider.settings.id}:${String(payload.jti)}`, (MAX_AGE_SEC + 60) * 1000))) return { error: 'replayed' };
+  if (
+    !(await s.usedStates.claim(
+      `logout:${provider.settings.id}:${String(payload.jti)}`,
+      (MAX_AGE_SEC + 60) * 1000,
+    ))
+  )
+    return { error: 'replayed' };
   if (!s.revocations) return { error: 'revocations_unavailable' };
   const now = s.now();
   const expiresAt = now + s.sessions.times.lifetimeMs;
   const id = sid ? `sid:${provider.settings.id}#${sid}` : `sub:${provider.settings.id}#${sub}`;
   await s.revocations.revoke('session', id, { reason: 'backchannel_logout', expiresAt, now });
-  return sid ? { provider: provider.settings.id, by: 'sid', ...(sub ? { sub } : {}) } : { provider: provider.settings.id, by: 'sub', sub: sub! };
+  return sid
+    ? { provider: provider.settings.id, by: 'sid', ...(sub ? { sub } : {}) }
+    : { provider: provider.settings.id, by: 'sub', sub: sub! };
 }

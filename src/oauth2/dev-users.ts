@@ -7,9 +7,22 @@ import type { Limiter, RecordBackend, Store } from '../store/store.js';
 
 type DevUser = DevUsersFile['users'][number];
 
-function derive(password: string, salt: Buffer, n: number, r: number, p: number, length: number): Promise<Buffer> {
+function derive(
+  password: string,
+  salt: Buffer,
+  n: number,
+  r: number,
+  p: number,
+  length: number,
+): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    scrypt(password.normalize('NFC'), salt, length, { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))),
+    scrypt(
+      password.normalize('NFC'),
+      salt,
+      length,
+      { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 },
+      (err, key) => (err ? reject(err) : resolve(key)),
+    ),
   );
 }
 
@@ -27,7 +40,9 @@ export class DevUsers {
 
   constructor(readonly users: readonly DevUser[]) {
     this.byName = new Map(users.map((u) => [u.username, u]));
-    this.decoy = users[0]?.scrypt ?? 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+    this.decoy =
+      users[0]?.scrypt ??
+      'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
   }
 
   get enabled(): boolean {
@@ -47,7 +62,14 @@ async function verifyPassword(password: string, stored: string): Promise<boolean
   const m = SCRYPT_HASH.exec(stored);
   if (!m) return false;
   const expected = Buffer.from(m[5]!, 'base64url');
-  const key = await derive(password, Buffer.from(m[4]!, 'base64url'), Number(m[1]), Number(m[2]), Number(m[3]), expected.length);
+  const key = await derive(
+    password,
+    Buffer.from(m[4]!, 'base64url'),
+    Number(m[1]),
+    Number(m[2]),
+    Number(m[3]),
+    expected.length,
+  );
   return timingSafeEqual(key, expected);
 }
 
@@ -74,7 +96,15 @@ export class UserBans {
     if (!spec.enabled) return;
     const id = `${spec.failures}/${spec.window}`;
     let limiter = this.limiters.get(id);
-    if (!limiter) this.limiters.set(id, (limiter = this.store.limiter({ keyPrefix: `dev-user-failures:${id}`, points: spec.failures - 1, duration: spec.window })));
+    if (!limiter)
+      this.limiters.set(
+        id,
+        (limiter = this.store.limiter({
+          keyPrefix: `dev-user-failures:${id}`,
+          points: spec.failures - 1,
+          duration: spec.window,
+        })),
+      );
     try {
       await limiter.consume(username);
     } catch (e) {

@@ -29,9 +29,13 @@ export class OidcProvider {
   /** The discovered configuration (cached; a failed discovery is retried after a pause). */
   discover(now = Date.now()): Promise<client.Configuration> {
     if (this.config) return this.config;
-    if (now - this.failedAt < RETRY_MS) return Promise.reject(new ProviderUnavailable(`discovery of ${this.settings.issuer} failed recently`));
+    if (now - this.failedAt < RETRY_MS)
+      return Promise.reject(new ProviderUnavailable(`discovery of ${this.settings.issuer} failed recently`));
     const s = this.settings;
-    const auth = s.tokenEndpointAuthMethod === 'client_secret_post' ? client.ClientSecretPost(s.clientSecret) : client.ClientSecretBasic(s.clientSecret);
+    const auth =
+      s.tokenEndpointAuthMethod === 'client_secret_post'
+        ? client.ClientSecretPost(s.clientSecret)
+        : client.ClientSecretBasic(s.clientSecret);
     const insecure = new URL(s.issuer).protocol === 'http:';
     const p = client
       .discovery(new URL(s.issuer), s.clientId, { client_secret: s.clientSecret }, auth, {
@@ -54,7 +58,10 @@ export class OidcProvider {
   }
 
   /** Where to send the browser: code flow with PKCE S256, state and nonce. */
-  async authorizationUrl(redirectUri: string, checks: { state: string; nonce: string; verifier: string }): Promise<URL> {
+  async authorizationUrl(
+    redirectUri: string,
+    checks: { state: string; nonce: string; verifier: string },
+  ): Promise<URL> {
     const config = await this.discover();
     return client.buildAuthorizationUrl(config, {
       redirect_uri: redirectUri,
@@ -81,7 +88,11 @@ export class OidcProvider {
     });
     const claims = tokens.claims();
     if (!claims) throw new Error('no ID token');
-    return { claims: { ...claims } as Record<string, unknown>, idToken: tokens.id_token, refreshToken: tokens.refresh_token };
+    return {
+      claims: { ...claims } as Record<string, unknown>,
+      idToken: tokens.id_token,
+      refreshToken: tokens.refresh_token,
+    };
   }
 
   /** Refresh: new claims when the IdP sends a new ID token, and the (possibly rotated) refresh token. */
@@ -89,7 +100,11 @@ export class OidcProvider {
     const config = await this.discover();
     const tokens = await client.refreshTokenGrant(config, refreshToken);
     const claims = tokens.claims();
-    return { claims: claims ? ({ ...claims } as Record<string, unknown>) : undefined, idToken: tokens.id_token, refreshToken: tokens.refresh_token ?? refreshToken };
+    return {
+      claims: claims ? ({ ...claims } as Record<string, unknown>) : undefined,
+      idToken: tokens.id_token,
+      refreshToken: tokens.refresh_token ?? refreshToken,
+    };
   }
 
   /** The provider's end-session URL (RP-initiated logout), when it has one and it is enabled. */
@@ -97,7 +112,10 @@ export class OidcProvider {
     if (!this.settings.endSession) return null;
     const config = await this.discover().catch(() => null);
     if (!config?.serverMetadata().end_session_endpoint) return null;
-    const params: Record<string, string> = { client_id: this.settings.clientId, post_logout_redirect_uri: postLogoutRedirect };
+    const params: Record<string, string> = {
+      client_id: this.settings.clientId,
+      post_logout_redirect_uri: postLogoutRedirect,
+    };
     if (idToken) params.id_token_hint = idToken;
     return client.buildEndSessionUrl(config, params).toString();
   }
@@ -110,8 +128,16 @@ export class OidcProvider {
 
 /** Random values for one sign-in attempt. */
 export function newChecks(): { state: string; nonce: string; verifier: string } {
-  return { state: client.randomState(), nonce: client.randomNonce(), verifier: client.randomPKCECodeVerifier() };
+  return {
+    state: client.randomState(),
+    nonce: client.randomNonce(),
+    verifier: client.randomPKCECodeVerifier(),
+  };
 }
 
 /** The error classes callers translate into pages and audit causes. */
-export const OidcErrors = { ClientError: client.ClientError, AuthorizationResponseError: client.AuthorizationResponseError, ResponseBodyError: client.ResponseBodyError };
+export const OidcErrors = {
+  ClientError: client.ClientError,
+  AuthorizationResponseError: client.AuthorizationResponseError,
+  ResponseBodyError: client.ResponseBodyError,
+};

@@ -19,13 +19,15 @@ a.button.secondary,button.secondary{background:#e8edf4;color:#1c2430}
 .error{background:#fdecec;border:1px solid #f3b7b7;color:#8a1f1f;padding:.6rem .8rem;border-radius:8px}
 .note{font-size:.85rem;color:#6b7687;margin-top:1.5rem}`;
 
-const LOGO = '<svg width="28" height="28" viewBox="0 0 24 24" aria-hidden="true"><path fill="#2b5fb3" d="M12 2 4 5v6c0 5 3.4 9.4 8 11 4.6-1.6 8-6 8-11V5z"/><path fill="#fff" d="m10.5 15.5-3-3 1.4-1.4 1.6 1.6 4.6-4.6 1.4 1.4z"/></svg>';
+const LOGO =
+  '<svg width="28" height="28" viewBox="0 0 24 24" aria-hidden="true"><path fill="#2b5fb3" d="M12 2 4 5v6c0 5 3.4 9.4 8 11 4.6-1.6 8-6 8-11V5z"/><path fill="#fff" d="m10.5 15.5-3-3 1.4-1.4 1.6 1.6 4.6-4.6 1.4 1.4z"/></svg>';
 
 /** Headers of every page: never cached, never framed, no script or remote resource. */
 export const PAGE_HEADERS: Record<string, string> = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
   'x-frame-options': 'DENY',
   // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on form POSTs, which the cross-site check refuses.
   'referrer-policy': 'same-origin',
@@ -38,12 +40,22 @@ export function layout(title: string, body: string): string {
 }
 
 /** The sign-in page: a button per provider and, when enabled, the dev users form. */
-export function loginPage(opts: { providers: { id: string; name: string }[]; dev: boolean; rd: string; csrf: string; error?: string; username?: string; signedOut?: boolean }): string {
-  const parts = ['<h1>Sign in</h1>', '<p>Sign in to continue to your organisation\'s applications.</p>'];
+export function loginPage(opts: {
+  providers: { id: string; name: string }[];
+  dev: boolean;
+  rd: string;
+  csrf: string;
+  error?: string;
+  username?: string;
+  signedOut?: boolean;
+}): string {
+  const parts = ['<h1>Sign in</h1>', "<p>Sign in to continue to your organisation's applications.</p>"];
   if (opts.signedOut) parts.push('<p role="status">You have been signed out.</p>');
   if (opts.error) parts.push(`<p class="error" role="alert">${esc(opts.error)}</p>`);
   for (const p of opts.providers) {
-    parts.push(`<a class="button" href="start?provider=${encodeURIComponent(p.id)}&amp;rd=${encodeURIComponent(opts.rd)}">Continue with ${esc(p.name)}</a>`);
+    parts.push(
+      `<a class="button" href="start?provider=${encodeURIComponent(p.id)}&amp;rd=${encodeURIComponent(opts.rd)}">Continue with ${esc(p.name)}</a>`,
+    );
   }
   if (opts.dev) {
     if (opts.providers.length > 0) parts.push('<div class="divider">or with a development account</div>');
@@ -55,13 +67,18 @@ export function loginPage(opts: { providers: { id: string; name: string }[]; dev
       '<p class="note">Development accounts are for local testing only.</p>',
     );
   }
-  if (opts.providers.length === 0 && !opts.dev) parts.push('<p class="error" role="alert">No sign-in method is configured. Contact your administrator.</p>');
+  if (opts.providers.length === 0 && !opts.dev)
+    parts.push(
+      '<p class="error" role="alert">No sign-in method is configured. Contact your administrator.</p>',
+    );
   return layout('Sign in', parts.join(''));
 }
 
 /** The sign-out confirmation (a GET never signs out: a link or image cannot end a session). */
 export function logoutPage(opts: { csrf: string; who: string | null }): string {
-  const who = opts.who ? `<p>You are signed in as <strong>${esc(opts.who)}</strong>.</p>` : '<p>You are not signed in.</p>';
+  const who = opts.who
+    ? `<p>You are signed in as <strong>${esc(opts.who)}</strong>.</p>`
+    : '<p>You are not signed in.</p>';
   return layout(
     'Sign out',
     `<h1>Sign out?</h1>${who}<form method="post" action="logout"><input type="hidden" name="csrf" value="${esc(opts.csrf)}"><button type="submit">Sign out</button></form>`,
@@ -69,6 +86,13 @@ export function logoutPage(opts: { csrf: string; who: string | null }): string {
 }
 
 /** An error page that says what to do next. */
-export function errorPage(title: string, message: string, next: { href: string; label: string } | null = { href: 'login', label: 'Try signing in again' }): string {
-  return layout(title, `<h1>${esc(title)}</h1><p class="error" role="alert">${esc(message)}</p>${next ? `<a class="button secondary" href="${esc(next.href)}">${esc(next.label)}</a>` : ''}<p class="note">If this keeps happening, contact your administrator.</p>`);
+export function errorPage(
+  title: string,
+  message: string,
+  next: { href: string; label: string } | null = { href: 'login', label: 'Try signing in again' },
+): string {
+  return layout(
+    title,
+    `<h1>${esc(title)}</h1><p class="error" role="alert">${esc(message)}</p>${next ? `<a class="button secondary" href="${esc(next.href)}">${esc(next.label)}</a>` : ''}<p class="note">If this keeps happening, contact your administrator.</p>`,
+  );
 }

@@ -31,7 +31,11 @@ const UNSAFE = /[\x00-\x20\x7f\\]/;
  * The absolute URL to send a person to after sign-in, or null when `rd` is not acceptable (the
  * caller falls back to the default and audits the refusal). Checked after parsing, never by prefix.
  */
-export function safeRedirect(rd: string | undefined | null, list: RedirectAllowlist, publicUrl: string): string | null {
+export function safeRedirect(
+  rd: string | undefined | null,
+  list: RedirectAllowlist,
+  publicUrl: string,
+): string | null {
   if (rd === undefined || rd === null || rd === '' || rd.length > 4096 || UNSAFE.test(rd)) return null;
   if (rd.startsWith('/')) {
     // A same-site path: `/x`, never `//host` (scheme-relative).
@@ -51,6 +55,7 @@ export function safeRedirect(rd: string | undefined | null, list: RedirectAllowl
   } catch {
     return null;
   }
-  if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.username !== '' || u.password !== '') return null;
+  if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.username !== '' || u.password !== '')
+    return null;
   return hostAllowed(list, u.hostname) ? u.toString() : null;
 }

@@ -33,7 +33,13 @@ export async function refreshSession(s: SignIn, key: string, record: SessionReco
   } catch (e) {
     if (e instanceof OidcErrors.ResponseBodyError) {
       await s.sessions.end(key);
-      s.audit.admin({ event: 'session_ended', provider: record.provider, sub: record.sub, cause: 'refresh_refused', error: e.error });
+      s.audit.admin({
+        event: 'session_ended',
+        provider: record.provider,
+        sub: record.sub,
+        cause: 'refresh_refused',
+        error: e.error,
+      });
     }
     // Anything else (IdP unreachable): the lock expires and a later request tries again.
   }

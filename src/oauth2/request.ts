@@ -20,7 +20,8 @@ export function requestInfo(c: Context<OAuthEnv>, s: SignIn) {
 
 /** A urlencoded form body as a plain object, or null when it is not one or too large. */
 export async function readForm(c: Context<OAuthEnv>): Promise<Record<string, string> | null> {
-  if (!(c.req.header('content-type') ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) return null;
+  if (!(c.req.header('content-type') ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded'))
+    return null;
   if (Number(c.req.header('content-length') ?? 0) > MAX_FORM_BYTES) return null;
   const text = await c.req.text();
   if (text.length > MAX_FORM_BYTES) return null;
@@ -29,4 +30,3 @@ export async function readForm(c: Context<OAuthEnv>): Promise<Record<string, str
   for (const [k, v] of new URLSearchParams(text)) if (!Object.hasOwn(out, k)) out[k] = v;
   return out;
 }
-

@@ -16,31 +16,64 @@ const JSON_HEADERS = { 'cache-control': 'no-store' };
 export function oauth2Routes(s: SignIn): Hono<OAuthEnv> {
   const app = new Hono<OAuthEnv>();
   // A chunked body without Content-Length is cut off too, not read whole.
-  app.post('*', bodyLimit({ maxSize: MAX_FORM_BYTES, onError: (c) => c.html(errorPage('Request too large', 'The form sent was too large. Reload the page and try again.'), 413) }));
+  app.post(
+    '*',
+    bodyLimit({
+      maxSize: MAX_FORM_BYTES,
+      onError: (c) =>
+        c.html(
+          errorPage('Request too large', 'The form sent was too large. Reload the page and try again.'),
+          413,
+        ),
+    }),
+  );
   loginRoutes(app, s);
 
   app.get('/logout', async (c) => {
     const open = await s.sessions.open(c.req.header('cookie'), s.now()).catch(() => null);
-    const who = open && !(open instanceof AuthError) ? open.record.name || open.record.claims?.name || open.record.sub : null;
+    const who =
+      open && !(open instanceof AuthError)
+        ? open.record.name || open.record.claims?.name || open.record.sub
+        : null;
     const csrf = await csrfPair(s, csrfCookie(c.req.header('cookie')));
-    return html(logoutPage({ csrf: csrf.token, who: typeof who === 'string' ? who : null }), 200, [csrf.setCookie]);
+    return html(logoutPage({ csrf: csrf.token, who: typeof who === 'string' ? who : null }), 200, [
+      csrf.setCookie,
+    ]);
   });
 
   app.post('/logout', async (c) => {
     const info = requestInfo(c, s);
     const form = await readForm(c);
-    if (crossSite(s, c.req.header('origin'), c.req.header('sec-fetch-site')) || !form || !(await csrfValid(s, form.csrf, c.req.header('cookie')))) {
+    if (
+      crossSite(s, c.req.header('origin'), c.req.header('sec-fetch-site')) ||
+      !form ||
+      !(await csrfValid(s, form.csrf, c.req.header('cookie')))
+    ) {
       s.audit.admin({ event: 'cross_site_refused', endpoint: 'logout', clientIp: info.ip });
-      return html(errorPage('Request refused', 'This sign-out form was sent from another site or has expired. Open the sign-out page yourself and try again.', { href: 'logout', label: 'Go to sign-out' }), 403);
+      return html(
+        errorPage(
+          'Request refused',
+          'This sign-out form was sent from another site or has expired. Open the sign-out page yourself and try again.',
+          { href: 'logout', label: 'Go to sign-out' },
+        ),
+        403,
+      );
     }
     const now = s.now();
     const open = await s.sessions.open(c.req.header('cookie'), now);
     let next = `${s.publicUrl}/oauth2/login?signed_out=1`;
     if (open && !(open instanceof AuthError)) {
       await s.sessions.end(open.key);
-      s.audit.admin({ event: 'sign_out', provider: open.record.provider, sub: open.record.sub, clientIp: info.ip });
+      s.audit.admin({
+        event: 'sign_out',
+        provider: open.record.provider,
+        sub: open.record.sub,
+        clientIp: info.ip,
+      });
       const provider = s.providers.get(open.record.provider);
-      const idToken = open.record.idToken ? await s.sessions.unsealSecret(open.record.idToken, now) : undefined;
+      const idToken = open.record.idToken
+        ? await s.sessions.unsealSecret(open.record.idToken, now)
+        : undefined;
       const idp = provider ? await provider.endSessionUrl(next, idToken) : null;
       if (idp) next = idp;
     }
@@ -49,10 +82,24 @@ export function oauth2Routes(s: SignIn): Hono<OAuthEnv> {
 
   app.get('/userinfo', async (c) => {
     const open = await s.sessions.open(c.req.header('cookie'), s.now());
-    if (!open || open instanceof AuthError) return c.json({ error: 'unauthorized', reason: 'no_session' }, 401, JSON_HEADERS);
+    if (!open || open instanceof AuthError)
+      return c.json({ error: 'unauthorized', reason: 'no_session' }, 401, JSON_HEADERS);
     const id = sessionIdentity(open.record, claimsMapping(s.state.current.docs.policy), s.sources);
-    if (id instanceof AuthError) return c.json({ error: 'unauthorized', reason: 'no_session' }, 401, JSON_HEADERS);
-    return c.json({ sub: id.sub, name: id.name, email: id.email, roles: id.roles, method: 'session', provider: open.record.provider, expiresAt: new Date(open.record.expiresAt).toISOString() }, 200, JSON_HEADERS);
+    if (id instanceof AuthError)
+      return c.json({ error: 'unauthorized', reason: 'no_session' }, 401, JSON_HEADERS);
+    return c.json(
+      {
+        sub: id.sub,
+        name: id.name,
+        email: id.email,
+        roles: id.roles,
+        method: 'session',
+        provider: open.record.provider,
+        expiresAt: new Date(open.record.expiresAt).toISOString(),
+      },
+      200,
+      JSON_HEADERS,
+    );
   });
 
   app.get('/config', (c) =>
@@ -61,7 +108,11 @@ export function oauth2Routes(s: SignIn): Hono<OAuthEnv> {
         loginUrl: s.loginUrl,
         logoutUrl: `${s.publicUrl}/oauth2/logout`,
         userinfoUrl: `${s.publicUrl}/oauth2/userinfo`,
-        providers: [...s.providers.values()].map((p) => ({ id: p.settings.id, name: p.name, startUrl: `${s.publicUrl}/oauth2/start?provider=${encodeURIComponent(p.settings.id)}` })),
+        providers: [...s.providers.values()].map((p) => ({
+          id: p.settings.id,
+          name: p.name,
+          startUrl: `${s.publicUrl}/oauth2/start?provider=${encodeURIComponent(p.settings.id)}`,
+        })),
         devUsers: s.devUsers.enabled,
       },
       200,
@@ -71,16 +122,29 @@ export function oauth2Routes(s: SignIn): Hono<OAuthEnv> {
 
   app.post('/backchannel-logout', async (c) => {
     const form = await readForm(c);
-    const outcome = form?.logout_token ? await verifyLogoutToken(s, form.logout_token) : { error: 'missing logout_token' };
+    const outcome = form?.logout_token
+      ? await verifyLogoutToken(s, form.logout_token)
+      : { error: 'missing logout_token' };
     if ('error' in outcome) {
       s.audit.admin({ event: 'backchannel_logout', outcome: 'refused', cause: outcome.error });
       return c.json({ error: 'invalid_request' }, 400, JSON_HEADERS);
     }
-    s.audit.admin({ event: 'backchannel_logout', outcome: 'ended', provider: outcome.provider, by: outcome.by, sub: outcome.sub ?? null });
+    s.audit.admin({
+      event: 'backchannel_logout',
+      outcome: 'ended',
+      provider: outcome.provider,
+      by: outcome.by,
+      sub: outcome.sub ?? null,
+    });
     return c.body(null, 200, JSON_HEADERS);
   });
 
   app.notFound((c) => html(errorPage('Page not found', 'There is no sign-in page at this address.'), 404));
-  app.onError(() => html(errorPage('Something went wrong', 'warden could not complete this step. Try again in a moment.'), 500));
+  app.onError(() =>
+    html(
+      errorPage('Something went wrong', 'warden could not complete this step. Try again in a moment.'),
+      500,
+    ),
+  );
   return app;
 }

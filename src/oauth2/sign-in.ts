@@ -57,7 +57,15 @@ export function sessionAuthenticator(signIn: SignIn, mapping: ClaimsMapping): Au
 /** Build sign-in from configuration, or null when neither providers nor dev users are configured. */
 export function createSignIn(
   config: Config,
-  deps: { store: Store; revocations: Revocations | null; audit: AuditLog; state: Pick<RuntimeState, 'current'>; trustedProxies: BlockList; now: () => number; log?: Pick<Logger, 'warn'> },
+  deps: {
+    store: Store;
+    revocations: Revocations | null;
+    audit: AuditLog;
+    state: Pick<RuntimeState, 'current'>;
+    trustedProxies: BlockList;
+    now: () => number;
+    log?: Pick<Logger, 'warn'>;
+  },
 ): SignIn | null {
   const env = config.env;
   const { providers, devUsers } = config.signIn;
@@ -66,8 +74,28 @@ export function createSignIn(
   const publicUrl = new URL(env.WARDEN_PUBLIC_URL!).origin;
   const secrets = env.WARDEN_SESSION_SECRET!;
   const cookies = cookiePolicy(publicUrl, env.WARDEN_COOKIE_DOMAIN);
-  const sessions = new Sessions(deps.store.records('sessions'), new Sealer(secrets, 'session'), cookies, { lifetimeMs: env.WARDEN_SESSION_LIFETIME * 1000, idleMs: env.WARDEN_SESSION_IDLE * 1000, refreshMs: env.WARDEN_SESSION_REFRESH * 1000 }, deps.revocations);
-  const oidc = new Map(providers.map((p) => [p.id, new OidcProvider(p, env.WARDEN_JWKS_TIMEOUT * 1000, (issuer, err) => deps.log?.warn({ event: 'oidc_discovery_failed', provider: p.id, issuer, err }, 'cannot discover a sign-in provider; its sign-ins fail until it answers (retried)'))]));
+  const sessions = new Sessions(
+    deps.store.records('sessions'),
+    new Sealer(secrets, 'session'),
+    cookies,
+    {
+      lifetimeMs: env.WARDEN_SESSION_LIFETIME * 1000,
+      idleMs: env.WARDEN_SESSION_IDLE * 1000,
+      refreshMs: env.WARDEN_SESSION_REFRESH * 1000,
+    },
+    deps.revocations,
+  );
+  const oidc = new Map(
+    providers.map((p) => [
+      p.id,
+      new OidcProvider(p, env.WARDEN_JWKS_TIMEOUT * 1000, (issuer, err) =>
+        deps.log?.warn(
+          { event: 'oidc_discovery_failed', provider: p.id, issuer, err },
+          'cannot discover a sign-in provider; its sign-ins fail until it answers (retried)',
+        ),
+      ),
+    ]),
+  );
   // Discover in the background: the first sign-in should not wait for it, and a provider down at start is retried.
   for (const p of oidc.values()) void p.discover().catch(() => undefined);
   const signIn: SignIn = {
@@ -78,7 +106,12 @@ export function createSignIn(
     devUsers: new DevUsers(devUsers),
     userBans: new UserBans(deps.store, deps.store.records('dev-user-bans')),
     sessions,
-    sources: new Map(providers.map((p) => [p.id, { issuer: p.issuer, rolesClaim: p.rolesClaim, subjectClaim: undefined, subjectPrefix: '' }])),
+    sources: new Map(
+      providers.map((p) => [
+        p.id,
+        { issuer: p.issuer, rolesClaim: p.rolesClaim, subjectClaim: undefined, subjectPrefix: '' },
+      ]),
+    ),
     flowSealer: new Sealer(secrets, 'flow'),
     usedStates: deps.store.records('used-states'),
     redirects: redirectAllowlist(env.WARDEN_REDIRECT_DOMAINS, publicUrl),
@@ -111,7 +144,11 @@ export function redirectTarget(s: SignIn, rd: string | undefined, clientIp: stri
 }
 
 /** The client's address: the peer, or the client a trusted proxy names in X-Forwarded-For. */
-export function clientAddress(s: SignIn, peer: string | undefined, forwardedFor: string | undefined): Address | null {
+export function clientAddress(
+  s: SignIn,
+  peer: string | undefined,
+  forwardedFor: string | undefined,
+): Address | null {
   const p = peer === undefined ? null : parseAddress(peer);
   if (!p) return null;
   const r = deriveClientIp(p, forwardedFor, s.trustedProxies);
@@ -128,11 +165,23 @@ export function crossSite(s: SignIn, origin: string | undefined, fetchSite: stri
 }
 
 /** A CSRF pair for a form: the cookie value and the sealed token the form carries. */
-export async function csrfPair(s: SignIn, existingCookie: string | undefined): Promise<{ token: string; setCookie: string }> {
-  const value = existingCookie && /^[A-Za-z0-9_-]{32,64}$/.test(existingCookie) ? existingCookie : randomBytes(24).toString('base64url');
+export async function csrfPair(
+  s: SignIn,
+  existingCookie: string | undefined,
+): Promise<{ token: string; setCookie: string }> {
+  const value =
+    existingCookie && /^[A-Za-z0-9_-]{32,64}$/.test(existingCookie)
+      ? existingCookie
+      : randomBytes(24).toString('base64url');
   const token = await s.flowSealer.seal({ csrf: value }, s.now() + FLOW_TTL_MS);
   // Set again even when unchanged, so the cookie lives as long as the token just issued.
-  return { token, setCookie: setCookie(s.sessions.cookies, CSRF_COOKIE, value, { maxAgeSec: FLOW_TTL_MS / 1000, path: '/oauth2/' }) };
+  return {
+    token,
+    setCookie: setCookie(s.sessions.cookies, CSRF_COOKIE, value, {
+      maxAgeSec: FLOW_TTL_MS / 1000,
+      path: '/oauth2/',
+    }),
+  };
 }
 
 /** The CSRF cookie of a request (one value, or none). */
@@ -142,7 +191,11 @@ export function csrfCookie(cookieHeader: string | undefined): string | undefined
 }
 
 /** True when the form's token was sealed by warden for this browser's CSRF cookie. */
-export async function csrfValid(s: SignIn, token: unknown, cookieHeader: string | undefined): Promise<boolean> {
+export async function csrfValid(
+  s: SignIn,
+  token: unknown,
+  cookieHeader: string | undefined,
+): Promise<boolean> {
   const cookie = csrfCookie(cookieHeader);
   if (typeof token !== 'string' || cookie === undefined) return false;
   const v = await s.flowSealer.unseal(token, s.now());

@@ -56,7 +56,10 @@ function indexRules(led: readonly Led[]): Pick<CompiledPolicy, 'rules' | 'byFirs
 
 /** Thrown when a validated policy still cannot be compiled; names the rule. */
 export class PolicyCompileError extends Error {
-  constructor(readonly path: string, message: string) {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -70,13 +73,14 @@ export function compilePolicy(policy: PolicyFile): CompiledPolicy {
     } catch (e) {
       throw new PolicyCompileError(`rules[${index}].match.path`, (e as Error).message);
     }
-    const require = r.require === undefined
-      ? null
-      : Array.isArray(r.require)
-        ? { mode: 'any' as const, permissions: r.require }
-        : 'all' in r.require
-          ? { mode: 'all' as const, permissions: r.require.all }
-          : { mode: 'any' as const, permissions: r.require.any };
+    const require =
+      r.require === undefined
+        ? null
+        : Array.isArray(r.require)
+          ? { mode: 'any' as const, permissions: r.require }
+          : 'all' in r.require
+            ? { mode: 'all' as const, permissions: r.require.all }
+            : { mode: 'any' as const, permissions: r.require.any };
     const first = pattern[0] === undefined || pattern[0] === '*' || pattern[0] === '**' ? null : pattern[0];
     const rule: CompiledRule = {
       index,
@@ -101,6 +105,8 @@ export function compilePolicy(policy: PolicyFile): CompiledPolicy {
     source: policy,
   };
   // Shadow rules keep their indexes; the enforced policy simply skips them.
-  const enforced = led.some((l) => l.rule.shadow) ? Object.freeze({ ...base, ...indexRules(led.filter((l) => !l.rule.shadow)), enforced: null }) : null;
+  const enforced = led.some((l) => l.rule.shadow)
+    ? Object.freeze({ ...base, ...indexRules(led.filter((l) => !l.rule.shadow)), enforced: null })
+    : null;
   return Object.freeze({ ...base, ...indexRules(led), enforced });
 }

@@ -21,19 +21,47 @@ export interface DecisionInput {
 export type AuthOutcome = { identity: Identity } | { error: AuthError } | null;
 
 /** Reasons a request is refused by policy. */
-export type ForbiddenReason = 'rule_deny' | 'default_deny' | 'network_not_allowed' | 'insufficient_permissions';
+export type ForbiddenReason =
+  'rule_deny' | 'default_deny' | 'network_not_allowed' | 'insufficient_permissions';
 
 /** The outcome of policy evaluation. `rule` is the matched rule's index, null for the default. */
 export type Decision =
-  | { kind: 'allow'; rule: number | null; reason: 'public' | 'permitted' | 'authenticated'; identity: Identity | null; rateLimit: string | null }
-  | { kind: 'unauthenticated'; rule: number | null; reason: 'missing_credentials' | 'invalid_credentials'; error: AuthError | null }
-  | { kind: 'forbidden'; rule: number | null; reason: ForbiddenReason; required: readonly string[]; identity: Identity | null };
+  | {
+      kind: 'allow';
+      rule: number | null;
+      reason: 'public' | 'permitted' | 'authenticated';
+      identity: Identity | null;
+      rateLimit: string | null;
+    }
+  | {
+      kind: 'unauthenticated';
+      rule: number | null;
+      reason: 'missing_credentials' | 'invalid_credentials';
+      error: AuthError | null;
+    }
+  | {
+      kind: 'forbidden';
+      rule: number | null;
+      reason: ForbiddenReason;
+      required: readonly string[];
+      identity: Identity | null;
+    };
 
 /** The first rule whose host, methods and path all match, or null. `tracer` hears every rule tried. */
-export function matchRule(policy: CompiledPolicy, method: string, host: string, matchPath: string, tracer?: DecisionTracer): CompiledRule | null {
+export function matchRule(
+  policy: CompiledPolicy,
+  method: string,
+  host: string,
+  matchPath: string,
+  tracer?: DecisionTracer,
+): CompiledRule | null {
   const segments = splitPath(matchPath);
   // A tracer hears every rule, so it walks them all; otherwise only those the first segment allows.
-  const candidates = tracer ? policy.rules : segments.length === 0 ? policy.anyFirst : (policy.byFirst.get(segments[0]!) ?? policy.anyFirst);
+  const candidates = tracer
+    ? policy.rules
+    : segments.length === 0
+      ? policy.anyFirst
+      : (policy.byFirst.get(segments[0]!) ?? policy.anyFirst);
   for (const rule of candidates) {
     if (rule.methods && !rule.methods.has(method)) {
       tracer?.rule(rule, 'methods');
@@ -53,11 +81,17 @@ export function matchRule(policy: CompiledPolicy, method: string, host: string, 
 }
 
 function unauthenticated(rule: number | null, auth: AuthOutcome): Decision {
-  if (auth && 'error' in auth) return { kind: 'unauthenticated', rule, reason: 'invalid_credentials', error: auth.error };
+  if (auth && 'error' in auth)
+    return { kind: 'unauthenticated', rule, reason: 'invalid_credentials', error: auth.error };
   return { kind: 'unauthenticated', rule, reason: 'missing_credentials', error: null };
 }
 
-function forbidden(rule: number | null, reason: ForbiddenReason, identity: Identity | null, required: readonly string[] = []): Decision {
+function forbidden(
+  rule: number | null,
+  reason: ForbiddenReason,
+  identity: Identity | null,
+  required: readonly string[] = [],
+): Decision {
   return { kind: 'forbidden', rule, reason, required, identity };
 }
 
@@ -66,8 +100,15 @@ function forbidden(rule: number | null, reason: ForbiddenReason, identity: Ident
  * credentials and permissions), else the policy default. A presented but invalid credential
  * never falls through to anonymous, except on a public rule, where no credential is needed.
  */
-export function decide(policy: CompiledPolicy, req: DecisionInput, auth: AuthOutcome, tracer?: DecisionTracer): Decision {
-  const d = tracer ? traced(policy, req, req.matchPath, auth, tracer) : decideOne(policy, req, req.matchPath, auth);
+export function decide(
+  policy: CompiledPolicy,
+  req: DecisionInput,
+  auth: AuthOutcome,
+  tracer?: DecisionTracer,
+): Decision {
+  const d = tracer
+    ? traced(policy, req, req.matchPath, auth, tracer)
+    : decideOne(policy, req, req.matchPath, auth);
   if (d.kind !== 'allow' || !req.altMatchPaths) return d;
   // An ambiguous path passes only if every reading an upstream might take would pass.
   for (const alt of req.altMatchPaths) {
@@ -77,14 +118,26 @@ export function decide(policy: CompiledPolicy, req: DecisionInput, auth: AuthOut
   return d;
 }
 
-function traced(policy: CompiledPolicy, req: DecisionInput, matchPath: string, auth: AuthOutcome, tracer: DecisionTracer): Decision {
+function traced(
+  policy: CompiledPolicy,
+  req: DecisionInput,
+  matchPath: string,
+  auth: AuthOutcome,
+  tracer: DecisionTracer,
+): Decision {
   tracer.reading(matchPath);
   const d = decideOne(policy, req, matchPath, auth, tracer);
   tracer.decided(d);
   return d;
 }
 
-function decideOne(policy: CompiledPolicy, req: DecisionInput, matchPath: string, auth: AuthOutcome, tracer?: DecisionTracer): Decision {
+function decideOne(
+  policy: CompiledPolicy,
+  req: DecisionInput,
+  matchPath: string,
+  auth: AuthOutcome,
+  tracer?: DecisionTracer,
+): Decision {
   const identity = auth && 'identity' in auth ? auth.identity : null;
   if (policy.networks) {
     const inside = inList(policy.networks, req.clientIp);
@@ -95,7 +148,13 @@ function decideOne(policy: CompiledPolicy, req: DecisionInput, matchPath: string
   if (!rule) {
     if (policy.defaultEffect === 'deny') return forbidden(null, 'default_deny', identity);
     if (!identity) return unauthenticated(null, auth);
-    return { kind: 'allow', rule: null, reason: 'authenticated', identity, rateLimit: identity.rateLimit ?? null };
+    return {
+      kind: 'allow',
+      rule: null,
+      reason: 'authenticated',
+      identity,
+      rateLimit: identity.rateLimit ?? null,
+    };
   }
   const index = rule.index;
   if (rule.effect === 'deny') return forbidden(index, 'rule_deny', identity);
@@ -105,16 +164,23 @@ function decideOne(policy: CompiledPolicy, req: DecisionInput, matchPath: string
     if (!inside) return forbidden(index, 'network_not_allowed', identity);
   }
   if (rule.effect === 'public') {
-    return { kind: 'allow', rule: index, reason: 'public', identity, rateLimit: identity?.rateLimit ?? rule.rateLimit };
+    return {
+      kind: 'allow',
+      rule: index,
+      reason: 'public',
+      identity,
+      rateLimit: identity?.rateLimit ?? rule.rateLimit,
+    };
   }
   if (!identity) return unauthenticated(index, auth);
   const rateLimit = identity.rateLimit ?? rule.rateLimit;
   if (rule.require) {
     tracer?.permissions(policy, rule, identity);
     const { mode, permissions } = rule.require;
-    const ok = mode === 'all'
-      ? permissions.every((p) => rolesGrant(identity.roles, policy.roles, p))
-      : permissions.some((p) => rolesGrant(identity.roles, policy.roles, p));
+    const ok =
+      mode === 'all'
+        ? permissions.every((p) => rolesGrant(identity.roles, policy.roles, p))
+        : permissions.some((p) => rolesGrant(identity.roles, policy.roles, p));
     if (!ok) return forbidden(index, 'insufficient_permissions', identity, permissions);
     return { kind: 'allow', rule: index, reason: 'permitted', identity, rateLimit };
   }

@@ -5,7 +5,8 @@ import { normalizeHost, pathPatternSegments } from './matchers.js';
 import { compileGrants, grants } from './permissions.js';
 
 /** What a warning is about. */
-export type LintCode = 'shadowed' | 'public_overlap' | 'unused_role' | 'ungranted_permission' | 'authenticated_without_rules';
+export type LintCode =
+  'shadowed' | 'public_overlap' | 'unused_role' | 'ungranted_permission' | 'authenticated_without_rules';
 
 /** One lint warning; `path` is where in the policy file it points, e.g. `rules[3]`. */
 export interface LintWarning {
@@ -36,7 +37,7 @@ export function hostCovers(a: string | null, b: string | null): boolean {
   if (!a.startsWith('*.')) return a === b;
   const suffix = a.slice(1); // `.example.com`
   // `*.example.com` matches names strictly below example.com: `x.example.com`, `*.x.example.com`, `*.example.com`.
-  return b.endsWith(suffix) && (b.length > suffix.length);
+  return b.endsWith(suffix) && b.length > suffix.length;
 }
 
 function methodsCover(a: ReadonlySet<string> | null, b: ReadonlySet<string> | null): boolean {
@@ -60,7 +61,8 @@ export function pathCovers(a: readonly string[], b: readonly string[]): boolean 
     let r: boolean;
     if (j === b.length) r = a.slice(i).every((s) => s === '**');
     else if (i === a.length) r = false;
-    else if (a[i] === '**') r = go(i + 1, j) || go(i, j + 1); // a's ** matches nothing more, or absorbs whatever b[j] produces
+    else if (a[i] === '**')
+      r = go(i + 1, j) || go(i, j + 1); // a's ** matches nothing more, or absorbs whatever b[j] produces
     else if (a[i] === '*') r = b[j] !== '**' && go(i + 1, j + 1);
     else r = a[i] === b[j] && go(i + 1, j + 1);
     memo.set(key, r);
@@ -99,7 +101,11 @@ export function lintPolicy(policy: PolicyFile, keys?: KeysFile): LintWarning[] {
   shapes.forEach((b, j) => {
     const i = shapes.findIndex((a, k) => k < j && !isObserveOnly(policy.rules[k]!) && covers(a, b));
     if (i === -1) return;
-    out.push({ code: 'shadowed', path: `rules[${j}]`, message: `never matches: shadowed by rules[${i}]${isPublic(i) ? ' (public)' : ''} (same or wider host, methods and path)` });
+    out.push({
+      code: 'shadowed',
+      path: `rules[${j}]`,
+      message: `never matches: shadowed by rules[${i}]${isPublic(i) ? ' (public)' : ''} (same or wider host, methods and path)`,
+    });
   });
 
   shapes.forEach((a, i) => {
@@ -109,7 +115,11 @@ export function lintPolicy(policy: PolicyFile, keys?: KeysFile): LintWarning[] {
       // (`/health` on every host, before a host-wide admin rule) is the usual, intended shape.
       if (j <= i || isPublic(j) || !covers(a, b)) return;
       const what = policy.rules[j]!.deny ? 'deny' : policy.rules[j]!.require ? 'protected' : 'authenticated';
-      out.push({ code: 'public_overlap', path: `rules[${i}]`, message: `public rule covers later ${what} rules[${j}]: every request rules[${j}] matches is public (first match wins)` });
+      out.push({
+        code: 'public_overlap',
+        path: `rules[${i}]`,
+        message: `public rule covers later ${what} rules[${j}]: every request rules[${j}] matches is public (first match wins)`,
+      });
     });
   });
 
@@ -119,19 +129,34 @@ export function lintPolicy(policy: PolicyFile, keys?: KeysFile): LintWarning[] {
     if ([...required].some((p) => grants(g, p))) continue;
     const holders = (keys?.keys ?? []).filter((k) => k.roles.includes(name)).map((k) => k.id);
     const held = holders.length > 0 ? `; held by keys ${holders.join(', ')}` : '';
-    out.push({ code: 'unused_role', path: `roles.${name}`, message: `grants none of the permissions any rule requires, so holding it changes no decision${held}` });
+    out.push({
+      code: 'unused_role',
+      path: `roles.${name}`,
+      message: `grants none of the permissions any rule requires, so holding it changes no decision${held}`,
+    });
   }
 
   policy.rules.forEach((rule, i) => {
     requiredOf(rule).forEach((p, k) => {
       if ([...compiled.values()].some((g) => grants(g, p))) return;
-      const at = Array.isArray(rule.require) ? `rules[${i}].require[${k}]` : `rules[${i}].require.${'all' in rule.require! ? 'all' : 'any'}[${k}]`;
-      out.push({ code: 'ungranted_permission', path: at, message: `permission "${p}" is granted by no role` });
+      const at = Array.isArray(rule.require)
+        ? `rules[${i}].require[${k}]`
+        : `rules[${i}].require.${'all' in rule.require! ? 'all' : 'any'}[${k}]`;
+      out.push({
+        code: 'ungranted_permission',
+        path: at,
+        message: `permission "${p}" is granted by no role`,
+      });
     });
   });
 
   if (policy.default === 'authenticated' && policy.rules.length === 0) {
-    out.push({ code: 'authenticated_without_rules', path: 'default', message: 'default: authenticated with no rules lets any valid identity through everywhere, with no permission checked' });
+    out.push({
+      code: 'authenticated_without_rules',
+      path: 'default',
+      message:
+        'default: authenticated with no rules lets any valid identity through everywhere, with no permission checked',
+    });
   }
   return out;
 }

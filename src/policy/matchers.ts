@@ -44,7 +44,8 @@ export function pathPatternSegments(pattern: string): string[] {
   if (canon.alternates) throw new Error('path pattern: no "." or ".." segments');
   const pat = splitPath(matchKey(canon.path));
   for (const seg of pat) {
-    if (seg !== '*' && seg !== '**' && seg.includes('*')) throw new Error(`path pattern: "*" must be a whole segment ("${seg}")`);
+    if (seg !== '*' && seg !== '**' && seg.includes('*'))
+      throw new Error(`path pattern: "*" must be a whole segment ("${seg}")`);
   }
   return pat;
 }

@@ -31,7 +31,11 @@ export function grants(g: CompiledGrants, permission: string): boolean {
 }
 
 /** True when any of the roles grants the permission; unknown roles grant nothing. */
-export function rolesGrant(roles: readonly string[], table: ReadonlyMap<string, CompiledGrants>, permission: string): boolean {
+export function rolesGrant(
+  roles: readonly string[],
+  table: ReadonlyMap<string, CompiledGrants>,
+  permission: string,
+): boolean {
   for (const role of roles) {
     const g = table.get(role);
     if (g && grants(g, permission)) return true;

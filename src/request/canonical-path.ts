@@ -114,7 +114,8 @@ function removeDots(segs: readonly string[], mergeFirst: boolean): string[] {
 export function canonicalizePath(target: string): CanonicalPath {
   const q = target.indexOf('?');
   const raw = q === -1 ? target : target.slice(0, q);
-  if (raw.length === 0 || raw.charCodeAt(0) !== 0x2f) return { ok: false, detail: 'path does not start with /' };
+  if (raw.length === 0 || raw.charCodeAt(0) !== 0x2f)
+    return { ok: false, detail: 'path does not start with /' };
   if (raw.length > MAX_PATH_LENGTH) return { ok: false, detail: 'path too long' };
   // Most paths are already canonical: only literal characters, no empty, `.` or `..` segment.
   if (ALREADY_CANONICAL.test(raw)) return { ok: true, path: raw };
@@ -130,7 +131,9 @@ export function canonicalizePath(target: string): CanonicalPath {
   }
   const path = joinSegments(removeDots(segs, true));
   if (!dots) return { ok: true, path };
-  const alternates = [joinSegments(removeDots(segs, false)), joinSegments(segs)].filter((p, i, all) => p !== path && all.indexOf(p) === i);
+  const alternates = [joinSegments(removeDots(segs, false)), joinSegments(segs)].filter(
+    (p, i, all) => p !== path && all.indexOf(p) === i,
+  );
   return alternates.length > 0 ? { ok: true, path, alternates } : { ok: true, path };
 }
 

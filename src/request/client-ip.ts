@@ -71,7 +71,8 @@ export function compileCidrs(list: readonly string[]): BlockList {
     const prefixText = entry.slice(slash + 1);
     const prefix = Number(prefixText);
     const max = addr.family === 'ipv4' ? 32 : 128;
-    if (!/^\d{1,3}$/.test(prefixText) || prefix > max) throw new CidrError(`"${entry}" has a bad prefix length`);
+    if (!/^\d{1,3}$/.test(prefixText) || prefix > max)
+      throw new CidrError(`"${entry}" has a bad prefix length`);
     bl.addSubnet(addr.ip, prefix, addr.family);
   }
   return bl;
@@ -103,8 +104,16 @@ export function clientKey(addr: Address): string {
   const [head, tail] = addr.ip.split('::') as [string, string | undefined];
   const left = head === '' ? [] : head.split(':');
   const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? left : [...left, ...new Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':') + '::/64';
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...new Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return (
+    groups
+      .slice(0, 4)
+      .map((g) => parseInt(g, 16).toString(16))
+      .join(':') + '::/64'
+  );
 }
 
 /** Outcome of client-IP derivation: the client's address, or why the chain is unusable. */
@@ -115,7 +124,11 @@ export type ClientIp = { ok: true; ip: Address } | { ok: false; detail: string }
  * trusted proxy is skipped; the first untrusted hop is the client. If every hop is trusted,
  * the leftmost is the client. A malformed hop before the client is found is an error.
  */
-export function deriveClientIp(peer: Address, forwardedFor: string | undefined, trusted: BlockList): ClientIp {
+export function deriveClientIp(
+  peer: Address,
+  forwardedFor: string | undefined,
+  trusted: BlockList,
+): ClientIp {
   if (forwardedFor === undefined || !inList(trusted, peer)) return { ok: true, ip: peer };
   const hops = forwardedFor.split(',');
   let client = peer;

@@ -27,8 +27,19 @@ export function cookieValues(header: string | undefined, name: string): string[]
 }
 
 /** A Set-Cookie value; `maxAgeSec` 0 clears the cookie. */
-export function setCookie(policy: CookiePolicy, name: string, value: string, opts: { maxAgeSec: number; path?: string; domain?: boolean }): string {
-  const parts = [`${name}=${value}`, `Path=${opts.path ?? '/'}`, `Max-Age=${Math.max(0, Math.floor(opts.maxAgeSec))}`, 'HttpOnly', 'SameSite=Lax'];
+export function setCookie(
+  policy: CookiePolicy,
+  name: string,
+  value: string,
+  opts: { maxAgeSec: number; path?: string; domain?: boolean },
+): string {
+  const parts = [
+    `${name}=${value}`,
+    `Path=${opts.path ?? '/'}`,
+    `Max-Age=${Math.max(0, Math.floor(opts.maxAgeSec))}`,
+    'HttpOnly',
+    'SameSite=Lax',
+  ];
   if (policy.secure) parts.push('Secure');
   if (opts.domain && policy.domain !== undefined) parts.push(`Domain=${policy.domain}`);
   return parts.join('; ');

@@ -22,7 +22,10 @@ export class Sealer {
     if (secrets.length === 0) throw new Error('at least one secret');
     this.keys = secrets.map((s) => {
       const key = createHash('sha256').update(`warden ${purpose}\0`).update(s).digest();
-      return { key: new Uint8Array(key), kid: createHash('sha256').update(key).digest('base64url').slice(0, 8) };
+      return {
+        key: new Uint8Array(key),
+        kid: createHash('sha256').update(key).digest('base64url').slice(0, 8),
+      };
     });
   }
 
@@ -30,12 +33,18 @@ export class Sealer {
   async seal(value: Record<string, unknown>, expiresAt: number): Promise<string> {
     const k = this.keys[0]!;
     const payload = new TextEncoder().encode(JSON.stringify({ ...value, exp: Math.floor(expiresAt / 1000) }));
-    return new CompactEncrypt(payload).setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: k.kid }).encrypt(k.key);
+    return new CompactEncrypt(payload)
+      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: k.kid })
+      .encrypt(k.key);
   }
 
   /** The value sealed by any current secret and not expired at `now`, else null (tampered, foreign, expired). */
   async unseal(sealed: string, now: number): Promise<Record<string, unknown> | null> {
-    if (sealed.length > MAX_SEALED || !/^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(sealed)) return null;
+    if (
+      sealed.length > MAX_SEALED ||
+      !/^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(sealed)
+    )
+      return null;
     let kid: unknown;
     try {
       kid = JSON.parse(Buffer.from(sealed.slice(0, sealed.indexOf('.')), 'base64url').toString('utf8')).kid;
@@ -45,7 +54,10 @@ export class Sealer {
     const k = this.keys.find((x) => x.kid === kid);
     if (!k) return null;
     try {
-      const { plaintext } = await compactDecrypt(sealed, k.key, { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] });
+      const { plaintext } = await compactDecrypt(sealed, k.key, {
+        keyManagementAlgorithms: ['dir'],
+        contentEncryptionAlgorithms: ['A256GCM'],
+      });
       const value: unknown = JSON.parse(new TextDecoder().decode(plaintext));
       if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
       const exp = (value as { exp?: unknown }).exp;

@@ -69,14 +69,23 @@ export class Sessions {
   }
 
   /** Start a new session (a new id at every sign-in); resolves to its Set-Cookie value. */
-  async create(data: Omit<SessionRecord, 'createdAt' | 'expiresAt'>, now: number): Promise<{ setCookie: string; record: SessionRecord }> {
+  async create(
+    data: Omit<SessionRecord, 'createdAt' | 'expiresAt'>,
+    now: number,
+  ): Promise<{ setCookie: string; record: SessionRecord }> {
     const sid = randomBytes(32).toString('base64url');
     const record: SessionRecord = { ...data, createdAt: now, expiresAt: now + this.times.lifetimeMs };
     const key = storeKey(sid);
     await this.records.put(key, JSON.stringify(record), this.times.lifetimeMs);
     await this.records.put(seenKey(key), String(now), this.times.idleMs);
     const sealed = await this.sealer.seal({ sid }, record.expiresAt);
-    return { setCookie: setCookie(this.cookies, this.cookies.sessionName, sealed, { maxAgeSec: this.times.lifetimeMs / 1000, domain: true }), record };
+    return {
+      setCookie: setCookie(this.cookies, this.cookies.sessionName, sealed, {
+        maxAgeSec: this.times.lifetimeMs / 1000,
+        domain: true,
+      }),
+      record,
+    };
   }
 
   /** The Set-Cookie value that removes the session cookie. */
@@ -115,10 +124,17 @@ export class Sessions {
     if (record.expiresAt <= now || seenAt + this.times.idleMs <= now) return refuse('session_ended');
     const revoked = this.revoked(record, now);
     if (revoked) return revoked;
-    if (record.refreshToken !== undefined && this.onStale && now - (record.refreshedAt ?? record.createdAt) >= this.times.refreshMs) this.onStale(key, record);
+    if (
+      record.refreshToken !== undefined &&
+      this.onStale &&
+      now - (record.refreshedAt ?? record.createdAt) >= this.times.refreshMs
+    )
+      this.onStale(key, record);
     if (now - seenAt >= Math.min(TOUCH_EVERY_MS, this.times.idleMs / 4)) {
       // Best effort: a failed write only shortens the idle window by the touch interval.
-      void this.records.update(seenKey(key), String(now), Math.min(this.times.idleMs, record.expiresAt - now)).catch(() => undefined);
+      void this.records
+        .update(seenKey(key), String(now), Math.min(this.times.idleMs, record.expiresAt - now))
+        .catch(() => undefined);
     }
     return { key, record };
   }
@@ -135,7 +151,13 @@ export class Sessions {
       const header = req.headers.get('cookie');
       // No session cookie (other cookies, warden's own flow and CSRF cookies): not this authenticator's kind.
       if (header === undefined || cookieValues(header, this.cookies.sessionName).length === 0) return null;
-      return this.open(header, now).then((s) => (s === null ? refuse('session_ended') : s instanceof AuthError ? s : sessionIdentity(s.record, mapping, sources)));
+      return this.open(header, now).then((s) =>
+        s === null
+          ? refuse('session_ended')
+          : s instanceof AuthError
+            ? s
+            : sessionIdentity(s.record, mapping, sources),
+      );
     };
   }
 
@@ -143,12 +165,17 @@ export class Sessions {
     const revs = this.revocations;
     if (!revs) return null;
     if (!revs.mirror.loaded) return new AuthError('invalid_credentials', 'revocations_unavailable');
-    if (record.idpSid !== undefined && revs.isRevoked('session', `sid:${record.provider}#${record.idpSid}`, now)) return refuse('session_ended');
-    const since = revs.revokedAt('session', `sub:${record.provider}#${record.sub}`, now) ?? revs.revokedAt('subject', record.sub, now);
+    if (
+      record.idpSid !== undefined &&
+      revs.isRevoked('session', `sid:${record.provider}#${record.idpSid}`, now)
+    )
+      return refuse('session_ended');
+    const since =
+      revs.revokedAt('session', `sub:${record.provider}#${record.sub}`, now) ??
+      revs.revokedAt('subject', record.sub, now);
     if (since !== undefined && record.createdAt <= since) return refuse('session_ended');
     return null;
   }
-
 }
 
 /** Store key of a session's last use. */
@@ -162,7 +189,11 @@ function storeKey(sid: string): string {
 }
 
 /** The identity of a session: an OIDC session's roles through the policy's claims mapping; a dev user's as given. */
-export function sessionIdentity(record: SessionRecord, mapping: ClaimsMapping, sources: ReadonlyMap<string, ClaimsSource>): Identity | AuthError {
+export function sessionIdentity(
+  record: SessionRecord,
+  mapping: ClaimsMapping,
+  sources: ReadonlyMap<string, ClaimsSource>,
+): Identity | AuthError {
   const source = sources.get(record.provider);
   if (record.claims && source) {
     const id = identityFromClaims(record.claims, source, mapping);

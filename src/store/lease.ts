@@ -85,7 +85,10 @@ export class LeasedLimiter implements Limiter {
       lease.left--;
       // The next lease is asked for while this one still answers, so the client's requests never stall on Redis.
       if (lease.left <= lease.refill && lease.refill > 0 && !lease.asking) this.ask(key, lease, true);
-      return { over: false, res: new RateLimiterRes(lease.left, lease.until - now, this.points - (lease.remaining ?? 0), false) };
+      return {
+        over: false,
+        res: new RateLimiterRes(lease.left, lease.until - now, this.points - (lease.remaining ?? 0), false),
+      };
     }
     return null;
   }
@@ -117,7 +120,8 @@ export class LeasedLimiter implements Limiter {
   /** Drop lapsed leases; if every one is live, the oldest go (their unused requests lapse, never more are granted). */
   private prune(): void {
     const now = this.now();
-    for (const [k, l] of this.leases) if (!l.asking && l.until <= now && l.blockedUntil <= now) this.leases.delete(k);
+    for (const [k, l] of this.leases)
+      if (!l.asking && l.until <= now && l.blockedUntil <= now) this.leases.delete(k);
     for (const [k, l] of this.leases) {
       if (this.leases.size < MAX_LEASED_CLIENTS * 0.9) break;
       if (!l.asking) this.leases.delete(k);
@@ -175,7 +179,8 @@ export class LeasedLimiter implements Limiter {
     }
     const served = lease.queue.splice(0, Math.min(lease.left, lease.queue.length));
     lease.left -= served.length;
-    for (const w of served) w.resolve(new RateLimiterRes(lease.left, Math.max(0, until - now), grant.used, false));
+    for (const w of served)
+      w.resolve(new RateLimiterRes(lease.left, Math.max(0, until - now), grant.used, false));
   }
 
   /** The shared counter cannot answer: every waiting request is counted by the insurance limiter. */

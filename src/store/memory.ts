@@ -3,7 +3,16 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
-import { live, type RecordBackend, type Limiter, type LimiterOptions, type SetBackend, type SetChange, type SetEntry, type Store } from './store.js';
+import {
+  live,
+  type RecordBackend,
+  type Limiter,
+  type LimiterOptions,
+  type SetBackend,
+  type SetChange,
+  type SetEntry,
+  type Store,
+} from './store.js';
 
 interface MemoryStorage {
   incrby(key: string, value: number, durationSec: number): RateLimiterRes;
@@ -22,7 +31,8 @@ class SyncMemoryLimiter extends RateLimiterMemory implements Limiter {
     let res = storage.incrby(rlKey, 1, this.duration);
     (res as { remainingPoints: number }).remainingPoints = Math.max(this.points - res.consumedPoints, 0);
     if (res.consumedPoints <= this.points) return { over: false, res };
-    if (this.blockDuration > 0 && res.consumedPoints <= this.points + 1) res = storage.set(rlKey, res.consumedPoints, this.blockDuration);
+    if (this.blockDuration > 0 && res.consumedPoints <= this.points + 1)
+      res = storage.set(rlKey, res.consumedPoints, this.blockDuration);
     return { over: true, res };
   }
 }
@@ -154,7 +164,8 @@ export function createMemoryStore(opts: { stateDir?: string } = {}): Store {
   return {
     kind: 'memory',
     limiter: (o: LimiterOptions) => new SyncMemoryLimiter(o),
-    set: (name, { persistent }) => (persistent && opts.stateDir ? fileSet(opts.stateDir, name, watchers) : memorySet()),
+    set: (name, { persistent }) =>
+      persistent && opts.stateDir ? fileSet(opts.stateDir, name, watchers) : memorySet(),
     records: (name) => (recordFamilies[name] ??= memoryRecords()),
     status: () => ({ ready: true, detail: 'in-process' }),
     waitReady: async () => true,

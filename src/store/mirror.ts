@@ -93,7 +93,8 @@ export class MirroredSet {
       if (lost && this.entries.size > 0) {
         // The store forgot the set (restarted without persistence): write back what this replica knows.
         const now = Date.now();
-        for (const e of this.entries.values()) if (e.expiresAt === undefined || e.expiresAt > now) await this.backend.add(e);
+        for (const e of this.entries.values())
+          if (e.expiresAt === undefined || e.expiresAt > now) await this.backend.add(e);
         this.opts.onRestore?.(this.entries.size);
         this.loaded = true;
         return;
@@ -152,7 +153,6 @@ export class MirroredSet {
   list(now: number): SetEntry[] {
     return [...this.entries.values()].filter((e) => e.expiresAt === undefined || e.expiresAt > now);
   }
-
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);

@@ -3,7 +3,16 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Env } from '../config/env-schema.js';
 import { LeasedLimiter } from './lease.js';
-import { live, type RecordBackend, type Limiter, type LimiterOptions, type SetBackend, type SetChange, type SetEntry, type Store } from './store.js';
+import {
+  live,
+  type RecordBackend,
+  type Limiter,
+  type LimiterOptions,
+  type SetBackend,
+  type SetChange,
+  type SetEntry,
+  type Store,
+} from './store.js';
 
 /** Hooks the store reports through (metrics, operational log). */
 export interface RedisStoreEvents {
@@ -62,7 +71,10 @@ export function connectRedis(env: Env): Client | null {
 
 /** An insurance limiter that reports each use, so operators see when Redis was bypassed. */
 class InsuranceLimiter extends RateLimiterMemory {
-  constructor(opts: LimiterOptions, private readonly report: () => void) {
+  constructor(
+    opts: LimiterOptions,
+    private readonly report: () => void,
+  ) {
     super(opts);
   }
   override consume(key: string | number, points?: number, options?: Record<string, unknown>) {
@@ -129,7 +141,11 @@ class DeadlineLimiter implements Limiter {
 
   async consume(key: string, points = 1): Promise<RateLimiterRes> {
     // RateLimiterRedis rejects with a RateLimiterRes over the limit: an answer, not an outage.
-    const answer = () => this.redis.consume(key, points).then((res) => ({ over: false, res }), (e: unknown) => (e instanceof RateLimiterRes ? { over: true, res: e } : Promise.reject(e)));
+    const answer = () =>
+      this.redis.consume(key, points).then(
+        (res) => ({ over: false, res }),
+        (e: unknown) => (e instanceof RateLimiterRes ? { over: true, res: e } : Promise.reject(e)),
+      );
     const r = await inTime(answer, this.ms, this.health);
     if (r === 'unavailable') return this.insurance.consume(key, points);
     if (r.value.over) throw r.value.res;
@@ -160,10 +176,17 @@ end
 return { grant, used + grant, ttl }
 `;
 
-type LeaseClient = Client & { wardenLease(key: string, limit: number, want: number, windowMs: number): Promise<[number, number, number]> };
+type LeaseClient = Client & {
+  wardenLease(key: string, limit: number, want: number, windowMs: number): Promise<[number, number, number]>;
+};
 
 /** Build the store over a connected client. `prefix` starts every key and channel. */
-export function createRedisStore(client: Client, prefix: string, events: RedisStoreEvents = {}, timeoutMs = 250): Store {
+export function createRedisStore(
+  client: Client,
+  prefix: string,
+  events: RedisStoreEvents = {},
+  timeoutMs = 250,
+): Store {
   const subscribers: Client[] = [];
   if (!('wardenLease' in client)) client.defineCommand('wardenLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
   const leaseClient = client as LeaseClient;
@@ -174,7 +197,8 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
     fail: () => void (lastFail = Date.now()),
   };
   client.on('error', (err: Error) => events.onError?.(err));
-  for (const state of ['ready', 'close', 'reconnecting', 'end']) client.on(state, () => events.onState?.(state));
+  for (const state of ['ready', 'close', 'reconnecting', 'end'])
+    client.on(state, () => events.onState?.(state));
   // A fresh connection is a fresh start for readiness.
   client.on('ready', () => health.ok());
 
@@ -188,8 +212,12 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
         // The marker field is written with the first entry and never removed: a hash without it was lost.
         const lost = !(MARKER in raw);
         delete raw[MARKER];
-        const entries = Object.values(raw).map(parseEntry).filter((e): e is SetEntry => e !== null);
-        const expired = entries.filter((e) => e.expiresAt !== undefined && e.expiresAt <= now).map((e) => e.id);
+        const entries = Object.values(raw)
+          .map(parseEntry)
+          .filter((e): e is SetEntry => e !== null);
+        const expired = entries
+          .filter((e) => e.expiresAt !== undefined && e.expiresAt <= now)
+          .map((e) => e.id);
         if (expired.length > 0) void client.hdel(key, ...expired).catch(() => undefined);
         return { entries: live(entries, now), lost };
       },
@@ -206,7 +234,14 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
         // A subscriber needs its own connection; it queues while offline and resubscribes on reconnect.
         const sub: Client =
           client instanceof Cluster
-            ? client.duplicate(undefined, { enableOfflineQueue: true, redisOptions: { ...client.options.redisOptions, enableOfflineQueue: true, commandTimeout: undefined } })
+            ? client.duplicate(undefined, {
+                enableOfflineQueue: true,
+                redisOptions: {
+                  ...client.options.redisOptions,
+                  enableOfflineQueue: true,
+                  commandTimeout: undefined,
+                },
+              })
             : client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
         subscribers.push(sub);
         sub.on('error', (err: Error) => events.onError?.(err));
@@ -238,9 +273,12 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
       );
     return {
       get: (id) => track(client.get(key(id))),
-      put: async (id, value, ttlMs) => void (await track(client.set(key(id), value, 'PX', Math.max(1, Math.round(ttlMs))))),
-      update: async (id, value, ttlMs) => (await track(client.set(key(id), value, 'PX', Math.max(1, Math.round(ttlMs)), 'XX'))) === 'OK',
-      claim: async (id, ttlMs) => (await track(client.set(key(id), '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX'))) === 'OK',
+      put: async (id, value, ttlMs) =>
+        void (await track(client.set(key(id), value, 'PX', Math.max(1, Math.round(ttlMs))))),
+      update: async (id, value, ttlMs) =>
+        (await track(client.set(key(id), value, 'PX', Math.max(1, Math.round(ttlMs)), 'XX'))) === 'OK',
+      claim: async (id, ttlMs) =>
+        (await track(client.set(key(id), '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX'))) === 'OK',
       delete: async (id) => (await track(client.del(key(id)))) > 0,
     };
   }
@@ -249,14 +287,20 @@ export function createRedisStore(client: Client, prefix: string, events: RedisSt
     kind: 'redis',
     records,
     limiter(o: LimiterOptions) {
-      const insurance = new InsuranceLimiter({ ...o, keyPrefix: `insurance:${o.keyPrefix}` }, () => events.onInsurance?.(o.keyPrefix));
+      const insurance = new InsuranceLimiter({ ...o, keyPrefix: `insurance:${o.keyPrefix}` }, () =>
+        events.onInsurance?.(o.keyPrefix),
+      );
       if (!o.blockDuration) {
         // RateLimiterRedis's key for the same counter: `<prefix><keyPrefix>:<key>`.
         const counter = (key: string) => `${prefix}${o.keyPrefix}:${key}`;
         return new LeasedLimiter(o.points, o.duration * 1000, {
           acquire: async (key, want) => {
             if (client.status !== 'ready') return 'unavailable';
-            const r = await inTime(() => leaseClient.wardenLease(counter(key), o.points, want, o.duration * 1000), timeoutMs, health);
+            const r = await inTime(
+              () => leaseClient.wardenLease(counter(key), o.points, want, o.duration * 1000),
+              timeoutMs,
+              health,
+            );
             if (r === 'unavailable') return 'unavailable';
             const [granted, used, ttlMs] = r.value;
             return { granted, used, ttlMs };

@@ -42,13 +42,27 @@ export interface EvalOutcome {
 
 /** Everything explain prints. */
 export interface Evaluation {
-  request: { method: string; url: string; host: string | null; path: string | null; altPaths: readonly string[]; clientIp: string | null };
+  request: {
+    method: string;
+    url: string;
+    host: string | null;
+    path: string | null;
+    altPaths: readonly string[];
+    clientIp: string | null;
+  };
   identity:
     | { kind: 'anonymous' }
     | { kind: 'synthetic'; roles: readonly string[] }
     | { kind: 'api_key'; id: string; roles: readonly string[] }
     | { kind: 'jwt'; id: string; issuer: string; roles: readonly string[] }
-    | { kind: 'refused'; reason: string; cause: string; keyId: string | null; kid?: string; joseCode?: string };
+    | {
+        kind: 'refused';
+        reason: string;
+        cause: string;
+        keyId: string | null;
+        kid?: string;
+        joseCode?: string;
+      };
   outcome: EvalOutcome;
   trace: ReadingTrace[];
   notes: string[];
@@ -63,17 +77,37 @@ const NO_PROXIES = new BlockList();
 export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInput, now: number): Evaluation {
   const ip = parseAddress(input.ip ?? DEFAULT_IP);
   if (!ip) throw new EvalInputError(`not an IP address: ${input.ip}`);
-  if ([input.key, input.roles, input.verified].filter((x) => x !== undefined).length > 1) throw new EvalInputError('give one of a key, a token or roles');
+  if ([input.key, input.roles, input.verified].filter((x) => x !== undefined).length > 1)
+    throw new EvalInputError('give one of a key, a token or roles');
   const raw: string[] = [];
   for (const [name, value] of Object.entries(input.headers ?? {})) raw.push(name, value);
   if (input.key !== undefined) raw.push('x-api-key', input.key);
   const headers = HeaderMap.fromRaw(raw);
   const notes: string[] = [];
-  const request: Evaluation['request'] = { method: input.method, url: input.url, host: null, path: null, altPaths: [], clientIp: ip.ip };
+  const request: Evaluation['request'] = {
+    method: input.method,
+    url: input.url,
+    host: null,
+    path: null,
+    altPaths: [],
+    clientIp: ip.ip,
+  };
   const described = describeUrl(input.method, input.url, ip, headers, NO_PROXIES);
   if (!described.ok) {
     request.host = described.partial.host ?? null;
-    return { request, identity: { kind: 'anonymous' }, outcome: { decision: 'malformed', status: 403, reason: described.reason, rule: null, detail: described.detail }, trace: [], notes };
+    return {
+      request,
+      identity: { kind: 'anonymous' },
+      outcome: {
+        decision: 'malformed',
+        status: 403,
+        reason: described.reason,
+        rule: null,
+        detail: described.detail,
+      },
+      trace: [],
+      notes,
+    };
   }
   const req = described.req;
   request.host = req.host;
@@ -84,9 +118,18 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
   if (input.verified !== undefined) {
     const v = input.verified;
     auth = v instanceof AuthError ? { error: v } : { identity: v };
-    identity = v instanceof AuthError ? refusedIdentity(v) : { kind: 'jwt', id: v.sub, issuer: v.issuer ?? '', roles: v.roles };
+    identity =
+      v instanceof AuthError
+        ? refusedIdentity(v)
+        : { kind: 'jwt', id: v.sub, issuer: v.issuer ?? '', roles: v.roles };
   } else if (input.roles !== undefined) {
-    const synthetic: Identity = { sub: `roles:${input.roles.join(',')}`, name: '', email: '', roles: input.roles, method: 'api_key' };
+    const synthetic: Identity = {
+      sub: `roles:${input.roles.join(',')}`,
+      name: '',
+      email: '',
+      roles: input.roles,
+      method: 'api_key',
+    };
     auth = { identity: synthetic };
     identity = { kind: 'synthetic', roles: input.roles };
   } else {
@@ -95,20 +138,33 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
     // API keys authenticate synchronously; only a token's signature check is asynchronous.
     if (outcome instanceof Promise) throw new Error('API key authentication returned a promise');
     auth = outcome;
-    if (input.key !== undefined) notes.push('key revocations are not consulted (they live in the running servers\' store)');
+    if (input.key !== undefined)
+      notes.push("key revocations are not consulted (they live in the running servers' store)");
     if (auth === null) identity = { kind: 'anonymous' };
-    else if ('identity' in auth) identity = { kind: 'api_key', id: auth.identity.sub, roles: auth.identity.roles };
+    else if ('identity' in auth)
+      identity = { kind: 'api_key', id: auth.identity.sub, roles: auth.identity.roles };
     else identity = refusedIdentity(auth.error);
   }
   const collector = new TraceCollector();
   // As /verify: shadow rules are left out of the enforced decision, and only audited.
   const d = decide(policy.enforced ?? policy, req, auth, collector);
   const shadowed = d.kind === 'allow' ? shadowDenial(policy, req, auth) : null;
-  if (shadowed) notes.push(`shadow rule [${shadowed.rule}] would deny (${shadowed.reason}); /verify allows and audits decision "would-deny"`);
+  if (shadowed)
+    notes.push(
+      `shadow rule [${shadowed.rule}] would deny (${shadowed.reason}); /verify allows and audits decision "would-deny"`,
+    );
   let outcome: EvalOutcome;
   if (d.kind === 'allow') {
-    outcome = { decision: 'allow', status: 200, reason: d.reason, rule: d.rule, rateLimit: d.rateLimit === null ? null : { name: d.rateLimit, spec: policy.rateLimits.get(d.rateLimit) ?? null } };
-    if (d.rateLimit !== null) notes.push(`rate limit "${d.rateLimit}" applies; a client over it gets 429 (not consumed here)`);
+    outcome = {
+      decision: 'allow',
+      status: 200,
+      reason: d.reason,
+      rule: d.rule,
+      rateLimit:
+        d.rateLimit === null ? null : { name: d.rateLimit, spec: policy.rateLimits.get(d.rateLimit) ?? null },
+    };
+    if (d.rateLimit !== null)
+      notes.push(`rate limit "${d.rateLimit}" applies; a client over it gets 429 (not consumed here)`);
   } else if (d.kind === 'unauthenticated') {
     outcome = { decision: 'unauthenticated', status: 401, reason: d.reason, rule: d.rule };
   } else {

@@ -13,7 +13,6 @@ import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
 import { EvalInputError, evaluate } from './evaluate.js';
 import { formatExplanation } from './explain-format.js';
 
-
 /** The loaded policy and keys, compiled as a server would compile them. */
 export interface Loaded {
   config: Config;
@@ -38,11 +37,29 @@ async function verifyToken(loaded: Loaded, token: string, io: Out): Promise<Iden
     io.err('warden explain: --jwt needs WARDEN_JWT_ISSUERS (no issuer is trusted)\n');
     return 2;
   }
-  const verifier = new JwtVerifier(loaded.config.issuers, { refreshMs: env.WARDEN_JWKS_REFRESH * 1000, cooldownMs: 0, timeoutMs: env.WARDEN_JWKS_TIMEOUT * 1000, fetch, now: Date.now });
+  const verifier = new JwtVerifier(loaded.config.issuers, {
+    refreshMs: env.WARDEN_JWKS_REFRESH * 1000,
+    cooldownMs: 0,
+    timeoutMs: env.WARDEN_JWKS_TIMEOUT * 1000,
+    fetch,
+    now: Date.now,
+  });
   const auth = new JwtAuthenticator(verifier, claimsMapping(loaded.config.policy), null, 0);
   const headers = HeaderMap.fromRaw(['authorization', `Bearer ${token}`]);
   const peer = parseAddress('127.0.0.1')!;
-  const req = { method: 'GET', proto: 'https', host: '', authority: '', path: '/', matchPath: '/', altMatchPaths: null, rawUri: '/', clientIp: peer, peer, headers };
+  const req = {
+    method: 'GET',
+    proto: 'https',
+    host: '',
+    authority: '',
+    path: '/',
+    matchPath: '/',
+    altMatchPaths: null,
+    rawUri: '/',
+    clientIp: peer,
+    peer,
+    headers,
+  };
   const r = await auth.authenticate(req, Date.now());
   if (r === null) {
     io.err('warden explain: --jwt is not shaped like a JWT (header.payload.signature)\n');
@@ -51,7 +68,11 @@ async function verifyToken(loaded: Loaded, token: string, io: Out): Promise<Iden
   return r;
 }
 
-const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+const list = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
 
 /** Run `warden explain`; returns the exit code (0 whatever the decision, 2 for bad input). */
 export async function explainCommand(args: string[], io: Out): Promise<number> {
@@ -92,15 +113,20 @@ export async function explainCommand(args: string[], io: Out): Promise<number> {
   }
   let e;
   try {
-    e = evaluate(loaded.policy, loaded.keys, {
-      method: values.method.toUpperCase(),
-      url: values.url,
-      ...(values.ip !== undefined ? { ip: values.ip } : {}),
-      headers,
-      ...(values.key !== undefined ? { key: values.key } : {}),
-      ...(values.roles !== undefined ? { roles: list(values.roles) } : {}),
-      ...(verified !== undefined ? { verified } : {}),
-    }, Date.now());
+    e = evaluate(
+      loaded.policy,
+      loaded.keys,
+      {
+        method: values.method.toUpperCase(),
+        url: values.url,
+        ...(values.ip !== undefined ? { ip: values.ip } : {}),
+        headers,
+        ...(values.key !== undefined ? { key: values.key } : {}),
+        ...(values.roles !== undefined ? { roles: list(values.roles) } : {}),
+        ...(verified !== undefined ? { verified } : {}),
+      },
+      Date.now(),
+    );
   } catch (err) {
     if (err instanceof EvalInputError) {
       io.err(`warden explain: ${err.message}\n`);
@@ -108,8 +134,13 @@ export async function explainCommand(args: string[], io: Out): Promise<number> {
     }
     throw err;
   }
-  if (verified !== undefined) e.notes.push('token revocations are not consulted (they live in the running servers\' store)');
-  if (loaded.config.env.WARDEN_MODE === 'shadow' && e.outcome.decision !== 'allow' && e.outcome.reason !== 'bad_forwarded_context') {
+  if (verified !== undefined)
+    e.notes.push("token revocations are not consulted (they live in the running servers' store)");
+  if (
+    loaded.config.env.WARDEN_MODE === 'shadow' &&
+    e.outcome.decision !== 'allow' &&
+    e.outcome.reason !== 'bad_forwarded_context'
+  ) {
     e.notes.push('WARDEN_MODE=shadow: /verify allows this request and audits decision "would-deny"');
   }
   io.out(values.json ? JSON.stringify(e, null, 2) + '\n' : formatExplanation(loaded.config.policy, e));

@@ -18,7 +18,9 @@ export function describeEffect(policy: PolicyFile, index: number): string {
   if (r.deny) return 'deny';
   if (r.require === undefined) return 'authenticated';
   if (Array.isArray(r.require)) return `require any [${r.require.join(', ')}]`;
-  return 'all' in r.require ? `require all [${r.require.all.join(', ')}]` : `require any [${r.require.any.join(', ')}]`;
+  return 'all' in r.require
+    ? `require all [${r.require.all.join(', ')}]`
+    : `require any [${r.require.any.join(', ')}]`;
 }
 
 /** One line for a decision: `403 forbidden (rule_deny), rule [7]`. */
@@ -31,24 +33,36 @@ export function describeOutcome(o: EvalOutcome): string {
 
 const WHY: Record<RuleVerdict, string> = {
   match: '✓ matches',
-  methods: '✗ method not in the rule\'s methods',
+  methods: "✗ method not in the rule's methods",
   host: '✗ host does not match',
   path: '✗ path does not match',
 };
 
 function reading(policy: PolicyFile, r: ReadingTrace, label: string): string[] {
   const out = [`${label} ${r.matchPath} (first match wins):`];
-  for (const n of r.networks.filter((x) => x.scope === 'global')) out.push(`  global networks [${(policy.networks ?? []).join(', ')}]: client IP ${n.allowed ? 'inside' : 'OUTSIDE'}`);
-  if (r.rules.length === 0 && r.networks.some((x) => x.scope === 'global' && !x.allowed)) out.push('  no rule tried: the global network allowlist refused the client');
-  for (const t of r.rules) out.push(`  [${t.index}] ${describeMatch(policy, t.index)} → ${describeEffect(policy, t.index)}: ${WHY[t.verdict]}`);
+  for (const n of r.networks.filter((x) => x.scope === 'global'))
+    out.push(
+      `  global networks [${(policy.networks ?? []).join(', ')}]: client IP ${n.allowed ? 'inside' : 'OUTSIDE'}`,
+    );
+  if (r.rules.length === 0 && r.networks.some((x) => x.scope === 'global' && !x.allowed))
+    out.push('  no rule tried: the global network allowlist refused the client');
+  for (const t of r.rules)
+    out.push(
+      `  [${t.index}] ${describeMatch(policy, t.index)} → ${describeEffect(policy, t.index)}: ${WHY[t.verdict]}`,
+    );
   const matched = r.rules.find((t) => t.verdict === 'match');
   if (!matched && r.rules.length > 0) out.push(`  no rule matches: default ${policy.default}`);
   for (const n of r.networks.filter((x) => x.scope !== 'global')) {
-    out.push(`  rule [${n.scope}] networks [${(policy.rules[n.scope as number]?.networks ?? []).join(', ')}]: client IP ${n.allowed ? 'inside' : 'OUTSIDE'}`);
+    out.push(
+      `  rule [${n.scope}] networks [${(policy.rules[n.scope as number]?.networks ?? []).join(', ')}]: client IP ${n.allowed ? 'inside' : 'OUTSIDE'}`,
+    );
   }
   if (r.require) {
     out.push(`  permission check (${r.require.mode === 'all' ? 'all of' : 'any of'}):`);
-    for (const c of r.require.checks) out.push(`    ${c.permission}: ${c.grantedBy.length > 0 ? `granted by ${c.grantedBy.join(', ')}` : 'granted by none of the roles'}`);
+    for (const c of r.require.checks)
+      out.push(
+        `    ${c.permission}: ${c.grantedBy.length > 0 ? `granted by ${c.grantedBy.join(', ')}` : 'granted by none of the roles'}`,
+      );
   }
   if (r.decision) out.push(`  → ${r.decision.kind} (${r.decision.reason})`);
   return out;
@@ -59,21 +73,32 @@ export function formatExplanation(policy: PolicyFile, e: Evaluation): string {
   const lines = [`decision: ${describeOutcome(e.outcome)}`, `request:  ${e.request.method} ${e.request.url}`];
   if (e.request.host !== null) lines.push(`host:     ${e.request.host}`);
   if (e.request.path !== null) lines.push(`path:     ${e.request.path} (canonical)`);
-  for (const alt of e.request.altPaths) lines.push(`          ${alt} (another reading of the dot segments: must be allowed too)`);
+  for (const alt of e.request.altPaths)
+    lines.push(`          ${alt} (another reading of the dot segments: must be allowed too)`);
   lines.push(`client:   ${e.request.clientIp}`);
   const id = e.identity;
   lines.push(
-    `identity: ${id.kind === 'anonymous' ? 'anonymous (no credential)'
-      : id.kind === 'synthetic' ? `synthetic, roles [${id.roles.join(', ')}]`
-      : id.kind === 'api_key' ? `api key ${id.id}, roles [${id.roles.join(', ')}]`
-      : id.kind === 'jwt' ? `jwt ${id.id} from ${id.issuer}, roles [${id.roles.join(', ')}]`
-      : `credential refused: ${id.reason} (cause: ${id.cause}${id.keyId ? `, key ${id.keyId}` : ''}${id.kid ? `, kid ${id.kid}` : ''}${id.joseCode ? `, ${id.joseCode}` : ''})`}`,
+    `identity: ${
+      id.kind === 'anonymous'
+        ? 'anonymous (no credential)'
+        : id.kind === 'synthetic'
+          ? `synthetic, roles [${id.roles.join(', ')}]`
+          : id.kind === 'api_key'
+            ? `api key ${id.id}, roles [${id.roles.join(', ')}]`
+            : id.kind === 'jwt'
+              ? `jwt ${id.id} from ${id.issuer}, roles [${id.roles.join(', ')}]`
+              : `credential refused: ${id.reason} (cause: ${id.cause}${id.keyId ? `, key ${id.keyId}` : ''}${id.kid ? `, kid ${id.kid}` : ''}${id.joseCode ? `, ${id.joseCode}` : ''})`
+    }`,
   );
-  e.trace.forEach((r, i) => lines.push(...reading(policy, r, i === 0 ? 'rules tried on' : 'rules tried on the other reading')));
+  e.trace.forEach((r, i) =>
+    lines.push(...reading(policy, r, i === 0 ? 'rules tried on' : 'rules tried on the other reading')),
+  );
   const rl = e.outcome.rateLimit;
   if (rl) {
     const s = rl.spec;
-    lines.push(`limit:    ${rl.name}${s ? ` ${s.limit}/${s.window}s by ${s.by}${s.burst ? ` burst ${s.burst}` : ''}` : ' (undefined)'}`);
+    lines.push(
+      `limit:    ${rl.name}${s ? ` ${s.limit}/${s.window}s by ${s.by}${s.burst ? ` burst ${s.burst}` : ''}` : ' (undefined)'}`,
+    );
   } else if (e.outcome.decision === 'allow') lines.push('limit:    none');
   for (const n of e.notes) lines.push(`note:     ${n}`);
   return lines.join('\n') + '\n';

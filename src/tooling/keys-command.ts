@@ -14,7 +14,15 @@ import { configFailure, type Out } from './cli-io.js';
 export function keysCreate(args: string[], io: Out): number {
   const { values } = parseArgs({
     args,
-    options: { id: { type: 'string' }, roles: { type: 'string' }, name: { type: 'string' }, email: { type: 'string' }, expires: { type: 'string' }, networks: { type: 'string' }, 'rate-limit': { type: 'string' } },
+    options: {
+      id: { type: 'string' },
+      roles: { type: 'string' },
+      name: { type: 'string' },
+      email: { type: 'string' },
+      expires: { type: 'string' },
+      networks: { type: 'string' },
+      'rate-limit': { type: 'string' },
+    },
     strict: true,
   });
   if (!values.id) {
@@ -26,7 +34,11 @@ export function keysCreate(args: string[], io: Out): number {
     return 2;
   }
   const key = generateKey();
-  const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const list = (s: string | undefined) =>
+    (s ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
   const entry: Record<string, unknown> = { id: values.id };
   if (values.name) entry.name = values.name;
   if (values.email) entry.email = values.email;
@@ -35,7 +47,9 @@ export function keysCreate(args: string[], io: Out): number {
   if (values.expires) entry.expires = new Date(values.expires).toISOString();
   if (values.networks) entry.networks = list(values.networks);
   if (values['rate-limit']) entry.rateLimit = values['rate-limit'];
-  io.out(`key (shown once, store it now): ${key}\n\n# add to the keys file under "keys:"\n${stringify([entry])}`);
+  io.out(
+    `key (shown once, store it now): ${key}\n\n# add to the keys file under "keys:"\n${stringify([entry])}`,
+  );
   return 0;
 }
 
@@ -58,7 +72,16 @@ export async function revocationCommand(sub: string, args: string[], io: Out): P
   } catch (e) {
     return configFailure(e, io);
   }
-  const { values, positionals } = parseArgs({ args, options: { reason: { type: 'string' }, expires: { type: 'string' }, type: { type: 'string', default: 'key' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      reason: { type: 'string' },
+      expires: { type: 'string' },
+      type: { type: 'string', default: 'key' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
   const type = values.type as RevocationType;
   if (!REVOCATION_TYPES.includes(type)) {
     io.err(`warden keys ${sub}: --type is one of ${REVOCATION_TYPES.join(', ')}\n`);
@@ -71,12 +94,23 @@ export async function revocationCommand(sub: string, args: string[], io: Out): P
       io.err('warden: the store is not reachable (Redis not ready after 5 s)\n');
       return 1;
     }
-    const revocations = new Revocations(new MirroredSet(store.set('revocations', { persistent: true }), { resyncMs: 60_000 }));
+    const revocations = new Revocations(
+      new MirroredSet(store.set('revocations', { persistent: true }), { resyncMs: 60_000 }),
+    );
     await revocations.mirror.resync();
     const now = Date.now();
     if (sub === 'revocations') {
       const list = revocations.list(now);
-      io.out(list.length === 0 ? 'no revocations\n' : list.map((r) => `${r.type} ${r.id}${r.reason ? ` reason="${r.reason}"` : ''} since ${new Date(r.createdAt).toISOString()}${r.expiresAt ? ` until ${new Date(r.expiresAt).toISOString()}` : ''}`).join('\n') + '\n');
+      io.out(
+        list.length === 0
+          ? 'no revocations\n'
+          : list
+              .map(
+                (r) =>
+                  `${r.type} ${r.id}${r.reason ? ` reason="${r.reason}"` : ''} since ${new Date(r.createdAt).toISOString()}${r.expiresAt ? ` until ${new Date(r.expiresAt).toISOString()}` : ''}`,
+              )
+              .join('\n') + '\n',
+      );
       return 0;
     }
     const id = positionals[0];
@@ -98,15 +132,22 @@ export async function revocationCommand(sub: string, args: string[], io: Out): P
         return 2;
       }
     }
-    if ((await revocations.revoke(type, id, { now, ...(values.reason ? { reason: values.reason } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) })) === 'local') {
+    if (
+      (await revocations.revoke(type, id, {
+        now,
+        ...(values.reason ? { reason: values.reason } : {}),
+        ...(expiresAt !== undefined ? { expiresAt } : {}),
+      })) === 'local'
+    ) {
       io.err('warden: the store did not take the revocation; try again\n');
       return 1;
     }
     const scope = type === 'subject' ? ' (its tokens issued until now)' : '';
-    io.out(`${what} ${id}${scope} revoked${expiresAt ? ` until ${new Date(expiresAt).toISOString()}` : ''} (${store.kind === 'redis' ? 'every replica sharing this Redis' : `state dir ${env.WARDEN_STATE_DIR}`})\n`);
+    io.out(
+      `${what} ${id}${scope} revoked${expiresAt ? ` until ${new Date(expiresAt).toISOString()}` : ''} (${store.kind === 'redis' ? 'every replica sharing this Redis' : `state dir ${env.WARDEN_STATE_DIR}`})\n`,
+    );
     return 0;
   } finally {
     await store.close();
   }
 }
-

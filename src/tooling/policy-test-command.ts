@@ -29,14 +29,18 @@ function failure(c: PolicyTestCase, e: Evaluation): string | null {
   const problems: string[] = [];
   const actual = got(e);
   if (actual !== c.expect) problems.push(`expected ${c.expect}, got ${actual}`);
-  if (c.reason !== undefined && c.reason !== e.outcome.reason) problems.push(`expected reason ${c.reason}, got ${e.outcome.reason}`);
+  if (c.reason !== undefined && c.reason !== e.outcome.reason)
+    problems.push(`expected reason ${c.reason}, got ${e.outcome.reason}`);
   if (c.rule !== undefined && c.rule !== e.outcome.rule) {
-    problems.push(`expected ${c.rule === null ? 'the policy default' : `rule [${c.rule}]`}, got ${e.outcome.rule === null ? 'the policy default' : `rule [${e.outcome.rule}]`}`);
+    problems.push(
+      `expected ${c.rule === null ? 'the policy default' : `rule [${c.rule}]`}, got ${e.outcome.rule === null ? 'the policy default' : `rule [${e.outcome.rule}]`}`,
+    );
   }
   // A limit applies only to an allowed request; on a deny the decision mismatch says it all.
   if (c.rateLimit !== undefined && actual === 'allow') {
     const limit = e.outcome.rateLimit?.name ?? null;
-    if (limit !== c.rateLimit) problems.push(`expected rate limit ${c.rateLimit ?? 'none'}, got ${limit ?? 'none'}`);
+    if (limit !== c.rateLimit)
+      problems.push(`expected rate limit ${c.rateLimit ?? 'none'}, got ${limit ?? 'none'}`);
   }
   return problems.length === 0 ? null : problems.join('; ');
 }
@@ -53,7 +57,9 @@ async function readFiles(files: string[]): Promise<{ parsed: Parsed[]; problems:
       data = parse(await readFile(file, 'utf8'));
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      problems.push(`${file}: ${err.code === 'ENOENT' ? 'file not found' : `not valid YAML: ${err.message.split('\n')[0]}`}`);
+      problems.push(
+        `${file}: ${err.code === 'ENOENT' ? 'file not found' : `not valid YAML: ${err.message.split('\n')[0]}`}`,
+      );
       continue;
     }
     const result = policyTestFile.safeParse(data);
@@ -91,14 +97,25 @@ function runCases(loaded: Loaded, p: Parsed, io: Out, now: number): { passed: nu
   let failed = 0;
   io.out(`${p.file}\n`);
   for (const c of p.cases) {
-    const e = evaluate(loaded.policy, loaded.keys, {
-      method: c.request.method,
-      url: c.request.url,
-      ...(c.request.ip !== undefined ? { ip: c.request.ip } : {}),
-      ...(c.request.headers ? { headers: Object.fromEntries(Object.entries(c.request.headers).map(([k, v]) => [k.toLowerCase(), v])) } : {}),
-      ...(c.identity?.key !== undefined ? { key: c.identity.key } : {}),
-      ...(c.identity?.roles !== undefined ? { roles: c.identity.roles } : {}),
-    }, now);
+    const e = evaluate(
+      loaded.policy,
+      loaded.keys,
+      {
+        method: c.request.method,
+        url: c.request.url,
+        ...(c.request.ip !== undefined ? { ip: c.request.ip } : {}),
+        ...(c.request.headers
+          ? {
+              headers: Object.fromEntries(
+                Object.entries(c.request.headers).map(([k, v]) => [k.toLowerCase(), v]),
+              ),
+            }
+          : {}),
+        ...(c.identity?.key !== undefined ? { key: c.identity.key } : {}),
+        ...(c.identity?.roles !== undefined ? { roles: c.identity.roles } : {}),
+      },
+      now,
+    );
     const why = failure(c, e);
     if (why === null) {
       passed++;
@@ -108,7 +125,10 @@ function runCases(loaded: Loaded, p: Parsed, io: Out, now: number): { passed: nu
     failed++;
     io.out(`  ✗ ${c.name}\n      ${why}\n      decision: ${describeOutcome(e.outcome)}\n`);
     const rule = e.outcome.rule;
-    if (rule !== null && e.outcome.decision !== 'malformed') io.out(`      rule [${rule}]: ${describeMatch(loaded.config.policy, rule)} → ${describeEffect(loaded.config.policy, rule)}\n`);
+    if (rule !== null && e.outcome.decision !== 'malformed')
+      io.out(
+        `      rule [${rule}]: ${describeMatch(loaded.config.policy, rule)} → ${describeEffect(loaded.config.policy, rule)}\n`,
+      );
     io.out(`      ${explainHint(c)}\n`);
   }
   return { passed, failed };
@@ -124,7 +144,9 @@ export async function policyTestCommand(args: string[], io: Out): Promise<number
   }
   const { parsed, problems } = await readFiles(files);
   if (problems.length > 0) {
-    io.err(`warden test: invalid test file (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n`);
+    io.err(
+      `warden test: invalid test file (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n`,
+    );
     for (const p of problems) io.err(`  ${p}\n`);
     return 2;
   }
@@ -139,6 +161,8 @@ export async function policyTestCommand(args: string[], io: Out): Promise<number
     failed += r.failed;
   }
   const files_ = `${parsed.length} file${parsed.length === 1 ? '' : 's'}`;
-  io.out(failed === 0 ? `\n${passed} passed (${files_})\n` : `\n${failed} failed, ${passed} passed (${files_})\n`);
+  io.out(
+    failed === 0 ? `\n${passed} passed (${files_})\n` : `\n${failed} failed, ${passed} passed (${files_})\n`,
+  );
   return failed === 0 ? 0 : 1;
 }

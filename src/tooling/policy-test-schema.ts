@@ -10,18 +10,29 @@ const expectation = z.string().transform((v, ctx): Expectation => {
   if ((EXPECTATIONS as readonly string[]).includes(v)) return v as Expectation;
   ctx.addIssue({
     code: 'custom',
-    message: v === 'deny-429'
-      ? 'deny-429 is not supported: tests do not consume rate limits; assert the limit that applies with `rateLimit: <name>`'
-      : `"${v}" is not one of ${EXPECTATIONS.join(', ')}`,
+    message:
+      v === 'deny-429'
+        ? 'deny-429 is not supported: tests do not consume rate limits; assert the limit that applies with `rateLimit: <name>`'
+        : `"${v}" is not one of ${EXPECTATIONS.join(', ')}`,
   });
   return z.NEVER;
 });
 
 const request = z.strictObject({
   method: z.string().regex(/^[A-Z][A-Z-]{0,31}$/, 'an upper-case HTTP method such as GET'),
-  url: z.string().regex(/^https?:\/\/[^/?#\s]+\/\S*$/i, 'an absolute http(s) URL with a path, e.g. https://api.example.com/api/nodes'),
-  ip: z.string().refine((s) => parseAddress(s) !== null, 'an IPv4 or IPv6 address').optional(),
-  headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a header name'), z.string()).optional(),
+  url: z
+    .string()
+    .regex(
+      /^https?:\/\/[^/?#\s]+\/\S*$/i,
+      'an absolute http(s) URL with a path, e.g. https://api.example.com/api/nodes',
+    ),
+  ip: z
+    .string()
+    .refine((s) => parseAddress(s) !== null, 'an IPv4 or IPv6 address')
+    .optional(),
+  headers: z
+    .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a header name'), z.string())
+    .optional(),
 });
 
 const identity = z
@@ -53,7 +64,8 @@ export const policyTestFile = z
   .superRefine((cases, ctx) => {
     const seen = new Set<string>();
     cases.forEach((c, i) => {
-      if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate case name "${c.name}"` });
+      if (seen.has(c.name))
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate case name "${c.name}"` });
       seen.add(c.name);
     });
   });

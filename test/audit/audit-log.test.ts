@@ -35,7 +35,25 @@ const event: fc.Arbitrary<DecisionEvent> = fc.record(
     rateLimit: fc.string(),
     durationMs: fc.double({ min: 0, max: 1e6, noNaN: true }),
   },
-  { requiredKeys: ['reqId', 'decision', 'reason', 'status', 'dialect', 'method', 'host', 'path', 'clientIp', 'peer', 'sub', 'authMethod', 'keyId', 'rule', 'durationMs'] },
+  {
+    requiredKeys: [
+      'reqId',
+      'decision',
+      'reason',
+      'status',
+      'dialect',
+      'method',
+      'host',
+      'path',
+      'clientIp',
+      'peer',
+      'sub',
+      'authMethod',
+      'keyId',
+      'rule',
+      'durationMs',
+    ],
+  },
 );
 
 describe('audit lines', () => {
@@ -65,7 +83,10 @@ describe('audit lines', () => {
     const writer = new LineWriter(openSync(file, 'w'));
     const log = createAuditLog([lineWriterSink('file', writer)]);
     const events = fc.sample(event, 400);
-    events.push({ ...events[0]!, sub: 'José', path: '/ü/€/😀', reqId: 'plain-after-unicode' }, { ...events[0]!, sub: 'plain', path: '/a', reqId: 'r', headerProblems: ['x-team: ü'] });
+    events.push(
+      { ...events[0]!, sub: 'José', path: '/ü/€/😀', reqId: 'plain-after-unicode' },
+      { ...events[0]!, sub: 'plain', path: '/a', reqId: 'r', headerProblems: ['x-team: ü'] },
+    );
     for (const e of events) log.decision(e);
     await log.flush();
     const lines = readFileSync(file, 'utf8').trim().split('\n');
@@ -78,7 +99,23 @@ describe('audit lines', () => {
 
   it('writes the decisions of a turn at its end, in order, before any admin event and before a flush completes', async () => {
     const { lines, log } = capture();
-    const base: DecisionEvent = { reqId: 'r', decision: 'allow', reason: 'permitted', status: 200, dialect: 'nginx', method: 'GET', host: 'h', path: '/', clientIp: null, peer: null, sub: null, authMethod: null, keyId: null, rule: 0, durationMs: 0 };
+    const base: DecisionEvent = {
+      reqId: 'r',
+      decision: 'allow',
+      reason: 'permitted',
+      status: 200,
+      dialect: 'nginx',
+      method: 'GET',
+      host: 'h',
+      path: '/',
+      clientIp: null,
+      peer: null,
+      sub: null,
+      authMethod: null,
+      keyId: null,
+      rule: 0,
+      durationMs: 0,
+    };
     log.decision({ ...base, reqId: 'd1' });
     log.decision({ ...base, reqId: 'd2' });
     log.admin({ event: 'revocation_added', id: 'k1' });
@@ -86,22 +123,50 @@ describe('audit lines', () => {
     await new Promise((r) => setImmediate(r));
     log.decision({ ...base, reqId: 'd4' });
     await log.flush();
-    expect(lines.map((l) => JSON.parse(l)).map((l) => l.reqId ?? l.event)).toEqual(['d1', 'd2', 'revocation_added', 'd3', 'd4']);
+    expect(lines.map((l) => JSON.parse(l)).map((l) => l.reqId ?? l.event)).toEqual([
+      'd1',
+      'd2',
+      'revocation_added',
+      'd3',
+      'd4',
+    ]);
   });
 
   it('writes admin events with their own event name', () => {
     const { lines, log } = capture();
     log.admin({ event: 'revocation_added', id: 'k"1', by: 'ops' });
-    expect(JSON.parse(lines[0]!)).toMatchObject({ schema: AUDIT_SCHEMA, event: 'revocation_added', id: 'k"1', by: 'ops' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      schema: AUDIT_SCHEMA,
+      event: 'revocation_added',
+      id: 'k"1',
+      by: 'ops',
+    });
   });
 
   it('samples allow decisions only: denies, would-denies and admin events are always written', () => {
     let n = 0;
     // A fixed sequence in place of Math.random: every other allow falls under a 0.5 sample.
     const { lines, log } = capture({ allowSample: 0.5, random: () => (n++ % 2 === 0 ? 0.1 : 0.9) });
-    const base: DecisionEvent = { reqId: 'r', decision: 'allow', reason: 'permitted', status: 200, dialect: 'nginx', method: 'GET', host: 'h', path: '/', clientIp: null, peer: null, sub: null, authMethod: null, keyId: null, rule: 0, durationMs: 0 };
+    const base: DecisionEvent = {
+      reqId: 'r',
+      decision: 'allow',
+      reason: 'permitted',
+      status: 200,
+      dialect: 'nginx',
+      method: 'GET',
+      host: 'h',
+      path: '/',
+      clientIp: null,
+      peer: null,
+      sub: null,
+      authMethod: null,
+      keyId: null,
+      rule: 0,
+      durationMs: 0,
+    };
     for (let i = 0; i < 10; i++) log.decision({ ...base, reqId: `allow-${i}` });
-    for (const decision of ['forbidden', 'unauthenticated', 'limited', 'would-deny', 'error'] as const) for (let i = 0; i < 4; i++) log.decision({ ...base, decision, reqId: `${decision}-${i}` });
+    for (const decision of ['forbidden', 'unauthenticated', 'limited', 'would-deny', 'error'] as const)
+      for (let i = 0; i < 4; i++) log.decision({ ...base, decision, reqId: `${decision}-${i}` });
     log.admin({ event: 'ban_started', ip: '203.0.113.9' });
     const parsed = lines.map((l) => JSON.parse(l));
     expect(parsed.filter((l) => l.decision === 'allow')).toHaveLength(5);

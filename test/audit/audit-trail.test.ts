@@ -26,7 +26,8 @@ afterEach(async () => {
   w = null;
 });
 
-const ask = (t: TestWarden, uri: string, extra: Record<string, string> = {}) => send(`${t.url}/verify/traefik`, { headers: { ...traefikHeaders(uri, '203.0.113.5'), ...extra } });
+const ask = (t: TestWarden, uri: string, extra: Record<string, string> = {}) =>
+  send(`${t.url}/verify/traefik`, { headers: { ...traefikHeaders(uri, '203.0.113.5'), ...extra } });
 
 describe('request ids', () => {
   it('keeps a valid X-Request-ID, returns it to the proxy and writes it in the audit line', async () => {
@@ -63,7 +64,9 @@ describe('request ids', () => {
     // A raw request: Node's client refuses to send a CR in a header value; a hostile client does not.
     const raw = await new Promise<string>((resolve, reject) => {
       const s = connect(w!.port, '127.0.0.1', () => {
-        s.write(`GET /verify/traefik HTTP/1.1\r\nHost: x\r\nX-Forwarded-Method: GET\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: app.example.com\r\nX-Forwarded-Uri: /api/x\r\nX-Forwarded-For: 203.0.113.5\r\nX-API-Key: ${dev.key}\r\nX-Request-ID: abc\rInjected: yes\r\nConnection: close\r\n\r\n`);
+        s.write(
+          `GET /verify/traefik HTTP/1.1\r\nHost: x\r\nX-Forwarded-Method: GET\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: app.example.com\r\nX-Forwarded-Uri: /api/x\r\nX-Forwarded-For: 203.0.113.5\r\nX-API-Key: ${dev.key}\r\nX-Request-ID: abc\rInjected: yes\r\nConnection: close\r\n\r\n`,
+        );
       });
       let out = '';
       s.on('data', (d) => (out += d));
@@ -81,10 +84,18 @@ describe('sampling', () => {
   it('WARDEN_AUDIT_ALLOW_SAMPLE=0 writes no allow, every deny', async () => {
     w = await startWarden({ policy, keys: [dev.entry], env: { WARDEN_AUDIT_ALLOW_SAMPLE: '0' } });
     for (let i = 0; i < 5; i++) expect((await ask(w, '/api/x', { 'X-API-Key': dev.key })).status).toBe(200);
-    for (let i = 0; i < 3; i++) expect((await ask(w, '/internal/x', { 'X-API-Key': dev.key })).status).toBe(403);
-    for (let i = 0; i < 2; i++) expect((await ask(w, '/api/x', { 'X-API-Key': 'wdn_nope' })).status).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await ask(w, '/internal/x', { 'X-API-Key': dev.key })).status).toBe(403);
+    for (let i = 0; i < 2; i++)
+      expect((await ask(w, '/api/x', { 'X-API-Key': 'wdn_nope' })).status).toBe(401);
     const decisions = w.audit.filter((l) => l.event === 'decision');
-    expect(decisions.map((l) => l.decision)).toEqual(['forbidden', 'forbidden', 'forbidden', 'unauthenticated', 'unauthenticated']);
+    expect(decisions.map((l) => l.decision)).toEqual([
+      'forbidden',
+      'forbidden',
+      'forbidden',
+      'unauthenticated',
+      'unauthenticated',
+    ]);
     // Metrics still count every decision.
     expect(value(await scrape(`${w.url}/metrics`), 'warden_decisions_total', { decision: 'allow' })).toBe(5);
   });
@@ -92,17 +103,34 @@ describe('sampling', () => {
 
 describe('file sink', () => {
   it('appends one JSON line per event and rotates by size, keeping WARDEN_AUDIT_FILE_KEEP files', async () => {
-    const dir = (await import('node:fs')).mkdtempSync(join((await import('node:os')).tmpdir(), 'warden-audit-'));
+    const dir = (await import('node:fs')).mkdtempSync(
+      join((await import('node:os')).tmpdir(), 'warden-audit-'),
+    );
     const file = join(dir, 'audit.jsonl');
-    w = await startWarden({ policy, keys: [dev.entry], env: { WARDEN_AUDIT_SINKS: 'file', WARDEN_AUDIT_FILE: file, WARDEN_AUDIT_FILE_MAX_SIZE: '2KiB', WARDEN_AUDIT_FILE_KEEP: '2' } });
-    for (let i = 0; i < 40; i++) await ask(w, '/api/x', { 'X-API-Key': dev.key, 'X-Request-ID': `file-${i}` });
+    w = await startWarden({
+      policy,
+      keys: [dev.entry],
+      env: {
+        WARDEN_AUDIT_SINKS: 'file',
+        WARDEN_AUDIT_FILE: file,
+        WARDEN_AUDIT_FILE_MAX_SIZE: '2KiB',
+        WARDEN_AUDIT_FILE_KEEP: '2',
+      },
+    });
+    for (let i = 0; i < 40; i++)
+      await ask(w, '/api/x', { 'X-API-Key': dev.key, 'X-Request-ID': `file-${i}` });
     await w.close();
     const files = [file, `${file}.1`, `${file}.2`];
     for (const f of files) expect(existsSync(f), f).toBe(true);
     expect(existsSync(`${file}.3`)).toBe(false);
     for (const f of files) expect(statSync(f).size, f).toBeLessThanOrEqual(2048);
     // The newest lines are in the live file, older ones in .1 then .2, in order; the oldest rotated away.
-    const ids = [...files].reverse().flatMap((f) => readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l).reqId as string));
+    const ids = [...files].reverse().flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).reqId as string),
+    );
     expect(ids.at(-1)).toBe('file-39');
     const n = ids.map((id) => Number(id.slice(5)));
     expect(n).toEqual([...Array(n.length).keys()].map((i) => 40 - n.length + i));
@@ -112,12 +140,17 @@ describe('file sink', () => {
 
   it('refuses to start when the file cannot be opened, naming the variable and the path', async () => {
     const bad = '/nonexistent-warden-dir/audit.jsonl';
-    const e = await startWarden({ policy, env: { WARDEN_AUDIT_SINKS: 'stdout,file', WARDEN_AUDIT_FILE: bad } }).then(
+    const e = await startWarden({
+      policy,
+      env: { WARDEN_AUDIT_SINKS: 'stdout,file', WARDEN_AUDIT_FILE: bad },
+    }).then(
       () => null,
       (err: unknown) => err,
     );
     expect(e).toBeInstanceOf(ConfigError);
-    expect((e as ConfigError).message).toContain(`env WARDEN_AUDIT_FILE: cannot open ${bad} for appending (ENOENT)`);
+    expect((e as ConfigError).message).toContain(
+      `env WARDEN_AUDIT_FILE: cannot open ${bad} for appending (ENOENT)`,
+    );
   });
 });
 
@@ -127,7 +160,14 @@ describe('webhook sink through warden', () => {
     w = await startWarden({
       policy,
       keys: [dev.entry],
-      env: { WARDEN_AUDIT_SINKS: 'webhook', WARDEN_AUDIT_WEBHOOK_URL: `http://127.0.0.1:${port}/audit`, WARDEN_AUDIT_WEBHOOK_BATCH: '5', WARDEN_AUDIT_WEBHOOK_QUEUE: '20', WARDEN_AUDIT_WEBHOOK_INTERVAL: '50ms', WARDEN_SHUTDOWN_TIMEOUT: '1s' },
+      env: {
+        WARDEN_AUDIT_SINKS: 'webhook',
+        WARDEN_AUDIT_WEBHOOK_URL: `http://127.0.0.1:${port}/audit`,
+        WARDEN_AUDIT_WEBHOOK_BATCH: '5',
+        WARDEN_AUDIT_WEBHOOK_QUEUE: '20',
+        WARDEN_AUDIT_WEBHOOK_INTERVAL: '50ms',
+        WARDEN_SHUTDOWN_TIMEOUT: '1s',
+      },
     });
     for (let i = 0; i < 50; i++) expect((await ask(w, '/api/x', { 'X-API-Key': dev.key })).status).toBe(200);
     const m = await scrape(`${w.url}/metrics`);
@@ -144,17 +184,33 @@ describe('readiness', () => {
     w = await startWarden({ policy, keys: [dev.entry] });
     const ok = await send(`${w.url}/readyz`);
     expect(ok.status).toBe(200);
-    expect(JSON.parse(ok.body)).toMatchObject({ ready: true, notReady: [], parts: { policy: true, keys: true, store: true, bans: true, accepting: true } });
+    expect(JSON.parse(ok.body)).toMatchObject({
+      ready: true,
+      notReady: [],
+      parts: { policy: true, keys: true, store: true, bans: true, accepting: true },
+    });
     let jwksLoaded = false;
-    const unregister = w.readiness.register('jwks', () => ({ ready: jwksLoaded, detail: jwksLoaded ? '1 issuer' : 'fetching https://idp.example.com/jwks' }));
+    const unregister = w.readiness.register('jwks', () => ({
+      ready: jwksLoaded,
+      detail: jwksLoaded ? '1 issuer' : 'fetching https://idp.example.com/jwks',
+    }));
     const waiting = await send(`${w.url}/readyz`);
     expect(waiting.status).toBe(503);
-    expect(JSON.parse(waiting.body)).toMatchObject({ ready: false, notReady: ['jwks'], parts: { jwks: false }, details: { jwks: 'fetching https://idp.example.com/jwks' } });
+    expect(JSON.parse(waiting.body)).toMatchObject({
+      ready: false,
+      notReady: ['jwks'],
+      parts: { jwks: false },
+      details: { jwks: 'fetching https://idp.example.com/jwks' },
+    });
     jwksLoaded = true;
     expect((await send(`${w.url}/readyz`)).status).toBe(200);
     unregister();
     const closing = w.close();
-    expect(w.readiness.report()).toMatchObject({ ready: false, notReady: ['accepting'], details: { accepting: 'shutting down' } });
+    expect(w.readiness.report()).toMatchObject({
+      ready: false,
+      notReady: ['accepting'],
+      details: { accepting: 'shutting down' },
+    });
     await closing;
     w = null;
   });

@@ -70,4 +70,3 @@ describe('RotatingFile', () => {
     expect(readFileSync(path, 'utf8')).toBe('c'.repeat(10) + '\n');
   });
 });
-

@@ -25,7 +25,13 @@ const children: ChildProcess[] = [];
 beforeAll(async () => {
   // Tested as users run it: built JS (built once by test/global-setup.ts), a process of its own, a real signal.
   dir = mkdtempSync(join(tmpdir(), 'warden-shutdown-'));
-  writeFileSync(join(dir, 'policy.yaml'), stringify({ roles: { developer: ['api:*'] }, rules: [{ match: { path: '/api/**' }, require: ['api:read'] }] }));
+  writeFileSync(
+    join(dir, 'policy.yaml'),
+    stringify({
+      roles: { developer: ['api:*'] },
+      rules: [{ match: { path: '/api/**' }, require: ['api:read'] }],
+    }),
+  );
   writeFileSync(join(dir, 'keys.yaml'), stringify({ keys: [dev.entry] }));
   receiver = await startReceiver();
 }, 120_000);
@@ -34,9 +40,20 @@ afterAll(async () => {
   await receiver?.close();
 });
 
-function wardenProcess(env: Record<string, string>): { proc: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
+function wardenProcess(env: Record<string, string>): {
+  proc: ChildProcess;
+  stderr: () => string;
+  exited: Promise<number | null>;
+} {
   const proc = spawn(process.execPath, [CLI, 'serve'], {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', WARDEN_POLICY: join(dir, 'policy.yaml'), WARDEN_API_KEYS: join(dir, 'keys.yaml'), WARDEN_STATE_DIR: join(dir, 'state'), ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOST: '127.0.0.1',
+      WARDEN_POLICY: join(dir, 'policy.yaml'),
+      WARDEN_API_KEYS: join(dir, 'keys.yaml'),
+      WARDEN_STATE_DIR: join(dir, 'state'),
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(proc);
@@ -73,8 +90,24 @@ async function sigtermUnderLoad(extraEnv: Record<string, string>): Promise<void>
   receiver.posts.length = 0;
   {
     const port = await freePort();
-    const w = wardenProcess({ PORT: String(port), WARDEN_AUDIT_SINKS: 'webhook', WARDEN_AUDIT_WEBHOOK_URL: receiver.url, WARDEN_AUDIT_WEBHOOK_BATCH: '100', WARDEN_AUDIT_WEBHOOK_INTERVAL: '500ms', WARDEN_SHUTDOWN_TIMEOUT: '10s', ...extraEnv });
-    await within(15_000, async () => (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0)) === 200, 50);
+    const w = wardenProcess({
+      PORT: String(port),
+      WARDEN_AUDIT_SINKS: 'webhook',
+      WARDEN_AUDIT_WEBHOOK_URL: receiver.url,
+      WARDEN_AUDIT_WEBHOOK_BATCH: '100',
+      WARDEN_AUDIT_WEBHOOK_INTERVAL: '500ms',
+      WARDEN_SHUTDOWN_TIMEOUT: '10s',
+      ...extraEnv,
+    });
+    await within(
+      15_000,
+      async () =>
+        (await fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        )) === 200,
+      50,
+    );
 
     // 16 clients on keep-alive connections, each sending requests back to back until warden stops answering.
     const agent = new Agent({ keepAlive: true, maxSockets: 16 });
@@ -115,7 +148,9 @@ async function sigtermUnderLoad(extraEnv: Record<string, string>): Promise<void>
     const twice = [...seen].filter(([, n]) => n > 1).map(([id]) => id);
     const missing = answered.filter((id) => !seen.has(id));
     const unanswered = [...seen.keys()].filter((id) => !answered.includes(id));
-    console.log(`shutdown under load: ${answered.length} answered (${answered.length - before} after SIGTERM), ${decisions.length} events in ${receiver.posts.length} POSTs, client errors ${JSON.stringify([...new Set(failures)])}`);
+    console.log(
+      `shutdown under load: ${answered.length} answered (${answered.length - before} after SIGTERM), ${decisions.length} events in ${receiver.posts.length} POSTs, client errors ${JSON.stringify([...new Set(failures)])}`,
+    );
     expect(twice, 'events delivered twice').toEqual([]);
     expect(missing, 'answered requests without an event').toEqual([]);
     expect(unanswered, 'events for requests no client saw answered').toEqual([]);
@@ -131,21 +166,28 @@ describe('graceful shutdown (a warden process, SIGTERM under load)', () => {
     await sigtermUnderLoad({});
   });
 
-  it.skipIf(!REDIS_SERVER || !REDIS_CLI)('the same with Redis: the connection is closed and the exit is still 0', async () => {
-    const redis = await startRedis();
-    try {
-      await sigtermUnderLoad({ REDIS_URL: redis.url });
-      // warden's connection is gone: only redis-cli's own remains.
-      expect((await redis.cli('client', 'list')).split('\n')).toHaveLength(1);
-    } finally {
-      await redis.stop();
-    }
-  });
+  it.skipIf(!REDIS_SERVER || !REDIS_CLI)(
+    'the same with Redis: the connection is closed and the exit is still 0',
+    async () => {
+      const redis = await startRedis();
+      try {
+        await sigtermUnderLoad({ REDIS_URL: redis.url });
+        // warden's connection is gone: only redis-cli's own remains.
+        expect((await redis.cli('client', 'list')).split('\n')).toHaveLength(1);
+      } finally {
+        await redis.stop();
+      }
+    },
+  );
 
   it('exits 2 naming the path when the audit file cannot be opened', async () => {
     const port = await freePort();
     const bad = join(dir, 'no-such-dir', 'audit.jsonl');
-    const w = wardenProcess({ PORT: String(port), WARDEN_AUDIT_SINKS: 'stdout,file', WARDEN_AUDIT_FILE: bad });
+    const w = wardenProcess({
+      PORT: String(port),
+      WARDEN_AUDIT_SINKS: 'stdout,file',
+      WARDEN_AUDIT_FILE: bad,
+    });
     expect(await w.exited).toBe(2);
     expect(w.stderr()).toContain(`env WARDEN_AUDIT_FILE: cannot open ${bad} for appending (ENOENT)`);
   });

@@ -6,7 +6,10 @@ import { traefikHeaders } from '../helpers/replicas.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
-const policy = { roles: { developer: ['api:*'] }, rules: [{ match: { path: '/api/**' }, require: ['api:read'] }] };
+const policy = {
+  roles: { developer: ['api:*'] },
+  rules: [{ match: { path: '/api/**' }, require: ['api:read'] }],
+};
 const dev = testKey('dev', ['developer']);
 const open: { close(): Promise<void> }[] = [];
 afterAll(async () => {
@@ -15,7 +18,9 @@ afterAll(async () => {
 
 async function timed(w: TestWarden): Promise<number> {
   const t0 = performance.now();
-  const r = await send(`${w.url}/verify/traefik`, { headers: traefikHeaders('/api/x', '203.0.113.5', dev.key) });
+  const r = await send(`${w.url}/verify/traefik`, {
+    headers: traefikHeaders('/api/x', '203.0.113.5', dev.key),
+  });
   expect(r.status).toBe(200);
   return performance.now() - t0;
 }
@@ -29,7 +34,13 @@ describe('webhook sink: a slow receiver', () => {
     const slow = await startWarden({
       policy,
       keys: [dev.entry],
-      env: { WARDEN_AUDIT_SINKS: 'webhook', WARDEN_AUDIT_WEBHOOK_URL: receiver.url, WARDEN_AUDIT_WEBHOOK_BATCH: '5', WARDEN_AUDIT_WEBHOOK_INTERVAL: '50ms', WARDEN_SHUTDOWN_TIMEOUT: '1s' },
+      env: {
+        WARDEN_AUDIT_SINKS: 'webhook',
+        WARDEN_AUDIT_WEBHOOK_URL: receiver.url,
+        WARDEN_AUDIT_WEBHOOK_BATCH: '5',
+        WARDEN_AUDIT_WEBHOOK_INTERVAL: '50ms',
+        WARDEN_SHUTDOWN_TIMEOUT: '1s',
+      },
     });
     open.push(slow);
     const off = await startWarden({ policy, keys: [dev.entry], env: { WARDEN_AUDIT_SINKS: 'none' } });
@@ -43,7 +54,9 @@ describe('webhook sink: a slow receiver', () => {
     }
     const [p50, p99, max] = [pct(withWebhook, 0.5), pct(withWebhook, 0.99), Math.max(...withWebhook)];
     const [b50, b99] = [pct(without, 0.5), pct(without, 0.99)];
-    console.log(`/verify with a 5 s webhook: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${max.toFixed(2)} ms; audit off: p50 ${b50.toFixed(2)} ms, p99 ${b99.toFixed(2)} ms`);
+    console.log(
+      `/verify with a 5 s webhook: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${max.toFixed(2)} ms; audit off: p50 ${b50.toFixed(2)} ms, p99 ${b99.toFixed(2)} ms`,
+    );
     // No answer waits for a POST (5 s); the distribution is that of warden without any audit.
     expect(max).toBeLessThan(1000);
     expect(p50).toBeLessThan(b50 * 2 + 1);

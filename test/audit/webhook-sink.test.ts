@@ -9,7 +9,16 @@ let receiver: WebhookReceiver | null = null;
 let sink: WebhookSink | null = null;
 
 function webhook(url: string, opts: Partial<WebhookOptions> = {}): WebhookSink {
-  sink = new WebhookSink({ url, batch: 10, intervalMs: 60_000, queue: 1000, timeoutMs: 2000, backoffMs: 50, maxBackoffMs: 200, ...opts });
+  sink = new WebhookSink({
+    url,
+    batch: 10,
+    intervalMs: 60_000,
+    queue: 1000,
+    timeoutMs: 2000,
+    backoffMs: 50,
+    maxBackoffMs: 200,
+    ...opts,
+  });
   return sink;
 }
 
@@ -22,7 +31,11 @@ afterEach(async () => {
 describe('audit webhook', () => {
   it('sends full batches at once, as NDJSON with the auth header, in order; the rest after the interval', async () => {
     receiver = await startReceiver();
-    const s = webhook(receiver.url, { batch: 10, intervalMs: 1500, header: ['Authorization', 'Splunk test-token'] });
+    const s = webhook(receiver.url, {
+      batch: 10,
+      intervalMs: 1500,
+      header: ['Authorization', 'Splunk test-token'],
+    });
     const started = Date.now();
     for (let i = 0; i < 35; i++) s.write(line(i));
     await within(3000, () => receiver!.posts.length === 3);
@@ -46,7 +59,9 @@ describe('audit webhook', () => {
     await within(5000, () => receiver!.accepted().length === 20);
     expect(receiver.posts.slice(0, 3).map((p) => p.status)).toEqual([500, 500, 500]);
     // The refused batch is the one retried: the same ten events, then the next ten.
-    expect(receiver.posts.slice(0, 4).map((p) => p.events.map((e) => e.n))).toEqual(Array(4).fill([...Array(10).keys()]));
+    expect(receiver.posts.slice(0, 4).map((p) => p.events.map((e) => e.n))).toEqual(
+      Array(4).fill([...Array(10).keys()]),
+    );
     expect(receiver.accepted().map((e) => e.n)).toEqual([...Array(20).keys()]);
     expect(s.failures).toBe(3);
     await within(1000, () => s.delivered === 20);

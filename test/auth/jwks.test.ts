@@ -67,7 +67,19 @@ async function withIssuer(keys: TestKey[]) {
 
 const addr = parseAddress('127.0.0.1')!;
 function request(token: string): RequestDescription {
-  return { method: 'GET', proto: 'https', host: 'a', authority: 'a', path: '/', matchPath: '/', altMatchPaths: null, rawUri: '/', clientIp: addr, peer: addr, headers: HeaderMap.fromHeaders(new Headers({ authorization: `Bearer ${token}` })) };
+  return {
+    method: 'GET',
+    proto: 'https',
+    host: 'a',
+    authority: 'a',
+    path: '/',
+    matchPath: '/',
+    altMatchPaths: null,
+    rawUri: '/',
+    clientIp: addr,
+    peer: addr,
+    headers: HeaderMap.fromHeaders(new Headers({ authorization: `Bearer ${token}` })),
+  };
 }
 
 async function check(auth: JwtAuthenticator, token: string, now: number): Promise<string> {
@@ -111,7 +123,10 @@ describe('key sets', () => {
     iss.mode = 'down';
     c.advance(3_600_000); // an hour later the set is long past its refresh time
     const at = () => ({ iat: Math.floor(c.now() / 1000), exp: Math.floor(c.now() / 1000) + 300 });
-    for (let i = 0; i < 5; i++) expect(await check(auth, await iss.mint({ aud: AUD, sub: `s${i}`, ...at() }), c.now())).toBe(`ok:s${i}`);
+    for (let i = 0; i < 5; i++)
+      expect(await check(auth, await iss.mint({ aud: AUD, sub: `s${i}`, ...at() }), c.now())).toBe(
+        `ok:s${i}`,
+      );
     await vi.waitFor(() => expect(iss.hits.jwks).toBe(2)); // one background refresh, failed
     c.advance(31_000);
     expect(await check(auth, await iss.mint({ aud: AUD, sub: 'later', ...at() }), c.now())).toBe('ok:later');
@@ -128,11 +143,18 @@ describe('key sets', () => {
     await verifier.start();
     expect(iss.hits.jwks).toBe(1);
     const rogue = await makeKey('ES256');
-    const forge = (i: number) => signRaw({ alg: 'ES256', kid: `rogue-${i}` }, { iss: iss.issuer, aud: AUD, sub: 'x', exp: Math.floor(c.now() / 1000) + 60 }, rogue);
+    const forge = (i: number) =>
+      signRaw(
+        { alg: 'ES256', kid: `rogue-${i}` },
+        { iss: iss.issuer, aud: AUD, sub: 'x', exp: Math.floor(c.now() / 1000) + 60 },
+        rogue,
+      );
     c.advance(31_000);
     for (let i = 0; i < 200; i++) expect(await check(auth, forge(i), c.now())).toBe('unknown_kid');
     expect(iss.hits.jwks).toBe(2);
-    const concurrent = await Promise.all(Array.from({ length: 200 }, (_, i) => check(auth, forge(1000 + i), c.now())));
+    const concurrent = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => check(auth, forge(1000 + i), c.now())),
+    );
     expect(new Set(concurrent)).toEqual(new Set(['unknown_kid']));
     expect(iss.hits.jwks).toBe(2);
     // With the endpoint down the cooldown still holds: failures do not turn the flood into fetches.
@@ -160,7 +182,9 @@ describe('key sets', () => {
     const bad = await startIssuer([k1], { discoveryIssuer: 'https://evil.example.com' });
     open.push(good, bad);
     const c = clock();
-    expect(await check(setup(good, c.now).auth, await good.mint({ aud: AUD, sub: 'u' }), c.now())).toBe('ok:u');
+    expect(await check(setup(good, c.now).auth, await good.mint({ aud: AUD, sub: 'u' }), c.now())).toBe(
+      'ok:u',
+    );
     expect(good.hits.discovery).toBe(1);
     const keys = new IssuerKeys(bad.issuer, undefined, options(c.now));
     await keys.refresh();
@@ -196,7 +220,12 @@ describe('key sets', () => {
     const k1 = await makeKey('ES256');
     const iss = await startIssuer([k1]);
     open.push(iss);
-    const oct = { kty: 'oct', k: Buffer.from('secret-secret-secret-secret-1234').toString('base64url'), kid: 'hmac', alg: 'HS256' };
+    const oct = {
+      kty: 'oct',
+      k: Buffer.from('secret-secret-secret-secret-1234').toString('base64url'),
+      kid: 'hmac',
+      alg: 'HS256',
+    };
     iss.keys = [k1, { ...k1, kid: 'hmac', alg: 'HS256', publicJwk: oct }];
     const { auth } = setup(iss, Date.now);
     const hs = `${Buffer.from(JSON.stringify({ alg: 'HS256', kid: 'hmac' })).toString('base64url')}.${Buffer.from(JSON.stringify({ iss: iss.issuer, aud: AUD, sub: 'x', exp: 9e9 })).toString('base64url')}`;
@@ -294,11 +323,17 @@ describe('verified-token cache', () => {
     const k2 = await makeKey('ES256');
     const { iss, c, fetched, auth, verifier, republish } = await withIssuer([k1]);
     const spy = vi.spyOn(verifier, 'verify');
-    const t1 = await iss.mint({ aud: AUD, sub: 'u1', exp: Math.floor(c.now() / 1000) + 3 * 3600 }, { key: k1 });
+    const t1 = await iss.mint(
+      { aud: AUD, sub: 'u1', exp: Math.floor(c.now() / 1000) + 3 * 3600 },
+      { key: k1 },
+    );
     expect(await check(auth, t1, c.now())).toBe('ok:u1');
     iss.keys = [k1, k2];
     c.advance(31_000);
-    const t2 = await iss.mint({ aud: AUD, sub: 'u2', exp: Math.floor(c.now() / 1000) + 3 * 3600 }, { key: k2 });
+    const t2 = await iss.mint(
+      { aud: AUD, sub: 'u2', exp: Math.floor(c.now() / 1000) + 3 * 3600 },
+      { key: k2 },
+    );
     expect(await check(auth, t2, c.now())).toBe('ok:u2'); // unknown kid: fetched again, verified with the new set
     expect(fetched.n).toBe(2);
     // Remembered with the set its key came from (the one fetched for it), so a hit needs no check.
@@ -343,7 +378,9 @@ describe('verified-token cache', () => {
     iss.mode = 'hang';
     c.advance(31_000);
     const strangers = await Promise.all(Array.from({ length: 50 }, () => makeKey('ES256')));
-    const tokens = await Promise.all(strangers.map((k, i) => iss.mint({ aud: AUD, sub: `x${i}`, exp }, { key: k })));
+    const tokens = await Promise.all(
+      strangers.map((k, i) => iss.mint({ aud: AUD, sub: `x${i}`, exp }, { key: k })),
+    );
     const started = performance.now();
     const answers = await Promise.all(tokens.map((t) => check(auth, t, c.now())));
     const took = performance.now() - started;
@@ -358,7 +395,10 @@ describe('verified-token cache', () => {
     const k384 = await makeKey('ES384');
     const { iss, c, fetched, auth, verifier, republish } = await withIssuer([k256]);
     const spy = vi.spyOn(verifier, 'verify');
-    const t = await iss.mint({ aud: AUD, sub: 'u', exp: Math.floor(c.now() / 1000) + 3 * 3600 }, { key: k384, header: { kid: undefined } });
+    const t = await iss.mint(
+      { aud: AUD, sub: 'u', exp: Math.floor(c.now() / 1000) + 3 * 3600 },
+      { key: k384, header: { kid: undefined } },
+    );
     await verifier.start();
     expect(fetched.n).toBe(1);
     iss.keys = [k256, k384];
@@ -373,7 +413,11 @@ describe('verified-token cache', () => {
   });
 
   it('a kid carried by two keys: both are tried, and withdrawing an unrelated key keeps the token', async () => {
-    const [a, b, other] = await Promise.all([makeKey('ES256', 'dup'), makeKey('ES256', 'dup'), makeKey('ES256')]);
+    const [a, b, other] = await Promise.all([
+      makeKey('ES256', 'dup'),
+      makeKey('ES256', 'dup'),
+      makeKey('ES256'),
+    ]);
     const { iss, c, auth, verifier, republish } = await withIssuer([a, b, other]);
     const spy = vi.spyOn(verifier, 'verify');
     const t = await iss.mint({ aud: AUD, sub: 'u', exp: Math.floor(c.now() / 1000) + 3 * 3600 }, { key: b });
@@ -393,7 +437,13 @@ describe('verified-token cache', () => {
     const exp = Math.floor(c.now() / 1000) + 3 * 3600;
     const noKid = { kid: undefined };
     // The second key's signature holds: a wrong audience is refused as such, not as a bad signature.
-    expect(await check(auth, await iss.mint({ aud: 'someone-else', sub: 'u', exp }, { key: keys[1], header: noKid }), c.now())).toBe('wrong_audience');
+    expect(
+      await check(
+        auth,
+        await iss.mint({ aud: 'someone-else', sub: 'u', exp }, { key: keys[1], header: noKid }),
+        c.now(),
+      ),
+    ).toBe('wrong_audience');
     const t = await iss.mint({ aud: AUD, sub: 'u', exp }, { key: keys[0], header: noKid });
     expect(await check(auth, t, c.now())).toBe('ok:u');
     // One key more than MAX_CANDIDATE_KEYS fits: a token without a kid is refused before any signature check.
@@ -403,10 +453,18 @@ describe('verified-token cache', () => {
     await vi.waitFor(() => expect(fetched.n).toBe(2));
     const signatureChecks = vi.spyOn(crypto.subtle, 'verify');
     try {
-      expect(await check(auth, await iss.mint({ aud: AUD, sub: 'v', exp }, { key: keys[0], header: noKid }), c.now())).toBe('unknown_kid');
+      expect(
+        await check(
+          auth,
+          await iss.mint({ aud: AUD, sub: 'v', exp }, { key: keys[0], header: noKid }),
+          c.now(),
+        ),
+      ).toBe('unknown_kid');
       expect(signatureChecks).not.toHaveBeenCalled();
       // A token naming its kid is unaffected by the set's size.
-      expect(await check(auth, await iss.mint({ aud: AUD, sub: 'k', exp }, { key: keys[4] }), c.now())).toBe('ok:k');
+      expect(await check(auth, await iss.mint({ aud: AUD, sub: 'k', exp }, { key: keys[4] }), c.now())).toBe(
+        'ok:k',
+      );
       expect(signatureChecks).toHaveBeenCalledTimes(1);
     } finally {
       signatureChecks.mockRestore();
@@ -416,7 +474,10 @@ describe('verified-token cache', () => {
   it('a token without a kid is tried against up to MAX_CANDIDATE_KEYS keys, the signing key last', async () => {
     const keys = await Promise.all(Array.from({ length: MAX_CANDIDATE_KEYS }, () => makeKey('ES256')));
     const { iss, c, auth } = await withIssuer(keys);
-    const t = await iss.mint({ aud: AUD, sub: 'u', exp: Math.floor(c.now() / 1000) + 3600 }, { key: keys[MAX_CANDIDATE_KEYS - 1], header: { kid: undefined } });
+    const t = await iss.mint(
+      { aud: AUD, sub: 'u', exp: Math.floor(c.now() / 1000) + 3600 },
+      { key: keys[MAX_CANDIDATE_KEYS - 1], header: { kid: undefined } },
+    );
     const signatureChecks = vi.spyOn(crypto.subtle, 'verify');
     try {
       expect(await check(auth, t, c.now())).toBe('ok:u');
@@ -428,17 +489,52 @@ describe('verified-token cache', () => {
 
   it('ignores an RSA key below 2048 bits in a key set: a token naming it is refused as unknown_kid, not an error', async () => {
     const strong = await makeKey('RS256');
-    const pair = (await crypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, true, ['sign', 'verify'])) as { privateKey: TestKey['privateKey']; publicKey: TestKey['privateKey'] };
-    const weak: TestKey = { kid: 'weak', alg: 'RS256', privateKey: pair.privateKey, publicJwk: { ...(await exportJWK(pair.publicKey)), kid: 'weak', alg: 'RS256', use: 'sig' } };
+    const pair = (await crypto.subtle.generateKey(
+      {
+        name: 'RSASSA-PKCS1-v1_5',
+        modulusLength: 1024,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: 'SHA-256',
+      },
+      true,
+      ['sign', 'verify'],
+    )) as { privateKey: TestKey['privateKey']; publicKey: TestKey['privateKey'] };
+    const weak: TestKey = {
+      kid: 'weak',
+      alg: 'RS256',
+      privateKey: pair.privateKey,
+      publicJwk: { ...(await exportJWK(pair.publicKey)), kid: 'weak', alg: 'RS256', use: 'sig' },
+    };
     const { iss, c, auth } = await withIssuer([weak, strong]);
     const exp = Math.floor(c.now() / 1000) + 3600;
     const now = Math.floor(c.now() / 1000);
-    expect(await check(auth, signRaw({ alg: 'RS256', kid: 'weak', typ: 'at+jwt' }, { iss: iss.issuer, aud: AUD, sub: 'w', iat: now, exp }, weak), c.now())).toBe('unknown_kid');
-    expect(await check(auth, await iss.mint({ aud: AUD, sub: 's', exp }, { key: strong, header: { kid: undefined } }), c.now())).toBe('ok:s');
+    expect(
+      await check(
+        auth,
+        signRaw(
+          { alg: 'RS256', kid: 'weak', typ: 'at+jwt' },
+          { iss: iss.issuer, aud: AUD, sub: 'w', iat: now, exp },
+          weak,
+        ),
+        c.now(),
+      ),
+    ).toBe('unknown_kid');
+    expect(
+      await check(
+        auth,
+        await iss.mint({ aud: AUD, sub: 's', exp }, { key: strong, header: { kid: undefined } }),
+        c.now(),
+      ),
+    ).toBe('ok:s');
   });
 
   it('verifies a token without a kid against each key that fits; any withdrawal checks it again', async () => {
-    const [k1, k2, k3, other] = await Promise.all([makeKey('ES256'), makeKey('ES256'), makeKey('ES256'), makeKey('ES256')]);
+    const [k1, k2, k3, other] = await Promise.all([
+      makeKey('ES256'),
+      makeKey('ES256'),
+      makeKey('ES256'),
+      makeKey('ES256'),
+    ]);
     const { iss, c, auth, verifier, republish } = await withIssuer([k1, k2]);
     const spy = vi.spyOn(verifier, 'verify');
     const exp = Math.floor(c.now() / 1000) + 3 * 3600;
@@ -446,7 +542,9 @@ describe('verified-token cache', () => {
     const t = await iss.mint({ aud: AUD, sub: 'u', exp }, { key: k2, header: noKid });
     expect(JSON.parse(Buffer.from(t.split('.')[0]!, 'base64url').toString())).not.toHaveProperty('kid');
     expect(await check(auth, t, c.now())).toBe('ok:u');
-    expect(await check(auth, await iss.mint({ aud: AUD, sub: 'x', exp }, { key: other, header: noKid }), c.now())).toBe('bad_signature');
+    expect(
+      await check(auth, await iss.mint({ aud: AUD, sub: 'x', exp }, { key: other, header: noKid }), c.now()),
+    ).toBe('bad_signature');
     expect(spy).toHaveBeenCalledTimes(2);
     // Adding a key keeps it remembered; withdrawing any key checks it again (jose might have chosen that one).
     await republish([k1, k2, k3], t, 'u');
@@ -494,17 +592,39 @@ describe('readiness', () => {
     const iss = await startIssuer([k1]);
     open.push(iss);
     iss.mode = 'down';
-    const w = await startWarden({ policy: {}, env: { WARDEN_JWT_ISSUERS: JSON.stringify([{ issuer: iss.issuer, audience: AUD }]), WARDEN_JWKS_COOLDOWN: '0.2s' } });
+    const w = await startWarden({
+      policy: {},
+      env: {
+        WARDEN_JWT_ISSUERS: JSON.stringify([{ issuer: iss.issuer, audience: AUD }]),
+        WARDEN_JWKS_COOLDOWN: '0.2s',
+      },
+    });
     try {
       const r = await send(`${w.url}/readyz`);
       expect(r.status).toBe(503);
-      expect(JSON.parse(r.body)).toMatchObject({ ready: false, notReady: ['jwks'], parts: { jwks: false }, details: { jwks: `waiting for the keys of ${iss.issuer}` } });
+      expect(JSON.parse(r.body)).toMatchObject({
+        ready: false,
+        notReady: ['jwks'],
+        parts: { jwks: false },
+        details: { jwks: `waiting for the keys of ${iss.issuer}` },
+      });
       expect(w.ops.some((l) => l.event === 'jwks_fetch_failed' && l.issuer === iss.issuer)).toBe(true);
       iss.mode = 'up';
       // Retried in the background after each cooldown: ready without any token arriving.
-      await vi.waitFor(async () => expect((await send(`${w.url}/readyz`)).status).toBe(200), { timeout: 3000, interval: 100 });
+      await vi.waitFor(async () => expect((await send(`${w.url}/readyz`)).status).toBe(200), {
+        timeout: 3000,
+        interval: 100,
+      });
       const t = await iss.mint({ aud: AUD, sub: 'u' });
-      const v = await send(`${w.url}/verify/traefik`, { headers: { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'a', 'X-Forwarded-Uri': '/', Authorization: `Bearer ${t}` } });
+      const v = await send(`${w.url}/verify/traefik`, {
+        headers: {
+          'X-Forwarded-Method': 'GET',
+          'X-Forwarded-Proto': 'https',
+          'X-Forwarded-Host': 'a',
+          'X-Forwarded-Uri': '/',
+          Authorization: `Bearer ${t}`,
+        },
+      });
       expect(v.status).toBe(403); // authenticated, and the empty policy's default deny
     } finally {
       await w.close();

@@ -4,7 +4,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
-import { makeKey, signRaw, startIssuer, unsignedToken, type TestIssuer, type TestKey } from '../helpers/issuer.js';
+import {
+  makeKey,
+  signRaw,
+  startIssuer,
+  unsignedToken,
+  type TestIssuer,
+  type TestKey,
+} from '../helpers/issuer.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 
 const policy = {
@@ -37,7 +44,14 @@ beforeAll(async () => {
   b = await startIssuer([bKey]);
   const issuers = [
     { issuer: a.issuer, audience: AUD, subjectPrefix: 'a:' },
-    { issuer: b.issuer, audience: [AUD, 'other'], jwksUri: b.jwksUri, rolesClaim: 'realm_access.roles', subjectPrefix: 'b:', algorithms: ['RS256'] },
+    {
+      issuer: b.issuer,
+      audience: [AUD, 'other'],
+      jwksUri: b.jwksUri,
+      rolesClaim: 'realm_access.roles',
+      subjectPrefix: 'b:',
+      algorithms: ['RS256'],
+    },
   ];
   w = await startWarden({ policy, keys: [ops.entry], env: { WARDEN_JWT_ISSUERS: JSON.stringify(issuers) } });
 });
@@ -55,9 +69,20 @@ let client = 0;
 /** Each request from its own client IP, so the refusals below never add up to a ban. */
 const verify = (token: string, uri = '/api/x') =>
   send(`${w.url}/verify/traefik`, {
-    headers: { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'app.example.com', 'X-Forwarded-Uri': uri, 'X-Forwarded-For': `198.18.${client >> 8}.${client++ & 255}`, Authorization: `Bearer ${token}` },
+    headers: {
+      'X-Forwarded-Method': 'GET',
+      'X-Forwarded-Proto': 'https',
+      'X-Forwarded-Host': 'app.example.com',
+      'X-Forwarded-Uri': uri,
+      'X-Forwarded-For': `198.18.${client >> 8}.${client++ & 255}`,
+      Authorization: `Bearer ${token}`,
+    },
   });
-const mint = async (iss: TestIssuer, claims: Record<string, unknown>, opts?: Parameters<TestIssuer['mint']>[1]) => {
+const mint = async (
+  iss: TestIssuer,
+  claims: Record<string, unknown>,
+  opts?: Parameters<TestIssuer['mint']>[1],
+) => {
   const t = await iss.mint({ aud: AUD, sub: 'user-1', ...claims }, opts);
   minted.push(t);
   return t;
@@ -68,9 +93,17 @@ const now = () => Math.floor(Date.now() / 1000);
 describe('accepted tokens', () => {
   it('allows an ES256 and an RS256 token with identity headers and X-Auth-Method: jwt', async () => {
     for (const key of [es, rs]) {
-      const r = await verify(await mint(a, { groups: ['idp-devs'], name: 'Ada Lovelace', email: 'ada@example.com' }, { key }));
+      const r = await verify(
+        await mint(a, { groups: ['idp-devs'], name: 'Ada Lovelace', email: 'ada@example.com' }, { key }),
+      );
       expect(r.status, key.alg).toBe(200);
-      expect(r.headers).toMatchObject({ 'x-user-id': 'a:user-1', 'x-user-roles': 'developer', 'x-user-name': 'Ada Lovelace', 'x-user-email': 'ada@example.com', 'x-auth-method': 'jwt' });
+      expect(r.headers).toMatchObject({
+        'x-user-id': 'a:user-1',
+        'x-user-roles': 'developer',
+        'x-user-name': 'Ada Lovelace',
+        'x-user-email': 'ada@example.com',
+        'x-auth-method': 'jwt',
+      });
       expect(lastAudit()).toMatchObject({ decision: 'allow', authMethod: 'jwt', sub: 'a:user-1' });
     }
   });
@@ -106,7 +139,11 @@ describe('accepted tokens', () => {
 
   it('accepts a token expired by 10 s (within the clock tolerance) and one without typ', async () => {
     expect((await verify(await mint(a, { groups: ['idp-devs'], exp: now() - 10 }))).status).toBe(200);
-    const t = signRaw({ alg: 'ES256', kid: es.kid }, { iss: a.issuer, aud: AUD, sub: 'u', exp: now() + 60, groups: ['idp-devs'] }, es);
+    const t = signRaw(
+      { alg: 'ES256', kid: es.kid },
+      { iss: a.issuer, aud: AUD, sub: 'u', exp: now() + 60, groups: ['idp-devs'] },
+      es,
+    );
     minted.push(t);
     expect((await verify(t)).status).toBe(200);
   });
@@ -117,43 +154,71 @@ describe('refused tokens: 401, invalid_token, the cause only in the audit line',
     minted.push(token);
     const r = await verify(token);
     expect(r.status, cause).toBe(401);
-    expect(r.headers['www-authenticate']).toMatch(/^Bearer realm="warden", error="invalid_token", error_description="[a-z ]+"$/);
+    expect(r.headers['www-authenticate']).toMatch(
+      /^Bearer realm="warden", error="invalid_token", error_description="[a-z ]+"$/,
+    );
     expect(r.headers['x-user-id']).toBeUndefined();
     expect(JSON.parse(r.body)).toMatchObject({ error: 'unauthorized', reason: 'invalid_credentials' });
-    expect(lastAudit(), cause).toMatchObject({ decision: 'unauthenticated', reason: 'invalid_credentials', cause });
+    expect(lastAudit(), cause).toMatchObject({
+      decision: 'unauthenticated',
+      reason: 'invalid_credentials',
+      cause,
+    });
     return lastAudit();
   };
-  const claims = () => ({ iss: a.issuer, aud: AUD, sub: 'user-1', iat: now(), exp: now() + 300, groups: ['idp-devs'] });
+  const claims = () => ({
+    iss: a.issuer,
+    aud: AUD,
+    sub: 'user-1',
+    iat: now(),
+    exp: now() + 300,
+    groups: ['idp-devs'],
+  });
 
   it('alg none in any spelling', async () => {
-    for (const alg of ['none', 'None', 'NONE', 'nOnE']) await refused(unsignedToken(alg, claims()), 'alg_none');
+    for (const alg of ['none', 'None', 'NONE', 'nOnE'])
+      await refused(unsignedToken(alg, claims()), 'alg_none');
   });
 
   it('an RS256 token re-signed as HS256 with the public key', async () => {
     // The issuer's own RSA public key, as published in its key set, in the PEM form the classic attack uses.
-    const pem = await exportSPKI((await importJWK(rs.publicJwk, 'RS256', { extractable: true })) as Parameters<typeof exportSPKI>[0]);
+    const pem = await exportSPKI(
+      (await importJWK(rs.publicJwk, 'RS256', { extractable: true })) as Parameters<typeof exportSPKI>[0],
+    );
     const secret = new TextEncoder().encode(pem);
     const forged = await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', kid: rs.kid }).sign(secret);
     const jwkSecret = new TextEncoder().encode(JSON.stringify(rs.publicJwk));
     await refused(forged, 'alg_not_allowed');
-    await refused(await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', kid: rs.kid }).sign(jwkSecret), 'alg_not_allowed');
+    await refused(
+      await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', kid: rs.kid }).sign(jwkSecret),
+      'alg_not_allowed',
+    );
   });
 
   it('an algorithm the issuer does not allow', async () => {
     const ecOnB = await makeKey('ES256', bKey.kid);
-    await refused(signRaw({ alg: 'ES256', kid: bKey.kid }, { ...claims(), iss: b.issuer }, ecOnB), 'alg_not_allowed');
+    await refused(
+      signRaw({ alg: 'ES256', kid: bKey.kid }, { ...claims(), iss: b.issuer }, ecOnB),
+      'alg_not_allowed',
+    );
   });
 
   it('without algorithms configured, only what the key set offers: a PS256 token signed by a key published for RS256', async () => {
     const pss = await importJWK(await exportJWK(rs.privateKey), 'PS256');
-    const audit = await refused(await new SignJWT(claims()).setProtectedHeader({ alg: 'PS256', kid: rs.kid }).sign(pss), 'unknown_kid');
+    const audit = await refused(
+      await new SignJWT(claims()).setProtectedHeader({ alg: 'PS256', kid: rs.kid }).sign(pss),
+      'unknown_kid',
+    );
     expect(audit.kid).toBe(rs.kid);
   });
 
   it('embedded key material (jwk, x5c) is never used', async () => {
     const attacker = await makeKey('ES256');
     const jwk = await exportJWK((await generateKeyPair('ES256', { extractable: true })).publicKey);
-    const header = await refused(signRaw({ alg: 'ES256', kid: attacker.kid, jwk: attacker.publicJwk }, claims(), attacker), 'embedded_key');
+    const header = await refused(
+      signRaw({ alg: 'ES256', kid: attacker.kid, jwk: attacker.publicJwk }, claims(), attacker),
+      'embedded_key',
+    );
     expect(header.kid).toBe(attacker.kid);
     await refused(signRaw({ alg: 'ES256', x5c: ['MIIB'], jwk }, claims(), attacker), 'embedded_key');
   });
@@ -183,7 +248,10 @@ describe('refused tokens: 401, invalid_token, the cause only in the audit line',
   });
 
   it('crit with an unknown name', async () => {
-    await refused(signRaw({ alg: 'ES256', kid: es.kid, crit: ['exp-new'], 'exp-new': 1 }, claims(), es), 'unknown_crit');
+    await refused(
+      signRaw({ alg: 'ES256', kid: es.kid, crit: ['exp-new'], 'exp-new': 1 }, claims(), es),
+      'unknown_crit',
+    );
   });
 
   it('expired by 61 s; exp 0, a string or missing; nbf and iat in the future', async () => {
@@ -191,7 +259,10 @@ describe('refused tokens: 401, invalid_token, the cause only in the audit line',
     expect(audit.joseCode).toBe('ERR_JWT_EXPIRED');
     expect(audit.kid).toBe(es.kid);
     await refused(signRaw({ alg: 'ES256', kid: es.kid }, { ...claims(), exp: 0 }, es), 'expired');
-    await refused(signRaw({ alg: 'ES256', kid: es.kid }, { ...claims(), exp: String(now() + 300) }, es), 'bad_claim');
+    await refused(
+      signRaw({ alg: 'ES256', kid: es.kid }, { ...claims(), exp: String(now() + 300) }, es),
+      'bad_claim',
+    );
     const { exp: _exp, ...noExp } = claims();
     await refused(signRaw({ alg: 'ES256', kid: es.kid }, noExp, es), 'bad_claim');
     await refused(await mint(a, { nbf: now() + 120 }), 'not_yet_valid');
@@ -208,7 +279,10 @@ describe('refused tokens: 401, invalid_token, the cause only in the audit line',
     await refused(signRaw({ alg: 'RS256', kid: rs.kid }, { ...claims(), iss: b.issuer }, rs), 'unknown_kid');
     // A kid neither issuer holds, claiming B: only B's key set may be asked again, never A's.
     const stranger = await makeKey('RS256');
-    await refused(signRaw({ alg: 'RS256', kid: stranger.kid }, { ...claims(), iss: b.issuer }, stranger), 'unknown_kid');
+    await refused(
+      signRaw({ alg: 'RS256', kid: stranger.kid }, { ...claims(), iss: b.issuer }, stranger),
+      'unknown_kid',
+    );
     expect(a.hits.jwks + a.hits.discovery).toBe(aFetches);
   });
 
@@ -219,11 +293,18 @@ describe('refused tokens: 401, invalid_token, the cause only in the audit line',
   });
 
   it('a sender-constrained token (cnf: DPoP jkt, mTLS x5t#S256) presented as a bearer token', async () => {
-    const audit = await refused(await mint(a, { cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' } }), 'sender_constrained');
+    const audit = await refused(
+      await mint(a, { cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' } }),
+      'sender_constrained',
+    );
     expect(audit.kid).toBe(es.kid);
-    const r = await verify(await mint(a, { cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' } }));
+    const r = await verify(
+      await mint(a, { cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' } }),
+    );
     expect(r.status).toBe(401);
-    expect(r.headers['www-authenticate']).toContain('error_description="the token is bound to a key and cannot be used as a bearer token"');
+    expect(r.headers['www-authenticate']).toContain(
+      'error_description="the token is bound to a key and cannot be used as a bearer token"',
+    );
     expect(lastAudit()).toMatchObject({ cause: 'sender_constrained' });
     // The same token without cnf is accepted.
     expect((await verify(await mint(a, { groups: ['viewer'] }), '/nodes/1')).status).toBe(200);
@@ -231,7 +312,9 @@ describe('refused tokens: 401, invalid_token, the cause only in the audit line',
 
   it('a JWE, a 4- or 5-part token, a nested token, garbage', async () => {
     const { publicKey } = await generateKeyPair('RSA-OAEP-256');
-    const jwe = await new CompactEncrypt(new TextEncoder().encode(JSON.stringify(claims()))).setProtectedHeader({ alg: 'RSA-OAEP-256', enc: 'A256GCM' }).encrypt(publicKey);
+    const jwe = await new CompactEncrypt(new TextEncoder().encode(JSON.stringify(claims())))
+      .setProtectedHeader({ alg: 'RSA-OAEP-256', enc: 'A256GCM' })
+      .encrypt(publicKey);
     expect(jwe.split('.')).toHaveLength(5);
     await refused(jwe, 'jwe');
     await refused('eyJhbGciOiJFUzI1NiJ9.e30.e30.e30', 'not_jws');
@@ -264,13 +347,19 @@ describe('refused tokens: 401, invalid_token, the cause only in the audit line',
   it('says why in error_description without quoting the token', async () => {
     const t = await mint(a, { exp: now() - 120 });
     const r = await verify(t);
-    expect(r.headers['www-authenticate']).toBe('Bearer realm="warden", error="invalid_token", error_description="the token has expired"');
+    expect(r.headers['www-authenticate']).toBe(
+      'Bearer realm="warden", error="invalid_token", error_description="the token has expired"',
+    );
   });
 });
 
 describe('revocation', () => {
   const revoke = (body: unknown) =>
-    send(`${w.url}/admin/revocations`, { method: 'POST', headers: { 'X-API-Key': ops.key, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    send(`${w.url}/admin/revocations`, {
+      method: 'POST',
+      headers: { 'X-API-Key': ops.key, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
 
   it("refuses a revoked token's jti at once, even once it has been cached", async () => {
     const t = await mint(a, { jti: 'tok-123', groups: ['idp-devs'] });
@@ -282,10 +371,14 @@ describe('revocation', () => {
     expect((await verify(await mint(a, { jti: 'tok-124', groups: ['idp-devs'] }))).status).toBe(200);
   });
 
-  it("refuses every token of a subject issued before the revocation, and accepts later ones", async () => {
+  it('refuses every token of a subject issued before the revocation, and accepts later ones', async () => {
     const old = await mint(a, { sub: 'mallory', groups: ['idp-devs'], iat: now() - 5 });
     expect((await verify(old)).status).toBe(200);
-    const sameSubOfB = await mint(b, { sub: 'mallory', realm_access: { roles: ['developer'] }, iat: now() - 5 });
+    const sameSubOfB = await mint(b, {
+      sub: 'mallory',
+      realm_access: { roles: ['developer'] },
+      iat: now() - 5,
+    });
     expect((await revoke({ type: 'subject', id: 'a:mallory', expires: '1h' })).status).toBe(201);
     expect((await verify(old)).status).toBe(401);
     expect(lastAudit().cause).toBe('revoked');

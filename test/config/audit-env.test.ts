@@ -15,25 +15,54 @@ function problems(vars: Record<string, string>): string[] {
 describe('audit and metrics variables', () => {
   it('defaults: stdout only, every allow, metrics on the main port', () => {
     const env = loadEnv({});
-    expect(env).toMatchObject({ WARDEN_AUDIT_SINKS: ['stdout'], WARDEN_AUDIT_ALLOW_SAMPLE: 1, WARDEN_AUDIT_FILE_MAX_SIZE: 100 * 1024 * 1024, WARDEN_AUDIT_FILE_KEEP: 5, WARDEN_AUDIT_WEBHOOK_BATCH: 500, WARDEN_AUDIT_WEBHOOK_INTERVAL: 1, WARDEN_METRICS: true });
+    expect(env).toMatchObject({
+      WARDEN_AUDIT_SINKS: ['stdout'],
+      WARDEN_AUDIT_ALLOW_SAMPLE: 1,
+      WARDEN_AUDIT_FILE_MAX_SIZE: 100 * 1024 * 1024,
+      WARDEN_AUDIT_FILE_KEEP: 5,
+      WARDEN_AUDIT_WEBHOOK_BATCH: 500,
+      WARDEN_AUDIT_WEBHOOK_INTERVAL: 1,
+      WARDEN_METRICS: true,
+    });
     expect(env.WARDEN_METRICS_PORT).toBeUndefined();
   });
 
   it('parses sink lists, none, sizes and durations', () => {
     expect(loadEnv({ WARDEN_AUDIT_SINKS: 'none' }).WARDEN_AUDIT_SINKS).toEqual([]);
-    const env = loadEnv({ WARDEN_AUDIT_SINKS: ' file , webhook,file', WARDEN_AUDIT_FILE: '/var/log/a.jsonl', WARDEN_AUDIT_FILE_MAX_SIZE: '64MiB', WARDEN_AUDIT_WEBHOOK_URL: 'https://siem.example.com/in', WARDEN_AUDIT_WEBHOOK_INTERVAL: '250ms', WARDEN_AUDIT_WEBHOOK_AUTH_HEADER: 'Authorization: Splunk abc' });
+    const env = loadEnv({
+      WARDEN_AUDIT_SINKS: ' file , webhook,file',
+      WARDEN_AUDIT_FILE: '/var/log/a.jsonl',
+      WARDEN_AUDIT_FILE_MAX_SIZE: '64MiB',
+      WARDEN_AUDIT_WEBHOOK_URL: 'https://siem.example.com/in',
+      WARDEN_AUDIT_WEBHOOK_INTERVAL: '250ms',
+      WARDEN_AUDIT_WEBHOOK_AUTH_HEADER: 'Authorization: Splunk abc',
+    });
     expect(env.WARDEN_AUDIT_SINKS).toEqual(['file', 'webhook']);
     expect(env.WARDEN_AUDIT_FILE_MAX_SIZE).toBe(64 * 1024 * 1024);
     expect(env.WARDEN_AUDIT_WEBHOOK_INTERVAL).toBe(0.25);
   });
 
   it('reports every bad value at once, each with its variable', () => {
-    const p = problems({ WARDEN_AUDIT_SINKS: 'stdout,syslog', WARDEN_AUDIT_ALLOW_SAMPLE: '1.5', WARDEN_AUDIT_FILE_MAX_SIZE: '12 parsecs', WARDEN_AUDIT_WEBHOOK_URL: 'ftp://x', WARDEN_AUDIT_WEBHOOK_AUTH_HEADER: 'Authorization: a\nb' });
-    expect(p.map((l) => l.split(':')[0])).toEqual(['env WARDEN_AUDIT_SINKS', 'env WARDEN_AUDIT_ALLOW_SAMPLE', 'env WARDEN_AUDIT_FILE_MAX_SIZE', 'env WARDEN_AUDIT_WEBHOOK_URL', 'env WARDEN_AUDIT_WEBHOOK_AUTH_HEADER']);
+    const p = problems({
+      WARDEN_AUDIT_SINKS: 'stdout,syslog',
+      WARDEN_AUDIT_ALLOW_SAMPLE: '1.5',
+      WARDEN_AUDIT_FILE_MAX_SIZE: '12 parsecs',
+      WARDEN_AUDIT_WEBHOOK_URL: 'ftp://x',
+      WARDEN_AUDIT_WEBHOOK_AUTH_HEADER: 'Authorization: a\nb',
+    });
+    expect(p.map((l) => l.split(':')[0])).toEqual([
+      'env WARDEN_AUDIT_SINKS',
+      'env WARDEN_AUDIT_ALLOW_SAMPLE',
+      'env WARDEN_AUDIT_FILE_MAX_SIZE',
+      'env WARDEN_AUDIT_WEBHOOK_URL',
+      'env WARDEN_AUDIT_WEBHOOK_AUTH_HEADER',
+    ]);
   });
 
   it('requires the variable a sink needs, and a metrics port other than PORT', () => {
-    expect(problems({ WARDEN_AUDIT_SINKS: 'file,webhook', PORT: '9000', WARDEN_METRICS_PORT: '9000' })).toEqual([
+    expect(
+      problems({ WARDEN_AUDIT_SINKS: 'file,webhook', PORT: '9000', WARDEN_METRICS_PORT: '9000' }),
+    ).toEqual([
       'env WARDEN_AUDIT_FILE: required with the file sink (WARDEN_AUDIT_SINKS)',
       'env WARDEN_AUDIT_WEBHOOK_URL: required with the webhook sink (WARDEN_AUDIT_SINKS)',
       'env WARDEN_METRICS_PORT: must differ from PORT (leave it unset to serve /metrics on PORT)',

@@ -10,9 +10,20 @@ describe('WARDEN_JWT_ISSUERS', () => {
   it('reads a YAML file with defaults filled in', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'warden-iss-'));
     const file = join(dir, 'issuers.yaml');
-    writeFileSync(file, '- issuer: https://login.example.com/realms/acme\n  audience: warden-api\n  rolesClaim: realm_access.roles\n');
+    writeFileSync(
+      file,
+      '- issuer: https://login.example.com/realms/acme\n  audience: warden-api\n  rolesClaim: realm_access.roles\n',
+    );
     const c = await loadConfig({ WARDEN_JWT_ISSUERS: file }, { fetch });
-    expect(c.issuers).toEqual([{ issuer: 'https://login.example.com/realms/acme', audience: 'warden-api', rolesClaim: 'realm_access.roles', clockToleranceSec: 30, subjectPrefix: '' }]);
+    expect(c.issuers).toEqual([
+      {
+        issuer: 'https://login.example.com/realms/acme',
+        audience: 'warden-api',
+        rolesClaim: 'realm_access.roles',
+        clockToleranceSec: 30,
+        subjectPrefix: '',
+      },
+    ]);
     expect(Object.isFrozen(c.issuers[0])).toBe(true);
   });
 
@@ -27,8 +38,19 @@ describe('WARDEN_JWT_ISSUERS', () => {
       { issuer: 'https://b.example.com', audience: 'a', algorithms: ['none'], subjectPrefix: 'b:' },
       { issuer: 'https://c.example.com', audience: 'a', clockToleranceSec: 61, subjectPrefix: 'c:' },
       { issuer: 'https://c.example.com', audience: 'a', subjectPrefix: 'c2:' },
-      { issuer: 'https://d.example.com', audience: [], jwksUri: 'http://keys.example.com/jwks', typo: 1, subjectPrefix: 'd:' },
-      { issuer: 'http://127.0.0.1:8999', audience: 'a', jwksUri: 'http://localhost:8999/jwks', subjectPrefix: 'l:' },
+      {
+        issuer: 'https://d.example.com',
+        audience: [],
+        jwksUri: 'http://keys.example.com/jwks',
+        typo: 1,
+        subjectPrefix: 'd:',
+      },
+      {
+        issuer: 'http://127.0.0.1:8999',
+        audience: 'a',
+        jwksUri: 'http://localhost:8999/jwks',
+        subjectPrefix: 'l:',
+      },
     ];
     const p = await configProblems({ WARDEN_JWT_ISSUERS: JSON.stringify(list) });
     const at = (path: string) => p.filter((x) => x.startsWith(`env WARDEN_JWT_ISSUERS: ${path}`));
@@ -65,7 +87,10 @@ describe('WARDEN_JWT_ISSUERS', () => {
   it('names a missing file and reports it with the policy problems', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'warden-iss-'));
     writeFileSync(join(dir, 'policy.yaml'), 'rules: 7\n');
-    const p = await configProblems({ WARDEN_JWT_ISSUERS: join(dir, 'nope.yaml'), WARDEN_POLICY: join(dir, 'policy.yaml') });
+    const p = await configProblems({
+      WARDEN_JWT_ISSUERS: join(dir, 'nope.yaml'),
+      WARDEN_POLICY: join(dir, 'policy.yaml'),
+    });
     expect(p).toContainEqual(`${join(dir, 'nope.yaml')} (WARDEN_JWT_ISSUERS): file not found`);
     expect(p.some((x) => x.includes('(WARDEN_POLICY): rules'))).toBe(true);
   });

@@ -16,8 +16,11 @@ describe('JSON Schemas in rbac/', () => {
     for (const [name, text] of Object.entries(schemaFiles())) expect(read(name), name).toBe(text);
   });
 
-  it('are draft 2020-12 documents with the files\' top-level fields, closed to unknown ones', () => {
-    for (const [name, zodSchema] of [['policy.schema.json', policySchema], ['keys.schema.json', keysSchema]] as const) {
+  it("are draft 2020-12 documents with the files' top-level fields, closed to unknown ones", () => {
+    for (const [name, zodSchema] of [
+      ['policy.schema.json', policySchema],
+      ['keys.schema.json', keysSchema],
+    ] as const) {
       const s = committed(name);
       expect(s.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
       expect(s.type).toBe('object');
@@ -26,8 +29,10 @@ describe('JSON Schemas in rbac/', () => {
     }
   });
 
-  it('are referenced from the example files\' first line', () => {
-    expect(read('dev-users.yaml').split('\n')[0]).toBe('# yaml-language-server: $schema=./dev-users.schema.json');
+  it("are referenced from the example files' first line", () => {
+    expect(read('dev-users.yaml').split('\n')[0]).toBe(
+      '# yaml-language-server: $schema=./dev-users.schema.json',
+    );
     expect(read('policy.yaml').split('\n')[0]).toBe('# yaml-language-server: $schema=./policy.schema.json');
     expect(read('keys.yaml').split('\n')[0]).toBe('# yaml-language-server: $schema=./keys.schema.json');
   });
@@ -40,7 +45,9 @@ describe('JSON Schemas in rbac/', () => {
     // The committed JSON Schemas, read back as validators, accept them too.
     expect(z.fromJSONSchema(committed('policy.schema.json') as never).safeParse(policy).success).toBe(true);
     expect(z.fromJSONSchema(committed('keys.schema.json') as never).safeParse(keys).success).toBe(true);
-    const oneKey = { keys: [{ id: 'a', sha256: 'a'.repeat(64), roles: ['viewer'], expires: '2027-06-30T00:00:00Z' }] };
+    const oneKey = {
+      keys: [{ id: 'a', sha256: 'a'.repeat(64), roles: ['viewer'], expires: '2027-06-30T00:00:00Z' }],
+    };
     expect(z.fromJSONSchema(committed('keys.schema.json') as never).safeParse(oneKey).success).toBe(true);
   });
 
@@ -59,7 +66,11 @@ describe('JSON Schemas in rbac/', () => {
       expect(policySchema.safeParse(doc).success, JSON.stringify(doc)).toBe(false);
       expect(policyJson.safeParse(doc).success, JSON.stringify(doc)).toBe(false);
     }
-    for (const doc of [{ keys: [{ id: 'a', sha256: 'xyz' }] }, { keys: [{ id: 'a', sha256: 'a'.repeat(64), expires: 'tomorrow' }] }, { other: 1 }]) {
+    for (const doc of [
+      { keys: [{ id: 'a', sha256: 'xyz' }] },
+      { keys: [{ id: 'a', sha256: 'a'.repeat(64), expires: 'tomorrow' }] },
+      { other: 1 },
+    ]) {
       expect(keysSchema.safeParse(doc).success, JSON.stringify(doc)).toBe(false);
       expect(keysJson.safeParse(doc).success, JSON.stringify(doc)).toBe(false);
     }

@@ -18,18 +18,37 @@ function files(policy: string, keys = 'keys: []\n') {
 describe('config loading', () => {
   it('loads the example policy and keys with CONTRACT defaults', async () => {
     const c = await loadConfig({}, { fetch });
-    expect(c.env).toMatchObject({ HOST: '0.0.0.0', PORT: 8080, WARDEN_PROXY: 'traefik', WARDEN_TRUSTED_PROXIES: ['127.0.0.0/8', '::1'], LOG_LEVEL: 'info' });
+    expect(c.env).toMatchObject({
+      HOST: '0.0.0.0',
+      PORT: 8080,
+      WARDEN_PROXY: 'traefik',
+      WARDEN_TRUSTED_PROXIES: ['127.0.0.0/8', '::1'],
+      LOG_LEVEL: 'info',
+    });
     expect(c.policy.rules.length).toBeGreaterThan(3);
     expect(Object.isFrozen(c.policy.rules[0])).toBe(true);
   });
 
   it('reports every bad variable at once, each by name', () => {
     try {
-      loadEnv({ PORT: 'eighty', WARDEN_PROXY: 'haproxy', WARDEN_TRUSTED_PROXIES: '10.0.0.0/8,300.1.1.1', WARDEN_LOGIN_URL: '/login', LOG_LEVEL: 'loud' });
+      loadEnv({
+        PORT: 'eighty',
+        WARDEN_PROXY: 'haproxy',
+        WARDEN_TRUSTED_PROXIES: '10.0.0.0/8,300.1.1.1',
+        WARDEN_LOGIN_URL: '/login',
+        LOG_LEVEL: 'loud',
+      });
       expect.unreachable();
     } catch (e) {
       const lines = (e as ConfigError).problems.map(formatProblem).join('\n');
-      for (const v of ['env PORT', 'env WARDEN_PROXY', 'env WARDEN_TRUSTED_PROXIES', 'env WARDEN_LOGIN_URL', 'env LOG_LEVEL']) expect(lines).toContain(v);
+      for (const v of [
+        'env PORT',
+        'env WARDEN_PROXY',
+        'env WARDEN_TRUSTED_PROXIES',
+        'env WARDEN_LOGIN_URL',
+        'env LOG_LEVEL',
+      ])
+        expect(lines).toContain(v);
       expect(lines).toContain('300.1.1.1');
     }
   });
@@ -84,7 +103,10 @@ bogus: 1
   });
 
   it('cross-checks key roles and limits against the policy', async () => {
-    const vars = files('roles: { dev: [] }\n', `keys:\n  - id: a\n    sha256: ${'b'.repeat(64)}\n    roles: [dev, ghost]\n    rateLimit: nope\n`);
+    const vars = files(
+      'roles: { dev: [] }\n',
+      `keys:\n  - id: a\n    sha256: ${'b'.repeat(64)}\n    roles: [dev, ghost]\n    rateLimit: nope\n`,
+    );
     const text = (await configProblems(vars)).join('\n');
     expect(text).toMatch(/keys\[0\]\.roles\[1\]: role "ghost" is not defined/);
     expect(text).toMatch(/keys\[0\]\.rateLimit: rate limit "nope" is not defined/);
@@ -99,7 +121,10 @@ bogus: 1
 
   it('accepts an inline JSON policy', async () => {
     const { WARDEN_API_KEYS } = files('{}');
-    const c = await loadConfig({ WARDEN_POLICY: '{"rules":[{"match":{"path":"/x"},"public":true}]}', WARDEN_API_KEYS }, { fetch });
+    const c = await loadConfig(
+      { WARDEN_POLICY: '{"rules":[{"match":{"path":"/x"},"public":true}]}', WARDEN_API_KEYS },
+      { fetch },
+    );
     expect(c.policy.rules).toHaveLength(1);
     expect(c.policySource.kind).toBe('inline');
   });
@@ -110,19 +135,28 @@ bogus: 1
       seen.push({ auth: req.headers.authorization, inm: req.headers['if-none-match'] });
       if (req.headers.authorization !== 'Bearer s3cret') return void res.writeHead(401).end();
       if (req.headers['if-none-match'] === '"v1"') return void res.writeHead(304).end();
-      res.writeHead(200, { etag: '"v1"', 'content-type': 'application/yaml' }).end('default: authenticated\n');
+      res
+        .writeHead(200, { etag: '"v1"', 'content-type': 'application/yaml' })
+        .end('default: authenticated\n');
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/policy.yaml`;
     const { WARDEN_API_KEYS } = files('{}');
     try {
-      const env = loadEnv({ WARDEN_POLICY: url, WARDEN_API_KEYS, WARDEN_POLICY_AUTH_HEADER: 'Authorization: Bearer s3cret' });
+      const env = loadEnv({
+        WARDEN_POLICY: url,
+        WARDEN_API_KEYS,
+        WARDEN_POLICY_AUTH_HEADER: 'Authorization: Bearer s3cret',
+      });
       const first = await loadDocuments(env, { fetch });
       expect(first.policy.default).toBe('authenticated');
       expect(first.policyEtag).toBe('"v1"');
       const second = await loadDocuments(env, { fetch }, first);
       expect(second.policy).toBe(first.policy);
-      expect(seen).toEqual([{ auth: 'Bearer s3cret', inm: undefined }, { auth: 'Bearer s3cret', inm: '"v1"' }]);
+      expect(seen).toEqual([
+        { auth: 'Bearer s3cret', inm: undefined },
+        { auth: 'Bearer s3cret', inm: '"v1"' },
+      ]);
       const noAuth = loadEnv({ WARDEN_POLICY: url, WARDEN_API_KEYS });
       await expect(loadDocuments(noAuth, { fetch })).rejects.toThrow(/HTTP 401/);
     } finally {

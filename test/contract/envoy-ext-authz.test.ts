@@ -29,7 +29,11 @@ const LOGIN = 'https://login.example.com/signin';
 
 /** The headers the SecurityPolicy in deploy/kubernetes/gateway-api lets through (headersToExtAuth). */
 function allowedHeaders(): string[] {
-  const sp = find(parseManifests(join(K8S_DIR, 'gateway-api/security-policy.yaml')), 'SecurityPolicy', 'demo-app-warden');
+  const sp = find(
+    parseManifests(join(K8S_DIR, 'gateway-api/security-policy.yaml')),
+    'SecurityPolicy',
+    'demo-app-warden',
+  );
   return (sp.spec.extAuth.headersToExtAuth as string[]).map((h) => h.toLowerCase());
 }
 
@@ -42,9 +46,16 @@ interface ClientRequest {
 }
 
 /** The check request Envoy sends to warden for `c`, with `prefix` as path_prefix and `allowed` as allowed_headers. */
-function envoyCheck(c: ClientRequest, prefix: string, allowed: string[]): { method: string; rawPath: string; headers: [string, string][] } {
+function envoyCheck(
+  c: ClientRequest,
+  prefix: string,
+  allowed: string[],
+): { method: string; rawPath: string; headers: [string, string][] } {
   const always = ['authorization'];
-  const headers: [string, string][] = [['host', c.authority], ['content-length', '0']];
+  const headers: [string, string][] = [
+    ['host', c.authority],
+    ['content-length', '0'],
+  ];
   for (const [name, value] of Object.entries(c.headers)) {
     const lower = name.toLowerCase();
     if (lower === 'content-length' || lower === 'host') continue;
@@ -75,15 +86,36 @@ const client = (path: string, headers: Record<string, string> = {}, method = 'GE
   method,
   path,
   authority: 'app.example.com',
-  headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'user-agent': 'curl/8', ...headers },
+  headers: {
+    'x-forwarded-for': '203.0.113.9',
+    'x-forwarded-proto': 'https',
+    'user-agent': 'curl/8',
+    ...headers,
+  },
 });
 
 describe('Envoy ext_authz HTTP: the check request Envoy sends', () => {
   it('the Envoy Gateway recipe forwards what warden reads: X-Forwarded-For, -Proto, X-API-Key, and the browser hints', () => {
     const allowed = allowedHeaders();
-    for (const h of ['x-forwarded-for', 'x-forwarded-proto', 'x-api-key', 'accept', 'sec-fetch-mode', 'x-requested-with', 'x-request-id']) expect(allowed, h).toContain(h);
+    for (const h of [
+      'x-forwarded-for',
+      'x-forwarded-proto',
+      'x-api-key',
+      'accept',
+      'sec-fetch-mode',
+      'x-requested-with',
+      'x-request-id',
+    ])
+      expect(allowed, h).toContain(h);
     // Never the other dialects' context headers: a client's copy would be denied (bad_forwarded_context).
-    for (const h of ['x-forwarded-uri', 'x-forwarded-method', 'x-original-url', 'x-original-uri', 'x-original-method']) expect(allowed, h).not.toContain(h);
+    for (const h of [
+      'x-forwarded-uri',
+      'x-forwarded-method',
+      'x-original-url',
+      'x-original-uri',
+      'x-original-method',
+    ])
+      expect(allowed, h).not.toContain(h);
   });
 
   it('allows with 200, judging the original method, host, path (prefix removed) and client', async () => {
@@ -91,11 +123,20 @@ describe('Envoy ext_authz HTTP: the check request Envoy sends', () => {
     expect(r.status).toBe(200);
     expect(r.headers['content-length']).toBe('0');
     expect(r.headers['x-user-id']).toBe('dev-1');
-    expect(r.audit).toMatchObject({ dialect: 'envoy', method: 'POST', host: 'app.example.com', path: '/api/nodes', clientIp: '203.0.113.9', decision: 'allow' });
+    expect(r.audit).toMatchObject({
+      dialect: 'envoy',
+      method: 'POST',
+      host: 'app.example.com',
+      path: '/api/nodes',
+      clientIp: '203.0.113.9',
+      decision: 'allow',
+    });
   });
 
   it('takes Authorization: Bearer even with no allowed headers at all (Envoy always sends it)', async () => {
-    const check = envoyCheck(client('/api/x', { authorization: `Bearer ${dev.key}` }), '/verify/envoy', ['x-forwarded-for']);
+    const check = envoyCheck(client('/api/x', { authorization: `Bearer ${dev.key}` }), '/verify/envoy', [
+      'x-forwarded-for',
+    ]);
     const r = await send(`${w.url}/`, check);
     expect(r.status).toBe(200);
   });
@@ -111,13 +152,17 @@ describe('Envoy ext_authz HTTP: the check request Envoy sends', () => {
     const limited = await ask(w, client('/tight/2', { 'x-api-key': dev.key }));
     expect(limited.status).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-    const browser = await ask(w, client('/api/x?tab=1', { accept: 'text/html', 'sec-fetch-mode': 'navigate' }));
+    const browser = await ask(
+      w,
+      client('/api/x?tab=1', { accept: 'text/html', 'sec-fetch-mode': 'navigate' }),
+    );
     expect(browser.status).toBe(302);
     const location = String(browser.headers.location);
     // Envoy hands the Location to the browser as is: it must be absolute, with the original URL as rd.
     expect(new URL(location).origin).toBe(new URL(LOGIN).origin);
     expect(new URL(location).searchParams.get('rd')).toBe('https://app.example.com/api/x?tab=1');
-    for (const d of [anon, forbidden, limited, browser]) expect(d.headers['x-user-id'], String(d.status)).toBeUndefined();
+    for (const d of [anon, forbidden, limited, browser])
+      expect(d.headers['x-user-id'], String(d.status)).toBeUndefined();
   });
 
   it('judges the raw path Envoy forwards: encodings are canonicalised or refused, never decoded by a proxy first', async () => {

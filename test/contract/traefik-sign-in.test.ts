@@ -16,9 +16,24 @@ beforeAll(async () => {
 afterAll(() => setup?.close());
 
 async function viaTraefik(c: Partial<TraefikClientRequest> & { requestUri: string }) {
-  const client: TraefikClientRequest = { method: 'GET', host: 'app.example.com', tls: true, remoteIp: '203.0.113.7', headers: [], ...c };
-  const auth = traefikAuthRequest(`${setup.w.url}/verify/traefik`, client, { trustForwardHeader: false, trustedIPs: [] });
-  return send(`${setup.w.url}/`, { method: auth.method, rawPath: auth.rawPath, headers: auth.headers, localAddress: '127.0.0.1' });
+  const client: TraefikClientRequest = {
+    method: 'GET',
+    host: 'app.example.com',
+    tls: true,
+    remoteIp: '203.0.113.7',
+    headers: [],
+    ...c,
+  };
+  const auth = traefikAuthRequest(`${setup.w.url}/verify/traefik`, client, {
+    trustForwardHeader: false,
+    trustedIPs: [],
+  });
+  return send(`${setup.w.url}/`, {
+    method: auth.method,
+    rawPath: auth.rawPath,
+    headers: auth.headers,
+    localAddress: '127.0.0.1',
+  });
 }
 
 it("the recipe serves /oauth2/ on the app's host from warden, without the warden middleware", () => {
@@ -31,11 +46,29 @@ it("the recipe serves /oauth2/ on the app's host from warden, without the warden
 });
 
 it('a browser without a session gets the 302 to sign in; with its session cookie, the session identity', async () => {
-  const anonymous = await viaTraefik({ requestUri: '/nodes/n1?x=1', headers: [['Accept', 'text/html'], ['Sec-Fetch-Mode', 'navigate']] });
+  const anonymous = await viaTraefik({
+    requestUri: '/nodes/n1?x=1',
+    headers: [
+      ['Accept', 'text/html'],
+      ['Sec-Fetch-Mode', 'navigate'],
+    ],
+  });
   expect(anonymous.status).toBe(302);
-  expect(anonymous.headers.location).toBe(`${setup.publicUrl}/oauth2/login?rd=${encodeURIComponent('https://app.example.com/nodes/n1?x=1')}`);
+  expect(anonymous.headers.location).toBe(
+    `${setup.publicUrl}/oauth2/login?rd=${encodeURIComponent('https://app.example.com/nodes/n1?x=1')}`,
+  );
   const { cookie } = await devSignIn(setup, 'viewer', 'viewer-demo-pass');
-  const signedIn = await viaTraefik({ requestUri: '/nodes/n1', headers: [['Accept', 'text/html'], ['Cookie', `theme=dark; ${cookie}`]] });
+  const signedIn = await viaTraefik({
+    requestUri: '/nodes/n1',
+    headers: [
+      ['Accept', 'text/html'],
+      ['Cookie', `theme=dark; ${cookie}`],
+    ],
+  });
   expect(signedIn.status).toBe(200);
-  expect(signedIn.headers).toMatchObject({ 'x-user-id': 'viewer', 'x-user-roles': 'viewer', 'x-auth-method': 'session' });
+  expect(signedIn.headers).toMatchObject({
+    'x-user-id': 'viewer',
+    'x-user-roles': 'viewer',
+    'x-auth-method': 'session',
+  });
 });

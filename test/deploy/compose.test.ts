@@ -14,12 +14,16 @@ const compose = parse(read('compose.yaml')) as { services: Record<string, any> }
 const dockerfile = read('Dockerfile');
 
 /** Host side of a compose bind mount, relative to the repository. */
-const hostPaths = (s: { volumes?: string[] }) => (s.volumes ?? []).map((v) => v.split(':')[0]!).filter((h) => h.startsWith('./'));
+const hostPaths = (s: { volumes?: string[] }) =>
+  (s.volumes ?? []).map((v) => v.split(':')[0]!).filter((h) => h.startsWith('./'));
 
 describe('compose.yaml', () => {
   it('publishes ports only on the proxies, runs nothing as root and warden read-only', () => {
     expect(composeProblems(compose)).toEqual([]);
-    expect(Object.keys(compose.services).filter((n) => compose.services[n].ports)).toEqual(['traefik', 'nginx']);
+    expect(Object.keys(compose.services).filter((n) => compose.services[n].ports)).toEqual([
+      'traefik',
+      'nginx',
+    ]);
     // warden runs as the image's USER (checked below); compose must not override it.
     expect(compose.services.warden.user).toBeUndefined();
     expect(compose.services.warden.build).toBe('.');
@@ -30,12 +34,19 @@ describe('compose.yaml', () => {
     bad.services.warden.ports = ['8080:8080'];
     bad.services.warden.user = 'root';
     bad.services.redis.ports = ['6379:6379'];
-    expect(composeProblems(bad)).toEqual(['warden publishes ports but is not a proxy', 'warden runs as root', 'redis publishes ports but is not a proxy']);
+    expect(composeProblems(bad)).toEqual([
+      'warden publishes ports but is not a proxy',
+      'warden runs as root',
+      'redis publishes ports but is not a proxy',
+    ]);
   });
 
   it('mounts files that exist: the Traefik recipe unchanged, deploy/nginx whole', () => {
-    for (const s of Object.values(compose.services)) for (const h of hostPaths(s)) expect(existsSync(join(root, h)), h).toBe(true);
-    expect(compose.services.traefik.volumes).toContain('./deploy/traefik/dynamic.yaml:/etc/traefik/dynamic.yaml:ro');
+    for (const s of Object.values(compose.services))
+      for (const h of hostPaths(s)) expect(existsSync(join(root, h)), h).toBe(true);
+    expect(compose.services.traefik.volumes).toContain(
+      './deploy/traefik/dynamic.yaml:/etc/traefik/dynamic.yaml:ro',
+    );
     expect(compose.services.nginx.volumes).toContain('./deploy/nginx:/recipe:ro');
     const dynamic = read('deploy/traefik/dynamic.yaml');
     expect(dynamic).toContain('http://warden:8080/verify/traefik');
@@ -45,13 +56,24 @@ describe('compose.yaml', () => {
 
   it("nginx's entrypoint changes only the addresses of warden and the app in deploy/nginx", () => {
     const script = read('deploy/compose/nginx-entrypoint.sh');
-    const sed = /sed((?:\s+-e\s+'[^']+')+)/.exec(script)![1]!.match(/'[^']+'/g)!.map((e) => e.slice(1, -1));
+    const sed = /sed((?:\s+-e\s+'[^']+')+)/
+      .exec(script)![1]!
+      .match(/'[^']+'/g)!
+      .map((e) => e.slice(1, -1));
     for (const file of readdirSync(join(root, 'deploy/nginx')).filter((f) => f.endsWith('.conf'))) {
       const original = read(`deploy/nginx/${file}`).split('\n');
-      const installed = execFileSync('sed', [...sed.flatMap((e) => ['-e', e]), join(root, 'deploy/nginx', file)], { encoding: 'utf8' }).split('\n');
+      const installed = execFileSync(
+        'sed',
+        [...sed.flatMap((e) => ['-e', e]), join(root, 'deploy/nginx', file)],
+        { encoding: 'utf8' },
+      ).split('\n');
       expect(installed.length).toBe(original.length);
       original.forEach((line, i) => {
-        if (installed[i] !== line) expect(line.replace('127.0.0.1:8080', 'warden:8080').replace('127.0.0.1:3000', 'app:3000'), `${file}:${i + 1}`).toBe(installed[i]);
+        if (installed[i] !== line)
+          expect(
+            line.replace('127.0.0.1:8080', 'warden:8080').replace('127.0.0.1:3000', 'app:3000'),
+            `${file}:${i + 1}`,
+          ).toBe(installed[i]);
       });
     }
     expect(script).toContain("echo 'include warden/warden.conf;' > /etc/nginx/conf.d/default.conf");
@@ -63,7 +85,14 @@ describe('compose.yaml', () => {
     expect(w.environment.WARDEN_TRUSTED_PROXIES.split(',')).toEqual(proxies);
     expect(w.volumes).toContain('./rbac:/etc/warden:ro');
     const inContainer = (p: string) => join(root, 'rbac', p.replace('/etc/warden/', ''));
-    const config = await loadConfig({ ...w.environment, WARDEN_POLICY: inContainer(w.environment.WARDEN_POLICY), WARDEN_API_KEYS: inContainer(w.environment.WARDEN_API_KEYS) }, { fetch });
+    const config = await loadConfig(
+      {
+        ...w.environment,
+        WARDEN_POLICY: inContainer(w.environment.WARDEN_POLICY),
+        WARDEN_API_KEYS: inContainer(w.environment.WARDEN_API_KEYS),
+      },
+      { fetch },
+    );
     expect(config.env.REDIS_URL).toBe(`redis://redis:6379`);
     expect(compose.services.redis).toBeDefined();
     expect(compose.services.traefik.depends_on.warden.condition).toBe('service_healthy');
@@ -80,11 +109,18 @@ describe('Dockerfile', () => {
       .replace('USER node', 'USER root')
       .replace(/HEALTHCHECK[^\n]*\\\n[^\n]*\n/, '')
       .replace('COPY --from=deps /app/node_modules', 'COPY --from=build /app/node_modules');
-    expect(await dockerfileProblems(bad)).toEqual(['final stage runs as root', 'no HEALTHCHECK on /healthz', 'node_modules come from stage build, which keeps dev dependencies']);
+    expect(await dockerfileProblems(bad)).toEqual([
+      'final stage runs as root',
+      'no HEALTHCHECK on /healthz',
+      'node_modules come from stage build, which keeps dev dependencies',
+    ]);
   });
 
   it('copies only files that exist and that .dockerignore lets into the build context', async () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     for (const stage of await dockerStages(dockerfile)) {
       for (const copy of stage.steps.filter((s) => s.keyword === 'COPY' && !s.from)) {
         for (const src of copy.args.slice(0, -1)) {
@@ -104,7 +140,9 @@ describe('Dockerfile', () => {
   it("the dev dependencies are dev-only in the lock file, so the deps stage's npm ci --omit=dev leaves them out", () => {
     const pkg = JSON.parse(read('package.json'));
     const lock = JSON.parse(read('package-lock.json'));
-    for (const name of Object.keys(pkg.devDependencies)) expect(lock.packages[`node_modules/${name}`]?.dev, name).toBe(true);
-    for (const name of Object.keys(pkg.dependencies)) expect(lock.packages[`node_modules/${name}`]?.dev, name).toBeUndefined();
+    for (const name of Object.keys(pkg.devDependencies))
+      expect(lock.packages[`node_modules/${name}`]?.dev, name).toBe(true);
+    for (const name of Object.keys(pkg.dependencies))
+      expect(lock.packages[`node_modules/${name}`]?.dev, name).toBeUndefined();
   });
 });

@@ -52,7 +52,13 @@ describe('deploy/kubernetes: a changed ConfigMap or Secret reaches warden withou
     policyVolume.update({ 'policy.yaml': policyText });
     keysVolume.update({ 'keys.yaml': keysText });
     // Where the Deployment mounts them: WARDEN_POLICY and WARDEN_API_KEYS point into the volumes.
-    w = await startWarden({ policy: {}, env: { WARDEN_POLICY: join(policyVolume.dir, 'policy.yaml'), WARDEN_API_KEYS: join(keysVolume.dir, 'keys.yaml') } });
+    w = await startWarden({
+      policy: {},
+      env: {
+        WARDEN_POLICY: join(policyVolume.dir, 'policy.yaml'),
+        WARDEN_API_KEYS: join(keysVolume.dir, 'keys.yaml'),
+      },
+    });
   });
   afterAll(async () => {
     await w?.close();
@@ -65,7 +71,12 @@ describe('deploy/kubernetes: a changed ConfigMap or Secret reaches warden withou
     await within(5000, async () => (await verifyStatus(w, '/api/nodes', dev.key)) === 200, 50);
 
     expect(await verifyStatus(w, '/internal/x', dev.key)).toBe(403);
-    policyVolume.update({ 'policy.yaml': policyText.replace(/- match: \{ path: \/internal\/\*\* \}\n(\s+)deny: true/, '- match: { path: /internal/** }\n$1public: true') });
+    policyVolume.update({
+      'policy.yaml': policyText.replace(
+        /- match: \{ path: \/internal\/\*\* \}\n(\s+)deny: true/,
+        '- match: { path: /internal/** }\n$1public: true',
+      ),
+    });
     await within(5000, async () => (await verifyStatus(w, '/internal/x')) === 200, 50);
     expect(w.ops.filter((l) => l.msg === 'policy and keys reloaded').length).toBeGreaterThanOrEqual(2);
   });

@@ -4,7 +4,10 @@
 import { z } from 'zod';
 
 const name = z.string().min(1).max(253);
-const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).max(63);
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+  .max(63);
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/, 'an HTTP header name');
 
 const backendRef = z.strictObject({
@@ -30,12 +33,17 @@ const httpExtAuth = z
     path: z.string().startsWith('/').optional(),
     headersToBackend: z.array(headerName).optional(),
   })
-  .refine((h) => (h.backendRef ? 1 : 0) + (h.backendRefs?.length ? 1 : 0) === 1, 'exactly one of backendRef or backendRefs');
+  .refine(
+    (h) => (h.backendRef ? 1 : 0) + (h.backendRefs?.length ? 1 : 0) === 1,
+    'exactly one of backendRef or backendRefs',
+  );
 
 const extAuth = z
   .strictObject({
     http: httpExtAuth.optional(),
-    grpc: z.strictObject({ backendRef: backendRef.optional(), backendRefs: z.array(backendRef).optional() }).optional(),
+    grpc: z
+      .strictObject({ backendRef: backendRef.optional(), backendRefs: z.array(backendRef).optional() })
+      .optional(),
     headersToExtAuth: z.array(headerName).optional(),
     failOpen: z.boolean().optional(),
     recomputeRoute: z.boolean().optional(),
@@ -54,5 +62,8 @@ export const securityPolicySchema = z.strictObject({
       targetRef: targetRef.optional(),
       extAuth,
     })
-    .refine((s) => (s.targetRef ? 1 : 0) + (s.targetRefs ? 1 : 0) === 1, 'exactly one of targetRef or targetRefs'),
+    .refine(
+      (s) => (s.targetRef ? 1 : 0) + (s.targetRefs ? 1 : 0) === 1,
+      'exactly one of targetRef or targetRefs',
+    ),
 });

@@ -20,7 +20,9 @@ describe('deploy/kubernetes: ingress-nginx', () => {
   const a = (m: Manifest, name: string) => m.metadata.annotations?.[`nginx.ingress.kubernetes.io/${name}`];
 
   it('asks warden /verify/nginx, copies every identity header, and signs browsers in at WARDEN_LOGIN_URL', () => {
-    const loginUrl = find(rendered.base!, 'Deployment', 'warden').spec.template.spec.containers[0].env.find((e: any) => e.name === 'WARDEN_LOGIN_URL').value;
+    const loginUrl = find(rendered.base!, 'Deployment', 'warden').spec.template.spec.containers[0].env.find(
+      (e: any) => e.name === 'WARDEN_LOGIN_URL',
+    ).value;
     expect(ingresses.map((i) => i.metadata.name)).toEqual(['demo-app', 'demo-app-api']);
     for (const ing of ingresses) {
       expect(ing.metadata.namespace).toBe(APP_NS);
@@ -35,20 +37,29 @@ describe('deploy/kubernetes: ingress-nginx', () => {
 
   it('uses only annotations the ingress-nginx e2e test renders and runs through real nginx', () => {
     for (const ing of ingresses) {
-      for (const key of Object.keys(ing.metadata.annotations ?? {})) expect(INGRESS_NGINX_ANNOTATIONS, key).toContain(key.replace('nginx.ingress.kubernetes.io/', ''));
+      for (const key of Object.keys(ing.metadata.annotations ?? {}))
+        expect(INGRESS_NGINX_ANNOTATIONS, key).toContain(key.replace('nginx.ingress.kubernetes.io/', ''));
     }
   });
 
   it('an auth cache key without the credentials, the request or separators is refused', () => {
     expect(cacheKeyProblems('$request_uri')).toEqual([
-      'auth-cache-key lacks the credential $http_authorization: one client\'s allow would be served to another',
-      'auth-cache-key lacks the credential $http_x_api_key: one client\'s allow would be served to another',
-      'auth-cache-key lacks the credential $http_cookie: one client\'s allow would be served to another',
+      "auth-cache-key lacks the credential $http_authorization: one client's allow would be served to another",
+      "auth-cache-key lacks the credential $http_x_api_key: one client's allow would be served to another",
+      "auth-cache-key lacks the credential $http_cookie: one client's allow would be served to another",
       'auth-cache-key lacks $request_method: an allow for one request would be served for another',
       'auth-cache-key lacks $remote_addr: an allow for one request would be served for another',
     ]);
-    expect(cacheKeyProblems('$remote_addr$request_method$request_uri$http_authorization$http_x_api_key$http_cookie')).toEqual(['auth-cache-key joins two variables with no separator: different requests can share a key']);
-    expect(cacheKeyProblems('$remote_addr|$request_method|$request_uri|$http_authorization|$http_x_api_key|$http_cookie')).toEqual(["auth-cache-key has characters ingress-nginx refuses (allowed: A-Z a-z 0-9 - _ $ { })"]);
+    expect(
+      cacheKeyProblems(
+        '$remote_addr$request_method$request_uri$http_authorization$http_x_api_key$http_cookie',
+      ),
+    ).toEqual(['auth-cache-key joins two variables with no separator: different requests can share a key']);
+    expect(
+      cacheKeyProblems(
+        '$remote_addr|$request_method|$request_uri|$http_authorization|$http_x_api_key|$http_cookie',
+      ),
+    ).toEqual(['auth-cache-key has characters ingress-nginx refuses (allowed: A-Z a-z 0-9 - _ $ { })']);
   });
 
   it('routes to the demo app Service', () => {
@@ -82,11 +93,15 @@ describe('deploy/kubernetes: Gateway API with Envoy Gateway', () => {
   it('a SecurityPolicy on the HTTPRoute asks warden /verify/envoy and copies every identity header', () => {
     const sp = find(list, 'SecurityPolicy', 'demo-app-warden');
     const route = find(list, 'HTTPRoute', 'demo-app');
-    expect(sp.spec.targetRefs).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: route.metadata.name }]);
+    expect(sp.spec.targetRefs).toEqual([
+      { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: route.metadata.name },
+    ]);
     const http = sp.spec.extAuth.http;
     expect(http.path).toBe('/verify/envoy');
     const svc = find(rendered.base!, 'Service', 'warden');
-    expect(http.backendRefs).toEqual([{ name: svc.metadata.name, namespace: svc.metadata.namespace, port: svc.spec.ports[0].port }]);
+    expect(http.backendRefs).toEqual([
+      { name: svc.metadata.name, namespace: svc.metadata.namespace, port: svc.spec.ports[0].port },
+    ]);
     expect(http.headersToBackend).toEqual(IDENTITY);
     expect(sp.spec.extAuth.failOpen).toBe(false);
     // With WARDEN_PROXY=envoy, /verify/envoy/x would be judged as /envoy/x.
@@ -95,10 +110,12 @@ describe('deploy/kubernetes: Gateway API with Envoy Gateway', () => {
     expect(route.spec.parentRefs[0].name).toBe(find(list, 'Gateway', 'demo').metadata.name);
   });
 
-  it('a ReferenceGrant in warden\'s namespace admits exactly that SecurityPolicy namespace to the warden Service', () => {
+  it("a ReferenceGrant in warden's namespace admits exactly that SecurityPolicy namespace to the warden Service", () => {
     const grant = find(list, 'ReferenceGrant', 'demo-security-policy-to-warden');
     expect(grant.metadata.namespace).toBe('warden');
-    expect(grant.spec.from).toEqual([{ group: 'gateway.envoyproxy.io', kind: 'SecurityPolicy', namespace: APP_NS }]);
+    expect(grant.spec.from).toEqual([
+      { group: 'gateway.envoyproxy.io', kind: 'SecurityPolicy', namespace: APP_NS },
+    ]);
     expect(grant.spec.to).toEqual([{ group: '', kind: 'Service', name: 'warden' }]);
   });
 });

@@ -9,7 +9,15 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { findBinary } from '../e2e/harness/process.js';
-import { find, K8S_DIR, parseManifests, renderRecipes, validateManifest, yamlFiles, type Manifest } from './manifests.js';
+import {
+  find,
+  K8S_DIR,
+  parseManifests,
+  renderRecipes,
+  validateManifest,
+  yamlFiles,
+  type Manifest,
+} from './manifests.js';
 import { exposureProblems, workloadProblems } from './recipe-checks.js';
 
 const files = yamlFiles(K8S_DIR).filter((f) => !f.endsWith('kustomization.yaml'));
@@ -28,7 +36,11 @@ describe('deploy/kubernetes: schemas', () => {
       for (const m of list) expect(validateManifest(m), `${k}: ${m.kind}/${m.metadata.name}`).toEqual([]);
     }
     // Every file is part of some kustomization.
-    const used = new Set(Object.values(rendered).flat().map((m) => m.file));
+    const used = new Set(
+      Object.values(rendered)
+        .flat()
+        .map((m) => m.file),
+    );
     for (const f of new Set(all.map((m) => m.file))) expect(used, f).toContain(f);
   });
 
@@ -42,7 +54,9 @@ describe('deploy/kubernetes: schemas', () => {
     const sp = structuredClone(find(all, 'SecurityPolicy', 'demo-app-warden'));
     sp.spec.extAuth.http.pathPrefix = '/verify/envoy';
     expect(validateManifest(sp).join()).toMatch(/pathPrefix|Unrecognized/);
-    expect(validateManifest({ apiVersion: 'example.com/v1', kind: 'Widget' })).toEqual(['no schema for example.com/v1/Widget']);
+    expect(validateManifest({ apiVersion: 'example.com/v1', kind: 'Widget' })).toEqual([
+      'no schema for example.com/v1/Widget',
+    ]);
   });
 
   const kubectl = findBinary('kubectl');
@@ -52,7 +66,10 @@ describe('deploy/kubernetes: schemas', () => {
     for (const k of ['overlays/dev', 'overlays/prod', 'ingress-nginx', 'traefik', 'gateway-api']) {
       const out = execFileSync(kubectl!, ['kustomize', join(K8S_DIR, k)], { encoding: 'utf8' });
       const theirs = parseAllDocuments(out).map((d) => d.toJS() as Manifest);
-      const strip = (list: Manifest[]) => list.map(({ file: _f, ...m }) => m).sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
+      const strip = (list: Manifest[]) =>
+        list
+          .map(({ file: _f, ...m }) => m)
+          .sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
       expect(strip(rendered[k]!), k).toEqual(strip(theirs));
     }
   });
@@ -60,7 +77,8 @@ describe('deploy/kubernetes: schemas', () => {
 
 describe('deploy/kubernetes: workloads', () => {
   it('runs nothing as root or writable, and every container has probes and resources', () => {
-    for (const list of Object.values(rendered)) for (const m of list) expect(workloadProblems(m), `${m.kind}/${m.metadata.name}`).toEqual([]);
+    for (const list of Object.values(rendered))
+      for (const m of list) expect(workloadProblems(m), `${m.kind}/${m.metadata.name}`).toEqual([]);
   });
 
   it('names the problem when a pod runs as root, is writable or lacks a probe', () => {
@@ -90,8 +108,12 @@ describe('deploy/kubernetes: workloads', () => {
       expect(c.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: 'http' });
       expect(c.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 'http' });
       expect(c.ports).toContainEqual(expect.objectContaining({ name: 'http', containerPort: 8080 }));
-      expect(pod.topologySpreadConstraints.map((t: any) => t.topologyKey).sort()).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
-      for (const t of pod.topologySpreadConstraints) expect(t.labelSelector.matchLabels).toEqual(d.spec.selector.matchLabels);
+      expect(pod.topologySpreadConstraints.map((t: any) => t.topologyKey).sort()).toEqual([
+        'kubernetes.io/hostname',
+        'topology.kubernetes.io/zone',
+      ]);
+      for (const t of pod.topologySpreadConstraints)
+        expect(t.labelSelector.matchLabels).toEqual(d.spec.selector.matchLabels);
       expect(pod.automountServiceAccountToken).toBe(false);
       const hpa = find(list, 'HorizontalPodAutoscaler', 'warden');
       expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'warden' });
@@ -111,14 +133,19 @@ describe('deploy/kubernetes: workloads', () => {
     const c = d.spec.template.spec.containers[0];
     const env = Object.fromEntries(c.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
     const volumes = d.spec.template.spec.volumes;
-    for (const [variable, volume, source] of [['WARDEN_POLICY', 'policy', { configMap: { name: 'warden-policy' } }], ['WARDEN_API_KEYS', 'keys', { secret: { secretName: 'warden-keys' } }]] as const) {
+    for (const [variable, volume, source] of [
+      ['WARDEN_POLICY', 'policy', { configMap: { name: 'warden-policy' } }],
+      ['WARDEN_API_KEYS', 'keys', { secret: { secretName: 'warden-keys' } }],
+    ] as const) {
       const mount = c.volumeMounts.find((m: any) => m.name === volume);
       expect(mount.subPath, volume).toBeUndefined();
       expect(env[variable].startsWith(mount.mountPath + '/'), variable).toBe(true);
       expect(volumes.find((v: any) => v.name === volume)).toMatchObject(source);
     }
     // Every other path warden writes is a volume, since the root filesystem is read-only.
-    expect(c.volumeMounts.map((m: any) => m.mountPath)).toEqual(expect.arrayContaining([env.WARDEN_STATE_DIR, '/tmp']));
+    expect(c.volumeMounts.map((m: any) => m.mountPath)).toEqual(
+      expect.arrayContaining([env.WARDEN_STATE_DIR, '/tmp']),
+    );
   });
 
   it("loads as warden loads it: the Deployment's environment, the ConfigMap's policy and the Secret's keys", async () => {
@@ -130,7 +157,10 @@ describe('deploy/kubernetes: workloads', () => {
       for (const e of c.env) if ('value' in e) vars[e.name] = e.value;
       writeFileSync(join(dir, 'policy.yaml'), find(list, 'ConfigMap', 'warden-policy').data['policy.yaml']);
       writeFileSync(join(dir, 'keys.yaml'), find(list, 'Secret', 'warden-keys').stringData['keys.yaml']);
-      const config = await loadConfig({ ...vars, WARDEN_POLICY: join(dir, 'policy.yaml'), WARDEN_API_KEYS: join(dir, 'keys.yaml') }, { fetch });
+      const config = await loadConfig(
+        { ...vars, WARDEN_POLICY: join(dir, 'policy.yaml'), WARDEN_API_KEYS: join(dir, 'keys.yaml') },
+        { fetch },
+      );
       expect(config.env.REDIS_URL).toBe('redis://warden-redis:6379');
       expect(find(list, 'Service', 'warden-redis').spec.ports[0].port).toBe(6379);
     }
@@ -142,16 +172,24 @@ describe('deploy/kubernetes: workloads', () => {
     const np = find(rendered.base!, 'NetworkPolicy', 'warden');
     expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(np.spec.ingress).toHaveLength(1);
-    const from = np.spec.ingress[0].from.map((f: any) => f.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name']);
+    const from = np.spec.ingress[0].from.map(
+      (f: any) => f.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'],
+    );
     expect(from).toEqual(['ingress-nginx', 'traefik', 'envoy-gateway-system']);
     expect(np.spec.ingress[0].ports).toEqual([{ port: 'http', protocol: 'TCP' }]);
     const egress = np.spec.egress;
-    expect(egress[0].to[0].podSelector.matchLabels).toEqual(find(rendered.base!, 'StatefulSet', 'warden-redis').spec.selector.matchLabels);
+    expect(egress[0].to[0].podSelector.matchLabels).toEqual(
+      find(rendered.base!, 'StatefulSet', 'warden-redis').spec.selector.matchLabels,
+    );
     expect(egress[1].ports.map((p: any) => p.port)).toEqual([53, 53]);
-    expect(egress[2].to[0].ipBlock.except).toEqual(expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']));
+    expect(egress[2].to[0].ipBlock.except).toEqual(
+      expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']),
+    );
     expect(egress[2].ports).toEqual([{ port: 443, protocol: 'TCP' }]);
     const redis = find(rendered.base!, 'NetworkPolicy', 'warden-redis');
-    expect(redis.spec.ingress[0].from).toEqual([{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'warden' } } }]);
+    expect(redis.spec.ingress[0].from).toEqual([
+      { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'warden' } } },
+    ]);
     expect(redis.spec.egress).toEqual([]);
   });
 
@@ -166,4 +204,3 @@ describe('deploy/kubernetes: workloads', () => {
     ]);
   });
 });
-

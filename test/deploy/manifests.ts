@@ -17,7 +17,12 @@ export interface Manifest {
   file: string;
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   [field: string]: any;
 }
 
@@ -33,7 +38,8 @@ function modelRegistry(): Map<string, ModelClass> {
     for (const value of Object.values(ns as Record<string, unknown>)) {
       if (typeof value === 'function') {
         const c = value as Partial<ModelClass>;
-        if (typeof c.apiVersion === 'string' && typeof c.kind === 'string') found.set(`${c.apiVersion}/${c.kind}`, value as ModelClass);
+        if (typeof c.apiVersion === 'string' && typeof c.kind === 'string')
+          found.set(`${c.apiVersion}/${c.kind}`, value as ModelClass);
       } else walk(value);
     }
   };
@@ -47,7 +53,11 @@ const MODELS = modelRegistry();
  * Gateway publishes no models package: its SecurityPolicy is checked against
  * envoy-gateway-schema.ts. An apiVersion/kind that no schema knows is a problem too.
  */
-export function validateManifest(manifest: { apiVersion?: unknown; kind?: unknown; file?: string }): string[] {
+export function validateManifest(manifest: {
+  apiVersion?: unknown;
+  kind?: unknown;
+  file?: string;
+}): string[] {
   const { file: _file, ...m } = manifest;
   const key = `${String(m.apiVersion)}/${String(m.kind)}`;
   if (key === 'gateway.envoyproxy.io/v1alpha1/SecurityPolicy') {
@@ -95,7 +105,10 @@ interface JsonPatchOp {
 function applyJsonPatch(target: Manifest, ops: JsonPatchOp[]): Manifest {
   const doc = structuredClone(target);
   for (const { op, path, value } of ops) {
-    const parts = path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const parts = path
+      .split('/')
+      .slice(1)
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = parts.pop()!;
     let parent: any = doc;
     for (const p of parts) {
@@ -109,7 +122,8 @@ function applyJsonPatch(target: Manifest, ops: JsonPatchOp[]): Manifest {
       else if (op === 'replace') parent[i] = value;
       else parent.splice(i, 1);
     } else {
-      if (op !== 'add' && !(last in parent)) throw new Error(`${target.kind}/${target.metadata.name}: no ${path}`);
+      if (op !== 'add' && !(last in parent))
+        throw new Error(`${target.kind}/${target.metadata.name}: no ${path}`);
       if (op === 'remove') delete parent[last];
       else parent[last] = value;
     }
@@ -122,11 +136,25 @@ interface Kustomization {
   labels?: { pairs: Record<string, string> }[];
   resources?: string[];
   images?: { name: string; newTag?: string; newName?: string }[];
-  secretGenerator?: { name: string; namespace?: string; literals?: string[]; options?: { disableNameSuffixHash?: boolean } }[];
+  secretGenerator?: {
+    name: string;
+    namespace?: string;
+    literals?: string[];
+    options?: { disableNameSuffixHash?: boolean };
+  }[];
   patches?: { target: { kind: string; name: string }; patch: string }[];
   [other: string]: unknown;
 }
-const SUPPORTED = new Set(['apiVersion', 'kind', 'namespace', 'labels', 'resources', 'images', 'secretGenerator', 'patches']);
+const SUPPORTED = new Set([
+  'apiVersion',
+  'kind',
+  'namespace',
+  'labels',
+  'resources',
+  'images',
+  'secretGenerator',
+  'patches',
+]);
 
 /**
  * Render a kustomization directory the way `kubectl kustomize` does, for the fields the recipes
@@ -136,22 +164,42 @@ const SUPPORTED = new Set(['apiVersion', 'kind', 'namespace', 'labels', 'resourc
 export function kustomize(dir: string): Manifest[] {
   const path = join(dir, 'kustomization.yaml');
   const k = parseAllDocuments(readFileSync(path, 'utf8'))[0]!.toJS() as Kustomization;
-  for (const field of Object.keys(k)) if (!SUPPORTED.has(field)) throw new Error(`${path}: kustomize field ${field} is not rendered by the test`);
+  for (const field of Object.keys(k))
+    if (!SUPPORTED.has(field))
+      throw new Error(`${path}: kustomize field ${field} is not rendered by the test`);
   let out: Manifest[] = [];
   for (const r of k.resources ?? []) {
     const p = resolve(dir, r);
     out.push(...(statSync(p).isDirectory() ? kustomize(p) : parseManifests(p)));
   }
   for (const g of k.secretGenerator ?? []) {
-    if (!g.options?.disableNameSuffixHash) throw new Error(`${path}: secretGenerator ${g.name} needs disableNameSuffixHash (hashed names are not rendered by the test)`);
-    const stringData = Object.fromEntries((g.literals ?? []).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-    const data = Object.fromEntries(Object.entries(stringData).map(([key, v]) => [key, Buffer.from(v).toString('base64')]));
-    out.push({ file: relative(K8S_DIR, path), apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: g.name, ...(g.namespace ? { namespace: g.namespace } : {}) }, data });
+    if (!g.options?.disableNameSuffixHash)
+      throw new Error(
+        `${path}: secretGenerator ${g.name} needs disableNameSuffixHash (hashed names are not rendered by the test)`,
+      );
+    const stringData = Object.fromEntries(
+      (g.literals ?? []).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    const data = Object.fromEntries(
+      Object.entries(stringData).map(([key, v]) => [key, Buffer.from(v).toString('base64')]),
+    );
+    out.push({
+      file: relative(K8S_DIR, path),
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      metadata: { name: g.name, ...(g.namespace ? { namespace: g.namespace } : {}) },
+      data,
+    });
   }
   for (const p of k.patches ?? []) {
     const ops = parseAllDocuments(p.patch)[0]!.toJS() as JsonPatchOp[];
     let hit = false;
-    out = out.map((m) => (m.kind === p.target.kind && m.metadata.name === p.target.name ? ((hit = true), applyJsonPatch(m, ops)) : m));
+    out = out.map((m) =>
+      m.kind === p.target.kind && m.metadata.name === p.target.name
+        ? ((hit = true), applyJsonPatch(m, ops))
+        : m,
+    );
     if (!hit) throw new Error(`${path}: patch target ${p.target.kind}/${p.target.name} not found`);
   }
   for (const img of k.images ?? []) {
@@ -164,8 +212,10 @@ export function kustomize(dir: string): Manifest[] {
       }
     }
   }
-  if (k.namespace) for (const m of out) if (m.kind !== 'Namespace') m.metadata = { ...m.metadata, namespace: k.namespace };
-  for (const { pairs } of k.labels ?? []) for (const m of out) m.metadata = { ...m.metadata, labels: { ...m.metadata.labels, ...pairs } };
+  if (k.namespace)
+    for (const m of out) if (m.kind !== 'Namespace') m.metadata = { ...m.metadata, namespace: k.namespace };
+  for (const { pairs } of k.labels ?? [])
+    for (const m of out) m.metadata = { ...m.metadata, labels: { ...m.metadata.labels, ...pairs } };
   return out;
 }
 
@@ -177,9 +227,20 @@ export function find(list: Manifest[], kind: string, name: string): Manifest {
 }
 
 /** The kustomizations under deploy/kubernetes, each rendered. */
-export const KUSTOMIZATIONS = ['base', 'overlays/dev', 'overlays/prod', 'demo-app', 'ingress-nginx', 'traefik', 'gateway-api'] as const;
+export const KUSTOMIZATIONS = [
+  'base',
+  'overlays/dev',
+  'overlays/prod',
+  'demo-app',
+  'ingress-nginx',
+  'traefik',
+  'gateway-api',
+] as const;
 export function renderRecipes(): Record<(typeof KUSTOMIZATIONS)[number], Manifest[]> {
-  return Object.fromEntries(KUSTOMIZATIONS.map((k) => [k, kustomize(join(K8S_DIR, k))])) as Record<(typeof KUSTOMIZATIONS)[number], Manifest[]>;
+  return Object.fromEntries(KUSTOMIZATIONS.map((k) => [k, kustomize(join(K8S_DIR, k))])) as Record<
+    (typeof KUSTOMIZATIONS)[number],
+    Manifest[]
+  >;
 }
 
 /** The in-cluster URL of `path` on the warden Service of the rendered base. */

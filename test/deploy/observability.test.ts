@@ -13,7 +13,13 @@ let w: TestWarden;
 let m: Scrape;
 
 beforeAll(async () => {
-  w = await startWarden({ policy: { roles: { developer: ['api:*'] }, rules: [{ match: { path: '/api/**' }, require: ['api:read'] }] }, keys: [dev.entry] });
+  w = await startWarden({
+    policy: {
+      roles: { developer: ['api:*'] },
+      rules: [{ match: { path: '/api/**' }, require: ['api:read'] }],
+    },
+    keys: [dev.entry],
+  });
   await send(`${w.url}/verify/traefik`, { headers: traefikHeaders('/api/x', '203.0.113.1', dev.key) });
   m = await scrape(`${w.url}/metrics`);
 });
@@ -41,7 +47,9 @@ describe('docs/metrics.md', () => {
 
 describe('deploy/grafana/warden-dashboard.json', () => {
   const dash = JSON.parse(readFileSync(join(ROOT, 'deploy', 'grafana', 'warden-dashboard.json'), 'utf8'));
-  const exprs: string[] = dash.panels.flatMap((p: { targets?: { expr: string }[] }) => (p.targets ?? []).map((t) => t.expr));
+  const exprs: string[] = dash.panels.flatMap((p: { targets?: { expr: string }[] }) =>
+    (p.targets ?? []).map((t) => t.expr),
+  );
 
   it('queries only metrics warden exposes', () => {
     expect(exprs.length).toBeGreaterThan(20);

@@ -25,7 +25,8 @@ export function workloadProblems(m: Manifest): string[] {
     if (!(sc.capabilities?.drop ?? []).includes('ALL')) out.push(`${where}: capabilities not dropped`);
     if (!c.livenessProbe) out.push(`${where}: no livenessProbe`);
     if (!c.readinessProbe) out.push(`${where}: no readinessProbe`);
-    if (!c.resources?.requests?.cpu || !c.resources?.requests?.memory || !c.resources?.limits?.memory) out.push(`${where}: no cpu/memory requests and memory limit`);
+    if (!c.resources?.requests?.cpu || !c.resources?.requests?.memory || !c.resources?.limits?.memory)
+      out.push(`${where}: no cpu/memory requests and memory limit`);
   }
   return out;
 }
@@ -36,14 +37,18 @@ export function exposureProblems(all: Manifest[], wardenService = 'warden'): str
   for (const m of all) {
     const at = `${m.kind}/${m.metadata.name} (${m.file})`;
     if (m.kind === 'Service' && m.metadata.name.startsWith(wardenService)) {
-      if ((m.spec?.type ?? 'ClusterIP') !== 'ClusterIP') out.push(`${at}: type ${m.spec.type} publishes warden`);
+      if ((m.spec?.type ?? 'ClusterIP') !== 'ClusterIP')
+        out.push(`${at}: type ${m.spec.type} publishes warden`);
       if (m.spec?.externalIPs?.length) out.push(`${at}: externalIPs publish warden`);
     }
     const text = JSON.stringify(m.spec ?? {});
     // A route whose backend is warden makes /verify, /metrics and /admin reachable by clients.
     const routesToWarden =
       (m.kind === 'Ingress' && /"service":\{"name":"warden"/.test(text)) ||
-      ((m.kind === 'IngressRoute' || m.kind === 'HTTPRoute') && JSON.stringify(m.spec?.routes ?? m.spec?.rules ?? []).match(/"(?:services|backendRefs)":\[[^\]]*"name":"warden"/));
+      ((m.kind === 'IngressRoute' || m.kind === 'HTTPRoute') &&
+        JSON.stringify(m.spec?.routes ?? m.spec?.rules ?? []).match(
+          /"(?:services|backendRefs)":\[[^\]]*"name":"warden"/,
+        ));
     if (routesToWarden) out.push(`${at}: routes clients to warden itself`);
   }
   return out;
@@ -59,12 +64,18 @@ export const CACHE_KEY_PARTS = {
 export function cacheKeyProblems(key: string | undefined): string[] {
   if (key === undefined) return [];
   const out: string[] = [];
-  for (const v of CACHE_KEY_PARTS.credentials) if (!key.includes(v)) out.push(`auth-cache-key lacks the credential ${v}: one client's allow would be served to another`);
-  for (const v of CACHE_KEY_PARTS.request) if (!key.includes(v)) out.push(`auth-cache-key lacks ${v}: an allow for one request would be served for another`);
+  for (const v of CACHE_KEY_PARTS.credentials)
+    if (!key.includes(v))
+      out.push(`auth-cache-key lacks the credential ${v}: one client's allow would be served to another`);
+  for (const v of CACHE_KEY_PARTS.request)
+    if (!key.includes(v))
+      out.push(`auth-cache-key lacks ${v}: an allow for one request would be served for another`);
   // "$request_uri$remote_addr" makes /vip/x1 from 2.3.4.5 and /vip/x from 12.3.4.5 one key.
-  if (/\$\w+\$/.test(key)) out.push('auth-cache-key joins two variables with no separator: different requests can share a key');
+  if (/\$\w+\$/.test(key))
+    out.push('auth-cache-key joins two variables with no separator: different requests can share a key');
   // ingress-nginx (annotation validation, v1.9+) accepts only these characters in the key.
-  if (!/^[A-Za-z0-9\-_${}]*$/.test(key)) out.push('auth-cache-key has characters ingress-nginx refuses (allowed: A-Z a-z 0-9 - _ $ { })');
+  if (!/^[A-Za-z0-9\-_${}]*$/.test(key))
+    out.push('auth-cache-key has characters ingress-nginx refuses (allowed: A-Z a-z 0-9 - _ $ { })');
   return out;
 }
 
@@ -86,8 +97,19 @@ export async function dockerStages(text: string): Promise<Stage[]> {
       stages.push({ image: args[0]!, name: args[1]?.toUpperCase() === 'AS' ? args[2]! : null, steps: [] });
       continue;
     }
-    const from = 'getFromFlag' in i ? (i as { getFromFlag(): { getValue(): string | null } | null }).getFromFlag()?.getValue() ?? undefined : undefined;
-    stages.at(-1)?.steps.push({ keyword, args: from === undefined ? args : args.filter((a) => !a.startsWith('--from')), from, text: i.getArgumentsContent() ?? '' });
+    const from =
+      'getFromFlag' in i
+        ? ((i as { getFromFlag(): { getValue(): string | null } | null }).getFromFlag()?.getValue() ??
+          undefined)
+        : undefined;
+    stages
+      .at(-1)
+      ?.steps.push({
+        keyword,
+        args: from === undefined ? args : args.filter((a) => !a.startsWith('--from')),
+        from,
+        text: i.getArgumentsContent() ?? '',
+      });
   }
   return stages;
 }
@@ -98,16 +120,25 @@ export async function dockerfileProblems(text: string): Promise<string[]> {
   const out: string[] = [];
   const last = stages.at(-1);
   if (stages.length < 2 || !last) return ['not a multi-stage build'];
-  if (!/^node:20(\.\d+)*-(alpine|slim|bookworm-slim)/.test(last.image)) out.push(`final stage is ${last.image}, not a small Node 20 base`);
+  if (!/^node:20(\.\d+)*-(alpine|slim|bookworm-slim)/.test(last.image))
+    out.push(`final stage is ${last.image}, not a small Node 20 base`);
   const step = (k: string) => last.steps.filter((s) => s.keyword === k);
   const user = step('USER').at(-1)?.args[0];
-  if (!user || user === 'root' || user === '0' || user.startsWith('0:')) out.push(`final stage runs as ${user ?? 'root (no USER)'}`);
+  if (!user || user === 'root' || user === '0' || user.startsWith('0:'))
+    out.push(`final stage runs as ${user ?? 'root (no USER)'}`);
   if (!step('HEALTHCHECK').some((s) => s.text.includes('/healthz'))) out.push('no HEALTHCHECK on /healthz');
   if (step('STOPSIGNAL').at(-1)?.args[0] !== 'SIGTERM') out.push('STOPSIGNAL is not SIGTERM');
   const labels = step('LABEL').flatMap((s) => s.args.map((a) => a.split('=')[0]!));
-  for (const l of ['title', 'description', 'version', 'source', 'licenses']) if (!labels.includes(`org.opencontainers.image.${l}`)) out.push(`no OCI label org.opencontainers.image.${l}`);
-  const stateDir = /WARDEN_STATE_DIR=(\S+)/.exec(step('ENV').map((s) => s.text).join(' '))?.[1];
-  if (!stateDir || !step('VOLUME').some((s) => s.args.includes(stateDir))) out.push('the state directory is not a VOLUME (a read-only root filesystem needs it)');
+  for (const l of ['title', 'description', 'version', 'source', 'licenses'])
+    if (!labels.includes(`org.opencontainers.image.${l}`))
+      out.push(`no OCI label org.opencontainers.image.${l}`);
+  const stateDir = /WARDEN_STATE_DIR=(\S+)/.exec(
+    step('ENV')
+      .map((s) => s.text)
+      .join(' '),
+  )?.[1];
+  if (!stateDir || !step('VOLUME').some((s) => s.args.includes(stateDir)))
+    out.push('the state directory is not a VOLUME (a read-only root filesystem needs it)');
   for (const copy of step('COPY')) {
     const sources = copy.args.slice(0, -1);
     if (!copy.from) {
@@ -117,8 +148,12 @@ export async function dockerfileProblems(text: string): Promise<string[]> {
     const origin = stages.find((s) => s.name === copy.from);
     if (sources.some((s) => s.endsWith('node_modules'))) {
       // The last npm command that shapes node_modules there (ci, install, prune) must leave out dev dependencies.
-      const npm = (origin?.steps ?? []).filter((s) => s.keyword === 'RUN').flatMap((s) => s.text.split(/&&|;/)).filter((c) => /npm (ci|install|prune)/.test(c));
-      if (!/--omit=dev|--production/.test(npm.at(-1) ?? '')) out.push(`node_modules come from stage ${copy.from}, which keeps dev dependencies`);
+      const npm = (origin?.steps ?? [])
+        .filter((s) => s.keyword === 'RUN')
+        .flatMap((s) => s.text.split(/&&|;/))
+        .filter((c) => /npm (ci|install|prune)/.test(c));
+      if (!/--omit=dev|--production/.test(npm.at(-1) ?? ''))
+        out.push(`node_modules come from stage ${copy.from}, which keeps dev dependencies`);
     }
   }
   return out;
@@ -131,9 +166,11 @@ const PROXY_IMAGE = /^(traefik|nginx|caddy|envoyproxy\/envoy)[:@]/;
 export function composeProblems(compose: { services: Record<string, any> }): string[] {
   const out: string[] = [];
   for (const [name, s] of Object.entries(compose.services)) {
-    if (s.ports && !PROXY_IMAGE.test(String(s.image ?? ''))) out.push(`${name} publishes ports but is not a proxy`);
+    if (s.ports && !PROXY_IMAGE.test(String(s.image ?? '')))
+      out.push(`${name} publishes ports but is not a proxy`);
     if (s.network_mode === 'host') out.push(`${name} uses the host network`);
-    if (s.user === 'root' || s.user === '0' || String(s.user ?? '').startsWith('0:')) out.push(`${name} runs as root`);
+    if (s.user === 'root' || s.user === '0' || String(s.user ?? '').startsWith('0:'))
+      out.push(`${name} runs as root`);
     if (s.privileged) out.push(`${name} is privileged`);
   }
   const w = compose.services.warden;

@@ -4,9 +4,22 @@
 // differently, the difference is the one named here (and in docs/deploy.md).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startEcho, type Echo } from './harness/echo.js';
-import { APP_HOST, IDENTITY_HEADERS, KEYS, RULE, startE2eWarden, TIGHT_LIMIT, type E2eWarden } from './harness/fixture.js';
+import {
+  APP_HOST,
+  IDENTITY_HEADERS,
+  KEYS,
+  RULE,
+  startE2eWarden,
+  TIGHT_LIMIT,
+  type E2eWarden,
+} from './harness/fixture.js';
 import { expectNoE2eSecrets } from './harness/secrets.js';
-import { recipeIngress, recipeIngresses, SET_MISC_INSTALLED, startIngressNginx } from './harness/ingress-nginx.js';
+import {
+  recipeIngress,
+  recipeIngresses,
+  SET_MISC_INSTALLED,
+  startIngressNginx,
+} from './harness/ingress-nginx.js';
 import { CLIENT_ADDRESS, send, sleep, type ClientResponse } from './harness/net.js';
 import { NGINX_BIN, startNginx } from './harness/nginx.js';
 import { describeNeeding } from './harness/process.js';
@@ -20,7 +33,20 @@ const missing = !NGINX_BIN
     : null;
 
 /** What warden decided, as its audit line says: the fields both recipes must agree on. */
-const DECISION_FIELDS = ['decision', 'reason', 'status', 'rule', 'dialect', 'method', 'host', 'path', 'clientIp', 'sub', 'authMethod', 'rateLimit'] as const;
+const DECISION_FIELDS = [
+  'decision',
+  'reason',
+  'status',
+  'rule',
+  'dialect',
+  'method',
+  'host',
+  'path',
+  'clientIp',
+  'sub',
+  'authMethod',
+  'rateLimit',
+] as const;
 const IDENTITY = IDENTITY_HEADERS.map((h) => h.toLowerCase());
 const SIGNIN = recipeIngress('demo-app').metadata.annotations!['nginx.ingress.kubernetes.io/auth-signin']!;
 const BROWSER = { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate' };
@@ -55,9 +81,12 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     return { res, last, upstream };
   }
 
-  const ctx = (proxy: Proxy, res: ClientResponse) => `${proxy.kind}: ${res.status} ${res.body.slice(0, 200)}\n${proxy.log().slice(-1500)}`;
-  const decision = (line: Record<string, any> | undefined) => Object.fromEntries(DECISION_FIELDS.map((f) => [f, line?.[f]]));
-  const identity = (u: { headers: Record<string, any> }[]) => (u[0] ? Object.fromEntries(IDENTITY.map((h) => [h, u[0]!.headers[h] ?? ''])) : null);
+  const ctx = (proxy: Proxy, res: ClientResponse) =>
+    `${proxy.kind}: ${res.status} ${res.body.slice(0, 200)}\n${proxy.log().slice(-1500)}`;
+  const decision = (line: Record<string, any> | undefined) =>
+    Object.fromEntries(DECISION_FIELDS.map((f) => [f, line?.[f]]));
+  const identity = (u: { headers: Record<string, any> }[]) =>
+    u[0] ? Object.fromEntries(IDENTITY.map((h) => [h, u[0]!.headers[h] ?? ''])) : null;
 
   /** The same request through both; warden's decision and the app's view must match. */
   async function both(path: string, headers: Record<string, string> = {}, method = 'GET') {
@@ -74,7 +103,9 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     const probe = await startIngressNginx({ wardenPort: echo.port, upstreamPort: echo.port });
     try {
       const seen = echo.seen.length;
-      const res = await send(probe.port, '/nodes/n1?x=1', { headers: { host: APP_HOST, 'x-forwarded-proto': 'https', 'x-api-key': 'k' } });
+      const res = await send(probe.port, '/nodes/n1?x=1', {
+        headers: { host: APP_HOST, 'x-forwarded-proto': 'https', 'x-api-key': 'k' },
+      });
       expect(res.status).toBe(200);
       const sub = echo.seen[seen]!;
       expect(sub.url).toBe('/verify/nginx');
@@ -97,25 +128,52 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     const r = await both('/nodes/n1?x=1', { 'x-api-key': KEYS.dev.key });
     expect(r.nginx.res.status).toBe(200);
     expect(r.ingress.res.status, ctx(ingress, r.ingress.res)).toBe(200);
-    expect(r.ingress.last).toMatchObject({ decision: 'allow', dialect: 'nginx', host: APP_HOST, path: '/nodes/n1', clientIp: CLIENT_ADDRESS, sub: 'dev', rule: RULE.nodes });
+    expect(r.ingress.last).toMatchObject({
+      decision: 'allow',
+      dialect: 'nginx',
+      host: APP_HOST,
+      path: '/nodes/n1',
+      clientIp: CLIENT_ADDRESS,
+      sub: 'dev',
+      rule: RULE.nodes,
+    });
     expect(r.ingress.upstream[0]!.url).toBe('/nodes/n1?x=1');
     expect(r.ingress.upstream[0]!.headers['x-user-id']).toBe('dev');
   });
 
   it('judges the original method, the raw path and the real client address alike', async () => {
     await both('/nodes/n1', { 'x-api-key': KEYS.viewer.key, 'content-length': '0' }, 'POST');
-    for (const raw of ['/public/../admin/users', '/%61dmin/users', '//admin//users', '/admin%2Fusers', '/public/%252e%252e/admin']) {
+    for (const raw of [
+      '/public/../admin/users',
+      '/%61dmin/users',
+      '//admin//users',
+      '/admin%2Fusers',
+      '/public/%252e%252e/admin',
+    ]) {
       const r = await both(raw, { 'x-api-key': KEYS.viewer.key });
       expect(r.ingress.res.status, raw).toBe(403);
       expect(r.ingress.upstream, raw).toHaveLength(0);
     }
-    const spoof = await both('/vip/lounge', { 'x-api-key': KEYS.viewer.key, 'x-forwarded-for': '6.6.6.6', 'x-real-ip': '6.6.6.6' });
+    const spoof = await both('/vip/lounge', {
+      'x-api-key': KEYS.viewer.key,
+      'x-forwarded-for': '6.6.6.6',
+      'x-real-ip': '6.6.6.6',
+    });
     expect(spoof.ingress.last).toMatchObject({ reason: 'network_not_allowed', clientIp: CLIENT_ADDRESS });
   });
 
-  it('replaces client-sent identity headers with warden\'s, and drops the _ and . spellings', async () => {
-    const spoofed = { 'X-User-ID': 'root', 'X-User-Roles': 'admin', 'X-Auth-Method': 'session', X_User_ID: 'root', 'X.User.Roles': 'admin' };
-    for (const [path, key] of [['/nodes/n2', KEYS.viewer.key], ['/public/page', undefined]] as const) {
+  it("replaces client-sent identity headers with warden's, and drops the _ and . spellings", async () => {
+    const spoofed = {
+      'X-User-ID': 'root',
+      'X-User-Roles': 'admin',
+      'X-Auth-Method': 'session',
+      X_User_ID: 'root',
+      'X.User.Roles': 'admin',
+    };
+    for (const [path, key] of [
+      ['/nodes/n2', KEYS.viewer.key],
+      ['/public/page', undefined],
+    ] as const) {
       const r = await both(path, { ...spoofed, ...(key ? { 'x-api-key': key } : {}) });
       expect(r.ingress.res.status).toBe(200);
       const raw = r.ingress.upstream[0]!.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
@@ -147,13 +205,14 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     expect(r.ingress.res.headers.location!.startsWith(SIGNIN + '?rd=')).toBe(true);
   });
 
-  it('differs where ingress-nginx cannot do otherwise: 401→302 under auth-signin, 429→500, nginx\'s own deny pages, a client\'s Host', async () => {
+  it("differs where ingress-nginx cannot do otherwise: 401→302 under auth-signin, 429→500, nginx's own deny pages, a client's Host", async () => {
     // auth-signin turns every 401 into the redirect, an API client's too (hence demo-app-api).
     const api = await both('/nodes/n1', { accept: 'application/json' });
     expect(api.nginx.res.status).toBe(401);
     expect(api.ingress.res.status).toBe(302);
     // auth_request maps warden's 429 to 500; deploy/nginx's @warden_error restores it, ingress-nginx has no such hook without snippets.
-    for (let i = 0; i < TIGHT_LIMIT; i++) await through(nginx, `/limited/${i}`, { 'x-api-key': KEYS.limited.key });
+    for (let i = 0; i < TIGHT_LIMIT; i++)
+      await through(nginx, `/limited/${i}`, { 'x-api-key': KEYS.limited.key });
     const limitedNginx = await through(nginx, '/limited/over', { 'x-api-key': KEYS.limited.key });
     const limitedIngress = await through(ingress, '/limited/over', { 'x-api-key': KEYS.limited.key });
     expect(limitedNginx.res.status).toBe(429);
@@ -161,11 +220,18 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     expect(decision(limitedIngress.last)).toEqual(decision(limitedNginx.last));
     // 403: deploy/nginx answers JSON with warden's reason; ingress-nginx nginx's HTML page.
     const forbidden = await both('/admin/users', { 'x-api-key': KEYS.viewer.key });
-    expect(forbidden.nginx.res.json()).toEqual({ error: 'forbidden', reason: 'insufficient_permissions', required: ['admin:users'] });
+    expect(forbidden.nginx.res.json()).toEqual({
+      error: 'forbidden',
+      reason: 'insufficient_permissions',
+      required: ['admin:users'],
+    });
     expect(forbidden.ingress.res.status).toBe(403);
     expect(forbidden.ingress.res.headers['content-type']).toMatch(/text\/html/);
     // X-Original-URL is built from $http_host: a request line naming another host is judged with the client's Host.
-    const h = await through(ingress, `http://${APP_HOST}/nodes/n1`, { host: 'other.example.net', 'x-api-key': KEYS.viewer.key });
+    const h = await through(ingress, `http://${APP_HOST}/nodes/n1`, {
+      host: 'other.example.net',
+      'x-api-key': KEYS.viewer.key,
+    });
     expect(h.last).toMatchObject({ host: 'other.example.net' });
   });
 
@@ -175,7 +241,10 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     expect(first.res.status).toBe(200);
     const again = await through(ingress, '/nodes/cached', viewer);
     expect(again.res.status).toBe(200);
-    expect(again.last, 'the second identical request is answered from the cache, not by warden').toBeUndefined();
+    expect(
+      again.last,
+      'the second identical request is answered from the cache, not by warden',
+    ).toBeUndefined();
     expect(again.upstream[0]!.headers['x-user-id']).toBe('viewer');
     // Another credential, none, another method or path: warden is asked again.
     const anon = await through(ingress, '/nodes/cached', { accept: 'application/json' });
@@ -189,7 +258,7 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     expect(other.last).toMatchObject({ path: '/nodes/cached2', sub: 'viewer' });
   });
 
-  it('a cache key without the credential would serve one client\'s allow to another (what cacheKeyProblems refuses)', async () => {
+  it("a cache key without the credential would serve one client's allow to another (what cacheKeyProblems refuses)", async () => {
     const leaky = recipeIngresses().map((i) => {
       const copy = structuredClone(i);
       copy.metadata.annotations!['nginx.ingress.kubernetes.io/auth-cache-key'] = '$request_uri';

@@ -26,9 +26,11 @@ describe('deploy/traefik', () => {
     const strip: Record<string, string> = dyn.http.middlewares['warden-strip'].headers.customRequestHeaders;
     for (const name of IDENTITY) {
       const [a, b, c] = name.split('-');
-      for (const variant of [`${a}_${b}_${c}`, `${a}-${b}_${c}`, `${a}_${b}-${c}`]) expect(strip[variant], variant).toBe('');
+      for (const variant of [`${a}_${b}_${c}`, `${a}-${b}_${c}`, `${a}_${b}-${c}`])
+        expect(strip[variant], variant).toBe('');
     }
-    for (const name of ['X-Original-URL', 'X-Original-URI', 'X-Original-Method']) expect(strip[name], name).toBe('');
+    for (const name of ['X-Original-URL', 'X-Original-URI', 'X-Original-Method'])
+      expect(strip[name], name).toBe('');
     const router = dyn.http.routers.app;
     expect(router.middlewares.indexOf('warden-strip')).toBeLessThan(router.middlewares.indexOf('warden'));
     expect(dyn.http.services[router.service]).toBeDefined();

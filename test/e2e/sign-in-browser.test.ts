@@ -22,7 +22,14 @@ function launch(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_BIN!,
     args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
       // Plain http stays plain http (no automatic upgrade attempt to https).
       '--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable',
     ],
@@ -43,7 +50,12 @@ async function signInAtIdp(page: Page, user: { id: string; password: string }): 
 }
 
 /** What must never appear in a log line: passwords, client and session secrets, and every session cookie seen. */
-const secrets: string[] = [SECRET, CLIENT.secret, ...Object.values(USERS).map((u) => u.password), ...['admin', 'developer', 'analyst', 'viewer'].map((u) => `${u}-demo-pass`)];
+const secrets: string[] = [
+  SECRET,
+  CLIENT.secret,
+  ...Object.values(USERS).map((u) => u.password),
+  ...['admin', 'developer', 'analyst', 'viewer'].map((u) => `${u}-demo-pass`),
+];
 
 async function sessionCookie(ctx: BrowserContext): Promise<string> {
   const c = (await ctx.cookies()).find((x) => x.name === 'warden');
@@ -68,9 +80,17 @@ function context(browser: Browser, proxy: Proxy): Promise<BrowserContext> {
 async function stack(kind: 'nginx' | 'caddy', devUsers: boolean) {
   const echo = await startEcho();
   const wardenPort = await freePort();
-  const proxy = kind === 'nginx' ? await startNginx({ wardenPort, upstreamPort: echo.port }) : await startCaddy({ wardenPort, upstreamPort: echo.port });
+  const proxy =
+    kind === 'nginx'
+      ? await startNginx({ wardenPort, upstreamPort: echo.port })
+      : await startCaddy({ wardenPort, upstreamPort: echo.port });
   const site = `http://${APP}`;
-  const setup = await startSignIn({ port: wardenPort, publicUrl: site, devUsers, env: { WARDEN_PROXY: kind, WARDEN_REDIRECT_DOMAINS: APP } });
+  const setup = await startSignIn({
+    port: wardenPort,
+    publicUrl: site,
+    devUsers,
+    env: { WARDEN_PROXY: kind, WARDEN_REDIRECT_DOMAINS: APP },
+  });
   return { echo, proxy, setup, site };
 }
 
@@ -78,7 +98,11 @@ async function stack(kind: 'nginx' | 'caddy', devUsers: boolean) {
  * Start the stack and a browser before a suite and stop them after it (checking that no log line
  * held a secret); `use` receives what was started.
  */
-function stackHooks(kind: 'nginx' | 'caddy', devUsers: boolean, use: (started: Awaited<ReturnType<typeof stack>> & { browser: Browser }) => void): void {
+function stackHooks(
+  kind: 'nginx' | 'caddy',
+  devUsers: boolean,
+  use: (started: Awaited<ReturnType<typeof stack>> & { browser: Browser }) => void,
+): void {
   let running: Awaited<ReturnType<typeof stack>> | undefined;
   let browser: Browser | undefined;
   beforeAll(async () => {
@@ -98,7 +122,13 @@ function stackHooks(kind: 'nginx' | 'caddy', devUsers: boolean, use: (started: A
 /** Needs the proxy and Chromium: skipped with a message without them, failing when CI=true. */
 function browserSuite(kind: 'nginx' | 'caddy', bin: string | null, body: () => void): void {
   const missing = [bin ? null : kind, CHROMIUM_BIN ? null : 'chromium'].filter((x) => x !== null);
-  describeNeeding(`browser sign-in through ${kind} (e2e)`, missing.length === 0 ? null : `${missing.join(' and ')} not installed: the browser sign-in tests cannot run (apt-get install ${missing.join(' ')})`, body);
+  describeNeeding(
+    `browser sign-in through ${kind} (e2e)`,
+    missing.length === 0
+      ? null
+      : `${missing.join(' and ')} not installed: the browser sign-in tests cannot run (apt-get install ${missing.join(' ')})`,
+    body,
+  );
 }
 
 browserSuite('nginx', NGINX_BIN, () => {
@@ -125,7 +155,12 @@ browserSuite('nginx', NGINX_BIN, () => {
     await signInAtIdp(page, USERS.alice);
     await page.waitForURL(`${site}/nodes/n1?tab=2`);
     const headers = await seenByApp(page);
-    expect(headers).toMatchObject({ 'x-user-id': 'alice', 'x-user-roles': 'developer', 'x-user-email': 'alice@example.com', 'x-auth-method': 'session' });
+    expect(headers).toMatchObject({
+      'x-user-id': 'alice',
+      'x-user-roles': 'developer',
+      'x-user-email': 'alice@example.com',
+      'x-auth-method': 'session',
+    });
     expect(echo.seen.at(-1)!.url).toBe('/nodes/n1?tab=2');
 
     const admin = await page.goto(`${site}/admin/users`);
@@ -149,22 +184,42 @@ browserSuite('nginx', NGINX_BIN, () => {
 
     // The old cookie, replayed with a raw HTTP client, is useless: a browser is sent to sign in, an API client gets 401.
     const seen = echo.seen.length;
-    const replay = await send(proxy.port, '/nodes/n1', { headers: { host: APP, cookie, accept: 'text/html', 'sec-fetch-mode': 'navigate' } });
+    const replay = await send(proxy.port, '/nodes/n1', {
+      headers: { host: APP, cookie, accept: 'text/html', 'sec-fetch-mode': 'navigate' },
+    });
     expect(replay.status).toBe(302);
     expect(String(replay.headers.location)).toMatch(new RegExp(`^${site}/oauth2/login\\?rd=`));
     // …and told to drop the dead cookie.
     expect(String(replay.headers['set-cookie'])).toMatch(/^warden=; Path=\/; Max-Age=0/);
-    const api = await send(proxy.port, '/nodes/n1', { headers: { host: APP, cookie, accept: 'application/json' } });
+    const api = await send(proxy.port, '/nodes/n1', {
+      headers: { host: APP, cookie, accept: 'application/json' },
+    });
     expect(api.status).toBe(401);
     expect(echo.seen.length).toBe(seen);
     await ctx.close();
   });
 
   const DEV: Record<string, { password: string; allowed: string[]; forbidden: string[] }> = {
-    admin: { password: 'admin-demo-pass', allowed: ['/nodes/n1', '/reports/q1', '/deploy/web', '/admin/users'], forbidden: [] },
-    developer: { password: 'developer-demo-pass', allowed: ['/nodes/n1', '/reports/q1', '/deploy/web'], forbidden: ['/admin/users'] },
-    analyst: { password: 'analyst-demo-pass', allowed: ['/nodes/n1', '/reports/q1'], forbidden: ['/deploy/web', '/admin/users'] },
-    viewer: { password: 'viewer-demo-pass', allowed: ['/nodes/n1'], forbidden: ['/reports/q1', '/deploy/web', '/admin/users'] },
+    admin: {
+      password: 'admin-demo-pass',
+      allowed: ['/nodes/n1', '/reports/q1', '/deploy/web', '/admin/users'],
+      forbidden: [],
+    },
+    developer: {
+      password: 'developer-demo-pass',
+      allowed: ['/nodes/n1', '/reports/q1', '/deploy/web'],
+      forbidden: ['/admin/users'],
+    },
+    analyst: {
+      password: 'analyst-demo-pass',
+      allowed: ['/nodes/n1', '/reports/q1'],
+      forbidden: ['/deploy/web', '/admin/users'],
+    },
+    viewer: {
+      password: 'viewer-demo-pass',
+      allowed: ['/nodes/n1'],
+      forbidden: ['/reports/q1', '/deploy/web', '/admin/users'],
+    },
   };
   for (const [username, user] of Object.entries(DEV)) {
     it(`dev user ${username} signs in with the form and sees exactly their pages`, async () => {
@@ -176,9 +231,15 @@ browserSuite('nginx', NGINX_BIN, () => {
       await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.waitForURL(`${site}/nodes/n1`);
       await sessionCookie(ctx);
-      expect(await seenByApp(page)).toMatchObject({ 'x-user-id': username, 'x-user-roles': username, 'x-auth-method': 'session' });
-      for (const path of user.allowed) expect((await page.goto(`${site}${path}`))!.status(), `${username} ${path}`).toBe(200);
-      for (const path of user.forbidden) expect((await page.goto(`${site}${path}`))!.status(), `${username} ${path}`).toBe(403);
+      expect(await seenByApp(page)).toMatchObject({
+        'x-user-id': username,
+        'x-user-roles': username,
+        'x-auth-method': 'session',
+      });
+      for (const path of user.allowed)
+        expect((await page.goto(`${site}${path}`))!.status(), `${username} ${path}`).toBe(200);
+      for (const path of user.forbidden)
+        expect((await page.goto(`${site}${path}`))!.status(), `${username} ${path}`).toBe(403);
       await ctx.close();
     });
   }
@@ -206,9 +267,13 @@ browserSuite('caddy', CADDY_BIN, () => {
   stackHooks('caddy', false, (started) => ({ echo, proxy, setup, site, browser } = started));
 
   it('warden answers a browser with a 302 itself; with one provider the login goes straight to the IdP and back', async () => {
-    const first = await send(proxy.port, '/nodes/n1', { headers: { host: APP, accept: 'text/html', 'sec-fetch-mode': 'navigate' } });
+    const first = await send(proxy.port, '/nodes/n1', {
+      headers: { host: APP, accept: 'text/html', 'sec-fetch-mode': 'navigate' },
+    });
     expect(first.status).toBe(302);
-    expect(String(first.headers.location)).toBe(`${site}/oauth2/login?rd=${encodeURIComponent(`${site}/nodes/n1`)}`);
+    expect(String(first.headers.location)).toBe(
+      `${site}/oauth2/login?rd=${encodeURIComponent(`${site}/nodes/n1`)}`,
+    );
 
     const ctx = await context(browser, proxy);
     const page = await ctx.newPage();
@@ -216,14 +281,20 @@ browserSuite('caddy', CADDY_BIN, () => {
     await page.waitForURL((u) => u.toString().startsWith(setup.idp.issuer));
     await signInAtIdp(page, USERS.bob);
     await page.waitForURL(`${site}/nodes/n1`);
-    expect(await seenByApp(page)).toMatchObject({ 'x-user-id': 'bob', 'x-user-roles': 'viewer', 'x-auth-method': 'session' });
+    expect(await seenByApp(page)).toMatchObject({
+      'x-user-id': 'bob',
+      'x-user-roles': 'viewer',
+      'x-auth-method': 'session',
+    });
     expect((await page.goto(`${site}/reports/q1`))!.status()).toBe(403);
     const cookie = await sessionCookie(ctx);
 
     await page.goto(`${site}/oauth2/logout`);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(`${site}/oauth2/login?signed_out=1`);
-    const replay = await send(proxy.port, '/nodes/n1', { headers: { host: APP, cookie, accept: 'text/html', 'sec-fetch-mode': 'navigate' } });
+    const replay = await send(proxy.port, '/nodes/n1', {
+      headers: { host: APP, cookie, accept: 'text/html', 'sec-fetch-mode': 'navigate' },
+    });
     expect(replay.status).toBe(302);
     // Caddy relays warden's answer whole, Set-Cookie that clears the dead cookie included.
     expect(String(replay.headers['set-cookie'])).toMatch(/^warden=; Path=\/; Max-Age=0/);

@@ -11,7 +11,13 @@ export interface RawResponse {
 /** Send one request; `headers` as [name, value] pairs keeps duplicates and order. */
 export function send(
   url: string,
-  opts: { method?: string; rawPath?: string; body?: string; headers?: [string, string][] | Record<string, string>; localAddress?: string } = {},
+  opts: {
+    method?: string;
+    rawPath?: string;
+    body?: string;
+    headers?: [string, string][] | Record<string, string>;
+    localAddress?: string;
+  } = {},
 ): Promise<RawResponse> {
   const u = new URL(url);
   const pairs = Array.isArray(opts.headers) ? opts.headers : Object.entries(opts.headers ?? {});
@@ -20,7 +26,15 @@ export function send(
   for (const [k, v] of pairs) flat.push(k, v);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: u.hostname, port: u.port, path: opts.rawPath ?? u.pathname + u.search, method: opts.method ?? 'GET', headers: flat, localAddress: opts.localAddress, agent: false },
+      {
+        host: u.hostname,
+        port: u.port,
+        path: opts.rawPath ?? u.pathname + u.search,
+        method: opts.method ?? 'GET',
+        headers: flat,
+        localAddress: opts.localAddress,
+        agent: false,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');

@@ -14,7 +14,10 @@ export interface TestKey {
 }
 
 /** Make a key pair; `kid` defaults to `<alg>-<random>`. */
-export async function makeKey(alg: 'RS256' | 'ES256' | 'ES384' | 'PS256' | 'EdDSA', kid = `${alg}-${Math.random().toString(36).slice(2, 8)}`): Promise<TestKey> {
+export async function makeKey(
+  alg: 'RS256' | 'ES256' | 'ES384' | 'PS256' | 'EdDSA',
+  kid = `${alg}-${Math.random().toString(36).slice(2, 8)}`,
+): Promise<TestKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
   return { kid, alg, privateKey, publicJwk };
@@ -33,12 +36,18 @@ export interface TestIssuer {
   /** While set, key-set answers wait for this promise (a fetch the test holds under way). */
   gate: Promise<void> | null;
   /** Sign a token with `key` (default the first published key). */
-  mint(claims: JWTPayload, opts?: { key?: TestKey; header?: Record<string, unknown>; expiresIn?: number }): Promise<string>;
+  mint(
+    claims: JWTPayload,
+    opts?: { key?: TestKey; header?: Record<string, unknown>; expiresIn?: number },
+  ): Promise<string>;
   close(): Promise<void>;
 }
 
 /** Start an issuer on 127.0.0.1 with the given keys. */
-export async function startIssuer(keys: TestKey[], opts: { discoveryIssuer?: string } = {}): Promise<TestIssuer> {
+export async function startIssuer(
+  keys: TestKey[],
+  opts: { discoveryIssuer?: string } = {},
+): Promise<TestIssuer> {
   let server: Server;
   const state: TestIssuer = {
     issuer: '',
@@ -50,7 +59,12 @@ export async function startIssuer(keys: TestKey[], opts: { discoveryIssuer?: str
     async mint(claims, o = {}) {
       const key = o.key ?? state.keys[0]!;
       const now = Math.floor(Date.now() / 1000);
-      const jwt = new SignJWT({ iss: state.issuer, iat: now, exp: now + (o.expiresIn ?? 300), ...claims }).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...o.header } as never);
+      const jwt = new SignJWT({
+        iss: state.issuer,
+        iat: now,
+        exp: now + (o.expiresIn ?? 300),
+        ...claims,
+      }).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...o.header } as never);
       return jwt.sign(key.privateKey);
     },
     close: () =>
@@ -71,9 +85,13 @@ export async function startIssuer(keys: TestKey[], opts: { discoveryIssuer?: str
       return;
     }
     if (path === '/.well-known/openid-configuration') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer: opts.discoveryIssuer ?? state.issuer, jwks_uri: state.jwksUri }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ issuer: opts.discoveryIssuer ?? state.issuer, jwks_uri: state.jwksUri }));
     } else if (path === '/jwks') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: state.keys.map((k) => k.publicJwk) }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ keys: state.keys.map((k) => k.publicJwk) }));
     } else res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -93,7 +111,11 @@ export function signRaw(header: Record<string, unknown>, payload: unknown, key: 
   const input = `${b64(header)}.${b64(payload)}`;
   const keyObject = KeyObject.from(key.privateKey);
   const hashName = key.alg.endsWith('384') ? 'sha384' : key.alg.endsWith('512') ? 'sha512' : 'sha256';
-  const sig = nodeSign(key.alg === 'EdDSA' ? null : hashName, Buffer.from(input), key.alg.startsWith('ES') ? { key: keyObject, dsaEncoding: 'ieee-p1363' } : keyObject);
+  const sig = nodeSign(
+    key.alg === 'EdDSA' ? null : hashName,
+    Buffer.from(input),
+    key.alg.startsWith('ES') ? { key: keyObject, dsaEncoding: 'ieee-p1363' } : keyObject,
+  );
   return `${input}.${sig.toString('base64url')}`;
 }
 

@@ -54,14 +54,22 @@ export interface TestProvider {
   /** Spoil the ID tokens the token endpoint returns from now on (null: stop). */
   tamperIdTokens(t: IdTokenTamper): void;
   /** A logout token (Back-Channel Logout 1.0) signed with the provider's RS256 key; `overrides` change any claim. */
-  logoutToken(clientId: string, claims: { sid?: string; sub?: string }, overrides?: Record<string, unknown>): Promise<string>;
+  logoutToken(
+    clientId: string,
+    claims: { sid?: string; sub?: string },
+    overrides?: Record<string, unknown>,
+  ): Promise<string>;
   close(): Promise<void>;
 }
 
 const secretOf = (id: string) => `secret-of-${id}-${'s'.repeat(24)}`;
 
 /** Start a provider with RS256 and ES256 signing keys and the given machine clients. */
-export async function startProvider(clients: MachineClient[], audience = 'https://api.example.com', signIn: SignInOptions = { users: [], webClients: [] }): Promise<TestProvider> {
+export async function startProvider(
+  clients: MachineClient[],
+  audience = 'https://api.example.com',
+  signIn: SignInOptions = { users: [], webClients: [] },
+): Promise<TestProvider> {
   const keys = await Promise.all(
     (['RS256', 'ES256'] as const).map(async (alg) => {
       const { privateKey } = await generateKeyPair(alg, { extractable: true });
@@ -79,7 +87,13 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
   const provider = new Provider(issuer, {
     jwks: { keys },
     clients: [
-      ...clients.map((c) => ({ client_id: c.id, client_secret: secretOf(c.id), grant_types: ['client_credentials'], response_types: [], redirect_uris: [] })),
+      ...clients.map((c) => ({
+        client_id: c.id,
+        client_secret: secretOf(c.id),
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+      })),
       ...signIn.webClients.map((c) => ({
         client_id: c.id,
         client_secret: c.secret,
@@ -88,7 +102,9 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
         redirect_uris: c.redirectUris,
         post_logout_redirect_uris: c.postLogoutRedirectUris ?? [],
         token_endpoint_auth_method: 'client_secret_basic',
-        ...(c.backchannelLogoutUri ? { backchannel_logout_uri: c.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
+        ...(c.backchannelLogoutUri
+          ? { backchannel_logout_uri: c.backchannelLogoutUri, backchannel_logout_session_required: true }
+          : {}),
       })),
     ] as never,
     scopes: ['api:read', 'openid', 'email', 'profile', 'groups', 'offline_access'],
@@ -98,7 +114,9 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
     cookies: { keys: ['test-cookie-key-' + 'k'.repeat(24)] },
     findAccount: (_ctx, id) => {
       const u = users.get(id);
-      return u ? { accountId: id, claims: () => ({ sub: id, name: u.name, email: u.email, groups: u.groups }) } : undefined;
+      return u
+        ? { accountId: id, claims: () => ({ sub: id, name: u.name, email: u.email, groups: u.groups }) }
+        : undefined;
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     // The test IdP posts back-channel logout tokens to warden on loopback, which oidc-provider's
@@ -129,7 +147,13 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, resource, client) => {
           if (resource !== audience) throw new Error(`unknown resource ${resource}`);
-          return { scope: 'api:read', audience, accessTokenTTL: 300, accessTokenFormat: 'jwt', jwt: { sign: { alg: byId.get(client.clientId)!.alg } } };
+          return {
+            scope: 'api:read',
+            audience,
+            accessTokenTTL: 300,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: byId.get(client.clientId)!.alg } },
+          };
         },
       },
     },
@@ -161,16 +185,22 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
     await next();
     const body = ctx.body as { id_token?: string } | undefined;
     if (ctx.path === '/token' && typeof body?.id_token === 'string') lastIdToken = decodeJwt(body.id_token);
-    if (tamper && ctx.path === '/token' && body && typeof body.id_token === 'string') ctx.body = { ...body, id_token: await resign(body.id_token, tamper) };
+    if (tamper && ctx.path === '/token' && body && typeof body.id_token === 'string')
+      ctx.body = { ...body, id_token: await resign(body.id_token, tamper) };
   });
-  provider.on('server_error', (_ctx: unknown, err: Error) => console.error('oidc-provider server_error:', err));
-  provider.on('backchannel.error', (_ctx: unknown, err: Error) => console.error('oidc-provider backchannel.error:', err.message));
+  provider.on('server_error', (_ctx: unknown, err: Error) =>
+    console.error('oidc-provider server_error:', err),
+  );
+  provider.on('backchannel.error', (_ctx: unknown, err: Error) =>
+    console.error('oidc-provider backchannel.error:', err.message),
+  );
   const handle = provider.callback();
   server!.on('request', (req, res) => {
-    if (req.url?.startsWith('/interaction/')) void interaction(provider, users, req, res).catch((e: Error) => {
-      res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(`interaction failed: ${e.message}`);
-    });
+    if (req.url?.startsWith('/interaction/'))
+      void interaction(provider, users, req, res).catch((e: Error) => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`interaction failed: ${e.message}`);
+      });
     else void handle(req, res);
   });
   return {
@@ -179,11 +209,25 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
     async token(clientId) {
       const res = await fetch(`${issuer}/token`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secretOf(clientId)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'api:read', resource: audience }),
+        headers: {
+          authorization: `Basic ${Buffer.from(`${clientId}:${secretOf(clientId)}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          scope: 'api:read',
+          resource: audience,
+        }),
       });
-      const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
-      if (!body.access_token) throw new Error(`token request for ${clientId} failed: ${res.status} ${body.error}: ${body.error_description}`);
+      const body = (await res.json()) as {
+        access_token?: string;
+        error?: string;
+        error_description?: string;
+      };
+      if (!body.access_token)
+        throw new Error(
+          `token request for ${clientId} failed: ${res.status} ${body.error}: ${body.error_description}`,
+        );
       return body.access_token;
     },
     tamperIdTokens: (t) => void (tamper = t),
@@ -191,7 +235,16 @@ export async function startProvider(clients: MachineClient[], audience = 'https:
     lastIdTokenClaims: () => lastIdToken,
     async logoutToken(clientId, claims, overrides = {}) {
       const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ iss: issuer, aud: clientId, iat: now, exp: now + 120, jti: `jti-${Math.random()}`, events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, ...claims, ...overrides })
+      return new SignJWT({
+        iss: issuer,
+        aud: clientId,
+        iat: now,
+        exp: now + 120,
+        jti: `jti-${Math.random()}`,
+        events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+        ...claims,
+        ...overrides,
+      })
         .setProtectedHeader({ alg: 'RS256', kid: rs.kid, typ: 'logout+jwt' })
         .sign(rsKey);
     },
@@ -215,7 +268,12 @@ function readBody(req: IncomingMessage): Promise<URLSearchParams> {
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** The provider's own login page: GET shows the form, POST checks the password and finishes the interaction. */
-async function interaction(provider: Provider, users: Map<string, TestUser>, req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
+async function interaction(
+  provider: Provider,
+  users: Map<string, TestUser>,
+  req: IncomingMessage,
+  res: import('node:http').ServerResponse,
+): Promise<void> {
   const details = await provider.interactionDetails(req, res);
   if (req.method === 'POST') {
     const form = await readBody(req);
@@ -225,7 +283,12 @@ async function interaction(provider: Provider, users: Map<string, TestUser>, req
       res.end(idpPage(details.uid, 'Invalid username or password'));
       return;
     }
-    await provider.interactionFinished(req, res, { login: { accountId: user.id } }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId: user.id } },
+      { mergeWithLastSubmission: false },
+    );
     return;
   }
   res.writeHead(200, { 'content-type': 'text/html' });
@@ -241,7 +304,12 @@ function idpPage(uid: string, error?: string): string {
  * Sign a person in at the provider without a browser: follow the authorization URL through the login
  * form (with the provider's cookies, kept in `jar`) until it redirects to `redirectUri`; returns that callback URL.
  */
-export async function signInWithoutBrowser(authorizationUrl: string, redirectUri: string, user: { id: string; password: string }, jar = new Map<string, string>()): Promise<string> {
+export async function signInWithoutBrowser(
+  authorizationUrl: string,
+  redirectUri: string,
+  user: { id: string; password: string },
+  jar = new Map<string, string>(),
+): Promise<string> {
   const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
   const remember = (res: Response) => {
     for (const c of res.headers.getSetCookie()) {
@@ -254,7 +322,11 @@ export async function signInWithoutBrowser(authorizationUrl: string, redirectUri
   let init: RequestInit = {};
   for (let i = 0; i < 10; i++) {
     if (url.startsWith(redirectUri)) return url;
-    const res = await fetch(url, { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string>), cookie: cookieHeader() } });
+    const res = await fetch(url, {
+      ...init,
+      redirect: 'manual',
+      headers: { ...(init.headers as Record<string, string>), cookie: cookieHeader() },
+    });
     remember(res);
     init = {};
     const location = res.headers.get('location');
@@ -264,9 +336,14 @@ export async function signInWithoutBrowser(authorizationUrl: string, redirectUri
     }
     const html = await res.text();
     const action = /action="([^"]+)"/.exec(html);
-    if (!action || !html.includes('name="password"')) throw new Error(`unexpected page at ${url}: ${res.status} ${html.slice(0, 200)}`);
+    if (!action || !html.includes('name="password"'))
+      throw new Error(`unexpected page at ${url}: ${res.status} ${html.slice(0, 200)}`);
     url = new URL(action[1]!, url).toString();
-    init = { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username: user.id, password: user.password }).toString() };
+    init = {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: user.id, password: user.password }).toString(),
+    };
   }
   throw new Error('too many redirects signing in');
 }

@@ -18,7 +18,12 @@ export function parseMetrics(text: string): Scrape {
   // histograms), so sample lines are also parsed on their own, without HELP/TYPE: each line then
   // keeps its name, labels and value.
   const samples = new Map<string, Sample[]>();
-  for (const f of parsePrometheusTextFormat(text.split('\n').filter((l) => !l.startsWith('#')).join('\n') + '\n')) {
+  for (const f of parsePrometheusTextFormat(
+    text
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n') + '\n',
+  )) {
     const list = samples.get(f.name) ?? [];
     list.push(...f.metrics);
     samples.set(f.name, list);
@@ -40,5 +45,7 @@ export function family(m: Scrape, name: string): Family | undefined {
 
 /** Sum of the sample lines named `name` whose labels include `labels`; 0 when none match. */
 export function value(m: Scrape, name: string, labels: Record<string, string> = {}): number {
-  return (m.samples.get(name) ?? []).filter((s) => Object.entries(labels).every(([k, v]) => s.labels?.[k] === v)).reduce((n, s) => n + Number(s.value), 0);
+  return (m.samples.get(name) ?? [])
+    .filter((s) => Object.entries(labels).every(([k, v]) => s.labels?.[k] === v))
+    .reduce((n, s) => n + Number(s.value), 0);
 }

@@ -31,7 +31,19 @@ export interface RedisServer {
 export async function startRedis(extra: string[] = [], port?: number): Promise<RedisServer> {
   const p = port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'warden-redis-'));
-  const args = ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra];
+  const args = [
+    '--port',
+    String(p),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    ...extra,
+  ];
   const boot = async () => {
     const child = startChild(REDIS_SERVER!, args);
     await waitForPort(p, { failed: child.exited });
@@ -44,7 +56,9 @@ export async function startRedis(extra: string[] = [], port?: number): Promise<R
     child: await boot(),
     async stop(hard = false) {
       if (hard) {
-        const done = new Promise<void>((r) => (server.child.exited() ? r() : server.child.proc.once('exit', () => r())));
+        const done = new Promise<void>((r) =>
+          server.child.exited() ? r() : server.child.proc.once('exit', () => r()),
+        );
         server.child.proc.kill('SIGKILL');
         await done;
       } else await server.child.stop();
@@ -66,7 +80,13 @@ export async function startRedis(extra: string[] = [], port?: number): Promise<R
  */
 export function redisDescribe(name: string, fn: () => void): void {
   const installed = REDIS_SERVER !== null && REDIS_CLI !== null;
-  describeNeeding(name, installed ? null : 'redis-server/redis-cli are not installed: the Redis tests cannot run (apt-get install redis-server)', fn);
+  describeNeeding(
+    name,
+    installed
+      ? null
+      : 'redis-server/redis-cli are not installed: the Redis tests cannot run (apt-get install redis-server)',
+    fn,
+  );
 }
 
 /** Poll until `check` holds or `ms` pass; returns the time it took. */

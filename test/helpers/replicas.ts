@@ -20,7 +20,12 @@ export function verifyStatus(w: TestWarden, uri: string, key?: string, ip = '203
 }
 
 /** Revoke a key id through a warden's admin API with `adminKey`; the status it answers. */
-export async function revokeKey(w: TestWarden, adminKey: string, id: string, reason: string): Promise<number> {
+export async function revokeKey(
+  w: TestWarden,
+  adminKey: string,
+  id: string,
+  reason: string,
+): Promise<number> {
   const r = await fetch(`${w.url}/admin/revocations`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': adminKey },

@@ -59,8 +59,25 @@ class GoHeader {
   }
 }
 
-const HOP_HEADERS = ['Connection', 'Keep-Alive', 'Proxy-Authenticate', 'Proxy-Authorization', 'Te', 'Trailer', 'Trailers', 'Transfer-Encoding', 'Upgrade'];
-const X_HEADERS = ['X-Forwarded-Proto', 'X-Forwarded-For', 'X-Forwarded-Host', 'X-Forwarded-Port', 'X-Forwarded-Server', 'X-Real-Ip'];
+const HOP_HEADERS = [
+  'Connection',
+  'Keep-Alive',
+  'Proxy-Authenticate',
+  'Proxy-Authorization',
+  'Te',
+  'Trailer',
+  'Trailers',
+  'Transfer-Encoding',
+  'Upgrade',
+];
+const X_HEADERS = [
+  'X-Forwarded-Proto',
+  'X-Forwarded-For',
+  'X-Forwarded-Host',
+  'X-Forwarded-Port',
+  'X-Forwarded-Server',
+  'X-Real-Ip',
+];
 
 /** The entry point: an untrusted peer's X-Forwarded-* (and -Uri, -Method) are dropped, then Traefik fills them in. */
 function entryPoint(c: TraefikClientRequest, s: TraefikSettings): GoHeader {
@@ -70,18 +87,27 @@ function entryPoint(c: TraefikClientRequest, s: TraefikSettings): GoHeader {
   }
   if (h.get('X-Real-Ip') === '') h.set('X-Real-Ip', c.remoteIp);
   if (h.get('X-Forwarded-Proto') === '') h.set('X-Forwarded-Proto', c.tls ? 'https' : 'http');
-  if (h.get('X-Forwarded-Port') === '') h.set('X-Forwarded-Port', c.host.includes(':') ? c.host.split(':').pop()! : c.tls ? '443' : '80');
+  if (h.get('X-Forwarded-Port') === '')
+    h.set('X-Forwarded-Port', c.host.includes(':') ? c.host.split(':').pop()! : c.tls ? '443' : '80');
   if (h.get('X-Forwarded-Host') === '' && c.host !== '') h.set('X-Forwarded-Host', c.host);
   h.set('X-Forwarded-Server', s.hostname ?? 'traefik-0');
   return h;
 }
 
 /** The auth request Traefik sends to `address` for the client request `c`: method, path and headers as they go on the wire. */
-export function traefikAuthRequest(address: string, c: TraefikClientRequest, s: TraefikSettings): { method: 'GET'; rawPath: string; headers: [string, string][] } {
+export function traefikAuthRequest(
+  address: string,
+  c: TraefikClientRequest,
+  s: TraefikSettings,
+): { method: 'GET'; rawPath: string; headers: [string, string][] } {
   const req = entryPoint(c, s);
   // writeHeader: copy everything, strip hop-by-hop headers (and those Connection names).
   let fwd = new GoHeader(req.pairs());
-  for (const listed of (req.get('Connection') || '').split(',').map((x) => x.trim()).filter(Boolean)) fwd.del(listed);
+  for (const listed of (req.get('Connection') || '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean))
+    fwd.del(listed);
   for (const name of HOP_HEADERS) fwd.del(name);
   if (s.authRequestHeaders && s.authRequestHeaders.length > 0) {
     const kept = new GoHeader();
@@ -89,11 +115,16 @@ export function traefikAuthRequest(address: string, c: TraefikClientRequest, s: 
     fwd = kept;
   }
   const prior = req.values('X-Forwarded-For');
-  fwd.set('X-Forwarded-For', s.trustForwardHeader && prior ? `${prior.join(', ')}, ${c.remoteIp}` : c.remoteIp);
-  const pick = (name: string, own: string) => fwd.set(name, s.trustForwardHeader && req.get(name) !== '' ? req.get(name) : own);
+  fwd.set(
+    'X-Forwarded-For',
+    s.trustForwardHeader && prior ? `${prior.join(', ')}, ${c.remoteIp}` : c.remoteIp,
+  );
+  const pick = (name: string, own: string) =>
+    fwd.set(name, s.trustForwardHeader && req.get(name) !== '' ? req.get(name) : own);
   pick('X-Forwarded-Method', c.method);
   pick('X-Forwarded-Proto', c.tls ? 'https' : 'http');
-  if (s.trustForwardHeader && req.get('X-Forwarded-Port') !== '') fwd.set('X-Forwarded-Port', req.get('X-Forwarded-Port'));
+  if (s.trustForwardHeader && req.get('X-Forwarded-Port') !== '')
+    fwd.set('X-Forwarded-Port', req.get('X-Forwarded-Port'));
   pick('X-Forwarded-Host', c.host);
   pick('X-Forwarded-Uri', c.requestUri);
   // Go's client: GET to the address, its own Host; User-Agent and Accept-Encoding unless copied.

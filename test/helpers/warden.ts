@@ -21,7 +21,11 @@ export interface TestWarden extends Running {
 }
 
 /** A key and its entry for the keys file. */
-export function testKey(id: string, roles: string[], extra: Record<string, unknown> = {}): { key: string; entry: Record<string, unknown> } {
+export function testKey(
+  id: string,
+  roles: string[],
+  extra: Record<string, unknown> = {},
+): { key: string; entry: Record<string, unknown> } {
   const key = `wdn_test_${id}_${'x'.repeat(20)}`;
   return { key, entry: { id, sha256: hashKey(key), roles, ...extra } };
 }
@@ -43,7 +47,11 @@ function lines(into: Record<string, any>[]): Writable {
 }
 
 /** Start warden with the given policy and key entries; env overrides are merged. */
-export async function startWarden(opts: { policy: unknown; keys?: Record<string, unknown>[]; env?: Record<string, string> }): Promise<TestWarden> {
+export async function startWarden(opts: {
+  policy: unknown;
+  keys?: Record<string, unknown>[];
+  env?: Record<string, string>;
+}): Promise<TestWarden> {
   const dir = mkdtempSync(join(tmpdir(), 'warden-test-'));
   const policyPath = join(dir, 'policy.yaml');
   const keysPath = join(dir, 'keys.yaml');
@@ -52,7 +60,15 @@ export async function startWarden(opts: { policy: unknown; keys?: Record<string,
   const audit: Record<string, any>[] = [];
   const ops: Record<string, any>[] = [];
   const running = await start(
-    { HOST: '127.0.0.1', PORT: '0', WARDEN_POLICY: policyPath, WARDEN_API_KEYS: keysPath, WARDEN_STATE_DIR: join(dir, 'state'), LOG_LEVEL: 'info', ...opts.env },
+    {
+      HOST: '127.0.0.1',
+      PORT: '0',
+      WARDEN_POLICY: policyPath,
+      WARDEN_API_KEYS: keysPath,
+      WARDEN_STATE_DIR: join(dir, 'state'),
+      LOG_LEVEL: 'info',
+      ...opts.env,
+    },
     { auditDestination: lines(audit), opsDestination: lines(ops) },
   );
   return {

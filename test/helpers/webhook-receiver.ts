@@ -23,7 +23,10 @@ export interface WebhookReceiver {
 }
 
 /** Start a receiver on 127.0.0.1 (on `port` if given); by default every POST gets 204. */
-export async function startReceiver(respond: WebhookReceiver['respond'] = () => ({ status: 204 }), port = 0): Promise<WebhookReceiver> {
+export async function startReceiver(
+  respond: WebhookReceiver['respond'] = () => ({ status: 204 }),
+  port = 0,
+): Promise<WebhookReceiver> {
   const posts: ReceivedPost[] = [];
   let received = 0;
   const timers = new Set<NodeJS.Timeout>();
@@ -45,7 +48,15 @@ export async function startReceiver(respond: WebhookReceiver['respond'] = () => 
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
       const { status, delayMs = 0 } = r.respond(received++);
-      const post: ReceivedPost = { at: Date.now(), status, headers: req.headers, events: body.split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
+      const post: ReceivedPost = {
+        at: Date.now(),
+        status,
+        headers: req.headers,
+        events: body
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l)),
+      };
       const answer = () => {
         // Recorded once answered: a POST the sender gave up on before the answer is not a delivery.
         if (!res.destroyed) posts.push(post);

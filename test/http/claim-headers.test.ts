@@ -8,7 +8,10 @@ import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 
 const policy = {
   roles: { developer: ['api:*'] },
-  headers: { preset: 'authelia', extra: { 'X-Tenant': 'tenant_id', 'X-Org-Unit': 'org.unit', 'X-Level': 'level' } },
+  headers: {
+    preset: 'authelia',
+    extra: { 'X-Tenant': 'tenant_id', 'X-Org-Unit': 'org.unit', 'X-Level': 'level' },
+  },
   rules: [{ match: { path: '/api/**' }, require: ['api:read'] }],
 };
 const dev = testKey('dev-1', ['developer']);
@@ -17,7 +20,11 @@ let w: TestWarden;
 
 beforeAll(async () => {
   iss = await startIssuer([await makeKey('ES256')]);
-  w = await startWarden({ policy, keys: [dev.entry], env: { WARDEN_JWT_ISSUERS: JSON.stringify([{ issuer: iss.issuer, audience: 'api' }]) } });
+  w = await startWarden({
+    policy,
+    keys: [dev.entry],
+    env: { WARDEN_JWT_ISSUERS: JSON.stringify([{ issuer: iss.issuer, audience: 'api' }]) },
+  });
 });
 afterAll(async () => {
   await w.close();
@@ -25,14 +32,31 @@ afterAll(async () => {
 });
 
 const verify = (headers: Record<string, string>) =>
-  send(`${w.url}/verify/traefik`, { headers: { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'app.example.com', 'X-Forwarded-Uri': '/api/x', 'X-Forwarded-For': '203.0.113.5', ...headers } });
-const bearer = async (claims: Record<string, unknown>) => ({ Authorization: `Bearer ${await iss.mint({ aud: 'api', sub: 'u1', groups: ['developer'], ...claims })}` });
+  send(`${w.url}/verify/traefik`, {
+    headers: {
+      'X-Forwarded-Method': 'GET',
+      'X-Forwarded-Proto': 'https',
+      'X-Forwarded-Host': 'app.example.com',
+      'X-Forwarded-Uri': '/api/x',
+      'X-Forwarded-For': '203.0.113.5',
+      ...headers,
+    },
+  });
+const bearer = async (claims: Record<string, unknown>) => ({
+  Authorization: `Bearer ${await iss.mint({ aud: 'api', sub: 'u1', groups: ['developer'], ...claims })}`,
+});
 
 describe('headers.extra', () => {
   it('sends each claim as its header, beside the preset names', async () => {
     const r = await verify(await bearer({ tenant_id: 'acme', org: { unit: 'r&d' }, level: 3 }));
     expect(r.status).toBe(200);
-    expect(r.headers).toMatchObject({ 'remote-user': 'u1', 'remote-groups': 'developer', 'x-tenant': 'acme', 'x-org-unit': 'r&d', 'x-level': '3' });
+    expect(r.headers).toMatchObject({
+      'remote-user': 'u1',
+      'remote-groups': 'developer',
+      'x-tenant': 'acme',
+      'x-org-unit': 'r&d',
+      'x-level': '3',
+    });
     expect(w.audit.at(-1)!.headerProblems).toBeUndefined();
   });
 
@@ -45,7 +69,10 @@ describe('headers.extra', () => {
 
   it('sends a CR/LF, non-ASCII, oversized, object or array claim empty and says why in the audit line, never a 500', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ tenant_id: 'acme\r\nX-User-ID: admin' }, /X-Tenant: claim tenant_id is control or non-ASCII characters; sent empty/],
+      [
+        { tenant_id: 'acme\r\nX-User-ID: admin' },
+        /X-Tenant: claim tenant_id is control or non-ASCII characters; sent empty/,
+      ],
       [{ tenant_id: 'Zürich' }, /X-Tenant: claim tenant_id is control or non-ASCII/],
       [{ tenant_id: 'x'.repeat(2000) }, /X-Tenant: claim tenant_id is longer than 1024 characters/],
       [{ tenant_id: { id: 1 } }, /X-Tenant: claim tenant_id is a object/],
@@ -61,12 +88,27 @@ describe('headers.extra', () => {
   });
 
   it('refuses extra headers that warden sets itself, and bad claim paths', async () => {
-    const bad = { ...policy, headers: { extra: { 'X-User-ID': 'sub', 'Set-Cookie': 'x', 'X-Warden-Assertion': 'a', 'X-Accel-Expires': 'ttl', 'X-Ok': 'no spaces allowed', 'X-Tenant': 't', 'x-tenant': 't' } } };
+    const bad = {
+      ...policy,
+      headers: {
+        extra: {
+          'X-User-ID': 'sub',
+          'Set-Cookie': 'x',
+          'X-Warden-Assertion': 'a',
+          'X-Accel-Expires': 'ttl',
+          'X-Ok': 'no spaces allowed',
+          'X-Tenant': 't',
+          'x-tenant': 't',
+        },
+      },
+    };
     const err = await loadConfig({ WARDEN_POLICY: JSON.stringify(bad) }, { fetch }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     const messages = (err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
     expect(messages.filter((m) => m.includes('set by warden, a proxy or HTTP itself'))).toHaveLength(4);
-    expect(messages).toContain('headers.extra.x-tenant: x-tenant and X-Tenant are one header (names are case-insensitive)');
+    expect(messages).toContain(
+      'headers.extra.x-tenant: x-tenant and X-Tenant are one header (names are case-insensitive)',
+    );
     expect(messages.some((m) => m.startsWith('headers.extra.X-Ok'))).toBe(true);
   });
 });

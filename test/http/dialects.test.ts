@@ -16,7 +16,11 @@ const dev = testKey('dev-1', ['developer']);
 let w: TestWarden;
 let nginxDefault: TestWarden;
 beforeAll(async () => {
-  w = await startWarden({ policy, keys: [dev.entry], env: { WARDEN_TRUSTED_PROXIES: '127.0.0.1/32,10.0.0.0/8' } });
+  w = await startWarden({
+    policy,
+    keys: [dev.entry],
+    env: { WARDEN_TRUSTED_PROXIES: '127.0.0.1/32,10.0.0.0/8' },
+  });
   nginxDefault = await startWarden({ policy, keys: [dev.entry], env: { WARDEN_PROXY: 'envoy' } });
 });
 afterAll(async () => {
@@ -38,7 +42,12 @@ describe('Traefik and Caddy dialects', () => {
     it(`${d}: reads X-Forwarded-*`, async () => {
       const r = await send(`${w.url}/verify/${d}`, { headers: { ...fwd, 'X-API-Key': dev.key } });
       expect(r.status).toBe(200);
-      expect(w.audit.at(-1)).toMatchObject({ dialect: d, host: 'app.example.com', path: '/api/x', clientIp: '203.0.113.9' });
+      expect(w.audit.at(-1)).toMatchObject({
+        dialect: d,
+        host: 'app.example.com',
+        path: '/api/x',
+        clientIp: '203.0.113.9',
+      });
     });
   }
 
@@ -55,42 +64,69 @@ describe('Traefik and Caddy dialects', () => {
   });
 
   it('denies a duplicated required header', async () => {
-    const r = await send(`${w.url}/verify/traefik`, { headers: [...Object.entries(fwd), ['X-Forwarded-Uri', '/health']] });
+    const r = await send(`${w.url}/verify/traefik`, {
+      headers: [...Object.entries(fwd), ['X-Forwarded-Uri', '/health']],
+    });
     expect(r.status).toBe(403);
     expect(reason(r.body)).toBe('bad_forwarded_context');
   });
 
   it('denies the other family of headers', async () => {
-    for (const [k, v] of [['X-Original-URL', 'https://a/health'], ['X-Original-URI', '/health'], ['X-Original-Method', 'GET']]) {
+    for (const [k, v] of [
+      ['X-Original-URL', 'https://a/health'],
+      ['X-Original-URI', '/health'],
+      ['X-Original-Method', 'GET'],
+    ]) {
       const r = await send(`${w.url}/verify/traefik`, { headers: { ...fwd, [k!]: v! } });
       expect(reason(r.body), k).toBe('bad_forwarded_context');
     }
   });
 
   it('denies malformed method, proto and host', async () => {
-    for (const [k, v] of [['X-Forwarded-Method', 'get me'], ['X-Forwarded-Proto', 'gopher'], ['X-Forwarded-Host', 'a b']]) {
+    for (const [k, v] of [
+      ['X-Forwarded-Method', 'get me'],
+      ['X-Forwarded-Proto', 'gopher'],
+      ['X-Forwarded-Host', 'a b'],
+    ]) {
       const r = await send(`${w.url}/verify/traefik`, { headers: { ...fwd, [k!]: v! } });
       expect(reason(r.body), k).toBe('bad_forwarded_context');
     }
   });
 
   it('refuses bad paths with bad_path, and judges encodings as their canonical path', async () => {
-    for (const uri of ['/api%2fx', '/api/%2e%2e%2fadmin', '/a%00', '/api/x;jsessionid=1', '/api/x#f', '/%252e', '/%c0%ae', '/a\\b']) {
-      const r = await send(`${w.url}/verify/traefik`, { headers: { ...fwd, 'X-Forwarded-Uri': uri, 'X-API-Key': dev.key } });
+    for (const uri of [
+      '/api%2fx',
+      '/api/%2e%2e%2fadmin',
+      '/a%00',
+      '/api/x;jsessionid=1',
+      '/api/x#f',
+      '/%252e',
+      '/%c0%ae',
+      '/a\\b',
+    ]) {
+      const r = await send(`${w.url}/verify/traefik`, {
+        headers: { ...fwd, 'X-Forwarded-Uri': uri, 'X-API-Key': dev.key },
+      });
       expect(r.status, uri).toBe(403);
       expect(reason(r.body), uri).toBe('bad_path');
     }
     for (const uri of ['/health/../admin/x', '//admin/x', '/%61dmin/x', '/ADMIN/x']) {
-      const r = await send(`${w.url}/verify/traefik`, { headers: { ...fwd, 'X-Forwarded-Uri': uri, 'X-API-Key': dev.key } });
+      const r = await send(`${w.url}/verify/traefik`, {
+        headers: { ...fwd, 'X-Forwarded-Uri': uri, 'X-API-Key': dev.key },
+      });
       expect(reason(r.body), uri).toBe('rule_deny');
     }
   });
 
   it('takes the client IP right to left past trusted proxies', async () => {
-    const through = await send(`${w.url}/verify/traefik`, { headers: { ...fwd, 'X-Forwarded-Uri': '/net/x', 'X-Forwarded-For': '6.6.6.6, 203.0.113.7, 10.0.0.2' } });
+    const through = await send(`${w.url}/verify/traefik`, {
+      headers: { ...fwd, 'X-Forwarded-Uri': '/net/x', 'X-Forwarded-For': '6.6.6.6, 203.0.113.7, 10.0.0.2' },
+    });
     expect(through.status).toBe(200);
     expect(w.audit.at(-1)!.clientIp).toBe('203.0.113.7');
-    const spoofed = await send(`${w.url}/verify/traefik`, { headers: { ...fwd, 'X-Forwarded-Uri': '/net/x', 'X-Forwarded-For': '203.0.113.7, 198.51.100.1' } });
+    const spoofed = await send(`${w.url}/verify/traefik`, {
+      headers: { ...fwd, 'X-Forwarded-Uri': '/net/x', 'X-Forwarded-For': '203.0.113.7, 198.51.100.1' },
+    });
     expect(spoofed.status).toBe(403);
     expect(reason(spoofed.body)).toBe('network_not_allowed');
   });
@@ -99,26 +135,63 @@ describe('Traefik and Caddy dialects', () => {
 describe('nginx dialect', () => {
   const base = { 'X-Original-Method': 'GET', 'X-Forwarded-For': '203.0.113.9', 'X-API-Key': dev.key };
   it('reads X-Original-URL', async () => {
-    const r = await send(`${w.url}/verify/nginx`, { headers: { ...base, 'X-Original-URL': 'https://app.example.com:8443/api/x?y=1' } });
+    const r = await send(`${w.url}/verify/nginx`, {
+      headers: { ...base, 'X-Original-URL': 'https://app.example.com:8443/api/x?y=1' },
+    });
     expect(r.status).toBe(200);
     expect(w.audit.at(-1)).toMatchObject({ dialect: 'nginx', host: 'app.example.com', path: '/api/x' });
   });
 
   it('reads X-Original-URI with Host, and X-Real-IP', async () => {
-    const r = await send(`${w.url}/verify/nginx`, { headers: { 'X-Original-Method': 'GET', 'X-Original-URI': '/api/x', Host: 'app.example.com', 'X-Real-IP': '203.0.113.8', 'X-API-Key': dev.key } });
+    const r = await send(`${w.url}/verify/nginx`, {
+      headers: {
+        'X-Original-Method': 'GET',
+        'X-Original-URI': '/api/x',
+        Host: 'app.example.com',
+        'X-Real-IP': '203.0.113.8',
+        'X-API-Key': dev.key,
+      },
+    });
     expect(r.status).toBe(200);
     expect(w.audit.at(-1)).toMatchObject({ host: 'app.example.com', clientIp: '203.0.113.8' });
   });
 
   it('denies missing, duplicated and foreign headers', async () => {
     const cases: [string, string][][] = [
-      [['X-Original-Method', 'GET'], ['X-Forwarded-For', '1.2.3.4']],
-      [['X-Original-URL', 'https://a/api/x'], ['X-Forwarded-For', '1.2.3.4']],
-      [['X-Original-URL', 'https://a/api/x'], ['X-Original-Method', 'GET']],
-      [['X-Original-URL', 'https://a/api/x'], ['X-Original-Method', 'GET'], ['X-Forwarded-For', '1.2.3.4'], ['X-Forwarded-Uri', '/health']],
-      [['X-Original-URL', 'https://a/api/x'], ['X-Original-URL', 'https://a/health'], ['X-Original-Method', 'GET'], ['X-Forwarded-For', '1.2.3.4']],
-      [['X-Original-URL', 'https://a'], ['X-Original-Method', 'GET'], ['X-Forwarded-For', '1.2.3.4']],
-      [['X-Original-URL', '/api/x'], ['X-Original-Method', 'GET'], ['X-Forwarded-For', '1.2.3.4']],
+      [
+        ['X-Original-Method', 'GET'],
+        ['X-Forwarded-For', '1.2.3.4'],
+      ],
+      [
+        ['X-Original-URL', 'https://a/api/x'],
+        ['X-Forwarded-For', '1.2.3.4'],
+      ],
+      [
+        ['X-Original-URL', 'https://a/api/x'],
+        ['X-Original-Method', 'GET'],
+      ],
+      [
+        ['X-Original-URL', 'https://a/api/x'],
+        ['X-Original-Method', 'GET'],
+        ['X-Forwarded-For', '1.2.3.4'],
+        ['X-Forwarded-Uri', '/health'],
+      ],
+      [
+        ['X-Original-URL', 'https://a/api/x'],
+        ['X-Original-URL', 'https://a/health'],
+        ['X-Original-Method', 'GET'],
+        ['X-Forwarded-For', '1.2.3.4'],
+      ],
+      [
+        ['X-Original-URL', 'https://a'],
+        ['X-Original-Method', 'GET'],
+        ['X-Forwarded-For', '1.2.3.4'],
+      ],
+      [
+        ['X-Original-URL', '/api/x'],
+        ['X-Original-Method', 'GET'],
+        ['X-Forwarded-For', '1.2.3.4'],
+      ],
     ];
     for (const headers of cases) {
       const r = await send(`${w.url}/verify/nginx`, { headers });
@@ -130,20 +203,43 @@ describe('nginx dialect', () => {
 
 describe('Envoy dialect', () => {
   it('judges the request own method and path after the prefix', async () => {
-    const ok = await send(`${w.url}/verify/envoy/api/x?q=1`, { method: 'POST', headers: { Host: 'app.example.com', 'X-Forwarded-For': '203.0.113.9', 'X-API-Key': dev.key } });
+    const ok = await send(`${w.url}/verify/envoy/api/x?q=1`, {
+      method: 'POST',
+      headers: { Host: 'app.example.com', 'X-Forwarded-For': '203.0.113.9', 'X-API-Key': dev.key },
+    });
     expect(ok.status).toBe(200);
-    expect(w.audit.at(-1)).toMatchObject({ dialect: 'envoy', method: 'POST', path: '/api/x', host: 'app.example.com' });
-    const raw = await send(`${w.url}/verify/envoy`, { rawPath: '/verify/envoy/%61dmin/x', headers: { Host: 'app.example.com', 'X-Forwarded-For': '203.0.113.9', 'X-API-Key': dev.key } });
+    expect(w.audit.at(-1)).toMatchObject({
+      dialect: 'envoy',
+      method: 'POST',
+      path: '/api/x',
+      host: 'app.example.com',
+    });
+    const raw = await send(`${w.url}/verify/envoy`, {
+      rawPath: '/verify/envoy/%61dmin/x',
+      headers: { Host: 'app.example.com', 'X-Forwarded-For': '203.0.113.9', 'X-API-Key': dev.key },
+    });
     expect(reason(raw.body)).toBe('rule_deny');
   });
 
   it('denies a missing X-Forwarded-For and foreign headers', async () => {
-    expect(reason((await send(`${w.url}/verify/envoy/api/x`, { headers: { Host: 'a' } })).body)).toBe('bad_forwarded_context');
-    expect(reason((await send(`${w.url}/verify/envoy/api/x`, { headers: { Host: 'a', 'X-Forwarded-For': '1.2.3.4', 'X-Forwarded-Uri': '/health' } })).body)).toBe('bad_forwarded_context');
+    expect(reason((await send(`${w.url}/verify/envoy/api/x`, { headers: { Host: 'a' } })).body)).toBe(
+      'bad_forwarded_context',
+    );
+    expect(
+      reason(
+        (
+          await send(`${w.url}/verify/envoy/api/x`, {
+            headers: { Host: 'a', 'X-Forwarded-For': '1.2.3.4', 'X-Forwarded-Uri': '/health' },
+          })
+        ).body,
+      ),
+    ).toBe('bad_forwarded_context');
   });
 
   it('bare /verify answers in the WARDEN_PROXY dialect', async () => {
-    const r = await send(`${nginxDefault.url}/verify/api/x`, { headers: { Host: 'app.example.com', 'X-Forwarded-For': '203.0.113.9', 'X-API-Key': dev.key } });
+    const r = await send(`${nginxDefault.url}/verify/api/x`, {
+      headers: { Host: 'app.example.com', 'X-Forwarded-For': '203.0.113.9', 'X-API-Key': dev.key },
+    });
     expect(r.status).toBe(200);
     expect(nginxDefault.audit.at(-1)).toMatchObject({ dialect: 'envoy', path: '/api/x' });
   });
@@ -151,19 +247,30 @@ describe('Envoy dialect', () => {
 
 describe('trusted proxies', () => {
   it('answers only callers inside WARDEN_TRUSTED_PROXIES', async () => {
-    const r = await send(`${w.url}/verify/traefik`, { headers: { ...fwd, 'X-API-Key': dev.key }, localAddress: '127.0.0.2' });
+    const r = await send(`${w.url}/verify/traefik`, {
+      headers: { ...fwd, 'X-API-Key': dev.key },
+      localAddress: '127.0.0.2',
+    });
     expect(r.status).toBe(403);
     expect(reason(r.body)).toBe('untrusted_proxy');
     expect(r.headers['x-user-id']).toBeUndefined();
-    expect(w.audit.at(-1)).toMatchObject({ decision: 'malformed', reason: 'untrusted_proxy', peer: '127.0.0.2' });
+    expect(w.audit.at(-1)).toMatchObject({
+      decision: 'malformed',
+      reason: 'untrusted_proxy',
+      peer: '127.0.0.2',
+    });
   });
 });
 
 describe('bounded input', () => {
   it('answers a 20 KB key and a 16 KB path with 431 or 401/403, and keeps serving', async () => {
-    const big = await send(`${w.url}/verify/traefik`, { headers: { ...fwd, 'X-API-Key': 'k'.repeat(20_000) } }).catch(() => ({ status: 431 }));
+    const big = await send(`${w.url}/verify/traefik`, {
+      headers: { ...fwd, 'X-API-Key': 'k'.repeat(20_000) },
+    }).catch(() => ({ status: 431 }));
     expect([401, 431]).toContain(big.status);
-    const longPath = await send(`${w.url}/verify/traefik`, { headers: { ...fwd, 'X-Forwarded-Uri': '/' + 'a'.repeat(16_000), 'X-API-Key': dev.key } }).catch(() => ({ status: 431 }));
+    const longPath = await send(`${w.url}/verify/traefik`, {
+      headers: { ...fwd, 'X-Forwarded-Uri': '/' + 'a'.repeat(16_000), 'X-API-Key': dev.key },
+    }).catch(() => ({ status: 431 }));
     expect([403, 431]).toContain(longPath.status);
     const after = await send(`${w.url}/verify/traefik`, { headers: { ...fwd, 'X-API-Key': dev.key } });
     expect(after.status).toBe(200);
@@ -177,7 +284,9 @@ describe('health, readiness, metrics', () => {
     expect(ready.status).toBe(200);
     expect(JSON.parse(ready.body)).toMatchObject({ ready: true });
     const m = await send(`${w.url}/metrics`);
-    expect(m.body).toMatch(/warden_decisions_total\{decision="allow",reason="permitted",dialect="traefik",auth_method="api_key"\} \d+/);
+    expect(m.body).toMatch(
+      /warden_decisions_total\{decision="allow",reason="permitted",dialect="traefik",auth_method="api_key"\} \d+/,
+    );
     expect(m.body).toContain('warden_verify_duration_seconds_bucket');
   });
 });

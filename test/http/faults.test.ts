@@ -35,14 +35,43 @@ const audit: Record<string, unknown>[] = [];
 let url = '';
 let close = () => {};
 beforeAll(async () => {
-  const policy = policySchema.parse({ rateLimits: { l: { limit: 5, window: 60 } }, rules: [{ match: { path: '/**' }, public: true, rateLimit: 'l' }] });
-  const state = new RuntimeState(buildRuntime({ policy, keys: { keys: [] } }, { store: failing, revocations: null, banned: null, onBan: () => {}, jwt: null, jwtCacheSize: 0 }));
-  const sink = new Writable({ write: (c, _e, cb) => (String(c).split('\n').filter(Boolean).forEach((l) => audit.push(JSON.parse(l))), cb()) });
+  const policy = policySchema.parse({
+    rateLimits: { l: { limit: 5, window: 60 } },
+    rules: [{ match: { path: '/**' }, public: true, rateLimit: 'l' }],
+  });
+  const state = new RuntimeState(
+    buildRuntime(
+      { policy, keys: { keys: [] } },
+      { store: failing, revocations: null, banned: null, onBan: () => {}, jwt: null, jwtCacheSize: 0 },
+    ),
+  );
+  const sink = new Writable({
+    write: (c, _e, cb) => (
+      String(c)
+        .split('\n')
+        .filter(Boolean)
+        .forEach((l) => audit.push(JSON.parse(l))),
+      cb()
+    ),
+  });
   const readiness = new Readiness();
   readiness.register('policy', () => true);
   readiness.register('store', () => failing.status());
-  const revocations = new Revocations(new MirroredSet(createMemoryStore().set('r', { persistent: false }), { resyncMs: 60_000 }));
-  const app = createApp({ state, services: { store: failing, revocations }, audit: createAuditLog([destinationSink('test', sink)]), metrics: createMetrics(false), trustedProxies: compileCidrs(['127.0.0.1']), loginUrl: undefined, defaultDialect: 'traefik', now: Date.now, readiness, serveMetrics: true });
+  const revocations = new Revocations(
+    new MirroredSet(createMemoryStore().set('r', { persistent: false }), { resyncMs: 60_000 }),
+  );
+  const app = createApp({
+    state,
+    services: { store: failing, revocations },
+    audit: createAuditLog([destinationSink('test', sink)]),
+    metrics: createMetrics(false),
+    trustedProxies: compileCidrs(['127.0.0.1']),
+    loginUrl: undefined,
+    defaultDialect: 'traefik',
+    now: Date.now,
+    readiness,
+    serveMetrics: true,
+  });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise((r) => server.once('listening', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -53,7 +82,13 @@ afterAll(() => close());
 describe('faults', () => {
   it('an exception in the decision answers 500, never a 2xx, and is audited', async () => {
     const r = await send(`${url}/verify/traefik`, {
-      headers: { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'a', 'X-Forwarded-Uri': '/x', 'X-Forwarded-For': '203.0.113.1' },
+      headers: {
+        'X-Forwarded-Method': 'GET',
+        'X-Forwarded-Proto': 'https',
+        'X-Forwarded-Host': 'a',
+        'X-Forwarded-Uri': '/x',
+        'X-Forwarded-For': '203.0.113.1',
+      },
     });
     expect(r.status).toBe(500);
     expect(r.headers['x-user-id']).toBeUndefined();
@@ -64,6 +99,11 @@ describe('faults', () => {
   it('readiness reports the failing store', async () => {
     const r = await send(`${url}/readyz`);
     expect(r.status).toBe(503);
-    expect(JSON.parse(r.body)).toMatchObject({ ready: false, notReady: ['store'], parts: { policy: true, store: false }, details: { store: 'down' } });
+    expect(JSON.parse(r.body)).toMatchObject({
+      ready: false,
+      notReady: ['store'],
+      parts: { policy: true, store: false },
+      details: { store: 'down' },
+    });
   });
 });

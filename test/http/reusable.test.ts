@@ -20,10 +20,27 @@ const nobody = testKey('nobody', ['nobody']);
 const soon = testKey('soon', ['viewer'], { expires: new Date(Date.now() + 90_000).toISOString() });
 
 const traefik = (w: TestWarden, headers: Record<string, string>) =>
-  send(`${w.url}/verify/traefik`, { headers: { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'a.example', 'X-Forwarded-Uri': '/cached/x', 'X-Forwarded-For': '203.0.113.5', ...headers } });
+  send(`${w.url}/verify/traefik`, {
+    headers: {
+      'X-Forwarded-Method': 'GET',
+      'X-Forwarded-Proto': 'https',
+      'X-Forwarded-Host': 'a.example',
+      'X-Forwarded-Uri': '/cached/x',
+      'X-Forwarded-For': '203.0.113.5',
+      ...headers,
+    },
+  });
 const nginx = (w: TestWarden, headers: [string, string][]) =>
-  send(`${w.url}/verify/nginx`, { headers: [['X-Original-URL', 'https://a.example/cached/x'], ['X-Original-Method', 'GET'], ['X-Forwarded-For', '203.0.113.5'], ...headers] });
-const maxAge = (r: { headers: Record<string, unknown> }) => Number(/max-age=(\d+)/.exec(String(r.headers['cache-control']))?.[1] ?? NaN);
+  send(`${w.url}/verify/nginx`, {
+    headers: [
+      ['X-Original-URL', 'https://a.example/cached/x'],
+      ['X-Original-Method', 'GET'],
+      ['X-Forwarded-For', '203.0.113.5'],
+      ...headers,
+    ],
+  });
+const maxAge = (r: { headers: Record<string, unknown> }) =>
+  Number(/max-age=(\d+)/.exec(String(r.headers['cache-control']))?.[1] ?? NaN);
 
 describe('reusable decisions', () => {
   let w: TestWarden;
@@ -32,8 +49,16 @@ describe('reusable decisions', () => {
     iss = await startIssuer([await makeKey('ES256')]);
     w = await startWarden({
       policy,
-      keys: [viewer.entry, nobody.entry, soon.entry, { id: 'agent-1', certSubject: 'CN=agent-1', roles: ['viewer'] }],
-      env: { WARDEN_CLIENT_CERT: 'nginx', WARDEN_JWT_ISSUERS: JSON.stringify([{ issuer: iss.issuer, audience: 'api' }]) },
+      keys: [
+        viewer.entry,
+        nobody.entry,
+        soon.entry,
+        { id: 'agent-1', certSubject: 'CN=agent-1', roles: ['viewer'] },
+      ],
+      env: {
+        WARDEN_CLIENT_CERT: 'nginx',
+        WARDEN_JWT_ISSUERS: JSON.stringify([{ issuer: iss.issuer, audience: 'api' }]),
+      },
     });
   });
   afterAll(async () => {
@@ -46,12 +71,20 @@ describe('reusable decisions', () => {
     expect(r.headers['cache-control']).toBe('private, max-age=300');
     expect(r.headers['x-accel-expires']).toBe('300');
     expect(maxAge(await traefik(w, { 'X-API-Key': soon.key }))).toBeLessThanOrEqual(90);
-    const token = await iss.mint({ aud: 'api', sub: 'u', groups: ['viewer'], exp: Math.floor(Date.now() / 1000) + 40 });
+    const token = await iss.mint({
+      aud: 'api',
+      sub: 'u',
+      groups: ['viewer'],
+      exp: Math.floor(Date.now() / 1000) + 40,
+    });
     expect(maxAge(await traefik(w, { Authorization: `Bearer ${token}` }))).toBeLessThanOrEqual(40);
   });
 
   it('never marks a client-certificate identity (the proxy’s cache key does not hold the certificate)', async () => {
-    const r = await nginx(w, [['X-SSL-Client-Verify', 'SUCCESS'], ['X-SSL-Client-S-DN', 'CN=agent-1']]);
+    const r = await nginx(w, [
+      ['X-SSL-Client-Verify', 'SUCCESS'],
+      ['X-SSL-Client-S-DN', 'CN=agent-1'],
+    ]);
     expect(r.status).toBe(200);
     expect(r.headers['x-user-id']).toBe('agent-1');
     expect(r.headers['cache-control']).toBeUndefined();
@@ -59,7 +92,9 @@ describe('reusable decisions', () => {
   });
 
   it('marks a 403 only for nginx, which consumes it; to Traefik every deny stays no-store', async () => {
-    expect((await nginx(w, [['X-API-Key', nobody.key]])).headers['cache-control']).toBe('private, max-age=300');
+    expect((await nginx(w, [['X-API-Key', nobody.key]])).headers['cache-control']).toBe(
+      'private, max-age=300',
+    );
     const t = await traefik(w, { 'X-API-Key': nobody.key });
     expect(t.status).toBe(403);
     expect(t.headers['cache-control']).toBe('no-store');
@@ -74,8 +109,18 @@ describe('reusable decisions', () => {
 describe('with assertions', () => {
   it('marks an allow no longer than half an assertion’s lifetime, so a cached assertion never expires at the proxy', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'warden-reuse-'));
-    writeFileSync(join(dir, 'a.pem'), generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    const w = await startWarden({ policy, keys: [viewer.entry], env: { WARDEN_ASSERTION_KEY: join(dir, 'a.pem'), WARDEN_ASSERTION_TTL: '40s' } });
+    writeFileSync(
+      join(dir, 'a.pem'),
+      generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({
+        type: 'pkcs8',
+        format: 'pem',
+      }),
+    );
+    const w = await startWarden({
+      policy,
+      keys: [viewer.entry],
+      env: { WARDEN_ASSERTION_KEY: join(dir, 'a.pem'), WARDEN_ASSERTION_TTL: '40s' },
+    });
     try {
       expect(maxAge(await traefik(w, { 'X-API-Key': viewer.key }))).toBe(20);
     } finally {

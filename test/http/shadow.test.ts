@@ -20,8 +20,12 @@ const policy = {
 
 function ask(w: TestWarden, uri: string, id: string, key?: string) {
   const headers: Record<string, string> = {
-    'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'api.example.com',
-    'X-Forwarded-Uri': uri, 'X-Forwarded-For': '203.0.113.7', 'X-Request-ID': id,
+    'X-Forwarded-Method': 'GET',
+    'X-Forwarded-Proto': 'https',
+    'X-Forwarded-Host': 'api.example.com',
+    'X-Forwarded-Uri': uri,
+    'X-Forwarded-For': '203.0.113.7',
+    'X-Request-ID': id,
   };
   if (key) headers['X-API-Key'] = key;
   return send(`${w.url}/verify/traefik`, { headers });
@@ -46,7 +50,13 @@ describe('WARDEN_MODE=shadow', () => {
     for (const [i, [uri, key, reason, rule]] of cases.entries()) {
       const r = await ask(w, uri, `m${i}`, key);
       expect(r.status, uri).toBe(200);
-      expect(line(w, `m${i}`)).toMatchObject({ decision: 'would-deny', reason, rule, status: 200, shadow: 'mode' });
+      expect(line(w, `m${i}`)).toMatchObject({
+        decision: 'would-deny',
+        reason,
+        rule,
+        status: 200,
+        shadow: 'mode',
+      });
     }
     // The identity still reaches the app when there is one.
     const r = await ask(w, '/internal/x', 'm-id', admin.key);
@@ -57,7 +67,12 @@ describe('WARDEN_MODE=shadow', () => {
     expect((await ask(w, '/public', 'rl1')).status).toBe(200);
     expect(line(w, 'rl1').decision).toBe('allow');
     expect((await ask(w, '/public', 'rl2')).status).toBe(200);
-    expect(line(w, 'rl2')).toMatchObject({ decision: 'would-deny', reason: 'rate_limited', rule: 0, shadow: 'mode' });
+    expect(line(w, 'rl2')).toMatchObject({
+      decision: 'would-deny',
+      reason: 'rate_limited',
+      rule: 0,
+      shadow: 'mode',
+    });
   });
 
   it('still refuses a broken forwarded context', async () => {
@@ -67,7 +82,9 @@ describe('WARDEN_MODE=shadow', () => {
 
   it('counts would-deny decisions in metrics', async () => {
     const m = await send(`${w.url}/metrics`);
-    expect(m.body).toMatch(/warden_decisions_total\{decision="would-deny",reason="rule_deny",dialect="traefik",auth_method="api_key"\} [1-9]/);
+    expect(m.body).toMatch(
+      /warden_decisions_total\{decision="would-deny",reason="rule_deny",dialect="traefik",auth_method="api_key"\} [1-9]/,
+    );
   });
 });
 
@@ -82,7 +99,12 @@ describe('a rule with shadow: true', () => {
     const r = await ask(w, '/nodes/new/x', 's1', viewer.key);
     expect(r.status).toBe(200);
     expect(r.headers['x-user-id']).toBe('viewer-1');
-    expect(line(w, 's1')).toMatchObject({ decision: 'would-deny', reason: 'insufficient_permissions', rule: 1, shadow: 'rule' });
+    expect(line(w, 's1')).toMatchObject({
+      decision: 'would-deny',
+      reason: 'insufficient_permissions',
+      rule: 1,
+      shadow: 'rule',
+    });
     // What the shadow rule allows is a plain allow, decided by the enforced rules.
     await ask(w, '/nodes/new/x', 's2', admin.key);
     expect(line(w, 's2')).toMatchObject({ decision: 'allow', reason: 'permitted', rule: 2 });
@@ -100,6 +122,8 @@ describe('a rule with shadow: true', () => {
     expect((await ask(w, '/internal/x', 's5', admin.key)).status).toBe(403);
     expect(line(w, 's5')).toMatchObject({ decision: 'forbidden', reason: 'rule_deny', rule: 3 });
     const m = await send(`${w.url}/metrics`);
-    expect(m.body).toMatch(/warden_decisions_total\{decision="would-deny",reason="insufficient_permissions",dialect="traefik",auth_method="api_key"\} 1/);
+    expect(m.body).toMatch(
+      /warden_decisions_total\{decision="would-deny",reason="insufficient_permissions",dialect="traefik",auth_method="api_key"\} 1/,
+    );
   });
 });

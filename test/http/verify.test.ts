@@ -5,7 +5,11 @@ import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 
 const policy = {
   roles: { admin: ['*'], developer: ['api:*'], viewer: ['nodes:read'] },
-  rateLimits: { tight: { limit: 3, window: '60s', by: 'identity' }, perip: { limit: 2, window: '60s', by: 'ip' }, bursty: { limit: 2, window: '60s', burst: 3, by: 'ip' } },
+  rateLimits: {
+    tight: { limit: 3, window: '60s', by: 'identity' },
+    perip: { limit: 2, window: '60s', by: 'ip' },
+    bursty: { limit: 2, window: '60s', burst: 3, by: 'ip' },
+  },
   rules: [
     { match: { path: '/health' }, public: true },
     { match: { path: '/limited/**' }, require: ['api:read'], rateLimit: 'tight' },
@@ -25,7 +29,11 @@ const unicode = testKey('yamada', ['developer'], { name: '山田 太郎', email:
 
 let w: TestWarden;
 beforeAll(async () => {
-  w = await startWarden({ policy, keys: [dev.entry, dev2.entry, viewer.entry, expired.entry, fenced.entry, unicode.entry], env: { WARDEN_LOGIN_URL: 'https://login.example.com/signin?app=1' } });
+  w = await startWarden({
+    policy,
+    keys: [dev.entry, dev2.entry, viewer.entry, expired.entry, fenced.entry, unicode.entry],
+    env: { WARDEN_LOGIN_URL: 'https://login.example.com/signin?app=1' },
+  });
 });
 afterAll(() => w.close());
 
@@ -37,7 +45,8 @@ const fwd = (uri: string, extra: Record<string, string> = {}): Record<string, st
   'X-Forwarded-For': '203.0.113.9',
   ...extra,
 });
-const traefik = (uri: string, extra: Record<string, string> = {}) => send(`${w.url}/verify/traefik`, { headers: fwd(uri, extra) });
+const traefik = (uri: string, extra: Record<string, string> = {}) =>
+  send(`${w.url}/verify/traefik`, { headers: fwd(uri, extra) });
 const lastAudit = () => w.audit[w.audit.length - 1]!;
 
 describe('allow', () => {
@@ -49,7 +58,13 @@ describe('allow', () => {
     expect(ok.body).toBe('');
     expect(ok.headers['content-length']).toBe('0');
     expect(ok.headers['transfer-encoding']).toBeUndefined();
-    expect(ok.headers).toMatchObject({ 'x-user-id': 'dev-1', 'x-user-roles': 'developer', 'x-user-name': '', 'x-user-email': '', 'x-auth-method': 'api_key' });
+    expect(ok.headers).toMatchObject({
+      'x-user-id': 'dev-1',
+      'x-user-roles': 'developer',
+      'x-user-name': '',
+      'x-user-email': '',
+      'x-auth-method': 'api_key',
+    });
   });
 
   it('accepts the key as Authorization: Bearer', async () => {
@@ -63,7 +78,11 @@ describe('allow', () => {
     expect(r.status).toBe(200);
     expect(r.headers).toMatchObject({ 'x-user-id': '', 'x-user-roles': '', 'x-auth-method': 'public' });
     const v = await traefik('/health', { 'X-API-Key': viewer.key });
-    expect(v.headers).toMatchObject({ 'x-user-id': 'viewer-1', 'x-user-name': 'Vera Viewer', 'x-user-email': 'vera@example.com' });
+    expect(v.headers).toMatchObject({
+      'x-user-id': 'viewer-1',
+      'x-user-name': 'Vera Viewer',
+      'x-user-email': 'vera@example.com',
+    });
   });
 
   it('percent-encodes identity values outside printable ASCII (headers carry bytes, not Unicode)', async () => {
@@ -78,10 +97,41 @@ describe('allow', () => {
     await traefik('/api/nodes', { 'X-API-Key': dev.key, 'X-Request-ID': 'req-42' });
     expect(w.audit.length).toBe(before + 1);
     const line = lastAudit();
-    for (const f of ['time', 'reqId', 'decision', 'reason', 'status', 'dialect', 'method', 'host', 'path', 'clientIp', 'peer', 'sub', 'authMethod', 'keyId', 'rule', 'durationMs']) {
+    for (const f of [
+      'time',
+      'reqId',
+      'decision',
+      'reason',
+      'status',
+      'dialect',
+      'method',
+      'host',
+      'path',
+      'clientIp',
+      'peer',
+      'sub',
+      'authMethod',
+      'keyId',
+      'rule',
+      'durationMs',
+    ]) {
       expect(line, f).toHaveProperty(f);
     }
-    expect(line).toMatchObject({ reqId: 'req-42', decision: 'allow', status: 200, dialect: 'traefik', method: 'GET', host: 'app.example.com', path: '/api/nodes', clientIp: '203.0.113.9', peer: '127.0.0.1', sub: 'dev-1', authMethod: 'api_key', keyId: 'dev-1', rule: 4 });
+    expect(line).toMatchObject({
+      reqId: 'req-42',
+      decision: 'allow',
+      status: 200,
+      dialect: 'traefik',
+      method: 'GET',
+      host: 'app.example.com',
+      path: '/api/nodes',
+      clientIp: '203.0.113.9',
+      peer: '127.0.0.1',
+      sub: 'dev-1',
+      authMethod: 'api_key',
+      keyId: 'dev-1',
+      rule: 4,
+    });
   });
 });
 
@@ -110,7 +160,11 @@ describe('credentials', () => {
       const r = await traefik('/api/x', headers);
       expect(r.status, cause).toBe(401);
       bodies.add(`${r.headers['www-authenticate']}|${r.body}`);
-      expect(lastAudit()).toMatchObject({ decision: 'unauthenticated', reason: 'invalid_credentials', cause });
+      expect(lastAudit()).toMatchObject({
+        decision: 'unauthenticated',
+        reason: 'invalid_credentials',
+        cause,
+      });
     }
     expect(bodies.size).toBe(1);
     expect(JSON.parse(r0(bodies)).reason).toBe('invalid_credentials');
@@ -123,14 +177,17 @@ describe('credentials', () => {
   });
 
   it('refuses a duplicated credential header', async () => {
-    const r = await send(`${w.url}/verify/traefik`, { headers: [...Object.entries(fwd('/api/x')), ['X-API-Key', dev.key], ['X-API-Key', 'other']] });
+    const r = await send(`${w.url}/verify/traefik`, {
+      headers: [...Object.entries(fwd('/api/x')), ['X-API-Key', dev.key], ['X-API-Key', 'other']],
+    });
     expect(r.status).toBe(401);
   });
 
   it('never logs a key, even a wrong one', async () => {
     await traefik('/api/x', { 'X-API-Key': 'wdn_secret_wrong_key_value' });
     const all = JSON.stringify(w.audit) + JSON.stringify(w.ops);
-    for (const k of [dev.key, viewer.key, expired.key, 'wdn_secret_wrong_key_value']) expect(all).not.toContain(k);
+    for (const k of [dev.key, viewer.key, expired.key, 'wdn_secret_wrong_key_value'])
+      expect(all).not.toContain(k);
   });
 });
 
@@ -143,18 +200,27 @@ describe('forbidden', () => {
     const r = await traefik('/admin/users', { 'X-API-Key': dev.key });
     expect(r.status).toBe(403);
     expect(r.headers['cache-control']).toBe('no-store');
-    expect(JSON.parse(r.body)).toEqual({ error: 'forbidden', reason: 'insufficient_permissions', required: ['admin:users', 'admin:audit'] });
+    expect(JSON.parse(r.body)).toEqual({
+      error: 'forbidden',
+      reason: 'insufficient_permissions',
+      required: ['admin:users', 'admin:audit'],
+    });
   });
 
   it('deny rules and the default deny', async () => {
-    expect(JSON.parse((await traefik('/internal/x', { 'X-API-Key': dev.key })).body).reason).toBe('rule_deny');
-    expect(JSON.parse((await traefik('/nowhere', { 'X-API-Key': dev.key })).body).reason).toBe('default_deny');
+    expect(JSON.parse((await traefik('/internal/x', { 'X-API-Key': dev.key })).body).reason).toBe(
+      'rule_deny',
+    );
+    expect(JSON.parse((await traefik('/nowhere', { 'X-API-Key': dev.key })).body).reason).toBe(
+      'default_deny',
+    );
   });
 });
 
 describe('rate limits', () => {
   it('429 with Retry-After and RateLimit headers once an identity exceeds its limit, per identity', async () => {
-    for (let i = 0; i < 3; i++) expect((await traefik('/limited/a', { 'X-API-Key': dev2.key })).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await traefik('/limited/a', { 'X-API-Key': dev2.key })).status).toBe(200);
     const r = await traefik('/limited/a', { 'X-API-Key': dev2.key });
     expect(r.status).toBe(429);
     const retry = Number(r.headers['retry-after']);
@@ -163,7 +229,12 @@ describe('rate limits', () => {
     expect(r.headers['ratelimit-policy']).toBe('"tight";q=3;w=60');
     expect(r.headers['ratelimit']).toBe(`"tight";r=0;t=${retry}`);
     expect(r.headers['cache-control']).toBe('no-store');
-    expect(lastAudit()).toMatchObject({ decision: 'limited', reason: 'rate_limited', status: 429, rateLimit: 'tight' });
+    expect(lastAudit()).toMatchObject({
+      decision: 'limited',
+      reason: 'rate_limited',
+      status: 429,
+      rateLimit: 'tight',
+    });
     // another identity still has its own budget
     expect((await traefik('/limited/a', { 'X-API-Key': dev.key })).status).toBe(200);
   });
@@ -178,7 +249,8 @@ describe('rate limits', () => {
 
   it('burst allows extra requests above the limit', async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 6; i++) statuses.push((await traefik('/burst', { 'X-Forwarded-For': '192.0.2.50' })).status);
+    for (let i = 0; i < 6; i++)
+      statuses.push((await traefik('/burst', { 'X-Forwarded-For': '192.0.2.50' })).status);
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
   });
 });
@@ -196,13 +268,26 @@ describe('browser navigation', () => {
   });
 
   it('nginx: 401 carrying the Location', async () => {
-    const r = await send(`${w.url}/verify/nginx`, { headers: { 'X-Original-URL': 'https://app.example.com/api/page', 'X-Original-Method': 'GET', 'X-Forwarded-For': '203.0.113.9', ...page } });
+    const r = await send(`${w.url}/verify/nginx`, {
+      headers: {
+        'X-Original-URL': 'https://app.example.com/api/page',
+        'X-Original-Method': 'GET',
+        'X-Forwarded-For': '203.0.113.9',
+        ...page,
+      },
+    });
     expect(r.status).toBe(401);
-    expect(new URL(String(r.headers.location)).searchParams.get('rd')).toBe('https://app.example.com/api/page');
+    expect(new URL(String(r.headers.location)).searchParams.get('rd')).toBe(
+      'https://app.example.com/api/page',
+    );
   });
 
   it('API clients, XHR and non-navigation fetches get the plain 401', async () => {
-    for (const h of [{ Accept: 'application/json' }, { ...page, 'X-Requested-With': 'XMLHttpRequest' }, { ...page, 'Sec-Fetch-Mode': 'cors' }]) {
+    for (const h of [
+      { Accept: 'application/json' },
+      { ...page, 'X-Requested-With': 'XMLHttpRequest' },
+      { ...page, 'Sec-Fetch-Mode': 'cors' },
+    ]) {
       const r = await traefik('/api/page', h);
       expect(r.status).toBe(401);
       expect(r.headers.location).toBeUndefined();
@@ -226,7 +311,10 @@ describe('connection headers', () => {
       const heads: string[] = [];
       let buf = '';
       let closed = false;
-      const next = () => (heads.length < requests.length ? s.write(requests[heads.length]!) : setTimeout(() => (s.destroy(), resolve({ heads, closed })), 200));
+      const next = () =>
+        heads.length < requests.length
+          ? s.write(requests[heads.length]!)
+          : setTimeout(() => (s.destroy(), resolve({ heads, closed })), 200);
       s.on('connect', next);
       s.on('data', (d) => {
         buf += d.toString('latin1');
@@ -247,11 +335,19 @@ describe('connection headers', () => {
     });
   }
   const request = (key: string, extra = '') =>
-    `GET /verify/traefik HTTP/1.1\r\nHost: warden\r\n${Object.entries(fwd('/api/x', { 'X-Forwarded-For': '198.51.100.77' })).map(([k, v]) => `${k}: ${v}\r\n`).join('')}X-API-Key: ${key}\r\n${extra}\r\n`;
+    `GET /verify/traefik HTTP/1.1\r\nHost: warden\r\n${Object.entries(
+      fwd('/api/x', { 'X-Forwarded-For': '198.51.100.77' }),
+    )
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}X-API-Key: ${key}\r\n${extra}\r\n`;
 
   it('an answer on a persistent HTTP/1.1 connection carries no Connection or Keep-Alive header (nothing for the proxy to parse)', async () => {
     const { heads, closed } = await onOneSocket([request(dev.key), request('wrong-key'), request(dev.key)]);
-    expect(heads.map((h) => h.split('\r\n')[0])).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 401 Unauthorized', 'HTTP/1.1 200 OK']);
+    expect(heads.map((h) => h.split('\r\n')[0])).toEqual([
+      'HTTP/1.1 200 OK',
+      'HTTP/1.1 401 Unauthorized',
+      'HTTP/1.1 200 OK',
+    ]);
     for (const h of heads) expect(h).not.toMatch(/\r\n(connection|keep-alive):/i);
     expect(closed).toBe(false);
   });

@@ -18,13 +18,27 @@ const policy = {
   ],
 };
 const dev = testKey('dev-1', ['developer']);
-const pem = (curve = 'prime256v1') => generateKeyPairSync('ec', { namedCurve: curve }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+const pem = (curve = 'prime256v1') =>
+  generateKeyPairSync('ec', { namedCurve: curve }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string;
 
 const verify = (w: TestWarden, uri: string, headers: Record<string, string> = { 'X-API-Key': dev.key }) =>
-  send(`${w.url}/verify/traefik`, { headers: { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'app.example.com', 'X-Forwarded-Uri': uri, 'X-Forwarded-For': '203.0.113.5', ...headers } });
+  send(`${w.url}/verify/traefik`, {
+    headers: {
+      'X-Forwarded-Method': 'GET',
+      'X-Forwarded-Proto': 'https',
+      'X-Forwarded-Host': 'app.example.com',
+      'X-Forwarded-Uri': uri,
+      'X-Forwarded-For': '203.0.113.5',
+      ...headers,
+    },
+  });
 const jwks = async (w: TestWarden) => JSON.parse((await send(`${w.url}/.well-known/jwks.json`)).body);
 /** What an app does: verify against warden's published keys, for its own host. */
-const appVerifies = async (w: TestWarden, token: string) => jwtVerify(token, createLocalJWKSet(await jwks(w)), { issuer: 'warden', audience: 'app.example.com' });
+const appVerifies = async (w: TestWarden, token: string) =>
+  jwtVerify(token, createLocalJWKSet(await jwks(w)), { issuer: 'warden', audience: 'app.example.com' });
 
 describe('with a key file', () => {
   let w: TestWarden;
@@ -32,7 +46,11 @@ describe('with a key file', () => {
   beforeAll(async () => {
     keyFile = join(mkdtempSync(join(tmpdir(), 'warden-assert-')), 'assertion.pem');
     writeFileSync(keyFile, pem());
-    w = await startWarden({ policy, keys: [dev.entry], env: { WARDEN_ASSERTION_KEY: keyFile, WARDEN_ASSERTION_TTL: '5s' } });
+    w = await startWarden({
+      policy,
+      keys: [dev.entry],
+      env: { WARDEN_ASSERTION_KEY: keyFile, WARDEN_ASSERTION_TTL: '5s' },
+    });
   });
   afterAll(() => w.close());
 
@@ -42,11 +60,19 @@ describe('with a key file', () => {
     const token = r.headers['x-warden-assertion'] as string;
     expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'ES256', typ: 'JWT' });
     const { payload } = await appVerifies(w, token);
-    expect(payload).toMatchObject({ iss: 'warden', sub: 'dev-1', roles: ['developer'], aud: 'app.example.com', auth_method: 'api_key' });
+    expect(payload).toMatchObject({
+      iss: 'warden',
+      sub: 'dev-1',
+      roles: ['developer'],
+      aud: 'app.example.com',
+      auth_method: 'api_key',
+    });
     expect(payload.exp! - payload.iat!).toBe(5);
     expect(payload.jti).toMatch(/^[0-9a-f-]{36}$/);
     // Another host's app refuses it: the audience is the host the request was for.
-    await expect(jwtVerify(token, createLocalJWKSet(await jwks(w)), { issuer: 'warden', audience: 'other.example.com' })).rejects.toThrow(/aud/);
+    await expect(
+      jwtVerify(token, createLocalJWKSet(await jwks(w)), { issuer: 'warden', audience: 'other.example.com' }),
+    ).rejects.toThrow(/aud/);
   });
 
   it('reuses a token while it has half its life left, and sends the header empty on public routes', async () => {
@@ -86,13 +112,21 @@ describe('generated key', () => {
       kid = decodeProtectedHeader(token).kid;
       await appVerifies(w, token);
       expect(statSync(join(stateDir, 'assertion-key.pem')).mode & 0o777).toBe(0o600);
-      expect(readFileSync(join(stateDir, 'assertion-key.pem'), 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+      expect(readFileSync(join(stateDir, 'assertion-key.pem'), 'utf8')).toMatch(
+        /^-----BEGIN PRIVATE KEY-----/,
+      );
     } finally {
       await w.close();
     }
-    const again = await startWarden({ policy, keys: [dev.entry], env: { WARDEN_ASSERTION_KEY: 'generate', WARDEN_STATE_DIR: stateDir } });
+    const again = await startWarden({
+      policy,
+      keys: [dev.entry],
+      env: { WARDEN_ASSERTION_KEY: 'generate', WARDEN_STATE_DIR: stateDir },
+    });
     try {
-      expect(decodeProtectedHeader((await verify(again, '/api/x')).headers['x-warden-assertion'] as string).kid).toBe(kid);
+      expect(
+        decodeProtectedHeader((await verify(again, '/api/x')).headers['x-warden-assertion'] as string).kid,
+      ).toBe(kid);
     } finally {
       await again.close();
     }
@@ -102,13 +136,20 @@ describe('generated key', () => {
 describe('bad key configuration', () => {
   it('names an unreadable or unusable key file (exit 2 via ConfigError)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'warden-assert-'));
-    const missing = await startWarden({ policy, env: { WARDEN_ASSERTION_KEY: join(dir, 'nope.pem') } }).catch((e: unknown) => e);
+    const missing = await startWarden({ policy, env: { WARDEN_ASSERTION_KEY: join(dir, 'nope.pem') } }).catch(
+      (e: unknown) => e,
+    );
     expect(missing).toBeInstanceOf(ConfigError);
     expect(String(missing)).toContain(`${join(dir, 'nope.pem')} (WARDEN_ASSERTION_KEY): cannot read: ENOENT`);
     writeFileSync(join(dir, 'bad.pem'), 'not a key');
-    const bad = await startWarden({ policy, env: { WARDEN_ASSERTION_KEY: join(dir, 'bad.pem') } }).catch((e: unknown) => e);
+    const bad = await startWarden({ policy, env: { WARDEN_ASSERTION_KEY: join(dir, 'bad.pem') } }).catch(
+      (e: unknown) => e,
+    );
     expect(String(bad)).toContain('not a usable PEM private key');
-    const ttl = await startWarden({ policy, env: { WARDEN_ASSERTION_KEY: 'generate', WARDEN_ASSERTION_TTL: '5m' } }).catch((e: unknown) => e);
+    const ttl = await startWarden({
+      policy,
+      env: { WARDEN_ASSERTION_KEY: 'generate', WARDEN_ASSERTION_TTL: '5m' },
+    }).catch((e: unknown) => e);
     expect(String(ttl)).toContain('WARDEN_ASSERTION_TTL');
   });
 

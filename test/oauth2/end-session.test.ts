@@ -2,12 +2,25 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { signInWithoutBrowser } from '../helpers/oidc.js';
-import { beginSignIn, logout, setCookies, signIn, signInPolicy, startSignIn, USERS, verifyAs, type SignInSetup } from './helpers.js';
+import {
+  beginSignIn,
+  logout,
+  setCookies,
+  signIn,
+  signInPolicy,
+  startSignIn,
+  USERS,
+  verifyAs,
+  type SignInSetup,
+} from './helpers.js';
 
 let setup: SignInSetup;
 beforeAll(async () => {
   // With an extra identity header from an ID token claim (the policy's headers.extra).
-  setup = await startSignIn({ provider: { endSession: true }, policy: { ...signInPolicy(), headers: { extra: { 'X-Login-Email': 'email' } } } });
+  setup = await startSignIn({
+    provider: { endSession: true },
+    policy: { ...signInPolicy(), headers: { extra: { 'X-Login-Email': 'email' } } },
+  });
 });
 afterAll(async () => {
   await setup?.close();
@@ -22,7 +35,9 @@ it('ends the warden session, then sends the browser to the IdP with the ID token
   const to = new URL(String(out.headers.location));
   expect(`${to.origin}${to.pathname}`).toBe(`${setup.idp.issuer}/session/end`);
   expect(to.searchParams.get('client_id')).toBe('warden-web');
-  expect(to.searchParams.get('post_logout_redirect_uri')).toBe(`${setup.publicUrl}/oauth2/login?signed_out=1`);
+  expect(to.searchParams.get('post_logout_redirect_uri')).toBe(
+    `${setup.publicUrl}/oauth2/login?signed_out=1`,
+  );
   const hint = to.searchParams.get('id_token_hint')!;
   expect(JSON.parse(Buffer.from(hint.split('.')[1]!, 'base64url').toString()).sid).toBe(idToken!.sid);
   // The IdP accepts the request (it shows its own sign-out confirmation).
@@ -34,7 +49,12 @@ it('ends the warden session, then sends the browser to the IdP with the ID token
 it('signing out at the IdP ends the warden session through the IdP back-channel logout', async () => {
   const jar = new Map<string, string>();
   const { authorizationUrl, flowCookie } = await beginSignIn(setup);
-  const callback = await signInWithoutBrowser(authorizationUrl, `${setup.publicUrl}/oauth2/callback`, USERS.bob, jar);
+  const callback = await signInWithoutBrowser(
+    authorizationUrl,
+    `${setup.publicUrl}/oauth2/callback`,
+    USERS.bob,
+    jar,
+  );
   const res = await send(callback, { headers: { cookie: flowCookie } });
   const cookie = `warden=${setCookies(res).get('warden')}`;
   expect((await verifyAs(setup, { cookie })).headers['x-user-id']).toBe('bob');
@@ -52,6 +72,10 @@ it('signing out at the IdP ends the warden session through the IdP back-channel 
   });
   expect(confirm.status).toBe(303);
   // The IdP has posted a logout token naming Bob's IdP session to warden before answering.
-  expect(setup.w.audit.some((l) => l.event === 'backchannel_logout' && l.outcome === 'ended' && l.by === 'sid' && l.sub === 'bob')).toBe(true);
+  expect(
+    setup.w.audit.some(
+      (l) => l.event === 'backchannel_logout' && l.outcome === 'ended' && l.by === 'sid' && l.sub === 'bob',
+    ),
+  ).toBe(true);
   expect((await verifyAs(setup, { cookie, accept: 'application/json' })).status).toBe(401);
 });

@@ -9,14 +9,25 @@ export const CLIENT = { id: 'warden-web', secret: 'warden-web-secret-' + 'w'.rep
 
 /** People at the test IdP. */
 export const USERS: Record<'alice' | 'bob', TestUser> = {
-  alice: { id: 'alice', password: 'alice-pass', name: 'Alice Example', email: 'alice@example.com', groups: ['idp-devs', 'Domain Users'] },
+  alice: {
+    id: 'alice',
+    password: 'alice-pass',
+    name: 'Alice Example',
+    email: 'alice@example.com',
+    groups: ['idp-devs', 'Domain Users'],
+  },
   bob: { id: 'bob', password: 'bob-pass', name: 'Bob Example', email: 'bob@example.com', groups: ['viewer'] },
 };
 
 /** The sign-in policy: four roles, IdP groups mapped, pages per permission. */
 export function signInPolicy(): Record<string, unknown> {
   return {
-    roles: { admin: ['*'], developer: ['nodes:*', 'api:*', 'mcp:use'], analyst: ['nodes:read', 'api:read', 'mcp:use'], viewer: ['nodes:read'] },
+    roles: {
+      admin: ['*'],
+      developer: ['nodes:*', 'api:*', 'mcp:use'],
+      analyst: ['nodes:read', 'api:read', 'mcp:use'],
+      viewer: ['nodes:read'],
+    },
     claims: { roles: 'groups', map: { 'idp-devs': 'developer', 'idp-admins': 'admin' } },
     rules: [
       { match: { path: '/public/**' }, public: true },
@@ -38,12 +49,29 @@ export interface SignInSetup {
 }
 
 /** Start the IdP and warden on `port` (public URL `http://127.0.0.1:<port>` unless given: behind a proxy, the proxy's). */
-export async function startSignIn(opts: { env?: Record<string, string>; publicUrl?: string; port?: number; devUsers?: boolean; provider?: Record<string, unknown>; policy?: Record<string, unknown> } = {}): Promise<SignInSetup> {
+export async function startSignIn(
+  opts: {
+    env?: Record<string, string>;
+    publicUrl?: string;
+    port?: number;
+    devUsers?: boolean;
+    provider?: Record<string, unknown>;
+    policy?: Record<string, unknown>;
+  } = {},
+): Promise<SignInSetup> {
   const port = opts.port ?? (await freePort());
   const publicUrl = opts.publicUrl ?? `http://127.0.0.1:${port}`;
   const idp = await startProvider([], 'https://api.example.com', {
     users: Object.values(USERS),
-    webClients: [{ id: CLIENT.id, secret: CLIENT.secret, redirectUris: [`${publicUrl}/oauth2/callback`], postLogoutRedirectUris: [`${publicUrl}/oauth2/login?signed_out=1`], backchannelLogoutUri: `${publicUrl}/oauth2/backchannel-logout` }],
+    webClients: [
+      {
+        id: CLIENT.id,
+        secret: CLIENT.secret,
+        redirectUris: [`${publicUrl}/oauth2/callback`],
+        postLogoutRedirectUris: [`${publicUrl}/oauth2/login?signed_out=1`],
+        backchannelLogoutUri: `${publicUrl}/oauth2/backchannel-logout`,
+      },
+    ],
   });
   const w = await startWarden({
     policy: opts.policy ?? signInPolicy(),
@@ -52,7 +80,17 @@ export async function startSignIn(opts: { env?: Record<string, string>; publicUr
       WARDEN_TRUSTED_PROXIES: '127.0.0.1/32',
       WARDEN_PUBLIC_URL: publicUrl,
       WARDEN_SESSION_SECRET: SECRET,
-      WARDEN_OIDC_PROVIDERS: JSON.stringify([{ id: 'example', name: 'Example IdP', issuer: idp.issuer, clientId: CLIENT.id, clientSecret: CLIENT.secret, scopes: ['openid', 'email', 'profile', 'groups'], ...opts.provider }]),
+      WARDEN_OIDC_PROVIDERS: JSON.stringify([
+        {
+          id: 'example',
+          name: 'Example IdP',
+          issuer: idp.issuer,
+          clientId: CLIENT.id,
+          clientSecret: CLIENT.secret,
+          scopes: ['openid', 'email', 'profile', 'groups'],
+          ...opts.provider,
+        },
+      ]),
       WARDEN_REDIRECT_DOMAINS: 'app.example.com,.apps.example.com',
       ...(opts.devUsers ? { WARDEN_DEV_USERS: 'rbac/dev-users.yaml' } : {}),
       ...opts.env,
@@ -74,7 +112,10 @@ export function setCookies(res: RawResponse): Map<string, string> {
 }
 
 /** Start a sign-in at warden; returns the IdP URL and the flow cookie. */
-export async function beginSignIn(setup: SignInSetup, rd = '/nodes/n1'): Promise<{ authorizationUrl: string; flowCookie: string }> {
+export async function beginSignIn(
+  setup: SignInSetup,
+  rd = '/nodes/n1',
+): Promise<{ authorizationUrl: string; flowCookie: string }> {
   const res = await send(`${setup.publicUrl}/oauth2/start?provider=example&rd=${encodeURIComponent(rd)}`);
   if (res.status !== 302) throw new Error(`start answered ${res.status}: ${res.body}`);
   const [name, value] = [...setCookies(res)].find(([n]) => n.startsWith('warden_flow_'))!;
@@ -84,7 +125,11 @@ export async function beginSignIn(setup: SignInSetup, rd = '/nodes/n1'): Promise
 /** Sign in as a user through the IdP, without a browser; returns the callback response and the session cookie. */
 export async function signIn(setup: SignInSetup, user: TestUser, rd = '/nodes/n1') {
   const { authorizationUrl, flowCookie } = await beginSignIn(setup, rd);
-  const callbackUrl = await signInWithoutBrowser(authorizationUrl, `${setup.publicUrl}/oauth2/callback`, user);
+  const callbackUrl = await signInWithoutBrowser(
+    authorizationUrl,
+    `${setup.publicUrl}/oauth2/callback`,
+    user,
+  );
   const res = await send(callbackUrl, { headers: { cookie: flowCookie } });
   const session = setCookies(res).get('warden');
   return { res, callbackUrl, flowCookie, cookie: session ? `warden=${session}` : null };
@@ -93,18 +138,35 @@ export async function signIn(setup: SignInSetup, user: TestUser, rd = '/nodes/n1
 /** Ask /verify/traefik about a request to app.example.com with these headers. */
 export function verifyAs(setup: SignInSetup, headers: Record<string, string>, path = '/nodes/n1') {
   return send(`${setup.w.url}/verify/traefik`, {
-    headers: { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': path, 'x-forwarded-for': '203.0.113.9', ...headers },
+    headers: {
+      'x-forwarded-method': 'GET',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'app.example.com',
+      'x-forwarded-uri': path,
+      'x-forwarded-for': '203.0.113.9',
+      ...headers,
+    },
   });
 }
 
 /** Sign in a dev user through the form, as a browser on warden's own origin would. */
-export async function devSignIn(setup: SignInSetup, username: string, password: string, extra: Record<string, string> = {}) {
+export async function devSignIn(
+  setup: SignInSetup,
+  username: string,
+  password: string,
+  extra: Record<string, string> = {},
+) {
   const page = await send(`${setup.publicUrl}/oauth2/login?rd=/nodes/n1`, { headers: extra });
   const csrfCookie = `warden_csrf=${setCookies(page).get('warden_csrf')}`;
   const token = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
   const res = await send(`${setup.publicUrl}/oauth2/login`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: setup.publicUrl, cookie: csrfCookie, ...extra },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      origin: setup.publicUrl,
+      cookie: csrfCookie,
+      ...extra,
+    },
     body: new URLSearchParams({ csrf: token, rd: '/nodes/n1', username, password }).toString(),
   });
   const session = setCookies(res).get('warden');
@@ -122,4 +184,3 @@ export async function logout(setup: SignInSetup, cookie: string, origin = setup.
     body: new URLSearchParams({ csrf: token }).toString(),
   });
 }
-

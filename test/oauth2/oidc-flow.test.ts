@@ -2,7 +2,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { signInWithoutBrowser } from '../helpers/oidc.js';
-import { beginSignIn, setCookies, signIn, startSignIn, USERS, verifyAs, type SignInSetup } from './helpers.js';
+import {
+  beginSignIn,
+  setCookies,
+  signIn,
+  startSignIn,
+  USERS,
+  verifyAs,
+  type SignInSetup,
+} from './helpers.js';
 
 let setup: SignInSetup;
 beforeAll(async () => {
@@ -22,31 +30,52 @@ describe('OIDC sign-in', () => {
     expect(raw).toMatch(/warden=[^;]+; Path=\/; Max-Age=604800; HttpOnly; SameSite=Lax/);
     const v = await verifyAs(setup, { cookie: cookie! });
     expect(v.status).toBe(200);
-    expect(v.headers).toMatchObject({ 'x-user-id': 'alice', 'x-user-roles': 'developer', 'x-user-name': 'Alice Example', 'x-user-email': 'alice@example.com', 'x-auth-method': 'session' });
+    expect(v.headers).toMatchObject({
+      'x-user-id': 'alice',
+      'x-user-roles': 'developer',
+      'x-user-name': 'Alice Example',
+      'x-user-email': 'alice@example.com',
+      'x-auth-method': 'session',
+    });
     const forbidden = await verifyAs(setup, { cookie: cookie! }, '/admin/users');
     expect(forbidden.status).toBe(403);
     const info = await send(`${setup.publicUrl}/oauth2/userinfo`, { headers: { cookie: cookie! } });
-    expect(JSON.parse(info.body)).toMatchObject({ sub: 'alice', roles: ['developer'], method: 'session', provider: 'example' });
-    expect(setup.w.audit.some((l) => l.event === 'sign_in' && l.sub === 'alice' && l.provider === 'example')).toBe(true);
+    expect(JSON.parse(info.body)).toMatchObject({
+      sub: 'alice',
+      roles: ['developer'],
+      method: 'session',
+      provider: 'example',
+    });
+    expect(
+      setup.w.audit.some((l) => l.event === 'sign_in' && l.sub === 'alice' && l.provider === 'example'),
+    ).toBe(true);
   });
 
   it('with one provider and no dev users, /oauth2/login goes straight to it; /oauth2/config says what exists', async () => {
-    const login = await send(`${setup.publicUrl}/oauth2/login?rd=${encodeURIComponent('https://app.example.com/x')}`);
+    const login = await send(
+      `${setup.publicUrl}/oauth2/login?rd=${encodeURIComponent('https://app.example.com/x')}`,
+    );
     expect(login.status).toBe(302);
-    expect(login.headers.location).toBe(`${setup.publicUrl}/oauth2/start?provider=example&rd=${encodeURIComponent('https://app.example.com/x')}`);
+    expect(login.headers.location).toBe(
+      `${setup.publicUrl}/oauth2/start?provider=example&rd=${encodeURIComponent('https://app.example.com/x')}`,
+    );
     const config = await send(`${setup.publicUrl}/oauth2/config`);
     expect(JSON.parse(config.body)).toEqual({
       loginUrl: `${setup.publicUrl}/oauth2/login`,
       logoutUrl: `${setup.publicUrl}/oauth2/logout`,
       userinfoUrl: `${setup.publicUrl}/oauth2/userinfo`,
-      providers: [{ id: 'example', name: 'Example IdP', startUrl: `${setup.publicUrl}/oauth2/start?provider=example` }],
+      providers: [
+        { id: 'example', name: 'Example IdP', startUrl: `${setup.publicUrl}/oauth2/start?provider=example` },
+      ],
       devUsers: false,
     });
     expect((await send(`${setup.publicUrl}/oauth2/start?provider=nope`)).status).toBe(400);
     // A browser without a session is sent to the sign-in page with the page it asked for.
     const v = await verifyAs(setup, { accept: 'text/html' }, '/nodes/n1?a=b');
     expect(v.status).toBe(302);
-    expect(v.headers.location).toBe(`${setup.publicUrl}/oauth2/login?rd=${encodeURIComponent('https://app.example.com/nodes/n1?a=b')}`);
+    expect(v.headers.location).toBe(
+      `${setup.publicUrl}/oauth2/login?rd=${encodeURIComponent('https://app.example.com/nodes/n1?a=b')}`,
+    );
   });
 
   it('gives a new session id at every sign-in', async () => {
@@ -78,7 +107,11 @@ describe('OIDC sign-in', () => {
     expect(missing.body).toContain('Start signing in again');
 
     const { authorizationUrl, flowCookie } = await beginSignIn(setup);
-    const callbackUrl = await signInWithoutBrowser(authorizationUrl, `${setup.publicUrl}/oauth2/callback`, USERS.alice);
+    const callbackUrl = await signInWithoutBrowser(
+      authorizationUrl,
+      `${setup.publicUrl}/oauth2/callback`,
+      USERS.alice,
+    );
     const wrong = new URL(callbackUrl);
     wrong.searchParams.set('state', 'not-the-state');
     const bad = await send(wrong.toString(), { headers: { cookie: flowCookie } });
@@ -96,23 +129,34 @@ describe('OIDC sign-in', () => {
     expect(replay.status).toBe(400);
     expect(setCookies(replay).has('warden')).toBe(false);
     expect(replay.body).toContain('already used');
-    expect(setup.w.audit.filter((l) => l.event === 'sign_in_failed').map((l) => l.cause)).toEqual(expect.arrayContaining(['missing_state', 'bad_state', 'state_reused']));
+    expect(setup.w.audit.filter((l) => l.event === 'sign_in_failed').map((l) => l.cause)).toEqual(
+      expect.arrayContaining(['missing_state', 'bad_state', 'state_reused']),
+    );
   });
 
-  it('shows the IdP\'s refusal (error=access_denied) as a 403 page that says what to do', async () => {
+  it("shows the IdP's refusal (error=access_denied) as a 403 page that says what to do", async () => {
     const { authorizationUrl, flowCookie } = await beginSignIn(setup);
     const state = new URL(authorizationUrl).searchParams.get('state')!;
-    const res = await send(`${setup.publicUrl}/oauth2/callback?error=access_denied&state=${state}&iss=${encodeURIComponent(setup.idp.issuer)}`, { headers: { cookie: flowCookie } });
+    const res = await send(
+      `${setup.publicUrl}/oauth2/callback?error=access_denied&state=${state}&iss=${encodeURIComponent(setup.idp.issuer)}`,
+      { headers: { cookie: flowCookie } },
+    );
     expect(res.status).toBe(403);
     expect(res.body).toContain('did not sign you in (access_denied)');
     expect(res.body).toContain('contact your administrator');
     expect(setCookies(res).has('warden')).toBe(false);
-    expect(setup.w.audit.at(-1)).toMatchObject({ event: 'sign_in_failed', cause: 'provider_refused', error: 'access_denied' });
+    expect(setup.w.audit.at(-1)).toMatchObject({
+      event: 'sign_in_failed',
+      cause: 'provider_refused',
+      error: 'access_denied',
+    });
   });
 
   it('refuses a callback whose iss is not the provider (RFC 9207 mix-up defence)', async () => {
     const { authorizationUrl, flowCookie } = await beginSignIn(setup);
-    const callbackUrl = new URL(await signInWithoutBrowser(authorizationUrl, `${setup.publicUrl}/oauth2/callback`, USERS.alice));
+    const callbackUrl = new URL(
+      await signInWithoutBrowser(authorizationUrl, `${setup.publicUrl}/oauth2/callback`, USERS.alice),
+    );
     expect(callbackUrl.searchParams.get('iss')).toBe(setup.idp.issuer);
     callbackUrl.searchParams.set('iss', 'https://other-idp.example.com');
     const res = await send(callbackUrl.toString(), { headers: { cookie: flowCookie } });
@@ -134,7 +178,11 @@ describe('OIDC sign-in', () => {
         expect(res.status).toBe(400);
         expect(cookie).toBeNull();
         expect(res.body).toContain('could not be verified');
-        expect(setup.w.audit.at(-1)).toMatchObject({ event: 'sign_in_failed', cause: 'bad_id_token', provider: 'example' });
+        expect(setup.w.audit.at(-1)).toMatchObject({
+          event: 'sign_in_failed',
+          cause: 'bad_id_token',
+          provider: 'example',
+        });
       } finally {
         setup.idp.tamperIdTokens(null);
       }

@@ -13,14 +13,23 @@ beforeAll(async () => {
     env: {
       WARDEN_PUBLIC_URL: 'http://127.0.0.1:9',
       WARDEN_SESSION_SECRET: SECRET,
-      WARDEN_OIDC_PROVIDERS: JSON.stringify([{ id: 'down', name: 'Acme SSO', issuer: `http://127.0.0.1:${nobody}`, clientId: 'c', clientSecret: 'secret-not-logged' }]),
+      WARDEN_OIDC_PROVIDERS: JSON.stringify([
+        {
+          id: 'down',
+          name: 'Acme SSO',
+          issuer: `http://127.0.0.1:${nobody}`,
+          clientId: 'c',
+          clientSecret: 'secret-not-logged',
+        },
+      ]),
     },
   });
 });
 afterAll(() => w?.close());
 
 it('logs the failed discovery without secrets and answers sign-in attempts with a 503 page', async () => {
-  for (let i = 0; i < 40 && !w.ops.some((l) => l.event === 'oidc_discovery_failed'); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 40 && !w.ops.some((l) => l.event === 'oidc_discovery_failed'); i++)
+    await new Promise((r) => setTimeout(r, 50));
   const line = w.ops.find((l) => l.event === 'oidc_discovery_failed');
   expect(line).toMatchObject({ provider: 'down', level: 40 });
   expect(JSON.stringify(w.ops)).not.toContain('secret-not-logged');

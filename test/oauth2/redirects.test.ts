@@ -8,11 +8,17 @@ const narrow = redirectAllowlist(['app.example.com'], PUBLIC);
 
 describe('safeRedirect', () => {
   it('accepts allowlisted hosts, subdomains at a dot boundary, and same-site paths', () => {
-    expect(safeRedirect('https://app.example.com/x?y=1', narrow, PUBLIC)).toBe('https://app.example.com/x?y=1');
+    expect(safeRedirect('https://app.example.com/x?y=1', narrow, PUBLIC)).toBe(
+      'https://app.example.com/x?y=1',
+    );
     expect(safeRedirect('https://deep.sub.example.com/', list, PUBLIC)).toBe('https://deep.sub.example.com/');
-    expect(safeRedirect('http://APP.example.com:8443/a', narrow, PUBLIC)).toBe('http://app.example.com:8443/a');
+    expect(safeRedirect('http://APP.example.com:8443/a', narrow, PUBLIC)).toBe(
+      'http://app.example.com:8443/a',
+    );
     expect(safeRedirect('/nodes/n1?tab=2', narrow, PUBLIC)).toBe('https://auth.example.com/nodes/n1?tab=2');
-    expect(safeRedirect('https://auth.example.com/oauth2/userinfo', narrow, PUBLIC)).toBe('https://auth.example.com/oauth2/userinfo');
+    expect(safeRedirect('https://auth.example.com/oauth2/userinfo', narrow, PUBLIC)).toBe(
+      'https://auth.example.com/oauth2/userinfo',
+    );
   });
 
   const hostile = [
@@ -48,7 +54,10 @@ describe('safeRedirect', () => {
       const got = safeRedirect(rd, list, PUBLIC);
       // Either refused, or (percent-encoded text) a harmless path on warden's own origin.
       if (got !== null) expect(new URL(got).origin).toBe(PUBLIC);
-      expect(safeRedirect(rd, narrow, PUBLIC) === null || new URL(safeRedirect(rd, narrow, PUBLIC)!).origin === PUBLIC).toBe(true);
+      expect(
+        safeRedirect(rd, narrow, PUBLIC) === null ||
+          new URL(safeRedirect(rd, narrow, PUBLIC)!).origin === PUBLIC,
+      ).toBe(true);
     });
   }
 
@@ -56,6 +65,8 @@ describe('safeRedirect', () => {
     const dot = redirectAllowlist(['.example.com'], 'https://warden.internal');
     expect(safeRedirect('https://evilexample.com/', dot, 'https://warden.internal')).toBeNull();
     expect(safeRedirect('https://example.com/', dot, 'https://warden.internal')).toBeNull();
-    expect(safeRedirect('https://a.example.com/', dot, 'https://warden.internal')).toBe('https://a.example.com/');
+    expect(safeRedirect('https://a.example.com/', dot, 'https://warden.internal')).toBe(
+      'https://a.example.com/',
+    );
   });
 });

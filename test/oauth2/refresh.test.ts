@@ -37,7 +37,11 @@ it('picks up new IdP groups after the refresh interval, and ends the session whe
     setup.idp.refuseTokenRequests(true);
     await new Promise((done) => setTimeout(done, 1100));
     await rolesEventually(cookie!, 401);
-    expect(setup.w.audit.some((l) => l.event === 'session_ended' && l.cause === 'refresh_refused' && l.sub === 'bob')).toBe(true);
+    expect(
+      setup.w.audit.some(
+        (l) => l.event === 'session_ended' && l.cause === 'refresh_refused' && l.sub === 'bob',
+      ),
+    ).toBe(true);
   } finally {
     bob.groups = groups;
     setup.idp.refuseTokenRequests(false);

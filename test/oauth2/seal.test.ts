@@ -10,7 +10,9 @@ describe('Sealer', () => {
   it('seals as a compact JWE (dir, A256GCM) that does not show its content', async () => {
     const sealed = await new Sealer([NEW], 'session').seal({ sid: 'abc-session-id' }, Date.now() + 60_000);
     expect(decodeProtectedHeader(sealed)).toMatchObject({ alg: 'dir', enc: 'A256GCM' });
-    expect(Buffer.from(sealed.split('.')[3]!, 'base64url').toString('latin1')).not.toContain('abc-session-id');
+    expect(Buffer.from(sealed.split('.')[3]!, 'base64url').toString('latin1')).not.toContain(
+      'abc-session-id',
+    );
   });
 
   it('rotates: the first secret seals, every listed secret unseals; a dropped secret makes the value foreign', async () => {
@@ -34,6 +36,15 @@ describe('Sealer', () => {
     const tag = parts[4]!;
     parts[4] = (tag[0] === 'A' ? 'B' : 'A') + tag.slice(1);
     expect(await s.unseal(parts.join('.'), now)).toBeNull();
-    for (const bad of ['', 'x', 'a.b.c', sealed + '.x', sealed.slice(0, -3), 'e30..AAAA.AAAA.AAAA', 'x'.repeat(5000)]) expect(await s.unseal(bad, now)).toBeNull();
+    for (const bad of [
+      '',
+      'x',
+      'a.b.c',
+      sealed + '.x',
+      sealed.slice(0, -3),
+      'e30..AAAA.AAAA.AAAA',
+      'x'.repeat(5000),
+    ])
+      expect(await s.unseal(bad, now)).toBeNull();
   });
 });

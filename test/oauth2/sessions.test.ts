@@ -2,7 +2,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sealer } from '../../src/session/seal.js';
 import { send } from '../helpers/http.js';
-import { CLIENT, devSignIn, logout, setCookies, signIn, startSignIn, USERS, verifyAs, type SignInSetup } from './helpers.js';
+import {
+  CLIENT,
+  devSignIn,
+  logout,
+  setCookies,
+  signIn,
+  startSignIn,
+  USERS,
+  verifyAs,
+  type SignInSetup,
+} from './helpers.js';
 
 const BROWSER = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
 
@@ -16,13 +26,23 @@ afterAll(async () => {
 
 describe('session cookies at /verify', () => {
   it('the login page falls back to the default for a hostile rd, and audits it', async () => {
-    for (const rd of ['//evil.com', 'https://app.example.com@evil.com', 'https:evil.com', 'javascript:alert(1)', 'https://evilexample.com', '/\\evil.com', 'https://app.example.com\t.evil.com']) {
+    for (const rd of [
+      '//evil.com',
+      'https://app.example.com@evil.com',
+      'https:evil.com',
+      'javascript:alert(1)',
+      'https://evilexample.com',
+      '/\\evil.com',
+      'https://app.example.com\t.evil.com',
+    ]) {
       const page = await send(`${setup.publicUrl}/oauth2/login?rd=${encodeURIComponent(rd)}`);
       expect(page.status).toBe(200);
       expect(/name="rd" value="([^"]*)"/.exec(page.body)![1], rd).toBe(`${setup.publicUrl}/`);
       expect(setup.w.audit.at(-1), rd).toMatchObject({ event: 'redirect_refused' });
     }
-    const ok = await send(`${setup.publicUrl}/oauth2/login?rd=${encodeURIComponent('https://x.apps.example.com/a?b=1')}`);
+    const ok = await send(
+      `${setup.publicUrl}/oauth2/login?rd=${encodeURIComponent('https://x.apps.example.com/a?b=1')}`,
+    );
     expect(/name="rd" value="([^"]*)"/.exec(ok.body)![1]).toBe('https://x.apps.example.com/a?b=1');
   });
 
@@ -32,7 +52,11 @@ describe('session cookies at /verify', () => {
     expect(res.headers.location).toBe(`${setup.publicUrl}/nodes/n1`);
     const v = await verifyAs(setup, { cookie: cookie! }, '/reports/q1');
     expect(v.status).toBe(200);
-    expect(v.headers).toMatchObject({ 'x-user-id': 'analyst', 'x-user-roles': 'analyst', 'x-auth-method': 'session' });
+    expect(v.headers).toMatchObject({
+      'x-user-id': 'analyst',
+      'x-user-roles': 'analyst',
+      'x-auth-method': 'session',
+    });
     expect((await verifyAs(setup, { cookie: cookie! }, '/deploy/x')).status).toBe(403);
   });
 
@@ -40,7 +64,10 @@ describe('session cookies at /verify', () => {
     const { cookie } = await devSignIn(setup, 'viewer', 'viewer-demo-pass');
     const value = cookie!.slice('warden='.length);
     const flip = (s: string, i: number) => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
-    const foreign = await new Sealer(['another-secret-that-is-long-enough-0123456789'], 'session').seal({ sid: 'x' }, Date.now() + 60_000);
+    const foreign = await new Sealer(['another-secret-that-is-long-enough-0123456789'], 'session').seal(
+      { sid: 'x' },
+      Date.now() + 60_000,
+    );
     const cases: [string, string][] = [
       ['tampered', `warden=${flip(value, Math.floor(value.length / 2))}`],
       ['truncated', `warden=${value.slice(0, -6)}`],
@@ -53,13 +80,18 @@ describe('session cookies at /verify', () => {
       expect(r.status, what).toBe(302);
       expect(String(r.headers.location), what).toMatch(new RegExp(`^${setup.publicUrl}/oauth2/login\\?rd=`));
       expect(r.headers['x-user-id'], what).toBeUndefined();
-      expect(String(r.headers['set-cookie']), what).toMatch(/^warden=; Path=\/; Max-Age=0; HttpOnly; SameSite=Lax/);
+      expect(String(r.headers['set-cookie']), what).toMatch(
+        /^warden=; Path=\/; Max-Age=0; HttpOnly; SameSite=Lax/,
+      );
       expect(setup.w.audit.at(-1), what).toMatchObject({ decision: 'unauthenticated', cause: 'bad_session' });
       const api = await verifyAs(setup, { cookie: header, accept: 'application/json' });
       expect(api.status, what).toBe(401);
     }
     // Other cookies, and warden's own CSRF cookie, are not a session: missing credentials, not a refused one.
-    const other = await verifyAs(setup, { cookie: 'xwarden=1; warden_csrf=abc; wardenx=2', accept: 'application/json' });
+    const other = await verifyAs(setup, {
+      cookie: 'xwarden=1; warden_csrf=abc; wardenx=2',
+      accept: 'application/json',
+    });
     expect(other.status).toBe(401);
     expect(setup.w.audit.at(-1)).toMatchObject({ reason: 'missing_credentials' });
     // The genuine cookie still works; none of that counted toward a ban.
@@ -67,7 +99,15 @@ describe('session cookies at /verify', () => {
   });
 
   it('refuses an oversized form before reading it whole', async () => {
-    const res = await send(`${setup.publicUrl}/oauth2/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: setup.publicUrl, 'transfer-encoding': 'chunked' }, body: 'username=' + 'a'.repeat(100_000) });
+    const res = await send(`${setup.publicUrl}/oauth2/login`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: setup.publicUrl,
+        'transfer-encoding': 'chunked',
+      },
+      body: 'username=' + 'a'.repeat(100_000),
+    });
     expect(res.status).toBe(413);
   });
 
@@ -81,7 +121,9 @@ describe('session cookies at /verify', () => {
     const replay = await verifyAs(setup, { cookie: cookie!, ...BROWSER });
     expect(replay.status).toBe(302);
     expect(setup.w.audit.at(-1)).toMatchObject({ decision: 'unauthenticated', cause: 'session_ended' });
-    expect((await send(`${setup.publicUrl}/oauth2/userinfo`, { headers: { cookie: cookie! } })).status).toBe(401);
+    expect((await send(`${setup.publicUrl}/oauth2/userinfo`, { headers: { cookie: cookie! } })).status).toBe(
+      401,
+    );
   });
 
   it('refuses a cross-site POST to logout or to the dev login form with 403', async () => {
@@ -95,14 +137,22 @@ describe('session cookies at /verify', () => {
     const csrfCookie = `warden_csrf=${setCookies(page).get('warden_csrf')}`;
     const forged = await send(`${setup.publicUrl}/oauth2/login`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example.net', cookie: csrfCookie },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: 'https://evil.example.net',
+        cookie: csrfCookie,
+      },
       body: 'username=admin&password=admin-demo-pass&csrf=x',
     });
     expect(forged.status).toBe(403);
     expect(setCookies(forged).has('warden')).toBe(false);
     const noToken = await send(`${setup.publicUrl}/oauth2/login`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'cross-site', cookie: csrfCookie },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'sec-fetch-site': 'cross-site',
+        cookie: csrfCookie,
+      },
       body: 'username=admin&password=admin-demo-pass',
     });
     expect(noToken.status).toBe(403);
@@ -116,19 +166,28 @@ describe('session cookies at /verify', () => {
     expect(bad.res.body).toContain('Wrong username or password');
     expect(bad.cookie).toBeNull();
     let last = bad.res;
-    for (let i = 0; i < 12 && last.status !== 429; i++) last = (await devSignIn(setup, 'admin', 'wrong', ip)).res;
+    for (let i = 0; i < 12 && last.status !== 429; i++)
+      last = (await devSignIn(setup, 'admin', 'wrong', ip)).res;
     expect(last.status).toBe(429);
     expect(Number(last.headers['retry-after'])).toBeGreaterThan(0);
     // Banned: even the right password is refused from that IP.
     expect((await devSignIn(setup, 'admin', 'admin-demo-pass', ip)).res.status).toBe(429);
-    expect(setup.w.audit.some((l) => l.event === 'sign_in_failed' && l.cause === 'bad_password' && l.user === 'admin')).toBe(true);
+    expect(
+      setup.w.audit.some(
+        (l) => l.event === 'sign_in_failed' && l.cause === 'bad_password' && l.user === 'admin',
+      ),
+    ).toBe(true);
     // The account itself is banned too: from another address, even the right password gets a 429.
-    const elsewhere = await devSignIn(setup, 'admin', 'admin-demo-pass', { 'x-forwarded-for': '192.0.2.200' });
+    const elsewhere = await devSignIn(setup, 'admin', 'admin-demo-pass', {
+      'x-forwarded-for': '192.0.2.200',
+    });
     expect(elsewhere.res.status).toBe(429);
     expect(elsewhere.cookie).toBeNull();
     expect(setup.w.audit.at(-1)).toMatchObject({ event: 'sign_in_failed', cause: 'user_banned' });
     // Other accounts are not affected.
-    expect((await devSignIn(setup, 'viewer', 'viewer-demo-pass', { 'x-forwarded-for': '192.0.2.200' })).res.status).toBe(303);
+    expect(
+      (await devSignIn(setup, 'viewer', 'viewer-demo-pass', { 'x-forwarded-for': '192.0.2.200' })).res.status,
+    ).toBe(303);
     const lines = setup.w.audit.map((l) => JSON.stringify(l)).join('\n');
     expect(lines).not.toContain('admin-demo-pass');
     expect(lines).not.toContain('"wrong"');
@@ -138,10 +197,19 @@ describe('session cookies at /verify', () => {
     const a = await signIn(setup, USERS.bob);
     const b = await signIn(setup, USERS.bob);
     expect((await verifyAs(setup, { cookie: a.cookie! })).status).toBe(200);
-    const post = (token: string) => send(`${setup.publicUrl}/oauth2/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `logout_token=${token}` });
+    const post = (token: string) =>
+      send(`${setup.publicUrl}/oauth2/backchannel-logout`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `logout_token=${token}`,
+      });
     expect((await post(await setup.idp.logoutToken('someone-else', { sub: 'bob' }))).status).toBe(400);
-    expect((await post(await setup.idp.logoutToken(CLIENT.id, { sub: 'bob' }, { events: {} }))).status).toBe(400);
-    expect((await post(await setup.idp.logoutToken(CLIENT.id, { sub: 'bob' }, { nonce: 'n' }))).status).toBe(400);
+    expect((await post(await setup.idp.logoutToken(CLIENT.id, { sub: 'bob' }, { events: {} }))).status).toBe(
+      400,
+    );
+    expect((await post(await setup.idp.logoutToken(CLIENT.id, { sub: 'bob' }, { nonce: 'n' }))).status).toBe(
+      400,
+    );
     expect((await verifyAs(setup, { cookie: a.cookie! })).status).toBe(200);
     const token = await setup.idp.logoutToken(CLIENT.id, { sub: 'bob' });
     expect((await post(token)).status).toBe(200);
@@ -151,7 +219,9 @@ describe('session cookies at /verify', () => {
     // Signing in again afterwards works.
     const c = await signIn(setup, USERS.bob);
     expect((await verifyAs(setup, { cookie: c.cookie! })).status).toBe(200);
-    expect(setup.w.audit.some((l) => l.event === 'backchannel_logout' && l.outcome === 'ended' && l.sub === 'bob')).toBe(true);
+    expect(
+      setup.w.audit.some((l) => l.event === 'backchannel_logout' && l.outcome === 'ended' && l.sub === 'bob'),
+    ).toBe(true);
   });
 
   it('back-channel logout by sid ends that IdP session only', async () => {
@@ -175,7 +245,10 @@ describe('session cookies at /verify', () => {
 describe('idle timeout', () => {
   let idle: SignInSetup;
   beforeAll(async () => {
-    idle = await startSignIn({ devUsers: true, env: { WARDEN_SESSION_IDLE: '1s', WARDEN_SESSION_LIFETIME: '1h' } });
+    idle = await startSignIn({
+      devUsers: true,
+      env: { WARDEN_SESSION_IDLE: '1s', WARDEN_SESSION_LIFETIME: '1h' },
+    });
   });
   afterAll(async () => {
     await idle?.close();
@@ -197,4 +270,3 @@ describe('idle timeout', () => {
     expect(idle.w.audit.at(-1)).toMatchObject({ cause: 'session_ended' });
   });
 });
-

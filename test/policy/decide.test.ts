@@ -12,13 +12,26 @@ import { parseAddress } from '../../src/request/client-ip.js';
 
 const policy = compilePolicy(
   policySchema.parse({
-    roles: { admin: ['*'], developer: ['nodes:*', 'api:*', 'mcp:use'], analyst: ['nodes:read', 'api:read'], viewer: ['nodes:read'], auditor: ['admin:audit'] },
-    rateLimits: { api: { limit: 100, window: '60s', by: 'identity' }, health: { limit: 10, window: '1s', by: 'ip' } },
+    roles: {
+      admin: ['*'],
+      developer: ['nodes:*', 'api:*', 'mcp:use'],
+      analyst: ['nodes:read', 'api:read'],
+      viewer: ['nodes:read'],
+      auditor: ['admin:audit'],
+    },
+    rateLimits: {
+      api: { limit: 100, window: '60s', by: 'identity' },
+      health: { limit: 10, window: '1s', by: 'ip' },
+    },
     rules: [
       { match: { path: '/health' }, public: true, rateLimit: 'health' },
       { match: { path: '/api/**', methods: ['GET', 'HEAD'] }, require: ['api:read'], rateLimit: 'api' },
       { match: { path: '/api/**' }, require: ['api:write'], rateLimit: 'api' },
-      { match: { host: 'admin.example.com', path: '/**' }, require: { all: ['admin:users', 'admin:audit'] }, networks: ['10.0.0.0/8'] },
+      {
+        match: { host: 'admin.example.com', path: '/**' },
+        require: { all: ['admin:users', 'admin:audit'] },
+        networks: ['10.0.0.0/8'],
+      },
       { match: { path: '/internal/**' }, deny: true },
       { match: { path: '/me' } },
       { match: { host: '*.tenant.example.com', path: '/t/*' }, require: { any: ['nodes:read', 'api:read'] } },
@@ -28,46 +41,77 @@ const policy = compilePolicy(
   }),
 );
 
-const who = (roles: string[], extra: Partial<Identity> = {}): AuthOutcome => ({ identity: { sub: 'u', name: '', email: '', roles, method: 'api_key', keyId: 'u', ...extra } });
+const who = (roles: string[], extra: Partial<Identity> = {}): AuthOutcome => ({
+  identity: { sub: 'u', name: '', email: '', roles, method: 'api_key', keyId: 'u', ...extra },
+});
 const req = (path: string, o: { method?: string; host?: string; ip?: string } = {}) => {
   const c = canonicalizePath(path);
   if (!c.ok) throw new Error(c.detail);
-  return { method: o.method ?? 'GET', host: normalizeHost(o.host ?? 'api.example.com'), matchPath: matchKey(c.path), clientIp: parseAddress(o.ip ?? '203.0.113.9')! };
+  return {
+    method: o.method ?? 'GET',
+    host: normalizeHost(o.host ?? 'api.example.com'),
+    matchPath: matchKey(c.path),
+    clientIp: parseAddress(o.ip ?? '203.0.113.9')!,
+  };
 };
 const brief = (d: ReturnType<typeof decide>) => `${d.kind}:${d.reason}:${d.rule}`;
 
 describe('decide()', () => {
   it('allows public rules without credentials, with their rate limit', () => {
     const d = decide(policy, req('/health'), null);
-    expect(d).toMatchObject({ kind: 'allow', reason: 'public', rule: 0, rateLimit: 'health', identity: null });
+    expect(d).toMatchObject({
+      kind: 'allow',
+      reason: 'public',
+      rule: 0,
+      rateLimit: 'health',
+      identity: null,
+    });
   });
 
   it('lets a public rule pass even when a presented credential is bad', () => {
-    expect(brief(decide(policy, req('/health'), { error: new AuthError('invalid_credentials', 'unknown') }))).toBe('allow:public:0');
+    expect(
+      brief(decide(policy, req('/health'), { error: new AuthError('invalid_credentials', 'unknown') })),
+    ).toBe('allow:public:0');
   });
 
   it('first match wins, by method', () => {
     expect(brief(decide(policy, req('/api/x'), who(['analyst'])))).toBe('allow:permitted:1');
-    expect(brief(decide(policy, req('/api/x', { method: 'POST' }), who(['analyst'])))).toBe('forbidden:insufficient_permissions:2');
-    expect(brief(decide(policy, req('/api/x', { method: 'POST' }), who(['developer'])))).toBe('allow:permitted:2');
+    expect(brief(decide(policy, req('/api/x', { method: 'POST' }), who(['analyst'])))).toBe(
+      'forbidden:insufficient_permissions:2',
+    );
+    expect(brief(decide(policy, req('/api/x', { method: 'POST' }), who(['developer'])))).toBe(
+      'allow:permitted:2',
+    );
   });
 
   it('names the required permissions on 403', () => {
     const d = decide(policy, req('/api/x', { method: 'DELETE' }), who(['viewer']));
-    expect(d).toMatchObject({ kind: 'forbidden', reason: 'insufficient_permissions', required: ['api:write'] });
+    expect(d).toMatchObject({
+      kind: 'forbidden',
+      reason: 'insufficient_permissions',
+      required: ['api:write'],
+    });
   });
 
   it('distinguishes missing and invalid credentials', () => {
     expect(brief(decide(policy, req('/api/x'), null))).toBe('unauthenticated:missing_credentials:1');
-    expect(brief(decide(policy, req('/api/x'), { error: new AuthError('invalid_credentials', 'expired') }))).toBe('unauthenticated:invalid_credentials:1');
+    expect(
+      brief(decide(policy, req('/api/x'), { error: new AuthError('invalid_credentials', 'expired') })),
+    ).toBe('unauthenticated:invalid_credentials:1');
   });
 
   it('require all needs every permission; networks are checked', () => {
     const admin = { host: 'admin.example.com', ip: '10.1.2.3' };
-    expect(brief(decide(policy, req('/x', admin), who(['auditor'])))).toBe('forbidden:insufficient_permissions:3');
+    expect(brief(decide(policy, req('/x', admin), who(['auditor'])))).toBe(
+      'forbidden:insufficient_permissions:3',
+    );
     expect(brief(decide(policy, req('/x', admin), who(['admin'])))).toBe('allow:permitted:3');
-    expect(brief(decide(policy, req('/x', { host: 'admin.example.com', ip: '203.0.113.9' }), who(['admin'])))).toBe('forbidden:network_not_allowed:3');
-    expect(brief(decide(policy, req('/x', { host: 'ADMIN.example.com:8443', ip: '10.0.0.1' }), who(['auditor'])))).toBe('forbidden:insufficient_permissions:3');
+    expect(
+      brief(decide(policy, req('/x', { host: 'admin.example.com', ip: '203.0.113.9' }), who(['admin']))),
+    ).toBe('forbidden:network_not_allowed:3');
+    expect(
+      brief(decide(policy, req('/x', { host: 'ADMIN.example.com:8443', ip: '10.0.0.1' }), who(['auditor']))),
+    ).toBe('forbidden:insufficient_permissions:3');
   });
 
   it('deny rules deny even admins, before asking for credentials', () => {
@@ -81,10 +125,18 @@ describe('decide()', () => {
   });
 
   it('host wildcards match any subdomain depth but not the apex', () => {
-    expect(brief(decide(policy, req('/t/1', { host: 'a.tenant.example.com' }), who(['viewer'])))).toBe('allow:permitted:6');
-    expect(brief(decide(policy, req('/t/1', { host: 'a.b.tenant.example.com' }), who(['viewer'])))).toBe('allow:permitted:6');
-    expect(brief(decide(policy, req('/t/1', { host: 'tenant.example.com' }), who(['viewer'])))).toBe('forbidden:default_deny:null');
-    expect(brief(decide(policy, req('/t/1/2', { host: 'a.tenant.example.com' }), who(['viewer'])))).toBe('forbidden:default_deny:null');
+    expect(brief(decide(policy, req('/t/1', { host: 'a.tenant.example.com' }), who(['viewer'])))).toBe(
+      'allow:permitted:6',
+    );
+    expect(brief(decide(policy, req('/t/1', { host: 'a.b.tenant.example.com' }), who(['viewer'])))).toBe(
+      'allow:permitted:6',
+    );
+    expect(brief(decide(policy, req('/t/1', { host: 'tenant.example.com' }), who(['viewer'])))).toBe(
+      'forbidden:default_deny:null',
+    );
+    expect(brief(decide(policy, req('/t/1/2', { host: 'a.tenant.example.com' }), who(['viewer'])))).toBe(
+      'forbidden:default_deny:null',
+    );
   });
 
   it('unknown roles grant nothing', () => {
@@ -99,13 +151,17 @@ describe('decide()', () => {
   });
 
   it('a global network allowlist applies before every rule', () => {
-    const p = compilePolicy(policySchema.parse({ networks: ['10.0.0.0/8'], rules: [{ match: { path: '/**' }, public: true }] }));
+    const p = compilePolicy(
+      policySchema.parse({ networks: ['10.0.0.0/8'], rules: [{ match: { path: '/**' }, public: true }] }),
+    );
     expect(brief(decide(p, req('/x', { ip: '10.9.9.9' }), null))).toBe('allow:public:0');
     expect(brief(decide(p, req('/x', { ip: '192.0.2.1' }), null))).toBe('forbidden:network_not_allowed:null');
   });
 
   it('a key limit overrides the rule limit', () => {
-    expect(decide(policy, req('/api/x'), who(['analyst'], { rateLimit: 'health' }))).toMatchObject({ rateLimit: 'health' });
+    expect(decide(policy, req('/api/x'), who(['analyst'], { rateLimit: 'health' }))).toMatchObject({
+      rateLimit: 'health',
+    });
   });
 
   it('judges /public/../admin, //admin, /%61dmin and /ADMIN as /admin', () => {
@@ -122,9 +178,20 @@ describe('decide()', () => {
     const at = (p: string) => {
       const c = canonicalizePath(p);
       if (!c.ok) throw new Error(c.detail);
-      return { method: 'GET', host: 'api.example.com', matchPath: matchKey(c.path), altMatchPaths: c.alternates?.map(matchKey) ?? null, clientIp: parseAddress('203.0.113.9')! };
+      return {
+        method: 'GET',
+        host: 'api.example.com',
+        matchPath: matchKey(c.path),
+        altMatchPaths: c.alternates?.map(matchKey) ?? null,
+        clientIp: parseAddress('203.0.113.9')!,
+      };
     };
-    for (const p of ['/admin//../health', '/admin/../health', '/admin/.//../health', '/admin/x//../../health']) {
+    for (const p of [
+      '/admin//../health',
+      '/admin/../health',
+      '/admin/.//../health',
+      '/admin/x//../../health',
+    ]) {
       expect(brief(decide(policy, at(p), null)), p).toBe('unauthenticated:missing_credentials:7');
       expect(brief(decide(policy, at(p), who(['viewer']))), p).toBe('forbidden:insufficient_permissions:7');
     }
@@ -137,21 +204,28 @@ describe('decide()', () => {
   it('gives every spelling and case of a path the same decision (property)', () => {
     const seg = fc.constantFrom('api', 'admin', 'internal', 'health', 'me', 't', 'x', 'nodes', '..', '.', '');
     fc.assert(
-      fc.property(fc.array(seg, { minLength: 1, maxLength: 6 }), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 40, maxLength: 40 }), fc.constantFrom('GET', 'POST'), (segs, mode, method) => {
-        const path = '/' + segs.join('/');
-        const base = decide(policy, req(path, { method }), who(['analyst']));
-        let i = 0;
-        const variant = [...path]
-          .map((ch) => {
-            const m = mode[i++ % mode.length];
-            if (ch === '/') return m === 3 ? '//' : '/';
-            if (m === 1) return '%' + ch.charCodeAt(0).toString(16);
-            if (m === 2) return ch.toUpperCase();
-            return ch;
-          })
-          .join('');
-        expect(brief(decide(policy, req(variant, { method }), who(['analyst']))), variant).toBe(brief(base));
-      }),
+      fc.property(
+        fc.array(seg, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 40, maxLength: 40 }),
+        fc.constantFrom('GET', 'POST'),
+        (segs, mode, method) => {
+          const path = '/' + segs.join('/');
+          const base = decide(policy, req(path, { method }), who(['analyst']));
+          let i = 0;
+          const variant = [...path]
+            .map((ch) => {
+              const m = mode[i++ % mode.length];
+              if (ch === '/') return m === 3 ? '//' : '/';
+              if (m === 1) return '%' + ch.charCodeAt(0).toString(16);
+              if (m === 2) return ch.toUpperCase();
+              return ch;
+            })
+            .join('');
+          expect(brief(decide(policy, req(variant, { method }), who(['analyst']))), variant).toBe(
+            brief(base),
+          );
+        },
+      ),
       { numRuns: 1500 },
     );
   });
@@ -161,17 +235,34 @@ describe('rule index by first path segment', () => {
   const silent: DecisionTracer = { reading() {}, network() {}, rule() {}, permissions() {}, decided() {} };
   const seg = fc.constantFrom('api', 'API', 'nodes', 'x', '*', '**');
   const pattern = fc.array(seg, { maxLength: 4 }).map((s) => '/' + s.join('/'));
-  const path = fc.array(fc.constantFrom('api', 'nodes', 'x', 'y'), { maxLength: 5 }).map((s) => '/' + s.join('/'));
+  const path = fc
+    .array(fc.constantFrom('api', 'nodes', 'x', 'y'), { maxLength: 5 })
+    .map((s) => '/' + s.join('/'));
 
   it('finds the same first matching rule as walking every rule', () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ p: pattern, shadow: fc.boolean() }), { maxLength: 12 }), path, fc.boolean(), (rules, p, trailing) => {
-        const policy = compilePolicy(policySchema.parse({ rules: rules.map((r) => ({ match: { path: r.p }, public: true, ...(r.shadow ? { shadow: true } : {}) })) }));
-        const mp = matchKey(p + (trailing && p !== '/' ? '/' : ''));
-        for (const pol of [policy, policy.enforced ?? policy]) {
-          expect(matchRule(pol, 'GET', 'h', mp)?.index ?? null).toBe(matchRule(pol, 'GET', 'h', mp, silent)?.index ?? null);
-        }
-      }),
+      fc.property(
+        fc.array(fc.record({ p: pattern, shadow: fc.boolean() }), { maxLength: 12 }),
+        path,
+        fc.boolean(),
+        (rules, p, trailing) => {
+          const policy = compilePolicy(
+            policySchema.parse({
+              rules: rules.map((r) => ({
+                match: { path: r.p },
+                public: true,
+                ...(r.shadow ? { shadow: true } : {}),
+              })),
+            }),
+          );
+          const mp = matchKey(p + (trailing && p !== '/' ? '/' : ''));
+          for (const pol of [policy, policy.enforced ?? policy]) {
+            expect(matchRule(pol, 'GET', 'h', mp)?.index ?? null).toBe(
+              matchRule(pol, 'GET', 'h', mp, silent)?.index ?? null,
+            );
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
   });

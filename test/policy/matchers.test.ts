@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { compileHostPattern, compilePathPattern, normalizeHost, splitPath } from '../../src/policy/matchers.js';
+import {
+  compileHostPattern,
+  compilePathPattern,
+  normalizeHost,
+  splitPath,
+} from '../../src/policy/matchers.js';
 
 const m = (pattern: string, path: string) => compilePathPattern(pattern)(splitPath(path));
 

@@ -9,14 +9,26 @@ import { TraceCollector } from '../../src/policy/trace.js';
 import { canonicalizePath, matchKey } from '../../src/request/canonical-path.js';
 import { parseAddress } from '../../src/request/client-ip.js';
 
-const policy = compilePolicy(policySchema.parse(parse(readFileSync(join(import.meta.dirname, '..', '..', 'rbac', 'policy.yaml'), 'utf8'))));
+const policy = compilePolicy(
+  policySchema.parse(
+    parse(readFileSync(join(import.meta.dirname, '..', '..', 'rbac', 'policy.yaml'), 'utf8')),
+  ),
+);
 
 function req(raw: string, method = 'GET', host = 'api.example.com', ip = '10.1.2.3'): DecisionInput {
   const c = canonicalizePath(raw);
   if (!c.ok) throw new Error(c.detail);
-  return { method, host, matchPath: matchKey(c.path), altMatchPaths: c.alternates?.map(matchKey) ?? null, clientIp: parseAddress(ip)! };
+  return {
+    method,
+    host,
+    matchPath: matchKey(c.path),
+    altMatchPaths: c.alternates?.map(matchKey) ?? null,
+    clientIp: parseAddress(ip)!,
+  };
 }
-const who = (roles: string[]) => ({ identity: { sub: 's', name: '', email: '', roles, method: 'api_key' as const } });
+const who = (roles: string[]) => ({
+  identity: { sub: 's', name: '', email: '', roles, method: 'api_key' as const },
+});
 
 describe('decide() with a trace collector', () => {
   const cases: [DecisionInput, ReturnType<typeof who> | null][] = [
@@ -34,7 +46,11 @@ describe('decide() with a trace collector', () => {
       const t = new TraceCollector();
       const traced = decide(policy, r, auth, t);
       expect(traced).toEqual(decide(policy, r, auth));
-      expect(t.readings.at(-1)!.decision).toEqual({ kind: traced.kind, reason: traced.reason, rule: traced.rule });
+      expect(t.readings.at(-1)!.decision).toEqual({
+        kind: traced.kind,
+        reason: traced.reason,
+        rule: traced.rule,
+      });
     }
   });
 
@@ -47,7 +63,11 @@ describe('decide() with a trace collector', () => {
       { index: 1, verdict: 'methods' },
       { index: 2, verdict: 'match' },
     ]);
-    expect(t.readings[0]!.require).toEqual({ rule: 2, mode: 'any', checks: [{ permission: 'api:write', grantedBy: [] }] });
+    expect(t.readings[0]!.require).toEqual({
+      rule: 2,
+      mode: 'any',
+      checks: [{ permission: 'api:write', grantedBy: [] }],
+    });
   });
 
   it('records host mismatches, rule networks and role grants', () => {
@@ -57,7 +77,10 @@ describe('decide() with a trace collector', () => {
     expect(t.readings[0]!.networks).toEqual([{ scope: 6, allowed: false }]);
     const u = new TraceCollector();
     decide(policy, req('/users', 'GET', 'admin.example.com'), who(['viewer', 'admin']), u);
-    expect(u.readings[0]!.require!.checks).toEqual([{ permission: 'admin:users', grantedBy: ['admin'] }, { permission: 'admin:audit', grantedBy: ['admin'] }]);
+    expect(u.readings[0]!.require!.checks).toEqual([
+      { permission: 'admin:users', grantedBy: ['admin'] },
+      { permission: 'admin:audit', grantedBy: ['admin'] },
+    ]);
     const v = new TraceCollector();
     decide(policy, req('/users', 'GET', 'other.example.com'), null, v);
     expect(v.readings[0]!.rules.find((r) => r.index === 6)).toEqual({ index: 6, verdict: 'host' });

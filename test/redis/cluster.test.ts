@@ -14,7 +14,10 @@ const run = promisify(execFile);
 
 const policy = {
   roles: { ops: ['warden:admin'], dev: ['api:*'] },
-  rateLimits: { shared: { limit: 5, window: '60s', by: 'identity' }, perip: { limit: 3, window: '60s', by: 'ip' } },
+  rateLimits: {
+    shared: { limit: 5, window: '60s', by: 'identity' },
+    perip: { limit: 3, window: '60s', by: 'ip' },
+  },
   rules: [
     { match: { path: '/limited/**' }, require: ['api:read'], rateLimit: 'shared' },
     { match: { path: '/public/**' }, public: true, rateLimit: 'perip' },
@@ -43,10 +46,13 @@ async function slotOwners(): Promise<{ port: number; ranges: [number, number][] 
   return out.split('\n').map((line) => {
     const cols = line.split(' ');
     const port = Number(cols[1]!.split('@')[0]!.split(':')[1]);
-    const ranges = cols.slice(8).filter((r) => /^\d+(-\d+)?$/.test(r)).map((r) => {
-      const [lo, hi] = r.split('-').map(Number);
-      return [lo!, hi ?? lo!] as [number, number];
-    });
+    const ranges = cols
+      .slice(8)
+      .filter((r) => /^\d+(-\d+)?$/.test(r))
+      .map((r) => {
+        const [lo, hi] = r.split('-').map(Number);
+        return [lo!, hi ?? lo!] as [number, number];
+      });
     return { port, ranges };
   });
 }
@@ -68,7 +74,8 @@ async function onePerMaster<T>(candidates: T[], key: (c: T) => string): Promise<
   });
 }
 
-const verify = (w: TestWarden, uri: string, key?: string, ip = '203.0.113.7') => verifyStatus(w, uri, key, ip);
+const verify = (w: TestWarden, uri: string, key?: string, ip = '203.0.113.7') =>
+  verifyStatus(w, uri, key, ip);
 const revoke = (w: TestWarden, id: string) => revokeKey(w, admin.key, id, 'cluster test');
 const ready = isReady;
 
@@ -81,21 +88,48 @@ redisDescribe('Redis Cluster (3 masters): two wardens', () => {
       const busPort = await freePort();
       masters.push(
         await startRedis(
-          ['--cluster-enabled', 'yes', '--cluster-config-file', join(confDir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000', '--cluster-port', String(busPort)],
+          [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(confDir, `nodes-${port}.conf`),
+            '--cluster-node-timeout',
+            '2000',
+            '--cluster-port',
+            String(busPort),
+          ],
           port,
         ),
       );
     }
-    await run(REDIS_CLI!, ['--cluster', 'create', ...masters.map((m) => `127.0.0.1:${m.port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 20_000 });
-    await within(20_000, async () => {
-      for (const m of masters) if (!/cluster_state:ok/.test(await m.cli('CLUSTER', 'INFO'))) return false;
-      return true;
-    }, 100);
+    await run(
+      REDIS_CLI!,
+      [
+        '--cluster',
+        'create',
+        ...masters.map((m) => `127.0.0.1:${m.port}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { timeout: 20_000 },
+    );
+    await within(
+      20_000,
+      async () => {
+        for (const m of masters) if (!/cluster_state:ok/.test(await m.cli('CLUSTER', 'INFO'))) return false;
+        return true;
+      },
+      100,
+    );
 
     const candidates = Array.from({ length: 40 }, (_, i) => `lim-${i}`);
     const ids = await onePerMaster(candidates, limitKey);
     limited = ids.map((id) => testKey(id, ['dev']));
-    ips = await onePerMaster(Array.from({ length: 40 }, (_, i) => `192.0.2.${i + 1}`), ipKey);
+    ips = await onePerMaster(
+      Array.from({ length: 40 }, (_, i) => `192.0.2.${i + 1}`),
+      ipKey,
+    );
 
     const env = { WARDEN_REDIS_CLUSTER_NODES: masters.map((m) => `127.0.0.1:${m.port}`).join(',') };
     const keys = [admin, ...limited, ...revokable].map((k) => k.entry);
@@ -112,7 +146,8 @@ redisDescribe('Redis Cluster (3 masters): two wardens', () => {
     // Interleave the three identities so every round touches every master.
     const statuses: number[][] = limited.map(() => []);
     for (let i = 0; i < 8; i++) {
-      for (const [j, k] of limited.entries()) statuses[j]!.push(await verify((i + j) % 2 === 0 ? a : b, '/limited/x', k.key));
+      for (const [j, k] of limited.entries())
+        statuses[j]!.push(await verify((i + j) % 2 === 0 ? a : b, '/limited/x', k.key));
     }
     for (const s of statuses) expect(s).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
     for (const k of limited) {
@@ -121,7 +156,9 @@ redisDescribe('Redis Cluster (3 masters): two wardens', () => {
     }
     // KEYS is local to a node: each master holds exactly the counter that hashes to it.
     for (const [i, m] of masters.entries()) {
-      expect((await m.cli('KEYS', 'warden:rl:shared:*')).split('\n')).toEqual([limitKey(limited[i]!.entry.id as string)]);
+      expect((await m.cli('KEYS', 'warden:rl:shared:*')).split('\n')).toEqual([
+        limitKey(limited[i]!.entry.id as string),
+      ]);
       expect(Number(await m.cli('GET', limitKey(limited[i]!.entry.id as string)))).toBeGreaterThanOrEqual(5);
     }
   });
@@ -132,7 +169,8 @@ redisDescribe('Redis Cluster (3 masters): two wardens', () => {
       for (let i = 0; i < 5; i++) s.push(await verify((i + j) % 2 === 0 ? a : b, '/public/x', undefined, ip));
       expect(s).toEqual([200, 200, 200, 429, 429]);
     }
-    for (const [i, m] of masters.entries()) expect(await m.cli('KEYS', 'warden:rl:perip:*')).toBe(ipKey(ips[i]!));
+    for (const [i, m] of masters.entries())
+      expect(await m.cli('KEYS', 'warden:rl:perip:*')).toBe(ipKey(ips[i]!));
   });
 
   it('refuses on B a key revoked on A, and records the revocation once in the cluster', async () => {
@@ -145,13 +183,18 @@ redisDescribe('Redis Cluster (3 masters): two wardens', () => {
       times.push(Math.round(performance.now() - t0));
       expect(await verify(a, '/api/x', k.key)).toBe(401);
     }
-    console.log(`cluster: revocation A→B propagation (POST sent → first 401 on B), ms: ${times.join(', ')} (goal ≤ 100)`);
+    console.log(
+      `cluster: revocation A→B propagation (POST sent → first 401 on B), ms: ${times.join(', ')} (goal ≤ 100)`,
+    );
     for (const t of times) expect(t).toBeLessThanOrEqual(1000);
     // Both wardens' audit lines say why.
-    expect(b.audit.filter((l) => l.cause === 'revoked').map((l) => l.keyId)).toEqual(expect.arrayContaining(revokable.map((k) => k.entry.id)));
+    expect(b.audit.filter((l) => l.cause === 'revoked').map((l) => l.keyId)).toEqual(
+      expect.arrayContaining(revokable.map((k) => k.entry.id)),
+    );
     // The set lives under one hash tag, so one master holds all of it.
     const holders: string[] = [];
-    for (const m of masters) if ((await m.cli('EXISTS', 'warden:set:{revocations}')) === '1') holders.push(String(m.port));
+    for (const m of masters)
+      if ((await m.cli('EXISTS', 'warden:set:{revocations}')) === '1') holders.push(String(m.port));
     expect(holders).toHaveLength(1);
   });
 

@@ -7,7 +7,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort, sleep, waitForPort } from '../e2e/harness/net.js';
 import { startChild, type Child } from '../e2e/harness/process.js';
-import { REDIS_CLI, REDIS_SERVER, redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
+import {
+  REDIS_CLI,
+  REDIS_SERVER,
+  redisDescribe,
+  startRedis,
+  within,
+  type RedisServer,
+} from '../helpers/redis.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 import { isReady, revokeKey, verifyStatus } from '../helpers/replicas.js';
 
@@ -26,7 +33,9 @@ const before = { limit: testKey('lim-before', ['dev']), revoke: testKey('rev-bef
 const after = { limit: testKey('lim-after', ['dev']), revoke: testKey('rev-after', ['dev']) };
 const during = testKey('lim-during', ['dev']);
 const steady = testKey('steady', ['dev']);
-const keys = [admin, before.limit, before.revoke, after.limit, after.revoke, during, steady].map((k) => k.entry);
+const keys = [admin, before.limit, before.revoke, after.limit, after.revoke, during, steady].map(
+  (k) => k.entry,
+);
 
 interface Sentinel {
   port: number;
@@ -91,7 +100,8 @@ async function currentMasterPort(): Promise<number | null> {
   return null;
 }
 
-const verify = (w: TestWarden, uri: string, key?: string, ip = '203.0.113.7') => verifyStatus(w, uri, key, ip);
+const verify = (w: TestWarden, uri: string, key?: string, ip = '203.0.113.7') =>
+  verifyStatus(w, uri, key, ip);
 const revoke = (w: TestWarden, id: string) => revokeKey(w, admin.key, id, 'sentinel test');
 const ready = isReady;
 
@@ -105,10 +115,12 @@ async function alternate(uri: string, key: string, n: number): Promise<number[]>
 redisDescribe('Redis Sentinel: two wardens across a master failover', () => {
   beforeAll(async () => {
     master = await startRedis();
-    for (let i = 0; i < 2; i++) replicas.push(await startRedis(['--replicaof', '127.0.0.1', String(master.port)]));
+    for (let i = 0; i < 2; i++)
+      replicas.push(await startRedis(['--replicaof', '127.0.0.1', String(master.port)]));
     // Sentinels learn replicas from the master's INFO: let replication settle first.
     await within(10_000, async () => /connected_slaves:2/.test(await master.cli('INFO', 'replication')), 50);
-    for (const r of replicas) await within(10_000, async () => /master_link_status:up/.test(await r.cli('INFO', 'replication')), 50);
+    for (const r of replicas)
+      await within(10_000, async () => /master_link_status:up/.test(await r.cli('INFO', 'replication')), 50);
     for (let i = 0; i < 3; i++) sentinels.push(await startSentinel(master.port));
     // Each sentinel must know both replicas and the two other sentinels before a failover can be agreed.
     await within(
@@ -133,7 +145,11 @@ redisDescribe('Redis Sentinel: two wardens across a master failover', () => {
 
   afterAll(async () => {
     await Promise.allSettled([a?.close(), b?.close()]);
-    await Promise.allSettled([...sentinels.map((s) => s.child.stop()), ...replicas.map((r) => r.stop()), master?.stop()]);
+    await Promise.allSettled([
+      ...sentinels.map((s) => s.child.stop()),
+      ...replicas.map((r) => r.stop()),
+      master?.stop(),
+    ]);
   });
 
   it('shares one rate limit across both wardens', async () => {
@@ -158,7 +174,12 @@ redisDescribe('Redis Sentinel: two wardens across a master failover', () => {
     const oldPort = master.port;
     expect(await currentMasterPort()).toBe(oldPort);
 
-    const seen = { unauthenticated: [] as number[], revoked: [] as number[], limited: [] as number[], steady: [] as number[] };
+    const seen = {
+      unauthenticated: [] as number[],
+      revoked: [] as number[],
+      limited: [] as number[],
+      steady: [] as number[],
+    };
     let stop = false;
     const traffic = (async () => {
       // Bounded: at most 1500 rounds, and the test stops it once the failover is over.
@@ -184,14 +205,20 @@ redisDescribe('Redis Sentinel: two wardens across a master failover', () => {
     await master.stop(true);
     let failoverMs = 0;
     try {
-      failoverMs = await within(30_000, async () => {
-        const p = await currentMasterPort();
-        return p !== null && p !== oldPort;
-      }, 100);
+      failoverMs = await within(
+        30_000,
+        async () => {
+          const p = await currentMasterPort();
+          return p !== null && p !== oldPort;
+        },
+        100,
+      );
       const newPort = await currentMasterPort();
       expect(replicas.map((r) => r.port)).toContain(newPort);
       const readyMs = await within(15_000, async () => (await ready(a)) && (await ready(b)), 50);
-      console.log(`sentinel: failover to 127.0.0.1:${newPort} took ${failoverMs} ms after SIGKILL; both wardens ready again ${Date.now() - killedAt} ms after it (${readyMs} ms after the switch)`);
+      console.log(
+        `sentinel: failover to 127.0.0.1:${newPort} took ${failoverMs} ms after SIGKILL; both wardens ready again ${Date.now() - killedAt} ms after it (${readyMs} ms after the switch)`,
+      );
       // Let the traffic run a little on the new master too.
       await sleep(1000);
     } finally {
@@ -199,8 +226,17 @@ redisDescribe('Redis Sentinel: two wardens across a master failover', () => {
       await traffic;
     }
 
-    const count = (xs: number[]) => xs.reduce<Record<number, number>>((m, s) => ((m[s] = (m[s] ?? 0) + 1), m), {});
-    console.log(`sentinel: ${seen.unauthenticated.length} rounds during the failover; statuses`, JSON.stringify({ unauthenticated: count(seen.unauthenticated), revoked: count(seen.revoked), limited: count(seen.limited), steady: count(seen.steady) }));
+    const count = (xs: number[]) =>
+      xs.reduce<Record<number, number>>((m, s) => ((m[s] = (m[s] ?? 0) + 1), m), {});
+    console.log(
+      `sentinel: ${seen.unauthenticated.length} rounds during the failover; statuses`,
+      JSON.stringify({
+        unauthenticated: count(seen.unauthenticated),
+        revoked: count(seen.revoked),
+        limited: count(seen.limited),
+        steady: count(seen.steady),
+      }),
+    );
     expect(seen.unauthenticated.length).toBeGreaterThan(10);
     expect(seen.unauthenticated.every((s) => s === 401)).toBe(true);
     expect(seen.revoked.every((s) => s === 401)).toBe(true);

@@ -58,7 +58,10 @@ function startSlowProxy(targetPort: number): Promise<SlowProxy> {
 
 const policy = {
   roles: { dev: ['api:*'] },
-  rateLimits: { shared: { limit: 5, window: '60s', by: 'identity' }, roomy: { limit: 40, window: '60s', by: 'identity' } },
+  rateLimits: {
+    shared: { limit: 5, window: '60s', by: 'identity' },
+    roomy: { limit: 40, window: '60s', by: 'identity' },
+  },
   rules: [
     { match: { path: '/limited/**' }, require: ['api:read'], rateLimit: 'shared' },
     { match: { path: '/roomy/**' }, require: ['api:read'], rateLimit: 'roomy' },
@@ -86,7 +89,8 @@ const fwd = (uri: string, key?: string): Record<string, string> => ({
   'X-Forwarded-For': '203.0.113.50',
   ...(key ? { 'X-API-Key': key } : {}),
 });
-const verify = (w: TestWarden, uri: string, key?: string) => send(`${w.url}/verify/traefik`, { headers: fwd(uri, key) }).then((r) => r.status);
+const verify = (w: TestWarden, uri: string, key?: string) =>
+  send(`${w.url}/verify/traefik`, { headers: fwd(uri, key) }).then((r) => r.status);
 
 interface Timed {
   status: number;
@@ -99,7 +103,11 @@ async function timed(w: TestWarden, uri: string, key?: string): Promise<Timed> {
   return { status, ms: performance.now() - t0 };
 }
 
-const readyStatus = (w: TestWarden) => fetch(`${w.url}/readyz`).then(async (r) => (await r.arrayBuffer(), r.status), () => 0);
+const readyStatus = (w: TestWarden) =>
+  fetch(`${w.url}/readyz`).then(
+    async (r) => (await r.arrayBuffer(), r.status),
+    () => 0,
+  );
 
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((x, y) => x - y);
@@ -108,7 +116,10 @@ function percentile(xs: number[], p: number): number {
 
 function report(what: string, results: Timed[], unauth: Timed[]): void {
   const ms = results.map((r) => r.ms);
-  const counts = results.reduce<Record<number, number>>((m, r) => ((m[r.status] = (m[r.status] ?? 0) + 1), m), {});
+  const counts = results.reduce<Record<number, number>>(
+    (m, r) => ((m[r.status] = (m[r.status] ?? 0) + 1), m),
+    {},
+  );
   console.log(
     `slow redis (${what}): ${results.length} limited requests, statuses ${JSON.stringify(counts)}; latency ms p50 ${percentile(ms, 50).toFixed(1)}, p99 ${percentile(ms, 99).toFixed(1)}, max ${Math.max(...ms).toFixed(1)}; ${unauth.length} unauthenticated, max ${Math.max(...unauth.map((u) => u.ms)).toFixed(1)} ms`,
   );
@@ -149,7 +160,12 @@ redisDescribe('Redis slowed to 2 s per reply', () => {
     // the request is allowed or limited from memory, never an error and never a multi-second wait.
     expect(results.every((r) => r.status === 200 || r.status === 429)).toBe(true);
     expect(results.filter((r) => r.status === 200).length).toBeGreaterThan(0);
-    expect(percentile(results.map((r) => r.ms), 99)).toBeLessThan(300);
+    expect(
+      percentile(
+        results.map((r) => r.ms),
+        99,
+      ),
+    ).toBeLessThan(300);
     expect(unauth.every((u) => u.status === 401 && u.ms < 300)).toBe(true);
   }, 30_000);
 
@@ -183,11 +199,18 @@ redisDescribe('Redis slowed to 2 s per reply', () => {
     expect(plain.ms).toBeLessThan(100);
     // The insurance limiter took the decisions, and the metrics say so.
     const metrics = await fetch(`${a.url}/metrics`).then((r) => r.text());
-    const insurance = metrics.split('\n').filter((l) => l.startsWith('warden_rate_limit_insurance_total{') && l.includes('roomy'));
+    const insurance = metrics
+      .split('\n')
+      .filter((l) => l.startsWith('warden_rate_limit_insurance_total{') && l.includes('roomy'));
     console.log(`slow redis: warden A ${insurance.join(' ')}`);
     expect(insurance.length).toBe(1);
     expect(Number(insurance[0]!.split(' ').pop())).toBeGreaterThanOrEqual(50);
-    expect(percentile(results.map((r) => r.ms), 99)).toBeLessThan(300);
+    expect(
+      percentile(
+        results.map((r) => r.ms),
+        99,
+      ),
+    ).toBeLessThan(300);
   }, 40_000);
 
   it('recovers once the delay is off: ready, and limits shared through Redis again', async () => {
@@ -196,13 +219,26 @@ redisDescribe('Redis slowed to 2 s per reply', () => {
     await within(10_000, async () => (await readyStatus(a)) === 200 && (await readyStatus(b)) === 200, 50);
     // Redis answers again once a counted request is fast and its counter is in Redis
     // (replies held back before the switch still arrive up to 2 s late).
-    for (const [w, k] of [[a, probeA], [b, probeB]] as const) {
-      await within(10_000, async () => {
-        const r = await timed(w, '/roomy/probe', k.key);
-        return r.status === 200 && r.ms < 100 && (await redis.cli('EXISTS', `warden:rl:roomy:40/60/0:id:api_key:${k.entry.id as string}`)) === '1';
-      }, 100);
+    for (const [w, k] of [
+      [a, probeA],
+      [b, probeB],
+    ] as const) {
+      await within(
+        10_000,
+        async () => {
+          const r = await timed(w, '/roomy/probe', k.key);
+          return (
+            r.status === 200 &&
+            r.ms < 100 &&
+            (await redis.cli('EXISTS', `warden:rl:roomy:40/60/0:id:api_key:${k.entry.id as string}`)) === '1'
+          );
+        },
+        100,
+      );
     }
-    console.log(`slow redis: Redis-backed limits again on both wardens ${Date.now() - t0} ms after the delay was switched off`);
+    console.log(
+      `slow redis: Redis-backed limits again on both wardens ${Date.now() - t0} ms after the delay was switched off`,
+    );
     const s: number[] = [];
     for (let i = 0; i < 8; i++) s.push(await verify(i % 2 === 0 ? a : b, '/limited/x', recovered.key));
     expect(s).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);

@@ -26,7 +26,15 @@ const keys = [admin, dev, limited, victim, bystander, fresh].map((k) => k.entry)
 const ask = (w: TestWarden, path: string, headers: Record<string, string> = {}, ip = '203.0.113.10') =>
   send(`${w.url}/verify/traefik`, { headers: { ...traefikHeaders(path, ip), ...headers } });
 const revoke = (w: TestWarden, body: unknown, key = admin.key) =>
-  send(`${w.url}/admin/revocations`, { method: 'POST', headers: { 'X-API-Key': key, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(JSON.stringify(body))) }, body: JSON.stringify(body) });
+  send(`${w.url}/admin/revocations`, {
+    method: 'POST',
+    headers: {
+      'X-API-Key': key,
+      'Content-Type': 'application/json',
+      'Content-Length': String(Buffer.byteLength(JSON.stringify(body))),
+    },
+    body: JSON.stringify(body),
+  });
 
 redisDescribe('two replicas sharing Redis', () => {
   let redis: RedisServer;
@@ -52,7 +60,8 @@ redisDescribe('two replicas sharing Redis', () => {
 
   it('gives a client its limit once across both replicas, not twice', async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 10; i++) statuses.push((await ask(i % 2 ? b : a, '/limited/x', { 'X-API-Key': limited.key })).status);
+    for (let i = 0; i < 10; i++)
+      statuses.push((await ask(i % 2 ? b : a, '/limited/x', { 'X-API-Key': limited.key })).status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(5);
     expect(statuses.slice(5)).toEqual([429, 429, 429, 429, 429]);
   });
@@ -61,14 +70,31 @@ redisDescribe('two replicas sharing Redis', () => {
     expect((await ask(b, '/api/x', { 'X-API-Key': victim.key })).status).toBe(200);
     const r = await revoke(a, { type: 'key', id: 'victim-1', reason: 'incident 42' });
     expect(r.status).toBe(201);
-    const took = await within(1000, async () => (await ask(b, '/api/x', { 'X-API-Key': victim.key })).status === 401, 1);
+    const took = await within(
+      1000,
+      async () => (await ask(b, '/api/x', { 'X-API-Key': victim.key })).status === 401,
+      1,
+    );
     console.log(`revocation reached replica B in ${took} ms`);
     expect(took).toBeLessThanOrEqual(100);
     const refused = await ask(b, '/api/x', { 'X-API-Key': victim.key, Accept: 'application/json' });
     const unknown = await ask(b, '/api/x', { 'X-API-Key': 'wdn_unknown', Accept: 'application/json' });
     expect(refused.body).toBe(unknown.body);
-    expect(b.audit.at(-2)).toMatchObject({ decision: 'unauthenticated', reason: 'invalid_credentials', cause: 'revoked', keyId: 'victim-1' });
-    expect(a.audit.some((l) => l.event === 'revocation_added' && l.id === 'victim-1' && l.by === 'ops-1' && l.reason === 'incident 42')).toBe(true);
+    expect(b.audit.at(-2)).toMatchObject({
+      decision: 'unauthenticated',
+      reason: 'invalid_credentials',
+      cause: 'revoked',
+      keyId: 'victim-1',
+    });
+    expect(
+      a.audit.some(
+        (l) =>
+          l.event === 'revocation_added' &&
+          l.id === 'victim-1' &&
+          l.by === 'ops-1' &&
+          l.reason === 'incident 42',
+      ),
+    ).toBe(true);
   });
 
   it('guards the admin endpoint: 401 without a key, 403 without warden:admin, 400 naming the bad field', async () => {
@@ -76,7 +102,12 @@ redisDescribe('two replicas sharing Redis', () => {
     const forbidden = await revoke(a, { type: 'key', id: 'x' }, dev.key);
     expect(forbidden.status).toBe(403);
     expect(JSON.parse(forbidden.body)).toMatchObject({ required: ['warden:admin'] });
-    for (const [body, field] of [[{ type: 'key' }, 'id'], [{ type: 'cookie', id: 'x' }, 'type'], [{ type: 'key', id: 'x', expires: 'tomorrow' }, 'expires'], [{ type: 'key', id: 'x', extra: 1 }, 'body']] as const) {
+    for (const [body, field] of [
+      [{ type: 'key' }, 'id'],
+      [{ type: 'cookie', id: 'x' }, 'type'],
+      [{ type: 'key', id: 'x', expires: 'tomorrow' }, 'expires'],
+      [{ type: 'key', id: 'x', extra: 1 }, 'body'],
+    ] as const) {
       const r = await revoke(a, body);
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(JSON.parse(r.body).field).toBe(field);
@@ -85,16 +116,23 @@ redisDescribe('two replicas sharing Redis', () => {
     expect(unknown.status).toBe(201);
     expect(JSON.parse(unknown.body)).toMatchObject({ knownId: false });
     // Listed by the other replica once the revocation has reached it through Redis (pub/sub: not instant).
-    const ids = async () => JSON.parse((await send(`${b.url}/admin/revocations`, { headers: { 'X-API-Key': admin.key } })).body).revocations.map((r: { id: string }) => r.id).sort();
+    const ids = async () =>
+      JSON.parse((await send(`${b.url}/admin/revocations`, { headers: { 'X-API-Key': admin.key } })).body)
+        .revocations.map((r: { id: string }) => r.id)
+        .sort();
     await within(1000, async () => (await ids()).length === 2);
     expect(await ids()).toEqual(['no-such-key', 'victim-1']);
   });
 
   it('bans an IP on every replica after repeated failures; a correct key is then refused too', async () => {
     const ip = '198.51.100.66';
-    for (let i = 0; i < 10; i++) expect((await ask(i % 2 ? a : b, '/api/x', { 'X-API-Key': `wdn_guess_${i}` }, ip)).status).toBe(401);
+    for (let i = 0; i < 10; i++)
+      expect((await ask(i % 2 ? a : b, '/api/x', { 'X-API-Key': `wdn_guess_${i}` }, ip)).status).toBe(401);
     for (const w of [a, b]) {
-      await within(1000, async () => (await ask(w, '/api/x', { 'X-API-Key': bystander.key }, ip)).status === 429);
+      await within(
+        1000,
+        async () => (await ask(w, '/api/x', { 'X-API-Key': bystander.key }, ip)).status === 429,
+      );
       const r = await ask(w, '/api/x', { 'X-API-Key': bystander.key }, ip);
       expect(r.status).toBe(429);
       expect(JSON.parse(r.body)).toMatchObject({ reason: 'banned' });
@@ -125,7 +163,8 @@ redisDescribe('two replicas sharing Redis', () => {
     });
     // While Redis is down each replica enforces limits from memory.
     const statuses: number[] = [];
-    for (let i = 0; i < 7; i++) statuses.push((await ask(a, '/limited/y', { 'X-API-Key': dev.key }, '203.0.113.30')).status);
+    for (let i = 0; i < 7; i++)
+      statuses.push((await ask(a, '/limited/y', { 'X-API-Key': dev.key }, '203.0.113.30')).status);
     expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
     expect(statuses.slice(5)).toEqual([429, 429]);
     await new Promise((r) => setTimeout(r, 300));
@@ -146,7 +185,8 @@ redisDescribe('two replicas sharing Redis', () => {
     expect([...seen.good].every((s) => s === 200)).toBe(true);
     // Back on Redis: a fresh identity's limit is shared again, and the revocation was written back.
     const after: number[] = [];
-    for (let i = 0; i < 8; i++) after.push((await ask(i % 2 ? b : a, '/limited/x', { 'X-API-Key': fresh.key }, '203.0.113.40')).status);
+    for (let i = 0; i < 8; i++)
+      after.push((await ask(i % 2 ? b : a, '/limited/x', { 'X-API-Key': fresh.key }, '203.0.113.40')).status);
     expect(after.filter((s) => s === 200)).toHaveLength(5);
     expect(await redis.cli('HEXISTS', 'warden:set:{revocations}', 'key:victim-1')).toBe('1');
   });
@@ -176,7 +216,11 @@ redisDescribe('revocations while Redis is away', () => {
     expect(JSON.parse(r.body)).toMatchObject({ stored: 'local' });
     expect((await ask(a, '/api/x', { 'X-API-Key': late.key }, '203.0.113.50')).status).toBe(401);
     await redis.restart();
-    await within(3000, async () => (await ask(b, '/api/x', { 'X-API-Key': late.key }, '203.0.113.51')).status === 401, 20);
+    await within(
+      3000,
+      async () => (await ask(b, '/api/x', { 'X-API-Key': late.key }, '203.0.113.51')).status === 401,
+      20,
+    );
     expect(await redis.cli('HEXISTS', 'warden:set:{revocations}', 'key:late-1')).toBe('1');
   });
 });
@@ -185,10 +229,15 @@ redisDescribe('Redis down at start', () => {
   it('refuses API keys until revocations load, without banning their owners', async () => {
     const { freePort } = await import('../e2e/harness/net.js');
     const dead = `redis://127.0.0.1:${await freePort()}`;
-    const w = await startWarden({ policy: { ...policy, bans: { failures: 3, window: '5m', ban: '15m' } }, keys, env: { REDIS_URL: dead } });
+    const w = await startWarden({
+      policy: { ...policy, bans: { failures: 3, window: '5m', ban: '15m' } },
+      keys,
+      env: { REDIS_URL: dead },
+    });
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 6; i++) statuses.push((await ask(w, '/api/x', { 'X-API-Key': dev.key }, '203.0.113.60')).status);
+      for (let i = 0; i < 6; i++)
+        statuses.push((await ask(w, '/api/x', { 'X-API-Key': dev.key }, '203.0.113.60')).status);
       expect(statuses).toEqual([401, 401, 401, 401, 401, 401]);
       expect(w.audit.at(-1)).toMatchObject({ cause: 'revocations_unavailable' });
       expect((await send(`${w.url}/readyz`)).status).toBe(503);

@@ -56,7 +56,10 @@ function contract(name: string, make: () => Promise<{ a: Store; b: Store }>) {
     it('mirrors a set into memory and hears changes from another client', async () => {
       const name = `s2-${Math.random()}`;
       const changes: SetChange[] = [];
-      const mirror = new MirroredSet(a.set(name, { persistent: true }), { resyncMs: 60_000, onChange: (c) => changes.push(c) });
+      const mirror = new MirroredSet(a.set(name, { persistent: true }), {
+        resyncMs: 60_000,
+        onChange: (c) => changes.push(c),
+      });
       await mirror.start();
       expect(mirror.loaded).toBe(true);
       const other = new MirroredSet(b.set(name, { persistent: true }), { resyncMs: 60_000 });
@@ -128,13 +131,22 @@ redisDescribe('redis store', () => {
     await Promise.all([a.waitReady(5000), b.waitReady(5000)]);
     const limit = 3000;
     const [la, lb] = [a, b].map((s) => s.limiter({ keyPrefix: 'big', points: limit, duration: 60 }));
-    const calls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.cli('INFO', 'commandstats'))?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(await redis.cli('INFO', 'commandstats'))?.[1] ?? 0);
+    const calls = async () =>
+      Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.cli('INFO', 'commandstats'))?.[1] ?? 0) +
+      Number(/cmdstat_eval:calls=(\d+)/.exec(await redis.cli('INFO', 'commandstats'))?.[1] ?? 0);
     const before = await calls();
     let allowed = 0;
     let refused = 0;
     // Bursts of 40 concurrent requests on each replica, one client, until both refuse a whole burst.
     for (let round = 0; round < 200; round++) {
-      const burst = [la!, lb!].flatMap((l) => Array.from({ length: 40 }, () => l.consume('client').then(() => true, (e: unknown) => (e instanceof RateLimiterRes ? false : Promise.reject(e)))));
+      const burst = [la!, lb!].flatMap((l) =>
+        Array.from({ length: 40 }, () =>
+          l.consume('client').then(
+            () => true,
+            (e: unknown) => (e instanceof RateLimiterRes ? false : Promise.reject(e)),
+          ),
+        ),
+      );
       const r = await Promise.all(burst);
       allowed += r.filter(Boolean).length;
       refused += r.filter((x) => !x).length;
@@ -154,11 +166,17 @@ redisDescribe('redis store', () => {
 describe('memory limiter, synchronous path', () => {
   it('counts exactly like the promise path', async () => {
     const store = openStore(loadEnv({}));
-    for (const [points, blockDuration] of [[3, 0], [2, 30]] as const) {
+    for (const [points, blockDuration] of [
+      [3, 0],
+      [2, 30],
+    ] as const) {
       const viaPromise = store.limiter({ keyPrefix: `p${points}`, points, duration: 60, blockDuration });
       const viaSync = store.limiter({ keyPrefix: `s${points}`, points, duration: 60, blockDuration });
       for (let i = 0; i < points + 3; i++) {
-        const a = await viaPromise.consume('k').then((r) => ({ over: false, r }), (r: RateLimiterRes) => ({ over: true, r }));
+        const a = await viaPromise.consume('k').then(
+          (r) => ({ over: false, r }),
+          (r: RateLimiterRes) => ({ over: true, r }),
+        );
         const b = viaSync.consumeSync!('k')!;
         expect(b.over, `request ${i + 1}`).toBe(a.over);
         expect(b.res.consumedPoints).toBe(a.r.consumedPoints);

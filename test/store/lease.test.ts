@@ -2,7 +2,14 @@
 // time, leases sized by what is left, refusals remembered, the insurance answering when the counter cannot.
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import { describe, expect, it } from 'vitest';
-import { LEASE_SHARE, LeasedLimiter, MAX_LEASE, leaseSize, type Grant, type LeaseSource } from '../../src/store/lease.js';
+import {
+  LEASE_SHARE,
+  LeasedLimiter,
+  MAX_LEASE,
+  leaseSize,
+  type Grant,
+  type LeaseSource,
+} from '../../src/store/lease.js';
 
 /** A shared fixed-window counter in memory, as the Redis script keeps it, recording every question. */
 function counter(limit: number, windowMs = 60_000, latency = false) {
@@ -41,7 +48,11 @@ function counter(limit: number, windowMs = 60_000, latency = false) {
   };
 }
 
-const outcome = (p: Promise<RateLimiterRes>) => p.then(() => 'ok' as const, (e: unknown) => (e instanceof RateLimiterRes ? ('over' as const) : Promise.reject(e)));
+const outcome = (p: Promise<RateLimiterRes>) =>
+  p.then(
+    () => 'ok' as const,
+    (e: unknown) => (e instanceof RateLimiterRes ? ('over' as const) : Promise.reject(e)),
+  );
 
 describe('lease size', () => {
   it('asks for one request when nothing is known, a share of what is left otherwise, and never less than the waiting requests', () => {
@@ -99,7 +110,8 @@ describe('leased limiter', () => {
     const c = counter(500, 10_000);
     const l = new LeasedLimiter(500, 10_000, c.source, () => now);
     const results: string[] = [];
-    for (let round = 0; round < 30; round++) results.push(...(await Promise.all(Array.from({ length: 20 }, () => outcome(l.consume('k'))))));
+    for (let round = 0; round < 30; round++)
+      results.push(...(await Promise.all(Array.from({ length: 20 }, () => outcome(l.consume('k'))))));
     expect(results.filter((r) => r === 'ok')).toHaveLength(500);
     expect(results.slice(500).every((r) => r === 'over')).toBe(true);
     const questions = c.asked.length;

@@ -18,7 +18,10 @@ export function startCaddy(opts: { wardenPort: number; upstreamPort: number }): 
   return onFreePort((port) => startCaddyOn(port, opts));
 }
 
-async function startCaddyOn(port: number, opts: { wardenPort: number; upstreamPort: number }): Promise<Proxy> {
+async function startCaddyOn(
+  port: number,
+  opts: { wardenPort: number; upstreamPort: number },
+): Promise<Proxy> {
   if (!CADDY_BIN) throw new Error('caddy is not installed');
   const dir = mkdtempSync(join(tmpdir(), 'warden-caddy-'));
   for (const sub of ['home', 'data', 'config']) mkdirSync(join(dir, sub));
@@ -33,7 +36,11 @@ async function startCaddyOn(port: number, opts: { wardenPort: number; upstreamPo
     APP_ADDR: `127.0.0.1:${opts.upstreamPort}`,
     CADDY_ADMIN: 'off',
   };
-  const child = startChild(CADDY_BIN, ['run', '--config', join(DEPLOY_DIR, 'caddy/Caddyfile'), '--adapter', 'caddyfile'], { env, cwd: dir });
+  const child = startChild(
+    CADDY_BIN,
+    ['run', '--config', join(DEPLOY_DIR, 'caddy/Caddyfile'), '--adapter', 'caddyfile'],
+    { env, cwd: dir },
+  );
   try {
     await waitForPort(port, { timeoutMs: 15_000, failed: child.exited });
   } catch (e) {

@@ -22,7 +22,13 @@ export interface Echo {
 export async function startEcho(): Promise<Echo> {
   const seen: EchoedRequest[] = [];
   const server: Server = createServer((req, res) => {
-    const entry: EchoedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, remoteAddress: req.socket.remoteAddress };
+    const entry: EchoedRequest = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      rawHeaders: req.rawHeaders,
+      remoteAddress: req.socket.remoteAddress,
+    };
     seen.push(entry);
     req.resume();
     req.on('end', () => {

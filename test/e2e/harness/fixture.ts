@@ -7,7 +7,13 @@ import { startWarden, testKey, type TestWarden } from '../../helpers/warden.js';
 
 const preset = HEADER_PRESETS.warden;
 /** The headers warden sets on allow (default preset), in the recipes' order. */
-export const IDENTITY_HEADERS = [preset.id, preset.roles, preset.name, preset.email, 'X-Auth-Method'] as const;
+export const IDENTITY_HEADERS = [
+  preset.id,
+  preset.roles,
+  preset.name,
+  preset.email,
+  'X-Auth-Method',
+] as const;
 /**
  * What a proxy copies from warden's allow onto the request where it can do so even when warden
  * omits a header (Traefik authResponseHeaders, ingress-nginx, Envoy Gateway): the identity headers
@@ -33,10 +39,22 @@ export const KEYS = {
 export const BAD_KEY = 'wdn_not_a_key_e2e_0123456789';
 
 /** Every secret the suites send or configure: keys and their hashes. None may appear in a log line. */
-export const SECRETS: readonly string[] = [...Object.values(KEYS).flatMap((k) => [k.key, String(k.entry.sha256)]), BAD_KEY];
+export const SECRETS: readonly string[] = [
+  ...Object.values(KEYS).flatMap((k) => [k.key, String(k.entry.sha256)]),
+  BAD_KEY,
+];
 
 /** Rule indexes of {@link policy}, for asserting which rule the audit line names. */
-export const RULE = { public: 0, limited: 1, vip: 2, admin: 3, nodes: 4, internal: 5, reload: 6, api: 7 } as const;
+export const RULE = {
+  public: 0,
+  limited: 1,
+  vip: 2,
+  admin: 3,
+  nodes: 4,
+  internal: 5,
+  reload: 6,
+  api: 7,
+} as const;
 
 /** The rate limit of /limited/**: this many requests per minute per identity. */
 export const TIGHT_LIMIT = 3;
@@ -53,7 +71,9 @@ export function policy(reloadPublic = false): Record<string, unknown> {
       { match: { path: '/admin/**' }, require: ['admin:users'] },
       { match: { path: '/nodes/**' }, require: ['nodes:read'] },
       { match: { path: '/internal/**' }, deny: true },
-      reloadPublic ? { match: { path: '/reload/**' }, public: true } : { match: { path: '/reload/**' }, deny: true },
+      reloadPublic
+        ? { match: { path: '/reload/**' }, public: true }
+        : { match: { path: '/reload/**' }, deny: true },
       { match: { path: '/api/**' }, require: ['nodes:read'] },
     ],
     default: 'deny',
@@ -72,7 +92,12 @@ export async function startE2eWarden(): Promise<E2eWarden> {
   const w = await startWarden({
     policy: policy(),
     keys: Object.values(KEYS).map((k) => k.entry),
-    env: { WARDEN_LOGIN_URL: LOGIN_URL, WARDEN_TRUSTED_PROXIES: '127.0.0.1/32', WARDEN_AUDIT_SINKS: 'stdout,file', WARDEN_AUDIT_FILE: auditFile },
+    env: {
+      WARDEN_LOGIN_URL: LOGIN_URL,
+      WARDEN_TRUSTED_PROXIES: '127.0.0.1/32',
+      WARDEN_AUDIT_SINKS: 'stdout,file',
+      WARDEN_AUDIT_FILE: auditFile,
+    },
   });
   return { ...w, auditFile };
 }

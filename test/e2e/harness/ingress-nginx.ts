@@ -13,10 +13,19 @@ import { onFreePort } from './net.js';
 import type { Proxy } from './proxy.js';
 
 /** The annotations this harness renders; an Ingress in the recipe using any other fails its test. */
-export const INGRESS_NGINX_ANNOTATIONS = ['auth-url', 'auth-signin', 'auth-response-headers', 'auth-cache-key', 'auth-cache-duration'] as const;
+export const INGRESS_NGINX_ANNOTATIONS = [
+  'auth-url',
+  'auth-signin',
+  'auth-response-headers',
+  'auth-cache-key',
+  'auth-cache-duration',
+] as const;
 
 /** nginx modules for set_escape_uri and set_sha1 (Debian: libnginx-mod-http-set-misc), which ingress-nginx's nginx has built in. */
-export const SET_MISC_MODULES = ['/usr/lib/nginx/modules/ndk_http_module.so', '/usr/lib/nginx/modules/ngx_http_set_misc_module.so'];
+export const SET_MISC_MODULES = [
+  '/usr/lib/nginx/modules/ndk_http_module.so',
+  '/usr/lib/nginx/modules/ngx_http_set_misc_module.so',
+];
 export const SET_MISC_INSTALLED = SET_MISC_MODULES.every((m) => existsSync(m));
 
 /** The recipe's Ingresses. */
@@ -28,12 +37,23 @@ const PREFIX = 'nginx.ingress.kubernetes.io/';
 const b64url = (s: string) => Buffer.from(s).toString('base64url');
 
 /** One `location` ingress-nginx writes for an Ingress path, and its auth subrequest location. */
-function locationBlocks(path: string, pathType: string, ann: Record<string, string>, wardenPort: number, upstreamPort: number, hostname: string): string[] {
+function locationBlocks(
+  path: string,
+  pathType: string,
+  ann: Record<string, string>,
+  wardenPort: number,
+  upstreamPort: number,
+  hostname: string,
+): string[] {
   const authUrl = new URL(ann['auth-url']!);
   const authPath = `/_external-auth-${b64url(path)}-${pathType}`;
   const cacheKey = ann['auth-cache-key'];
   const signin = ann['auth-signin'];
-  const signinLocation = signin ? `@${createHash('sha1').update(path + signin).digest('hex')}` : null;
+  const signinLocation = signin
+    ? `@${createHash('sha1')
+        .update(path + signin)
+        .digest('hex')}`
+    : null;
   const lines: string[] = [];
   lines.push(
     `location = ${authPath} {`,
@@ -44,7 +64,9 @@ function locationBlocks(path: string, pathType: string, ann: Record<string, stri
           `    set $tmp_cache_key '${hostname}${authPath}${cacheKey}';`,
           '    set_sha1 $cache_key $tmp_cache_key;',
           '    proxy_cache auth_cache;',
-          ...(ann['auth-cache-duration'] ?? '200 202 401 5m').split(',').map((d) => `    proxy_cache_valid ${d.trim()};`),
+          ...(ann['auth-cache-duration'] ?? '200 202 401 5m')
+            .split(',')
+            .map((d) => `    proxy_cache_valid ${d.trim()};`),
           '    proxy_cache_key "$cache_key";',
         ]
       : []),
@@ -75,17 +97,31 @@ function locationBlocks(path: string, pathType: string, ann: Record<string, stri
   if (signinLocation) {
     const u = new URL(signin!);
     const sep = u.search === '' ? '?' : '&';
-    lines.push(`location ${signinLocation} {`, '    internal;', '    add_header Set-Cookie $auth_cookie;', `    return 302 ${signin}${sep}rd=$pass_access_scheme://$http_host$escaped_request_uri;`, '}');
+    lines.push(
+      `location ${signinLocation} {`,
+      '    internal;',
+      '    add_header Set-Cookie $auth_cookie;',
+      `    return 302 ${signin}${sep}rd=$pass_access_scheme://$http_host$escaped_request_uri;`,
+      '}',
+    );
   }
-  const responseHeaders = (ann['auth-response-headers'] ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  const responseHeaders = (ann['auth-response-headers'] ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
   const match = pathType === 'Exact' ? `= ${path}` : path;
   lines.push(
     `location ${match} {`,
     `    auth_request ${authPath};`,
     '    auth_request_set $auth_cookie $upstream_http_set_cookie;',
     '    add_header Set-Cookie $auth_cookie;',
-    ...responseHeaders.flatMap((h, i) => [`    auth_request_set $authHeader${i} $upstream_http_${h.toLowerCase().replace(/-/g, '_')};`, `    proxy_set_header '${h}' $authHeader${i};`]),
-    ...(signinLocation ? ['    set_escape_uri $escaped_request_uri $request_uri;', `    error_page 401 = ${signinLocation};`] : []),
+    ...responseHeaders.flatMap((h, i) => [
+      `    auth_request_set $authHeader${i} $upstream_http_${h.toLowerCase().replace(/-/g, '_')};`,
+      `    proxy_set_header '${h}' $authHeader${i};`,
+    ]),
+    ...(signinLocation
+      ? ['    set_escape_uri $escaped_request_uri $request_uri;', `    error_page 401 = ${signinLocation};`]
+      : []),
     '    client_max_body_size 1m;',
     '    proxy_set_header Host $best_http_host;',
     '    proxy_set_header X-Request-ID $req_id;',
@@ -106,19 +142,24 @@ function locationBlocks(path: string, pathType: string, ann: Record<string, stri
 }
 
 /** The nginx configuration (http context) ingress-nginx generates for these Ingresses, one server per host. */
-export function renderIngressNginx(ingresses: Manifest[], opts: { port: number; wardenPort: number; upstreamPort: number; cacheDir: string }): string {
+export function renderIngressNginx(
+  ingresses: Manifest[],
+  opts: { port: number; wardenPort: number; upstreamPort: number; cacheDir: string },
+): string {
   const servers = new Map<string, string[]>();
   for (const ing of ingresses) {
     const ann: Record<string, string> = {};
     for (const [k, v] of Object.entries(ing.metadata.annotations ?? {})) {
       const name = k.slice(PREFIX.length);
-      if (!k.startsWith(PREFIX) || !(INGRESS_NGINX_ANNOTATIONS as readonly string[]).includes(name)) throw new Error(`${ing.metadata.name}: annotation ${k} is not rendered by the e2e harness`);
+      if (!k.startsWith(PREFIX) || !(INGRESS_NGINX_ANNOTATIONS as readonly string[]).includes(name))
+        throw new Error(`${ing.metadata.name}: annotation ${k} is not rendered by the e2e harness`);
       ann[name] = v;
     }
     for (const rule of ing.spec.rules) {
       const blocks = servers.get(rule.host) ?? [];
       for (const p of rule.http.paths) {
-        const at = (path: string, type: string) => blocks.push(...locationBlocks(path, type, ann, opts.wardenPort, opts.upstreamPort, rule.host));
+        const at = (path: string, type: string) =>
+          blocks.push(...locationBlocks(path, type, ann, opts.wardenPort, opts.upstreamPort, rule.host));
         // As ingress-nginx does: Prefix /api becomes `location /api/` and `location = /api`.
         if (p.pathType === 'Prefix' && !p.path.endsWith('/')) {
           at(p.path + '/', 'Prefix');
@@ -139,12 +180,22 @@ export function renderIngressNginx(ingresses: Manifest[], opts: { port: number; 
     // The controller's catch-all: an unknown host gets its default backend (404).
     `server { listen 127.0.0.1:${opts.port} default_server; return 404; }`,
   ];
-  for (const [host, blocks] of servers) out.push('server {', `    server_name ${host};`, `    listen 127.0.0.1:${opts.port};`, ...blocks.map((l) => '    ' + l), '}');
+  for (const [host, blocks] of servers)
+    out.push(
+      'server {',
+      `    server_name ${host};`,
+      `    listen 127.0.0.1:${opts.port};`,
+      ...blocks.map((l) => '    ' + l),
+      '}',
+    );
   return out.join('\n') + '\n';
 }
 
 /** Start nginx with the ingress-nginx configuration of the recipe (or of `ingresses`). */
-export function startIngressNginx(opts: { wardenPort: number; upstreamPort: number }, ingresses: Manifest[] = recipeIngresses()): Promise<Proxy> {
+export function startIngressNginx(
+  opts: { wardenPort: number; upstreamPort: number },
+  ingresses: Manifest[] = recipeIngresses(),
+): Promise<Proxy> {
   return onFreePort((port) =>
     launchNginx({
       kind: 'ingress-nginx',
@@ -152,7 +203,10 @@ export function startIngressNginx(opts: { wardenPort: number; upstreamPort: numb
       include: 'ingress.conf',
       modules: SET_MISC_MODULES,
       prepare(dir) {
-        writeFileSync(join(dir, 'ingress.conf'), renderIngressNginx(ingresses, { port, ...opts, cacheDir: join(dir, 'auth-cache') }));
+        writeFileSync(
+          join(dir, 'ingress.conf'),
+          renderIngressNginx(ingresses, { port, ...opts, cacheDir: join(dir, 'auth-cache') }),
+        );
       },
     }),
   );

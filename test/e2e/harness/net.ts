@@ -20,7 +20,10 @@ export function freePort(): Promise<number> {
 }
 
 /** Resolve once `host:port` accepts a TCP connection; reject after `timeoutMs` or when `failed()` says the server died. */
-export async function waitForPort(port: number, opts: { host?: string; timeoutMs?: number; failed?: () => string | null } = {}): Promise<void> {
+export async function waitForPort(
+  port: number,
+  opts: { host?: string; timeoutMs?: number; failed?: () => string | null } = {},
+): Promise<void> {
   const host = opts.host ?? '127.0.0.1';
   const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
   for (let attempt = 0; Date.now() < deadline; attempt++) {
@@ -77,7 +80,13 @@ export function send(
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const body = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body, json: () => JSON.parse(body) });
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            rawHeaders: res.rawHeaders,
+            body,
+            json: () => JSON.parse(body),
+          });
         });
         res.on('error', reject);
       },

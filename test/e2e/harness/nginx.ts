@@ -14,7 +14,12 @@ export const NGINX_BIN = findBinary('nginx', ['/usr/sbin/nginx']);
  * Start nginx: the recipe files go to <tmp>/warden/ exactly as a user installs them in /etc/nginx/warden/,
  * with warden at `wardenPort`, the app at `upstreamPort` and `listen 80` moved to a free loopback port.
  */
-export function startNginx(opts: { wardenPort: number; upstreamPort: number; decisionCache?: boolean; protect?: string }): Promise<Proxy> {
+export function startNginx(opts: {
+  wardenPort: number;
+  upstreamPort: number;
+  decisionCache?: boolean;
+  protect?: string;
+}): Promise<Proxy> {
   return onFreePort((port) =>
     launchNginx({
       kind: 'nginx',
@@ -23,14 +28,28 @@ export function startNginx(opts: { wardenPort: number; upstreamPort: number; dec
       prepare(dir) {
         mkdirSync(join(dir, 'warden'));
         const listen = { from: /listen 80\b/, to: `listen 127.0.0.1:${port}` };
-        renderRecipe('nginx/warden.conf', join(dir, 'warden/warden.conf'), [listen, { from: 'server 127.0.0.1:3000;', to: `server 127.0.0.1:${opts.upstreamPort};` }]);
-        renderRecipe('nginx/warden-upstream.conf', join(dir, 'warden/warden-upstream.conf'), [{ from: 'server 127.0.0.1:8080', to: `server 127.0.0.1:${opts.wardenPort}` }]);
+        renderRecipe('nginx/warden.conf', join(dir, 'warden/warden.conf'), [
+          listen,
+          { from: 'server 127.0.0.1:3000;', to: `server 127.0.0.1:${opts.upstreamPort};` },
+        ]);
+        renderRecipe('nginx/warden-upstream.conf', join(dir, 'warden/warden-upstream.conf'), [
+          { from: 'server 127.0.0.1:8080', to: `server 127.0.0.1:${opts.wardenPort}` },
+        ]);
         renderRecipe('nginx/warden-auth.conf', join(dir, 'warden/warden-auth.conf'), []);
         if (opts.decisionCache) {
           // Opted in as the recipe says: warden-decisions-cached.conf as warden-decisions.conf, and the zone.
           renderRecipe('nginx/warden-decisions-cached.conf', join(dir, 'warden/warden-decisions.conf'), []);
-          renderRecipe('nginx/warden-cache-zone.conf', join(dir, 'warden/warden-cache-zone.conf'), [{ from: '/var/cache/nginx/warden', to: join(dir, 'decision-cache') }]);
-          renderRecipe('nginx/warden.conf', join(dir, 'warden/warden.conf'), [listen, { from: 'server 127.0.0.1:3000;', to: `server 127.0.0.1:${opts.upstreamPort};` }, { from: 'include warden/warden-upstream.conf;', to: 'include warden/warden-upstream.conf;\ninclude warden/warden-cache-zone.conf;' }]);
+          renderRecipe('nginx/warden-cache-zone.conf', join(dir, 'warden/warden-cache-zone.conf'), [
+            { from: '/var/cache/nginx/warden', to: join(dir, 'decision-cache') },
+          ]);
+          renderRecipe('nginx/warden.conf', join(dir, 'warden/warden.conf'), [
+            listen,
+            { from: 'server 127.0.0.1:3000;', to: `server 127.0.0.1:${opts.upstreamPort};` },
+            {
+              from: 'include warden/warden-upstream.conf;',
+              to: 'include warden/warden-upstream.conf;\ninclude warden/warden-cache-zone.conf;',
+            },
+          ]);
         } else renderRecipe('nginx/warden-decisions.conf', join(dir, 'warden/warden-decisions.conf'), []);
         // `protect`: a warden-protect.conf made by `warden recipe nginx` for another headers preset.
         if (opts.protect !== undefined) writeFileSync(join(dir, 'warden/warden-protect.conf'), opts.protect);
@@ -44,7 +63,13 @@ export function startNginx(opts: { wardenPort: number; upstreamPort: number; dec
  * Start nginx in a fresh temp prefix: `prepare` writes the configuration there, which the
  * generated nginx.conf includes inside `http { }` as `include`; `modules` are loaded first.
  */
-export async function launchNginx(opts: { kind: Proxy['kind']; port: number; include: string; modules?: string[]; prepare(dir: string): void }): Promise<Proxy> {
+export async function launchNginx(opts: {
+  kind: Proxy['kind'];
+  port: number;
+  include: string;
+  modules?: string[];
+  prepare(dir: string): void;
+}): Promise<Proxy> {
   if (!NGINX_BIN) throw new Error('nginx is not installed');
   const dir = mkdtempSync(join(tmpdir(), `warden-${opts.kind}-`));
   chmodSync(dir, 0o755);
@@ -74,7 +99,14 @@ export async function launchNginx(opts: { kind: Proxy['kind']; port: number; inc
       '',
     ].join('\n'),
   );
-  const child: Child = startChild(NGINX_BIN, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', tmp('error.log')]);
+  const child: Child = startChild(NGINX_BIN, [
+    '-p',
+    dir,
+    '-c',
+    join(dir, 'nginx.conf'),
+    '-e',
+    tmp('error.log'),
+  ]);
   try {
     await waitForPort(opts.port, { timeoutMs: 10_000, failed: child.exited });
   } catch (e) {

@@ -18,8 +18,16 @@ export interface Child {
 const MAX_OUTPUT = 64 * 1024;
 
 /** Spawn `cmd args` with the given env and cwd. */
-export function startChild(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Child {
-  const proc = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startChild(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Child {
+  const proc = spawn(cmd, args, {
+    env: opts.env ?? process.env,
+    cwd: opts.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let exit: string | null = null;
   const take = (b: Buffer) => {
@@ -74,7 +82,9 @@ export function describeNeeding(name: string, missing: string | null, fn: () => 
     return;
   }
   if (process.env.CI === 'true') {
-    describe(name, () => it('has what it needs installed (required when CI=true)', () => expect.fail(missing)));
+    describe(name, () =>
+      it('has what it needs installed (required when CI=true)', () => expect.fail(missing)),
+    );
     return;
   }
   console.warn(`SKIPPED ${name}: ${missing}`);

@@ -16,8 +16,12 @@ export interface Substitution {
 export function renderRecipe(rel: string, dest: string, subs: readonly Substitution[]): string {
   let text = readFileSync(join(DEPLOY_DIR, rel), 'utf8');
   for (const { from, to } of subs) {
-    const pattern = typeof from === 'string' ? new RegExp(from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g') : new RegExp(from.source, from.flags.includes('g') ? from.flags : from.flags + 'g');
-    if (!pattern.test(text)) throw new Error(`deploy/${rel}: expected to find ${String(from)} to substitute; the recipe changed`);
+    const pattern =
+      typeof from === 'string'
+        ? new RegExp(from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g')
+        : new RegExp(from.source, from.flags.includes('g') ? from.flags : from.flags + 'g');
+    if (!pattern.test(text))
+      throw new Error(`deploy/${rel}: expected to find ${String(from)} to substitute; the recipe changed`);
     pattern.lastIndex = 0;
     text = text.replace(pattern, to);
   }

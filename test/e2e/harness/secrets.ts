@@ -15,14 +15,19 @@ export function keySecrets(...keys: { key: string; entry: Record<string, unknown
  * operational line is JSON and holds none of `secrets`; at least `minLines` audit lines were seen,
  * so that an empty stream cannot pass.
  */
-export function expectNoSecrets(w: TestWarden & { auditFile?: string }, secrets: readonly string[], minLines: number): void {
+export function expectNoSecrets(
+  w: TestWarden & { auditFile?: string },
+  secrets: readonly string[],
+  minLines: number,
+): void {
   const fromFile = w.auditFile ? readFileSync(w.auditFile, 'utf8').split('\n').filter(Boolean) : null;
   const audit = fromFile ?? w.audit.map((l) => JSON.stringify(l));
   expect(audit.length, 'audit lines written during the suite').toBeGreaterThanOrEqual(minLines);
   if (fromFile) expect(fromFile.length, 'the audit file holds what stdout got').toBe(w.audit.length);
   for (const line of [...audit, ...w.ops.map((l) => JSON.stringify(l))]) {
     expect(JSON.parse(line)).toBeTypeOf('object');
-    for (const secret of secrets) expect(line.includes(secret), `a secret in: ${line.slice(0, 200)}`).toBe(false);
+    for (const secret of secrets)
+      expect(line.includes(secret), `a secret in: ${line.slice(0, 200)}`).toBe(false);
   }
   for (const line of audit) expect(JSON.parse(line).schema).toBe(AUDIT_SCHEMA);
 }

@@ -2,7 +2,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEcho, type Echo, type EchoedRequest } from './echo.js';
 import { expectNoE2eSecrets } from './secrets.js';
-import { APP_HOST, BAD_KEY, IDENTITY_HEADERS, KEYS, LOGIN_URL, policy, RULE, startE2eWarden, TIGHT_LIMIT, type E2eWarden } from './fixture.js';
+import {
+  APP_HOST,
+  BAD_KEY,
+  IDENTITY_HEADERS,
+  KEYS,
+  LOGIN_URL,
+  policy,
+  RULE,
+  startE2eWarden,
+  TIGHT_LIMIT,
+  type E2eWarden,
+} from './fixture.js';
 import { CLIENT_ADDRESS, establishedTo, send, sleep, type ClientResponse } from './net.js';
 import { describeNeeding } from './process.js';
 import type { Proxy } from './proxy.js';
@@ -32,7 +43,9 @@ function identityAlias(name: string): string | null {
 
 /** Register the suite; skipped with a warning when the binary is missing, failing instead when CI=true. */
 export function defineProxySuite(p: ProxyUnderTest): void {
-  const missing = p.bin ? null : `${p.kind} is not installed: the ${p.kind} end-to-end tests cannot run (install it, e.g. apt-get install ${p.kind})`;
+  const missing = p.bin
+    ? null
+    : `${p.kind} is not installed: the ${p.kind} end-to-end tests cannot run (install it, e.g. apt-get install ${p.kind})`;
   describeNeeding(`${p.kind} recipe (e2e)`, missing, () => proxyTests(p));
 }
 
@@ -82,7 +95,20 @@ function proxyTests(p: ProxyUnderTest): void {
     // The key is warden's business, not the app's.
     expect(h['x-api-key']).toBeUndefined();
     expect(res.json().headers['x-user-id']).toBe('dev');
-    expect(last).toMatchObject({ decision: 'allow', status: 200, dialect: p.kind, sub: 'dev', keyId: 'dev', authMethod: 'api_key', path: '/nodes/n1', host: APP_HOST, method: 'GET', clientIp: CLIENT_ADDRESS, peer: '127.0.0.1', rule: RULE.nodes });
+    expect(last).toMatchObject({
+      decision: 'allow',
+      status: 200,
+      dialect: p.kind,
+      sub: 'dev',
+      keyId: 'dev',
+      authMethod: 'api_key',
+      path: '/nodes/n1',
+      host: APP_HOST,
+      method: 'GET',
+      clientIp: CLIENT_ADDRESS,
+      peer: '127.0.0.1',
+      rule: RULE.nodes,
+    });
     // The proxy picks the request id (nginx's $request_id, Caddy's request UUID): warden's audit line and the app see the same one.
     const reqId = h['x-request-id'];
     expect(reqId).toMatch(/^[0-9a-f-]{32,36}$/);
@@ -96,11 +122,16 @@ function proxyTests(p: ProxyUnderTest): void {
     }
     const open = establishedTo(w.port);
     // Each request closed its client connection; an idle, established connection to warden remains.
-    if (open !== null) expect(open, 'established connections to warden after the requests').toBeGreaterThanOrEqual(1);
+    if (open !== null)
+      expect(open, 'established connections to warden after the requests').toBeGreaterThanOrEqual(1);
   });
 
   it('passes the original method: a POST is judged as a POST', async () => {
-    const { res, last } = await through('/nodes/n1', { 'x-api-key': KEYS.viewer.key, 'content-length': '0' }, 'POST');
+    const { res, last } = await through(
+      '/nodes/n1',
+      { 'x-api-key': KEYS.viewer.key, 'content-length': '0' },
+      'POST',
+    );
     expect(res.status).toBe(200);
     expect(last).toMatchObject({ method: 'POST', path: '/nodes/n1', decision: 'allow' });
   });
@@ -114,11 +145,19 @@ function proxyTests(p: ProxyUnderTest): void {
     expect(res.json()).toMatchObject({ error: 'unauthorized' });
     expect(res.json().reason).toBe('missing_credentials');
     expect(upstream).toHaveLength(0);
-    expect(last).toMatchObject({ decision: 'unauthenticated', reason: 'missing_credentials', status: 401, clientIp: CLIENT_ADDRESS });
+    expect(last).toMatchObject({
+      decision: 'unauthenticated',
+      reason: 'missing_credentials',
+      status: 401,
+      clientIp: CLIENT_ADDRESS,
+    });
   });
 
   it('answers 401 to a bad key, naming invalid_token', async () => {
-    const { res, upstream, last } = await through('/nodes/n1', { accept: 'application/json', 'x-api-key': BAD_KEY });
+    const { res, upstream, last } = await through('/nodes/n1', {
+      accept: 'application/json',
+      'x-api-key': BAD_KEY,
+    });
     expect(res.status, failureContext(res)).toBe(401);
     expect(res.headers['www-authenticate']).toContain('error="invalid_token"');
     expect(res.json()).toMatchObject({ error: 'unauthorized' });
@@ -134,9 +173,19 @@ function proxyTests(p: ProxyUnderTest): void {
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.json()).toMatchObject({ error: 'forbidden' });
     // nginx drops warden's body; its recipe answers the reason from X-Warden-Reason.
-    expect(res.json()).toEqual({ error: 'forbidden', reason: 'insufficient_permissions', required: ['admin:users'] });
+    expect(res.json()).toEqual({
+      error: 'forbidden',
+      reason: 'insufficient_permissions',
+      required: ['admin:users'],
+    });
     expect(upstream).toHaveLength(0);
-    expect(last).toMatchObject({ decision: 'forbidden', reason: 'insufficient_permissions', status: 403, sub: 'viewer', rule: RULE.admin });
+    expect(last).toMatchObject({
+      decision: 'forbidden',
+      reason: 'insufficient_permissions',
+      status: 403,
+      sub: 'viewer',
+      rule: RULE.admin,
+    });
   });
 
   it('answers 429 with Retry-After at the client once the limit is spent', async () => {
@@ -148,13 +197,22 @@ function proxyTests(p: ProxyUnderTest): void {
     const { res, upstream, last } = await through('/limited/over', headers);
     expect(res.status, failureContext(res)).toBe(429);
     const retry = Number(res.headers['retry-after']);
-    expect(Number.isInteger(retry) && retry >= 1 && retry <= 60, `Retry-After ${res.headers['retry-after']}`).toBe(true);
+    expect(
+      Number.isInteger(retry) && retry >= 1 && retry <= 60,
+      `Retry-After ${res.headers['retry-after']}`,
+    ).toBe(true);
     expect(res.headers['ratelimit-policy']).toBe(`"tight";q=${TIGHT_LIMIT};w=60`);
     expect(res.headers['ratelimit']).toMatch(/^"tight";r=0;t=\d+$/);
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.json()).toMatchObject({ error: 'rate_limited', reason: 'rate_limited' });
     expect(upstream).toHaveLength(0);
-    expect(last).toMatchObject({ decision: 'limited', reason: 'rate_limited', status: 429, sub: 'limited', rateLimit: 'tight' });
+    expect(last).toMatchObject({
+      decision: 'limited',
+      reason: 'rate_limited',
+      status: 429,
+      sub: 'limited',
+      rateLimit: 'tight',
+    });
   });
 
   it('never lets client-sent identity headers (or _ and . variants) reach the upstream', async () => {
@@ -166,7 +224,7 @@ function proxyTests(p: ProxyUnderTest): void {
       X_User_ID: 'root',
       X_User_Roles: 'admin',
       'X-User_Roles': 'admin',
-      'x_auth_method': 'session',
+      x_auth_method: 'session',
       'X.User.ID': 'root',
       'X.User.Roles': 'admin',
     };
@@ -176,10 +234,25 @@ function proxyTests(p: ProxyUnderTest): void {
     expect(anon.res.status, failureContext(anon.res)).toBe(200);
 
     const expected: Record<string, Record<string, string>> = {
-      auth: { 'x-user-id': 'viewer', 'x-user-roles': 'viewer', 'x-user-name': 'Vera Viewer', 'x-user-email': '', 'x-auth-method': 'api_key' },
-      anon: { 'x-user-id': '', 'x-user-roles': '', 'x-user-name': '', 'x-user-email': '', 'x-auth-method': 'public' },
+      auth: {
+        'x-user-id': 'viewer',
+        'x-user-roles': 'viewer',
+        'x-user-name': 'Vera Viewer',
+        'x-user-email': '',
+        'x-auth-method': 'api_key',
+      },
+      anon: {
+        'x-user-id': '',
+        'x-user-roles': '',
+        'x-user-name': '',
+        'x-user-email': '',
+        'x-auth-method': 'public',
+      },
     };
-    for (const [label, r] of [['auth', auth], ['anon', anon]] as const) {
+    for (const [label, r] of [
+      ['auth', auth],
+      ['anon', anon],
+    ] as const) {
       expect(r.upstream, label).toHaveLength(1);
       const raw = r.upstream[0]!.rawHeaders;
       const got: Record<string, string[]> = {};
@@ -202,7 +275,10 @@ function proxyTests(p: ProxyUnderTest): void {
 
   it('never lets a client-sent X-Warden-Assertion reach the upstream', async () => {
     const forged = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJyb290In0.';
-    for (const [path, headers] of [['/nodes/n3', { 'x-api-key': KEYS.viewer.key }], ['/public/a', {}]] as const) {
+    for (const [path, headers] of [
+      ['/nodes/n3', { 'x-api-key': KEYS.viewer.key }],
+      ['/public/a', {}],
+    ] as const) {
       const r = await through(path, { ...headers, 'X-Warden-Assertion': forged, X_Warden_Assertion: forged });
       expect(r.res.status, failureContext(r.res)).toBe(200);
       const raw = r.upstream[0]!.rawHeaders;
@@ -212,10 +288,20 @@ function proxyTests(p: ProxyUnderTest): void {
 
   it('ignores a spoofed X-Forwarded-For: the client IP stays the address the proxy saw', async () => {
     for (const xff of ['6.6.6.6', '6.6.6.6, 127.0.0.1']) {
-      const vip = await through('/vip/lounge', { 'x-api-key': KEYS.viewer.key, 'x-forwarded-for': xff, 'x-real-ip': '6.6.6.6' });
+      const vip = await through('/vip/lounge', {
+        'x-api-key': KEYS.viewer.key,
+        'x-forwarded-for': xff,
+        'x-real-ip': '6.6.6.6',
+      });
       expect(vip.res.status, failureContext(vip.res)).toBe(403);
       expect(vip.upstream).toHaveLength(0);
-      expect(vip.last).toMatchObject({ decision: 'forbidden', reason: 'network_not_allowed', clientIp: CLIENT_ADDRESS, peer: '127.0.0.1', rule: RULE.vip });
+      expect(vip.last).toMatchObject({
+        decision: 'forbidden',
+        reason: 'network_not_allowed',
+        clientIp: CLIENT_ADDRESS,
+        peer: '127.0.0.1',
+        rule: RULE.vip,
+      });
 
       const ok = await through('/nodes/n3', { 'x-api-key': KEYS.viewer.key, 'x-forwarded-for': xff });
       expect(ok.res.status, failureContext(ok.res)).toBe(200);
@@ -235,20 +321,33 @@ function proxyTests(p: ProxyUnderTest): void {
     });
     expect(res.status, failureContext(res)).toBe(403);
     expect(upstream).toHaveLength(0);
-    expect(last).toMatchObject({ decision: 'forbidden', reason: 'insufficient_permissions', path: '/admin/users', method: 'GET', host: APP_HOST, rule: RULE.admin });
+    expect(last).toMatchObject({
+      decision: 'forbidden',
+      reason: 'insufficient_permissions',
+      path: '/admin/users',
+      method: 'GET',
+      host: APP_HOST,
+      rule: RULE.admin,
+    });
   });
 
   it('sends a browser navigation to the login URL with the original URL as rd', async () => {
     const path = '/nodes/n4?tab=a%20b&x=1';
     const original = `http://${APP_HOST}${path}`;
-    const { res, upstream, last } = await through(path, { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' });
+    const { res, upstream, last } = await through(path, {
+      accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+    });
     expect(res.status, failureContext(res)).toBe(302);
     const location = res.headers.location ?? '';
     expect(location).toBe(`${LOGIN_URL}?rd=${encodeURIComponent(original)}`);
     expect(new URL(location).searchParams.get('rd')).toBe(original);
     expect(res.headers['cache-control']).toBe('no-store');
     expect(upstream).toHaveLength(0);
-    expect(last).toMatchObject({ decision: 'unauthenticated', reason: 'missing_credentials', path: '/nodes/n4' });
+    expect(last).toMatchObject({
+      decision: 'unauthenticated',
+      reason: 'missing_credentials',
+      path: '/nodes/n4',
+    });
 
     const api = await through(path, { accept: 'application/json' });
     expect(api.res.status).toBe(401);
@@ -260,7 +359,11 @@ function proxyTests(p: ProxyUnderTest): void {
 
   it('keeps the port the client named in the original URL, so sign-in comes back to it', async () => {
     const path = '/nodes/n4?x=1';
-    const { res, last } = await through(path, { host: `${APP_HOST}:8443`, accept: 'text/html', 'sec-fetch-mode': 'navigate' });
+    const { res, last } = await through(path, {
+      host: `${APP_HOST}:8443`,
+      accept: 'text/html',
+      'sec-fetch-mode': 'navigate',
+    });
     expect(res.status, failureContext(res)).toBe(302);
     expect(new URL(res.headers.location ?? '').searchParams.get('rd')).toBe(`http://${APP_HOST}:8443${path}`);
     // The policy's host is the host alone.
@@ -268,13 +371,22 @@ function proxyTests(p: ProxyUnderTest): void {
     const ok = await through('/nodes/n4', { host: `${APP_HOST}:8443`, 'x-api-key': KEYS.viewer.key });
     expect(ok.res.status, failureContext(ok.res)).toBe(200);
     // A request line naming the host, with a Host (and port) that disagrees: the port is not taken from it.
-    const other = await through(`http://${APP_HOST}${path}`, { host: 'other.example.net:8443', accept: 'text/html', 'sec-fetch-mode': 'navigate' });
+    const other = await through(`http://${APP_HOST}${path}`, {
+      host: 'other.example.net:8443',
+      accept: 'text/html',
+      'sec-fetch-mode': 'navigate',
+    });
     expect(other.res.status, failureContext(other.res)).toBe(302);
-    expect(new URL(other.res.headers.location ?? '').searchParams.get('rd')).toBe(`http://${APP_HOST}${path}`);
+    expect(new URL(other.res.headers.location ?? '').searchParams.get('rd')).toBe(
+      `http://${APP_HOST}${path}`,
+    );
   });
 
   it('judges the host the proxy routes on, not a Host header that disagrees with the request line', async () => {
-    const { res, last } = await through(`http://${APP_HOST}/admin/users`, { host: 'other.example.net', 'x-api-key': KEYS.viewer.key });
+    const { res, last } = await through(`http://${APP_HOST}/admin/users`, {
+      host: 'other.example.net',
+      'x-api-key': KEYS.viewer.key,
+    });
     expect(res.status, failureContext(res)).toBe(403);
     expect(last).toMatchObject({ host: APP_HOST, path: '/admin/users' });
   });
@@ -292,11 +404,21 @@ function proxyTests(p: ProxyUnderTest): void {
       expect(res.status, `${raw}: ${failureContext(res)}`).toBe(403);
       expect(upstream, raw).toHaveLength(0);
       // Denied by the /admin rule itself, not by falling through to the default.
-      expect(last, raw).toMatchObject({ decision: 'forbidden', reason: 'insufficient_permissions', path: canonical, rule: RULE.admin });
+      expect(last, raw).toMatchObject({
+        decision: 'forbidden',
+        reason: 'insufficient_permissions',
+        path: canonical,
+        rule: RULE.admin,
+      });
     }
     // The other way round: a protected prefix that dot segments would resolve away. The upstream
     // receives the raw path and may resolve it differently (RFC order) or route on it literally.
-    for (const raw of ['/admin//../public/x', '/admin/../public/x', '/admin/.//../public/x', '/admin/%2e%2e/public/x']) {
+    for (const raw of [
+      '/admin//../public/x',
+      '/admin/../public/x',
+      '/admin/.//../public/x',
+      '/admin/%2e%2e/public/x',
+    ]) {
       const { res, upstream } = await through(raw, {});
       expect(res.status, `${raw}: ${failureContext(res)}`).not.toBe(200);
       expect(upstream, raw).toHaveLength(0);
@@ -307,7 +429,12 @@ function proxyTests(p: ProxyUnderTest): void {
   });
 
   it('refuses an encoded slash or double encoding as bad_path', async () => {
-    for (const raw of ['/admin%2Fusers', '/public%2F..%2Fadmin', '/public/%252e%252e/admin', '/public/..%5Cadmin']) {
+    for (const raw of [
+      '/admin%2Fusers',
+      '/public%2F..%2Fadmin',
+      '/public/%252e%252e/admin',
+      '/public/..%5Cadmin',
+    ]) {
       const { res, upstream, last } = await through(raw, { 'x-api-key': KEYS.admin.key });
       expect(res.status, `${raw}: ${failureContext(res)}`).toBe(403);
       expect(upstream, raw).toHaveLength(0);
@@ -329,7 +456,9 @@ function proxyTests(p: ProxyUnderTest): void {
         if (last.res.status === status) return last;
         await sleep(100);
       }
-      throw new Error(`policy reload not seen within 5 s (last status ${last?.res.status}); ops log: ${JSON.stringify(w.ops.slice(-3))}`);
+      throw new Error(
+        `policy reload not seen within 5 s (last status ${last?.res.status}); ops log: ${JSON.stringify(w.ops.slice(-3))}`,
+      );
     };
     w.writePolicy(policy(true));
     const after = await waitFor(200);
