@@ -2,7 +2,7 @@
 import type { Identity } from '../auth/identity.js';
 import { AUTH_ERROR_RESPONSE } from '../auth/errors.js';
 import type { Dialect } from './dialects.js';
-import type { LimitOutcome } from '../limits/rate-limits.js';
+import type { LimitRefusal } from '../policy/decide.js';
 import type { RequestDescription } from '../request/description.js';
 
 /** Names of the identity headers on allow (policy `headers.preset`). */
@@ -23,6 +23,25 @@ export const HEADER_PRESETS: Record<'warden' | 'authelia' | 'oauth2-proxy', Iden
     name: 'X-Auth-Request-Preferred-Username',
     email: 'X-Auth-Request-Email',
   },
+};
+
+/** How each proxy's status language differs; every per-dialect difference of an answer is here. */
+export interface DialectAnswers {
+  /**
+   * A browser sent to sign in: `redirect` answers 302 with Location, which the proxy hands to the
+   * browser; `401-location` answers 401 carrying Location, which nginx turns into a redirect itself.
+   */
+  signIn: 'redirect' | '401-location';
+  /** A 403 may be marked reusable: only nginx consumes a deny itself (others hand it to the browser). */
+  reusableDeny: boolean;
+}
+
+/** The answer table, one row per proxy. */
+export const DIALECT_ANSWERS: Readonly<Record<Dialect, DialectAnswers>> = {
+  traefik: { signIn: 'redirect', reusableDeny: false },
+  caddy: { signIn: 'redirect', reusableDeny: false },
+  envoy: { signIn: 'redirect', reusableDeny: false },
+  nginx: { signIn: '401-location', reusableDeny: true },
 };
 
 const DENY_BASE = { 'cache-control': 'no-store', 'content-type': 'application/json' } as const;
@@ -109,7 +128,7 @@ export function unauthenticatedResponse(
       : { ...base, challenge: `${base.challenge}, error_description="${description}"` };
   if (loginUrl && req && isBrowserNavigation(req)) {
     const location = loginRedirect(loginUrl, req);
-    if (dialect !== 'nginx')
+    if (DIALECT_ANSWERS[dialect].signIn === 'redirect')
       return {
         status: 302,
         headers: { 'cache-control': 'no-store', location, 'content-length': '0', 'x-warden-reason': reason },
@@ -141,10 +160,7 @@ export function forbiddenResponse(reason: string, required: readonly string[] = 
 }
 
 /** 429 with Retry-After and the IETF RateLimit-Policy / RateLimit fields. */
-export function limitedResponse(
-  o: Extract<LimitOutcome, { limited: true }>,
-  reason: 'rate_limited' | 'banned' = 'rate_limited',
-): Answer {
+export function limitedResponse(o: LimitRefusal, reason: 'rate_limited' | 'banned' = 'rate_limited'): Answer {
   return json(
     429,
     { error: 'rate_limited', reason, retryAfter: o.retryAfterSec },

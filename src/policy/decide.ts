@@ -24,28 +24,74 @@ export type AuthOutcome = { identity: Identity } | { error: AuthError } | null;
 export type ForbiddenReason =
   'rule_deny' | 'default_deny' | 'network_not_allowed' | 'insufficient_permissions';
 
-/** The outcome of policy evaluation. `rule` is the matched rule's index, null for the default. */
-export type Decision =
-  | {
-      kind: 'allow';
-      rule: number | null;
-      reason: 'public' | 'permitted' | 'authenticated';
-      identity: Identity | null;
-      rateLimit: string | null;
-    }
-  | {
-      kind: 'unauthenticated';
-      rule: number | null;
-      reason: 'missing_credentials' | 'invalid_credentials';
-      error: AuthError | null;
-    }
-  | {
-      kind: 'forbidden';
-      rule: number | null;
-      reason: ForbiddenReason;
-      required: readonly string[];
-      identity: Identity | null;
-    };
+/** The policy allows it: `identity` null on a public route without credentials. */
+export interface AllowDecision {
+  kind: 'allow';
+  rule: number | null;
+  reason: 'public' | 'permitted' | 'authenticated';
+  identity: Identity | null;
+  /** The named rate limit to count it against (the key's own, else the rule's). */
+  rateLimit: string | null;
+}
+
+/** No usable credential where one is needed. */
+export interface UnauthenticatedDecision {
+  kind: 'unauthenticated';
+  rule: number | null;
+  reason: 'missing_credentials' | 'invalid_credentials';
+  error: AuthError | null;
+}
+
+/** Refused by policy: `required` names the permissions the rule asks for. */
+export interface ForbiddenDecision {
+  kind: 'forbidden';
+  rule: number | null;
+  reason: ForbiddenReason;
+  required: readonly string[];
+  identity: Identity | null;
+}
+
+/** What decide() returns. `rule` is the matched rule's index, null for the default. */
+export type PolicyDecision = AllowDecision | UnauthenticatedDecision | ForbiddenDecision;
+
+/** Every decision /verify can reach: the policy's, then the limits', or a request refused before either. */
+export type Decision = PolicyDecision | LimitedDecision | MalformedDecision;
+
+/** What a limited client is told: the limit that refused it and when to come back. */
+export interface LimitRefusal {
+  name: string;
+  limit: number;
+  windowSec: number;
+  retryAfterSec: number;
+}
+
+/** Refused by limits after the policy allowed or refused it: a banned client IP or an exhausted rate limit. */
+export interface LimitedDecision {
+  kind: 'limited';
+  rule: number | null;
+  reason: 'rate_limited' | 'banned';
+  refusal: LimitRefusal;
+  identity: Identity | null;
+  /** The rate limit that refused it (null for a ban). */
+  rateLimit: string | null;
+}
+
+/** Why a request could not be described: refused before any credential is read. */
+export type MalformedReason = 'untrusted_proxy' | 'bad_forwarded_context' | 'bad_path';
+
+/** The auth request itself is unusable: an untrusted peer, a broken forwarded context, an unsafe path. */
+export interface MalformedDecision {
+  kind: 'malformed';
+  rule: null;
+  reason: MalformedReason;
+  /** Audit-only detail (which header, which path problem); null when there is nothing to add. */
+  detail: string | null;
+}
+
+/** The identity a decision was made for, if any. */
+export function identityOf(d: Decision): Identity | null {
+  return d.kind === 'unauthenticated' || d.kind === 'malformed' ? null : d.identity;
+}
 
 /** The first rule whose host, methods and path all match, or null. `tracer` hears every rule tried. */
 export function matchRule(
@@ -80,7 +126,7 @@ export function matchRule(
   return null;
 }
 
-function unauthenticated(rule: number | null, auth: AuthOutcome): Decision {
+function unauthenticated(rule: number | null, auth: AuthOutcome): UnauthenticatedDecision {
   if (auth && 'error' in auth)
     return { kind: 'unauthenticated', rule, reason: 'invalid_credentials', error: auth.error };
   return { kind: 'unauthenticated', rule, reason: 'missing_credentials', error: null };
@@ -91,7 +137,7 @@ function forbidden(
   reason: ForbiddenReason,
   identity: Identity | null,
   required: readonly string[] = [],
-): Decision {
+): ForbiddenDecision {
   return { kind: 'forbidden', rule, reason, required, identity };
 }
 
@@ -105,7 +151,7 @@ export function decide(
   req: DecisionInput,
   auth: AuthOutcome,
   tracer?: DecisionTracer,
-): Decision {
+): PolicyDecision {
   const d = tracer
     ? traced(policy, req, req.matchPath, auth, tracer)
     : decideOne(policy, req, req.matchPath, auth);
@@ -124,7 +170,7 @@ function traced(
   matchPath: string,
   auth: AuthOutcome,
   tracer: DecisionTracer,
-): Decision {
+): PolicyDecision {
   tracer.reading(matchPath);
   const d = decideOne(policy, req, matchPath, auth, tracer);
   tracer.decided(d);
@@ -137,7 +183,7 @@ function decideOne(
   matchPath: string,
   auth: AuthOutcome,
   tracer?: DecisionTracer,
-): Decision {
+): PolicyDecision {
   const identity = auth && 'identity' in auth ? auth.identity : null;
   if (policy.networks) {
     const inside = inList(policy.networks, req.clientIp);
@@ -191,7 +237,11 @@ function decideOne(
  * With shadow rules: where the enforced policy allows, the denial a shadow rule would have
  * given (to audit as `would-deny`); null when there is none.
  */
-export function shadowDenial(policy: CompiledPolicy, req: DecisionInput, auth: AuthOutcome): Decision | null {
+export function shadowDenial(
+  policy: CompiledPolicy,
+  req: DecisionInput,
+  auth: AuthOutcome,
+): PolicyDecision | null {
   if (!policy.enforced) return null;
   const full = decide(policy, req, auth);
   return full.kind !== 'allow' && full.rule !== null && policy.rules[full.rule]!.shadow ? full : null;

@@ -1,0 +1,87 @@
+// auditRecord(): the one place a /verify decision becomes its audit line's fields, built once at the end.
+import type { AuthOutcome, Decision } from '../policy/decide.js';
+import { identityOf } from '../policy/decide.js';
+import type { Verdict } from '../policy/shadow.js';
+import type { RequestDescription } from '../request/description.js';
+import type { DecisionEvent } from './audit-log.js';
+
+/** The auth request as far as it was understood. */
+export interface AuditedRequest {
+  reqId: string;
+  dialect: string;
+  /** The direct peer: its parsed address once trusted, else as the socket gave it. */
+  peer: string | null;
+  /** The described request, or what could be read of it before it was refused. */
+  req: Partial<RequestDescription> | null;
+}
+
+/** How it was answered. */
+export interface Answered {
+  status: number;
+  durationMs: number;
+  /** Extra claim headers sent empty on an allow, and why. */
+  headerProblems: string[] | null;
+}
+
+/** Audit-only detail: a malformed request's problem, else a refused credential's cause. */
+function cause(d: Decision, auth: AuthOutcome): string | undefined {
+  if (d.kind === 'malformed') return d.detail ?? undefined;
+  return auth && 'error' in auth ? auth.error.failure : undefined;
+}
+
+/** The decision field: `would-deny` when a shadow let a deny pass. */
+function decisionName(v: Verdict): DecisionEvent['decision'] {
+  return v.shadow ? 'would-deny' : v.decision.kind;
+}
+
+/**
+ * The decision event of one /verify: `verdict` null for an exception (audited `error`). Who it was
+ * comes from the answered decision (a shadowed deny passes with its identity), the rule and reason
+ * from the audited one.
+ */
+export function auditRecord(
+  request: AuditedRequest,
+  auth: AuthOutcome,
+  verdict: Verdict | null,
+  answered: Answered,
+): DecisionEvent {
+  const r = request.req;
+  const d = verdict?.decision ?? null;
+  const identity = verdict ? identityOf(verdict.answer) : null;
+  const error = auth && 'error' in auth ? auth.error : null;
+  const ev: DecisionEvent = {
+    reqId: request.reqId,
+    decision: verdict ? decisionName(verdict) : 'error',
+    reason: d ? d.reason : 'internal_error',
+    status: answered.status,
+    dialect: request.dialect,
+    method: r?.method ?? null,
+    host: r?.host ?? null,
+    path: r?.path ?? null,
+    clientIp: r?.clientIp?.ip ?? null,
+    peer: request.peer,
+    sub: identity?.sub ?? null,
+    authMethod: identity ? identity.method : verdict?.answer.kind === 'allow' ? 'public' : null,
+    keyId: identity ? (identity.keyId ?? null) : (error?.keyId ?? null),
+    rule: d ? d.rule : null,
+    durationMs: answered.durationMs,
+  };
+  if (!d) return ev;
+  const detail = cause(d, auth);
+  if (detail !== undefined) ev.cause = detail;
+  if (error?.token?.kid !== undefined) ev.kid = error.token.kid;
+  if (error?.token?.joseCode !== undefined) ev.joseCode = error.token.joseCode;
+  const rateLimit = rateLimitOf(verdict!);
+  if (rateLimit !== null) ev.rateLimit = rateLimit;
+  if (answered.headerProblems && answered.headerProblems.length > 0)
+    ev.headerProblems = answered.headerProblems;
+  if (verdict!.shadow) ev.shadow = verdict!.shadow;
+  return ev;
+}
+
+/** The rate limit a request was counted against: refused by it, or an allow that consumed from it. */
+function rateLimitOf(v: Verdict): string | null {
+  const d = v.decision;
+  if (d.kind === 'limited' && d.reason === 'rate_limited') return d.rateLimit;
+  return v.answer.kind === 'allow' ? v.answer.rateLimit : null;
+}
