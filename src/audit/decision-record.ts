@@ -66,16 +66,16 @@ export function auditRecord(
     rule: d ? d.rule : null,
     durationMs: answered.durationMs,
   };
-  if (!d) return ev;
+  if (!verdict || !d) return ev;
   const detail = cause(d, auth);
   if (detail !== undefined) ev.cause = detail;
   if (error?.token?.kid !== undefined) ev.kid = error.token.kid;
   if (error?.token?.joseCode !== undefined) ev.joseCode = error.token.joseCode;
-  const rateLimit = rateLimitOf(verdict!);
+  const rateLimit = rateLimitOf(verdict);
   if (rateLimit !== null) ev.rateLimit = rateLimit;
   if (answered.headerProblems && answered.headerProblems.length > 0)
     ev.headerProblems = answered.headerProblems;
-  if (verdict!.shadow) ev.shadow = verdict!.shadow;
+  if (verdict.shadow) ev.shadow = verdict.shadow;
   return ev;
 }
 

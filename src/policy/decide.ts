@@ -103,11 +103,12 @@ export function matchRule(
 ): CompiledRule | null {
   const segments = splitPath(matchPath);
   // A tracer hears every rule, so it walks them all; otherwise only those the first segment allows.
+  const first = segments[0];
   const candidates = tracer
     ? policy.rules
-    : segments.length === 0
+    : first === undefined
       ? policy.anyFirst
-      : (policy.byFirst.get(segments[0]!) ?? policy.anyFirst);
+      : (policy.byFirst.get(first) ?? policy.anyFirst);
   for (const rule of candidates) {
     if (rule.methods && !rule.methods.has(method)) {
       tracer?.rule(rule, 'methods');
@@ -244,5 +245,5 @@ export function shadowDenial(
 ): PolicyDecision | null {
   if (!policy.enforced) return null;
   const full = decide(policy, req, auth);
-  return full.kind !== 'allow' && full.rule !== null && policy.rules[full.rule]!.shadow ? full : null;
+  return full.kind !== 'allow' && full.rule !== null && policy.rules[full.rule]?.shadow === true ? full : null;
 }
