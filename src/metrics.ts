@@ -9,25 +9,30 @@ export type JwksFetchResult = 'ok' | 'not_modified' | 'error';
 /** The metrics warden records. One registry per app, no globals. */
 export interface Metrics {
   registry: Registry;
+  // /verify
   decisions: Counter<'decision' | 'reason' | 'dialect' | 'auth_method'>;
   latency: LatencyHistogram<'dialect'>;
-  redisErrors: Counter<string>;
-  insurance: Counter<'limit'>;
-  redisUp: Gauge<string>;
-  bans: Counter<string>;
-  revocations: Counter<'op'>;
+  /** Count one /verify decision and its latency (labelled children cached: the hot path). */
+  decided(decision: string, reason: string, dialect: string, authMethod: string, seconds: number): void;
+  // Audit
+  /** Report these sinks' queue depth and drops on scrape. */
+  watchAudit(sinks: readonly AuditSink[]): void;
+  // Rate limits and bans
   /** Requests refused by a rate limit, by limit name. */
   rateLimited: Counter<'limit'>;
   /** Requests refused because their client IP is banned. */
-  bannedRequests: Counter<string>;
+  bannedRequests: Counter;
+  insurance: Counter<'limit'>;
+  bans: Counter;
+  // Store
+  redisErrors: Counter;
+  redisUp: Gauge;
+  revocations: Counter<'op'>;
+  // Reloads and key sets
   /** Policy and keys reloads: `changed`, `unchanged`, `rejected`. */
   reloads: Counter<'result'>;
   /** JWKS fetches by issuer and result; count them with {@link recordJwksFetch}. */
   jwksFetches: Counter<'issuer' | 'result'>;
-  /** Report these sinks' queue depth and drops on scrape. */
-  watchAudit(sinks: readonly AuditSink[]): void;
-  /** Count one /verify decision and its latency (labelled children cached: the hot path). */
-  decided(decision: string, reason: string, dialect: string, authMethod: string, seconds: number): void;
 }
 
 /** Count one JWKS fetch (the JWT authenticator calls this for each key-set download). */
@@ -42,10 +47,27 @@ export function recordJwksFetch(metrics: Metrics, issuer: string, result: JwksFe
 export function createMetrics(withDefaults = true, enabled = true): Metrics {
   const registry = new Registry();
   if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'warden_' });
+  return {
+    registry,
+    ...verifyMetrics(registry, enabled),
+    ...auditMetrics(registry),
+    ...limitMetrics(registry),
+    ...storeMetrics(registry),
+    ...reloadMetrics(registry),
+  };
+}
+
+/** Latency buckets of /verify, in seconds. */
+const VERIFY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.25, 0.5];
+
+/** /verify decisions and latency, and `decided`, which records both (or nothing when not `enabled`). */
+function verifyMetrics(
+  registry: Registry,
+  enabled: boolean,
+): Pick<Metrics, 'decisions' | 'latency' | 'decided'> {
   // The hot path only bumps plain numbers; prom-client reads them when /metrics is scraped.
   // Label values come from fixed sets (decisions, reasons, dialects, methods): the maps stay small.
   const counts = new Map<string, { labels: [string, string, string, string]; n: number }>();
-  const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.25, 0.5];
   const decisions = new Counter({
     name: 'warden_decisions_total',
     help: 'Decisions taken on /verify by result, reason, dialect and auth method',
@@ -60,9 +82,26 @@ export function createMetrics(withDefaults = true, enabled = true): Metrics {
     name: 'warden_verify_duration_seconds',
     help: 'Time to answer /verify, by dialect',
     labelName: 'dialect',
-    buckets: BUCKETS,
+    buckets: VERIFY_BUCKETS,
     registry,
   });
+  return {
+    decisions,
+    latency,
+    decided: !enabled
+      ? () => {}
+      : function decided(decision, reason, dialect, authMethod, seconds) {
+          const key = `${decision}|${reason}|${dialect}|${authMethod}`;
+          const c = counts.get(key);
+          if (c) c.n++;
+          else counts.set(key, { labels: [decision, reason, dialect, authMethod], n: 1 });
+          latency.record(dialect, seconds);
+        },
+  };
+}
+
+/** Queue depth and drops of the audit sinks given to `watchAudit`, read on scrape. */
+function auditMetrics(registry: Registry): Pick<Metrics, 'watchAudit'> {
   let auditSinks: readonly AuditSink[] = [];
   new Gauge({
     name: 'warden_audit_queue_depth',
@@ -84,12 +123,17 @@ export function createMetrics(withDefaults = true, enabled = true): Metrics {
     },
   });
   return {
-    registry,
-    decisions,
-    latency,
     watchAudit(sinks) {
       auditSinks = sinks;
     },
+  };
+}
+
+/** Requests refused by rate limits and bans, bans started, and limits answered from memory without Redis. */
+function limitMetrics(
+  registry: Registry,
+): Pick<Metrics, 'rateLimited' | 'bannedRequests' | 'insurance' | 'bans'> {
+  return {
     rateLimited: new Counter({
       name: 'warden_rate_limited_total',
       help: 'Requests refused by a rate limit (429), by limit name',
@@ -101,6 +145,45 @@ export function createMetrics(withDefaults = true, enabled = true): Metrics {
       help: 'Requests refused (429) because their client IP is banned',
       registers: [registry],
     }),
+    insurance: new Counter({
+      name: 'warden_rate_limit_insurance_total',
+      help: 'Rate-limit decisions taken from the in-memory insurance limiter while Redis was unavailable',
+      labelNames: ['limit'],
+      registers: [registry],
+    }),
+    bans: new Counter({
+      name: 'warden_bans_total',
+      help: 'Client IPs banned for repeated failed credentials',
+      registers: [registry],
+    }),
+  };
+}
+
+/** The Redis connection (errors, readiness) and the revocation set kept in the store. */
+function storeMetrics(registry: Registry): Pick<Metrics, 'redisErrors' | 'redisUp' | 'revocations'> {
+  return {
+    redisErrors: new Counter({
+      name: 'warden_redis_errors_total',
+      help: 'Redis connection and command errors',
+      registers: [registry],
+    }),
+    redisUp: new Gauge({
+      name: 'warden_redis_up',
+      help: '1 when the Redis connection is ready',
+      registers: [registry],
+    }),
+    revocations: new Counter({
+      name: 'warden_revocations_total',
+      help: 'Revocations added and removed',
+      labelNames: ['op'],
+      registers: [registry],
+    }),
+  };
+}
+
+/** What warden reloads while running: policy and keys files, and issuers' JWKS key sets. */
+function reloadMetrics(registry: Registry): Pick<Metrics, 'reloads' | 'jwksFetches'> {
+  return {
     reloads: new Counter({
       name: 'warden_policy_reloads_total',
       help: 'Policy and keys reloads by result: changed, unchanged, rejected',
@@ -111,42 +194,6 @@ export function createMetrics(withDefaults = true, enabled = true): Metrics {
       name: 'warden_jwks_fetches_total',
       help: 'JWKS downloads by issuer and result (ok, not_modified, error)',
       labelNames: ['issuer', 'result'],
-      registers: [registry],
-    }),
-    decided: !enabled
-      ? () => {}
-      : function decided(decision, reason, dialect, authMethod, seconds) {
-          const key = `${decision}|${reason}|${dialect}|${authMethod}`;
-          const c = counts.get(key);
-          if (c) c.n++;
-          else counts.set(key, { labels: [decision, reason, dialect, authMethod], n: 1 });
-          latency.record(dialect, seconds);
-        },
-    redisErrors: new Counter({
-      name: 'warden_redis_errors_total',
-      help: 'Redis connection and command errors',
-      registers: [registry],
-    }),
-    insurance: new Counter({
-      name: 'warden_rate_limit_insurance_total',
-      help: 'Rate-limit decisions taken from the in-memory insurance limiter while Redis was unavailable',
-      labelNames: ['limit'],
-      registers: [registry],
-    }),
-    redisUp: new Gauge({
-      name: 'warden_redis_up',
-      help: '1 when the Redis connection is ready',
-      registers: [registry],
-    }),
-    bans: new Counter({
-      name: 'warden_bans_total',
-      help: 'Client IPs banned for repeated failed credentials',
-      registers: [registry],
-    }),
-    revocations: new Counter({
-      name: 'warden_revocations_total',
-      help: 'Revocations added and removed',
-      labelNames: ['op'],
       registers: [registry],
     }),
   };
