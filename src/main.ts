@@ -18,6 +18,7 @@ import { buildRuntime, RuntimeState } from './runtime.js';
 import { startServices } from './services.js';
 import { createVerifyListener } from './http/verify-route.js';
 import { attachSignIn } from './oauth2/attach.js';
+import { systemClock, type Clock } from './util/clock.js';
 
 /** The listen address is unusable (in use, not permitted). */
 export class ListenError extends Error {}
@@ -34,10 +35,14 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** Where logs go; tests capture them. */
+/** Where logs go, what time it is and how to fetch: tests capture, move and fake them. */
 export interface StartOptions {
   auditDestination?: DestinationStream;
   opsDestination?: DestinationStream;
+  /** Every time warden reads (default: the system clock). */
+  clock?: Clock;
+  /** Every HTTP request warden makes: policy URL, JWKS, OIDC, audit webhook (default: the global fetch). */
+  fetch?: typeof fetch;
 }
 
 /** Start warden from environment variables. Throws ConfigError on bad configuration. */
@@ -45,10 +50,12 @@ export async function start(
   vars: Record<string, string | undefined>,
   opts: StartOptions = {},
 ): Promise<Running> {
+  const clock = opts.clock ?? systemClock;
+  const fetch = opts.fetch ?? globalThis.fetch;
   const config = await loadConfig(vars, { fetch });
   const env = config.env;
   const log = createOpsLog(env.LOG_LEVEL, opts.opsDestination);
-  const assertion = await openAssertionSigner(env, (e) =>
+  const assertion = await openAssertionSigner(env, clock, (e) =>
     log.error(
       { event: 'assertion_key_error', err: e.message },
       'cannot rotate the generated assertion key; the current one stays',
@@ -109,7 +116,7 @@ export async function start(
     defaultDialect: env.WARDEN_PROXY,
     shadowMode: env.WARDEN_MODE === 'shadow',
     assertion,
-    now: Date.now,
+    now: () => clock.now(),
     readiness,
     serveMetrics: env.WARDEN_METRICS && env.WARDEN_METRICS_PORT === undefined,
     signIn: signIn.routes,
@@ -182,7 +189,7 @@ export async function start(
   const close = () =>
     (closing ??= (async () => {
       // One deadline for the whole shutdown: draining requests, then delivering the audit trail.
-      const deadline = Date.now() + env.WARDEN_SHUTDOWN_TIMEOUT * 1000;
+      const deadline = clock.now() + env.WARDEN_SHUTDOWN_TIMEOUT * 1000;
       accepting = false;
       reloader.stop();
       process.off('SIGHUP', onHup);
@@ -229,6 +236,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 /** The assertion signer of WARDEN_ASSERTION_KEY, or null; an unusable key file is a configuration error (exit 2). */
 async function openAssertionSigner(
   env: Env,
+  clock: Clock,
   onRotateError: (e: Error) => void,
 ): Promise<AssertionSigner | null> {
   const spec = env.WARDEN_ASSERTION_KEY;
@@ -242,7 +250,7 @@ async function openAssertionSigner(
         }
       : { kind: 'file' as const, path: spec };
   try {
-    return await AssertionSigner.open(source, env.WARDEN_ASSERTION_TTL, Date.now, onRotateError);
+    return await AssertionSigner.open(source, env.WARDEN_ASSERTION_TTL, clock, onRotateError);
   } catch (e) {
     if (e instanceof AssertionKeyError)
       throw new ConfigError([{ source: 'env WARDEN_ASSERTION_KEY', path: '', message: e.message }]);
