@@ -61,9 +61,8 @@ export async function start(
       'cannot rotate the generated assertion key; the current one stays',
     ),
   );
-  const audit = createAuditLog(openAuditSinks(env, log, opts.auditDestination), {
-    allowSample: env.WARDEN_AUDIT_ALLOW_SAMPLE,
-  });
+  const sinks = openAuditSinks(env, log, { clock, fetch, stdoutDestination: opts.auditDestination });
+  const audit = createAuditLog(sinks, clock, { allowSample: env.WARDEN_AUDIT_ALLOW_SAMPLE });
   const metrics = createMetrics(true, env.WARDEN_METRICS);
   metrics.watchAudit(audit.sinks);
   const services = await startServices(env, log, audit, metrics, config.issuers);
@@ -196,7 +195,7 @@ export async function start(
       log.info({ event: 'stopping' }, 'stopping: no new connections, finishing requests in flight');
       const drained = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
-      await byDeadline(drained, deadline);
+      await byDeadline(drained, deadline, clock);
       http.closeAllConnections();
       const droppedBefore = audit.sinks.reduce((n, s) => n + s.dropped(), 0);
       await audit.flush(deadline);
