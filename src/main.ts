@@ -65,7 +65,7 @@ export async function start(
   const audit = createAuditLog(sinks, clock, { allowSample: env.WARDEN_AUDIT_ALLOW_SAMPLE });
   const metrics = createMetrics(true, env.WARDEN_METRICS);
   metrics.watchAudit(audit.sinks);
-  const services = await startServices(env, log, audit, metrics, config.issuers);
+  const services = await startServices(env, config.issuers, { log, audit, metrics, clock, fetch });
   const signIn = attachSignIn(config, services, audit, log);
   const state = new RuntimeState(buildRuntime(config, services));
   signIn.setState(state);
