@@ -66,7 +66,7 @@ export async function start(
   const metrics = createMetrics(true, env.WARDEN_METRICS);
   metrics.watchAudit(audit.sinks);
   const services = await startServices(env, config.issuers, { log, audit, metrics, clock, fetch });
-  const signIn = attachSignIn(config, services, audit, log);
+  const signIn = attachSignIn(config, { services, audit, clock, fetch, log });
   const state = new RuntimeState(buildRuntime(config, services));
   signIn.setState(state);
   let accepting = true;

@@ -6,6 +6,7 @@ import type { Config } from '../config/load.js';
 import { compileCidrs } from '../request/client-ip.js';
 import type { Runtime, RuntimeState } from '../runtime.js';
 import type { Services } from '../services.js';
+import type { Clock } from '../util/clock.js';
 import type { OAuthEnv } from './request.js';
 import { oauth2Routes } from './routes.js';
 import { createSignIn, sessionAuthenticator } from './sign-in.js';
@@ -30,10 +31,17 @@ export interface AttachedSignIn {
  */
 export function attachSignIn(
   config: Config,
-  services: Services,
-  audit: AuditLog,
-  log?: Pick<Logger, 'warn'>,
+  deps: {
+    services: Services;
+    audit: AuditLog;
+    /** Sessions, flows and CSRF tokens are dated by it. */
+    clock: Clock;
+    /** Requests to the providers. */
+    fetch: typeof fetch;
+    log?: Pick<Logger, 'warn'>;
+  },
 ): AttachedSignIn {
+  const { services, audit, clock, fetch, log } = deps;
   let state: RuntimeState | null = null;
   const holder = {
     get current(): Runtime {
@@ -47,7 +55,8 @@ export function attachSignIn(
     audit,
     state: holder,
     trustedProxies: compileCidrs(config.env.WARDEN_TRUSTED_PROXIES),
-    now: Date.now,
+    clock,
+    fetch,
     log,
   });
   if (signIn) services.sessionAuth = (mapping) => sessionAuthenticator(signIn, mapping);

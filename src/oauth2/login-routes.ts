@@ -95,7 +95,7 @@ export function loginRoutes(app: Hono<OAuthEnv>, s: SignIn): void {
       return tooManyAttempts('from your network', banned.retryAfterSec);
     }
     const username = typeof form.username === 'string' ? form.username.trim().toLowerCase().slice(0, 64) : '';
-    const userBanned = runtime.bans?.spec.enabled ? await s.userBans.banned(username) : 0;
+    const userBanned = runtime.bans?.spec.enabled ? await s.userBans.banned(username, now) : 0;
     if (userBanned > 0) {
       s.audit.admin({
         event: 'sign_in_failed',
