@@ -130,11 +130,15 @@ async function serveCommand(io: Out, clock: Clock): Promise<number> {
     return configFailure(e, io);
   }
   await new Promise<void>((resolve) => {
+    const hangup = () => void running.hangup();
     const stop = () => {
+      process.off('SIGHUP', hangup);
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
       void running.close().then(resolve);
     };
+    // SIGHUP: reload policy and keys, re-read the assertion key file. SIGTERM, SIGINT: drain and stop.
+    process.on('SIGHUP', hangup);
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });

@@ -1,4 +1,4 @@
-// Process edge: load config, build dependencies, serve, reload on change, shut down gracefully.
+// Start warden: load config, build dependencies, serve, reload on change, shut down gracefully (signals: cli.ts).
 import { getRequestListener } from '@hono/node-server';
 import { createServer, type Server } from 'node:http';
 import type { DestinationStream } from 'pino';
@@ -30,8 +30,14 @@ export interface Running {
   metricsPort: number | null;
   /** Named readiness checks; JWKS and OIDC discovery register theirs here. */
   readiness: Readiness;
-  /** Reload policy and keys now, as SIGHUP does. */
+  /** Reload policy and keys now (audited with trigger `api`). */
   reload(): Promise<ReloadResult>;
+  /**
+   * What SIGHUP does (the process edge, `warden serve`, sends it here): reload policy and keys
+   * (trigger `SIGHUP`) and re-read an assertion key file. Resolves when both are done; a key file
+   * that cannot be used is logged and the current key stays.
+   */
+  hangup(): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
@@ -127,20 +133,22 @@ export async function start(
   const reloader = startReloader(env, state, services, log, { fetch }, audit, (result) =>
     metrics.reloads.inc({ result }),
   );
-  const onHup = () => {
-    void reloader.reload('SIGHUP');
-    // A replaced assertion key file takes over; the old key stays published until its tokens expire.
-    if (env.WARDEN_ASSERTION_KEY !== 'generate')
-      void assertion?.rotate().then(
-        (changed) => changed && log.info({ event: 'assertion_key_rotated' }, 'assertion key replaced'),
-        (e: Error) =>
-          log.error(
-            { event: 'assertion_key_error', err: e.message },
-            'cannot read the new assertion key; the current one stays',
-          ),
+  // A replaced assertion key file takes over; the old key stays published until its tokens expire.
+  const rereadAssertionKey = async () => {
+    if (!assertion || env.WARDEN_ASSERTION_KEY === 'generate') return;
+    try {
+      if (await assertion.rotate()) log.info({ event: 'assertion_key_rotated' }, 'assertion key replaced');
+    } catch (e) {
+      log.error(
+        { event: 'assertion_key_error', err: (e as Error).message },
+        'cannot read the new assertion key; the current one stays',
       );
+    }
   };
-  process.on('SIGHUP', onHup);
+  const hangup = async (): Promise<ReloadResult> => {
+    const [reloaded] = await Promise.all([reloader.reload('SIGHUP'), rereadAssertionKey()]);
+    return reloaded;
+  };
 
   // Keep-alive longer than proxies' upstream keepalive (nginx 60 s) so warden never closes a connection they are about to reuse.
   // Headers up to 96 KiB are read, so an oversized credential gets a 401 and an audit line rather than a bare 431.
@@ -164,7 +172,6 @@ export async function start(
   } catch (e) {
     http.close();
     reloader.stop();
-    process.off('SIGHUP', onHup);
     audit.close();
     await services.close();
     throw e;
@@ -191,7 +198,6 @@ export async function start(
       const deadline = clock.now() + env.WARDEN_SHUTDOWN_TIMEOUT * 1000;
       accepting = false;
       reloader.stop();
-      process.off('SIGHUP', onHup);
       log.info({ event: 'stopping' }, 'stopping: no new connections, finishing requests in flight');
       const drained = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
@@ -216,7 +222,7 @@ export async function start(
       assertion?.close();
       log.info({ event: 'stopped' }, 'warden stopped');
     })());
-  return { port, metricsPort, readiness, close, reload: () => reloader.reload('api') };
+  return { port, metricsPort, readiness, close, hangup, reload: () => reloader.reload('api') };
 }
 
 /** Listen on host:port; resolves with the port bound (port 0 picks one). */

@@ -88,8 +88,7 @@ describe('with a key file', () => {
     const old = (await verify(w, '/api/rot')).headers['x-warden-assertion'] as string;
     const oldKid = decodeProtectedHeader(old).kid;
     writeFileSync(keyFile, pem('secp384r1'));
-    process.emit('SIGHUP', 'SIGHUP');
-    await new Promise((r) => setTimeout(r, 300));
+    await w.hangup();
     const fresh = (await verify(w, '/api/rot')).headers['x-warden-assertion'] as string;
     expect(decodeProtectedHeader(fresh)).toMatchObject({ alg: 'ES384' });
     expect(decodeProtectedHeader(fresh).kid).not.toBe(oldKid);
