@@ -14,7 +14,7 @@ import { createMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { compileCidrs } from './request/client-ip.js';
 import { startReloader, type ReloadResult } from './reload.js';
-import { buildRuntime, RuntimeState } from './runtime.js';
+import { buildRuntime, RuntimeState, type Shared } from './runtime.js';
 import { startServices } from './services.js';
 import { createVerifyListener } from './http/verify-route.js';
 import { attachSignIn } from './oauth2/attach.js';
@@ -72,9 +72,12 @@ export async function start(
   const metrics = createMetrics(true, env.WARDEN_METRICS);
   metrics.watchAudit(audit.sinks);
   const services = await startServices(env, config.issuers, { log, audit, metrics, clock, fetch });
-  const signIn = attachSignIn(config, { services, audit, clock, fetch, log });
-  const state = new RuntimeState(buildRuntime(config, services));
-  signIn.setState(state);
+  // Sign-in reads the runtime in force at each request, and every runtime's chain holds sign-in's
+  // session authenticator: the (empty) holder first, then sign-in, then the first runtime.
+  const state = new RuntimeState();
+  const signIn = attachSignIn(config, { services, state, audit, clock, fetch, log });
+  const shared: Shared = { ...services, sessionAuth: signIn.sessionAuth };
+  state.swap(buildRuntime(config, shared));
   let accepting = true;
   const readiness = new Readiness();
   readiness.register('policy', () => ({
@@ -130,7 +133,7 @@ export async function start(
   const app = createApp(deps);
   const hono = getRequestListener(app.fetch);
   const fastVerify = createVerifyListener(deps, env.WARDEN_PROXY);
-  const reloader = startReloader(env, state, services, log, { fetch }, audit, (result) =>
+  const reloader = startReloader(env, state, shared, log, { fetch }, audit, (result) =>
     metrics.reloads.inc({ result }),
   );
   // A replaced assertion key file takes over; the old key stays published until its tokens expire.

@@ -13,8 +13,8 @@ import { connectRedis, createRedisStore } from './store/redis.js';
 import type { Store } from './store/store.js';
 import { systemClock, type Clock } from './util/clock.js';
 
-/** The shared services and how to stop them. */
-export interface Services extends Shared {
+/** The shared services and how to stop them (sign-in's session authenticator is added by main.ts). */
+export interface Services extends Omit<Shared, 'sessionAuth'> {
   revocations: Revocations;
   banned: MirroredSet;
   /** True when the store answers, every mirrored set has loaded and every issuer's keys were fetched. */
