@@ -13,6 +13,7 @@ import { configFailure, type Out } from './tooling/cli-io.js';
 import { keysCreate, keysHash, revocationCommand } from './tooling/keys-command.js';
 import { explainCommand } from './tooling/explain-command.js';
 import { policyTestCommand } from './tooling/policy-test-command.js';
+import { systemClock, type Clock } from './util/clock.js';
 
 const USAGE = `usage: warden <command>
 
@@ -36,7 +37,7 @@ const USAGE = `usage: warden <command>
   schema [--out DIR]           write the JSON Schemas of the policy, keys, dev users and providers files (default DIR: rbac)
 `;
 
-async function check(args: string[], io: Out): Promise<number> {
+async function check(args: string[], io: Out, clock: Clock): Promise<number> {
   const { values: opts } = parseArgs({ args, options: { strict: { type: 'boolean' } }, strict: true });
   let config;
   try {
@@ -46,7 +47,7 @@ async function check(args: string[], io: Out): Promise<number> {
   }
   const p = config.policy;
   const compiled = compilePolicy(p);
-  const now = Date.now();
+  const now = clock.now();
   const lines = [
     `policy: ${policyLabel(config.policySource)}`,
     `keys:   ${config.env.WARDEN_API_KEYS}`,
@@ -117,10 +118,10 @@ async function check(args: string[], io: Out): Promise<number> {
   return 0;
 }
 
-async function serveCommand(io: Out): Promise<number> {
+async function serveCommand(io: Out, clock: Clock): Promise<number> {
   let running;
   try {
-    running = await start(process.env);
+    running = await start(process.env, { clock });
   } catch (e) {
     if (e instanceof ListenError) {
       io.err(`warden: ${e.message}\n`);
@@ -129,11 +130,15 @@ async function serveCommand(io: Out): Promise<number> {
     return configFailure(e, io);
   }
   await new Promise<void>((resolve) => {
+    const hangup = () => void running.hangup();
     const stop = () => {
+      process.off('SIGHUP', hangup);
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
       void running.close().then(resolve);
     };
+    // SIGHUP: reload policy and keys, re-read the assertion key file. SIGTERM, SIGINT: drain and stop.
+    process.on('SIGHUP', hangup);
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
@@ -150,20 +155,20 @@ function schemaCommand(args: string[], io: Out): number {
   return 0;
 }
 
-/** Run a command line; returns the exit code. */
-export async function run(argv: string[], io: Out): Promise<number> {
+/** Run a command line at `clock`'s time; returns the exit code. */
+export async function run(argv: string[], io: Out, clock: Clock): Promise<number> {
   const [cmd = 'serve', sub, ...rest] = argv;
   try {
-    if (cmd === 'serve') return await serveCommand(io);
-    if (cmd === 'check') return await check(sub === undefined ? rest : [sub, ...rest], io);
+    if (cmd === 'serve') return await serveCommand(io, clock);
+    if (cmd === 'check') return await check(sub === undefined ? rest : [sub, ...rest], io, clock);
     if (cmd === 'schema') return schemaCommand(argv.slice(1), io);
-    if (cmd === 'explain') return await explainCommand(argv.slice(1), io);
+    if (cmd === 'explain') return await explainCommand(argv.slice(1), io, clock);
     if (cmd === 'recipe') return await recipeCommand(argv.slice(1), io);
-    if (cmd === 'test') return await policyTestCommand(argv.slice(1), io);
+    if (cmd === 'test') return await policyTestCommand(argv.slice(1), io, clock);
     if (cmd === 'keys' && sub === 'create') return keysCreate(rest, io);
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);
     if (cmd === 'keys' && (sub === 'revoke' || sub === 'unrevoke' || sub === 'revocations'))
-      return await revocationCommand(sub, rest, io);
+      return await revocationCommand(sub, rest, io, clock);
     if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
       io.out(USAGE);
       return 0;
@@ -180,7 +185,7 @@ export async function run(argv: string[], io: Out): Promise<number> {
 }
 
 const io: Out = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
-run(process.argv.slice(2), io).then(
+run(process.argv.slice(2), io, systemClock).then(
   (code) => process.exit(code),
   (e: unknown) => {
     process.stderr.write(`warden: ${(e as Error).message}\n`);

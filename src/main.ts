@@ -1,4 +1,4 @@
-// Process edge: load config, build dependencies, serve, reload on change, shut down gracefully.
+// Start warden: load config, build dependencies, serve, reload on change, shut down gracefully (signals: cli.ts).
 import { getRequestListener } from '@hono/node-server';
 import { createServer, type Server } from 'node:http';
 import type { DestinationStream } from 'pino';
@@ -14,10 +14,11 @@ import { createMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { compileCidrs } from './request/client-ip.js';
 import { startReloader, type ReloadResult } from './reload.js';
-import { buildRuntime, RuntimeState } from './runtime.js';
+import { buildRuntime, RuntimeState, type Shared } from './runtime.js';
 import { startServices } from './services.js';
 import { createVerifyListener } from './http/verify-route.js';
 import { attachSignIn } from './oauth2/attach.js';
+import { systemClock, type Clock } from './util/clock.js';
 
 /** The listen address is unusable (in use, not permitted). */
 export class ListenError extends Error {}
@@ -29,15 +30,25 @@ export interface Running {
   metricsPort: number | null;
   /** Named readiness checks; JWKS and OIDC discovery register theirs here. */
   readiness: Readiness;
-  /** Reload policy and keys now, as SIGHUP does. */
+  /** Reload policy and keys now (audited with trigger `api`). */
   reload(): Promise<ReloadResult>;
+  /**
+   * What SIGHUP does (the process edge, `warden serve`, sends it here): reload policy and keys
+   * (trigger `SIGHUP`) and re-read an assertion key file. Resolves when both are done; a key file
+   * that cannot be used is logged and the current key stays.
+   */
+  hangup(): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
-/** Where logs go; tests capture them. */
+/** Where logs go, what time it is and how to fetch: tests capture, move and fake them. */
 export interface StartOptions {
   auditDestination?: DestinationStream;
   opsDestination?: DestinationStream;
+  /** Every time warden reads (default: the system clock). */
+  clock?: Clock;
+  /** Every HTTP request warden makes: policy URL, JWKS, OIDC, audit webhook (default: the global fetch). */
+  fetch?: typeof fetch;
 }
 
 /** Start warden from environment variables. Throws ConfigError on bad configuration. */
@@ -45,24 +56,28 @@ export async function start(
   vars: Record<string, string | undefined>,
   opts: StartOptions = {},
 ): Promise<Running> {
+  const clock = opts.clock ?? systemClock;
+  const fetch = opts.fetch ?? globalThis.fetch;
   const config = await loadConfig(vars, { fetch });
   const env = config.env;
   const log = createOpsLog(env.LOG_LEVEL, opts.opsDestination);
-  const assertion = await openAssertionSigner(env, (e) =>
+  const assertion = await openAssertionSigner(env, clock, (e) =>
     log.error(
       { event: 'assertion_key_error', err: e.message },
       'cannot rotate the generated assertion key; the current one stays',
     ),
   );
-  const audit = createAuditLog(openAuditSinks(env, log, opts.auditDestination), {
-    allowSample: env.WARDEN_AUDIT_ALLOW_SAMPLE,
-  });
+  const sinks = openAuditSinks(env, log, { clock, fetch, stdoutDestination: opts.auditDestination });
+  const audit = createAuditLog(sinks, clock, { allowSample: env.WARDEN_AUDIT_ALLOW_SAMPLE });
   const metrics = createMetrics(true, env.WARDEN_METRICS);
   metrics.watchAudit(audit.sinks);
-  const services = await startServices(env, log, audit, metrics, config.issuers);
-  const signIn = attachSignIn(config, services, audit, log);
-  const state = new RuntimeState(buildRuntime(config, services));
-  signIn.setState(state);
+  const services = await startServices(env, config.issuers, { log, audit, metrics, clock, fetch });
+  // Sign-in reads the runtime in force at each request, and every runtime's chain holds sign-in's
+  // session authenticator: the (empty) holder first, then sign-in, then the first runtime.
+  const state = new RuntimeState();
+  const signIn = attachSignIn(config, { services, state, audit, clock, fetch, log });
+  const shared: Shared = { ...services, sessionAuth: signIn.sessionAuth };
+  state.swap(buildRuntime(config, shared));
   let accepting = true;
   const readiness = new Readiness();
   readiness.register('policy', () => ({
@@ -109,7 +124,7 @@ export async function start(
     defaultDialect: env.WARDEN_PROXY,
     shadowMode: env.WARDEN_MODE === 'shadow',
     assertion,
-    now: Date.now,
+    now: () => clock.now(),
     readiness,
     serveMetrics: env.WARDEN_METRICS && env.WARDEN_METRICS_PORT === undefined,
     signIn: signIn.routes,
@@ -118,23 +133,25 @@ export async function start(
   const app = createApp(deps);
   const hono = getRequestListener(app.fetch);
   const fastVerify = createVerifyListener(deps, env.WARDEN_PROXY);
-  const reloader = startReloader(env, state, services, log, { fetch }, audit, (result) =>
+  const reloader = startReloader(env, state, shared, log, { fetch }, audit, (result) =>
     metrics.reloads.inc({ result }),
   );
-  const onHup = () => {
-    void reloader.reload('SIGHUP');
-    // A replaced assertion key file takes over; the old key stays published until its tokens expire.
-    if (env.WARDEN_ASSERTION_KEY !== 'generate')
-      void assertion?.rotate().then(
-        (changed) => changed && log.info({ event: 'assertion_key_rotated' }, 'assertion key replaced'),
-        (e: Error) =>
-          log.error(
-            { event: 'assertion_key_error', err: e.message },
-            'cannot read the new assertion key; the current one stays',
-          ),
+  // A replaced assertion key file takes over; the old key stays published until its tokens expire.
+  const rereadAssertionKey = async () => {
+    if (!assertion || env.WARDEN_ASSERTION_KEY === 'generate') return;
+    try {
+      if (await assertion.rotate()) log.info({ event: 'assertion_key_rotated' }, 'assertion key replaced');
+    } catch (e) {
+      log.error(
+        { event: 'assertion_key_error', err: (e as Error).message },
+        'cannot read the new assertion key; the current one stays',
       );
+    }
   };
-  process.on('SIGHUP', onHup);
+  const hangup = async (): Promise<ReloadResult> => {
+    const [reloaded] = await Promise.all([reloader.reload('SIGHUP'), rereadAssertionKey()]);
+    return reloaded;
+  };
 
   // Keep-alive longer than proxies' upstream keepalive (nginx 60 s) so warden never closes a connection they are about to reuse.
   // Headers up to 96 KiB are read, so an oversized credential gets a 401 and an audit line rather than a bare 431.
@@ -158,7 +175,6 @@ export async function start(
   } catch (e) {
     http.close();
     reloader.stop();
-    process.off('SIGHUP', onHup);
     audit.close();
     await services.close();
     throw e;
@@ -182,14 +198,13 @@ export async function start(
   const close = () =>
     (closing ??= (async () => {
       // One deadline for the whole shutdown: draining requests, then delivering the audit trail.
-      const deadline = Date.now() + env.WARDEN_SHUTDOWN_TIMEOUT * 1000;
+      const deadline = clock.now() + env.WARDEN_SHUTDOWN_TIMEOUT * 1000;
       accepting = false;
       reloader.stop();
-      process.off('SIGHUP', onHup);
       log.info({ event: 'stopping' }, 'stopping: no new connections, finishing requests in flight');
       const drained = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
-      await byDeadline(drained, deadline);
+      await byDeadline(drained, deadline, clock);
       http.closeAllConnections();
       const droppedBefore = audit.sinks.reduce((n, s) => n + s.dropped(), 0);
       await audit.flush(deadline);
@@ -210,7 +225,7 @@ export async function start(
       assertion?.close();
       log.info({ event: 'stopped' }, 'warden stopped');
     })());
-  return { port, metricsPort, readiness, close, reload: () => reloader.reload('api') };
+  return { port, metricsPort, readiness, close, hangup, reload: () => reloader.reload('api') };
 }
 
 /** Listen on host:port; resolves with the port bound (port 0 picks one). */
@@ -229,6 +244,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 /** The assertion signer of WARDEN_ASSERTION_KEY, or null; an unusable key file is a configuration error (exit 2). */
 async function openAssertionSigner(
   env: Env,
+  clock: Clock,
   onRotateError: (e: Error) => void,
 ): Promise<AssertionSigner | null> {
   const spec = env.WARDEN_ASSERTION_KEY;
@@ -242,7 +258,7 @@ async function openAssertionSigner(
         }
       : { kind: 'file' as const, path: spec };
   try {
-    return await AssertionSigner.open(source, env.WARDEN_ASSERTION_TTL, Date.now, onRotateError);
+    return await AssertionSigner.open(source, env.WARDEN_ASSERTION_TTL, clock, onRotateError);
   } catch (e) {
     if (e instanceof AssertionKeyError)
       throw new ConfigError([{ source: 'env WARDEN_ASSERTION_KEY', path: '', message: e.message }]);

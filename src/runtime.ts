@@ -24,7 +24,7 @@ export interface Shared {
   jwt: JwtVerifier | null;
   /** Verified tokens each policy version remembers (WARDEN_JWT_CACHE_SIZE). */
   jwtCacheSize: number;
-  /** The sign-in session authenticator for a policy version's claims mapping (set by main.ts when sign-in is configured). */
+  /** The sign-in session authenticator for a policy version's claims mapping; absent without sign-in. */
   sessionAuth?: ((mapping: ClaimsMapping) => Authenticator) | null;
   /** Whose headers carry a verified client certificate (WARDEN_CLIENT_CERT). */
   clientCert?: ClientCertSource;
@@ -88,12 +88,27 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
   });
 }
 
-/** Holder of the current runtime; a request reads `current` once and uses that version throughout. */
+/**
+ * Holder of the current runtime; a request reads `current` once and uses that version throughout.
+ * It may be created empty, before the first runtime, for what needs the holder in order to build
+ * that runtime: sign-in reads the runtime in force at each request, and every runtime's chain
+ * holds sign-in's session authenticator.
+ */
 export class RuntimeState {
-  constructor(public current: Runtime) {}
+  private installed: Runtime | null;
 
-  /** Install a new version in one assignment. */
+  constructor(initial: Runtime | null = null) {
+    this.installed = initial;
+  }
+
+  /** The version in force; throws before the first one is installed (nothing is served by then). */
+  get current(): Runtime {
+    if (this.installed === null) throw new Error('no runtime installed yet');
+    return this.installed;
+  }
+
+  /** Install a new version (or the first) in one assignment. */
   swap(next: Runtime): void {
-    this.current = next;
+    this.installed = next;
   }
 }

@@ -11,9 +11,10 @@ import { createMemoryStore } from './store/memory.js';
 import { MirroredSet } from './store/mirror.js';
 import { connectRedis, createRedisStore } from './store/redis.js';
 import type { Store } from './store/store.js';
+import { systemClock, type Clock } from './util/clock.js';
 
-/** The shared services and how to stop them. */
-export interface Services extends Shared {
+/** The shared services and how to stop them (sign-in's session authenticator is added by main.ts). */
+export interface Services extends Omit<Shared, 'sessionAuth'> {
   revocations: Revocations;
   banned: MirroredSet;
   /** True when the store answers, every mirrored set has loaded and every issuer's keys were fetched. */
@@ -27,8 +28,16 @@ export interface Services extends Shared {
   close(): Promise<void>;
 }
 
+/** What the store reports to: the Redis errors and state changes, paced on `clock` (default: the system's). */
+export interface StoreDeps {
+  clock?: Clock;
+  log?: Logger;
+  metrics?: Metrics;
+}
+
 /** Open the configured store: Redis when configured, else memory with revocations in the state dir. */
-export function openStore(env: Env, log?: Logger, metrics?: Metrics): Store {
+export function openStore(env: Env, deps: StoreDeps = {}): Store {
+  const { clock = systemClock, log, metrics } = deps;
   const client = connectRedis(env);
   if (!client) return createMemoryStore({ stateDir: env.WARDEN_STATE_DIR });
   let lastLogged = 0;
@@ -40,7 +49,7 @@ export function openStore(env: Env, log?: Logger, metrics?: Metrics): Store {
       onError(err) {
         metrics?.redisErrors.inc();
         // Errors arrive per command while Redis is away; log at most one a second.
-        const now = Date.now();
+        const now = clock.now();
         if (now - lastLogged > 1000) {
           lastLogged = now;
           log?.warn(
@@ -59,15 +68,25 @@ export function openStore(env: Env, log?: Logger, metrics?: Metrics): Store {
   );
 }
 
+/** What the services report to and run on. */
+export interface ServiceDeps {
+  log: Logger;
+  audit: AuditLog;
+  metrics: Metrics;
+  /** The JWKS refresh and cooldown clock; the Redis warnings' pace. */
+  clock: Clock;
+  /** JWKS fetches. */
+  fetch: typeof fetch;
+}
+
 /** Build the store and start the mirrors (a failed first load is retried by their resync). */
 export async function startServices(
   env: Env,
-  log: Logger,
-  audit: AuditLog,
-  metrics: Metrics,
-  issuers: readonly IssuerConfig[] = [],
+  issuers: readonly IssuerConfig[],
+  deps: ServiceDeps,
 ): Promise<Services> {
-  const store = openStore(env, log, metrics);
+  const { log, audit, metrics, clock } = deps;
+  const store = openStore(env, { clock, log, metrics });
   if (!(await store.waitReady(5000)))
     log.warn(
       { event: 'redis_unavailable' },
@@ -95,8 +114,8 @@ export async function startServices(
           refreshMs: env.WARDEN_JWKS_REFRESH * 1000,
           cooldownMs: env.WARDEN_JWKS_COOLDOWN * 1000,
           timeoutMs: env.WARDEN_JWKS_TIMEOUT * 1000,
-          fetch,
-          now: Date.now,
+          fetch: deps.fetch,
+          now: () => clock.now(),
           onFetch(issuer, outcome, error) {
             recordJwksFetch(metrics, issuer, outcome);
             if (outcome === 'error')

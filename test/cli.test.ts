@@ -176,6 +176,49 @@ describe('warden serve', () => {
     expect(await exited).toBe(0);
     expect(err).toContain('"event":"stopped"');
   });
+
+  it('on SIGHUP re-reads the assertion key file and keeps serving', async () => {
+    const { spawn } = await import('node:child_process');
+    const { generateKeyPairSync } = await import('node:crypto');
+    const pem = (curve: string) =>
+      generateKeyPairSync('ec', { namedCurve: curve }).privateKey.export({
+        type: 'pkcs8',
+        format: 'pem',
+      }) as string;
+    const keyFile = join(mkdtempSync(join(tmpdir(), 'warden-cli-hup-')), 'assertion.pem');
+    writeFileSync(keyFile, pem('prime256v1'));
+    const child = spawn(process.execPath, [CLI, 'serve'], {
+      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', WARDEN_ASSERTION_KEY: keyFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stderr.on('data', (c: Buffer) => {
+        err += c.toString();
+        const m = /"port":(\d+)/.exec(err);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once('exit', () => reject(new Error(err)));
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const algs = async () =>
+      (
+        (await (await fetch(`http://127.0.0.1:${port}/.well-known/jwks.json`)).json()) as {
+          keys: { alg: string }[];
+        }
+      ).keys.map((k) => k.alg);
+    try {
+      expect(await algs()).toEqual(['ES256']);
+      writeFileSync(keyFile, pem('secp384r1'));
+      child.kill('SIGHUP');
+      await within(5000, async () => (await algs())[0] === 'ES384');
+      expect(await algs()).toEqual(['ES384', 'ES256']); // the old key stays published until its tokens expire
+      expect(err).toContain('"event":"assertion_key_rotated"');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  });
 });
 
 describe('warden keys revoke', () => {

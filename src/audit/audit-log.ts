@@ -1,5 +1,6 @@
 // The audit stream: one JSON line per decision and per admin event (CONTRACT.md "Audit line"). Never a secret.
 import pino, { type DestinationStream, type Logger } from 'pino';
+import type { Clock } from '../util/clock.js';
 import type { AuditSink } from './sink.js';
 
 /** The fields of one decision event. */
@@ -120,8 +121,9 @@ export interface AuditOptions {
  * through a pino logger: the decision line is on every /verify, and this costs a third of pino's
  * serialisation. Each line is built once, whatever the number of sinks; with no sink nothing is built.
  * Decision lines are built at the end of the event-loop turn (setImmediate), all of that turn's at once.
+ * `clock` stamps each line's `time`.
  */
-export function createAuditLog(sinks: readonly AuditSink[], opts: AuditOptions = {}): AuditLog {
+export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: AuditOptions = {}): AuditLog {
   const sample = opts.allowSample ?? 1;
   const random = opts.random ?? Math.random;
   // The line head changes once a millisecond at most: built then, not per event.
@@ -129,7 +131,7 @@ export function createAuditLog(sinks: readonly AuditSink[], opts: AuditOptions =
   let lastIso = '';
   let decisionHead = '';
   const tick = () => {
-    const now = Date.now();
+    const now = clock.now();
     if (now !== lastMs) {
       lastMs = now;
       lastIso = new Date(now).toISOString();
@@ -187,7 +189,7 @@ export function createAuditLog(sinks: readonly AuditSink[], opts: AuditOptions =
             const body = JSON.stringify(rest);
             emit(head(event) + (body === '{}' ? '' : ',' + body.slice(1, -1)) + '}\n');
           },
-    flush: async (deadline = Date.now() + 10_000) => {
+    flush: async (deadline = clock.now() + 10_000) => {
       writeOut();
       await Promise.all(sinks.map((s) => s.flush(deadline)));
     },

@@ -1,5 +1,6 @@
 // The audit file: append-only, rotated by size (audit.jsonl → audit.jsonl.1 → … → .N).
 import { closeSync, fstatSync, openSync, renameSync, rmSync } from 'node:fs';
+import type { Clock } from '../util/clock.js';
 import { LineWriter } from './line-writer.js';
 import { lineWriterSink, type AuditSink } from './sink.js';
 
@@ -75,8 +76,9 @@ export function fileSink(
   maxBytes: number,
   keep: number,
   onError: (err: Error) => void,
+  clock: Clock,
 ): AuditSink {
   const file = new RotatingFile(path, maxBytes, keep);
   file.onError = onError;
-  return lineWriterSink('file', file, () => file.close());
+  return lineWriterSink('file', file, clock, () => file.close());
 }

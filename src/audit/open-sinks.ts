@@ -4,6 +4,7 @@ import type { Env } from '../config/env-schema.js';
 import { splitHeaderLine } from '../config/env-values.js';
 import { ConfigError } from '../config/errors.js';
 import { redactUrl } from '../config/load.js';
+import type { Clock } from '../util/clock.js';
 import { fileSink } from './file-sink.js';
 import { destinationSink, stdoutSink, type AuditSink } from './sink.js';
 import { WebhookSink } from './webhook-sink.js';
@@ -11,11 +12,16 @@ import { WebhookSink } from './webhook-sink.js';
 /** At most one warning per this interval per sink: a dead receiver fails every few seconds for hours. */
 const WARN_EVERY_MS = 5000;
 
-function throttled(log: Logger, event: string, message: string): (fields: Record<string, unknown>) => void {
+function throttled(
+  log: Logger,
+  clock: Clock,
+  event: string,
+  message: string,
+): (fields: Record<string, unknown>) => void {
   let last = 0;
   let suppressed = 0;
   return (fields) => {
-    const now = Date.now();
+    const now = clock.now();
     if (now - last < WARN_EVERY_MS) {
       suppressed++;
       return;
@@ -26,22 +32,35 @@ function throttled(log: Logger, event: string, message: string): (fields: Record
   };
 }
 
+/** What the sinks run on: the clock of flush deadlines and warning throttles, and the webhook's fetch. */
+export interface SinkDeps {
+  clock: Clock;
+  fetch: typeof fetch;
+  /** Where `stdout` writes instead of fd 1 (tests). */
+  stdoutDestination?: DestinationStream | undefined;
+}
+
 /**
- * Open every configured sink. `stdout` writes to `stdoutDestination` when given (tests), else fd 1.
- * Throws ConfigError naming WARDEN_AUDIT_FILE and the path when the file cannot be opened for appending.
+ * Open every configured sink. Throws ConfigError naming WARDEN_AUDIT_FILE and the path when the
+ * file cannot be opened for appending.
  */
-export function openAuditSinks(env: Env, log: Logger, stdoutDestination?: DestinationStream): AuditSink[] {
+export function openAuditSinks(env: Env, log: Logger, deps: SinkDeps): AuditSink[] {
+  const { clock, stdoutDestination } = deps;
   const sinks: AuditSink[] = [];
   for (const name of env.WARDEN_AUDIT_SINKS) {
     if (name === 'stdout')
-      sinks.push(stdoutDestination ? destinationSink('stdout', stdoutDestination) : stdoutSink());
+      sinks.push(stdoutDestination ? destinationSink('stdout', stdoutDestination, clock) : stdoutSink(clock));
     else if (name === 'file') {
       const path = env.WARDEN_AUDIT_FILE!;
-      const warn = throttled(log, 'audit_file_error', 'audit file write or rotation failed');
+      const warn = throttled(log, clock, 'audit_file_error', 'audit file write or rotation failed');
       try {
         sinks.push(
-          fileSink(path, env.WARDEN_AUDIT_FILE_MAX_SIZE, env.WARDEN_AUDIT_FILE_KEEP, (err) =>
-            warn({ path, err: err.message }),
+          fileSink(
+            path,
+            env.WARDEN_AUDIT_FILE_MAX_SIZE,
+            env.WARDEN_AUDIT_FILE_KEEP,
+            (err) => warn({ path, err: err.message }),
+            clock,
           ),
         );
       } catch (e) {
@@ -59,6 +78,7 @@ export function openAuditSinks(env: Env, log: Logger, stdoutDestination?: Destin
       const url = env.WARDEN_AUDIT_WEBHOOK_URL!;
       const warn = throttled(
         log,
+        clock,
         'audit_webhook_failed',
         'audit webhook POST failed; events stay queued and are retried',
       );
@@ -73,6 +93,8 @@ export function openAuditSinks(env: Env, log: Logger, stdoutDestination?: Destin
         timeoutMs: env.WARDEN_AUDIT_WEBHOOK_TIMEOUT * 1000,
         onFailure: (detail, attempt) =>
           warn({ url: redactUrl(url), detail, attempt, queued: sink.queued(), dropped: sink.dropped() }),
+        fetch: deps.fetch,
+        clock,
       });
       sinks.push(sink);
     }

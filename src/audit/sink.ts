@@ -1,5 +1,6 @@
 // Where audit lines go: one contract for stdout, the rotating file and the webhook.
 import type { DestinationStream } from 'pino';
+import type { Clock } from '../util/clock.js';
 import { LineWriter } from './line-writer.js';
 
 /** One destination of the audit stream. Lines arrive pre-serialised, newline-terminated. */
@@ -17,20 +18,25 @@ export interface AuditSink {
   dropped(): number;
 }
 
-/** Resolve when `work` finishes or the deadline passes, whichever is first. */
-export function byDeadline(work: Promise<void>, deadline: number): Promise<void> {
-  const ms = Math.max(0, deadline - Date.now());
+/** Resolve when `work` finishes or the deadline (epoch ms on `clock`) passes, whichever is first. */
+export function byDeadline(work: Promise<void>, deadline: number, clock: Clock): Promise<void> {
+  const ms = Math.max(0, deadline - clock.now());
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 /** A sink over a {@link LineWriter} (stdout, the file). */
-export function lineWriterSink(name: string, writer: LineWriter, close: () => void = () => {}): AuditSink {
+export function lineWriterSink(
+  name: string,
+  writer: LineWriter,
+  clock: Clock,
+  close: () => void = () => {},
+): AuditSink {
   return {
     name,
     write: (line, ascii) => void writer.write(line, ascii),
-    flush: (deadline) => byDeadline(new Promise<void>((resolve) => writer.flush(resolve)), deadline),
+    flush: (deadline) => byDeadline(new Promise<void>((resolve) => writer.flush(resolve)), deadline, clock),
     close,
     queued: () => writer.pending,
     dropped: () => writer.dropped,
@@ -38,19 +44,19 @@ export function lineWriterSink(name: string, writer: LineWriter, close: () => vo
 }
 
 /** stdout: a {@link LineWriter} on fd 1 (see notes in line-writer.ts on why not sonic-boom). */
-export function stdoutSink(): AuditSink {
-  return lineWriterSink('stdout', new LineWriter(1));
+export function stdoutSink(clock: Clock): AuditSink {
+  return lineWriterSink('stdout', new LineWriter(1), clock);
 }
 
 /** Any pino destination stream in place of stdout (tests capture the stream this way). */
-export function destinationSink(name: string, dest: DestinationStream): AuditSink {
+export function destinationSink(name: string, dest: DestinationStream, clock: Clock): AuditSink {
   const d = dest as DestinationStream & { flush?: (cb: () => void) => void };
   return {
     name,
     write: (line) => void d.write(line),
     flush: (deadline) =>
       typeof d.flush === 'function'
-        ? byDeadline(new Promise<void>((resolve) => d.flush!(resolve)), deadline)
+        ? byDeadline(new Promise<void>((resolve) => d.flush!(resolve)), deadline, clock)
         : Promise.resolve(),
     close: () => {},
     queued: () => 0,

@@ -1,4 +1,5 @@
 // The audit webhook: NDJSON batches POSTed off the hot path, retried with backoff, bounded queue.
+import type { Clock } from '../util/clock.js';
 import type { AuditSink } from './sink.js';
 
 /** Webhook settings (WARDEN_AUDIT_WEBHOOK_*). */
@@ -20,6 +21,8 @@ export interface WebhookOptions {
   /** Told about each failed POST (the ops log, rate-limited by the caller). */
   onFailure?: (detail: string, attempt: number) => void;
   fetch?: typeof fetch;
+  /** The clock `flush`'s deadline is read on. */
+  clock: Clock;
 }
 
 /**
@@ -143,7 +146,7 @@ export class WebhookSink implements AuditSink {
     const done = new Promise<void>((resolve) => this.idle.push(resolve));
     // Try at once, even in the middle of a backoff: the receiver may be back, and time is short.
     if (!this.sending) this.sendSoon(0);
-    const late = setTimeout(() => this.cancel.abort(), Math.max(0, deadline - Date.now()));
+    const late = setTimeout(() => this.cancel.abort(), Math.max(0, deadline - this.opts.clock.now()));
     await Promise.race([
       done,
       new Promise<void>((resolve) => this.cancel.signal.addEventListener('abort', () => resolve())),

@@ -7,6 +7,7 @@ import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, SignJW
 import { createPublicKey, createPrivateKey, type KeyObject } from 'node:crypto';
 import type { Identity } from '../auth/identity.js';
 import { Lru } from '../lru.js';
+import type { Clock } from '../util/clock.js';
 
 /** The assertion header on every allow (empty when there is no identity). */
 export const ASSERTION_HEADER = 'X-Warden-Assertion';
@@ -73,17 +74,20 @@ export class AssertionSigner {
   private constructor(
     private readonly source: AssertionKeySource,
     readonly ttlSec: number,
-    private readonly now: () => number,
+    private readonly clock: Clock,
   ) {}
 
-  /** Load (or generate) the key. Throws AssertionKeyError naming the file when it cannot be used. */
+  /**
+   * Load (or generate) the key. Throws AssertionKeyError naming the file when it cannot be used.
+   * `clock` dates the tokens and retires old keys.
+   */
   static async open(
     source: AssertionKeySource,
     ttlSec: number,
-    now: () => number = Date.now,
+    clock: Clock,
     onRotateError: (e: Error) => void = () => {},
   ): Promise<AssertionSigner> {
-    const s = new AssertionSigner(source, ttlSec, now);
+    const s = new AssertionSigner(source, ttlSec, clock);
     s.keys = [await s.loadKey()];
     if (source.kind === 'generated') {
       // A failed rotation (state dir unwritable) keeps the current key; it must never take the process down.
@@ -150,7 +154,7 @@ export class AssertionSigner {
         : await this.loadKey();
     const current = this.keys[0]!;
     if (next.kid === current.kid) return false;
-    const now = this.now();
+    const now = this.clock.now();
     current.retireAt = now + (this.ttlSec + 5) * 1000;
     this.keys = [next, ...this.keys.filter((k) => k.retireAt !== null && k.retireAt > now)];
     this.cache.clear();
@@ -159,7 +163,7 @@ export class AssertionSigner {
 
   /** The public key set: the current key and every retired key whose tokens may still be valid. */
   jwks(): { keys: JWK[] } {
-    const now = this.now();
+    const now = this.clock.now();
     return { keys: this.keys.filter((k) => k.retireAt === null || k.retireAt > now).map((k) => k.publicJwk) };
   }
 
@@ -168,7 +172,7 @@ export class AssertionSigner {
    * busy client costs a lookup; otherwise signed anew (asynchronously).
    */
   assertion(identity: Identity, host: string): string | Promise<string> {
-    const now = this.now();
+    const now = this.clock.now();
     const cacheKey = `${identity.method}\n${identity.issuer ?? ''}\n${identity.sub}\n${identity.roles.join(',')}\n${host}`;
     const hit = this.cache.get(cacheKey);
     if (hit !== undefined && now < hit.refreshAt) return hit.token;

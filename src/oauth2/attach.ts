@@ -2,16 +2,21 @@
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { Authenticator } from '../auth/chain.js';
+import type { ClaimsMapping } from '../auth/claims.js';
 import type { Config } from '../config/load.js';
 import { compileCidrs } from '../request/client-ip.js';
-import type { Runtime, RuntimeState } from '../runtime.js';
+import type { RuntimeState } from '../runtime.js';
 import type { Services } from '../services.js';
+import type { Clock } from '../util/clock.js';
 import type { OAuthEnv } from './request.js';
 import { oauth2Routes } from './routes.js';
 import { createSignIn, sessionAuthenticator } from './sign-in.js';
 
-/** What main.ts needs from sign-in: the login URL, the routes, and where the runtime will be. */
+/** What main.ts needs from sign-in: the chain's session authenticator, the login URL, the routes. */
 export interface AttachedSignIn {
+  /** The session authenticator of a policy version's claims mapping (`Shared.sessionAuth`); null without sign-in. */
+  sessionAuth: ((mapping: ClaimsMapping) => Authenticator) | null;
   loginUrl: string | undefined;
   routes: Hono<OAuthEnv> | null;
   /** Set-Cookie that removes the session cookie, for /verify's refusals. */
@@ -21,37 +26,39 @@ export interface AttachedSignIn {
    * stops sign-ins (a "try again" page), not the sessions, keys and tokens warden serves meanwhile.
    */
   readiness: (() => { ready: boolean; detail: string }) | null;
-  setState(state: RuntimeState): void;
 }
 
 /**
- * Set up sign-in when providers or dev users are configured: `services.sessionAuth` puts the
- * session authenticator in every runtime's chain (so it must run before the first buildRuntime).
+ * Set up sign-in when providers or dev users are configured. Built before the first runtime, whose
+ * chain takes `sessionAuth`; `state` is read only when a request comes, by then holding that runtime.
  */
 export function attachSignIn(
   config: Config,
-  services: Services,
-  audit: AuditLog,
-  log?: Pick<Logger, 'warn'>,
+  deps: {
+    services: Pick<Services, 'store' | 'revocations'>;
+    /** The runtime in force at each request (its bans and claims mapping). */
+    state: Pick<RuntimeState, 'current'>;
+    audit: AuditLog;
+    /** Sessions, flows and CSRF tokens are dated by it. */
+    clock: Clock;
+    /** Requests to the providers. */
+    fetch: typeof fetch;
+    log?: Pick<Logger, 'warn'>;
+  },
 ): AttachedSignIn {
-  let state: RuntimeState | null = null;
-  const holder = {
-    get current(): Runtime {
-      if (!state) throw new Error('sign-in used before the runtime was built');
-      return state.current;
-    },
-  };
+  const { services, state, audit, clock, fetch, log } = deps;
   const signIn = createSignIn(config, {
     store: services.store,
     revocations: services.revocations,
     audit,
-    state: holder,
+    state,
     trustedProxies: compileCidrs(config.env.WARDEN_TRUSTED_PROXIES),
-    now: Date.now,
+    clock,
+    fetch,
     log,
   });
-  if (signIn) services.sessionAuth = (mapping) => sessionAuthenticator(signIn, mapping);
   return {
+    sessionAuth: signIn ? (mapping) => sessionAuthenticator(signIn, mapping) : null,
     loginUrl: signIn?.loginUrl,
     routes: signIn ? oauth2Routes(signIn) : null,
     clearSessionCookie: signIn ? signIn.sessions.clearCookie() : null,
@@ -70,6 +77,5 @@ export function attachSignIn(
             };
           }
         : null,
-    setState: (s) => void (state = s),
   };
 }

@@ -13,21 +13,19 @@ const MAX_AGE_SEC = 300;
 
 const keysByProvider = new WeakMap<OidcProvider, Promise<IssuerKeys>>();
 
-function keysOf(p: OidcProvider): Promise<IssuerKeys> {
+function keysOf(s: SignIn, p: OidcProvider): Promise<IssuerKeys> {
   let k = keysByProvider.get(p);
   if (!k) {
-    k = p
-      .jwksUri()
-      .then(
-        (uri) =>
-          new IssuerKeys(p.settings.issuer, uri, {
-            refreshMs: 600_000,
-            cooldownMs: 30_000,
-            timeoutMs: 5000,
-            fetch,
-            now: Date.now,
-          }),
-      );
+    k = p.jwksUri().then(
+      (uri) =>
+        new IssuerKeys(p.settings.issuer, uri, {
+          refreshMs: 600_000,
+          cooldownMs: 30_000,
+          timeoutMs: 5000,
+          fetch: s.fetch,
+          now: s.now,
+        }),
+    );
     k.catch(() => keysByProvider.delete(p));
     keysByProvider.set(p, k);
   }
@@ -50,7 +48,7 @@ export async function verifyLogoutToken(s: SignIn, token: string): Promise<Logou
   if (!provider) return { error: 'unknown_issuer' };
   let payload: Record<string, unknown>;
   try {
-    const keys = await keysOf(provider);
+    const keys = await keysOf(s, provider);
     ({ payload } = await verifyWithKeySet(token, keys.keyFor(), {
       issuer: provider.settings.issuer,
       audience: provider.settings.clientId,

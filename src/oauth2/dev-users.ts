@@ -85,10 +85,10 @@ export class UserBans {
     private readonly records: RecordBackend,
   ) {}
 
-  /** Seconds until a banned user may try again, or 0. */
-  async banned(username: string): Promise<number> {
+  /** Seconds from `now` until a banned user may try again, or 0. */
+  async banned(username: string, now: number): Promise<number> {
     const until = await this.records.get(`dev-user-ban:${username}`);
-    return until === null ? 0 : Math.max(1, Math.ceil((Number(until) - Date.now()) / 1000));
+    return until === null ? 0 : Math.max(1, Math.ceil((Number(until) - now) / 1000));
   }
 
   /** Count a failure; the one that reaches the threshold bans the user for `spec.ban` seconds. */

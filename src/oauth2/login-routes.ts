@@ -135,7 +135,7 @@ async function banRefusal(
     s.audit.admin({ event: 'sign_in_failed', method: 'dev', cause: 'banned', clientIp: a.info.ip });
     return tooManyAttempts('from your network', banned.retryAfterSec);
   }
-  const userBanned = a.bans?.spec.enabled ? await s.userBans.banned(a.username) : 0;
+  const userBanned = a.bans?.spec.enabled ? await s.userBans.banned(a.username, a.now) : 0;
   if (userBanned > 0) {
     s.audit.admin({
       event: 'sign_in_failed',

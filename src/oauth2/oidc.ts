@@ -1,6 +1,7 @@
 // OIDC providers through openid-client v6: discovery (retried), authorization URLs, the code exchange.
 import * as client from 'openid-client';
 import type { ProviderConfig } from '../config/sign-in-schema.js';
+import type { Clock } from '../util/clock.js';
 
 /** Least time between two discovery attempts of one provider after a failure. */
 const RETRY_MS = 10_000;
@@ -17,9 +18,16 @@ export class OidcProvider {
 
   constructor(
     readonly settings: ProviderConfig,
-    private readonly timeoutMs: number,
-    /** Told about each failed discovery (operational log). */
-    private readonly onError: (issuer: string, message: string) => void = () => undefined,
+    private readonly deps: {
+      /** One request's time limit. */
+      timeoutMs: number;
+      /** Paces discovery retries. */
+      clock: Clock;
+      /** Every request to the provider: discovery, then the token endpoint through the configuration. */
+      fetch: typeof fetch;
+      /** Told about each failed discovery (operational log). */
+      onError?: (issuer: string, message: string) => void;
+    },
   ) {}
 
   get name(): string {
@@ -27,9 +35,9 @@ export class OidcProvider {
   }
 
   /** The discovered configuration (cached; a failed discovery is retried after a pause). */
-  discover(now = Date.now()): Promise<client.Configuration> {
+  discover(): Promise<client.Configuration> {
     if (this.config) return this.config;
-    if (now - this.failedAt < RETRY_MS)
+    if (this.deps.clock.now() - this.failedAt < RETRY_MS)
       return Promise.reject(new ProviderUnavailable(`discovery of ${this.settings.issuer} failed recently`));
     const s = this.settings;
     const auth =
@@ -39,7 +47,8 @@ export class OidcProvider {
     const insecure = new URL(s.issuer).protocol === 'http:';
     const p = client
       .discovery(new URL(s.issuer), s.clientId, { client_secret: s.clientSecret }, auth, {
-        timeout: this.timeoutMs / 1000,
+        timeout: this.deps.timeoutMs / 1000,
+        [client.customFetch]: this.deps.fetch,
         // Configuration validation allows plain http only on loopback hosts (local development and tests).
         ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
       })
@@ -49,8 +58,8 @@ export class OidcProvider {
       })
       .catch((e: unknown) => {
         this.config = null;
-        this.failedAt = Date.now();
-        this.onError(s.issuer, (e as Error).message);
+        this.failedAt = this.deps.clock.now();
+        this.deps.onError?.(s.issuer, (e as Error).message);
         throw new ProviderUnavailable(`discovery of ${s.issuer} failed: ${(e as Error).message}`);
       });
     this.config = p;

@@ -13,6 +13,7 @@ import { cookiePolicy, cookieValues, setCookie } from '../session/cookies.js';
 import { Sealer } from '../session/seal.js';
 import { Sessions } from '../session/sessions.js';
 import type { RecordBackend, Store } from '../store/store.js';
+import type { Clock } from '../util/clock.js';
 import { DevUsers, UserBans } from './dev-users.js';
 import { OidcProvider } from './oidc.js';
 import { PAGE_HEADERS } from './pages.js';
@@ -47,6 +48,8 @@ export interface SignIn {
   revocations: Revocations | null;
   trustedProxies: BlockList;
   now: () => number;
+  /** Requests to the providers (discovery, tokens, back-channel logout keys). */
+  fetch: typeof fetch;
 }
 
 /** The session authenticator for the /verify chain of one policy version. */
@@ -63,7 +66,8 @@ export function createSignIn(
     audit: AuditLog;
     state: Pick<RuntimeState, 'current'>;
     trustedProxies: BlockList;
-    now: () => number;
+    clock: Clock;
+    fetch: typeof fetch;
     log?: Pick<Logger, 'warn'>;
   },
 ): SignIn | null {
@@ -88,12 +92,16 @@ export function createSignIn(
   const oidc = new Map(
     providers.map((p) => [
       p.id,
-      new OidcProvider(p, env.WARDEN_JWKS_TIMEOUT * 1000, (issuer, err) =>
-        deps.log?.warn(
-          { event: 'oidc_discovery_failed', provider: p.id, issuer, err },
-          'cannot discover a sign-in provider; its sign-ins fail until it answers (retried)',
-        ),
-      ),
+      new OidcProvider(p, {
+        timeoutMs: env.WARDEN_JWKS_TIMEOUT * 1000,
+        clock: deps.clock,
+        fetch: deps.fetch,
+        onError: (issuer, err) =>
+          deps.log?.warn(
+            { event: 'oidc_discovery_failed', provider: p.id, issuer, err },
+            'cannot discover a sign-in provider; its sign-ins fail until it answers (retried)',
+          ),
+      }),
     ]),
   );
   // Discover in the background: the first sign-in should not wait for it, and a provider down at start is retried.
@@ -120,7 +128,8 @@ export function createSignIn(
     state: deps.state,
     revocations: deps.revocations,
     trustedProxies: deps.trustedProxies,
-    now: deps.now,
+    now: () => deps.clock.now(),
+    fetch: deps.fetch,
   };
   // One refresh per session at a time on this replica, without asking the store's lock on every request meanwhile.
   const refreshing = new Set<string>();

@@ -10,6 +10,7 @@ import { parseAddress } from '../request/client-ip.js';
 import { configFailure, type Out } from './cli-io.js';
 import { loadConfig, type Config } from '../config/load.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
+import type { Clock } from '../util/clock.js';
 import { EvalInputError, evaluate } from './evaluate.js';
 import { formatExplanation } from './explain-format.js';
 
@@ -31,7 +32,12 @@ export async function loadForTooling(io: Out): Promise<Loaded | number> {
 }
 
 /** Check a bearer token as /verify would (fetching the issuer's keys now); exit code 2 when no issuer is configured. */
-async function verifyToken(loaded: Loaded, token: string, io: Out): Promise<Identity | AuthError | number> {
+async function verifyToken(
+  loaded: Loaded,
+  token: string,
+  io: Out,
+  clock: Clock,
+): Promise<Identity | AuthError | number> {
   const env = loaded.config.env;
   if (loaded.config.issuers.length === 0) {
     io.err('warden explain: --jwt needs WARDEN_JWT_ISSUERS (no issuer is trusted)\n');
@@ -42,7 +48,7 @@ async function verifyToken(loaded: Loaded, token: string, io: Out): Promise<Iden
     cooldownMs: 0,
     timeoutMs: env.WARDEN_JWKS_TIMEOUT * 1000,
     fetch,
-    now: Date.now,
+    now: () => clock.now(),
   });
   const auth = new JwtAuthenticator(verifier, claimsMapping(loaded.config.policy), null, 0);
   const headers = HeaderMap.fromRaw(['authorization', `Bearer ${token}`]);
@@ -60,7 +66,7 @@ async function verifyToken(loaded: Loaded, token: string, io: Out): Promise<Iden
     peer,
     headers,
   };
-  const r = await auth.authenticate(req, Date.now());
+  const r = await auth.authenticate(req, clock.now());
   if (r === null) {
     io.err('warden explain: --jwt is not shaped like a JWT (header.payload.signature)\n');
     return 2;
@@ -74,8 +80,8 @@ const list = (s: string) =>
     .map((x) => x.trim())
     .filter((x) => x !== '');
 
-/** Run `warden explain`; returns the exit code (0 whatever the decision, 2 for bad input). */
-export async function explainCommand(args: string[], io: Out): Promise<number> {
+/** Run `warden explain` at `clock`'s time; returns the exit code (0 whatever the decision, 2 for bad input). */
+export async function explainCommand(args: string[], io: Out, clock: Clock): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -107,7 +113,7 @@ export async function explainCommand(args: string[], io: Out): Promise<number> {
   if (typeof loaded === 'number') return loaded;
   let verified: Identity | AuthError | undefined;
   if (values.jwt !== undefined) {
-    const v = await verifyToken(loaded, values.jwt, io);
+    const v = await verifyToken(loaded, values.jwt, io, clock);
     if (typeof v === 'number') return v;
     verified = v;
   }
@@ -125,7 +131,7 @@ export async function explainCommand(args: string[], io: Out): Promise<number> {
         ...(values.roles !== undefined ? { roles: list(values.roles) } : {}),
         ...(verified !== undefined ? { verified } : {}),
       },
-      Date.now(),
+      clock.now(),
     );
   } catch (err) {
     if (err instanceof EvalInputError) {

@@ -8,6 +8,7 @@ import { loadEnv } from '../config/load.js';
 import { duration } from '../config/policy-schema.js';
 import { openStore } from '../services.js';
 import { MirroredSet } from '../store/mirror.js';
+import type { Clock } from '../util/clock.js';
 import { configFailure, type Out } from './cli-io.js';
 
 /** `keys create`: a new random key, printed once, and its entry. */
@@ -64,8 +65,11 @@ export function keysHash(args: string[], io: Out): number {
   return 0;
 }
 
-/** Revocation commands: write through the same store the servers read (Redis, or the state dir). */
-export async function revocationCommand(sub: string, args: string[], io: Out): Promise<number> {
+/**
+ * Revocation commands: write through the same store the servers read (Redis, or the state dir),
+ * dated by `clock`.
+ */
+export async function revocationCommand(sub: string, args: string[], io: Out, clock: Clock): Promise<number> {
   let env;
   try {
     env = loadEnv(process.env);
@@ -88,7 +92,7 @@ export async function revocationCommand(sub: string, args: string[], io: Out): P
     return 2;
   }
   const what = type === 'key' ? 'key' : type === 'token' ? 'token id (jti)' : 'subject';
-  const store = openStore(env);
+  const store = openStore(env, { clock });
   try {
     if (!(await store.waitReady(5000))) {
       io.err('warden: the store is not reachable (Redis not ready after 5 s)\n');
@@ -98,7 +102,7 @@ export async function revocationCommand(sub: string, args: string[], io: Out): P
       new MirroredSet(store.set('revocations', { persistent: true }), { resyncMs: 60_000 }),
     );
     await revocations.mirror.resync();
-    const now = Date.now();
+    const now = clock.now();
     if (sub === 'revocations') {
       const list = revocations.list(now);
       io.out(

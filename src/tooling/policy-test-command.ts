@@ -7,6 +7,7 @@ import { describeEffect, describeMatch, describeOutcome } from './explain-format
 import { type Out } from './cli-io.js';
 import { loadForTooling, type Loaded } from './explain-command.js';
 import { policyTestFile, type Expectation, type PolicyTestCase } from './policy-test-schema.js';
+import type { Clock } from '../util/clock.js';
 
 /** The test file used when none is named. */
 export const DEFAULT_TEST_FILE = 'rbac/policy.test.yaml';
@@ -134,8 +135,11 @@ function runCases(loaded: Loaded, p: Parsed, io: Out, now: number): { passed: nu
   return { passed, failed };
 }
 
-/** Run `warden test`; 0 when every case passes, 1 on any failure, 2 for an invalid test file or config. */
-export async function policyTestCommand(args: string[], io: Out): Promise<number> {
+/**
+ * Run `warden test` at `clock`'s time; 0 when every case passes, 1 on any failure, 2 for an invalid
+ * test file or config.
+ */
+export async function policyTestCommand(args: string[], io: Out, clock: Clock): Promise<number> {
   const files = args.length > 0 ? args : [DEFAULT_TEST_FILE];
   const bad = args.find((a) => a.startsWith('-'));
   if (bad) {
@@ -152,7 +156,7 @@ export async function policyTestCommand(args: string[], io: Out): Promise<number
   }
   const loaded = await loadForTooling(io);
   if (typeof loaded === 'number') return loaded;
-  const now = Date.now();
+  const now = clock.now();
   let passed = 0;
   let failed = 0;
   for (const p of parsed) {

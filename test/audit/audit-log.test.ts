@@ -4,14 +4,15 @@ import { describe, expect, it } from 'vitest';
 import { AUDIT_SCHEMA, createAuditLog, type DecisionEvent } from '../../src/audit/audit-log.js';
 import { destinationSink, lineWriterSink } from '../../src/audit/sink.js';
 import { LineWriter } from '../../src/audit/line-writer.js';
+import { systemClock } from '../../src/util/clock.js';
 import { mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-function capture(opts: Parameters<typeof createAuditLog>[1] = {}) {
+function capture(opts: Parameters<typeof createAuditLog>[2] = {}) {
   const lines: string[] = [];
   const sink = new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) });
-  return { lines, log: createAuditLog([destinationSink('test', sink)], opts) };
+  return { lines, log: createAuditLog([destinationSink('test', sink, systemClock)], systemClock, opts) };
 }
 
 const nullable = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });
@@ -81,7 +82,7 @@ describe('audit lines', () => {
     const dir = mkdtempSync(join(tmpdir(), 'warden-audit-'));
     const file = join(dir, 'audit.jsonl');
     const writer = new LineWriter(openSync(file, 'w'));
-    const log = createAuditLog([lineWriterSink('file', writer)]);
+    const log = createAuditLog([lineWriterSink('file', writer, systemClock)], systemClock);
     const events = fc.sample(event, 400);
     events.push(
       { ...events[0]!, sub: 'José', path: '/ü/€/😀', reqId: 'plain-after-unicode' },
@@ -175,7 +176,7 @@ describe('audit lines', () => {
   });
 
   it('writes nothing, and builds nothing, with no sink', () => {
-    const log = createAuditLog([]);
+    const log = createAuditLog([], systemClock);
     expect(() => log.decision(null as never)).not.toThrow();
   });
 });

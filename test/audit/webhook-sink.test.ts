@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebhookSink, type WebhookOptions } from '../../src/audit/webhook-sink.js';
+import { systemClock } from '../../src/util/clock.js';
 import { within } from '../helpers/redis.js';
 import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { freePort } from '../e2e/harness/net.js';
@@ -17,6 +18,7 @@ function webhook(url: string, opts: Partial<WebhookOptions> = {}): WebhookSink {
     timeoutMs: 2000,
     backoffMs: 50,
     maxBackoffMs: 200,
+    clock: systemClock,
     ...opts,
   });
   return sink;

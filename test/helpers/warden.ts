@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { hashKey } from '../../src/auth/apikey.js';
 import { start, type Running } from '../../src/main.js';
+import type { Clock } from '../../src/util/clock.js';
 
 /** A running warden for tests. */
 export interface TestWarden extends Running {
@@ -46,11 +47,12 @@ function lines(into: Record<string, any>[]): Writable {
   });
 }
 
-/** Start warden with the given policy and key entries; env overrides are merged. */
+/** Start warden with the given policy and key entries; env overrides are merged; `clock` for a FakeClock. */
 export async function startWarden(opts: {
   policy: unknown;
   keys?: Record<string, unknown>[];
   env?: Record<string, string>;
+  clock?: Clock;
 }): Promise<TestWarden> {
   const dir = mkdtempSync(join(tmpdir(), 'warden-test-'));
   const policyPath = join(dir, 'policy.yaml');
@@ -69,7 +71,7 @@ export async function startWarden(opts: {
       LOG_LEVEL: 'info',
       ...opts.env,
     },
-    { auditDestination: lines(audit), opsDestination: lines(ops) },
+    { auditDestination: lines(audit), opsDestination: lines(ops), clock: opts.clock },
   );
   return {
     ...running,

@@ -15,6 +15,7 @@ import { send } from '../helpers/http.js';
 import { Revocations } from '../../src/auth/revocations.js';
 import { MirroredSet } from '../../src/store/mirror.js';
 import { createMemoryStore } from '../../src/store/memory.js';
+import { systemClock } from '../../src/util/clock.js';
 
 // A store that fails on every call, as a broken backend would.
 const failing: Store = {
@@ -63,12 +64,12 @@ beforeAll(async () => {
   const app = createApp({
     state,
     services: { store: failing, revocations },
-    audit: createAuditLog([destinationSink('test', sink)]),
+    audit: createAuditLog([destinationSink('test', sink, systemClock)], systemClock),
     metrics: createMetrics(false),
     trustedProxies: compileCidrs(['127.0.0.1']),
     loginUrl: undefined,
     defaultDialect: 'traefik',
-    now: Date.now,
+    now: () => systemClock.now(),
     readiness,
     serveMetrics: true,
   });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.js';
+import { FakeClock } from '../helpers/clock.js';
 import { send } from '../helpers/http.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 
@@ -36,13 +37,19 @@ const verify = (w: TestWarden, uri: string, headers: Record<string, string> = { 
     },
   });
 const jwks = async (w: TestWarden) => JSON.parse((await send(`${w.url}/.well-known/jwks.json`)).body);
-/** What an app does: verify against warden's published keys, for its own host. */
-const appVerifies = async (w: TestWarden, token: string) =>
-  jwtVerify(token, createLocalJWKSet(await jwks(w)), { issuer: 'warden', audience: 'app.example.com' });
+/** What an app does: verify against warden's published keys, for its own host, at `now` (warden's clock). */
+const appVerifies = async (w: TestWarden, token: string, now = Date.now()) =>
+  jwtVerify(token, createLocalJWKSet(await jwks(w)), {
+    issuer: 'warden',
+    audience: 'app.example.com',
+    currentDate: new Date(now),
+  });
 
 describe('with a key file', () => {
   let w: TestWarden;
   let keyFile: string;
+  // warden's time: tokens' iat/exp and key retirement; the app below verifies at the same time.
+  const clock = new FakeClock();
   beforeAll(async () => {
     keyFile = join(mkdtempSync(join(tmpdir(), 'warden-assert-')), 'assertion.pem');
     writeFileSync(keyFile, pem());
@@ -50,6 +57,7 @@ describe('with a key file', () => {
       policy,
       keys: [dev.entry],
       env: { WARDEN_ASSERTION_KEY: keyFile, WARDEN_ASSERTION_TTL: '5s' },
+      clock,
     });
   });
   afterAll(() => w.close());
@@ -59,7 +67,7 @@ describe('with a key file', () => {
     expect(r.status).toBe(200);
     const token = r.headers['x-warden-assertion'] as string;
     expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'ES256', typ: 'JWT' });
-    const { payload } = await appVerifies(w, token);
+    const { payload } = await appVerifies(w, token, clock.now());
     expect(payload).toMatchObject({
       iss: 'warden',
       sub: 'dev-1',
@@ -71,7 +79,11 @@ describe('with a key file', () => {
     expect(payload.jti).toMatch(/^[0-9a-f-]{36}$/);
     // Another host's app refuses it: the audience is the host the request was for.
     await expect(
-      jwtVerify(token, createLocalJWKSet(await jwks(w)), { issuer: 'warden', audience: 'other.example.com' }),
+      jwtVerify(token, createLocalJWKSet(await jwks(w)), {
+        issuer: 'warden',
+        audience: 'other.example.com',
+        currentDate: new Date(clock.now()),
+      }),
     ).rejects.toThrow(/aud/);
   });
 
@@ -88,18 +100,17 @@ describe('with a key file', () => {
     const old = (await verify(w, '/api/rot')).headers['x-warden-assertion'] as string;
     const oldKid = decodeProtectedHeader(old).kid;
     writeFileSync(keyFile, pem('secp384r1'));
-    process.emit('SIGHUP', 'SIGHUP');
-    await new Promise((r) => setTimeout(r, 300));
+    await w.hangup();
     const fresh = (await verify(w, '/api/rot')).headers['x-warden-assertion'] as string;
     expect(decodeProtectedHeader(fresh)).toMatchObject({ alg: 'ES384' });
     expect(decodeProtectedHeader(fresh).kid).not.toBe(oldKid);
     expect((await jwks(w)).keys.map((k: { kid: string }) => k.kid)).toContain(oldKid);
-    await appVerifies(w, old); // still valid: its key is still published
-    await appVerifies(w, fresh);
-    await new Promise((r) => setTimeout(r, 10_500)); // ttl 5 s + 5 s grace
+    await appVerifies(w, old, clock.now()); // still valid: its key is still published
+    await appVerifies(w, fresh, clock.now());
+    clock.advance(10_500); // ttl 5 s + 5 s grace
     expect((await jwks(w)).keys.map((k: { kid: string }) => k.kid)).not.toContain(oldKid);
-    await expect(appVerifies(w, old)).rejects.toThrow();
-  }, 20_000);
+    await expect(appVerifies(w, old, clock.now())).rejects.toThrow();
+  });
 });
 
 describe('generated key', () => {

@@ -3,6 +3,7 @@ import { freePort } from '../e2e/harness/net.js';
 import { send, type RawResponse } from '../helpers/http.js';
 import { startProvider, signInWithoutBrowser, type TestProvider, type TestUser } from '../helpers/oidc.js';
 import { startWarden, type TestWarden } from '../helpers/warden.js';
+import type { Clock } from '../../src/util/clock.js';
 
 export const SECRET = 'test-session-secret-0123456789-abcdefghij';
 export const CLIENT = { id: 'warden-web', secret: 'warden-web-secret-' + 'w'.repeat(24) };
@@ -57,6 +58,8 @@ export async function startSignIn(
     devUsers?: boolean;
     provider?: Record<string, unknown>;
     policy?: Record<string, unknown>;
+    /** warden's clock (a FakeClock); the IdP keeps the real one. */
+    clock?: Clock;
   } = {},
 ): Promise<SignInSetup> {
   const port = opts.port ?? (await freePort());
@@ -74,6 +77,7 @@ export async function startSignIn(
     ],
   });
   const w = await startWarden({
+    clock: opts.clock,
     policy: opts.policy ?? signInPolicy(),
     env: {
       PORT: String(port),

@@ -1,10 +1,13 @@
 // Roles refreshed with the IdP's refresh token on an interval; a refresh the IdP refuses ends the session.
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { FakeClock } from '../helpers/clock.js';
 import { signIn, startSignIn, USERS, verifyAs, type SignInSetup } from './helpers.js';
 
 let setup: SignInSetup;
+/** warden's clock: the refresh interval passes when the test says so. */
+const clock = new FakeClock();
 beforeAll(async () => {
-  setup = await startSignIn({ env: { WARDEN_SESSION_REFRESH: '1s' } });
+  setup = await startSignIn({ env: { WARDEN_SESSION_REFRESH: '1s' }, clock });
 });
 afterAll(async () => {
   await setup?.close();
@@ -31,11 +34,11 @@ it('picks up new IdP groups after the refresh interval, and ends the session whe
     // An administrator adds Bob to the developers group at the IdP.
     bob.groups = ['idp-devs'];
     expect((await verifyAs(setup, { cookie: cookie! })).headers['x-user-roles']).toBe('viewer');
-    await new Promise((done) => setTimeout(done, 1100));
+    clock.advance(1100);
     await rolesEventually(cookie!, 'developer');
     // The IdP revokes the grant: the next refresh is refused and the session ends.
     setup.idp.refuseTokenRequests(true);
-    await new Promise((done) => setTimeout(done, 1100));
+    clock.advance(1100);
     await rolesEventually(cookie!, 401);
     expect(
       setup.w.audit.some(

@@ -1,6 +1,7 @@
 // Session cookies at /verify: tampered, truncated, duplicated, foreign, signed out, back-channel, idle; CSRF; dev users.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sealer } from '../../src/session/seal.js';
+import { FakeClock } from '../helpers/clock.js';
 import { send } from '../helpers/http.js';
 import {
   CLIENT,
@@ -244,10 +245,13 @@ describe('session cookies at /verify', () => {
 
 describe('idle timeout', () => {
   let idle: SignInSetup;
+  // warden's clock; the store's record lifetimes (the last-use record's 1 s) run on the real one.
+  const clock = new FakeClock();
   beforeAll(async () => {
     idle = await startSignIn({
       devUsers: true,
       env: { WARDEN_SESSION_IDLE: '1s', WARDEN_SESSION_LIFETIME: '1h' },
+      clock,
     });
   });
   afterAll(async () => {
@@ -258,14 +262,16 @@ describe('idle timeout', () => {
     const { cookie } = await devSignIn(idle, 'viewer', 'viewer-demo-pass');
     for (let i = 0; i < 8; i++) {
       expect((await verifyAs(idle, { cookie: cookie! })).status, `request ${i}`).toBe(200);
+      // 300 ms pass for warden and for the store alike.
       await new Promise((r) => setTimeout(r, 300));
+      clock.advance(300);
     }
   });
 
   it('refuses a session idle for longer than WARDEN_SESSION_IDLE', async () => {
     const { cookie } = await devSignIn(idle, 'viewer', 'viewer-demo-pass');
     expect((await verifyAs(idle, { cookie: cookie! })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1300));
+    clock.advance(1300);
     expect((await verifyAs(idle, { cookie: cookie!, ...BROWSER })).status).toBe(302);
     expect(idle.w.audit.at(-1)).toMatchObject({ cause: 'session_ended' });
   });
