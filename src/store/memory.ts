@@ -16,7 +16,6 @@ import {
 
 interface MemoryStorage {
   incrby(key: string, value: number, durationSec: number): RateLimiterRes;
-  set(key: string, value: number, durationSec: number): RateLimiterRes;
 }
 
 /**
@@ -28,12 +27,9 @@ class SyncMemoryLimiter extends RateLimiterMemory implements Limiter {
   consumeSync(key: string): { over: boolean; res: RateLimiterRes } {
     const storage = (this as unknown as { _memoryStorage: MemoryStorage })._memoryStorage;
     const rlKey = this.getKey(key);
-    let res = storage.incrby(rlKey, 1, this.duration);
+    const res = storage.incrby(rlKey, 1, this.duration);
     (res as { remainingPoints: number }).remainingPoints = Math.max(this.points - res.consumedPoints, 0);
-    if (res.consumedPoints <= this.points) return { over: false, res };
-    if (this.blockDuration > 0 && res.consumedPoints <= this.points + 1)
-      res = storage.set(rlKey, res.consumedPoints, this.blockDuration);
-    return { over: true, res };
+    return { over: res.consumedPoints > this.points, res };
   }
 }
 

@@ -1,12 +1,11 @@
 // The Redis store (ioredis): shared limits with in-memory insurance, replicated sets over hash + pub/sub.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Env } from '../config/env-schema.js';
 import { LeasedLimiter } from './lease.js';
 import {
   live,
   type RecordBackend,
-  type Limiter,
   type LimiterOptions,
   type SetBackend,
   type SetChange,
@@ -126,41 +125,9 @@ function inTime<T>(command: () => Promise<T>, ms: number, health: Health): Promi
 }
 
 /**
- * An exact Redis limiter (every request one round trip) with a hard deadline and one insurance
- * limiter answering instead when Redis is late or failing. For counters that block for a time once
- * over (`blockDuration`, which the store contract offers), where a lease would blur the block; no
- * limiter of warden's asks for one today (limits, bans and sign-in failures are leased).
- */
-class DeadlineLimiter implements Limiter {
-  constructor(
-    private readonly redis: RateLimiterRedis,
-    private readonly insurance: RateLimiterMemory,
-    private readonly ms: number,
-    private readonly health: Health,
-  ) {}
-
-  async consume(key: string, points = 1): Promise<RateLimiterRes> {
-    // RateLimiterRedis rejects with a RateLimiterRes over the limit: an answer, not an outage.
-    const answer = () =>
-      this.redis.consume(key, points).then(
-        (res) => ({ over: false, res }),
-        (e: unknown) => (e instanceof RateLimiterRes ? { over: true, res: e } : Promise.reject(e)),
-      );
-    const r = await inTime(answer, this.ms, this.health);
-    if (r === 'unavailable') return this.insurance.consume(key, points);
-    if (r.value.over) throw r.value.res;
-    return r.value.res;
-  }
-
-  delete(key: string): Promise<boolean> {
-    return this.redis.delete(key);
-  }
-}
-
-/**
  * Take up to ARGV[2] requests of a fixed window of ARGV[3] ms whose limit is ARGV[1]. The counter
- * is RateLimiterRedis's (an integer with the window as its TTL), so both can share it; it never
- * passes the limit here. Returns { granted, count after, ms left in the window }.
+ * is an integer with the window as its TTL; it never passes the limit. Returns { granted, count
+ * after, ms left in the window }.
  */
 const LEASE_SCRIPT = `
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -290,37 +257,23 @@ export function createRedisStore(
       const insurance = new InsuranceLimiter({ ...o, keyPrefix: `insurance:${o.keyPrefix}` }, () =>
         events.onInsurance?.(o.keyPrefix),
       );
-      if (!o.blockDuration) {
-        // RateLimiterRedis's key for the same counter: `<prefix><keyPrefix>:<key>`.
-        const counter = (key: string) => `${prefix}${o.keyPrefix}:${key}`;
-        return new LeasedLimiter(o.points, o.duration * 1000, {
-          acquire: async (key, want) => {
-            if (client.status !== 'ready') return 'unavailable';
-            const r = await inTime(
-              () => leaseClient.wardenLease(counter(key), o.points, want, o.duration * 1000),
-              timeoutMs,
-              health,
-            );
-            if (r === 'unavailable') return 'unavailable';
-            const [granted, used, ttlMs] = r.value;
-            return { granted, used, ttlMs };
-          },
-          insurance: (key) => insurance.consume(key),
-          remove: async (key) => (await client.del(counter(key))) > 0,
-        });
-      }
-      const redis = new RateLimiterRedis({
-        storeClient: client,
-        keyPrefix: `${prefix}${o.keyPrefix}`,
-        points: o.points,
-        duration: o.duration,
-        blockDuration: o.blockDuration ?? 0,
-        // Once a client is over its limit, refuse it from memory until the window ends: no Redis call.
-        inMemoryBlockOnConsumed: o.points + 1,
-        ...(o.blockDuration ? { inMemoryBlockDuration: o.blockDuration } : {}),
-        rejectIfRedisNotReady: true,
+      // The counter's key: `<prefix><keyPrefix>:<key>`.
+      const counter = (key: string) => `${prefix}${o.keyPrefix}:${key}`;
+      return new LeasedLimiter(o.points, o.duration * 1000, {
+        acquire: async (key, want) => {
+          if (client.status !== 'ready') return 'unavailable';
+          const r = await inTime(
+            () => leaseClient.wardenLease(counter(key), o.points, want, o.duration * 1000),
+            timeoutMs,
+            health,
+          );
+          if (r === 'unavailable') return 'unavailable';
+          const [granted, used, ttlMs] = r.value;
+          return { granted, used, ttlMs };
+        },
+        insurance: (key) => insurance.consume(key),
+        remove: async (key) => (await client.del(counter(key))) > 0,
       });
-      return new DeadlineLimiter(redis, insurance, timeoutMs, health);
     },
     set,
     status() {

@@ -8,8 +8,6 @@ export interface LimiterOptions {
   points: number;
   /** Seconds. */
   duration: number;
-  /** Seconds to keep a key blocked once it exceeds `points` (bans); 0 = until the window ends. */
-  blockDuration?: number;
 }
 
 /** A counter family: resolves under the limit, rejects with a RateLimiterRes over it. */
