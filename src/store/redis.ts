@@ -1,8 +1,8 @@
 // The Redis store (ioredis): shared limits with in-memory insurance, replicated sets over hash + pub/sub.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Env } from '../config/env-schema.js';
 import { LeasedLimiter } from './lease.js';
+import { MemoryLimiter } from './memory-limiter.js';
 import {
   live,
   type RecordBackend,
@@ -66,20 +66,6 @@ export function connectRedis(env: Env): Client | null {
   }
   if (env.REDIS_URL) return new Redis(env.REDIS_URL, base);
   return null;
-}
-
-/** An insurance limiter that reports each use, so operators see when Redis was bypassed. */
-class InsuranceLimiter extends RateLimiterMemory {
-  constructor(
-    opts: LimiterOptions,
-    private readonly report: () => void,
-  ) {
-    super(opts);
-  }
-  override consume(key: string | number, points?: number, options?: Record<string, unknown>) {
-    this.report();
-    return super.consume(key, points, options);
-  }
 }
 
 function parseEntry(json: string): SetEntry | null {
@@ -254,9 +240,8 @@ export function createRedisStore(
     kind: 'redis',
     records,
     limiter(o: LimiterOptions) {
-      const insurance = new InsuranceLimiter({ ...o, keyPrefix: `insurance:${o.keyPrefix}` }, () =>
-        events.onInsurance?.(o.keyPrefix),
-      );
+      // Counts in memory, with the same limit, the requests Redis could not answer in time.
+      const insurance = new MemoryLimiter(o.points, o.duration * 1000);
       // The counter's key: `<prefix><keyPrefix>:<key>`.
       const counter = (key: string) => `${prefix}${o.keyPrefix}:${key}`;
       return new LeasedLimiter(o.points, o.duration * 1000, {
@@ -271,7 +256,10 @@ export function createRedisStore(
           const [granted, used, ttlMs] = r.value;
           return { granted, used, ttlMs };
         },
-        insurance: (key) => insurance.consume(key),
+        insurance: (key) => {
+          events.onInsurance?.(o.keyPrefix);
+          return insurance.consume(key);
+        },
         remove: async (key) => (await client.del(counter(key))) > 0,
       });
     },
