@@ -1,6 +1,5 @@
 // The Redis store (ioredis): shared limits with in-memory insurance, replicated sets over hash + pub/sub.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { Env } from '../config/env-schema.js';
 import { LeasedLimiter } from './lease.js';
 import { MemoryLimiter } from './memory-limiter.js';
 import {
@@ -28,26 +27,47 @@ const MARKER = '__warden_set';
 /** Reconnect quickly and forever: warden must recover within seconds of Redis returning. */
 const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 4), 500);
 
+/** A Redis server or Sentinel address. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** How to reach Redis: the first of `cluster`, `sentinel` and `url` that is set. */
+export interface RedisConnectOptions {
+  /** Redis Cluster seed nodes. */
+  cluster?: HostPort[];
+  /** Sentinels and the name of the master group they watch. */
+  sentinel?: { nodes: HostPort[]; name: string };
+  /** A redis:// or rediss:// URL. */
+  url?: string;
+  /** For Redis, and for the Sentinels too. */
+  password?: string;
+  tls?: boolean;
+  /** Every command gives up after this long. */
+  commandTimeoutMs: number;
+}
+
 /** Connection options shared by every mode. */
-function baseOptions(env: Env): RedisOptions {
+function baseOptions(o: RedisConnectOptions): RedisOptions {
   return {
-    commandTimeout: Math.round(env.WARDEN_REDIS_TIMEOUT * 1000),
+    commandTimeout: o.commandTimeoutMs,
     connectTimeout: 2000,
     enableOfflineQueue: false,
     enableAutoPipelining: true,
     maxRetriesPerRequest: 0,
     retryStrategy,
     lazyConnect: false,
-    ...(env.WARDEN_REDIS_PASSWORD ? { password: env.WARDEN_REDIS_PASSWORD } : {}),
-    ...(env.WARDEN_REDIS_TLS ? { tls: {} } : {}),
+    ...(o.password ? { password: o.password } : {}),
+    ...(o.tls ? { tls: {} } : {}),
   };
 }
 
-/** Open the configured client (URL, Sentinel or Cluster); null when Redis is not configured. */
-export function connectRedis(env: Env): Client | null {
-  const base = baseOptions(env);
-  if (env.WARDEN_REDIS_CLUSTER_NODES) {
-    return new Cluster(env.WARDEN_REDIS_CLUSTER_NODES, {
+/** Open the client (Cluster, Sentinel or URL); null when none is given. */
+export function connectRedis(o: RedisConnectOptions): Client | null {
+  const base = baseOptions(o);
+  if (o.cluster) {
+    return new Cluster(o.cluster, {
       redisOptions: base,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
@@ -55,16 +75,16 @@ export function connectRedis(env: Env): Client | null {
       slotsRefreshTimeout: 2000,
     });
   }
-  if (env.WARDEN_REDIS_SENTINELS) {
+  if (o.sentinel) {
     return new Redis({
       ...base,
-      sentinels: env.WARDEN_REDIS_SENTINELS,
-      name: env.WARDEN_REDIS_SENTINEL_NAME!,
+      sentinels: o.sentinel.nodes,
+      name: o.sentinel.name,
       sentinelRetryStrategy: retryStrategy,
-      ...(env.WARDEN_REDIS_PASSWORD ? { sentinelPassword: env.WARDEN_REDIS_PASSWORD } : {}),
+      ...(o.password ? { sentinelPassword: o.password } : {}),
     });
   }
-  if (env.REDIS_URL) return new Redis(env.REDIS_URL, base);
+  if (o.url) return new Redis(o.url, base);
   return null;
 }
 
