@@ -71,7 +71,7 @@ export function openStore(env: Env, log?: Logger, metrics?: Metrics): Store {
         log?.info({ event: 'redis_state', state }, `Redis ${state}`);
       },
     },
-    timeoutMs,
+    { timeoutMs },
   );
 }
 

@@ -2,6 +2,7 @@
 // Redis at once and counts them down in memory, so a busy client costs one Redis round trip per
 // lease instead of one per request (and asks for the next lease before this one runs out). Redis never grants more than the limit, so replicas together
 // never admit more than it either; near the limit every lease shrinks to one request (exact).
+import { systemClock, type Clock } from '../util/clock.js';
 import type { Limiter, LimitResult } from './store.js';
 
 /** What the shared counter answered to a lease request. */
@@ -71,14 +72,14 @@ export class LeasedLimiter implements Limiter {
     /** The window's length (ms): tells a grant of the same window from one of the next. */
     private readonly windowMs: number,
     private readonly source: LeaseSource,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Answer from the lease in memory, or null when the shared counter must be asked. */
   consumeSync(key: string): LimitResult | null {
     const lease = this.leases.get(key);
     if (!lease || lease.queue.length > 0) return null;
-    const now = this.now();
+    const now = this.clock.now();
     if (lease.blockedUntil > now) return this.refusal(lease, now);
     if (lease.left > 0 && lease.until > now) {
       lease.left--;
@@ -115,7 +116,7 @@ export class LeasedLimiter implements Limiter {
 
   /** Drop lapsed leases; if every one is live, the oldest go (their unused requests lapse, never more are granted). */
   private prune(): void {
-    const now = this.now();
+    const now = this.clock.now();
     for (const [k, l] of this.leases)
       if (!l.asking && l.until <= now && l.blockedUntil <= now) this.leases.delete(k);
     for (const [k, l] of this.leases) {
@@ -132,7 +133,7 @@ export class LeasedLimiter implements Limiter {
   private ask(key: string, lease: Lease, ahead = false): void {
     if (lease.asking || (lease.queue.length === 0 && !ahead)) return;
     lease.asking = true;
-    const sentAt = this.now();
+    const sentAt = this.clock.now();
     // What was left of a window that has ended says nothing of the next one.
     const want = leaseSize(lease.until > sentAt ? lease.remaining : undefined, lease.queue.length);
     this.source
@@ -156,7 +157,7 @@ export class LeasedLimiter implements Limiter {
   }
 
   private granted(lease: Lease, grant: Grant, sentAt: number): void {
-    const now = this.now();
+    const now = this.clock.now();
     // The window ended at least ttlMs after the question was sent: a lease never outlives its window.
     const until = sentAt + grant.ttlMs;
     // A grant asked for ahead of need adds to what is left of the lease only within the same window

@@ -1,6 +1,7 @@
 // The Redis store (ioredis): shared limits with in-memory insurance, replicated sets over hash + pub/sub.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { LeasedLimiter } from './lease.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { LeasedLimiter, type LeaseSource } from './lease.js';
 import { MemoryLimiter } from './memory-limiter.js';
 import {
   live,
@@ -153,12 +154,19 @@ type LeaseClient = Client & {
   wardenLease(key: string, limit: number, want: number, windowMs: number): Promise<[number, number, number]>;
 };
 
+/** Redis store options. */
+export interface RedisStoreOptions {
+  /** A limiter's Redis command gives up after this long, and the insurance limiter answers (default 250). */
+  timeoutMs?: number;
+  clock?: Clock;
+}
+
 /** Build the store over a connected client. `prefix` starts every key and channel. */
 export function createRedisStore(
   client: Client,
   prefix: string,
   events: RedisStoreEvents = {},
-  timeoutMs = 250,
+  { timeoutMs = 250, clock = systemClock }: RedisStoreOptions = {},
 ): Store {
   const subscribers: Client[] = [];
   if (!('wardenLease' in client)) client.defineCommand('wardenLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
@@ -166,8 +174,8 @@ export function createRedisStore(
   let lastOk = 0;
   let lastFail = 0;
   const health: Health = {
-    ok: () => void (lastOk = Date.now()),
-    fail: () => void (lastFail = Date.now()),
+    ok: () => void (lastOk = clock.now()),
+    fail: () => void (lastFail = clock.now()),
   };
   client.on('error', (err: Error) => events.onError?.(err));
   for (const state of ['ready', 'close', 'reconnecting', 'end'])
@@ -181,7 +189,7 @@ export function createRedisStore(
     return {
       async all() {
         const raw = await client.hgetall(key);
-        const now = Date.now();
+        const now = clock.now();
         // The marker field is written with the first entry and never removed: a hash without it was lost.
         const lost = !(MARKER in raw);
         delete raw[MARKER];
@@ -261,10 +269,10 @@ export function createRedisStore(
     records,
     limiter(o: LimiterOptions) {
       // Counts in memory, with the same limit, the requests Redis could not answer in time.
-      const insurance = new MemoryLimiter(o.points, o.duration * 1000);
+      const insurance = new MemoryLimiter(o.points, o.duration * 1000, clock);
       // The counter's key: `<prefix><keyPrefix>:<key>`.
       const counter = (key: string) => `${prefix}${o.keyPrefix}:${key}`;
-      return new LeasedLimiter(o.points, o.duration * 1000, {
+      const source: LeaseSource = {
         acquire: async (key, want) => {
           if (client.status !== 'ready') return 'unavailable';
           const r = await inTime(
@@ -281,13 +289,14 @@ export function createRedisStore(
           return insurance.consume(key);
         },
         remove: async (key) => (await client.del(counter(key))) > 0,
-      });
+      };
+      return new LeasedLimiter(o.points, o.duration * 1000, source, clock);
     },
     set,
     status() {
       const s = client.status;
       // Connected but failing or timing out on its latest commands (within 5 s): not ready.
-      const failing = lastFail > lastOk && Date.now() - lastFail < 5000;
+      const failing = lastFail > lastOk && clock.now() - lastFail < 5000;
       return { ready: s === 'ready' && !failing, detail: failing ? `${s}, commands failing` : s };
     },
     waitReady(timeoutMs) {

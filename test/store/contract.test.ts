@@ -6,6 +6,7 @@ import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadEnv } from '../../src/config/load.js';
 import { openStore } from '../../src/services.js';
+import { createMemoryStore } from '../../src/store/memory.js';
 import { MirroredSet } from '../../src/store/mirror.js';
 import type { SetChange, Store } from '../../src/store/store.js';
 import { redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
@@ -191,5 +192,30 @@ describe('memory limiter', () => {
       expect(await ours.consume('k')).toEqual({ allowed: true, remaining: points - 2, resetMs: 60_000 });
       expect((await ours.consume('other')).allowed).toBe(true);
     }
+  });
+});
+
+describe('memory store on an injected clock', () => {
+  it('takes every time from the clock: windows, record lifetimes, set expiry', async () => {
+    let now = 1_000_000;
+    const store = createMemoryStore({ clock: { now: () => now } });
+    const l = store.limiter({ keyPrefix: 'c', points: 1, duration: 60 });
+    expect(l.consumeSync!('k')!.allowed).toBe(true);
+    now += 59_999;
+    expect(l.consumeSync!('k')).toEqual({ allowed: false, remaining: 0, resetMs: 1 });
+    now += 1;
+    expect(l.consumeSync!('k')).toEqual({ allowed: true, remaining: 0, resetMs: 60_000 });
+    const r = store.records('r');
+    await r.put('id', 'v', 1000);
+    now += 999;
+    expect(await r.get('id')).toBe('v');
+    now += 1;
+    expect(await r.get('id')).toBeNull();
+    const s = store.set('s', { persistent: false });
+    await s.add({ id: 'x', createdAt: now, expiresAt: now + 10 });
+    expect((await s.all()).entries).toHaveLength(1);
+    now += 10;
+    expect((await s.all()).entries).toHaveLength(0);
+    await store.close();
   });
 });

@@ -104,7 +104,7 @@ describe('leased limiter', () => {
   it('admits exactly the limit when the window runs out, then refuses from memory until the window ends', async () => {
     let now = 1_000_000;
     const c = counter(500, 10_000);
-    const l = new LeasedLimiter(500, 10_000, c.source, () => now);
+    const l = new LeasedLimiter(500, 10_000, c.source, { now: () => now });
     const results: string[] = [];
     for (let round = 0; round < 30; round++)
       results.push(...(await Promise.all(Array.from({ length: 20 }, () => outcome(l.consume('k'))))));
@@ -172,7 +172,7 @@ describe('leased limiter', () => {
       insurance: async () => ({ allowed: true, remaining: 0, resetMs: 0 }),
       remove: async () => true,
     };
-    const l = new LeasedLimiter(limit, windowMs, source, () => now);
+    const l = new LeasedLimiter(limit, windowMs, source, { now: () => now });
     await l.consume('k');
     await l.consume('k');
     expect(calls).toBe(2);
