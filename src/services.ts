@@ -9,7 +9,7 @@ import { recordJwksFetch, type Metrics } from './metrics.js';
 import type { Shared } from './runtime.js';
 import { createMemoryStore } from './store/memory.js';
 import { MirroredSet } from './store/mirror.js';
-import { connectRedis, createRedisStore } from './store/redis.js';
+import { connectRedis, createRedisStore, type RedisConnectOptions } from './store/redis.js';
 import type { Store } from './store/store.js';
 import { systemClock, type Clock } from './util/clock.js';
 
@@ -28,6 +28,22 @@ export interface Services extends Omit<Shared, 'sessionAuth'> {
   close(): Promise<void>;
 }
 
+/** How the store reaches Redis, from the environment (none of cluster, sentinel, url: no Redis). */
+function redisConnection(env: Env): RedisConnectOptions {
+  return {
+    cluster: env.WARDEN_REDIS_CLUSTER_NODES,
+    sentinel: env.WARDEN_REDIS_SENTINELS && {
+      nodes: env.WARDEN_REDIS_SENTINELS,
+      // The env schema requires the name with WARDEN_REDIS_SENTINELS.
+      name: env.WARDEN_REDIS_SENTINEL_NAME!,
+    },
+    url: env.REDIS_URL,
+    password: env.WARDEN_REDIS_PASSWORD,
+    tls: env.WARDEN_REDIS_TLS,
+    commandTimeoutMs: Math.round(env.WARDEN_REDIS_TIMEOUT * 1000),
+  };
+}
+
 /** What the store reports to: the Redis errors and state changes, paced on `clock` (default: the system's). */
 export interface StoreDeps {
   clock?: Clock;
@@ -38,8 +54,8 @@ export interface StoreDeps {
 /** Open the configured store: Redis when configured, else memory with revocations in the state dir. */
 export function openStore(env: Env, deps: StoreDeps = {}): Store {
   const { clock = systemClock, log, metrics } = deps;
-  const client = connectRedis(env);
-  if (!client) return createMemoryStore({ stateDir: env.WARDEN_STATE_DIR });
+  const client = connectRedis(redisConnection(env));
+  if (!client) return createMemoryStore({ stateDir: env.WARDEN_STATE_DIR, clock });
   let lastLogged = 0;
   const timeoutMs = Math.round(env.WARDEN_REDIS_TIMEOUT * 1000);
   return createRedisStore(
@@ -64,7 +80,7 @@ export function openStore(env: Env, deps: StoreDeps = {}): Store {
         log?.info({ event: 'redis_state', state }, `Redis ${state}`);
       },
     },
-    timeoutMs,
+    { timeoutMs, clock },
   );
 }
 

@@ -1,5 +1,4 @@
 // Brute-force bans: repeated failed credentials from one client IP ban it from every protected route.
-import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { MirroredSet } from '../store/mirror.js';
 import type { AuthFailureCause } from '../auth/errors.js';
 import { clientKey, type Address } from '../request/client-ip.js';
@@ -72,18 +71,14 @@ export class Bans {
 
   private async count(ip: string, now: number): Promise<void> {
     if (!this.failures) return;
-    try {
-      await this.failures.consume(ip);
-    } catch (e) {
-      // Counting is best effort: a store error leaves the 401 as it is.
-      if (!(e instanceof RateLimiterRes)) return;
-      if (this.banned.get(ip, now)) return;
-      const until = now + this.spec.ban * 1000;
-      const entry = { id: ip, reason: 'failed_credentials', createdAt: now, expiresAt: until };
-      // If the store cannot take it, the ban still holds on this replica.
-      await this.banned.add(entry).catch(() => this.banned.addLocal(entry));
-      await this.failures.delete(ip).catch(() => undefined);
-      this.onBan(ip, until);
-    }
+    // Counting is best effort: a store error leaves the 401 as it is.
+    const counted = await this.failures.consume(ip).catch(() => null);
+    if (counted === null || counted.allowed || this.banned.get(ip, now)) return;
+    const until = now + this.spec.ban * 1000;
+    const entry = { id: ip, reason: 'failed_credentials', createdAt: now, expiresAt: until };
+    // If the store cannot take it, the ban still holds on this replica.
+    await this.banned.add(entry).catch(() => this.banned.addLocal(entry));
+    await this.failures.delete(ip).catch(() => undefined);
+    this.onBan(ip, until);
   }
 }

@@ -1,7 +1,6 @@
-// Named rate limits of the policy, over rate-limiter-flexible on the configured store.
-import { RateLimiterRes } from 'rate-limiter-flexible';
+// Named rate limits of the policy, counted by the configured store's limiters.
 import type { RateLimitSpec } from '../config/policy-schema.js';
-import type { Limiter as StoreLimiter, Store } from '../store/store.js';
+import type { LimitResult, Limiter as StoreLimiter, Store } from '../store/store.js';
 
 const NOT_LIMITED: LimitOutcome = Object.freeze({ limited: false });
 
@@ -13,14 +12,11 @@ export type LimitOutcome =
   | { limited: false }
   | { limited: true; name: string; limit: number; windowSec: number; retryAfterSec: number };
 
-/** One request's verdict: null under the limit, the RateLimiterRes of the refusal over it. */
-type Verdict = RateLimiterRes | null;
-
 interface Limiter {
   spec: RateLimitSpec;
   signature: string;
   /** In this tick when the store can answer in-process (memory, a Redis lease), else a promise. */
-  take(key: string): Verdict | Promise<Verdict>;
+  take(key: string): LimitResult | Promise<LimitResult>;
 }
 
 /** Apply `f` to a value now, or once it arrives. */
@@ -29,16 +25,8 @@ function then<T, U>(v: T | Promise<T>, f: (t: T) => U | Promise<U>): U | Promise
 }
 
 /** One request against a store limiter: answered in-process when it can, else by its promise. */
-function take(limiter: StoreLimiter, key: string): Verdict | Promise<Verdict> {
-  const now = limiter.consumeSync?.(key);
-  if (now) return now.over ? now.res : null;
-  return limiter.consume(key).then(
-    () => null,
-    (e: unknown) => {
-      if (e instanceof RateLimiterRes) return e;
-      throw e;
-    },
-  );
+function take(limiter: StoreLimiter, key: string): LimitResult | Promise<LimitResult> {
+  return limiter.consumeSync?.(key) ?? limiter.consume(key);
 }
 
 /**
@@ -72,20 +60,15 @@ export class RateLimits {
       points: spec.burst,
       duration: spec.window * BURST_WINDOWS,
     });
-    // Over the main limit, draw on the burst allowance (rate-limiter-flexible's BurstyRateLimiter rule).
+    // Over the main limit, draw on the burst allowance (the rule of BurstyRateLimiter).
     const bursty = (k: string) =>
       then(take(main, k), (first) =>
-        first === null
-          ? null
+        first.allowed
+          ? first
           : then(take(burst, k), (extra) =>
-              extra === null
-                ? null
-                : new RateLimiterRes(
-                    0,
-                    Math.min(first.msBeforeNext, extra.msBeforeNext),
-                    first.consumedPoints,
-                    false,
-                  ),
+              extra.allowed
+                ? extra
+                : { allowed: false, remaining: 0, resetMs: Math.min(first.resetMs, extra.resetMs) },
             ),
       );
     return { spec, signature, take: bursty };
@@ -103,16 +86,16 @@ export class RateLimits {
   consume(name: string, subject: string): LimitOutcome | Promise<LimitOutcome> {
     const limiter = this.limiters.get(name);
     if (!limiter) throw new Error(`rate limit "${name}" is not defined`);
-    return then(limiter.take(subject), (over) => (over ? this.outcome(name, limiter, over) : NOT_LIMITED));
+    return then(limiter.take(subject), (r) => (r.allowed ? NOT_LIMITED : this.outcome(name, limiter, r)));
   }
 
-  private outcome(name: string, limiter: Limiter, res: RateLimiterRes): LimitOutcome {
+  private outcome(name: string, limiter: Limiter, res: LimitResult): LimitOutcome {
     return {
       limited: true,
       name,
       limit: limiter.spec.limit,
       windowSec: limiter.spec.window,
-      retryAfterSec: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
+      retryAfterSec: Math.max(1, Math.ceil(res.resetMs / 1000)),
     };
   }
 }

@@ -1,6 +1,5 @@
 // Dev users (WARDEN_DEV_USERS): local accounts with scrypt password hashes, for development and demos.
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import { RateLimiterRes } from 'rate-limiter-flexible';
 import { SCRYPT_HASH, type DevUsersFile } from '../config/sign-in-schema.js';
 import type { BanSpec } from '../limits/bans.js';
 import type { Limiter, RecordBackend, Store } from '../store/store.js';
@@ -105,12 +104,9 @@ export class UserBans {
           duration: spec.window,
         })),
       );
-    try {
-      await limiter.consume(username);
-    } catch (e) {
-      if (!(e instanceof RateLimiterRes)) return;
-      await this.records.put(`dev-user-ban:${username}`, String(now + spec.ban * 1000), spec.ban * 1000);
-      await limiter.delete(username).catch(() => undefined);
-    }
+    const counted = await limiter.consume(username).catch(() => null);
+    if (counted === null || counted.allowed) return;
+    await this.records.put(`dev-user-ban:${username}`, String(now + spec.ban * 1000), spec.ban * 1000);
+    await limiter.delete(username).catch(() => undefined);
   }
 }

@@ -2,8 +2,8 @@
 // Redis at once and counts them down in memory, so a busy client costs one Redis round trip per
 // lease instead of one per request (and asks for the next lease before this one runs out). Redis never grants more than the limit, so replicas together
 // never admit more than it either; near the limit every lease shrinks to one request (exact).
-import { RateLimiterRes } from 'rate-limiter-flexible';
-import type { Limiter } from './store.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import type { Limiter, LimitResult } from './store.js';
 
 /** What the shared counter answered to a lease request. */
 export interface Grant {
@@ -30,7 +30,7 @@ export function leaseSize(remaining: number | undefined, waiting: number): numbe
 }
 
 interface Waiter {
-  resolve(res: RateLimiterRes): void;
+  resolve(res: LimitResult): void;
   reject(e: unknown): void;
 }
 
@@ -53,8 +53,8 @@ interface Lease {
 export interface LeaseSource {
   /** Ask for up to `want` requests of `key`'s window: the grant, or 'unavailable' (Redis down, slow or failing). */
   acquire(key: string, want: number): Promise<Grant | 'unavailable'>;
-  /** Count one request in memory instead (the insurance limiter); rejects with a RateLimiterRes over the limit. */
-  insurance(key: string): Promise<RateLimiterRes>;
+  /** Count one request in memory instead (the insurance limiter). */
+  insurance(key: string): Promise<LimitResult>;
   /** Forget `key`'s shared counter. */
   remove(key: string): Promise<boolean>;
 }
@@ -72,30 +72,27 @@ export class LeasedLimiter implements Limiter {
     /** The window's length (ms): tells a grant of the same window from one of the next. */
     private readonly windowMs: number,
     private readonly source: LeaseSource,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Answer from the lease in memory, or null when the shared counter must be asked. */
-  consumeSync(key: string): { over: boolean; res: RateLimiterRes } | null {
+  consumeSync(key: string): LimitResult | null {
     const lease = this.leases.get(key);
     if (!lease || lease.queue.length > 0) return null;
-    const now = this.now();
-    if (lease.blockedUntil > now) return { over: true, res: this.refusal(lease, now) };
+    const now = this.clock.now();
+    if (lease.blockedUntil > now) return this.refusal(lease, now);
     if (lease.left > 0 && lease.until > now) {
       lease.left--;
       // The next lease is asked for while this one still answers, so the client's requests never stall on Redis.
       if (lease.left <= lease.refill && lease.refill > 0 && !lease.asking) this.ask(key, lease, true);
-      return {
-        over: false,
-        res: new RateLimiterRes(lease.left, lease.until - now, this.points - (lease.remaining ?? 0), false),
-      };
+      return { allowed: true, remaining: lease.left + (lease.remaining ?? 0), resetMs: lease.until - now };
     }
     return null;
   }
 
-  consume(key: string): Promise<RateLimiterRes> {
+  consume(key: string): Promise<LimitResult> {
     const sync = this.consumeSync(key);
-    if (sync) return sync.over ? Promise.reject(sync.res) : Promise.resolve(sync.res);
+    if (sync) return Promise.resolve(sync);
     const lease = this.lease(key);
     return new Promise((resolve, reject) => {
       lease.queue.push({ resolve, reject });
@@ -119,7 +116,7 @@ export class LeasedLimiter implements Limiter {
 
   /** Drop lapsed leases; if every one is live, the oldest go (their unused requests lapse, never more are granted). */
   private prune(): void {
-    const now = this.now();
+    const now = this.clock.now();
     for (const [k, l] of this.leases)
       if (!l.asking && l.until <= now && l.blockedUntil <= now) this.leases.delete(k);
     for (const [k, l] of this.leases) {
@@ -128,15 +125,15 @@ export class LeasedLimiter implements Limiter {
     }
   }
 
-  private refusal(lease: Lease, now: number): RateLimiterRes {
-    return new RateLimiterRes(0, Math.max(0, lease.blockedUntil - now), this.points + 1, false);
+  private refusal(lease: Lease, now: number): LimitResult {
+    return { allowed: false, remaining: 0, resetMs: Math.max(0, lease.blockedUntil - now) };
   }
 
   /** Ask the source for the waiting requests, or ahead of need (one question per client at a time). */
   private ask(key: string, lease: Lease, ahead = false): void {
     if (lease.asking || (lease.queue.length === 0 && !ahead)) return;
     lease.asking = true;
-    const sentAt = this.now();
+    const sentAt = this.clock.now();
     // What was left of a window that has ended says nothing of the next one.
     const want = leaseSize(lease.until > sentAt ? lease.remaining : undefined, lease.queue.length);
     this.source
@@ -160,7 +157,7 @@ export class LeasedLimiter implements Limiter {
   }
 
   private granted(lease: Lease, grant: Grant, sentAt: number): void {
-    const now = this.now();
+    const now = this.clock.now();
     // The window ended at least ttlMs after the question was sent: a lease never outlives its window.
     const until = sentAt + grant.ttlMs;
     // A grant asked for ahead of need adds to what is left of the lease only within the same window
@@ -174,13 +171,13 @@ export class LeasedLimiter implements Limiter {
     if (lease.left === 0) {
       lease.blockedUntil = Math.max(until, now);
       const res = this.refusal(lease, now);
-      for (const w of lease.queue.splice(0)) w.reject(res);
+      for (const w of lease.queue.splice(0)) w.resolve(res);
       return;
     }
     const served = lease.queue.splice(0, Math.min(lease.left, lease.queue.length));
     lease.left -= served.length;
-    for (const w of served)
-      w.resolve(new RateLimiterRes(lease.left, Math.max(0, until - now), grant.used, false));
+    const res = { allowed: true, remaining: lease.left + lease.remaining, resetMs: Math.max(0, until - now) };
+    for (const w of served) w.resolve(res);
   }
 
   /** The shared counter cannot answer: every waiting request is counted by the insurance limiter. */

@@ -1,4 +1,5 @@
 // An in-memory mirror of a replicated set: requests read the mirror, never the backend.
+import { systemClock, type Clock } from '../util/clock.js';
 import type { SetBackend, SetChange, SetEntry } from './store.js';
 
 /** Second look after a reconnect, for changes published while this replica was resubscribing. */
@@ -8,6 +9,8 @@ const RESYNC_AFTER_RECONNECT_MS = 1500;
 export interface MirrorOptions {
   /** Full reload interval, a backstop for missed notifications. */
   resyncMs: number;
+  /** Tells which entries have expired when writing back a lost set (default: the system clock). */
+  clock?: Clock;
   onError?(err: Error): void;
   onChange?(c: SetChange): void;
   /** The store had lost the set and this mirror wrote back `count` entries. */
@@ -92,7 +95,7 @@ export class MirroredSet {
       const { entries, lost } = await this.backend.all();
       if (lost && this.entries.size > 0) {
         // The store forgot the set (restarted without persistence): write back what this replica knows.
-        const now = Date.now();
+        const now = (this.opts.clock ?? systemClock).now();
         for (const e of this.entries.values())
           if (e.expiresAt === undefined || e.expiresAt > now) await this.backend.add(e);
         this.opts.onRestore?.(this.entries.size);

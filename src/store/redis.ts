@@ -1,12 +1,11 @@
 // The Redis store (ioredis): shared limits with in-memory insurance, replicated sets over hash + pub/sub.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { Env } from '../config/env-schema.js';
-import { LeasedLimiter } from './lease.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { LeasedLimiter, type LeaseSource } from './lease.js';
+import { MemoryLimiter } from './memory-limiter.js';
 import {
   live,
   type RecordBackend,
-  type Limiter,
   type LimiterOptions,
   type SetBackend,
   type SetChange,
@@ -29,26 +28,47 @@ const MARKER = '__warden_set';
 /** Reconnect quickly and forever: warden must recover within seconds of Redis returning. */
 const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 4), 500);
 
+/** A Redis server or Sentinel address. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** How to reach Redis: the first of `cluster`, `sentinel` and `url` that is set. */
+export interface RedisConnectOptions {
+  /** Redis Cluster seed nodes. */
+  cluster?: HostPort[];
+  /** Sentinels and the name of the master group they watch. */
+  sentinel?: { nodes: HostPort[]; name: string };
+  /** A redis:// or rediss:// URL. */
+  url?: string;
+  /** For Redis, and for the Sentinels too. */
+  password?: string;
+  tls?: boolean;
+  /** Every command gives up after this long. */
+  commandTimeoutMs: number;
+}
+
 /** Connection options shared by every mode. */
-function baseOptions(env: Env): RedisOptions {
+function baseOptions(o: RedisConnectOptions): RedisOptions {
   return {
-    commandTimeout: Math.round(env.WARDEN_REDIS_TIMEOUT * 1000),
+    commandTimeout: o.commandTimeoutMs,
     connectTimeout: 2000,
     enableOfflineQueue: false,
     enableAutoPipelining: true,
     maxRetriesPerRequest: 0,
     retryStrategy,
     lazyConnect: false,
-    ...(env.WARDEN_REDIS_PASSWORD ? { password: env.WARDEN_REDIS_PASSWORD } : {}),
-    ...(env.WARDEN_REDIS_TLS ? { tls: {} } : {}),
+    ...(o.password ? { password: o.password } : {}),
+    ...(o.tls ? { tls: {} } : {}),
   };
 }
 
-/** Open the configured client (URL, Sentinel or Cluster); null when Redis is not configured. */
-export function connectRedis(env: Env): Client | null {
-  const base = baseOptions(env);
-  if (env.WARDEN_REDIS_CLUSTER_NODES) {
-    return new Cluster(env.WARDEN_REDIS_CLUSTER_NODES, {
+/** Open the client (Cluster, Sentinel or URL); null when none is given. */
+export function connectRedis(o: RedisConnectOptions): Client | null {
+  const base = baseOptions(o);
+  if (o.cluster) {
+    return new Cluster(o.cluster, {
       redisOptions: base,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
@@ -56,31 +76,17 @@ export function connectRedis(env: Env): Client | null {
       slotsRefreshTimeout: 2000,
     });
   }
-  if (env.WARDEN_REDIS_SENTINELS) {
+  if (o.sentinel) {
     return new Redis({
       ...base,
-      sentinels: env.WARDEN_REDIS_SENTINELS,
-      name: env.WARDEN_REDIS_SENTINEL_NAME!,
+      sentinels: o.sentinel.nodes,
+      name: o.sentinel.name,
       sentinelRetryStrategy: retryStrategy,
-      ...(env.WARDEN_REDIS_PASSWORD ? { sentinelPassword: env.WARDEN_REDIS_PASSWORD } : {}),
+      ...(o.password ? { sentinelPassword: o.password } : {}),
     });
   }
-  if (env.REDIS_URL) return new Redis(env.REDIS_URL, base);
+  if (o.url) return new Redis(o.url, base);
   return null;
-}
-
-/** An insurance limiter that reports each use, so operators see when Redis was bypassed. */
-class InsuranceLimiter extends RateLimiterMemory {
-  constructor(
-    opts: LimiterOptions,
-    private readonly report: () => void,
-  ) {
-    super(opts);
-  }
-  override consume(key: string | number, points?: number, options?: Record<string, unknown>) {
-    this.report();
-    return super.consume(key, points, options);
-  }
 }
 
 function parseEntry(json: string): SetEntry | null {
@@ -126,41 +132,9 @@ function inTime<T>(command: () => Promise<T>, ms: number, health: Health): Promi
 }
 
 /**
- * An exact Redis limiter (every request one round trip) with a hard deadline and one insurance
- * limiter answering instead when Redis is late or failing. For counters that block for a time once
- * over (`blockDuration`, which the store contract offers), where a lease would blur the block; no
- * limiter of warden's asks for one today (limits, bans and sign-in failures are leased).
- */
-class DeadlineLimiter implements Limiter {
-  constructor(
-    private readonly redis: RateLimiterRedis,
-    private readonly insurance: RateLimiterMemory,
-    private readonly ms: number,
-    private readonly health: Health,
-  ) {}
-
-  async consume(key: string, points = 1): Promise<RateLimiterRes> {
-    // RateLimiterRedis rejects with a RateLimiterRes over the limit: an answer, not an outage.
-    const answer = () =>
-      this.redis.consume(key, points).then(
-        (res) => ({ over: false, res }),
-        (e: unknown) => (e instanceof RateLimiterRes ? { over: true, res: e } : Promise.reject(e)),
-      );
-    const r = await inTime(answer, this.ms, this.health);
-    if (r === 'unavailable') return this.insurance.consume(key, points);
-    if (r.value.over) throw r.value.res;
-    return r.value.res;
-  }
-
-  delete(key: string): Promise<boolean> {
-    return this.redis.delete(key);
-  }
-}
-
-/**
  * Take up to ARGV[2] requests of a fixed window of ARGV[3] ms whose limit is ARGV[1]. The counter
- * is RateLimiterRedis's (an integer with the window as its TTL), so both can share it; it never
- * passes the limit here. Returns { granted, count after, ms left in the window }.
+ * is an integer with the window as its TTL; it never passes the limit. Returns { granted, count
+ * after, ms left in the window }.
  */
 const LEASE_SCRIPT = `
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -180,12 +154,19 @@ type LeaseClient = Client & {
   wardenLease(key: string, limit: number, want: number, windowMs: number): Promise<[number, number, number]>;
 };
 
+/** Redis store options. */
+export interface RedisStoreOptions {
+  /** A limiter's Redis command gives up after this long, and the insurance limiter answers (default 250). */
+  timeoutMs?: number;
+  clock?: Clock;
+}
+
 /** Build the store over a connected client. `prefix` starts every key and channel. */
 export function createRedisStore(
   client: Client,
   prefix: string,
   events: RedisStoreEvents = {},
-  timeoutMs = 250,
+  { timeoutMs = 250, clock = systemClock }: RedisStoreOptions = {},
 ): Store {
   const subscribers: Client[] = [];
   if (!('wardenLease' in client)) client.defineCommand('wardenLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
@@ -193,8 +174,8 @@ export function createRedisStore(
   let lastOk = 0;
   let lastFail = 0;
   const health: Health = {
-    ok: () => void (lastOk = Date.now()),
-    fail: () => void (lastFail = Date.now()),
+    ok: () => void (lastOk = clock.now()),
+    fail: () => void (lastFail = clock.now()),
   };
   client.on('error', (err: Error) => events.onError?.(err));
   for (const state of ['ready', 'close', 'reconnecting', 'end'])
@@ -208,7 +189,7 @@ export function createRedisStore(
     return {
       async all() {
         const raw = await client.hgetall(key);
-        const now = Date.now();
+        const now = clock.now();
         // The marker field is written with the first entry and never removed: a hash without it was lost.
         const lost = !(MARKER in raw);
         delete raw[MARKER];
@@ -287,46 +268,35 @@ export function createRedisStore(
     kind: 'redis',
     records,
     limiter(o: LimiterOptions) {
-      const insurance = new InsuranceLimiter({ ...o, keyPrefix: `insurance:${o.keyPrefix}` }, () =>
-        events.onInsurance?.(o.keyPrefix),
-      );
-      if (!o.blockDuration) {
-        // RateLimiterRedis's key for the same counter: `<prefix><keyPrefix>:<key>`.
-        const counter = (key: string) => `${prefix}${o.keyPrefix}:${key}`;
-        return new LeasedLimiter(o.points, o.duration * 1000, {
-          acquire: async (key, want) => {
-            if (client.status !== 'ready') return 'unavailable';
-            const r = await inTime(
-              () => leaseClient.wardenLease(counter(key), o.points, want, o.duration * 1000),
-              timeoutMs,
-              health,
-            );
-            if (r === 'unavailable') return 'unavailable';
-            const [granted, used, ttlMs] = r.value;
-            return { granted, used, ttlMs };
-          },
-          insurance: (key) => insurance.consume(key),
-          remove: async (key) => (await client.del(counter(key))) > 0,
-        });
-      }
-      const redis = new RateLimiterRedis({
-        storeClient: client,
-        keyPrefix: `${prefix}${o.keyPrefix}`,
-        points: o.points,
-        duration: o.duration,
-        blockDuration: o.blockDuration ?? 0,
-        // Once a client is over its limit, refuse it from memory until the window ends: no Redis call.
-        inMemoryBlockOnConsumed: o.points + 1,
-        ...(o.blockDuration ? { inMemoryBlockDuration: o.blockDuration } : {}),
-        rejectIfRedisNotReady: true,
-      });
-      return new DeadlineLimiter(redis, insurance, timeoutMs, health);
+      // Counts in memory, with the same limit, the requests Redis could not answer in time.
+      const insurance = new MemoryLimiter(o.points, o.duration * 1000, clock);
+      // The counter's key: `<prefix><keyPrefix>:<key>`.
+      const counter = (key: string) => `${prefix}${o.keyPrefix}:${key}`;
+      const source: LeaseSource = {
+        acquire: async (key, want) => {
+          if (client.status !== 'ready') return 'unavailable';
+          const r = await inTime(
+            () => leaseClient.wardenLease(counter(key), o.points, want, o.duration * 1000),
+            timeoutMs,
+            health,
+          );
+          if (r === 'unavailable') return 'unavailable';
+          const [granted, used, ttlMs] = r.value;
+          return { granted, used, ttlMs };
+        },
+        insurance: (key) => {
+          events.onInsurance?.(o.keyPrefix);
+          return insurance.consume(key);
+        },
+        remove: async (key) => (await client.del(counter(key))) > 0,
+      };
+      return new LeasedLimiter(o.points, o.duration * 1000, source, clock);
     },
     set,
     status() {
       const s = client.status;
       // Connected but failing or timing out on its latest commands (within 5 s): not ready.
-      const failing = lastFail > lastOk && Date.now() - lastFail < 5000;
+      const failing = lastFail > lastOk && clock.now() - lastFail < 5000;
       return { ready: s === 'ready' && !failing, detail: failing ? `${s}, commands failing` : s };
     },
     waitReady(timeoutMs) {

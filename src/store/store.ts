@@ -1,25 +1,34 @@
 // The store contract: what limits, bans and revocations need from a backend (memory or Redis).
-import type { RateLimiterRes } from 'rate-limiter-flexible';
 
 /** Options of one counter family. */
 export interface LimiterOptions {
   /** Distinct per limit name and configuration, so a changed limit starts fresh. */
   keyPrefix: string;
+  /** Requests admitted per window. */
   points: number;
-  /** Seconds. */
+  /** The window's length, in seconds. */
   duration: number;
-  /** Seconds to keep a key blocked once it exceeds `points` (bans); 0 = until the window ends. */
-  blockDuration?: number;
 }
 
-/** A counter family: resolves under the limit, rejects with a RateLimiterRes over it. */
+/** One request counted against a limit. Read-only: a limiter may hand one answer to several requests. */
+export interface LimitResult {
+  /** False over the limit. */
+  readonly allowed: boolean;
+  /** Requests the window still admits after this one (for a shared counter, as of its last answer). */
+  readonly remaining: number;
+  /** Milliseconds until the window ends (when the limit starts afresh). */
+  readonly resetMs: number;
+}
+
+/** A counter family of fixed windows. */
 export interface Limiter {
-  consume(key: string, points?: number): Promise<RateLimiterRes>;
+  /** Count one request of `key`; over the limit is an answer (allowed: false), only a store error rejects. */
+  consume(key: string): Promise<LimitResult>;
   /**
-   * Answer without a promise when the answer is in this process (`over` when the limit is
-   * exceeded); null when only the store can answer (call consume). Absent: always ask consume.
+   * Count one request of `key` without a promise when this process can answer; null when only the
+   * store can (call consume). Absent: always ask consume.
    */
-  consumeSync?(key: string): { over: boolean; res: RateLimiterRes } | null;
+  consumeSync?(key: string): LimitResult | null;
   delete(key: string): Promise<boolean>;
 }
 

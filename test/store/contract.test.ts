@@ -2,10 +2,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RateLimiterRes } from 'rate-limiter-flexible';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadEnv } from '../../src/config/load.js';
 import { openStore } from '../../src/services.js';
+import { createMemoryStore } from '../../src/store/memory.js';
 import { MirroredSet } from '../../src/store/mirror.js';
 import type { SetChange, Store } from '../../src/store/store.js';
 import { redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
@@ -24,21 +25,15 @@ function contract(name: string, make: () => Promise<{ a: Store; b: Store }>) {
       await b.close();
     });
 
-    it('counts a limit and rejects over it with the time to wait', async () => {
+    it('counts a limit and refuses over it with the time to wait', async () => {
       const l = a.limiter({ keyPrefix: `t1:${Math.random()}`, points: 2, duration: 60 });
-      await l.consume('k');
-      await l.consume('k');
-      const err = await l.consume('k').catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(RateLimiterRes);
-      expect((err as RateLimiterRes).msBeforeNext).toBeGreaterThan(58_000);
-      await l.consume('other');
-    });
-
-    it('blocks for blockDuration once over', async () => {
-      const l = a.limiter({ keyPrefix: `t2:${Math.random()}`, points: 1, duration: 1, blockDuration: 30 });
-      await l.consume('k');
-      const err = (await l.consume('k').catch((e: unknown) => e)) as RateLimiterRes;
-      expect(err.msBeforeNext).toBeGreaterThan(20_000);
+      expect(await l.consume('k')).toMatchObject({ allowed: true, remaining: 1 });
+      expect(await l.consume('k')).toMatchObject({ allowed: true, remaining: 0 });
+      const over = await l.consume('k');
+      expect(over).toMatchObject({ allowed: false, remaining: 0 });
+      expect(over.resetMs).toBeGreaterThan(58_000);
+      expect(over.resetMs).toBeLessThanOrEqual(60_000);
+      expect((await l.consume('other')).allowed).toBe(true);
     });
 
     it('keeps set entries, removes them, and drops expired ones', async () => {
@@ -140,12 +135,7 @@ redisDescribe('redis store', () => {
     // Bursts of 40 concurrent requests on each replica, one client, until both refuse a whole burst.
     for (let round = 0; round < 200; round++) {
       const burst = [la!, lb!].flatMap((l) =>
-        Array.from({ length: 40 }, () =>
-          l.consume('client').then(
-            () => true,
-            (e: unknown) => (e instanceof RateLimiterRes ? false : Promise.reject(e)),
-          ),
-        ),
+        Array.from({ length: 40 }, () => l.consume('client').then((r) => r.allowed)),
       );
       const r = await Promise.all(burst);
       allowed += r.filter(Boolean).length;
@@ -163,25 +153,69 @@ redisDescribe('redis store', () => {
   });
 });
 
-describe('memory limiter, synchronous path', () => {
-  it('counts exactly like the promise path', async () => {
+describe('memory limiter', () => {
+  // Both read the same stopped clock, so even on a loaded machine the times compare exactly.
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("counts exactly like rate-limiter-flexible's RateLimiterMemory, in this tick", async () => {
     const store = openStore(loadEnv({}));
-    for (const [points, blockDuration] of [
-      [3, 0],
-      [2, 30],
-    ] as const) {
-      const viaPromise = store.limiter({ keyPrefix: `p${points}`, points, duration: 60, blockDuration });
-      const viaSync = store.limiter({ keyPrefix: `s${points}`, points, duration: 60, blockDuration });
-      for (let i = 0; i < points + 3; i++) {
-        const a = await viaPromise.consume('k').then(
+    for (const points of [3, 2]) {
+      const reference = new RateLimiterMemory({ points, duration: 60 });
+      const ours = store.limiter({ keyPrefix: `m${points}`, points, duration: 60 });
+      const compare = async (step: string) => {
+        const a = await reference.consume('k').then(
           (r) => ({ over: false, r }),
           (r: RateLimiterRes) => ({ over: true, r }),
         );
-        const b = viaSync.consumeSync!('k')!;
-        expect(b.over, `request ${i + 1}`).toBe(a.over);
-        expect(b.res.consumedPoints).toBe(a.r.consumedPoints);
-        expect(Math.abs(b.res.msBeforeNext - a.r.msBeforeNext)).toBeLessThan(50);
+        const b = ours.consumeSync!('k')!;
+        expect(b, step).toEqual({
+          allowed: !a.over,
+          remaining: a.r.remainingPoints,
+          resetMs: a.r.msBeforeNext,
+        });
+      };
+      for (let i = 0; i < points + 3; i++) {
+        await compare(`request ${i + 1}`);
+        vi.advanceTimersByTime(7_000);
       }
+      // The window ends at its duration for both, and a new one opens.
+      vi.advanceTimersByTime(60_000 - 7_000 * (points + 3) - 1);
+      await compare('last ms of the window');
+      vi.advanceTimersByTime(1);
+      await compare('first ms of the next window');
+      // The promise path counts on the same windows.
+      expect(await ours.consume('k')).toEqual({ allowed: true, remaining: points - 2, resetMs: 60_000 });
+      expect((await ours.consume('other')).allowed).toBe(true);
     }
+  });
+});
+
+describe('memory store on an injected clock', () => {
+  it('takes every time from the clock: windows, record lifetimes, set expiry', async () => {
+    let now = 1_000_000;
+    const store = createMemoryStore({ clock: { now: () => now } });
+    const l = store.limiter({ keyPrefix: 'c', points: 1, duration: 60 });
+    expect(l.consumeSync!('k')!.allowed).toBe(true);
+    now += 59_999;
+    expect(l.consumeSync!('k')).toEqual({ allowed: false, remaining: 0, resetMs: 1 });
+    now += 1;
+    expect(l.consumeSync!('k')).toEqual({ allowed: true, remaining: 0, resetMs: 60_000 });
+    const r = store.records('r');
+    await r.put('id', 'v', 1000);
+    now += 999;
+    expect(await r.get('id')).toBe('v');
+    now += 1;
+    expect(await r.get('id')).toBeNull();
+    const s = store.set('s', { persistent: false });
+    await s.add({ id: 'x', createdAt: now, expiresAt: now + 10 });
+    expect((await s.all()).entries).toHaveLength(1);
+    now += 10;
+    expect((await s.all()).entries).toHaveLength(0);
+    await store.close();
   });
 });

@@ -1,6 +1,5 @@
 // The leased limiter's bookkeeping against a scripted shared counter: one question per client at a
 // time, leases sized by what is left, refusals remembered, the insurance answering when the counter cannot.
-import { RateLimiterRes } from 'rate-limiter-flexible';
 import { describe, expect, it } from 'vitest';
 import {
   LEASE_SHARE,
@@ -10,6 +9,7 @@ import {
   type Grant,
   type LeaseSource,
 } from '../../src/store/lease.js';
+import type { LimitResult } from '../../src/store/store.js';
 
 /** A shared fixed-window counter in memory, as the Redis script keeps it, recording every question. */
 function counter(limit: number, windowMs = 60_000, latency = false) {
@@ -29,7 +29,7 @@ function counter(limit: number, windowMs = 60_000, latency = false) {
     },
     insurance: async () => {
       insured++;
-      return new RateLimiterRes(0, 1000, 1, false);
+      return { allowed: true, remaining: 0, resetMs: 1000 };
     },
     remove: async () => true,
   };
@@ -48,11 +48,7 @@ function counter(limit: number, windowMs = 60_000, latency = false) {
   };
 }
 
-const outcome = (p: Promise<RateLimiterRes>) =>
-  p.then(
-    () => 'ok' as const,
-    (e: unknown) => (e instanceof RateLimiterRes ? ('over' as const) : Promise.reject(e)),
-  );
+const outcome = (p: Promise<LimitResult>) => p.then((r) => (r.allowed ? ('ok' as const) : ('over' as const)));
 
 describe('lease size', () => {
   it('asks for one request when nothing is known, a share of what is left otherwise, and never less than the waiting requests', () => {
@@ -78,7 +74,7 @@ describe('leased limiter', () => {
     for (let i = 0; i < 1000; i++) {
       const r = l.consumeSync('k');
       if (r) {
-        expect(r.over).toBe(false);
+        expect(r.allowed).toBe(true);
         inTick++;
       } else await l.consume('k');
     }
@@ -108,7 +104,7 @@ describe('leased limiter', () => {
   it('admits exactly the limit when the window runs out, then refuses from memory until the window ends', async () => {
     let now = 1_000_000;
     const c = counter(500, 10_000);
-    const l = new LeasedLimiter(500, 10_000, c.source, () => now);
+    const l = new LeasedLimiter(500, 10_000, c.source, { now: () => now });
     const results: string[] = [];
     for (let round = 0; round < 30; round++)
       results.push(...(await Promise.all(Array.from({ length: 20 }, () => outcome(l.consume('k'))))));
@@ -116,8 +112,8 @@ describe('leased limiter', () => {
     expect(results.slice(500).every((r) => r === 'over')).toBe(true);
     const questions = c.asked.length;
     const refused = l.consumeSync('k');
-    expect(refused?.over).toBe(true);
-    expect(refused?.res.msBeforeNext).toBeGreaterThan(9_000);
+    expect(refused?.allowed).toBe(false);
+    expect(refused?.resetMs).toBeGreaterThan(9_000);
     expect(c.asked.length).toBe(questions);
     // A new window: the counter is asked again, for one request (nothing is known of this window).
     now += 10_001;
@@ -134,6 +130,17 @@ describe('leased limiter', () => {
     c.setDown(false);
     await l.consume('k');
     expect(c.asked).toEqual([1]);
+  });
+
+  it('reports what the window still admits, counting the unused part of the lease', async () => {
+    const c = counter(100);
+    const l = new LeasedLimiter(100, 60_000, c.source);
+    expect(await l.consume('k')).toMatchObject({ allowed: true, remaining: 99 });
+    // A lease of 3 (a 32nd of what is left): one used now, two left in memory.
+    expect(await l.consume('k')).toMatchObject({ allowed: true, remaining: 98 });
+    expect(c.asked).toEqual([1, 3]);
+    expect(l.consumeSync('k')).toMatchObject({ allowed: true, remaining: 97 });
+    expect(l.consumeSync('k')?.resetMs).toBeGreaterThan(59_000);
   });
 
   it('keeps clients apart', async () => {
@@ -162,17 +169,17 @@ describe('leased limiter', () => {
         used += granted;
         return { granted, used, ttlMs: start + windowMs - t };
       },
-      insurance: async () => new RateLimiterRes(0, 0, 0, false),
+      insurance: async () => ({ allowed: true, remaining: 0, resetMs: 0 }),
       remove: async () => true,
     };
-    const l = new LeasedLimiter(limit, windowMs, source, () => now);
+    const l = new LeasedLimiter(limit, windowMs, source, { now: () => now });
     await l.consume('k');
     await l.consume('k');
     expect(calls).toBe(2);
     // Just before this replica's window ends, the counter (its clock 20 ms ahead) has started the next one.
     [now, skew] = [9_990, 20];
-    while (calls === 2) expect(l.consumeSync('k')?.over).toBe(false);
-    for (let i = 0; i < 6; i++) expect(l.consumeSync('k')?.over).toBe(false);
+    while (calls === 2) expect(l.consumeSync('k')?.allowed).toBe(true);
+    for (let i = 0; i < 6; i++) expect(l.consumeSync('k')?.allowed).toBe(true);
     await new Promise((r) => setImmediate(r));
     await new Promise((r) => setImmediate(r));
     // The grant of the new window lands while 10 requests of the old lease are left: they are dropped.
@@ -192,7 +199,7 @@ describe('leased limiter', () => {
         used += want;
         return { granted: want, used, ttlMs: 60_000 };
       },
-      insurance: async () => new RateLimiterRes(0, 0, 0, false),
+      insurance: async () => ({ allowed: true, remaining: 0, resetMs: 0 }),
       remove: async () => true,
     };
     const l = new LeasedLimiter(1_000_000, 60_000, source);
