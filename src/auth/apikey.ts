@@ -9,6 +9,7 @@ import { AuthError } from './errors.js';
 import { presentedJwt } from './jwt.js';
 import type { Revocations } from './revocations.js';
 import type { Identity } from './identity.js';
+import { headerSafe } from '../util/header-safe.js';
 
 /** Longest credential warden will hash; longer ones are refused unread. */
 export const MAX_CREDENTIAL_LENGTH = 4096;
@@ -24,17 +25,6 @@ export interface KeyTable {
   byHash: ReadonlyMap<string, KeyRecord>;
   bySubject: ReadonlyMap<string, KeyRecord>;
   entries: readonly KeyEntry[];
-}
-
-/**
- * A value for an HTTP header: HTTP carries bytes, not Unicode, so characters outside printable
- * ASCII are percent-encoded as UTF-8 (`山田` → `%E5%B1%B1%E7%94%B0`), and so is `%` itself
- * (`%25`), so that no plain value can spell another's encoding: decodeURIComponent gives the original.
- */
-export function headerSafe(value: string): string {
-  return /^[\x20-\x24\x26-\x7e]*$/.test(value)
-    ? value
-    : value.replace(/[^\x20-\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c));
 }
 
 /** Hex SHA-256 of a key, as stored in the keys file. */

@@ -7,7 +7,7 @@ import type { AppDeps } from '../app.js';
 import { authenticate } from '../auth/chain.js';
 import type { Identity } from '../auth/identity.js';
 import { REVOCATION_TYPES, type RevocationType } from '../auth/revocations.js';
-import { duration } from '../config/policy-schema.js';
+import { duration } from '../util/duration.js';
 import { rolesGrant } from '../policy/permissions.js';
 import { canonicalizePath, matchKey } from '../request/canonical-path.js';
 import { parseAddress } from '../request/client-ip.js';
