@@ -16,12 +16,17 @@ export type Authenticator = (
 const outcome = (r: Identity | AuthError): AuthOutcome =>
   r instanceof AuthError ? { error: r } : { identity: r };
 
-/** Run the chain in order. A credential header no authenticator claims is refused, never ignored. */
+/**
+ * Run the chain in order. A credential header no authenticator claims is refused, never ignored; so
+ * is a duplicated one (where the headers can tell), unread.
+ */
 export function authenticate(
   chain: readonly Authenticator[],
   req: RequestDescription,
   now: number,
 ): AuthOutcome | Promise<AuthOutcome> {
+  if (req.headers.duplicated?.('authorization') || req.headers.duplicated?.('x-api-key'))
+    return { error: new AuthError('invalid_credentials', 'malformed') };
   // Two warden credentials at once (X-API-Key and a Bearer token) are ambiguous: refuse, never pick one.
   const authz = req.headers.get('authorization');
   if (req.headers.get('x-api-key') !== undefined && authz !== undefined && /^bearer\s/i.test(authz)) {

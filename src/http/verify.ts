@@ -161,18 +161,6 @@ function withAssertion(
   });
 }
 
-/** Run the authenticator chain on a described request; a duplicated credential header is refused unread. */
-export function authenticateRequest(
-  chain: readonly Authenticator[],
-  req: RequestDescription,
-  headers: HeaderMap,
-  now: number,
-): AuthOutcome | Promise<AuthOutcome> {
-  if (headers.duplicated('authorization') || headers.duplicated('x-api-key'))
-    return { error: new AuthError('invalid_credentials', 'malformed') };
-  return authenticate(chain, req, now);
-}
-
 function decideAndRespond(
   deps: VerifyDeps,
   dialect: Dialect,
@@ -205,7 +193,7 @@ function decideAndRespond(
   noteRequest(ev, req);
   const runtime = deps.state.current;
   const now = deps.now();
-  const auth = authenticateRequest(runtime.chain, req, raw.headers, now);
+  const auth = authenticate(runtime.chain, req, now);
   // Only a token's first signature check is asynchronous; everything else answers in this tick.
   return auth instanceof Promise
     ? auth.then((a) => authorize(deps, dialect, ev, req, runtime, now, a))
