@@ -50,7 +50,11 @@ export function attachSignIn(
     now: Date.now,
     log,
   });
-  if (signIn) services.sessionAuth = (mapping) => sessionAuthenticator(signIn, mapping);
+  if (signIn)
+    services.sessionAuth = {
+      cookie: signIn.sessions.cookies.sessionName,
+      authenticator: (mapping) => sessionAuthenticator(signIn, mapping),
+    };
   return {
     loginUrl: signIn?.loginUrl,
     routes: signIn ? oauth2Routes(signIn) : null,
