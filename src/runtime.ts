@@ -1,7 +1,7 @@
 // The runtime: one compiled policy version, swapped atomically on reload, over long-lived shared services.
 import { authenticateCert, authenticateKey, compileKeys, type KeyTable } from './auth/apikey.js';
 import type { ClientCertSource } from './auth/client-cert.js';
-import type { Authenticator } from './auth/chain.js';
+import type { Authenticator, Chain } from './auth/chain.js';
 import { claimsMapping, type ClaimsMapping } from './auth/claims.js';
 import { JwtAuthenticator, type JwtVerifier } from './auth/jwt.js';
 import type { Revocations } from './auth/revocations.js';
@@ -24,8 +24,11 @@ export interface Shared {
   jwt: JwtVerifier | null;
   /** Verified tokens each policy version remembers (WARDEN_JWT_CACHE_SIZE). */
   jwtCacheSize: number;
-  /** The sign-in session authenticator for a policy version's claims mapping; absent without sign-in. */
-  sessionAuth?: ((mapping: ClaimsMapping) => Authenticator) | null;
+  /**
+   * Sign-in sessions (built by oauth2/attach.ts before the first runtime; absent without sign-in): the
+   * name of the cookie that carries one, and the session authenticator for a policy version's claims mapping.
+   */
+  sessionAuth?: { cookie: string; authenticator: (mapping: ClaimsMapping) => Authenticator } | null;
   /** Whose headers carry a verified client certificate (WARDEN_CLIENT_CERT). */
   clientCert?: ClientCertSource;
 }
@@ -35,7 +38,7 @@ export interface Runtime {
   readonly version: number;
   readonly policy: CompiledPolicy;
   readonly keys: KeyTable;
-  readonly chain: readonly Authenticator[];
+  readonly chain: Chain;
   /** The bearer-JWT authenticator in `chain`, if issuers are configured (its cache is per version). */
   readonly jwt: JwtAuthenticator | null;
   readonly limits: RateLimits;
@@ -63,18 +66,25 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
   // Roles come through this version's claims mapping, so verified tokens are remembered per version.
   const mapping = claimsMapping(docs.policy);
   const jwt = shared.jwt ? new JwtAuthenticator(shared.jwt, mapping, revocations, shared.jwtCacheSize) : null;
-  const chain: Authenticator[] = [(req, now) => authenticateKey(keys, req, now, revocations)];
-  if (jwt) chain.push((req, now) => jwt.authenticate(req, now));
-  if (shared.sessionAuth) chain.push(shared.sessionAuth(mapping));
+  const authenticators: Authenticator[] = [(c, req, now) => authenticateKey(keys, c, req, now, revocations)];
+  if (jwt) authenticators.push((c, _req, now) => jwt.authenticate(c, now));
+  if (shared.sessionAuth) authenticators.push(shared.sessionAuth.authenticator(mapping));
   // A transport credential comes last: an explicit key or token in the request takes precedence.
   const certSource = shared.clientCert ?? 'off';
-  if (certSource !== 'off' && keys.bySubject.size > 0)
-    chain.push((req, now) => authenticateCert(keys, certSource, req, now, revocations));
+  const readsCert = certSource !== 'off' && keys.bySubject.size > 0;
+  if (readsCert) authenticators.push((c, req, now) => authenticateCert(keys, c, req, now, revocations));
+  const chain: Chain = Object.freeze({
+    sources: Object.freeze({
+      sessionCookie: shared.sessionAuth?.cookie ?? null,
+      clientCert: readsCert ? certSource : 'off',
+    }),
+    authenticators: Object.freeze(authenticators),
+  });
   return Object.freeze({
     version: (previous?.version ?? 0) + 1,
     policy,
     keys,
-    chain: Object.freeze(chain),
+    chain,
     jwt,
     limits: new RateLimits(shared.store, policy.rateLimits, previous?.limits),
     bans: sameBans

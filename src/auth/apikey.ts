@@ -4,11 +4,12 @@ import type { BlockList } from 'node:net';
 import type { KeyEntry, KeysFile } from '../config/keys-schema.js';
 import { compileCidrs, inList } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
-import { normalizeDn, verifiedSubject, type ClientCertSource } from './client-cert.js';
+import { normalizeDn } from './client-cert.js';
+import type { Credentials } from './credentials.js';
 import { AuthError } from './errors.js';
-import { presentedJwt } from './jwt.js';
 import type { Revocations } from './revocations.js';
 import type { Identity } from './identity.js';
+import { headerSafe } from '../util/header-safe.js';
 
 /** Longest credential warden will hash; longer ones are refused unread. */
 export const MAX_CREDENTIAL_LENGTH = 4096;
@@ -24,17 +25,6 @@ export interface KeyTable {
   byHash: ReadonlyMap<string, KeyRecord>;
   bySubject: ReadonlyMap<string, KeyRecord>;
   entries: readonly KeyEntry[];
-}
-
-/**
- * A value for an HTTP header: HTTP carries bytes, not Unicode, so characters outside printable
- * ASCII are percent-encoded as UTF-8 (`山田` → `%E5%B1%B1%E7%94%B0`), and so is `%` itself
- * (`%25`), so that no plain value can spell another's encoding: decodeURIComponent gives the original.
- */
-export function headerSafe(value: string): string {
-  return /^[\x20-\x24\x26-\x7e]*$/.test(value)
-    ? value
-    : value.replace(/[^\x20-\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c));
 }
 
 /** Hex SHA-256 of a key, as stored in the keys file. */
@@ -74,25 +64,18 @@ export function compileKeys(file: KeysFile): KeyTable {
   return { byHash, bySubject, entries: file.keys };
 }
 
-/** The API key a request presents, if any: `X-API-Key`, else a non-JWT `Authorization: Bearer`. */
-export function presentedKey(req: RequestDescription): string | null {
-  const header = req.headers.get('x-api-key');
-  if (header !== undefined) return header.trim();
-  const authz = req.headers.get('authorization');
-  if (authz === undefined || authz.length < 7 || authz.slice(0, 7).toLowerCase() !== 'bearer ') return null;
-  // A JWT (or JWE) belongs to the JWT authenticator; without trusted issuers nobody claims it.
-  if (presentedJwt(req) !== null) return null;
-  return authz.slice(7).trim();
-}
-
-/** Authenticate by API key: identity, AuthError for a bad key, or null when none is presented. */
+/**
+ * Authenticate by API key (`X-API-Key`, or `Authorization: Bearer` without a JWT's dots): identity,
+ * AuthError for a bad key, or null when none is presented.
+ */
 export function authenticateKey(
   table: KeyTable,
+  creds: Credentials,
   req: RequestDescription,
   now: number,
   revocations: Revocations | null = null,
 ): Identity | AuthError | null {
-  const key = presentedKey(req);
+  const key = creds.apiKey;
   if (key === null) return null;
   if (key.length === 0 || key.length > MAX_CREDENTIAL_LENGTH)
     return new AuthError('invalid_credentials', 'malformed');
@@ -108,12 +91,12 @@ export function authenticateKey(
  */
 export function authenticateCert(
   table: KeyTable,
-  source: ClientCertSource,
+  creds: Credentials,
   req: RequestDescription,
   now: number,
   revocations: Revocations | null = null,
 ): Identity | AuthError | null {
-  const subject = verifiedSubject(source, req);
+  const subject = creds.certSubject;
   if (subject === null) return null;
   const dn = normalizeDn(subject);
   const record = dn === null ? undefined : table.bySubject.get(dn);

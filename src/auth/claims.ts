@@ -1,9 +1,9 @@
 // Claims → identity: subject, name, email and roles from a verified token, every value type-checked.
 import type { IssuerConfig } from '../config/issuers-schema.js';
 import type { PolicyFile } from '../config/policy-schema.js';
-import { headerSafe } from './apikey.js';
 import { AuthError } from './errors.js';
 import type { Identity } from './identity.js';
+import { headerSafe } from '../util/header-safe.js';
 
 /** The policy's `claims:` section, compiled: where roles are and what IdP groups mean. */
 export interface ClaimsMapping {

@@ -3,7 +3,7 @@ import { hash } from 'node:crypto';
 import { errors, type JWTPayload } from 'jose';
 import type { IssuerConfig } from '../config/issuers-schema.js';
 import { ASYMMETRIC_ALGORITHMS } from '../config/issuers-schema.js';
-import type { RequestDescription } from '../request/description.js';
+import type { Credentials } from './credentials.js';
 import { identityFromClaims, type ClaimsMapping } from './claims.js';
 import { AuthError, type TokenFailureCause, type AuthFailureCause } from './errors.js';
 import type { Identity } from './identity.js';
@@ -59,15 +59,6 @@ function decodeSegment(segment: string): Record<string, unknown> | null {
   } catch {
     return null;
   }
-}
-
-/** The bearer token of a request that is shaped like a JWT or JWE: dot-separated parts (API keys have no dots). */
-export function presentedJwt(req: RequestDescription): string | null {
-  const authz = req.headers.get('authorization');
-  if (authz === undefined || authz.length < 10 || authz.slice(0, 7).toLowerCase() !== 'bearer ') return null;
-  const token = authz.slice(7).trim();
-  const dot = token.indexOf('.');
-  return dot !== -1 && token.indexOf('.', dot + 1) !== -1 ? token : null;
 }
 
 /** Every issuer's keys and the strict checks; lives as long as the process. */
@@ -234,11 +225,8 @@ export class JwtAuthenticator {
   }
 
   /** An identity (cached), an AuthError, a pending verification, or null when no JWT is presented. */
-  authenticate(
-    req: RequestDescription,
-    now: number,
-  ): Identity | AuthError | Promise<Identity | AuthError> | null {
-    const token = presentedJwt(req);
+  authenticate(creds: Credentials, now: number): Identity | AuthError | Promise<Identity | AuthError> | null {
+    const token = creds.jwt;
     if (token === null) return null;
     if (token.length > MAX_TOKEN_LENGTH) return refuse('too_large');
     const key = hash('sha256', token, 'base64');

@@ -2,12 +2,17 @@
 // timeout and a size limit, reduced to the keys warden may verify with.
 import type { JSONWebKeySet } from 'jose';
 import { isAllowedIdpUrl } from '../config/issuers-schema.js';
-import type { KeySetOptions } from './jwks.js';
 
 /** Largest discovery document or key set warden reads. */
 const MAX_DOCUMENT_BYTES = 512 * 1024;
 
-async function getJson(url: string, opts: KeySetOptions, accept: string): Promise<unknown> {
+/** How a document is fetched: the fetch function and the time allowed, in milliseconds. */
+export interface DocumentFetch {
+  fetch: typeof fetch;
+  timeoutMs: number;
+}
+
+async function getJson(url: string, opts: DocumentFetch, accept: string): Promise<unknown> {
   const res = await opts.fetch(url, {
     headers: { accept },
     redirect: 'error',
@@ -30,7 +35,7 @@ async function getJson(url: string, opts: KeySetOptions, accept: string): Promis
 }
 
 /** OpenID discovery: the jwks_uri of an issuer whose metadata names exactly that issuer. */
-export async function discoverJwksUri(issuer: string, opts: KeySetOptions): Promise<string> {
+export async function discoverJwksUri(issuer: string, opts: DocumentFetch): Promise<string> {
   const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
   const meta = await getJson(url, opts, 'application/json');
   if (!meta || typeof meta !== 'object') throw new Error(`discovery document at ${url} is not a JSON object`);
@@ -74,6 +79,6 @@ function signingKeys(json: unknown): JSONWebKeySet {
 }
 
 /** Fetch a key set and keep its public signature keys. */
-export async function fetchSigningKeys(jwksUri: string, opts: KeySetOptions): Promise<JSONWebKeySet> {
+export async function fetchSigningKeys(jwksUri: string, opts: DocumentFetch): Promise<JSONWebKeySet> {
   return signingKeys(await getJson(jwksUri, opts, 'application/jwk-set+json, application/json'));
 }

@@ -1,7 +1,7 @@
 // Environment variables of the audit trail and the metrics endpoint (spread into envSchema).
 import { z } from 'zod';
 import { absoluteHttpUrl, headerLine } from './env-values.js';
-import { duration } from './policy-schema.js';
+import { duration } from '../util/duration.js';
 
 /** The audit sinks warden can write to. */
 export const AUDIT_SINKS = ['stdout', 'file', 'webhook'] as const;

@@ -1,6 +1,7 @@
 // zod schema of the environment: the only place that knows variable names and defaults.
 import { z } from 'zod';
-import { cidrList, duration } from './policy-schema.js';
+import { duration } from '../util/duration.js';
+import { cidrList } from './cidr-list.js';
 import { absoluteHttpUrl, headerLine } from './env-values.js';
 import { auditEnv, auditEnvCrossCheck } from './audit-env.js';
 import { signInCrossCheck, signInEnvShape } from './sign-in-schema.js';

@@ -1,7 +1,8 @@
 // JSON Schemas of the policy, keys, dev users and providers files, generated from the zod schemas (shipped in rbac/ for editors).
 import { z } from 'zod';
 import { keysSchema } from './keys-schema.js';
-import { duration, policySchema } from './policy-schema.js';
+import { duration } from '../util/duration.js';
+import { policySchema } from './policy-schema.js';
 import { devUsersSchema, providersSchema } from './sign-in-schema.js';
 
 type Json = Record<string, unknown>;

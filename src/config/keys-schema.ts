@@ -1,7 +1,7 @@
 // zod schema of the API keys file (CONTRACT.md "API keys file").
 import { z } from 'zod';
 import { normalizeDn } from '../auth/client-cert.js';
-import { cidrList } from './policy-schema.js';
+import { cidrList } from './cidr-list.js';
 import { repeatedField, type DocumentIssue } from './repeats.js';
 
 const ID = /^[A-Za-z0-9_.@-]{1,128}$/;

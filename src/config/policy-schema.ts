@@ -1,33 +1,8 @@
 // zod schema of the policy file (CONTRACT.md "Policy file"); cross-references checked in superRefine.
 import { z } from 'zod';
-import { compileCidrs, CidrError } from '../request/client-ip.js';
 import { compilePathPattern } from '../policy/matchers.js';
-
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
-const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
-
-/** `60s`, `5m`, `1h`, `500ms` or a number of seconds → seconds. */
-export const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const m = typeof v === 'number' ? [String(v), String(v), 's'] : DURATION.exec(v.trim());
-  const seconds = m ? Number(m[1]) * UNIT_SECONDS[m[2] ?? 's']! : NaN;
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    ctx.addIssue({ code: 'custom', message: `"${v}" is not a positive duration like 60s, 5m, 1h` });
-    return z.NEVER;
-  }
-  return seconds;
-});
-
-/** A list of CIDRs, each checked and compiled later into a BlockList. */
-export const cidrList = z.array(z.string()).superRefine((list, ctx) => {
-  list.forEach((entry, i) => {
-    try {
-      compileCidrs([entry]);
-    } catch (e) {
-      if (!(e instanceof CidrError)) throw e;
-      ctx.addIssue({ code: 'custom', path: [i], message: e.message });
-    }
-  });
-});
+import { duration } from '../util/duration.js';
+import { cidrList } from './cidr-list.js';
 
 const PERMISSION = /^(?:\*|[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)*(?::\*)?)$/;
 const permission = z

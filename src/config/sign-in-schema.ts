@@ -1,7 +1,7 @@
 // Browser sign-in settings: OIDC providers, sessions, cookies, redirects and dev users (issue 5).
 import { z } from 'zod';
 import { repeatedField, type DocumentIssue } from './repeats.js';
-import { duration } from './policy-schema.js';
+import { duration } from '../util/duration.js';
 import { isAllowedIdpUrl } from './issuers-schema.js';
 
 const idpUrl = z

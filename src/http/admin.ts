@@ -3,14 +3,16 @@ import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
-import type { AppDeps } from '../app.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import { authenticate } from '../auth/chain.js';
 import type { Identity } from '../auth/identity.js';
-import { REVOCATION_TYPES, type RevocationType } from '../auth/revocations.js';
-import { duration } from '../config/policy-schema.js';
+import { REVOCATION_TYPES, type Revocations, type RevocationType } from '../auth/revocations.js';
+import type { Metrics } from '../metrics.js';
+import { duration } from '../util/duration.js';
 import { rolesGrant } from '../policy/permissions.js';
 import { canonicalizePath, matchKey } from '../request/canonical-path.js';
 import { parseAddress } from '../request/client-ip.js';
+import type { RuntimeState } from '../runtime.js';
 import { HeaderMap } from './header-map.js';
 import { forbiddenResponse, limitedResponse, toResponse, unauthenticatedResponse } from './respond.js';
 
@@ -35,12 +37,21 @@ const revocationBody = z.strictObject({
 
 type Env = { Bindings: { incoming?: IncomingMessage } };
 
+/** What the admin API uses of the app's dependencies. */
+export interface AdminDeps {
+  state: RuntimeState;
+  now: () => number;
+  audit: AuditLog;
+  metrics: Pick<Metrics, 'revocations'>;
+  services: { revocations: Revocations };
+}
+
 function bad(c: Context, field: string, message: string) {
   return c.json({ error: 'bad_request', field, message }, 400, { 'cache-control': 'no-store' });
 }
 
 /** Routes under /admin. */
-export function adminRoutes(deps: AppDeps): Hono<Env> {
+export function adminRoutes(deps: AdminDeps): Hono<Env> {
   const admin = new Hono<Env>();
 
   // Authenticate with the current policy's keys; require warden:admin. Bans apply here too.

@@ -3,8 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import type { AuditLog } from '../audit/audit-log.js';
 import { auditRecord, type AuditedRequest } from '../audit/decision-record.js';
-import { authenticate, type Authenticator } from '../auth/chain.js';
-import { AuthError } from '../auth/errors.js';
+import { authenticate } from '../auth/chain.js';
 import { enforce } from '../limits/enforce.js';
 import type { Metrics } from '../metrics.js';
 import {
@@ -108,7 +107,7 @@ function run(
   if (!described.req) return conclude(deps, dialect, at, null, described.refusal);
   const req = described.req;
   // Only a token's first signature check is asynchronous; everything else answers in this tick.
-  const auth = authenticateRequest(at.runtime.chain, req, raw.headers, at.now);
+  const auth = authenticate(at.runtime.chain, req, at.now);
   return after(auth, (a) => judge(deps, dialect, at, req, a));
 }
 
@@ -195,16 +194,4 @@ function finish(deps: VerifyDeps, audited: AuditedRequest, out: Outcome | null, 
     else deps.metrics.rateLimited.inc({ limit: refused.refusal.name });
   }
   return a;
-}
-
-/** Run the authenticator chain on a described request; a duplicated credential header is refused unread. */
-export function authenticateRequest(
-  chain: readonly Authenticator[],
-  req: RequestDescription,
-  headers: HeaderMap,
-  now: number,
-): AuthOutcome | Promise<AuthOutcome> {
-  if (headers.duplicated('authorization') || headers.duplicated('x-api-key'))
-    return { error: new AuthError('invalid_credentials', 'malformed') };
-  return authenticate(chain, req, now);
 }

@@ -2,11 +2,9 @@
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
-import type { Authenticator } from '../auth/chain.js';
-import type { ClaimsMapping } from '../auth/claims.js';
 import type { Config } from '../config/load.js';
 import { compileCidrs } from '../request/client-ip.js';
-import type { RuntimeState } from '../runtime.js';
+import type { RuntimeState, Shared } from '../runtime.js';
 import type { Services } from '../services.js';
 import type { Clock } from '../util/clock.js';
 import type { OAuthEnv } from './request.js';
@@ -15,8 +13,8 @@ import { createSignIn, sessionAuthenticator } from './sign-in.js';
 
 /** What main.ts needs from sign-in: the chain's session authenticator, the login URL, the routes. */
 export interface AttachedSignIn {
-  /** The session authenticator of a policy version's claims mapping (`Shared.sessionAuth`); null without sign-in. */
-  sessionAuth: ((mapping: ClaimsMapping) => Authenticator) | null;
+  /** The session cookie's name and the authenticator of a policy version's claims mapping (`Shared.sessionAuth`); null without sign-in. */
+  sessionAuth: Shared['sessionAuth'];
   loginUrl: string | undefined;
   routes: Hono<OAuthEnv> | null;
   /** Set-Cookie that removes the session cookie, for /verify's refusals. */
@@ -58,7 +56,12 @@ export function attachSignIn(
     log,
   });
   return {
-    sessionAuth: signIn ? (mapping) => sessionAuthenticator(signIn, mapping) : null,
+    sessionAuth: signIn
+      ? {
+          cookie: signIn.sessions.cookies.sessionName,
+          authenticator: (mapping) => sessionAuthenticator(signIn, mapping),
+        }
+      : null,
     loginUrl: signIn?.loginUrl,
     routes: signIn ? oauth2Routes(signIn) : null,
     clearSessionCookie: signIn ? signIn.sessions.clearCookie() : null,

@@ -1,17 +1,28 @@
 // Role refresh with the IdP's refresh token: one replica at a time (a lock in the store), in the background.
-import { OidcErrors } from './oidc.js';
-import type { SignIn } from './sign-in.js';
-import type { SessionRecord } from '../session/sessions.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Sessions, SessionRecord } from '../session/sessions.js';
+import type { RecordBackend } from '../store/store.js';
+import { OidcErrors, type OidcProvider } from './oidc.js';
 
 /** How long one replica holds a session's refresh lock (also the pause before a failed refresh is retried). */
 const LOCK_MS = 30_000;
+
+/** What a refresh uses of sign-in. */
+export interface RefreshDeps {
+  providers: ReadonlyMap<string, OidcProvider>;
+  /** Where the refresh lock is taken. */
+  usedStates: RecordBackend;
+  sessions: Sessions;
+  audit: AuditLog;
+  now: () => number;
+}
 
 /**
  * Refresh a session's claims. The replica that takes the lock calls the IdP; the others keep
  * using the current record, so a rotating refresh token is never spent twice. A refresh the IdP
  * refuses ends the session; an unreachable IdP leaves it as it is until the next attempt.
  */
-export async function refreshSession(s: SignIn, key: string, record: SessionRecord): Promise<void> {
+export async function refreshSession(s: RefreshDeps, key: string, record: SessionRecord): Promise<void> {
   const provider = s.providers.get(record.provider);
   if (!provider || record.refreshToken === undefined) return;
   const lock = `refresh-lock:${key}`;

@@ -1,8 +1,14 @@
 // The decision trace: what decide() saw and why, collected only when `warden explain` or `warden test` asks.
 import type { Identity } from '../auth/identity.js';
 import type { CompiledPolicy, CompiledRule } from './compile.js';
-import type { Decision } from './decide.js';
 import { grants } from './permissions.js';
+
+/** What the trace keeps of a decision: the members every kind of decide()'s Decision has. */
+export interface TracedDecision {
+  kind: 'allow' | 'unauthenticated' | 'forbidden';
+  reason: string;
+  rule: number | null;
+}
 
 /** Why a rule did or did not match the request. */
 export type RuleVerdict = 'match' | 'methods' | 'host' | 'path';
@@ -16,7 +22,7 @@ export interface DecisionTracer {
   network(scope: 'global' | number, allowed: boolean): void;
   rule(rule: CompiledRule, verdict: RuleVerdict): void;
   permissions(policy: CompiledPolicy, rule: CompiledRule, identity: Identity): void;
-  decided(d: Decision): void;
+  decided(d: TracedDecision): void;
 }
 
 /** Which role grants one required permission (null: none of the identity's roles). */
@@ -31,7 +37,7 @@ export interface ReadingTrace {
   networks: { scope: 'global' | number; allowed: boolean }[];
   rules: { index: number; verdict: RuleVerdict }[];
   require: { rule: number; mode: 'any' | 'all'; checks: PermissionCheck[] } | null;
-  decision: { kind: Decision['kind']; reason: string; rule: number | null } | null;
+  decision: TracedDecision | null;
 }
 
 /** A tracer that records everything, in order, as plain data. */
@@ -68,7 +74,7 @@ export class TraceCollector implements DecisionTracer {
     this.current.require = { rule: rule.index, mode: rule.require.mode, checks };
   }
 
-  decided(d: Decision): void {
+  decided(d: TracedDecision): void {
     this.current.decision = { kind: d.kind, reason: d.reason, rule: d.rule };
   }
 }

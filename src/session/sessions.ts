@@ -108,8 +108,12 @@ export class Sessions {
    * The session a Cookie header names: null without a session cookie; an AuthError for a duplicated,
    * tampered, foreign, expired, idle, signed-out or revoked one.
    */
-  async open(cookieHeader: string | undefined, now: number): Promise<OpenSession | AuthError | null> {
-    const values = cookieValues(cookieHeader, this.cookies.sessionName);
+  open(cookieHeader: string | undefined, now: number): Promise<OpenSession | AuthError | null> {
+    return this.openValues(cookieValues(cookieHeader, this.cookies.sessionName), now);
+  }
+
+  /** The session the session cookie's values (every one the request sent) name, as {@link open}. */
+  async openValues(values: readonly string[], now: number): Promise<OpenSession | AuthError | null> {
     if (values.length === 0) return null;
     if (values.length > 1) return refuse('bad_session');
     const sealed = await this.sealer.unseal(values[0]!, now);
@@ -145,13 +149,15 @@ export class Sessions {
     return had;
   }
 
-  /** The authenticator for the /verify chain: `X-Auth-Method: session`. */
+  /**
+   * The authenticator for the /verify chain: `X-Auth-Method: session`. The chain reads the cookie
+   * named `cookies.sessionName` into the credentials.
+   */
   authenticator(mapping: ClaimsMapping, sources: ReadonlyMap<string, ClaimsSource>): Authenticator {
-    return (req, now) => {
-      const header = req.headers.get('cookie');
+    return (creds, _req, now) => {
       // No session cookie (other cookies, warden's own flow and CSRF cookies): not this authenticator's kind.
-      if (header === undefined || cookieValues(header, this.cookies.sessionName).length === 0) return null;
-      return this.open(header, now).then((s) =>
+      if (creds.session.length === 0) return null;
+      return this.openValues(creds.session, now).then((s) =>
         s === null
           ? refuse('session_ended')
           : s instanceof AuthError

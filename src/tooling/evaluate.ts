@@ -1,12 +1,13 @@
 // Evaluate one request offline, as /verify would, with the decision trace: the core of `warden explain` and `warden test`.
 import { BlockList } from 'node:net';
 import { authenticateKey, type KeyTable } from '../auth/apikey.js';
+import { authenticate, type Chain } from '../auth/chain.js';
+import { HEADERS_ONLY } from '../auth/credentials.js';
 import { AuthError } from '../auth/errors.js';
 import type { Identity } from '../auth/identity.js';
 import type { RateLimitSpec } from '../config/policy-schema.js';
 import { describeUrl } from '../http/dialects.js';
 import { HeaderMap } from '../http/header-map.js';
-import { authenticateRequest } from '../http/verify.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { decide, shadowDenial, type AuthOutcome } from '../policy/decide.js';
 import { TraceCollector, type ReadingTrace } from '../policy/trace.js';
@@ -134,7 +135,11 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
     identity = { kind: 'synthetic', roles: input.roles };
   } else {
     // Revocations live in the store of the running servers; offline, they are not consulted.
-    const outcome = authenticateRequest([(r, t) => authenticateKey(keys, r, t, null)], req, headers, now);
+    const chain: Chain = {
+      sources: HEADERS_ONLY,
+      authenticators: [(c, r, t) => authenticateKey(keys, c, r, t, null)],
+    };
+    const outcome = authenticate(chain, req, now);
     // API keys authenticate synchronously; only a token's signature check is asynchronous.
     if (outcome instanceof Promise) throw new Error('API key authentication returned a promise');
     auth = outcome;

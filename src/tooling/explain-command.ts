@@ -4,6 +4,7 @@ import { compileKeys, type KeyTable } from '../auth/apikey.js';
 import { claimsMapping } from '../auth/claims.js';
 import type { AuthError } from '../auth/errors.js';
 import type { Identity } from '../auth/identity.js';
+import { readCredentials } from '../auth/credentials.js';
 import { JwtAuthenticator, JwtVerifier } from '../auth/jwt.js';
 import { HeaderMap } from '../http/header-map.js';
 import { parseAddress } from '../request/client-ip.js';
@@ -66,7 +67,7 @@ async function verifyToken(
     peer,
     headers,
   };
-  const r = await auth.authenticate(req, clock.now());
+  const r = await auth.authenticate(readCredentials(req), clock.now());
   if (r === null) {
     io.err('warden explain: --jwt is not shaped like a JWT (header.payload.signature)\n');
     return 2;

@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import { generateKey, hashKey } from '../auth/apikey.js';
 import { REVOCATION_TYPES, Revocations, type RevocationType } from '../auth/revocations.js';
 import { loadEnv } from '../config/load.js';
-import { duration } from '../config/policy-schema.js';
+import { duration } from '../util/duration.js';
 import { openStore } from '../services.js';
 import { MirroredSet } from '../store/mirror.js';
 import type { Clock } from '../util/clock.js';

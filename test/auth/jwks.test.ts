@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { claimsMapping } from '../../src/auth/claims.js';
 import { AuthError } from '../../src/auth/errors.js';
+import { readCredentials, type Credentials } from '../../src/auth/credentials.js';
 import { IssuerKeys, type KeySetOptions } from '../../src/auth/jwks.js';
 import { JwtAuthenticator, JwtVerifier } from '../../src/auth/jwt.js';
 import { MAX_CANDIDATE_KEYS } from '../../src/auth/key-set-verify.js';
@@ -11,7 +12,6 @@ import { issuersSchema } from '../../src/config/issuers-schema.js';
 import { policySchema } from '../../src/config/policy-schema.js';
 import { HeaderMap } from '../../src/http/header-map.js';
 import { parseAddress } from '../../src/request/client-ip.js';
-import type { RequestDescription } from '../../src/request/description.js';
 import { send } from '../helpers/http.js';
 import { makeKey, signRaw, startIssuer, type TestIssuer, type TestKey } from '../helpers/issuer.js';
 import { startWarden } from '../helpers/warden.js';
@@ -66,8 +66,9 @@ async function withIssuer(keys: TestKey[]) {
 }
 
 const addr = parseAddress('127.0.0.1')!;
-function request(token: string): RequestDescription {
-  return {
+/** The credentials of a request carrying `Authorization: Bearer <token>`. */
+function request(token: string): Credentials {
+  return readCredentials({
     method: 'GET',
     proto: 'https',
     host: 'a',
@@ -79,7 +80,7 @@ function request(token: string): RequestDescription {
     clientIp: addr,
     peer: addr,
     headers: HeaderMap.fromHeaders(new Headers({ authorization: `Bearer ${token}` })),
-  };
+  });
 }
 
 async function check(auth: JwtAuthenticator, token: string, now: number): Promise<string> {

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { headerSafe } from '../../src/auth/apikey.js';
+import { headerSafe } from '../../src/util/header-safe.js';
 import { policySchema } from '../../src/config/policy-schema.js';
 import { nginxIdentityBlock } from '../../src/tooling/recipe-command.js';
 import { send } from '../helpers/http.js';
