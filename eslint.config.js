@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-bench/**', 'node_modules/**', 'bench/**', 'deploy/**', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'dist-bench/**', 'node_modules/**', 'deploy/**', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
