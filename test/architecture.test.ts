@@ -84,3 +84,70 @@ describe('the system clock', () => {
     expect(readers).toEqual([CLOCK]);
   });
 });
+
+/**
+ * What each folder of src/ may import besides itself (CONTRIBUTING.md, "Layout of src/"): a folder
+ * or one top-level module. The top-level modules (main, cli, app, runtime…) wire everything and may
+ * import anything.
+ */
+const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
+  util: [],
+  store: ['util'],
+  request: ['util'],
+  config: ['util', 'request', 'policy', 'auth'],
+  session: ['util', 'auth', 'store'],
+  auth: ['util', 'config', 'request', 'session', 'store', 'policy'],
+  policy: ['util', 'config', 'request', 'auth'],
+  limits: ['util', 'config', 'request', 'auth', 'policy', 'store'],
+  audit: ['util', 'config', 'request', 'policy'],
+  identity: ['util', 'auth'],
+  http: [
+    'util',
+    'config',
+    'request',
+    'auth',
+    'policy',
+    'limits',
+    'audit',
+    'identity',
+    'runtime.ts',
+    'metrics.ts',
+  ],
+  oauth2: [
+    'util',
+    'config',
+    'request',
+    'auth',
+    'session',
+    'store',
+    'limits',
+    'audit',
+    'runtime.ts',
+    'services.ts',
+  ],
+  tooling: ['util', 'config', 'request', 'auth', 'policy', 'store', 'identity', 'http', 'services.ts'],
+};
+
+/** The folder of a module (`auth/chain.ts` → `auth`), or the module itself at the top level. */
+const layerOf = (file: string): string => (file.includes('/') ? file.slice(0, file.indexOf('/')) : file);
+
+describe('src/ folders', () => {
+  it('import only what CONTRIBUTING.md says they may', () => {
+    const wrong: string[] = [];
+    for (const [file, text] of modules) {
+      const from = layerOf(file);
+      const allowed = MAY_IMPORT[from];
+      if (allowed === undefined) continue;
+      for (const target of importsOf(file, text)) {
+        const to = layerOf(target);
+        if (to !== from && !allowed.includes(to)) wrong.push(`${file} → ${target}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('every folder has a rule', () => {
+    const folders = new Set([...modules.keys()].filter((f) => f.includes('/')).map(layerOf));
+    expect([...folders].filter((f) => !(f in MAY_IMPORT))).toEqual([]);
+  });
+});

@@ -17,7 +17,7 @@ import {
 } from './jwks.js';
 import { verifyWithKeySet } from './key-set-verify.js';
 import type { Revocations } from './revocations.js';
-import { Lru } from '../lru.js';
+import { Lru } from '../util/lru.js';
 
 /** Longest bearer token warden reads; longer ones are refused before any parsing. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { createPublicKey, createPrivateKey, type KeyObject } from 'node:crypto';
 import type { Identity } from '../auth/identity.js';
-import { Lru } from '../lru.js';
+import { Lru } from '../util/lru.js';
 import type { Clock } from '../util/clock.js';
 
 /** The assertion header on every allow (empty when there is no identity). */

@@ -1,6 +1,6 @@
 // Lru: bounded, least recently used first out, a hit on the newest entry keeps the order.
 import { describe, expect, it } from 'vitest';
-import { Lru } from '../src/lru.js';
+import { Lru } from '../../src/util/lru.js';
 
 const keys = (l: Lru<number>, probe: string[]) => probe.filter((k) => l.get(k) !== undefined);
 
