@@ -37,7 +37,11 @@ function unmapIpv4(v6: string): string | null {
   const dotted = /:(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   const quad = dotted?.[1];
   if (dotted && quad !== undefined) {
-    const [a, b, c, d] = quad.split('.').map(Number);
+    const o = quad.split('.').map(Number);
+    const a = o[0];
+    const b = o[1];
+    const c = o[2];
+    const d = o[3];
     if (a === undefined || b === undefined || c === undefined || d === undefined) return null;
     tail.push((a << 8) | b, (c << 8) | d);
     text = text.slice(0, dotted.index + 1) + (text.endsWith('::' + quad) ? '' : '0');
