@@ -1,6 +1,6 @@
 // Admin API: revocations, for callers whose API key grants `warden:admin`. Called directly, not via a proxy.
 import type { IncomingMessage } from 'node:http';
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -12,6 +12,7 @@ import { duration } from '../util/duration.js';
 import { rolesGrant } from '../policy/permissions.js';
 import { canonicalizePath, matchKey } from '../request/canonical-path.js';
 import { parseAddress } from '../request/client-ip.js';
+import type { RequestDescription } from '../request/description.js';
 import type { RuntimeState } from '../runtime.js';
 import { HeaderMap } from './header-map.js';
 import { forbiddenResponse, limitedResponse, toResponse, unauthenticatedResponse } from './respond.js';
@@ -25,10 +26,12 @@ const revocationBody = z.strictObject({
     .string()
     .min(1)
     .max(256)
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
     .regex(/^[^\x00-\x1f\x7f]+$/, 'no control characters'),
   reason: z
     .string()
     .max(256)
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
     .regex(/^[^\x00-\x1f\x7f]*$/, 'no control characters')
     .optional(),
   /** An ISO date-time, or a duration from now (`24h`). */
@@ -50,34 +53,44 @@ function bad(c: Context, field: string, message: string) {
   return c.json({ error: 'bad_request', field, message }, 400, { 'cache-control': 'no-store' });
 }
 
-/** Routes under /admin. */
-export function adminRoutes(deps: AdminDeps): Hono<Env> {
-  const admin = new Hono<Env>();
+/** The node:http request; absent when the app is driven without the node-server adapter (`app.request`). */
+function incomingOf(c: Context<Env>): IncomingMessage | undefined {
+  return (c.env as Env['Bindings'] | undefined)?.incoming;
+}
 
-  // Authenticate with the current policy's keys; require warden:admin. Bans apply here too.
-  admin.use('*', async (c, next) => {
+/** The admin request as /verify would describe it, the direct peer as the client; null when unusable. */
+function describeAdminRequest(c: Context<Env>): RequestDescription | null {
+  const incoming = incomingOf(c);
+  const peer = parseAddress(incoming?.socket.remoteAddress ?? '');
+  const canon = canonicalizePath(incoming?.url ?? c.req.path);
+  if (!peer || !canon.ok) return null;
+  const headers = incoming?.rawHeaders
+    ? HeaderMap.fromRaw(incoming.rawHeaders)
+    : HeaderMap.fromHeaders(c.req.raw.headers);
+  const host = headers.get('host') ?? '';
+  return {
+    method: c.req.method,
+    proto: 'http',
+    host,
+    authority: host,
+    path: canon.path,
+    matchPath: matchKey(canon.path),
+    altMatchPaths: null,
+    rawUri: c.req.path,
+    clientIp: peer,
+    peer,
+    headers,
+  };
+}
+
+/** Authenticate with the current policy's keys; require warden:admin. Bans apply here too. */
+function requireAdmin(deps: AdminDeps): MiddlewareHandler<Env> {
+  return async (c, next) => {
     const runtime = deps.state.current;
     const now = deps.now();
-    const peer = parseAddress(c.env?.incoming?.socket?.remoteAddress ?? '');
-    const canon = canonicalizePath(c.env?.incoming?.url ?? c.req.path);
-    if (!peer || !canon.ok) return toResponse(forbiddenResponse('bad_forwarded_context'));
-    const headers = c.env?.incoming?.rawHeaders
-      ? HeaderMap.fromRaw(c.env.incoming.rawHeaders)
-      : HeaderMap.fromHeaders(c.req.raw.headers);
-    const host = headers.get('host') ?? '';
-    const desc = {
-      method: c.req.method,
-      proto: 'http',
-      host,
-      authority: host,
-      path: canon.path,
-      matchPath: matchKey(canon.path),
-      altMatchPaths: null,
-      rawUri: c.req.path,
-      clientIp: peer,
-      peer,
-      headers,
-    };
+    const desc = describeAdminRequest(c);
+    if (!desc) return toResponse(forbiddenResponse('bad_forwarded_context'));
+    const { peer, path } = desc;
     const bans = runtime.bans;
     const banned = bans?.refusal(peer, now);
     if (banned) return toResponse(limitedResponse(banned, 'banned'));
@@ -86,7 +99,7 @@ export function adminRoutes(deps: AdminDeps): Hono<Env> {
       if (auth && bans) await bans.recordFailure(peer, auth.error.failure, now);
       deps.audit.admin({
         event: 'admin_denied',
-        path: canon.path,
+        path,
         method: c.req.method,
         peer: peer.ip,
         reason: auth ? 'invalid_credentials' : 'missing_credentials',
@@ -105,7 +118,7 @@ export function adminRoutes(deps: AdminDeps): Hono<Env> {
     if (!rolesGrant(auth.identity.roles, runtime.policy.roles, ADMIN_PERMISSION)) {
       deps.audit.admin({
         event: 'admin_denied',
-        path: canon.path,
+        path,
         method: c.req.method,
         peer: peer.ip,
         sub: auth.identity.sub,
@@ -115,79 +128,101 @@ export function adminRoutes(deps: AdminDeps): Hono<Env> {
     }
     c.set('identity' as never, auth.identity as never);
     await next();
+  };
+}
+
+/** The caller `requireAdmin` let through. */
+function adminSub(c: Context<Env>): string {
+  return (c.get('identity' as never) as Identity).sub;
+}
+
+/** GET /revocations: every live revocation. */
+function listRevocations(deps: AdminDeps, c: Context<Env>): Response {
+  return c.json({ revocations: deps.services.revocations.list(deps.now()) }, 200, {
+    'cache-control': 'no-store',
   });
+}
 
-  admin.get('/revocations', (c) =>
-    c.json({ revocations: deps.services.revocations.list(deps.now()) }, 200, { 'cache-control': 'no-store' }),
-  );
+/** POST /revocations: revoke a key, token or subject, optionally until a time. */
+async function addRevocation(deps: AdminDeps, c: Context<Env>): Promise<Response> {
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    return bad(c, 'body', 'must be a JSON object');
+  }
+  const parsed = revocationBody.safeParse(raw);
+  if (!parsed.success) {
+    // A failed parse names at least one issue.
+    const issue = parsed.error.issues[0];
+    return issue ? bad(c, issue.path.join('.') || 'body', issue.message) : bad(c, 'body', 'invalid');
+  }
+  const { type, id, reason, expires } = parsed.data;
+  const now = deps.now();
+  const expiresAt =
+    expires === undefined
+      ? undefined
+      : typeof expires === 'number'
+        ? now + expires * 1000
+        : Date.parse(expires);
+  if (expiresAt !== undefined && expiresAt <= now) return bad(c, 'expires', 'must be in the future');
+  const by = adminSub(c);
+  const stored = await deps.services.revocations.revoke(type, id, {
+    now,
+    ...(reason ? { reason } : {}),
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
+  });
+  // An id no key carries is still recorded: a key may be added later, or was already removed.
+  const known = type === 'key' ? deps.state.current.keys.entries.some((k) => k.id === id) : null;
+  deps.metrics.revocations.inc({ op: 'add' });
+  deps.audit.admin({
+    event: 'revocation_added',
+    type,
+    id,
+    reason,
+    expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
+    by,
+    knownId: known,
+    stored,
+  });
+  const revoked = {
+    type,
+    id,
+    reason: reason ?? null,
+    expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
+  };
+  // 202 when the store is unavailable: enforced on this replica now, on the others once it returns.
+  return c.json({ revoked, knownId: known, stored }, stored === 'stored' ? 201 : 202, {
+    'cache-control': 'no-store',
+  });
+}
 
+/** DELETE /revocations/:type/:id: lift a revocation (404 when there was none). */
+async function removeRevocation(
+  deps: AdminDeps,
+  c: Context<Env, '/revocations/:type/:id'>,
+): Promise<Response> {
+  const type = c.req.param('type') as RevocationType;
+  if (!REVOCATION_TYPES.includes(type))
+    return bad(c, 'type', `must be one of ${REVOCATION_TYPES.join(', ')}`);
+  const id = c.req.param('id');
+  const removed = await deps.services.revocations.unrevoke(type, id);
+  const by = adminSub(c);
+  deps.metrics.revocations.inc({ op: 'remove' });
+  deps.audit.admin({ event: 'revocation_removed', type, id, by, existed: removed });
+  return c.json({ removed }, removed ? 200 : 404, { 'cache-control': 'no-store' });
+}
+
+/** Routes under /admin. */
+export function adminRoutes(deps: AdminDeps): Hono<Env> {
+  const admin = new Hono<Env>();
+  admin.use('*', requireAdmin(deps));
+  admin.get('/revocations', (c) => listRevocations(deps, c));
   admin.post(
     '/revocations',
     bodyLimit({ maxSize: 4096, onError: (c) => bad(c, 'body', 'larger than 4096 bytes') }),
-    async (c) => {
-      let raw: unknown;
-      try {
-        raw = await c.req.json();
-      } catch {
-        return bad(c, 'body', 'must be a JSON object');
-      }
-      const parsed = revocationBody.safeParse(raw);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        return bad(c, issue.path.join('.') || 'body', issue.message);
-      }
-      const { type, id, reason, expires } = parsed.data;
-      const now = deps.now();
-      const expiresAt =
-        expires === undefined
-          ? undefined
-          : typeof expires === 'number'
-            ? now + expires * 1000
-            : Date.parse(expires);
-      if (expiresAt !== undefined && expiresAt <= now) return bad(c, 'expires', 'must be in the future');
-      const by = (c.get('identity' as never) as Identity).sub;
-      const stored = await deps.services.revocations.revoke(type, id, {
-        now,
-        ...(reason ? { reason } : {}),
-        ...(expiresAt !== undefined ? { expiresAt } : {}),
-      });
-      // An id no key carries is still recorded: a key may be added later, or was already removed.
-      const known = type === 'key' ? deps.state.current.keys.entries.some((k) => k.id === id) : null;
-      deps.metrics.revocations.inc({ op: 'add' });
-      deps.audit.admin({
-        event: 'revocation_added',
-        type,
-        id,
-        reason,
-        expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
-        by,
-        knownId: known,
-        stored,
-      });
-      const revoked = {
-        type,
-        id,
-        reason: reason ?? null,
-        expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
-      };
-      // 202 when the store is unavailable: enforced on this replica now, on the others once it returns.
-      return c.json({ revoked, knownId: known, stored }, stored === 'stored' ? 201 : 202, {
-        'cache-control': 'no-store',
-      });
-    },
+    (c) => addRevocation(deps, c),
   );
-
-  admin.delete('/revocations/:type/:id', async (c) => {
-    const type = c.req.param('type') as RevocationType;
-    if (!REVOCATION_TYPES.includes(type))
-      return bad(c, 'type', `must be one of ${REVOCATION_TYPES.join(', ')}`);
-    const id = c.req.param('id');
-    const removed = await deps.services.revocations.unrevoke(type, id);
-    const by = (c.get('identity' as never) as Identity).sub;
-    deps.metrics.revocations.inc({ op: 'remove' });
-    deps.audit.admin({ event: 'revocation_removed', type, id, by, existed: removed });
-    return c.json({ removed }, removed ? 200 : 404, { 'cache-control': 'no-store' });
-  });
-
+  admin.delete('/revocations/:type/:id', (c) => removeRevocation(deps, c));
   return admin;
 }

@@ -106,8 +106,14 @@ function describeNginx(a: AuthRequest, trusted: BlockList): DescribeResult {
   if (h.has('x-original-url')) {
     const url = one(h, 'x-original-url');
     const m = url ? ABSOLUTE.exec(url) : null;
-    if (!m) return bad('malformed or duplicated X-Original-URL');
-    [proto, authority, uri] = [m[1]!.toLowerCase(), m[2]!, m[3]!];
+    const scheme = m?.[1];
+    const host = m?.[2];
+    const path = m?.[3];
+    if (scheme === undefined || host === undefined || path === undefined)
+      return bad('malformed or duplicated X-Original-URL');
+    proto = scheme.toLowerCase();
+    authority = host;
+    uri = path;
   } else {
     const rawUri = one(h, 'x-original-uri');
     const hostHeader = one(h, 'host');
@@ -173,12 +179,16 @@ export function describeUrl(
   trusted: BlockList,
 ): DescribeResult {
   const m = ABSOLUTE.exec(url);
-  if (!m) return bad('malformed URL: expected http(s)://host/path');
+  const scheme = m?.[1];
+  const host = m?.[2];
+  const path = m?.[3];
+  if (scheme === undefined || host === undefined || path === undefined)
+    return bad('malformed URL: expected http(s)://host/path');
   return finish({ method, pathAfterPrefix: '', peer: clientIp, headers }, trusted, {
     method,
-    proto: m[1]!.toLowerCase(),
-    authority: m[2]!,
-    uri: m[3]!,
+    proto: scheme.toLowerCase(),
+    authority: host,
+    uri: path,
     forwardedFor: undefined,
   });
 }

@@ -15,7 +15,12 @@ export class HeaderMap implements HeaderView {
   static fromRaw(raw: readonly string[]): HeaderMap {
     const values = new Map<string, string>();
     const m = new HeaderMap(values);
-    for (let i = 0; i + 1 < raw.length; i += 2) m.add(values, raw[i]!.toLowerCase(), raw[i + 1]!);
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i];
+      const value = raw[i + 1];
+      if (name === undefined || value === undefined) break;
+      m.add(values, name.toLowerCase(), value);
+    }
     return m;
   }
 

@@ -32,8 +32,11 @@ function keysOf(s: SignIn, p: OidcProvider): Promise<IssuerKeys> {
   return k;
 }
 
+/** The sessions a logout token ended: one IdP session (`sid`) or every session of `sub`. */
+type Ended = { provider: string; by: 'sid' | 'sub'; sub?: string };
+
 /** The outcome of one logout token: which sessions ended, or why it was refused (audit only). */
-export type LogoutOutcome = { provider: string; by: 'sid' | 'sub'; sub?: string } | { error: string };
+export type LogoutOutcome = Ended | { error: string };
 
 /** Verify a logout token and revoke what it names: one IdP session (`sid`) or every session of `sub`. */
 export async function verifyLogoutToken(s: SignIn, token: string): Promise<LogoutOutcome> {
@@ -72,21 +75,25 @@ export async function verifyLogoutToken(s: SignIn, token: string): Promise<Logou
   if (payload.nonce !== undefined) return { error: 'nonce_present' };
   const sid = typeof payload.sid === 'string' && payload.sid.length <= 256 ? payload.sid : undefined;
   const sub = typeof payload.sub === 'string' && payload.sub.length <= 256 ? payload.sub : undefined;
-  if (!sid && !sub) return { error: 'no_sid_or_sub' };
+  const pid = provider.settings.id;
+  if (sid)
+    return endSessions(s, payload.jti, `sid:${pid}#${sid}`, {
+      provider: pid,
+      by: 'sid',
+      ...(sub ? { sub } : {}),
+    });
+  if (sub) return endSessions(s, payload.jti, `sub:${pid}#${sub}`, { provider: pid, by: 'sub', sub });
+  return { error: 'no_sid_or_sub' };
+}
+
+/** Use the token (`jti`) once, then revoke `session`: one IdP session or every session of a subject. */
+async function endSessions(s: SignIn, jti: unknown, session: string, ended: Ended): Promise<LogoutOutcome> {
   // A token is used once (replays are refused, not merely harmless).
-  if (
-    !(await s.usedStates.claim(
-      `logout:${provider.settings.id}:${String(payload.jti)}`,
-      (MAX_AGE_SEC + 60) * 1000,
-    ))
-  )
+  if (!(await s.usedStates.claim(`logout:${ended.provider}:${String(jti)}`, (MAX_AGE_SEC + 60) * 1000)))
     return { error: 'replayed' };
   if (!s.revocations) return { error: 'revocations_unavailable' };
   const now = s.now();
   const expiresAt = now + s.sessions.times.lifetimeMs;
-  const id = sid ? `sid:${provider.settings.id}#${sid}` : `sub:${provider.settings.id}#${sub}`;
-  await s.revocations.revoke('session', id, { reason: 'backchannel_logout', expiresAt, now });
-  return sid
-    ? { provider: provider.settings.id, by: 'sid', ...(sub ? { sub } : {}) }
-    : { provider: provider.settings.id, by: 'sub', sub: sub! };
+  await s.revocations.revoke('session', session, { reason: 'backchannel_logout', expiresAt, now });
+  return ended;
 }

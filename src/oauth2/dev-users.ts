@@ -6,14 +6,16 @@ import type { Limiter, RecordBackend, Store } from '../store/store.js';
 
 type DevUser = DevUsersFile['users'][number];
 
-function derive(
-  password: string,
-  salt: Buffer,
-  n: number,
-  r: number,
-  p: number,
-  length: number,
-): Promise<Buffer> {
+/** scrypt's inputs besides the password: the cost parameters, the salt and the key length. */
+interface ScryptParams {
+  salt: Buffer;
+  n: number;
+  r: number;
+  p: number;
+  length: number;
+}
+
+function derive(password: string, { salt, n, r, p, length }: ScryptParams): Promise<Buffer> {
   return new Promise((resolve, reject) =>
     scrypt(
       password.normalize('NFC'),
@@ -28,7 +30,7 @@ function derive(
 /** A new `scrypt$N$r$p$salt$hash` for a password (what the dev users file stores). */
 export async function hashPassword(password: string, n = 16384, r = 8, p = 1): Promise<string> {
   const salt = randomBytes(16);
-  const key = await derive(password, salt, n, r, p, 32);
+  const key = await derive(password, { salt, n, r, p, length: 32 });
   return `scrypt$${n}$${r}$${p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
 }
 
@@ -60,15 +62,18 @@ export class DevUsers {
 async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const m = SCRYPT_HASH.exec(stored);
   if (!m) return false;
-  const expected = Buffer.from(m[5]!, 'base64url');
-  const key = await derive(
-    password,
-    Buffer.from(m[4]!, 'base64url'),
-    Number(m[1]),
-    Number(m[2]),
-    Number(m[3]),
-    expected.length,
-  );
+  // Every group of SCRYPT_HASH takes part in a match.
+  const [, n, r, p, salt, hash] = m;
+  if (n === undefined || r === undefined || p === undefined || salt === undefined || hash === undefined)
+    return false;
+  const expected = Buffer.from(hash, 'base64url');
+  const key = await derive(password, {
+    salt: Buffer.from(salt, 'base64url'),
+    n: Number(n),
+    r: Number(r),
+    p: Number(p),
+    length: expected.length,
+  });
   return timingSafeEqual(key, expected);
 }
 

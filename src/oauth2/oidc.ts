@@ -50,6 +50,7 @@ export class OidcProvider {
         timeout: this.deps.timeoutMs / 1000,
         [client.customFetch]: this.deps.fetch,
         // Configuration validation allows plain http only on loopback hosts (local development and tests).
+        // eslint-disable-next-line @typescript-eslint/no-deprecated -- marked only to stand out; loopback http is its use
         ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
       })
       .then((c) => {

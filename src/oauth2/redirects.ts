@@ -25,6 +25,7 @@ export function hostAllowed(list: RedirectAllowlist, host: string): boolean {
 }
 
 // Browsers drop tabs and newlines inside URLs and read `\` as `/`: refuse rather than guess.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const UNSAFE = /[\x00-\x20\x7f\\]/;
 
 /**

@@ -11,8 +11,9 @@ export const MAX_FORM_BYTES = 16 * 1024;
 
 /** Client address and raw query of a request. */
 export function requestInfo(c: Context<OAuthEnv>, s: SignIn) {
-  const incoming = c.env?.incoming;
-  const address = clientAddress(s, incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for'));
+  // Absent when the app is driven without the node-server adapter (`app.request`): Hono leaves env undefined.
+  const incoming = (c.env as OAuthEnv['Bindings'] | undefined)?.incoming;
+  const address = clientAddress(s, incoming?.socket.remoteAddress, c.req.header('x-forwarded-for'));
   const target = incoming?.url ?? new URL(c.req.url).pathname + new URL(c.req.url).search;
   const q = target.indexOf('?');
   return { address, ip: address?.ip ?? null, search: q === -1 ? '' : target.slice(q) };

@@ -57,53 +57,30 @@ export function sessionAuthenticator(signIn: SignIn, mapping: ClaimsMapping): Au
   return signIn.sessions.authenticator(mapping, signIn.sources);
 }
 
+/** What sign-in is built from besides the configuration. */
+export interface SignInDeps {
+  store: Store;
+  revocations: Revocations | null;
+  audit: AuditLog;
+  state: Pick<RuntimeState, 'current'>;
+  trustedProxies: BlockList;
+  clock: Clock;
+  fetch: typeof fetch;
+  log?: Pick<Logger, 'warn'>;
+}
+
 /** Build sign-in from configuration, or null when neither providers nor dev users are configured. */
-export function createSignIn(
-  config: Config,
-  deps: {
-    store: Store;
-    revocations: Revocations | null;
-    audit: AuditLog;
-    state: Pick<RuntimeState, 'current'>;
-    trustedProxies: BlockList;
-    clock: Clock;
-    fetch: typeof fetch;
-    log?: Pick<Logger, 'warn'>;
-  },
-): SignIn | null {
+export function createSignIn(config: Config, deps: SignInDeps): SignIn | null {
   const env = config.env;
   const { providers, devUsers } = config.signIn;
   if (providers.length === 0 && devUsers.length === 0) return null;
   // The config cross-check requires both with sign-in enabled.
-  const publicUrl = new URL(env.WARDEN_PUBLIC_URL!).origin;
-  const secrets = env.WARDEN_SESSION_SECRET!;
-  const cookies = cookiePolicy(publicUrl, env.WARDEN_COOKIE_DOMAIN);
-  const sessions = new Sessions(
-    deps.store.records('sessions'),
-    new Sealer(secrets, 'session'),
-    cookies,
-    {
-      lifetimeMs: env.WARDEN_SESSION_LIFETIME * 1000,
-      idleMs: env.WARDEN_SESSION_IDLE * 1000,
-      refreshMs: env.WARDEN_SESSION_REFRESH * 1000,
-    },
-    deps.revocations,
-  );
-  const oidc = new Map(
-    providers.map((p) => [
-      p.id,
-      new OidcProvider(p, {
-        timeoutMs: env.WARDEN_JWKS_TIMEOUT * 1000,
-        clock: deps.clock,
-        fetch: deps.fetch,
-        onError: (issuer, err) =>
-          deps.log?.warn(
-            { event: 'oidc_discovery_failed', provider: p.id, issuer, err },
-            'cannot discover a sign-in provider; its sign-ins fail until it answers (retried)',
-          ),
-      }),
-    ]),
-  );
+  if (env.WARDEN_PUBLIC_URL === undefined || env.WARDEN_SESSION_SECRET === undefined)
+    throw new Error('sign-in needs WARDEN_PUBLIC_URL and WARDEN_SESSION_SECRET');
+  const publicUrl = new URL(env.WARDEN_PUBLIC_URL).origin;
+  const secrets = env.WARDEN_SESSION_SECRET;
+  const sessions = createSessions(config, deps, publicUrl, secrets);
+  const oidc = createProviders(config, deps);
   // Discover in the background: the first sign-in should not wait for it, and a provider down at start is retried.
   for (const p of oidc.values()) void p.discover().catch(() => undefined);
   const signIn: SignIn = {
@@ -131,16 +108,58 @@ export function createSignIn(
     now: () => deps.clock.now(),
     fetch: deps.fetch,
   };
+  refreshWhenStale(signIn);
+  return signIn;
+}
+
+/** Sessions kept in the store, sealed with the session secrets, their cookie scoped to the public URL. */
+function createSessions(config: Config, deps: SignInDeps, publicUrl: string, secrets: string[]): Sessions {
+  const env = config.env;
+  const cookies = cookiePolicy(publicUrl, env.WARDEN_COOKIE_DOMAIN);
+  return new Sessions(
+    deps.store.records('sessions'),
+    new Sealer(secrets, 'session'),
+    cookies,
+    {
+      lifetimeMs: env.WARDEN_SESSION_LIFETIME * 1000,
+      idleMs: env.WARDEN_SESSION_IDLE * 1000,
+      refreshMs: env.WARDEN_SESSION_REFRESH * 1000,
+    },
+    deps.revocations,
+  );
+}
+
+/** The configured OIDC providers by id; a failed discovery is logged (and retried by the provider). */
+function createProviders(config: Config, deps: SignInDeps): Map<string, OidcProvider> {
+  const env = config.env;
+  return new Map(
+    config.signIn.providers.map((p) => [
+      p.id,
+      new OidcProvider(p, {
+        timeoutMs: env.WARDEN_JWKS_TIMEOUT * 1000,
+        clock: deps.clock,
+        fetch: deps.fetch,
+        onError: (issuer, err) =>
+          deps.log?.warn(
+            { event: 'oidc_discovery_failed', provider: p.id, issuer, err },
+            'cannot discover a sign-in provider; its sign-ins fail until it answers (retried)',
+          ),
+      }),
+    ]),
+  );
+}
+
+/** Refresh stale sessions in the background. */
+function refreshWhenStale(signIn: SignIn): void {
   // One refresh per session at a time on this replica, without asking the store's lock on every request meanwhile.
   const refreshing = new Set<string>();
-  sessions.onStale = (key, record) => {
+  signIn.sessions.onStale = (key, record) => {
     if (refreshing.has(key)) return;
     refreshing.add(key);
     void refreshSession(signIn, key, record)
       .catch(() => undefined)
       .finally(() => refreshing.delete(key));
   };
-  return signIn;
 }
 
 /** The `rd` to use: the requested one when acceptable, else the default (the refusal audited). */
@@ -148,7 +167,14 @@ export function redirectTarget(s: SignIn, rd: string | undefined, clientIp: stri
   const ok = safeRedirect(rd, s.redirects, s.publicUrl);
   if (ok) return ok;
   // The refused value is shown only up to its query (which may carry anything), bounded.
-  if (rd) s.audit.admin({ event: 'redirect_refused', rd: rd.split('?')[0]!.slice(0, 200), clientIp });
+  if (rd) {
+    const q = rd.indexOf('?');
+    s.audit.admin({
+      event: 'redirect_refused',
+      rd: (q === -1 ? rd : rd.slice(0, q)).slice(0, 200),
+      clientIp,
+    });
+  }
   return s.defaultRedirect;
 }
 

@@ -57,8 +57,9 @@ function decodeSegment(raw: string): Uint8Array | string {
   }
   const bytes = Uint8Array.from(out);
   for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] === 0x25 && isHexByte(bytes[i + 1]) && isHexByte(bytes[i + 2])) return 'double encoding';
-    if (bytes[i]! >= 0x80) {
+    const b = bytes[i];
+    if (b === 0x25 && isHexByte(bytes[i + 1]) && isHexByte(bytes[i + 2])) return 'double encoding';
+    if (b !== undefined && b >= 0x80) {
       try {
         utf8.decode(bytes);
       } catch {
@@ -73,7 +74,7 @@ function decodeSegment(raw: string): Uint8Array | string {
 function encodeSegment(bytes: Uint8Array): string {
   let s = '';
   for (const b of bytes) {
-    s += LITERAL[b] ? String.fromCharCode(b) : '%' + HEX[b >> 4] + HEX[b & 15];
+    s += LITERAL[b] ? String.fromCharCode(b) : '%' + HEX.charAt(b >> 4) + HEX.charAt(b & 15);
   }
   return s;
 }
@@ -123,7 +124,9 @@ export function canonicalizePath(target: string): CanonicalPath {
   const segs: string[] = [];
   let dots = false;
   for (let i = 1; i < parts.length; i++) {
-    const decoded = decodeSegment(parts[i]!);
+    const part = parts[i];
+    if (part === undefined) break;
+    const decoded = decodeSegment(part);
     if (typeof decoded === 'string') return { ok: false, detail: decoded };
     const seg = encodeSegment(decoded);
     if (seg === '.' || seg === '..') dots = true;

@@ -35,10 +35,16 @@ function unmapIpv4(v6: string): string | null {
   let text = v6;
   const tail: number[] = [];
   const dotted = /:(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted) {
-    const o = dotted[1]!.split('.').map(Number);
-    tail.push((o[0]! << 8) | o[1]!, (o[2]! << 8) | o[3]!);
-    text = text.slice(0, dotted.index + 1) + (text.endsWith('::' + dotted[1]) ? '' : '0');
+  const quad = dotted?.[1];
+  if (dotted && quad !== undefined) {
+    const o = quad.split('.').map(Number);
+    const a = o[0];
+    const b = o[1];
+    const c = o[2];
+    const d = o[3];
+    if (a === undefined || b === undefined || c === undefined || d === undefined) return null;
+    tail.push((a << 8) | b, (c << 8) | d);
+    text = text.slice(0, dotted.index + 1) + (text.endsWith('::' + quad) ? '' : '0');
     if (text.endsWith(':0')) text = text.slice(0, -2);
   }
   const [head, rest] = text.split('::') as [string, string | undefined];
@@ -49,7 +55,9 @@ function unmapIpv4(v6: string): string | null {
   if (rest === undefined && fill !== 0) return null;
   const groups = [...left, ...new Array<number>(Math.max(fill, 0)).fill(0), ...right];
   if (groups.length !== 8 || groups.slice(0, 5).some((g) => g !== 0) || groups[5] !== 0xffff) return null;
-  const [hi, lo] = [groups[6]!, groups[7]!];
+  const hi = groups[6];
+  const lo = groups[7];
+  if (hi === undefined || lo === undefined) return null;
   return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 }
 
@@ -86,7 +94,7 @@ const memos = new WeakMap<BlockList, Map<string, boolean>>();
 /** True when the address lies in the block list. */
 export function inList(list: BlockList, addr: Address): boolean {
   let memo = memos.get(list);
-  if (!memo) memos.set(list, (memo = new Map()));
+  if (!memo) memos.set(list, (memo = new Map<string, boolean>()));
   const known = memo.get(addr.ip);
   if (known !== undefined) return known;
   const found = list.check(addr.ip, addr.family);
@@ -133,7 +141,8 @@ export function deriveClientIp(
   const hops = forwardedFor.split(',');
   let client = peer;
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = hops[i]!.trim();
+    const hop = hops[i]?.trim();
+    if (hop === undefined) break;
     if (hop === '' && hops.length === 1) return { ok: false, detail: 'empty X-Forwarded-For' };
     const addr = parseAddress(hop);
     if (!addr) return { ok: false, detail: 'malformed X-Forwarded-For element' };

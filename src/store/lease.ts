@@ -29,9 +29,10 @@ export function leaseSize(remaining: number | undefined, waiting: number): numbe
   return Math.max(1, waiting, share);
 }
 
+/** A waiting request's promise callbacks (plain functions, passed on as they are). */
 interface Waiter {
-  resolve(res: LimitResult): void;
-  reject(e: unknown): void;
+  resolve: (res: LimitResult) => void;
+  reject: (e: unknown) => void;
 }
 
 /** One client's lease on one limit. */

@@ -18,6 +18,12 @@ import {
 /** Most entries a process-local set holds (bans from a flood of addresses); oldest go first. */
 export const MEMORY_SET_LIMIT = 100_000;
 
+/** Drop the oldest entry of a map (Map keeps insertion order). */
+function dropOldest(map: Map<string, unknown>): void {
+  const oldest = map.keys().next();
+  if (!oldest.done) map.delete(oldest.value);
+}
+
 /** A set that lives only in this process: expired entries pruned, size bounded. */
 function memorySet(clock: Clock): SetBackend {
   const entries = new Map<string, SetEntry>();
@@ -26,24 +32,25 @@ function memorySet(clock: Clock): SetBackend {
     for (const [id, e] of entries) if (e.expiresAt !== undefined && e.expiresAt <= now) entries.delete(id);
   };
   return {
-    all: async () => {
+    all: () => {
       prune(clock.now());
-      return { entries: [...entries.values()], lost: false };
+      return Promise.resolve({ entries: [...entries.values()], lost: false });
     },
-    add: async (e) => {
+    add: (e) => {
       if (entries.size >= MEMORY_SET_LIMIT) {
         prune(clock.now());
         // Still full: drop the oldest (Map keeps insertion order).
-        if (entries.size >= MEMORY_SET_LIMIT) entries.delete(entries.keys().next().value!);
+        if (entries.size >= MEMORY_SET_LIMIT) dropOldest(entries);
       }
       entries.delete(e.id);
       entries.set(e.id, e);
       listener?.({ op: 'add', entry: e });
+      return Promise.resolve();
     },
-    remove: async (id) => {
+    remove: (id) => {
       const had = entries.delete(id);
       if (had) listener?.({ op: 'remove', id });
-      return had;
+      return Promise.resolve(had);
     },
     watch: (onChange) => {
       listener = onChange;
@@ -63,25 +70,28 @@ function memoryRecords(clock: Clock): RecordBackend {
     const now = clock.now();
     if (records.size >= MEMORY_SET_LIMIT) {
       for (const [k, r] of records) if (r.expiresAt <= now) records.delete(k);
-      if (records.size >= MEMORY_SET_LIMIT) records.delete(records.keys().next().value!);
+      if (records.size >= MEMORY_SET_LIMIT) dropOldest(records);
     }
     records.delete(id);
     records.set(id, { value, expiresAt: now + ttlMs });
   };
   return {
-    get: async (id) => read(id, clock.now())?.value ?? null,
-    put: async (id, value, ttlMs) => write(id, value, ttlMs),
-    update: async (id, value, ttlMs) => {
-      if (!read(id, clock.now())) return false;
+    get: (id) => Promise.resolve(read(id, clock.now())?.value ?? null),
+    put: (id, value, ttlMs) => {
       write(id, value, ttlMs);
-      return true;
+      return Promise.resolve();
     },
-    claim: async (id, ttlMs) => {
-      if (read(id, clock.now())) return false;
+    update: (id, value, ttlMs) => {
+      if (!read(id, clock.now())) return Promise.resolve(false);
+      write(id, value, ttlMs);
+      return Promise.resolve(true);
+    },
+    claim: (id, ttlMs) => {
+      if (read(id, clock.now())) return Promise.resolve(false);
       write(id, '1', ttlMs);
-      return true;
+      return Promise.resolve(true);
     },
-    delete: async (id) => records.delete(id),
+    delete: (id) => Promise.resolve(records.delete(id)),
   };
 }
 
@@ -98,7 +108,7 @@ function fileSet(stateDir: string, name: string, watchers: FSWatcher[], clock: C
       return Array.isArray(data.entries) ? data.entries : [];
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new Error(`cannot read ${file}: ${(e as Error).message}`);
+      throw new Error(`cannot read ${file}: ${(e as Error).message}`, { cause: e });
     }
   }
   async function write(entries: SetEntry[]): Promise<void> {
@@ -126,7 +136,7 @@ function fileSet(stateDir: string, name: string, watchers: FSWatcher[], clock: C
     watch: (_onChange, resync) => {
       void mkdir(stateDir, { recursive: true }).then(() => {
         const w = watch(stateDir, (_ev, f) => {
-          if (f === null || String(f) === `${name}.json`) resync();
+          if (f === null || f === `${name}.json`) resync();
         });
         w.on('error', () => undefined);
         watchers.push(w);
@@ -154,9 +164,10 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
       persistent && opts.stateDir ? fileSet(opts.stateDir, name, watchers, clock) : memorySet(clock),
     records: (name) => (recordFamilies[name] ??= memoryRecords(clock)),
     status: () => ({ ready: true, detail: 'in-process' }),
-    waitReady: async () => true,
-    close: async () => {
+    waitReady: () => Promise.resolve(true),
+    close: () => {
       for (const w of watchers) w.close();
+      return Promise.resolve();
     },
   };
 }

@@ -75,6 +75,7 @@ export class MirroredSet {
         do {
           this.again = false;
           await this.resyncOnce();
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- resync() calls during the await set it
         } while (this.again);
       } finally {
         this.running = null;

@@ -5,12 +5,14 @@ import { LeasedLimiter, type LeaseSource } from './lease.js';
 import { MemoryLimiter } from './memory-limiter.js';
 import {
   live,
+  type Limiter,
   type RecordBackend,
   type LimiterOptions,
   type SetBackend,
   type SetChange,
   type SetEntry,
   type Store,
+  type StoreStatus,
 } from './store.js';
 
 /** Hooks the store reports through (metrics, operational log). */
@@ -102,6 +104,18 @@ function parseEntry(json: string): SetEntry | null {
 interface Health {
   ok(): void;
   fail(): void;
+  /** Failing or timing out on its latest commands (within 5 s). */
+  failing(): boolean;
+}
+
+function commandHealth(clock: Clock): Health {
+  let lastOk = 0;
+  let lastFail = 0;
+  return {
+    ok: () => void (lastOk = clock.now()),
+    fail: () => void (lastFail = clock.now()),
+    failing: () => lastFail > lastOk && clock.now() - lastFail < 5000,
+  };
 }
 
 /** A Redis command's value in time, or 'unavailable'. */
@@ -161,6 +175,16 @@ export interface RedisStoreOptions {
   clock?: Clock;
 }
 
+/** What every part of the Redis store shares. */
+interface RedisContext {
+  client: Client;
+  /** Starts every key and channel. */
+  prefix: string;
+  events: RedisStoreEvents;
+  clock: Clock;
+  health: Health;
+}
+
 /** Build the store over a connected client. `prefix` starts every key and channel. */
 export function createRedisStore(
   client: Client,
@@ -170,151 +194,172 @@ export function createRedisStore(
 ): Store {
   const subscribers: Client[] = [];
   if (!('wardenLease' in client)) client.defineCommand('wardenLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
-  const leaseClient = client as LeaseClient;
-  let lastOk = 0;
-  let lastFail = 0;
-  const health: Health = {
-    ok: () => void (lastOk = clock.now()),
-    fail: () => void (lastFail = clock.now()),
+  const r: RedisContext = { client, prefix, events, clock, health: commandHealth(clock) };
+  reportConnection(r);
+  return {
+    kind: 'redis',
+    records: (name) => redisRecords(r, name),
+    limiter: (o) => redisLimiter(r, o, timeoutMs),
+    set: (name) => redisSet(r, name, subscribers),
+    status: () => redisStatus(r),
+    waitReady: (ms) => waitReady(client, ms),
+    close() {
+      for (const s of subscribers) s.disconnect();
+      client.disconnect();
+      return Promise.resolve();
+    },
   };
+}
+
+/** Report the client's errors and connection states; a fresh connection is a fresh start for readiness. */
+function reportConnection({ client, events, health }: RedisContext): void {
   client.on('error', (err: Error) => events.onError?.(err));
   for (const state of ['ready', 'close', 'reconnecting', 'end'])
     client.on(state, () => events.onState?.(state));
-  // A fresh connection is a fresh start for readiness.
   client.on('ready', () => health.ok());
+}
 
-  function set(name: string): SetBackend {
-    const key = `${prefix}set:{${name}}`;
-    const channel = `${prefix}events:${name}`;
-    return {
-      async all() {
-        const raw = await client.hgetall(key);
-        const now = clock.now();
-        // The marker field is written with the first entry and never removed: a hash without it was lost.
-        const lost = !(MARKER in raw);
-        delete raw[MARKER];
-        const entries = Object.values(raw)
-          .map(parseEntry)
-          .filter((e): e is SetEntry => e !== null);
-        const expired = entries
-          .filter((e) => e.expiresAt !== undefined && e.expiresAt <= now)
-          .map((e) => e.id);
-        if (expired.length > 0) void client.hdel(key, ...expired).catch(() => undefined);
-        return { entries: live(entries, now), lost };
-      },
-      async add(entry) {
-        await client.hset(key, MARKER, '1', entry.id, JSON.stringify(entry));
-        await client.publish(channel, JSON.stringify({ op: 'add', entry } satisfies SetChange));
-      },
-      async remove(id) {
-        const n = await client.hdel(key, id);
-        await client.publish(channel, JSON.stringify({ op: 'remove', id } satisfies SetChange));
-        return n > 0;
-      },
-      watch(onChange, resync) {
-        // A subscriber needs its own connection; it queues while offline and resubscribes on reconnect.
-        const sub: Client =
-          client instanceof Cluster
-            ? client.duplicate(undefined, {
-                enableOfflineQueue: true,
-                redisOptions: {
-                  ...client.options.redisOptions,
-                  enableOfflineQueue: true,
-                  commandTimeout: undefined,
-                },
-              })
-            : client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
-        subscribers.push(sub);
-        sub.on('error', (err: Error) => events.onError?.(err));
-        sub.on('message', (ch: string, message: string) => {
-          if (ch !== channel) return;
-          try {
-            onChange(JSON.parse(message) as SetChange);
-          } catch {
-            resync();
-          }
-        });
-        // After any reconnect, messages may have been missed: reload the whole set.
-        sub.on('ready', resync);
-        client.on('ready', resync);
-        void sub.subscribe(channel).catch((err: Error) => events.onError?.(err));
-      },
+/** Ready when connected and its latest commands answer. */
+function redisStatus({ client, health }: RedisContext): StoreStatus {
+  const s = client.status;
+  // Connected but failing or timing out on its latest commands (within 5 s): not ready.
+  const failing = health.failing();
+  return { ready: s === 'ready' && !failing, detail: failing ? `${s}, commands failing` : s };
+}
+
+/** Resolve true once the client is ready, false after `timeoutMs`. */
+function waitReady(client: Client, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      resolve(ok);
     };
-  }
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    client.on('ready', onReady);
+  });
+}
 
-  function records(name: string): RecordBackend {
-    const key = (id: string) => `${prefix}rec:{${name}}:${id}`;
-    const track = <T>(p: Promise<T>): Promise<T> =>
-      p.then(
-        (v) => (health.ok(), v),
-        (e: unknown) => {
-          health.fail();
-          throw e;
-        },
+/** A limiter leasing from a shared Redis counter, with in-memory insurance for what Redis cannot answer. */
+function redisLimiter(
+  { client, prefix, events, clock, health }: RedisContext,
+  o: LimiterOptions,
+  timeoutMs: number,
+): Limiter {
+  const leaseClient = client as LeaseClient;
+  // Counts in memory, with the same limit, the requests Redis could not answer in time.
+  const insurance = new MemoryLimiter(o.points, o.duration * 1000, clock);
+  // The counter's key: `<prefix><keyPrefix>:<key>`.
+  const counter = (key: string) => `${prefix}${o.keyPrefix}:${key}`;
+  const source: LeaseSource = {
+    acquire: async (key, want) => {
+      if (client.status !== 'ready') return 'unavailable';
+      const r = await inTime(
+        () => leaseClient.wardenLease(counter(key), o.points, want, o.duration * 1000),
+        timeoutMs,
+        health,
       );
-    return {
-      get: (id) => track(client.get(key(id))),
-      put: async (id, value, ttlMs) =>
-        void (await track(client.set(key(id), value, 'PX', Math.max(1, Math.round(ttlMs))))),
-      update: async (id, value, ttlMs) =>
-        (await track(client.set(key(id), value, 'PX', Math.max(1, Math.round(ttlMs)), 'XX'))) === 'OK',
-      claim: async (id, ttlMs) =>
-        (await track(client.set(key(id), '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX'))) === 'OK',
-      delete: async (id) => (await track(client.del(key(id)))) > 0,
-    };
-  }
+      if (r === 'unavailable') return 'unavailable';
+      const [granted, used, ttlMs] = r.value;
+      return { granted, used, ttlMs };
+    },
+    insurance: (key) => {
+      events.onInsurance?.(o.keyPrefix);
+      return insurance.consume(key);
+    },
+    remove: async (key) => (await client.del(counter(key))) > 0,
+  };
+  return new LeasedLimiter(o.points, o.duration * 1000, source, clock);
+}
 
+/** A replicated set: one hash, changes published on a channel. */
+function redisSet(
+  { client, prefix, events, clock }: RedisContext,
+  name: string,
+  subscribers: Client[],
+): SetBackend {
+  const key = `${prefix}set:{${name}}`;
+  const channel = `${prefix}events:${name}`;
   return {
-    kind: 'redis',
-    records,
-    limiter(o: LimiterOptions) {
-      // Counts in memory, with the same limit, the requests Redis could not answer in time.
-      const insurance = new MemoryLimiter(o.points, o.duration * 1000, clock);
-      // The counter's key: `<prefix><keyPrefix>:<key>`.
-      const counter = (key: string) => `${prefix}${o.keyPrefix}:${key}`;
-      const source: LeaseSource = {
-        acquire: async (key, want) => {
-          if (client.status !== 'ready') return 'unavailable';
-          const r = await inTime(
-            () => leaseClient.wardenLease(counter(key), o.points, want, o.duration * 1000),
-            timeoutMs,
-            health,
-          );
-          if (r === 'unavailable') return 'unavailable';
-          const [granted, used, ttlMs] = r.value;
-          return { granted, used, ttlMs };
-        },
-        insurance: (key) => {
-          events.onInsurance?.(o.keyPrefix);
-          return insurance.consume(key);
-        },
-        remove: async (key) => (await client.del(counter(key))) > 0,
-      };
-      return new LeasedLimiter(o.points, o.duration * 1000, source, clock);
+    async all() {
+      const raw = await client.hgetall(key);
+      const now = clock.now();
+      // The marker field is written with the first entry and never removed: a hash without it was lost.
+      const lost = !(MARKER in raw);
+      const entries = Object.entries(raw)
+        .filter(([field]) => field !== MARKER)
+        .map(([, json]) => parseEntry(json))
+        .filter((e): e is SetEntry => e !== null);
+      const expired = entries.filter((e) => e.expiresAt !== undefined && e.expiresAt <= now).map((e) => e.id);
+      if (expired.length > 0) void client.hdel(key, ...expired).catch(() => undefined);
+      return { entries: live(entries, now), lost };
     },
-    set,
-    status() {
-      const s = client.status;
-      // Connected but failing or timing out on its latest commands (within 5 s): not ready.
-      const failing = lastFail > lastOk && clock.now() - lastFail < 5000;
-      return { ready: s === 'ready' && !failing, detail: failing ? `${s}, commands failing` : s };
+    async add(entry) {
+      await client.hset(key, MARKER, '1', entry.id, JSON.stringify(entry));
+      await client.publish(channel, JSON.stringify({ op: 'add', entry } satisfies SetChange));
     },
-    waitReady(timeoutMs) {
-      if (client.status === 'ready') return Promise.resolve(true);
-      return new Promise((resolve) => {
-        const done = (ok: boolean) => {
-          clearTimeout(timer);
-          client.off('ready', onReady);
-          resolve(ok);
-        };
-        const onReady = () => done(true);
-        const timer = setTimeout(() => done(false), timeoutMs);
-        client.on('ready', onReady);
+    async remove(id) {
+      const n = await client.hdel(key, id);
+      await client.publish(channel, JSON.stringify({ op: 'remove', id } satisfies SetChange));
+      return n > 0;
+    },
+    watch(onChange, resync) {
+      const sub = subscriber(client);
+      subscribers.push(sub);
+      sub.on('error', (err: Error) => events.onError?.(err));
+      sub.on('message', (ch: string, message: string) => {
+        if (ch !== channel) return;
+        try {
+          onChange(JSON.parse(message) as SetChange);
+        } catch {
+          resync();
+        }
       });
+      // After any reconnect, messages may have been missed: reload the whole set.
+      sub.on('ready', resync);
+      client.on('ready', resync);
+      // ioredis rejects with an Error.
+      void sub.subscribe(channel).catch((err: unknown) => events.onError?.(err as Error));
     },
-    async close() {
-      for (const s of subscribers) s.disconnect();
-      client.disconnect();
+  };
+}
+
+/** A subscriber needs its own connection; it queues while offline and resubscribes on reconnect. */
+function subscriber(client: Client): Client {
+  return client instanceof Cluster
+    ? client.duplicate(undefined, {
+        enableOfflineQueue: true,
+        redisOptions: {
+          ...client.options.redisOptions,
+          enableOfflineQueue: true,
+          commandTimeout: undefined,
+        },
+      })
+    : client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
+}
+
+/** Expiring records, one key each; every command's outcome counts toward readiness. */
+function redisRecords({ client, prefix, health }: RedisContext, name: string): RecordBackend {
+  const key = (id: string) => `${prefix}rec:{${name}}:${id}`;
+  const track = <T>(p: Promise<T>): Promise<T> =>
+    p.then(
+      (v) => (health.ok(), v),
+      (e: unknown) => {
+        health.fail();
+        throw e;
+      },
+    );
+  return {
+    get: (id) => track(client.get(key(id))),
+    put: async (id, value, ttlMs) => {
+      await track(client.set(key(id), value, 'PX', Math.max(1, Math.round(ttlMs))));
     },
+    update: async (id, value, ttlMs) =>
+      (await track(client.set(key(id), value, 'PX', Math.max(1, Math.round(ttlMs)), 'XX'))) === 'OK',
+    claim: async (id, ttlMs) =>
+      (await track(client.set(key(id), '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX'))) === 'OK',
+    delete: async (id) => (await track(client.del(key(id)))) > 0,
   };
 }

@@ -9,9 +9,10 @@ import type { RateLimitSpec } from '../config/policy-schema.js';
 import { describeUrl } from '../http/dialects.js';
 import { HeaderMap } from '../http/header-map.js';
 import type { CompiledPolicy } from '../policy/compile.js';
-import { decide, shadowDenial, type AuthOutcome } from '../policy/decide.js';
+import { decide, shadowDenial, type AuthOutcome, type PolicyDecision } from '../policy/decide.js';
 import { TraceCollector, type ReadingTrace } from '../policy/trace.js';
 import { parseAddress } from '../request/client-ip.js';
+import type { RequestDescription } from '../request/description.js';
 
 /** Client IP used when none is given: outside every private range, like a client on the internet. */
 export const DEFAULT_IP = '203.0.113.7';
@@ -80,10 +81,7 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
   if (!ip) throw new EvalInputError(`not an IP address: ${input.ip}`);
   if ([input.key, input.roles, input.verified].filter((x) => x !== undefined).length > 1)
     throw new EvalInputError('give one of a key, a token or roles');
-  const raw: string[] = [];
-  for (const [name, value] of Object.entries(input.headers ?? {})) raw.push(name, value);
-  if (input.key !== undefined) raw.push('x-api-key', input.key);
-  const headers = HeaderMap.fromRaw(raw);
+  const headers = requestHeaders(input);
   const notes: string[] = [];
   const request: Evaluation['request'] = {
     method: input.method,
@@ -114,42 +112,7 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
   request.host = req.host;
   request.path = req.path;
   request.altPaths = req.altMatchPaths ?? [];
-  let auth: AuthOutcome;
-  let identity: Evaluation['identity'];
-  if (input.verified !== undefined) {
-    const v = input.verified;
-    auth = v instanceof AuthError ? { error: v } : { identity: v };
-    identity =
-      v instanceof AuthError
-        ? refusedIdentity(v)
-        : { kind: 'jwt', id: v.sub, issuer: v.issuer ?? '', roles: v.roles };
-  } else if (input.roles !== undefined) {
-    const synthetic: Identity = {
-      sub: `roles:${input.roles.join(',')}`,
-      name: '',
-      email: '',
-      roles: input.roles,
-      method: 'api_key',
-    };
-    auth = { identity: synthetic };
-    identity = { kind: 'synthetic', roles: input.roles };
-  } else {
-    // Revocations live in the store of the running servers; offline, they are not consulted.
-    const chain: Chain = {
-      sources: HEADERS_ONLY,
-      authenticators: [(c, r, t) => authenticateKey(keys, c, r, t, null)],
-    };
-    const outcome = authenticate(chain, req, now);
-    // API keys authenticate synchronously; only a token's signature check is asynchronous.
-    if (outcome instanceof Promise) throw new Error('API key authentication returned a promise');
-    auth = outcome;
-    if (input.key !== undefined)
-      notes.push("key revocations are not consulted (they live in the running servers' store)");
-    if (auth === null) identity = { kind: 'anonymous' };
-    else if ('identity' in auth)
-      identity = { kind: 'api_key', id: auth.identity.sub, roles: auth.identity.roles };
-    else identity = refusedIdentity(auth.error);
-  }
+  const { auth, identity } = identify(input, keys, req, now, notes);
   const collector = new TraceCollector();
   // As /verify: shadow rules are left out of the enforced decision, and only audited.
   const d = decide(policy.enforced ?? policy, req, auth, collector);
@@ -158,24 +121,77 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
     notes.push(
       `shadow rule [${shadowed.rule}] would deny (${shadowed.reason}); /verify allows and audits decision "would-deny"`,
     );
-  let outcome: EvalOutcome;
-  if (d.kind === 'allow') {
-    outcome = {
-      decision: 'allow',
-      status: 200,
-      reason: d.reason,
-      rule: d.rule,
-      rateLimit:
-        d.rateLimit === null ? null : { name: d.rateLimit, spec: policy.rateLimits.get(d.rateLimit) ?? null },
-    };
-    if (d.rateLimit !== null)
-      notes.push(`rate limit "${d.rateLimit}" applies; a client over it gets 429 (not consumed here)`);
-  } else if (d.kind === 'unauthenticated') {
-    outcome = { decision: 'unauthenticated', status: 401, reason: d.reason, rule: d.rule };
-  } else {
-    outcome = { decision: 'forbidden', status: 403, reason: d.reason, rule: d.rule, required: d.required };
-  }
+  const outcome = outcomeOf(d, policy, notes);
   return { request, identity, outcome, trace: collector.readings, notes };
+}
+
+/** The request's headers as /verify would read them, the key (if any) as X-API-Key. */
+function requestHeaders(input: EvalInput): HeaderMap {
+  const raw: string[] = [];
+  for (const [name, value] of Object.entries(input.headers ?? {})) raw.push(name, value);
+  if (input.key !== undefined) raw.push('x-api-key', input.key);
+  return HeaderMap.fromRaw(raw);
+}
+
+/** Who the request is: a verified token's outcome, a synthetic identity of roles, or the API key looked up. */
+function identify(
+  input: EvalInput,
+  keys: KeyTable,
+  req: RequestDescription,
+  now: number,
+  notes: string[],
+): { auth: AuthOutcome; identity: Evaluation['identity'] } {
+  if (input.verified !== undefined) {
+    const v = input.verified;
+    return v instanceof AuthError
+      ? { auth: { error: v }, identity: refusedIdentity(v) }
+      : {
+          auth: { identity: v },
+          identity: { kind: 'jwt', id: v.sub, issuer: v.issuer ?? '', roles: v.roles },
+        };
+  }
+  if (input.roles !== undefined) {
+    const synthetic: Identity = {
+      sub: `roles:${input.roles.join(',')}`,
+      name: '',
+      email: '',
+      roles: input.roles,
+      method: 'api_key',
+    };
+    return { auth: { identity: synthetic }, identity: { kind: 'synthetic', roles: input.roles } };
+  }
+  // Revocations live in the store of the running servers; offline, they are not consulted.
+  const chain: Chain = {
+    sources: HEADERS_ONLY,
+    authenticators: [(c, r, t) => authenticateKey(keys, c, r, t, null)],
+  };
+  const auth = authenticate(chain, req, now);
+  // API keys authenticate synchronously; only a token's signature check is asynchronous.
+  if (auth instanceof Promise) throw new Error('API key authentication returned a promise');
+  if (input.key !== undefined)
+    notes.push("key revocations are not consulted (they live in the running servers' store)");
+  if (auth === null) return { auth, identity: { kind: 'anonymous' } };
+  if ('identity' in auth)
+    return { auth, identity: { kind: 'api_key', id: auth.identity.sub, roles: auth.identity.roles } };
+  return { auth, identity: refusedIdentity(auth.error) };
+}
+
+/** The decision as the proxy would see it; a rate limit that applies is noted. */
+function outcomeOf(d: PolicyDecision, policy: CompiledPolicy, notes: string[]): EvalOutcome {
+  if (d.kind === 'unauthenticated')
+    return { decision: 'unauthenticated', status: 401, reason: d.reason, rule: d.rule };
+  if (d.kind !== 'allow')
+    return { decision: 'forbidden', status: 403, reason: d.reason, rule: d.rule, required: d.required };
+  if (d.rateLimit !== null)
+    notes.push(`rate limit "${d.rateLimit}" applies; a client over it gets 429 (not consumed here)`);
+  return {
+    decision: 'allow',
+    status: 200,
+    reason: d.reason,
+    rule: d.rule,
+    rateLimit:
+      d.rateLimit === null ? null : { name: d.rateLimit, spec: policy.rateLimits.get(d.rateLimit) ?? null },
+  };
 }
 
 function refusedIdentity(e: AuthError): Evaluation['identity'] {

@@ -7,7 +7,7 @@ import type { Identity } from '../auth/identity.js';
 import { readCredentials } from '../auth/credentials.js';
 import { JwtAuthenticator, JwtVerifier } from '../auth/jwt.js';
 import { HeaderMap } from '../http/header-map.js';
-import { parseAddress } from '../request/client-ip.js';
+import type { Address } from '../request/client-ip.js';
 import { configFailure, type Out } from './cli-io.js';
 import { loadConfig, type Config } from '../config/load.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
@@ -53,7 +53,7 @@ async function verifyToken(
   });
   const auth = new JwtAuthenticator(verifier, claimsMapping(loaded.config.policy), null, 0);
   const headers = HeaderMap.fromRaw(['authorization', `Bearer ${token}`]);
-  const peer = parseAddress('127.0.0.1')!;
+  const peer: Address = { ip: '127.0.0.1', family: 'ipv4' };
   const req = {
     method: 'GET',
     proto: 'https',

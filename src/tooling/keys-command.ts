@@ -103,20 +103,7 @@ export async function revocationCommand(sub: string, args: string[], io: Out, cl
     );
     await revocations.mirror.resync();
     const now = clock.now();
-    if (sub === 'revocations') {
-      const list = revocations.list(now);
-      io.out(
-        list.length === 0
-          ? 'no revocations\n'
-          : list
-              .map(
-                (r) =>
-                  `${r.type} ${r.id}${r.reason ? ` reason="${r.reason}"` : ''} since ${new Date(r.createdAt).toISOString()}${r.expiresAt ? ` until ${new Date(r.expiresAt).toISOString()}` : ''}`,
-              )
-              .join('\n') + '\n',
-      );
-      return 0;
-    }
+    if (sub === 'revocations') return listRevocations(revocations, now, io);
     const id = positionals[0];
     if (!id || positionals.length > 1) {
       io.err(`warden keys ${sub}: give exactly one ${what}\n`);
@@ -127,31 +114,60 @@ export async function revocationCommand(sub: string, args: string[], io: Out, cl
       io.out(removed ? `revocation of ${what} ${id} lifted\n` : `${what} ${id} was not revoked\n`);
       return 0;
     }
-    let expiresAt: number | undefined;
-    if (values.expires !== undefined) {
-      const d = duration.safeParse(values.expires);
-      expiresAt = d.success ? now + d.data * 1000 : Date.parse(values.expires);
-      if (Number.isNaN(expiresAt) || expiresAt <= now) {
-        io.err('warden keys revoke: --expires must be a future ISO date-time or a duration like 24h\n');
-        return 2;
-      }
-    }
-    if (
-      (await revocations.revoke(type, id, {
-        now,
-        ...(values.reason ? { reason: values.reason } : {}),
-        ...(expiresAt !== undefined ? { expiresAt } : {}),
-      })) === 'local'
-    ) {
-      io.err('warden: the store did not take the revocation; try again\n');
-      return 1;
-    }
-    const scope = type === 'subject' ? ' (its tokens issued until now)' : '';
-    io.out(
-      `${what} ${id}${scope} revoked${expiresAt ? ` until ${new Date(expiresAt).toISOString()}` : ''} (${store.kind === 'redis' ? 'every replica sharing this Redis' : `state dir ${env.WARDEN_STATE_DIR}`})\n`,
-    );
-    return 0;
+    const where =
+      store.kind === 'redis' ? 'every replica sharing this Redis' : `state dir ${env.WARDEN_STATE_DIR}`;
+    return await revoke(revocations, { type, id, what, where, now }, values, io);
   } finally {
     await store.close();
   }
+}
+
+/** `keys revocations`: one line per live revocation. */
+function listRevocations(revocations: Revocations, now: number, io: Out): number {
+  const list = revocations.list(now);
+  io.out(
+    list.length === 0
+      ? 'no revocations\n'
+      : list
+          .map(
+            (r) =>
+              `${r.type} ${r.id}${r.reason ? ` reason="${r.reason}"` : ''} since ${new Date(r.createdAt).toISOString()}${r.expiresAt ? ` until ${new Date(r.expiresAt).toISOString()}` : ''}`,
+          )
+          .join('\n') + '\n',
+  );
+  return 0;
+}
+
+/** `keys revoke`: revoke one id, with an optional reason and end (an ISO date-time or a duration). */
+async function revoke(
+  revocations: Revocations,
+  target: { type: RevocationType; id: string; what: string; where: string; now: number },
+  values: { reason?: string; expires?: string },
+  io: Out,
+): Promise<number> {
+  const { type, id, what, where, now } = target;
+  let expiresAt: number | undefined;
+  if (values.expires !== undefined) {
+    const d = duration.safeParse(values.expires);
+    expiresAt = d.success ? now + d.data * 1000 : Date.parse(values.expires);
+    if (Number.isNaN(expiresAt) || expiresAt <= now) {
+      io.err('warden keys revoke: --expires must be a future ISO date-time or a duration like 24h\n');
+      return 2;
+    }
+  }
+  if (
+    (await revocations.revoke(type, id, {
+      now,
+      ...(values.reason ? { reason: values.reason } : {}),
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+    })) === 'local'
+  ) {
+    io.err('warden: the store did not take the revocation; try again\n');
+    return 1;
+  }
+  const scope = type === 'subject' ? ' (its tokens issued until now)' : '';
+  io.out(
+    `${what} ${id}${scope} revoked${expiresAt ? ` until ${new Date(expiresAt).toISOString()}` : ''} (${where})\n`,
+  );
+  return 0;
 }
