@@ -133,9 +133,15 @@ export async function start(
   const app = createApp(deps);
   const hono = getRequestListener(app.fetch);
   const fastVerify = createVerifyListener(deps, env.WARDEN_PROXY);
-  const reloader = startReloader(env, state, shared, log, { fetch }, audit, (result) =>
-    metrics.reloads.inc({ result }),
-  );
+  const reloader = startReloader({
+    env,
+    state,
+    shared,
+    log,
+    load: { fetch },
+    audit,
+    counted: (result) => metrics.reloads.inc({ result }),
+  });
   // A replaced assertion key file takes over; the old key stays published until its tokens expire.
   const rereadAssertionKey = async () => {
     if (!assertion || env.WARDEN_ASSERTION_KEY === 'generate') return;
