@@ -26,12 +26,17 @@ export interface AppDeps extends VerifyDeps {
 
 type Env = { Bindings: { incoming?: IncomingMessage } };
 
+/** Node's request under @hono/node-server; in-process requests (`app.request()`) have no env at all. */
+function incomingOf(c: Context<Env>): IncomingMessage | undefined {
+  return (c.env as Env['Bindings'] | undefined)?.incoming;
+}
+
 function rawRequest(c: Context<Env>, pathAfterPrefix: string) {
-  const incoming = c.env?.incoming;
+  const incoming = incomingOf(c);
   return {
     method: c.req.method,
     pathAfterPrefix,
-    peer: incoming?.socket?.remoteAddress,
+    peer: incoming?.socket.remoteAddress,
     headers: incoming?.rawHeaders
       ? HeaderMap.fromRaw(incoming.rawHeaders)
       : HeaderMap.fromHeaders(c.req.raw.headers),
@@ -40,7 +45,7 @@ function rawRequest(c: Context<Env>, pathAfterPrefix: string) {
 
 /** The request target as sent (never re-encoded); in-process requests have only their URL. */
 function requestTarget(c: Context<Env>): string {
-  const raw = c.env?.incoming?.url;
+  const raw = incomingOf(c)?.url;
   if (raw !== undefined) return raw;
   const u = new URL(c.req.url);
   return u.pathname + u.search;

@@ -37,18 +37,51 @@ const USAGE = `usage: warden <command>
   schema [--out DIR]           write the JSON Schemas of the policy, keys, dev users and providers files (default DIR: rbac)
 `;
 
-async function check(args: string[], io: Out, clock: Clock): Promise<number> {
-  const { values: opts } = parseArgs({ args, options: { strict: { type: 'boolean' } }, strict: true });
-  let config;
-  try {
-    config = await loadConfig(process.env, { fetch });
-  } catch (e) {
-    return configFailure(e, io);
-  }
-  const p = config.policy;
+/** The rules as `check` lists them: index, match, effect, networks and rate limit. */
+function ruleLines(p: Config['policy']): string[] {
   const compiled = compilePolicy(p);
-  const now = clock.now();
-  const lines = [
+  // compiled.rules holds one rule per policy rule, in order.
+  return p.rules.flatMap((r, i) => {
+    const rule = compiled.rules[i];
+    if (rule === undefined) return [];
+    const what =
+      rule.effect === 'require' && rule.require
+        ? `require ${rule.require.mode} [${rule.require.permissions.join(', ')}]`
+        : rule.effect;
+    const match = `${r.match.methods ? r.match.methods.join(',') + ' ' : ''}${r.match.host ?? '*'}${r.match.path}`;
+    return [
+      `  [${i}] ${match} → ${what}${r.networks ? ` networks ${r.networks.join(',')}` : ''}${r.rateLimit ? ` limit ${r.rateLimit}` : ''}`,
+    ];
+  });
+}
+
+/** The JWT issuers as `check` lists them, with where roles come from. */
+function issuerLines(config: Config): string[] {
+  const p = config.policy;
+  const claimMap = p.claims?.map ?? {};
+  return [
+    `JWT issuers (${config.issuers.length})${
+      config.issuers.length > 0
+        ? `, roles from claim ${p.claims?.roles ?? 'groups'}${
+            Object.keys(claimMap).length
+              ? ` mapped ${Object.entries(claimMap)
+                  .map(([g, r]) => `${g}→${r}`)
+                  .join(', ')}`
+              : ''
+          }:`
+        : ''
+    }`,
+    ...config.issuers.map(
+      (i) =>
+        `  ${i.issuer} audience ${[i.audience].flat().join(',')} keys ${i.jwksUri ?? 'by discovery'} algorithms ${(i.algorithms ?? ['any asymmetric']).join(',')}${i.rolesClaim ? ` roles from ${i.rolesClaim}` : ''}${i.subjectClaim ? ` subject from ${i.subjectClaim}` : ''}${i.subjectPrefix ? ` subjects prefixed ${i.subjectPrefix}` : ''} tolerance ${i.clockToleranceSec}s`,
+    ),
+  ];
+}
+
+/** What `check` prints about a valid configuration, before the lint warnings; `now` tells expired keys. */
+function summaryLines(config: Config, now: number): string[] {
+  const p = config.policy;
+  return [
     `policy: ${policyLabel(config.policySource)}`,
     `keys:   ${config.env.WARDEN_API_KEYS}`,
     `dialect on /verify: ${config.env.WARDEN_PROXY}; trusted proxies: ${config.env.WARDEN_TRUSTED_PROXIES.join(', ')}`,
@@ -63,15 +96,7 @@ async function check(args: string[], io: Out, clock: Clock): Promise<number> {
         .join('; ') || 'none'
     }`,
     `rules (${p.rules.length}), first match wins; default: ${p.default}`,
-    ...p.rules.map((r, i) => {
-      const rule = compiled.rules[i]!;
-      const what =
-        rule.effect === 'require'
-          ? `require ${rule.require!.mode} [${rule.require!.permissions.join(', ')}]`
-          : rule.effect;
-      const match = `${r.match.methods ? r.match.methods.join(',') + ' ' : ''}${r.match.host ?? '*'}${r.match.path}`;
-      return `  [${i}] ${match} → ${what}${r.networks ? ` networks ${r.networks.join(',')}` : ''}${r.rateLimit ? ` limit ${r.rateLimit}` : ''}`;
-    }),
+    ...ruleLines(p),
     `keys (${config.keys.keys.length}):`,
     ...config.keys.keys.map((k) => {
       const exp = k.expires
@@ -81,24 +106,21 @@ async function check(args: string[], io: Out, clock: Clock): Promise<number> {
         : 'no expiry';
       return `  ${k.id} roles [${k.roles.join(', ')}] ${exp}${k.networks ? ` networks ${k.networks.join(',')}` : ''}`;
     }),
-    `JWT issuers (${config.issuers.length})${
-      config.issuers.length > 0
-        ? `, roles from claim ${p.claims?.roles ?? 'groups'}${
-            Object.keys(p.claims?.map ?? {}).length
-              ? ` mapped ${Object.entries(p.claims!.map)
-                  .map(([g, r]) => `${g}→${r}`)
-                  .join(', ')}`
-              : ''
-          }:`
-        : ''
-    }`,
-    ...config.issuers.map(
-      (i) =>
-        `  ${i.issuer} audience ${[i.audience].flat().join(',')} keys ${i.jwksUri ?? 'by discovery'} algorithms ${(i.algorithms ?? ['any asymmetric']).join(',')}${i.rolesClaim ? ` roles from ${i.rolesClaim}` : ''}${i.subjectClaim ? ` subject from ${i.subjectClaim}` : ''}${i.subjectPrefix ? ` subjects prefixed ${i.subjectPrefix}` : ''} tolerance ${i.clockToleranceSec}s`,
-    ),
+    ...issuerLines(config),
     ...signInSummary(config),
   ];
-  const warnings = lintPolicy(p, config.keys);
+}
+
+async function check(args: string[], io: Out, clock: Clock): Promise<number> {
+  const { values: opts } = parseArgs({ args, options: { strict: { type: 'boolean' } }, strict: true });
+  let config;
+  try {
+    config = await loadConfig(process.env, { fetch });
+  } catch (e) {
+    return configFailure(e, io);
+  }
+  const lines = summaryLines(config, clock.now());
+  const warnings = lintPolicy(config.policy, config.keys);
   if (warnings.length > 0)
     lines.push(
       `warnings (${warnings.length}):`,

@@ -45,8 +45,8 @@ export class LatencyHistogram<L extends string> extends Histogram<L> {
       this.series.set(label, (s = { counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 }));
     const b = this.bounds;
     let i = 0;
-    while (i < b.length && value > b[i]!) i++;
-    s.counts[i]!++;
+    while (i < b.length && value > (b[i] ?? Infinity)) i++;
+    s.counts[i] = (s.counts[i] ?? 0) + 1;
     s.sum += value;
     s.count++;
   }
@@ -55,13 +55,13 @@ export class LatencyHistogram<L extends string> extends Histogram<L> {
     this.series = new Map();
   }
 
-  override async get(): Promise<Rendered<L>> {
+  override get(): Promise<Rendered<L>> {
     const values: MetricValueWithName<L>[] = [];
     const bucket = `${this.metricName}_bucket`;
     for (const [label, s] of this.series) {
       let acc = 0;
       this.bounds.forEach((le, i) => {
-        acc += s.counts[i]!;
+        acc += s.counts[i] ?? 0;
         values.push({ labels: { le, [this.labelName]: label } as never, value: acc, metricName: bucket });
       });
       values.push({
@@ -80,13 +80,13 @@ export class LatencyHistogram<L extends string> extends Histogram<L> {
         metricName: `${this.metricName}_count`,
       });
     }
-    return {
+    return Promise.resolve({
       name: this.metricName,
       help: this.helpText,
       type: 'histogram',
       values,
       aggregator: 'sum',
-    } as unknown as Rendered<L>;
+    } as unknown as Rendered<L>);
   }
 
   /** The registry renders text through this when present: the same values. */

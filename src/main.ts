@@ -1,23 +1,23 @@
 // Start warden: load config, build dependencies, serve, reload on change, shut down gracefully (signals: cli.ts).
 import { getRequestListener } from '@hono/node-server';
-import { createServer, type Server } from 'node:http';
-import type { DestinationStream } from 'pino';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { DestinationStream, Logger } from 'pino';
 import { createApp, metricsRoutes } from './app.js';
-import { createAuditLog, createOpsLog } from './audit/audit-log.js';
+import { createAuditLog, createOpsLog, type AuditLog } from './audit/audit-log.js';
 import { openAuditSinks } from './audit/open-sinks.js';
 import { byDeadline } from './audit/sink.js';
 import type { Env } from './config/env-schema.js';
 import { ConfigError } from './config/errors.js';
-import { loadConfig } from './config/load.js';
+import { loadConfig, type Config } from './config/load.js';
 import { AssertionKeyError, AssertionSigner } from './identity/assertion.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { compileCidrs } from './request/client-ip.js';
-import { startReloader, type ReloadResult } from './reload.js';
+import { startReloader, type ReloadResult, type Reloader } from './reload.js';
 import { buildRuntime, RuntimeState, type Shared } from './runtime.js';
-import { startServices } from './services.js';
+import { startServices, type Services } from './services.js';
 import { createVerifyListener } from './http/verify-route.js';
-import { attachSignIn } from './oauth2/attach.js';
+import { attachSignIn, type AttachedSignIn } from './oauth2/attach.js';
 import { systemClock, type Clock } from './util/clock.js';
 
 /** The listen address is unusable (in use, not permitted). */
@@ -51,6 +51,31 @@ export interface StartOptions {
   fetch?: typeof fetch;
 }
 
+/** What warden runs on, built before it serves: logs, audit trail, metrics, services and the first runtime. */
+interface Core {
+  config: Config;
+  env: Env;
+  log: Logger;
+  assertion: AssertionSigner | null;
+  audit: AuditLog;
+  metrics: Metrics;
+  services: Services;
+  state: RuntimeState;
+  signIn: AttachedSignIn;
+  shared: Shared;
+}
+
+/** Whether warden takes requests as usual: false once shutdown begins. */
+interface Gate {
+  accepting: boolean;
+}
+
+/** The main server and, with WARDEN_METRICS_PORT, the /metrics server and its port. */
+interface Servers {
+  http: Server;
+  metrics: { server: Server; port: number } | null;
+}
+
 /** Start warden from environment variables. Throws ConfigError on bad configuration. */
 export async function start(
   vars: Record<string, string | undefined>,
@@ -59,6 +84,48 @@ export async function start(
   const clock = opts.clock ?? systemClock;
   const fetch = opts.fetch ?? globalThis.fetch;
   const config = await loadConfig(vars, { fetch });
+  const core = await buildCore(config, opts, clock, fetch);
+  const { env, log, audit, metrics, services, state, shared } = core;
+  const gate: Gate = { accepting: true };
+  const readiness = registerReadiness(core, gate);
+  const handlers = requestHandlers(core, readiness, clock);
+  const reloader = startReloader({
+    env,
+    state,
+    shared,
+    log,
+    load: { fetch },
+    audit,
+    counted: (result) => metrics.reloads.inc({ result }),
+  });
+  const hangup = hangupHandler(core, reloader);
+  const servers = createServers(core, gate, handlers);
+  const { port, metricsPort } = await listenAll(servers, core, reloader);
+  log.info(
+    {
+      event: 'started',
+      host: env.HOST,
+      port,
+      metricsPort,
+      dialect: env.WARDEN_PROXY,
+      store: services.store.kind,
+      rules: state.current.policy.rules.length,
+      keys: state.current.keys.entries.length,
+      auditSinks: env.WARDEN_AUDIT_SINKS,
+    },
+    'warden listening',
+  );
+  const close = shutdown(core, servers, reloader, gate, clock);
+  return { port, metricsPort, readiness, close, hangup, reload: () => reloader.reload('api') };
+}
+
+/** Open the ops log, assertion signer, audit sinks, metrics and services, and install the first runtime. */
+async function buildCore(
+  config: Config,
+  opts: StartOptions,
+  clock: Clock,
+  fetch: typeof globalThis.fetch,
+): Promise<Core> {
   const env = config.env;
   const log = createOpsLog(env.LOG_LEVEL, opts.opsDestination);
   const assertion = await openAssertionSigner(env, clock, (e) =>
@@ -78,7 +145,12 @@ export async function start(
   const signIn = attachSignIn(config, { services, state, audit, clock, fetch, log });
   const shared: Shared = { ...services, sessionAuth: signIn.sessionAuth };
   state.swap(buildRuntime(config, shared));
-  let accepting = true;
+  return { config, env, log, assertion, audit, metrics, services, state, signIn, shared };
+}
+
+/** The named readiness checks: policy, keys, store, bans, JWKS and OIDC when configured, accepting. */
+function registerReadiness(core: Core, gate: Gate): Readiness {
+  const { config, services, state, signIn } = core;
   const readiness = new Readiness();
   readiness.register('policy', () => ({
     ready: true,
@@ -113,7 +185,18 @@ export async function start(
         : { ready, detail: `waiting for the keys of ${pending.join(', ')}` };
     });
   if (signIn.readiness) readiness.register('oidc', signIn.readiness);
-  readiness.register('accepting', () => (accepting ? true : { ready: false, detail: 'shutting down' }));
+  readiness.register('accepting', () => (gate.accepting ? true : { ready: false, detail: 'shutting down' }));
+  return readiness;
+}
+
+/** What serves requests: /verify straight from node:http, and the Hono app for everything else. */
+interface Handlers {
+  fastVerify: (req: IncomingMessage, res: ServerResponse) => boolean;
+  hono: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+}
+
+function requestHandlers(core: Core, readiness: Readiness, clock: Clock): Handlers {
+  const { env, state, services, audit, metrics, assertion, signIn } = core;
   const deps = {
     state,
     services,
@@ -131,12 +214,15 @@ export async function start(
     clearSessionCookie: signIn.clearSessionCookie,
   };
   const app = createApp(deps);
-  const hono = getRequestListener(app.fetch);
-  const fastVerify = createVerifyListener(deps, env.WARDEN_PROXY);
-  const reloader = startReloader(env, state, shared, log, { fetch }, audit, (result) =>
-    metrics.reloads.inc({ result }),
-  );
-  // A replaced assertion key file takes over; the old key stays published until its tokens expire.
+  return { hono: getRequestListener(app.fetch), fastVerify: createVerifyListener(deps, env.WARDEN_PROXY) };
+}
+
+/**
+ * What SIGHUP does: reload policy and keys, and re-read an assertion key file. A replaced key file
+ * takes over; the old key stays published until its tokens expire.
+ */
+function hangupHandler(core: Core, reloader: Reloader): () => Promise<ReloadResult> {
+  const { env, log, assertion } = core;
   const rereadAssertionKey = async () => {
     if (!assertion || env.WARDEN_ASSERTION_KEY === 'generate') return;
     try {
@@ -148,84 +234,99 @@ export async function start(
       );
     }
   };
-  const hangup = async (): Promise<ReloadResult> => {
+  return async (): Promise<ReloadResult> => {
     const [reloaded] = await Promise.all([reloader.reload('SIGHUP'), rereadAssertionKey()]);
     return reloaded;
   };
+}
 
+/** The main server and, with WARDEN_METRICS_PORT, the /metrics one; neither listens yet. */
+function createServers(core: Core, gate: Gate, { fastVerify, hono }: Handlers): Servers {
+  const { env, metrics } = core;
   // Keep-alive longer than proxies' upstream keepalive (nginx 60 s) so warden never closes a connection they are about to reuse.
   // Headers up to 96 KiB are read, so an oversized credential gets a 401 and an audit line rather than a bare 431.
   const http = createServer(
     { keepAliveTimeout: 75_000, headersTimeout: 20_000, requestTimeout: 30_000, maxHeaderSize: 96 * 1024 },
     (req, res) => {
       // While draining, every answer closes its connection: the proxy reconnects to another replica.
-      if (!accepting) res.shouldKeepAlive = false;
+      if (!gate.accepting) res.shouldKeepAlive = false;
       if (!fastVerify(req, res)) void hono(req, res);
     },
   );
-  const metricsHttp =
-    env.WARDEN_METRICS && env.WARDEN_METRICS_PORT !== undefined
-      ? createServer(getRequestListener(metricsRoutes(metrics).fetch))
-      : null;
-  let port: number;
-  let metricsPort: number | null = null;
+  const metricsPort = env.WARDEN_METRICS ? env.WARDEN_METRICS_PORT : undefined;
+  if (metricsPort === undefined) return { http, metrics: null };
+  const serveMetrics = getRequestListener(metricsRoutes(metrics).fetch);
+  return {
+    http,
+    metrics: { server: createServer((req, res) => void serveMetrics(req, res)), port: metricsPort },
+  };
+}
+
+/** Listen on every server; resolves with the ports bound. A failure stops what was started, then throws. */
+async function listenAll(
+  servers: Servers,
+  core: Core,
+  reloader: Reloader,
+): Promise<{ port: number; metricsPort: number | null }> {
+  const { env, audit, services } = core;
   try {
-    port = await listen(http, env.PORT, env.HOST);
-    if (metricsHttp) metricsPort = await listen(metricsHttp, env.WARDEN_METRICS_PORT!, env.HOST);
+    const port = await listen(servers.http, env.PORT, env.HOST);
+    const metricsPort = servers.metrics
+      ? await listen(servers.metrics.server, servers.metrics.port, env.HOST)
+      : null;
+    return { port, metricsPort };
   } catch (e) {
-    http.close();
+    servers.http.close();
     reloader.stop();
     audit.close();
     await services.close();
     throw e;
   }
-  log.info(
-    {
-      event: 'started',
-      host: env.HOST,
-      port,
-      metricsPort,
-      dialect: env.WARDEN_PROXY,
-      store: services.store.kind,
-      rules: state.current.policy.rules.length,
-      keys: state.current.keys.entries.length,
-      auditSinks: env.WARDEN_AUDIT_SINKS,
-    },
-    'warden listening',
-  );
+}
 
+/**
+ * The graceful shutdown, run once however often it is asked for: stop taking requests, finish those
+ * in flight, deliver the audit trail, all by one deadline (WARDEN_SHUTDOWN_TIMEOUT); then close the rest.
+ */
+function shutdown(
+  core: Core,
+  servers: Servers,
+  reloader: Reloader,
+  gate: Gate,
+  clock: Clock,
+): () => Promise<void> {
+  const { env, log, audit, services, assertion } = core;
+  const { http } = servers;
+  const run = async () => {
+    const deadline = clock.now() + env.WARDEN_SHUTDOWN_TIMEOUT * 1000;
+    gate.accepting = false;
+    reloader.stop();
+    log.info({ event: 'stopping' }, 'stopping: no new connections, finishing requests in flight');
+    const drained = new Promise<void>((resolve) => http.close(() => resolve()));
+    http.closeIdleConnections();
+    await byDeadline(drained, deadline, clock);
+    http.closeAllConnections();
+    const droppedBefore = audit.sinks.reduce((n, s) => n + s.dropped(), 0);
+    await audit.flush(deadline);
+    const lost = audit.sinks.reduce((n, s) => n + s.dropped(), 0) - droppedBefore;
+    if (lost > 0)
+      log.error(
+        {
+          event: 'audit_undelivered',
+          lost,
+          sinks: audit.sinks.map((s) => ({ sink: s.name, dropped: s.dropped() })),
+        },
+        `${lost} audit events not delivered by the shutdown deadline`,
+      );
+    audit.close();
+    servers.metrics?.server.close();
+    servers.metrics?.server.closeAllConnections();
+    await services.close();
+    assertion?.close();
+    log.info({ event: 'stopped' }, 'warden stopped');
+  };
   let closing: Promise<void> | null = null;
-  const close = () =>
-    (closing ??= (async () => {
-      // One deadline for the whole shutdown: draining requests, then delivering the audit trail.
-      const deadline = clock.now() + env.WARDEN_SHUTDOWN_TIMEOUT * 1000;
-      accepting = false;
-      reloader.stop();
-      log.info({ event: 'stopping' }, 'stopping: no new connections, finishing requests in flight');
-      const drained = new Promise<void>((resolve) => http.close(() => resolve()));
-      http.closeIdleConnections();
-      await byDeadline(drained, deadline, clock);
-      http.closeAllConnections();
-      const droppedBefore = audit.sinks.reduce((n, s) => n + s.dropped(), 0);
-      await audit.flush(deadline);
-      const lost = audit.sinks.reduce((n, s) => n + s.dropped(), 0) - droppedBefore;
-      if (lost > 0)
-        log.error(
-          {
-            event: 'audit_undelivered',
-            lost,
-            sinks: audit.sinks.map((s) => ({ sink: s.name, dropped: s.dropped() })),
-          },
-          `${lost} audit events not delivered by the shutdown deadline`,
-        );
-      audit.close();
-      metricsHttp?.close();
-      metricsHttp?.closeAllConnections();
-      await services.close();
-      assertion?.close();
-      log.info({ event: 'stopped' }, 'warden stopped');
-    })());
-  return { port, metricsPort, readiness, close, hangup, reload: () => reloader.reload('api') };
+  return () => (closing ??= run());
 }
 
 /** Listen on host:port; resolves with the port bound (port 0 picks one). */

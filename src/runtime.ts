@@ -19,7 +19,7 @@ export interface Shared {
   store: Store;
   revocations: Revocations | null;
   banned: MirroredSet | null;
-  onBan(ip: string, until: number): void;
+  onBan: (ip: string, until: number) => void;
   /** Trusted JWT issuers and their keys; null when WARDEN_JWT_ISSUERS is not set. */
   jwt: JwtVerifier | null;
   /** Verified tokens each policy version remembers (WARDEN_JWT_CACHE_SIZE). */

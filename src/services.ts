@@ -4,6 +4,7 @@ import type { AuditLog } from './audit/audit-log.js';
 import { JwtVerifier } from './auth/jwt.js';
 import { Revocations } from './auth/revocations.js';
 import type { Env } from './config/env-schema.js';
+import { requiredVar } from './config/errors.js';
 import type { IssuerConfig } from './config/issuers-schema.js';
 import { recordJwksFetch, type Metrics } from './metrics.js';
 import type { Shared } from './runtime.js';
@@ -34,8 +35,11 @@ function redisConnection(env: Env): RedisConnectOptions {
     cluster: env.WARDEN_REDIS_CLUSTER_NODES,
     sentinel: env.WARDEN_REDIS_SENTINELS && {
       nodes: env.WARDEN_REDIS_SENTINELS,
-      // The env schema requires the name with WARDEN_REDIS_SENTINELS.
-      name: env.WARDEN_REDIS_SENTINEL_NAME!,
+      name: requiredVar(
+        env.WARDEN_REDIS_SENTINEL_NAME,
+        'WARDEN_REDIS_SENTINEL_NAME',
+        'required with WARDEN_REDIS_SENTINELS (the master group name)',
+      ),
     },
     url: env.REDIS_URL,
     password: env.WARDEN_REDIS_PASSWORD,
@@ -95,6 +99,41 @@ export interface ServiceDeps {
   fetch: typeof fetch;
 }
 
+/** The store's set `what`, mirrored in memory and resynced every WARDEN_REVOCATION_RESYNC. */
+function mirrorSet(store: Store, what: string, persistent: boolean, env: Env, log: Logger): MirroredSet {
+  return new MirroredSet(store.set(what, { persistent }), {
+    resyncMs: env.WARDEN_REVOCATION_RESYNC * 1000,
+    onError: (err: Error) =>
+      log.warn({ event: 'mirror_error', set: what, err: err.message }, `cannot load ${what}; retrying`),
+    onRestore: (count) =>
+      log.warn(
+        { event: 'set_restored', set: what, count },
+        `the store had lost ${what}; wrote back the ${count} entries this replica holds`,
+      ),
+  });
+}
+
+/** The verifier of the trusted JWT issuers' tokens, or null without issuers; key sets not fetched yet. */
+function jwtVerifier(env: Env, issuers: readonly IssuerConfig[], deps: ServiceDeps): JwtVerifier | null {
+  const { log, metrics, clock } = deps;
+  if (issuers.length === 0) return null;
+  return new JwtVerifier(issuers, {
+    refreshMs: env.WARDEN_JWKS_REFRESH * 1000,
+    cooldownMs: env.WARDEN_JWKS_COOLDOWN * 1000,
+    timeoutMs: env.WARDEN_JWKS_TIMEOUT * 1000,
+    fetch: deps.fetch,
+    now: () => clock.now(),
+    onFetch(issuer, outcome, error) {
+      recordJwksFetch(metrics, issuer, outcome);
+      if (outcome === 'error')
+        log.warn(
+          { event: 'jwks_fetch_failed', issuer, err: error },
+          'cannot fetch the signing keys of an issuer; keys already held stay in use',
+        );
+    },
+  });
+}
+
 /** Build the store and start the mirrors (a failed first load is retried by their resync). */
 export async function startServices(
   env: Env,
@@ -108,39 +147,10 @@ export async function startServices(
       { event: 'redis_unavailable' },
       'Redis not ready after 5 s; starting anyway: limits use memory, API keys are refused until revocations load',
     );
-  const onError = (what: string) => (err: Error) =>
-    log.warn({ event: 'mirror_error', set: what, err: err.message }, `cannot load ${what}; retrying`);
-  const mirror = (what: string, persistent: boolean) =>
-    new MirroredSet(store.set(what, { persistent }), {
-      resyncMs: env.WARDEN_REVOCATION_RESYNC * 1000,
-      onError: onError(what),
-      onRestore: (count) =>
-        log.warn(
-          { event: 'set_restored', set: what, count },
-          `the store had lost ${what}; wrote back the ${count} entries this replica holds`,
-        ),
-    });
-  const revMirror = mirror('revocations', true);
-  const banned = mirror('bans', false);
+  const revMirror = mirrorSet(store, 'revocations', true, env, log);
+  const banned = mirrorSet(store, 'bans', false, env, log);
   await Promise.all([revMirror.start(), banned.start()]);
-  const jwt =
-    issuers.length === 0
-      ? null
-      : new JwtVerifier(issuers, {
-          refreshMs: env.WARDEN_JWKS_REFRESH * 1000,
-          cooldownMs: env.WARDEN_JWKS_COOLDOWN * 1000,
-          timeoutMs: env.WARDEN_JWKS_TIMEOUT * 1000,
-          fetch: deps.fetch,
-          now: () => clock.now(),
-          onFetch(issuer, outcome, error) {
-            recordJwksFetch(metrics, issuer, outcome);
-            if (outcome === 'error')
-              log.warn(
-                { event: 'jwks_fetch_failed', issuer, err: error },
-                'cannot fetch the signing keys of an issuer; keys already held stay in use',
-              );
-          },
-        });
+  const jwt = jwtVerifier(env, issuers, deps);
   // Not awaited: readiness reports the key sets, and the first token waits for a fetch in flight.
   if (jwt) void jwt.start();
   // A store (or a key set) that was down at start: retry the first load quickly rather than at the resync interval.

@@ -142,7 +142,7 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
     tick();
     return `{"level":"info","time":"${lastIso}","schema":${AUDIT_SCHEMA},"event":${JSON.stringify(event)}`;
   };
-  const only = sinks.length === 1 ? sinks[0]! : null;
+  const only = sinks.length === 1 ? (sinks[0] ?? null) : null;
   const emit = only
     ? (line: string, ascii = false) => only.write(line, ascii)
     : (line: string, ascii = false) => {
@@ -157,10 +157,13 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
   const writeOut = () => {
     scheduled = false;
     for (let i = 0; i < events.length; i++) {
-      const e = events[i]!;
+      const e = events[i];
+      const h = heads[i];
+      // Pushed together (decision below): both are there.
+      if (e === undefined || h === undefined) continue;
       // A line of plain fields is ASCII (headerProblems aside, which JSON.stringify may leave non-ASCII): sinks may encode it byte for byte.
       const ascii = plainEvent(e);
-      emit(heads[i]! + fieldsOf(e, ascii ? plain : str) + '}\n', ascii && e.headerProblems === undefined);
+      emit(h + fieldsOf(e, ascii ? plain : str) + '}\n', ascii && e.headerProblems === undefined);
     }
     events.length = 0;
     heads.length = 0;

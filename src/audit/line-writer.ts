@@ -50,6 +50,7 @@ export class LineWriter {
   }
 
   /** The descriptor the next write of `bytes` goes to. */
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- a hook: RotatingFile counts the bytes
   protected target(_bytes: number): number {
     return this.fd;
   }
@@ -111,7 +112,8 @@ export class LineWriter {
       return;
     }
     this.seal();
-    const all = this.segments.length === 1 ? this.segments[0]! : Buffer.concat(this.segments);
+    const only = this.segments.length === 1 ? this.segments[0] : undefined;
+    const all = only ?? Buffer.concat(this.segments);
     let data = all;
     let room = this.room();
     if (all.length > room) {
@@ -136,12 +138,15 @@ export class LineWriter {
 
   private writeAll(fd: number, data: Buffer, offset: number): void {
     fsWrite(fd, data, offset, data.length - offset, null, (err, written) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') {
+      if (err?.code === 'EAGAIN') {
         // A non-blocking pipe is full: try again shortly.
         setTimeout(() => this.writeAll(fd, data, offset), 10).unref();
         return;
       }
-      if (!err && offset + written < data.length) return this.writeAll(fd, data, offset + written);
+      if (!err && offset + written < data.length) {
+        this.writeAll(fd, data, offset + written);
+        return;
+      }
       if (err) {
         this.dropped += this.writingLines;
         this.onError?.(err);
@@ -156,7 +161,10 @@ export class LineWriter {
 
   /** Resolve once everything written so far has reached the file descriptor. */
   flush(cb: () => void): void {
-    if (!this.writing && this.lines === 0) return cb();
+    if (!this.writing && this.lines === 0) {
+      cb();
+      return;
+    }
     this.waiters.push(cb);
     if (!this.writing) this.drain();
   }

@@ -2,7 +2,7 @@
 import type { DestinationStream, Logger } from 'pino';
 import type { Env } from '../config/env-schema.js';
 import { splitHeaderLine } from '../config/env-values.js';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError, requiredVar } from '../config/errors.js';
 import { redactUrl } from '../config/load.js';
 import type { Clock } from '../util/clock.js';
 import { fileSink } from './file-sink.js';
@@ -51,7 +51,11 @@ export function openAuditSinks(env: Env, log: Logger, deps: SinkDeps): AuditSink
     if (name === 'stdout')
       sinks.push(stdoutDestination ? destinationSink('stdout', stdoutDestination, clock) : stdoutSink(clock));
     else if (name === 'file') {
-      const path = env.WARDEN_AUDIT_FILE!;
+      const path = requiredVar(
+        env.WARDEN_AUDIT_FILE,
+        'WARDEN_AUDIT_FILE',
+        'required with the file sink (WARDEN_AUDIT_SINKS)',
+      );
       const warn = throttled(log, clock, 'audit_file_error', 'audit file write or rotation failed');
       try {
         sinks.push(
@@ -75,7 +79,11 @@ export function openAuditSinks(env: Env, log: Logger, deps: SinkDeps): AuditSink
         ]);
       }
     } else {
-      const url = env.WARDEN_AUDIT_WEBHOOK_URL!;
+      const url = requiredVar(
+        env.WARDEN_AUDIT_WEBHOOK_URL,
+        'WARDEN_AUDIT_WEBHOOK_URL',
+        'required with the webhook sink (WARDEN_AUDIT_SINKS)',
+      );
       const warn = throttled(
         log,
         clock,

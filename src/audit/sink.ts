@@ -48,15 +48,23 @@ export function stdoutSink(clock: Clock): AuditSink {
   return lineWriterSink('stdout', new LineWriter(1), clock);
 }
 
+/** A destination stream with a flush (pino.destination's SonicBoom). */
+type Flushable = DestinationStream & { flush: (cb: () => void) => void };
+
+function isFlushable(d: DestinationStream): d is Flushable {
+  return typeof (d as Partial<Flushable>).flush === 'function';
+}
+
 /** Any pino destination stream in place of stdout (tests capture the stream this way). */
-export function destinationSink(name: string, dest: DestinationStream, clock: Clock): AuditSink {
-  const d = dest as DestinationStream & { flush?: (cb: () => void) => void };
+export function destinationSink(name: string, d: DestinationStream, clock: Clock): AuditSink {
   return {
     name,
-    write: (line) => void d.write(line),
+    write: (line) => {
+      d.write(line);
+    },
     flush: (deadline) =>
-      typeof d.flush === 'function'
-        ? byDeadline(new Promise<void>((resolve) => d.flush!(resolve)), deadline, clock)
+      isFlushable(d)
+        ? byDeadline(new Promise<void>((resolve) => d.flush(resolve)), deadline, clock)
         : Promise.resolve(),
     close: () => {},
     queued: () => 0,

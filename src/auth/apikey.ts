@@ -15,7 +15,8 @@ import { headerSafe } from '../util/header-safe.js';
 export const MAX_CREDENTIAL_LENGTH = 4096;
 
 interface KeyRecord {
-  identity: Identity;
+  /** A keys-file identity always names its entry. */
+  identity: Identity & { keyId: string };
   expiresAt: number | null;
   networks: BlockList | null;
 }
@@ -42,7 +43,7 @@ export function compileKeys(file: KeysFile): KeyTable {
   const byHash = new Map<string, KeyRecord>();
   const bySubject = new Map<string, KeyRecord>();
   for (const k of file.keys) {
-    const identity: Identity = Object.freeze({
+    const identity: KeyRecord['identity'] = Object.freeze({
       sub: k.id,
       name: headerSafe(k.name ?? ''),
       email: headerSafe(k.email ?? ''),
@@ -59,7 +60,11 @@ export function compileKeys(file: KeysFile): KeyTable {
       networks: k.networks ? compileCidrs(k.networks) : null,
     };
     if (k.sha256 !== undefined) byHash.set(k.sha256, record);
-    if (k.certSubject !== undefined) bySubject.set(normalizeDn(k.certSubject)!, record);
+    if (k.certSubject !== undefined) {
+      // The keys schema refuses a subject that does not normalize.
+      const dn = normalizeDn(k.certSubject);
+      if (dn !== null) bySubject.set(dn, record);
+    }
   }
   return { byHash, bySubject, entries: file.keys };
 }
@@ -115,7 +120,7 @@ function checkRecord(
     // Until the revocation set has been loaded once, no key can be shown not to be revoked: fail closed.
     if (!revocations.mirror.loaded)
       return new AuthError('invalid_credentials', 'revocations_unavailable', id);
-    if (revocations.isRevoked('key', id!, now)) return new AuthError('invalid_credentials', 'revoked', id);
+    if (revocations.isRevoked('key', id, now)) return new AuthError('invalid_credentials', 'revoked', id);
   }
   if (record.expiresAt !== null && now >= record.expiresAt)
     return new AuthError('invalid_credentials', 'expired', id);

@@ -13,6 +13,7 @@ export interface ClaimsMapping {
   defined: ReadonlySet<string>;
 }
 
+// eslint-disable-next-line no-control-regex -- finding control characters is its purpose
 const CONTROL = /[\x00-\x1f\x7f]/;
 const MAX_VALUE = 1024;
 const MAX_ROLES = 256;

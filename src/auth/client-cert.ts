@@ -14,9 +14,9 @@ export function normalizeDn(dn: string): string | null {
   const rdns: string[] = [];
   let cur = '';
   for (let i = 0; i < dn.length; i++) {
-    const c = dn[i]!;
+    const c = dn.charAt(i);
     if (c === '\\' && i + 1 < dn.length) {
-      cur += c + dn[++i];
+      cur += c + dn.charAt(++i);
       continue;
     }
     if (c === ',' || c === ';') {
@@ -46,7 +46,7 @@ function traefikSubject(info: string): string | null {
     return null;
   }
   const m = /(?:^|;)Subject="([^"]*)"/.exec(text);
-  return m ? m[1]! : null;
+  return m?.[1] ?? null;
 }
 
 /** The dialect whose proxy sets each family's headers: on any other, they are a client's. */

@@ -175,11 +175,11 @@ export class IssuerKeys {
   keyFor(use: KeyUse = { snapshot: null }): JWTVerifyGetKey {
     return async (header, token) => {
       const now = this.opts.now();
-      if (this.held === null) {
-        await this.fetchNow(now);
-        if (this.held === null) throw new KeysUnavailable(this.lastError ?? 'key set not fetched yet');
-      } else this.refreshIfStale(now);
+      if (this.held === null) await this.fetchNow(now);
+      else this.refreshIfStale(now);
+      // fetchNow replaced `held` when it could.
       const first = this.held;
+      if (first === null) throw new KeysUnavailable(this.lastError ?? 'key set not fetched yet');
       try {
         use.snapshot = first;
         return await first.select(header, token);
@@ -187,7 +187,8 @@ export class IssuerKeys {
         if (!(e instanceof errors.JWKSNoMatchingKey)) throw e;
         if (!(await this.fetchNow(now)))
           throw new NoMatchingKey('no key with this kid; key set fetched recently');
-        const again = this.held;
+        // A key set once held is only ever replaced, never dropped.
+        const again = this.held ?? first;
         try {
           use.snapshot = again;
           return await again.select(header, token);

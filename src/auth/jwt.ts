@@ -99,7 +99,7 @@ export class JwtVerifier {
     const parts = token.split('.');
     if (parts.length === 5) return refuse('jwe');
     if (parts.length !== 3) return refuse('not_jws');
-    const header = decodeSegment(parts[0]!);
+    const header = decodeSegment(parts[0] ?? '');
     if (!header) return refuse('not_jws');
     const kid =
       typeof header.kid === 'string' && KID.test(header.kid) && !header.kid.includes('..')
@@ -119,7 +119,7 @@ export class JwtVerifier {
     ) {
       return refuse('wrong_type', { kid });
     }
-    const payload = decodeSegment(parts[1]!);
+    const payload = decodeSegment(parts[1] ?? '');
     if (!payload) return refuse('not_jws', { kid });
     const issuer = typeof payload.iss === 'string' ? this.issuers.get(payload.iss) : undefined;
     if (!issuer) return refuse('unknown_issuer', { kid });
@@ -160,7 +160,10 @@ export class JwtVerifier {
       // good with a proof of possession of its key, which a bearer request does not carry: accepting it
       // would turn a stolen bound token back into a bearer token.
       if (payload.cnf !== undefined) throw refuse('sender_constrained', { kid });
-      return { payload, keySet: use.snapshot! };
+      // Set by keyFor before it handed jose the key.
+      const keySet = use.snapshot;
+      if (keySet === null) throw new Error('token verified without a key from the key set');
+      return { payload, keySet };
     } catch (e) {
       throw e instanceof AuthError
         ? e
@@ -201,8 +204,9 @@ interface CachedToken {
 
 /** After a refresh brought other keys: whether the token's key is still held (then it is held against the new set). */
 function keptKey(hit: CachedToken): boolean {
-  if (!hit.keys.stillHolds(hit.snapshot, hit.kid)) return false;
-  hit.snapshot = hit.keys.current!;
+  const current = hit.keys.current;
+  if (current === null || !hit.keys.stillHolds(hit.snapshot, hit.kid)) return false;
+  hit.snapshot = current;
   return true;
 }
 
@@ -246,7 +250,10 @@ export class JwtAuthenticator {
     const keys = routed.issuer.keys;
     return this.verifier.verify(token, routed, now).then(
       ({ payload, keySet }) => {
-        const identity = identityFromClaims(payload, routed.issuer.config, this.mapping, payload.exp! * 1000);
+        // jose refuses a token without exp (requiredClaims): this is never taken.
+        if (payload.exp === undefined) return refuse('bad_claim', { kid: routed.kid });
+        const expiresAt = payload.exp * 1000;
+        const identity = identityFromClaims(payload, routed.issuer.config, this.mapping, expiresAt);
         // The audit line names the kid of every refused token, its claims' refusals included.
         if (identity instanceof AuthError) return refuse(identity.failure, { kid: routed.kid });
         const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
@@ -256,7 +263,7 @@ export class JwtAuthenticator {
           identity,
           keys,
           snapshot: keySet,
-          expiresAt: payload.exp! * 1000,
+          expiresAt,
           jti,
           iat: payload.iat,
           kid: routed.kid,

@@ -57,7 +57,8 @@ function weakRsa(k: { kty: string; n?: unknown }): boolean {
   const n = Buffer.from(k.n, 'base64url');
   let i = 0;
   while (i < n.length && n[i] === 0) i++;
-  const bits = i === n.length ? 0 : (n.length - i - 1) * 8 + (32 - Math.clz32(n[i]!));
+  const lead = n[i]; // undefined when every byte is zero
+  const bits = lead === undefined ? 0 : (n.length - i - 1) * 8 + (32 - Math.clz32(lead));
   return bits < MIN_RSA_BITS;
 }
 

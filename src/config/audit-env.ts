@@ -24,7 +24,7 @@ const UNITS: Record<string, number> = {
 /** A size in bytes: `1048576`, `100MB`, `64MiB`, `1G`. */
 const byteSize = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(String(v).trim());
-  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  const unit = m ? UNITS[(m[2] ?? '').toLowerCase()] : undefined;
   const bytes = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
   if (!Number.isFinite(bytes) || bytes < 1024) {
     ctx.addIssue({ code: 'custom', message: `"${v}" is not a size of at least 1 KiB like 100MB, 64MiB, 1G` });
@@ -49,7 +49,7 @@ const sinkList = z
   .pipe(
     z.array(
       z.enum(AUDIT_SINKS, {
-        message: `each sink is one of ${AUDIT_SINKS.join(', ')} (or the whole value "none")`,
+        error: `each sink is one of ${AUDIT_SINKS.join(', ')} (or the whole value "none")`,
       }),
     ),
   )

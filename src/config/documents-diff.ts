@@ -59,10 +59,14 @@ function diffNamed(a: Record<string, unknown>, b: Record<string, unknown>): Name
 function unchangedPairs(a: readonly string[], b: readonly string[]): Set<string> {
   const n = a.length;
   const m = b.length;
-  const len: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
+  // len[i][j]: length of the longest common subsequence of a[i..] and b[j..]; 0 past either end.
+  const len: number[][] = [];
+  const at = (i: number, j: number): number => len[i]?.[j] ?? 0;
   for (let i = n - 1; i >= 0; i--) {
+    const row = new Array<number>(m + 1).fill(0);
     for (let j = m - 1; j >= 0; j--)
-      len[i]![j] = a[i] === b[j] ? len[i + 1]![j + 1]! + 1 : Math.max(len[i + 1]![j]!, len[i]![j + 1]!);
+      row[j] = a[i] === b[j] ? at(i + 1, j + 1) + 1 : Math.max(at(i + 1, j), row[j + 1] ?? 0);
+    len[i] = row;
   }
   const pairs = new Set<string>();
   let i = 0;
@@ -72,7 +76,7 @@ function unchangedPairs(a: readonly string[], b: readonly string[]): Set<string>
       pairs.add(`a${i}`).add(`b${j}`);
       i++;
       j++;
-    } else if (len[i + 1]![j]! >= len[i]![j + 1]!) i++;
+    } else if (at(i + 1, j) >= at(i, j + 1)) i++;
     else j++;
   }
   return pairs;

@@ -14,6 +14,7 @@ export const absoluteHttpUrl = z.string().refine((v) => {
 /** One HTTP header line, `Name: value`, no CR, LF or NUL. */
 export const headerLine = z
   .string()
+  // eslint-disable-next-line no-control-regex -- NUL is one of the characters it refuses
   .regex(/^[A-Za-z0-9-]+:[^\r\n\x00]*$/, 'must be one header line like "Authorization: Bearer x"');
 
 /** Split a validated header line into name and value (value trimmed). */

@@ -18,6 +18,15 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A variable the environment's cross-checks require in this configuration (`message` says when):
+ * always set in an Env that passed them; a ConfigError naming it for one that did not.
+ */
+export function requiredVar<T>(value: T | undefined, variable: string, message: string): T {
+  if (value === undefined) throw new ConfigError([{ source: `env ${variable}`, path: '', message }]);
+  return value;
+}
+
 /** `rules`,3,`require` → `rules[3].require`. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';

@@ -6,6 +6,7 @@ import { repeatedField, type DocumentIssue } from './repeats.js';
 
 const ID = /^[A-Za-z0-9_.@-]{1,128}$/;
 // Identity header values must carry no control characters and no commas (X-User-Roles is a comma list).
+// eslint-disable-next-line no-control-regex -- control characters are what it refuses
 const HEADER_SAFE = /^[^\x00-\x1f\x7f]*$/;
 
 const keyEntry = z
@@ -39,7 +40,7 @@ const keyEntry = z
     rateLimit: z.string().optional(),
   })
   .refine((k) => (k.sha256 === undefined) !== (k.certSubject === undefined), {
-    message: 'an entry has either sha256 (an API key) or certSubject (a client certificate), exactly one',
+    error: 'an entry has either sha256 (an API key) or certSubject (a client certificate), exactly one',
   });
 
 /** The keys file as written by users. */

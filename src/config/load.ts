@@ -141,7 +141,7 @@ function parseText(text: string, source: string, problems: ConfigProblem[]): unk
       problems.push({
         source,
         path: pos ? `line ${pos.line}, column ${pos.col}` : '',
-        message: err.message.split('\n')[0]!,
+        message: err.message.split('\n')[0] ?? '',
       });
     }
     return undefined;
@@ -248,7 +248,7 @@ export async function loadConfig(vars: Record<string, string | undefined>, deps:
     const more = fallback.success
       ? await loadDocuments(fallback.data, deps).then(
           () => [],
-          (d) => (d instanceof ConfigError ? d.problems : []),
+          (d: unknown) => (d instanceof ConfigError ? d.problems : []),
         )
       : [];
     throw new ConfigError([...e.problems, ...more]);
@@ -259,10 +259,11 @@ export async function loadConfig(vars: Record<string, string | undefined>, deps:
     loadSignIn(env),
   ]);
   if (docs.status === 'rejected' || issuers.status === 'rejected' || signIn.status === 'rejected') {
-    const failures: unknown[] = [docs, issuers, signIn].flatMap((r) =>
+    const failures = [docs, issuers, signIn].flatMap((r): unknown[] =>
       r.status === 'rejected' ? [r.reason] : [],
     );
     const unexpected = failures.find((e) => !(e instanceof ConfigError));
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what a loader threw, as it was
     if (unexpected !== undefined) throw unexpected;
     throw new ConfigError(failures.flatMap((e) => (e as ConfigError).problems));
   }

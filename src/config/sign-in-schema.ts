@@ -142,7 +142,7 @@ export const signInEnvShape = {
     .optional(),
   WARDEN_REDIRECT_DOMAINS: domainList.default([]),
   /** Where a sign-in with a missing or refused `rd` ends; default the public URL. */
-  WARDEN_DEFAULT_REDIRECT: z.string().url().optional(),
+  WARDEN_DEFAULT_REDIRECT: z.url().optional(),
   WARDEN_DEV_USERS: z.string().min(1).optional(),
   WARDEN_SESSION_LIFETIME: duration.default(7 * 24 * 3600),
   WARDEN_SESSION_IDLE: duration.default(12 * 3600),

@@ -64,9 +64,56 @@ interface Cached {
 
 const GENERATED_FILE = 'assertion-key.pem';
 
+/** The key of `src`: the PEM file, or the generated key in the state dir (generated now when there is none). */
+async function loadKey(src: AssertionKeySource): Promise<SigningKey> {
+  if (src.kind === 'file') {
+    let pem: string;
+    try {
+      pem = await readFile(src.path, 'utf8');
+    } catch (e) {
+      throw new AssertionKeyError(
+        `${src.path} (WARDEN_ASSERTION_KEY): cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+    }
+    try {
+      return await signingKey(pem);
+    } catch (e) {
+      throw new AssertionKeyError(
+        `${src.path} (WARDEN_ASSERTION_KEY): not a usable PEM private key: ${(e as Error).message}`,
+      );
+    }
+  }
+  const file = join(src.stateDir, GENERATED_FILE);
+  try {
+    return await signingKey(await readFile(file, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new AssertionKeyError(`${file} (WARDEN_ASSERTION_KEY=generate): ${(e as Error).message}`);
+    return generateKey(file);
+  }
+}
+
+/** A new ES256 key, written to `file` (0600) before it is used. */
+async function generateKey(file: string): Promise<SigningKey> {
+  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const pem = await exportPKCS8(privateKey);
+  try {
+    await mkdir(join(file, '..'), { recursive: true });
+    await writeFile(`${file}.tmp`, pem, { mode: 0o600 });
+    await chmod(`${file}.tmp`, 0o600);
+    await rename(`${file}.tmp`, file);
+  } catch (e) {
+    throw new AssertionKeyError(
+      `${file} (WARDEN_ASSERTION_KEY=generate): cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  return signingKey(pem);
+}
+
 /** Signs assertions and publishes its public keys; rotation keeps an old key until its tokens have expired. */
 export class AssertionSigner {
-  private keys: SigningKey[] = [];
+  /** The current key first, then the retired ones still published. */
+  private keys: [SigningKey, ...SigningKey[]];
   /** Assertions by identity, roles and host; the least recently used goes first past 10 000. */
   private readonly cache = new Lru<Cached>(10_000);
   private rotateTimer: NodeJS.Timeout | null = null;
@@ -75,7 +122,10 @@ export class AssertionSigner {
     private readonly source: AssertionKeySource,
     readonly ttlSec: number,
     private readonly clock: Clock,
-  ) {}
+    first: SigningKey,
+  ) {
+    this.keys = [first];
+  }
 
   /**
    * Load (or generate) the key. Throws AssertionKeyError naming the file when it cannot be used.
@@ -87,59 +137,13 @@ export class AssertionSigner {
     clock: Clock,
     onRotateError: (e: Error) => void = () => {},
   ): Promise<AssertionSigner> {
-    const s = new AssertionSigner(source, ttlSec, clock);
-    s.keys = [await s.loadKey()];
+    const s = new AssertionSigner(source, ttlSec, clock, await loadKey(source));
     if (source.kind === 'generated') {
       // A failed rotation (state dir unwritable) keeps the current key; it must never take the process down.
       s.rotateTimer = setInterval(() => void s.rotate().catch(onRotateError), source.rotateMs);
       s.rotateTimer.unref();
     }
     return s;
-  }
-
-  private async loadKey(): Promise<SigningKey> {
-    const src = this.source;
-    if (src.kind === 'file') {
-      let pem: string;
-      try {
-        pem = await readFile(src.path, 'utf8');
-      } catch (e) {
-        throw new AssertionKeyError(
-          `${src.path} (WARDEN_ASSERTION_KEY): cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-        );
-      }
-      try {
-        return await signingKey(pem);
-      } catch (e) {
-        throw new AssertionKeyError(
-          `${src.path} (WARDEN_ASSERTION_KEY): not a usable PEM private key: ${(e as Error).message}`,
-        );
-      }
-    }
-    const file = join(src.stateDir, GENERATED_FILE);
-    try {
-      return await signingKey(await readFile(file, 'utf8'));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
-        throw new AssertionKeyError(`${file} (WARDEN_ASSERTION_KEY=generate): ${(e as Error).message}`);
-      return this.generate(file);
-    }
-  }
-
-  private async generate(file: string): Promise<SigningKey> {
-    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-    const pem = await exportPKCS8(privateKey);
-    try {
-      await mkdir(join(file, '..'), { recursive: true });
-      await writeFile(`${file}.tmp`, pem, { mode: 0o600 });
-      await chmod(`${file}.tmp`, 0o600);
-      await rename(`${file}.tmp`, file);
-    } catch (e) {
-      throw new AssertionKeyError(
-        `${file} (WARDEN_ASSERTION_KEY=generate): cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      );
-    }
-    return signingKey(pem);
   }
 
   /**
@@ -149,10 +153,8 @@ export class AssertionSigner {
   async rotate(): Promise<boolean> {
     const src = this.source;
     const next =
-      src.kind === 'generated'
-        ? await this.generate(join(src.stateDir, GENERATED_FILE))
-        : await this.loadKey();
-    const current = this.keys[0]!;
+      src.kind === 'generated' ? await generateKey(join(src.stateDir, GENERATED_FILE)) : await loadKey(src);
+    const current = this.keys[0];
     if (next.kid === current.kid) return false;
     const now = this.clock.now();
     current.retireAt = now + (this.ttlSec + 5) * 1000;
@@ -176,7 +178,7 @@ export class AssertionSigner {
     const cacheKey = `${identity.method}\n${identity.issuer ?? ''}\n${identity.sub}\n${identity.roles.join(',')}\n${host}`;
     const hit = this.cache.get(cacheKey);
     if (hit !== undefined && now < hit.refreshAt) return hit.token;
-    const key = this.keys[0]!;
+    const key = this.keys[0];
     const iat = Math.floor(now / 1000);
     return new SignJWT({ roles: [...identity.roles], auth_method: identity.method })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })

@@ -49,7 +49,7 @@ function indexRules(led: readonly Led[]): Pick<CompiledPolicy, 'rules' | 'byFirs
     if (first === null) {
       anyFirst.push(rule);
       for (const list of byFirst.values()) list.push(rule);
-    } else byFirst.get(first)!.push(rule);
+    } else byFirst.get(first)?.push(rule); // every literal first segment has its list (above)
   }
   return { rules: led.map((l) => l.rule), byFirst, anyFirst };
 }

@@ -75,10 +75,21 @@ function covers(a: MatchShape, b: MatchShape): boolean {
   return hostCovers(a.host, b.host) && methodsCover(a.methods, b.methods) && pathCovers(a.path, b.path);
 }
 
-function requiredOf(rule: PolicyRule): readonly string[] {
-  if (rule.require === undefined) return [];
-  if (Array.isArray(rule.require)) return rule.require;
-  return 'all' in rule.require ? rule.require.all : rule.require.any;
+/** The permissions a rule requires, and the list's path in the rule (`require`, `require.all`, `require.any`). */
+function requiredOf(rule: PolicyRule): { list: string; permissions: readonly string[] } {
+  if (rule.require === undefined) return { list: 'require', permissions: [] };
+  if (Array.isArray(rule.require)) return { list: 'require', permissions: rule.require };
+  return 'all' in rule.require
+    ? { list: 'require.all', permissions: rule.require.all }
+    : { list: 'require.any', permissions: rule.require.any };
+}
+
+/** A rule with what lint compares: its index, match shape and whether it is public. */
+interface LintedRule {
+  index: number;
+  rule: PolicyRule;
+  shape: MatchShape;
+  isPublic: boolean;
 }
 
 /** A rule that only observes (per-rule shadow mode) does not stop later rules from matching. */
@@ -95,36 +106,40 @@ function isObserveOnly(rule: PolicyRule): boolean {
  */
 export function lintPolicy(policy: PolicyFile, keys?: KeysFile): LintWarning[] {
   const out: LintWarning[] = [];
-  const shapes = policy.rules.map(shapeOf);
-  const isPublic = (i: number) => policy.rules[i]!.public === true;
+  const rules = policy.rules.map((rule, index): LintedRule => ({
+    index,
+    rule,
+    shape: shapeOf(rule),
+    isPublic: rule.public === true,
+  }));
 
-  shapes.forEach((b, j) => {
-    const i = shapes.findIndex((a, k) => k < j && !isObserveOnly(policy.rules[k]!) && covers(a, b));
-    if (i === -1) return;
+  rules.forEach((b) => {
+    const a = rules.find((a) => a.index < b.index && !isObserveOnly(a.rule) && covers(a.shape, b.shape));
+    if (a === undefined) return;
     out.push({
       code: 'shadowed',
-      path: `rules[${j}]`,
-      message: `never matches: shadowed by rules[${i}]${isPublic(i) ? ' (public)' : ''} (same or wider host, methods and path)`,
+      path: `rules[${b.index}]`,
+      message: `never matches: shadowed by rules[${a.index}]${a.isPublic ? ' (public)' : ''} (same or wider host, methods and path)`,
     });
   });
 
-  shapes.forEach((a, i) => {
-    if (!isPublic(i) || isObserveOnly(policy.rules[i]!)) return;
-    shapes.forEach((b, j) => {
+  rules.forEach((a) => {
+    if (!a.isPublic || isObserveOnly(a.rule)) return;
+    rules.forEach((b) => {
       // Only whole cover is reported: a public rule that merely intersects a protected one
       // (`/health` on every host, before a host-wide admin rule) is the usual, intended shape.
-      if (j <= i || isPublic(j) || !covers(a, b)) return;
-      const what = policy.rules[j]!.deny ? 'deny' : policy.rules[j]!.require ? 'protected' : 'authenticated';
+      if (b.index <= a.index || b.isPublic || !covers(a.shape, b.shape)) return;
+      const what = b.rule.deny ? 'deny' : b.rule.require ? 'protected' : 'authenticated';
       out.push({
         code: 'public_overlap',
-        path: `rules[${i}]`,
-        message: `public rule covers later ${what} rules[${j}]: every request rules[${j}] matches is public (first match wins)`,
+        path: `rules[${a.index}]`,
+        message: `public rule covers later ${what} rules[${b.index}]: every request rules[${b.index}] matches is public (first match wins)`,
       });
     });
   });
 
   const compiled = new Map(Object.entries(policy.roles).map(([name, perms]) => [name, compileGrants(perms)]));
-  const required = new Set(policy.rules.flatMap(requiredOf));
+  const required = new Set(policy.rules.flatMap((rule) => requiredOf(rule).permissions));
   for (const [name, g] of compiled) {
     if ([...required].some((p) => grants(g, p))) continue;
     const holders = (keys?.keys ?? []).filter((k) => k.roles.includes(name)).map((k) => k.id);
@@ -137,14 +152,12 @@ export function lintPolicy(policy: PolicyFile, keys?: KeysFile): LintWarning[] {
   }
 
   policy.rules.forEach((rule, i) => {
-    requiredOf(rule).forEach((p, k) => {
+    const { list, permissions } = requiredOf(rule);
+    permissions.forEach((p, k) => {
       if ([...compiled.values()].some((g) => grants(g, p))) return;
-      const at = Array.isArray(rule.require)
-        ? `rules[${i}].require[${k}]`
-        : `rules[${i}].require.${'all' in rule.require! ? 'all' : 'any'}[${k}]`;
       out.push({
         code: 'ungranted_permission',
-        path: at,
+        path: `rules[${i}].${list}[${k}]`,
         message: `permission "${p}" is granted by no role`,
       });
     });

@@ -17,9 +17,10 @@ interface SealKey {
  */
 export class Sealer {
   private readonly keys: SealKey[];
+  /** The first secret's key: the one that seals. */
+  private readonly sealing: SealKey;
 
   constructor(secrets: readonly string[], purpose: string) {
-    if (secrets.length === 0) throw new Error('at least one secret');
     this.keys = secrets.map((s) => {
       const key = createHash('sha256').update(`warden ${purpose}\0`).update(s).digest();
       return {
@@ -27,11 +28,14 @@ export class Sealer {
         kid: createHash('sha256').update(key).digest('base64url').slice(0, 8),
       };
     });
+    const first = this.keys[0];
+    if (first === undefined) throw new Error('at least one secret');
+    this.sealing = first;
   }
 
   /** A compact JWE of the value, readable until `expiresAt` (ms). */
   async seal(value: Record<string, unknown>, expiresAt: number): Promise<string> {
-    const k = this.keys[0]!;
+    const k = this.sealing;
     const payload = new TextEncoder().encode(JSON.stringify({ ...value, exp: Math.floor(expiresAt / 1000) }));
     return new CompactEncrypt(payload)
       .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: k.kid })
@@ -45,12 +49,13 @@ export class Sealer {
       !/^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(sealed)
     )
       return null;
-    let kid: unknown;
+    let header: unknown;
     try {
-      kid = JSON.parse(Buffer.from(sealed.slice(0, sealed.indexOf('.')), 'base64url').toString('utf8')).kid;
+      header = JSON.parse(Buffer.from(sealed.slice(0, sealed.indexOf('.')), 'base64url').toString('utf8'));
     } catch {
       return null;
     }
+    const kid = typeof header === 'object' && header !== null && 'kid' in header ? header.kid : undefined;
     const k = this.keys.find((x) => x.kid === kid);
     if (!k) return null;
     try {

@@ -114,9 +114,10 @@ export class Sessions {
 
   /** The session the session cookie's values (every one the request sent) name, as {@link open}. */
   async openValues(values: readonly string[], now: number): Promise<OpenSession | AuthError | null> {
-    if (values.length === 0) return null;
     if (values.length > 1) return refuse('bad_session');
-    const sealed = await this.sealer.unseal(values[0]!, now);
+    const value = values[0];
+    if (value === undefined) return null;
+    const sealed = await this.sealer.unseal(value, now);
     if (!sealed || typeof sealed.sid !== 'string') return refuse('bad_session');
     const key = storeKey(sealed.sid);
     // The last use is a record of its own that expires after the idle timeout, so writing it back
