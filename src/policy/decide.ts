@@ -245,5 +245,7 @@ export function shadowDenial(
 ): PolicyDecision | null {
   if (!policy.enforced) return null;
   const full = decide(policy, req, auth);
-  return full.kind !== 'allow' && full.rule !== null && policy.rules[full.rule]?.shadow === true ? full : null;
+  return full.kind !== 'allow' && full.rule !== null && policy.rules[full.rule]?.shadow === true
+    ? full
+    : null;
 }
