@@ -58,7 +58,7 @@ describe('hot reload', () => {
     w.writePolicy('rules:\n  - match: { path: /api/** }\n    rateLimit: undefined-limit\n');
     await eventually(async () => w.ops.slice(before).some((l) => l.event === 'policy_rejected'));
     const rejected = w.ops.slice(before).find((l) => l.event === 'policy_rejected')!;
-    expect(rejected.problems.join('\n')).toMatch(
+    expect((rejected.problems as string[]).join('\n')).toMatch(
       /rules\[0\]\.rateLimit: rate limit "undefined-limit" is not defined/,
     );
     expect(await ask(k.key)).toBe(200);

@@ -144,7 +144,10 @@ async function sigtermUnderLoad(extraEnv: Record<string, string>): Promise<void>
 
     const decisions = receiver.accepted().filter((e) => e.event === 'decision');
     const seen = new Map<string, number>();
-    for (const e of decisions) seen.set(e.reqId, (seen.get(e.reqId) ?? 0) + 1);
+    for (const e of decisions) {
+      const id = e.reqId as string;
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+    }
     const twice = [...seen].filter(([, n]) => n > 1).map(([id]) => id);
     const missing = answered.filter((id) => !seen.has(id));
     const unanswered = [...seen.keys()].filter((id) => !answered.includes(id));
