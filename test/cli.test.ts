@@ -9,6 +9,7 @@ import { hashKey } from '../src/auth/apikey.js';
 import { send } from './helpers/http.js';
 import { redisDescribe, startRedis, within, type RedisServer } from './helpers/redis.js';
 import { startWarden, testKey, type TestWarden } from './helpers/warden.js';
+import { ifStarted } from './helpers/hooks.js';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
@@ -310,7 +311,7 @@ describe('warden keys revoke', () => {
     beforeAll(async () => {
       redis = await startRedis();
     });
-    afterAll(() => redis?.stop());
+    afterAll(() => ifStarted(redis)?.stop());
 
     it('reaches every running replica', async () => {
       const w = await startWarden({ policy, keys: [victim.entry], env: { REDIS_URL: redis.url } });

@@ -12,6 +12,7 @@ import { REDIS_CLI, REDIS_SERVER, startRedis, within } from '../helpers/redis.js
 import { traefikHeaders } from '../helpers/replicas.js';
 import { testKey } from '../helpers/warden.js';
 import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -37,7 +38,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await receiver?.close();
+  await ifStarted(receiver)?.close();
 });
 
 function wardenProcess(env: Record<string, string>): {

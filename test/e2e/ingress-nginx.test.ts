@@ -25,6 +25,7 @@ import { NGINX_BIN, startNginx } from './harness/nginx.js';
 import { describeNeeding } from './harness/process.js';
 import type { Proxy } from './harness/proxy.js';
 import { cacheKeyProblems } from '../deploy/recipe-checks.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 const missing = !NGINX_BIN
   ? 'nginx is not installed (apt-get install nginx)'
@@ -64,11 +65,11 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     ingress = await startIngressNginx({ wardenPort: w.port, upstreamPort: echo.port });
   });
   afterAll(async () => {
-    await ingress?.stop();
-    await nginx?.stop();
-    await echo?.close();
-    await w?.close();
-    if (w) expectNoE2eSecrets(w);
+    await ifStarted(ingress)?.stop();
+    await ifStarted(nginx)?.stop();
+    await ifStarted(echo)?.close();
+    await ifStarted(w)?.close();
+    if (ifStarted(w)) expectNoE2eSecrets(w);
   });
 
   async function through(proxy: Proxy, path: string, headers: Record<string, string>, method = 'GET') {

@@ -16,6 +16,7 @@ import { launchNginx, NGINX_BIN } from './harness/nginx.js';
 import { describeNeeding, findBinary } from './harness/process.js';
 import type { Proxy } from './harness/proxy.js';
 import { renderRecipe } from './harness/render.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 const OPENSSL = findBinary('openssl', ['/usr/bin/openssl']);
 const missing = !NGINX_BIN
@@ -143,9 +144,9 @@ describeNeeding('client certificates through nginx mutual TLS (e2e)', missing, (
     );
   });
   afterAll(async () => {
-    await proxy?.stop();
-    await echo?.close();
-    await w?.close();
+    await ifStarted(proxy)?.stop();
+    await ifStarted(echo)?.close();
+    await ifStarted(w)?.close();
   });
 
   function get(

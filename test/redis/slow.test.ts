@@ -5,6 +5,7 @@ import { sleep } from '../e2e/harness/net.js';
 import { send } from '../helpers/http.js';
 import { redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 /** A TCP proxy to Redis that can hold every chunk from Redis back for `delayMs`, keeping their order. */
 interface SlowProxy {
@@ -136,9 +137,9 @@ redisDescribe('Redis slowed to 2 s per reply', () => {
   });
 
   afterAll(async () => {
-    await Promise.allSettled([a?.close(), b?.close()]);
-    await proxy?.close();
-    await redis?.stop();
+    await Promise.allSettled([ifStarted(a)?.close(), ifStarted(b)?.close()]);
+    await ifStarted(proxy)?.close();
+    await ifStarted(redis)?.stop();
   });
 
   it('warm-up with the delay off: limits are shared through Redis', async () => {

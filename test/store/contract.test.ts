@@ -10,6 +10,7 @@ import { createMemoryStore } from '../../src/store/memory.js';
 import { MirroredSet } from '../../src/store/mirror.js';
 import type { SetChange, Store } from '../../src/store/store.js';
 import { redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 function contract(name: string, make: () => Promise<{ a: Store; b: Store }>) {
   describe(name, () => {
@@ -103,7 +104,7 @@ redisDescribe('redis store', () => {
     redis = await startRedis();
   });
   afterAll(async () => {
-    await redis?.stop();
+    await ifStarted(redis)?.stop();
   });
   contract('contract', async () => ({
     a: openStore(loadEnv({ REDIS_URL: redis.url, WARDEN_REDIS_PREFIX: 'ct:' })),
