@@ -20,11 +20,11 @@ async function warden(args: string[], env: Record<string, string> = {}, input?: 
     timeout: 20_000,
   }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      stderr: e.stderr,
-    }),
+    (e: unknown) => {
+      // execFile rejects with the exit code and both outputs on the error.
+      const failed = e as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    },
   );
   if (input !== undefined)
     (child as unknown as { child?: { stdin: NodeJS.WritableStream } }).child?.stdin.end(input);

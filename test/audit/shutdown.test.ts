@@ -1,10 +1,9 @@
 // A real warden process under load, stopped with SIGTERM: every answered request reaches the webhook once.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort, sleep } from '../e2e/harness/net.js';
@@ -14,7 +13,6 @@ import { testKey } from '../helpers/warden.js';
 import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { ifStarted } from '../helpers/hooks.js';
 
-const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
 const dev = testKey('dev', ['developer']);
@@ -59,7 +57,7 @@ function wardenProcess(env: Record<string, string>): {
   });
   children.push(proc);
   let err = '';
-  proc.stderr!.on('data', (d) => (err += d));
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   return { proc, stderr: () => err, exited };
 }
