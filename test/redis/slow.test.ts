@@ -185,7 +185,7 @@ redisDescribe('Redis slowed to 2 s per reply', () => {
         timed(round % 2 === 0 ? a : b, '/roomy/x'),
       ]);
       results.push(...batch.slice(0, 4));
-      unauth.push(batch[4]!);
+      unauth.push(batch[4]);
     }
     report('4 in flight', results, unauth);
     // Readiness follows the connection state, which stays `ready` while replies are merely late: noted, not asserted.
