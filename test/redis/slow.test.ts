@@ -16,7 +16,7 @@ interface SlowProxy {
 
 function startSlowProxy(targetPort: number): Promise<SlowProxy> {
   const sockets = new Set<Socket>();
-  const proxy: SlowProxy = { port: 0, delayMs: 0, close: async () => undefined };
+  const proxy: SlowProxy = { port: 0, delayMs: 0, close: () => Promise.resolve() };
   const server: Server = createServer((client) => {
     const upstream = connect({ host: '127.0.0.1', port: targetPort });
     sockets.add(client);
