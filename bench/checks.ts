@@ -89,14 +89,14 @@ export async function checkRedis(
   commands: number,
   problems: string[],
 ): Promise<RedisCheck> {
-  const [up, errors, insurance] = await Promise.all(
-    ['warden_redis_up', 'warden_redis_errors_total', 'warden_rate_limit_insurance_total'].map((m) =>
-      metricSum(wardenPort, m),
-    ),
-  );
+  const [up, errors, insurance] = await Promise.all([
+    metricSum(wardenPort, 'warden_redis_up'),
+    metricSum(wardenPort, 'warden_redis_errors_total'),
+    metricSum(wardenPort, 'warden_rate_limit_insurance_total'),
+  ]);
   if (up !== 1) problems.push(`warden + Redis: warden_redis_up is ${up} after the run, expected 1`);
-  if (errors! > 0) problems.push(`warden + Redis: ${errors} Redis errors during the run`);
-  if (insurance! > 0)
+  if (errors > 0) problems.push(`warden + Redis: ${errors} Redis errors during the run`);
+  if (insurance > 0)
     problems.push(
       `warden + Redis: ${insurance} rate-limit decisions taken by the in-memory insurance limiter (Redis too slow or away)`,
     );
@@ -108,8 +108,8 @@ export async function checkRedis(
     commands,
     requests,
     commandsPerRequest: commands / requests,
-    errors: errors!,
-    insuranceDecisions: insurance!,
+    errors,
+    insuranceDecisions: insurance,
     line,
   };
 }

@@ -57,7 +57,7 @@ export async function measure(s: MeasureSettings): Promise<Measurement> {
       const before = counted ? counted() : 0;
       const r = await wrk(s.wrk, s.url(c), s.duration, s.header(c));
       if (counted) m.redisCommands += counted() - before;
-      m.rounds[c.id]!.push(r);
+      (m.rounds[c.id] ??= []).push(r);
       process.stdout.write(roundLine(round, s.rounds, c, r));
       if (r.non2xx) m.problems.push(`round ${round} ${c.label}: ${r.non2xx} non-2xx responses`);
       if (r.socketErrors) m.problems.push(`round ${round} ${c.label}: ${r.socketErrors} socket errors`);

@@ -132,7 +132,7 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Op
     jwt: env.BENCH_JWT !== '0',
     cache: env.BENCH_CACHE !== '0',
     nodeFloor: env.BENCH_NODE_FLOOR !== '0',
-    record: args.record === true,
+    record: args.record,
   };
 }
 

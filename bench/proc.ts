@@ -1,5 +1,11 @@
 // Child processes of the benchmark, the temporary directory, failing cleanly, and small helpers.
-import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import {
+  spawn,
+  spawnSync,
+  type ChildProcess,
+  type SpawnOptions,
+  type SpawnSyncReturns,
+} from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 
@@ -112,7 +118,12 @@ export function untrack(child: ChildProcess): void {
 
 /** Run a command to completion; its stdout, stderr and any spawn error, concatenated. */
 export function run(cmd: string, args: readonly string[]): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdout and stderr are typed as strings, but are null when the command could not be spawned at all
+  // (ENOENT): r.error says why.
+  const r: SpawnSyncReturns<string | null> = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? r.error.message : ''}`;
 }
 
@@ -150,8 +161,13 @@ function freePort(): Promise<number> {
 
 /** One distinct free port on 127.0.0.1 per name. */
 export async function freePorts<N extends string>(names: readonly N[]): Promise<Record<N, number>> {
-  const ports = new Set<number>();
-  while (ports.size < names.length) ports.add(await freePort());
-  const list = [...ports];
-  return Object.fromEntries(names.map((n, i) => [n, list[i]!])) as Record<N, number>;
+  const ports = {} as Record<N, number>;
+  const taken = new Set<number>();
+  for (const n of names) {
+    let port = await freePort();
+    while (taken.has(port)) port = await freePort();
+    taken.add(port);
+    ports[n] = port;
+  }
+  return ports;
 }

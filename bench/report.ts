@@ -151,7 +151,8 @@ export function configTable(r: Report, perRound: boolean): string {
   const roundCols = Array.from({ length: n }, (_, i) => `round ${i + 1}`);
   const cols = (xs: readonly string[]) => xs.map((x) => ` ${x} |`).join('');
   const row = (c: Config): string => {
-    const m = r.medians[c.id]!;
+    const m = r.medians[c.id];
+    if (!m) throw new Error(`no medians for configuration ${c.id}`);
     const rounds = perRound ? (r.rounds[c.id] ?? []).map((x) => x.rps.toFixed(0)) : [];
     return `| ${c.label} | **${m.rps.toFixed(0)}** |${cols(rounds)} ${m.p50ms.toFixed(2)} | ${m.p99ms.toFixed(2)} |`;
   };
@@ -173,8 +174,9 @@ export function ratioTable(r: Report): string {
 
 /** The paired per-round ratios against the baseline build; '' without a baseline. */
 export function pairedTable(r: Report): string {
-  if (r.paired.length === 0) return '';
-  const n = r.paired[0]!.perRound.length;
+  const first = r.paired[0];
+  if (!first) return '';
+  const n = first.perRound.length;
   const roundCols = Array.from({ length: n }, (_, i) => ` round ${i + 1} |`).join('');
   return [
     `| paired ratio (req/s, this build / baseline) | median of per-round ratios | ratio of medians |${roundCols}`,

@@ -4,11 +4,13 @@
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  // NaN for no figures at all, as the arithmetic on missing elements gave.
+  const at = (i: number): number => s[i] ?? NaN;
+  return s.length % 2 ? at(m) : (at(m - 1) + at(m)) / 2;
 }
 
 /** Round by round, a[i] / b[i] (the rounds of two configurations measured in the same round). */
 export function pairedRatios(a: readonly number[], b: readonly number[]): number[] {
   if (a.length !== b.length) throw new Error(`paired ratios of ${a.length} and ${b.length} rounds`);
-  return a.map((x, i) => x / b[i]!);
+  return a.map((x, i) => x / (b[i] ?? NaN));
 }

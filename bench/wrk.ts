@@ -98,7 +98,10 @@ export function wrk(w: WrkSettings, url: string, seconds: number, header: string
     child.on('error', reject);
     child.on('exit', (code) => {
       untrack(child);
-      if (code !== 0) return reject(new Error(`wrk exited ${code}: ${err}${out}`));
+      if (code !== 0) {
+        reject(new Error(`wrk exited ${code}: ${err}${out}`));
+        return;
+      }
       const r = parseWrk(out);
       if (typeof r === 'string') reject(new Error(`${r}${err}`));
       else resolve(r);

@@ -9,6 +9,7 @@ import { hashKey } from '../src/auth/apikey.js';
 import { send } from './helpers/http.js';
 import { redisDescribe, startRedis, within, type RedisServer } from './helpers/redis.js';
 import { startWarden, testKey, type TestWarden } from './helpers/warden.js';
+import { ifStarted } from './helpers/hooks.js';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
@@ -19,11 +20,11 @@ async function warden(args: string[], env: Record<string, string> = {}, input?: 
     timeout: 20_000,
   }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      stderr: e.stderr,
-    }),
+    (e: unknown) => {
+      // execFile rejects with the exit code and both outputs on the error.
+      const failed = e as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    },
   );
   if (input !== undefined)
     (child as unknown as { child?: { stdin: NodeJS.WritableStream } }).child?.stdin.end(input);
@@ -310,7 +311,7 @@ describe('warden keys revoke', () => {
     beforeAll(async () => {
       redis = await startRedis();
     });
-    afterAll(() => redis?.stop());
+    afterAll(() => ifStarted(redis)?.stop());
 
     it('reaches every running replica', async () => {
       const w = await startWarden({ policy, keys: [victim.entry], env: { REDIS_URL: redis.url } });

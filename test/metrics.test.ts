@@ -3,6 +3,7 @@ import { send } from './helpers/http.js';
 import { family, scrape, value, type Scrape } from './helpers/prometheus.js';
 import { traefikHeaders } from './helpers/replicas.js';
 import { startWarden, testKey, type TestWarden } from './helpers/warden.js';
+import { ifStarted } from './helpers/hooks.js';
 
 const policy = {
   roles: { developer: ['api:*'] },
@@ -52,7 +53,7 @@ beforeAll(async () => {
   await w.reload();
   m = await scrape(`${w.url}/metrics`);
 });
-afterAll(() => w?.close());
+afterAll(() => ifStarted(w)?.close());
 
 describe('/metrics after known traffic (parsed as Prometheus text)', () => {
   it('counts decisions by result, reason, dialect and auth method', () => {

@@ -21,18 +21,18 @@ async function warden(args: string[], env: Record<string, string> = {}) {
     timeout: 20_000,
   }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      stderr: e.stderr,
-    }),
+    (e: unknown) => {
+      // execFile rejects with the exit code and both outputs on the error.
+      const failed = e as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    },
   );
 }
 
 const dev = testKey('agent-1', ['developer']);
 let keysEnv: Record<string, string>;
 
-beforeAll(async () => {
+beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-tooling-'));
   writeFileSync(join(dir, 'keys.yaml'), stringify({ keys: [dev.entry] }));
   keysEnv = { WARDEN_API_KEYS: join(dir, 'keys.yaml') };
@@ -195,7 +195,7 @@ describe('warden test', () => {
     const r = await warden(['test']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^rbac\/policy\.test\.yaml\n  ✓ /);
+    expect(r.stdout).toMatch(/^rbac\/policy\.test\.yaml\n {2}✓ /);
     expect(r.stdout).not.toContain('✗');
     expect(r.stdout).toMatch(/\n\d+ passed \(1 file\)\n$/);
   });

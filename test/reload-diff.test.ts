@@ -1,10 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { diffDocuments } from '../src/config/documents-diff.js';
+import { diffDocuments, type DocumentsDiff } from '../src/config/documents-diff.js';
 import { keysSchema } from '../src/config/keys-schema.js';
 import { policySchema } from '../src/config/policy-schema.js';
-import { startWarden, testKey, type TestWarden } from './helpers/warden.js';
+import { startWarden, testKey, type LogLine, type TestWarden } from './helpers/warden.js';
 
 const docs = (policy: unknown, keys: unknown[] = []) => ({
   policy: policySchema.parse(policy),
@@ -101,7 +101,9 @@ describe('reload audit', () => {
     writeFileSync(w.keysPath, stringify({ keys: [key.entry, { ...k2.entry, roles: ['dev'] }] }));
     const r = await w.reload();
     expect(r).toMatchObject({ ok: true });
-    const events = w.audit.slice(before).filter((l) => l.event === 'policy_reloaded');
+    const events = w.audit
+      .slice(before)
+      .filter((l): l is LogLine & DocumentsDiff => l.event === 'policy_reloaded');
     expect(events.length).toBeGreaterThan(0);
     // The watcher may reload between the two writes; the last event carries the final state.
     const all = events.map((e) => e.summary).join(' | ');
@@ -138,8 +140,9 @@ describe('reload audit', () => {
     expect(r.ok).toBe(false);
     const rejected = w.audit.slice(before).find((l) => l.event === 'config_rejected')!;
     expect(rejected.trigger).toBeDefined();
-    expect(rejected.problems.join('\n')).toMatch(/rules\[0\]\.rateLimit: rate limit "nope" is not defined/);
-    expect(rejected.problems.join('\n')).toMatch(/rules\[1\]\.require: /);
+    const problems = rejected.problems as string[];
+    expect(problems.join('\n')).toMatch(/rules\[0\]\.rateLimit: rate limit "nope" is not defined/);
+    expect(problems.join('\n')).toMatch(/rules\[1\]\.require: /);
     w.writePolicy(policyV1);
     await w.reload();
     const mark = w.audit.length;

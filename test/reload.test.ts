@@ -29,7 +29,7 @@ const ask = (key: string) =>
     },
   }).then((r) => r.status);
 
-async function eventually(check: () => Promise<boolean>, ms = 5000): Promise<void> {
+async function eventually(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (await check()) return;
@@ -56,9 +56,9 @@ describe('hot reload', () => {
   it('rejects an invalid version, logs why, and keeps the old one in force', async () => {
     const before = w.ops.length;
     w.writePolicy('rules:\n  - match: { path: /api/** }\n    rateLimit: undefined-limit\n');
-    await eventually(async () => w.ops.slice(before).some((l) => l.event === 'policy_rejected'));
+    await eventually(() => w.ops.slice(before).some((l) => l.event === 'policy_rejected'));
     const rejected = w.ops.slice(before).find((l) => l.event === 'policy_rejected')!;
-    expect(rejected.problems.join('\n')).toMatch(
+    expect((rejected.problems as string[]).join('\n')).toMatch(
       /rules\[0\]\.rateLimit: rate limit "undefined-limit" is not defined/,
     );
     expect(await ask(k.key)).toBe(200);

@@ -69,7 +69,7 @@ describe('request ids', () => {
         );
       });
       let out = '';
-      s.on('data', (d) => (out += d));
+      s.on('data', (d: Buffer) => (out += d.toString()));
       s.on('end', () => resolve(out));
       s.on('error', reject);
     });

@@ -1,10 +1,9 @@
 // A real warden process under load, stopped with SIGTERM: every answered request reaches the webhook once.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort, sleep } from '../e2e/harness/net.js';
@@ -12,8 +11,8 @@ import { REDIS_CLI, REDIS_SERVER, startRedis, within } from '../helpers/redis.js
 import { traefikHeaders } from '../helpers/replicas.js';
 import { testKey } from '../helpers/warden.js';
 import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { ifStarted } from '../helpers/hooks.js';
 
-const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
 const dev = testKey('dev', ['developer']);
@@ -37,7 +36,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await receiver?.close();
+  await ifStarted(receiver)?.close();
 });
 
 function wardenProcess(env: Record<string, string>): {
@@ -58,7 +57,7 @@ function wardenProcess(env: Record<string, string>): {
   });
   children.push(proc);
   let err = '';
-  proc.stderr!.on('data', (d) => (err += d));
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   return { proc, stderr: () => err, exited };
 }
@@ -144,7 +143,10 @@ async function sigtermUnderLoad(extraEnv: Record<string, string>): Promise<void>
 
     const decisions = receiver.accepted().filter((e) => e.event === 'decision');
     const seen = new Map<string, number>();
-    for (const e of decisions) seen.set(e.reqId, (seen.get(e.reqId) ?? 0) + 1);
+    for (const e of decisions) {
+      const id = e.reqId as string;
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+    }
     const twice = [...seen].filter(([, n]) => n > 1).map(([id]) => id);
     const missing = answered.filter((id) => !seen.has(id));
     const unanswered = [...seen.keys()].filter((id) => !answered.includes(id));

@@ -263,7 +263,8 @@ describe('refused tokens: 401, invalid_token, the cause only in the audit line',
       signRaw({ alg: 'ES256', kid: es.kid }, { ...claims(), exp: String(now() + 300) }, es),
       'bad_claim',
     );
-    const { exp: _exp, ...noExp } = claims();
+    const noExp: Partial<ReturnType<typeof claims>> = claims();
+    delete noExp.exp;
     await refused(signRaw({ alg: 'ES256', kid: es.kid }, noExp, es), 'bad_claim');
     await refused(await mint(a, { nbf: now() + 120 }), 'not_yet_valid');
     await refused(await mint(a, { iat: now() + 120 }), 'issued_in_future');
@@ -271,7 +272,8 @@ describe('refused tokens: 401, invalid_token, the cause only in the audit line',
 
   it('a wrong or missing aud, a foreign iss', async () => {
     await refused(await mint(a, { aud: 'https://other.example.com' }), 'wrong_audience');
-    const { aud: _aud, ...noAud } = claims();
+    const noAud: Partial<ReturnType<typeof claims>> = claims();
+    delete noAud.aud;
     await refused(signRaw({ alg: 'ES256', kid: es.kid }, noAud, es), 'wrong_audience');
     await refused(await mint(a, { iss: 'https://evil.example.com' }), 'unknown_issuer');
     // Signed by issuer A's key but claiming issuer B: routed to B, whose keys do not match; A's keys are never consulted.

@@ -43,17 +43,17 @@ describe('JSON Schemas in rbac/', () => {
     expect(policySchema.safeParse(policy).success).toBe(true);
     expect(keysSchema.safeParse(keys).success).toBe(true);
     // The committed JSON Schemas, read back as validators, accept them too.
-    expect(z.fromJSONSchema(committed('policy.schema.json') as never).safeParse(policy).success).toBe(true);
-    expect(z.fromJSONSchema(committed('keys.schema.json') as never).safeParse(keys).success).toBe(true);
+    expect(z.fromJSONSchema(committed('policy.schema.json')).safeParse(policy).success).toBe(true);
+    expect(z.fromJSONSchema(committed('keys.schema.json')).safeParse(keys).success).toBe(true);
     const oneKey = {
       keys: [{ id: 'a', sha256: 'a'.repeat(64), roles: ['viewer'], expires: '2027-06-30T00:00:00Z' }],
     };
-    expect(z.fromJSONSchema(committed('keys.schema.json') as never).safeParse(oneKey).success).toBe(true);
+    expect(z.fromJSONSchema(committed('keys.schema.json')).safeParse(oneKey).success).toBe(true);
   });
 
   it('reject what zod rejects: unknown fields, bad durations, bad permissions, bad hashes', () => {
-    const policyJson = z.fromJSONSchema(committed('policy.schema.json') as never);
-    const keysJson = z.fromJSONSchema(committed('keys.schema.json') as never);
+    const policyJson = z.fromJSONSchema(committed('policy.schema.json'));
+    const keysJson = z.fromJSONSchema(committed('keys.schema.json'));
     const badPolicies = [
       { rules: [{ match: { path: '/x' }, bogus: true }] },
       { rateLimits: { api: { limit: 1, window: '60 sec' } } },

@@ -61,7 +61,7 @@ async function viaTraefik(c: Partial<TraefikClientRequest> & { requestUri: strin
     headers: auth.headers,
     localAddress: '127.0.0.1',
   });
-  return { res, auth, last: w.audit.slice(mark).at(-1) as Record<string, any> | undefined };
+  return { res, auth, last: w.audit.slice(mark).at(-1) };
 }
 
 const SPOOF: [string, string][] = [

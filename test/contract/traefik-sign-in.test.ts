@@ -7,13 +7,14 @@ import { DEPLOY_DIR } from '../e2e/harness/render.js';
 import { send } from '../helpers/http.js';
 import { traefikAuthRequest, type TraefikClientRequest } from '../helpers/traefik-forward-auth.js';
 import { devSignIn, startSignIn, type SignInSetup } from '../oauth2/helpers.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 const dynamic = parse(readFileSync(join(DEPLOY_DIR, 'traefik/dynamic.yaml'), 'utf8')).http;
 let setup: SignInSetup;
 beforeAll(async () => {
   setup = await startSignIn({ devUsers: true });
 });
-afterAll(() => setup?.close());
+afterAll(() => ifStarted(setup)?.close());
 
 async function viaTraefik(c: Partial<TraefikClientRequest> & { requestUri: string }) {
   const client: TraefikClientRequest = {

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
-import { composeProblems, dockerfileProblems, dockerStages } from './recipe-checks.js';
+import { composeProblems, dockerfileProblems, dockerStages, type ComposeFile } from './recipe-checks.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const read = (rel: string) => readFileSync(join(root, rel), 'utf8');
-const compose = parse(read('compose.yaml')) as { services: Record<string, any> };
+const compose = parse(read('compose.yaml')) as ComposeFile;
 const dockerfile = read('Dockerfile');
 
 /** Host side of a compose bind mount, relative to the repository. */

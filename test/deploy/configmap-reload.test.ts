@@ -10,6 +10,7 @@ import { within } from '../helpers/redis.js';
 import { verifyStatus } from '../helpers/replicas.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 import { find, renderRecipes } from './manifests.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 /** A volume as the kubelet lays it out: <dir>/..<timestamp>/<file>, ..data → that, <file> → ..data/<file>. */
 class KubeletVolume {
@@ -61,7 +62,7 @@ describe('deploy/kubernetes: a changed ConfigMap or Secret reaches warden withou
     });
   });
   afterAll(async () => {
-    await w?.close();
+    await ifStarted(w)?.close();
     rmSync(root, { recursive: true, force: true });
   });
 

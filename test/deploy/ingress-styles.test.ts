@@ -4,6 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+import type { IServicePort } from 'kubernetes-models/v1/ServicePort';
 import { parse } from 'yaml';
 import { FROM_WARDEN_HEADERS } from '../e2e/harness/fixture.js';
 import { INGRESS_NGINX_ANNOTATIONS } from '../e2e/harness/ingress-nginx.js';
@@ -16,12 +18,12 @@ const rendered = renderRecipes();
 const APP_NS = 'demo';
 
 describe('deploy/kubernetes: ingress-nginx', () => {
-  const ingresses = rendered['ingress-nginx']!.filter((m) => m.kind === 'Ingress');
+  const ingresses = rendered['ingress-nginx'].filter((m) => m.kind === 'Ingress');
   const a = (m: Manifest, name: string) => m.metadata.annotations?.[`nginx.ingress.kubernetes.io/${name}`];
 
   it('asks warden /verify/nginx, copies every identity header, and signs browsers in at WARDEN_LOGIN_URL', () => {
-    const loginUrl = find(rendered.base!, 'Deployment', 'warden').spec.template.spec.containers[0].env.find(
-      (e: any) => e.name === 'WARDEN_LOGIN_URL',
+    const loginUrl = find(rendered.base, 'Deployment', 'warden').spec.template.spec.containers[0].env.find(
+      (e: IEnvVar) => e.name === 'WARDEN_LOGIN_URL',
     ).value;
     expect(ingresses.map((i) => i.metadata.name)).toEqual(['demo-app', 'demo-app-api']);
     for (const ing of ingresses) {
@@ -63,17 +65,17 @@ describe('deploy/kubernetes: ingress-nginx', () => {
   });
 
   it('routes to the demo app Service', () => {
-    const svc = find(rendered['demo-app']!, 'Service', 'demo-app');
+    const svc = find(rendered['demo-app'], 'Service', 'demo-app');
     for (const ing of ingresses) {
       const backend = ing.spec.rules[0].http.paths[0].backend.service;
       expect(backend.name).toBe(svc.metadata.name);
-      expect(svc.spec.ports.map((p: any) => p.name)).toContain(backend.port.name);
+      expect(svc.spec.ports.map((p: IServicePort) => p.name)).toContain(backend.port.name);
     }
   });
 });
 
 describe('deploy/kubernetes: Traefik', () => {
-  const list = rendered.traefik!;
+  const list = rendered.traefik;
   it('has the same middlewares as the file-provider recipe in deploy/traefik, in the same order', () => {
     const dyn = parse(readFileSync(join(DEPLOY_DIR, 'traefik/dynamic.yaml'), 'utf8')).http;
     for (const name of ['warden-strip', 'warden', 'warden-drop-key']) {
@@ -83,13 +85,13 @@ describe('deploy/kubernetes: Traefik', () => {
       expect(mw.spec, name).toEqual(expected);
     }
     const route = find(list, 'IngressRoute', 'demo-app').spec.routes[0];
-    expect(route.middlewares.map((m: any) => m.name)).toEqual(dyn.routers.app.middlewares);
+    expect(route.middlewares.map((m: { name: string }) => m.name)).toEqual(dyn.routers.app.middlewares);
     expect(route.services[0].name).toBe('demo-app');
   });
 });
 
 describe('deploy/kubernetes: Gateway API with Envoy Gateway', () => {
-  const list = rendered['gateway-api']!;
+  const list = rendered['gateway-api'];
   it('a SecurityPolicy on the HTTPRoute asks warden /verify/envoy and copies every identity header', () => {
     const sp = find(list, 'SecurityPolicy', 'demo-app-warden');
     const route = find(list, 'HTTPRoute', 'demo-app');
@@ -98,7 +100,7 @@ describe('deploy/kubernetes: Gateway API with Envoy Gateway', () => {
     ]);
     const http = sp.spec.extAuth.http;
     expect(http.path).toBe('/verify/envoy');
-    const svc = find(rendered.base!, 'Service', 'warden');
+    const svc = find(rendered.base, 'Service', 'warden');
     expect(http.backendRefs).toEqual([
       { name: svc.metadata.name, namespace: svc.metadata.namespace, port: svc.spec.ports[0].port },
     ]);
@@ -106,7 +108,7 @@ describe('deploy/kubernetes: Gateway API with Envoy Gateway', () => {
     expect(sp.spec.extAuth.failOpen).toBe(false);
     // With WARDEN_PROXY=envoy, /verify/envoy/x would be judged as /envoy/x.
     const env = find(rendered.base, 'Deployment', 'warden').spec.template.spec.containers[0].env;
-    expect(env.find((e: any) => e.name === 'WARDEN_PROXY')?.value ?? 'traefik').not.toBe('envoy');
+    expect(env.find((e: IEnvVar) => e.name === 'WARDEN_PROXY')?.value ?? 'traefik').not.toBe('envoy');
     expect(route.spec.parentRefs[0].name).toBe(find(list, 'Gateway', 'demo').metadata.name);
   });
 

@@ -7,6 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
+import type { INetworkPolicyPort } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort';
+import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+import type { ITopologySpreadConstraint } from 'kubernetes-models/v1/TopologySpreadConstraint';
+import type { IVolume } from 'kubernetes-models/v1/Volume';
+import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
 import { loadConfig } from '../../src/config/load.js';
 import { findBinary } from '../e2e/harness/process.js';
 import {
@@ -15,6 +21,7 @@ import {
   parseManifests,
   renderRecipes,
   validateManifest,
+  withoutFile,
   yamlFiles,
   type Manifest,
 } from './manifests.js';
@@ -27,7 +34,7 @@ const rendered: Record<string, Manifest[]> = renderRecipes();
 describe('deploy/kubernetes: schemas', () => {
   it('every object in every file validates (Kubernetes, Traefik, Gateway API, Envoy Gateway)', () => {
     expect(files.length).toBeGreaterThan(5);
-    for (const m of all) expect(validateManifest(m), `${m.file}: ${m.kind}/${m.metadata?.name}`).toEqual([]);
+    for (const m of all) expect(validateManifest(m), `${m.file}: ${m.kind}/${m.metadata.name}`).toEqual([]);
   });
 
   it('every kustomization renders, and what it renders validates', () => {
@@ -68,7 +75,7 @@ describe('deploy/kubernetes: schemas', () => {
       const theirs = parseAllDocuments(out).map((d) => d.toJS() as Manifest);
       const strip = (list: Manifest[]) =>
         list
-          .map(({ file: _f, ...m }) => m)
+          .map(withoutFile)
           .sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
       expect(strip(rendered[k]!), k).toEqual(strip(theirs));
     }
@@ -108,10 +115,9 @@ describe('deploy/kubernetes: workloads', () => {
       expect(c.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: 'http' });
       expect(c.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 'http' });
       expect(c.ports).toContainEqual(expect.objectContaining({ name: 'http', containerPort: 8080 }));
-      expect(pod.topologySpreadConstraints.map((t: any) => t.topologyKey).sort()).toEqual([
-        'kubernetes.io/hostname',
-        'topology.kubernetes.io/zone',
-      ]);
+      expect(
+        pod.topologySpreadConstraints.map((t: ITopologySpreadConstraint) => t.topologyKey).sort(),
+      ).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
       for (const t of pod.topologySpreadConstraints)
         expect(t.labelSelector.matchLabels).toEqual(d.spec.selector.matchLabels);
       expect(pod.automountServiceAccountToken).toBe(false);
@@ -131,19 +137,21 @@ describe('deploy/kubernetes: workloads', () => {
   it('mounts the policy ConfigMap and keys Secret as directories (a subPath mount never sees an update) at the paths warden reads', () => {
     const d = find(rendered.base!, 'Deployment', 'warden');
     const c = d.spec.template.spec.containers[0];
-    const env = Object.fromEntries(c.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+    const env = Object.fromEntries(
+      c.env.filter((e: IEnvVar) => 'value' in e).map((e: IEnvVar) => [e.name, e.value]),
+    );
     const volumes = d.spec.template.spec.volumes;
     for (const [variable, volume, source] of [
       ['WARDEN_POLICY', 'policy', { configMap: { name: 'warden-policy' } }],
       ['WARDEN_API_KEYS', 'keys', { secret: { secretName: 'warden-keys' } }],
     ] as const) {
-      const mount = c.volumeMounts.find((m: any) => m.name === volume);
+      const mount = (c.volumeMounts as IVolumeMount[]).find((m) => m.name === volume)!;
       expect(mount.subPath, volume).toBeUndefined();
       expect(env[variable].startsWith(mount.mountPath + '/'), variable).toBe(true);
-      expect(volumes.find((v: any) => v.name === volume)).toMatchObject(source);
+      expect(volumes.find((v: IVolume) => v.name === volume)).toMatchObject(source);
     }
     // Every other path warden writes is a volume, since the root filesystem is read-only.
-    expect(c.volumeMounts.map((m: any) => m.mountPath)).toEqual(
+    expect(c.volumeMounts.map((m: IVolumeMount) => m.mountPath)).toEqual(
       expect.arrayContaining([env.WARDEN_STATE_DIR, '/tmp']),
     );
   });
@@ -173,7 +181,7 @@ describe('deploy/kubernetes: workloads', () => {
     expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(np.spec.ingress).toHaveLength(1);
     const from = np.spec.ingress[0].from.map(
-      (f: any) => f.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'],
+      (f: INetworkPolicyPeer) => f.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'],
     );
     expect(from).toEqual(['ingress-nginx', 'traefik', 'envoy-gateway-system']);
     expect(np.spec.ingress[0].ports).toEqual([{ port: 'http', protocol: 'TCP' }]);
@@ -181,7 +189,7 @@ describe('deploy/kubernetes: workloads', () => {
     expect(egress[0].to[0].podSelector.matchLabels).toEqual(
       find(rendered.base!, 'StatefulSet', 'warden-redis').spec.selector.matchLabels,
     );
-    expect(egress[1].ports.map((p: any) => p.port)).toEqual([53, 53]);
+    expect(egress[1].ports.map((p: INetworkPolicyPort) => p.port)).toEqual([53, 53]);
     expect(egress[2].to[0].ipBlock.except).toEqual(
       expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']),
     );

@@ -12,9 +12,8 @@ import { securityPolicySchema } from './envoy-gateway-schema.js';
 /** deploy/kubernetes. */
 export const K8S_DIR = join(DEPLOY_DIR, 'kubernetes');
 
-/** One Kubernetes object and the file it came from. */
-export interface Manifest {
-  file: string;
+/** One Kubernetes object as its YAML holds it. */
+export interface ManifestBody {
   apiVersion: string;
   kind: string;
   metadata: {
@@ -23,7 +22,22 @@ export interface Manifest {
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
   };
+  // The rest is whatever the YAML of its kind holds (spec, data, ...), read by the tests as parsed data
+  // (no-unsafe-* is off in test/); schemas are checked by validateManifest, not by these types.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped YAML of many kinds, read by path
   [field: string]: any;
+}
+
+/** One Kubernetes object and the file it came from. */
+export interface Manifest extends ManifestBody {
+  file: string;
+}
+
+/** The object without the file it came from: as kubectl renders it, and as its schema sees it. */
+export function withoutFile(m: Manifest): ManifestBody {
+  const body: ManifestBody & { file?: string } = { ...m };
+  delete body.file;
+  return body;
 }
 
 type ModelClass = (new (data: unknown) => { validate(): void }) & { apiVersion: string; kind: string };
@@ -58,7 +72,8 @@ export function validateManifest(manifest: {
   kind?: unknown;
   file?: string;
 }): string[] {
-  const { file: _file, ...m } = manifest;
+  const m: Record<string, unknown> = { ...manifest };
+  delete m.file;
   const key = `${String(m.apiVersion)}/${String(m.kind)}`;
   if (key === 'gateway.envoyproxy.io/v1alpha1/SecurityPolicy') {
     const r = securityPolicySchema.safeParse(m);
@@ -110,9 +125,9 @@ function applyJsonPatch(target: Manifest, ops: JsonPatchOp[]): Manifest {
       .slice(1)
       .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = parts.pop()!;
-    let parent: any = doc;
+    let parent: unknown = doc;
     for (const p of parts) {
-      parent = parent?.[p];
+      parent = parent === null || parent === undefined ? undefined : (parent as Record<string, unknown>)[p];
       if (parent === undefined) throw new Error(`${target.kind}/${target.metadata.name}: no ${path}`);
     }
     if (Array.isArray(parent)) {
@@ -122,10 +137,12 @@ function applyJsonPatch(target: Manifest, ops: JsonPatchOp[]): Manifest {
       else if (op === 'replace') parent[i] = value;
       else parent.splice(i, 1);
     } else {
-      if (op !== 'add' && !(last in parent))
+      const object = parent as Record<string, unknown>;
+      if (op !== 'add' && !(last in object))
         throw new Error(`${target.kind}/${target.metadata.name}: no ${path}`);
-      if (op === 'remove') delete parent[last];
-      else parent[last] = value;
+      // A key named by the patch: the document is plain parsed YAML, not a Map.
+      if (op === 'remove') Reflect.deleteProperty(object, last);
+      else object[last] = value;
     }
   }
   return doc;
@@ -194,13 +211,10 @@ export function kustomize(dir: string): Manifest[] {
   }
   for (const p of k.patches ?? []) {
     const ops = parseAllDocuments(p.patch)[0]!.toJS() as JsonPatchOp[];
-    let hit = false;
-    out = out.map((m) =>
-      m.kind === p.target.kind && m.metadata.name === p.target.name
-        ? ((hit = true), applyJsonPatch(m, ops))
-        : m,
-    );
-    if (!hit) throw new Error(`${path}: patch target ${p.target.kind}/${p.target.name} not found`);
+    const isTarget = (m: Manifest) => m.kind === p.target.kind && m.metadata.name === p.target.name;
+    if (!out.some(isTarget))
+      throw new Error(`${path}: patch target ${p.target.kind}/${p.target.name} not found`);
+    out = out.map((m) => (isTarget(m) ? applyJsonPatch(m, ops) : m));
   }
   for (const img of k.images ?? []) {
     for (const m of out) {

@@ -6,6 +6,7 @@ import { send } from '../helpers/http.js';
 import { scrape, type Scrape } from '../helpers/prometheus.js';
 import { traefikHeaders } from '../helpers/replicas.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const dev = testKey('dev', ['developer']);
@@ -23,7 +24,7 @@ beforeAll(async () => {
   await send(`${w.url}/verify/traefik`, { headers: traefikHeaders('/api/x', '203.0.113.1', dev.key) });
   m = await scrape(`${w.url}/metrics`);
 });
-afterAll(() => w?.close());
+afterAll(() => ifStarted(w)?.close());
 
 /** A metric name as queried: a family, or a histogram family's _bucket/_sum/_count series. */
 function known(name: string): boolean {

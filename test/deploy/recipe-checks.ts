@@ -102,14 +102,12 @@ export async function dockerStages(text: string): Promise<Stage[]> {
         ? ((i as { getFromFlag(): { getValue(): string | null } | null }).getFromFlag()?.getValue() ??
           undefined)
         : undefined;
-    stages
-      .at(-1)
-      ?.steps.push({
-        keyword,
-        args: from === undefined ? args : args.filter((a) => !a.startsWith('--from')),
-        from,
-        text: i.getArgumentsContent() ?? '',
-      });
+    stages.at(-1)?.steps.push({
+      keyword,
+      args: from === undefined ? args : args.filter((a) => !a.startsWith('--from')),
+      from,
+      text: i.getArgumentsContent() ?? '',
+    });
   }
   return stages;
 }
@@ -162,8 +160,16 @@ export async function dockerfileProblems(text: string): Promise<string[]> {
 /** Proxy images: the only services allowed to publish ports. */
 const PROXY_IMAGE = /^(traefik|nginx|caddy|envoyproxy\/envoy)[:@]/;
 
+/** compose.yaml as parsed. */
+export interface ComposeFile {
+  // Each service is untyped YAML whose fields are lists or maps at the author's choice (networks,
+  // depends_on, environment), read by path as parsed data (no-unsafe-* is off in test/).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped YAML, read by path
+  services: Record<string, any>;
+}
+
 /** What the compose stack must be: only proxies publish ports; nothing runs as root; warden is read-only. */
-export function composeProblems(compose: { services: Record<string, any> }): string[] {
+export function composeProblems(compose: ComposeFile): string[] {
   const out: string[] = [];
   for (const [name, s] of Object.entries(compose.services)) {
     if (s.ports && !PROXY_IMAGE.test(String(s.image ?? '')))

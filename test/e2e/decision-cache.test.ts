@@ -10,6 +10,7 @@ import { NGINX_BIN, startNginx } from './harness/nginx.js';
 import { describeNeeding } from './harness/process.js';
 import type { Proxy } from './harness/proxy.js';
 import { expectNoSecrets, keySecrets } from './harness/secrets.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 const CACHE_SECONDS = 2;
 const viewer = testKey('viewer', ['viewer']);
@@ -60,10 +61,10 @@ describeNeeding(
       proxy = await startNginx({ wardenPort: w.port, upstreamPort: echo.port, decisionCache: true });
     });
     afterAll(async () => {
-      await proxy?.stop();
-      await echo?.close();
-      await w?.close();
-      if (w) expectNoSecrets(w, keySecrets(viewer, other, nobody, ops), 5);
+      await ifStarted(proxy)?.stop();
+      await ifStarted(echo)?.close();
+      await ifStarted(w)?.close();
+      if (ifStarted(w)) expectNoSecrets(w, keySecrets(viewer, other, nobody, ops), 5);
     });
 
     /** One request through nginx; how many decisions warden took for it (0: answered from nginx's cache). */

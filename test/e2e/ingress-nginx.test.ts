@@ -3,7 +3,7 @@
 // from warden and the app sees the same identity; where ingress-nginx answers the client
 // differently, the difference is the one named here (and in docs/deploy.md).
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startEcho, type Echo } from './harness/echo.js';
+import { startEcho, type Echo, type EchoedRequest } from './harness/echo.js';
 import {
   APP_HOST,
   IDENTITY_HEADERS,
@@ -23,8 +23,10 @@ import {
 import { CLIENT_ADDRESS, send, sleep, type ClientResponse } from './harness/net.js';
 import { NGINX_BIN, startNginx } from './harness/nginx.js';
 import { describeNeeding } from './harness/process.js';
+import type { LogLine } from '../helpers/warden.js';
 import type { Proxy } from './harness/proxy.js';
 import { cacheKeyProblems } from '../deploy/recipe-checks.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 const missing = !NGINX_BIN
   ? 'nginx is not installed (apt-get install nginx)'
@@ -64,11 +66,11 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     ingress = await startIngressNginx({ wardenPort: w.port, upstreamPort: echo.port });
   });
   afterAll(async () => {
-    await ingress?.stop();
-    await nginx?.stop();
-    await echo?.close();
-    await w?.close();
-    if (w) expectNoE2eSecrets(w);
+    await ifStarted(ingress)?.stop();
+    await ifStarted(nginx)?.stop();
+    await ifStarted(echo)?.close();
+    await ifStarted(w)?.close();
+    if (ifStarted(w)) expectNoE2eSecrets(w);
   });
 
   async function through(proxy: Proxy, path: string, headers: Record<string, string>, method = 'GET') {
@@ -83,9 +85,9 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
 
   const ctx = (proxy: Proxy, res: ClientResponse) =>
     `${proxy.kind}: ${res.status} ${res.body.slice(0, 200)}\n${proxy.log().slice(-1500)}`;
-  const decision = (line: Record<string, any> | undefined) =>
+  const decision = (line: LogLine | undefined) =>
     Object.fromEntries(DECISION_FIELDS.map((f) => [f, line?.[f]]));
-  const identity = (u: { headers: Record<string, any> }[]) =>
+  const identity = (u: EchoedRequest[]) =>
     u[0] ? Object.fromEntries(IDENTITY.map((h) => [h, u[0]!.headers[h] ?? ''])) : null;
 
   /** The same request through both; warden's decision and the app's view must match. */

@@ -9,6 +9,7 @@ import { send, sleep } from './harness/net.js';
 import { NGINX_BIN, startNginx } from './harness/nginx.js';
 import type { Proxy } from './harness/proxy.js';
 import { describeNeeding } from './harness/process.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 describeNeeding(
   'JWT access tokens from oidc-provider through nginx (e2e)',
@@ -40,12 +41,14 @@ describeNeeding(
       proxy = await startNginx({ wardenPort: w.port, upstreamPort: echo.port });
     });
     afterAll(async () => {
-      await proxy?.stop();
-      await echo?.close();
-      await w?.close();
-      await idp?.close();
+      await ifStarted(proxy)?.stop();
+      await ifStarted(echo)?.close();
+      await ifStarted(w)?.close();
+      await ifStarted(idp)?.close();
       // No token (its signature part) in any audit or operational line.
-      const lines = [...(w?.audit ?? []), ...(w?.ops ?? [])].map((l) => JSON.stringify(l));
+      const lines = [...(ifStarted(w)?.audit ?? []), ...(ifStarted(w)?.ops ?? [])].map((l) =>
+        JSON.stringify(l),
+      );
       for (const t of tokens) expect(lines.some((l) => l.includes(t.split('.')[2]!))).toBe(false);
     });
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
-import { startWarden, type TestWarden } from '../helpers/warden.js';
+import { startWarden, type LogLine, type TestWarden } from '../helpers/warden.js';
 import { startEcho, type Echo } from './harness/echo.js';
 import { APP_HOST } from './harness/fixture.js';
 import { onFreePort, sleep } from './harness/net.js';
@@ -16,6 +16,7 @@ import { launchNginx, NGINX_BIN } from './harness/nginx.js';
 import { describeNeeding, findBinary } from './harness/process.js';
 import type { Proxy } from './harness/proxy.js';
 import { renderRecipe } from './harness/render.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 const OPENSSL = findBinary('openssl', ['/usr/bin/openssl']);
 const missing = !NGINX_BIN
@@ -143,43 +144,40 @@ describeNeeding('client certificates through nginx mutual TLS (e2e)', missing, (
     );
   });
   afterAll(async () => {
-    await proxy?.stop();
-    await echo?.close();
-    await w?.close();
+    await ifStarted(proxy)?.stop();
+    await ifStarted(echo)?.close();
+    await ifStarted(w)?.close();
   });
 
-  function get(
+  async function get(
     path: string,
     client: { cert?: Buffer; key?: Buffer } = {},
     headers: Record<string, string> = {},
-  ) {
+  ): Promise<{ status: number; upstream: typeof echo.seen; last: LogLine | undefined }> {
     const mark = w.audit.length;
     const seen = echo.seen.length;
-    return new Promise<{ status: number; upstream: typeof echo.seen; last: Record<string, any> | undefined }>(
-      (resolve, reject) => {
-        const req = request(
-          {
-            host: '127.0.0.1',
-            port: proxy.port,
-            path,
-            servername: APP_HOST,
-            ca: certs.ca,
-            ...client,
-            headers: { host: APP_HOST, accept: 'application/json', ...headers },
-            agent: false,
-          },
-          (res) => {
-            res.resume();
-            res.on('end', async () => {
-              for (let i = 0; i < 20 && w.audit.length === mark; i++) await sleep(25);
-              resolve({ status: res.statusCode ?? 0, upstream: echo.seen.slice(seen), last: w.audit.at(-1) });
-            });
-          },
-        );
-        req.on('error', reject);
-        req.end();
-      },
-    );
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: proxy.port,
+          path,
+          servername: APP_HOST,
+          ca: certs.ca,
+          ...client,
+          headers: { host: APP_HOST, accept: 'application/json', ...headers },
+          agent: false,
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    for (let i = 0; i < 20 && w.audit.length === mark; i++) await sleep(25);
+    return { status, upstream: echo.seen.slice(seen), last: w.audit.at(-1) };
   }
 
   it('maps a verified certificate whose subject the keys file names to its identity', async () => {

@@ -14,6 +14,7 @@ import { NGINX_BIN, startNginx } from './harness/nginx.js';
 import { describeNeeding } from './harness/process.js';
 import type { Proxy } from './harness/proxy.js';
 import { expectNoSecrets, keySecrets } from './harness/secrets.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const viewer = testKey('viewer', ['viewer'], { name: 'Vera Viewer', email: 'vera@example.com' });
@@ -58,10 +59,10 @@ for (const preset of ['authelia', 'oauth2-proxy'] as const) {
         });
       });
       afterAll(async () => {
-        await proxy?.stop();
-        await echo?.close();
-        await w?.close();
-        if (w) expectNoSecrets(w, keySecrets(viewer), 2);
+        await ifStarted(proxy)?.stop();
+        await ifStarted(echo)?.close();
+        await ifStarted(w)?.close();
+        if (ifStarted(w)) expectNoSecrets(w, keySecrets(viewer), 2);
       });
 
       const spoof = {

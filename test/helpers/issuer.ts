@@ -1,7 +1,7 @@
 // A test token issuer: key pairs made by jose, a JWKS + discovery server that can rotate keys and go down,
 // and a minter for good and forged tokens.
 import { KeyObject, sign as nodeSign } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
 
@@ -48,7 +48,6 @@ export async function startIssuer(
   keys: TestKey[],
   opts: { discoveryIssuer?: string } = {},
 ): Promise<TestIssuer> {
-  let server: Server;
   const state: TestIssuer = {
     issuer: '',
     jwksUri: '',
@@ -64,7 +63,7 @@ export async function startIssuer(
         iat: now,
         exp: now + (o.expiresIn ?? 300),
         ...claims,
-      }).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...o.header } as never);
+      }).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...o.header });
       return jwt.sign(key.privateKey);
     },
     close: () =>
@@ -73,7 +72,7 @@ export async function startIssuer(
         server.closeAllConnections();
       }),
   };
-  server = createServer(async (req, res) => {
+  const respond = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];
     if (path === '/.well-known/openid-configuration') state.hits.discovery++;
     else if (path === '/jwks') state.hits.jwks++;
@@ -93,7 +92,8 @@ export async function startIssuer(
         .writeHead(200, { 'content-type': 'application/json' })
         .end(JSON.stringify({ keys: state.keys.map((k) => k.publicJwk) }));
     } else res.writeHead(404).end();
-  });
+  };
+  const server = createServer((req, res) => void respond(req, res));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   state.issuer = base;

@@ -126,7 +126,7 @@ export async function startProvider(
       return fetch(url, options);
     }) as never,
     // Web clients get a refresh token with every sign-in (as Keycloak and Entra ID do by default).
-    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     // First-party clients: consent is implied (no consent screen), as an IdP admin would configure for warden.
     loadExistingGrant: async (ctx) => {
       const accountId = ctx.oidc.session?.accountId;
@@ -197,9 +197,9 @@ export async function startProvider(
   const handle = provider.callback();
   server!.on('request', (req, res) => {
     if (req.url?.startsWith('/interaction/'))
-      void interaction(provider, users, req, res).catch((e: Error) => {
+      void interaction(provider, users, req, res).catch((e: unknown) => {
         res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(`interaction failed: ${e.message}`);
+        res.end(`interaction failed: ${(e as Error).message}`);
       });
     else void handle(req, res);
   });

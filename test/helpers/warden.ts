@@ -8,6 +8,9 @@ import { hashKey } from '../../src/auth/apikey.js';
 import { start, type Running } from '../../src/main.js';
 import type { Clock } from '../../src/util/clock.js';
 
+/** One parsed JSON log line (audit or ops): untyped, so each test reads the fields it expects. */
+export type LogLine = Record<string, unknown>;
+
 /** A running warden for tests. */
 export interface TestWarden extends Running {
   url: string;
@@ -15,8 +18,8 @@ export interface TestWarden extends Running {
   policyPath: string;
   keysPath: string;
   /** Parsed audit lines so far. */
-  audit: Record<string, any>[];
-  ops: Record<string, any>[];
+  audit: LogLine[];
+  ops: LogLine[];
   /** Replace the policy file (hot reload picks it up). */
   writePolicy(policy: unknown): void;
 }
@@ -31,10 +34,10 @@ export function testKey(
   return { key, entry: { id, sha256: hashKey(key), roles, ...extra } };
 }
 
-function lines(into: Record<string, any>[]): Writable {
+function lines(into: LogLine[]): Writable {
   let buf = '';
   return new Writable({
-    write(chunk, _enc, cb) {
+    write(chunk: Buffer, _enc, cb) {
       buf += chunk.toString();
       let nl;
       while ((nl = buf.indexOf('\n')) !== -1) {
@@ -59,8 +62,8 @@ export async function startWarden(opts: {
   const keysPath = join(dir, 'keys.yaml');
   writeFileSync(policyPath, stringify(opts.policy));
   writeFileSync(keysPath, stringify({ keys: opts.keys ?? [] }));
-  const audit: Record<string, any>[] = [];
-  const ops: Record<string, any>[] = [];
+  const audit: LogLine[] = [];
+  const ops: LogLine[] = [];
   const running = await start(
     {
       HOST: '127.0.0.1',

@@ -1,6 +1,7 @@
 // A real HTTP audit receiver for tests: records every POST, answers as told (status, delay).
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { LogLine } from './warden.js';
 
 /** One POST as the receiver saw it. */
 export interface ReceivedPost {
@@ -8,7 +9,7 @@ export interface ReceivedPost {
   status: number;
   headers: IncomingHttpHeaders;
   /** The NDJSON body, one parsed object per line. */
-  events: Record<string, any>[];
+  events: LogLine[];
 }
 
 /** A running receiver. */
@@ -16,7 +17,7 @@ export interface WebhookReceiver {
   url: string;
   posts: ReceivedPost[];
   /** Events of the POSTs answered 2xx, in arrival order. */
-  accepted(): Record<string, any>[];
+  accepted(): LogLine[];
   /** How to answer the n-th POST (0-based): status, and a delay before answering. */
   respond: (n: number) => { status: number; delayMs?: number };
   close(): Promise<void>;
@@ -64,7 +65,10 @@ export async function startReceiver(
       };
       if (delayMs === 0) answer();
       else {
-        const t = setTimeout(() => (timers.delete(t), answer()), delayMs);
+        const t = setTimeout(() => {
+          timers.delete(t);
+          answer();
+        }, delayMs);
         timers.add(t);
       }
     });

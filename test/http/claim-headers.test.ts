@@ -83,7 +83,7 @@ describe('headers.extra', () => {
       expect(r.status).toBe(200);
       expect(r.headers['x-tenant']).toBe('');
       expect(r.headers['x-level']).toBe('1');
-      expect(w.audit.at(-1)!.headerProblems.join('\n')).toMatch(problem);
+      expect((w.audit.at(-1)!.headerProblems as string[]).join('\n')).toMatch(problem);
     }
   });
 

@@ -28,7 +28,7 @@ const failing: Store = {
     throw new Error('store down');
   },
   status: () => ({ ready: false, detail: 'down' }),
-  waitReady: async () => false,
+  waitReady: () => Promise.resolve(false),
   close: async () => {},
 };
 
@@ -47,13 +47,10 @@ beforeAll(async () => {
     ),
   );
   const sink = new Writable({
-    write: (c, _e, cb) => (
-      String(c)
-        .split('\n')
-        .filter(Boolean)
-        .forEach((l) => audit.push(JSON.parse(l))),
-      cb()
-    ),
+    write: (c, _e, cb) => {
+      for (const l of String(c).split('\n').filter(Boolean)) audit.push(JSON.parse(l));
+      cb();
+    },
   });
   const readiness = new Readiness();
   readiness.register('policy', () => true);

@@ -159,7 +159,7 @@ describe('credentials', () => {
     for (const [headers, cause] of cases) {
       const r = await traefik('/api/x', headers);
       expect(r.status, cause).toBe(401);
-      bodies.add(`${r.headers['www-authenticate']}|${r.body}`);
+      bodies.add(`${String(r.headers['www-authenticate'])}|${r.body}`);
       expect(lastAudit()).toMatchObject({
         decision: 'unauthenticated',
         reason: 'invalid_credentials',
@@ -314,7 +314,10 @@ describe('connection headers', () => {
       const next = () =>
         heads.length < requests.length
           ? s.write(requests[heads.length]!)
-          : setTimeout(() => (s.destroy(), resolve({ heads, closed })), 200);
+          : setTimeout(() => {
+              s.destroy();
+              resolve({ heads, closed });
+            }, 200);
       s.on('connect', next);
       s.on('data', (d) => {
         buf += d.toString('latin1');

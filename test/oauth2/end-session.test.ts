@@ -13,6 +13,7 @@ import {
   verifyAs,
   type SignInSetup,
 } from './helpers.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 let setup: SignInSetup;
 beforeAll(async () => {
@@ -23,7 +24,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await setup?.close();
+  await ifStarted(setup)?.close();
 });
 
 it('ends the warden session, then sends the browser to the IdP with the ID token hint and the way back', async () => {

@@ -100,7 +100,11 @@ export async function startSignIn(
       ...opts.env,
     },
   });
-  return { idp, w, publicUrl, close: async () => (await w.close(), await idp.close()) };
+  const close = async () => {
+    await w.close();
+    await idp.close();
+  };
+  return { idp, w, publicUrl, close };
 }
 
 /** Every Set-Cookie of a response as name → value. */

@@ -11,13 +11,14 @@ import {
   verifyAs,
   type SignInSetup,
 } from './helpers.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 let setup: SignInSetup;
 beforeAll(async () => {
   setup = await startSignIn();
 });
 afterAll(async () => {
-  await setup?.close();
+  await ifStarted(setup)?.close();
 });
 
 describe('OIDC sign-in', () => {

@@ -4,6 +4,7 @@ import { freePort } from '../e2e/harness/net.js';
 import { send } from '../helpers/http.js';
 import { startWarden, type TestWarden } from '../helpers/warden.js';
 import { SECRET, signInPolicy } from './helpers.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 let w: TestWarden;
 beforeAll(async () => {
@@ -25,7 +26,7 @@ beforeAll(async () => {
     },
   });
 });
-afterAll(() => w?.close());
+afterAll(() => ifStarted(w)?.close());
 
 it('logs the failed discovery without secrets and answers sign-in attempts with a 503 page', async () => {
   for (let i = 0; i < 40 && !w.ops.some((l) => l.event === 'oidc_discovery_failed'); i++)

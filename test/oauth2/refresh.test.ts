@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FakeClock } from '../helpers/clock.js';
 import { signIn, startSignIn, USERS, verifyAs, type SignInSetup } from './helpers.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 let setup: SignInSetup;
 /** warden's clock: the refresh interval passes when the test says so. */
@@ -10,7 +11,7 @@ beforeAll(async () => {
   setup = await startSignIn({ env: { WARDEN_SESSION_REFRESH: '1s' }, clock });
 });
 afterAll(async () => {
-  await setup?.close();
+  await ifStarted(setup)?.close();
 });
 
 async function rolesEventually(cookie: string, want: string | number, timeoutMs = 5000): Promise<void> {

@@ -14,6 +14,7 @@ import {
   verifyAs,
   type SignInSetup,
 } from './helpers.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 const BROWSER = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
 
@@ -22,7 +23,7 @@ beforeAll(async () => {
   setup = await startSignIn({ devUsers: true });
 });
 afterAll(async () => {
-  await setup?.close();
+  await ifStarted(setup)?.close();
 });
 
 describe('session cookies at /verify', () => {
@@ -255,7 +256,7 @@ describe('idle timeout', () => {
     });
   });
   afterAll(async () => {
-    await idle?.close();
+    await ifStarted(idle)?.close();
   });
 
   it('keeps a session in use alive past the idle timeout', async () => {

@@ -9,6 +9,7 @@ import { freePort } from '../e2e/harness/net.js';
 import { REDIS_CLI, redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 import { isReady, revokeKey, verifyStatus } from '../helpers/replicas.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 const run = promisify(execFile);
 
@@ -138,7 +139,7 @@ redisDescribe('Redis Cluster (3 masters): two wardens', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.allSettled([a?.close(), b?.close()]);
+    await Promise.allSettled([ifStarted(a)?.close(), ifStarted(b)?.close()]);
     await Promise.allSettled(masters.map((m) => m.stop()));
   });
 

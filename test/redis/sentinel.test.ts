@@ -17,6 +17,7 @@ import {
 } from '../helpers/redis.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 import { isReady, revokeKey, verifyStatus } from '../helpers/replicas.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 const run = promisify(execFile);
 
@@ -144,11 +145,11 @@ redisDescribe('Redis Sentinel: two wardens across a master failover', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.allSettled([a?.close(), b?.close()]);
+    await Promise.allSettled([ifStarted(a)?.close(), ifStarted(b)?.close()]);
     await Promise.allSettled([
       ...sentinels.map((s) => s.child.stop()),
       ...replicas.map((r) => r.stop()),
-      master?.stop(),
+      ifStarted(master)?.stop(),
     ]);
   });
 
@@ -180,8 +181,9 @@ redisDescribe('Redis Sentinel: two wardens across a master failover', () => {
       limited: [] as number[],
       steady: [] as number[],
     };
+    // Set once the failover is over; read by the traffic loop between its rounds.
     let stop = false;
-    const traffic = (async () => {
+    const drive = async () => {
       // Bounded: at most 1500 rounds, and the test stops it once the failover is over.
       for (let i = 0; i < 1500 && !stop; i++) {
         const w = i % 2 === 0 ? a : b;
@@ -199,13 +201,13 @@ redisDescribe('Redis Sentinel: two wardens across a master failover', () => {
         seen.steady.push(s);
         await sleep(20);
       }
-    })();
+    };
+    const traffic = drive();
 
     const killedAt = Date.now();
     await master.stop(true);
-    let failoverMs = 0;
     try {
-      failoverMs = await within(
+      const failoverMs = await within(
         30_000,
         async () => {
           const p = await currentMasterPort();

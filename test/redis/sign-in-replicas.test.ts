@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { redisDescribe, startRedis, type RedisServer } from '../helpers/redis.js';
 import { devSignIn, logout, startSignIn, verifyAs, type SignInSetup } from '../oauth2/helpers.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 redisDescribe('sign-in sessions on two replicas (Redis)', () => {
   let redis: RedisServer;
@@ -15,9 +16,9 @@ redisDescribe('sign-in sessions on two replicas (Redis)', () => {
     b = await startSignIn({ devUsers: true, env: { REDIS_URL: redis.url, WARDEN_PUBLIC_URL: a.publicUrl } });
   });
   afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await redis?.stop();
+    await ifStarted(a)?.close();
+    await ifStarted(b)?.close();
+    await ifStarted(redis)?.stop();
   });
 
   it('a session made on A is valid on B; signing out on B ends it on A', async () => {

@@ -5,6 +5,7 @@ import { sleep } from '../e2e/harness/net.js';
 import { send } from '../helpers/http.js';
 import { redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 /** A TCP proxy to Redis that can hold every chunk from Redis back for `delayMs`, keeping their order. */
 interface SlowProxy {
@@ -15,7 +16,7 @@ interface SlowProxy {
 
 function startSlowProxy(targetPort: number): Promise<SlowProxy> {
   const sockets = new Set<Socket>();
-  const proxy: SlowProxy = { port: 0, delayMs: 0, close: async () => undefined };
+  const proxy: SlowProxy = { port: 0, delayMs: 0, close: () => Promise.resolve() };
   const server: Server = createServer((client) => {
     const upstream = connect({ host: '127.0.0.1', port: targetPort });
     sockets.add(client);
@@ -136,9 +137,9 @@ redisDescribe('Redis slowed to 2 s per reply', () => {
   });
 
   afterAll(async () => {
-    await Promise.allSettled([a?.close(), b?.close()]);
-    await proxy?.close();
-    await redis?.stop();
+    await Promise.allSettled([ifStarted(a)?.close(), ifStarted(b)?.close()]);
+    await ifStarted(proxy)?.close();
+    await ifStarted(redis)?.stop();
   });
 
   it('warm-up with the delay off: limits are shared through Redis', async () => {
@@ -184,7 +185,7 @@ redisDescribe('Redis slowed to 2 s per reply', () => {
         timed(round % 2 === 0 ? a : b, '/roomy/x'),
       ]);
       results.push(...batch.slice(0, 4));
-      unauth.push(batch[4]!);
+      unauth.push(batch[4]);
     }
     report('4 in flight', results, unauth);
     // Readiness follows the connection state, which stays `ready` while replies are merely late: noted, not asserted.

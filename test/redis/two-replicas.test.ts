@@ -4,6 +4,7 @@ import { send } from '../helpers/http.js';
 import { traefikHeaders } from '../helpers/replicas.js';
 import { redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
+import { ifStarted } from '../helpers/hooks.js';
 
 const policy = {
   roles: { ops: ['warden:admin'], dev: ['api:*'] },
@@ -47,9 +48,9 @@ redisDescribe('two replicas sharing Redis', () => {
     b = await startWarden({ policy, keys, env });
   });
   afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await redis?.stop();
+    await ifStarted(a)?.close();
+    await ifStarted(b)?.close();
+    await ifStarted(redis)?.stop();
   });
 
   it('reports Redis in readiness', async () => {
@@ -145,15 +146,17 @@ redisDescribe('two replicas sharing Redis', () => {
 
   it('survives Redis being killed under traffic, and recovers within 2 s of its return', async () => {
     const seen = { unauth: new Set<number>(), revoked: new Set<number>(), good: new Set<number>() };
+    // Set once Redis is back; read by the traffic loop between its rounds.
     let stop = false;
-    const traffic = (async () => {
+    const drive = async () => {
       for (let i = 0; i < 2000 && !stop; i++) {
         const w = i % 2 ? a : b;
         seen.unauth.add((await ask(w, '/api/x')).status);
         seen.revoked.add((await ask(w, '/api/x', { 'X-API-Key': victim.key })).status);
         seen.good.add((await ask(w, '/api/x', { 'X-API-Key': dev.key }, '203.0.113.20')).status);
       }
-    })();
+    };
+    const traffic = drive();
     await new Promise((r) => setTimeout(r, 200));
     await redis.stop(true);
     // Still ready (every replica unready at once would empty the Service), and saying it is degraded.
@@ -204,9 +207,9 @@ redisDescribe('revocations while Redis is away', () => {
     b = await startWarden({ policy, keys: [...keys, late.entry], env });
   });
   afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await redis?.stop();
+    await ifStarted(a)?.close();
+    await ifStarted(b)?.close();
+    await ifStarted(redis)?.stop();
   });
 
   it('a revoke during an outage holds at once on that replica, and everywhere once Redis returns', async () => {

@@ -27,11 +27,11 @@ function counter(limit: number, windowMs = 60_000, latency = false) {
       counts.set(key, used + granted);
       return { granted, used: used + granted, ttlMs: windowMs } satisfies Grant;
     },
-    insurance: async () => {
+    insurance: () => {
       insured++;
-      return { allowed: true, remaining: 0, resetMs: 1000 };
+      return Promise.resolve({ allowed: true, remaining: 0, resetMs: 1000 });
     },
-    remove: async () => true,
+    remove: () => Promise.resolve(true),
   };
   return {
     source,
@@ -169,8 +169,8 @@ describe('leased limiter', () => {
         used += granted;
         return { granted, used, ttlMs: start + windowMs - t };
       },
-      insurance: async () => ({ allowed: true, remaining: 0, resetMs: 0 }),
-      remove: async () => true,
+      insurance: () => Promise.resolve({ allowed: true, remaining: 0, resetMs: 0 }),
+      remove: () => Promise.resolve(true),
     };
     const l = new LeasedLimiter(limit, windowMs, source, { now: () => now });
     await l.consume('k');
@@ -193,14 +193,14 @@ describe('leased limiter', () => {
     let down = false;
     let used = 0;
     const source: LeaseSource = {
-      acquire: async (_key, want) => {
+      acquire: (_key, want) => {
         asked.push(want);
-        if (down) return 'unavailable';
+        if (down) return Promise.resolve('unavailable');
         used += want;
-        return { granted: want, used, ttlMs: 60_000 };
+        return Promise.resolve({ granted: want, used, ttlMs: 60_000 });
       },
-      insurance: async () => ({ allowed: true, remaining: 0, resetMs: 0 }),
-      remove: async () => true,
+      insurance: () => Promise.resolve({ allowed: true, remaining: 0, resetMs: 0 }),
+      remove: () => Promise.resolve(true),
     };
     const l = new LeasedLimiter(1_000_000, 60_000, source);
     await l.consume('k');

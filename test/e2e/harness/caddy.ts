@@ -47,7 +47,7 @@ async function startCaddyOn(
     await child.stop();
     const log = child.output();
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`caddy did not start: ${(e as Error).message}\n${log}`);
+    throw new Error(`caddy did not start: ${(e as Error).message}\n${log}`, { cause: e });
   }
   return {
     kind: 'caddy',

@@ -157,7 +157,7 @@ export function renderIngressNginx(
     }
     for (const rule of ing.spec.rules) {
       const blocks = servers.get(rule.host) ?? [];
-      for (const p of rule.http.paths) {
+      for (const p of rule.http.paths as { path: string; pathType: string }[]) {
         const at = (path: string, type: string) =>
           blocks.push(...locationBlocks(path, type, ann, opts.wardenPort, opts.upstreamPort, rule.host));
         // As ingress-nginx does: Prefix /api becomes `location /api/` and `location = /api`.

@@ -55,7 +55,7 @@ export interface ClientResponse {
   /** Header names and values as sent, for spotting duplicates. */
   rawHeaders: string[];
   body: string;
-  json(): any;
+  json(): Record<string, unknown>;
 }
 
 /** One request through the proxy, from {@link CLIENT_ADDRESS}; `path` is sent exactly as given (no normalisation). */

@@ -113,7 +113,7 @@ export async function launchNginx(opts: {
     await child.stop();
     const log = readLog(tmp('error.log'));
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`nginx did not start: ${(e as Error).message}\n${child.output()}\n${log}`);
+    throw new Error(`nginx did not start: ${(e as Error).message}\n${child.output()}\n${log}`, { cause: e });
   }
   return {
     kind: opts.kind,

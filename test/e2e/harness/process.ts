@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 export interface Child {
   proc: ChildProcess;
   /** stdout and stderr so far (bounded). */
-  output(): string;
-  /** Non-null once the process has exited. */
-  exited(): string | null;
+  output: () => string;
+  /** Non-null once the process has exited. A plain function: handed around as a callback. */
+  exited: () => string | null;
   /** SIGTERM, then SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -33,8 +33,8 @@ export function startChild(
   const take = (b: Buffer) => {
     if (out.length < MAX_OUTPUT) out += b.toString('utf8');
   };
-  proc.stdout?.on('data', take);
-  proc.stderr?.on('data', take);
+  proc.stdout.on('data', take);
+  proc.stderr.on('data', take);
   proc.on('error', (e) => (exit = `failed to start ${cmd}: ${e.message}`));
   // If the test process dies first, take this child with it (by its own pid).
   const reap = () => proc.kill('SIGKILL');

@@ -1,5 +1,5 @@
 // The end-to-end tests every proxy recipe must pass: client → real proxy → warden → echo upstream.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startEcho, type Echo, type EchoedRequest } from './echo.js';
 import { expectNoE2eSecrets } from './secrets.js';
 import {
@@ -17,6 +17,7 @@ import {
 import { CLIENT_ADDRESS, establishedTo, send, sleep, type ClientResponse } from './net.js';
 import { describeNeeding } from './process.js';
 import type { Proxy } from './proxy.js';
+import { ifStarted } from '../../helpers/hooks.js';
 
 /** How a proxy recipe differs in what the client sees. */
 export interface ProxyTraits {
@@ -61,10 +62,10 @@ function proxyTests(p: ProxyUnderTest): void {
   });
 
   afterAll(async () => {
-    await proxy?.stop();
-    await echo?.close();
-    await w?.close();
-    if (w) expectNoE2eSecrets(w);
+    await ifStarted(proxy)?.stop();
+    await ifStarted(echo)?.close();
+    await ifStarted(w)?.close();
+    if (ifStarted(w)) expectNoE2eSecrets(w);
   });
 
   /** Send through the proxy with the recipe's Host; returns the response, the upstream's view and warden's audit lines. */
@@ -94,7 +95,7 @@ function proxyTests(p: ProxyUnderTest): void {
     expect(upstream[0]!.url).toBe('/nodes/n1?x=1');
     // The key is warden's business, not the app's.
     expect(h['x-api-key']).toBeUndefined();
-    expect(res.json().headers['x-user-id']).toBe('dev');
+    expect((res.json().headers as Record<string, unknown>)['x-user-id']).toBe('dev');
     expect(last).toMatchObject({
       decision: 'allow',
       status: 200,
