@@ -1,5 +1,6 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -154,71 +155,64 @@ describe('warden CLI', () => {
   });
 });
 
+/** `warden serve` as a child process on an ephemeral port; resolves once it listens. */
+async function serveCli(env: Record<string, string>) {
+  const child = spawn(process.execPath, [CLI, 'serve'], {
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+      const m = /"port":(\d+)/.exec(err);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', () => reject(new Error(err)));
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, port, exited, stderr: () => err };
+}
+
 describe('warden serve', () => {
   it('serves, then on SIGTERM stops accepting, finishes and exits 0', async () => {
-    const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [CLI, 'serve'], {
-      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stderr.on('data', (c: Buffer) => {
-        err += c.toString();
-        const m = /"port":(\d+)/.exec(err);
-        if (m) resolve(Number(m[1]));
-      });
-      child.once('exit', () => reject(new Error(err)));
-    });
-    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    const w = await serveCli({});
+    const health = await fetch(`http://127.0.0.1:${w.port}/healthz`);
     expect(health.status).toBe(200);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(err).toContain('"event":"stopped"');
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
+    expect(w.stderr()).toContain('"event":"stopped"');
   });
 
   it('on SIGHUP re-reads the assertion key file and keeps serving', async () => {
-    const { spawn } = await import('node:child_process');
-    const { generateKeyPairSync } = await import('node:crypto');
     const pem = (curve: string) =>
       generateKeyPairSync('ec', { namedCurve: curve }).privateKey.export({
         type: 'pkcs8',
         format: 'pem',
       }) as string;
-    const keyFile = join(mkdtempSync(join(tmpdir(), 'warden-cli-hup-')), 'assertion.pem');
+    const dir = mkdtempSync(join(tmpdir(), 'warden-cli-hup-'));
+    const keyFile = join(dir, 'assertion.pem');
     writeFileSync(keyFile, pem('prime256v1'));
-    const child = spawn(process.execPath, [CLI, 'serve'], {
-      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', WARDEN_ASSERTION_KEY: keyFile },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stderr.on('data', (c: Buffer) => {
-        err += c.toString();
-        const m = /"port":(\d+)/.exec(err);
-        if (m) resolve(Number(m[1]));
-      });
-      child.once('exit', () => reject(new Error(err)));
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const w = await serveCli({ WARDEN_ASSERTION_KEY: keyFile });
     const algs = async () =>
       (
-        (await (await fetch(`http://127.0.0.1:${port}/.well-known/jwks.json`)).json()) as {
+        (await (await fetch(`http://127.0.0.1:${w.port}/.well-known/jwks.json`)).json()) as {
           keys: { alg: string }[];
         }
       ).keys.map((k) => k.alg);
     try {
       expect(await algs()).toEqual(['ES256']);
       writeFileSync(keyFile, pem('secp384r1'));
-      child.kill('SIGHUP');
+      w.child.kill('SIGHUP');
       await within(5000, async () => (await algs())[0] === 'ES384');
       expect(await algs()).toEqual(['ES384', 'ES256']); // the old key stays published until its tokens expire
-      expect(err).toContain('"event":"assertion_key_rotated"');
+      expect(w.stderr()).toContain('"event":"assertion_key_rotated"');
+      w.child.kill('SIGTERM');
+      expect(await w.exited).toBe(0);
     } finally {
-      child.kill('SIGTERM');
+      w.child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
     }
-    expect(await exited).toBe(0);
   });
 });
 
