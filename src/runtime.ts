@@ -7,6 +7,7 @@ import { JwtAuthenticator, type JwtVerifier } from './auth/jwt.js';
 import type { Revocations } from './auth/revocations.js';
 import type { Documents } from './config/load.js';
 import { compileClaimHeaders, type ClaimHeader } from './http/claim-headers.js';
+import { compileResourceMetadata, type ResourceMetadata } from './http/resource-metadata.js';
 import { HEADER_PRESETS, type IdentityHeaderNames } from './http/respond.js';
 import { Bans, type BanSpec } from './limits/bans.js';
 import { RateLimits } from './limits/rate-limits.js';
@@ -46,6 +47,8 @@ export interface Runtime {
   readonly headerNames: IdentityHeaderNames;
   /** Extra identity headers from claims (policy `headers.extra`). */
   readonly claimHeaders: readonly ClaimHeader[];
+  /** The protected resource metadata documents (RFC 9728) of this version's resources. */
+  readonly resourceMetadata: ResourceMetadata;
   readonly docs: Documents;
 }
 
@@ -94,6 +97,7 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
         : null,
     headerNames: HEADER_PRESETS[docs.policy.headers?.preset ?? 'warden'],
     claimHeaders: compileClaimHeaders(docs.policy.headers?.extra),
+    resourceMetadata: compileResourceMetadata(policy.resources.values()),
     docs,
   });
 }
