@@ -5,6 +5,7 @@ import type { Authenticator, Chain } from './auth/chain.js';
 import { claimsMapping, type ClaimsMapping } from './auth/claims.js';
 import { JwtAuthenticator, type JwtVerifier } from './auth/jwt.js';
 import type { Revocations } from './auth/revocations.js';
+import { resourceAudiences } from './auth/token-grant.js';
 import type { Documents } from './config/load.js';
 import { compileClaimHeaders, type ClaimHeader } from './http/claim-headers.js';
 import { compileResourceMetadata, type ResourceMetadata } from './http/resource-metadata.js';
@@ -68,7 +69,11 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
   const sameBans = previous?.bans && JSON.stringify(previous.bans.spec) === JSON.stringify(spec);
   // Roles come through this version's claims mapping, so verified tokens are remembered per version.
   const mapping = claimsMapping(docs.policy);
-  const jwt = shared.jwt ? new JwtAuthenticator(shared.jwt, mapping, revocations, shared.jwtCacheSize) : null;
+  // A token for one of this version's resources is accepted from that resource's authorization servers.
+  const audiences = resourceAudiences(policy.resources.values());
+  const jwt = shared.jwt
+    ? new JwtAuthenticator(shared.jwt, mapping, revocations, shared.jwtCacheSize, audiences)
+    : null;
   const authenticators: Authenticator[] = [(c, req, now) => authenticateKey(keys, c, req, now, revocations)];
   if (jwt) authenticators.push((c, _req, now) => jwt.authenticate(c, now));
   if (shared.sessionAuth) authenticators.push(shared.sessionAuth.authenticator(mapping));

@@ -1,8 +1,8 @@
 // decide(): the pure decision core. Plain data in, Decision out; no I/O, no clock, no HTTP.
-import type { AuthError } from '../auth/errors.js';
+import { AuthError } from '../auth/errors.js';
 import type { Identity } from '../auth/identity.js';
 import { inList, type Address } from '../request/client-ip.js';
-import type { CompiledPolicy, CompiledRule } from './compile.js';
+import type { CompiledPolicy, CompiledResource, CompiledRule } from './compile.js';
 import { splitPath } from './matchers.js';
 import { rolesGrant } from './permissions.js';
 import type { DecisionTracer } from './trace.js';
@@ -127,6 +127,31 @@ export function matchRule(
   return null;
 }
 
+/**
+ * The refusal of a bearer token the rule does not accept: one issued for another resource, or by an
+ * issuer that is no authorization server of the rule's resource; on a rule without a resource, one
+ * that does not name its issuer's audience (a token for an MCP server never opens the APIs: the
+ * confused-deputy and token-passthrough defence). Audited with cause `wrong_audience`.
+ */
+const WRONG_AUDIENCE = new AuthError('invalid_credentials', 'wrong_audience', undefined, {});
+
+/** Whether a rule (its resource, or none) accepts this identity's token; API keys and sessions always. */
+function bound(resource: CompiledResource | null, identity: Identity): boolean {
+  if (identity.method !== 'jwt') return true;
+  const grant = identity.token;
+  if (grant === undefined) return false;
+  if (resource === null) return grant.issuerAudience;
+  return (
+    identity.issuer !== undefined &&
+    resource.authorizationServers.has(identity.issuer) &&
+    grant.audience.has(resource.key)
+  );
+}
+
+function wrongAudience(rule: number | null): UnauthenticatedDecision {
+  return { kind: 'unauthenticated', rule, reason: 'invalid_credentials', error: WRONG_AUDIENCE };
+}
+
 function unauthenticated(rule: number | null, auth: AuthOutcome): UnauthenticatedDecision {
   if (auth && 'error' in auth)
     return { kind: 'unauthenticated', rule, reason: 'invalid_credentials', error: auth.error };
@@ -195,6 +220,7 @@ function decideOne(
   if (!rule) {
     if (policy.defaultEffect === 'deny') return forbidden(null, 'default_deny', identity);
     if (!identity) return unauthenticated(null, auth);
+    if (!bound(null, identity)) return wrongAudience(null);
     return {
       kind: 'allow',
       rule: null,
@@ -211,15 +237,18 @@ function decideOne(
     if (!inside) return forbidden(index, 'network_not_allowed', identity);
   }
   if (rule.effect === 'public') {
+    // A token the rule would not accept passes as no credential, as a refused one does.
+    const caller = identity && bound(rule.resource, identity) ? identity : null;
     return {
       kind: 'allow',
       rule: index,
       reason: 'public',
-      identity,
-      rateLimit: identity?.rateLimit ?? rule.rateLimit,
+      identity: caller,
+      rateLimit: caller?.rateLimit ?? rule.rateLimit,
     };
   }
   if (!identity) return unauthenticated(index, auth);
+  if (!bound(rule.resource, identity)) return wrongAudience(index);
   const rateLimit = identity.rateLimit ?? rule.rateLimit;
   if (rule.require) {
     tracer?.permissions(policy, rule, identity);
