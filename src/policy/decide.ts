@@ -22,7 +22,11 @@ export type AuthOutcome = { identity: Identity } | { error: AuthError } | null;
 
 /** Reasons a request is refused by policy. */
 export type ForbiddenReason =
-  'rule_deny' | 'default_deny' | 'network_not_allowed' | 'insufficient_permissions';
+  | 'rule_deny'
+  | 'default_deny'
+  | 'network_not_allowed'
+  | 'insufficient_permissions'
+  | 'insufficient_scope';
 
 /** The policy allows it: `identity` null on a public route without credentials. */
 export interface AllowDecision {
@@ -42,7 +46,7 @@ export interface UnauthenticatedDecision {
   error: AuthError | null;
 }
 
-/** Refused by policy: `required` names the permissions the rule asks for. */
+/** Refused by policy: `required` names the permissions (for `insufficient_scope`, the scopes) the rule asks for. */
 export interface ForbiddenDecision {
   kind: 'forbidden';
   rule: number | null;
@@ -148,6 +152,13 @@ function bound(resource: CompiledResource | null, identity: Identity): boolean {
   );
 }
 
+/** A bearer token carries every scope the rule asks for; scopes do not apply to API keys and sessions. */
+function scoped(scopes: readonly string[], identity: Identity): boolean {
+  if (identity.method !== 'jwt') return true;
+  const held = identity.token?.scopes;
+  return held !== undefined && scopes.every((s) => held.has(s));
+}
+
 function wrongAudience(rule: number | null): UnauthenticatedDecision {
   return { kind: 'unauthenticated', rule, reason: 'invalid_credentials', error: WRONG_AUDIENCE };
 }
@@ -249,6 +260,9 @@ function decideOne(
   }
   if (!identity) return unauthenticated(index, auth);
   if (!bound(rule.resource, identity)) return wrongAudience(index);
+  // Scopes before permissions: a client mends missing scopes itself (it asks for a token with them).
+  if (rule.scopes && !scoped(rule.scopes, identity))
+    return forbidden(index, 'insufficient_scope', identity, rule.scopes);
   const rateLimit = identity.rateLimit ?? rule.rateLimit;
   if (rule.require) {
     tracer?.permissions(policy, rule, identity);

@@ -150,3 +150,40 @@ describe('audience binding', () => {
     expect(r.headers).toMatchObject({ 'x-user-id': 'agent-key', 'x-auth-method': 'api_key' });
   });
 });
+
+describe('scopes', () => {
+  it('passes a token holding every scope of the rule, in scope or in scp', async () => {
+    const forms = [
+      { scope: 'openid mcp:tools' },
+      { scp: ['mcp:tools'] },
+      { scp: 'mcp:read mcp:tools' },
+      { scope: ['mcp:tools'] },
+    ];
+    for (const claims of forms) {
+      const r = await verify(MEMORY, bearer(await mint(a, MEMORY, claims)));
+      expect(r.status, JSON.stringify(claims)).toBe(200);
+    }
+  });
+
+  it('answers 403 insufficient_scope, naming the scopes the rule needs, to a token without them', async () => {
+    for (const claims of [{}, { scope: 'mcp:read' }, { scope: 'MCP:TOOLS' }, { scope: 42 }]) {
+      const label = JSON.stringify(claims);
+      const r = await verify(MEMORY, bearer(await mint(a, MEMORY, claims)));
+      expect(r.status, label).toBe(403);
+      expect(JSON.parse(r.body), label).toEqual({
+        error: 'forbidden',
+        reason: 'insufficient_scope',
+        required: ['mcp:tools'],
+      });
+      expect(r.headers['x-warden-required']).toBe('["mcp:tools"]');
+      expect(lastAudit(), label).toMatchObject({
+        decision: 'forbidden',
+        reason: 'insufficient_scope',
+        status: 403,
+        sub: '0:u1',
+        authMethod: 'jwt',
+        rule: 0,
+      });
+    }
+  });
+});

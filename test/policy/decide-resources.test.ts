@@ -12,6 +12,7 @@ import { resourceKey } from '../../src/util/resource-url.js';
 const IDP = 'https://idp.example.com';
 const OTHER = 'https://other-idp.example.com';
 const MEMORY = 'https://mcp.example.com/mcp';
+const API_AUD = 'https://api.example.com';
 
 const policy = compilePolicy(
   policySchema.parse({
@@ -65,7 +66,7 @@ const mcp = req('mcp.example.com', '/mcp');
 const api = req('app.example.com', '/api/x');
 const full = ['mcp:tools', 'mcp:write'];
 
-describe('decide() on a rule with a resource', () => {
+describe('decide() on a rule with a resource (audience binding)', () => {
   it('allows a token bound to the resource by one of its authorization servers', () => {
     expect(brief(decide(policy, mcp, jwt(grant([MEMORY], full))))).toBe('allow:permitted:0');
     expect(brief(decide(policy, mcp, jwt(grant(['https://MCP.example.com/mcp/'], full))))).toBe(
@@ -96,6 +97,40 @@ describe('decide() on a rule with a resource', () => {
       identity: { sub: 's', name: '', email: '', roles: ['agent'], method: 'session', issuer: IDP },
     };
     expect(brief(decide(policy, mcp, session))).toBe('allow:permitted:0');
+  });
+});
+
+describe('decide() on a rule with scopes', () => {
+  it('needs every scope of the rule in the token, else 403 insufficient_scope naming them', () => {
+    expect(brief(decide(policy, mcp, jwt(grant([MEMORY], ['mcp:write', 'mcp:tools', 'x']))))).toBe(
+      'allow:permitted:0',
+    );
+    for (const held of [[], ['mcp:tools'], ['mcp:tools mcp:write'], ['MCP:TOOLS', 'mcp:write']]) {
+      const d = decide(policy, mcp, jwt(grant([MEMORY], held)));
+      expect(d, JSON.stringify(held)).toMatchObject({
+        kind: 'forbidden',
+        reason: 'insufficient_scope',
+        rule: 0,
+        required: ['mcp:tools', 'mcp:write'],
+        identity: { sub: 'u' },
+      });
+    }
+  });
+
+  it('checks scopes after the audience and before the permissions', () => {
+    expect(brief(decide(policy, mcp, jwt(grant([API_AUD], [], true))))).toBe(
+      'unauthenticated:invalid_credentials:0:wrong_audience',
+    );
+    expect(brief(decide(policy, mcp, jwt(grant([MEMORY], []), { roles: [] })))).toBe(
+      'forbidden:insufficient_scope:0',
+    );
+    expect(brief(decide(policy, mcp, jwt(grant([MEMORY], full), { roles: [] })))).toBe(
+      'forbidden:insufficient_permissions:0',
+    );
+  });
+
+  it('does not apply scopes to API keys and sessions', () => {
+    expect(brief(decide(policy, mcp, key()))).toBe('allow:permitted:0');
   });
 });
 
