@@ -8,6 +8,7 @@ import type { Revocations } from './auth/revocations.js';
 import { resourceAudiences } from './auth/token-grant.js';
 import type { Documents } from './config/load.js';
 import { compileClaimHeaders, type ClaimHeader } from './http/claim-headers.js';
+import { compileChallenges, type RuleChallenges } from './http/resource-challenges.js';
 import { compileResourceMetadata, type ResourceMetadata } from './http/resource-metadata.js';
 import { HEADER_PRESETS, type IdentityHeaderNames } from './http/respond.js';
 import { Bans, type BanSpec } from './limits/bans.js';
@@ -50,6 +51,8 @@ export interface Runtime {
   readonly claimHeaders: readonly ClaimHeader[];
   /** The protected resource metadata documents (RFC 9728) of this version's resources. */
   readonly resourceMetadata: ResourceMetadata;
+  /** The WWW-Authenticate challenges of the rules with a resource, by rule index. */
+  readonly resourceChallenges: RuleChallenges;
   readonly docs: Documents;
 }
 
@@ -103,6 +106,7 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
     headerNames: HEADER_PRESETS[docs.policy.headers?.preset ?? 'warden'],
     claimHeaders: compileClaimHeaders(docs.policy.headers?.extra),
     resourceMetadata: compileResourceMetadata(policy.resources.values()),
+    resourceChallenges: compileChallenges(policy.rules),
     docs,
   });
 }

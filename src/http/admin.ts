@@ -111,7 +111,7 @@ function requireAdmin(deps: AdminDeps): MiddlewareHandler<Env> {
           'traefik',
           null,
           undefined,
-          auth?.error.description,
+          { description: auth?.error.description },
         ),
       );
     }

@@ -8,6 +8,9 @@ const API = 'https://api.example.com';
 const MEMORY = 'https://mcp.example.com/mcp';
 const NOTES = 'https://notes.example.com/mcp';
 const agentKey = testKey('agent-key', ['agent']);
+const LOGIN = 'https://login.example.com/signin';
+const MEMORY_METADATA = 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp';
+const NOTES_METADATA = 'https://notes.example.com/.well-known/oauth-protected-resource/mcp';
 
 let a: TestIssuer;
 let b: TestIssuer;
@@ -44,7 +47,7 @@ beforeAll(async () => {
   w = await startWarden({
     policy,
     keys: [agentKey.entry],
-    env: { WARDEN_JWT_ISSUERS: JSON.stringify(issuers) },
+    env: { WARDEN_JWT_ISSUERS: JSON.stringify(issuers), WARDEN_LOGIN_URL: LOGIN },
   });
 });
 afterAll(async () => {
@@ -185,5 +188,88 @@ describe('scopes', () => {
         rule: 0,
       });
     }
+  });
+});
+
+describe('challenges', () => {
+  const memory401 = `Bearer resource_metadata="${MEMORY_METADATA}", scope="mcp:tools mcp:read"`;
+
+  it('answers a 401 on a resource rule with resource_metadata and the resource scopes', async () => {
+    const r = await verify(MEMORY, { Accept: 'application/json' });
+    expect(r.status).toBe(401);
+    expect(r.headers['www-authenticate']).toBe(memory401);
+    expect(JSON.parse(r.body)).toMatchObject({ error: 'unauthorized', reason: 'missing_credentials' });
+    expect(r.headers['cache-control']).toBe('no-store');
+    // A resource without scopes: no scope parameter.
+    const notes = await verify(NOTES);
+    expect(notes.headers['www-authenticate']).toBe(`Bearer resource_metadata="${NOTES_METADATA}"`);
+  });
+
+  it('adds error="invalid_token" and the description when a token was presented and refused', async () => {
+    const cases: [string, string, string][] = [
+      [
+        'wrong audience',
+        await mint(a, API, { scope: 'mcp:tools' }),
+        'the token is not meant for this audience',
+      ],
+      [
+        'expired',
+        await a.mint({ sub: 'u1', aud: MEMORY, exp: Math.floor(Date.now() / 1000) - 3600 }),
+        'the token has expired',
+      ],
+      [
+        'unknown issuer',
+        await mint(a, MEMORY, { iss: 'https://unknown.example.com' }),
+        'the token issuer is not trusted',
+      ],
+    ];
+    for (const [label, token, description] of cases) {
+      minted.push(token);
+      const r = await verify(MEMORY, bearer(token));
+      expect(r.status, label).toBe(401);
+      expect(r.headers['www-authenticate'], label).toBe(
+        `${memory401}, error="invalid_token", error_description="${description}"`,
+      );
+    }
+    const key = await verify(MEMORY, { 'X-API-Key': 'wdn_not_a_key_0123456789' });
+    expect(key.headers['www-authenticate']).toBe(`${memory401}, error="invalid_token"`);
+  });
+
+  it('answers 403 insufficient_scope with the scopes the rule needs and the metadata', async () => {
+    const r = await verify(MEMORY, bearer(await mint(a, MEMORY, { scope: 'mcp:read' })));
+    expect(r.status).toBe(403);
+    expect(r.headers['www-authenticate']).toBe(
+      `Bearer error="insufficient_scope", scope="mcp:tools", resource_metadata="${MEMORY_METADATA}"`,
+    );
+    expect(r.headers['cache-control']).toBe('no-store');
+    // Another 403 on the same rule has no challenge: more scopes would not help.
+    const roles = await verify(MEMORY, bearer(await mint(a, MEMORY, { scope: 'mcp:tools', groups: [] })));
+    expect(roles.status).toBe(403);
+    expect(JSON.parse(roles.body)).toMatchObject({ reason: 'insufficient_permissions' });
+    expect(roles.headers['www-authenticate']).toBeUndefined();
+  });
+
+  it('keeps the sign-in redirect for browser navigations, with the challenge on the nginx 401', async () => {
+    const page = { Accept: 'text/html', 'Sec-Fetch-Mode': 'navigate' };
+    const r = await verify(MEMORY, page, 'GET');
+    expect(r.status).toBe(302);
+    expect(r.headers.location).toBe(`${LOGIN}?rd=${encodeURIComponent(MEMORY)}`);
+    const nginx = await send(`${w.url}/verify/nginx`, {
+      headers: {
+        'X-Original-URL': MEMORY,
+        'X-Original-Method': 'GET',
+        'X-Forwarded-For': '198.18.9.9',
+        ...page,
+      },
+    });
+    expect(nginx.status).toBe(401);
+    expect(nginx.headers.location).toBe(`${LOGIN}?rd=${encodeURIComponent(MEMORY)}`);
+    expect(nginx.headers['www-authenticate']).toBe(memory401);
+  });
+
+  it("leaves the other rules' challenges as they were", async () => {
+    const r = await verify('https://app.example.com/api/x', {}, 'GET');
+    expect(r.status).toBe(401);
+    expect(r.headers['www-authenticate']).toBe('Bearer realm="warden"');
   });
 });
