@@ -12,6 +12,7 @@ import type { Proxy } from './harness/proxy.js';
 
 const RESOURCE = `https://${APP_HOST}/mcp`;
 const METADATA = '/.well-known/oauth-protected-resource/mcp';
+const CHALLENGE = `Bearer resource_metadata="https://${APP_HOST}${METADATA}", scope="mcp:tools"`;
 
 for (const [kind, bin, start] of [
   ['nginx', NGINX_BIN, startNginx],
@@ -88,6 +89,65 @@ for (const [kind, bin, start] of [
         expect(unknown.status).toBe(404);
         // Answered by warden, never the app.
         expect(echo!.seen.length).toBe(seen);
+      });
+
+      const call = (headers: Record<string, string>) =>
+        send(proxy!.port, '/mcp', {
+          method: 'POST',
+          headers: {
+            host: APP_HOST,
+            accept: 'application/json, text/event-stream',
+            'content-length': '0',
+            ...headers,
+          },
+        });
+      const token = (claims: Record<string, unknown>) =>
+        idp!.mint({ sub: 'agent-1', aud: RESOURCE, groups: ['agent'], ...claims });
+
+      it('challenges a client without a token: 401 with resource_metadata and the scopes', async () => {
+        const res = await call({});
+        expect(res.status, res.body).toBe(401);
+        expect(res.headers['www-authenticate']).toBe(CHALLENGE);
+      });
+
+      it('passes a token bound to the resource with the scope, and the app sees who called', async () => {
+        const seen = echo!.seen.length;
+        const res = await call({ authorization: `Bearer ${await token({ scope: 'mcp:tools' })}` });
+        expect(res.status, res.body).toBe(200);
+        expect(echo!.seen.slice(seen)[0]?.headers).toMatchObject({
+          'x-user-id': 'agent-1',
+          'x-auth-method': 'jwt',
+        });
+      });
+
+      it('refuses a token for another audience with error="invalid_token"', async () => {
+        const res = await call({
+          authorization: `Bearer ${await token({ aud: 'https://api.example.com', scope: 'mcp:tools' })}`,
+        });
+        expect(res.status).toBe(401);
+        expect(res.headers['www-authenticate']).toBe(
+          `${CHALLENGE}, error="invalid_token", error_description="the token is not meant for this audience"`,
+        );
+      });
+
+      it('passes the 403 insufficient_scope challenge on to the client', async () => {
+        const res = await call({ authorization: `Bearer ${await token({ scope: 'openid' })}` });
+        expect(res.status).toBe(403);
+        expect(res.headers['www-authenticate']).toBe(
+          `Bearer error="insufficient_scope", scope="mcp:tools", resource_metadata="https://${APP_HOST}${METADATA}"`,
+        );
+        expect(res.json()).toEqual({
+          error: 'forbidden',
+          reason: 'insufficient_scope',
+          required: ['mcp:tools'],
+        });
+        // Any other 403 has none (nginx sends no header for an empty value).
+        const roles = await call({
+          authorization: `Bearer ${await token({ scope: 'mcp:tools', groups: [] })}`,
+        });
+        expect(roles.status).toBe(403);
+        expect(roles.json()).toMatchObject({ reason: 'insufficient_permissions' });
+        expect(roles.headers['www-authenticate']).toBeUndefined();
       });
     },
   );
