@@ -112,6 +112,19 @@ describe('resources in the policy', () => {
     expect(none).toMatch(/resources\[0\]\.authorizationServers\[0\]: .*WARDEN_JWT_ISSUERS is not set/);
   });
 
+  it('`warden check` lists the resources and what rules bind to them', async () => {
+    const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
+    const r = await promisify(execFile)(process.execPath, [cli, 'check'], {
+      env: { PATH: process.env.PATH, ...files(good), WARDEN_JWT_ISSUERS: ISSUERS },
+    });
+    expect(r.stdout).toContain(
+      '  [0] mcp.example.com/mcp/** → require any [mcp:use] resource memory scopes mcp:tools\n',
+    );
+    expect(r.stdout).toContain(
+      `resources (1):\n  memory https://mcp.example.com/mcp (Acme memory) authorization servers ${IDP} scopes mcp:tools mcp:read metadata https://mcp.example.com/.well-known/oauth-protected-resource/mcp\n`,
+    );
+  });
+
   it('`warden check` names the field and exits 2', async () => {
     const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
     const policy = { ...good, resources: [{ ...memory, authorizationServers: ['https://unknown.example'] }] };
