@@ -22,11 +22,7 @@ export type AuthOutcome = { identity: Identity } | { error: AuthError } | null;
 
 /** Reasons a request is refused by policy. */
 export type ForbiddenReason =
-  | 'rule_deny'
-  | 'default_deny'
-  | 'network_not_allowed'
-  | 'insufficient_permissions'
-  | 'insufficient_scope';
+  'rule_deny' | 'default_deny' | 'network_not_allowed' | 'insufficient_permissions' | 'insufficient_scope';
 
 /** The policy allows it: `identity` null on a public route without credentials. */
 export interface AllowDecision {
@@ -137,10 +133,13 @@ export function matchRule(
  * that does not name its issuer's audience (a token for an MCP server never opens the APIs: the
  * confused-deputy and token-passthrough defence). Audited with cause `wrong_audience`.
  */
-const WRONG_AUDIENCE = new AuthError('invalid_credentials', 'wrong_audience', undefined, {});
+export const WRONG_AUDIENCE = new AuthError('invalid_credentials', 'wrong_audience', undefined, {});
 
-/** Whether a rule (its resource, or none) accepts this identity's token; API keys and sessions always. */
-function bound(resource: CompiledResource | null, identity: Identity): boolean {
+/**
+ * Whether a rule (its resource, or none: any other route, the admin API) accepts this identity's
+ * token; API keys and sessions always.
+ */
+export function tokenAccepted(resource: CompiledResource | null, identity: Identity): boolean {
   if (identity.method !== 'jwt') return true;
   const grant = identity.token;
   if (grant === undefined) return false;
@@ -231,7 +230,7 @@ function decideOne(
   if (!rule) {
     if (policy.defaultEffect === 'deny') return forbidden(null, 'default_deny', identity);
     if (!identity) return unauthenticated(null, auth);
-    if (!bound(null, identity)) return wrongAudience(null);
+    if (!tokenAccepted(null, identity)) return wrongAudience(null);
     return {
       kind: 'allow',
       rule: null,
@@ -249,7 +248,7 @@ function decideOne(
   }
   if (rule.effect === 'public') {
     // A token the rule would not accept passes as no credential, as a refused one does.
-    const caller = identity && bound(rule.resource, identity) ? identity : null;
+    const caller = identity && tokenAccepted(rule.resource, identity) ? identity : null;
     return {
       kind: 'allow',
       rule: index,
@@ -259,7 +258,7 @@ function decideOne(
     };
   }
   if (!identity) return unauthenticated(index, auth);
-  if (!bound(rule.resource, identity)) return wrongAudience(index);
+  if (!tokenAccepted(rule.resource, identity)) return wrongAudience(index);
   // Scopes before permissions: a client mends missing scopes itself (it asks for a token with them).
   if (rule.scopes && !scoped(rule.scopes, identity))
     return forbidden(index, 'insufficient_scope', identity, rule.scopes);

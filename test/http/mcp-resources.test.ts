@@ -25,7 +25,7 @@ beforeAll(async () => {
     makeKey('ES256').then((k) => startIssuer([k])),
   ]);
   const policy = {
-    roles: { agent: ['mcp:use', 'api:read'], reader: ['api:read'] },
+    roles: { agent: ['mcp:use', 'api:read'], reader: ['api:read'], ops: ['warden:admin'] },
     resources: [
       { id: 'memory', url: MEMORY, authorizationServers: [a.issuer], scopes: ['mcp:tools', 'mcp:read'] },
       { id: 'notes', url: NOTES, authorizationServers: [a.issuer, b.issuer] },
@@ -145,6 +145,17 @@ describe('audience binding', () => {
     const both = await mint(a, [API, MEMORY], { scope: 'mcp:tools' });
     expect((await verify('https://app.example.com/api/nodes', bearer(both), 'GET')).status).toBe(200);
     expect((await verify(MEMORY, bearer(both))).status).toBe(200);
+  });
+
+  it('never lets a token issued only for an MCP server into the admin API', async () => {
+    const admin = (t: string) => send(`${w.url}/admin/revocations`, { headers: bearer(t) });
+    const forMcp = await admin(await mint(a, MEMORY, { groups: ['ops'] }));
+    expect(forMcp.status).toBe(401);
+    expect(w.audit.filter((l) => l.event === 'admin_denied').at(-1)).toMatchObject({
+      reason: 'invalid_credentials',
+      cause: 'wrong_audience',
+    });
+    expect((await admin(await mint(a, [API, MEMORY], { groups: ['ops'] }))).status).toBe(200);
   });
 
   it('judges API keys on a resource rule by their roles alone', async () => {
