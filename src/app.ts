@@ -1,8 +1,9 @@
-// createApp(deps) → the Hono app: /verify dialects, health, readiness, metrics, admin. No env, no listen.
+// createApp(deps) → the Hono app: /verify dialects, health, readiness, metrics, admin, resource metadata. No env, no listen.
 import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import type { Dialect } from './http/dialects.js';
 import { HeaderMap } from './http/header-map.js';
+import { resourceMetadataRoutes } from './http/resource-metadata.js';
 import { errorResponse, toResponse } from './http/respond.js';
 import { resolveVerify } from './http/verify-route.js';
 import { verify, type VerifyDeps } from './http/verify.js';
@@ -83,6 +84,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.all('/verify/*', verifyHandler);
 
   app.route('/admin', adminRoutes(deps));
+  // Protected resource metadata (RFC 9728) of the policy in force, chosen by Host and path.
+  app.route(
+    '/',
+    resourceMetadataRoutes(() => deps.state.current.resourceMetadata),
+  );
   if (deps.signIn) app.route('/oauth2', deps.signIn);
 
   // The public keys of X-Warden-Assertion: apps verify assertions against this key set.

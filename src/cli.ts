@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, policyLabel, type Config } from './config/load.js';
+import { metadataUrl } from './http/resource-metadata.js';
 import { compilePolicy } from './policy/compile.js';
 import { lintPolicy } from './policy/lint.js';
 import { schemaFiles } from './config/json-schema.js';
@@ -49,10 +50,23 @@ function ruleLines(p: Config['policy']): string[] {
         ? `require ${rule.require.mode} [${rule.require.permissions.join(', ')}]`
         : rule.effect;
     const match = `${r.match.methods ? r.match.methods.join(',') + ' ' : ''}${r.match.host ?? '*'}${r.match.path}`;
+    const bound = `${r.resource ? ` resource ${r.resource}` : ''}${r.scopes ? ` scopes ${r.scopes.join(' ')}` : ''}`;
     return [
-      `  [${i}] ${match} → ${what}${r.networks ? ` networks ${r.networks.join(',')}` : ''}${r.rateLimit ? ` limit ${r.rateLimit}` : ''}`,
+      `  [${i}] ${match} → ${what}${bound}${r.networks ? ` networks ${r.networks.join(',')}` : ''}${r.rateLimit ? ` limit ${r.rateLimit}` : ''}`,
     ];
   });
+}
+
+/** The protected resources (MCP servers) as `check` lists them, with the metadata URL clients discover. */
+function resourceLines(p: Config['policy']): string[] {
+  if (p.resources.length === 0) return [];
+  return [
+    `resources (${p.resources.length}):`,
+    ...p.resources.map(
+      (r) =>
+        `  ${r.id} ${r.url}${r.name ? ` (${r.name})` : ''} authorization servers ${r.authorizationServers.join(', ')} scopes ${r.scopes.join(' ') || 'none'} metadata ${metadataUrl(r.url)}`,
+    ),
+  ];
 }
 
 /** The JWT issuers as `check` lists them, with where roles come from. */
@@ -97,6 +111,7 @@ function summaryLines(config: Config, now: number): string[] {
     }`,
     `rules (${p.rules.length}), first match wins; default: ${p.default}`,
     ...ruleLines(p),
+    ...resourceLines(p),
     `keys (${config.keys.keys.length}):`,
     ...config.keys.keys.map((k) => {
       const exp = k.expires

@@ -6,7 +6,13 @@ import type { AuditLog } from './audit/audit-log.js';
 import type { Env } from './config/env-schema.js';
 import { diffDocuments } from './config/documents-diff.js';
 import { ConfigError, formatProblem } from './config/errors.js';
-import { loadDocuments, policySourceOf, type LoadDeps } from './config/load.js';
+import {
+  loadDocuments,
+  policyLabel,
+  policySourceOf,
+  resourceIssuerProblems,
+  type LoadDeps,
+} from './config/load.js';
 import { buildRuntime, type RuntimeState, type Shared } from './runtime.js';
 
 /** Result of one reload attempt. */
@@ -75,6 +81,11 @@ async function reloadOnce(deps: ReloaderDeps, trigger: string): Promise<ReloadRe
   const previous = state.current;
   try {
     const docs = await loadDocuments(env, deps.load, previous.docs);
+    // The issuers are read once, at start: a reloaded resource may only name one of them.
+    const issuers = shared.jwt ? [...shared.jwt.issuers.keys()] : [];
+    const label = policyLabel(policySourceOf(env.WARDEN_POLICY));
+    const unknownServers = resourceIssuerProblems(docs.policy, issuers, label);
+    if (unknownServers.length > 0) throw new ConfigError(unknownServers);
     if (
       JSON.stringify(docs.policy) === JSON.stringify(previous.docs.policy) &&
       JSON.stringify(docs.keys) === JSON.stringify(previous.docs.keys)

@@ -5,8 +5,11 @@ import type { Authenticator, Chain } from './auth/chain.js';
 import { claimsMapping, type ClaimsMapping } from './auth/claims.js';
 import { JwtAuthenticator, type JwtVerifier } from './auth/jwt.js';
 import type { Revocations } from './auth/revocations.js';
+import { resourceAudiences } from './auth/token-grant.js';
 import type { Documents } from './config/load.js';
 import { compileClaimHeaders, type ClaimHeader } from './http/claim-headers.js';
+import { compileChallenges, type RuleChallenges } from './http/resource-challenges.js';
+import { compileResourceMetadata, type ResourceMetadata } from './http/resource-metadata.js';
 import { HEADER_PRESETS, type IdentityHeaderNames } from './http/respond.js';
 import { Bans, type BanSpec } from './limits/bans.js';
 import { RateLimits } from './limits/rate-limits.js';
@@ -46,6 +49,10 @@ export interface Runtime {
   readonly headerNames: IdentityHeaderNames;
   /** Extra identity headers from claims (policy `headers.extra`). */
   readonly claimHeaders: readonly ClaimHeader[];
+  /** The protected resource metadata documents (RFC 9728) of this version's resources. */
+  readonly resourceMetadata: ResourceMetadata;
+  /** The WWW-Authenticate challenges of the rules with a resource, by rule index. */
+  readonly resourceChallenges: RuleChallenges;
   readonly docs: Documents;
 }
 
@@ -65,7 +72,11 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
   const sameBans = previous?.bans && JSON.stringify(previous.bans.spec) === JSON.stringify(spec);
   // Roles come through this version's claims mapping, so verified tokens are remembered per version.
   const mapping = claimsMapping(docs.policy);
-  const jwt = shared.jwt ? new JwtAuthenticator(shared.jwt, mapping, revocations, shared.jwtCacheSize) : null;
+  // A token for one of this version's resources is accepted from that resource's authorization servers.
+  const audiences = resourceAudiences(policy.resources.values());
+  const jwt = shared.jwt
+    ? new JwtAuthenticator(shared.jwt, mapping, revocations, shared.jwtCacheSize, audiences)
+    : null;
   const authenticators: Authenticator[] = [(c, req, now) => authenticateKey(keys, c, req, now, revocations)];
   if (jwt) authenticators.push((c, _req, now) => jwt.authenticate(c, now));
   if (shared.sessionAuth) authenticators.push(shared.sessionAuth.authenticator(mapping));
@@ -94,6 +105,8 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
         : null,
     headerNames: HEADER_PRESETS[docs.policy.headers?.preset ?? 'warden'],
     claimHeaders: compileClaimHeaders(docs.policy.headers?.extra),
+    resourceMetadata: compileResourceMetadata(policy.resources.values()),
+    resourceChallenges: compileChallenges(policy.rules),
     docs,
   });
 }

@@ -1,5 +1,5 @@
 // auditRecord(): the one place a /verify decision becomes its audit line's fields, built once at the end.
-import type { AuthOutcome, Decision } from '../policy/decide.js';
+import type { AuthOutcome, Decision, UnauthenticatedDecision } from '../policy/decide.js';
 import { identityOf } from '../policy/decide.js';
 import type { Verdict } from '../policy/shadow.js';
 import type { RequestDescription } from '../request/description.js';
@@ -23,10 +23,22 @@ export interface Answered {
   headerProblems: string[] | null;
 }
 
+/** A refused credential (auth/'s AuthError, as the decision carries it). */
+type Refusal = NonNullable<UnauthenticatedDecision['error']>;
+
 /** Audit-only detail: a malformed request's problem, else a refused credential's cause. */
-function cause(d: Decision, auth: AuthOutcome): string | undefined {
+function cause(d: Decision, error: Refusal | null): string | undefined {
   if (d.kind === 'malformed') return d.detail ?? undefined;
-  return auth && 'error' in auth ? auth.error.failure : undefined;
+  return error?.failure;
+}
+
+/**
+ * The refused credential: the decision's own (a token the rule does not accept, refused by decide()
+ * though the authenticators verified it), else the authenticators' refusal.
+ */
+function refusal(d: Decision | null, auth: AuthOutcome): Refusal | null {
+  if (d?.kind === 'unauthenticated' && d.error) return d.error;
+  return auth && 'error' in auth ? auth.error : null;
 }
 
 /** The decision field: `would-deny` when a shadow let a deny pass. */
@@ -48,7 +60,7 @@ export function auditRecord(
   const r = request.req;
   const d = verdict?.decision ?? null;
   const identity = verdict ? identityOf(verdict.answer) : null;
-  const error = auth && 'error' in auth ? auth.error : null;
+  const error = refusal(d, auth);
   const ev: DecisionEvent = {
     reqId: request.reqId,
     decision: verdict ? decisionName(verdict) : 'error',
@@ -67,7 +79,7 @@ export function auditRecord(
     durationMs: answered.durationMs,
   };
   if (!verdict || !d) return ev;
-  const detail = cause(d, auth);
+  const detail = cause(d, error);
   if (detail !== undefined) ev.cause = detail;
   if (error?.token?.kid !== undefined) ev.kid = error.token.kid;
   if (error?.token?.joseCode !== undefined) ev.joseCode = error.token.joseCode;

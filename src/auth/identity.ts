@@ -3,6 +3,22 @@
 /** How an identity was established; `public` is only used in responses. */
 export type AuthMethod = 'api_key' | 'jwt' | 'session' | 'mtls';
 
+/**
+ * What a bearer token (JWT) was issued for, read once when it is verified: decide() binds tokens
+ * to a rule's resource with it, and checks a rule's scopes.
+ */
+export interface TokenGrant {
+  /** The token's `aud` values, each as resourceKey() writes it (scheme and host lower-case, no trailing slash). */
+  audience: ReadonlySet<string>;
+  /**
+   * `aud` names the issuer's configured audience: the token is for the APIs warden protects. A token
+   * only for a resource (an MCP server) is not, and opens no rule but that resource's.
+   */
+  issuerAudience: boolean;
+  /** The token's scopes: `scope` (space-delimited) and `scp` (a list, as Okta writes it, or a string, as Entra does). */
+  scopes: ReadonlySet<string>;
+}
+
 /** An authenticated caller. Values are header-safe (no control characters, roles without commas). */
 export interface Identity {
   sub: string;
@@ -21,4 +37,6 @@ export interface Identity {
   rateLimit?: string;
   /** Claims for extra identity headers (token and session identities). */
   claims?: Readonly<Record<string, unknown>>;
+  /** What the bearer token was issued for (JWT identities only; API keys and sessions are judged by roles). */
+  token?: TokenGrant;
 }

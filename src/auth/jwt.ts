@@ -6,7 +6,7 @@ import { ASYMMETRIC_ALGORITHMS } from '../config/issuers-schema.js';
 import type { Credentials } from './credentials.js';
 import { identityFromClaims, type ClaimsMapping } from './claims.js';
 import { AuthError, type TokenFailureCause, type AuthFailureCause } from './errors.js';
-import type { Identity } from './identity.js';
+import type { Identity, TokenGrant } from './identity.js';
 import {
   IssuerKeys,
   KeysUnavailable,
@@ -17,6 +17,7 @@ import {
 } from './jwks.js';
 import { verifyWithKeySet } from './key-set-verify.js';
 import type { Revocations } from './revocations.js';
+import { NO_RESOURCES, tokenGrant, type ResourceAudiences } from './token-grant.js';
 import { Lru } from '../util/lru.js';
 
 /** Longest bearer token warden reads; longer ones are refused before any parsing. */
@@ -128,26 +129,32 @@ export class JwtVerifier {
   }
 
   /**
-   * Verify signature and claims with jose; resolves to the payload and the issuer's key set the
-   * verification key came from, or rejects with an AuthError.
+   * Verify signature and claims with jose; resolves to the payload, the issuer's key set the
+   * verification key came from and what the token was issued for, or rejects with an AuthError.
+   * `aud` must name the issuer's audience or, when given, one of `resources` (resourceKey()s of
+   * the resources this issuer serves).
    */
   async verify(
     token: string,
     routed: Routed,
     now: number,
-  ): Promise<{ payload: JWTPayload; keySet: KeySnapshot }> {
+    resources?: ReadonlySet<string>,
+  ): Promise<{ payload: JWTPayload; keySet: KeySnapshot; grant: TokenGrant }> {
     const { config, keys, algorithms } = routed.issuer;
     const kid = routed.kid;
     const use: KeyUse = { snapshot: null };
     try {
       const { payload } = await verifyWithKeySet(token, keys.keyFor(use), {
         issuer: config.issuer,
-        audience: config.audience,
+        // With resources, tokenGrant checks the audience below (resource urls compare without case).
+        audience: resources && resources.size > 0 ? undefined : config.audience,
         algorithms,
         clockTolerance: config.clockToleranceSec,
         requiredClaims: ['exp', 'iss', 'aud'],
         currentDate: new Date(now),
       });
+      const grant = tokenGrant(payload, config.audience, resources);
+      if (grant === null) throw refuse('wrong_audience', { kid });
       if (typeof payload.iat === 'number' && payload.iat > now / 1000 + config.clockToleranceSec)
         throw refuse('issued_in_future', { kid });
       // Keycloak marks its token kinds in a `typ` claim: only access tokens are bearer credentials.
@@ -163,7 +170,7 @@ export class JwtVerifier {
       // Set by keyFor before it handed jose the key.
       const keySet = use.snapshot;
       if (keySet === null) throw new Error('token verified without a key from the key set');
-      return { payload, keySet };
+      return { payload, keySet, grant };
     } catch (e) {
       throw e instanceof AuthError
         ? e
@@ -210,7 +217,10 @@ function keptKey(hit: CachedToken): boolean {
   return true;
 }
 
-/** The bearer-JWT authenticator of one policy version: claim mapping and a cache of verified tokens. */
+/**
+ * The bearer-JWT authenticator of one policy version: claim mapping, the audiences its resources add
+ * to their authorization servers' (`audiences`), and a cache of verified tokens.
+ */
 export class JwtAuthenticator {
   private readonly cache: Lru<CachedToken>;
 
@@ -219,6 +229,7 @@ export class JwtAuthenticator {
     private readonly mapping: ClaimsMapping,
     private readonly revocations: Revocations | null,
     cacheSize: number,
+    private readonly audiences: ResourceAudiences = NO_RESOURCES,
   ) {
     this.cache = new Lru(cacheSize);
   }
@@ -248,14 +259,16 @@ export class JwtAuthenticator {
     const routed = this.verifier.route(token);
     if (routed instanceof AuthError) return routed;
     const keys = routed.issuer.keys;
-    return this.verifier.verify(token, routed, now).then(
-      ({ payload, keySet }) => {
+    const resources = this.audiences.get(routed.issuer.config.issuer);
+    return this.verifier.verify(token, routed, now, resources).then(
+      ({ payload, keySet, grant }) => {
         // jose refuses a token without exp (requiredClaims): this is never taken.
         if (payload.exp === undefined) return refuse('bad_claim', { kid: routed.kid });
         const expiresAt = payload.exp * 1000;
-        const identity = identityFromClaims(payload, routed.issuer.config, this.mapping, expiresAt);
+        const claimed = identityFromClaims(payload, routed.issuer.config, this.mapping, expiresAt);
         // The audit line names the kid of every refused token, its claims' refusals included.
-        if (identity instanceof AuthError) return refuse(identity.failure, { kid: routed.kid });
+        if (claimed instanceof AuthError) return refuse(claimed.failure, { kid: routed.kid });
+        const identity: Identity = Object.freeze({ ...claimed, token: grant });
         const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
         const revoked = this.revoked(identity, jti, payload.iat, now, routed.kid);
         if (revoked) return revoked;

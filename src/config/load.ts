@@ -234,6 +234,33 @@ function crossCheck(policy: PolicyFile, keys: KeysFile, source: string): ConfigP
   return out;
 }
 
+/**
+ * Every authorization server of a resource must be a trusted issuer (WARDEN_JWT_ISSUERS), named
+ * exactly as its tokens' `iss`: warden verifies the tokens it issues for the resource.
+ */
+export function resourceIssuerProblems(
+  policy: PolicyFile,
+  issuers: readonly string[],
+  source: string,
+): ConfigProblem[] {
+  const known = new Set(issuers);
+  const configured =
+    issuers.length === 0 ? 'WARDEN_JWT_ISSUERS is not set' : `trusted: ${issuers.join(', ')}`;
+  return policy.resources.flatMap((r, i) =>
+    r.authorizationServers.flatMap((server, j) =>
+      known.has(server)
+        ? []
+        : [
+            {
+              source,
+              path: `resources[${i}].authorizationServers[${j}]`,
+              message: `${server} is not the issuer of any WARDEN_JWT_ISSUERS entry (${configured}); write it exactly as its tokens' iss`,
+            },
+          ],
+    ),
+  );
+}
+
 /** Load everything once; throws ConfigError listing every problem across env, policy and keys. */
 export async function loadConfig(vars: Record<string, string | undefined>, deps: LoadDeps): Promise<Config> {
   let env: Env;
@@ -267,6 +294,12 @@ export async function loadConfig(vars: Record<string, string | undefined>, deps:
     if (unexpected !== undefined) throw unexpected;
     throw new ConfigError(failures.flatMap((e) => (e as ConfigError).problems));
   }
+  const unknownServers = resourceIssuerProblems(
+    docs.value.policy,
+    issuers.value.map((i) => i.issuer),
+    policyLabel(policySourceOf(env.WARDEN_POLICY)),
+  );
+  if (unknownServers.length > 0) throw new ConfigError(unknownServers);
   return Object.freeze({
     ...docs.value,
     issuers: issuers.value,

@@ -2,7 +2,10 @@
 import { z } from 'zod';
 import { compilePathPattern } from '../policy/matchers.js';
 import { duration } from '../util/duration.js';
+import { resourceKey } from '../util/resource-url.js';
 import { cidrList } from './cidr-list.js';
+import { isAllowedIdpUrl } from './issuers-schema.js';
+import { repeatedField } from './repeats.js';
 
 const PERMISSION = /^(?:\*|[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)*(?::\*)?)$/;
 const permission = z
@@ -17,6 +20,42 @@ const roleName = z.string().regex(ROLE, 'a role name is 1-64 characters of [A-Za
 const PATH_PATTERN = /^\/[^\s?#]*$/;
 const HOST_PATTERN = /^(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::\d+)?$/;
 const METHOD = /^[A-Z]+$/;
+
+/** An OAuth scope (RFC 6749 §3.3): printable ASCII without space, `"` or `\`, so it sits in a WWW-Authenticate quoted string as is. */
+const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
+const scope = z.string().regex(SCOPE, 'a scope is 1-128 printable ASCII characters without spaces, " or \\');
+const scopes = z.array(scope);
+
+/** A resource url: absolute, `https` (plain `http` only on a loopback host), no credentials, query or fragment. */
+export function isResourceUrl(value: string): boolean {
+  return isAllowedIdpUrl(value) && !value.includes('?') && !value.includes('#');
+}
+
+// eslint-disable-next-line no-control-regex -- refusing control characters is its purpose
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/** An OAuth protected resource (RFC 9728): one per MCP server (or API) whose tokens are bound to it. */
+const resource = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a resource id is 1-64 characters of [A-Za-z0-9_.-]'),
+  /** The resource identifier clients ask tokens for (RFC 8707 `resource`) and tokens carry in `aud`. */
+  url: z
+    .string()
+    .refine(
+      isResourceUrl,
+      'an absolute https:// URL (plain http only on a loopback host: localhost, 127.0.0.1, ::1), without credentials, query or fragment',
+    ),
+  /** Issuers (each one of WARDEN_JWT_ISSUERS) whose tokens for this resource are accepted. */
+  authorizationServers: z.array(z.string().min(1)).nonempty(),
+  /** `scopes_supported`, and the `scope` of the 401 challenge. */
+  scopes: scopes.default([]),
+  /** `resource_name`: shown to people by MCP clients. */
+  name: z
+    .string()
+    .min(1)
+    .max(256)
+    .refine((s) => !CONTROL.test(s), 'no control characters')
+    .optional(),
+});
 
 const rateLimit = z.strictObject({
   limit: z.number().int().positive(),
@@ -48,6 +87,10 @@ const rule = z.strictObject({
     .optional(),
   networks: cidrList.optional(),
   rateLimit: z.string().optional(),
+  /** A resource id: bearer tokens must be issued for that resource (audience binding). */
+  resource: z.string().optional(),
+  /** Scopes a bearer token must all carry (`scope` or `scp`); only with `resource`. */
+  scopes: scopes.nonempty().optional(),
   /** Audit-only: a request this rule would deny is decided by the other rules and audited `would-deny`. */
   shadow: z.boolean().optional(),
   /** Opt-in: how long the proxy may reuse this rule's allow (and 403) for the same credential, method, host and URI. */
@@ -128,6 +171,8 @@ export const policySchema = z.strictObject({
     .optional(),
   rateLimits: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), rateLimit).default({}),
   networks: cidrList.optional(),
+  /** OAuth protected resources (MCP servers): their metadata, and what binds tokens to them. */
+  resources: z.array(resource).default([]),
   rules: z.array(rule).default([]),
   default: z.enum(['deny', 'authenticated']).default('deny'),
   bans: z
@@ -213,6 +258,47 @@ export function policyCrossCheck(raw: unknown): Issue[] {
     if (typeof role === 'string' && !Object.hasOwn(roles, role))
       out.push({ path: ['claims', 'map', group], message: `role "${role}" is not defined in roles` });
   }
+  out.push(...resourceIssues(raw.resources, rules));
+  return out;
+}
+
+/**
+ * Resources are told apart by id and by url (the metadata a host and path serve); a rule's
+ * `resource` names one of them, on a rule that takes credentials; `scopes` come with a `resource`.
+ */
+function resourceIssues(resources: unknown, rules: readonly unknown[]): Issue[] {
+  const out: Issue[] = [
+    ...repeatedField(resources, 'id', (id, first) => `resource id "${id}" is already resources[${first}]'s`, {
+      prefix: ['resources'],
+    }),
+    ...repeatedField(
+      resources,
+      'url',
+      (url, first) => `${url} is already resources[${first}]'s url (compared without case or trailing slash)`,
+      { prefix: ['resources'], key: resourceKey },
+    ),
+  ];
+  const ids = new Set(
+    (Array.isArray(resources) ? resources : []).map((r: unknown) => (isRecord(r) ? r.id : undefined)),
+  );
+  rules.forEach((r: unknown, i) => {
+    if (!isRecord(r)) return;
+    if (typeof r.resource === 'string' && !ids.has(r.resource))
+      out.push({
+        path: ['rules', i, 'resource'],
+        message: `resource "${r.resource}" is not defined in resources`,
+      });
+    if (r.resource !== undefined && (r.public === true || r.deny === true))
+      out.push({
+        path: ['rules', i, 'resource'],
+        message: 'a public or deny rule reads no token: resource binds the tokens of a rule that needs one',
+      });
+    if (r.scopes !== undefined && r.resource === undefined)
+      out.push({
+        path: ['rules', i, 'scopes'],
+        message: 'scopes apply to tokens issued for a resource: add resource: <id> to this rule',
+      });
+  });
   return out;
 }
 

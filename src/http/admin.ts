@@ -9,6 +9,7 @@ import type { Identity } from '../auth/identity.js';
 import { REVOCATION_TYPES, type Revocations, type RevocationType } from '../auth/revocations.js';
 import type { Metrics } from '../metrics.js';
 import { duration } from '../util/duration.js';
+import { tokenAccepted, WRONG_AUDIENCE } from '../policy/decide.js';
 import { rolesGrant } from '../policy/permissions.js';
 import { canonicalizePath, matchKey } from '../request/canonical-path.js';
 import { parseAddress } from '../request/client-ip.js';
@@ -94,7 +95,12 @@ function requireAdmin(deps: AdminDeps): MiddlewareHandler<Env> {
     const bans = runtime.bans;
     const banned = bans?.refusal(peer, now);
     if (banned) return toResponse(limitedResponse(banned, 'banned'));
-    const auth = await authenticate(runtime.chain, desc, now);
+    const authenticated = await authenticate(runtime.chain, desc, now);
+    // A token issued only for an MCP server is no credential here either (confused deputy).
+    const auth =
+      authenticated && 'identity' in authenticated && !tokenAccepted(null, authenticated.identity)
+        ? { error: WRONG_AUDIENCE }
+        : authenticated;
     if (!auth || 'error' in auth) {
       if (auth && bans) await bans.recordFailure(peer, auth.error.failure, now);
       deps.audit.admin({
@@ -111,7 +117,7 @@ function requireAdmin(deps: AdminDeps): MiddlewareHandler<Env> {
           'traefik',
           null,
           undefined,
-          auth?.error.description,
+          { description: auth?.error.description },
         ),
       );
     }

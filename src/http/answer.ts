@@ -7,6 +7,7 @@ import type { Verdict } from '../policy/shadow.js';
 import type { RequestDescription } from '../request/description.js';
 import type { Runtime } from '../runtime.js';
 import type { Dialect } from './dialects.js';
+import type { ResourceChallenges } from './resource-challenges.js';
 import {
   allowResponse,
   DIALECT_ANSWERS,
@@ -44,19 +45,28 @@ export function answer(v: Verdict, s: AnswerSettings, ctx: AnswerContext): Answe
   switch (d.kind) {
     case 'allow':
       return allowed(d, v.shadow === null, s, ctx);
-    case 'unauthenticated':
+    case 'unauthenticated': {
+      const bearer = { description: d.error?.description, resource: challenges(ctx, d.rule) };
       return clearingSession(
         s,
         d.error,
-        unauthenticatedResponse(d.reason, ctx.dialect, ctx.req, s.loginUrl, d.error?.description),
+        unauthenticatedResponse(d.reason, ctx.dialect, ctx.req, s.loginUrl, bearer),
       );
-    case 'forbidden':
-      return reusable(forbiddenResponse(d.reason, d.required), 'deny', d, s, ctx);
+    }
+    case 'forbidden': {
+      const scope = d.reason === 'insufficient_scope' ? challenges(ctx, d.rule)?.insufficientScope : null;
+      return reusable(forbiddenResponse(d.reason, d.required, scope ?? null), 'deny', d, s, ctx);
+    }
     case 'limited':
       return limitedResponse(d.refusal, d.reason);
     case 'malformed':
       return forbiddenResponse(d.reason);
   }
+}
+
+/** The resource challenges of the rule that decided (MCP clients follow them), or null: compiled with the runtime. */
+function challenges(ctx: AnswerContext, rule: number | null): ResourceChallenges | null {
+  return rule === null ? null : (ctx.runtime.resourceChallenges[rule] ?? null);
 }
 
 /** 200 with the identity headers, the claim headers and the assertion; reusable when nothing forbids it. */

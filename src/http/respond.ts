@@ -4,6 +4,7 @@ import { AUTH_ERROR_RESPONSE } from '../auth/errors.js';
 import type { Dialect } from './dialects.js';
 import type { LimitRefusal } from '../policy/decide.js';
 import type { RequestDescription } from '../request/description.js';
+import type { ResourceChallenges } from './resource-challenges.js';
 
 /** Names of the identity headers on allow (policy `headers.preset`). */
 export interface IdentityHeaderNames {
@@ -112,20 +113,34 @@ export function loginRedirect(loginUrl: string, req: RequestDescription): string
   return u.toString();
 }
 
+/** What the 401's `WWW-Authenticate` says besides its scheme. */
+export interface BearerChallenge {
+  /** RFC 6750 `error_description` of a refused bearer token (fixed texts, header-safe). */
+  description?: string | undefined;
+  /** The rule's resource challenges (MCP): `resource_metadata` and `scope` instead of warden's realm. */
+  resource?: ResourceChallenges | null | undefined;
+}
+
+/** The WWW-Authenticate of a 401: the resource's challenge on a resource rule, else warden's; then the description. */
+function challengeOf(reason: 'missing_credentials' | 'invalid_credentials', bearer: BearerChallenge): string {
+  const r = bearer.resource;
+  const head = r
+    ? reason === 'invalid_credentials'
+      ? r.invalid
+      : r.missing
+    : AUTH_ERROR_RESPONSE[reason].challenge;
+  return bearer.description === undefined ? head : `${head}, error_description="${bearer.description}"`;
+}
+
 /** 401 for an API client; for a browser navigation with a login URL: 302 (Traefik, Caddy, Envoy) or 401 + Location (nginx). */
 export function unauthenticatedResponse(
   reason: 'missing_credentials' | 'invalid_credentials',
   dialect: Dialect,
   req: RequestDescription | null,
   loginUrl: string | undefined,
-  /** RFC 6750 `error_description` of a refused bearer token (fixed texts, header-safe). */
-  description?: string,
+  bearer: BearerChallenge = {},
 ): Answer {
-  const base = AUTH_ERROR_RESPONSE[reason];
-  const entry =
-    description === undefined
-      ? base
-      : { ...base, challenge: `${base.challenge}, error_description="${description}"` };
+  const entry = { message: AUTH_ERROR_RESPONSE[reason].message, challenge: challengeOf(reason, bearer) };
   if (loginUrl && req && isBrowserNavigation(req)) {
     const location = loginRedirect(loginUrl, req);
     if (DIALECT_ANSWERS[dialect].signIn === 'redirect')
@@ -147,16 +162,21 @@ export function unauthenticatedResponse(
   );
 }
 
-/** 403 with the permissions the rule requires (at most 16 named, to keep the body bounded). */
-export function forbiddenResponse(reason: string, required: readonly string[] = []): Answer {
-  if (required.length === 0) return json(403, { error: 'forbidden', reason });
+/**
+ * 403 with the permissions (or scopes) the rule requires (at most 16 named, to keep the body
+ * bounded), and a `WWW-Authenticate` challenge when one is given (`insufficient_scope`).
+ */
+export function forbiddenResponse(
+  reason: string,
+  required: readonly string[] = [],
+  challenge: string | null = null,
+): Answer {
+  const extra: Record<string, string> = challenge === null ? {} : { 'www-authenticate': challenge };
+  if (required.length === 0) return json(403, { error: 'forbidden', reason }, extra);
   const listed = required.slice(0, 16);
   // X-Warden-Required repeats the list as JSON for proxies that drop the body (nginx builds its own 403 from it).
-  return json(
-    403,
-    { error: 'forbidden', reason, required: listed },
-    { 'x-warden-required': JSON.stringify(listed) },
-  );
+  extra['x-warden-required'] = JSON.stringify(listed);
+  return json(403, { error: 'forbidden', reason, required: listed }, extra);
 }
 
 /** 429 with Retry-After and the IETF RateLimit-Policy / RateLimit fields. */

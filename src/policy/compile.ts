@@ -2,8 +2,22 @@
 import type { BlockList } from 'node:net';
 import type { PolicyFile, RateLimitSpec } from '../config/policy-schema.js';
 import { compileCidrs } from '../request/client-ip.js';
+import { resourceKey } from '../util/resource-url.js';
 import { compileHostPattern, pathPatternSegments, segmentsMatcher, type PathMatcher } from './matchers.js';
 import { compileGrants, type CompiledGrants } from './permissions.js';
+
+/** An OAuth protected resource (policy `resources:`), ready for lookups. */
+export interface CompiledResource {
+  id: string;
+  /** The resource identifier as configured: `resource` of its metadata. */
+  url: string;
+  /** {@link resourceKey} of the url: what a token's `aud` values are compared with. */
+  key: string;
+  /** Issuers whose tokens for this resource are accepted. */
+  authorizationServers: ReadonlySet<string>;
+  scopes: readonly string[];
+  name: string | null;
+}
 
 /** A rule ready for matching. */
 export interface CompiledRule {
@@ -15,6 +29,10 @@ export interface CompiledRule {
   require: { mode: 'any' | 'all'; permissions: readonly string[] } | null;
   networks: BlockList | null;
   rateLimit: string | null;
+  /** `resource`: bearer tokens must be issued for it; null on a rule without one. */
+  resource: CompiledResource | null;
+  /** `scopes` a bearer token must all carry; null for none. */
+  scopes: readonly string[] | null;
   /** `shadow: true`: the rule is only audited; {@link CompiledPolicy.enforced} leaves it out. */
   shadow: boolean;
 }
@@ -26,6 +44,8 @@ export interface CompiledPolicy {
   networks: BlockList | null;
   defaultEffect: 'deny' | 'authenticated';
   rateLimits: ReadonlyMap<string, RateLimitSpec>;
+  /** The protected resources by id. */
+  resources: ReadonlyMap<string, CompiledResource>;
   source: PolicyFile;
   /** The policy without its shadow rules (what is enforced), or null when it has none. */
   enforced: CompiledPolicy | null;
@@ -64,8 +84,33 @@ export class PolicyCompileError extends Error {
   }
 }
 
+function compileResources(policy: PolicyFile): ReadonlyMap<string, CompiledResource> {
+  const out = new Map<string, CompiledResource>();
+  for (const r of policy.resources)
+    out.set(
+      r.id,
+      Object.freeze({
+        id: r.id,
+        url: r.url,
+        key: resourceKey(r.url),
+        authorizationServers: new Set(r.authorizationServers),
+        scopes: r.scopes,
+        name: r.name ?? null,
+      }),
+    );
+  return out;
+}
+
+/** A rule's resource; validation made sure it is defined. */
+function resourceOf(resources: ReadonlyMap<string, CompiledResource>, id: string, index: number) {
+  const found = resources.get(id);
+  if (!found) throw new PolicyCompileError(`rules[${index}].resource`, `resource "${id}" is not defined`);
+  return found;
+}
+
 /** Build matchers, grant tables and block lists from a validated policy. */
 export function compilePolicy(policy: PolicyFile): CompiledPolicy {
+  const resources = compileResources(policy);
   const led = policy.rules.map((r, index): Led => {
     let pattern: string[];
     try {
@@ -91,6 +136,8 @@ export function compilePolicy(policy: PolicyFile): CompiledPolicy {
       require,
       networks: r.networks ? compileCidrs(r.networks) : null,
       rateLimit: r.rateLimit ?? null,
+      resource: r.resource === undefined ? null : resourceOf(resources, r.resource, index),
+      scopes: r.scopes ?? null,
       shadow: r.shadow === true,
     };
     return { rule, first };
@@ -102,6 +149,7 @@ export function compilePolicy(policy: PolicyFile): CompiledPolicy {
     networks: policy.networks ? compileCidrs(policy.networks) : null,
     defaultEffect: policy.default,
     rateLimits: new Map(Object.entries(policy.rateLimits)),
+    resources,
     source: policy,
   };
   // Shadow rules keep their indexes; the enforced policy simply skips them.

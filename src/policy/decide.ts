@@ -1,8 +1,8 @@
 // decide(): the pure decision core. Plain data in, Decision out; no I/O, no clock, no HTTP.
-import type { AuthError } from '../auth/errors.js';
+import { AuthError } from '../auth/errors.js';
 import type { Identity } from '../auth/identity.js';
 import { inList, type Address } from '../request/client-ip.js';
-import type { CompiledPolicy, CompiledRule } from './compile.js';
+import type { CompiledPolicy, CompiledResource, CompiledRule } from './compile.js';
 import { splitPath } from './matchers.js';
 import { rolesGrant } from './permissions.js';
 import type { DecisionTracer } from './trace.js';
@@ -22,7 +22,7 @@ export type AuthOutcome = { identity: Identity } | { error: AuthError } | null;
 
 /** Reasons a request is refused by policy. */
 export type ForbiddenReason =
-  'rule_deny' | 'default_deny' | 'network_not_allowed' | 'insufficient_permissions';
+  'rule_deny' | 'default_deny' | 'network_not_allowed' | 'insufficient_permissions' | 'insufficient_scope';
 
 /** The policy allows it: `identity` null on a public route without credentials. */
 export interface AllowDecision {
@@ -42,7 +42,7 @@ export interface UnauthenticatedDecision {
   error: AuthError | null;
 }
 
-/** Refused by policy: `required` names the permissions the rule asks for. */
+/** Refused by policy: `required` names the permissions (for `insufficient_scope`, the scopes) the rule asks for. */
 export interface ForbiddenDecision {
   kind: 'forbidden';
   rule: number | null;
@@ -127,6 +127,41 @@ export function matchRule(
   return null;
 }
 
+/**
+ * The refusal of a bearer token the rule does not accept: one issued for another resource, or by an
+ * issuer that is no authorization server of the rule's resource; on a rule without a resource, one
+ * that does not name its issuer's audience (a token for an MCP server never opens the APIs: the
+ * confused-deputy and token-passthrough defence). Audited with cause `wrong_audience`.
+ */
+export const WRONG_AUDIENCE = new AuthError('invalid_credentials', 'wrong_audience', undefined, {});
+
+/**
+ * Whether a rule (its resource, or none: any other route, the admin API) accepts this identity's
+ * token; API keys and sessions always.
+ */
+export function tokenAccepted(resource: CompiledResource | null, identity: Identity): boolean {
+  if (identity.method !== 'jwt') return true;
+  const grant = identity.token;
+  if (grant === undefined) return false;
+  if (resource === null) return grant.issuerAudience;
+  return (
+    identity.issuer !== undefined &&
+    resource.authorizationServers.has(identity.issuer) &&
+    grant.audience.has(resource.key)
+  );
+}
+
+/** A bearer token carries every scope the rule asks for; scopes do not apply to API keys and sessions. */
+function scoped(scopes: readonly string[], identity: Identity): boolean {
+  if (identity.method !== 'jwt') return true;
+  const held = identity.token?.scopes;
+  return held !== undefined && scopes.every((s) => held.has(s));
+}
+
+function wrongAudience(rule: number | null): UnauthenticatedDecision {
+  return { kind: 'unauthenticated', rule, reason: 'invalid_credentials', error: WRONG_AUDIENCE };
+}
+
 function unauthenticated(rule: number | null, auth: AuthOutcome): UnauthenticatedDecision {
   if (auth && 'error' in auth)
     return { kind: 'unauthenticated', rule, reason: 'invalid_credentials', error: auth.error };
@@ -195,6 +230,7 @@ function decideOne(
   if (!rule) {
     if (policy.defaultEffect === 'deny') return forbidden(null, 'default_deny', identity);
     if (!identity) return unauthenticated(null, auth);
+    if (!tokenAccepted(null, identity)) return wrongAudience(null);
     return {
       kind: 'allow',
       rule: null,
@@ -211,15 +247,21 @@ function decideOne(
     if (!inside) return forbidden(index, 'network_not_allowed', identity);
   }
   if (rule.effect === 'public') {
+    // A token the rule would not accept passes as no credential, as a refused one does.
+    const caller = identity && tokenAccepted(rule.resource, identity) ? identity : null;
     return {
       kind: 'allow',
       rule: index,
       reason: 'public',
-      identity,
-      rateLimit: identity?.rateLimit ?? rule.rateLimit,
+      identity: caller,
+      rateLimit: caller?.rateLimit ?? rule.rateLimit,
     };
   }
   if (!identity) return unauthenticated(index, auth);
+  if (!tokenAccepted(rule.resource, identity)) return wrongAudience(index);
+  // Scopes before permissions: a client mends missing scopes itself (it asks for a token with them).
+  if (rule.scopes && !scoped(rule.scopes, identity))
+    return forbidden(index, 'insufficient_scope', identity, rule.scopes);
   const rateLimit = identity.rateLimit ?? rule.rateLimit;
   if (rule.require) {
     tracer?.permissions(policy, rule, identity);

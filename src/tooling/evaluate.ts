@@ -122,6 +122,16 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
       `shadow rule [${shadowed.rule}] would deny (${shadowed.reason}); /verify allows and audits decision "would-deny"`,
     );
   const outcome = outcomeOf(d, policy, notes);
+  // A verified token the rule refuses (its audience): /verify audits the same cause.
+  if (d.kind === 'unauthenticated' && d.error && auth && 'identity' in auth) {
+    outcome.detail = d.error.failure;
+    const resource = d.rule === null ? null : (policy.rules[d.rule]?.resource ?? null);
+    notes.push(
+      resource
+        ? `the token is not issued for resource "${resource.id}" (${resource.url}) by one of its authorization servers`
+        : "the token is issued only for a resource (an MCP server), not for its issuer's audience",
+    );
+  }
   return { request, identity, outcome, trace: collector.readings, notes };
 }
 

@@ -6,6 +6,7 @@ import type { AuthError } from '../auth/errors.js';
 import type { Identity } from '../auth/identity.js';
 import { readCredentials } from '../auth/credentials.js';
 import { JwtAuthenticator, JwtVerifier } from '../auth/jwt.js';
+import { resourceAudiences } from '../auth/token-grant.js';
 import { HeaderMap } from '../http/header-map.js';
 import type { Address } from '../request/client-ip.js';
 import { configFailure, type Out } from './cli-io.js';
@@ -51,7 +52,9 @@ async function verifyToken(
     fetch,
     now: () => clock.now(),
   });
-  const auth = new JwtAuthenticator(verifier, claimsMapping(loaded.config.policy), null, 0);
+  const mapping = claimsMapping(loaded.config.policy);
+  const audiences = resourceAudiences(loaded.policy.resources.values());
+  const auth = new JwtAuthenticator(verifier, mapping, null, 0, audiences);
   const headers = HeaderMap.fromRaw(['authorization', `Bearer ${token}`]);
   const peer: Address = { ip: '127.0.0.1', family: 'ipv4' };
   const req = {

@@ -36,6 +36,16 @@ describe('deploy/traefik', () => {
     expect(dyn.http.services[router.service]).toBeDefined();
   });
 
+  it('routes the protected resource metadata to warden itself, never behind the warden middleware', () => {
+    const router = dyn.http.routers['warden-resource-metadata'];
+    expect(router.rule).toBe(
+      'Host(`app.example.com`) && PathPrefix(`/.well-known/oauth-protected-resource`)',
+    );
+    expect(router.service).toBe('warden');
+    expect(router.middlewares).toEqual(['warden-strip']);
+    expect(router.entryPoints).toEqual(dyn.http.routers.app.entryPoints);
+  });
+
   it('loads the dynamic file through the file provider', () => {
     expect(stat.providers.file.filename).toMatch(/dynamic\.yaml$/);
     for (const ep of dyn.http.routers.app.entryPoints) expect(stat.entryPoints[ep], ep).toBeDefined();
