@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { hashKey } from '../src/auth/apikey.js';
 import { send } from './helpers/http.js';
 import { redisDescribe, startRedis, within, type RedisServer } from './helpers/redis.js';
+import { testDir } from './helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from './helpers/warden.js';
 import { ifStarted } from './helpers/hooks.js';
 
@@ -235,7 +236,8 @@ describe('warden keys revoke', () => {
     }).then((r) => r.status);
 
   it('without Redis: writes the state dir, the running server refuses the key, and a restart keeps it revoked', async () => {
-    const w = await startWarden({ policy, keys: [victim.entry] });
+    // The second warden restarts from the first one's state dir: the test owns the dir, not the first warden.
+    const w = await startWarden({ policy, keys: [victim.entry], dir: testDir('warden-cli-') });
     const stateDir = join(w.dir, 'state');
     try {
       expect(await ask(w)).toBe(200);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.js';
 import { FakeClock } from '../helpers/clock.js';
 import { send } from '../helpers/http.js';
+import { testDir } from '../helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 
 const policy = {
@@ -115,7 +116,13 @@ describe('with a key file', () => {
 
 describe('generated key', () => {
   it('is created in the state dir (mode 0600) and kept across restarts', async () => {
-    const w = await startWarden({ policy, keys: [dev.entry], env: { WARDEN_ASSERTION_KEY: 'generate' } });
+    // The second warden restarts from the first one's state dir: the test owns the dir, not the first warden.
+    const w = await startWarden({
+      policy,
+      keys: [dev.entry],
+      env: { WARDEN_ASSERTION_KEY: 'generate' },
+      dir: testDir('warden-assert-'),
+    });
     const stateDir = join(w.dir, 'state');
     let kid: string | undefined;
     try {
