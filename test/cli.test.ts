@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -99,7 +99,7 @@ describe('warden CLI', () => {
   });
 
   it('check lists keys with their expiry', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
+    const dir = testDir('warden-cli-');
     writeFileSync(
       join(dir, 'keys.yaml'),
       `keys:\n  - id: old\n    sha256: ${'a'.repeat(64)}\n    roles: [viewer]\n    expires: 2020-01-01T00:00:00Z\n`,
@@ -109,7 +109,7 @@ describe('warden CLI', () => {
   });
 
   it('exits 2 listing every problem with its source and path, no stack trace', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
+    const dir = testDir('warden-cli-');
     writeFileSync(
       join(dir, 'policy.yaml'),
       'rules:\n  - match: { path: /a }\n    rateLimit: nope\n  - match: { path: /b }\n    require: 7\n',
@@ -191,7 +191,7 @@ describe('warden serve', () => {
         type: 'pkcs8',
         format: 'pem',
       }) as string;
-    const dir = mkdtempSync(join(tmpdir(), 'warden-cli-hup-'));
+    const dir = testDir('warden-cli-hup-');
     const keyFile = join(dir, 'assertion.pem');
     writeFileSync(keyFile, pem('prime256v1'));
     const w = await serveCli({ WARDEN_ASSERTION_KEY: keyFile });
@@ -212,7 +212,6 @@ describe('warden serve', () => {
       expect(await w.exited).toBe(0);
     } finally {
       w.child.kill('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
@@ -266,7 +265,7 @@ describe('warden keys revoke', () => {
   });
 
   it('revokes a token id and a subject with --type; check lists the JWT issuers', async () => {
-    const stateDir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
+    const stateDir = testDir('warden-cli-');
     const t = await warden(['keys', 'revoke', 'tok-9', '--type', 'token', '--reason', 'leaked'], {
       WARDEN_STATE_DIR: stateDir,
     });
