@@ -156,10 +156,19 @@ describe('warden CLI', () => {
   });
 });
 
-/** `warden serve` as a child process on an ephemeral port; resolves once it listens. */
+/**
+ * `warden serve` as a child process on an ephemeral port; resolves once it listens. Its state dir is
+ * the test's own (the default, ./.state, would be left in the working tree).
+ */
 async function serveCli(env: Record<string, string>) {
   const child = spawn(process.execPath, [CLI, 'serve'], {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      WARDEN_STATE_DIR: testDir('warden-cli-state-'),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
