@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { testDir } from './helpers/tmp.js';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
@@ -22,9 +22,9 @@ async function warden(args: string[], env: Record<string, string> = {}) {
   );
 }
 
-/** Write a policy and a keys file to a fresh directory; returns the env pointing at them. */
+/** Write a policy and a keys file to a fresh directory (removed after the test); returns the env pointing at them. */
 function files(policy: string, keys = 'keys: []\n'): Record<string, string> {
-  const dir = mkdtempSync(join(tmpdir(), 'warden-lint-'));
+  const dir = testDir('warden-lint-');
   writeFileSync(join(dir, 'policy.yaml'), policy);
   writeFileSync(join(dir, 'keys.yaml'), keys);
   return { WARDEN_POLICY: join(dir, 'policy.yaml'), WARDEN_API_KEYS: join(dir, 'keys.yaml') };

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { hashKey } from '../src/auth/apikey.js';
 import { send } from './helpers/http.js';
 import { redisDescribe, startRedis, within, type RedisServer } from './helpers/redis.js';
+import { testDir } from './helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from './helpers/warden.js';
 import { ifStarted } from './helpers/hooks.js';
 
@@ -98,7 +99,7 @@ describe('warden CLI', () => {
   });
 
   it('check lists keys with their expiry', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
+    const dir = testDir('warden-cli-');
     writeFileSync(
       join(dir, 'keys.yaml'),
       `keys:\n  - id: old\n    sha256: ${'a'.repeat(64)}\n    roles: [viewer]\n    expires: 2020-01-01T00:00:00Z\n`,
@@ -108,7 +109,7 @@ describe('warden CLI', () => {
   });
 
   it('exits 2 listing every problem with its source and path, no stack trace', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
+    const dir = testDir('warden-cli-');
     writeFileSync(
       join(dir, 'policy.yaml'),
       'rules:\n  - match: { path: /a }\n    rateLimit: nope\n  - match: { path: /b }\n    require: 7\n',
@@ -155,10 +156,19 @@ describe('warden CLI', () => {
   });
 });
 
-/** `warden serve` as a child process on an ephemeral port; resolves once it listens. */
+/**
+ * `warden serve` as a child process on an ephemeral port; resolves once it listens. Its state dir is
+ * the test's own (the default, ./.state, would be left in the working tree).
+ */
 async function serveCli(env: Record<string, string>) {
   const child = spawn(process.execPath, [CLI, 'serve'], {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      WARDEN_STATE_DIR: testDir('warden-cli-state-'),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
@@ -190,7 +200,7 @@ describe('warden serve', () => {
         type: 'pkcs8',
         format: 'pem',
       }) as string;
-    const dir = mkdtempSync(join(tmpdir(), 'warden-cli-hup-'));
+    const dir = testDir('warden-cli-hup-');
     const keyFile = join(dir, 'assertion.pem');
     writeFileSync(keyFile, pem('prime256v1'));
     const w = await serveCli({ WARDEN_ASSERTION_KEY: keyFile });
@@ -211,7 +221,6 @@ describe('warden serve', () => {
       expect(await w.exited).toBe(0);
     } finally {
       w.child.kill('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
@@ -235,7 +244,8 @@ describe('warden keys revoke', () => {
     }).then((r) => r.status);
 
   it('without Redis: writes the state dir, the running server refuses the key, and a restart keeps it revoked', async () => {
-    const w = await startWarden({ policy, keys: [victim.entry] });
+    // The second warden restarts from the first one's state dir: the test owns the dir, not the first warden.
+    const w = await startWarden({ policy, keys: [victim.entry], dir: testDir('warden-cli-') });
     const stateDir = join(w.dir, 'state');
     try {
       expect(await ask(w)).toBe(200);
@@ -264,7 +274,7 @@ describe('warden keys revoke', () => {
   });
 
   it('revokes a token id and a subject with --type; check lists the JWT issuers', async () => {
-    const stateDir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
+    const stateDir = testDir('warden-cli-');
     const t = await warden(['keys', 'revoke', 'tok-9', '--type', 'token', '--reason', 'leaked'], {
       WARDEN_STATE_DIR: stateDir,
     });

@@ -1,13 +1,14 @@
 // `warden explain` and `warden test`, run as users run them: the built CLI in dist/.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { send } from './helpers/http.js';
+import { ifStarted } from './helpers/hooks.js';
 import { makeKey, startIssuer } from './helpers/issuer.js';
+import { makeDir, removeDir, testDir } from './helpers/tmp.js';
 import { startWarden, testKey } from './helpers/warden.js';
 
 const run = promisify(execFile);
@@ -30,13 +31,17 @@ async function warden(args: string[], env: Record<string, string> = {}) {
 }
 
 const dev = testKey('agent-1', ['developer']);
+let keysDir: string;
 let keysEnv: Record<string, string>;
 
 beforeAll(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'warden-tooling-'));
-  writeFileSync(join(dir, 'keys.yaml'), stringify({ keys: [dev.entry] }));
-  keysEnv = { WARDEN_API_KEYS: join(dir, 'keys.yaml') };
+  keysDir = makeDir('warden-tooling-');
+  writeFileSync(join(keysDir, 'keys.yaml'), stringify({ keys: [dev.entry] }));
+  keysEnv = { WARDEN_API_KEYS: join(keysDir, 'keys.yaml') };
 }, 120_000);
+afterAll(() => {
+  if (ifStarted(keysDir)) removeDir(keysDir);
+});
 
 describe('warden explain', () => {
   it('prints the decision, canonical path, identity, every rule tried, the permission check and the limit', async () => {
@@ -154,7 +159,7 @@ describe('warden explain', () => {
   });
 
   it('answers as /verify does in shadow mode: shadow rules only noted, WARDEN_MODE=shadow noted', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-tooling-'));
+    const dir = testDir('warden-tooling-');
     writeFileSync(
       join(dir, 'policy.yaml'),
       stringify({
@@ -201,7 +206,7 @@ describe('warden test', () => {
   });
 
   it('fails a deliberately broken copy of the policy with readable output and exit 1', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-tooling-'));
+    const dir = testDir('warden-tooling-');
     // The broken copy: the /internal/** deny rule dropped, and analysts no longer read the API.
     const policy = readFileSync(join(ROOT, 'rbac', 'policy.yaml'), 'utf8')
       .replace('  - match: { path: /internal/** }\n    deny: true\n', '')
@@ -224,7 +229,7 @@ describe('warden test', () => {
   });
 
   it('refuses a malformed test file with exit 2, naming the file, the case and the field', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-tooling-'));
+    const dir = testDir('warden-tooling-');
     const file = join(dir, 'bad.test.yaml');
     writeFileSync(
       file,

@@ -5,9 +5,9 @@ import { AUDIT_SCHEMA, createAuditLog, type DecisionEvent } from '../../src/audi
 import { destinationSink, lineWriterSink } from '../../src/audit/sink.js';
 import { LineWriter } from '../../src/audit/line-writer.js';
 import { systemClock } from '../../src/util/clock.js';
-import { mkdtempSync, openSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { testDir } from '../helpers/tmp.js';
 
 function capture(opts: Parameters<typeof createAuditLog>[2] = {}) {
   const lines: string[] = [];
@@ -89,7 +89,7 @@ describe('audit lines', () => {
   });
 
   it('keeps every string intact through a file sink, which copies plain ASCII lines byte for byte and encodes the rest as UTF-8', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-audit-'));
+    const dir = testDir('warden-audit-');
     const file = join(dir, 'audit.jsonl');
     const writer = new LineWriter(openSync(file, 'w'));
     const log = createAuditLog([lineWriterSink('file', writer, systemClock)], systemClock);

@@ -7,6 +7,7 @@ import { send } from '../helpers/http.js';
 import { scrape, value } from '../helpers/prometheus.js';
 import { traefikHeaders } from '../helpers/replicas.js';
 import { within } from '../helpers/redis.js';
+import { testDir } from '../helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 import { freePort } from '../e2e/harness/net.js';
 
@@ -103,9 +104,7 @@ describe('sampling', () => {
 
 describe('file sink', () => {
   it('appends one JSON line per event and rotates by size, keeping WARDEN_AUDIT_FILE_KEEP files', async () => {
-    const dir = (await import('node:fs')).mkdtempSync(
-      join((await import('node:os')).tmpdir(), 'warden-audit-'),
-    );
+    const dir = testDir('warden-audit-');
     const file = join(dir, 'audit.jsonl');
     w = await startWarden({
       policy,

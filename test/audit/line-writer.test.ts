@@ -1,12 +1,12 @@
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LineWriter } from '../../src/audit/line-writer.js';
 import { RotatingFile } from '../../src/audit/file-sink.js';
+import { testDir } from '../helpers/tmp.js';
 
 function file() {
-  const path = join(mkdtempSync(join(tmpdir(), 'warden-lines-')), 'audit.jsonl');
+  const path = join(testDir('warden-lines-'), 'audit.jsonl');
   return { path, fd: openSync(path, 'w') };
 }
 
@@ -42,7 +42,7 @@ describe('LineWriter', () => {
 
 describe('RotatingFile', () => {
   it('splits a burst of lines across rotations so no file passes its limit, losing none within the files kept', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'warden-rotate-')), 'audit.jsonl');
+    const path = join(testDir('warden-rotate-'), 'audit.jsonl');
     writeFileSync(path, 'x'.repeat(900) + '\n');
     const f = new RotatingFile(path, 1024, 20);
     // 100 lines of ~95 bytes in one turn: one pending batch, written across ~10 files.
@@ -59,7 +59,7 @@ describe('RotatingFile', () => {
   });
 
   it('deletes instead of keeping with keep = 0, and writes a line longer than the limit alone', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'warden-rotate-')), 'audit.jsonl');
+    const path = join(testDir('warden-rotate-'), 'audit.jsonl');
     const f = new RotatingFile(path, 1024, 0);
     f.write('a'.repeat(600) + '\n');
     f.write('b'.repeat(2000) + '\n');

@@ -1,14 +1,14 @@
 // A real warden process under load, stopped with SIGTERM: every answered request reaches the webhook once.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort } from '../e2e/harness/net.js';
 import { REDIS_CLI, REDIS_SERVER, startRedis, within } from '../helpers/redis.js';
 import { traefikHeaders } from '../helpers/replicas.js';
+import { makeDir, removeDir } from '../helpers/tmp.js';
 import { testKey } from '../helpers/warden.js';
 import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { ifStarted } from '../helpers/hooks.js';
@@ -23,7 +23,7 @@ const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   // Tested as users run it: built JS (built once by test/global-setup.ts), a process of its own, a real signal.
-  dir = mkdtempSync(join(tmpdir(), 'warden-shutdown-'));
+  dir = makeDir('warden-shutdown-');
   writeFileSync(
     join(dir, 'policy.yaml'),
     stringify({
@@ -35,8 +35,13 @@ beforeAll(async () => {
   receiver = await startReceiver();
 }, 120_000);
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  // What still runs is killed and waited for: nothing may write to the dir once it is removed.
+  const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  const gone = running.map((c) => new Promise((resolve) => c.once('exit', resolve)));
+  for (const c of running) c.kill('SIGKILL');
+  await Promise.all(gone);
   await ifStarted(receiver)?.close();
+  if (ifStarted(dir)) removeDir(dir);
 });
 
 function wardenProcess(env: Record<string, string>): {

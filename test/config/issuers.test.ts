@@ -1,14 +1,14 @@
 // WARDEN_JWT_ISSUERS: inline JSON or a YAML file, every problem reported with its path, nothing unsafe accepted.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { configProblems } from '../helpers/config.js';
+import { testDir } from '../helpers/tmp.js';
 
 describe('WARDEN_JWT_ISSUERS', () => {
   it('reads a YAML file with defaults filled in', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-iss-'));
+    const dir = testDir('warden-iss-');
     const file = join(dir, 'issuers.yaml');
     writeFileSync(
       file,
@@ -85,7 +85,7 @@ describe('WARDEN_JWT_ISSUERS', () => {
   });
 
   it('names a missing file and reports it with the policy problems', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-iss-'));
+    const dir = testDir('warden-iss-');
     writeFileSync(join(dir, 'policy.yaml'), 'rules: 7\n');
     const p = await configProblems({
       WARDEN_JWT_ISSUERS: join(dir, 'nope.yaml'),

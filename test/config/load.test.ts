@@ -1,15 +1,15 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, formatProblem } from '../../src/config/errors.js';
 import { loadConfig, loadDocuments, loadEnv } from '../../src/config/load.js';
 import { configProblems } from '../helpers/config.js';
+import { testDir } from '../helpers/tmp.js';
 
 function files(policy: string, keys = 'keys: []\n') {
-  const dir = mkdtempSync(join(tmpdir(), 'warden-cfg-'));
+  const dir = testDir('warden-cfg-');
   writeFileSync(join(dir, 'policy.yaml'), policy);
   writeFileSync(join(dir, 'keys.yaml'), keys);
   return { WARDEN_POLICY: join(dir, 'policy.yaml'), WARDEN_API_KEYS: join(dir, 'keys.yaml') };

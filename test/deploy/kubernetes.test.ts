@@ -2,8 +2,7 @@
 // own objects hold what the issue asks (non-root, read-only, probes, warden never published).
 // The ingress styles are checked in ingress-styles.test.ts.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -15,6 +14,7 @@ import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
 import { loadConfig } from '../../src/config/load.js';
 import { findBinary } from '../e2e/harness/process.js';
+import { testDir } from '../helpers/tmp.js';
 import {
   find,
   K8S_DIR,
@@ -159,7 +159,7 @@ describe('deploy/kubernetes: workloads', () => {
   it("loads as warden loads it: the Deployment's environment, the ConfigMap's policy and the Secret's keys", async () => {
     for (const overlay of ['overlays/dev', 'overlays/prod']) {
       const list = rendered[overlay]!;
-      const dir = mkdtempSync(join(tmpdir(), 'warden-k8s-'));
+      const dir = testDir('warden-k8s-');
       const c = find(list, 'Deployment', 'warden').spec.template.spec.containers[0];
       const vars: Record<string, string> = {};
       for (const e of c.env) if ('value' in e) vars[e.name] = e.value;

@@ -2,12 +2,12 @@
 // a verified subject the keys file names is an identity; an unverified, foreign or missing certificate is not,
 // and neither is a client's own X-SSL-Client-* header.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
+import { makeDir, removeDir } from '../helpers/tmp.js';
 import { startWarden, type LogLine, type TestWarden } from '../helpers/warden.js';
 import { startEcho, type Echo } from './harness/echo.js';
 import { APP_HOST } from './harness/fixture.js';
@@ -101,9 +101,11 @@ describeNeeding('client certificates through nginx mutual TLS (e2e)', missing, (
   let echo: Echo;
   let proxy: Proxy;
   let certs: ReturnType<typeof pki>;
+  // The certificates nginx reads: removed once it has stopped.
+  let dir: string;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-mtls-'));
+    dir = makeDir('warden-mtls-');
     certs = pki(dir);
     w = await startWarden({
       policy: {
@@ -147,6 +149,7 @@ describeNeeding('client certificates through nginx mutual TLS (e2e)', missing, (
     await ifStarted(proxy)?.stop();
     await ifStarted(echo)?.close();
     await ifStarted(w)?.close();
+    if (ifStarted(dir)) removeDir(dir);
   });
 
   async function get(

@@ -1,11 +1,10 @@
 // Real redis-server processes for tests: one per suite on an ephemeral port, plus Sentinel and Cluster sets.
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describeNeeding, findBinary, startChild, type Child } from '../e2e/harness/process.js';
 import { freePort, sleep, waitForPort } from '../e2e/harness/net.js';
+import { makeDir, removeDir } from './tmp.js';
 
 const run = promisify(execFile);
 
@@ -19,9 +18,9 @@ export interface RedisServer {
   url: string;
   dir: string;
   child: Child;
-  /** Stop it (SIGKILL when `hard`). */
+  /** Stop it (SIGKILL when `hard`), then remove its dir. */
   stop(hard?: boolean): Promise<void>;
-  /** Start it again on the same port with the same arguments. */
+  /** Start it again on the same port with the same arguments, in its dir made afresh (it persists nothing). */
   restart(): Promise<void>;
   /** Run redis-cli against it. */
   cli(...args: string[]): Promise<string>;
@@ -30,7 +29,7 @@ export interface RedisServer {
 /** Start redis-server with `--save "" --appendonly no` on a free port (or the given one). */
 export async function startRedis(extra: string[] = [], port?: number): Promise<RedisServer> {
   const p = port ?? (await freePort());
-  const dir = mkdtempSync(join(tmpdir(), 'warden-redis-'));
+  const dir = makeDir('warden-redis-');
   const args = [
     '--port',
     String(p),
@@ -46,14 +45,26 @@ export async function startRedis(extra: string[] = [], port?: number): Promise<R
   ];
   const boot = async () => {
     const child = startChild(REDIS_SERVER!, args);
-    await waitForPort(p, { failed: child.exited });
+    try {
+      await waitForPort(p, { failed: child.exited });
+    } catch (e) {
+      await child.stop();
+      throw e;
+    }
     return child;
   };
+  let first: Child;
+  try {
+    first = await boot();
+  } catch (e) {
+    removeDir(dir);
+    throw e;
+  }
   const server: RedisServer = {
     port: p,
     url: `redis://127.0.0.1:${p}`,
     dir,
-    child: await boot(),
+    child: first,
     async stop(hard = false) {
       if (hard) {
         const done = new Promise<void>((r) =>
@@ -62,8 +73,10 @@ export async function startRedis(extra: string[] = [], port?: number): Promise<R
         server.child.proc.kill('SIGKILL');
         await done;
       } else await server.child.stop();
+      removeDir(dir);
     },
     async restart() {
+      mkdirSync(dir, { recursive: true });
       server.child = await boot();
     },
     async cli(...a: string[]) {

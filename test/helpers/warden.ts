@@ -1,12 +1,12 @@
 // Start a real warden in-process on an ephemeral port, with temp policy/keys files and captured logs.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { hashKey } from '../../src/auth/apikey.js';
 import { start, type Running } from '../../src/main.js';
 import type { Clock } from '../../src/util/clock.js';
+import { makeDir, removeDir } from './tmp.js';
 
 /** One parsed JSON log line (audit or ops): untyped, so each test reads the fields it expects. */
 export type LogLine = Record<string, unknown>;
@@ -14,6 +14,7 @@ export type LogLine = Record<string, unknown>;
 /** A running warden for tests. */
 export interface TestWarden extends Running {
   url: string;
+  /** Where policy.yaml, keys.yaml and state/ are; removed by close() unless the test passed it in. */
   dir: string;
   policyPath: string;
   keysPath: string;
@@ -50,34 +51,55 @@ function lines(into: LogLine[]): Writable {
   });
 }
 
-/** Start warden with the given policy and key entries; env overrides are merged; `clock` for a FakeClock. */
+/**
+ * Start warden with the given policy and key entries; env overrides are merged; `clock` for a FakeClock.
+ * `close()` stops it, then removes the temp dir it made. A test that uses the dir after close (a restart
+ * from the same state dir, a file read afterwards) passes its own `dir`, which warden leaves for it to remove.
+ */
 export async function startWarden(opts: {
   policy: unknown;
   keys?: Record<string, unknown>[];
   env?: Record<string, string>;
   clock?: Clock;
+  dir?: string;
 }): Promise<TestWarden> {
-  const dir = mkdtempSync(join(tmpdir(), 'warden-test-'));
+  const dir = opts.dir ?? makeDir('warden-test-');
+  const cleanUp = () => {
+    if (opts.dir === undefined) removeDir(dir);
+  };
   const policyPath = join(dir, 'policy.yaml');
   const keysPath = join(dir, 'keys.yaml');
-  writeFileSync(policyPath, stringify(opts.policy));
-  writeFileSync(keysPath, stringify({ keys: opts.keys ?? [] }));
   const audit: LogLine[] = [];
   const ops: LogLine[] = [];
-  const running = await start(
-    {
-      HOST: '127.0.0.1',
-      PORT: '0',
-      WARDEN_POLICY: policyPath,
-      WARDEN_API_KEYS: keysPath,
-      WARDEN_STATE_DIR: join(dir, 'state'),
-      LOG_LEVEL: 'info',
-      ...opts.env,
-    },
-    { auditDestination: lines(audit), opsDestination: lines(ops), clock: opts.clock },
-  );
+  let running: Running;
+  try {
+    writeFileSync(policyPath, stringify(opts.policy));
+    writeFileSync(keysPath, stringify({ keys: opts.keys ?? [] }));
+    running = await start(
+      {
+        HOST: '127.0.0.1',
+        PORT: '0',
+        WARDEN_POLICY: policyPath,
+        WARDEN_API_KEYS: keysPath,
+        WARDEN_STATE_DIR: join(dir, 'state'),
+        LOG_LEVEL: 'info',
+        ...opts.env,
+      },
+      { auditDestination: lines(audit), opsDestination: lines(ops), clock: opts.clock },
+    );
+  } catch (e) {
+    cleanUp();
+    throw e;
+  }
   return {
     ...running,
+    async close() {
+      try {
+        await running.close();
+      } finally {
+        cleanUp();
+      }
+    },
     url: `http://127.0.0.1:${running.port}`,
     dir,
     policyPath,

@@ -1,7 +1,6 @@
 // Which decisions warden marks reusable for the proxy (rule `cache:`), and for how long.
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { headerSafe } from '../../src/util/header-safe.js';
@@ -9,6 +8,7 @@ import { policySchema } from '../../src/config/policy-schema.js';
 import { nginxIdentityBlock } from '../../src/tooling/recipe-command.js';
 import { send } from '../helpers/http.js';
 import { makeKey, startIssuer, type TestIssuer } from '../helpers/issuer.js';
+import { testDir } from '../helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 
 const policy = {
@@ -108,7 +108,7 @@ describe('reusable decisions', () => {
 
 describe('with assertions', () => {
   it('marks an allow no longer than half an assertion’s lifetime, so a cached assertion never expires at the proxy', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-reuse-'));
+    const dir = testDir('warden-reuse-');
     writeFileSync(
       join(dir, 'a.pem'),
       generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({

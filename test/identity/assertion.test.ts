@@ -1,14 +1,14 @@
 // X-Warden-Assertion: signed on every allow, verifiable with jose against /.well-known/jwks.json,
 // rotated with the old key kept until its tokens expire; an unusable key file is exit 2.
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.js';
 import { FakeClock } from '../helpers/clock.js';
 import { send } from '../helpers/http.js';
+import { makeDir, removeDir, testDir } from '../helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 
 const policy = {
@@ -47,11 +47,13 @@ const appVerifies = async (w: TestWarden, token: string, now = Date.now()) =>
 
 describe('with a key file', () => {
   let w: TestWarden;
+  let keyDir: string;
   let keyFile: string;
   // warden's time: tokens' iat/exp and key retirement; the app below verifies at the same time.
   const clock = new FakeClock();
   beforeAll(async () => {
-    keyFile = join(mkdtempSync(join(tmpdir(), 'warden-assert-')), 'assertion.pem');
+    keyDir = makeDir('warden-assert-');
+    keyFile = join(keyDir, 'assertion.pem');
     writeFileSync(keyFile, pem());
     w = await startWarden({
       policy,
@@ -60,7 +62,13 @@ describe('with a key file', () => {
       clock,
     });
   });
-  afterAll(() => w.close());
+  afterAll(async () => {
+    try {
+      await w.close();
+    } finally {
+      removeDir(keyDir);
+    }
+  });
 
   it('signs every allow: sub, roles, aud = the request host, short exp, jti; verifiable with jose', async () => {
     const r = await verify(w, '/api/x');
@@ -115,7 +123,13 @@ describe('with a key file', () => {
 
 describe('generated key', () => {
   it('is created in the state dir (mode 0600) and kept across restarts', async () => {
-    const w = await startWarden({ policy, keys: [dev.entry], env: { WARDEN_ASSERTION_KEY: 'generate' } });
+    // The second warden restarts from the first one's state dir: the test owns the dir, not the first warden.
+    const w = await startWarden({
+      policy,
+      keys: [dev.entry],
+      env: { WARDEN_ASSERTION_KEY: 'generate' },
+      dir: testDir('warden-assert-'),
+    });
     const stateDir = join(w.dir, 'state');
     let kid: string | undefined;
     try {
@@ -146,7 +160,7 @@ describe('generated key', () => {
 
 describe('bad key configuration', () => {
   it('names an unreadable or unusable key file (exit 2 via ConfigError)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-assert-'));
+    const dir = testDir('warden-assert-');
     const missing = await startWarden({ policy, env: { WARDEN_ASSERTION_KEY: join(dir, 'nope.pem') } }).catch(
       (e: unknown) => e,
     );

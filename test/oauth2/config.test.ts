@@ -1,11 +1,11 @@
 // Sign-in settings are validated at start with every other setting.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 
 import { configProblems } from '../helpers/config.js';
+import { testDir } from '../helpers/tmp.js';
 
 describe('sign-in configuration', () => {
   it('accepts a provider with the defaults and the shipped dev users', async () => {
@@ -53,7 +53,7 @@ describe('sign-in configuration', () => {
   });
 
   it('lists every problem: short secret, missing public URL, bad providers file, plain-http issuer', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-signin-'));
+    const dir = testDir('warden-signin-');
     const file = join(dir, 'providers.yaml');
     writeFileSync(
       file,

@@ -1,12 +1,11 @@
 // Two wardens on a 3-master Redis Cluster: limit counters spread over every master, revocations over cluster pub/sub.
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../e2e/harness/net.js';
 import { REDIS_CLI, redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
+import { makeDir, removeDir } from '../helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 import { isReady, revokeKey, verifyStatus } from '../helpers/replicas.js';
 import { ifStarted } from '../helpers/hooks.js';
@@ -81,8 +80,10 @@ const revoke = (w: TestWarden, id: string) => revokeKey(w, admin.key, id, 'clust
 const ready = isReady;
 
 redisDescribe('Redis Cluster (3 masters): two wardens', () => {
+  // The masters' nodes.conf files: removed once the masters have stopped.
+  let confDir: string;
   beforeAll(async () => {
-    const confDir = mkdtempSync(join(tmpdir(), 'warden-cluster-'));
+    confDir = makeDir('warden-cluster-');
     for (let i = 0; i < 3; i++) {
       const port = await freePort();
       // The bus port defaults to port + 10000, which may be taken or past 65535: pick a free one too.
@@ -141,6 +142,7 @@ redisDescribe('Redis Cluster (3 masters): two wardens', () => {
   afterAll(async () => {
     await Promise.allSettled([ifStarted(a)?.close(), ifStarted(b)?.close()]);
     await Promise.allSettled(masters.map((m) => m.stop()));
+    if (ifStarted(confDir)) removeDir(confDir);
   });
 
   it('shares each identity limit across both wardens, with the counters on all three masters', async () => {

@@ -1,6 +1,5 @@
 // Two wardens on a 3-node Redis Sentinel set: shared limits and revocations, before and after a master failover.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -15,6 +14,7 @@ import {
   within,
   type RedisServer,
 } from '../helpers/redis.js';
+import { makeDir, removeDir } from '../helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 import { isReady, revokeKey, verifyStatus } from '../helpers/replicas.js';
 import { ifStarted } from '../helpers/hooks.js';
@@ -40,6 +40,8 @@ const keys = [admin, before.limit, before.revoke, after.limit, after.revoke, dur
 
 interface Sentinel {
   port: number;
+  /** Its config file and working dir, removed once it has stopped. */
+  dir: string;
   child: Child;
   cli(...args: string[]): Promise<string>;
 }
@@ -52,7 +54,7 @@ let b: TestWarden;
 
 async function startSentinel(masterPort: number): Promise<Sentinel> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'warden-sentinel-'));
+  const dir = makeDir('warden-sentinel-');
   const conf = join(dir, 'sentinel.conf');
   // Sentinel rewrites its config file: each one gets its own writable copy.
   writeFileSync(
@@ -69,9 +71,16 @@ async function startSentinel(masterPort: number): Promise<Sentinel> {
     ].join('\n'),
   );
   const child = startChild(REDIS_SERVER!, [conf, '--sentinel']);
-  await waitForPort(port, { failed: child.exited });
+  try {
+    await waitForPort(port, { failed: child.exited });
+  } catch (e) {
+    await child.stop();
+    removeDir(dir);
+    throw e;
+  }
   return {
     port,
+    dir,
     child,
     async cli(...args) {
       const { stdout } = await run(REDIS_CLI!, ['-p', String(port), ...args], { timeout: 5000 });
@@ -147,7 +156,10 @@ redisDescribe('Redis Sentinel: two wardens across a master failover', () => {
   afterAll(async () => {
     await Promise.allSettled([ifStarted(a)?.close(), ifStarted(b)?.close()]);
     await Promise.allSettled([
-      ...sentinels.map((s) => s.child.stop()),
+      ...sentinels.map(async (s) => {
+        await s.child.stop();
+        removeDir(s.dir);
+      }),
       ...replicas.map((r) => r.stop()),
       ifStarted(master)?.stop(),
     ]);

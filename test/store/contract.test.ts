@@ -1,7 +1,4 @@
 // One store contract, two stores: the same suite runs on the memory store and on a real redis-server.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadEnv } from '../../src/config/load.js';
@@ -11,19 +8,26 @@ import { MirroredSet } from '../../src/store/mirror.js';
 import type { SetChange, Store } from '../../src/store/store.js';
 import { redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
 import { ifStarted } from '../helpers/hooks.js';
+import { makeDir, removeDir } from '../helpers/tmp.js';
 
-function contract(name: string, make: () => { a: Store; b: Store }) {
+/** The contract on the stores `make` opens; its `cleanUp` runs once they are closed. */
+function contract(name: string, make: () => { a: Store; b: Store; cleanUp?: () => void }) {
   describe(name, () => {
     let a: Store;
     let b: Store;
+    let cleanUp: (() => void) | undefined;
     beforeAll(async () => {
-      ({ a, b } = make());
+      ({ a, b, cleanUp } = make());
       expect(await a.waitReady(5000)).toBe(true);
       expect(await b.waitReady(5000)).toBe(true);
     });
     afterAll(async () => {
-      await a.close();
-      await b.close();
+      try {
+        await a.close();
+        await b.close();
+      } finally {
+        cleanUp?.();
+      }
     });
 
     it('counts a limit and refuses over it with the time to wait', async () => {
@@ -91,11 +95,11 @@ function contract(name: string, make: () => { a: Store; b: Store }) {
 }
 
 contract('memory store', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'warden-state-'));
+  const dir = makeDir('warden-state-');
   // Two memory stores on one state dir: the second plays `warden keys revoke` writing the file.
   const a = openStore(loadEnv({ WARDEN_STATE_DIR: dir }));
   const b = openStore(loadEnv({ WARDEN_STATE_DIR: dir }));
-  return { a, b };
+  return { a, b, cleanUp: () => removeDir(dir) };
 });
 
 redisDescribe('redis store', () => {

@@ -1,8 +1,7 @@
 // The policy, keys and warden settings every proxy e2e suite runs with.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HEADER_PRESETS } from '../../../src/http/respond.js';
+import { makeDir, removeDir } from '../../helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from '../../helpers/warden.js';
 
 const preset = HEADER_PRESETS.warden;
@@ -86,18 +85,27 @@ export type E2eWarden = TestWarden & { auditFile: string };
 /**
  * Start warden as the proxies reach it: on 127.0.0.1, trusting only 127.0.0.1 (the proxy), with a
  * login URL. Its audit stream goes to stdout (captured) and to a file, scanned for secrets after the suite.
+ * The file is read after close(), so its dir (`w.dir`, with warden's policy, keys and state) outlives
+ * close(): the suite removes it once the scan is done.
  */
 export async function startE2eWarden(): Promise<E2eWarden> {
-  const auditFile = join(mkdtempSync(join(tmpdir(), 'warden-e2e-audit-')), 'audit.jsonl');
-  const w = await startWarden({
-    policy: policy(),
-    keys: Object.values(KEYS).map((k) => k.entry),
-    env: {
-      WARDEN_LOGIN_URL: LOGIN_URL,
-      WARDEN_TRUSTED_PROXIES: '127.0.0.1/32',
-      WARDEN_AUDIT_SINKS: 'stdout,file',
-      WARDEN_AUDIT_FILE: auditFile,
-    },
-  });
-  return { ...w, auditFile };
+  const dir = makeDir('warden-e2e-');
+  const auditFile = join(dir, 'audit.jsonl');
+  try {
+    const w = await startWarden({
+      policy: policy(),
+      keys: Object.values(KEYS).map((k) => k.entry),
+      env: {
+        WARDEN_LOGIN_URL: LOGIN_URL,
+        WARDEN_TRUSTED_PROXIES: '127.0.0.1/32',
+        WARDEN_AUDIT_SINKS: 'stdout,file',
+        WARDEN_AUDIT_FILE: auditFile,
+      },
+      dir,
+    });
+    return { ...w, auditFile };
+  } catch (e) {
+    removeDir(dir);
+    throw e;
+  }
 }

@@ -72,33 +72,38 @@ export async function launchNginx(opts: {
 }): Promise<Proxy> {
   if (!NGINX_BIN) throw new Error('nginx is not installed');
   const dir = mkdtempSync(join(tmpdir(), `warden-${opts.kind}-`));
-  chmodSync(dir, 0o755);
-  opts.prepare(dir);
   const tmp = (name: string) => join(dir, name);
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    [
-      ...(opts.modules ?? []).map((m) => `load_module ${m};`),
-      // As root, workers would switch to `nobody`; keep them as the test's user.
-      process.getuid?.() === 0 ? 'user root;' : '',
-      'daemon off;',
-      'master_process on;',
-      'worker_processes 1;',
-      `pid ${tmp('nginx.pid')};`,
-      `error_log ${tmp('error.log')} warn;`,
-      'events { worker_connections 256; }',
-      'http {',
-      '  access_log off;',
-      `  client_body_temp_path ${tmp('client_body')};`,
-      `  proxy_temp_path ${tmp('proxy')};`,
-      `  fastcgi_temp_path ${tmp('fastcgi')};`,
-      `  uwsgi_temp_path ${tmp('uwsgi')};`,
-      `  scgi_temp_path ${tmp('scgi')};`,
-      `  include ${opts.include};`,
-      '}',
-      '',
-    ].join('\n'),
-  );
+  try {
+    chmodSync(dir, 0o755);
+    opts.prepare(dir);
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      [
+        ...(opts.modules ?? []).map((m) => `load_module ${m};`),
+        // As root, workers would switch to `nobody`; keep them as the test's user.
+        process.getuid?.() === 0 ? 'user root;' : '',
+        'daemon off;',
+        'master_process on;',
+        'worker_processes 1;',
+        `pid ${tmp('nginx.pid')};`,
+        `error_log ${tmp('error.log')} warn;`,
+        'events { worker_connections 256; }',
+        'http {',
+        '  access_log off;',
+        `  client_body_temp_path ${tmp('client_body')};`,
+        `  proxy_temp_path ${tmp('proxy')};`,
+        `  fastcgi_temp_path ${tmp('fastcgi')};`,
+        `  uwsgi_temp_path ${tmp('uwsgi')};`,
+        `  scgi_temp_path ${tmp('scgi')};`,
+        `  include ${opts.include};`,
+        '}',
+        '',
+      ].join('\n'),
+    );
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const child: Child = startChild(NGINX_BIN, [
     '-p',
     dir,

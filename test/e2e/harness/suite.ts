@@ -18,6 +18,7 @@ import { CLIENT_ADDRESS, establishedTo, send, sleep, type ClientResponse } from 
 import { describeNeeding } from './process.js';
 import type { Proxy } from './proxy.js';
 import { ifStarted } from '../../helpers/hooks.js';
+import { removeDir } from '../../helpers/tmp.js';
 
 /** How a proxy recipe differs in what the client sees. */
 export interface ProxyTraits {
@@ -65,7 +66,14 @@ function proxyTests(p: ProxyUnderTest): void {
     await ifStarted(proxy)?.stop();
     await ifStarted(echo)?.close();
     await ifStarted(w)?.close();
-    if (ifStarted(w)) expectNoE2eSecrets(w);
+    // The scan reads the audit file after close(): the dir it is in goes once the scan is done.
+    if (ifStarted(w)) {
+      try {
+        expectNoE2eSecrets(w);
+      } finally {
+        removeDir(w.dir);
+      }
+    }
   });
 
   /** Send through the proxy with the recipe's Host; returns the response, the upstream's view and warden's audit lines. */
