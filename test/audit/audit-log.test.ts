@@ -67,6 +67,25 @@ const event: fc.Arbitrary<DecisionEvent> = fc.record(
   },
 );
 
+/** A plain allow decision; tests spread it and change what they look at. */
+const ALLOWED: DecisionEvent = {
+  reqId: 'r',
+  decision: 'allow',
+  reason: 'permitted',
+  status: 200,
+  dialect: 'nginx',
+  method: 'GET',
+  host: 'h',
+  path: '/',
+  clientIp: null,
+  peer: null,
+  sub: null,
+  authMethod: null,
+  keyId: null,
+  rule: 0,
+  durationMs: 0,
+};
+
 describe('audit lines', () => {
   it('is one valid JSON line per decision carrying exactly the event, whatever the strings hold', async () => {
     const { lines, log } = capture();
@@ -110,29 +129,13 @@ describe('audit lines', () => {
 
   it('writes the decisions of a turn at its end, in order, before any admin event and before a flush completes', async () => {
     const { lines, log } = capture();
-    const base: DecisionEvent = {
-      reqId: 'r',
-      decision: 'allow',
-      reason: 'permitted',
-      status: 200,
-      dialect: 'nginx',
-      method: 'GET',
-      host: 'h',
-      path: '/',
-      clientIp: null,
-      peer: null,
-      sub: null,
-      authMethod: null,
-      keyId: null,
-      rule: 0,
-      durationMs: 0,
-    };
-    log.decision({ ...base, reqId: 'd1' });
-    log.decision({ ...base, reqId: 'd2' });
+
+    log.decision({ ...ALLOWED, reqId: 'd1' });
+    log.decision({ ...ALLOWED, reqId: 'd2' });
     log.admin({ event: 'revocation_added', id: 'k1' });
-    log.decision({ ...base, reqId: 'd3' });
+    log.decision({ ...ALLOWED, reqId: 'd3' });
     await new Promise((r) => setImmediate(r));
-    log.decision({ ...base, reqId: 'd4' });
+    log.decision({ ...ALLOWED, reqId: 'd4' });
     await log.flush();
     expect(lines.map((l) => JSON.parse(l)).map((l) => l.reqId ?? l.event)).toEqual([
       'd1',
@@ -158,26 +161,10 @@ describe('audit lines', () => {
     let n = 0;
     // A fixed sequence in place of Math.random: every other allow falls under a 0.5 sample.
     const { lines, log } = capture({ allowSample: 0.5, random: () => (n++ % 2 === 0 ? 0.1 : 0.9) });
-    const base: DecisionEvent = {
-      reqId: 'r',
-      decision: 'allow',
-      reason: 'permitted',
-      status: 200,
-      dialect: 'nginx',
-      method: 'GET',
-      host: 'h',
-      path: '/',
-      clientIp: null,
-      peer: null,
-      sub: null,
-      authMethod: null,
-      keyId: null,
-      rule: 0,
-      durationMs: 0,
-    };
-    for (let i = 0; i < 10; i++) log.decision({ ...base, reqId: `allow-${i}` });
+
+    for (let i = 0; i < 10; i++) log.decision({ ...ALLOWED, reqId: `allow-${i}` });
     for (const decision of ['forbidden', 'unauthenticated', 'limited', 'would-deny', 'error'] as const)
-      for (let i = 0; i < 4; i++) log.decision({ ...base, decision, reqId: `${decision}-${i}` });
+      for (let i = 0; i < 4; i++) log.decision({ ...ALLOWED, decision, reqId: `${decision}-${i}` });
     log.admin({ event: 'ban_started', ip: '203.0.113.9' });
     const parsed = lines.map((l) => JSON.parse(l));
     expect(parsed.filter((l) => l.decision === 'allow')).toHaveLength(5);

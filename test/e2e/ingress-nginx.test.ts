@@ -13,7 +13,7 @@ import {
   TIGHT_LIMIT,
   type E2eWarden,
 } from './harness/fixture.js';
-import { expectNoE2eSecrets } from './harness/secrets.js';
+import { closeAndScan } from './harness/secrets.js';
 import {
   recipeIngress,
   recipeIngresses,
@@ -27,7 +27,6 @@ import type { LogLine } from '../helpers/warden.js';
 import type { Proxy } from './harness/proxy.js';
 import { cacheKeyProblems } from '../deploy/recipe-checks.js';
 import { ifStarted } from '../helpers/hooks.js';
-import { removeDir } from '../helpers/tmp.js';
 
 const missing = !NGINX_BIN
   ? 'nginx is not installed (apt-get install nginx)'
@@ -70,15 +69,7 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     await ifStarted(ingress)?.stop();
     await ifStarted(nginx)?.stop();
     await ifStarted(echo)?.close();
-    await ifStarted(w)?.close();
-    // The scan reads the audit file after close(): the dir it is in goes once the scan is done.
-    if (ifStarted(w)) {
-      try {
-        expectNoE2eSecrets(w);
-      } finally {
-        removeDir(w.dir);
-      }
-    }
+    await closeAndScan(ifStarted(w));
   });
 
   async function through(proxy: Proxy, path: string, headers: Record<string, string>, method = 'GET') {

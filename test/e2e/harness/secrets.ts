@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { AUDIT_SCHEMA } from '../../../src/audit/audit-log.js';
+import { removeDir } from '../../helpers/tmp.js';
 import type { TestWarden } from '../../helpers/warden.js';
 import { SECRETS, type E2eWarden } from './fixture.js';
 
@@ -36,4 +37,18 @@ export function expectNoSecrets(
 export function expectNoE2eSecrets(w: E2eWarden): void {
   // The proxy suites make dozens of decisions and reload twice: a near-empty file means the scan saw nothing.
   expectNoSecrets(w, SECRETS, 40);
+}
+
+/**
+ * Stop an e2e warden at the end of its suite: close it, scan what it wrote for the suite's secrets
+ * (the scan reads the audit file after close), then remove its directory, the scan failing or not.
+ */
+export async function closeAndScan(w: E2eWarden | undefined): Promise<void> {
+  if (!w) return;
+  await w.close();
+  try {
+    expectNoE2eSecrets(w);
+  } finally {
+    removeDir(w.dir);
+  }
 }

@@ -1,7 +1,7 @@
 // The end-to-end tests every proxy recipe must pass: client → real proxy → warden → echo upstream.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startEcho, type Echo, type EchoedRequest } from './echo.js';
-import { expectNoE2eSecrets } from './secrets.js';
+import { closeAndScan } from './secrets.js';
 import {
   APP_HOST,
   BAD_KEY,
@@ -18,7 +18,6 @@ import { CLIENT_ADDRESS, establishedTo, send, sleep, type ClientResponse } from 
 import { describeNeeding } from './process.js';
 import type { Proxy } from './proxy.js';
 import { ifStarted } from '../../helpers/hooks.js';
-import { removeDir } from '../../helpers/tmp.js';
 
 /** How a proxy recipe differs in what the client sees. */
 export interface ProxyTraits {
@@ -65,15 +64,7 @@ function proxyTests(p: ProxyUnderTest): void {
   afterAll(async () => {
     await ifStarted(proxy)?.stop();
     await ifStarted(echo)?.close();
-    await ifStarted(w)?.close();
-    // The scan reads the audit file after close(): the dir it is in goes once the scan is done.
-    if (ifStarted(w)) {
-      try {
-        expectNoE2eSecrets(w);
-      } finally {
-        removeDir(w.dir);
-      }
-    }
+    await closeAndScan(ifStarted(w));
   });
 
   /** Send through the proxy with the recipe's Host; returns the response, the upstream's view and warden's audit lines. */
