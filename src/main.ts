@@ -206,6 +206,7 @@ function requestHandlers(core: Core, readiness: Readiness, clock: Clock): Handle
     loginUrl: signIn.loginUrl ?? env.WARDEN_LOGIN_URL,
     defaultDialect: env.WARDEN_PROXY,
     shadowMode: env.WARDEN_MODE === 'shadow',
+    mcpMaxBody: env.WARDEN_MCP_MAX_BODY,
     assertion,
     now: () => clock.now(),
     readiness,

@@ -33,6 +33,9 @@ export interface Metrics {
   reloads: Counter<'result'>;
   /** JWKS fetches by issuer and result; count them with {@link recordJwksFetch}. */
   jwksFetches: Counter<'issuer' | 'result'>;
+  // MCP
+  /** Count one `tools/call` judged by `mcp` sub-rules; tool names beyond the first 200 count as `other`. */
+  mcpCalled(tool: string, decision: 'allow' | 'deny'): void;
 }
 
 /** Count one JWKS fetch (the JWT authenticator calls this for each key-set download). */
@@ -54,6 +57,28 @@ export function createMetrics(withDefaults = true, enabled = true): Metrics {
     ...limitMetrics(registry),
     ...storeMetrics(registry),
     ...reloadMetrics(registry),
+    ...mcpMetrics(registry, enabled),
+  };
+}
+
+/** The most distinct tool names labelled: a client choosing names must not grow the registry without bound. */
+export const MCP_TOOL_LABELS = 200;
+
+/** MCP tool calls judged by sub-rules, by tool and outcome. */
+function mcpMetrics(registry: Registry, enabled: boolean): Pick<Metrics, 'mcpCalled'> {
+  const calls = new Counter({
+    name: 'warden_mcp_calls_total',
+    help: `MCP tools/call calls judged by mcp sub-rules, by tool (the first ${MCP_TOOL_LABELS} names; then "other") and decision`,
+    labelNames: ['tool', 'decision'] as const,
+    registers: [registry],
+  });
+  const named = new Set<string>();
+  return {
+    mcpCalled(tool, decision) {
+      if (!enabled) return;
+      if (!named.has(tool) && named.size < MCP_TOOL_LABELS) named.add(tool);
+      calls.inc({ tool: named.has(tool) ? tool : 'other', decision });
+    },
   };
 }
 

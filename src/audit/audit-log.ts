@@ -29,6 +29,8 @@ export interface DecisionEvent {
   headerProblems?: string[];
   /** Set on `would-deny`: allowed because of `WARDEN_MODE=shadow` (`mode`) or a `shadow: true` rule (`rule`). */
   shadow?: 'mode' | 'rule';
+  /** A request judged by `mcp` sub-rules: its JSON-RPC method(s), tools called, ids, and the sub-rule that refused it. */
+  mcp?: { method: string | null; tools: string[]; ids: (string | number)[]; rule?: number };
   durationMs: number;
 }
 
@@ -105,6 +107,7 @@ function fieldsOf(e: DecisionEvent, q: (v: string | null | undefined) => string)
     (e.joseCode !== undefined ? `,"joseCode":${q(e.joseCode)}` : '') +
     (e.headerProblems !== undefined ? `,"headerProblems":${JSON.stringify(e.headerProblems)}` : '') +
     (e.shadow !== undefined ? `,"shadow":${q(e.shadow)}` : '') +
+    (e.mcp !== undefined ? `,"mcp":${JSON.stringify(e.mcp)}` : '') +
     `,"durationMs":${e.durationMs}`
   );
 }
@@ -161,9 +164,9 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
       const h = heads[i];
       // Pushed together (decision below): both are there.
       if (e === undefined || h === undefined) continue;
-      // A line of plain fields is ASCII (headerProblems aside, which JSON.stringify may leave non-ASCII): sinks may encode it byte for byte.
+      // A line of plain fields is ASCII (but for the lists JSON.stringify may leave non-ASCII): sinks may encode it byte for byte.
       const ascii = plainEvent(e);
-      emit(h + fieldsOf(e, ascii ? plain : str) + '}\n', ascii && e.headerProblems === undefined);
+      emit(h + fieldsOf(e, ascii ? plain : str) + '}\n', ascii && !e.headerProblems && !e.mcp);
     }
     events.length = 0;
     heads.length = 0;

@@ -29,7 +29,15 @@ type Refusal = NonNullable<UnauthenticatedDecision['error']>;
 /** Audit-only detail: a malformed request's problem, else a refused credential's cause. */
 function cause(d: Decision, error: Refusal | null): string | undefined {
   if (d.kind === 'malformed') return d.detail ?? undefined;
+  if (d.kind === 'forbidden' && d.detail !== undefined) return d.detail;
   return error?.failure;
+}
+
+/** The `mcp` member: what the sub-rules judged, and the one that refused it. */
+function mcpOf(d: Decision): DecisionEvent['mcp'] {
+  if (d.kind === 'limited' || d.kind === 'malformed' || d.mcp === undefined) return undefined;
+  const { method, tools, ids, rule } = d.mcp;
+  return rule === null ? { method, tools, ids } : { method, tools, ids, rule };
 }
 
 /**
@@ -88,6 +96,8 @@ export function auditRecord(
   if (answered.headerProblems && answered.headerProblems.length > 0)
     ev.headerProblems = answered.headerProblems;
   if (verdict.shadow) ev.shadow = verdict.shadow;
+  const mcp = mcpOf(d);
+  if (mcp) ev.mcp = mcp;
   return ev;
 }
 

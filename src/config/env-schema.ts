@@ -1,5 +1,6 @@
 // zod schema of the environment: the only place that knows variable names and defaults.
 import { z } from 'zod';
+import { byteSize } from '../util/byte-size.js';
 import { duration } from '../util/duration.js';
 import { cidrList } from './cidr-list.js';
 import { absoluteHttpUrl, headerLine } from './env-values.js';
@@ -89,6 +90,8 @@ export const envSchema = z.object({
   WARDEN_ASSERTION_TTL: duration.default(60),
   /** With a generated key: how often a new key is made (the old one stays published until its tokens expire). */
   WARDEN_ASSERTION_ROTATE: duration.default(86_400),
+  /** The most of a forwarded body read for per-tool (`mcp`) sub-rules; a larger one is refused `bad_mcp_request`. */
+  WARDEN_MCP_MAX_BODY: byteSize.default(1024 * 1024),
   LOG_LEVEL: z.enum(LEVELS).default('info'),
   /** Audit sinks, sampling and metrics (src/config/audit-env.ts). */
   ...auditEnv,

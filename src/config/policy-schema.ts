@@ -1,5 +1,6 @@
 // zod schema of the policy file (CONTRACT.md "Policy file"); cross-references checked in superRefine.
 import { z } from 'zod';
+import { methodsMatching, MCP_METHODS } from '../mcp/names.js';
 import { compilePathPattern } from '../policy/matchers.js';
 import { duration } from '../util/duration.js';
 import { resourceKey } from '../util/resource-url.js';
@@ -64,6 +65,43 @@ const rateLimit = z.strictObject({
   by: z.enum(['ip', 'identity']).default('ip'),
 });
 
+/** `require`: permissions, any one of which grants (a list or `{ any }`), or all of which are needed (`{ all }`). */
+const requirement = z.union(
+  [
+    z.array(permission).nonempty(),
+    z.strictObject({ any: z.array(permission).nonempty() }),
+    z.strictObject({ all: z.array(permission).nonempty() }),
+  ],
+  { error: 'require is a list of permissions (any one grants), { any: [...] } or { all: [...] }' },
+);
+
+/** A tool name glob: the MCP spec's tool name characters (and `/`, `:`), `*` for any run of them. */
+const TOOL_GLOB = /^[A-Za-z0-9_.:/*-]{1,128}$/;
+/** A JSON-RPC method glob: `tools/call`, `resources/*`. */
+const METHOD_GLOB = /^[A-Za-z0-9_/*]{1,128}$/;
+
+/** A per-tool sub-rule (`mcp:` on a rule): judged on the JSON-RPC body, first match wins. */
+const mcpRule = z.strictObject({
+  match: z
+    .strictObject({
+      /** `tools/call` params.name globs. */
+      tools: z
+        .array(z.string().regex(TOOL_GLOB, 'a tool glob is 1-128 characters of [A-Za-z0-9_.:/-] and *'))
+        .nonempty()
+        .optional(),
+      /** JSON-RPC method globs. */
+      methods: z
+        .array(z.string().regex(METHOD_GLOB, 'a method glob is 1-128 characters of [A-Za-z0-9_/] and *'))
+        .nonempty()
+        .optional(),
+    })
+    .refine((m) => m.tools !== undefined || m.methods !== undefined, 'match names tools, methods or both'),
+  require: requirement.optional(),
+  deny: z.boolean().optional(),
+  /** Scopes a bearer token must also carry for these calls (on a rule with `resource`). */
+  scopes: scopes.nonempty().optional(),
+});
+
 const rule = z.strictObject({
   match: z.strictObject({
     path: z
@@ -75,22 +113,15 @@ const rule = z.strictObject({
   }),
   public: z.boolean().optional(),
   deny: z.boolean().optional(),
-  require: z
-    .union(
-      [
-        z.array(permission).nonempty(),
-        z.strictObject({ any: z.array(permission).nonempty() }),
-        z.strictObject({ all: z.array(permission).nonempty() }),
-      ],
-      { error: 'require is a list of permissions (any one grants), { any: [...] } or { all: [...] }' },
-    )
-    .optional(),
+  require: requirement.optional(),
   networks: cidrList.optional(),
   rateLimit: z.string().optional(),
   /** A resource id: bearer tokens must be issued for that resource (audience binding). */
   resource: z.string().optional(),
   /** Scopes a bearer token must all carry (`scope` or `scp`); only with `resource`. */
   scopes: scopes.nonempty().optional(),
+  /** Per-tool sub-rules, judged on the JSON-RPC body the proxy forwards (Traefik forwardBody, Envoy with_request_body). */
+  mcp: z.array(mcpRule).nonempty().optional(),
   /** Audit-only: a request this rule would deny is decided by the other rules and audited `would-deny`. */
   shadow: z.boolean().optional(),
   /** Opt-in: how long the proxy may reuse this rule's allow (and 403) for the same credential, method, host and URI. */
@@ -259,6 +290,67 @@ export function policyCrossCheck(raw: unknown): Issue[] {
       out.push({ path: ['claims', 'map', group], message: `role "${role}" is not defined in roles` });
   }
   out.push(...resourceIssues(raw.resources, rules));
+  rules.forEach((r: unknown, i) => {
+    if (isRecord(r)) out.push(...mcpIssues(r, i));
+  });
+  return out;
+}
+
+/** The closest known MCP method to a typo, for the message. */
+function closestMethod(name: string): string | null {
+  const lower = name.toLowerCase();
+  const tail = lower.split('/').pop() ?? lower;
+  return MCP_METHODS.find((m) => m.toLowerCase().split('/').pop() === tail) ?? null;
+}
+
+/**
+ * Sub-rules: on a rule that lets requests through, each one effect, method globs that name MCP
+ * methods, tools only with `tools/call`, and scopes only where tokens are bound to a resource.
+ */
+function mcpIssues(r: Record<string, unknown>, i: number): Issue[] {
+  const out: Issue[] = [];
+  if (r.mcp === undefined) return out;
+  if (r.deny === true)
+    out.push({
+      path: ['rules', i, 'mcp'],
+      message: 'a deny rule lets nothing through: mcp sub-rules never apply',
+    });
+  if (r.cache !== undefined)
+    out.push({
+      path: ['rules', i, 'cache'],
+      message: "a proxy reuses a decision without the body: a rule with mcp sub-rules can't be cached",
+    });
+  const subs = Array.isArray(r.mcp) ? r.mcp : [];
+  subs.forEach((sub: unknown, j) => {
+    if (!isRecord(sub)) return;
+    const at = ['rules', i, 'mcp', j];
+    if (sub.deny === true && sub.require !== undefined)
+      out.push({ path: at, message: 'a sub-rule is at most one of deny, require' });
+    if (sub.scopes !== undefined && r.resource === undefined)
+      out.push({
+        path: [...at, 'scopes'],
+        message: 'scopes apply to tokens issued for a resource: add resource: <id> to the rule',
+      });
+    const match = isRecord(sub.match) ? sub.match : {};
+    const methods = Array.isArray(match.methods) ? match.methods : [];
+    methods.forEach((m: unknown, k) => {
+      if (typeof m !== 'string' || methodsMatching(m).length > 0) return;
+      const near = closestMethod(m);
+      out.push({
+        path: [...at, 'match', 'methods', k],
+        message: `"${m}" is no MCP method${near ? ` (did you mean "${near}"?)` : ''}`,
+      });
+    });
+    if (
+      match.tools !== undefined &&
+      methods.length > 0 &&
+      !methods.some((m) => methodsMatching(String(m)).includes('tools/call'))
+    )
+      out.push({
+        path: [...at, 'match', 'tools'],
+        message: 'tools are judged on tools/call calls: add tools/call to methods, or drop methods',
+      });
+  });
   return out;
 }
 

@@ -7,12 +7,14 @@ import type { Verdict } from '../policy/shadow.js';
 import type { RequestDescription } from '../request/description.js';
 import type { Runtime } from '../runtime.js';
 import type { Dialect } from './dialects.js';
-import type { ResourceChallenges } from './resource-challenges.js';
+import type { McpSummary } from '../policy/mcp-rules.js';
+import { insufficientScopeFor, type ResourceChallenges } from './resource-challenges.js';
 import {
   allowResponse,
   DIALECT_ANSWERS,
   forbiddenResponse,
   limitedResponse,
+  mcpForbiddenResponse,
   unauthenticatedResponse,
   type Answer,
 } from './respond.js';
@@ -54,6 +56,7 @@ export function answer(v: Verdict, s: AnswerSettings, ctx: AnswerContext): Answe
       );
     }
     case 'forbidden': {
+      if (d.mcp) return mcpRefusal(d, d.mcp, ctx);
       const scope = d.reason === 'insufficient_scope' ? challenges(ctx, d.rule)?.insufficientScope : null;
       return reusable(forbiddenResponse(d.reason, d.required, scope ?? null), 'deny', d, s, ctx);
     }
@@ -62,6 +65,13 @@ export function answer(v: Verdict, s: AnswerSettings, ctx: AnswerContext): Answe
     case 'malformed':
       return forbiddenResponse(d.reason);
   }
+}
+
+/** A refused MCP call: a JSON-RPC error, never reusable (the proxy's cache key holds no body). */
+function mcpRefusal(d: ForbiddenDecision, mcp: McpSummary, ctx: AnswerContext): Answer {
+  const rule = d.rule === null ? undefined : ctx.runtime.policy.rules[d.rule];
+  const scope = d.reason === 'insufficient_scope' ? insufficientScopeFor(rule, d.required) : null;
+  return mcpForbiddenResponse(d.reason, d.required, scope, mcp);
 }
 
 /** The resource challenges of the rule that decided (MCP clients follow them), or null: compiled with the runtime. */
@@ -125,7 +135,7 @@ function reusable(
   const policy = ctx.runtime.policy;
   const rule = policy.source.rules[d.rule];
   let seconds = rule?.cache?.[kind] ?? 0;
-  if (seconds <= 0 || rule?.networks || policy.networks || req.altMatchPaths) return answer;
+  if (seconds <= 0 || rule?.networks || rule?.mcp || policy.networks || req.altMatchPaths) return answer;
   const identity = d.identity;
   if (
     identity &&

@@ -34,6 +34,16 @@ function challengesOf(rule: CompiledRule): ResourceChallenges | null {
   };
 }
 
+/** The 403 `insufficient_scope` challenge naming `required` (a sub-rule's scopes with its rule's), or null without a resource. */
+export function insufficientScopeFor(
+  rule: CompiledRule | undefined,
+  required: readonly string[],
+): string | null {
+  const resource = rule?.resource;
+  if (!resource) return null;
+  return `Bearer error="insufficient_scope", scope="${required.join(' ')}", resource_metadata="${metadataUrl(resource.url)}"`;
+}
+
 /** Write the challenges of a policy's rules (all of them, shadow rules included: indexes are the policy's). */
 export function compileChallenges(rules: readonly CompiledRule[]): RuleChallenges {
   const out: (ResourceChallenges | null)[] = [];

@@ -3,6 +3,7 @@ import type { Identity } from '../auth/identity.js';
 import { AUTH_ERROR_RESPONSE } from '../auth/errors.js';
 import type { Dialect } from './dialects.js';
 import type { LimitRefusal } from '../policy/decide.js';
+import type { McpSummary } from '../policy/mcp-rules.js';
 import type { RequestDescription } from '../request/description.js';
 import type { ResourceChallenges } from './resource-challenges.js';
 
@@ -177,6 +178,43 @@ export function forbiddenResponse(
   // X-Warden-Required repeats the list as JSON for proxies that drop the body (nginx builds its own 403 from it).
   extra['x-warden-required'] = JSON.stringify(listed);
   return json(403, { error: 'forbidden', reason, required: listed }, extra);
+}
+
+/**
+ * The JSON-RPC error code of a call refused by policy: in the range JSON-RPC leaves to servers
+ * (-32000 to -32099), apart from the codes the MCP SDKs use (-32000 connection closed, -32001
+ * request timeout, -32042 URL elicitation required).
+ */
+export const MCP_FORBIDDEN_CODE = -32003;
+
+/**
+ * A denied MCP call's 403: the body is a JSON-RPC error for each refused call (for a batch, an array;
+ * a call that was not run because another was refused says so), so MCP clients show it as the
+ * call's error. Status, reason header and challenge as {@link forbiddenResponse}.
+ */
+export function mcpForbiddenResponse(
+  reason: string,
+  required: readonly string[],
+  challenge: string | null,
+  mcp: McpSummary,
+): Answer {
+  const listed = required.slice(0, 16);
+  const refused = mcp.calls.filter((c) => c.refusal !== null);
+  const withId = refused.filter((c) => c.call.id !== null);
+  const errors = (withId.length > 0 ? withId : refused.slice(0, 1)).map((c) => ({
+    jsonrpc: '2.0',
+    id: c.call.id,
+    error: { code: MCP_FORBIDDEN_CODE, message: c.refusal, data: { reason, required: listed } },
+  }));
+  const text = JSON.stringify(mcp.batch ? errors : errors[0]);
+  const headers: Record<string, string> = {
+    ...DENY_BASE,
+    'content-length': String(Buffer.byteLength(text)),
+    'x-warden-reason': reason,
+  };
+  if (listed.length > 0) headers['x-warden-required'] = JSON.stringify(listed);
+  if (challenge !== null) headers['www-authenticate'] = challenge;
+  return { status: 403, headers, body: text };
 }
 
 /** 429 with Retry-After and the IETF RateLimit-Policy / RateLimit fields. */

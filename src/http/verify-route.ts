@@ -3,7 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dialect } from './dialects.js';
 import { HeaderMap } from './header-map.js';
 import { errorResponse, type Answer } from './respond.js';
-import { verify, type VerifyDeps } from './verify.js';
+import { inList, parseAddress } from '../request/client-ip.js';
+import type { RequestBody } from '../request/description.js';
+import { announcesBody, readBody } from './read-body.js';
+import { verify, type RawAuthRequest, type VerifyDeps } from './verify.js';
 
 /** A /verify target resolved to its dialect. */
 export interface VerifyRoute {
@@ -74,24 +77,63 @@ export function createVerifyListener(
     if (!target.startsWith('/verify')) return false;
     const route = resolveVerify(target, defaultDialect);
     if (!route) return false;
-    // The auth request's body is never read.
-    let answer: Answer | Promise<Answer>;
-    try {
-      answer = verify(deps, route.dialect, {
-        method: req.method ?? 'GET',
-        pathAfterPrefix: route.pathAfterPrefix,
-        peer: req.socket.remoteAddress,
-        headers: HeaderMap.fromIncoming(req.rawHeaders, req.headers),
-      });
-    } catch {
-      answer = errorResponse();
-    }
-    if (answer instanceof Promise)
-      answer.then(
-        (a) => write(req, res, a),
-        () => write(req, res, errorResponse()),
+    // A body is read only from a trusted proxy, and only when a rule has mcp sub-rules to judge it.
+    if (deps.state.current.policy.readsBodies && announcesBody(req) && fromTrusted(deps, req)) {
+      readBody(req, deps.mcpMaxBody ?? DEFAULT_MCP_MAX_BODY).then(
+        (body) => {
+          reply(req, res, deps, route, body);
+        },
+        () => {
+          write(req, res, errorResponse());
+        },
       );
-    else write(req, res, answer);
+      return true;
+    }
+    reply(req, res, deps, route, null);
     return true;
   };
+}
+
+/** `WARDEN_MCP_MAX_BODY`'s default: 1 MiB. */
+export const DEFAULT_MCP_MAX_BODY = 1024 * 1024;
+
+function fromTrusted(deps: VerifyDeps, req: IncomingMessage): boolean {
+  const peer = req.socket.remoteAddress === undefined ? null : parseAddress(req.socket.remoteAddress);
+  return peer !== null && inList(deps.trustedProxies, peer);
+}
+
+function rawOf(req: IncomingMessage, route: VerifyRoute, body: RequestBody | null): RawAuthRequest {
+  return {
+    method: req.method ?? 'GET',
+    pathAfterPrefix: route.pathAfterPrefix,
+    peer: req.socket.remoteAddress,
+    headers: HeaderMap.fromIncoming(req.rawHeaders, req.headers),
+    body,
+  };
+}
+
+/** Verify and write the answer, now or when it settles; an exception is a 500. */
+function reply(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: VerifyDeps,
+  route: VerifyRoute,
+  body: RequestBody | null,
+): void {
+  let answer: Answer | Promise<Answer>;
+  try {
+    answer = verify(deps, route.dialect, rawOf(req, route, body));
+  } catch {
+    answer = errorResponse();
+  }
+  if (answer instanceof Promise)
+    answer.then(
+      (a) => {
+        write(req, res, a);
+      },
+      () => {
+        write(req, res, errorResponse());
+      },
+    );
+  else write(req, res, answer);
 }

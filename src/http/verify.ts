@@ -15,7 +15,7 @@ import {
 } from '../policy/decide.js';
 import { shadowed, type Verdict } from '../policy/shadow.js';
 import { inList, parseAddress } from '../request/client-ip.js';
-import type { RequestDescription } from '../request/description.js';
+import type { RequestBody, RequestDescription } from '../request/description.js';
 import type { Runtime, RuntimeState } from '../runtime.js';
 import { after } from '../util/after.js';
 import { answer, type AnswerSettings } from './answer.js';
@@ -31,6 +31,8 @@ export interface VerifyDeps extends AnswerSettings {
   audit: AuditLog;
   metrics: Metrics;
   now: () => number;
+  /** `WARDEN_MCP_MAX_BODY`: the most of a forwarded body read for `mcp` sub-rules. */
+  mcpMaxBody?: number;
   /** `WARDEN_MODE=shadow`: every deny with a described request is answered allow and audited `would-deny`. */
   shadowMode?: boolean;
 }
@@ -41,6 +43,8 @@ export interface RawAuthRequest {
   pathAfterPrefix: string;
   peer: string | undefined;
   headers: HeaderMap;
+  /** The body the proxy forwarded, when read (a policy with `mcp` sub-rules); absent: none. */
+  body?: RequestBody | null;
 }
 
 /** An incoming X-Request-ID is kept when it is 1–128 of these; anything else (CR/LF, 10 KB) is replaced. */
@@ -131,7 +135,10 @@ function describeRequest(trusted: BlockList, dialect: Dialect, raw: RawAuthReque
     { method: raw.method, pathAfterPrefix: raw.pathAfterPrefix, peer, headers: raw.headers },
     trusted,
   );
-  if (d.ok) return { req: d.req, peer: peer.ip, seen: null, refusal: null };
+  if (d.ok) {
+    if (raw.body) d.req.body = raw.body;
+    return { req: d.req, peer: peer.ip, seen: null, refusal: null };
+  }
   return { req: null, peer: peer.ip, seen: d.partial, refusal: malformed(d.reason, d.detail) };
 }
 
@@ -188,10 +195,21 @@ function finish(deps: VerifyDeps, audited: AuditedRequest, out: Outcome | null, 
   const ev = auditRecord(audited, out ? out.auth : null, out ? out.verdict : null, answered);
   deps.audit.decision(ev);
   deps.metrics.decided(ev.decision, ev.reason, ev.dialect, ev.authMethod ?? 'none', seconds);
+  if (out) countMcpCalls(deps.metrics, out.verdict);
   const refused = out?.verdict.answer;
   if (refused?.kind === 'limited') {
     if (refused.reason === 'banned') deps.metrics.bannedRequests.inc();
     else deps.metrics.rateLimited.inc({ limit: refused.refusal.name });
   }
   return a;
+}
+
+/** Each `tools/call` a request's sub-rules judged: allowed when the request was answered allow. */
+function countMcpCalls(metrics: Metrics, v: Verdict): void {
+  const d = v.decision;
+  if (d.kind === 'limited' || d.kind === 'malformed' || d.mcp === undefined) return;
+  const allowed = v.answer.kind === 'allow';
+  for (const c of d.mcp.calls)
+    if (c.call.tool !== null)
+      metrics.mcpCalled(c.call.tool, allowed && c.refusal === null ? 'allow' : 'deny');
 }

@@ -4,6 +4,7 @@ import type { PolicyFile, RateLimitSpec } from '../config/policy-schema.js';
 import { compileCidrs } from '../request/client-ip.js';
 import { resourceKey } from '../util/resource-url.js';
 import { compileHostPattern, pathPatternSegments, segmentsMatcher, type PathMatcher } from './matchers.js';
+import { compileMcpRules, compileRequirement, type CompiledMcpRule, type Requirement } from './mcp-rules.js';
 import { compileGrants, type CompiledGrants } from './permissions.js';
 
 /** An OAuth protected resource (policy `resources:`), ready for lookups. */
@@ -26,13 +27,15 @@ export interface CompiledRule {
   host: ((host: string) => boolean) | null;
   methods: ReadonlySet<string> | null;
   effect: 'public' | 'deny' | 'require' | 'authenticated';
-  require: { mode: 'any' | 'all'; permissions: readonly string[] } | null;
+  require: Requirement | null;
   networks: BlockList | null;
   rateLimit: string | null;
   /** `resource`: bearer tokens must be issued for it; null on a rule without one. */
   resource: CompiledResource | null;
   /** `scopes` a bearer token must all carry; null for none. */
   scopes: readonly string[] | null;
+  /** Per-tool sub-rules judged on the JSON-RPC body; null for none. */
+  mcp: readonly CompiledMcpRule[] | null;
   /** `shadow: true`: the rule is only audited; {@link CompiledPolicy.enforced} leaves it out. */
   shadow: boolean;
 }
@@ -47,6 +50,8 @@ export interface CompiledPolicy {
   /** The protected resources by id. */
   resources: ReadonlyMap<string, CompiledResource>;
   source: PolicyFile;
+  /** Some rule has `mcp` sub-rules: /verify reads the bodies proxies forward. */
+  readsBodies: boolean;
   /** The policy without its shadow rules (what is enforced), or null when it has none. */
   enforced: CompiledPolicy | null;
   /**
@@ -118,14 +123,7 @@ export function compilePolicy(policy: PolicyFile): CompiledPolicy {
     } catch (e) {
       throw new PolicyCompileError(`rules[${index}].match.path`, (e as Error).message);
     }
-    const require =
-      r.require === undefined
-        ? null
-        : Array.isArray(r.require)
-          ? { mode: 'any' as const, permissions: r.require }
-          : 'all' in r.require
-            ? { mode: 'all' as const, permissions: r.require.all }
-            : { mode: 'any' as const, permissions: r.require.any };
+    const require = compileRequirement(r.require);
     const first = pattern[0] === undefined || pattern[0] === '*' || pattern[0] === '**' ? null : pattern[0];
     const rule: CompiledRule = {
       index,
@@ -138,6 +136,7 @@ export function compilePolicy(policy: PolicyFile): CompiledPolicy {
       rateLimit: r.rateLimit ?? null,
       resource: r.resource === undefined ? null : resourceOf(resources, r.resource, index),
       scopes: r.scopes ?? null,
+      mcp: compileMcpRules(r.mcp),
       shadow: r.shadow === true,
     };
     return { rule, first };
@@ -151,6 +150,7 @@ export function compilePolicy(policy: PolicyFile): CompiledPolicy {
     rateLimits: new Map(Object.entries(policy.rateLimits)),
     resources,
     source: policy,
+    readsBodies: policy.rules.some((r) => r.mcp !== undefined),
   };
   // Shadow rules keep their indexes; the enforced policy simply skips them.
   const enforced = led.some((l) => l.rule.shadow)

@@ -2,9 +2,10 @@
 import { AuthError } from '../auth/errors.js';
 import type { Identity } from '../auth/identity.js';
 import { inList, type Address } from '../request/client-ip.js';
+import type { RequestBody } from '../request/description.js';
 import type { CompiledPolicy, CompiledResource, CompiledRule } from './compile.js';
 import { splitPath } from './matchers.js';
-import { rolesGrant } from './permissions.js';
+import { judgeMcp, meets, type McpRefusalReason, type McpSummary } from './mcp-rules.js';
 import type { DecisionTracer } from './trace.js';
 
 /** What decide() needs to know about the request. */
@@ -15,6 +16,8 @@ export interface DecisionInput {
   /** Other readings of an ambiguous path (dot segments): each must be allowed as well. */
   altMatchPaths?: readonly string[] | null;
   clientIp: Address;
+  /** The body the proxy forwarded: judged by a rule's `mcp` sub-rules. */
+  body?: RequestBody | null;
 }
 
 /** The authenticators' verdict: an identity, a refused credential, or nothing presented. */
@@ -22,7 +25,7 @@ export type AuthOutcome = { identity: Identity } | { error: AuthError } | null;
 
 /** Reasons a request is refused by policy. */
 export type ForbiddenReason =
-  'rule_deny' | 'default_deny' | 'network_not_allowed' | 'insufficient_permissions' | 'insufficient_scope';
+  'rule_deny' | 'default_deny' | 'network_not_allowed' | 'insufficient_permissions' | McpRefusalReason;
 
 /** The policy allows it: `identity` null on a public route without credentials. */
 export interface AllowDecision {
@@ -32,6 +35,8 @@ export interface AllowDecision {
   identity: Identity | null;
   /** The named rate limit to count it against (the key's own, else the rule's). */
   rateLimit: string | null;
+  /** The JSON-RPC body its `mcp` sub-rules judged. */
+  mcp?: McpSummary;
 }
 
 /** No usable credential where one is needed. */
@@ -40,6 +45,8 @@ export interface UnauthenticatedDecision {
   rule: number | null;
   reason: 'missing_credentials' | 'invalid_credentials';
   error: AuthError | null;
+  /** The JSON-RPC body whose sub-rule needs a caller. */
+  mcp?: McpSummary;
 }
 
 /** Refused by policy: `required` names the permissions (for `insufficient_scope`, the scopes) the rule asks for. */
@@ -49,6 +56,10 @@ export interface ForbiddenDecision {
   reason: ForbiddenReason;
   required: readonly string[];
   identity: Identity | null;
+  /** The JSON-RPC body its `mcp` sub-rules refused: the 403 is a JSON-RPC error per refused call. */
+  mcp?: McpSummary;
+  /** Audit-only: why a body could not be judged (`bad_mcp_request`, `mcp_body_required`). */
+  detail?: string;
 }
 
 /** What decide() returns. `rule` is the matched rule's index, null for the default. */
@@ -249,13 +260,14 @@ function decideOne(
   if (rule.effect === 'public') {
     // A token the rule would not accept passes as no credential, as a refused one does.
     const caller = identity && tokenAccepted(rule.resource, identity) ? identity : null;
-    return {
+    const reason = 'public';
+    return passed(policy, rule, req, {
       kind: 'allow',
       rule: index,
-      reason: 'public',
+      reason,
       identity: caller,
       rateLimit: caller?.rateLimit ?? rule.rateLimit,
-    };
+    });
   }
   if (!identity) return unauthenticated(index, auth);
   if (!tokenAccepted(rule.resource, identity)) return wrongAudience(index);
@@ -265,15 +277,52 @@ function decideOne(
   const rateLimit = identity.rateLimit ?? rule.rateLimit;
   if (rule.require) {
     tracer?.permissions(policy, rule, identity);
-    const { mode, permissions } = rule.require;
-    const ok =
-      mode === 'all'
-        ? permissions.every((p) => rolesGrant(identity.roles, policy.roles, p))
-        : permissions.some((p) => rolesGrant(identity.roles, policy.roles, p));
-    if (!ok) return forbidden(index, 'insufficient_permissions', identity, permissions);
-    return { kind: 'allow', rule: index, reason: 'permitted', identity, rateLimit };
+    if (!meets(identity.roles, policy.roles, rule.require))
+      return forbidden(index, 'insufficient_permissions', identity, rule.require.permissions);
+    return passed(policy, rule, req, {
+      kind: 'allow',
+      rule: index,
+      reason: 'permitted',
+      identity,
+      rateLimit,
+    });
   }
-  return { kind: 'allow', rule: index, reason: 'authenticated', identity, rateLimit };
+  return passed(policy, rule, req, {
+    kind: 'allow',
+    rule: index,
+    reason: 'authenticated',
+    identity,
+    rateLimit,
+  });
+}
+
+/**
+ * A request its rule allows, judged by the rule's `mcp` sub-rules when it has some: every JSON-RPC
+ * call in the body must pass too.
+ */
+function passed(
+  policy: CompiledPolicy,
+  rule: CompiledRule,
+  req: DecisionInput,
+  d: AllowDecision,
+): PolicyDecision {
+  if (rule.mcp === null) return d;
+  const v = judgeMcp({
+    rules: rule.mcp,
+    roles: policy.roles,
+    ruleScopes: rule.scopes,
+    method: req.method,
+    body: req.body,
+    identity: d.identity,
+  });
+  if (v === null) return d;
+  if (v.kind === 'pass') return { ...d, mcp: v.mcp };
+  if (v.kind === 'unauthenticated')
+    return { kind: 'unauthenticated', rule: d.rule, reason: 'missing_credentials', error: null, mcp: v.mcp };
+  const out = forbidden(d.rule, v.reason, d.identity, v.required);
+  if (v.mcp) out.mcp = v.mcp;
+  if (v.detail !== null) out.detail = v.detail;
+  return out;
 }
 
 /**

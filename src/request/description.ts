@@ -9,6 +9,16 @@ export interface HeaderView {
   duplicated?(name: string): boolean;
 }
 
+/**
+ * The auth request's body, for the proxies that forward it (Traefik `forwardBody`, Envoy
+ * `with_request_body`) and only read when a rule has per-tool (`mcp`) sub-rules.
+ */
+export interface RequestBody {
+  bytes: Uint8Array;
+  /** Why it is not the whole body (over WARDEN_MCP_MAX_BODY, Envoy's partial body); null when it is. */
+  cut: string | null;
+}
+
 /** The original client request, as the proxy described it. */
 export interface RequestDescription {
   method: string;
@@ -29,6 +39,8 @@ export interface RequestDescription {
   clientIp: Address;
   peer: Address;
   headers: HeaderView;
+  /** The body the proxy forwarded, when warden read it; absent or null: none. */
+  body?: RequestBody | null;
   /** The proxy dialect that described it (absent for offline evaluation). */
   dialect?: 'traefik' | 'caddy' | 'nginx' | 'envoy';
 }
