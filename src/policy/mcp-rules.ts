@@ -144,7 +144,8 @@ type CallOutcome = {
 
 function judgeCall(j: McpJudgement, call: McpCall): CallOutcome {
   const sub = j.rules.find((s) => matches(s, call));
-  if (!sub || sub.effect === 'allow') return { rule: sub ? sub.index : null, refusal: null };
+  if (!sub) return { rule: null, refusal: null };
+  if (sub.effect === 'allow' && sub.scopes === null) return { rule: sub.index, refusal: null };
   const rule = sub.index;
   if (sub.effect === 'deny')
     return {
@@ -195,11 +196,11 @@ function refusedBody(reason: McpRefusalReason, detail: string): McpVerdict {
  */
 export function judgeMcp(j: McpJudgement): McpVerdict | null {
   const body = j.body;
+  if (body && body.cut !== null) return refusedBody('bad_mcp_request', body.cut);
   if (!body || body.bytes.length === 0)
     return j.method === 'POST'
       ? refusedBody('mcp_body_required', 'no body: the proxy did not forward it')
       : null;
-  if (body.cut !== null) return refusedBody('bad_mcp_request', body.cut);
   const read = readOnce(body);
   if (!read.ok) return refusedBody('bad_mcp_request', read.detail);
   const outcomes = read.calls.map((c) => judgeCall(j, c));
