@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { loadConfig, policyLabel, type Config } from './config/load.js';
 import { metadataUrl } from './http/resource-metadata.js';
 import { compilePolicy } from './policy/compile.js';
-import { lintPolicy } from './policy/lint.js';
+import { lintPolicy, proxyWarnings } from './policy/lint.js';
 import { schemaFiles } from './config/json-schema.js';
 import { ListenError, start } from './main.js';
 import { configFailure, type Out } from './tooling/cli-io.js';
@@ -135,7 +135,10 @@ async function check(args: string[], io: Out, clock: Clock): Promise<number> {
     return configFailure(e, io);
   }
   const lines = summaryLines(config, clock.now());
-  const warnings = lintPolicy(config.policy, config.keys);
+  const warnings = [
+    ...lintPolicy(config.policy, config.keys),
+    ...proxyWarnings(config.policy, config.env.WARDEN_PROXY),
+  ];
   if (warnings.length > 0)
     lines.push(
       `warnings (${warnings.length}):`,

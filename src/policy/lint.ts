@@ -6,7 +6,12 @@ import { compileGrants, grants } from './permissions.js';
 
 /** What a warning is about. */
 export type LintCode =
-  'shadowed' | 'public_overlap' | 'unused_role' | 'ungranted_permission' | 'authenticated_without_rules';
+  | 'shadowed'
+  | 'public_overlap'
+  | 'unused_role'
+  | 'ungranted_permission'
+  | 'authenticated_without_rules'
+  | 'mcp_needs_body';
 
 /** One lint warning; `path` is where in the policy file it points, e.g. `rules[3]`. */
 export interface LintWarning {
@@ -75,13 +80,23 @@ function covers(a: MatchShape, b: MatchShape): boolean {
   return hostCovers(a.host, b.host) && methodsCover(a.methods, b.methods) && pathCovers(a.path, b.path);
 }
 
-/** The permissions a rule requires, and the list's path in the rule (`require`, `require.all`, `require.any`). */
-function requiredOf(rule: PolicyRule): { list: string; permissions: readonly string[] } {
-  if (rule.require === undefined) return { list: 'require', permissions: [] };
-  if (Array.isArray(rule.require)) return { list: 'require', permissions: rule.require };
-  return 'all' in rule.require
-    ? { list: 'require.all', permissions: rule.require.all }
-    : { list: 'require.any', permissions: rule.require.any };
+/** The permissions a `require` asks for, and the list's path in it (`require`, `require.all`, `require.any`). */
+function requiredOf(require: PolicyRule['require']): { list: string; permissions: readonly string[] } {
+  if (require === undefined) return { list: 'require', permissions: [] };
+  if (Array.isArray(require)) return { list: 'require', permissions: require };
+  return 'all' in require
+    ? { list: 'require.all', permissions: require.all }
+    : { list: 'require.any', permissions: require.any };
+}
+
+/** Every `require` of a rule, its `mcp` sub-rules' included, with its path under the rule. */
+function requirementsOf(rule: PolicyRule): { list: string; permissions: readonly string[] }[] {
+  const own = requiredOf(rule.require);
+  const subs = (rule.mcp ?? []).map((sub, j) => {
+    const r = requiredOf(sub.require);
+    return { list: `mcp[${j}].${r.list}`, permissions: r.permissions };
+  });
+  return [own, ...subs];
 }
 
 /** A rule with what lint compares: its index, match shape and whether it is public. */
@@ -139,7 +154,9 @@ export function lintPolicy(policy: PolicyFile, keys?: KeysFile): LintWarning[] {
   });
 
   const compiled = new Map(Object.entries(policy.roles).map(([name, perms]) => [name, compileGrants(perms)]));
-  const required = new Set(policy.rules.flatMap((rule) => requiredOf(rule).permissions));
+  const required = new Set(
+    policy.rules.flatMap((rule) => requirementsOf(rule).flatMap((r) => r.permissions)),
+  );
   for (const [name, g] of compiled) {
     if ([...required].some((p) => grants(g, p))) continue;
     const holders = (keys?.keys ?? []).filter((k) => k.roles.includes(name)).map((k) => k.id);
@@ -152,15 +169,15 @@ export function lintPolicy(policy: PolicyFile, keys?: KeysFile): LintWarning[] {
   }
 
   policy.rules.forEach((rule, i) => {
-    const { list, permissions } = requiredOf(rule);
-    permissions.forEach((p, k) => {
-      if ([...compiled.values()].some((g) => grants(g, p))) return;
-      out.push({
-        code: 'ungranted_permission',
-        path: `rules[${i}].${list}[${k}]`,
-        message: `permission "${p}" is granted by no role`,
+    for (const { list, permissions } of requirementsOf(rule))
+      permissions.forEach((p, k) => {
+        if ([...compiled.values()].some((g) => grants(g, p))) return;
+        out.push({
+          code: 'ungranted_permission',
+          path: `rules[${i}].${list}[${k}]`,
+          message: `permission "${p}" is granted by no role`,
+        });
       });
-    });
   });
 
   if (policy.default === 'authenticated' && policy.rules.length === 0) {
@@ -172,4 +189,24 @@ export function lintPolicy(policy: PolicyFile, keys?: KeysFile): LintWarning[] {
     });
   }
   return out;
+}
+
+/**
+ * Sub-rules judge the body, which only Traefik (`forwardBody: true`) and Envoy (`with_request_body`)
+ * forward to an auth service: with nginx or Caddy answered on bare /verify, every MCP POST on such a
+ * rule would be refused `mcp_body_required`.
+ */
+export function proxyWarnings(policy: PolicyFile, proxy: string): LintWarning[] {
+  if (proxy !== 'nginx' && proxy !== 'caddy') return [];
+  return policy.rules.flatMap((rule, i) =>
+    rule.mcp === undefined
+      ? []
+      : [
+          {
+            code: 'mcp_needs_body' as const,
+            path: `rules[${i}].mcp`,
+            message: `per-tool sub-rules need the request body, which ${proxy} does not forward to warden (WARDEN_PROXY=${proxy}): its MCP POSTs get 403 mcp_body_required. Put Traefik (forwardBody) or Envoy (with_request_body) in front of this MCP server, or split its tools across servers (docs/mcp.md)`,
+          },
+        ],
+  );
 }
