@@ -144,6 +144,16 @@ export async function startProvider(
         : undefined;
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // oidc-provider's defaults, spelled out so that it prints no notice asking to choose them.
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 60 * 60,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 10 * 60,
+      IdToken: 60 * 60,
+      Interaction: 60 * 60,
+      RefreshToken: 14 * 24 * 60 * 60,
+      Session: 14 * 24 * 60 * 60,
+      Grant: 14 * 24 * 60 * 60,
+    },
     // The test IdP posts back-channel logout tokens to warden on loopback, which oidc-provider's
     // SSRF guard (its own dispatcher) would refuse: use a plain fetch.
     fetch: ((url: string | URL, options: RequestInit & { dispatcher?: unknown }) => {
