@@ -153,7 +153,7 @@ describeNeeding(
      * An access token from the same authorization server, asked for with the SDK's OAuth functions
      * by a client of its own (registered dynamically), for `resourceUrl` and `scope`.
      */
-    async function tokenFor(resourceUrl: string, scope: string): Promise<string> {
+    async function signInFor(resourceUrl: string, scope: string) {
       const metadata = await discoverAuthorizationServerMetadata(idp.issuer);
       const clientInformation = await registerClient(idp.issuer, {
         metadata,
@@ -175,8 +175,10 @@ describeNeeding(
         redirectUri: REDIRECT,
         resource: resourceUrl,
       });
-      return tokens.access_token;
+      return { clientInformation, tokens };
     }
+    const tokenFor = async (resourceUrl: string, scope: string) =>
+      (await signInFor(resourceUrl, scope)).tokens.access_token;
     /** A tools/call through nginx, as the SDK client sends it. */
     const callTool = (token: string) =>
       fetch(resource, {
@@ -235,6 +237,36 @@ describeNeeding(
         error: 'insufficient_scope',
       });
       expect(app.seen.length).toBe(seen);
+    });
+
+    it('the SDK client steps up from the 403: it signs in again for the scope and calls the tool', async () => {
+      // A client that holds a token without the scope (and no refresh token).
+      const { clientInformation, tokens } = await signInFor(resource, 'mcp:read');
+      const oauth = new MemoryOAuthClient(REDIRECT, async (url) =>
+        signInWithoutBrowser(url.href, REDIRECT, ADA),
+      );
+      oauth.saveClientInformation(clientInformation);
+      oauth.saveTokens({ access_token: tokens.access_token, token_type: tokens.token_type });
+      const transport = new StreamableHTTPClientTransport(new URL(resource), { authProvider: oauth });
+      await expect(new Client({ name: 'e2e', version: '1.0.0' }).connect(transport)).rejects.toThrow(
+        UnauthorizedError,
+      );
+      // Sent to sign in for the scope the 403 named, nginx having passed its challenge on.
+      expect(Object.fromEntries(oauth.authorizationUrls[0]!.searchParams)).toMatchObject({
+        client_id: clientInformation.client_id,
+        resource,
+        scope: 'mcp:tools',
+      });
+      await transport.finishAuth(oauth.code!);
+      expect(decodeJwt(oauth.tokens()!.access_token)).toMatchObject({ aud: resource, scope: 'mcp:tools' });
+      const client = new Client({ name: 'e2e', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(resource), { authProvider: oauth }));
+      try {
+        const result = await client.callTool({ name: 'remember', arguments: { note: 'eggs' } });
+        expect(result.content).toEqual([{ type: 'text', text: 'remembered "eggs" for ada' }]);
+      } finally {
+        await client.close();
+      }
     });
   },
 );
