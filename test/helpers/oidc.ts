@@ -1,5 +1,6 @@
 // A real OpenID provider (the `oidc-provider` package) on 127.0.0.1: RFC 9068 JWT access tokens for
-// machine clients, and browser sign-in (authorization code + PKCE) with a login page for people.
+// machine clients, browser sign-in (authorization code + PKCE) with a login page for people, and
+// optionally an MCP authorization server: dynamic client registration, consent, RFC 8707 resources.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
@@ -27,10 +28,24 @@ export interface WebClient {
 /** How the next ID tokens are spoiled (re-signed with the provider's own key), to test a relying party's checks. */
 export type IdTokenTamper = { aud?: string; iss?: string; nonce?: string; expiredBy?: number } | null;
 
+/** A protected resource (an MCP server): signed-in people get JWT access tokens for it, `aud` its url. */
+export interface ProtectedResource {
+  /** The resource indicator (RFC 8707), and the tokens' `aud`. */
+  url: string;
+  /** The scopes a token for it may carry. */
+  scopes: string[];
+}
+
 /** Browser sign-in settings of a test provider. */
 export interface SignInOptions {
   users: TestUser[];
   webClients: WebClient[];
+  /**
+   * Resources people may ask tokens for with `resource=` (their access tokens are JWTs carrying the
+   * user's `groups`). When there are any, clients may register dynamically (RFC 7591); such clients
+   * are third parties: the user consents on the provider's page to the scopes they ask for.
+   */
+  resources?: ProtectedResource[];
 }
 
 /** A machine client: its access tokens carry `groups` and are signed with `alg`. */
@@ -84,6 +99,8 @@ export async function startProvider(
   });
   const issuer = `http://127.0.0.1:${(server!.address() as AddressInfo).port}`;
   const users = new Map(signIn.users.map((u) => [u.id, u]));
+  const resources = new Map((signIn.resources ?? []).map((r) => [r.url, r]));
+  const firstParty = new Set(signIn.webClients.map((c) => c.id));
   const provider = new Provider(issuer, {
     jwks: { keys },
     clients: [
@@ -107,7 +124,15 @@ export async function startProvider(
           : {}),
       })),
     ] as never,
-    scopes: ['api:read', 'openid', 'email', 'profile', 'groups', 'offline_access'],
+    scopes: [
+      'api:read',
+      'openid',
+      'email',
+      'profile',
+      'groups',
+      'offline_access',
+      ...new Set([...resources.values()].flatMap((r) => r.scopes)),
+    ],
     claims: { openid: ['sub'], email: ['email'], profile: ['name'], groups: ['groups'] },
     // The ID token carries the scopes' claims (groups), as Keycloak, Okta and Entra ID can be set to do.
     conformIdTokenClaims: false,
@@ -119,6 +144,16 @@ export async function startProvider(
         : undefined;
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // oidc-provider's defaults, spelled out so that it prints no notice asking to choose them.
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 60 * 60,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 10 * 60,
+      IdToken: 60 * 60,
+      Interaction: 60 * 60,
+      RefreshToken: 14 * 24 * 60 * 60,
+      Session: 14 * 24 * 60 * 60,
+      Grant: 14 * 24 * 60 * 60,
+    },
     // The test IdP posts back-channel logout tokens to warden on loopback, which oidc-provider's
     // SSRF guard (its own dispatcher) would refuse: use a plain fetch.
     fetch: ((url: string | URL, options: RequestInit & { dispatcher?: unknown }) => {
@@ -128,9 +163,15 @@ export async function startProvider(
     // Web clients get a refresh token with every sign-in (as Keycloak and Entra ID do by default).
     issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     // First-party clients: consent is implied (no consent screen), as an IdP admin would configure for warden.
+    // Clients that registered themselves get the grant the user consented to, if any.
     loadExistingGrant: async (ctx) => {
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId || !ctx.oidc.client) return undefined;
+      if (!firstParty.has(ctx.oidc.client.clientId)) {
+        const grantId =
+          ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session?.grantIdFor(ctx.oidc.client.clientId);
+        return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+      }
       const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId });
       grant.addOIDCScope('openid email profile groups offline_access');
       await grant.save();
@@ -140,12 +181,22 @@ export async function startProvider(
       devInteractions: { enabled: false },
       backchannelLogout: { enabled: true },
       clientCredentials: { enabled: true },
+      registration: { enabled: resources.size > 0 },
       resourceIndicators: {
         enabled: true,
         // Web clients (browser sign-in) get opaque access tokens; machine clients JWTs for the API.
         defaultResource: (_ctx, client) => (byId.has(client.clientId) ? audience : undefined),
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, resource, client) => {
+          const r = resources.get(resource);
+          if (r)
+            return {
+              scope: r.scopes.join(' '),
+              audience: r.url,
+              accessTokenTTL: 300,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: 'ES256' } },
+            };
           if (resource !== audience) throw new Error(`unknown resource ${resource}`);
           return {
             scope: 'api:read',
@@ -157,7 +208,14 @@ export async function startProvider(
         },
       },
     },
-    extraTokenClaims: (_ctx, token) => ({ groups: byId.get(String(token.clientId))?.groups ?? [] }),
+    // A machine client's groups; a person's in tokens for a resource.
+    extraTokenClaims: (_ctx, token) => {
+      const person =
+        'accountId' in token && resources.has(String(token.resourceServer?.audience))
+          ? users.get(token.accountId)
+          : undefined;
+      return { groups: byId.get(String(token.clientId))?.groups ?? person?.groups ?? [] };
+    },
   });
   let tamper: IdTokenTamper = null;
   let lastIdToken: Record<string, unknown> | null = null;
@@ -267,7 +325,10 @@ function readBody(req: IncomingMessage): Promise<URLSearchParams> {
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** The provider's own login page: GET shows the form, POST checks the password and finishes the interaction. */
+/**
+ * The provider's own pages: the login page (GET shows the form, POST checks the password and finishes
+ * the interaction) and, for a client that registered itself, the consent page.
+ */
 async function interaction(
   provider: Provider,
   users: Map<string, TestUser>,
@@ -275,6 +336,10 @@ async function interaction(
   res: import('node:http').ServerResponse,
 ): Promise<void> {
   const details = await provider.interactionDetails(req, res);
+  if (details.prompt.name === 'consent') {
+    await consent(provider, details, req, res);
+    return;
+  }
   if (req.method === 'POST') {
     const form = await readBody(req);
     const user = users.get(form.get('username') ?? '');
@@ -295,6 +360,45 @@ async function interaction(
   res.end(idpPage(details.uid));
 }
 
+type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/** The consent page: GET shows what the client asks for, POST grants it (the scopes of each resource too). */
+async function consent(
+  provider: Provider,
+  details: Interaction,
+  req: IncomingMessage,
+  res: import('node:http').ServerResponse,
+): Promise<void> {
+  const asked = details.prompt.details as {
+    missingOIDCScope?: string[];
+    missingOIDCClaims?: string[];
+    missingResourceScopes?: Record<string, string[]>;
+  };
+  if (req.method !== 'POST' || (await readBody(req)).get('consent') !== 'yes') {
+    const what = Object.entries(asked.missingResourceScopes ?? {}).map(([r, s]) => `${r}: ${s.join(' ')}`);
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(`<!doctype html><html><head><title>Example IdP consent</title></head><body><h1>Allow ${esc(String(details.params.client_id))}?</h1><p>${esc(what.join(', '))}</p>
+<form method="post" action="/interaction/${esc(details.uid)}"><input type="hidden" name="consent" value="yes"><button type="submit">Allow</button></form></body></html>`);
+    return;
+  }
+  const grant = details.grantId
+    ? (await provider.Grant.find(details.grantId))!
+    : new provider.Grant({
+        accountId: details.session!.accountId,
+        clientId: String(details.params.client_id),
+      });
+  if (asked.missingOIDCScope) grant.addOIDCScope(asked.missingOIDCScope.join(' '));
+  if (asked.missingOIDCClaims) grant.addOIDCClaims(asked.missingOIDCClaims);
+  for (const [resource, scopes] of Object.entries(asked.missingResourceScopes ?? {}))
+    grant.addResourceScope(resource, scopes.join(' '));
+  await provider.interactionFinished(
+    req,
+    res,
+    { consent: { grantId: await grant.save() } },
+    { mergeWithLastSubmission: true },
+  );
+}
+
 function idpPage(uid: string, error?: string): string {
   return `<!doctype html><html><head><title>Example IdP sign-in</title></head><body><h1>Example IdP</h1>${error ? `<p id="idp-error">${esc(error)}</p>` : ''}
 <form method="post" action="/interaction/${esc(uid)}"><label for="u">Username</label><input id="u" name="username"><label for="p">Password</label><input id="p" type="password" name="password"><button type="submit">Sign in to Example IdP</button></form></body></html>`;
@@ -302,7 +406,8 @@ function idpPage(uid: string, error?: string): string {
 
 /**
  * Sign a person in at the provider without a browser: follow the authorization URL through the login
- * form (with the provider's cookies, kept in `jar`) until it redirects to `redirectUri`; returns that callback URL.
+ * form and, when asked, the consent page (with the provider's cookies, kept in `jar`) until it
+ * redirects to `redirectUri`; returns that callback URL.
  */
 export async function signInWithoutBrowser(
   authorizationUrl: string,
@@ -336,13 +441,17 @@ export async function signInWithoutBrowser(
     }
     const html = await res.text();
     const action = /action="([^"]+)"/.exec(html);
-    if (!action || !html.includes('name="password"'))
-      throw new Error(`unexpected page at ${url}: ${res.status} ${html.slice(0, 200)}`);
+    const form: Record<string, string> | null = html.includes('name="password"')
+      ? { username: user.id, password: user.password }
+      : html.includes('name="consent"')
+        ? { consent: 'yes' }
+        : null;
+    if (!action || !form) throw new Error(`unexpected page at ${url}: ${res.status} ${html.slice(0, 200)}`);
     url = new URL(action[1]!, url).toString();
     init = {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username: user.id, password: user.password }).toString(),
+      body: new URLSearchParams(form).toString(),
     };
   }
   throw new Error('too many redirects signing in');

@@ -13,14 +13,18 @@ export const NGINX_BIN = findBinary('nginx', ['/usr/sbin/nginx']);
 /**
  * Start nginx: the recipe files go to <tmp>/warden/ exactly as a user installs them in /etc/nginx/warden/,
  * with warden at `wardenPort`, the app at `upstreamPort` and `listen 80` moved to a free loopback port.
+ * `serverName` replaces the site's `app.example.com` (e.g. `127.0.0.1`, for clients that are given a
+ * loopback URL); `port` is the port to listen on when the test had to know it beforehand.
  */
 export function startNginx(opts: {
   wardenPort: number;
   upstreamPort: number;
   decisionCache?: boolean;
   protect?: string;
+  serverName?: string;
+  port?: number;
 }): Promise<Proxy> {
-  return onFreePort((port) =>
+  const launch = (port: number) =>
     launchNginx({
       kind: 'nginx',
       port,
@@ -28,9 +32,13 @@ export function startNginx(opts: {
       prepare(dir) {
         mkdirSync(join(dir, 'warden'));
         const listen = { from: /listen 80\b/, to: `listen 127.0.0.1:${port}` };
+        const site = opts.serverName
+          ? [{ from: 'server_name app.example.com;', to: `server_name ${opts.serverName};` }]
+          : [];
         renderRecipe('nginx/warden.conf', join(dir, 'warden/warden.conf'), [
           listen,
           { from: 'server 127.0.0.1:3000;', to: `server 127.0.0.1:${opts.upstreamPort};` },
+          ...site,
         ]);
         renderRecipe('nginx/warden-upstream.conf', join(dir, 'warden/warden-upstream.conf'), [
           { from: 'server 127.0.0.1:8080', to: `server 127.0.0.1:${opts.wardenPort}` },
@@ -45,6 +53,7 @@ export function startNginx(opts: {
           renderRecipe('nginx/warden.conf', join(dir, 'warden/warden.conf'), [
             listen,
             { from: 'server 127.0.0.1:3000;', to: `server 127.0.0.1:${opts.upstreamPort};` },
+            ...site,
             {
               from: 'include warden/warden-upstream.conf;',
               to: 'include warden/warden-upstream.conf;\ninclude warden/warden-cache-zone.conf;',
@@ -55,8 +64,8 @@ export function startNginx(opts: {
         if (opts.protect !== undefined) writeFileSync(join(dir, 'warden/warden-protect.conf'), opts.protect);
         else renderRecipe('nginx/warden-protect.conf', join(dir, 'warden/warden-protect.conf'), []);
       },
-    }),
-  );
+    });
+  return opts.port === undefined ? onFreePort(launch) : launch(opts.port);
 }
 
 /**
