@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import { FROM_WARDEN_HEADERS } from '../e2e/harness/fixture.js';
 import { INGRESS_NGINX_ANNOTATIONS } from '../e2e/harness/ingress-nginx.js';
 import { DEPLOY_DIR } from '../e2e/harness/render.js';
-import { find, renderRecipes, wardenUrl, type Manifest } from './manifests.js';
+import { find, renderRecipes, validateManifest, wardenUrl, type Manifest } from './manifests.js';
 import {
   cacheKeyProblems,
   elementPrefixMatches,
@@ -153,15 +153,23 @@ describe('deploy/kubernetes: Traefik', () => {
   const list = rendered.traefik;
   it('has the same middlewares as the file-provider recipe in deploy/traefik, in the same order', () => {
     const dyn = parse(readFileSync(join(DEPLOY_DIR, 'traefik/dynamic.yaml'), 'utf8')).http;
-    for (const name of ['warden-strip', 'warden', 'warden-drop-key']) {
+    for (const name of ['warden-strip', 'warden', 'warden-mcp', 'warden-drop-key']) {
       const mw = find(list, 'Middleware', name);
       const expected = structuredClone(dyn.middlewares[name]);
-      if (name === 'warden') expected.forwardAuth.address = wardenUrl(rendered.base, '/verify/traefik');
+      if (expected.forwardAuth) expected.forwardAuth.address = wardenUrl(rendered.base, '/verify/traefik');
       expect(mw.spec, name).toEqual(expected);
     }
-    const route = find(list, 'IngressRoute', 'demo-app').spec.routes[0];
+    const [route, mcp] = find(list, 'IngressRoute', 'demo-app').spec.routes;
     expect(route.middlewares.map((m: { name: string }) => m.name)).toEqual(dyn.routers.app.middlewares);
     expect(route.services[0].name).toBe('demo-app');
+    // The MCP route, with the body-forwarding middleware, as the file recipe's router mcp.
+    expect(mcp.match).toBe(dyn.routers.mcp.rule);
+    expect(mcp.middlewares.map((m: { name: string }) => m.name)).toEqual(dyn.routers.mcp.middlewares);
+    expect(mcp.middlewares.map((m: { name: string }) => m.name)).toContain('warden-mcp');
+    expect(find(list, 'Middleware', 'warden-mcp').spec.forwardAuth).toMatchObject({
+      forwardBody: true,
+      maxBodySize: 1024 * 1024,
+    });
   });
 
   it('routes the protected resource metadata to warden as deploy/traefik does, with no warden middleware', () => {
@@ -207,6 +215,43 @@ describe('deploy/kubernetes: Gateway API with Envoy Gateway', () => {
     const env = find(rendered.base, 'Deployment', 'warden').spec.template.spec.containers[0].env;
     expect(env.find((e: IEnvVar) => e.name === 'WARDEN_PROXY')?.value ?? 'traefik').not.toBe('envoy');
     expect(route.spec.parentRefs[0].name).toBe(find(list, 'Gateway', 'demo').metadata.name);
+  });
+
+  it('the MCP route has a SecurityPolicy of its own, as demo-app-warden but with the body (bodyToExtAuth)', () => {
+    const app = find(list, 'HTTPRoute', 'demo-app');
+    const mcp = find(list, 'HTTPRoute', 'demo-mcp');
+    expect(mcp.spec.parentRefs).toEqual(app.spec.parentRefs);
+    expect(mcp.spec.hostnames).toEqual(app.spec.hostnames);
+    expect(mcp.spec.rules[0].matches).toEqual([{ path: { type: 'PathPrefix', value: '/mcp' } }]);
+    const main = find(list, 'SecurityPolicy', 'demo-app-warden').spec;
+    const sp = find(list, 'SecurityPolicy', 'demo-mcp-warden').spec;
+    expect(sp.targetRefs).toEqual([
+      { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: mcp.metadata.name },
+    ]);
+    // Envoy Gateway turns it into ext_authz with_request_body.max_request_bytes: WARDEN_MCP_MAX_BODY's default.
+    expect(sp.extAuth.bodyToExtAuth).toEqual({ maxRequestBytes: 1024 * 1024 });
+    expect(main.extAuth.bodyToExtAuth).toBeUndefined();
+    const { bodyToExtAuth, headersToExtAuth, ...rest } = sp.extAuth;
+    expect(bodyToExtAuth).toBeDefined();
+    const { headersToExtAuth: mainHeaders, ...mainRest } = main.extAuth;
+    expect(rest).toEqual(mainRest);
+    expect(headersToExtAuth).toEqual([...mainHeaders, 'Content-Type']);
+    // The body is forwarded on the MCP route alone.
+    for (const p of list.filter((m) => m.kind === 'SecurityPolicy' && m.spec.extAuth.bodyToExtAuth))
+      expect(p.spec.targetRefs.map((t: { name: string }) => t.name)).toEqual(['demo-mcp']);
+  });
+
+  it('bodyToExtAuth is checked as the CRD does: a misspelt field or a size out of range is refused', () => {
+    const sp = structuredClone(find(list, 'SecurityPolicy', 'demo-mcp-warden'));
+    sp.spec.extAuth.bodyToExtAuth = { maxRequestBytes: 0 };
+    expect(validateManifest(sp).join()).toMatch(/maxRequestBytes/);
+    sp.spec.extAuth.bodyToExtAuth = { maxRequestBytes: 2 ** 32 };
+    expect(validateManifest(sp).join()).toMatch(/maxRequestBytes/);
+    sp.spec.extAuth.bodyToExtAuth = { maxRequestBytes: 1024, allowPartialMessage: true };
+    expect(validateManifest(sp).join()).toMatch(/allowPartialMessage|Unrecognized/);
+    delete sp.spec.extAuth.bodyToExtAuth;
+    sp.spec.extAuth.withRequestBody = { maxRequestBytes: 1024 };
+    expect(validateManifest(sp).join()).toMatch(/withRequestBody|Unrecognized/);
   });
 
   it('an HTTPRoute of its own sends the protected resource metadata to warden, outside the SecurityPolicy', () => {
