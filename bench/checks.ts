@@ -2,7 +2,7 @@
 // holds the limits); after, warden + Redis answered from Redis throughout and the decision cache answered.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { frontPort, isWarden, type Config, type Ports, type Target } from './configs.js';
+import { frontPort, isWarden, type Config, type Credential, type Ports, type Target } from './configs.js';
 import { fail, run } from './proc.js';
 import { metricSum, redisCli } from './servers.js';
 import type { WrkResult } from './wrk.js';
@@ -32,6 +32,42 @@ async function preflightWarden(
   );
 }
 
+/** What the pre-flight of the MCP configuration expects refused: a token for another audience, one without scopes. */
+export interface ResourceProbe {
+  url: string;
+  wrongAudience: Record<string, string>;
+  unscoped: Record<string, string>;
+}
+
+/** Through nginx, the resource rule really binds tokens: the challenges, and the refusals of unbound or unscoped tokens. */
+async function preflightResource(label: string, port: number, path: string, r: ResourceProbe) {
+  const base = `http://127.0.0.1:${port}`;
+  const ask = async (headers: Record<string, string>) => {
+    const res = await fetch(`${base}${path}`, { headers });
+    await res.arrayBuffer();
+    return { status: res.status, challenge: res.headers.get('www-authenticate') ?? '' };
+  };
+  const metadata = `${new URL(r.url).origin}/.well-known/oauth-protected-resource${new URL(r.url).pathname}`;
+  const none = await ask({});
+  if (none.status !== 401 || !none.challenge.includes(`resource_metadata="${metadata}"`))
+    fail(
+      `${label} pre-flight: without a token expected 401 naming ${metadata}, got ${none.status} "${none.challenge}"`,
+    );
+  const wrong = await ask(r.wrongAudience);
+  if (wrong.status !== 401 || !wrong.challenge.includes('error="invalid_token"'))
+    fail(
+      `${label} pre-flight: the warden JWT token (aud bench) expected 401 invalid_token, got ${wrong.status} "${wrong.challenge}"`,
+    );
+  const unscoped = await ask(r.unscoped);
+  if (unscoped.status !== 403 || !unscoped.challenge.includes('error="insufficient_scope"'))
+    fail(
+      `${label} pre-flight: a bound token without scopes expected 403 insufficient_scope, got ${unscoped.status} "${unscoped.challenge}"`,
+    );
+  process.stdout.write(
+    `pre-flight ok: ${label} via nginx → 401 with resource_metadata without a token, 401 invalid_token for another audience, 403 insufficient_scope without the scope\n`,
+  );
+}
+
 /** The pre-flight's consume left a rate-limit counter in Redis: the limits really live there. */
 function checkRedisCounters(redisCliBin: string, redisPort: number): void {
   const counters = redisCli(redisCliBin, redisPort, '--scan', '--pattern', 'warden:rl:*')
@@ -50,7 +86,9 @@ export interface PreflightSettings {
   targets: readonly Target[];
   configs: readonly Config[];
   /** The request headers of each credential kind. */
-  headers: { apiKey: Record<string, string>; bearer: Record<string, string> };
+  headers: Record<Credential, Record<string, string>>;
+  /** The MCP configuration's refusals, when it is measured. */
+  resource: ResourceProbe | null;
   redisCli: string;
 }
 
@@ -59,6 +97,10 @@ export async function preflight(s: PreflightSettings): Promise<void> {
   for (const t of s.targets.filter(isWarden)) {
     await preflightWarden(t.answer.name, s.ports.front[t.id], s.path, s.headers[t.answer.credential]);
     if (t.answer.redis) checkRedisCounters(s.redisCli, s.ports.redis);
+    if (t.answer.policy === 'mcp') {
+      if (!s.resource) fail(`${t.answer.name} pre-flight: no resource to probe`);
+      await preflightResource(t.answer.name, s.ports.front[t.id], s.path, s.resource);
+    }
   }
   for (const c of s.configs) {
     const r = await fetch(`http://127.0.0.1:${frontPort(s.ports, c.front)}${s.path}`, {

@@ -2,7 +2,8 @@
 // and one named port for each.
 import { freePorts } from './proc.js';
 
-export type Credential = 'apiKey' | 'bearer';
+/** `mcpBearer`: a bearer token bound to the MCP configuration's resource (`aud` its url, with its scopes). */
+export type Credential = 'apiKey' | 'bearer' | 'mcpBearer';
 
 export const TARGET_IDS = [
   'static',
@@ -13,6 +14,7 @@ export const TARGET_IDS = [
   'wardenredis',
   'wardenjwt',
   'wardenjwtbaseline',
+  'wardenmcp',
   'wardencache',
 ] as const;
 /** A front server with auth_request (the deploy/nginx recipe), and the auth service behind it. */
@@ -26,8 +28,11 @@ export interface WardenSpec {
   /** Its name in messages and pre-flight lines. */
   name: string;
   build: 'current' | 'baseline';
-  /** `cached`: the matching rule has `cache: { allow: 5s }` instead of the rate limit. */
-  policy: 'plain' | 'cached';
+  /**
+   * `cached`: the matching rule has `cache: { allow: 5s }` instead of the rate limit. `mcp`: the
+   * policy declares a protected resource and the matching rule binds tokens to it (fixtures.ts).
+   */
+  policy: 'plain' | 'cached' | 'mcp';
   /** Limits in the redis-server started here (REDIS_URL). */
   redis: boolean;
   /** WARDEN_JWT_ISSUERS names the local ES256 issuer. */
@@ -180,6 +185,17 @@ const ROWS: readonly Row[] = [
       answer: warden('warden JWT (baseline)', { build: 'baseline', jwtIssuer: true, credential: 'bearer' }),
     },
     (f) => f.jwt && f.baseline,
+  ),
+  authRow(
+    'wardenmcp',
+    'warden MCP (resource-bound JWT)',
+    {
+      upstream: 'warden_mcp',
+      comment:
+        '(g) auth_request to warden with a protected resource: the matching rule binds the bearer token to it (aud, scopes): the recipe',
+      answer: warden('warden MCP', { policy: 'mcp', jwtIssuer: true, credential: 'mcpBearer' }),
+    },
+    (f) => f.jwt,
   ),
   authRow(
     'wardencache',

@@ -49,11 +49,21 @@ const mintToken = (key: SigningKey, issuer: string, claims: Record<string, unkno
     .setExpirationTime('3h')
     .sign(key.privateKey);
 
+/** The local issuer of the JWT configurations. */
+export interface BenchIssuer {
+  issuer: string;
+  /** The benchmark client's token (sub "bench", aud "bench", groups [developer]). */
+  token: string;
+  /** Another token of the same client, with `claims` replacing or adding to those. */
+  mint(claims: Record<string, unknown>): Promise<string>;
+}
+
 /** An ES256 issuer for the warden JWT configurations and one token for the benchmark client (sub "bench"). */
-export async function startBenchIssuer(): Promise<{ issuer: string; token: string }> {
+export async function startBenchIssuer(): Promise<BenchIssuer> {
   const key = await signingKey('ES256');
   const issuer = await startJwksServer([key.jwk]);
-  return { issuer, token: await mintToken(key, issuer, { sub: 'bench', jti: 'bench-token' }) };
+  const mint = (claims: Record<string, unknown>) => mintToken(key, issuer, { sub: 'bench', ...claims });
+  return { issuer, token: await mint({ jti: 'bench-token' }), mint };
 }
 
 /** The part of warden's JwtVerifier (dist/auth/jwt.js of the build measured) used here. */

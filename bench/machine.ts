@@ -84,7 +84,7 @@ export function conditionLines(c: Conditions): string {
     `- date: ${m.date}`,
     `- machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpuModel}`,
     `- node ${m.node}, nginx ${m.nginx}, wrk ${m.wrk}`,
-    `- wrk -t${c.threads} -c${c.connections} -d${c.duration}s, ${c.rounds} rounds interleaved, ${c.warmup}s warm-up each, GET ${c.path} with X-API-Key (warden JWT: Authorization: Bearer, one ES256 token); nginx 1 worker; warden audit to a file`,
+    `- wrk -t${c.threads} -c${c.connections} -d${c.duration}s, ${c.rounds} rounds interleaved, ${c.warmup}s warm-up each, GET ${c.path} with X-API-Key (warden JWT: Authorization: Bearer, one ES256 token; warden MCP: one ES256 token with aud the resource url and its scopes); nginx 1 worker; warden audit to a file`,
     `- layout: ${c.pinned ? 'split: nginx and wrk pinned to CPU 0, the auth servers and Redis to CPU 1 (taskset)' : 'shared: no pinning, every process on any core'}`,
     `- auth subrequest: ${c.recipe}; warden at git ${c.git.rev}`,
     ...(b

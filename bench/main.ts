@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { checkCache, checkRedis, preflight, type CacheCheck, type RedisCheck } from './checks.js';
 import { allocatePorts, frontPort, isWarden, plan, type Config, type Plan, type Ports } from './configs.js';
-import { writeKeys, writePolicy } from './fixtures.js';
-import { firstVerificationCost, startBenchIssuer, type Alg } from './jwt.js';
+import { MCP_SCOPES, writeKeys, writePolicy } from './fixtures.js';
+import { firstVerificationCost, startBenchIssuer, type Alg, type BenchIssuer } from './jwt.js';
 import { buildGitState, conditionLines, gitState, machine, type GitState, type Machine } from './machine.js';
 import { measure, roundOrder, type Measurement } from './measure.js';
 import { startNginx } from './nginx.js';
@@ -22,13 +22,24 @@ import { recordInReadme, summaryBlock, writeResults } from './results.js';
 import { redisInfo, startNodeFloor, startRedis, startWarden } from './servers.js';
 import { writeWrkScript } from './wrk.js';
 
+/** What the MCP configuration's client holds: a token for the resource, and tokens the pre-flight expects refused. */
+interface McpClient {
+  resource: string;
+  /** `aud` the resource url, `scope` the resource's scopes. */
+  token: string;
+  /** The same without any scope claim: 403 insufficient_scope. */
+  unscoped: string;
+}
+
 /** A run set up: everything started and checked, ready to measure. */
 interface Setup {
   tmp: string;
   plan: Plan;
   ports: Ports;
   key: string;
-  jwt: { issuer: string; token: string } | null;
+  jwt: BenchIssuer | null;
+  /** The MCP configuration's resource url and the token bound to it, when it is measured. */
+  mcp: McpClient | null;
   recipe: string;
   withRedis: boolean;
   redisNote: string | null;
@@ -81,6 +92,10 @@ async function startServices(o: Options, tmp: string, p: Plan, ports: Ports, wit
   const key = writeKeys(keysFile);
   if (withRedis) await startRedis(tmp, { server: o.redisServer, cli: o.redisCli }, ports.redis);
   const jwt = o.jwt ? await startBenchIssuer() : null;
+  const mcp = p.targets.some((t) => t.id === 'wardenmcp') && jwt ? await mcpClient(jwt, ports) : null;
+  const mcpPolicyFile = mcp ? join(tmp, 'policy-mcp.yaml') : null;
+  if (mcp && jwt && mcpPolicyFile)
+    writePolicy(mcpPolicyFile, { resource: { url: mcp.resource, issuer: jwt.issuer } });
   const ctx = {
     tmp,
     wardenCli: o.wardenCli,
@@ -88,13 +103,27 @@ async function startServices(o: Options, tmp: string, p: Plan, ports: Ports, wit
     nodeArgs: o.wardenNodeArgs,
     policyFile,
     cachedPolicyFile,
+    mcpPolicyFile,
     keysFile,
     redisUrl: `redis://127.0.0.1:${ports.redis}`,
     jwtIssuer: jwt?.issuer ?? null,
   };
   for (const t of p.targets.filter(isWarden)) await startWarden(ctx, t.id, t.answer, ports.auth[t.id]);
   if (p.targets.some((t) => t.answer.kind === 'nodeFloor')) await startNodeFloor(ports.auth.nodefloor);
-  return { key, jwt };
+  return { key, jwt, mcp };
+}
+
+/**
+ * The MCP configuration's resource is the URL wrk loads it at (a loopback http url, as warden allows
+ * for local use) up to the path the rule protects; its tokens come from the same issuer as warden JWT's.
+ */
+async function mcpClient(jwt: BenchIssuer, ports: Ports): Promise<McpClient> {
+  const resource = `http://127.0.0.1:${ports.front.wardenmcp}/api`;
+  return {
+    resource,
+    token: await jwt.mint({ aud: resource, scope: MCP_SCOPES.join(' '), jti: 'bench-mcp-token' }),
+    unscoped: await jwt.mint({ aud: resource, jti: 'bench-mcp-unscoped' }),
+  };
 }
 
 async function setUp(o: Options): Promise<Setup> {
@@ -110,29 +139,41 @@ async function setUp(o: Options): Promise<Setup> {
   configureSession({ tmp, keepTmp: o.keepTmp, pin: o.layout === 'split' });
   const ports = await allocatePorts();
   if (redisNote) process.stdout.write(`warden + Redis: ${redisNote}\n`);
-  const { key, jwt } = await startServices(o, tmp, p, ports, withRedis);
+  const { key, jwt, mcp } = await startServices(o, tmp, p, ports, withRedis);
   const recipe = await startNginx({ root: o.root, tmp, nginx: o.nginx }, p.targets, ports);
-  const s: Setup = { tmp, plan: p, ports, key, jwt, recipe, withRedis, redisNote };
+  const s: Setup = { tmp, plan: p, ports, key, jwt, mcp, recipe, withRedis, redisNote };
   await preflight({
     path: o.path,
     ports,
     targets: p.targets,
     configs: p.configs,
-    headers: { apiKey: { 'X-API-Key': key }, bearer: bearerHeaders(s) },
+    headers: {
+      apiKey: { 'X-API-Key': key },
+      bearer: bearerHeaders(s.jwt?.token),
+      mcpBearer: bearerHeaders(s.mcp?.token),
+    },
+    resource: s.mcp
+      ? {
+          url: s.mcp.resource,
+          wrongAudience: bearerHeaders(s.jwt?.token),
+          unscoped: bearerHeaders(s.mcp.unscoped),
+        }
+      : null,
     redisCli: o.redisCli,
   });
   return s;
 }
 
-function bearerHeaders(s: Setup): Record<string, string> {
-  return s.jwt ? { Authorization: `Bearer ${s.jwt.token}` } : {};
+function bearerHeaders(token: string | undefined): Record<string, string> {
+  return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
 /** Every configuration gets the API key; the JWT ones, and nginx's static answer they are compared with, the bearer token. */
 function wrkHeader(s: Setup, c: Config): string {
   if (c.credential === 'apiKey') return `X-API-Key: ${s.key}`;
-  if (!s.jwt) throw new Error(`${c.label}: a bearer token without a JWT issuer`);
-  return `Authorization: Bearer ${s.jwt.token}`;
+  const token = c.credential === 'mcpBearer' ? s.mcp?.token : s.jwt?.token;
+  if (!token) throw new Error(`${c.label}: a bearer token without a JWT issuer`);
+  return `Authorization: Bearer ${token}`;
 }
 
 function measureAll(o: Options, s: Setup): Promise<Measurement> {

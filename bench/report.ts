@@ -53,6 +53,19 @@ const RATIOS: readonly RatioSpec[] = [
   },
   { label: 'warden JWT / nginx static auth (API key request)', num: 'wardenjwt', den: 'static', bold: false },
   {
+    label: 'warden MCP (resource-bound JWT) / warden JWT',
+    num: 'wardenmcp',
+    den: 'wardenjwt',
+    bold: true,
+    target: { text: 'target ≥ 0.90', met: (r) => r >= 0.9 },
+  },
+  {
+    label: 'warden MCP / nginx static auth, bearer request',
+    num: 'wardenmcp',
+    den: 'staticjwt',
+    bold: false,
+  },
+  {
     label: 'nginx static auth, bearer request / nginx static auth',
     num: 'staticjwt',
     den: 'static',

@@ -13,6 +13,8 @@ export interface WardenContext {
   nodeArgs: readonly string[];
   policyFile: string;
   cachedPolicyFile: string;
+  /** The MCP configuration's policy (a protected resource), or null when it is not measured. */
+  mcpPolicyFile: string | null;
   keysFile: string;
   redisUrl: string;
   jwtIssuer: string | null;
@@ -33,10 +35,12 @@ function wardenEnv(ctx: WardenContext, spec: WardenSpec, port: number): NodeJS.P
     Object.entries(process.env).filter(([name]) => !isRedisVar(name)),
   );
   if (spec.jwtIssuer && ctx.jwtIssuer === null) throw new Error(`${spec.name}: no JWT issuer started`);
+  if (spec.policy === 'mcp' && ctx.mcpPolicyFile === null) throw new Error(`${spec.name}: no MCP policy`);
+  const policies = { plain: ctx.policyFile, cached: ctx.cachedPolicyFile, mcp: ctx.mcpPolicyFile };
   return Object.assign(env, {
     HOST: '127.0.0.1',
     PORT: String(port),
-    WARDEN_POLICY: spec.policy === 'cached' ? ctx.cachedPolicyFile : ctx.policyFile,
+    WARDEN_POLICY: policies[spec.policy] ?? ctx.policyFile,
     WARDEN_API_KEYS: ctx.keysFile,
     WARDEN_PROXY: 'nginx',
     WARDEN_TRUSTED_PROXIES: '127.0.0.0/8,::1',

@@ -47,7 +47,12 @@ const extAuth = z
     headersToExtAuth: z.array(headerName).optional(),
     failOpen: z.boolean().optional(),
     recomputeRoute: z.boolean().optional(),
-    bodyToExtAuth: z.strictObject({ maxRequestBytes: z.number().int().min(1) }).optional(),
+    // MaxRequestBytes uint32, kubebuilder Minimum=1: Envoy's with_request_body.max_request_bytes.
+    bodyToExtAuth: z.strictObject({ maxRequestBytes: z.number().int().min(1).max(0xffffffff) }).optional(),
+    timeout: z
+      .string()
+      .regex(/^([0-9]{1,5}(h|m|s|ms)){1,4}$/)
+      .optional(),
   })
   .refine((e) => (e.http ? 1 : 0) + (e.grpc ? 1 : 0) === 1, 'exactly one of http or grpc');
 

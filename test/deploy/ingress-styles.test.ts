@@ -10,15 +10,72 @@ import { parse } from 'yaml';
 import { FROM_WARDEN_HEADERS } from '../e2e/harness/fixture.js';
 import { INGRESS_NGINX_ANNOTATIONS } from '../e2e/harness/ingress-nginx.js';
 import { DEPLOY_DIR } from '../e2e/harness/render.js';
-import { find, renderRecipes, wardenUrl, type Manifest } from './manifests.js';
-import { cacheKeyProblems } from './recipe-checks.js';
+import { find, renderRecipes, validateManifest, wardenUrl, type Manifest } from './manifests.js';
+import {
+  cacheKeyProblems,
+  elementPrefixMatches,
+  exposureProblems,
+  metadataRoutes,
+  PUBLIC_WARDEN_PREFIX,
+} from './recipe-checks.js';
 
 const IDENTITY = [...FROM_WARDEN_HEADERS];
 const rendered = renderRecipes();
 const APP_NS = 'demo';
+const wardenSvc = find(rendered.base, 'Service', 'warden');
+/** Paths that must reach warden through a metadata route, and paths that must not. */
+const TO_WARDEN = [PUBLIC_WARDEN_PREFIX, `${PUBLIC_WARDEN_PREFIX}/mcp`, `${PUBLIC_WARDEN_PREFIX}/a/b/mcp`];
+const NOT_TO_WARDEN = [
+  `${PUBLIC_WARDEN_PREFIX}x/mcp`,
+  '/.well-known',
+  '/.well-known/openid-configuration',
+  '/verify/nginx',
+  '/metrics',
+  '/admin/keys',
+  '/oauth2/start',
+  '/',
+];
+
+describe('deploy/kubernetes: protected resource metadata (RFC 9728) in every ingress style', () => {
+  it('each style has exactly one route to warden, for that prefix only, and nothing else reaches warden', () => {
+    for (const style of ['ingress-nginx', 'traefik', 'gateway-api'] as const) {
+      expect(exposureProblems(rendered[style]), style).toEqual([]);
+      expect(
+        metadataRoutes(rendered[style]).map((m) => `${m.kind}/${m.metadata.name}`),
+        style,
+      ).toEqual([
+        `${style === 'ingress-nginx' ? 'Ingress' : style === 'traefik' ? 'IngressRoute' : 'HTTPRoute'}/warden-resource-metadata`,
+      ]);
+    }
+  });
+
+  it('a route to warden for more than that prefix is a problem', () => {
+    const ing = structuredClone(find(rendered['ingress-nginx'], 'Ingress', 'warden-resource-metadata'));
+    ing.spec.rules[0].http.paths[0].path = '/.well-known';
+    const ir = structuredClone(find(rendered.traefik, 'IngressRoute', 'warden-resource-metadata'));
+    ir.spec.routes[0].match = `${String(ir.spec.routes[0].match)} || PathPrefix(\`/verify\`)`;
+    const hr = structuredClone(find(rendered['gateway-api'], 'HTTPRoute', 'warden-resource-metadata'));
+    delete hr.spec.rules[0].matches;
+    expect(exposureProblems([ing, ir, hr])).toEqual([
+      'Ingress/warden-resource-metadata (ingress-nginx/ingress.yaml): routes clients to warden itself (Prefix /.well-known)',
+      'IngressRoute/warden-resource-metadata (traefik/ingressroute.yaml): routes clients to warden itself (Host(`app.example.com`) && PathPrefix(`/.well-known/oauth-protected-resource`) || PathPrefix(`/verify`))',
+      'HTTPRoute/warden-resource-metadata (gateway-api/httproute.yaml): routes clients to warden itself (PathPrefix /)',
+    ]);
+  });
+
+  it('Prefix and PathPrefix match whole path elements, as the Kubernetes and Gateway API specifications say', () => {
+    for (const path of TO_WARDEN) expect(elementPrefixMatches(PUBLIC_WARDEN_PREFIX, path), path).toBe(true);
+    for (const path of NOT_TO_WARDEN)
+      expect(elementPrefixMatches(PUBLIC_WARDEN_PREFIX, path), path).toBe(false);
+    expect(elementPrefixMatches('/api', '/api/')).toBe(true);
+    expect(elementPrefixMatches('/api/', '/api')).toBe(true);
+  });
+});
 
 describe('deploy/kubernetes: ingress-nginx', () => {
-  const ingresses = rendered['ingress-nginx'].filter((m) => m.kind === 'Ingress');
+  const ingresses = rendered['ingress-nginx'].filter(
+    (m) => m.kind === 'Ingress' && m.metadata.namespace === APP_NS,
+  );
   const a = (m: Manifest, name: string) => m.metadata.annotations?.[`nginx.ingress.kubernetes.io/${name}`];
 
   it('asks warden /verify/nginx, copies every identity header, and signs browsers in at WARDEN_LOGIN_URL', () => {
@@ -64,6 +121,24 @@ describe('deploy/kubernetes: ingress-nginx', () => {
     ).toEqual(['auth-cache-key has characters ingress-nginx refuses (allowed: A-Z a-z 0-9 - _ $ { })']);
   });
 
+  it('routes the protected resource metadata of the app host to warden, with no auth-url, in its namespace', () => {
+    const ing = find(rendered['ingress-nginx'], 'Ingress', 'warden-resource-metadata');
+    // An Ingress reaches only Services of its own namespace.
+    expect(ing.metadata.namespace).toBe(wardenSvc.metadata.namespace);
+    expect(ing.metadata.annotations).toBeUndefined();
+    expect(ing.spec.ingressClassName).toBe(ingresses[0]!.spec.ingressClassName);
+    expect(ing.spec.rules.map((r: { host: string }) => r.host)).toEqual([ingresses[0]!.spec.rules[0].host]);
+    const paths = ing.spec.rules[0].http.paths;
+    expect(paths).toEqual([
+      {
+        path: PUBLIC_WARDEN_PREFIX,
+        pathType: 'Prefix',
+        backend: { service: { name: wardenSvc.metadata.name, port: { name: 'http' } } },
+      },
+    ]);
+    expect(wardenSvc.spec.ports.map((p: IServicePort) => p.name)).toContain('http');
+  });
+
   it('routes to the demo app Service', () => {
     const svc = find(rendered['demo-app'], 'Service', 'demo-app');
     for (const ing of ingresses) {
@@ -78,15 +153,45 @@ describe('deploy/kubernetes: Traefik', () => {
   const list = rendered.traefik;
   it('has the same middlewares as the file-provider recipe in deploy/traefik, in the same order', () => {
     const dyn = parse(readFileSync(join(DEPLOY_DIR, 'traefik/dynamic.yaml'), 'utf8')).http;
-    for (const name of ['warden-strip', 'warden', 'warden-drop-key']) {
+    for (const name of ['warden-strip', 'warden', 'warden-mcp', 'warden-drop-key']) {
       const mw = find(list, 'Middleware', name);
       const expected = structuredClone(dyn.middlewares[name]);
-      if (name === 'warden') expected.forwardAuth.address = wardenUrl(rendered.base, '/verify/traefik');
+      if (expected.forwardAuth) expected.forwardAuth.address = wardenUrl(rendered.base, '/verify/traefik');
       expect(mw.spec, name).toEqual(expected);
     }
-    const route = find(list, 'IngressRoute', 'demo-app').spec.routes[0];
+    const [route, mcp] = find(list, 'IngressRoute', 'demo-app').spec.routes;
     expect(route.middlewares.map((m: { name: string }) => m.name)).toEqual(dyn.routers.app.middlewares);
     expect(route.services[0].name).toBe('demo-app');
+    // The MCP route, with the body-forwarding middleware, as the file recipe's router mcp.
+    expect(mcp.match).toBe(dyn.routers.mcp.rule);
+    expect(mcp.middlewares.map((m: { name: string }) => m.name)).toEqual(dyn.routers.mcp.middlewares);
+    expect(mcp.middlewares.map((m: { name: string }) => m.name)).toContain('warden-mcp');
+    expect(find(list, 'Middleware', 'warden-mcp').spec.forwardAuth).toMatchObject({
+      forwardBody: true,
+      maxBodySize: 1024 * 1024,
+    });
+  });
+
+  it('routes the protected resource metadata to warden as deploy/traefik does, with no warden middleware', () => {
+    const dyn = parse(readFileSync(join(DEPLOY_DIR, 'traefik/dynamic.yaml'), 'utf8')).http;
+    const ir = find(list, 'IngressRoute', 'warden-resource-metadata');
+    // Traefik's CRD provider refuses a Service of another namespace unless allowCrossNamespace.
+    expect(ir.metadata.namespace).toBe(wardenSvc.metadata.namespace);
+    expect(ir.spec.entryPoints).toEqual(find(list, 'IngressRoute', 'demo-app').spec.entryPoints);
+    expect(ir.spec.routes).toEqual([
+      {
+        kind: 'Rule',
+        match: dyn.routers['warden-resource-metadata'].rule,
+        services: [{ name: wardenSvc.metadata.name, port: 'http' }],
+      },
+    ]);
+    // Traefik's PathPrefix is a string prefix: /.well-known/oauth-protected-resourcex reaches
+    // warden too (and gets its 404); nothing outside that string does.
+    const prefix = /PathPrefix\(`([^`]+)`\)/.exec(ir.spec.routes[0].match)![1]!;
+    expect(prefix).toBe(PUBLIC_WARDEN_PREFIX);
+    for (const path of TO_WARDEN) expect(path.startsWith(prefix), path).toBe(true);
+    for (const path of NOT_TO_WARDEN.filter((p) => !p.startsWith(`${PUBLIC_WARDEN_PREFIX}x`)))
+      expect(path.startsWith(prefix), path).toBe(false);
   });
 });
 
@@ -110,6 +215,81 @@ describe('deploy/kubernetes: Gateway API with Envoy Gateway', () => {
     const env = find(rendered.base, 'Deployment', 'warden').spec.template.spec.containers[0].env;
     expect(env.find((e: IEnvVar) => e.name === 'WARDEN_PROXY')?.value ?? 'traefik').not.toBe('envoy');
     expect(route.spec.parentRefs[0].name).toBe(find(list, 'Gateway', 'demo').metadata.name);
+  });
+
+  it('the MCP route has a SecurityPolicy of its own, as demo-app-warden but with the body (bodyToExtAuth)', () => {
+    const app = find(list, 'HTTPRoute', 'demo-app');
+    const mcp = find(list, 'HTTPRoute', 'demo-mcp');
+    expect(mcp.spec.parentRefs).toEqual(app.spec.parentRefs);
+    expect(mcp.spec.hostnames).toEqual(app.spec.hostnames);
+    expect(mcp.spec.rules[0].matches).toEqual([{ path: { type: 'PathPrefix', value: '/mcp' } }]);
+    const main = find(list, 'SecurityPolicy', 'demo-app-warden').spec;
+    const sp = find(list, 'SecurityPolicy', 'demo-mcp-warden').spec;
+    expect(sp.targetRefs).toEqual([
+      { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: mcp.metadata.name },
+    ]);
+    // Envoy Gateway turns it into ext_authz with_request_body.max_request_bytes: WARDEN_MCP_MAX_BODY's default.
+    expect(sp.extAuth.bodyToExtAuth).toEqual({ maxRequestBytes: 1024 * 1024 });
+    expect(main.extAuth.bodyToExtAuth).toBeUndefined();
+    const { bodyToExtAuth, headersToExtAuth, ...rest } = sp.extAuth;
+    expect(bodyToExtAuth).toBeDefined();
+    const { headersToExtAuth: mainHeaders, ...mainRest } = main.extAuth;
+    expect(rest).toEqual(mainRest);
+    expect(headersToExtAuth).toEqual([...mainHeaders, 'Content-Type']);
+    // The body is forwarded on the MCP route alone.
+    for (const p of list.filter((m) => m.kind === 'SecurityPolicy' && m.spec.extAuth.bodyToExtAuth))
+      expect(p.spec.targetRefs.map((t: { name: string }) => t.name)).toEqual(['demo-mcp']);
+  });
+
+  it('bodyToExtAuth is checked as the CRD does: a misspelt field or a size out of range is refused', () => {
+    const sp = structuredClone(find(list, 'SecurityPolicy', 'demo-mcp-warden'));
+    sp.spec.extAuth.bodyToExtAuth = { maxRequestBytes: 0 };
+    expect(validateManifest(sp).join()).toMatch(/maxRequestBytes/);
+    sp.spec.extAuth.bodyToExtAuth = { maxRequestBytes: 2 ** 32 };
+    expect(validateManifest(sp).join()).toMatch(/maxRequestBytes/);
+    sp.spec.extAuth.bodyToExtAuth = { maxRequestBytes: 1024, allowPartialMessage: true };
+    expect(validateManifest(sp).join()).toMatch(/allowPartialMessage|Unrecognized/);
+    delete sp.spec.extAuth.bodyToExtAuth;
+    sp.spec.extAuth.withRequestBody = { maxRequestBytes: 1024 };
+    expect(validateManifest(sp).join()).toMatch(/withRequestBody|Unrecognized/);
+  });
+
+  it('an HTTPRoute of its own sends the protected resource metadata to warden, outside the SecurityPolicy', () => {
+    const app = find(list, 'HTTPRoute', 'demo-app');
+    const meta = find(list, 'HTTPRoute', 'warden-resource-metadata');
+    expect(meta.metadata.namespace).toBe(app.metadata.namespace);
+    expect(meta.spec.parentRefs).toEqual(app.spec.parentRefs);
+    expect(meta.spec.hostnames).toEqual(app.spec.hostnames);
+    expect(meta.spec.rules).toEqual([
+      {
+        matches: [{ path: { type: 'PathPrefix', value: PUBLIC_WARDEN_PREFIX } }],
+        backendRefs: [
+          {
+            name: wardenSvc.metadata.name,
+            namespace: wardenSvc.metadata.namespace,
+            port: wardenSvc.spec.ports[0].port,
+          },
+        ],
+      },
+    ]);
+    // No SecurityPolicy targets it (nor the Gateway, which would cover every route).
+    for (const sp of list.filter((m) => m.kind === 'SecurityPolicy'))
+      for (const t of sp.spec.targetRefs ?? [sp.spec.targetRef]) {
+        expect(t.kind, sp.metadata.name).toBe('HTTPRoute');
+        expect(t.name, sp.metadata.name).not.toBe(meta.metadata.name);
+      }
+    // Gateway API picks the longest matching PathPrefix across the routes of a hostname.
+    const appPrefix = app.spec.rules[0].matches[0].path.value;
+    for (const path of TO_WARDEN) {
+      expect(elementPrefixMatches(appPrefix, path), path).toBe(true);
+      expect(PUBLIC_WARDEN_PREFIX.length).toBeGreaterThan(appPrefix.length);
+    }
+    const grant = find(list, 'ReferenceGrant', 'demo-routes-to-warden');
+    expect(grant.metadata.namespace).toBe(wardenSvc.metadata.namespace);
+    expect(grant.spec.from).toEqual([
+      { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: meta.metadata.namespace },
+    ]);
+    expect(grant.spec.to).toEqual([{ group: '', kind: 'Service', name: wardenSvc.metadata.name }]);
   });
 
   it("a ReferenceGrant in warden's namespace admits exactly that SecurityPolicy namespace to the warden Service", () => {

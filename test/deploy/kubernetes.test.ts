@@ -208,7 +208,7 @@ describe('deploy/kubernetes: workloads', () => {
     ing.spec.rules[0].http.paths[0].backend.service.name = 'warden';
     expect(exposureProblems([svc, ing])).toEqual([
       'Service/warden (base/service.yaml): type LoadBalancer publishes warden',
-      'Ingress/demo-app (ingress-nginx/ingress.yaml): routes clients to warden itself',
+      'Ingress/demo-app (ingress-nginx/ingress.yaml): routes clients to warden itself (Prefix /)',
     ]);
   });
 });

@@ -31,7 +31,57 @@ export function workloadProblems(m: Manifest): string[] {
   return out;
 }
 
-/** warden reached from outside the cluster: a Service other than ClusterIP, or a route to it. */
+/** The one path prefix of warden's that clients may reach: the protected resource metadata (RFC 9728). */
+export const PUBLIC_WARDEN_PREFIX = '/.well-known/oauth-protected-resource';
+
+/** Traefik's rule for that prefix on one host, the only rule of a route to warden. */
+const TRAEFIK_METADATA_RULE = /^Host\(`[^`]+`\) && PathPrefix\(`\/\.well-known\/oauth-protected-resource`\)$/;
+
+interface RouteToWarden {
+  /** Where on the route clients reach warden. */
+  paths: string[];
+  /** Whether those paths are exactly the public prefix. */
+  onlyMetadata: boolean;
+}
+
+/** The parts of an Ingress, IngressRoute or HTTPRoute that send clients to the Service `svc`. */
+function routesTo(m: Manifest, svc: string): RouteToWarden | null {
+  const paths: string[] = [];
+  let onlyMetadata = true;
+  if (m.kind === 'Ingress') {
+    for (const rule of m.spec?.rules ?? [])
+      for (const p of rule.http?.paths ?? [])
+        if (p.backend?.service?.name === svc) {
+          paths.push(`${p.pathType} ${p.path}`);
+          onlyMetadata &&= p.pathType === 'Prefix' && p.path === PUBLIC_WARDEN_PREFIX;
+        }
+    if (m.spec?.defaultBackend?.service?.name === svc)
+      return { paths: ['default backend'], onlyMetadata: false };
+  } else if (m.kind === 'IngressRoute') {
+    for (const r of m.spec?.routes ?? [])
+      if ((r.services ?? []).some((s: { name: string }) => s.name === svc)) {
+        paths.push(String(r.match));
+        onlyMetadata &&= TRAEFIK_METADATA_RULE.test(String(r.match));
+      }
+  } else if (m.kind === 'HTTPRoute') {
+    for (const r of m.spec?.rules ?? [])
+      if ((r.backendRefs ?? []).some((b: { name: string }) => b.name === svc)) {
+        // A rule without matches matches every path.
+        const matches: { path?: { type?: string; value?: string } }[] = r.matches ?? [{}];
+        for (const x of matches) {
+          paths.push(`${x.path?.type ?? 'PathPrefix'} ${x.path?.value ?? '/'}`);
+          onlyMetadata &&= x.path?.type === 'PathPrefix' && x.path.value === PUBLIC_WARDEN_PREFIX;
+        }
+      }
+  }
+  return paths.length > 0 ? { paths, onlyMetadata } : null;
+}
+
+/**
+ * warden reached from outside the cluster: a Service other than ClusterIP, or a route to it for
+ * anything but the protected resource metadata (which would make /verify, /metrics and /admin
+ * reachable by clients).
+ */
 export function exposureProblems(all: Manifest[], wardenService = 'warden'): string[] {
   const out: string[] = [];
   for (const m of all) {
@@ -41,17 +91,16 @@ export function exposureProblems(all: Manifest[], wardenService = 'warden'): str
         out.push(`${at}: type ${m.spec.type} publishes warden`);
       if (m.spec?.externalIPs?.length) out.push(`${at}: externalIPs publish warden`);
     }
-    const text = JSON.stringify(m.spec ?? {});
-    // A route whose backend is warden makes /verify, /metrics and /admin reachable by clients.
-    const routesToWarden =
-      (m.kind === 'Ingress' && /"service":\{"name":"warden"/.test(text)) ||
-      ((m.kind === 'IngressRoute' || m.kind === 'HTTPRoute') &&
-        JSON.stringify(m.spec?.routes ?? m.spec?.rules ?? []).match(
-          /"(?:services|backendRefs)":\[[^\]]*"name":"warden"/,
-        ));
-    if (routesToWarden) out.push(`${at}: routes clients to warden itself`);
+    const route = routesTo(m, wardenService);
+    if (route && !route.onlyMetadata)
+      out.push(`${at}: routes clients to warden itself (${route.paths.join(', ')})`);
   }
   return out;
+}
+
+/** The routes of `all` that send clients to warden (for the protected resource metadata only). */
+export function metadataRoutes(all: Manifest[], wardenService = 'warden'): Manifest[] {
+  return all.filter((m) => routesTo(m, wardenService)?.onlyMetadata === true);
 }
 
 /** The nginx variables warden's decision depends on; an auth cache key lacking one serves one client's answer to another. */
@@ -184,4 +233,15 @@ export function composeProblems(compose: ComposeFile): string[] {
   if (w.read_only !== true) out.push('warden root filesystem is writable');
   if (w.healthcheck?.disable) out.push("warden's health check is disabled");
   return out;
+}
+
+/**
+ * Whether `path` matches the path prefix `prefix` as Kubernetes Ingress `Prefix` and Gateway API
+ * `PathPrefix` define it: element by element, split on "/", a trailing slash ignored
+ * (/foo matches /foo and /foo/bar, not /foobar).
+ */
+export function elementPrefixMatches(prefix: string, path: string): boolean {
+  const p = prefix.split('/').filter(Boolean);
+  const q = path.split('/').filter(Boolean);
+  return p.length <= q.length && p.every((e, i) => e === q[i]);
 }

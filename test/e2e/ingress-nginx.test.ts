@@ -27,6 +27,8 @@ import type { LogLine } from '../helpers/warden.js';
 import type { Proxy } from './harness/proxy.js';
 import { cacheKeyProblems } from '../deploy/recipe-checks.js';
 import { ifStarted } from '../helpers/hooks.js';
+import { makeKey, startIssuer, type TestIssuer } from '../helpers/issuer.js';
+import { startWarden, type TestWarden } from '../helpers/warden.js';
 
 const missing = !NGINX_BIN
   ? 'nginx is not installed (apt-get install nginx)'
@@ -262,7 +264,9 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
   it("a cache key without the credential would serve one client's allow to another (what cacheKeyProblems refuses)", async () => {
     const leaky = recipeIngresses().map((i) => {
       const copy = structuredClone(i);
-      copy.metadata.annotations!['nginx.ingress.kubernetes.io/auth-cache-key'] = '$request_uri';
+      // The metadata Ingress has no auth-url, hence no cache.
+      if (copy.metadata.annotations)
+        copy.metadata.annotations['nginx.ingress.kubernetes.io/auth-cache-key'] = '$request_uri';
       return copy;
     });
     expect(cacheKeyProblems('$request_uri').length).toBeGreaterThan(0);
@@ -278,7 +282,118 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     }
   });
 
-  it('the recipe is what ran: both Ingresses were rendered', () => {
-    expect(recipeIngresses().map((i) => i.metadata.name)).toEqual(['demo-app', 'demo-app-api']);
+  it('the recipe is what ran: every Ingress was rendered', () => {
+    expect(recipeIngresses().map((i) => i.metadata.name)).toEqual([
+      'demo-app',
+      'demo-app-api',
+      'warden-resource-metadata',
+    ]);
+  });
+});
+
+// An MCP server on the API Ingress (no auth-signin: MCP clients need the 401), its resource
+// declared in warden's policy: the client follows the challenge to the metadata, which the
+// recipe's third Ingress serves from warden without asking /verify.
+describeNeeding('ingress-nginx recipe: an MCP server as a protected resource (e2e)', missing, () => {
+  const RESOURCE = `https://${APP_HOST}/api/mcp`;
+  const METADATA = '/.well-known/oauth-protected-resource/api/mcp';
+  let idp: TestIssuer | undefined;
+  let w: TestWarden | undefined;
+  let echo: Echo | undefined;
+  let ingress: Proxy | undefined;
+
+  beforeAll(async () => {
+    idp = await startIssuer([await makeKey('ES256')]);
+    w = await startWarden({
+      policy: {
+        roles: { agent: ['mcp:use'] },
+        resources: [
+          { id: 'memory', url: RESOURCE, authorizationServers: [idp.issuer], scopes: ['mcp:tools'] },
+        ],
+        rules: [
+          { match: { path: '/api/mcp/**' }, resource: 'memory', require: ['mcp:use'], scopes: ['mcp:tools'] },
+        ],
+      },
+      env: {
+        WARDEN_TRUSTED_PROXIES: '127.0.0.1/32',
+        WARDEN_JWT_ISSUERS: JSON.stringify([{ issuer: idp.issuer, audience: 'https://api.example.com' }]),
+      },
+    });
+    echo = await startEcho();
+    ingress = await startIngressNginx({ wardenPort: w.port, upstreamPort: echo.port });
+  });
+  afterAll(async () => {
+    await ingress?.stop();
+    await echo?.close();
+    await w?.close();
+    await idp?.close();
+  });
+
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    send(ingress!.port, path, { headers: { host: APP_HOST, ...headers } });
+  const call = (headers: Record<string, string>) =>
+    send(ingress!.port, '/api/mcp', {
+      method: 'POST',
+      headers: {
+        host: APP_HOST,
+        accept: 'application/json, text/event-stream',
+        'content-length': '0',
+        ...headers,
+      },
+    });
+
+  it('a client without a token follows the 401 challenge to the metadata, served by warden to anyone', async () => {
+    const challenge = await call({});
+    expect(challenge.status, challenge.body).toBe(401);
+    const metadataUrl = /resource_metadata="([^"]+)"/.exec(challenge.headers['www-authenticate'] ?? '')?.[1];
+    expect(metadataUrl).toBe(`https://${APP_HOST}${METADATA}`);
+
+    const seen = echo!.seen.length;
+    const verified = w!.audit.length;
+    const res = await get(new URL(metadataUrl!).pathname, { authorization: 'Bearer not-looked-at' });
+    expect(res.status, `${res.body}\n${ingress!.log().slice(-1500)}`).toBe(200);
+    expect(res.headers['access-control-allow-origin']).toBe('*');
+    expect(res.json()).toEqual({
+      resource: RESOURCE,
+      authorization_servers: [idp!.issuer],
+      scopes_supported: ['mcp:tools'],
+      bearer_methods_supported: ['header'],
+    });
+    // Neither the app nor /verify saw it: no auth subrequest on that Ingress.
+    expect(echo!.seen.length).toBe(seen);
+    expect(w!.audit.length).toBe(verified);
+  });
+
+  it('sends only that prefix to warden: other paths stay behind auth-url and reach the app', async () => {
+    // Below the prefix, for no resource: warden's 404.
+    expect((await get('/.well-known/oauth-protected-resource/other')).status).toBe(404);
+    expect((await get('/.well-known/oauth-protected-resource')).status).toBe(404);
+    // Not a path element below it, nor warden's own endpoints: the demo-app Ingress asks /verify,
+    // which this policy (no rule for them, default deny) refuses.
+    for (const path of ['/.well-known/oauth-protected-resourcex', '/verify/nginx', '/metrics']) {
+      const mark = w!.audit.length;
+      const res = await get(path, { accept: 'application/json' });
+      expect(res.status, path).toBe(403);
+      expect(w!.audit.slice(mark).at(-1), path).toMatchObject({
+        dialect: 'nginx',
+        decision: 'forbidden',
+        path,
+      });
+    }
+  });
+
+  it('passes a token bound to the resource; the 403 insufficient_scope challenge is lost (no snippets)', async () => {
+    const token = (claims: Record<string, unknown>) =>
+      idp!.mint({ sub: 'agent-1', aud: RESOURCE, groups: ['agent'], ...claims });
+    const seen = echo!.seen.length;
+    const ok = await call({ authorization: `Bearer ${await token({ scope: 'mcp:tools' })}` });
+    expect(ok.status, ok.body).toBe(200);
+    expect(echo!.seen.slice(seen)[0]?.headers['x-user-id']).toBe('agent-1');
+    // auth_request answers a 403 with nginx's own page and none of warden's headers: an MCP client
+    // cannot step up its scopes from it (deploy/nginx's @warden_forbidden passes the header on).
+    const narrow = await call({ authorization: `Bearer ${await token({ scope: 'openid' })}` });
+    expect(narrow.status).toBe(403);
+    expect(narrow.headers['www-authenticate']).toBeUndefined();
+    expect(w!.audit.at(-1)).toMatchObject({ reason: 'insufficient_scope' });
   });
 });

@@ -1,6 +1,7 @@
 // Static checks of deploy/ recipes that no binary here can run (Traefik) and that must track warden's header names.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { FROM_WARDEN_HEADERS, IDENTITY_HEADERS } from './harness/fixture.js';
@@ -8,6 +9,16 @@ import { DEPLOY_DIR } from './harness/render.js';
 
 const IDENTITY = IDENTITY_HEADERS;
 const read = (rel: string) => readFileSync(join(DEPLOY_DIR, rel), 'utf8');
+/** Traefik's ForwardAuth schema (its CRD, whose fields are the file provider's), as published in @kubernetes-models/traefik. */
+const FORWARD_AUTH_SCHEMA = readFileSync(
+  join(
+    dirname(createRequire(import.meta.url).resolve('@kubernetes-models/traefik/package.json')),
+    '_schemas/ComGithubTraefikTraefikV3PkgProviderKubernetesCrdTraefikioV1alpha1ForwardAuth.js',
+  ),
+  'utf8',
+);
+/** WARDEN_MCP_MAX_BODY's default, 1MiB: the most warden reads of a body. */
+const MCP_MAX_BODY = 1024 * 1024;
 
 describe('deploy/traefik', () => {
   const dyn = parse(read('traefik/dynamic.yaml'));
@@ -44,6 +55,37 @@ describe('deploy/traefik', () => {
     expect(router.service).toBe('warden');
     expect(router.middlewares).toEqual(['warden-strip']);
     expect(router.entryPoints).toEqual(dyn.http.routers.app.entryPoints);
+  });
+
+  it('asks warden with the request body on the MCP router only, up to 1MiB, otherwise as the main middleware', () => {
+    const main = dyn.http.middlewares.warden.forwardAuth;
+    const mcp = dyn.http.middlewares['warden-mcp'].forwardAuth;
+    // Forwarding every body costs memory: the main middleware does not.
+    expect(main.forwardBody).toBeUndefined();
+    expect(main.maxBodySize).toBeUndefined();
+    const { forwardBody, maxBodySize, ...rest } = mcp;
+    expect(forwardBody).toBe(true);
+    // Without maxBodySize Traefik reads a body of any size (its default is -1).
+    expect(maxBodySize).toBe(MCP_MAX_BODY);
+    expect(rest).toEqual(main);
+    // Left off: Traefik asks with GET carrying the body, and warden takes the method from X-Forwarded-Method.
+    expect(mcp.preserveRequestMethod).toBeUndefined();
+    for (const field of Object.keys(mcp))
+      expect(FORWARD_AUTH_SCHEMA, `Traefik's ForwardAuth has no field ${field}`).toContain(`"${field}"`);
+    expect(FORWARD_AUTH_SCHEMA).not.toContain('"forwardBodyy"');
+
+    const routers = dyn.http.routers as Record<
+      string,
+      { rule: string; middlewares?: string[]; service: string }
+    >;
+    const withBody = Object.entries(routers).filter(([, r]) => r.middlewares?.includes('warden-mcp'));
+    expect(withBody.map(([name]) => name)).toEqual(['mcp']);
+    const router = routers.mcp!;
+    expect(router.middlewares).toEqual(['warden-strip', 'warden-mcp', 'warden-drop-key']);
+    expect(router.rule).toBe('Host(`app.example.com`) && PathPrefix(`/mcp`)');
+    // Traefik's default priority is the rule's length: the MCP router is tried before app.
+    expect(router.rule.length).toBeGreaterThan(routers.app!.rule.length);
+    expect(dyn.http.services[router.service]).toBeDefined();
   });
 
   it('loads the dynamic file through the file provider', () => {

@@ -34,6 +34,12 @@ export function recipeIngresses(): Manifest[] {
 }
 
 const PREFIX = 'nginx.ingress.kubernetes.io/';
+
+interface IngressPath {
+  path: string;
+  pathType: string;
+  backend: { service: { name: string } };
+}
 const b64url = (s: string) => Buffer.from(s).toString('base64url');
 
 /** One `location` ingress-nginx writes for an Ingress path, and its auth subrequest location. */
@@ -45,7 +51,8 @@ function locationBlocks(
   upstreamPort: number,
   hostname: string,
 ): string[] {
-  const authUrl = new URL(ann['auth-url']!);
+  if (ann['auth-url'] === undefined) return [...plainLocation(path, pathType, upstreamPort), '}'];
+  const authUrl = new URL(ann['auth-url']);
   const authPath = `/_external-auth-${b64url(path)}-${pathType}`;
   const cacheKey = ann['auth-cache-key'];
   const signin = ann['auth-signin'];
@@ -109,9 +116,9 @@ function locationBlocks(
     .split(',')
     .map((h) => h.trim())
     .filter(Boolean);
-  const match = pathType === 'Exact' ? `= ${path}` : path;
+  const [open, ...proxying] = plainLocation(path, pathType, upstreamPort);
   lines.push(
-    `location ${match} {`,
+    open!,
     `    auth_request ${authPath};`,
     '    auth_request_set $auth_cookie $upstream_http_set_cookie;',
     '    add_header Set-Cookie $auth_cookie;',
@@ -122,6 +129,17 @@ function locationBlocks(
     ...(signinLocation
       ? ['    set_escape_uri $escaped_request_uri $request_uri;', `    error_page 401 = ${signinLocation};`]
       : []),
+    ...proxying,
+    '}',
+  );
+  return lines;
+}
+
+/** The opening and proxying part of the `location` for an Ingress path (without its closing brace). */
+function plainLocation(path: string, pathType: string, upstreamPort: number): string[] {
+  const match = pathType === 'Exact' ? `= ${path}` : path;
+  return [
+    `location ${match} {`,
     '    client_max_body_size 1m;',
     '    proxy_set_header Host $best_http_host;',
     '    proxy_set_header X-Request-ID $req_id;',
@@ -136,9 +154,7 @@ function locationBlocks(
     '    proxy_set_header Proxy "";',
     '    proxy_http_version 1.1;',
     `    proxy_pass http://127.0.0.1:${upstreamPort};`,
-    '}',
-  );
-  return lines;
+  ];
 }
 
 /** The nginx configuration (http context) ingress-nginx generates for these Ingresses, one server per host. */
@@ -157,9 +173,11 @@ export function renderIngressNginx(
     }
     for (const rule of ing.spec.rules) {
       const blocks = servers.get(rule.host) ?? [];
-      for (const p of rule.http.paths as { path: string; pathType: string }[]) {
+      for (const p of rule.http.paths as IngressPath[]) {
+        // Only the addresses change: the warden Service is warden's loopback port, any other the app's.
+        const backend = p.backend.service.name === 'warden' ? opts.wardenPort : opts.upstreamPort;
         const at = (path: string, type: string) =>
-          blocks.push(...locationBlocks(path, type, ann, opts.wardenPort, opts.upstreamPort, rule.host));
+          blocks.push(...locationBlocks(path, type, ann, opts.wardenPort, backend, rule.host));
         // As ingress-nginx does: Prefix /api becomes `location /api/` and `location = /api`.
         if (p.pathType === 'Prefix' && !p.path.endsWith('/')) {
           at(p.path + '/', 'Prefix');
