@@ -22,6 +22,7 @@ const USAGE = `usage: warden <command>
   check [--strict]             validate env, policy and keys; print a summary and lint warnings
                                (--strict: exit 1 when there are warnings)
   explain --url URL [--method M] [--ip IP] [--key KEY | --jwt TOKEN | --roles r1,r2] [--header 'N: v'] [--json]
+                               [--body FILE | --tool NAME] [--resource ID --scopes s1,s2 (with --roles)]
                                the decision /verify would take for a request, and why
   test [FILES…]                run policy test cases (default rbac/policy.test.yaml); exit 1 on a failure
   keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO] [--networks CIDRs] [--rate-limit NAME]

@@ -29,6 +29,21 @@ export interface EvalInput {
   roles?: readonly string[];
   /** A credential already checked elsewhere (a bearer JWT verified against its issuer): its identity or refusal. */
   verified?: Identity | AuthError;
+  /** With `roles`: the synthetic identity is a bearer token issued for this resource, with these scopes. */
+  token?: { resource: string; scopes: readonly string[] };
+  /** The body the proxy forwards (Traefik forwardBody, Envoy with_request_body): what `mcp` sub-rules judge. */
+  body?: string;
+}
+
+/** How `mcp` sub-rules judged each JSON-RPC message of the body. */
+export interface McpTrace {
+  calls: {
+    method: string | null;
+    id: string | number | null;
+    tool: string | null;
+    rule: number | null;
+    refusal: string | null;
+  }[];
 }
 
 /** The decision as the proxy would see it. */
@@ -55,6 +70,7 @@ export interface Evaluation {
   identity:
     | { kind: 'anonymous' }
     | { kind: 'synthetic'; roles: readonly string[] }
+    | { kind: 'synthetic-token'; roles: readonly string[]; resource: string; scopes: readonly string[] }
     | { kind: 'api_key'; id: string; roles: readonly string[] }
     | { kind: 'jwt'; id: string; issuer: string; roles: readonly string[] }
     | {
@@ -67,6 +83,8 @@ export interface Evaluation {
       };
   outcome: EvalOutcome;
   trace: ReadingTrace[];
+  /** The body's calls as the matched rule's `mcp` sub-rules judged them; null when none did. */
+  mcp: McpTrace | null;
   notes: string[];
 }
 
@@ -105,14 +123,16 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
         detail: described.detail,
       },
       trace: [],
+      mcp: null,
       notes,
     };
   }
   const req = described.req;
+  if (input.body !== undefined) req.body = { bytes: Buffer.from(input.body), cut: null };
   request.host = req.host;
   request.path = req.path;
   request.altPaths = req.altMatchPaths ?? [];
-  const { auth, identity } = identify(input, keys, req, now, notes);
+  const { auth, identity } = identify(input, { keys, policy }, req, now, notes);
   const collector = new TraceCollector();
   // As /verify: shadow rules are left out of the enforced decision, and only audited.
   const d = decide(policy.enforced ?? policy, req, auth, collector);
@@ -132,7 +152,31 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
         : "the token is issued only for a resource (an MCP server), not for its issuer's audience",
     );
   }
-  return { request, identity, outcome, trace: collector.readings, notes };
+  if (d.kind !== 'allow' && d.kind !== 'unauthenticated' && d.detail !== undefined) outcome.detail = d.detail;
+  const mcp = d.mcp
+    ? { calls: d.mcp.calls.map((c) => ({ ...c.call, rule: c.rule, refusal: c.refusal })) }
+    : null;
+  return { request, identity, outcome, trace: collector.readings, mcp, notes };
+}
+
+/** A synthetic bearer token for a resource: issued by its first authorization server, `aud` its url. */
+function syntheticToken(
+  policy: CompiledPolicy,
+  roles: readonly string[],
+  token: { resource: string; scopes: readonly string[] },
+): Identity {
+  const resource = policy.resources.get(token.resource);
+  if (!resource) throw new EvalInputError(`resource "${token.resource}" is not defined in the policy`);
+  const [issuer] = resource.authorizationServers;
+  return {
+    sub: `roles:${roles.join(',')}`,
+    name: '',
+    email: '',
+    roles,
+    method: 'jwt',
+    ...(issuer !== undefined ? { issuer } : {}),
+    token: { audience: new Set([resource.key]), issuerAudience: false, scopes: new Set(token.scopes) },
+  };
 }
 
 /** The request's headers as /verify would read them, the key (if any) as X-API-Key. */
@@ -146,7 +190,7 @@ function requestHeaders(input: EvalInput): HeaderMap {
 /** Who the request is: a verified token's outcome, a synthetic identity of roles, or the API key looked up. */
 function identify(
   input: EvalInput,
-  keys: KeyTable,
+  { keys, policy }: { keys: KeyTable; policy: CompiledPolicy },
   req: RequestDescription,
   now: number,
   notes: string[],
@@ -159,6 +203,12 @@ function identify(
           auth: { identity: v },
           identity: { kind: 'jwt', id: v.sub, issuer: v.issuer ?? '', roles: v.roles },
         };
+  }
+  if (input.token !== undefined) {
+    const roles = input.roles ?? [];
+    const t = syntheticToken(policy, roles, input.token);
+    const described = { kind: 'synthetic-token' as const, roles, ...input.token };
+    return { auth: { identity: t }, identity: described };
   }
   if (input.roles !== undefined) {
     const synthetic: Identity = {

@@ -1,4 +1,5 @@
 // `warden explain`: one request, the decision /verify would take, and the trace behind it.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { compileKeys, type KeyTable } from '../auth/apikey.js';
 import { claimsMapping } from '../auth/claims.js';
@@ -84,6 +85,52 @@ const list = (s: string) =>
     .map((x) => x.trim())
     .filter((x) => x !== '');
 
+/** `--header 'Name: value'` flags as lower-case names to values; 2 for one that is not a header. */
+function headerFlags(flags: readonly string[], io: Out): Record<string, string> | number {
+  const headers: Record<string, string> = {};
+  for (const h of flags) {
+    const colon = h.indexOf(':');
+    if (colon <= 0) {
+      io.err(`warden explain: --header must be "Name: value" (got "${h}")\n`);
+      return 2;
+    }
+    headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+/**
+ * The body to judge: `--body FILE` (JSON-RPC as the proxy forwards it), or `--tool NAME` (a
+ * `tools/call` of that tool); null for none, 2 for unusable input.
+ */
+function mcpBody(
+  values: { body?: string; tool?: string; resource?: string; scopes?: string },
+  io: Out,
+): string | null | number {
+  if (values.body !== undefined && values.tool !== undefined) {
+    io.err('warden explain: give --body or --tool, not both\n');
+    return 2;
+  }
+  if (values.scopes !== undefined && values.resource === undefined) {
+    io.err('warden explain: --scopes describes a token for a resource: add --resource <id> (and --roles)\n');
+    return 2;
+  }
+  if (values.tool !== undefined)
+    return JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: values.tool, arguments: {} },
+    });
+  if (values.body === undefined) return null;
+  try {
+    return readFileSync(values.body === '-' ? 0 : values.body, 'utf8');
+  } catch (e) {
+    io.err(`warden explain: --body: cannot read ${values.body}: ${(e as Error).message}\n`);
+    return 2;
+  }
+}
+
 /** Run `warden explain` at `clock`'s time; returns the exit code (0 whatever the decision, 2 for bad input). */
 export async function explainCommand(args: string[], io: Out, clock: Clock): Promise<number> {
   const { values } = parseArgs({
@@ -96,23 +143,22 @@ export async function explainCommand(args: string[], io: Out, clock: Clock): Pro
       roles: { type: 'string' },
       jwt: { type: 'string' },
       header: { type: 'string', multiple: true },
+      body: { type: 'string' },
+      tool: { type: 'string' },
+      resource: { type: 'string' },
+      scopes: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
     strict: true,
   });
+  const body = mcpBody(values, io);
+  if (typeof body === 'number') return body;
   if (!values.url) {
     io.err('warden explain: --url is required (e.g. --url https://api.example.com/api/nodes)\n');
     return 2;
   }
-  const headers: Record<string, string> = {};
-  for (const h of values.header ?? []) {
-    const colon = h.indexOf(':');
-    if (colon <= 0) {
-      io.err(`warden explain: --header must be "Name: value" (got "${h}")\n`);
-      return 2;
-    }
-    headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
-  }
+  const headers = headerFlags(values.header ?? [], io);
+  if (typeof headers === 'number') return headers;
   const loaded = await loadForTooling(io);
   if (typeof loaded === 'number') return loaded;
   let verified: Identity | AuthError | undefined;
@@ -127,13 +173,21 @@ export async function explainCommand(args: string[], io: Out, clock: Clock): Pro
       loaded.policy,
       loaded.keys,
       {
-        method: values.method.toUpperCase(),
+        // A tools/call is a POST; --method still wins when given.
+        method: (values.tool !== undefined && !args.some((a) => a === '--method' || a.startsWith('--method='))
+          ? 'POST'
+          : values.method
+        ).toUpperCase(),
         url: values.url,
         ...(values.ip !== undefined ? { ip: values.ip } : {}),
         headers,
         ...(values.key !== undefined ? { key: values.key } : {}),
         ...(values.roles !== undefined ? { roles: list(values.roles) } : {}),
         ...(verified !== undefined ? { verified } : {}),
+        ...(values.resource !== undefined
+          ? { token: { resource: values.resource, scopes: list(values.scopes ?? '') } }
+          : {}),
+        ...(body !== null ? { body } : {}),
       },
       clock.now(),
     );

@@ -83,16 +83,19 @@ export function formatExplanation(policy: PolicyFile, e: Evaluation): string {
         ? 'anonymous (no credential)'
         : id.kind === 'synthetic'
           ? `synthetic, roles [${id.roles.join(', ')}]`
-          : id.kind === 'api_key'
-            ? `api key ${id.id}, roles [${id.roles.join(', ')}]`
-            : id.kind === 'jwt'
-              ? `jwt ${id.id} from ${id.issuer}, roles [${id.roles.join(', ')}]`
-              : `credential refused: ${id.reason} (cause: ${id.cause}${id.keyId ? `, key ${id.keyId}` : ''}${id.kid ? `, kid ${id.kid}` : ''}${id.joseCode ? `, ${id.joseCode}` : ''})`
+          : id.kind === 'synthetic-token'
+            ? `synthetic token for resource ${id.resource}, scopes [${id.scopes.join(' ')}], roles [${id.roles.join(', ')}]`
+            : id.kind === 'api_key'
+              ? `api key ${id.id}, roles [${id.roles.join(', ')}]`
+              : id.kind === 'jwt'
+                ? `jwt ${id.id} from ${id.issuer}, roles [${id.roles.join(', ')}]`
+                : `credential refused: ${id.reason} (cause: ${id.cause}${id.keyId ? `, key ${id.keyId}` : ''}${id.kid ? `, kid ${id.kid}` : ''}${id.joseCode ? `, ${id.joseCode}` : ''})`
     }`,
   );
   e.trace.forEach((r, i) =>
     lines.push(...reading(policy, r, i === 0 ? 'rules tried on' : 'rules tried on the other reading')),
   );
+  if (e.mcp) lines.push(...mcpLines(policy, e));
   const rl = e.outcome.rateLimit;
   if (rl) {
     const s = rl.spec;
@@ -102,4 +105,40 @@ export function formatExplanation(policy: PolicyFile, e: Evaluation): string {
   } else if (e.outcome.decision === 'allow') lines.push('limit:    none');
   for (const n of e.notes) lines.push(`note:     ${n}`);
   return lines.join('\n') + '\n';
+}
+
+/** `tools [delete_*] → require any [memory:admin]`: a sub-rule as written. */
+function describeSubRule(policy: PolicyFile, rule: number, sub: number): string {
+  const s = policy.rules[rule]?.mcp?.[sub];
+  if (!s) return '?';
+  const match = [
+    s.match.methods ? `methods [${s.match.methods.join(', ')}]` : '',
+    s.match.tools ? `tools [${s.match.tools.join(', ')}]` : '',
+  ].filter((x) => x !== '');
+  const effect = s.deny
+    ? 'deny'
+    : s.require === undefined
+      ? 'allow'
+      : Array.isArray(s.require)
+        ? `require any [${s.require.join(', ')}]`
+        : 'all' in s.require
+          ? `require all [${s.require.all.join(', ')}]`
+          : `require any [${s.require.any.join(', ')}]`;
+  return `${match.join(' ')} → ${effect}${s.scopes ? `, scopes [${s.scopes.join(' ')}]` : ''}`;
+}
+
+/** Each JSON-RPC message of the body and the sub-rule that decided it (first match wins). */
+function mcpLines(policy: PolicyFile, e: Evaluation): string[] {
+  const rule = e.outcome.rule;
+  const out = [`mcp sub-rules of rule [${rule ?? '?'}] on the body (first match wins):`];
+  for (const c of e.mcp?.calls ?? []) {
+    const what = c.method === null ? 'response' : `${c.method}${c.tool !== null ? ` ${c.tool}` : ''}`;
+    const id = c.id === null ? '' : ` (id ${JSON.stringify(c.id)})`;
+    const by =
+      c.rule === null || rule === null
+        ? 'no sub-rule matches: the rule alone decides'
+        : `mcp[${c.rule}] ${describeSubRule(policy, rule, c.rule)}`;
+    out.push(`  ${what}${id}: ${by}${c.refusal ? `; refused: ${c.refusal}` : '; passes'}`);
+  }
+  return out;
 }

@@ -6,7 +6,7 @@ import { evaluate, type Evaluation } from './evaluate.js';
 import { describeEffect, describeMatch, describeOutcome } from './explain-format.js';
 import { type Out } from './cli-io.js';
 import { loadForTooling, type Loaded } from './explain-command.js';
-import { policyTestFile, type Expectation, type PolicyTestCase } from './policy-test-schema.js';
+import { caseBody, policyTestFile, type Expectation, type PolicyTestCase } from './policy-test-schema.js';
 import type { Clock } from '../util/clock.js';
 
 /** The test file used when none is named. */
@@ -89,6 +89,15 @@ function explainHint(c: PolicyTestCase): string {
   if (c.request.ip) parts.push('--ip', c.request.ip);
   if (c.identity?.roles) parts.push('--roles', q(c.identity.roles.join(',')));
   if (c.identity?.key) parts.push('--key', '<key>');
+  if (c.identity?.token)
+    parts.push(
+      '--resource',
+      q(c.identity.token.resource),
+      '--scopes',
+      q(c.identity.token.scopes.join(',') || "''"),
+    );
+  if (c.request.tool !== undefined) parts.push('--tool', q(c.request.tool));
+  else if (c.request.body !== undefined) parts.push('--body', '<file with the body>');
   for (const [n, v] of Object.entries(c.request.headers ?? {})) parts.push('--header', q(`${n}: ${v}`));
   return parts.join(' ');
 }
@@ -98,6 +107,7 @@ function runCases(loaded: Loaded, p: Parsed, io: Out, now: number): { passed: nu
   let failed = 0;
   io.out(`${p.file}\n`);
   for (const c of p.cases) {
+    const body = caseBody(c.request);
     const e = evaluate(
       loaded.policy,
       loaded.keys,
@@ -114,6 +124,8 @@ function runCases(loaded: Loaded, p: Parsed, io: Out, now: number): { passed: nu
           : {}),
         ...(c.identity?.key !== undefined ? { key: c.identity.key } : {}),
         ...(c.identity?.roles !== undefined ? { roles: c.identity.roles } : {}),
+        ...(c.identity?.token !== undefined ? { token: c.identity.token } : {}),
+        ...(body !== undefined ? { body } : {}),
       },
       now,
     );

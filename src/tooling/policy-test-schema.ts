@@ -18,28 +18,39 @@ const expectation = z.string().transform((v, ctx): Expectation => {
   return z.NEVER;
 });
 
-const request = z.strictObject({
-  method: z.string().regex(/^[A-Z][A-Z-]{0,31}$/, 'an upper-case HTTP method such as GET'),
-  url: z
-    .string()
-    .regex(
-      /^https?:\/\/[^/?#\s]+\/\S*$/i,
-      'an absolute http(s) URL with a path, e.g. https://api.example.com/api/nodes',
-    ),
-  ip: z
-    .string()
-    .refine((s) => parseAddress(s) !== null, 'an IPv4 or IPv6 address')
-    .optional(),
-  headers: z
-    .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a header name'), z.string())
-    .optional(),
-});
+const request = z
+  .strictObject({
+    method: z.string().regex(/^[A-Z][A-Z-]{0,31}$/, 'an upper-case HTTP method such as GET'),
+    url: z
+      .string()
+      .regex(
+        /^https?:\/\/[^/?#\s]+\/\S*$/i,
+        'an absolute http(s) URL with a path, e.g. https://api.example.com/api/nodes',
+      ),
+    ip: z
+      .string()
+      .refine((s) => parseAddress(s) !== null, 'an IPv4 or IPv6 address')
+      .optional(),
+    headers: z
+      .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a header name'), z.string())
+      .optional(),
+    /** The body the proxy forwards, judged by `mcp` sub-rules: JSON-RPC as YAML/JSON, or the raw text. */
+    body: z.unknown().optional(),
+    /** Shorthand for a body holding one `tools/call` of this tool (id 1). */
+    tool: z.string().min(1).optional(),
+  })
+  .refine((r) => !(r.body !== undefined && r.tool !== undefined), 'give body or tool, not both');
 
 const identity = z
   .strictObject({
     key: z.string().min(1).optional(),
     roles: z.array(z.string().min(1)).optional(),
+    /** With roles: a bearer token issued for this resource, carrying these scopes. */
+    token: z
+      .strictObject({ resource: z.string().min(1), scopes: z.array(z.string().min(1)).default([]) })
+      .optional(),
   })
+  .refine((i) => !(i.key !== undefined && i.token !== undefined), 'give key or token, not both')
   .refine((i) => !(i.key !== undefined && i.roles !== undefined), 'give key or roles, not both');
 
 /** One test case. */
@@ -69,3 +80,16 @@ export const policyTestFile = z
       seen.add(c.name);
     });
   });
+
+/** The body a case sends: its `body` (text as is, anything else as JSON), a `tools/call` of its `tool`, or none. */
+export function caseBody(r: { body?: unknown; tool?: string | undefined }): string | undefined {
+  if (r.tool !== undefined)
+    return JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: r.tool, arguments: {} },
+    });
+  if (r.body === undefined) return undefined;
+  return typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
+}
