@@ -1,5 +1,5 @@
 // Run real Caddy with deploy/caddy/Caddyfile, unchanged: its addresses come from environment variables.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onFreePort, waitForPort } from './net.js';
@@ -18,6 +18,8 @@ export interface CaddyOptions {
   wardenPort: number;
   upstreamPort: number;
   env?: (port: number) => Record<string, string>;
+  /** A Caddyfile's text to run instead of deploy/caddy/Caddyfile (e.g. with `warden recipe caddy`'s lines). */
+  caddyfile?: string;
 }
 
 /** Start Caddy on a free port with warden at `wardenPort` and the app at `upstreamPort`; no admin API. */
@@ -41,11 +43,15 @@ async function startCaddyOn(port: number, opts: CaddyOptions): Promise<Proxy> {
     CADDY_ADMIN: 'off',
     ...opts.env?.(port),
   };
-  const child = startChild(
-    CADDY_BIN,
-    ['run', '--config', join(DEPLOY_DIR, 'caddy/Caddyfile'), '--adapter', 'caddyfile'],
-    { env, cwd: dir },
-  );
+  let config = join(DEPLOY_DIR, 'caddy/Caddyfile');
+  if (opts.caddyfile !== undefined) {
+    config = join(dir, 'Caddyfile');
+    writeFileSync(config, opts.caddyfile);
+  }
+  const child = startChild(CADDY_BIN, ['run', '--config', config, '--adapter', 'caddyfile'], {
+    env,
+    cwd: dir,
+  });
   try {
     await waitForPort(port, { timeoutMs: 15_000, failed: child.exited });
   } catch (e) {
