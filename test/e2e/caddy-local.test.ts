@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CADDY_BIN, startCaddy } from './harness/caddy.js';
 import { startEcho, type Echo } from './harness/echo.js';
-import { KEYS, SECRETS, startE2eWarden, type E2eWarden } from './harness/fixture.js';
+import { KEYS, SECRETS, startE2eWarden, TIGHT_LIMIT, type E2eWarden } from './harness/fixture.js';
 import { freePort, send } from './harness/net.js';
 import { describeNeeding } from './harness/process.js';
 import type { Proxy } from './harness/proxy.js';
@@ -91,6 +91,32 @@ describeNeeding(
       expect(ok.status, ok.body).toBe(200);
       expect(echo.seen.slice(before).map((r) => r.headers['x-user-id'])).toEqual(['viewer']);
       expect(await getAdmin(adminPort)).toBe(200);
+    });
+
+    it("sends the security headers (no HSTS over http) on the app's answers and warden's denies", async () => {
+      const host = `localhost:${caddy.port}`;
+      const get = (path: string, headers: Record<string, string> = {}) =>
+        send(caddy.port, path, { headers: { host, ...headers } });
+      const answers = [
+        await get('/nodes/h', { 'x-api-key': KEYS.viewer.key }),
+        await get('/nodes/h', { accept: 'application/json' }),
+        await get('/admin/users', { 'x-api-key': KEYS.viewer.key }),
+      ];
+      for (let i = 0; i <= TIGHT_LIMIT; i++)
+        answers.push(await get(`/limited/${i}`, { 'x-api-key': KEYS.limited.key }));
+      expect(answers.map((r) => r.status)).toEqual([
+        200,
+        401,
+        403,
+        ...Array<number>(TIGHT_LIMIT).fill(200),
+        429,
+      ]);
+      for (const r of answers) {
+        expect(r.headers['x-frame-options'], String(r.status)).toBe('DENY');
+        expect(r.headers['x-content-type-options'], String(r.status)).toBe('nosniff');
+        expect(r.headers['referrer-policy'], String(r.status)).toBe('strict-origin-when-cross-origin');
+        expect(r.headers['strict-transport-security'], String(r.status)).toBeUndefined();
+      }
     });
   },
 );
