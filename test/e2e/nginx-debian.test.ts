@@ -1,4 +1,5 @@
-// deploy/nginx/ installed into a stock Debian nginx layout, beside its sites-enabled/default: `nginx -t` passes.
+// deploy/nginx/ installed into a stock Debian nginx layout, beside its sites-enabled/default: `nginx -t` passes
+// for warden.conf (included in http or copied to conf.d) and for warden-tls.conf.
 import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
@@ -12,9 +13,11 @@ import {
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { NGINX_BIN } from './harness/nginx.js';
-import { describeNeeding } from './harness/process.js';
+import { describeNeeding, findBinary } from './harness/process.js';
 import { DEPLOY_DIR, renderRecipe } from './harness/render.js';
 import { testDir } from '../helpers/tmp.js';
+
+const OPENSSL = findBinary('openssl');
 
 // Debian 12's /etc/nginx/nginx.conf and sites-available/default (nginx 1.22.1-9), comments left out.
 const DEBIAN_NGINX_CONF = `user www-data;
@@ -53,7 +56,7 @@ const DEBIAN_DEFAULT_SITE = `server {
 }
 `;
 
-type Install = 'http-include' | 'conf.d';
+type Install = 'http-include' | 'conf.d' | 'tls';
 
 /**
  * A Debian /etc/nginx in a temp dir (absolute paths moved into it), the recipe installed as
@@ -74,16 +77,35 @@ function nginxTest(opts: { install: Install; defaultSite: boolean; edit?: (conf:
   writeFileSync(join(etc, 'sites-available/default'), DEBIAN_DEFAULT_SITE);
   if (opts.defaultSite) symlinkSync(join(etc, 'sites-available/default'), join(etc, 'sites-enabled/default'));
   let conf = moved(DEBIAN_NGINX_CONF);
-  if (opts.install === 'http-include') conf = conf.replace(/\n}\n$/, '\n\tinclude warden/warden.conf;\n}\n');
+  if (opts.install !== 'conf.d') {
+    const example = opts.install === 'tls' ? 'warden-tls.conf' : 'warden.conf';
+    conf = conf.replace(/\n}\n$/, `\n\tinclude warden/${example};\n}\n`);
+  }
   writeFileSync(join(etc, 'nginx.conf'), conf);
   for (const f of readdirSync(join(DEPLOY_DIR, 'nginx')).filter((n) => n.endsWith('.conf')))
-    renderRecipe(`nginx/${f}`, join(etc, 'warden', f), []);
+    renderRecipe(
+      `nginx/${f}`,
+      join(etc, 'warden', f),
+      f === 'warden-tls.conf' ? [{ from: '/etc/nginx/', to: `${etc}/` }] : [],
+    );
+  if (opts.install === 'tls') makeCertificate(join(etc, 'warden/tls'));
   if (opts.edit) writeFileSync(join(etc, 'warden/warden.conf'), opts.edit(readWarden(etc)));
   if (opts.install === 'conf.d')
     copyFileSync(join(etc, 'warden/warden.conf'), join(etc, 'conf.d/warden.conf'));
   const args = ['-t', '-p', etc, '-c', join(etc, 'nginx.conf'), '-e', join(etc, 'log/error.log')];
   const r = spawnSync(NGINX_BIN!, args, { encoding: 'utf8' });
   return { status: r.status, output: r.stdout + r.stderr };
+}
+
+/** The certificate warden-tls.conf names, made with openssl where the README says to put it. */
+function makeCertificate(dir: string): void {
+  mkdirSync(dir);
+  const host = 'app.example.com';
+  const r = spawnSync(OPENSSL!, [
+    ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1'],
+    ...['-keyout', join(dir, `${host}.key`), '-out', join(dir, `${host}.crt`), '-subj', `/CN=${host}`],
+  ]);
+  if (r.status !== 0) throw new Error(`openssl failed: ${String(r.stderr)}`);
 }
 
 function readWarden(etc: string): string {
@@ -101,9 +123,13 @@ function complaints(output: string): string[] {
 
 describeNeeding(
   'nginx recipe on a stock Debian nginx (e2e)',
-  NGINX_BIN ? null : 'nginx is not installed (apt-get install nginx)',
+  !NGINX_BIN
+    ? 'nginx is not installed (apt-get install nginx)'
+    : !OPENSSL
+      ? 'openssl is not installed'
+      : null,
   () => {
-    for (const install of ['http-include', 'conf.d'] as const) {
+    for (const install of ['http-include', 'conf.d', 'tls'] as const) {
       for (const defaultSite of [true, false]) {
         it(`passes nginx -t: ${install}, ${defaultSite ? 'beside' : 'without'} sites-enabled/default`, () => {
           const r = nginxTest({ install, defaultSite });
