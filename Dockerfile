@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # warden: build with dev dependencies, ship dist/ and production dependencies only.
+# Node 24, the current LTS (Node 20 reached its end of life in April 2026); every stage the same.
 
 # 1. Compile TypeScript (dev dependencies: typescript, types).
-FROM node:20-alpine AS build
+FROM node:24-alpine AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,13 +12,13 @@ COPY src ./src
 RUN npm run build
 
 # 2. Production dependencies alone, from the same lock file.
-FROM node:20-alpine AS deps
+FROM node:24-alpine AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # 3. The image: node, dist/, production node_modules, the example policy; nothing else.
-FROM node:20-alpine
+FROM node:24-alpine
 LABEL org.opencontainers.image.title="warden" \
       org.opencontainers.image.description="Forward-auth for nginx, Traefik, Caddy and Envoy: API keys, RBAC policy, rate limits, audit" \
       org.opencontainers.image.licenses="Apache-2.0" \

@@ -13,8 +13,10 @@ for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
   LITERAL[ch.charCodeAt(0)] = 1;
 }
 const HEX = '0123456789ABCDEF';
-// Segments of literal characters (no `%`), none of them `.` or `..`, optional trailing slash.
-const ALREADY_CANONICAL = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@]+)*\/?$/;
+// Segments of literal characters (no `%`), none made only of dots, optional trailing slash.
+const ALREADY_CANONICAL = /^(?:\/(?!\.+(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@]+)*\/?$/;
+// Dots and white space only, at least one dot: what trimming turns into `.`, `..` or nothing.
+const ONLY_DOTS_AND_SPACES = /^[\s.]*\.[\s.]*$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function hexValue(code: number): number {
@@ -69,6 +71,29 @@ function decodeSegment(raw: string): Uint8Array | string {
     }
   }
   return bytes;
+}
+
+/**
+ * Why a decoded segment is ambiguous, or null: another server's reading of it (Unicode NFKC
+ * normalisation, trimming of spaces and dots, cutting at `;`) is a dot segment or holds a slash,
+ * so it could reach a path warden did not judge (`..%20`, `..%3B`, `%E2%80%A5`, fullwidth `／`).
+ */
+function ambiguity(bytes: Uint8Array): string | null {
+  let ascii = true;
+  let dot = false;
+  for (const b of bytes) {
+    if (b >= 0x80) ascii = false;
+    else if (b === 0x2e) dot = true;
+  }
+  // Plain ASCII without a dot reads the same everywhere: NFKC is the identity on ASCII.
+  if (ascii && !dot) return null;
+  const text = ascii ? String.fromCharCode(...bytes) : utf8.decode(bytes);
+  if (text === '.' || text === '..') return null; // a dot segment, resolved by removeDots
+  const normal = ascii ? text : text.normalize('NFKC');
+  if (normal.includes('/') || normal.includes('\\')) return 'segment with a slash after NFKC';
+  const semi = normal.indexOf(';');
+  const cut = semi === -1 ? normal : normal.slice(0, semi);
+  return ONLY_DOTS_AND_SPACES.test(cut) ? 'ambiguous dot segment' : null;
 }
 
 function encodeSegment(bytes: Uint8Array): string {
@@ -128,6 +153,8 @@ export function canonicalizePath(target: string): CanonicalPath {
     if (part === undefined) break;
     const decoded = decodeSegment(part);
     if (typeof decoded === 'string') return { ok: false, detail: decoded };
+    const ambiguous = ambiguity(decoded);
+    if (ambiguous !== null) return { ok: false, detail: ambiguous };
     const seg = encodeSegment(decoded);
     if (seg === '.' || seg === '..') dots = true;
     segs.push(seg);

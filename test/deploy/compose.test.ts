@@ -100,7 +100,7 @@ describe('compose.yaml', () => {
 });
 
 describe('Dockerfile', () => {
-  it('is multi-stage on Node 20, non-root, health-checked on /healthz, SIGTERM, labelled, ships no dev dependencies', async () => {
+  it('is multi-stage on Node 24, non-root, health-checked on /healthz, SIGTERM, labelled, ships no dev dependencies', async () => {
     expect(await dockerfileProblems(dockerfile)).toEqual([]);
   });
 

@@ -161,14 +161,15 @@ export async function dockerStages(text: string): Promise<Stage[]> {
   return stages;
 }
 
-/** What the image must be: multi-stage, small Node 20 base, non-root, health-checked, SIGTERM, labelled, no dev dependencies. */
+/** What the image must be: multi-stage, small Node 24 (LTS) base in every stage, non-root, health-checked, SIGTERM, labelled, no dev dependencies. */
 export async function dockerfileProblems(text: string): Promise<string[]> {
   const stages = await dockerStages(text);
   const out: string[] = [];
   const last = stages.at(-1);
   if (stages.length < 2 || !last) return ['not a multi-stage build'];
-  if (!/^node:20(\.\d+)*-(alpine|slim|bookworm-slim)/.test(last.image))
-    out.push(`final stage is ${last.image}, not a small Node 20 base`);
+  for (const stage of stages)
+    if (!/^node:24(\.\d+)*-(alpine|slim|bookworm-slim)/.test(stage.image))
+      out.push(`a stage is ${stage.image}, not a small Node 24 base`);
   const step = (k: string) => last.steps.filter((s) => s.keyword === k);
   const user = step('USER').at(-1)?.args[0];
   if (!user || user === 'root' || user === '0' || user.startsWith('0:'))

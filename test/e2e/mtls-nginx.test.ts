@@ -126,8 +126,8 @@ describeNeeding('client certificates through nginx mutual TLS (e2e)', missing, (
           execFileSync('mkdir', ['-p', join(d, 'warden')]);
           renderRecipe('nginx/warden.conf', join(d, 'warden/warden.conf'), [
             {
-              from: /listen 80 default_server;/,
-              to: `listen 127.0.0.1:${port} ssl default_server;\n    ssl_certificate ${dir}/server.pem;\n    ssl_certificate_key ${dir}/server.key;`,
+              from: /listen 80;(\s+return 444;)/,
+              to: `listen 127.0.0.1:${port} ssl;\n    ssl_certificate ${dir}/server.pem;\n    ssl_certificate_key ${dir}/server.key;$1`,
             },
             { from: /listen 80;/, to: `listen 127.0.0.1:${port} ssl;` },
             {

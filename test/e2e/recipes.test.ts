@@ -4,7 +4,14 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { FROM_WARDEN_HEADERS, IDENTITY_HEADERS } from './harness/fixture.js';
+import {
+  FROM_WARDEN_HEADERS,
+  IDENTITY_HEADERS,
+  METHOD_OVERRIDE_HEADERS,
+  OTHER_PRESET_HEADERS,
+  ROUTING_HEADERS,
+} from './harness/fixture.js';
+import { proxySetHeaders } from './harness/ingress-nginx.js';
 import { DEPLOY_DIR } from './harness/render.js';
 
 const IDENTITY = IDENTITY_HEADERS;
@@ -108,5 +115,29 @@ describe('deploy/caddy and deploy/nginx name every identity header warden sends'
       expect(set, variable).not.toBeNull();
       expect(conf).toMatch(new RegExp(`proxy_set_header ${name}\\s+\\$${set![1]};`));
     }
+  });
+});
+
+describe('recipes no proxy binary here runs clear what the client must not steer', () => {
+  const steer = [...METHOD_OVERRIDE_HEADERS, ...ROUTING_HEADERS];
+  it('Traefik warden-strip deletes each name and its all-_ and all-. spellings', () => {
+    const strip: Record<string, string> = parse(read('traefik/dynamic.yaml')).http.middlewares['warden-strip']
+      .headers.customRequestHeaders;
+    for (const name of [...steer, ...OTHER_PRESET_HEADERS])
+      for (const spelled of [name, name.replace(/-/g, '_'), name.replace(/-/g, '.')])
+        expect(strip[spelled], spelled).toBe('');
+  });
+
+  it('ingress-nginx clear-headers ConfigMap empties each name (proxy-set-headers)', () => {
+    const data = proxySetHeaders();
+    for (const name of [...steer, ...OTHER_PRESET_HEADERS]) expect(data[name], name).toBe('');
+  });
+
+  it('the Gateway API HTTPRoute removes each method override and routing header (16 names at most)', () => {
+    const route = parse(read('kubernetes/gateway-api/httproute.yaml'));
+    const remove: string[] = route.spec.rules[0].filters[0].requestHeaderModifier.remove;
+    expect(remove.length).toBeLessThanOrEqual(16);
+    for (const name of [...steer, 'Remote-User', 'Remote-Groups', 'Remote-Name', 'Remote-Email'])
+      expect(remove, name).toContain(name);
   });
 });

@@ -104,6 +104,12 @@ describe('Traefik and Caddy dialects', () => {
       '/%252e',
       '/%c0%ae',
       '/a\\b',
+      // ambiguous segments: a server that trims, cuts at `;` or applies NFKC reads /admin/x
+      '/health/..%20/admin/x',
+      '/health/..%3B/admin/x',
+      '/health/..%EF%BC%8Fadmin/x',
+      '/health/%EF%BC%8E%EF%BC%8E/admin/x',
+      '/health/%E2%80%A5/admin/x',
     ]) {
       const r = await send(`${w.url}/verify/traefik`, {
         headers: { ...fwd, 'X-Forwarded-Uri': uri, 'X-API-Key': dev.key },

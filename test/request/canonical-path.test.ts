@@ -150,4 +150,75 @@ describe('canonical path', () => {
       { numRuns: 3000 },
     );
   });
+
+  // Issue 22 item 7: segments other servers read as `.`, `..` or a slash are refused, not judged.
+  it.each([
+    ['/public/..%20/admin/x', 'ambiguous dot segment'],
+    ['/public/%20../admin/x', 'ambiguous dot segment'],
+    ['/public/..%3B/admin/x', 'ambiguous dot segment'],
+    ['/public/..%3Bx=1/admin/x', 'ambiguous dot segment'],
+    ['/public/.%3B/admin/x', 'ambiguous dot segment'],
+    ['/public/...', 'ambiguous dot segment'],
+    ['/public/.../admin', 'ambiguous dot segment'],
+    ['/public/..%C2%A0/admin/x', 'ambiguous dot segment'],
+    ['/public/..%EF%BC%8Fadmin/x', 'segment with a slash after NFKC'],
+    ['/public/%EF%BC%BCadmin', 'segment with a slash after NFKC'],
+    ['/public/%EF%BC%8E%EF%BC%8E/admin/x', 'ambiguous dot segment'],
+    ['/public/%E2%80%A5/admin/x', 'ambiguous dot segment'],
+    ['/public/%E2%80%A4/admin/x', 'ambiguous dot segment'],
+    ['/public/%E2%80%A6/admin/x', 'ambiguous dot segment'],
+    ['/public/%EF%BC%8E%EF%BC%9B/admin/x', 'ambiguous dot segment'],
+  ])('refuses the ambiguous segment in %j (%s)', (raw, detail) => {
+    expect(canonicalizePath(raw)).toEqual({ ok: false, detail });
+  });
+
+  it.each([
+    ['/a./b', '/a./b'],
+    ['/.well-known/x', '/.well-known/x'],
+    ['/a..b/c', '/a..b/c'],
+    ['/v1.2/%3Bx', '/v1.2/%3Bx'],
+    ['/caf%C3%A9./x', '/caf%C3%A9./x'],
+    ['/%EF%BC%A1', '/%EF%BC%A1'],
+    ['/a%20./b', '/a%20./b'],
+  ])('keeps the plain segments of %j', (raw, expected) => {
+    expect(canon(raw)).toBe(expected);
+  });
+
+  // The readings an upstream may take of one decoded segment, each transformation on or off.
+  const readings = (seg: string): string[] => {
+    const steps: ((s: string) => string)[] = [
+      (s) => s.normalize('NFKC'),
+      (s) => s.split(';')[0] ?? '',
+      (s) => s.trim(),
+      (s) => s.replace(/[. ]+$/, (t) => (t === s ? t : '')),
+    ];
+    const out: string[] = [];
+    for (let mask = 0; mask < 1 << steps.length; mask++) {
+      out.push(steps.reduce((s, step, i) => (mask & (1 << i) ? step(s) : s), seg));
+    }
+    return out;
+  };
+  const dangerous = (r: string) => r === '.' || r === '..' || r.includes('/') || r.includes('\\');
+  const piece = fc.constantFrom(
+    ...['.', '.', 'a', 'Z', '0', '-', '~', ' ', ';', 'é', '日'],
+    ...['\uFF0E', '\u2024', '\u2025', '\u2026', '\u00A0', '\u3000', '\u2002', '\uFF1B', '\uFF0F', '\uFF3C'],
+    ...['\uFE52', '\u0308', 'e\u0301', '\uFF41'],
+  );
+  const segment = fc.array(piece, { minLength: 1, maxLength: 6 }).map((p) => p.join(''));
+
+  it('refuses every segment that some reading turns into a dot segment or a slash', () => {
+    fc.assert(
+      fc.property(segment, fc.boolean(), (seg, last) => {
+        const raw = '/public/' + encodeURIComponent(seg) + (last ? '' : '/admin/x');
+        const r = canonicalizePath(raw);
+        const risky = seg !== '.' && seg !== '..' && readings(seg).some(dangerous);
+        if (risky) expect(r).toMatchObject({ ok: false });
+        // A segment that every reading leaves as it is never refused, but for one of dots only
+        // (`...`), which servers trim to `..`, `.` or nothing: refused on purpose.
+        const plain = readings(seg).every((x) => x === seg) && !dangerous(seg) && !/^\.+$/.test(seg);
+        if (plain) expect(r.ok).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
+  });
 });

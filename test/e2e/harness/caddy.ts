@@ -1,5 +1,5 @@
 // Run real Caddy with deploy/caddy/Caddyfile, unchanged: its addresses come from environment variables.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onFreePort, waitForPort } from './net.js';
@@ -13,15 +13,21 @@ export const CADDY_BIN = findBinary('caddy', ['/usr/bin/caddy']);
 /** The Host the Caddy site answers in the tests (the recipe's site, on a free port). */
 export const CADDY_SITE_HOST = 'app.example.com';
 
+/** Where Caddy's recipe sends requests; `env` overrides the recipe's variables for the chosen port. */
+export interface CaddyOptions {
+  wardenPort: number;
+  upstreamPort: number;
+  env?: (port: number) => Record<string, string>;
+  /** A Caddyfile's text to run instead of deploy/caddy/Caddyfile (e.g. with `warden recipe caddy`'s lines). */
+  caddyfile?: string;
+}
+
 /** Start Caddy on a free port with warden at `wardenPort` and the app at `upstreamPort`; no admin API. */
-export function startCaddy(opts: { wardenPort: number; upstreamPort: number }): Promise<Proxy> {
+export function startCaddy(opts: CaddyOptions): Promise<Proxy> {
   return onFreePort((port) => startCaddyOn(port, opts));
 }
 
-async function startCaddyOn(
-  port: number,
-  opts: { wardenPort: number; upstreamPort: number },
-): Promise<Proxy> {
+async function startCaddyOn(port: number, opts: CaddyOptions): Promise<Proxy> {
   if (!CADDY_BIN) throw new Error('caddy is not installed');
   const dir = mkdtempSync(join(tmpdir(), 'warden-caddy-'));
   for (const sub of ['home', 'data', 'config']) mkdirSync(join(dir, sub));
@@ -35,12 +41,17 @@ async function startCaddyOn(
     WARDEN_ADDR: `127.0.0.1:${opts.wardenPort}`,
     APP_ADDR: `127.0.0.1:${opts.upstreamPort}`,
     CADDY_ADMIN: 'off',
+    ...opts.env?.(port),
   };
-  const child = startChild(
-    CADDY_BIN,
-    ['run', '--config', join(DEPLOY_DIR, 'caddy/Caddyfile'), '--adapter', 'caddyfile'],
-    { env, cwd: dir },
-  );
+  let config = join(DEPLOY_DIR, 'caddy/Caddyfile');
+  if (opts.caddyfile !== undefined) {
+    config = join(dir, 'Caddyfile');
+    writeFileSync(config, opts.caddyfile);
+  }
+  const child = startChild(CADDY_BIN, ['run', '--config', config, '--adapter', 'caddyfile'], {
+    env,
+    cwd: dir,
+  });
   try {
     await waitForPort(port, { timeoutMs: 15_000, failed: child.exited });
   } catch (e) {

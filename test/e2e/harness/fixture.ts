@@ -20,6 +20,45 @@ export const IDENTITY_HEADERS = [
  */
 export const FROM_WARDEN_HEADERS = [...IDENTITY_HEADERS, 'X-Warden-Assertion'] as const;
 
+/** Method-override headers: frameworks honour them on POST, warden judges the request's own method. */
+export const METHOD_OVERRIDE_HEADERS = [
+  'X-HTTP-Method-Override',
+  'X-Method-Override',
+  'X-HTTP-Method',
+] as const;
+
+/** Headers frameworks (or warden's other dialects) take a path or method from. */
+export const ROUTING_HEADERS = [
+  'X-Original-URL',
+  'X-Original-URI',
+  'X-Original-Method',
+  'X-Rewrite-URL',
+  'X-Forwarded-Uri',
+  'X-Forwarded-Method',
+  'X-Forwarded-Prefix',
+] as const;
+
+/** The identity headers of the presets the recipes do not use by default (authelia, oauth2-proxy). */
+export const OTHER_PRESET_HEADERS = [
+  'Remote-User',
+  'Remote-Groups',
+  'Remote-Name',
+  'Remote-Email',
+  'X-Auth-Request-User',
+  'X-Auth-Request-Groups',
+  'X-Auth-Request-Preferred-Username',
+  'X-Auth-Request-Email',
+] as const;
+
+/** A header name and the spellings CGI, WSGI and PHP read as the same (`-` as `_`, or `.`). */
+export function spellings(name: string): string[] {
+  const parts = name.split('-');
+  const out = new Set([name, name.replace(/-/g, '_'), name.replace(/-/g, '.')]);
+  for (let i = 1; i < parts.length; i++)
+    for (const sep of ['_', '.']) out.add(parts.slice(0, i).join('-') + sep + parts.slice(i).join('-'));
+  return [...out];
+}
+
 /** The sign-in URL browsers are sent to. */
 export const LOGIN_URL = 'https://login.example.com/signin';
 

@@ -28,6 +28,16 @@ export const SET_MISC_MODULES = [
 ];
 export const SET_MISC_INSTALLED = SET_MISC_MODULES.every((m) => existsSync(m));
 
+/** The recipe's ConfigMap for the controller's `proxy-set-headers`: header → value. */
+export function proxySetHeaders(): Record<string, string> {
+  const cm = find(
+    parseManifests(join(K8S_DIR, 'ingress-nginx/clear-headers.yaml')),
+    'ConfigMap',
+    'warden-clear-headers',
+  );
+  return (cm as unknown as { data: Record<string, string> }).data;
+}
+
 /** The recipe's Ingresses. */
 export function recipeIngresses(): Manifest[] {
   return parseManifests(join(K8S_DIR, 'ingress-nginx/ingress.yaml')).filter((m) => m.kind === 'Ingress');
@@ -152,6 +162,8 @@ function plainLocation(path: string, pathType: string, upstreamPort: number): st
     '    proxy_set_header X-Scheme $pass_access_scheme;',
     '    proxy_set_header X-Original-Forwarded-For $http_x_forwarded_for;',
     '    proxy_set_header Proxy "";',
+    // The controller ConfigMap's proxy-set-headers (the recipe's clear-headers.yaml), as its template adds them.
+    ...Object.entries(proxySetHeaders()).map(([k, v]) => `    proxy_set_header ${k} ${JSON.stringify(v)};`),
     '    proxy_http_version 1.1;',
     `    proxy_pass http://127.0.0.1:${upstreamPort};`,
   ];

@@ -8,7 +8,11 @@ import {
   IDENTITY_HEADERS,
   KEYS,
   LOGIN_URL,
+  METHOD_OVERRIDE_HEADERS,
+  OTHER_PRESET_HEADERS,
   policy,
+  ROUTING_HEADERS,
+  spellings,
   RULE,
   startE2eWarden,
   TIGHT_LIMIT,
@@ -283,6 +287,31 @@ function proxyTests(p: ProxyUnderTest): void {
       expect(r.res.status, failureContext(r.res)).toBe(200);
       const raw = r.upstream[0]!.rawHeaders;
       for (let i = 0; i < raw.length; i += 2) expect(raw[i + 1], `upstream got ${raw[i]}`).not.toBe(forged);
+    }
+  });
+
+  it('clears what the client must not steer: method overrides, routing headers, other presets, its X-Forwarded-For', async () => {
+    const forged: Record<string, string> = {};
+    for (const name of [
+      ...METHOD_OVERRIDE_HEADERS,
+      ...ROUTING_HEADERS,
+      ...OTHER_PRESET_HEADERS,
+      'X-Warden-Assertion',
+    ])
+      for (const spelled of spellings(name)) forged[spelled] = 'forged';
+    for (const [path, headers] of [
+      ['/nodes/n6', { 'x-api-key': KEYS.viewer.key }],
+      ['/public/steer', {}],
+    ] as const) {
+      const r = await through(path, { ...headers, ...forged, 'x-forwarded-for': '198.51.100.1' }, 'POST');
+      expect(r.res.status, `${path}: ${failureContext(r.res)}`).toBe(200);
+      expect(r.last, path).toMatchObject({ decision: 'allow', method: 'POST', clientIp: CLIENT_ADDRESS });
+      expect(r.upstream, path).toHaveLength(1);
+      const raw = r.upstream[0]!.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2)
+        expect(raw[i + 1], `${path}: the app got ${raw[i]}`).not.toBe('forged');
+      // The app's X-Forwarded-For holds the address the proxy saw, no entry the client wrote.
+      expect(r.upstream[0]!.headers['x-forwarded-for'], path).toBe(CLIENT_ADDRESS);
     }
   });
 
