@@ -1,9 +1,8 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { hashKey } from '../src/auth/apikey.js';
@@ -12,26 +11,9 @@ import { redisDescribe, startRedis, within, type RedisServer } from './helpers/r
 import { testDir } from './helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from './helpers/warden.js';
 import { ifStarted } from './helpers/hooks.js';
+import { CLI, NO_KEYS, runCli } from './helpers/cli.js';
 
-const run = promisify(execFile);
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
-
-async function warden(args: string[], env: Record<string, string> = {}, input?: string) {
-  const child = run(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH, ...env },
-    timeout: 20_000,
-  }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: unknown) => {
-      // execFile rejects with the exit code and both outputs on the error.
-      const failed = e as { code: number; stdout: string; stderr: string };
-      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-    },
-  );
-  if (input !== undefined)
-    (child as unknown as { child?: { stdin: NodeJS.WritableStream } }).child?.stdin.end(input);
-  return child;
-}
+const warden = runCli;
 
 // The CLI is tested as users run it: built JS (dist/ is built once by test/global-setup.ts).
 
@@ -166,6 +148,7 @@ async function serveCli(env: Record<string, string>) {
       PATH: process.env.PATH,
       HOST: '127.0.0.1',
       PORT: '0',
+      WARDEN_API_KEYS: NO_KEYS,
       WARDEN_STATE_DIR: testDir('warden-cli-state-'),
       ...env,
     },

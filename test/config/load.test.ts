@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, formatProblem } from '../../src/config/errors.js';
 import { loadConfig, loadDocuments, loadEnv } from '../../src/config/load.js';
-import { configProblems } from '../helpers/config.js';
+import { configProblems, ownKeys } from '../helpers/config.js';
 import { testDir } from '../helpers/tmp.js';
 
 function files(policy: string, keys = 'keys: []\n') {
@@ -16,8 +16,8 @@ function files(policy: string, keys = 'keys: []\n') {
 }
 
 describe('config loading', () => {
-  it('loads the example policy and keys with CONTRACT defaults', async () => {
-    const c = await loadConfig({}, { fetch });
+  it('loads the example policy with CONTRACT defaults', async () => {
+    const c = await loadConfig(ownKeys({}), { fetch });
     expect(c.env).toMatchObject({
       HOST: '0.0.0.0',
       PORT: 8080,
