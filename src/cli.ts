@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `warden` commands: serve, check, keys create, keys hash.
+// `warden` commands: serve, check, explain, test, keys, recipe, schema; --help and --version.
 import { recipeCommand } from './tooling/recipe-command.js';
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
@@ -15,28 +15,7 @@ import { keysCreate, keysHash, revocationCommand } from './tooling/keys-command.
 import { explainCommand } from './tooling/explain-command.js';
 import { policyTestCommand } from './tooling/policy-test-command.js';
 import { systemClock, type Clock } from './util/clock.js';
-
-const USAGE = `usage: warden <command>
-
-  serve                        run the forward-auth server (default)
-  check [--strict]             validate env, policy and keys; print a summary and lint warnings
-                               (--strict: exit 1 when there are warnings)
-  explain --url URL [--method M] [--ip IP] [--key KEY | --jwt TOKEN | --roles r1,r2] [--header 'N: v'] [--json]
-                               the decision /verify would take for a request, and why
-  test [FILES…]                run policy test cases (default rbac/policy.test.yaml); exit 1 on a failure
-  keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO] [--networks CIDRs] [--rate-limit NAME]
-                               print a new random key once, and its entry for the keys file
-  keys hash [KEY]              print the sha256 entry of an existing key (KEY or stdin)
-  keys revoke ID [--type key|token|subject] [--reason R] [--expires ISO|24h]
-                               revoke on every replica (Redis) or in WARDEN_STATE_DIR: a key id (default),
-                               a token's jti, or a subject (X-User-ID) whose tokens issued until now stop
-  keys unrevoke ID [--type key|token|subject]
-                               lift a revocation
-  keys revocations             list revocations in force
-  recipe nginx|traefik|caddy|ingress-nginx
-                               the proxy lines that name the policy's identity headers (headers.preset, .extra)
-  schema [--out DIR]           write the JSON Schemas of the policy, keys, dev users and providers files (default DIR: rbac)
-`;
+import { helpFor, version, wantsHelp } from './tooling/usage.js';
 
 /** The rules as `check` lists them: index, match, effect, networks and rate limit. */
 function ruleLines(p: Config['policy']): string[] {
@@ -155,7 +134,9 @@ async function check(args: string[], io: Out, clock: Clock): Promise<number> {
   return 0;
 }
 
-async function serveCommand(io: Out, clock: Clock): Promise<number> {
+async function serveCommand(args: string[], io: Out, clock: Clock): Promise<number> {
+  // serve is configured by the environment alone: any argument is a mistake worth stopping on.
+  parseArgs({ args, options: {}, strict: true });
   let running;
   try {
     running = await start(process.env, { clock });
@@ -195,9 +176,21 @@ function schemaCommand(args: string[], io: Out): number {
 /** Run a command line at `clock`'s time; returns the exit code. */
 export async function run(argv: string[], io: Out, clock: Clock): Promise<number> {
   const [cmd = 'serve', sub, ...rest] = argv;
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+    io.out(`warden ${version()}\n`);
+    return 0;
+  }
+  if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    io.out(helpFor(argv.slice(1)));
+    return 0;
+  }
+  if (wantsHelp(argv)) {
+    io.out(helpFor(argv));
+    return 0;
+  }
   try {
-    if (cmd === 'serve') return await serveCommand(io, clock);
-    if (cmd === 'check') return await check(sub === undefined ? rest : [sub, ...rest], io, clock);
+    if (cmd === 'serve') return await serveCommand(argv.slice(1), io, clock);
+    if (cmd === 'check') return await check(argv.slice(1), io, clock);
     if (cmd === 'schema') return schemaCommand(argv.slice(1), io);
     if (cmd === 'explain') return await explainCommand(argv.slice(1), io, clock);
     if (cmd === 'recipe') return await recipeCommand(argv.slice(1), io);
@@ -206,18 +199,16 @@ export async function run(argv: string[], io: Out, clock: Clock): Promise<number
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);
     if (cmd === 'keys' && (sub === 'revoke' || sub === 'unrevoke' || sub === 'revocations'))
       return await revocationCommand(sub, rest, io, clock);
-    if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
-      io.out(USAGE);
-      return 0;
-    }
   } catch (e) {
     if (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS')) {
-      io.err(`warden: ${e.message}\n${USAGE}`);
+      io.err(`warden: ${e.message}\n${helpFor(argv)}`);
       return 2;
     }
     throw e;
   }
-  io.err(USAGE);
+  io.err(
+    `warden: unknown command "${[cmd, ...(cmd === 'keys' && sub ? [sub] : [])].join(' ')}"\n${helpFor(argv)}`,
+  );
   return 2;
 }
 

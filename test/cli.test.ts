@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { redisDescribe, startRedis, within, type RedisServer } from './helpers/r
 import { testDir } from './helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from './helpers/warden.js';
 import { ifStarted } from './helpers/hooks.js';
-import { CLI, NO_KEYS, runCli } from './helpers/cli.js';
+import { CLI, NO_KEYS, ROOT, runCli, runNode } from './helpers/cli.js';
 
 const warden = runCli;
 
@@ -130,6 +130,69 @@ describe('warden CLI', () => {
     expect(nginx.stdout).toMatch(/^proxy_set_header X-User-ID +"";$/m);
     expect((await warden(['recipe', 'haproxy'])).code).toBe(2);
   });
+
+  it('prints its version, and help for every command without running it', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(await warden(['--version'])).toEqual({ code: 0, stdout: `warden ${version}\n`, stderr: '' });
+    const commands = [
+      ['serve'],
+      ['check'],
+      ['explain'],
+      ['test'],
+      ['recipe'],
+      ['schema'],
+      ['keys', 'create'],
+      ['keys', 'hash'],
+      ['keys', 'revoke'],
+      ['keys', 'unrevoke'],
+      ['keys', 'revocations'],
+    ];
+    for (const cmd of commands) {
+      // serve --help returns at once: a server would print its port on stderr and never exit.
+      const r = await warden([...cmd, '--help'], { PORT: '0' });
+      expect({ cmd, code: r.code, stderr: r.stderr }).toEqual({ cmd, code: 0, stderr: '' });
+      expect(r.stdout).toMatch(new RegExp(`^usage: warden ${cmd.join(' ')}`));
+    }
+    expect((await warden(['keys', 'hash', '-h'])).stdout).not.toMatch(/^sha256: /m);
+    expect((await warden(['keys', 'hash', '--', '--help'])).stdout).toBe(`sha256: ${hashKey('--help')}\n`);
+    expect((await warden(['help'])).stdout).toMatch(/^usage: warden <command>/);
+  }, 120_000);
+
+  it('refuses unknown arguments to every command with exit 2, naming them', async () => {
+    const wrong: [string[], string][] = [
+      [['serve', '--port', '9'], "Unknown option '--port'"],
+      [['serve', 'now'], "Unexpected argument 'now'"],
+      [['check', '--strcit'], "Unknown option '--strcit'"],
+      [['explain', '--url', 'https://a.example/', '--rolse', 'x'], "Unknown option '--rolse'"],
+      [['test', '--verbose'], 'unknown option --verbose'],
+      [['recipe', 'nginx', 'extra'], 'usage: warden recipe'],
+      [['schema', 'rbac'], "Unexpected argument 'rbac'"],
+      [['keys', 'create', '--id', 'a', '--role', 'x'], "Unknown option '--role'"],
+      [['keys', 'hash', 'a', 'b'], 'give one key'],
+      [['keys', 'revocations', 'all'], 'takes no argument'],
+      [['keys', 'list'], 'unknown command "keys list"'],
+    ];
+    for (const [args, message] of wrong) {
+      const r = await warden(args, { PORT: '0' });
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toContain(message);
+    }
+  }, 120_000);
+
+  it('runs as the package bin, and says how to build when dist/ is missing', async () => {
+    const bin = join(ROOT, 'bin', 'warden.js');
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: { warden: string } };
+    expect(pkg.bin.warden).toBe('bin/warden.js');
+    const r = await runNode([bin, '--version'], ROOT);
+    expect(r).toMatchObject({ code: 0, stdout: expect.stringMatching(/^warden \d/) });
+    // An install without sources (a package): no build possible, so it says what to run.
+    const dir = testDir('warden-bin-');
+    cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+    const missing = await runNode([join(dir, 'bin', 'warden.js'), '--version'], dir);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('is missing: run `npm run build` first');
+  }, 60_000);
 
   it('refuses unknown commands with usage and exit 2', async () => {
     const r = await warden(['frobnicate']);

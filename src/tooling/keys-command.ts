@@ -56,7 +56,13 @@ export function keysCreate(args: string[], io: Out): number {
 
 /** `keys hash`: the sha256 entry of an existing key. */
 export function keysHash(args: string[], io: Out): number {
-  const key = (args[0] ?? readFileSync(0, 'utf8')).replace(/\r?\n$/, '');
+  // `--` lets a key that starts with "-" through; any option is refused, so `--help` is never hashed.
+  const { positionals } = parseArgs({ args, options: {}, allowPositionals: true, strict: true });
+  if (positionals.length > 1) {
+    io.err('warden keys hash: give one key (argument or stdin)\n');
+    return 2;
+  }
+  const key = (positionals[0] ?? readFileSync(0, 'utf8')).replace(/\r?\n$/, '');
   if (key === '') {
     io.err('warden keys hash: no key given (argument or stdin)\n');
     return 2;
@@ -103,7 +109,13 @@ export async function revocationCommand(sub: string, args: string[], io: Out, cl
     );
     await revocations.mirror.resync();
     const now = clock.now();
-    if (sub === 'revocations') return listRevocations(revocations, now, io);
+    if (sub === 'revocations') {
+      if (positionals.length > 0) {
+        io.err(`warden keys revocations: takes no argument (got ${positionals.join(' ')})\n`);
+        return 2;
+      }
+      return listRevocations(revocations, now, io);
+    }
     const id = positionals[0];
     if (!id || positionals.length > 1) {
       io.err(`warden keys ${sub}: give exactly one ${what}\n`);
