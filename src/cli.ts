@@ -9,6 +9,7 @@ import { metadataUrl } from './http/resource-metadata.js';
 import { compilePolicy } from './policy/compile.js';
 import { lintPolicy } from './policy/lint.js';
 import { schemaFiles } from './config/json-schema.js';
+import { unknownVariables } from './config/unknown-env.js';
 import { ListenError, start } from './main.js';
 import { configFailure, type Out } from './tooling/cli-io.js';
 import { keysCreate, keysHash, revocationCommand } from './tooling/keys-command.js';
@@ -114,7 +115,10 @@ async function check(args: string[], io: Out, clock: Clock): Promise<number> {
     return configFailure(e, io);
   }
   const lines = summaryLines(config, clock.now());
-  const warnings = lintPolicy(config.policy, config.keys);
+  const warnings = [
+    ...unknownVariables(process.env).map((u) => ({ path: `env ${u.variable}`, message: u.message })),
+    ...lintPolicy(config.policy, config.keys),
+  ];
   if (warnings.length > 0)
     lines.push(
       `warnings (${warnings.length}):`,
@@ -195,7 +199,7 @@ export async function run(argv: string[], io: Out, clock: Clock): Promise<number
     if (cmd === 'explain') return await explainCommand(argv.slice(1), io, clock);
     if (cmd === 'recipe') return await recipeCommand(argv.slice(1), io);
     if (cmd === 'test') return await policyTestCommand(argv.slice(1), io, clock);
-    if (cmd === 'keys' && sub === 'create') return keysCreate(rest, io);
+    if (cmd === 'keys' && sub === 'create') return await keysCreate(rest, io);
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);
     if (cmd === 'keys' && (sub === 'revoke' || sub === 'unrevoke' || sub === 'revocations'))
       return await revocationCommand(sub, rest, io, clock);

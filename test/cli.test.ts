@@ -103,7 +103,7 @@ describe('warden CLI', () => {
         WARDEN_API_KEYS: join(dir, 'missing.yaml'),
       });
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain('env PORT');
+      expect(r.stderr).toContain('env PORT: must be a port number (0–65535), got "x"');
       expect(r.stderr).toMatch(/policy\.yaml \(WARDEN_POLICY\): rules\[0\]\.rateLimit: /);
       expect(r.stderr).toMatch(/policy\.yaml \(WARDEN_POLICY\): rules\[1\]\.require: /);
       expect(r.stderr).toMatch(/missing\.yaml \(WARDEN_API_KEYS\): file not found/);
@@ -193,6 +193,49 @@ describe('warden CLI', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('is missing: run `npm run build` first');
   }, 60_000);
+
+  it('keys create refuses roles and limits the policy lacks, bad networks, and an id already taken', async () => {
+    const dir = testDir('warden-cli-');
+    writeFileSync(
+      join(dir, 'keys.yaml'),
+      `keys:\n  - { id: agent-1, sha256: ${'a'.repeat(64)}, roles: [viewer] }\n`,
+    );
+    const env = { WARDEN_API_KEYS: join(dir, 'keys.yaml') };
+    const r = await warden(
+      [
+        'keys',
+        'create',
+        '--id',
+        'agent-1',
+        '--roles',
+        'develper,viewer',
+        '--rate-limit',
+        'apii',
+        '--networks',
+        '10.0.0.0/33',
+      ],
+      env,
+    );
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(
+      'warden keys create: --roles: "develper" is not a role of the policy (did you mean developer?); roles: admin, developer, analyst, viewer\n',
+    );
+    expect(r.stderr).toContain('--rate-limit: "apii" is not a rate limit of the policy (did you mean api?)');
+    expect(r.stderr).toContain('--networks: "10.0.0.0/33"');
+    expect(r.stderr).toContain(`--id: "agent-1" is already in ${join(dir, 'keys.yaml')}`);
+    expect((await warden(['keys', 'create', '--id', 'agent-2', '--roles', 'developer'], env)).code).toBe(0);
+  }, 60_000);
+
+  it('check warns about unknown WARDEN_* variables with the closest known name', async () => {
+    const r = await warden(['check'], { WARDEN_TRUSTED_PROXY: '10.0.0.0/8' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      '  warning: env WARDEN_TRUSTED_PROXY: not a warden variable, ignored (did you mean WARDEN_TRUSTED_PROXIES?)\n',
+    );
+    const strict = await warden(['check', '--strict'], { WARDEN_TRUSTED_PROXY: '10.0.0.0/8' });
+    expect(strict.code).toBe(1);
+  });
 
   it('refuses unknown commands with usage and exit 2', async () => {
     const r = await warden(['frobnicate']);

@@ -166,8 +166,20 @@ describe('warden explain', () => {
     expect(m.stdout).toContain('WARDEN_MODE=shadow: /verify allows this request');
   });
 
+  it('warns about --roles the policy does not define', async () => {
+    const r = await warden(['explain', '--url', 'https://api.example.com/api/nodes', '--roles', 'develper']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      'warden explain: warning: role "develper" is not in the policy, it grants nothing (did you mean developer?); roles: admin, developer, analyst, viewer\n',
+    );
+    expect(r.stdout).toMatch(/^decision: 403 forbidden/);
+  });
+
   it('refuses input that is not a request with exit 2', async () => {
     expect((await warden(['explain'])).code).toBe(2);
+    const bare = await warden(['explain', '--url', 'api.example.com/api/nodes']);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain('--url must be an absolute http(s) URL');
     const ip = await warden(['explain', '--url', 'https://a.example/x', '--ip', 'nope']);
     expect(ip.code).toBe(2);
     expect(ip.stderr).toContain('not an IP address');

@@ -1,6 +1,8 @@
 // zod schema of the policy file (CONTRACT.md "Policy file"); cross-references checked in superRefine.
+import { METHODS } from 'node:http';
 import { z } from 'zod';
 import { compilePathPattern } from '../policy/matchers.js';
+import { closest } from '../util/closest.js';
 import { duration } from '../util/duration.js';
 import { resourceKey } from '../util/resource-url.js';
 import { cidrList } from './cidr-list.js';
@@ -19,7 +21,14 @@ const roleName = z.string().regex(ROLE, 'a role name is 1-64 characters of [A-Za
 
 const PATH_PATTERN = /^\/[^\s?#]*$/;
 const HOST_PATTERN = /^(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::\d+)?$/;
-const METHOD = /^[A-Z]+$/;
+/** A method token that exists: one Node's HTTP parser accepts (RFC 9110's, PATCH, WebDAV's, QUERY…). */
+const httpMethod = z.string().superRefine((m, ctx) => {
+  if (METHODS.includes(m)) return;
+  const near = closest(m, METHODS);
+  const hint =
+    m !== m.toUpperCase() ? ' (methods are upper-case, like GET)' : near ? ` (did you mean ${near}?)` : '';
+  ctx.addIssue({ code: 'custom', message: `${m} is not an HTTP method${hint}` });
+});
 
 /** An OAuth scope (RFC 6749 §3.3): printable ASCII without space, `"` or `\`, so it sits in a WWW-Authenticate quoted string as is. */
 const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
@@ -71,7 +80,7 @@ const rule = z.strictObject({
       .regex(PATH_PATTERN, 'a path pattern starts with / and has no spaces, ? or #')
       .default('/**'),
     host: z.string().regex(HOST_PATTERN, 'a host is a DNS name, optionally *.-prefixed').optional(),
-    methods: z.array(z.string().regex(METHOD, 'methods are upper-case, like GET')).nonempty().optional(),
+    methods: z.array(httpMethod).nonempty().optional(),
   }),
   public: z.boolean().optional(),
   deny: z.boolean().optional(),

@@ -13,6 +13,7 @@ import { configFailure, type Out } from './cli-io.js';
 import { loadConfig, type Config } from '../config/load.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
 import type { Clock } from '../util/clock.js';
+import { closest } from '../util/closest.js';
 import { EvalInputError, evaluate } from './evaluate.js';
 import { formatExplanation } from './explain-format.js';
 
@@ -84,6 +85,17 @@ const list = (s: string) =>
     .map((x) => x.trim())
     .filter((x) => x !== '');
 
+/** A role the policy does not define grants nothing: say so, since it is most likely a typo. */
+function warnUnknownRoles(config: Config, roles: string[], io: Out): void {
+  const known = Object.keys(config.policy.roles);
+  for (const r of roles.filter((r) => !known.includes(r))) {
+    const near = closest(r, known);
+    io.err(
+      `warden explain: warning: role "${r}" is not in the policy, it grants nothing${near ? ` (did you mean ${near}?)` : ''}; roles: ${known.join(', ') || 'none'}\n`,
+    );
+  }
+}
+
 /** Run `warden explain` at `clock`'s time; returns the exit code (0 whatever the decision, 2 for bad input). */
 export async function explainCommand(args: string[], io: Out, clock: Clock): Promise<number> {
   const { values } = parseArgs({
@@ -104,6 +116,12 @@ export async function explainCommand(args: string[], io: Out, clock: Clock): Pro
     io.err('warden explain: --url is required (e.g. --url https://api.example.com/api/nodes)\n');
     return 2;
   }
+  if (!/^https?:\/\/[^/?#]/i.test(values.url)) {
+    io.err(
+      `warden explain: --url must be an absolute http(s) URL such as https://api.example.com/api/nodes (got "${values.url}")\n`,
+    );
+    return 2;
+  }
   const headers: Record<string, string> = {};
   for (const h of values.header ?? []) {
     const colon = h.indexOf(':');
@@ -115,6 +133,7 @@ export async function explainCommand(args: string[], io: Out, clock: Clock): Pro
   }
   const loaded = await loadForTooling(io);
   if (typeof loaded === 'number') return loaded;
+  if (values.roles !== undefined) warnUnknownRoles(loaded.config, list(values.roles), io);
   let verified: Identity | AuthError | undefined;
   if (values.jwt !== undefined) {
     const v = await verifyToken(loaded, values.jwt, io, clock);

@@ -37,7 +37,8 @@ SIGHUP reloads the policy and keys. Takes no arguments: it is configured by the 
   check: `usage: warden check [--strict]
 
 Validate the environment, the policy and the keys like \`warden serve\` does, without serving; print
-the rules, roles, limits, keys and their expiry, then lint warnings (shadowed or unreachable rules). Exit 2 listing every problem; with --strict, exit 1 on any warning.
+the rules, roles, limits, keys and their expiry, then lint warnings (shadowed or unreachable rules,
+unknown WARDEN_* variables). Exit 2 listing every problem; with --strict, exit 1 on any warning.
 ${ENV}
 `,
   explain: `usage: warden explain --url URL [--method M] [--ip IP] [--key KEY | --jwt TOKEN | --roles r1,r2]
