@@ -14,6 +14,7 @@ import { ListenError, start } from './main.js';
 import { configFailure, type Out } from './tooling/cli-io.js';
 import { keysCreate, keysHash, revocationCommand } from './tooling/keys-command.js';
 import { explainCommand } from './tooling/explain-command.js';
+import { keysRotate } from './tooling/keys-rotate.js';
 import { policyTestCommand } from './tooling/policy-test-command.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { helpFor, version, wantsHelp } from './tooling/usage.js';
@@ -99,7 +100,11 @@ function summaryLines(config: Config, now: number): string[] {
           ? `EXPIRED ${k.expires.toISOString()}`
           : `expires ${k.expires.toISOString()}`
         : 'no expiry';
-      return `  ${k.id} roles [${k.roles.join(', ')}] ${exp}${k.networks ? ` networks ${k.networks.join(',')}` : ''}`;
+      const previous = (k.previous ?? []).map(
+        (p) =>
+          ` previous key until ${p.expires.toISOString()}${p.expires.getTime() <= now ? ' (ended)' : ''}`,
+      );
+      return `  ${k.id} roles [${k.roles.join(', ')}] ${exp}${k.networks ? ` networks ${k.networks.join(',')}` : ''}${previous.join('')}`;
     }),
     ...issuerLines(config),
     ...signInSummary(config),
@@ -201,6 +206,7 @@ export async function run(argv: string[], io: Out, clock: Clock): Promise<number
     if (cmd === 'test') return await policyTestCommand(argv.slice(1), io, clock);
     if (cmd === 'keys' && sub === 'create') return await keysCreate(rest, io);
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);
+    if (cmd === 'keys' && sub === 'rotate') return await keysRotate(rest, io, clock);
     if (cmd === 'keys' && (sub === 'revoke' || sub === 'unrevoke' || sub === 'revocations'))
       return await revocationCommand(sub, rest, io, clock);
   } catch (e) {

@@ -142,6 +142,7 @@ describe('warden CLI', () => {
       ['recipe'],
       ['schema'],
       ['keys', 'create'],
+      ['keys', 'rotate'],
       ['keys', 'hash'],
       ['keys', 'revoke'],
       ['keys', 'unrevoke'],
@@ -225,6 +226,48 @@ describe('warden CLI', () => {
     expect(r.stderr).toContain('--networks: "10.0.0.0/33"');
     expect(r.stderr).toContain(`--id: "agent-1" is already in ${join(dir, 'keys.yaml')}`);
     expect((await warden(['keys', 'create', '--id', 'agent-2', '--roles', 'developer'], env)).code).toBe(0);
+  }, 60_000);
+
+  it('keys rotate prints a new key for the same id, keeping the old one until the grace ends', async () => {
+    const dir = testDir('warden-cli-');
+    const old = hashKey('wdn_the_old_key');
+    writeFileSync(
+      join(dir, 'keys.yaml'),
+      `keys:\n  - { id: agent-1, name: Agent One, sha256: ${old}, roles: [developer], rateLimit: api }\n`,
+    );
+    const env = { WARDEN_API_KEYS: join(dir, 'keys.yaml') };
+    const before = Date.now();
+    const r = await warden(['keys', 'rotate', '--id', 'agent-1', '--grace', '24h'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const key = /key \(shown once, store it now\): (wdn_[A-Za-z0-9_-]{43})\n/.exec(r.stdout)?.[1];
+    expect(key).toBeDefined();
+    expect(r.stdout).toMatch(
+      /# replace the entry of agent-1 in .*keys\.yaml with this one: the old key works until /,
+    );
+    const [entry] = parse(r.stdout.slice(r.stdout.indexOf('# replace'))) as Record<string, unknown>[];
+    expect(entry).toMatchObject({
+      id: 'agent-1',
+      name: 'Agent One',
+      sha256: hashKey(key!),
+      roles: ['developer'],
+      rateLimit: 'api',
+      previous: [{ sha256: old }],
+    });
+    const ends = Date.parse((entry!.previous as { expires: string }[])[0]!.expires);
+    expect(ends - before).toBeGreaterThanOrEqual(24 * 3_600_000);
+    expect(ends - before).toBeLessThan(24 * 3_600_000 + 60_000);
+    // The printed entry is a valid keys file entry: pasted in place of the old one, check lists it.
+    writeFileSync(
+      join(dir, 'keys.yaml'),
+      `keys:\n${r.stdout.slice(r.stdout.indexOf('- id:')).replace(/^/gm, '  ')}`,
+    );
+    const check = await warden(['check'], env);
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/agent-1 roles \[developer\] no expiry previous key until /);
+    const unknown = await warden(['keys', 'rotate', '--id', 'agent-9'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no key "agent-9"');
+    expect((await warden(['keys', 'rotate', '--id', 'agent-1', '--grace', 'soon'], env)).code).toBe(2);
   }, 60_000);
 
   it('check warns about unknown WARDEN_* variables with the closest known name', async () => {

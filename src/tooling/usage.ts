@@ -11,6 +11,8 @@ export const USAGE = `usage: warden <command> [options]     (warden <command> --
   test [FILES…]                run policy test cases (default rbac/policy.test.yaml); exit 1 on a failure
   keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO] [--networks CIDRs] [--rate-limit NAME]
                                print a new random key once, and its entry for the keys file
+  keys rotate --id ID [--grace 24h]
+                               print a new key for an existing id, and its entry keeping the old key until the grace ends
   keys hash [KEY]              print the sha256 entry of an existing key (KEY or stdin)
   keys revoke ID [--type key|token|subject] [--reason R] [--expires ISO|24h]
                                revoke on every replica (Redis) or in WARDEN_STATE_DIR: a key id (default),
@@ -69,13 +71,19 @@ Print the proxy configuration lines that name the policy's identity headers (hea
 
 Write the JSON Schemas of the policy, keys, dev users and providers files into DIR (default rbac).
 `,
-  keys: `usage: warden keys create|hash|revoke|unrevoke|revocations …   (warden keys <sub> --help)
+  keys: `usage: warden keys create|rotate|hash|revoke|unrevoke|revocations …   (warden keys <sub> --help)
 `,
   'keys create': `usage: warden keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO]
                          [--networks CIDRs] [--rate-limit NAME]
 
 Print a new random key once, and the entry to paste below "keys:" in the keys file. The roles and the
 rate limit must exist in the policy, and the id must not be in the keys file yet (exit 2 otherwise).
+`,
+  'keys rotate': `usage: warden keys rotate --id ID [--grace 24h]
+
+Print a new random key for an existing id once, and the entry that replaces the old one: the new
+sha256, and the old one under "previous:" until the grace period (default 24h) ends, so clients move
+over without a new identity. The audit line's keyVersion (current, previous) says which key was used.
 `,
   'keys hash': `usage: warden keys hash [KEY]    (or the key on stdin; warden keys hash -- KEY for a key starting with -)
 
