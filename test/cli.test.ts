@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -432,14 +431,15 @@ describe('warden keys revoke', () => {
   });
 
   it('refuses a past --expires and a missing id', async () => {
+    const stateDir = testDir('warden-cli-');
     expect(
       (
         await warden(['keys', 'revoke', 'x', '--expires', '2001-01-01T00:00:00Z'], {
-          WARDEN_STATE_DIR: tmpdir(),
+          WARDEN_STATE_DIR: stateDir,
         })
       ).code,
     ).toBe(2);
-    expect((await warden(['keys', 'revoke'], { WARDEN_STATE_DIR: tmpdir() })).code).toBe(2);
+    expect((await warden(['keys', 'revoke'], { WARDEN_STATE_DIR: stateDir })).code).toBe(2);
   });
 
   redisDescribe('with Redis', () => {
