@@ -6,7 +6,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, policyLabel, type Config } from './config/load.js';
 import { metadataUrl } from './http/resource-metadata.js';
-import { compilePolicy } from './policy/compile.js';
 import { lintPolicy } from './policy/lint.js';
 import { schemaFiles } from './config/json-schema.js';
 import { unknownVariables } from './config/unknown-env.js';
@@ -14,27 +13,17 @@ import { ListenError, start } from './main.js';
 import { configFailure, type Out } from './tooling/cli-io.js';
 import { keysCreate, keysHash, revocationCommand } from './tooling/keys-command.js';
 import { explainCommand } from './tooling/explain-command.js';
+import { describeEffect, describeMatch } from './tooling/explain-format.js';
 import { keysRotate } from './tooling/keys-rotate.js';
 import { policyTestCommand } from './tooling/policy-test-command.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { helpFor, version, wantsHelp } from './tooling/usage.js';
 
-/** The rules as `check` lists them: index, match, effect, networks and rate limit. */
+/** The rules as `check` lists them: index, match and effect as `explain` writes them, then networks and rate limit. */
 function ruleLines(p: Config['policy']): string[] {
-  const compiled = compilePolicy(p);
-  // compiled.rules holds one rule per policy rule, in order.
-  return p.rules.flatMap((r, i) => {
-    const rule = compiled.rules[i];
-    if (rule === undefined) return [];
-    const what =
-      rule.effect === 'require' && rule.require
-        ? `require ${rule.require.mode} [${rule.require.permissions.join(', ')}]`
-        : rule.effect;
-    const match = `${r.match.methods ? r.match.methods.join(',') + ' ' : ''}${r.match.host ?? '*'}${r.match.path}`;
+  return p.rules.map((r, i) => {
     const bound = `${r.resource ? ` resource ${r.resource}` : ''}${r.scopes ? ` scopes ${r.scopes.join(' ')}` : ''}`;
-    return [
-      `  [${i}] ${match} → ${what}${bound}${r.networks ? ` networks ${r.networks.join(',')}` : ''}${r.rateLimit ? ` limit ${r.rateLimit}` : ''}`,
-    ];
+    return `  [${i}] ${describeMatch(p, i)} → ${describeEffect(p, i)}${bound}${r.networks ? ` networks ${r.networks.join(',')}` : ''}${r.rateLimit ? ` limit ${r.rateLimit}` : ''}`;
   });
 }
 

@@ -11,6 +11,7 @@ import { testDir } from './helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from './helpers/warden.js';
 import { ifStarted } from './helpers/hooks.js';
 import { CLI, NO_KEYS, ROOT, runCli, runNode } from './helpers/cli.js';
+import { USAGE } from '../src/tooling/usage.js';
 
 const warden = runCli;
 
@@ -278,6 +279,26 @@ describe('warden CLI', () => {
     const strict = await warden(['check', '--strict'], { WARDEN_TRUSTED_PROXY: '10.0.0.0/8' });
     expect(strict.code).toBe(1);
   });
+
+  it("README's command list names every command and option of the usage", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const list = /## Commands\n\n```\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const commands = [...USAGE.matchAll(/^ {2}((?:keys )?[a-z]+)\b/gm)].map((m) => m[1]!);
+    expect(commands).toContain('keys rotate');
+    for (const c of commands) expect(list, c).toContain(`warden ${c}`);
+    for (const option of new Set(USAGE.match(/--[a-z-]+/g))) expect(readme, option).toContain(option);
+  });
+
+  it('check and explain write a rule the same way', async () => {
+    const check = await warden(['check']);
+    const explain = await warden(['explain', '--url', 'https://api.example.com/nowhere', '--roles', 'admin']);
+    const checked = [...check.stdout.matchAll(/^ {2}(\[\d+\] .+?)(?: networks \S+)?(?: limit \S+)?$/gm)].map(
+      (m) => m[1],
+    );
+    const traced = [...explain.stdout.matchAll(/^ {2}(\[\d+\] .+?): [✓✗]/gm)].map((m) => m[1]);
+    expect(checked).toHaveLength(8);
+    expect(traced).toEqual(checked);
+  }, 60_000);
 
   it('refuses unknown commands with usage and exit 2', async () => {
     const r = await warden(['frobnicate']);
