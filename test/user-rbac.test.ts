@@ -19,6 +19,7 @@ const SUITES = [
 
 /** What those suites read: sources, tests, the built CLI, the example files, the README they compare with. */
 const NEEDED = [
+  'bin',
   'src',
   'test',
   'dist',
