@@ -18,6 +18,15 @@ export default tseslint.config(
     },
   },
   {
+    // bin/warden.js is plain JavaScript outside the TypeScript project: lint it without type information.
+    files: ['bin/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      globals: { process: 'readonly' },
+      parserOptions: { projectService: false, project: null },
+    },
+  },
+  {
     // Tests read untyped JSON (audit lines, HTTP bodies) and index fixtures they built: a wrong guess
     // fails the test, which is what a test is for. Everything else is as strict as in src/.
     files: ['test/**/*.ts', 'vitest.config.ts'],

@@ -11,7 +11,13 @@ export default defineConfig({
     hookTimeout: 60_000,
     // e2e suites start real nginx, Caddy and Redis on ephemeral ports; keep them from starving each other on 2 cores.
     maxWorkers: 2,
-    reporters: ['default', ['json', { outputFile: 'test-results.json' }]],
+    reporters: [
+      'default',
+      ['json', { outputFile: 'test-results.json' }],
+      './test/helpers/skipped-reporter.ts',
+    ],
+    // oidc-provider prints development NOTICE blocks (dev interactions, memory adapter) that the test IdP means to use.
+    onConsoleLog: (log) => !log.startsWith('oidc-provider NOTICE:'),
     projects: [
       {
         extends: true,

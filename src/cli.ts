@@ -1,60 +1,29 @@
 #!/usr/bin/env node
-// `warden` commands: serve, check, keys create, keys hash.
+// `warden` commands: serve, check, explain, test, keys, recipe, schema; --help and --version.
 import { recipeCommand } from './tooling/recipe-command.js';
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, policyLabel, type Config } from './config/load.js';
 import { metadataUrl } from './http/resource-metadata.js';
-import { compilePolicy } from './policy/compile.js';
 import { lintPolicy, proxyWarnings } from './policy/lint.js';
 import { schemaFiles } from './config/json-schema.js';
+import { unknownVariables } from './config/unknown-env.js';
 import { ListenError, start } from './main.js';
 import { configFailure, type Out } from './tooling/cli-io.js';
 import { keysCreate, keysHash, revocationCommand } from './tooling/keys-command.js';
 import { explainCommand } from './tooling/explain-command.js';
+import { describeEffect, describeMatch } from './tooling/explain-format.js';
+import { keysRotate } from './tooling/keys-rotate.js';
 import { policyTestCommand } from './tooling/policy-test-command.js';
 import { systemClock, type Clock } from './util/clock.js';
+import { helpFor, version, wantsHelp } from './tooling/usage.js';
 
-const USAGE = `usage: warden <command>
-
-  serve                        run the forward-auth server (default)
-  check [--strict]             validate env, policy and keys; print a summary and lint warnings
-                               (--strict: exit 1 when there are warnings)
-  explain --url URL [--method M] [--ip IP] [--key KEY | --jwt TOKEN | --roles r1,r2] [--header 'N: v'] [--json]
-                               [--body FILE | --tool NAME] [--resource ID --scopes s1,s2 (with --roles)]
-                               the decision /verify would take for a request, and why
-  test [FILES…]                run policy test cases (default rbac/policy.test.yaml); exit 1 on a failure
-  keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO] [--networks CIDRs] [--rate-limit NAME]
-                               print a new random key once, and its entry for the keys file
-  keys hash [KEY]              print the sha256 entry of an existing key (KEY or stdin)
-  keys revoke ID [--type key|token|subject] [--reason R] [--expires ISO|24h]
-                               revoke on every replica (Redis) or in WARDEN_STATE_DIR: a key id (default),
-                               a token's jti, or a subject (X-User-ID) whose tokens issued until now stop
-  keys unrevoke ID [--type key|token|subject]
-                               lift a revocation
-  keys revocations             list revocations in force
-  recipe nginx|traefik|caddy|ingress-nginx
-                               the proxy lines that name the policy's identity headers (headers.preset, .extra)
-  schema [--out DIR]           write the JSON Schemas of the policy, keys, dev users and providers files (default DIR: rbac)
-`;
-
-/** The rules as `check` lists them: index, match, effect, networks and rate limit. */
+/** The rules as `check` lists them: index, match and effect as `explain` writes them, then networks and rate limit. */
 function ruleLines(p: Config['policy']): string[] {
-  const compiled = compilePolicy(p);
-  // compiled.rules holds one rule per policy rule, in order.
-  return p.rules.flatMap((r, i) => {
-    const rule = compiled.rules[i];
-    if (rule === undefined) return [];
-    const what =
-      rule.effect === 'require' && rule.require
-        ? `require ${rule.require.mode} [${rule.require.permissions.join(', ')}]`
-        : rule.effect;
-    const match = `${r.match.methods ? r.match.methods.join(',') + ' ' : ''}${r.match.host ?? '*'}${r.match.path}`;
+  return p.rules.map((r, i) => {
     const bound = `${r.resource ? ` resource ${r.resource}` : ''}${r.scopes ? ` scopes ${r.scopes.join(' ')}` : ''}`;
-    return [
-      `  [${i}] ${match} → ${what}${bound}${r.networks ? ` networks ${r.networks.join(',')}` : ''}${r.rateLimit ? ` limit ${r.rateLimit}` : ''}`,
-    ];
+    return `  [${i}] ${describeMatch(p, i)} → ${describeEffect(p, i)}${bound}${r.networks ? ` networks ${r.networks.join(',')}` : ''}${r.rateLimit ? ` limit ${r.rateLimit}` : ''}`;
   });
 }
 
@@ -120,7 +89,11 @@ function summaryLines(config: Config, now: number): string[] {
           ? `EXPIRED ${k.expires.toISOString()}`
           : `expires ${k.expires.toISOString()}`
         : 'no expiry';
-      return `  ${k.id} roles [${k.roles.join(', ')}] ${exp}${k.networks ? ` networks ${k.networks.join(',')}` : ''}`;
+      const previous = (k.previous ?? []).map(
+        (p) =>
+          ` previous key until ${p.expires.toISOString()}${p.expires.getTime() <= now ? ' (ended)' : ''}`,
+      );
+      return `  ${k.id} roles [${k.roles.join(', ')}] ${exp}${k.networks ? ` networks ${k.networks.join(',')}` : ''}${previous.join('')}`;
     }),
     ...issuerLines(config),
     ...signInSummary(config),
@@ -137,6 +110,7 @@ async function check(args: string[], io: Out, clock: Clock): Promise<number> {
   }
   const lines = summaryLines(config, clock.now());
   const warnings = [
+    ...unknownVariables(process.env).map((u) => ({ path: `env ${u.variable}`, message: u.message })),
     ...lintPolicy(config.policy, config.keys),
     ...proxyWarnings(config.policy, config.env.WARDEN_PROXY),
   ];
@@ -159,7 +133,9 @@ async function check(args: string[], io: Out, clock: Clock): Promise<number> {
   return 0;
 }
 
-async function serveCommand(io: Out, clock: Clock): Promise<number> {
+async function serveCommand(args: string[], io: Out, clock: Clock): Promise<number> {
+  // serve is configured by the environment alone: any argument is a mistake worth stopping on.
+  parseArgs({ args, options: {}, strict: true });
   let running;
   try {
     running = await start(process.env, { clock });
@@ -199,29 +175,40 @@ function schemaCommand(args: string[], io: Out): number {
 /** Run a command line at `clock`'s time; returns the exit code. */
 export async function run(argv: string[], io: Out, clock: Clock): Promise<number> {
   const [cmd = 'serve', sub, ...rest] = argv;
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+    io.out(`warden ${version()}\n`);
+    return 0;
+  }
+  if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    io.out(helpFor(argv.slice(1)));
+    return 0;
+  }
+  if (wantsHelp(argv)) {
+    io.out(helpFor(argv));
+    return 0;
+  }
   try {
-    if (cmd === 'serve') return await serveCommand(io, clock);
-    if (cmd === 'check') return await check(sub === undefined ? rest : [sub, ...rest], io, clock);
+    if (cmd === 'serve') return await serveCommand(argv.slice(1), io, clock);
+    if (cmd === 'check') return await check(argv.slice(1), io, clock);
     if (cmd === 'schema') return schemaCommand(argv.slice(1), io);
     if (cmd === 'explain') return await explainCommand(argv.slice(1), io, clock);
     if (cmd === 'recipe') return await recipeCommand(argv.slice(1), io);
     if (cmd === 'test') return await policyTestCommand(argv.slice(1), io, clock);
-    if (cmd === 'keys' && sub === 'create') return keysCreate(rest, io);
+    if (cmd === 'keys' && sub === 'create') return await keysCreate(rest, io);
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);
+    if (cmd === 'keys' && sub === 'rotate') return await keysRotate(rest, io, clock);
     if (cmd === 'keys' && (sub === 'revoke' || sub === 'unrevoke' || sub === 'revocations'))
       return await revocationCommand(sub, rest, io, clock);
-    if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
-      io.out(USAGE);
-      return 0;
-    }
   } catch (e) {
     if (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS')) {
-      io.err(`warden: ${e.message}\n${USAGE}`);
+      io.err(`warden: ${e.message}\n${helpFor(argv)}`);
       return 2;
     }
     throw e;
   }
-  io.err(USAGE);
+  io.err(
+    `warden: unknown command "${[cmd, ...(cmd === 'keys' && sub ? [sub] : [])].join(' ')}"\n${helpFor(argv)}`,
+  );
   return 2;
 }
 

@@ -9,6 +9,7 @@ import { byDeadline } from './audit/sink.js';
 import type { Env } from './config/env-schema.js';
 import { ConfigError } from './config/errors.js';
 import { loadConfig, type Config } from './config/load.js';
+import { unknownVariables } from './config/unknown-env.js';
 import { AssertionKeyError, AssertionSigner } from './identity/assertion.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Readiness } from './readiness.js';
@@ -115,6 +116,8 @@ export async function start(
     },
     'warden listening',
   );
+  for (const u of unknownVariables(vars))
+    log.warn({ event: 'unknown_variable', variable: u.variable, suggestion: u.suggestion }, u.message);
   const close = shutdown(core, servers, reloader, gate, clock);
   return { port, metricsPort, readiness, close, hangup, reload: () => reloader.reload('api') };
 }

@@ -90,6 +90,12 @@ async function reloadOnce(deps: ReloaderDeps, trigger: string): Promise<ReloadRe
       JSON.stringify(docs.policy) === JSON.stringify(previous.docs.policy) &&
       JSON.stringify(docs.keys) === JSON.stringify(previous.docs.keys)
     ) {
+      // Said for a save or SIGHUP, so "did it take my edit?" has an answer; a URL poll stays quiet.
+      if (trigger !== 'poll')
+        log.info(
+          { event: 'policy_unchanged', trigger, version: previous.version },
+          'policy and keys reloaded: nothing changed',
+        );
       return { ok: true, version: previous.version, changed: false };
     }
     const next = buildRuntime(docs, shared, previous);
@@ -123,7 +129,7 @@ async function reloadOnce(deps: ReloaderDeps, trigger: string): Promise<ReloadRe
   } catch (e) {
     const problems = e instanceof ConfigError ? e.problems.map(formatProblem) : [(e as Error).message];
     log.error(
-      { event: 'policy_rejected', trigger, problems, version: previous.version },
+      { event: 'config_rejected', trigger, problems, version: previous.version },
       'reload rejected; the previous policy stays in force',
     );
     audit.admin({ event: 'config_rejected', trigger, version: previous.version, problems });

@@ -1,9 +1,7 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { hashKey } from '../src/auth/apikey.js';
@@ -12,26 +10,10 @@ import { redisDescribe, startRedis, within, type RedisServer } from './helpers/r
 import { testDir } from './helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from './helpers/warden.js';
 import { ifStarted } from './helpers/hooks.js';
+import { CLI, NO_KEYS, ROOT, runCli, runNode } from './helpers/cli.js';
+import { USAGE } from '../src/tooling/usage.js';
 
-const run = promisify(execFile);
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
-
-async function warden(args: string[], env: Record<string, string> = {}, input?: string) {
-  const child = run(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH, ...env },
-    timeout: 20_000,
-  }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: unknown) => {
-      // execFile rejects with the exit code and both outputs on the error.
-      const failed = e as { code: number; stdout: string; stderr: string };
-      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-    },
-  );
-  if (input !== undefined)
-    (child as unknown as { child?: { stdin: NodeJS.WritableStream } }).child?.stdin.end(input);
-  return child;
-}
+const warden = runCli;
 
 // The CLI is tested as users run it: built JS (dist/ is built once by test/global-setup.ts).
 
@@ -121,7 +103,7 @@ describe('warden CLI', () => {
         WARDEN_API_KEYS: join(dir, 'missing.yaml'),
       });
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain('env PORT');
+      expect(r.stderr).toContain('env PORT: must be a port number (0–65535), got "x"');
       expect(r.stderr).toMatch(/policy\.yaml \(WARDEN_POLICY\): rules\[0\]\.rateLimit: /);
       expect(r.stderr).toMatch(/policy\.yaml \(WARDEN_POLICY\): rules\[1\]\.require: /);
       expect(r.stderr).toMatch(/missing\.yaml \(WARDEN_API_KEYS\): file not found/);
@@ -149,6 +131,175 @@ describe('warden CLI', () => {
     expect((await warden(['recipe', 'haproxy'])).code).toBe(2);
   });
 
+  it('prints its version, and help for every command without running it', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(await warden(['--version'])).toEqual({ code: 0, stdout: `warden ${version}\n`, stderr: '' });
+    const commands = [
+      ['serve'],
+      ['check'],
+      ['explain'],
+      ['test'],
+      ['recipe'],
+      ['schema'],
+      ['keys', 'create'],
+      ['keys', 'rotate'],
+      ['keys', 'hash'],
+      ['keys', 'revoke'],
+      ['keys', 'unrevoke'],
+      ['keys', 'revocations'],
+    ];
+    for (const cmd of commands) {
+      // serve --help returns at once: a server would print its port on stderr and never exit.
+      const r = await warden([...cmd, '--help'], { PORT: '0' });
+      expect({ cmd, code: r.code, stderr: r.stderr }).toEqual({ cmd, code: 0, stderr: '' });
+      expect(r.stdout).toMatch(new RegExp(`^usage: warden ${cmd.join(' ')}`));
+    }
+    expect((await warden(['keys', 'hash', '-h'])).stdout).not.toMatch(/^sha256: /m);
+    expect((await warden(['keys', 'hash', '--', '--help'])).stdout).toBe(`sha256: ${hashKey('--help')}\n`);
+    expect((await warden(['help'])).stdout).toMatch(/^usage: warden <command>/);
+  }, 120_000);
+
+  it('refuses unknown arguments to every command with exit 2, naming them', async () => {
+    const wrong: [string[], string][] = [
+      [['serve', '--port', '9'], "Unknown option '--port'"],
+      [['serve', 'now'], "Unexpected argument 'now'"],
+      [['check', '--strcit'], "Unknown option '--strcit'"],
+      [['explain', '--url', 'https://a.example/', '--rolse', 'x'], "Unknown option '--rolse'"],
+      [['test', '--verbose'], 'unknown option --verbose'],
+      [['recipe', 'nginx', 'extra'], 'usage: warden recipe'],
+      [['schema', 'rbac'], "Unexpected argument 'rbac'"],
+      [['keys', 'create', '--id', 'a', '--role', 'x'], "Unknown option '--role'"],
+      [['keys', 'hash', 'a', 'b'], 'give one key'],
+      [['keys', 'revocations', 'all'], 'takes no argument'],
+      [['keys', 'list'], 'unknown command "keys list"'],
+    ];
+    for (const [args, message] of wrong) {
+      const r = await warden(args, { PORT: '0' });
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toContain(message);
+    }
+  }, 120_000);
+
+  it('runs as the package bin, and says how to build when dist/ is missing', async () => {
+    const bin = join(ROOT, 'bin', 'warden.js');
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: { warden: string } };
+    expect(pkg.bin.warden).toBe('bin/warden.js');
+    const r = await runNode([bin, '--version'], ROOT);
+    expect(r).toMatchObject({ code: 0, stdout: expect.stringMatching(/^warden \d/) });
+    // An install without sources (a package): no build possible, so it says what to run.
+    const dir = testDir('warden-bin-');
+    cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+    const missing = await runNode([join(dir, 'bin', 'warden.js'), '--version'], dir);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('is missing: run `npm run build` first');
+  }, 60_000);
+
+  it('keys create refuses roles and limits the policy lacks, bad networks, and an id already taken', async () => {
+    const dir = testDir('warden-cli-');
+    writeFileSync(
+      join(dir, 'keys.yaml'),
+      `keys:\n  - { id: agent-1, sha256: ${'a'.repeat(64)}, roles: [viewer] }\n`,
+    );
+    const env = { WARDEN_API_KEYS: join(dir, 'keys.yaml') };
+    const r = await warden(
+      [
+        'keys',
+        'create',
+        '--id',
+        'agent-1',
+        '--roles',
+        'develper,viewer',
+        '--rate-limit',
+        'apii',
+        '--networks',
+        '10.0.0.0/33',
+      ],
+      env,
+    );
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(
+      'warden keys create: --roles: "develper" is not a role of the policy (did you mean developer?); roles: admin, developer, analyst, viewer\n',
+    );
+    expect(r.stderr).toContain('--rate-limit: "apii" is not a rate limit of the policy (did you mean api?)');
+    expect(r.stderr).toContain('--networks: "10.0.0.0/33"');
+    expect(r.stderr).toContain(`--id: "agent-1" is already in ${join(dir, 'keys.yaml')}`);
+    expect((await warden(['keys', 'create', '--id', 'agent-2', '--roles', 'developer'], env)).code).toBe(0);
+  }, 60_000);
+
+  it('keys rotate prints a new key for the same id, keeping the old one until the grace ends', async () => {
+    const dir = testDir('warden-cli-');
+    const old = hashKey('wdn_the_old_key');
+    writeFileSync(
+      join(dir, 'keys.yaml'),
+      `keys:\n  - { id: agent-1, name: Agent One, sha256: ${old}, roles: [developer], rateLimit: api }\n`,
+    );
+    const env = { WARDEN_API_KEYS: join(dir, 'keys.yaml') };
+    const before = Date.now();
+    const r = await warden(['keys', 'rotate', '--id', 'agent-1', '--grace', '24h'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const key = /key \(shown once, store it now\): (wdn_[A-Za-z0-9_-]{43})\n/.exec(r.stdout)?.[1];
+    expect(key).toBeDefined();
+    expect(r.stdout).toMatch(
+      /# replace the entry of agent-1 in .*keys\.yaml with this one: the old key works until /,
+    );
+    const [entry] = parse(r.stdout.slice(r.stdout.indexOf('# replace'))) as Record<string, unknown>[];
+    expect(entry).toMatchObject({
+      id: 'agent-1',
+      name: 'Agent One',
+      sha256: hashKey(key!),
+      roles: ['developer'],
+      rateLimit: 'api',
+      previous: [{ sha256: old }],
+    });
+    const ends = Date.parse((entry!.previous as { expires: string }[])[0]!.expires);
+    expect(ends - before).toBeGreaterThanOrEqual(24 * 3_600_000);
+    expect(ends - before).toBeLessThan(24 * 3_600_000 + 60_000);
+    // The printed entry is a valid keys file entry: pasted in place of the old one, check lists it.
+    writeFileSync(
+      join(dir, 'keys.yaml'),
+      `keys:\n${r.stdout.slice(r.stdout.indexOf('- id:')).replace(/^/gm, '  ')}`,
+    );
+    const check = await warden(['check'], env);
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/agent-1 roles \[developer\] no expiry previous key until /);
+    const unknown = await warden(['keys', 'rotate', '--id', 'agent-9'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no key "agent-9"');
+    expect((await warden(['keys', 'rotate', '--id', 'agent-1', '--grace', 'soon'], env)).code).toBe(2);
+  }, 60_000);
+
+  it('check warns about unknown WARDEN_* variables with the closest known name', async () => {
+    const r = await warden(['check'], { WARDEN_TRUSTED_PROXY: '10.0.0.0/8' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      '  warning: env WARDEN_TRUSTED_PROXY: not a warden variable, ignored (did you mean WARDEN_TRUSTED_PROXIES?)\n',
+    );
+    const strict = await warden(['check', '--strict'], { WARDEN_TRUSTED_PROXY: '10.0.0.0/8' });
+    expect(strict.code).toBe(1);
+  });
+
+  it("README's command list names every command and option of the usage", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const list = /## Commands\n\n```\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const commands = [...USAGE.matchAll(/^ {2}((?:keys )?[a-z]+)\b/gm)].map((m) => m[1]!);
+    expect(commands).toContain('keys rotate');
+    for (const c of commands) expect(list, c).toContain(`warden ${c}`);
+    for (const option of new Set(USAGE.match(/--[a-z-]+/g))) expect(readme, option).toContain(option);
+  });
+
+  it('check and explain write a rule the same way', async () => {
+    const check = await warden(['check']);
+    const explain = await warden(['explain', '--url', 'https://api.example.com/nowhere', '--roles', 'admin']);
+    const checked = [...check.stdout.matchAll(/^ {2}(\[\d+\] .+?)(?: networks \S+)?(?: limit \S+)?$/gm)].map(
+      (m) => m[1],
+    );
+    const traced = [...explain.stdout.matchAll(/^ {2}(\[\d+\] .+?): [✓✗]/gm)].map((m) => m[1]);
+    expect(checked).toHaveLength(8);
+    expect(traced).toEqual(checked);
+  }, 60_000);
+
   it('refuses unknown commands with usage and exit 2', async () => {
     const r = await warden(['frobnicate']);
     expect(r.code).toBe(2);
@@ -166,6 +317,7 @@ async function serveCli(env: Record<string, string>) {
       PATH: process.env.PATH,
       HOST: '127.0.0.1',
       PORT: '0',
+      WARDEN_API_KEYS: NO_KEYS,
       WARDEN_STATE_DIR: testDir('warden-cli-state-'),
       ...env,
     },
@@ -300,14 +452,15 @@ describe('warden keys revoke', () => {
   });
 
   it('refuses a past --expires and a missing id', async () => {
+    const stateDir = testDir('warden-cli-');
     expect(
       (
         await warden(['keys', 'revoke', 'x', '--expires', '2001-01-01T00:00:00Z'], {
-          WARDEN_STATE_DIR: tmpdir(),
+          WARDEN_STATE_DIR: stateDir,
         })
       ).code,
     ).toBe(2);
-    expect((await warden(['keys', 'revoke'], { WARDEN_STATE_DIR: tmpdir() })).code).toBe(2);
+    expect((await warden(['keys', 'revoke'], { WARDEN_STATE_DIR: stateDir })).code).toBe(2);
   });
 
   redisDescribe('with Redis', () => {

@@ -1,8 +1,6 @@
 // `warden explain` and `warden test`, run as users run them: the built CLI in dist/.
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { send } from './helpers/http.js';
@@ -10,25 +8,9 @@ import { ifStarted } from './helpers/hooks.js';
 import { makeKey, startIssuer } from './helpers/issuer.js';
 import { makeDir, removeDir, testDir } from './helpers/tmp.js';
 import { startWarden, testKey } from './helpers/warden.js';
+import { ROOT, runCli } from './helpers/cli.js';
 
-const run = promisify(execFile);
-const ROOT = join(import.meta.dirname, '..');
-const CLI = join(ROOT, 'dist', 'cli.js');
-
-async function warden(args: string[], env: Record<string, string> = {}) {
-  return run(process.execPath, [CLI, ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, ...env },
-    timeout: 20_000,
-  }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: unknown) => {
-      // execFile rejects with the exit code and both outputs on the error.
-      const failed = e as { code: number; stdout: string; stderr: string };
-      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-    },
-  );
-}
+const warden = runCli;
 
 const dev = testKey('agent-1', ['developer']);
 let keysDir: string;
@@ -184,8 +166,20 @@ describe('warden explain', () => {
     expect(m.stdout).toContain('WARDEN_MODE=shadow: /verify allows this request');
   });
 
+  it('warns about --roles the policy does not define', async () => {
+    const r = await warden(['explain', '--url', 'https://api.example.com/api/nodes', '--roles', 'develper']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      'warden explain: warning: role "develper" is not in the policy, it grants nothing (did you mean developer?); roles: admin, developer, analyst, viewer\n',
+    );
+    expect(r.stdout).toMatch(/^decision: 403 forbidden/);
+  });
+
   it('refuses input that is not a request with exit 2', async () => {
     expect((await warden(['explain'])).code).toBe(2);
+    const bare = await warden(['explain', '--url', 'api.example.com/api/nodes']);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain('--url must be an absolute http(s) URL');
     const ip = await warden(['explain', '--url', 'https://a.example/x', '--ip', 'nope']);
     expect(ip.code).toBe(2);
     expect(ip.stderr).toContain('not an IP address');

@@ -56,8 +56,8 @@ describe('hot reload', () => {
   it('rejects an invalid version, logs why, and keeps the old one in force', async () => {
     const before = w.ops.length;
     w.writePolicy('rules:\n  - match: { path: /api/** }\n    rateLimit: undefined-limit\n');
-    await eventually(() => w.ops.slice(before).some((l) => l.event === 'policy_rejected'));
-    const rejected = w.ops.slice(before).find((l) => l.event === 'policy_rejected')!;
+    await eventually(() => w.ops.slice(before).some((l) => l.event === 'config_rejected'));
+    const rejected = w.ops.slice(before).find((l) => l.event === 'config_rejected')!;
     expect((rejected.problems as string[]).join('\n')).toMatch(
       /rules\[0\]\.rateLimit: rate limit "undefined-limit" is not defined/,
     );
@@ -67,8 +67,16 @@ describe('hot reload', () => {
   it('reloads on demand (SIGHUP path) and reports no change when nothing changed', async () => {
     w.writePolicy(policyV1);
     await eventually(async () => (await w.reload()).ok);
+    const before = w.ops.length;
     const r = await w.reload();
     expect(r).toMatchObject({ ok: true, changed: false });
+    expect(w.ops.slice(before)).toContainEqual(
+      expect.objectContaining({
+        event: 'policy_unchanged',
+        trigger: 'api',
+        msg: 'policy and keys reloaded: nothing changed',
+      }),
+    );
   });
 
   it('swaps atomically: under concurrent load every answer comes from one whole version', async () => {

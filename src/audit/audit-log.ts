@@ -20,6 +20,8 @@ export interface DecisionEvent {
   sub: string | null;
   authMethod: string | null;
   keyId: string | null;
+  /** An API key in rotation: `current` or `previous` (the key `warden keys rotate` replaced). */
+  keyVersion?: 'current' | 'previous';
   rule: number | null;
   rateLimit?: string;
   /** A refused bearer token: the `kid` of its header and jose's error code. Never the token. */
@@ -101,6 +103,8 @@ function fieldsOf(e: DecisionEvent, q: (v: string | null | undefined) => string)
     (e.cause !== undefined ? `,"cause":${q(e.cause)}` : '') +
     `,"status":${e.status},"dialect":${q(e.dialect)},"method":${q(e.method)},"host":${q(e.host)},"path":${q(e.path)}` +
     `,"clientIp":${q(e.clientIp)},"peer":${q(e.peer)},"sub":${q(e.sub)},"authMethod":${q(e.authMethod)},"keyId":${q(e.keyId)}` +
+    // keyVersion is one of two fixed words: nothing to escape.
+    (e.keyVersion !== undefined ? `,"keyVersion":"${e.keyVersion}"` : '') +
     `,"rule":${e.rule === null ? 'null' : e.rule}` +
     (e.rateLimit !== undefined ? `,"rateLimit":${q(e.rateLimit)}` : '') +
     (e.kid !== undefined ? `,"kid":${q(e.kid)}` : '') +

@@ -86,6 +86,7 @@ export function auditRecord(
     rule: d ? d.rule : null,
     durationMs: answered.durationMs,
   };
+  if (identity?.keyVersion !== undefined) ev.keyVersion = identity.keyVersion;
   if (!verdict || !d) return ev;
   const detail = cause(d, error);
   if (detail !== undefined) ev.cause = detail;

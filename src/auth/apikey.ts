@@ -59,7 +59,12 @@ export function compileKeys(file: KeysFile): KeyTable {
       expiresAt: k.expires ? k.expires.getTime() : null,
       networks: k.networks ? compileCidrs(k.networks) : null,
     };
-    if (k.sha256 !== undefined) byHash.set(k.sha256, record);
+    if (k.sha256 !== undefined) byHash.set(k.sha256, k.previous ? rotated(record, 'current') : record);
+    for (const p of k.previous ?? []) {
+      // A previous key: the same identity, until the sooner of its grace end and the entry's expiry.
+      const end = Math.min(p.expires.getTime(), record.expiresAt ?? Infinity);
+      byHash.set(p.sha256, rotated({ ...record, expiresAt: end }, 'previous'));
+    }
     if (k.certSubject !== undefined) {
       // The keys schema refuses a subject that does not normalize.
       const dn = normalizeDn(k.certSubject);
@@ -67,6 +72,16 @@ export function compileKeys(file: KeysFile): KeyTable {
     }
   }
   return { byHash, bySubject, entries: file.keys };
+}
+
+/** A record of an entry in rotation: its identity says which key was used, and when it stops. */
+function rotated(record: KeyRecord, keyVersion: 'current' | 'previous'): KeyRecord {
+  const identity = Object.freeze({
+    ...record.identity,
+    keyVersion,
+    ...(record.expiresAt !== null ? { expiresAt: record.expiresAt } : {}),
+  });
+  return { ...record, identity };
 }
 
 /**

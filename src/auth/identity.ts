@@ -27,6 +27,8 @@ export interface Identity {
   roles: readonly string[];
   method: AuthMethod;
   keyId?: string;
+  /** An API key entry in rotation (`previous:` in the keys file): which of its keys was sent. */
+  keyVersion?: 'current' | 'previous';
   /** The token issuer (JWT); rate limits and caches key a subject by issuer, so equal `sub`s of two issuers stay apart. */
   issuer?: string;
   /** When the credential stops being valid (ms): a key's expiry, a token's exp. Bounds how long a decision may be reused. */

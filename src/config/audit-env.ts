@@ -1,6 +1,6 @@
 // Environment variables of the audit trail and the metrics endpoint (spread into envSchema).
 import { z } from 'zod';
-import { absoluteHttpUrl, headerLine } from './env-values.js';
+import { absoluteHttpUrl, headerLine, portNumber } from './env-values.js';
 import { duration } from '../util/duration.js';
 
 /** The audit sinks warden can write to. */
@@ -83,7 +83,7 @@ export const auditEnv = {
     .default('true')
     .transform((v) => v === 'true'),
   /** Serve /metrics on this port (same HOST) instead of the main port. */
-  WARDEN_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  WARDEN_METRICS_PORT: portNumber(1).optional(),
 };
 
 type AuditEnv = z.output<z.ZodObject<typeof auditEnv>>;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { byteSize } from '../util/byte-size.js';
 import { duration } from '../util/duration.js';
 import { cidrList } from './cidr-list.js';
-import { absoluteHttpUrl, headerLine } from './env-values.js';
+import { absoluteHttpUrl, headerLine, portNumber } from './env-values.js';
 import { auditEnv, auditEnvCrossCheck } from './audit-env.js';
 import { signInCrossCheck, signInEnvShape } from './sign-in-schema.js';
 
@@ -34,7 +34,7 @@ const hostPortList = z
 /** Environment variables warden reads, with CONTRACT.md defaults. */
 export const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: portNumber().default(8080),
   WARDEN_POLICY: z.string().min(1).default('rbac/policy.yaml'),
   WARDEN_POLICY_AUTH_HEADER: headerLine.optional(),
   WARDEN_POLICY_REFRESH: duration.default(30),

@@ -1,4 +1,4 @@
-// zod value types shared by environment variables: absolute http(s) URLs and header lines.
+// zod value types shared by environment variables: absolute http(s) URLs, header lines, port numbers.
 import { z } from 'zod';
 
 /** An absolute `http://` or `https://` URL with a host. */
@@ -21,4 +21,15 @@ export const headerLine = z
 export function splitHeaderLine(line: string): [string, string] {
   const colon = line.indexOf(':');
   return [line.slice(0, colon), line.slice(colon + 1).trim()];
+}
+
+/** A TCP port number from `min` to 65535, said so when it is anything else (not "received NaN"). */
+export function portNumber(min = 0) {
+  return z
+    .string()
+    .trim()
+    .refine((v) => /^\d{1,5}$/.test(v) && Number(v) >= min && Number(v) <= 65535, {
+      error: (issue) => `must be a port number (${min}–65535), got "${String(issue.input)}"`,
+    })
+    .transform(Number);
 }

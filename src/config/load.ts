@@ -141,7 +141,8 @@ function parseText(text: string, source: string, problems: ConfigProblem[]): unk
       problems.push({
         source,
         path: pos ? `line ${pos.line}, column ${pos.col}` : '',
-        message: err.message.split('\n')[0] ?? '',
+        // prettyErrors ends the first line with the position again: it is said once, in the path.
+        message: (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, ''),
       });
     }
     return undefined;

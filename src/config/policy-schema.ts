@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { methodsMatching, MCP_METHODS } from '../mcp/names.js';
 import { compilePathPattern } from '../policy/matchers.js';
+import { closest } from '../util/closest.js';
 import { duration } from '../util/duration.js';
 import { resourceKey } from '../util/resource-url.js';
 import { cidrList } from './cidr-list.js';
@@ -20,7 +21,26 @@ const roleName = z.string().regex(ROLE, 'a role name is 1-64 characters of [A-Za
 
 const PATH_PATTERN = /^\/[^\s?#]*$/;
 const HOST_PATTERN = /^(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::\d+)?$/;
-const METHOD = /^[A-Z]+$/;
+
+/**
+ * The method tokens that exist: Node 20's http.METHODS (RFC 9110's, PATCH, WebDAV's, QUERY…), written
+ * out so the policy schema does not change with the Node version.
+ */
+const METHODS = (
+  'ACL BIND CHECKOUT CONNECT COPY DELETE GET HEAD LINK LOCK M-SEARCH MERGE MKACTIVITY MKCALENDAR MKCOL MOVE ' +
+  'NOTIFY OPTIONS PATCH POST PROPFIND PROPPATCH PURGE PUT QUERY REBIND REPORT SEARCH SOURCE SUBSCRIBE TRACE ' +
+  'UNBIND UNLINK UNLOCK UNSUBSCRIBE'
+).split(' ') as [string, ...string[]];
+
+const httpMethod = z.enum(METHODS, {
+  error: (issue) => {
+    const m = String(issue.input);
+    const near = closest(m, METHODS);
+    const hint =
+      m !== m.toUpperCase() ? ' (methods are upper-case, like GET)' : near ? ` (did you mean ${near}?)` : '';
+    return `${m} is not an HTTP method${hint}`;
+  },
+});
 
 /** An OAuth scope (RFC 6749 §3.3): printable ASCII without space, `"` or `\`, so it sits in a WWW-Authenticate quoted string as is. */
 const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
@@ -109,7 +129,7 @@ const rule = z.strictObject({
       .regex(PATH_PATTERN, 'a path pattern starts with / and has no spaces, ? or #')
       .default('/**'),
     host: z.string().regex(HOST_PATTERN, 'a host is a DNS name, optionally *.-prefixed').optional(),
-    methods: z.array(z.string().regex(METHOD, 'methods are upper-case, like GET')).nonempty().optional(),
+    methods: z.array(httpMethod).nonempty().optional(),
   }),
   public: z.boolean().optional(),
   deny: z.boolean().optional(),

@@ -14,6 +14,7 @@ import { configFailure, type Out } from './cli-io.js';
 import { loadConfig, type Config } from '../config/load.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
 import type { Clock } from '../util/clock.js';
+import { closest } from '../util/closest.js';
 import { EvalInputError, evaluate } from './evaluate.js';
 import { formatExplanation } from './explain-format.js';
 
@@ -131,6 +132,38 @@ function mcpBody(
   }
 }
 
+/** A role the policy does not define grants nothing: say so, since it is most likely a typo. */
+function warnUnknownRoles(config: Config, roles: string[], io: Out): void {
+  const known = Object.keys(config.policy.roles);
+  for (const r of roles.filter((r) => !known.includes(r))) {
+    const near = closest(r, known);
+    io.err(
+      `warden explain: warning: role "${r}" is not in the policy, it grants nothing${near ? ` (did you mean ${near}?)` : ''}; roles: ${known.join(', ') || 'none'}\n`,
+    );
+  }
+}
+
+/** The --url, which must be an absolute http(s) URL; 2 (after saying why) when it is missing or not one. */
+function checkedUrl(url: string | undefined, io: Out): string | number {
+  if (!url) {
+    io.err('warden explain: --url is required (e.g. --url https://api.example.com/api/nodes)\n');
+    return 2;
+  }
+  if (!/^https?:\/\/[^/?#]/i.test(url)) {
+    io.err(
+      `warden explain: --url must be an absolute http(s) URL such as https://api.example.com/api/nodes (got "${url}")\n`,
+    );
+    return 2;
+  }
+  return url;
+}
+
+/** The method: a tools/call (--tool) is a POST unless --method says otherwise. */
+function methodOf(args: readonly string[], values: { method: string; tool?: string }): string {
+  const given = args.some((a) => a === '--method' || a.startsWith('--method='));
+  return (values.tool !== undefined && !given ? 'POST' : values.method).toUpperCase();
+}
+
 /** Run `warden explain` at `clock`'s time; returns the exit code (0 whatever the decision, 2 for bad input). */
 export async function explainCommand(args: string[], io: Out, clock: Clock): Promise<number> {
   const { values } = parseArgs({
@@ -153,14 +186,13 @@ export async function explainCommand(args: string[], io: Out, clock: Clock): Pro
   });
   const body = mcpBody(values, io);
   if (typeof body === 'number') return body;
-  if (!values.url) {
-    io.err('warden explain: --url is required (e.g. --url https://api.example.com/api/nodes)\n');
-    return 2;
-  }
+  const url = checkedUrl(values.url, io);
+  if (typeof url === 'number') return url;
   const headers = headerFlags(values.header ?? [], io);
   if (typeof headers === 'number') return headers;
   const loaded = await loadForTooling(io);
   if (typeof loaded === 'number') return loaded;
+  if (values.roles !== undefined) warnUnknownRoles(loaded.config, list(values.roles), io);
   let verified: Identity | AuthError | undefined;
   if (values.jwt !== undefined) {
     const v = await verifyToken(loaded, values.jwt, io, clock);
@@ -173,12 +205,8 @@ export async function explainCommand(args: string[], io: Out, clock: Clock): Pro
       loaded.policy,
       loaded.keys,
       {
-        // A tools/call is a POST; --method still wins when given.
-        method: (values.tool !== undefined && !args.some((a) => a === '--method' || a.startsWith('--method='))
-          ? 'POST'
-          : values.method
-        ).toUpperCase(),
-        url: values.url,
+        method: methodOf(args, values),
+        url,
         ...(values.ip !== undefined ? { ip: values.ip } : {}),
         headers,
         ...(values.key !== undefined ? { key: values.key } : {}),

@@ -4,15 +4,53 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { generateKey, hashKey } from '../auth/apikey.js';
 import { REVOCATION_TYPES, Revocations, type RevocationType } from '../auth/revocations.js';
-import { loadEnv } from '../config/load.js';
+import { cidrList } from '../config/cidr-list.js';
+import { loadEnv, type Config } from '../config/load.js';
+import { closest } from '../util/closest.js';
 import { duration } from '../util/duration.js';
 import { openStore } from '../services.js';
 import { MirroredSet } from '../store/mirror.js';
 import type { Clock } from '../util/clock.js';
 import { configFailure, type Out } from './cli-io.js';
+import { loadForTooling } from './explain-command.js';
 
-/** `keys create`: a new random key, printed once, and its entry. */
-export function keysCreate(args: string[], io: Out): number {
+const list = (s: string | undefined) =>
+  (s ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+
+/** What `keys create` was asked for that the policy and keys file refuse: unknown roles or limit, a taken id. */
+function createProblems(
+  config: Config,
+  values: { id: string; roles: string[]; networks: string[]; rateLimit?: string },
+): string[] {
+  const problems: string[] = [];
+  const roles = Object.keys(config.policy.roles);
+  const near = (name: string, known: string[]) => {
+    const c = closest(name, known);
+    return c ? ` (did you mean ${c}?)` : '';
+  };
+  for (const r of values.roles.filter((r) => !roles.includes(r)))
+    problems.push(
+      `--roles: "${r}" is not a role of the policy${near(r, roles)}; roles: ${roles.join(', ') || 'none'}`,
+    );
+  const limits = Object.keys(config.policy.rateLimits);
+  if (values.rateLimit !== undefined && !limits.includes(values.rateLimit))
+    problems.push(
+      `--rate-limit: "${values.rateLimit}" is not a rate limit of the policy${near(values.rateLimit, limits)}; limits: ${limits.join(', ') || 'none'}`,
+    );
+  const cidrs = cidrList.safeParse(values.networks);
+  if (!cidrs.success) problems.push(`--networks: ${cidrs.error.issues.map((i) => i.message).join('; ')}`);
+  if (config.keys.keys.some((k) => k.id === values.id))
+    problems.push(
+      `--id: "${values.id}" is already in ${config.env.WARDEN_API_KEYS}; pick another id, or \`warden keys rotate --id ${values.id}\` to give it a new key`,
+    );
+  return problems;
+}
+
+/** `keys create`: a new random key, printed once, and its entry; checked against the policy and the keys file. */
+export async function keysCreate(args: string[], io: Out): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -34,12 +72,20 @@ export function keysCreate(args: string[], io: Out): number {
     io.err('warden keys create: --expires must be an ISO date-time such as 2027-06-30T00:00:00Z\n');
     return 2;
   }
+  const loaded = await loadForTooling(io);
+  if (typeof loaded === 'number') return loaded;
+  const rateLimit = values['rate-limit'];
+  const problems = createProblems(loaded.config, {
+    id: values.id,
+    roles: list(values.roles),
+    networks: list(values.networks),
+    ...(rateLimit !== undefined ? { rateLimit } : {}),
+  });
+  if (problems.length > 0) {
+    for (const p of problems) io.err(`warden keys create: ${p}\n`);
+    return 2;
+  }
   const key = generateKey();
-  const list = (s: string | undefined) =>
-    (s ?? '')
-      .split(',')
-      .map((x) => x.trim())
-      .filter((x) => x !== '');
   const entry: Record<string, unknown> = { id: values.id };
   if (values.name) entry.name = values.name;
   if (values.email) entry.email = values.email;
@@ -47,7 +93,7 @@ export function keysCreate(args: string[], io: Out): number {
   entry.roles = list(values.roles);
   if (values.expires) entry.expires = new Date(values.expires).toISOString();
   if (values.networks) entry.networks = list(values.networks);
-  if (values['rate-limit']) entry.rateLimit = values['rate-limit'];
+  if (rateLimit) entry.rateLimit = rateLimit;
   io.out(
     `key (shown once, store it now): ${key}\n\n# add to the keys file under "keys:"\n${stringify([entry])}`,
   );
@@ -56,7 +102,13 @@ export function keysCreate(args: string[], io: Out): number {
 
 /** `keys hash`: the sha256 entry of an existing key. */
 export function keysHash(args: string[], io: Out): number {
-  const key = (args[0] ?? readFileSync(0, 'utf8')).replace(/\r?\n$/, '');
+  // `--` lets a key that starts with "-" through; any option is refused, so `--help` is never hashed.
+  const { positionals } = parseArgs({ args, options: {}, allowPositionals: true, strict: true });
+  if (positionals.length > 1) {
+    io.err('warden keys hash: give one key (argument or stdin)\n');
+    return 2;
+  }
+  const key = (positionals[0] ?? readFileSync(0, 'utf8')).replace(/\r?\n$/, '');
   if (key === '') {
     io.err('warden keys hash: no key given (argument or stdin)\n');
     return 2;
@@ -103,7 +155,13 @@ export async function revocationCommand(sub: string, args: string[], io: Out, cl
     );
     await revocations.mirror.resync();
     const now = clock.now();
-    if (sub === 'revocations') return listRevocations(revocations, now, io);
+    if (sub === 'revocations') {
+      if (positionals.length > 0) {
+        io.err(`warden keys revocations: takes no argument (got ${positionals.join(' ')})\n`);
+        return 2;
+      }
+      return listRevocations(revocations, now, io);
+    }
     const id = positionals[0];
     if (!id || positionals.length > 1) {
       io.err(`warden keys ${sub}: give exactly one ${what}\n`);

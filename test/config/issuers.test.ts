@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { configProblems } from '../helpers/config.js';
+import { configProblems, ownKeys } from '../helpers/config.js';
 import { testDir } from '../helpers/tmp.js';
 
 describe('WARDEN_JWT_ISSUERS', () => {
@@ -14,7 +14,7 @@ describe('WARDEN_JWT_ISSUERS', () => {
       file,
       '- issuer: https://login.example.com/realms/acme\n  audience: warden-api\n  rolesClaim: realm_access.roles\n',
     );
-    const c = await loadConfig({ WARDEN_JWT_ISSUERS: file }, { fetch });
+    const c = await loadConfig(ownKeys({ WARDEN_JWT_ISSUERS: file }), { fetch });
     expect(c.issuers).toEqual([
       {
         issuer: 'https://login.example.com/realms/acme',
@@ -28,7 +28,7 @@ describe('WARDEN_JWT_ISSUERS', () => {
   });
 
   it('is empty when unset', async () => {
-    expect((await loadConfig({}, { fetch })).issuers).toEqual([]);
+    expect((await loadConfig(ownKeys({}), { fetch })).issuers).toEqual([]);
   });
 
   it('refuses plain http off loopback, HMAC and none, a tolerance over 60 s, a duplicate issuer, unknown fields', async () => {

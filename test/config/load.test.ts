@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, formatProblem } from '../../src/config/errors.js';
 import { loadConfig, loadDocuments, loadEnv } from '../../src/config/load.js';
-import { configProblems } from '../helpers/config.js';
+import { configProblems, ownKeys } from '../helpers/config.js';
 import { testDir } from '../helpers/tmp.js';
 
 function files(policy: string, keys = 'keys: []\n') {
@@ -16,8 +16,8 @@ function files(policy: string, keys = 'keys: []\n') {
 }
 
 describe('config loading', () => {
-  it('loads the example policy and keys with CONTRACT defaults', async () => {
-    const c = await loadConfig({}, { fetch });
+  it('loads the example policy with CONTRACT defaults', async () => {
+    const c = await loadConfig(ownKeys({}), { fetch });
     expect(c.env).toMatchObject({
       HOST: '0.0.0.0',
       PORT: 8080,
@@ -102,6 +102,32 @@ bogus: 1
     expect(text).toMatch(/keys\[3\]\.certSubject: same certificate subject as keys\[2\]/);
   });
 
+  it('accepts only HTTP methods that exist, naming a typo and its likely meaning', async () => {
+    const policy = (methods: string[]) =>
+      files(`rules:\n  - match: { path: /a, methods: [${methods.join(', ')}] }\n    public: true\n`);
+    expect(await configProblems(policy(['GET', 'HEAD', 'PATCH', 'PROPFIND', 'QUERY']))).toEqual([]);
+    const text = (await configProblems(policy(['GET', 'GTE', 'get', 'FROB']))).join('\n');
+    expect(text).toMatch(/rules\[0\]\.match\.methods\[1\]: GTE is not an HTTP method \(did you mean GET\?\)/);
+    expect(text).toMatch(
+      /rules\[0\]\.match\.methods\[2\]: get is not an HTTP method \(methods are upper-case/,
+    );
+    expect(text).toMatch(/rules\[0\]\.match\.methods\[3\]: FROB is not an HTTP method$/m);
+  });
+
+  it('says a port is a port number, whatever was typed', async () => {
+    for (const [name, value] of [
+      ['PORT', 'abc'],
+      ['PORT', '70000'],
+      ['WARDEN_METRICS_PORT', '0'],
+    ] as const) {
+      const text = (await configProblems({ [name]: value })).join('\n');
+      expect(text).toContain(
+        `env ${name}: must be a port number (${name === 'PORT' ? 0 : 1}–65535), got "${value}"`,
+      );
+      expect(text).not.toContain('NaN');
+    }
+  });
+
   it('cross-checks key roles and limits against the policy', async () => {
     const vars = files(
       'roles: { dev: [] }\n',
@@ -115,7 +141,9 @@ bogus: 1
   it('names YAML syntax errors with line and column, and missing files', async () => {
     const vars = files('rules: [\n  - {\n');
     const text = (await configProblems({ ...vars, WARDEN_API_KEYS: '/nonexistent/keys.yaml' })).join('\n');
-    expect(text).toMatch(/policy\.yaml \(WARDEN_POLICY\): line \d+, column \d+/);
+    expect(text).toMatch(/policy\.yaml \(WARDEN_POLICY\): line \d+, column \d+: /);
+    // The position is said once, in front: not again at the end of the parser's message.
+    expect(text).not.toMatch(/line \d+, column \d+: .*line \d+, column \d+/);
     expect(text).toContain('/nonexistent/keys.yaml (WARDEN_API_KEYS): file not found');
   });
 

@@ -1,6 +1,5 @@
 // Policy `resources:` and the rule fields `resource` and `scopes`: validated at load, every problem with its path.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -9,12 +8,13 @@ import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { resourceKey } from '../../src/util/resource-url.js';
 import { configProblems } from '../helpers/config.js';
+import { testDir } from '../helpers/tmp.js';
 
 const IDP = 'https://idp.example.com/realms/acme';
 const ISSUERS = JSON.stringify([{ issuer: IDP, audience: 'https://api.example.com' }]);
 
 function files(policy: unknown): Record<string, string> {
-  const dir = mkdtempSync(join(tmpdir(), 'warden-resources-'));
+  const dir = testDir('warden-resources-');
   writeFileSync(join(dir, 'policy.yaml'), stringify(policy));
   writeFileSync(join(dir, 'keys.yaml'), 'keys: []\n');
   return { WARDEN_POLICY: join(dir, 'policy.yaml'), WARDEN_API_KEYS: join(dir, 'keys.yaml') };

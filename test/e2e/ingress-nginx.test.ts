@@ -286,6 +286,36 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     }
   });
 
+  it('clears what the client must not steer, as deploy/nginx does', async () => {
+    const forged: Record<string, string> = {};
+    for (const name of [...METHOD_OVERRIDE_HEADERS, ...ROUTING_HEADERS, ...OTHER_PRESET_HEADERS])
+      for (const spelled of spellings(name)) forged[spelled] = 'forged';
+    // ingress-nginx passes the client's headers to warden's auth subrequest: the other dialect
+    // family's context headers there are refused (403 bad_forwarded_context), never passed on.
+    const { 'X-Forwarded-Uri': uri, 'X-Forwarded-Method': method, ...passing } = forged;
+    const refused = await through(ingress, '/nodes/steer', { 'x-api-key': KEYS.viewer.key, ...forged });
+    expect(refused.res.status, ctx(ingress, refused.res)).toBe(403);
+    expect(refused.last).toMatchObject({ reason: 'bad_forwarded_context' });
+    expect(refused.upstream).toHaveLength(0);
+    expect([uri, method]).toEqual(['forged', 'forged']);
+    for (const [proxy, headers] of [
+      [nginx, forged],
+      [ingress, passing],
+    ] as const) {
+      const r = await through(
+        proxy,
+        '/nodes/steer',
+        { 'x-api-key': KEYS.viewer.key, ...headers, 'x-forwarded-for': '198.51.100.1' },
+        'POST',
+      );
+      expect(r.res.status, ctx(proxy, r.res)).toBe(200);
+      const raw = r.upstream[0]!.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2)
+        expect(raw[i + 1], `${proxy.kind}: the app got ${raw[i]}`).not.toBe('forged');
+      expect(r.upstream[0]!.headers['x-forwarded-for'], proxy.kind).toBe(CLIENT_ADDRESS);
+    }
+  });
+
   it('the recipe is what ran: every Ingress was rendered', () => {
     expect(recipeIngresses().map((i) => i.metadata.name)).toEqual([
       'demo-app',
@@ -399,35 +429,5 @@ describeNeeding('ingress-nginx recipe: an MCP server as a protected resource (e2
     expect(narrow.status).toBe(403);
     expect(narrow.headers['www-authenticate']).toBeUndefined();
     expect(w!.audit.at(-1)).toMatchObject({ reason: 'insufficient_scope' });
-  });
-
-  it('clears what the client must not steer, as deploy/nginx does', async () => {
-    const forged: Record<string, string> = {};
-    for (const name of [...METHOD_OVERRIDE_HEADERS, ...ROUTING_HEADERS, ...OTHER_PRESET_HEADERS])
-      for (const spelled of spellings(name)) forged[spelled] = 'forged';
-    // ingress-nginx passes the client's headers to warden's auth subrequest: the other dialect
-    // family's context headers there are refused (403 bad_forwarded_context), never passed on.
-    const { 'X-Forwarded-Uri': uri, 'X-Forwarded-Method': method, ...passing } = forged;
-    const refused = await through(ingress, '/nodes/steer', { 'x-api-key': KEYS.viewer.key, ...forged });
-    expect(refused.res.status, ctx(ingress, refused.res)).toBe(403);
-    expect(refused.last).toMatchObject({ reason: 'bad_forwarded_context' });
-    expect(refused.upstream).toHaveLength(0);
-    expect([uri, method]).toEqual(['forged', 'forged']);
-    for (const [proxy, headers] of [
-      [nginx, forged],
-      [ingress, passing],
-    ] as const) {
-      const r = await through(
-        proxy,
-        '/nodes/steer',
-        { 'x-api-key': KEYS.viewer.key, ...headers, 'x-forwarded-for': '198.51.100.1' },
-        'POST',
-      );
-      expect(r.res.status, ctx(proxy, r.res)).toBe(200);
-      const raw = r.upstream[0]!.rawHeaders;
-      for (let i = 0; i < raw.length; i += 2)
-        expect(raw[i + 1], `${proxy.kind}: the app got ${raw[i]}`).not.toBe('forged');
-      expect(r.upstream[0]!.headers['x-forwarded-for'], proxy.kind).toBe(CLIENT_ADDRESS);
-    }
   });
 });

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.js';
 import { loadConfig } from '../../src/config/load.js';
+import { ownKeys } from '../helpers/config.js';
 import { send } from '../helpers/http.js';
 import { makeKey, startIssuer, type TestIssuer } from '../helpers/issuer.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
@@ -102,7 +103,9 @@ describe('headers.extra', () => {
         },
       },
     };
-    const err = await loadConfig({ WARDEN_POLICY: JSON.stringify(bad) }, { fetch }).catch((e: unknown) => e);
+    const err = await loadConfig(ownKeys({ WARDEN_POLICY: JSON.stringify(bad) }), { fetch }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ConfigError);
     const messages = (err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
     expect(messages.filter((m) => m.includes('set by warden, a proxy or HTTP itself'))).toHaveLength(4);

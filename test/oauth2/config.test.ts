@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 
-import { configProblems } from '../helpers/config.js';
+import { configProblems, ownKeys } from '../helpers/config.js';
 import { testDir } from '../helpers/tmp.js';
 
 describe('sign-in configuration', () => {
   it('accepts a provider with the defaults and the shipped dev users', async () => {
     const config = await loadConfig(
-      {
+      ownKeys({
         WARDEN_OIDC_PROVIDERS: JSON.stringify([
           {
             id: 'kc',
@@ -22,7 +22,7 @@ describe('sign-in configuration', () => {
         WARDEN_PUBLIC_URL: 'https://auth.example.com',
         WARDEN_SESSION_SECRET: 'a'.repeat(32) + ',' + 'b'.repeat(40),
         WARDEN_DEV_USERS: 'rbac/dev-users.yaml',
-      },
+      }),
       { fetch },
     );
     expect(config.signIn.providers[0]).toMatchObject({
