@@ -13,7 +13,7 @@ import { ListenError, start } from './main.js';
 import { configFailure, type Out } from './tooling/cli-io.js';
 import { keysCreate, keysHash, revocationCommand } from './tooling/keys-command.js';
 import { explainCommand } from './tooling/explain-command.js';
-import { describeEffect, describeMatch } from './tooling/explain-format.js';
+import { describeEffect, describeMatch, describeSubRule } from './tooling/explain-format.js';
 import { keysRotate } from './tooling/keys-rotate.js';
 import { policyTestCommand } from './tooling/policy-test-command.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -21,9 +21,13 @@ import { helpFor, version, wantsHelp } from './tooling/usage.js';
 
 /** The rules as `check` lists them: index, match and effect as `explain` writes them, then networks and rate limit. */
 function ruleLines(p: Config['policy']): string[] {
-  return p.rules.map((r, i) => {
+  return p.rules.flatMap((r, i) => {
     const bound = `${r.resource ? ` resource ${r.resource}` : ''}${r.scopes ? ` scopes ${r.scopes.join(' ')}` : ''}`;
-    return `  [${i}] ${describeMatch(p, i)} → ${describeEffect(p, i)}${bound}${r.networks ? ` networks ${r.networks.join(',')}` : ''}${r.rateLimit ? ` limit ${r.rateLimit}` : ''}`;
+    const subs = (r.mcp ?? []).map((_, j) => `      mcp[${j}] ${describeSubRule(p, i, j)}`);
+    return [
+      `  [${i}] ${describeMatch(p, i)} → ${describeEffect(p, i)}${bound}${r.networks ? ` networks ${r.networks.join(',')}` : ''}${r.rateLimit ? ` limit ${r.rateLimit}` : ''}`,
+      ...subs,
+    ];
   });
 }
 

@@ -108,7 +108,7 @@ export function formatExplanation(policy: PolicyFile, e: Evaluation): string {
 }
 
 /** `tools [delete_*] → require any [memory:admin]`: a sub-rule as written. */
-function describeSubRule(policy: PolicyFile, rule: number, sub: number): string {
+export function describeSubRule(policy: PolicyFile, rule: number, sub: number): string {
   const s = policy.rules[rule]?.mcp?.[sub];
   if (!s) return '?';
   const match = [

@@ -133,6 +133,21 @@ describe('warden explain with a body', () => {
   });
 });
 
+describe('warden check with sub-rules', () => {
+  it("lists each rule's sub-rules under it", async () => {
+    const r = await warden(['check']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      [
+        '  [0] mcp.example.com/mcp/** → require any [mcp:use] resource memory scopes mcp:tools',
+        '      mcp[0] tools [delete_*] → require any [memory:admin]',
+        '      mcp[1] tools [write_*] → allow, scopes [memory:write]',
+        '      mcp[2] methods [resources/read] → deny',
+      ].join('\n'),
+    );
+  });
+});
+
 describe('warden test with bodies and tokens', () => {
   it('runs cases with tool, body and a token identity, and fails one that is wrong', async () => {
     const cases = [
