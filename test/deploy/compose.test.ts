@@ -54,6 +54,21 @@ describe('compose.yaml', () => {
     expect(compose.services.app.command).toEqual(['--port', '3000']);
   });
 
+  it('runs a Traefik that knows every ForwardAuth field of the recipe (forwardBody: v3.3 or later)', () => {
+    const image = (compose.services.traefik as { image: string }).image;
+    const m = /^traefik:v(\d+)\.(\d+)/.exec(image);
+    expect(m, image).not.toBeNull();
+    const [major, minor] = [Number(m![1]), Number(m![2])];
+    expect(read('deploy/traefik/dynamic.yaml')).toContain('forwardBody: true');
+    expect(major > 3 || (major === 3 && minor >= 3), image).toBe(true);
+  });
+
+  it('has a README for deploy/compose naming each of its files', () => {
+    const readme = read('deploy/compose/README.md');
+    for (const f of readdirSync(join(root, 'deploy/compose')).filter((f) => f !== 'README.md'))
+      expect(readme, f).toContain(`\`${f}\``);
+  });
+
   it("nginx's entrypoint changes only the addresses of warden and the app in deploy/nginx", () => {
     const script = read('deploy/compose/nginx-entrypoint.sh');
     const sed = /sed((?:\s+-e\s+'[^']+')+)/

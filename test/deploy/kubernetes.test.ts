@@ -2,7 +2,7 @@
 // own objects hold what the issue asks (non-root, read-only, probes, warden never published).
 // The ingress styles are checked in ingress-styles.test.ts.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -154,6 +154,29 @@ describe('deploy/kubernetes: workloads', () => {
     expect(c.volumeMounts.map((m: IVolumeMount) => m.mountPath)).toEqual(
       expect.arrayContaining([env.WARDEN_STATE_DIR, '/tmp']),
     );
+  });
+
+  it('the prod overlay sets what its comment says: 3 replicas on distinct nodes, HPA 3-10, a PDB of 2, a pinned image', () => {
+    const list = rendered['overlays/prod']!;
+    const d = find(list, 'Deployment', 'warden');
+    expect(d.spec.replicas).toBe(3);
+    const spread = d.spec.template.spec.topologySpreadConstraints as {
+      topologyKey: string;
+      whenUnsatisfiable: string;
+    }[];
+    expect(spread.find((t) => t.topologyKey === 'kubernetes.io/hostname')?.whenUnsatisfiable).toBe(
+      'DoNotSchedule',
+    );
+    expect(spread.find((t) => t.topologyKey === 'topology.kubernetes.io/zone')?.whenUnsatisfiable).toBe(
+      'ScheduleAnyway',
+    );
+    expect(d.spec.template.spec.containers[0].image).toMatch(/:\d+\.\d+\.\d+$/);
+    const hpa = find(list, 'HorizontalPodAutoscaler', 'warden');
+    expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([3, 10]);
+    expect(find(list, 'PodDisruptionBudget', 'warden').spec.minAvailable).toBe(2);
+    const comment = readFileSync(join(K8S_DIR, 'overlays/prod/kustomization.yaml'), 'utf8');
+    expect(comment).toMatch(/three replicas, never two on one node/);
+    expect(comment).toMatch(/HPA 3-10, a PDB keeping 2/);
   });
 
   it("loads as warden loads it: the Deployment's environment, the ConfigMap's policy and the Secret's keys", async () => {
