@@ -316,13 +316,6 @@ export function policyCrossCheck(raw: unknown): Issue[] {
   return out;
 }
 
-/** The closest known MCP method to a typo, for the message. */
-function closestMethod(name: string): string | null {
-  const lower = name.toLowerCase();
-  const tail = lower.split('/').pop() ?? lower;
-  return MCP_METHODS.find((m) => m.toLowerCase().split('/').pop() === tail) ?? null;
-}
-
 /**
  * Sub-rules: on a rule that lets requests through, each one effect, method globs that name MCP
  * methods, tools only with `tools/call`, and scopes only where tokens are bound to a resource.
@@ -355,7 +348,7 @@ function mcpIssues(r: Record<string, unknown>, i: number): Issue[] {
     const methods = Array.isArray(match.methods) ? match.methods : [];
     methods.forEach((m: unknown, k) => {
       if (typeof m !== 'string' || methodsMatching(m).length > 0) return;
-      const near = closestMethod(m);
+      const near = closest(m, MCP_METHODS);
       out.push({
         path: [...at, 'match', 'methods', k],
         message: `"${m}" is no MCP method${near ? ` (did you mean "${near}"?)` : ''}`,

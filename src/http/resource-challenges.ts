@@ -28,10 +28,13 @@ function challengesOf(rule: CompiledRule): ResourceChallenges | null {
   return {
     missing,
     invalid: `${missing}, error="invalid_token"`,
-    insufficientScope: rule.scopes
-      ? `Bearer error="insufficient_scope", scope="${rule.scopes.join(' ')}", ${metadata}`
-      : null,
+    insufficientScope: rule.scopes ? scopeChallenge(rule.scopes, metadata) : null,
   };
+}
+
+/** The 403 `insufficient_scope` challenge: the scopes to ask for, then the `resource_metadata` parameter. */
+function scopeChallenge(scopes: readonly string[], metadata: string): string {
+  return `Bearer error="insufficient_scope", scope="${scopes.join(' ')}", ${metadata}`;
 }
 
 /** The 403 `insufficient_scope` challenge naming `required` (a sub-rule's scopes with its rule's), or null without a resource. */
@@ -40,8 +43,7 @@ export function insufficientScopeFor(
   required: readonly string[],
 ): string | null {
   const resource = rule?.resource;
-  if (!resource) return null;
-  return `Bearer error="insufficient_scope", scope="${required.join(' ')}", resource_metadata="${metadataUrl(resource.url)}"`;
+  return resource ? scopeChallenge(required, `resource_metadata="${metadataUrl(resource.url)}"`) : null;
 }
 
 /** Write the challenges of a policy's rules (all of them, shadow rules included: indexes are the policy's). */

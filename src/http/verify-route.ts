@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dialect } from './dialects.js';
 import { HeaderMap } from './header-map.js';
 import { errorResponse, type Answer } from './respond.js';
-import { inList, parseAddress } from '../request/client-ip.js';
+import { trustedPeer } from '../request/client-ip.js';
 import type { RequestBody } from '../request/description.js';
 import { announcesBody, readBody } from './read-body.js';
 import { verify, type RawAuthRequest, type VerifyDeps } from './verify.js';
@@ -78,7 +78,11 @@ export function createVerifyListener(
     const route = resolveVerify(target, defaultDialect);
     if (!route) return false;
     // A body is read only from a trusted proxy, and only when a rule has mcp sub-rules to judge it.
-    if (deps.state.current.policy.readsBodies && announcesBody(req) && fromTrusted(deps, req)) {
+    if (
+      deps.state.current.policy.readsBodies &&
+      announcesBody(req) &&
+      trustedPeer(deps.trustedProxies, req.socket.remoteAddress)
+    ) {
       readBody(req, deps.mcpMaxBody ?? DEFAULT_MCP_MAX_BODY).then(
         (body) => {
           reply(req, res, deps, route, body);
@@ -96,11 +100,6 @@ export function createVerifyListener(
 
 /** `WARDEN_MCP_MAX_BODY`'s default: 1 MiB. */
 export const DEFAULT_MCP_MAX_BODY = 1024 * 1024;
-
-function fromTrusted(deps: VerifyDeps, req: IncomingMessage): boolean {
-  const peer = req.socket.remoteAddress === undefined ? null : parseAddress(req.socket.remoteAddress);
-  return peer !== null && inList(deps.trustedProxies, peer);
-}
 
 function rawOf(req: IncomingMessage, route: VerifyRoute, body: RequestBody | null): RawAuthRequest {
   return {

@@ -14,7 +14,7 @@ import {
   type PolicyDecision,
 } from '../policy/decide.js';
 import { shadowed, type Verdict } from '../policy/shadow.js';
-import { inList, parseAddress } from '../request/client-ip.js';
+import { trustedPeer } from '../request/client-ip.js';
 import type { RequestBody, RequestDescription } from '../request/description.js';
 import type { Runtime, RuntimeState } from '../runtime.js';
 import { after } from '../util/after.js';
@@ -126,8 +126,8 @@ function malformed(reason: MalformedDecision['reason'], detail: string | null): 
 
 /** The describe stage: only a trusted proxy is heard, and only a well-formed forwarded context is judged. */
 function describeRequest(trusted: BlockList, dialect: Dialect, raw: RawAuthRequest): Described {
-  const peer = raw.peer === undefined ? null : parseAddress(raw.peer);
-  if (!peer || !inList(trusted, peer)) {
+  const peer = trustedPeer(trusted, raw.peer);
+  if (!peer) {
     return { req: null, peer: null, seen: null, refusal: malformed('untrusted_proxy', null) };
   }
   const d = describe(

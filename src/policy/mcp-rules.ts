@@ -206,11 +206,13 @@ export function judgeMcp(j: McpJudgement): McpVerdict | null {
   const outcomes = read.calls.map((c) => judgeCall(j, c));
   const first = outcomes.find((o) => o.refusal !== null);
   const firstCall = first ? read.calls[outcomes.indexOf(first)] : undefined;
+  const notRun = first
+    ? `not run: the batch holds a refused call (id ${JSON.stringify(firstCall?.id ?? null)})`
+    : null;
   const calls: JudgedCall[] = read.calls.map((call, i) => {
     const o = outcomes[i];
     const own = o?.refusal?.text ?? null;
     const sibling = first && own === null && call.id !== null && call.method !== null;
-    const notRun = `not run: the batch holds a refused call (id ${JSON.stringify(firstCall?.id ?? null)})`;
     return { call, rule: o?.rule ?? null, refusal: own ?? (sibling ? notRun : null) };
   });
   const mcp = summary(read, calls, first?.rule ?? null);

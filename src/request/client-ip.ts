@@ -103,6 +103,12 @@ export function inList(list: BlockList, addr: Address): boolean {
   return found;
 }
 
+/** The socket's peer when it is one of the trusted proxies, else null (absent, unparsable or untrusted). */
+export function trustedPeer(trusted: BlockList, remote: string | undefined): Address | null {
+  const peer = remote === undefined ? null : parseAddress(remote);
+  return peer && inList(trusted, peer) ? peer : null;
+}
+
 /**
  * The key a client is counted under for IP limits and bans: the address for IPv4, the /64 for
  * IPv6, since one host commonly holds a whole /64 and could otherwise rotate through it.

@@ -17,6 +17,7 @@ import type { Clock } from '../util/clock.js';
 import { closest } from '../util/closest.js';
 import { EvalInputError, evaluate } from './evaluate.js';
 import { formatExplanation } from './explain-format.js';
+import { toolCallBody } from './policy-test-schema.js';
 
 /** The loaded policy and keys, compiled as a server would compile them. */
 export interface Loaded {
@@ -116,13 +117,7 @@ function mcpBody(
     io.err('warden explain: --scopes describes a token for a resource: add --resource <id> (and --roles)\n');
     return 2;
   }
-  if (values.tool !== undefined)
-    return JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: { name: values.tool, arguments: {} },
-    });
+  if (values.tool !== undefined) return toolCallBody(values.tool);
   if (values.body === undefined) return null;
   try {
     return readFileSync(values.body === '-' ? 0 : values.body, 'utf8');

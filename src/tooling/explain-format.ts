@@ -1,5 +1,5 @@
 // Human-readable rendering of an Evaluation, for `warden explain`.
-import type { PolicyFile } from '../config/policy-schema.js';
+import type { PolicyFile, PolicyRule } from '../config/policy-schema.js';
 import type { ReadingTrace, RuleVerdict } from '../policy/trace.js';
 import type { EvalOutcome, Evaluation } from './evaluate.js';
 
@@ -16,11 +16,15 @@ export function describeEffect(policy: PolicyFile, index: number): string {
   if (!r) return '?';
   if (r.public) return 'public';
   if (r.deny) return 'deny';
-  if (r.require === undefined) return 'authenticated';
-  if (Array.isArray(r.require)) return `require any [${r.require.join(', ')}]`;
-  return 'all' in r.require
-    ? `require all [${r.require.all.join(', ')}]`
-    : `require any [${r.require.any.join(', ')}]`;
+  return r.require === undefined ? 'authenticated' : describeRequire(r.require);
+}
+
+/** `require any [api:read]`, `require all [a, b]`: a rule's or a sub-rule's `require` as written. */
+function describeRequire(require: NonNullable<PolicyRule['require']>): string {
+  if (Array.isArray(require)) return `require any [${require.join(', ')}]`;
+  return 'all' in require
+    ? `require all [${require.all.join(', ')}]`
+    : `require any [${require.any.join(', ')}]`;
 }
 
 /** One line for a decision: `403 forbidden (rule_deny), rule [7]`. */
@@ -115,15 +119,7 @@ export function describeSubRule(policy: PolicyFile, rule: number, sub: number): 
     s.match.methods ? `methods [${s.match.methods.join(', ')}]` : '',
     s.match.tools ? `tools [${s.match.tools.join(', ')}]` : '',
   ].filter((x) => x !== '');
-  const effect = s.deny
-    ? 'deny'
-    : s.require === undefined
-      ? 'allow'
-      : Array.isArray(s.require)
-        ? `require any [${s.require.join(', ')}]`
-        : 'all' in s.require
-          ? `require all [${s.require.all.join(', ')}]`
-          : `require any [${s.require.any.join(', ')}]`;
+  const effect = s.deny ? 'deny' : s.require === undefined ? 'allow' : describeRequire(s.require);
   return `${match.join(' ')} → ${effect}${s.scopes ? `, scopes [${s.scopes.join(' ')}]` : ''}`;
 }
 

@@ -81,15 +81,19 @@ export const policyTestFile = z
     });
   });
 
+/** The JSON-RPC body of one `tools/call` of `tool` (id 1, no arguments): `explain --tool`, a test case's `tool`. */
+export function toolCallBody(tool: string): string {
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'tools/call',
+    params: { name: tool, arguments: {} },
+  });
+}
+
 /** The body a case sends: its `body` (text as is, anything else as JSON), a `tools/call` of its `tool`, or none. */
 export function caseBody(r: { body?: unknown; tool?: string | undefined }): string | undefined {
-  if (r.tool !== undefined)
-    return JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: { name: r.tool, arguments: {} },
-    });
+  if (r.tool !== undefined) return toolCallBody(r.tool);
   if (r.body === undefined) return undefined;
   return typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
 }
