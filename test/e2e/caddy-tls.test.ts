@@ -1,6 +1,5 @@
 // deploy/caddy/Caddyfile over https with a certificate made here by openssl: the security headers,
 // HSTS included, on the app's answers and on warden's 401, 403 and 429.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { CADDY_BIN, CADDY_SITE_HOST, startCaddy } from './harness/caddy.js';
 import { startEcho, type Echo } from './harness/echo.js';
 import { KEYS, SECRETS, startE2eWarden, TIGHT_LIMIT, type E2eWarden } from './harness/fixture.js';
 import { CLIENT_ADDRESS } from './harness/net.js';
+import { selfSignedCert } from './harness/tls.js';
 import { describeNeeding, findBinary } from './harness/process.js';
 import type { Proxy } from './harness/proxy.js';
 import { DEPLOY_DIR } from './harness/render.js';
@@ -51,33 +51,7 @@ describeNeeding(
 
     beforeAll(async () => {
       dir = makeDir('warden-caddy-tls-');
-      execFileSync(
-        OPENSSL!,
-        [
-          ...[
-            'req',
-            '-x509',
-            '-newkey',
-            'ec',
-            '-pkeyopt',
-            'ec_paramgen_curve:prime256v1',
-            '-nodes',
-            '-days',
-            '1',
-          ],
-          ...[
-            '-keyout',
-            join(dir, 'app.key'),
-            '-out',
-            join(dir, 'app.crt'),
-            '-subj',
-            `/CN=${CADDY_SITE_HOST}`,
-          ],
-          ...['-addext', `subjectAltName=DNS:${CADDY_SITE_HOST}`],
-        ],
-        { stdio: 'ignore' },
-      );
-      cert = readFileSync(join(dir, 'app.crt'));
+      cert = selfSignedCert(OPENSSL!, dir, CADDY_SITE_HOST);
       w = await startE2eWarden();
       echo = await startEcho();
       caddy = await startCaddy({

@@ -13,6 +13,7 @@ import {
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { NGINX_BIN } from './harness/nginx.js';
+import { selfSignedCert } from './harness/tls.js';
 import { describeNeeding, findBinary } from './harness/process.js';
 import { DEPLOY_DIR, renderRecipe } from './harness/render.js';
 import { testDir } from '../helpers/tmp.js';
@@ -101,11 +102,7 @@ function nginxTest(opts: { install: Install; defaultSite: boolean; edit?: (conf:
 function makeCertificate(dir: string): void {
   mkdirSync(dir);
   const host = 'app.example.com';
-  const r = spawnSync(OPENSSL!, [
-    ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1'],
-    ...['-keyout', join(dir, `${host}.key`), '-out', join(dir, `${host}.crt`), '-subj', `/CN=${host}`],
-  ]);
-  if (r.status !== 0) throw new Error(`openssl failed: ${String(r.stderr)}`);
+  selfSignedCert(OPENSSL!, dir, host, host);
 }
 
 function readWarden(etc: string): string {

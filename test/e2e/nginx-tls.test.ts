@@ -1,7 +1,6 @@
 // deploy/nginx/warden-tls.conf through real nginx with a certificate made here by openssl: TLS 1.2+
 // only, 301 from plain http, and the security headers on the app's answers and warden's deny pages.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { request } from 'node:https';
 import { connect } from 'node:tls';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { startEcho, type Echo } from './harness/echo.js';
 import { APP_HOST, KEYS, SECRETS, startE2eWarden, TIGHT_LIMIT, type E2eWarden } from './harness/fixture.js';
 import { CLIENT_ADDRESS, freePort, onFreePort, send } from './harness/net.js';
 import { launchNginx, NGINX_BIN } from './harness/nginx.js';
+import { selfSignedCert } from './harness/tls.js';
 import { describeNeeding, findBinary } from './harness/process.js';
 import type { Proxy } from './harness/proxy.js';
 import { renderRecipe } from './harness/render.js';
@@ -47,26 +47,7 @@ describeNeeding(
 
     beforeAll(async () => {
       dir = makeDir('warden-tls-');
-      execFileSync(
-        OPENSSL!,
-        [
-          ...[
-            'req',
-            '-x509',
-            '-newkey',
-            'ec',
-            '-pkeyopt',
-            'ec_paramgen_curve:prime256v1',
-            '-nodes',
-            '-days',
-            '1',
-          ],
-          ...['-keyout', join(dir, 'app.key'), '-out', join(dir, 'app.crt'), '-subj', `/CN=${APP_HOST}`],
-          ...['-addext', `subjectAltName=DNS:${APP_HOST}`],
-        ],
-        { stdio: 'ignore' },
-      );
-      cert = readFileSync(join(dir, 'app.crt'));
+      cert = selfSignedCert(OPENSSL!, dir, APP_HOST);
       w = await startE2eWarden();
       echo = await startEcho();
       httpPort = await freePort();
