@@ -207,6 +207,7 @@ function requestHandlers(core: Core, readiness: Readiness, clock: Clock): Handle
     metrics,
     trustedProxies: compileCidrs(env.WARDEN_TRUSTED_PROXIES),
     loginUrl: signIn.loginUrl ?? env.WARDEN_LOGIN_URL,
+    startUrl: signIn.startUrl,
     defaultDialect: env.WARDEN_PROXY,
     shadowMode: env.WARDEN_MODE === 'shadow',
     mcpMaxBody: env.WARDEN_MCP_MAX_BODY,

@@ -122,6 +122,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
     'session',
     'store',
     'limits',
+    'policy',
     'audit',
     'runtime.ts',
     'services.ts',

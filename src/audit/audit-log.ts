@@ -33,6 +33,8 @@ export interface DecisionEvent {
   shadow?: 'mode' | 'rule';
   /** A request judged by `mcp` sub-rules: its JSON-RPC method(s), tools called, ids, and the sub-rule that refused it. */
   mcp?: { method: string | null; tools: string[]; ids: (string | number)[]; rule?: number };
+  /** `step_up_required`: what the rule asks of the sign-in (maxAge in seconds); `cause` names what was missing. */
+  authn?: { acr?: string[]; amr?: string[]; maxAge?: number };
   durationMs: number;
 }
 
@@ -58,6 +60,7 @@ export const AUDIT_SCHEMA = 1;
 /** Browser sign-in events (src/oauth2/): never carry a cookie, token, code, state or password. */
 export type SignInEvent =
   | 'sign_in'
+  | 'session_upgraded'
   | 'sign_in_failed'
   | 'sign_out'
   | 'redirect_refused'

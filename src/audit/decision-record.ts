@@ -3,6 +3,7 @@ import type { AuthOutcome, Decision, UnauthenticatedDecision } from '../policy/d
 import { identityOf } from '../policy/decide.js';
 import type { Verdict } from '../policy/shadow.js';
 import type { RequestDescription } from '../request/description.js';
+import { describeAuthn } from '../policy/step-up.js';
 import type { DecisionEvent } from './audit-log.js';
 
 /** The auth request as far as it was understood. */
@@ -99,6 +100,7 @@ export function auditRecord(
   if (verdict.shadow) ev.shadow = verdict.shadow;
   const mcp = mcpOf(d);
   if (mcp) ev.mcp = mcp;
+  if (d.kind === 'forbidden' && d.stepUp) ev.authn = describeAuthn(d.stepUp.authn);
   return ev;
 }
 

@@ -1,6 +1,7 @@
 // Claims → identity: subject, name, email and roles from a verified token, every value type-checked.
 import type { IssuerConfig } from '../config/issuers-schema.js';
 import type { PolicyFile } from '../config/policy-schema.js';
+import { authnFacts } from './authn-facts.js';
 import { AuthError } from './errors.js';
 import type { Identity } from './identity.js';
 import { headerSafe } from '../util/header-safe.js';
@@ -80,6 +81,7 @@ export function identityFromClaims(
   const name = textClaim(payload.name ?? payload.preferred_username);
   const email = textClaim(payload.email);
   if (name === null || email === null) return refuse('bad_claim');
+  const authn = authnFacts(payload);
   return Object.freeze({
     sub: headerSafe(issuer.subjectPrefix + sub),
     name,
@@ -89,5 +91,6 @@ export function identityFromClaims(
     issuer: issuer.issuer,
     claims: payload,
     ...(expiresAt !== undefined ? { expiresAt } : {}),
+    ...(authn !== undefined ? { authn } : {}),
   });
 }

@@ -1,4 +1,5 @@
 // Identity: who a request is, once an authenticator accepted its credential.
+import type { AuthnFacts } from './authn-facts.js';
 
 /** How an identity was established; `public` is only used in responses. */
 export type AuthMethod = 'api_key' | 'jwt' | 'session' | 'mtls';
@@ -41,4 +42,8 @@ export interface Identity {
   claims?: Readonly<Record<string, unknown>>;
   /** What the bearer token was issued for (JWT identities only; API keys and sessions are judged by roles). */
   token?: TokenGrant;
+  /** How and when the person signed in (`acr`, `amr`, `auth_time`): judged by a rule's `authn` (step-up). */
+  authn?: AuthnFacts;
+  /** The sign-in provider of a session (`dev` for a dev user): where a step-up sends the browser. */
+  provider?: string;
 }

@@ -122,6 +122,21 @@ const mcpRule = z.strictObject({
   scopes: scopes.nonempty().optional(),
 });
 
+/** An `acr` or `amr` value: printable, no spaces (acr_values is space-separated). */
+const authnValue = z.string().regex(/^[\x21-\x7e]{1,256}$/, 'a value of 1-256 printable characters, no spaces');
+
+/** Step-up (RFC 9470): how strongly (acr, amr: any one of each) and how recently (maxAge) the person signed in. */
+const authn = z
+  .strictObject({
+    acr: z.array(authnValue).nonempty().max(64).optional(),
+    amr: z.array(authnValue).nonempty().max(64).optional(),
+    maxAge: duration
+      .refine((s) => s >= 1 && Number.isInteger(s), 'maxAge is whole seconds, at least 1s (the IdP is asked for max_age in seconds)')
+      .refine((s) => s <= 30 * 86400, 'maxAge is at most 30d: longer is no freshness requirement')
+      .optional(),
+  })
+  .refine((a) => a.acr !== undefined || a.amr !== undefined || a.maxAge !== undefined, 'authn names acr, amr, maxAge or several');
+
 const rule = z.strictObject({
   match: z.strictObject({
     path: z
@@ -140,6 +155,8 @@ const rule = z.strictObject({
   resource: z.string().optional(),
   /** Scopes a bearer token must all carry (`scope` or `scp`); only with `resource`. */
   scopes: scopes.nonempty().optional(),
+  /** Step-up: the person must have signed in this strongly and this recently (sessions and bearer tokens). */
+  authn: authn.optional(),
   /** Per-tool sub-rules, judged on the JSON-RPC body the proxy forwards (Traefik forwardBody, Envoy with_request_body). */
   mcp: z.array(mcpRule).nonempty().optional(),
   /** Audit-only: a request this rule would deny is decided by the other rules and audited `would-deny`. */
@@ -278,6 +295,11 @@ export function policyCrossCheck(raw: unknown): Issue[] {
     const kinds = [r.public === true, r.deny === true, r.require !== undefined].filter(Boolean).length;
     if (kinds > 1)
       out.push({ path: ['rules', i], message: 'a rule is at most one of public, deny, require' });
+    if (r.authn !== undefined && (r.public === true || r.deny === true))
+      out.push({
+        path: ['rules', i, 'authn'],
+        message: 'a public or deny rule signs nobody in: authn applies to rules that need a signed-in user',
+      });
     const path = isRecord(r.match) ? r.match.path : undefined;
     if (typeof path === 'string') {
       try {

@@ -2,12 +2,13 @@
 import type { AuthError } from '../auth/errors.js';
 import type { Identity } from '../auth/identity.js';
 import { ASSERTION_HEADER, type AssertionSigner } from '../identity/assertion.js';
-import type { AllowDecision, ForbiddenDecision } from '../policy/decide.js';
+import type { AllowDecision, ForbiddenDecision, StepUp } from '../policy/decide.js';
 import type { Verdict } from '../policy/shadow.js';
 import type { RequestDescription } from '../request/description.js';
 import type { Runtime } from '../runtime.js';
 import type { Dialect } from './dialects.js';
 import type { McpSummary } from '../policy/mcp-rules.js';
+import { metadataUrl } from './resource-metadata.js';
 import { insufficientScopeFor, type ResourceChallenges } from './resource-challenges.js';
 import {
   allowResponse,
@@ -15,6 +16,7 @@ import {
   forbiddenResponse,
   limitedResponse,
   mcpForbiddenResponse,
+  stepUpResponse,
   unauthenticatedResponse,
   type Answer,
 } from './respond.js';
@@ -28,6 +30,8 @@ export interface AnswerSettings {
   clearSessionCookie?: string | null;
   /** Signs X-Warden-Assertion on every allow (WARDEN_ASSERTION_KEY). */
   assertion?: AssertionSigner | null;
+  /** `<public url>/oauth2/start` when warden signs people in with providers: where a step-up sends a browser. */
+  startUrl?: string | undefined;
 }
 
 /** What one request's answer depends on besides its verdict. */
@@ -56,6 +60,7 @@ export function answer(v: Verdict, s: AnswerSettings, ctx: AnswerContext): Answe
       );
     }
     case 'forbidden': {
+      if (d.stepUp) return stepUp(d, d.stepUp, s, ctx);
       if (d.mcp) return mcpRefusal(d, d.mcp, ctx);
       const scope = d.reason === 'insufficient_scope' ? challenges(ctx, d.rule)?.insufficientScope : null;
       return reusable(forbiddenResponse(d.reason, d.required, scope ?? null), 'deny', d, s, ctx);
@@ -72,6 +77,23 @@ function mcpRefusal(d: ForbiddenDecision, mcp: McpSummary, ctx: AnswerContext): 
   const rule = d.rule === null ? undefined : ctx.runtime.policy.rules[d.rule];
   const scope = d.reason === 'insufficient_scope' ? insufficientScopeFor(rule, d.required) : null;
   return mcpForbiddenResponse(d.reason, d.required, scope, mcp);
+}
+
+/** A sign-in too weak or too old for its rule: never reusable (it depends on the clock and the session). */
+function stepUp(d: ForbiddenDecision, su: StepUp, s: AnswerSettings, ctx: AnswerContext): Answer {
+  const resource = d.rule === null ? null : (ctx.runtime.policy.rules[d.rule]?.resource ?? null);
+  return stepUpResponse(
+    {
+      ...su,
+      method: d.identity?.method ?? 'session',
+      provider: d.identity?.provider,
+      startUrl: s.startUrl,
+      loginUrl: s.loginUrl,
+      resourceMetadata: resource ? `resource_metadata="${metadataUrl(resource.url)}"` : null,
+    },
+    ctx.dialect,
+    ctx.req,
+  );
 }
 
 /** The resource challenges of the rule that decided (MCP clients follow them), or null: compiled with the runtime. */
@@ -135,7 +157,8 @@ function reusable(
   const policy = ctx.runtime.policy;
   const rule = policy.source.rules[d.rule];
   let seconds = rule?.cache?.[kind] ?? 0;
-  if (seconds <= 0 || rule?.networks || rule?.mcp || policy.networks || req.altMatchPaths) return answer;
+  if (seconds <= 0 || rule?.networks || rule?.mcp || rule?.authn || policy.networks || req.altMatchPaths)
+    return answer;
   const identity = d.identity;
   if (
     identity &&

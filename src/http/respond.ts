@@ -6,6 +6,7 @@ import type { LimitRefusal } from '../policy/decide.js';
 import type { McpSummary } from '../policy/mcp-rules.js';
 import type { RequestDescription } from '../request/description.js';
 import type { ResourceChallenges } from './resource-challenges.js';
+import { onlyFreshness, type AuthnRequirement, type StepUpCause } from '../policy/step-up.js';
 
 /** Names of the identity headers on allow (policy `headers.preset`). */
 export interface IdentityHeaderNames {
@@ -215,6 +216,86 @@ export function mcpForbiddenResponse(
   if (listed.length > 0) headers['x-warden-required'] = JSON.stringify(listed);
   if (challenge !== null) headers['www-authenticate'] = challenge;
   return { status: 403, headers, body: text };
+}
+
+/** What a step-up refusal is answered from: the rule's requirement, what is missing, and where a browser signs in again. */
+export interface StepUpAnswer {
+  authn: AuthnRequirement;
+  unmet: StepUpCause;
+  /** The identity's kind and (sessions) its provider. */
+  method: Identity['method'];
+  provider: string | undefined;
+  /** `<public url>/oauth2/start` and the login page, when warden signs people in. */
+  startUrl: string | undefined;
+  loginUrl: string | undefined;
+  /** The rule's resource challenge (`resource_metadata`), for MCP clients. */
+  resourceMetadata: string | null;
+}
+
+const STEP_UP_MESSAGE = {
+  notUser: 'a signed-in user is needed here: API keys and client certificates cannot satisfy this rule',
+  bearer: "this token's sign-in is not strong or recent enough: get a new token with the acr_values and max_age asked",
+  session: 'sign in again: this page needs a stronger or more recent sign-in',
+  devUser: 'this dev user does not declare the acr or amr this rule asks for: sign in as another user',
+} as const;
+
+/** The RFC 9470 challenge: `insufficient_user_authentication` with the acr values and max_age to ask the IdP for. */
+export function stepUpChallenge(authn: AuthnRequirement, resourceMetadata: string | null): string {
+  let c = 'Bearer error="insufficient_user_authentication", error_description="A stronger or more recent sign-in is required"';
+  if (authn.acr) c += `, acr_values="${authn.acr.join(' ')}"`;
+  if (authn.maxAgeSec !== null) c += `, max_age=${authn.maxAgeSec}`;
+  if (resourceMetadata !== null) c += `, ${resourceMetadata}`;
+  return c;
+}
+
+/**
+ * Where a browser goes for a stronger sign-in: `/oauth2/start` of its provider asking for the
+ * rule's acr values, amr and max_age; for a dev user whose sign-in is only too old, the login page.
+ * Null when a new sign-in cannot help (a dev user's declared acr/amr) or warden signs nobody in.
+ */
+export function stepUpLocation(a: StepUpAnswer, req: RequestDescription): string | null {
+  if (a.provider === undefined) return null;
+  if (a.provider === 'dev')
+    return onlyFreshness(a.unmet) && a.loginUrl ? loginRedirect(a.loginUrl, req) : null;
+  if (a.startUrl === undefined) return null;
+  const u = new URL(a.startUrl);
+  u.searchParams.set('provider', a.provider);
+  u.searchParams.set('rd', `${req.proto}://${req.authority}${req.rawUri}`);
+  if (a.authn.acr) u.searchParams.set('acr_values', a.authn.acr.join(' '));
+  if (a.authn.amr) u.searchParams.set('amr', a.authn.amr.join(' '));
+  if (a.authn.maxAgeSec !== null) u.searchParams.set('max_age', String(a.authn.maxAgeSec));
+  return u.toString();
+}
+
+/**
+ * A sign-in too weak or too old for the rule (`step_up_required`): an API key or client
+ * certificate gets 403 (no sign-in can mend it); a bearer token the RFC 9470 401; a browser page
+ * load of a session the dialect's sign-in answer towards a stronger sign-in; any other session request 401.
+ */
+export function stepUpResponse(a: StepUpAnswer, dialect: Dialect, req: RequestDescription | null): Answer {
+  const reason = 'step_up_required';
+  if (a.unmet === 'not_a_user')
+    return json(403, { error: 'forbidden', reason, message: STEP_UP_MESSAGE.notUser });
+  const challenge = stepUpChallenge(a.authn, a.resourceMetadata);
+  if (a.method !== 'session')
+    return json(401, { error: 'unauthorized', reason, message: STEP_UP_MESSAGE.bearer }, { 'www-authenticate': challenge });
+  const location = req && isBrowserNavigation(req) ? stepUpLocation(a, req) : null;
+  if (location === null) {
+    if (a.provider === 'dev' && !onlyFreshness(a.unmet))
+      return json(403, { error: 'forbidden', reason, message: STEP_UP_MESSAGE.devUser });
+    return json(401, { error: 'unauthorized', reason, message: STEP_UP_MESSAGE.session }, { 'www-authenticate': challenge });
+  }
+  if (DIALECT_ANSWERS[dialect].signIn === 'redirect')
+    return {
+      status: 302,
+      headers: { 'cache-control': 'no-store', location, 'content-length': '0', 'x-warden-reason': reason },
+      body: null,
+    };
+  return json(
+    401,
+    { error: 'unauthorized', reason, message: STEP_UP_MESSAGE.session },
+    { 'www-authenticate': challenge, location },
+  );
 }
 
 /** 429 with Retry-After and the IETF RateLimit-Policy / RateLimit fields. */

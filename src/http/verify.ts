@@ -151,7 +151,7 @@ function judge(
   auth: AuthOutcome,
 ): Outcome | Promise<Outcome> {
   const policy = at.runtime.policy;
-  const d: PolicyDecision = decide(policy.enforced ?? policy, req, auth);
+  const d: PolicyDecision = decide(policy.enforced ?? policy, req, auth, { now: at.now });
   return after(enforce(at.runtime, req, auth, d, at.now), (limited) =>
     conclude(deps, dialect, at, auth, limited ?? d),
   );
@@ -170,6 +170,7 @@ function conclude(
     policy: at.runtime.policy,
     req: at.req,
     auth,
+    now: at.now,
   });
   const claims =
     verdict.answer.kind === 'allow' ? claimHeaders(at.runtime.claimHeaders, verdict.answer.identity) : null;

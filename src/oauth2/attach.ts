@@ -16,6 +16,8 @@ export interface AttachedSignIn {
   /** The session cookie's name and the authenticator of a policy version's claims mapping (`Shared.sessionAuth`); null without sign-in. */
   sessionAuth: Shared['sessionAuth'];
   loginUrl: string | undefined;
+  /** `<public url>/oauth2/start` when providers are configured: where step-up sends browsers. */
+  startUrl: string | undefined;
   routes: Hono<OAuthEnv> | null;
   /** Set-Cookie that removes the session cookie, for /verify's refusals. */
   clearSessionCookie: string | null;
@@ -63,6 +65,7 @@ export function attachSignIn(
         }
       : null,
     loginUrl: signIn?.loginUrl,
+    startUrl: signIn && signIn.providers.size > 0 ? `${signIn.publicUrl}/oauth2/start` : undefined,
     routes: signIn ? oauth2Routes(signIn) : null,
     clearSessionCookie: signIn ? signIn.sessions.clearCookie() : null,
     readiness:

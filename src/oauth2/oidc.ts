@@ -67,13 +67,18 @@ export class OidcProvider {
     return p;
   }
 
-  /** Where to send the browser: code flow with PKCE S256, state and nonce. */
+  /**
+   * Where to send the browser: code flow with PKCE S256, state and nonce; for a step-up, the acr
+   * values (as `acr_values`, or as an essential `acr` claim request for a provider set to
+   * `acrRequest: claims`) and `max_age` with `prompt=login`.
+   */
   async authorizationUrl(
     redirectUri: string,
     checks: { state: string; nonce: string; verifier: string },
+    stepUp: StepUpRequest | null = null,
   ): Promise<URL> {
     const config = await this.discover();
-    return client.buildAuthorizationUrl(config, {
+    const params: Record<string, string> = {
       redirect_uri: redirectUri,
       scope: this.settings.scopes.join(' '),
       response_type: 'code',
@@ -81,7 +86,17 @@ export class OidcProvider {
       code_challenge_method: 'S256',
       state: checks.state,
       nonce: checks.nonce,
-    });
+    };
+    if (stepUp?.acr) {
+      if (this.settings.acrRequest === 'claims')
+        params.claims = JSON.stringify({ id_token: { acr: { essential: true, values: stepUp.acr } } });
+      else params.acr_values = stepUp.acr.join(' ');
+    }
+    if (stepUp?.maxAge !== undefined) {
+      params.max_age = String(stepUp.maxAge);
+      params.prompt = 'login';
+    }
+    return client.buildAuthorizationUrl(config, params);
   }
 
   /**
@@ -134,6 +149,13 @@ export class OidcProvider {
   async jwksUri(): Promise<string | undefined> {
     return (await this.discover()).serverMetadata().jwks_uri;
   }
+}
+
+/** What a step-up sign-in asks of the IdP (and checks it delivered): acr values, amr values, max_age (seconds). */
+export interface StepUpRequest {
+  acr?: string[];
+  amr?: string[];
+  maxAge?: number;
 }
 
 /** Random values for one sign-in attempt. */

@@ -17,6 +17,21 @@ export interface RefreshDeps {
   now: () => number;
 }
 
+/** The sign-in claims step-up judges: a refresh is no new sign-in, so they stay those of the sign-in. */
+const SIGN_IN_CLAIMS = ['acr', 'acrs', 'amr', 'auth_time'] as const;
+
+/** Refreshed claims with the sign-in's `acr`, `acrs`, `amr` and `auth_time` (an IdP may drop or reset them). */
+function keepSignIn(
+  fresh: Record<string, unknown>,
+  signedIn: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  const kept: string[] = [...SIGN_IN_CLAIMS];
+  const out = Object.fromEntries(Object.entries(fresh).filter(([k]) => !kept.includes(k)));
+  for (const c of SIGN_IN_CLAIMS)
+    if (signedIn !== undefined && Object.hasOwn(signedIn, c)) out[c] = signedIn[c];
+  return out;
+}
+
 /**
  * Refresh a session's claims. The replica that takes the lock calls the IdP; the others keep
  * using the current record, so a rotating refresh token is never spent twice. A refresh the IdP
@@ -36,7 +51,9 @@ export async function refreshSession(s: RefreshDeps, key: string, record: Sessio
       ...record,
       refreshedAt: now,
       refreshToken: await s.sessions.sealSecret(fresh.refreshToken, now),
-      ...(fresh.claims && fresh.claims.sub === record.sub ? { claims: fresh.claims } : {}),
+      ...(fresh.claims && fresh.claims.sub === record.sub
+        ? { claims: keepSignIn(fresh.claims, record.claims) }
+        : {}),
       ...(fresh.idToken ? { idToken: await s.sessions.sealSecret(fresh.idToken, now) } : {}),
     };
     await s.sessions.replace(key, next, now);

@@ -6,6 +6,7 @@ import { resourceKey } from '../util/resource-url.js';
 import { compileHostPattern, pathPatternSegments, segmentsMatcher, type PathMatcher } from './matchers.js';
 import { compileMcpRules, compileRequirement, type CompiledMcpRule, type Requirement } from './mcp-rules.js';
 import { compileGrants, type CompiledGrants } from './permissions.js';
+import { compileAuthn, type AuthnRequirement } from './step-up.js';
 
 /** An OAuth protected resource (policy `resources:`), ready for lookups. */
 export interface CompiledResource {
@@ -36,6 +37,8 @@ export interface CompiledRule {
   scopes: readonly string[] | null;
   /** Per-tool sub-rules judged on the JSON-RPC body; null for none. */
   mcp: readonly CompiledMcpRule[] | null;
+  /** `authn`: how strongly and recently the person must have signed in (step-up); null for none. */
+  authn: AuthnRequirement | null;
   /** `shadow: true`: the rule is only audited; {@link CompiledPolicy.enforced} leaves it out. */
   shadow: boolean;
 }
@@ -137,6 +140,7 @@ export function compilePolicy(policy: PolicyFile): CompiledPolicy {
       resource: r.resource === undefined ? null : resourceOf(resources, r.resource, index),
       scopes: r.scopes ?? null,
       mcp: compileMcpRules(r.mcp),
+      authn: compileAuthn(r.authn),
       shadow: r.shadow === true,
     };
     return { rule, first };

@@ -6,6 +6,7 @@ import type { RequestBody } from '../request/description.js';
 import type { CompiledPolicy, CompiledResource, CompiledRule } from './compile.js';
 import { splitPath } from './matchers.js';
 import { judgeMcp, meets, type McpRefusalReason, type McpSummary } from './mcp-rules.js';
+import { unmetAuthn, type AuthnRequirement, type StepUpCause } from './step-up.js';
 import type { DecisionTracer } from './trace.js';
 
 /** What decide() needs to know about the request. */
@@ -20,12 +21,31 @@ export interface DecisionInput {
   body?: RequestBody | null;
 }
 
+/** What decide() needs besides the request and the credential. */
+export interface DecideOptions {
+  /** The instant of the decision (ms): a rule's `authn.maxAge` is judged against it. Without it, maxAge is never met. */
+  now?: number;
+  /** Hears every step (`warden explain`, `warden test`). */
+  tracer?: DecisionTracer;
+}
+
 /** The authenticators' verdict: an identity, a refused credential, or nothing presented. */
 export type AuthOutcome = { identity: Identity } | { error: AuthError } | null;
 
 /** Reasons a request is refused by policy. */
 export type ForbiddenReason =
-  'rule_deny' | 'default_deny' | 'network_not_allowed' | 'insufficient_permissions' | McpRefusalReason;
+  | 'rule_deny'
+  | 'default_deny'
+  | 'network_not_allowed'
+  | 'insufficient_permissions'
+  | 'step_up_required'
+  | McpRefusalReason;
+
+/** A signed-in person whose sign-in is not strong or recent enough for the rule (`step_up_required`). */
+export interface StepUp {
+  authn: AuthnRequirement;
+  unmet: StepUpCause;
+}
 
 /** The policy allows it: `identity` null on a public route without credentials. */
 export interface AllowDecision {
@@ -58,8 +78,10 @@ export interface ForbiddenDecision {
   identity: Identity | null;
   /** The JSON-RPC body its `mcp` sub-rules refused: the 403 is a JSON-RPC error per refused call. */
   mcp?: McpSummary;
-  /** Audit-only: why a body could not be judged (`bad_mcp_request`, `mcp_body_required`). */
+  /** Audit-only: why a body could not be judged (`bad_mcp_request`, `mcp_body_required`), or the unmet step-up. */
   detail?: string;
+  /** `step_up_required`: what the rule asks of the sign-in, and what is missing. */
+  stepUp?: StepUp;
 }
 
 /** What decide() returns. `rule` is the matched rule's index, null for the default. */
@@ -197,15 +219,15 @@ export function decide(
   policy: CompiledPolicy,
   req: DecisionInput,
   auth: AuthOutcome,
-  tracer?: DecisionTracer,
+  opts: DecideOptions = {},
 ): PolicyDecision {
-  const d = tracer
-    ? traced(policy, req, req.matchPath, auth, tracer)
-    : decideOne(policy, req, req.matchPath, auth);
+  const d = opts.tracer
+    ? traced(policy, req, req.matchPath, auth, opts)
+    : decideOne(policy, req, req.matchPath, auth, opts);
   if (d.kind !== 'allow' || !req.altMatchPaths) return d;
   // An ambiguous path passes only if every reading an upstream might take would pass.
   for (const alt of req.altMatchPaths) {
-    const other = tracer ? traced(policy, req, alt, auth, tracer) : decideOne(policy, req, alt, auth);
+    const other = opts.tracer ? traced(policy, req, alt, auth, opts) : decideOne(policy, req, alt, auth, opts);
     if (other.kind !== 'allow') return other;
   }
   return d;
@@ -216,11 +238,11 @@ function traced(
   req: DecisionInput,
   matchPath: string,
   auth: AuthOutcome,
-  tracer: DecisionTracer,
+  opts: DecideOptions,
 ): PolicyDecision {
-  tracer.reading(matchPath);
-  const d = decideOne(policy, req, matchPath, auth, tracer);
-  tracer.decided(d);
+  opts.tracer?.reading(matchPath);
+  const d = decideOne(policy, req, matchPath, auth, opts);
+  opts.tracer?.decided(d);
   return d;
 }
 
@@ -229,7 +251,7 @@ function decideOne(
   req: DecisionInput,
   matchPath: string,
   auth: AuthOutcome,
-  tracer?: DecisionTracer,
+  { now, tracer }: DecideOptions,
 ): PolicyDecision {
   const identity = auth && 'identity' in auth ? auth.identity : null;
   if (policy.networks) {
@@ -275,10 +297,13 @@ function decideOne(
   if (rule.scopes && !scoped(rule.scopes, identity))
     return forbidden(index, 'insufficient_scope', identity, rule.scopes);
   const rateLimit = identity.rateLimit ?? rule.rateLimit;
+  if (rule.require) tracer?.permissions(policy, rule, identity);
+  if (rule.require && !meets(identity.roles, policy.roles, rule.require))
+    return forbidden(index, 'insufficient_permissions', identity, rule.require.permissions);
+  // Step-up after permissions: a stronger sign-in cannot give a person roles they lack.
+  const weak = rule.authn ? stepUpRefusal(rule, rule.authn, identity, { now, tracer }) : null;
+  if (weak) return weak;
   if (rule.require) {
-    tracer?.permissions(policy, rule, identity);
-    if (!meets(identity.roles, policy.roles, rule.require))
-      return forbidden(index, 'insufficient_permissions', identity, rule.require.permissions);
     return passed(policy, rule, req, {
       kind: 'allow',
       rule: index,
@@ -294,6 +319,22 @@ function decideOne(
     identity,
     rateLimit,
   });
+}
+
+/** The refusal of a sign-in too weak or too old for the rule's `authn`, or null when it is strong and recent enough. */
+function stepUpRefusal(
+  rule: CompiledRule,
+  authn: AuthnRequirement,
+  identity: Identity,
+  { now, tracer }: DecideOptions,
+): ForbiddenDecision | null {
+  const unmet = unmetAuthn(authn, identity, now ?? Number.NaN);
+  tracer?.authn(rule, unmet);
+  if (unmet === null) return null;
+  const out = forbidden(rule.index, 'step_up_required', identity);
+  out.stepUp = { authn, unmet };
+  out.detail = unmet;
+  return out;
 }
 
 /**
@@ -333,9 +374,10 @@ export function shadowDenial(
   policy: CompiledPolicy,
   req: DecisionInput,
   auth: AuthOutcome,
+  now: number,
 ): PolicyDecision | null {
   if (!policy.enforced) return null;
-  const full = decide(policy, req, auth);
+  const full = decide(policy, req, auth, { now });
   return full.kind !== 'allow' && full.rule !== null && policy.rules[full.rule]?.shadow === true
     ? full
     : null;

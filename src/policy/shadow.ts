@@ -27,6 +27,8 @@ export interface ShadowInput {
   /** The described request; null when it could not be described. */
   req: DecisionInput | null;
   auth: AuthOutcome;
+  /** The instant of the decision (ms), for step-up freshness. */
+  now: number;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface ShadowInput {
  */
 export function shadowed(d: Decision, s: ShadowInput): Verdict {
   if (d.kind === 'allow') {
-    const denial = s.policy.enforced && s.req ? shadowDenial(s.policy, s.req, s.auth) : null;
+    const denial = s.policy.enforced && s.req ? shadowDenial(s.policy, s.req, s.auth, s.now) : null;
     return { answer: d, decision: denial ?? d, shadow: denial ? 'rule' : null };
   }
   if (!s.mode || (d.kind === 'malformed' && d.reason !== 'bad_path')) {

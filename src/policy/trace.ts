@@ -2,6 +2,7 @@
 import type { Identity } from '../auth/identity.js';
 import type { CompiledPolicy, CompiledRule } from './compile.js';
 import { grants } from './permissions.js';
+import { describeAuthn, type StepUpCause } from './step-up.js';
 
 /** What the trace keeps of a decision: the members every kind of decide()'s Decision has. */
 export interface TracedDecision {
@@ -22,6 +23,8 @@ export interface DecisionTracer {
   network(scope: 'global' | number, allowed: boolean): void;
   rule(rule: CompiledRule, verdict: RuleVerdict): void;
   permissions(policy: CompiledPolicy, rule: CompiledRule, identity: Identity): void;
+  /** The rule's `authn` was judged: null when the sign-in meets it, else what it lacks. */
+  authn(rule: CompiledRule, unmet: StepUpCause | null): void;
   decided(d: TracedDecision): void;
 }
 
@@ -37,6 +40,8 @@ export interface ReadingTrace {
   networks: { scope: 'global' | number; allowed: boolean }[];
   rules: { index: number; verdict: RuleVerdict }[];
   require: { rule: number; mode: 'any' | 'all'; checks: PermissionCheck[] } | null;
+  /** The rule's step-up requirement (maxAge in seconds) and what the sign-in lacks (null: met). */
+  authn: { rule: number; acr?: string[]; amr?: string[]; maxAge?: number; unmet: StepUpCause | null } | null;
   decision: TracedDecision | null;
 }
 
@@ -51,7 +56,7 @@ export class TraceCollector implements DecisionTracer {
   }
 
   reading(matchPath: string): void {
-    this.readings.push({ matchPath, networks: [], rules: [], require: null, decision: null });
+    this.readings.push({ matchPath, networks: [], rules: [], require: null, authn: null, decision: null });
   }
 
   network(scope: 'global' | number, allowed: boolean): void {
@@ -72,6 +77,10 @@ export class TraceCollector implements DecisionTracer {
       }),
     }));
     this.current.require = { rule: rule.index, mode: rule.require.mode, checks };
+  }
+
+  authn(rule: CompiledRule, unmet: StepUpCause | null): void {
+    if (rule.authn) this.current.authn = { rule: rule.index, ...describeAuthn(rule.authn), unmet };
   }
 
   decided(d: TracedDecision): void {

@@ -22,6 +22,9 @@ export interface SessionRecord {
   claims?: Record<string, unknown>;
   /** Roles as given (dev users). */
   roles?: string[];
+  /** A dev user's declared `acr` and `amr` (their sign-in time is `createdAt`). */
+  acr?: string;
+  amr?: string[];
   name?: string;
   email?: string;
   /** The IdP's session id (`sid`), for back-channel logout. */
@@ -204,7 +207,9 @@ export function sessionIdentity(
   const source = sources.get(record.provider);
   if (record.claims && source) {
     const id = identityFromClaims(record.claims, source, mapping);
-    return id instanceof AuthError ? id : Object.freeze({ ...id, method: 'session' as const });
+    return id instanceof AuthError
+      ? id
+      : Object.freeze({ ...id, method: 'session' as const, provider: record.provider });
   }
   if (record.claims) return refuse('session_ended');
   return Object.freeze({
@@ -213,5 +218,12 @@ export function sessionIdentity(
     email: record.email ?? '',
     roles: Object.freeze((record.roles ?? []).filter((r) => mapping.defined.has(r))),
     method: 'session' as const,
+    provider: record.provider,
+    authn: Object.freeze({
+      acr: record.acr === undefined ? null : [record.acr],
+      amr: record.amr ?? null,
+      authTime: Math.floor(record.createdAt / 1000),
+      bad: [],
+    }),
   });
 }

@@ -135,8 +135,8 @@ export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInpu
   const { auth, identity } = identify(input, { keys, policy }, req, now, notes);
   const collector = new TraceCollector();
   // As /verify: shadow rules are left out of the enforced decision, and only audited.
-  const d = decide(policy.enforced ?? policy, req, auth, collector);
-  const shadowed = d.kind === 'allow' ? shadowDenial(policy, req, auth) : null;
+  const d = decide(policy.enforced ?? policy, req, auth, { now, tracer: collector });
+  const shadowed = d.kind === 'allow' ? shadowDenial(policy, req, auth, now) : null;
   if (shadowed)
     notes.push(
       `shadow rule [${shadowed.rule}] would deny (${shadowed.reason}); /verify allows and audits decision "would-deny"`,

@@ -44,7 +44,7 @@ describe('decide() with a trace collector', () => {
   it('takes exactly the decision decide() takes without one', () => {
     for (const [r, auth] of cases) {
       const t = new TraceCollector();
-      const traced = decide(policy, r, auth, t);
+      const traced = decide(policy, r, auth, { tracer: t });
       expect(traced).toEqual(decide(policy, r, auth));
       expect(t.readings.at(-1)!.decision).toEqual({
         kind: traced.kind,
@@ -56,7 +56,7 @@ describe('decide() with a trace collector', () => {
 
   it('records every rule tried with why it did not match, and the permission check', () => {
     const t = new TraceCollector();
-    decide(policy, req('/api/nodes', 'POST'), who(['analyst', 'viewer']), t);
+    decide(policy, req('/api/nodes', 'POST'), who(['analyst', 'viewer']), { tracer: t });
     expect(t.readings).toHaveLength(1);
     expect(t.readings[0]!.rules).toEqual([
       { index: 0, verdict: 'path' },
@@ -72,23 +72,23 @@ describe('decide() with a trace collector', () => {
 
   it('records host mismatches, rule networks and role grants', () => {
     const t = new TraceCollector();
-    const d = decide(policy, req('/users', 'GET', 'admin.example.com', '203.0.113.7'), who(['admin']), t);
+    const d = decide(policy, req('/users', 'GET', 'admin.example.com', '203.0.113.7'), who(['admin']), { tracer: t });
     expect(d.reason).toBe('network_not_allowed');
     expect(t.readings[0]!.networks).toEqual([{ scope: 6, allowed: false }]);
     const u = new TraceCollector();
-    decide(policy, req('/users', 'GET', 'admin.example.com'), who(['viewer', 'admin']), u);
+    decide(policy, req('/users', 'GET', 'admin.example.com'), who(['viewer', 'admin']), { tracer: u });
     expect(u.readings[0]!.require!.checks).toEqual([
       { permission: 'admin:users', grantedBy: ['admin'] },
       { permission: 'admin:audit', grantedBy: ['admin'] },
     ]);
     const v = new TraceCollector();
-    decide(policy, req('/users', 'GET', 'other.example.com'), null, v);
+    decide(policy, req('/users', 'GET', 'other.example.com'), null, { tracer: v });
     expect(v.readings[0]!.rules.find((r) => r.index === 6)).toEqual({ index: 6, verdict: 'host' });
   });
 
   it('traces each reading of an ambiguous path while every one is allowed', () => {
     const t = new TraceCollector();
-    const d = decide(policy, req('/api/x/..'), who(['admin']), t);
+    const d = decide(policy, req('/api/x/..'), who(['admin']), { tracer: t });
     expect(d.kind).toBe('allow');
     expect(t.readings.map((r) => r.matchPath)).toEqual(['/api/', '/api/x/..']);
   });
