@@ -26,7 +26,8 @@ function values(v: unknown): string[] | null {
 /** The sign-in facts of verified claims (an ID token's, a bearer token's); undefined when they have none. */
 export function authnFacts(claims: Readonly<Record<string, unknown>>): AuthnFacts | undefined {
   const { acr, acrs, amr, auth_time: authTime } = claims;
-  if (acr === undefined && acrs === undefined && amr === undefined && authTime === undefined) return undefined;
+  if (acr === undefined && acrs === undefined && amr === undefined && authTime === undefined)
+    return undefined;
   const bad: AuthnFacts['bad'][number][] = [];
   const acrList: string[] = [];
   if (acr !== undefined) {
@@ -50,4 +51,3 @@ export function authnFacts(claims: Readonly<Record<string, unknown>>): AuthnFact
     bad: Object.freeze(bad),
   });
 }
-

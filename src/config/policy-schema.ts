@@ -123,7 +123,9 @@ const mcpRule = z.strictObject({
 });
 
 /** An `acr` or `amr` value: printable, no spaces (acr_values is space-separated). */
-const authnValue = z.string().regex(/^[\x21-\x7e]{1,256}$/, 'a value of 1-256 printable characters, no spaces');
+const authnValue = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,256}$/, 'a value of 1-256 printable characters, no spaces');
 
 /** Step-up (RFC 9470): how strongly (acr, amr: any one of each) and how recently (maxAge) the person signed in. */
 const authn = z
@@ -131,11 +133,17 @@ const authn = z
     acr: z.array(authnValue).nonempty().max(64).optional(),
     amr: z.array(authnValue).nonempty().max(64).optional(),
     maxAge: duration
-      .refine((s) => s >= 1 && Number.isInteger(s), 'maxAge is whole seconds, at least 1s (the IdP is asked for max_age in seconds)')
+      .refine(
+        (s) => s >= 1 && Number.isInteger(s),
+        'maxAge is whole seconds, at least 1s (the IdP is asked for max_age in seconds)',
+      )
       .refine((s) => s <= 30 * 86400, 'maxAge is at most 30d: longer is no freshness requirement')
       .optional(),
   })
-  .refine((a) => a.acr !== undefined || a.amr !== undefined || a.maxAge !== undefined, 'authn names acr, amr, maxAge or several');
+  .refine(
+    (a) => a.acr !== undefined || a.amr !== undefined || a.maxAge !== undefined,
+    'authn names acr, amr, maxAge or several',
+  );
 
 const rule = z.strictObject({
   match: z.strictObject({

@@ -40,7 +40,7 @@ export const providerSchema = z.strictObject({
     .default('client_secret_basic'),
   /** After warden's sign-out, continue to the provider's end_session_endpoint (RP-initiated logout). */
   endSession: z.boolean().default(false),
-  /** How a step-up asks for acr values: `acr_values` (default), or an essential `acr` claim in the `claims` parameter. */
+  /** How a step-up asks for acr values: `acr_values` (default), or `claims` with an essential `acrs` (Entra ID authentication contexts). */
   acrRequest: z.enum(['acr_values', 'claims']).default('acr_values'),
 });
 
@@ -69,8 +69,14 @@ export const devUsersSchema = z.strictObject({
         email: z.string().max(256).default(''),
         roles: z.array(z.string().min(1)).default([]),
         /** For trying step-up rules locally: the `acr` and `amr` this user's sign-in counts as. */
-        acr: z.string().regex(/^[\x21-\x7e]{1,256}$/, 'printable, no spaces').optional(),
-        amr: z.array(z.string().regex(/^[\x21-\x7e]{1,256}$/, 'printable, no spaces')).max(64).optional(),
+        acr: z
+          .string()
+          .regex(/^[\x21-\x7e]{1,256}$/, 'printable, no spaces')
+          .optional(),
+        amr: z
+          .array(z.string().regex(/^[\x21-\x7e]{1,256}$/, 'printable, no spaces'))
+          .max(64)
+          .optional(),
         scrypt: z.string().regex(SCRYPT_HASH, 'scrypt$N$r$p$salt$hash (base64url)'),
       }),
     )

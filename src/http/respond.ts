@@ -234,14 +234,16 @@ export interface StepUpAnswer {
 
 const STEP_UP_MESSAGE = {
   notUser: 'a signed-in user is needed here: API keys and client certificates cannot satisfy this rule',
-  bearer: "this token's sign-in is not strong or recent enough: get a new token with the acr_values and max_age asked",
+  bearer:
+    "this token's sign-in is not strong or recent enough: get a new token with the acr_values and max_age asked",
   session: 'sign in again: this page needs a stronger or more recent sign-in',
   devUser: 'this dev user does not declare the acr or amr this rule asks for: sign in as another user',
 } as const;
 
 /** The RFC 9470 challenge: `insufficient_user_authentication` with the acr values and max_age to ask the IdP for. */
 export function stepUpChallenge(authn: AuthnRequirement, resourceMetadata: string | null): string {
-  let c = 'Bearer error="insufficient_user_authentication", error_description="A stronger or more recent sign-in is required"';
+  let c =
+    'Bearer error="insufficient_user_authentication", error_description="A stronger or more recent sign-in is required"';
   if (authn.acr) c += `, acr_values="${authn.acr.join(' ')}"`;
   if (authn.maxAgeSec !== null) c += `, max_age=${authn.maxAgeSec}`;
   if (resourceMetadata !== null) c += `, ${resourceMetadata}`;
@@ -278,12 +280,20 @@ export function stepUpResponse(a: StepUpAnswer, dialect: Dialect, req: RequestDe
     return json(403, { error: 'forbidden', reason, message: STEP_UP_MESSAGE.notUser });
   const challenge = stepUpChallenge(a.authn, a.resourceMetadata);
   if (a.method !== 'session')
-    return json(401, { error: 'unauthorized', reason, message: STEP_UP_MESSAGE.bearer }, { 'www-authenticate': challenge });
+    return json(
+      401,
+      { error: 'unauthorized', reason, message: STEP_UP_MESSAGE.bearer },
+      { 'www-authenticate': challenge },
+    );
   const location = req && isBrowserNavigation(req) ? stepUpLocation(a, req) : null;
   if (location === null) {
     if (a.provider === 'dev' && !onlyFreshness(a.unmet))
       return json(403, { error: 'forbidden', reason, message: STEP_UP_MESSAGE.devUser });
-    return json(401, { error: 'unauthorized', reason, message: STEP_UP_MESSAGE.session }, { 'www-authenticate': challenge });
+    return json(
+      401,
+      { error: 'unauthorized', reason, message: STEP_UP_MESSAGE.session },
+      { 'www-authenticate': challenge },
+    );
   }
   if (DIALECT_ANSWERS[dialect].signIn === 'redirect')
     return {

@@ -203,7 +203,10 @@ async function start(s: SignIn, c: Context<OAuthEnv>): Promise<Response> {
   const stepUp = stepUpQuery(c);
   if (stepUp === 'bad')
     return html(
-      errorPage('Sign-in link not valid', 'This sign-in link asks for an authentication level warden cannot read.'),
+      errorPage(
+        'Sign-in link not valid',
+        'This sign-in link asks for an authentication level warden cannot read.',
+      ),
       400,
     );
   const checks = newChecks();
@@ -242,7 +245,9 @@ async function start(s: SignIn, c: Context<OAuthEnv>): Promise<Response> {
 function spaced(v: string | undefined): string[] | undefined | 'bad' {
   if (v === undefined) return undefined;
   const list = v.split(' ').filter((x) => x !== '');
-  return list.length > 0 && list.length <= 64 && list.every((x) => /^[\x21-\x7e]{1,256}$/.test(x)) ? list : 'bad';
+  return list.length > 0 && list.length <= 64 && list.every((x) => /^[\x21-\x7e]{1,256}$/.test(x))
+    ? list
+    : 'bad';
 }
 
 /**
@@ -338,7 +343,11 @@ async function callback(s: SignIn, c: Context<OAuthEnv>): Promise<Response> {
 }
 
 /** What the new ID token lacks of the step-up asked for (the same judgement /verify makes), or null. */
-function deliveredShort(asked: StepUpRequest, claims: Record<string, unknown>, now: number): StepUpCause | null {
+function deliveredShort(
+  asked: StepUpRequest,
+  claims: Record<string, unknown>,
+  now: number,
+): StepUpCause | null {
   const authn = authnFacts(claims);
   return unmetAuthn(
     { acr: asked.acr ?? null, amr: asked.amr ?? null, maxAgeSec: asked.maxAge ?? null },

@@ -69,8 +69,8 @@ export class OidcProvider {
 
   /**
    * Where to send the browser: code flow with PKCE S256, state and nonce; for a step-up, the acr
-   * values (as `acr_values`, or as an essential `acr` claim request for a provider set to
-   * `acrRequest: claims`) and `max_age` with `prompt=login`.
+   * values (as `acr_values`, or for a provider set to `acrRequest: claims` as an essential `acrs`
+   * claim request, Entra ID's authentication contexts) and `max_age` with `prompt=login`.
    */
   async authorizationUrl(
     redirectUri: string,
@@ -89,7 +89,8 @@ export class OidcProvider {
     };
     if (stepUp?.acr) {
       if (this.settings.acrRequest === 'claims')
-        params.claims = JSON.stringify({ id_token: { acr: { essential: true, values: stepUp.acr } } });
+        // Entra ID's form: authentication contexts in the ID token's `acrs` (it reads no acr_values).
+        params.claims = JSON.stringify({ id_token: { acrs: { essential: true, values: stepUp.acr } } });
       else params.acr_values = stepUp.acr.join(' ');
     }
     if (stepUp?.maxAge !== undefined) {

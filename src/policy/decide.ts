@@ -227,7 +227,9 @@ export function decide(
   if (d.kind !== 'allow' || !req.altMatchPaths) return d;
   // An ambiguous path passes only if every reading an upstream might take would pass.
   for (const alt of req.altMatchPaths) {
-    const other = opts.tracer ? traced(policy, req, alt, auth, opts) : decideOne(policy, req, alt, auth, opts);
+    const other = opts.tracer
+      ? traced(policy, req, alt, auth, opts)
+      : decideOne(policy, req, alt, auth, opts);
     if (other.kind !== 'allow') return other;
   }
   return d;

@@ -9,7 +9,15 @@ import type { RateLimitSpec } from '../config/policy-schema.js';
 import { describeUrl } from '../http/dialects.js';
 import { HeaderMap } from '../http/header-map.js';
 import type { CompiledPolicy } from '../policy/compile.js';
-import { decide, shadowDenial, type AuthOutcome, type PolicyDecision } from '../policy/decide.js';
+import type { AuthnFacts } from '../auth/authn-facts.js';
+import {
+  decide,
+  shadowDenial,
+  type AuthOutcome,
+  type ForbiddenDecision,
+  type PolicyDecision,
+  type StepUp,
+} from '../policy/decide.js';
 import { TraceCollector, type ReadingTrace } from '../policy/trace.js';
 import { parseAddress } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
@@ -33,6 +41,20 @@ export interface EvalInput {
   token?: { resource: string; scopes: readonly string[] };
   /** The body the proxy forwards (Traefik forwardBody, Envoy with_request_body): what `mcp` sub-rules judge. */
   body?: string;
+  /**
+   * With `roles`: the synthetic identity is a person who signed in this way (`acr`, `amr`, and
+   * `authTime` in seconds since the epoch): a session, or with `token` a bearer token. Without it,
+   * roles stand for an API key, which no step-up rule accepts.
+   */
+  signIn?: SignInFacts;
+}
+
+/** How a synthetic person signed in, as step-up rules judge it. */
+export interface SignInFacts {
+  acr?: string;
+  amr?: readonly string[];
+  /** Seconds since the epoch. */
+  authTime?: number;
 }
 
 /** How `mcp` sub-rules judged each JSON-RPC message of the body. */
@@ -69,8 +91,14 @@ export interface Evaluation {
   };
   identity:
     | { kind: 'anonymous' }
-    | { kind: 'synthetic'; roles: readonly string[] }
-    | { kind: 'synthetic-token'; roles: readonly string[]; resource: string; scopes: readonly string[] }
+    | { kind: 'synthetic'; roles: readonly string[]; signIn?: SignInFacts }
+    | {
+        kind: 'synthetic-token';
+        roles: readonly string[];
+        resource: string;
+        scopes: readonly string[];
+        signIn?: SignInFacts;
+      }
     | { kind: 'api_key'; id: string; roles: readonly string[] }
     | { kind: 'jwt'; id: string; issuer: string; roles: readonly string[] }
     | {
@@ -204,10 +232,12 @@ function identify(
           identity: { kind: 'jwt', id: v.sub, issuer: v.issuer ?? '', roles: v.roles },
         };
   }
+  const signedIn = input.signIn ? { signIn: input.signIn } : {};
+  const authn = input.signIn ? { authn: syntheticFacts(input.signIn) } : {};
   if (input.token !== undefined) {
     const roles = input.roles ?? [];
-    const t = syntheticToken(policy, roles, input.token);
-    const described = { kind: 'synthetic-token' as const, roles, ...input.token };
+    const t = { ...syntheticToken(policy, roles, input.token), ...authn };
+    const described = { kind: 'synthetic-token' as const, roles, ...input.token, ...signedIn };
     return { auth: { identity: t }, identity: described };
   }
   if (input.roles !== undefined) {
@@ -216,9 +246,13 @@ function identify(
       name: '',
       email: '',
       roles: input.roles,
-      method: 'api_key',
+      method: input.signIn ? 'session' : 'api_key',
+      ...authn,
     };
-    return { auth: { identity: synthetic }, identity: { kind: 'synthetic', roles: input.roles } };
+    return {
+      auth: { identity: synthetic },
+      identity: { kind: 'synthetic', roles: input.roles, ...signedIn },
+    };
   }
   // Revocations live in the store of the running servers; offline, they are not consulted.
   const chain: Chain = {
@@ -236,10 +270,38 @@ function identify(
   return { auth, identity: refusedIdentity(auth.error) };
 }
 
+/** The sign-in facts of a synthetic person. */
+function syntheticFacts(f: SignInFacts): AuthnFacts {
+  return {
+    acr: f.acr === undefined ? null : [f.acr],
+    amr: f.amr ?? null,
+    authTime: f.authTime ?? null,
+    bad: [],
+  };
+}
+
+/** What /verify answers a step-up refusal: 403 for an API key (no sign-in mends it), else 401 (a browser: sent to sign in again). */
+function stepUpOutcome(d: ForbiddenDecision, su: StepUp, notes: string[]): EvalOutcome {
+  const notUser = su.unmet === 'not_a_user';
+  notes.push(
+    notUser
+      ? 'the rule has authn: only a signed-in person can pass (give --acr, --amr or --auth-time with --roles for one)'
+      : 'a browser is sent to sign in again (acr_values, max_age); a bearer token gets the RFC 9470 401 challenge',
+  );
+  return {
+    decision: notUser ? 'forbidden' : 'unauthenticated',
+    status: notUser ? 403 : 401,
+    reason: d.reason,
+    rule: d.rule,
+    detail: su.unmet,
+  };
+}
+
 /** The decision as the proxy would see it; a rate limit that applies is noted. */
 function outcomeOf(d: PolicyDecision, policy: CompiledPolicy, notes: string[]): EvalOutcome {
   if (d.kind === 'unauthenticated')
     return { decision: 'unauthenticated', status: 401, reason: d.reason, rule: d.rule };
+  if (d.kind === 'forbidden' && d.stepUp) return stepUpOutcome(d, d.stepUp, notes);
   if (d.kind !== 'allow')
     return { decision: 'forbidden', status: 403, reason: d.reason, rule: d.rule, required: d.required };
   if (d.rateLimit !== null)

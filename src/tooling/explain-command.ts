@@ -15,7 +15,8 @@ import { loadConfig, type Config } from '../config/load.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
 import type { Clock } from '../util/clock.js';
 import { closest } from '../util/closest.js';
-import { EvalInputError, evaluate } from './evaluate.js';
+import { EvalInputError, evaluate, type SignInFacts } from './evaluate.js';
+import { signInFacts } from './sign-in-facts.js';
 import { formatExplanation } from './explain-format.js';
 import { toolCallBody } from './policy-test-schema.js';
 
@@ -127,6 +128,33 @@ function mcpBody(
   }
 }
 
+/** `--acr`, `--amr`, `--auth-time`: how the synthetic person signed in; 2 for unusable input. */
+function signInFlags(
+  values: { acr?: string; amr?: string; 'auth-time'?: string; roles?: string; key?: string; jwt?: string },
+  now: number,
+  io: Out,
+): SignInFacts | undefined | number {
+  const facts = signInFacts(
+    {
+      acr: values.acr,
+      amr: values.amr === undefined ? undefined : list(values.amr),
+      authTime: values['auth-time'],
+    },
+    now,
+  );
+  if (typeof facts === 'string') {
+    io.err(`warden explain: --auth-time: ${facts}\n`);
+    return 2;
+  }
+  if (facts !== undefined && values.roles === undefined) {
+    io.err(
+      'warden explain: --acr, --amr and --auth-time describe a signed-in person: add --roles (a key or a real token carries its own)\n',
+    );
+    return 2;
+  }
+  return facts;
+}
+
 /** A role the policy does not define grants nothing: say so, since it is most likely a typo. */
 function warnUnknownRoles(config: Config, roles: string[], io: Out): void {
   const known = Object.keys(config.policy.roles);
@@ -175,6 +203,9 @@ export async function explainCommand(args: string[], io: Out, clock: Clock): Pro
       tool: { type: 'string' },
       resource: { type: 'string' },
       scopes: { type: 'string' },
+      acr: { type: 'string' },
+      amr: { type: 'string' },
+      'auth-time': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -185,6 +216,8 @@ export async function explainCommand(args: string[], io: Out, clock: Clock): Pro
   if (typeof url === 'number') return url;
   const headers = headerFlags(values.header ?? [], io);
   if (typeof headers === 'number') return headers;
+  const signIn = signInFlags(values, clock.now(), io);
+  if (typeof signIn === 'number') return signIn;
   const loaded = await loadForTooling(io);
   if (typeof loaded === 'number') return loaded;
   if (values.roles !== undefined) warnUnknownRoles(loaded.config, list(values.roles), io);
@@ -211,6 +244,7 @@ export async function explainCommand(args: string[], io: Out, clock: Clock): Pro
           ? { token: { resource: values.resource, scopes: list(values.scopes ?? '') } }
           : {}),
         ...(body !== null ? { body } : {}),
+        ...(signIn !== undefined ? { signIn } : {}),
       },
       clock.now(),
     );

@@ -1,7 +1,7 @@
 // Human-readable rendering of an Evaluation, for `warden explain`.
 import type { PolicyFile, PolicyRule } from '../config/policy-schema.js';
 import type { ReadingTrace, RuleVerdict } from '../policy/trace.js';
-import type { EvalOutcome, Evaluation } from './evaluate.js';
+import type { EvalOutcome, Evaluation, SignInFacts } from './evaluate.js';
 
 /** `GET,HEAD /api/**`, `admin.example.com/**` — a rule's match, as written in the policy. */
 export function describeMatch(policy: PolicyFile, index: number): string {
@@ -68,8 +68,27 @@ function reading(policy: PolicyFile, r: ReadingTrace, label: string): string[] {
         `    ${c.permission}: ${c.grantedBy.length > 0 ? `granted by ${c.grantedBy.join(', ')}` : 'granted by none of the roles'}`,
       );
   }
+  if (r.authn) {
+    const a = r.authn;
+    const asks = [
+      a.acr ? `acr any of [${a.acr.join(', ')}]` : '',
+      a.amr ? `amr any of [${a.amr.join(', ')}]` : '',
+      a.maxAge !== undefined ? `signed in within ${a.maxAge}s` : '',
+    ].filter((x) => x !== '');
+    out.push(`  step-up (authn: ${asks.join(', ')}): ${a.unmet === null ? 'met' : `NOT met (${a.unmet})`}`);
+  }
   if (r.decision) out.push(`  → ${r.decision.kind} (${r.decision.reason})`);
   return out;
+}
+
+/** `, acr X, amr [a, b], signed in 2026-12-02T10:00:00Z`: how a synthetic person signed in. */
+function signInText(f: SignInFacts | undefined): string {
+  if (!f) return '';
+  return [
+    f.acr !== undefined ? `, acr ${f.acr}` : '',
+    f.amr !== undefined ? `, amr [${f.amr.join(', ')}]` : '',
+    f.authTime !== undefined ? `, signed in ${new Date(f.authTime * 1000).toISOString()}` : '',
+  ].join('');
 }
 
 /** The full explain text. */
@@ -86,9 +105,9 @@ export function formatExplanation(policy: PolicyFile, e: Evaluation): string {
       id.kind === 'anonymous'
         ? 'anonymous (no credential)'
         : id.kind === 'synthetic'
-          ? `synthetic, roles [${id.roles.join(', ')}]`
+          ? `synthetic${id.signIn ? ' signed-in person' : ''}, roles [${id.roles.join(', ')}]${signInText(id.signIn)}`
           : id.kind === 'synthetic-token'
-            ? `synthetic token for resource ${id.resource}, scopes [${id.scopes.join(' ')}], roles [${id.roles.join(', ')}]`
+            ? `synthetic token for resource ${id.resource}, scopes [${id.scopes.join(' ')}], roles [${id.roles.join(', ')}]${signInText(id.signIn)}`
             : id.kind === 'api_key'
               ? `api key ${id.id}, roles [${id.roles.join(', ')}]`
               : id.kind === 'jwt'

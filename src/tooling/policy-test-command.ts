@@ -2,7 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { formatPath } from '../config/errors.js';
-import { evaluate, type Evaluation } from './evaluate.js';
+import { evaluate, type Evaluation, type SignInFacts } from './evaluate.js';
+import { signInFacts } from './sign-in-facts.js';
 import { describeEffect, describeMatch, describeOutcome } from './explain-format.js';
 import { type Out } from './cli-io.js';
 import { loadForTooling, type Loaded } from './explain-command.js';
@@ -88,6 +89,9 @@ function explainHint(c: PolicyTestCase): string {
   const parts = ['warden explain', '--method', c.request.method, '--url', q(c.request.url)];
   if (c.request.ip) parts.push('--ip', c.request.ip);
   if (c.identity?.roles) parts.push('--roles', q(c.identity.roles.join(',')));
+  if (c.identity?.acr !== undefined) parts.push('--acr', q(c.identity.acr));
+  if (c.identity?.amr !== undefined) parts.push('--amr', q(c.identity.amr.join(',')));
+  if (c.identity?.authTime !== undefined) parts.push('--auth-time', q(String(c.identity.authTime)));
   if (c.identity?.key) parts.push('--key', '<key>');
   if (c.identity?.token)
     parts.push(
@@ -100,6 +104,14 @@ function explainHint(c: PolicyTestCase): string {
   else if (c.request.body !== undefined) parts.push('--body', '<file with the body>');
   for (const [n, v] of Object.entries(c.request.headers ?? {})) parts.push('--header', q(`${n}: ${v}`));
   return parts.join(' ');
+}
+
+/** A case's sign-in (`acr`, `amr`, `authTime`): a signed-in person with its roles (none given: no roles). */
+function signedIn(c: PolicyTestCase, now: number): { signIn?: SignInFacts; roles?: readonly string[] } {
+  const facts = c.identity ? signInFacts(c.identity, now) : undefined;
+  // The schema checked authTime's form, so a string (a message) cannot come back here.
+  if (facts === undefined || typeof facts === 'string') return {};
+  return { signIn: facts, roles: c.identity?.roles ?? [] };
 }
 
 function runCases(loaded: Loaded, p: Parsed, io: Out, now: number): { passed: number; failed: number } {
@@ -125,6 +137,7 @@ function runCases(loaded: Loaded, p: Parsed, io: Out, now: number): { passed: nu
         ...(c.identity?.key !== undefined ? { key: c.identity.key } : {}),
         ...(c.identity?.roles !== undefined ? { roles: c.identity.roles } : {}),
         ...(c.identity?.token !== undefined ? { token: c.identity.token } : {}),
+        ...signedIn(c, now),
         ...(body !== undefined ? { body } : {}),
       },
       now,

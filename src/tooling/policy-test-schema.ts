@@ -1,6 +1,7 @@
 // The policy test file (`rbac/policy.test.yaml`): a list of requests and the decision each must get.
 import { z } from 'zod';
 import { parseAddress } from '../request/client-ip.js';
+import { signInFields } from './sign-in-facts.js';
 
 /** What a case may expect: the proxy-visible outcome, or the malformed-request reason. */
 export const EXPECTATIONS = ['allow', 'deny-401', 'deny-403', 'bad_path', 'bad_forwarded_context'] as const;
@@ -49,7 +50,13 @@ const identity = z
     token: z
       .strictObject({ resource: z.string().min(1), scopes: z.array(z.string().min(1)).default([]) })
       .optional(),
+    /** A person who signed in this way (a session, or with token a bearer token): what step-up rules judge. */
+    ...signInFields,
   })
+  .refine(
+    (i) => !(i.key !== undefined && (i.acr ?? i.amr ?? i.authTime) !== undefined),
+    'an API key has no sign-in: give roles with acr, amr or authTime',
+  )
   .refine((i) => !(i.key !== undefined && i.token !== undefined), 'give key or token, not both')
   .refine((i) => !(i.key !== undefined && i.roles !== undefined), 'give key or roles, not both');
 

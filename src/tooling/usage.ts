@@ -8,6 +8,7 @@ export const USAGE = `usage: warden <command> [options]     (warden <command> --
                                (--strict: exit 1 when there are warnings)
   explain --url URL [--method M] [--ip IP] [--key KEY | --jwt TOKEN | --roles r1,r2] [--header 'N: v'] [--json]
                                [--body FILE | --tool NAME] [--resource ID --scopes s1,s2]
+                               [--acr V] [--amr a,b] [--auth-time WHEN]
                                the decision /verify would take for a request, and why
   test [FILES…]                run policy test cases (default rbac/policy.test.yaml); exit 1 on a failure
   keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO] [--networks CIDRs] [--rate-limit NAME]
@@ -46,7 +47,7 @@ ${ENV}
 `,
   explain: `usage: warden explain --url URL [--method M] [--ip IP] [--key KEY | --jwt TOKEN | --roles r1,r2]
                       [--header 'Name: value']… [--body FILE | --tool NAME]
-                      [--resource ID --scopes s1,s2] [--json]
+                      [--resource ID --scopes s1,s2] [--acr V] [--amr a,b] [--auth-time WHEN] [--json]
 
 The decision /verify would take for one request, and the trace behind it: the canonical path, the
 identity, every rule tried, the permission check and the rate limit that applies.
@@ -61,6 +62,10 @@ identity, every rule tried, the permission check and the rate limit that applies
   --tool NAME      a tools/call of this tool as the body (and POST unless --method is given)
   --resource ID    with --roles: the identity is a bearer token issued for this resource…
   --scopes s1,s2   …carrying these scopes
+  --acr V          with --roles: the identity is a signed-in person whose sign-in has this acr…
+  --amr a,b        …these amr values…
+  --auth-time WHEN …and happened at WHEN (epoch seconds, ISO time, or a duration ago: 15m);
+                   judged by rules with authn (step-up); without them --roles stands for an API key
   --json           print the outcome and the trace as JSON
 ${ENV}
 `,
