@@ -115,6 +115,8 @@ function fieldsOf(e: DecisionEvent, q: (v: string | null | undefined) => string)
     (e.headerProblems !== undefined ? `,"headerProblems":${JSON.stringify(e.headerProblems)}` : '') +
     (e.shadow !== undefined ? `,"shadow":${q(e.shadow)}` : '') +
     (e.mcp !== undefined ? `,"mcp":${JSON.stringify(e.mcp)}` : '') +
+    // Policy values of printable ASCII (validated): JSON.stringify escapes any quote, and the line stays ASCII.
+    (e.authn !== undefined ? `,"authn":${JSON.stringify(e.authn)}` : '') +
     `,"durationMs":${e.durationMs}`
   );
 }

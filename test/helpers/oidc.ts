@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
-import Provider from 'oidc-provider';
+import Provider, { interactionPolicy } from 'oidc-provider';
 
 /** A person who can sign in at the provider's login page. */
 export interface TestUser {
@@ -13,6 +13,8 @@ export interface TestUser {
   name: string;
   email: string;
   groups: string[];
+  /** The one-time code this person types when the IdP asks for a second factor (step-up). */
+  otp?: string;
 }
 
 /** A web application (warden) that signs people in with the authorization code flow. */
@@ -46,6 +48,13 @@ export interface SignInOptions {
    * are third parties: the user consents on the provider's page to the scopes they ask for.
    */
   resources?: ProtectedResource[];
+  /**
+   * Step-up, as Keycloak, Okta or Auth0 do it: the provider knows two acr values; a request whose
+   * `acr_values` names `mfa` makes the login page ask for the user's one-time code too (even when
+   * the user is signed in at the provider already), and the ID token then says `acr: <mfa>`,
+   * `amr: ["pwd", "otp"]`; otherwise `acr: <basic>`, `amr: ["pwd"]`.
+   */
+  stepUp?: { basic: string; mfa: string };
 }
 
 /** A machine client: its access tokens carry `groups` and are signed with `alg`. */
@@ -66,6 +75,8 @@ export interface TestProvider {
   lastIdTokenClaims(): Record<string, unknown> | null;
   /** Answer every token request with `invalid_grant` (a revoked grant) until turned off. */
   refuseTokenRequests(on: boolean): void;
+  /** Ignore `acr_values` from now on (an IdP not set up for step-up): every login is a basic one. */
+  ignoreAcrValues(on: boolean): void;
   /** Spoil the ID tokens the token endpoint returns from now on (null: stop). */
   tamperIdTokens(t: IdTokenTamper): void;
   /** A logout token (Back-Channel Logout 1.0) signed with the provider's RS256 key; `overrides` change any claim. */
@@ -101,7 +112,20 @@ export async function startProvider(
   const users = new Map(signIn.users.map((u) => [u.id, u]));
   const resources = new Map((signIn.resources ?? []).map((r) => [r.url, r]));
   const firstParty = new Set(signIn.webClients.map((c) => c.id));
+  const stepUp = signIn.stepUp ? { ...signIn.stepUp, ignore: false } : null;
+  const policy = interactionPolicy.base();
+  if (stepUp)
+    // A request for the mfa acr by someone signed in at the provider without it: log in again, with the second factor.
+    policy.get('login')!.checks.add(
+      new interactionPolicy.Check('acr_step_up', 'a stronger authentication is required', (ctx) => {
+        const asked = String(ctx.oidc.params?.acr_values ?? '').split(' ');
+        return !stepUp.ignore && asked.includes(stepUp.mfa) && ctx.oidc.session?.acr !== stepUp.mfa
+          ? interactionPolicy.Check.REQUEST_PROMPT
+          : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      }),
+    );
   const provider = new Provider(issuer, {
+    ...(stepUp ? { acrValues: [stepUp.basic, stepUp.mfa] } : {}),
     jwks: { keys },
     clients: [
       ...clients.map((c) => ({
@@ -133,7 +157,13 @@ export async function startProvider(
       'offline_access',
       ...new Set([...resources.values()].flatMap((r) => r.scopes)),
     ],
-    claims: { openid: ['sub'], email: ['email'], profile: ['name'], groups: ['groups'] },
+    claims: {
+      // With step-up, every ID token says how the person signed in (auth_time only when max_age asks for it).
+      openid: stepUp ? ['sub', 'acr', 'amr'] : ['sub'],
+      email: ['email'],
+      profile: ['name'],
+      groups: ['groups'],
+    },
     // The ID token carries the scopes' claims (groups), as Keycloak, Okta and Entra ID can be set to do.
     conformIdTokenClaims: false,
     cookies: { keys: ['test-cookie-key-' + 'k'.repeat(24)] },
@@ -143,7 +173,7 @@ export async function startProvider(
         ? { accountId: id, claims: () => ({ sub: id, name: u.name, email: u.email, groups: u.groups }) }
         : undefined;
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy },
     // oidc-provider's defaults, spelled out so that it prints no notice asking to choose them.
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 60 * 60,
@@ -255,7 +285,7 @@ export async function startProvider(
   const handle = provider.callback();
   server!.on('request', (req, res) => {
     if (req.url?.startsWith('/interaction/'))
-      void interaction(provider, users, req, res).catch((e: unknown) => {
+      void interaction(provider, users, stepUp, req, res).catch((e: unknown) => {
         res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(`interaction failed: ${(e as Error).message}`);
       });
@@ -289,6 +319,9 @@ export async function startProvider(
       return body.access_token;
     },
     tamperIdTokens: (t) => void (tamper = t),
+    ignoreAcrValues: (on) => {
+      if (stepUp) stepUp.ignore = on;
+    },
     refuseTokenRequests: (on) => void (refuseTokens = on),
     lastIdTokenClaims: () => lastIdToken,
     async logoutToken(clientId, claims, overrides = {}) {
@@ -332,6 +365,7 @@ const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 async function interaction(
   provider: Provider,
   users: Map<string, TestUser>,
+  stepUp: { basic: string; mfa: string; ignore: boolean } | null,
   req: IncomingMessage,
   res: import('node:http').ServerResponse,
 ): Promise<void> {
@@ -340,24 +374,32 @@ async function interaction(
     await consent(provider, details, req, res);
     return;
   }
+  const mfa =
+    stepUp !== null &&
+    !stepUp.ignore &&
+    String(details.params.acr_values ?? '')
+      .split(' ')
+      .includes(stepUp.mfa);
   if (req.method === 'POST') {
     const form = await readBody(req);
     const user = users.get(form.get('username') ?? '');
-    if (!user || user.password !== form.get('password')) {
+    if (
+      !user ||
+      user.password !== form.get('password') ||
+      (mfa && (!user.otp || user.otp !== form.get('otp')))
+    ) {
       res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(idpPage(details.uid, 'Invalid username or password'));
+      res.end(idpPage(details.uid, mfa, 'Invalid username, password or code'));
       return;
     }
-    await provider.interactionFinished(
-      req,
-      res,
-      { login: { accountId: user.id } },
-      { mergeWithLastSubmission: false },
-    );
+    const login = stepUp
+      ? { accountId: user.id, acr: mfa ? stepUp.mfa : stepUp.basic, amr: mfa ? ['pwd', 'otp'] : ['pwd'] }
+      : { accountId: user.id };
+    await provider.interactionFinished(req, res, { login }, { mergeWithLastSubmission: false });
     return;
   }
   res.writeHead(200, { 'content-type': 'text/html' });
-  res.end(idpPage(details.uid));
+  res.end(idpPage(details.uid, mfa));
 }
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -399,9 +441,10 @@ async function consent(
   );
 }
 
-function idpPage(uid: string, error?: string): string {
+function idpPage(uid: string, mfa: boolean, error?: string): string {
+  const otp = mfa ? '<label for="o">One-time code</label><input id="o" name="otp">' : '';
   return `<!doctype html><html><head><title>Example IdP sign-in</title></head><body><h1>Example IdP</h1>${error ? `<p id="idp-error">${esc(error)}</p>` : ''}
-<form method="post" action="/interaction/${esc(uid)}"><label for="u">Username</label><input id="u" name="username"><label for="p">Password</label><input id="p" type="password" name="password"><button type="submit">Sign in to Example IdP</button></form></body></html>`;
+<form method="post" action="/interaction/${esc(uid)}"><label for="u">Username</label><input id="u" name="username"><label for="p">Password</label><input id="p" type="password" name="password">${otp}<button type="submit">Sign in to Example IdP</button></form></body></html>`;
 }
 
 /**
@@ -412,7 +455,7 @@ function idpPage(uid: string, error?: string): string {
 export async function signInWithoutBrowser(
   authorizationUrl: string,
   redirectUri: string,
-  user: { id: string; password: string },
+  user: { id: string; password: string; otp?: string },
   jar = new Map<string, string>(),
 ): Promise<string> {
   const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -442,7 +485,11 @@ export async function signInWithoutBrowser(
     const html = await res.text();
     const action = /action="([^"]+)"/.exec(html);
     const form: Record<string, string> | null = html.includes('name="password"')
-      ? { username: user.id, password: user.password }
+      ? {
+          username: user.id,
+          password: user.password,
+          ...(html.includes('name="otp"') ? { otp: user.otp ?? '' } : {}),
+        }
       : html.includes('name="consent"')
         ? { consent: 'yes' }
         : null;

@@ -8,6 +8,9 @@ import type { Clock } from '../../src/util/clock.js';
 export const SECRET = 'test-session-secret-0123456789-abcdefghij';
 export const CLIENT = { id: 'warden-web', secret: 'warden-web-secret-' + 'w'.repeat(24) };
 
+/** The acr values of a step-up IdP: a password sign-in, and one with a second factor. */
+export const STEP_UP = { basic: 'urn:example:basic', mfa: 'urn:example:mfa' } as const;
+
 /** People at the test IdP. */
 export const USERS: Record<'alice' | 'bob', TestUser> = {
   alice: {
@@ -16,6 +19,7 @@ export const USERS: Record<'alice' | 'bob', TestUser> = {
     name: 'Alice Example',
     email: 'alice@example.com',
     groups: ['idp-devs', 'Domain Users'],
+    otp: '246810',
   },
   bob: { id: 'bob', password: 'bob-pass', name: 'Bob Example', email: 'bob@example.com', groups: ['viewer'] },
 };
@@ -60,6 +64,10 @@ export async function startSignIn(
     policy?: Record<string, unknown>;
     /** warden's clock (a FakeClock); the IdP keeps the real one. */
     clock?: Clock;
+    /** Key entries for the keys file. */
+    keys?: Record<string, unknown>[];
+    /** The IdP does step-up (acr values STEP_UP.basic / STEP_UP.mfa, a one-time code). */
+    stepUp?: boolean;
   } = {},
 ): Promise<SignInSetup> {
   const port = opts.port ?? (await freePort());
@@ -75,9 +83,11 @@ export async function startSignIn(
         backchannelLogoutUri: `${publicUrl}/oauth2/backchannel-logout`,
       },
     ],
+    ...(opts.stepUp ? { stepUp: STEP_UP } : {}),
   });
   const w = await startWarden({
     clock: opts.clock,
+    ...(opts.keys ? { keys: opts.keys } : {}),
     policy: opts.policy ?? signInPolicy(),
     env: {
       PORT: String(port),

@@ -233,7 +233,14 @@ describe('decide()', () => {
 });
 
 describe('rule index by first path segment', () => {
-  const silent: DecisionTracer = { reading() {}, network() {}, rule() {}, permissions() {}, authn() {}, decided() {} };
+  const silent: DecisionTracer = {
+    reading() {},
+    network() {},
+    rule() {},
+    permissions() {},
+    authn() {},
+    decided() {},
+  };
   const seg = fc.constantFrom('api', 'API', 'nodes', 'x', '*', '**');
   const pattern = fc.array(seg, { maxLength: 4 }).map((s) => '/' + s.join('/'));
   const path = fc

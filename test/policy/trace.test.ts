@@ -72,7 +72,9 @@ describe('decide() with a trace collector', () => {
 
   it('records host mismatches, rule networks and role grants', () => {
     const t = new TraceCollector();
-    const d = decide(policy, req('/users', 'GET', 'admin.example.com', '203.0.113.7'), who(['admin']), { tracer: t });
+    const d = decide(policy, req('/users', 'GET', 'admin.example.com', '203.0.113.7'), who(['admin']), {
+      tracer: t,
+    });
     expect(d.reason).toBe('network_not_allowed');
     expect(t.readings[0]!.networks).toEqual([{ scope: 6, allowed: false }]);
     const u = new TraceCollector();
