@@ -118,7 +118,8 @@ export async function startProvider(
     // A request for the mfa acr by someone signed in at the provider without it: log in again, with the second factor.
     policy.get('login')!.checks.add(
       new interactionPolicy.Check('acr_step_up', 'a stronger authentication is required', (ctx) => {
-        const asked = String(ctx.oidc.params?.acr_values ?? '').split(' ');
+        const raw = ctx.oidc.params?.acr_values;
+        const asked = typeof raw === 'string' ? raw.split(' ') : [];
         return !stepUp.ignore && asked.includes(stepUp.mfa) && ctx.oidc.session?.acr !== stepUp.mfa
           ? interactionPolicy.Check.REQUEST_PROMPT
           : interactionPolicy.Check.NO_NEED_TO_PROMPT;
@@ -374,12 +375,9 @@ async function interaction(
     await consent(provider, details, req, res);
     return;
   }
+  const asked = details.params.acr_values;
   const mfa =
-    stepUp !== null &&
-    !stepUp.ignore &&
-    String(details.params.acr_values ?? '')
-      .split(' ')
-      .includes(stepUp.mfa);
+    stepUp !== null && !stepUp.ignore && typeof asked === 'string' && asked.split(' ').includes(stepUp.mfa);
   if (req.method === 'POST') {
     const form = await readBody(req);
     const user = users.get(form.get('username') ?? '');
