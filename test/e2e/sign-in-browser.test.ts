@@ -2,143 +2,42 @@
 // with a real oidc-provider as the company IdP, and the four dev users.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLIENT, SECRET, startSignIn, USERS, type SignInSetup } from '../oauth2/helpers.js';
-import { expectNoSecrets } from './harness/secrets.js';
-import { CADDY_BIN, startCaddy } from './harness/caddy.js';
-import { startEcho, type Echo } from './harness/echo.js';
-import { freePort, send } from './harness/net.js';
-import { NGINX_BIN, startNginx } from './harness/nginx.js';
-import { describeNeeding, findBinary } from './harness/process.js';
+import { describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { USERS, type SignInSetup } from '../oauth2/helpers.js';
+import {
+  APP,
+  browserSecrets,
+  browserSuite,
+  CHROMIUM_BIN,
+  context,
+  seenByApp,
+  sessionCookie,
+  signInAtIdp,
+  stackHooks,
+} from './harness/browser.js';
+import { CADDY_BIN } from './harness/caddy.js';
+import type { Echo } from './harness/echo.js';
+import { send } from './harness/net.js';
+import { NGINX_BIN } from './harness/nginx.js';
 import type { Proxy } from './harness/proxy.js';
 
-/** Debian's Chromium; never a downloaded browser. */
-const CHROMIUM_BIN = findBinary('chromium', ['/usr/bin/chromium']);
-const APP = 'app.example.com';
 const ARTIFACTS = resolve('test-artifacts');
+/** Checked against every log line after each suite; session cookies are added as they are seen. */
+const secrets = browserSecrets();
 
-function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM_BIN!,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      // Plain http stays plain http (no automatic upgrade attempt to https).
-      '--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable',
-    ],
-  });
-}
-
-/** What the echo app saw, from the page body it rendered. */
-async function seenByApp(page: Page): Promise<Record<string, string>> {
-  const text = await page.locator('body').innerText();
-  return JSON.parse(text).headers as Record<string, string>;
-}
-
-/** Sign in at the Example IdP's own login page. */
-async function signInAtIdp(page: Page, user: { id: string; password: string }): Promise<void> {
-  await page.getByLabel('Username').fill(user.id);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Sign in to Example IdP' }).click();
-}
-
-/** What must never appear in a log line: passwords, client and session secrets, and every session cookie seen. */
-const secrets: string[] = [
-  SECRET,
-  CLIENT.secret,
-  ...Object.values(USERS).map((u) => u.password),
-  ...['admin', 'developer', 'analyst', 'viewer'].map((u) => `${u}-demo-pass`),
-];
-
-async function sessionCookie(ctx: BrowserContext): Promise<string> {
-  const c = (await ctx.cookies()).find((x) => x.name === 'warden');
-  if (!c) throw new Error('no session cookie in the browser');
-  secrets.push(c.value);
-  expect(c.httpOnly).toBe(true);
-  expect(c.sameSite).toBe('Lax');
-  return `warden=${c.value}`;
-}
-
-/**
- * A browser context whose requests for http://app.example.com go to the proxy under test. The
- * browser uses it as its HTTP proxy (absolute-form request lines, which nginx and Caddy route by
- * host), so the app keeps its real origin without a port: the proxies forward `$host` without
- * the port, as they would on 80/443. The IdP on 127.0.0.1 is reached directly (loopback bypass).
- */
-function context(browser: Browser, proxy: Proxy): Promise<BrowserContext> {
-  return browser.newContext({ proxy: { server: `http://127.0.0.1:${proxy.port}`, bypass: '127.0.0.1' } });
-}
-
-/** Start echo, a proxy and warden + IdP with warden's public URL on the proxy's site. */
-async function stack(kind: 'nginx' | 'caddy', devUsers: boolean) {
-  const echo = await startEcho();
-  const wardenPort = await freePort();
-  const proxy =
-    kind === 'nginx'
-      ? await startNginx({ wardenPort, upstreamPort: echo.port })
-      : await startCaddy({ wardenPort, upstreamPort: echo.port });
-  const site = `http://${APP}`;
-  const setup = await startSignIn({
-    port: wardenPort,
-    publicUrl: site,
-    devUsers,
-    env: { WARDEN_PROXY: kind, WARDEN_REDIRECT_DOMAINS: APP },
-  });
-  return { echo, proxy, setup, site };
-}
-
-/**
- * Start the stack and a browser before a suite and stop them after it (checking that no log line
- * held a secret); `use` receives what was started.
- */
-function stackHooks(
-  kind: 'nginx' | 'caddy',
-  devUsers: boolean,
-  use: (started: Awaited<ReturnType<typeof stack>> & { browser: Browser }) => void,
-): void {
-  let running: Awaited<ReturnType<typeof stack>> | undefined;
-  let browser: Browser | undefined;
-  beforeAll(async () => {
-    running = await stack(kind, devUsers);
-    browser = await launch();
-    use({ ...running, browser });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await running?.proxy.stop();
-    await running?.echo.close();
-    if (running) expectNoSecrets(running.setup.w, secrets, 5);
-    await running?.setup.close();
-  });
-}
-
-/** Needs the proxy and Chromium: skipped with a message without them, failing when CI=true. */
-function browserSuite(kind: 'nginx' | 'caddy', bin: string | null, body: () => void): void {
-  const missing = [bin ? null : kind, CHROMIUM_BIN ? null : 'chromium'].filter((x) => x !== null);
-  describeNeeding(
-    `browser sign-in through ${kind} (e2e)`,
-    missing.length === 0
-      ? null
-      : `${missing.join(' and ')} not installed: the browser sign-in tests cannot run (apt-get install ${missing.join(' ')})`,
-    body,
-  );
-}
-
-browserSuite('nginx', NGINX_BIN, () => {
+browserSuite('browser sign-in', 'nginx', NGINX_BIN, () => {
   let echo: Echo;
   let proxy: Proxy;
   let setup: SignInSetup;
   let site: string;
   let browser: Browser;
 
-  stackHooks('nginx', true, (started) => ({ echo, proxy, setup, site, browser } = started));
+  stackHooks(
+    'nginx',
+    { devUsers: true, secrets },
+    (started) => ({ echo, proxy, setup, site, browser } = started),
+  );
 
   it('anonymous visit → sign-in page → IdP → back to the original URL; the app sees the identity and roles from IdP groups; sign-out makes the cookie useless', async () => {
     const ctx = await context(browser, proxy);
@@ -165,7 +64,7 @@ browserSuite('nginx', NGINX_BIN, () => {
 
     const admin = await page.goto(`${site}/admin/users`);
     expect(admin!.status()).toBe(403);
-    const cookie = await sessionCookie(ctx);
+    const cookie = await sessionCookie(ctx, secrets);
 
     // Sign out through the confirm page.
     await page.goto(`${site}/oauth2/logout`);
@@ -230,7 +129,7 @@ browserSuite('nginx', NGINX_BIN, () => {
       await page.getByLabel('Password').fill(user.password);
       await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.waitForURL(`${site}/nodes/n1`);
-      await sessionCookie(ctx);
+      await sessionCookie(ctx, secrets);
       expect(await seenByApp(page)).toMatchObject({
         'x-user-id': username,
         'x-user-roles': username,
@@ -257,14 +156,18 @@ browserSuite('nginx', NGINX_BIN, () => {
   });
 });
 
-browserSuite('caddy', CADDY_BIN, () => {
+browserSuite('browser sign-in', 'caddy', CADDY_BIN, () => {
   let echo: Echo;
   let proxy: Proxy;
   let setup: SignInSetup;
   let site: string;
   let browser: Browser;
 
-  stackHooks('caddy', false, (started) => ({ echo, proxy, setup, site, browser } = started));
+  stackHooks(
+    'caddy',
+    { devUsers: false, secrets },
+    (started) => ({ echo, proxy, setup, site, browser } = started),
+  );
 
   it('warden answers a browser with a 302 itself; with one provider the login goes straight to the IdP and back', async () => {
     const first = await send(proxy.port, '/nodes/n1', {
@@ -287,7 +190,7 @@ browserSuite('caddy', CADDY_BIN, () => {
       'x-auth-method': 'session',
     });
     expect((await page.goto(`${site}/reports/q1`))!.status()).toBe(403);
-    const cookie = await sessionCookie(ctx);
+    const cookie = await sessionCookie(ctx, secrets);
 
     await page.goto(`${site}/oauth2/logout`);
     await page.getByRole('button', { name: 'Sign out' }).click();
