@@ -303,6 +303,11 @@ export function policyCrossCheck(raw: unknown): Issue[] {
     const kinds = [r.public === true, r.deny === true, r.require !== undefined].filter(Boolean).length;
     if (kinds > 1)
       out.push({ path: ['rules', i], message: 'a rule is at most one of public, deny, require' });
+    if (r.authn !== undefined && r.cache !== undefined)
+      out.push({
+        path: ['rules', i, 'cache'],
+        message: "a proxy reuses a decision without the sign-in's age: a rule with authn can't be cached",
+      });
     if (r.authn !== undefined && (r.public === true || r.deny === true))
       out.push({
         path: ['rules', i, 'authn'],

@@ -21,7 +21,7 @@ export interface RefreshDeps {
 const SIGN_IN_CLAIMS = ['acr', 'acrs', 'amr', 'auth_time'] as const;
 
 /** Refreshed claims with the sign-in's `acr`, `acrs`, `amr` and `auth_time` (an IdP may drop or reset them). */
-function keepSignIn(
+export function keepSignIn(
   fresh: Record<string, unknown>,
   signedIn: Record<string, unknown> | undefined,
 ): Record<string, unknown> {

@@ -16,7 +16,18 @@ export function describeEffect(policy: PolicyFile, index: number): string {
   if (!r) return '?';
   if (r.public) return 'public';
   if (r.deny) return 'deny';
-  return r.require === undefined ? 'authenticated' : describeRequire(r.require);
+  const who = r.require === undefined ? 'authenticated' : describeRequire(r.require);
+  return r.authn ? `${who}, ${describeAuthnAsWritten(r.authn)}` : who;
+}
+
+/** `authn amr [hwk, mfa] maxAge 600s`: a rule's step-up requirement as written (maxAge in seconds). */
+function describeAuthnAsWritten(a: NonNullable<PolicyRule['authn']>): string {
+  const parts = [
+    a.acr ? `acr [${a.acr.join(', ')}]` : '',
+    a.amr ? `amr [${a.amr.join(', ')}]` : '',
+    a.maxAge !== undefined ? `maxAge ${a.maxAge}s` : '',
+  ].filter((x) => x !== '');
+  return `authn ${parts.join(' ')}`;
 }
 
 /** `require any [api:read]`, `require all [a, b]`: a rule's or a sub-rule's `require` as written. */

@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { authnFacts } from '../../src/auth/authn-facts.js';
 import type { Identity } from '../../src/auth/identity.js';
 import { stepUpChallenge, stepUpResponse, type StepUpAnswer } from '../../src/http/respond.js';
+import { keepSignIn } from '../../src/oauth2/refresh.js';
 import { compilePolicy } from '../../src/policy/compile.js';
 import { decide } from '../../src/policy/decide.js';
 import { policySchema } from '../../src/config/policy-schema.js';
@@ -131,6 +132,11 @@ describe('authn in the policy', () => {
     expect(problems.join('\n')).toContain(needle);
   });
 
+  it('refuses cache on an authn rule: a proxy would reuse a decision past the sign-in’s age', async () => {
+    const problems = await configProblems(files([admin({ maxAge: '10m' }, { cache: { allow: '30s' } })]));
+    expect(problems.join('\n')).toContain("a rule with authn can't be cached");
+  });
+
   it('refuses authn on a public or deny rule', async () => {
     for (const effect of [{ public: true }, { deny: true }]) {
       const problems = await configProblems(
@@ -138,6 +144,21 @@ describe('authn in the policy', () => {
       );
       expect(problems.join('\n')).toContain('authn applies to rules that need a signed-in user');
     }
+  });
+});
+
+describe('a session refresh', () => {
+  it('keeps the acr, acrs, amr and auth_time of the sign-in, whatever the refreshed ID token says', () => {
+    const signedIn = { sub: 'a', acr: 'gold', amr: ['hwk'], auth_time: 1_700_000_000, groups: ['x'] };
+    expect(keepSignIn({ sub: 'a', acr: '0', auth_time: 1_800_000_000, groups: ['y'] }, signedIn)).toEqual({
+      sub: 'a',
+      groups: ['y'],
+      acr: 'gold',
+      amr: ['hwk'],
+      auth_time: 1_700_000_000,
+    });
+    // A sign-in that had none gains none from a refresh.
+    expect(keepSignIn({ sub: 'a', amr: ['hwk'], acrs: ['c1'] }, { sub: 'a' })).toEqual({ sub: 'a' });
   });
 });
 
