@@ -3,7 +3,14 @@ import type { BlockList } from 'node:net';
 import type { PolicyFile, RateLimitSpec } from '../config/policy-schema.js';
 import { compileCidrs } from '../request/client-ip.js';
 import { resourceKey } from '../util/resource-url.js';
-import { compileHostPattern, pathPatternSegments, segmentsMatcher, type PathMatcher } from './matchers.js';
+import {
+  compileHostPattern,
+  hostPatternKey,
+  pathPatternSegments,
+  segmentsMatcher,
+  type PathMatcher,
+} from './matchers.js';
+import { buildRuleIndex, type IndexedEntry, type RuleIndex } from './rule-index.js';
 import { compileMcpRules, compileRequirement, type CompiledMcpRule, type Requirement } from './mcp-rules.js';
 import { compileGrants, type CompiledGrants } from './permissions.js';
 import { compileAuthn, type AuthnRequirement } from './step-up.js';
@@ -58,28 +65,20 @@ export interface CompiledPolicy {
   /** The policy without its shadow rules (what is enforced), or null when it has none. */
   enforced: CompiledPolicy | null;
   /**
-   * The rules a path can match, by its first segment: those whose pattern starts with that literal
-   * segment or with a wildcard, in policy order (first match stays first match); `anyFirst` (the
-   * wildcard-led rules alone) for a first segment no rule names. Skips rules that cannot match.
+   * The rules a request can match, found by host and path instead of walked: exact hosts in a map,
+   * `*.` hosts by suffix, paths by their first literal segment or (wildcard-led) a literal they
+   * contain. Every list keeps policy order (first match stays first match).
    */
-  byFirst: ReadonlyMap<string, readonly CompiledRule[]>;
-  anyFirst: readonly CompiledRule[];
+  index: RuleIndex<RuleEntry>;
 }
 
-/** A rule's first pattern segment when it is literal, else null (it may match any first segment). */
-type Led = { rule: CompiledRule; first: string | null };
+/** A rule in the index: its host pattern and path segments as its matchers compare them. */
+export interface RuleEntry extends IndexedEntry {
+  rule: CompiledRule;
+}
 
-function indexRules(led: readonly Led[]): Pick<CompiledPolicy, 'rules' | 'byFirst' | 'anyFirst'> {
-  const byFirst = new Map<string, CompiledRule[]>();
-  for (const { first } of led) if (first !== null) byFirst.set(first, []);
-  const anyFirst: CompiledRule[] = [];
-  for (const { rule, first } of led) {
-    if (first === null) {
-      anyFirst.push(rule);
-      for (const list of byFirst.values()) list.push(rule);
-    } else byFirst.get(first)?.push(rule); // every literal first segment has its list (above)
-  }
-  return { rules: led.map((l) => l.rule), byFirst, anyFirst };
+function indexRules(entries: readonly RuleEntry[]): Pick<CompiledPolicy, 'rules' | 'index'> {
+  return { rules: entries.map((e) => e.rule), index: buildRuleIndex(entries) };
 }
 
 /** Thrown when a validated policy still cannot be compiled; names the rule. */
@@ -119,7 +118,7 @@ function resourceOf(resources: ReadonlyMap<string, CompiledResource>, id: string
 /** Build matchers, grant tables and block lists from a validated policy. */
 export function compilePolicy(policy: PolicyFile): CompiledPolicy {
   const resources = compileResources(policy);
-  const led = policy.rules.map((r, index): Led => {
+  const led = policy.rules.map((r, index): RuleEntry => {
     let pattern: string[];
     try {
       pattern = pathPatternSegments(r.match.path);
@@ -127,7 +126,7 @@ export function compilePolicy(policy: PolicyFile): CompiledPolicy {
       throw new PolicyCompileError(`rules[${index}].match.path`, (e as Error).message);
     }
     const require = compileRequirement(r.require);
-    const first = pattern[0] === undefined || pattern[0] === '*' || pattern[0] === '**' ? null : pattern[0];
+    const host = r.match.host === undefined ? null : hostPatternKey(r.match.host);
     const rule: CompiledRule = {
       index,
       path: segmentsMatcher(pattern),
@@ -143,7 +142,7 @@ export function compilePolicy(policy: PolicyFile): CompiledPolicy {
       authn: compileAuthn(r.authn),
       shadow: r.shadow === true,
     };
-    return { rule, first };
+    return { index, host, path: pattern, rule };
   });
   const roles = new Map<string, CompiledGrants>();
   for (const [name, perms] of Object.entries(policy.roles)) roles.set(name, compileGrants(perms));

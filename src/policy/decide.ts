@@ -3,7 +3,8 @@ import { AuthError } from '../auth/errors.js';
 import type { Identity } from '../auth/identity.js';
 import { inList, type Address } from '../request/client-ip.js';
 import type { RequestBody } from '../request/description.js';
-import type { CompiledPolicy, CompiledResource, CompiledRule } from './compile.js';
+import type { CompiledPolicy, CompiledResource, CompiledRule, RuleEntry } from './compile.js';
+import { candidates, forEachInOrder } from './rule-index.js';
 import { splitPath } from './matchers.js';
 import { judgeMcp, meets, type McpRefusalReason, type McpSummary } from './mcp-rules.js';
 import { unmetAuthn, type AuthnRequirement, type StepUpCause } from './step-up.js';
@@ -135,29 +136,48 @@ export function matchRule(
   tracer?: DecisionTracer,
 ): CompiledRule | null {
   const segments = splitPath(matchPath);
-  // A tracer hears every rule, so it walks them all; otherwise only those the first segment allows.
-  const first = segments[0];
-  const candidates = tracer
-    ? policy.rules
-    : first === undefined
-      ? policy.anyFirst
-      : (policy.byFirst.get(first) ?? policy.anyFirst);
-  for (const rule of candidates) {
-    if (rule.methods && !rule.methods.has(method)) {
-      tracer?.rule(rule, 'methods');
-      continue;
-    }
-    if (rule.host && !rule.host(host)) {
-      tracer?.rule(rule, 'host');
-      continue;
-    }
-    if (rule.path(segments)) {
-      tracer?.rule(rule, 'match');
-      return rule;
-    }
-    tracer?.rule(rule, 'path');
+  // A tracer hears every rule, so it walks them all; otherwise only the rules the index finds.
+  if (tracer) {
+    for (const rule of policy.rules) if (tried(rule, method, host, segments, tracer)) return rule;
+    return null;
   }
-  return null;
+  const lists = scratch;
+  lists.length = 0;
+  candidates(policy.index, host, segments[0], segments, lists);
+  if (lists.length === 1) {
+    for (const e of lists[0] ?? []) if (tried(e.rule, method, host, segments)) return e.rule;
+    return null;
+  }
+  const found = forEachInOrder(lists, (e) => tried(e.rule, method, host, segments));
+  lists.length = 0;
+  return found?.rule ?? null;
+}
+
+/** Reused by every matchRule() (synchronous, so never two at once): no list allocated per request. */
+const scratch: RuleEntry[][] = [];
+
+/** Whether one rule matches, told to the tracer. */
+function tried(
+  rule: CompiledRule,
+  method: string,
+  host: string,
+  segments: readonly string[],
+  tracer?: DecisionTracer,
+): boolean {
+  if (rule.methods && !rule.methods.has(method)) {
+    tracer?.rule(rule, 'methods');
+    return false;
+  }
+  if (rule.host && !rule.host(host)) {
+    tracer?.rule(rule, 'host');
+    return false;
+  }
+  if (rule.path(segments)) {
+    tracer?.rule(rule, 'match');
+    return true;
+  }
+  tracer?.rule(rule, 'path');
+  return false;
 }
 
 /**

@@ -60,9 +60,14 @@ export function segmentsMatcher(pat: readonly string[]): PathMatcher {
   return (segments) => globMatch(pat, segments);
 }
 
+/** A host pattern as its matcher compares it (lower-case, no port): the rule index's key. */
+export function hostPatternKey(pattern: string): string {
+  return stripPort(pattern.toLowerCase());
+}
+
 /** A host matcher: exact, or `*.example.com` for any subdomain depth. Case-insensitive, port ignored. */
 export function compileHostPattern(pattern: string): (host: string) => boolean {
-  const p = stripPort(pattern.toLowerCase());
+  const p = hostPatternKey(pattern);
   if (p.startsWith('*.')) {
     const suffix = p.slice(1);
     return (host) => host.length > suffix.length && host.endsWith(suffix);

@@ -232,7 +232,7 @@ describe('decide()', () => {
   });
 });
 
-describe('rule index by first path segment', () => {
+describe('rule index', () => {
   const silent: DecisionTracer = {
     reading() {},
     network() {},
@@ -273,5 +273,87 @@ describe('rule index by first path segment', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+
+  it('finds the same first matching rule as the walk, with exact and wildcard hosts, methods and ** patterns', () => {
+    const hostPattern = fc.constantFrom(
+      undefined,
+      'a.example.com',
+      'A.Example.com:8443',
+      'b.example.com',
+      '*.example.com',
+      '*.a.example.com',
+      '*.com',
+      'example.com',
+    );
+    const requestHost = fc.constantFrom(
+      'a.example.com',
+      'b.example.com',
+      'x.a.example.com',
+      'example.com',
+      'other.org',
+      'a.example.com.evil.org',
+    );
+    const method = fc.constantFrom('GET', 'POST', 'DELETE');
+    const methods = fc.option(fc.subarray(['GET', 'POST', 'DELETE'], { minLength: 1 }), { nil: undefined });
+    const longPattern = fc
+      .array(fc.constantFrom('api', 'nodes', 'x', 'y', '*', '**'), { maxLength: 6 })
+      .map((s) => '/' + s.join('/'));
+    const longPath = fc
+      .array(fc.constantFrom('api', 'nodes', 'x', 'y', 'z'), { maxLength: 7 })
+      .map((s) => '/' + s.join('/'));
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ p: longPattern, host: hostPattern, methods, shadow: fc.boolean() }), {
+          maxLength: 16,
+        }),
+        longPath,
+        requestHost,
+        method,
+        (rules, p, host, m) => {
+          const policy = compilePolicy(
+            policySchema.parse({
+              rules: rules.map((r) => ({
+                match: {
+                  path: r.p,
+                  ...(r.host !== undefined ? { host: r.host } : {}),
+                  ...(r.methods !== undefined ? { methods: r.methods } : {}),
+                },
+                public: true,
+                ...(r.shadow ? { shadow: true } : {}),
+              })),
+            }),
+          );
+          const mp = matchKey(p);
+          for (const pol of [policy, policy.enforced ?? policy])
+            expect(matchRule(pol, m, host, mp)?.index ?? null).toBe(
+              matchRule(pol, m, host, mp, silent)?.index ?? null,
+            );
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('finds a tenant among 10 000 host rules without walking them', () => {
+    const policy = compilePolicy(
+      policySchema.parse({
+        rules: [
+          ...Array.from({ length: 10_000 }, (_, i) => ({
+            match: { host: `tenant${i}.example.com`, path: '/**' },
+            public: true,
+          })),
+          { match: { path: '/**/health' }, public: true },
+        ],
+      }),
+    );
+    let tried = 0;
+    const counting: DecisionTracer = { ...silent, rule: () => void tried++ };
+    expect(matchRule(policy, 'GET', 'tenant9876.example.com', '/a/b')?.index).toBe(9876);
+    expect(matchRule(policy, 'GET', 'nobody.example.com', '/a/health')?.index).toBe(10_000);
+    expect(matchRule(policy, 'GET', 'nobody.example.com', '/a/b')).toBeNull();
+    // The walk (a tracer's) tries every rule before the match; the index looks up one list.
+    matchRule(policy, 'GET', 'tenant9876.example.com', '/a/b', counting);
+    expect(tried).toBe(9877);
   });
 });

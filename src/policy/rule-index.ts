@@ -1,0 +1,153 @@
+// The rule index: which rules a request (or, for lint, a later rule) can possibly match, found by
+// lookups instead of a walk, so that 10 000 rules cost what 20 do. First match stays first match:
+// every list holds rules in policy order, and the lists a query returns are merged by that order.
+
+/** What the index needs of a rule: its position, its host pattern and its path pattern's segments. */
+export interface IndexedEntry {
+  index: number;
+  /** An exact host, `*.example.com`, or null for any host; as the rule's own matcher compares it. */
+  host: string | null;
+  /** Canonical path pattern segments: literals, `*`, `**`. */
+  path: readonly string[];
+}
+
+/** The rules of one host key, by what their path needs. */
+interface PathGroup<T> {
+  /** Path pattern led by a literal segment: a path must start with it. */
+  byFirst: Map<string, T[]>;
+  /** Led by `*` or `**`, with a literal segment somewhere (the last one): a path must contain it. */
+  byLiteral: Map<string, T[]>;
+  /** No literal segment at all (`/**`, `/*`, `/`): any path may match. */
+  any: T[];
+}
+
+/**
+ * Rules by host: an exact host, a `*.suffix` (keyed `.suffix`), or none; then by path. Every list
+ * is in policy order. Queries push the non-empty lists that hold every rule that can match.
+ */
+export interface RuleIndex<T extends IndexedEntry> {
+  exact: Map<string, PathGroup<T>>;
+  suffix: Map<string, PathGroup<T>>;
+  anyHost: PathGroup<T>;
+}
+
+function group<T>(): PathGroup<T> {
+  return { byFirst: new Map(), byLiteral: new Map(), any: [] };
+}
+
+function push<T>(map: Map<string, T[]>, key: string, entry: T): void {
+  const list = map.get(key);
+  if (list) list.push(entry);
+  else map.set(key, [entry]);
+}
+
+const wild = (seg: string) => seg === '*' || seg === '**';
+
+/** Index entries given in policy order. */
+export function buildRuleIndex<T extends IndexedEntry>(entries: readonly T[]): RuleIndex<T> {
+  const index: RuleIndex<T> = { exact: new Map(), suffix: new Map(), anyHost: group() };
+  for (const e of entries) {
+    let g = index.anyHost;
+    if (e.host !== null) {
+      const wildcard = e.host.startsWith('*.');
+      const map = wildcard ? index.suffix : index.exact;
+      const key = wildcard ? e.host.slice(1) : e.host;
+      let found = map.get(key);
+      if (!found) map.set(key, (found = group()));
+      g = found;
+    }
+    const first = e.path[0];
+    if (first !== undefined && !wild(first)) push(g.byFirst, first, e);
+    else {
+      let literal: string | undefined;
+      for (let i = e.path.length - 1; i >= 0 && literal === undefined; i--) {
+        const seg = e.path[i];
+        if (seg !== undefined && !wild(seg)) literal = seg;
+      }
+      if (literal === undefined) g.any.push(e);
+      else push(g.byLiteral, literal, e);
+    }
+  }
+  return index;
+}
+
+/** The lists of one host group that hold every rule a path of these segments can match. */
+function fromGroup<T>(
+  g: PathGroup<T>,
+  first: string | undefined,
+  literals: readonly string[],
+  out: T[][],
+): void {
+  if (first !== undefined && g.byFirst.size > 0) {
+    const l = g.byFirst.get(first);
+    if (l) out.push(l);
+  }
+  if (g.byLiteral.size > 0)
+    for (const seg of literals) {
+      const l = g.byLiteral.get(seg);
+      if (l) out.push(l);
+    }
+  if (g.any.length > 0) out.push(g.any);
+}
+
+/**
+ * Push to `out` the lists holding every rule that can match a request for `host` (as the matchers
+ * compare it; null asks for rules of any host only) whose path starts with `first` (undefined: a
+ * wildcard or nothing) and contains `literals`. A list may come twice (a literal repeated in the
+ * path): {@link forEachInOrder} skips the repeats.
+ */
+export function candidates<T extends IndexedEntry>(
+  index: RuleIndex<T>,
+  host: string | null,
+  first: string | undefined,
+  literals: readonly string[],
+  out: T[][],
+): void {
+  if (host !== null) {
+    if (index.exact.size > 0) {
+      const g = index.exact.get(host);
+      if (g) fromGroup(g, first, literals, out);
+    }
+    // `*.example.com` matches a host strictly below example.com: each suffix from a dot after the first character.
+    if (index.suffix.size > 0)
+      for (let i = host.indexOf('.', 1); i !== -1; i = host.indexOf('.', i + 1)) {
+        const g = index.suffix.get(host.slice(i));
+        if (g) fromGroup(g, first, literals, out);
+      }
+  }
+  fromGroup(index.anyHost, first, literals, out);
+}
+
+/**
+ * Visit the rules of `lists` (each in policy order) in policy order, each once, until `visit`
+ * returns true; returns the entry it stopped at, or undefined. One list (the usual case) is walked
+ * as it is; several are merged by always taking the lowest index next.
+ */
+export function forEachInOrder<T extends IndexedEntry>(
+  lists: readonly (readonly T[])[],
+  visit: (entry: T) => boolean,
+): T | undefined {
+  if (lists.length === 1) {
+    for (const e of lists[0] ?? []) if (visit(e)) return e;
+    return undefined;
+  }
+  const at = new Array<number>(lists.length).fill(0);
+  let last = -1;
+  for (;;) {
+    let best = -1;
+    let bestIndex = Infinity;
+    for (let k = 0; k < lists.length; k++) {
+      const e = lists[k]?.[at[k] ?? 0];
+      if (e !== undefined && e.index < bestIndex) {
+        best = k;
+        bestIndex = e.index;
+      }
+    }
+    if (best === -1) return undefined;
+    const e = lists[best]?.[at[best] ?? 0];
+    at[best] = (at[best] ?? 0) + 1;
+    if (e === undefined || e.index === last) continue;
+    last = e.index;
+    if (visit(e)) return e;
+  }
+}
