@@ -348,7 +348,12 @@ describe('rule index', () => {
       }),
     );
     let tried = 0;
-    const counting: DecisionTracer = { ...silent, rule: () => void tried++ };
+    const counting: DecisionTracer = {
+      ...silent,
+      rule: () => {
+        tried++;
+      },
+    };
     expect(matchRule(policy, 'GET', 'tenant9876.example.com', '/a/b')?.index).toBe(9876);
     expect(matchRule(policy, 'GET', 'nobody.example.com', '/a/health')?.index).toBe(10_000);
     expect(matchRule(policy, 'GET', 'nobody.example.com', '/a/b')).toBeNull();
