@@ -143,7 +143,7 @@ export function matchRule(
   }
   const lists = scratch;
   lists.length = 0;
-  candidates(policy.index, host, segments[0], segments, lists);
+  candidates(policy.index, host, segments, lists);
   if (lists.length === 1) {
     for (const e of lists[0] ?? []) if (tried(e.rule, method, host, segments)) return e.rule;
     return null;

@@ -3,6 +3,7 @@ import type { KeysFile } from '../config/keys-schema.js';
 import type { PolicyFile, PolicyRule } from '../config/policy-schema.js';
 import { normalizeHost, pathPatternSegments } from './matchers.js';
 import { compileGrants, grants } from './permissions.js';
+import { buildRuleIndex, candidates, forEachInOrder, type IndexedEntry } from './rule-index.js';
 
 /** What a warning is about. */
 export type LintCode =
@@ -113,6 +114,54 @@ function isObserveOnly(rule: PolicyRule): boolean {
 }
 
 /**
+ * Shadowed rules (an earlier rule matches every request they would) and public rules covering a
+ * later protected one. Earlier rules that could cover a rule are found with the rule index (by
+ * host, literal prefix and literals), not by comparing every pair: a policy of 10 000 rules is
+ * checked in about the time of its lookups.
+ */
+function coverWarnings(rules: readonly LintedRule[]): LintWarning[] {
+  const index = buildRuleIndex(
+    rules.map((r) => ({ index: r.index, host: r.shape.host, path: r.shape.path, rule: r })),
+  );
+  const shadowed: LintWarning[] = [];
+  const overlaps: { a: number; b: number; warning: LintWarning }[] = [];
+  const lists: (IndexedEntry & { rule: LintedRule })[][] = [];
+  for (const b of rules) {
+    lists.length = 0;
+    candidates(index, b.shape.host, b.shape.path, lists);
+    const first: { a: LintedRule | null } = { a: null };
+    forEachInOrder(lists, ({ rule: a }) => {
+      if (a.index >= b.index) return true;
+      if (isObserveOnly(a.rule) || !covers(a.shape, b.shape)) return false;
+      first.a ??= a;
+      // Only whole cover is reported: a public rule that merely intersects a protected one
+      // (`/health` on every host, before a host-wide admin rule) is the usual, intended shape.
+      if (a.isPublic && !b.isPublic) overlaps.push({ a: a.index, b: b.index, warning: overlap(a, b) });
+      return b.isPublic;
+    });
+    const a = first.a;
+    if (a !== null) {
+      shadowed.push({
+        code: 'shadowed',
+        path: `rules[${b.index}]`,
+        message: `never matches: shadowed by rules[${a.index}]${a.isPublic ? ' (public)' : ''} (same or wider host, methods and path)`,
+      });
+    }
+  }
+  overlaps.sort((x, y) => x.a - y.a || x.b - y.b);
+  return [...shadowed, ...overlaps.map((o) => o.warning)];
+}
+
+function overlap(a: LintedRule, b: LintedRule): LintWarning {
+  const what = b.rule.deny ? 'deny' : b.rule.require ? 'protected' : 'authenticated';
+  return {
+    code: 'public_overlap',
+    path: `rules[${a.index}]`,
+    message: `public rule covers later ${what} rules[${b.index}]: every request rules[${b.index}] matches is public (first match wins)`,
+  };
+}
+
+/**
  * Lint a validated policy (and the keys, to say who holds an unused role). Pure. Checks:
  * rules that can never match because an earlier rule matches every request they would;
  * public rules that take every request of a later non-public rule; roles that grant
@@ -128,30 +177,7 @@ export function lintPolicy(policy: PolicyFile, keys?: KeysFile): LintWarning[] {
     isPublic: rule.public === true,
   }));
 
-  rules.forEach((b) => {
-    const a = rules.find((a) => a.index < b.index && !isObserveOnly(a.rule) && covers(a.shape, b.shape));
-    if (a === undefined) return;
-    out.push({
-      code: 'shadowed',
-      path: `rules[${b.index}]`,
-      message: `never matches: shadowed by rules[${a.index}]${a.isPublic ? ' (public)' : ''} (same or wider host, methods and path)`,
-    });
-  });
-
-  rules.forEach((a) => {
-    if (!a.isPublic || isObserveOnly(a.rule)) return;
-    rules.forEach((b) => {
-      // Only whole cover is reported: a public rule that merely intersects a protected one
-      // (`/health` on every host, before a host-wide admin rule) is the usual, intended shape.
-      if (b.index <= a.index || b.isPublic || !covers(a.shape, b.shape)) return;
-      const what = b.rule.deny ? 'deny' : b.rule.require ? 'protected' : 'authenticated';
-      out.push({
-        code: 'public_overlap',
-        path: `rules[${a.index}]`,
-        message: `public rule covers later ${what} rules[${b.index}]: every request rules[${b.index}] matches is public (first match wins)`,
-      });
-    });
-  });
+  out.push(...coverWarnings(rules));
 
   const compiled = new Map(Object.entries(policy.roles).map(([name, perms]) => [name, compileGrants(perms)]));
   const required = new Set(

@@ -13,8 +13,13 @@ export interface IndexedEntry {
 
 /** The rules of one host key, by what their path needs. */
 interface PathGroup<T> {
-  /** Path pattern led by a literal segment: a path must start with it. */
-  byFirst: Map<string, T[]>;
+  /**
+   * Path pattern led by literal segments: a path must start with all of them. Keyed by those
+   * segments joined with `/` (a segment holds no `/`): a segment trie, flattened.
+   */
+  byPrefix: Map<string, T[]>;
+  /** The most leading literal segments of a rule in `byPrefix`: how deep a query looks. */
+  depth: number;
   /** Led by `*` or `**`, with a literal segment somewhere (the last one): a path must contain it. */
   byLiteral: Map<string, T[]>;
   /** No literal segment at all (`/**`, `/*`, `/`): any path may match. */
@@ -32,7 +37,7 @@ export interface RuleIndex<T extends IndexedEntry> {
 }
 
 function group<T>(): PathGroup<T> {
-  return { byFirst: new Map(), byLiteral: new Map(), any: [] };
+  return { byPrefix: new Map(), depth: 0, byLiteral: new Map(), any: [] };
 }
 
 function push<T>(map: Map<string, T[]>, key: string, entry: T): void {
@@ -57,8 +62,12 @@ export function buildRuleIndex<T extends IndexedEntry>(entries: readonly T[]): R
       g = found;
     }
     const first = e.path[0];
-    if (first !== undefined && !wild(first)) push(g.byFirst, first, e);
-    else {
+    if (first !== undefined && !wild(first)) {
+      let n = 1;
+      while (n < e.path.length && !wild(e.path[n] ?? '*')) n++;
+      push(g.byPrefix, e.path.slice(0, n).join('/'), e);
+      g.depth = Math.max(g.depth, n);
+    } else {
       let literal: string | undefined;
       for (let i = e.path.length - 1; i >= 0 && literal === undefined; i--) {
         const seg = e.path[i];
@@ -72,18 +81,21 @@ export function buildRuleIndex<T extends IndexedEntry>(entries: readonly T[]): R
 }
 
 /** The lists of one host group that hold every rule a path of these segments can match. */
-function fromGroup<T>(
-  g: PathGroup<T>,
-  first: string | undefined,
-  literals: readonly string[],
-  out: T[][],
-): void {
-  if (first !== undefined && g.byFirst.size > 0) {
-    const l = g.byFirst.get(first);
-    if (l) out.push(l);
+function fromGroup<T>(g: PathGroup<T>, segments: readonly string[], out: T[][]): void {
+  if (g.byPrefix.size > 0) {
+    // Each leading run of literal segments, up to the deepest rule's: `api`, `api/v1`, …
+    let key = '';
+    const depth = Math.min(g.depth, segments.length);
+    for (let i = 0; i < depth; i++) {
+      const seg = segments[i] ?? '*';
+      if (wild(seg)) break;
+      key = i === 0 ? seg : `${key}/${seg}`;
+      const l = g.byPrefix.get(key);
+      if (l) out.push(l);
+    }
   }
   if (g.byLiteral.size > 0)
-    for (const seg of literals) {
+    for (const seg of segments) {
       const l = g.byLiteral.get(seg);
       if (l) out.push(l);
     }
@@ -92,30 +104,29 @@ function fromGroup<T>(
 
 /**
  * Push to `out` the lists holding every rule that can match a request for `host` (as the matchers
- * compare it; null asks for rules of any host only) whose path starts with `first` (undefined: a
- * wildcard or nothing) and contains `literals`. A list may come twice (a literal repeated in the
- * path): {@link forEachInOrder} skips the repeats.
+ * compare it; null asks for rules of any host only) with these path segments. For lint, the
+ * segments may be a pattern's: a wildcard ends the literal prefix, and matches no literal. A list
+ * may come twice (a literal repeated in the path): {@link forEachInOrder} skips the repeats.
  */
 export function candidates<T extends IndexedEntry>(
   index: RuleIndex<T>,
   host: string | null,
-  first: string | undefined,
-  literals: readonly string[],
+  segments: readonly string[],
   out: T[][],
 ): void {
   if (host !== null) {
     if (index.exact.size > 0) {
       const g = index.exact.get(host);
-      if (g) fromGroup(g, first, literals, out);
+      if (g) fromGroup(g, segments, out);
     }
     // `*.example.com` matches a host strictly below example.com: each suffix from a dot after the first character.
     if (index.suffix.size > 0)
       for (let i = host.indexOf('.', 1); i !== -1; i = host.indexOf('.', i + 1)) {
         const g = index.suffix.get(host.slice(i));
-        if (g) fromGroup(g, first, literals, out);
+        if (g) fromGroup(g, segments, out);
       }
   }
-  fromGroup(index.anyHost, first, literals, out);
+  fromGroup(index.anyHost, segments, out);
 }
 
 /**
