@@ -92,6 +92,8 @@ export const envSchema = z.object({
   WARDEN_ASSERTION_ROTATE: duration.default(86_400),
   /** The most of a forwarded body read for per-tool (`mcp`) sub-rules; a larger one is refused `bad_mcp_request`. */
   WARDEN_MCP_MAX_BODY: byteSize.default(1024 * 1024),
+  /** The largest keys file read (a platform with a key per customer); policies stay at 4 MiB. */
+  WARDEN_MAX_KEYS_BYTES: byteSize.refine((b) => b <= 1024 ** 3, 'at most 1GiB').default(64 * 1024 * 1024),
   LOG_LEVEL: z.enum(LEVELS).default('info'),
   /** Audit sinks, sampling and metrics (src/config/audit-env.ts). */
   ...auditEnv,

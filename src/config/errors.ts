@@ -8,12 +8,36 @@ export interface ConfigProblem {
   /** Dotted path inside that source, e.g. `rules[3].require`; empty for the whole source. */
   path: string;
   message: string;
+  /** On the last problem of a long list only: how many problems it stands for, left out. */
+  omitted?: number;
 }
 
-/** Thrown when configuration is invalid; carries every problem found. */
+/** The most problems one error lists: a generated file with the same mistake 100 000 times says so in a screen. */
+export const MAX_LISTED_PROBLEMS = 100;
+
+/** Thrown when configuration is invalid; carries the problems found (the first 100, then how many more). */
 export class ConfigError extends Error {
-  constructor(readonly problems: readonly ConfigProblem[]) {
-    super(problems.map(formatProblem).join('\n'));
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    // A list built from another error's keeps counting what that one left out.
+    const real = problems.filter((p) => p.omitted === undefined);
+    const left =
+      problems.reduce((n, p) => n + (p.omitted ?? 0), 0) + Math.max(0, real.length - MAX_LISTED_PROBLEMS);
+    const listed =
+      left === 0
+        ? real
+        : [
+            ...real.slice(0, MAX_LISTED_PROBLEMS),
+            {
+              source: real[MAX_LISTED_PROBLEMS]?.source ?? real.at(-1)?.source ?? '',
+              path: '',
+              message: `… and ${left} more problems`,
+              omitted: left,
+            },
+          ];
+    super(listed.map(formatProblem).join('\n'));
+    this.problems = listed;
     this.name = 'ConfigError';
   }
 }

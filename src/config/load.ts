@@ -1,6 +1,5 @@
 // Load env, policy and keys once into a frozen typed Config, collecting every problem before failing.
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { envCrossCheck, envSchema, type Env } from './env-schema.js';
 import { splitHeaderLine } from './env-values.js';
@@ -15,6 +14,8 @@ import {
   type ProviderConfig,
 } from './sign-in-schema.js';
 import { policyCrossCheck, policySchema, type PolicyFile } from './policy-schema.js';
+import { parseYaml } from './parse-yaml.js';
+import { formatByteSize } from '../util/byte-size.js';
 
 /** Where the policy comes from. */
 export type PolicySource =
@@ -121,10 +122,14 @@ async function fetchPolicy(env: Env, url: string, deps: LoadDeps, etag?: string)
   }
 }
 
-async function readText(path: string): Promise<{ text: string } | { problem: string }> {
+async function readText(
+  path: string,
+  max = MAX_DOCUMENT_BYTES,
+  limit = '4 MiB',
+): Promise<{ text: string } | { problem: string }> {
   try {
     const text = await readFile(path, 'utf8');
-    if (text.length > MAX_DOCUMENT_BYTES) return { problem: 'document larger than 4 MiB' };
+    if (text.length > max) return { problem: `document larger than ${limit}` };
     return { text };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
@@ -134,20 +139,11 @@ async function readText(path: string): Promise<{ text: string } | { problem: str
 
 /** Parse YAML (a superset of JSON) into plain data; problems name line and column. */
 function parseText(text: string, source: string, problems: ConfigProblem[]): unknown {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    for (const err of doc.errors) {
-      const pos = err.linePos?.[0];
-      problems.push({
-        source,
-        path: pos ? `line ${pos.line}, column ${pos.col}` : '',
-        // prettyErrors ends the first line with the position again: it is said once, in the path.
-        message: (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, ''),
-      });
-    }
-    return undefined;
-  }
-  return doc.toJS() ?? {};
+  const r = parseYaml(text);
+  if ('value' in r) return r.value;
+  const { line, column, message } = r.problem;
+  problems.push({ source, path: line === null ? '' : `line ${line}, column ${column ?? 1}`, message });
+  return undefined;
 }
 
 /**
@@ -202,7 +198,11 @@ export async function loadDocuments(env: Env, deps: LoadDeps, previous?: Documen
 
   const keysLabel = `${env.WARDEN_API_KEYS} (WARDEN_API_KEYS)`;
   let keys: KeysFile | undefined;
-  const keysRead = await readText(env.WARDEN_API_KEYS);
+  const keysRead = await readText(
+    env.WARDEN_API_KEYS,
+    env.WARDEN_MAX_KEYS_BYTES,
+    `${formatByteSize(env.WARDEN_MAX_KEYS_BYTES)} (WARDEN_MAX_KEYS_BYTES)`,
+  );
   if ('problem' in keysRead) problems.push({ source: keysLabel, path: '', message: keysRead.problem });
   else keys = validateDocument(keysRead.text, keysLabel, keysSchema, keysCrossCheck, problems);
 

@@ -1,6 +1,6 @@
 // `warden test [files…]`: run policy test cases through the same evaluation as `warden explain`, like a test runner.
 import { readFile } from 'node:fs/promises';
-import { parse } from 'yaml';
+import { parseYaml } from '../config/parse-yaml.js';
 import { formatPath } from '../config/errors.js';
 import { evaluate, type Evaluation, type SignInFacts } from './evaluate.js';
 import { signInFacts } from './sign-in-facts.js';
@@ -54,16 +54,25 @@ async function readFiles(files: string[]): Promise<{ parsed: Parsed[]; problems:
   const parsed: Parsed[] = [];
   const problems: string[] = [];
   for (const file of files) {
-    let data: unknown;
+    let text: string;
     try {
-      data = parse(await readFile(file, 'utf8'));
+      text = await readFile(file, 'utf8');
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       problems.push(
-        `${file}: ${err.code === 'ENOENT' ? 'file not found' : `not valid YAML: ${err.message.split('\n')[0]}`}`,
+        `${file}: ${err.code === 'ENOENT' ? 'file not found' : `cannot read: ${err.code ?? err.message}`}`,
       );
       continue;
     }
+    const read = parseYaml(text);
+    if ('problem' in read) {
+      const p = read.problem;
+      problems.push(
+        `${file}: not valid YAML: ${p.line === null ? '' : `line ${p.line}, column ${p.column ?? 1}: `}${p.message}`,
+      );
+      continue;
+    }
+    const data = read.value;
     const result = policyTestFile.safeParse(data);
     if (result.success) {
       parsed.push({ file, cases: result.data });

@@ -29,3 +29,10 @@ export const byteSize = z.union([z.number(), z.string()]).transform((v, ctx) => 
   }
   return bytes;
 });
+
+/** A size as people read it: `64 MiB`, `512 KiB`, `100 bytes`. */
+export function formatByteSize(bytes: number): string {
+  if (bytes % 1024 ** 2 === 0) return `${bytes / 1024 ** 2} MiB`;
+  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
+}
