@@ -1,6 +1,6 @@
-// Readiness as a registry of named checks: policy, keys, store, draining; JWKS and OIDC add theirs.
+// Readiness as a registry of named checks: policy, keys, store, bans, accepting; JWKS and OIDC add theirs.
 
-/** One check's answer: ready or not, and optionally why (`connecting`, `3 of 4 issuers loaded`). */
+/** One check's answer: ready or not, and optionally why (`connecting`, `waiting for the keys of …`). */
 export type CheckResult = boolean | { ready: boolean; detail?: string };
 
 /** What /readyz reports. */

@@ -148,6 +148,20 @@ describe('src/ folders', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('have the rules CONTRIBUTING.md lists for them', () => {
+    const contributing = readFileSync(resolve(SRC, '../CONTRIBUTING.md'), 'utf8');
+    const listed: Record<string, string[]> = {};
+    for (const [, folder, text] of contributing.matchAll(/^\*\*`([a-z0-9]+)\/`\*\*([\s\S]*?)(?=\n\n)/gm)) {
+      const imports = text!.slice(text!.lastIndexOf('Imports'));
+      listed[folder!] = [...imports.matchAll(/`([a-z0-9]+\/|[a-z-]+\.ts)`/g)]
+        .map((m) => m[1]!.replace(/\/$/, ''))
+        .filter((name) => !name.endsWith('.ts') || modules.has(name))
+        .sort();
+    }
+    const rules = Object.fromEntries(Object.entries(MAY_IMPORT).map(([k, v]) => [k, [...v].sort()]));
+    expect(listed).toEqual(rules);
+  });
+
   it('every folder has a rule', () => {
     const folders = new Set([...modules.keys()].filter((f) => f.includes('/')).map(layerOf));
     expect([...folders].filter((f) => !(f in MAY_IMPORT))).toEqual([]);

@@ -1,4 +1,4 @@
-// The audit stream: one JSON line per decision and per admin event (CONTRACT.md "Audit line"). Never a secret.
+// The audit stream: one JSON line per decision and per admin event (docs/audit.md). Never a secret.
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
 import type { AuditSink } from './sink.js';

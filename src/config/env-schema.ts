@@ -31,7 +31,7 @@ const hostPortList = z
       .nonempty('list at least one host:port'),
   );
 
-/** Environment variables warden reads, with CONTRACT.md defaults. */
+/** Environment variables warden reads, with their defaults (README.md, "Configuration"). */
 export const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: portNumber().default(8080),

@@ -19,7 +19,7 @@ export const ASYMMETRIC_ALGORITHMS = [
 
 const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
-/** `https:`, or plain `http:` on a loopback host (local development and tests). CONTRACT.md. */
+/** `https:`, or plain `http:` on a loopback host (local development and tests); docs/jwt.md. */
 export function isAllowedIdpUrl(value: string): boolean {
   try {
     const u = new URL(value);

@@ -1,4 +1,4 @@
-// zod schema of the API keys file (CONTRACT.md "API keys file").
+// zod schema of the API keys file (docs/keys.md).
 import { z } from 'zod';
 import { normalizeDn } from '../auth/client-cert.js';
 import { cidrList } from './cidr-list.js';

@@ -167,8 +167,9 @@ function validateDocument<S extends z.ZodType>(
 }
 
 /**
- * Load and validate policy and keys. With `previousEtag`, a URL policy answered 304 keeps
- * `previous.policy`. Throws ConfigError with every problem in both documents.
+ * Load and validate policy and keys. With `previous`, a URL policy is fetched with its
+ * `policyEtag`, and one answered 304 keeps `previous.policy`. Throws ConfigError with every
+ * problem in both documents.
  */
 export async function loadDocuments(env: Env, deps: LoadDeps, previous?: Documents): Promise<Documents> {
   const problems: ConfigProblem[] = [];

@@ -1,4 +1,4 @@
-// zod schema of the policy file (CONTRACT.md "Policy file"); cross-references checked in superRefine.
+// zod schema of the policy file (docs/policy.md); cross-references checked in superRefine.
 import { z } from 'zod';
 import { methodsMatching, MCP_METHODS } from '../mcp/names.js';
 import { compilePathPattern } from '../policy/matchers.js';

@@ -53,7 +53,10 @@ export function providersCrossCheck(raw: unknown): DocumentIssue[] {
   return repeatedField(raw, 'id', (id) => `provider id "${id}" is listed twice`);
 }
 
-/** `scrypt$N$r$p$<salt b64url>$<hash b64url>`, written by `warden dev-users hash`. */
+/**
+ * `scrypt$N$r$p$<salt b64url>$<hash b64url>`, as `hashPassword` (src/oauth2/dev-users.ts) and the
+ * one-liner at the top of rbac/dev-users.yaml write it.
+ */
 export const SCRYPT_HASH =
   /^scrypt\$(\d{1,7})\$(\d{1,2})\$(\d{1,2})\$([A-Za-z0-9_-]{16,})\$([A-Za-z0-9_-]{32,})$/;
 

@@ -3,7 +3,7 @@ import { closest } from '../util/closest.js';
 import { envSchema } from './env-schema.js';
 
 /** Variables of the deploy recipes (deploy/caddy's Caddyfile), set beside warden's own, never read by warden. */
-const RECIPE_VARIABLES = ['WARDEN_SITE', 'WARDEN_ADDR'];
+const RECIPE_VARIABLES = ['WARDEN_SITE', 'WARDEN_ADDR', 'WARDEN_BIND'];
 
 const KNOWN = Object.keys(envSchema.shape);
 

@@ -16,7 +16,7 @@ export interface IdentityHeaderNames {
   email: string;
 }
 
-/** The presets of CONTRACT.md and issue 9. */
+/** The `headers.preset` names (docs/policy.md, "Identity headers"). */
 export const HEADER_PRESETS: Record<'warden' | 'authelia' | 'oauth2-proxy', IdentityHeaderNames> = {
   warden: { id: 'X-User-ID', roles: 'X-User-Roles', name: 'X-User-Name', email: 'X-User-Email' },
   authelia: { id: 'Remote-User', roles: 'Remote-Groups', name: 'Remote-Name', email: 'Remote-Email' },

@@ -1,4 +1,4 @@
-// Canonical path: the one form of a request path that every decision is taken on (CONTRACT.md "Canonical path").
+// Canonical path: the one form of a request path that every decision is taken on (docs/policy.md, "Canonical path").
 
 /** Result of canonicalising a raw request target. */
 export type CanonicalPath = { ok: true; path: string; alternates?: string[] } | { ok: false; detail: string };
@@ -31,7 +31,7 @@ function isHexByte(b: number | undefined): boolean {
 }
 
 /**
- * Decode one segment's raw text into bytes, rejecting what CONTRACT.md denies:
+ * Decode one segment's raw text into bytes, rejecting what docs/policy.md ("Canonical path") denies:
  * encoded `/` `\` NUL, control characters, `;`, malformed escapes, double encoding, bad UTF-8.
  */
 function decodeSegment(raw: string): Uint8Array | string {

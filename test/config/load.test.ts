@@ -16,7 +16,7 @@ function files(policy: string, keys = 'keys: []\n') {
 }
 
 describe('config loading', () => {
-  it('loads the example policy with CONTRACT defaults', async () => {
+  it('loads the example policy with the documented defaults', async () => {
     const c = await loadConfig(ownKeys({}), { fetch });
     expect(c.env).toMatchObject({
       HOST: '0.0.0.0',

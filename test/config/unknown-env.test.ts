@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { unknownVariables } from '../../src/config/unknown-env.js';
 import { closest } from '../../src/util/closest.js';
@@ -33,6 +35,13 @@ describe('unknown WARDEN_* variables', () => {
     ]);
     expect(closest('GTE', ['GET', 'PUT', 'DELETE'])).toBe('GET');
     expect(closest('zzz', ['GET', 'PUT'])).toBeUndefined();
+  });
+
+  it("leave alone every WARDEN_* variable deploy/caddy's Caddyfile reads", () => {
+    const caddyfile = readFileSync(join(import.meta.dirname, '../../deploy/caddy/Caddyfile'), 'utf8');
+    const read = [...caddyfile.matchAll(/\{\$(WARDEN_[A-Z0-9_]+)/g)].map((m) => m[1]!);
+    expect(read).toEqual(expect.arrayContaining(['WARDEN_SITE', 'WARDEN_ADDR', 'WARDEN_BIND']));
+    expect(unknownVariables(Object.fromEntries(read.map((v) => [v, 'x'])))).toEqual([]);
   });
 
   it('are warned about once at start, and warden starts', async () => {
