@@ -21,6 +21,7 @@ import { analyse, configTable, firstVerifyTable, pairedTable, ratioTable, type R
 import { recordInReadme, summaryBlock, writeResults } from './results.js';
 import { redisInfo, startNodeFloor, startRedis, startWarden } from './servers.js';
 import { writeWrkScript } from './wrk.js';
+import { runScale } from './scale.js';
 
 /** What the MCP configuration's client holds: a token for the resource, and tokens the pre-flight expects refused. */
 interface McpClient {
@@ -44,6 +45,9 @@ interface Setup {
   withRedis: boolean;
   redisNote: string | null;
 }
+
+/** `npm run bench -- --scale`: the scale table instead of the proxy comparison (scale.ts). */
+const SCALE = process.argv.includes('--scale');
 
 function options(): Options {
   try {
@@ -306,5 +310,6 @@ async function main(): Promise<void> {
   process.stdout.write(`bench/README.md updated (${o.layout} layout)\n`);
 }
 
-await main();
+if (SCALE) await runScale(process.argv.slice(2));
+else await main();
 process.exit(0);

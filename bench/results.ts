@@ -61,8 +61,12 @@ export function summaryBlock(
 }
 
 /** Replace the text between this layout's markers in the README (appended when the markers are missing). */
-export async function recordInReadme(readme: string, layout: Layout, block: string): Promise<void> {
-  const [start, end] = MARKERS[layout];
+export function recordInReadme(readme: string, layout: Layout, block: string): Promise<void> {
+  return replaceMarked(readme, MARKERS[layout], block);
+}
+
+/** Replace the text between two marker comments of the README (appended with them when missing). */
+async function replaceMarked(readme: string, [start, end]: readonly [string, string], block: string) {
   const old = existsSync(readme) ? readFileSync(readme, 'utf8') : '';
   const s = old.indexOf(start);
   const e = old.indexOf(end);
@@ -71,4 +75,11 @@ export async function recordInReadme(readme: string, layout: Layout, block: stri
       ? `${old.slice(0, s + start.length)}\n\n${block}\n\n${old.slice(e)}`
       : `${old.trimEnd()}\n\n${start}\n\n${block}\n\n${end}\n`;
   writeFileSync(readme, await prettified(replaced, readme));
+}
+
+const SCALE_MARKERS: readonly [string, string] = ['<!-- bench:scale:start -->', '<!-- bench:scale:end -->'];
+
+/** Replace the scale table between its markers in the README. */
+export function recordScale(readme: string, block: string): Promise<void> {
+  return replaceMarked(readme, SCALE_MARKERS, block);
 }

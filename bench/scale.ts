@@ -1,0 +1,321 @@
+// npm run bench -- --scale: how warden's cost grows with the size of what it holds. Each case is a
+// warden (pinned to CPU 1) loaded with a policy, keys or clients of one size; wrk (CPU 0) asks its
+// /verify/nginx straight, rounds interleaved, so every ratio to the 20-rule case comes from one run.
+// Start time (spawn to /readyz) and resident memory (after start, and the peak after the load) are
+// read per case. See bench/README.md, "Scale".
+import type { StdioOptions } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { request } from 'node:http';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { buildGitState, machine } from './machine.js';
+import { configureSession, fail, freePorts, installHandlers, sleep, spawnOn } from './proc.js';
+import { recordScale, writeResults } from './results.js';
+import { median } from './stats.js';
+import { wrk, writeWrkScript, type WrkResult } from './wrk.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const CLI = join(ROOT, 'dist', 'cli.js');
+const ROLES = { admin: ['*'], developer: ['api:*', 'nodes:*'], viewer: ['nodes:read'] };
+
+/** One size of one dimension: what the warden is given, and the request wrk repeats. */
+interface Case {
+  id: string;
+  label: string;
+  policy: unknown;
+  /** Keys file entries written as block YAML, as a generator would. */
+  keys: number;
+  /** The request: host, path, and which key (index) it carries. */
+  host: string;
+  path: string;
+  key: number;
+  /** wrk gives each request a client IP of its own among this many (1: one client). */
+  clients: number;
+}
+
+const keyOf = (i: number) => `wdn_bench_customer_${i}_${'k'.repeat(20)}`;
+
+/** 19 rules that do not match the request, then the one that does (the ordinary policy). */
+function ordinaryRules(): unknown[] {
+  const misses = Array.from({ length: 19 }, (_, i) => ({
+    match: { path: `/service${i}/**`, methods: ['GET', 'POST'] },
+    require: ['nodes:read'],
+  }));
+  return [...misses, { match: { path: '/api/**' }, require: ['api:read'], rateLimit: 'perIp' }];
+}
+
+/** One rule per tenant host; the request is for the last tenant (a walk would try every rule first). */
+function tenantRules(n: number): unknown[] {
+  return Array.from({ length: n }, (_, i) => ({
+    match: { host: `tenant${i}.example.com`, path: '/**' },
+    require: ['api:read'],
+    rateLimit: 'perIp',
+  }));
+}
+
+/** Half path-keyed (`/svcN/**`), half `**`-led (`/**‍/xN`), then the matching rule last. */
+function mixedRules(n: number): unknown[] {
+  const rules: unknown[] = Array.from({ length: n - 1 }, (_, i) =>
+    i % 2 === 0
+      ? { match: { path: `/svc${i}/**` }, require: ['nodes:write'] }
+      : { match: { path: `/**/x${i}` }, require: ['nodes:write'] },
+  );
+  return [...rules, { match: { path: '/api/**' }, require: ['api:read'], rateLimit: 'perIp' }];
+}
+
+const policyOf = (rules: unknown[]) => ({
+  roles: ROLES,
+  // Generous: the bench measures the lookup, never a 429; distinct clients each get their own window.
+  rateLimits: { perIp: { limit: 1_000_000_000, window: '60s', by: 'ip' } },
+  rules,
+  default: 'deny',
+});
+
+function cases(): Case[] {
+  const base = { keys: 6, host: 'api.example.com', path: '/api/nodes', key: 5, clients: 1 };
+  return [
+    { ...base, id: 'rules20', label: '20 rules, 6 keys', policy: policyOf(ordinaryRules()) },
+    {
+      ...base,
+      id: 'tenants1k',
+      label: '1 000 tenant-host rules',
+      policy: policyOf(tenantRules(1000)),
+      host: 'tenant999.example.com',
+    },
+    {
+      ...base,
+      id: 'tenants10k',
+      label: '10 000 tenant-host rules',
+      policy: policyOf(tenantRules(10_000)),
+      host: 'tenant9999.example.com',
+    },
+    { ...base, id: 'mixed10k', label: '10 000 mixed rules', policy: policyOf(mixedRules(10_000)) },
+    {
+      ...base,
+      id: 'keys100k',
+      label: '100 000 keys (file)',
+      policy: policyOf(ordinaryRules()),
+      keys: 100_000,
+      key: 99_999,
+    },
+    {
+      ...base,
+      id: 'clients1m',
+      label: '1 000 000 client IPs, per-IP limit',
+      policy: policyOf(ordinaryRules()),
+      clients: 1_000_000,
+    },
+  ];
+}
+
+function keysYaml(n: number): string {
+  const lines = ['keys:'];
+  for (let i = 0; i < n; i++)
+    lines.push(
+      `  - id: customer-${i}`,
+      `    sha256: ${createHash('sha256').update(keyOf(i)).digest('hex')}`,
+      '    roles: [developer]',
+    );
+  return lines.join('\n') + '\n';
+}
+
+/** The done hook of wrk.ts, and a request function that gives each request the next of `clients` client IPs. */
+function clientsScript(dir: string, clients: number, doneScript: string): string {
+  const path = join(dir, `clients-${clients}.lua`);
+  writeFileSync(
+    path,
+    `${readFileSync(doneScript, 'utf8')}
+local n = 0
+request = function()
+  n = (n + 1) % ${clients}
+  local ip = string.format("10.%d.%d.%d", math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+  wrk.headers["X-Real-IP"] = ip
+  return wrk.format(nil)
+end
+`,
+  );
+  return path;
+}
+
+interface Started {
+  c: Case;
+  port: number;
+  pid: number;
+  startMs: number;
+  rssStartMb: number;
+}
+
+function memMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+async function startCase(tmp: string, c: Case, port: number): Promise<Started> {
+  const dir = join(tmp, c.id);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'policy.json'), JSON.stringify(c.policy));
+  writeFileSync(join(dir, 'keys.yaml'), keysYaml(c.keys));
+  // As the main bench's wardens (servers.ts): nothing inherited but PATH; audit lines to a file.
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    WARDEN_POLICY: join(dir, 'policy.json'),
+    WARDEN_API_KEYS: join(dir, 'keys.yaml'),
+    WARDEN_PROXY: 'nginx',
+    WARDEN_TRUSTED_PROXIES: '127.0.0.0/8,::1',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+  };
+  const started = performance.now();
+  const stdio: StdioOptions = [
+    'ignore',
+    openSync(join(dir, 'audit.jsonl'), 'w'),
+    openSync(join(dir, 'stderr.log'), 'w'),
+  ];
+  const child = spawnOn(1, process.execPath, [CLI, 'serve'], { cwd: dir, env, stdio }, `warden ${c.id}`);
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (i > 1200) fail(`warden ${c.id} not ready after 60 s (see ${join(dir, 'stderr.log')})`);
+    await sleep(20);
+  }
+  const startMs = Math.round(performance.now() - started);
+  const pid = child.pid ?? fail(`warden ${c.id}: no pid`);
+  return { c, port, pid, startMs, rssStartMb: memMb(pid, 'VmRSS') };
+}
+
+/** One request as nginx's auth_request sends it, checked before anything is measured. */
+function headersOf(c: Case): Record<string, string> {
+  return {
+    'X-Original-Method': 'GET',
+    'X-Original-URI': c.path,
+    'X-Forwarded-Proto': 'https',
+    Host: c.host,
+    'X-Real-IP': '203.0.113.7',
+    'X-API-Key': keyOf(c.key),
+  };
+}
+
+async function preflight(s: Started): Promise<void> {
+  // node:http, not fetch: the request names its own Host, as nginx's auth subrequest does.
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port: s.port, path: '/verify/nginx', headers: headersOf(s.c) },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  if (status !== 200) fail(`${s.c.id}: pre-flight answered ${status}`);
+}
+
+export async function runScale(argv: readonly string[]): Promise<void> {
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+  const seconds = Number(process.env.BENCH_DURATION ?? 10);
+  const record = argv.includes('--record');
+  if (record && (rounds < 3 || seconds < 10)) fail('--record needs at least 3 rounds of 10 s');
+  const tmp = mkdtempSync(join(tmpdir(), 'warden-bench-scale-'));
+  configureSession({ tmp, keepTmp: process.env.BENCH_KEEP_TMP === '1', pin: true });
+  installHandlers();
+  const all = cases();
+  const ports = await freePorts(all.map((c) => c.id));
+  const started: Started[] = [];
+  // One at a time, so each start is timed alone.
+  for (const c of all) started.push(await startCase(tmp, c, ports[c.id] ?? fail(`no port for ${c.id}`)));
+  for (const s of started) await preflight(s);
+  const settings = { bin: process.env.WRK_BIN ?? 'wrk', threads: 1, connections: 32, script: '' };
+  const scriptOf = luaScripts(tmp);
+  const runs = new Map<string, WrkResult[]>(all.map((c) => [c.id, []]));
+  for (const s of started) await wrk({ ...settings, script: scriptOf(s.c) }, urlOf(s), 2, headerLine(s.c));
+  for (let r = 0; r < rounds; r++) {
+    // Rotate the order each round: no case always runs first or last.
+    const order = [...started.slice(r % started.length), ...started.slice(0, r % started.length)];
+    for (const s of order) {
+      const res = await wrk({ ...settings, script: scriptOf(s.c) }, urlOf(s), seconds, headerLine(s.c));
+      if (res.non2xx > 0 || res.socketErrors > 0)
+        fail(`${s.c.id}: ${res.non2xx} non-2xx answers, ${res.socketErrors} socket errors`);
+      runs.get(s.c.id)?.push(res);
+    }
+    process.stdout.write(`round ${r + 1}/${rounds} done\n`);
+  }
+  const baseRps = median((runs.get('rules20') ?? []).map((x) => x.rps));
+  const rows = started.map((s) => {
+    const rps = median((runs.get(s.c.id) ?? []).map((x) => x.rps));
+    return {
+      id: s.c.id,
+      label: s.c.label,
+      rps: Math.round(rps),
+      ratio: Math.round((rps / baseRps) * 1000) / 1000,
+      p99ms: median((runs.get(s.c.id) ?? []).map((x) => x.p99ms)),
+      startMs: s.startMs,
+      rssStartMb: s.rssStartMb,
+      rssPeakMb: memMb(s.pid, 'VmHWM'),
+      rounds: (runs.get(s.c.id) ?? []).map((x) => Math.round(x.rps)),
+    };
+  });
+  const table = [
+    '| case | req/s (median) | ratio to 20 rules | p99 ms | start ms | RSS after start MB | peak RSS MB |',
+    '|---|--:|--:|--:|--:|--:|--:|',
+    ...rows.map(
+      (x) =>
+        `| ${x.label} | ${x.rps} | ${x.ratio.toFixed(3)} | ${x.p99ms.toFixed(2)} | ${x.startMs} | ${x.rssStartMb} | ${x.rssPeakMb} |`,
+    ),
+  ].join('\n');
+  process.stdout.write(`\n${table}\n`);
+  const iso = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const m = machine({ nginx: 'nginx', wrk: settings.bin });
+  const file = await writeResults(join(ROOT, 'bench', 'results'), iso, {
+    kind: 'scale',
+    date: iso,
+    git: buildGitState(CLI),
+    machine: m,
+    rounds,
+    seconds,
+    rows,
+  });
+  process.stdout.write(`results: ${relative(ROOT, file)}\n`);
+  if (record) {
+    const link = relative(join(ROOT, 'bench'), file);
+    await recordScale(join(ROOT, 'bench', 'README.md'), `${table}\n\n- every round: [${link}](${link})`);
+  }
+}
+
+const urlOf = (s: Started) => `http://127.0.0.1:${s.port}/verify/nginx`;
+
+/** wrk's -H takes one header; the others go in the Lua script's wrk.headers. */
+function headerLine(c: Case): string {
+  return `X-API-Key: ${keyOf(c.key)}`;
+}
+
+/** Each case's wrk script (the summary hook, the request's headers, the client IPs), written once into `tmp`. */
+const luaScripts = (tmp: string) => {
+  const scripts = new Map<string, string>();
+  return (c: Case): string => {
+    const found = scripts.get(c.id);
+    if (found) return found;
+    const dir = join(tmp, 'lua', c.id);
+    mkdirSync(dir, { recursive: true });
+    return write(c, dir, scripts);
+  };
+};
+
+function write(c: Case, dir: string, scripts: Map<string, string>): string {
+  const done = writeWrkScript(dir);
+  const headers = Object.entries(headersOf(c))
+    .filter(([k]) => k !== 'X-API-Key')
+    .map(([k, v]) => `wrk.headers["${k}"] = "${v}"`)
+    .join('\n');
+  const base = join(dir, 'headers.lua');
+  writeFileSync(base, `${readFileSync(done, 'utf8')}\n${headers}\n`);
+  const path = c.clients > 1 ? clientsScript(dir, c.clients, base) : base;
+  scripts.set(c.id, path);
+  return path;
+}
