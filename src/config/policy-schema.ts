@@ -20,6 +20,8 @@ const ROLE = /^[A-Za-z0-9_.-]{1,64}$/;
 const roleName = z.string().regex(ROLE, 'a role name is 1-64 characters of [A-Za-z0-9_.-]');
 
 const PATH_PATTERN = /^\/[^\s?#]*$/;
+/** `**` segments one path pattern may have: matching costs segments × pattern, and two in a row are one. */
+const MAX_DOUBLE_STARS = 8;
 const HOST_PATTERN = /^(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::\d+)?$/;
 
 /**
@@ -149,9 +151,18 @@ const rule = z.strictObject({
   match: z.strictObject({
     path: z
       .string()
+      .max(2048, 'a path pattern is at most 2048 characters')
       .regex(PATH_PATTERN, 'a path pattern starts with / and has no spaces, ? or #')
+      .refine(
+        (p) => p.split('/').filter((seg) => seg === '**').length <= MAX_DOUBLE_STARS,
+        `at most ${MAX_DOUBLE_STARS} "**" in a path pattern: each one multiplies the work of matching`,
+      )
       .default('/**'),
-    host: z.string().regex(HOST_PATTERN, 'a host is a DNS name, optionally *.-prefixed').optional(),
+    host: z
+      .string()
+      .max(260, 'a host is a DNS name (at most 253 characters) with an optional *. and :port')
+      .regex(HOST_PATTERN, 'a host is a DNS name, optionally *.-prefixed')
+      .optional(),
     methods: z.array(httpMethod).nonempty().optional(),
   }),
   public: z.boolean().optional(),
