@@ -32,6 +32,8 @@ interface Case {
   key: number;
   /** wrk gives each request a client IP of its own among this many (1: one client). */
   clients: number;
+  /** Key revocations in force (of other keys), in the state directory's revocation set. */
+  revocations: number;
 }
 
 const keyOf = (i: number) => `wdn_bench_customer_${i}_${'k'.repeat(20)}`;
@@ -73,7 +75,14 @@ const policyOf = (rules: unknown[]) => ({
 });
 
 function cases(): Case[] {
-  const base = { keys: 6, host: 'api.example.com', path: '/api/nodes', key: 5, clients: 1 };
+  const base = {
+    keys: 6,
+    host: 'api.example.com',
+    path: '/api/nodes',
+    key: 5,
+    clients: 1,
+    revocations: 0,
+  };
   return [
     { ...base, id: 'rules20', label: '20 rules, 6 keys', policy: policyOf(ordinaryRules()) },
     {
@@ -98,6 +107,13 @@ function cases(): Case[] {
       policy: policyOf(ordinaryRules()),
       keys: 100_000,
       key: 99_999,
+    },
+    {
+      ...base,
+      id: 'revoked100k',
+      label: '100 000 revocations',
+      policy: policyOf(ordinaryRules()),
+      revocations: 100_000,
     },
     {
       ...base,
@@ -156,6 +172,13 @@ async function startCase(tmp: string, c: Case, port: number): Promise<Started> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'policy.json'), JSON.stringify(c.policy));
   writeFileSync(join(dir, 'keys.yaml'), keysYaml(c.keys));
+  // The revocation set as `warden keys revoke` keeps it without Redis (<state dir>/revocations.json).
+  mkdirSync(join(dir, 'state'), { recursive: true });
+  const revoked = Array.from({ length: c.revocations }, (_, i) => ({
+    id: `key:gone-${i}`,
+    createdAt: Date.now(),
+  }));
+  writeFileSync(join(dir, 'state', 'revocations.json'), JSON.stringify({ entries: revoked }));
   // As the main bench's wardens (servers.ts): nothing inherited but PATH; audit lines to a file.
   const env = {
     PATH: process.env.PATH ?? '',
@@ -165,6 +188,7 @@ async function startCase(tmp: string, c: Case, port: number): Promise<Started> {
     WARDEN_API_KEYS: join(dir, 'keys.yaml'),
     WARDEN_PROXY: 'nginx',
     WARDEN_TRUSTED_PROXIES: '127.0.0.0/8,::1',
+    WARDEN_STATE_DIR: join(dir, 'state'),
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
   };
