@@ -3,6 +3,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { systemClock, type Clock } from '../util/clock.js';
 import { LeasedLimiter, type LeaseSource } from './lease.js';
 import { MemoryLimiter } from './memory-limiter.js';
+import { redisKeys } from './redis-keys.js';
 import {
   live,
   type Limiter,
@@ -201,6 +202,13 @@ export function createRedisStore(
     records: (name) => redisRecords(r, name),
     limiter: (o) => redisLimiter(r, o, timeoutMs),
     set: (name) => redisSet(r, name, subscribers),
+    keys: () =>
+      redisKeys(client, prefix, () => {
+        const sub = subscriber(client);
+        sub.on('error', (err: Error) => events.onError?.(err));
+        subscribers.push(sub);
+        return sub;
+      }),
     status: () => redisStatus(r),
     waitReady: (ms) => waitReady(client, ms),
     close() {

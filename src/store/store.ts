@@ -1,4 +1,5 @@
 // The store contract: what limits, bans and revocations need from a backend (memory or Redis).
+import type { KeyBackend } from './key-records.js';
 
 /** Options of one counter family. */
 export interface LimiterOptions {
@@ -86,6 +87,8 @@ export interface Store {
   set(name: string, opts: { persistent: boolean }): SetBackend;
   /** A named family of expiring records. */
   records(name: string): RecordBackend;
+  /** Stored API keys (WARDEN_KEYS_STORE=redis); absent in the memory store. */
+  keys?(): KeyBackend;
   status(): StoreStatus;
   /** Resolve true once the backend answers, false after `timeoutMs`. */
   waitReady(timeoutMs: number): Promise<boolean>;
