@@ -4,6 +4,8 @@ import type { ClientCertSource } from './auth/client-cert.js';
 import type { Authenticator, Chain } from './auth/chain.js';
 import { claimsMapping, type ClaimsMapping } from './auth/claims.js';
 import { JwtAuthenticator, type JwtVerifier } from './auth/jwt.js';
+import { keyAuthenticator } from './auth/key-authenticator.js';
+import type { StoredKeys } from './auth/stored-keys.js';
 import type { Revocations } from './auth/revocations.js';
 import { resourceAudiences } from './auth/token-grant.js';
 import type { Documents } from './config/load.js';
@@ -34,6 +36,10 @@ export interface Shared {
   sessionAuth?: { cookie: string; authenticator: (mapping: ClaimsMapping) => Authenticator } | null;
   /** Whose headers carry a verified client certificate (WARDEN_CLIENT_CERT). */
   clientCert?: ClientCertSource;
+  /** API keys stored in Redis (WARDEN_KEYS_STORE=redis), looked up after the keys file's. */
+  storedKeys?: StoredKeys | null;
+  /** Told the keys file's ids at every load: warns about ids also stored in Redis. */
+  checkKeyIds?: (ids: readonly string[]) => void;
 }
 
 /** Everything a request reads, compiled from one version of policy and keys. Never mutated. */
@@ -77,7 +83,12 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
   const jwt = shared.jwt
     ? new JwtAuthenticator(shared.jwt, mapping, revocations, shared.jwtCacheSize, audiences)
     : null;
-  const authenticators: Authenticator[] = [(c, req, now) => authenticateKey(keys, c, req, now, revocations)];
+  const authenticators: Authenticator[] = [
+    shared.storedKeys
+      ? keyAuthenticator(keys, shared.storedKeys, revocations)
+      : (c, req, now) => authenticateKey(keys, c, req, now, revocations),
+  ];
+  if (shared.storedKeys) shared.checkKeyIds?.(keys.entries.map((k) => k.id));
   if (jwt) authenticators.push((c, _req, now) => jwt.authenticate(c, now));
   if (shared.sessionAuth) authenticators.push(shared.sessionAuth.authenticator(mapping));
   // A transport credential comes last: an explicit key or token in the request takes precedence.

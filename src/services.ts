@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { AuditLog } from './audit/audit-log.js';
 import { JwtVerifier } from './auth/jwt.js';
 import { Revocations } from './auth/revocations.js';
+import { StoredKeys } from './auth/stored-keys.js';
 import type { Env } from './config/env-schema.js';
 import { requiredVar } from './config/errors.js';
 import type { IssuerConfig } from './config/issuers-schema.js';
@@ -18,6 +19,7 @@ import { systemClock, type Clock } from './util/clock.js';
 export interface Services extends Omit<Shared, 'sessionAuth'> {
   revocations: Revocations;
   banned: MirroredSet;
+  storedKeys: StoredKeys | null;
   /** True when the store answers, every mirrored set has loaded and every issuer's keys were fetched. */
   ready(): {
     ready: boolean;
@@ -113,6 +115,40 @@ function mirrorSet(store: Store, what: string, persistent: boolean, env: Env, lo
   });
 }
 
+/** The stored keys (WARDEN_KEYS_STORE=redis), listening for invalidations; null with keys in the file only. */
+function storedKeys(env: Env, store: Store, deps: ServiceDeps): StoredKeys | null {
+  const backend = env.WARDEN_KEYS_STORE === 'redis' ? store.keys?.() : undefined;
+  if (!backend) return null;
+  const keys = new StoredKeys(backend, {
+    clock: deps.clock,
+    onError: (err) =>
+      deps.log.debug({ event: 'keys_store_error', err: err.message }, 'stored key lookup failed'),
+  });
+  keys.start();
+  return keys;
+}
+
+/** Warn (ops log) about ids that are both in the keys file and stored: the stored key is refused. */
+function keyIdConflicts(keys: StoredKeys | null, log: Logger): (ids: readonly string[]) => void {
+  return (ids) => {
+    if (!keys || ids.length === 0) return;
+    keys.conflicts(ids).then(
+      (both) => {
+        if (both.length > 0)
+          log.warn(
+            { event: 'keys_id_conflict', ids: both.slice(0, 20), count: both.length },
+            'key ids both in the keys file and in Redis: the file key works, the stored key is refused',
+          );
+      },
+      (err: unknown) =>
+        log.warn(
+          { event: 'keys_id_conflict_unchecked', err: (err as Error).message },
+          'cannot check the keys file ids against the stored keys',
+        ),
+    );
+  };
+}
+
 /** The verifier of the trusted JWT issuers' tokens, or null without issuers; key sets not fetched yet. */
 function jwtVerifier(env: Env, issuers: readonly IssuerConfig[], deps: ServiceDeps): JwtVerifier | null {
   const { log, metrics, clock } = deps;
@@ -151,6 +187,7 @@ export async function startServices(
   const banned = mirrorSet(store, 'bans', false, env, log);
   await Promise.all([revMirror.start(), banned.start()]);
   const jwt = jwtVerifier(env, issuers, deps);
+  const stored = storedKeys(env, store, deps);
   // Not awaited: readiness reports the key sets, and the first token waits for a fetch in flight.
   if (jwt) void jwt.start();
   // A store (or a key set) that was down at start: retry the first load quickly rather than at the resync interval.
@@ -167,6 +204,8 @@ export async function startServices(
     store,
     revocations: new Revocations(revMirror),
     banned,
+    storedKeys: stored,
+    checkKeyIds: keyIdConflicts(stored, log),
     onBan(ip, until) {
       metrics.bans.inc();
       audit.admin({ event: 'ban_started', ip, until: new Date(until).toISOString() });
@@ -190,6 +229,7 @@ export async function startServices(
       clearInterval(retry);
       revMirror.stop();
       banned.stop();
+      await stored?.close().catch(() => undefined);
       await store.close();
     },
   };

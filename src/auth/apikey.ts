@@ -14,7 +14,8 @@ import { headerSafe } from '../util/header-safe.js';
 /** Longest credential warden will hash; longer ones are refused unread. */
 export const MAX_CREDENTIAL_LENGTH = 4096;
 
-interface KeyRecord {
+/** A key compiled for lookup: its identity and the checks it must pass. */
+export interface KeyRecord {
   /** A keys-file identity always names its entry. */
   identity: Identity & { keyId: string };
   expiresAt: number | null;
@@ -123,8 +124,8 @@ export function authenticateCert(
   return record ? checkRecord(record, req, now, revocations) : null;
 }
 
-/** The checks every keys-file credential passes: revocation (fail closed until loaded), expiry, networks. */
-function checkRecord(
+/** The checks every key credential passes: revocation (fail closed until loaded), expiry, networks. */
+export function checkRecord(
   record: KeyRecord,
   req: RequestDescription,
   now: number,

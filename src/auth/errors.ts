@@ -12,8 +12,12 @@ export type AuthFailureCause =
   | 'revoked'
   | 'unsupported'
   | 'revocations_unavailable'
+  | StoredKeyFailureCause
   | TokenFailureCause
   | SessionFailureCause;
+
+/** Audit-only causes of a refused stored key: Redis did not answer, or its id is also in the keys file. */
+export type StoredKeyFailureCause = 'keys_store_unavailable' | 'id_conflict';
 
 /** Audit-only causes of a refused session cookie; none counts toward a ban (a stale cookie is not an attack). */
 export type SessionFailureCause = 'bad_session' | 'session_ended';

@@ -39,6 +39,8 @@ export const envSchema = z.object({
   WARDEN_POLICY_AUTH_HEADER: headerLine.optional(),
   WARDEN_POLICY_REFRESH: duration.default(30),
   WARDEN_API_KEYS: z.string().min(1).default('rbac/keys.yaml'),
+  /** `redis`: API keys are also stored in Redis, created through `POST /admin/keys` or `warden keys create --store`. */
+  WARDEN_KEYS_STORE: z.enum(['file', 'redis']).default('file'),
   WARDEN_TRUSTED_PROXIES: z
     .string()
     .default('127.0.0.0/8,::1')
@@ -121,6 +123,12 @@ export function envCrossCheck(env: Env): { variable: string; message: string }[]
     out.push({
       variable: 'WARDEN_REDIS_SENTINEL_NAME',
       message: 'required with WARDEN_REDIS_SENTINELS (the master group name)',
+    });
+  if (env.WARDEN_KEYS_STORE === 'redis' && modes.length === 0)
+    out.push({
+      variable: 'WARDEN_KEYS_STORE',
+      message:
+        'redis needs a Redis to store keys in: set REDIS_URL (or WARDEN_REDIS_SENTINELS, WARDEN_REDIS_CLUSTER_NODES)',
     });
   if (env.WARDEN_ASSERTION_TTL > 60 || env.WARDEN_ASSERTION_TTL < 5)
     out.push({

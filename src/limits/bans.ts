@@ -62,6 +62,7 @@ export class Bans {
     if (
       !this.failures ||
       failure === 'revocations_unavailable' ||
+      failure === 'keys_store_unavailable' ||
       failure === 'bad_session' ||
       failure === 'session_ended'
     )
