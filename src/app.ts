@@ -16,7 +16,7 @@ import { adminRoutes } from './http/admin.js';
 export interface AppDeps extends VerifyDeps {
   /** Dialect of bare `/verify` (`WARDEN_PROXY`). */
   defaultDialect: Dialect;
-  services: Pick<Services, 'revocations' | 'store'>;
+  services: Pick<Services, 'revocations' | 'store'> & Partial<Pick<Services, 'storedKeys'>>;
   /** Named readiness checks (policy, keys, store, accepting; JWKS and OIDC add theirs). */
   readiness: Readiness;
   /** False when /metrics is served on WARDEN_METRICS_PORT instead, or metrics are off. */

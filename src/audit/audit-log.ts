@@ -43,6 +43,7 @@ export interface AdminEvent {
   event:
     | 'key_created'
     | 'key_removed'
+    | 'key_rotated'
     | 'revocation_added'
     | 'revocation_removed'
     | 'session_ended'

@@ -1,4 +1,4 @@
-// Admin API: revocations, for callers whose API key grants `warden:admin`. Called directly, not via a proxy.
+// Admin API: revocations and stored keys, for callers whose API key grants `warden:admin`. Called directly, not via a proxy.
 import type { IncomingMessage } from 'node:http';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -7,6 +7,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { authenticate } from '../auth/chain.js';
 import type { Identity } from '../auth/identity.js';
 import { REVOCATION_TYPES, type Revocations, type RevocationType } from '../auth/revocations.js';
+import type { StoredKeys } from '../auth/stored-keys.js';
 import type { Metrics } from '../metrics.js';
 import { duration } from '../util/duration.js';
 import { tokenAccepted, WRONG_AUDIENCE } from '../policy/decide.js';
@@ -15,6 +16,7 @@ import { canonicalizePath, matchKey } from '../request/canonical-path.js';
 import { parseAddress } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
 import type { RuntimeState } from '../runtime.js';
+import { addKeyRoutes } from './admin-keys.js';
 import { HeaderMap } from './header-map.js';
 import { forbiddenResponse, limitedResponse, toResponse, unauthenticatedResponse } from './respond.js';
 
@@ -47,7 +49,7 @@ export interface AdminDeps {
   now: () => number;
   audit: AuditLog;
   metrics: Pick<Metrics, 'revocations'>;
-  services: { revocations: Revocations };
+  services: { revocations: Revocations; storedKeys?: StoredKeys | null };
 }
 
 function bad(c: Context, field: string, message: string) {
@@ -230,5 +232,6 @@ export function adminRoutes(deps: AdminDeps): Hono<Env> {
     (c) => addRevocation(deps, c),
   );
   admin.delete('/revocations/:type/:id', (c) => removeRevocation(deps, c));
+  addKeyRoutes(admin, deps, { bad, adminSub });
   return admin;
 }
