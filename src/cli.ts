@@ -198,7 +198,7 @@ export async function run(argv: string[], io: Out, clock: Clock): Promise<number
     if (cmd === 'explain') return await explainCommand(argv.slice(1), io, clock);
     if (cmd === 'recipe') return await recipeCommand(argv.slice(1), io);
     if (cmd === 'test') return await policyTestCommand(argv.slice(1), io, clock);
-    if (cmd === 'keys' && sub === 'create') return await keysCreate(rest, io);
+    if (cmd === 'keys' && sub === 'create') return await keysCreate(rest, io, clock);
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);
     if (cmd === 'keys' && sub === 'rotate') return await keysRotate(rest, io, clock);
     if (cmd === 'keys' && (sub === 'revoke' || sub === 'unrevoke' || sub === 'revocations'))

@@ -10,9 +10,13 @@ import { closest } from '../util/closest.js';
 import { duration } from '../util/duration.js';
 import { openStore } from '../services.js';
 import { MirroredSet } from '../store/mirror.js';
-import type { Clock } from '../util/clock.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { configFailure, type Out } from './cli-io.js';
 import { loadForTooling } from './explain-command.js';
+import { createStoredKey } from './keys-store-command.js';
+
+/** The most roles one key may carry (as the admin API). */
+const MAX_ROLES = 64;
 
 const list = (s: string | undefined) =>
   (s ?? '')
@@ -31,6 +35,7 @@ function createProblems(
     const c = closest(name, known);
     return c ? ` (did you mean ${c}?)` : '';
   };
+  if (values.roles.length > MAX_ROLES) problems.push(`--roles: at most ${MAX_ROLES} roles`);
   for (const r of values.roles.filter((r) => !roles.includes(r)))
     problems.push(
       `--roles: "${r}" is not a role of the policy${near(r, roles)}; roles: ${roles.join(', ') || 'none'}`,
@@ -49,8 +54,11 @@ function createProblems(
   return problems;
 }
 
-/** `keys create`: a new random key, printed once, and its entry; checked against the policy and the keys file. */
-export async function keysCreate(args: string[], io: Out): Promise<number> {
+/**
+ * `keys create`: a new random key, printed once, and its entry; checked against the policy and the
+ * keys file. With `--store`, the entry goes to Redis instead of the terminal.
+ */
+export async function keysCreate(args: string[], io: Out, clock: Clock = systemClock): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -61,6 +69,7 @@ export async function keysCreate(args: string[], io: Out): Promise<number> {
       expires: { type: 'string' },
       networks: { type: 'string' },
       'rate-limit': { type: 'string' },
+      store: { type: 'boolean' },
     },
     strict: true,
   });
@@ -85,6 +94,21 @@ export async function keysCreate(args: string[], io: Out): Promise<number> {
     for (const p of problems) io.err(`warden keys create: ${p}\n`);
     return 2;
   }
+  if (values.store)
+    return createStoredKey(
+      loaded.config,
+      {
+        id: values.id,
+        roles: list(values.roles),
+        ...(values.name ? { name: values.name } : {}),
+        ...(values.email ? { email: values.email } : {}),
+        ...(values.expires ? { expiresAt: Date.parse(values.expires) } : {}),
+        ...(values.networks ? { networks: list(values.networks) } : {}),
+        ...(rateLimit ? { rateLimit } : {}),
+      },
+      io,
+      clock,
+    );
   const key = generateKey();
   const entry: Record<string, unknown> = { id: values.id };
   if (values.name) entry.name = values.name;

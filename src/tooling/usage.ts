@@ -11,8 +11,9 @@ export const USAGE = `usage: warden <command> [options]     (warden <command> --
                                [--acr V] [--amr a,b] [--auth-time WHEN]
                                the decision /verify would take for a request, and why
   test [FILES…]                run policy test cases (default rbac/policy.test.yaml); exit 1 on a failure
-  keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO] [--networks CIDRs] [--rate-limit NAME]
+  keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO] [--networks CIDRs] [--rate-limit NAME] [--store]
                                print a new random key once, and its entry for the keys file
+                               (--store: store it in Redis, REDIS_URL, for WARDEN_KEYS_STORE=redis)
   keys rotate --id ID [--grace 24h]
                                print a new key for an existing id, and its entry keeping the old key until the grace ends
   keys hash [KEY]              print the sha256 entry of an existing key (KEY or stdin)
@@ -85,10 +86,12 @@ Write the JSON Schemas of the policy, keys, dev users and providers files into D
   keys: `usage: warden keys create|rotate|hash|revoke|unrevoke|revocations …   (warden keys <sub> --help)
 `,
   'keys create': `usage: warden keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO]
-                         [--networks CIDRs] [--rate-limit NAME]
+                         [--networks CIDRs] [--rate-limit NAME] [--store]
 
 Print a new random key once, and the entry to paste below "keys:" in the keys file. The roles and the
 rate limit must exist in the policy, and the id must not be in the keys file yet (exit 2 otherwise).
+  --store    store the entry (hashed) in Redis (REDIS_URL) instead of printing it: replicas running
+             with WARDEN_KEYS_STORE=redis accept the key within 100 ms; the id must not be stored yet
 `,
   'keys rotate': `usage: warden keys rotate --id ID [--grace 24h]
 

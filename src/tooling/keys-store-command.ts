@@ -1,0 +1,44 @@
+// `warden keys create --store`: a key created in Redis (REDIS_URL), printed once; replicas see it within 100 ms.
+import { StoredKeys, type NewStoredKey } from '../auth/stored-keys.js';
+import type { Config } from '../config/load.js';
+import { openStore } from '../services.js';
+import type { Clock } from '../util/clock.js';
+import type { Out } from './cli-io.js';
+
+/** Store a new key in Redis and print it once with its entry; exit code. */
+export async function createStoredKey(
+  config: Config,
+  fields: NewStoredKey,
+  io: Out,
+  clock: Clock,
+): Promise<number> {
+  const env = config.env;
+  const store = openStore(env, { clock });
+  try {
+    const backend = store.keys?.();
+    if (!backend) {
+      io.err('warden keys create: --store needs Redis: set REDIS_URL (or Sentinel, Cluster)\n');
+      return 2;
+    }
+    if (!(await store.waitReady(5000))) {
+      io.err('warden: the store is not reachable (Redis not ready after 5 s)\n');
+      return 1;
+    }
+    const made = await new StoredKeys(backend, { clock }).create(fields, clock.now());
+    if (made === 'exists') {
+      io.err(`warden keys create: --id: "${fields.id}" is already stored in Redis\n`);
+      return 2;
+    }
+    const { entry } = made;
+    io.out(
+      `key (shown once, store it now): ${made.key}\n\n` +
+        `stored in Redis: id ${entry.id}, roles ${entry.roles.join(',')}` +
+        `${entry.expiresAt !== undefined ? `, expires ${new Date(entry.expiresAt).toISOString()}` : ''}\n`,
+    );
+    if (env.WARDEN_KEYS_STORE !== 'redis')
+      io.err('warden: note: WARDEN_KEYS_STORE is not redis here; servers read stored keys only with it\n');
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
