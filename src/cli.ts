@@ -15,6 +15,7 @@ import { keysCreate, keysHash, revocationCommand } from './tooling/keys-command.
 import { explainCommand } from './tooling/explain-command.js';
 import { describeEffect, describeMatch, describeSubRule } from './tooling/explain-format.js';
 import { keysRotate } from './tooling/keys-rotate.js';
+import { storedKeyWarnings } from './tooling/keys-store-command.js';
 import { policyTestCommand } from './tooling/policy-test-command.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { helpFor, version, wantsHelp } from './tooling/usage.js';
@@ -117,6 +118,7 @@ async function check(args: string[], io: Out, clock: Clock): Promise<number> {
     ...unknownVariables(process.env).map((u) => ({ path: `env ${u.variable}`, message: u.message })),
     ...lintPolicy(config.policy, config.keys),
     ...proxyWarnings(config.policy, config.env.WARDEN_PROXY),
+    ...(await storedKeyWarnings(config, clock)),
   ];
   if (warnings.length > 0)
     lines.push(

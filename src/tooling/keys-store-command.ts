@@ -42,3 +42,35 @@ export async function createStoredKey(
     await store.close();
   }
 }
+
+/**
+ * For `warden check` with WARDEN_KEYS_STORE=redis: a warning per keys-file id that Redis stores too
+ * (the stored key is refused), or one saying Redis could not be asked. Nothing with keys in the file only.
+ */
+export async function storedKeyWarnings(
+  config: Config,
+  clock: Clock,
+): Promise<{ path: string; message: string }[]> {
+  if (config.env.WARDEN_KEYS_STORE !== 'redis') return [];
+  const store = openStore(config.env, { clock });
+  try {
+    const backend = store.keys?.();
+    if (!backend || !(await store.waitReady(2000)))
+      return [
+        {
+          path: 'WARDEN_KEYS_STORE',
+          message: 'Redis is not reachable: keys-file ids not checked against stored keys',
+        },
+      ];
+    const both = await backend.existing(config.keys.keys.map((k) => k.id));
+    return both.map((id) => ({
+      path: `keys ${id}`,
+      message:
+        'this id is in the keys file and stored in Redis: the file key works, the stored one is refused',
+    }));
+  } catch (e) {
+    return [{ path: 'WARDEN_KEYS_STORE', message: `cannot check stored keys: ${(e as Error).message}` }];
+  } finally {
+    await store.close();
+  }
+}
