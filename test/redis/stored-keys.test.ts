@@ -1,6 +1,10 @@
 // Keys stored in Redis (WARDEN_KEYS_STORE=redis): the admin keys API across two replicas on a real redis-server.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/apikey.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { runCli } from '../helpers/cli.js';
 import { FakeClock } from '../helpers/clock.js';
 import { ifStarted } from '../helpers/hooks.js';
 import { send, type RawResponse } from '../helpers/http.js';
@@ -245,6 +249,42 @@ redisDescribe('keys stored in Redis, two replicas', () => {
     expect((await call(a, 'POST', '/keys', { id: 'x2', roles: ['viewer'] }, dev.key)).status).toBe(403);
     expect((await call(a, 'GET', '/keys', undefined, dev.key)).status).toBe(403);
     expect((await call(a, 'GET', '/keys/x2')).status).toBe(404);
+  });
+
+  it('warden keys create --store stores a key the replicas accept; an id in both file and Redis is reported', async () => {
+    const env = {
+      REDIS_URL: redis.url,
+      WARDEN_KEYS_STORE: 'redis',
+      WARDEN_POLICY: a.policyPath,
+      WARDEN_API_KEYS: a.keysPath,
+    };
+    const args = ['keys', 'create', '--store', '--id', 'cli-1', '--roles', 'viewer'];
+    const made = await runCli(args, env);
+    expect(made.code, made.stderr).toBe(0);
+    const key = /key \(shown once, store it now\): (wdn_\S+)/.exec(made.stdout)?.[1] ?? '';
+    expect(await verifyStatus(b, '/api/x', key)).toBe(200);
+    const again = await runCli(args, env);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('already stored');
+    const fileId = await runCli(['keys', 'create', '--store', '--id', 'dev-1', '--roles', 'viewer'], env);
+    expect(fileId.code).toBe(2);
+    expect(fileId.stderr).toContain('--id');
+    // The keys file gains cli-1 too: check warns, a reload warns, the stored key is refused.
+    const both = join(a.dir, 'both.yaml');
+    writeFileSync(both, stringify({ keys: [admin.entry, dev.entry, testKey('cli-1', ['viewer']).entry] }));
+    const check = await runCli(['check'], { ...env, WARDEN_API_KEYS: both });
+    expect(check.stdout).toMatch(/warning: keys cli-1: this id is in the keys file and stored in Redis/);
+    writeFileSync(
+      a.keysPath,
+      stringify({ keys: [admin.entry, dev.entry, testKey('cli-1', ['viewer']).entry] }),
+    );
+    expect((await a.reload()).ok).toBe(true);
+    await within(1000, () => a.ops.some((l) => l.event === 'keys_id_conflict'));
+    expect(a.ops.find((l) => l.event === 'keys_id_conflict')).toMatchObject({ ids: ['cli-1'] });
+    expect(await verifyStatus(a, '/api/x', key)).toBe(401);
+    await within(1000, () => a.audit.at(-1)?.cause === 'id_conflict');
+    expect(await verifyStatus(b, '/api/x', key)).toBe(200);
+    neverLogged([a, b], key);
   });
 
   it('a flood of random keys reaches Redis at most once per distinct key per negative-cache time', async () => {
