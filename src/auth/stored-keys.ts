@@ -57,6 +57,9 @@ function compileLookup({ entry, version, until }: KeyLookup): KeyRecord {
   };
 }
 
+/** The UTC days of the last `n` days, today first. */
+const lastDays = (now: number, n: number) => Array.from({ length: n }, (_, i) => dayOf(now - i * 86_400_000));
+
 /** A new stored key's fields, checked by the caller against the policy. */
 export type NewStoredKey = Omit<StoredKeyEntry, 'createdAt'>;
 
@@ -172,14 +175,14 @@ export class StoredKeys {
     await this.usage.flush();
     const entry = await this.backend.get(id);
     if (!entry) return null;
-    const days = Array.from({ length: 30 }, (_, i) => dayOf(now - i * 86_400_000));
+    const days = lastDays(now, 30);
     const usage = await this.backend.usage(id, days);
     return { ...entry, lastUsed: usage.lastUsed, usage: usage.days };
   }
 
-  /** Remove a key; false when there was no such id. */
-  async remove(id: string): Promise<boolean> {
-    const hashes = await this.backend.remove(id);
+  /** Remove a key and its usage; false when there was no such id. */
+  async remove(id: string, now: number): Promise<boolean> {
+    const hashes = await this.backend.remove(id, lastDays(now, 31));
     if (!hashes) return false;
     await this.tell(hashes);
     return true;

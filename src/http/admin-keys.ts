@@ -190,7 +190,7 @@ async function deleteKey(deps: AdminKeysDeps, c: Context, h: AdminHelpers): Prom
   if (stored instanceof Response) return stored;
   const id = c.req.param('id') ?? '';
   return orUnavailable(c, async () => {
-    const removed = await stored.remove(id);
+    const removed = await stored.remove(id, deps.now());
     if (removed) deps.audit.admin({ event: 'key_removed', id, by: h.adminSub(c), store: 'redis' });
     return c.json({ removed }, removed ? 200 : 404, NO_STORE);
   });

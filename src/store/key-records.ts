@@ -53,8 +53,8 @@ export interface KeyBackend {
   create(entry: StoredKeyEntry, sha256: string): Promise<boolean>;
   get(id: string): Promise<StoredKeyEntry | null>;
   list(cursor: string | null, limit: number): Promise<KeyPage>;
-  /** Remove an entry and every hash of it; the hashes removed (empty when there was no such id). */
-  remove(id: string): Promise<string[] | null>;
+  /** Remove an entry, every hash of it and its usage on `days`; the hashes removed, null when there was no such id. */
+  remove(id: string, days: readonly string[]): Promise<string[] | null>;
   /**
    * Give an entry a new key hash; the old one stays valid until `graceEnd`. The hashes whose meaning
    * changed, or null when there is no such id.

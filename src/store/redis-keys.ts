@@ -39,20 +39,39 @@ function names(prefix: string) {
 
 type Names = ReturnType<typeof names>;
 
+/** KEYS: entry, hash record, index; ARGV: entry JSON, lookup JSON, id. 1 when created, 0 when the id is taken. */
+const CREATE_SCRIPT = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], 0, ARGV[3])
+return 1
+`;
+
 const lookupOf = (rec: StoredRecord, version: KeyLookup['version'], until?: number): string =>
   JSON.stringify({ entry: rec.entry, version, ...(until !== undefined ? { until } : {}) });
 
 /** Entries: create (the id claimed with NX), read, page through the id index, remove, rotate. */
-function entryOps(client: Client, n: Names): Omit<KeyBackend, 'addUsage' | 'usage' | 'invalidate' | 'watch'> {
+function entryOps(
+  client: Client,
+  n: Names,
+): Omit<KeyBackend, 'addUsage' | 'usage' | 'invalidate' | 'watch' | 'existing'> {
   const read = async (id: string) => parse(await client.get(n.entry(id))) as StoredRecord | null;
   return {
     lookup: async (sha) => parse(await client.get(n.hash(sha))) as KeyLookup | null,
     async create(entry, sha) {
       const rec: StoredRecord = { entry, sha256: sha, previous: [] };
-      // The id is claimed first, alone: a second create of the same id finds it taken.
-      if ((await client.set(n.entry(entry.id), JSON.stringify(rec), 'NX')) !== 'OK') return false;
-      await client.multi().set(n.hash(sha), lookupOf(rec, 'current')).zadd(n.index, 0, entry.id).exec();
-      return true;
+      // One script: the id is claimed and its hash and index written together, or nothing is.
+      const made = await client.eval(
+        CREATE_SCRIPT,
+        3,
+        n.entry(entry.id),
+        n.hash(sha),
+        n.index,
+        JSON.stringify(rec),
+        lookupOf(rec, 'current'),
+        entry.id,
+      );
+      return made === 1;
     },
     get: async (id) => (await read(id))?.entry ?? null,
     async list(cursor, limit) {
@@ -69,16 +88,18 @@ function entryOps(client: Client, n: Names): Omit<KeyBackend, 'addUsage' | 'usag
       const entries = raw.map((r) => (parse(r) as StoredRecord | null)?.entry).filter((e) => e !== undefined);
       return { entries, cursor: ids.length < limit ? null : (ids.at(-1) ?? null) };
     },
-    async remove(id) {
+    async remove(id, days) {
       const rec = await read(id);
       if (!rec) return null;
       const hashes = [rec.sha256, ...rec.previous.map((p) => p.sha256)];
-      await client
+      const m = client
         .multi()
         .del(n.entry(id), ...hashes.map(n.hash))
         .zrem(n.index, id)
-        .hdel(n.lastUsed, id)
-        .exec();
+        .hdel(n.lastUsed, id);
+      // A later key of the same id starts with no usage.
+      for (const d of days) m.hdel(n.usage(d), id);
+      await m.exec();
       return hashes;
     },
     async rotate(id, sha, graceEnd, now) {
@@ -102,18 +123,20 @@ function entryOps(client: Client, n: Names): Omit<KeyBackend, 'addUsage' | 'usag
       await m.exec();
       return [sha, ...next.previous.map((p) => p.sha256)];
     },
-    async existing(ids) {
-      const out: string[] = [];
-      for (let i = 0; i < ids.length; i += 1000) {
-        const chunk = ids.slice(i, i + 1000);
-        const scores = await client.zmscore(n.index, ...chunk);
-        chunk.forEach((id, j) => {
-          if (scores[j] !== null) out.push(id);
-        });
-      }
-      return out;
-    },
   };
+}
+
+/** Which of `ids` the index holds, 1000 a round trip. */
+async function existingIds(client: Client, n: Names, ids: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < ids.length; i += 1000) {
+    const chunk = ids.slice(i, i + 1000);
+    const scores = await client.zmscore(n.index, ...chunk);
+    chunk.forEach((id, j) => {
+      if (scores[j] !== null) out.push(id);
+    });
+  }
+  return out;
 }
 
 /** Usage: per-day hashes of id → requests (31 days), and id → latest use. */
@@ -154,6 +177,7 @@ export function redisKeys(client: Client, prefix: string, subscribe: () => Clien
   return {
     ...entryOps(client, n),
     ...usageOps(client, n),
+    existing: (ids) => existingIds(client, n, ids),
     async invalidate(hashes) {
       await client.publish(n.channel, JSON.stringify({ hashes }));
     },

@@ -153,6 +153,12 @@ redisDescribe('keys stored in Redis, two replicas', () => {
     expect(shown).not.toHaveProperty('key');
     expect(shown).not.toHaveProperty('sha256');
     expect(Number(await redis.cli('TTL', `warden:{keys}:usage:${today}`))).toBeGreaterThan(30 * 86_400);
+    // A later key of the same id starts afresh.
+    expect((await call(a, 'DELETE', '/keys/agent-use')).status).toBe(200);
+    await create(a, { id: 'agent-use', roles: ['viewer'] });
+    const fresh = json(await call(b, 'GET', '/keys/agent-use'));
+    expect(fresh.lastUsed).toBeNull();
+    expect((fresh.usage as { requests: number }[])[0]?.requests).toBe(0);
   });
 
   it('lists entries a page at a time with a cursor, never a key or a hash', async () => {
@@ -317,7 +323,7 @@ redisDescribe('keys stored in Redis, Redis down', () => {
   beforeAll(async () => {
     redis = await startRedis();
     w = await startWarden({
-      policy,
+      policy: { ...policy, bans: { failures: 5, window: '5m', ban: '15m' } },
       keys: [admin.entry],
       env: { REDIS_URL: redis.url, WARDEN_KEYS_STORE: 'redis' },
     });
@@ -325,6 +331,14 @@ redisDescribe('keys stored in Redis, Redis down', () => {
   afterAll(async () => {
     await ifStarted(w)?.close();
     await ifStarted(redis)?.stop();
+  });
+
+  it('bans a client guessing keys, as for file keys', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++)
+      statuses.push(await verifyStatus(w, '/api/x', `wdn_guess_${i}_${Math.random()}`, '198.51.100.9'));
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses.slice(5)).toEqual([429, 429, 429]);
   });
 
   it('keeps answering a cached key, refuses an unknown one (401, cause audited), never a 200', async () => {
