@@ -132,7 +132,7 @@ function storedKeys(env: Env, store: Store, deps: ServiceDeps): StoredKeys | nul
 function keyIdConflicts(keys: StoredKeys | null, log: Logger): (ids: readonly string[]) => void {
   return (ids) => {
     if (!keys || ids.length === 0) return;
-    keys.conflicts(ids).then(
+    keys.storedIds(ids).then(
       (both) => {
         if (both.length > 0)
           log.warn(

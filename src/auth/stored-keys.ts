@@ -202,8 +202,8 @@ export class StoredKeys {
     return entry ? { key, entry } : null;
   }
 
-  /** Which of `ids` (the keys file's) are stored too: a conflict. */
-  conflicts(ids: readonly string[]): Promise<string[]> {
+  /** Which of `ids` are stored (for the keys file's ids: the conflicts). */
+  storedIds(ids: readonly string[]): Promise<string[]> {
     return this.backend.existing(ids);
   }
 

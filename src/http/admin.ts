@@ -151,6 +151,13 @@ function listRevocations(deps: AdminDeps, c: Context<Env>): Response {
   });
 }
 
+/** Whether a key id is in the keys file or stored in Redis (a Redis that does not answer: not known). */
+async function keyIdKnown(deps: AdminDeps, id: string): Promise<boolean> {
+  if (deps.state.current.keys.entries.some((k) => k.id === id)) return true;
+  const stored = deps.services.storedKeys;
+  return stored ? (await stored.storedIds([id]).catch(() => [])).length > 0 : false;
+}
+
 /** POST /revocations: revoke a key, token or subject, optionally until a time. */
 async function addRevocation(deps: AdminDeps, c: Context<Env>): Promise<Response> {
   let raw: unknown;
@@ -181,7 +188,7 @@ async function addRevocation(deps: AdminDeps, c: Context<Env>): Promise<Response
     ...(expiresAt !== undefined ? { expiresAt } : {}),
   });
   // An id no key carries is still recorded: a key may be added later, or was already removed.
-  const known = type === 'key' ? deps.state.current.keys.entries.some((k) => k.id === id) : null;
+  const known = type === 'key' ? await keyIdKnown(deps, id) : null;
   deps.metrics.revocations.inc({ op: 'add' });
   deps.audit.admin({
     event: 'revocation_added',

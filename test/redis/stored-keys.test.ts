@@ -223,6 +223,7 @@ redisDescribe('keys stored in Redis, two replicas', () => {
     expect(await verifyStatus(b, '/api/x', key)).toBe(200);
     const r = await call(a, 'POST', '/revocations', { type: 'key', id: 'agent-rev' });
     expect(r.status).toBe(201);
+    expect(json(r)).toMatchObject({ knownId: true });
     await within(1000, async () => (await verifyStatus(b, '/api/x', key)) === 401, 1);
     expect(b.audit.at(-1)).toMatchObject({ cause: 'revoked', keyId: 'agent-rev' });
   });
