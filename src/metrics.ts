@@ -28,6 +28,8 @@ export interface Metrics {
   redisErrors: Counter;
   redisUp: Gauge;
   revocations: Counter<'op'>;
+  /** Stored-key lookups that went to Redis (not answered from the cache), by result. */
+  storedKeyLookups: Counter<'result'>;
   // Reloads and key sets
   /** Policy and keys reloads: `changed`, `unchanged`, `rejected`. */
   reloads: Counter<'result'>;
@@ -184,8 +186,10 @@ function limitMetrics(
   };
 }
 
-/** The Redis connection (errors, readiness) and the revocation set kept in the store. */
-function storeMetrics(registry: Registry): Pick<Metrics, 'redisErrors' | 'redisUp' | 'revocations'> {
+/** The Redis connection (errors, readiness), the revocation set and the stored keys kept in the store. */
+function storeMetrics(
+  registry: Registry,
+): Pick<Metrics, 'redisErrors' | 'redisUp' | 'revocations' | 'storedKeyLookups'> {
   return {
     redisErrors: new Counter({
       name: 'warden_redis_errors_total',
@@ -201,6 +205,12 @@ function storeMetrics(registry: Registry): Pick<Metrics, 'redisErrors' | 'redisU
       name: 'warden_revocations_total',
       help: 'Revocations added and removed',
       labelNames: ['op'],
+      registers: [registry],
+    }),
+    storedKeyLookups: new Counter({
+      name: 'warden_stored_key_lookups_total',
+      help: 'Stored-key lookups that went to Redis, by result: found, unknown, unavailable',
+      labelNames: ['result'],
       registers: [registry],
     }),
   };

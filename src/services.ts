@@ -123,6 +123,7 @@ function storedKeys(env: Env, store: Store, deps: ServiceDeps): StoredKeys | nul
     clock: deps.clock,
     onError: (err) =>
       deps.log.debug({ event: 'keys_store_error', err: err.message }, 'stored key lookup failed'),
+    onStoreLookup: (result) => deps.metrics.storedKeyLookups.inc({ result }),
   });
   keys.start();
   return keys;

@@ -21,6 +21,8 @@ export interface StoredKeysOptions {
   /** Usage is written to Redis this often. */
   flushMs?: number;
   onError?(err: Error): void;
+  /** Told each lookup that went to Redis (not a cache hit) and what it found. */
+  onStoreLookup?(result: 'found' | 'unknown' | 'unavailable'): void;
 }
 
 /** What a lookup found: a compiled record, nothing, or no answer from the store. */
@@ -136,10 +138,12 @@ export class StoredKeys {
           if (record) this.found.set(sha256, { record, until: now + this.positiveMs });
           else this.absent.set(sha256, { record, until: now + this.negativeMs });
         }
+        this.opts.onStoreLookup?.(record ? 'found' : 'unknown');
         return record;
       },
       (err: unknown) => {
         this.opts.onError?.(err as Error);
+        this.opts.onStoreLookup?.('unavailable');
         return 'unavailable' as const;
       },
     );
