@@ -29,9 +29,19 @@ export class UsageCounter {
     this.lastFlush = clock.now();
   }
 
+  /** The day of the latest count and when it ends: one date formatted per day, not per request. */
+  private day = '';
+  private dayEnds = -Infinity;
+  private dayStarts = Infinity;
+
   /** Count one request of `id` at `now`. No I/O. */
   count(id: string, now: number): void {
-    if (this.add(dayOf(now), id, 1))
+    if (now >= this.dayEnds || now < this.dayStarts) {
+      this.day = dayOf(now);
+      this.dayStarts = now - (now % 86_400_000);
+      this.dayEnds = this.dayStarts + 86_400_000;
+    }
+    if (this.add(this.day, id, 1))
       this.batch.lastUsed.set(id, Math.max(now, this.batch.lastUsed.get(id) ?? 0));
   }
 

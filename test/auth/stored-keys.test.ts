@@ -130,5 +130,17 @@ describe('StoredKeys', () => {
     expect(batches[0]?.lastUsed.get('a')).toBe(clock.now() + 5);
     await keys.usage.flush();
     expect(batches).toHaveLength(1);
+    // Counts fall on the UTC day of each request, across midnight.
+    const midnight = Date.parse('2026-12-03T00:00:00Z');
+    keys.usage.count('a', midnight - 1);
+    keys.usage.count('a', midnight);
+    keys.usage.count('a', midnight + 1);
+    await keys.usage.flush();
+    expect(batches[1]?.counts).toEqual(
+      new Map([
+        ['2026-12-02', new Map([['a', 1]])],
+        ['2026-12-03', new Map([['a', 2]])],
+      ]),
+    );
   });
 });
