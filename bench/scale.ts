@@ -6,12 +6,14 @@
 import type { StdioOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { buildGitState, machine } from './machine.js';
 import { configureSession, fail, freePorts, installHandlers, sleep, spawnOn } from './proc.js';
 import { recordScale, writeResults } from './results.js';
+import { startRedis } from './servers.js';
 import { median } from './stats.js';
 import { wrk, writeWrkScript, type WrkResult } from './wrk.js';
 
@@ -34,6 +36,8 @@ interface Case {
   clients: number;
   /** Key revocations in force (of other keys), in the state directory's revocation set. */
   revocations: number;
+  /** Keys stored in Redis (WARDEN_KEYS_STORE=redis), written with a pipeline; null: no Redis at all. */
+  redisKeys: number | null;
 }
 
 const keyOf = (i: number) => `wdn_bench_customer_${i}_${'k'.repeat(20)}`;
@@ -82,6 +86,7 @@ function cases(): Case[] {
     key: 5,
     clients: 1,
     revocations: 0,
+    redisKeys: null,
   };
   return [
     { ...base, id: 'rules20', label: '20 rules, 6 keys', policy: policyOf(ordinaryRules()) },
@@ -114,6 +119,21 @@ function cases(): Case[] {
       label: '100 000 revocations',
       policy: policyOf(ordinaryRules()),
       revocations: 100_000,
+    },
+    {
+      ...base,
+      id: 'redisfile',
+      label: 'with Redis: a file key (6 keys)',
+      policy: policyOf(ordinaryRules()),
+      redisKeys: 0,
+    },
+    {
+      ...base,
+      id: 'redis1m',
+      label: 'with Redis: 1 000 000 keys in Redis',
+      policy: policyOf(ordinaryRules()),
+      redisKeys: 1_000_000,
+      key: 1_000_000 - 1,
     },
     {
       ...base,
@@ -167,6 +187,44 @@ function memMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
 }
 
+/** The redis-server the Redis cases share (each under its own key prefix), and redis-cli. */
+interface RedisServer {
+  port: number;
+  cli: string;
+}
+
+/**
+ * Store `n` keys the way `POST /admin/keys` does (src/store/redis-keys.ts: an entry per id, a
+ * lookup record per hash, the id index), through `redis-cli --pipe`. The 6 keys of the keys file
+ * use other ids (`customer-N` there, `stored-N` here).
+ */
+function fillStoredKeys(dir: string, redis: RedisServer, prefix: string, n: number): void {
+  const file = join(dir, 'stored-keys.resp');
+  const fd = openSync(file, 'w');
+  const resp = (...args: string[]) =>
+    `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+  const base = `${prefix}{keys}:`;
+  let chunk = '';
+  for (let i = 0; i < n; i++) {
+    const entry = { id: `stored-${i}`, roles: ['developer'], createdAt: 1_767_225_600_000 };
+    const sha = createHash('sha256').update(keyOf(i)).digest('hex');
+    chunk +=
+      resp('SET', `${base}entry:${entry.id}`, JSON.stringify({ entry, sha256: sha, previous: [] })) +
+      resp('SET', `${base}hash:${sha}`, JSON.stringify({ entry, version: 'current' })) +
+      resp('ZADD', `${base}index`, '0', entry.id);
+    if (chunk.length > 1 << 20) {
+      writeSync(fd, chunk);
+      chunk = '';
+    }
+  }
+  writeSync(fd, chunk);
+  closeSync(fd);
+  const r = spawnSync('sh', ['-c', `${redis.cli} -p ${redis.port} --pipe < ${file}`], { encoding: 'utf8' });
+  if (r.status !== 0 || !/errors: 0/.test(r.stdout)) fail(`redis-cli --pipe: ${r.stdout}${r.stderr}`);
+}
+
+let redis: RedisServer | null = null;
+
 async function startCase(tmp: string, c: Case, port: number): Promise<Started> {
   const dir = join(tmp, c.id);
   mkdirSync(dir, { recursive: true });
@@ -191,7 +249,12 @@ async function startCase(tmp: string, c: Case, port: number): Promise<Started> {
     WARDEN_STATE_DIR: join(dir, 'state'),
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
+    ...(c.redisKeys !== null && redis
+      ? { REDIS_URL: `redis://127.0.0.1:${redis.port}`, WARDEN_REDIS_PREFIX: `${c.id}:` }
+      : {}),
+    ...(c.redisKeys ? { WARDEN_KEYS_STORE: 'redis' } : {}),
   };
+  if (c.redisKeys && redis) fillStoredKeys(dir, redis, `${c.id}:`, c.redisKeys);
   const started = performance.now();
   const stdio: StdioOptions = [
     'ignore',
@@ -250,7 +313,11 @@ export async function runScale(argv: readonly string[]): Promise<void> {
   configureSession({ tmp, keepTmp: process.env.BENCH_KEEP_TMP === '1', pin: true });
   installHandlers();
   const all = cases();
-  const ports = await freePorts(all.map((c) => c.id));
+  const ports = await freePorts([...all.map((c) => c.id), 'redis']);
+  const cli = process.env.REDIS_CLI_BIN ?? '/usr/bin/redis-cli';
+  const redisPort = ports.redis ?? fail('no port for redis-server');
+  await startRedis(tmp, { server: process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server', cli }, redisPort);
+  redis = { port: redisPort, cli };
   const started: Started[] = [];
   // One at a time, so each start is timed alone.
   for (const c of all) started.push(await startCase(tmp, c, ports[c.id] ?? fail(`no port for ${c.id}`)));
@@ -293,7 +360,14 @@ export async function runScale(argv: readonly string[]): Promise<void> {
         `| ${x.label} | ${x.rps} | ${x.ratio.toFixed(3)} | ${x.p99ms.toFixed(2)} | ${x.startMs} | ${x.rssStartMb} | ${x.rssPeakMb} |`,
     ),
   ].join('\n');
-  process.stdout.write(`\n${table}\n`);
+  const stored = rows.find((x) => x.id === 'redis1m');
+  const fileKey = rows.find((x) => x.id === 'redisfile');
+  const storedRatio = stored && fileKey ? Math.round((stored.rps / fileKey.rps) * 1000) / 1000 : null;
+  const summary =
+    storedRatio === null
+      ? table
+      : `${table}\n\nA key among 1 000 000 stored in Redis / a file key, both with Redis: **${storedRatio.toFixed(3)}** (target ≥ 0.9).`;
+  process.stdout.write(`\n${summary}\n`);
   const iso = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
   const m = machine({ nginx: 'nginx', wrk: settings.bin });
   const file = await writeResults(join(ROOT, 'bench', 'results'), iso, {
@@ -304,11 +378,12 @@ export async function runScale(argv: readonly string[]): Promise<void> {
     rounds,
     seconds,
     rows,
+    storedKeyRatio: storedRatio,
   });
   process.stdout.write(`results: ${relative(ROOT, file)}\n`);
   if (record) {
     const link = relative(join(ROOT, 'bench'), file);
-    await recordScale(join(ROOT, 'bench', 'README.md'), `${table}\n\n- every round: [${link}](${link})`);
+    await recordScale(join(ROOT, 'bench', 'README.md'), `${summary}\n\n- every round: [${link}](${link})`);
   }
 }
 
