@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `warden` commands: serve, check, explain, test, keys, recipe, schema; --help and --version.
+// `warden` commands: serve, check, explain, test, keys, audit, recipe, schema; --help and --version.
 import { recipeCommand } from './tooling/recipe-command.js';
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { keysCreate, keysHash, revocationCommand } from './tooling/keys-command.
 import { explainCommand } from './tooling/explain-command.js';
 import { describeEffect, describeMatch, describeSubRule } from './tooling/explain-format.js';
 import { keysRotate } from './tooling/keys-rotate.js';
+import { auditVerifyCommand } from './tooling/audit-verify-command.js';
 import { policyTestCommand } from './tooling/policy-test-command.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { helpFor, version, wantsHelp } from './tooling/usage.js';
@@ -201,6 +202,7 @@ export async function run(argv: string[], io: Out, clock: Clock): Promise<number
     if (cmd === 'keys' && sub === 'create') return await keysCreate(rest, io);
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);
     if (cmd === 'keys' && sub === 'rotate') return await keysRotate(rest, io, clock);
+    if (cmd === 'audit' && sub === 'verify') return await auditVerifyCommand(rest, io);
     if (cmd === 'keys' && (sub === 'revoke' || sub === 'unrevoke' || sub === 'revocations'))
       return await revocationCommand(sub, rest, io, clock);
   } catch (e) {
@@ -211,7 +213,7 @@ export async function run(argv: string[], io: Out, clock: Clock): Promise<number
     throw e;
   }
   io.err(
-    `warden: unknown command "${[cmd, ...(cmd === 'keys' && sub ? [sub] : [])].join(' ')}"\n${helpFor(argv)}`,
+    `warden: unknown command "${[cmd, ...((cmd === 'keys' || cmd === 'audit') && sub ? [sub] : [])].join(' ')}"\n${helpFor(argv)}`,
   );
   return 2;
 }
