@@ -125,6 +125,16 @@ function fieldsOf(e: DecisionEvent, q: (v: string | null | undefined) => string)
   );
 }
 
+/** The members the chain appends: an admin event's own field of these names is left out, never written twice. */
+const CHAIN_MEMBERS = new Set(['seq', 'replica', 'hash']);
+
+/** An admin event's fields as JSON members after a comma (`''` for none); `rest` is the caller's own copy. */
+function adminMembers(rest: Record<string, unknown>): string {
+  for (const k of CHAIN_MEMBERS) if (k in rest) Reflect.deleteProperty(rest, k);
+  const body = JSON.stringify(rest);
+  return body === '{}' ? '' : ',' + body.slice(1, -1);
+}
+
 /** Hand a line to every sink (one sink, the common case, without a loop). */
 function emitter(sinks: readonly AuditSink[]): (line: string, ascii?: boolean) => void {
   const only = sinks.length === 1 ? (sinks[0] ?? null) : null;
@@ -219,8 +229,7 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
         ? noop
         : ({ event, ...rest }) => {
             writeOut();
-            const body = JSON.stringify(rest);
-            emit(chain.seal(head(event) + (body === '{}' ? '' : ',' + body.slice(1, -1))));
+            emit(chain.seal(head(event) + adminMembers(rest)));
           },
     flush: async (deadline = clock.now() + 10_000) => {
       writeOut();

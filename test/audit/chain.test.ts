@@ -122,6 +122,15 @@ describe('the audit chain', () => {
     expect(independentlyVerify([lines[0]!, lines[2]!, lines[1]!, lines[3]!])).toContain('2: seq 3 after 1');
   });
 
+  it('never writes an admin event field named seq, replica or hash beside the chain members', () => {
+    const { lines, log } = capture(new AuditChain('edge-1'));
+    log.admin({ event: 'policy_reloaded', seq: 99, replica: 'forged', hash: 'x', summary: { seq: 1 } });
+    const line = lines[0]!.slice(0, -1);
+    expect(line.match(/"seq":/g)).toHaveLength(2);
+    expect(JSON.parse(line)).toMatchObject({ seq: 1, replica: 'edge-1', summary: { seq: 1 } });
+    expect(independentlyVerify([line])).toEqual([]);
+  });
+
   it('continues from a given head, and splits a line back into its body and hash', () => {
     const a = new AuditChain('r');
     const first = a.seal('{"x":1');
