@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `warden` commands: serve, check, explain, test, keys, audit, recipe, schema; --help and --version.
 import { recipeCommand } from './tooling/recipe-command.js';
+import { auditVerifyCommand } from './tooling/audit-verify-command.js';
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +16,6 @@ import { keysCreate, keysHash, revocationCommand } from './tooling/keys-command.
 import { explainCommand } from './tooling/explain-command.js';
 import { describeEffect, describeMatch, describeSubRule } from './tooling/explain-format.js';
 import { keysRotate } from './tooling/keys-rotate.js';
-import { auditVerifyCommand } from './tooling/audit-verify-command.js';
 import { policyTestCommand } from './tooling/policy-test-command.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { helpFor, version, wantsHelp } from './tooling/usage.js';
