@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `warden` commands: serve, check, explain, test, keys, recipe, schema; --help and --version.
+// `warden` commands: serve, check, explain, test, keys, audit, recipe, schema; --help and --version.
 import { recipeCommand } from './tooling/recipe-command.js';
+import { auditVerifyCommand } from './tooling/audit-verify-command.js';
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -203,6 +204,7 @@ export async function run(argv: string[], io: Out, clock: Clock): Promise<number
     if (cmd === 'keys' && sub === 'create') return await keysCreate(rest, io, clock);
     if (cmd === 'keys' && sub === 'hash') return keysHash(rest, io);
     if (cmd === 'keys' && sub === 'rotate') return await keysRotate(rest, io, clock);
+    if (cmd === 'audit' && sub === 'verify') return await auditVerifyCommand(rest, io);
     if (cmd === 'keys' && (sub === 'revoke' || sub === 'unrevoke' || sub === 'revocations'))
       return await revocationCommand(sub, rest, io, clock);
   } catch (e) {
@@ -213,7 +215,7 @@ export async function run(argv: string[], io: Out, clock: Clock): Promise<number
     throw e;
   }
   io.err(
-    `warden: unknown command "${[cmd, ...(cmd === 'keys' && sub ? [sub] : [])].join(' ')}"\n${helpFor(argv)}`,
+    `warden: unknown command "${[cmd, ...((cmd === 'keys' || cmd === 'audit') && sub ? [sub] : [])].join(' ')}"\n${helpFor(argv)}`,
   );
   return 2;
 }

@@ -1,9 +1,11 @@
 // Start warden: load config, build dependencies, serve, reload on change, shut down gracefully (signals: cli.ts).
 import { getRequestListener } from '@hono/node-server';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import type { DestinationStream, Logger } from 'pino';
 import { createApp, metricsRoutes } from './app.js';
 import { createAuditLog, createOpsLog, type AuditLog } from './audit/audit-log.js';
+import { AuditChain, replicaName } from './audit/chain.js';
 import { openAuditSinks } from './audit/open-sinks.js';
 import { byDeadline } from './audit/sink.js';
 import type { Env } from './config/env-schema.js';
@@ -138,7 +140,10 @@ async function buildCore(
     ),
   );
   const sinks = openAuditSinks(env, log, { clock, fetch, stdoutDestination: opts.auditDestination });
-  const audit = createAuditLog(sinks, clock, { allowSample: env.WARDEN_AUDIT_ALLOW_SAMPLE });
+  const audit = createAuditLog(sinks, clock, {
+    allowSample: env.WARDEN_AUDIT_ALLOW_SAMPLE,
+    chain: new AuditChain(replicaName(env.WARDEN_REPLICA_ID, hostname(), clock.now())),
+  });
   const metrics = createMetrics(true, env.WARDEN_METRICS);
   metrics.watchAudit(audit.sinks);
   const services = await startServices(env, config.issuers, { log, audit, metrics, clock, fetch });

@@ -127,7 +127,18 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
     'runtime.ts',
     'services.ts',
   ],
-  tooling: ['util', 'config', 'request', 'auth', 'policy', 'store', 'identity', 'http', 'services.ts'],
+  tooling: [
+    'util',
+    'config',
+    'request',
+    'auth',
+    'policy',
+    'store',
+    'identity',
+    'http',
+    'audit',
+    'services.ts',
+  ],
 };
 
 /** The folder of a module (`auth/chain.ts` → `auth`), or the module itself at the top level. */

@@ -147,6 +147,7 @@ describe('warden CLI', () => {
       ['keys', 'revoke'],
       ['keys', 'unrevoke'],
       ['keys', 'revocations'],
+      ['audit', 'verify'],
     ];
     for (const cmd of commands) {
       // serve --help returns at once: a server would print its port on stderr and never exit.
@@ -172,6 +173,9 @@ describe('warden CLI', () => {
       [['keys', 'hash', 'a', 'b'], 'give one key'],
       [['keys', 'revocations', 'all'], 'takes no argument'],
       [['keys', 'list'], 'unknown command "keys list"'],
+      [['audit', 'verify', '--jwsk', 'x'], "Unknown option '--jwsk'"],
+      [['audit', 'verify'], 'name at least one audit file'],
+      [['audit', 'list'], 'unknown command "audit list"'],
     ];
     for (const [args, message] of wrong) {
       const r = await warden(args, { PORT: '0' });

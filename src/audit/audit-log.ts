@@ -1,6 +1,8 @@
 // The audit stream: one JSON line per decision and per admin event (docs/audit.md). Never a secret.
+import { hostname } from 'node:os';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
+import { AuditChain, replicaName } from './chain.js';
 import type { AuditSink } from './sink.js';
 
 /** The fields of one decision event. */
@@ -74,6 +76,8 @@ export interface AuditLog {
   admin(e: AdminEvent): void;
   /** The sinks, for their queue depth and drop counts. */
   readonly sinks: readonly AuditSink[];
+  /** The hash chain every line is sealed into (its replica and head). */
+  readonly chain: AuditChain;
   /** Deliver everything written so far, on every sink, by `deadline` (epoch ms); default: 10 s from now. */
   flush(deadline?: number): Promise<void>;
   /** Release the sinks' files and timers (after flush). */
@@ -122,11 +126,33 @@ function fieldsOf(e: DecisionEvent, q: (v: string | null | undefined) => string)
   );
 }
 
+/** The members the chain appends: an admin event's own field of these names is left out, never written twice. */
+const CHAIN_MEMBERS = new Set(['seq', 'replica', 'hash']);
+
+/** An admin event's fields as JSON members after a comma (`''` for none); `rest` is the caller's own copy. */
+function adminMembers(rest: Record<string, unknown>): string {
+  for (const k of CHAIN_MEMBERS) if (k in rest) Reflect.deleteProperty(rest, k);
+  const body = JSON.stringify(rest);
+  return body === '{}' ? '' : ',' + body.slice(1, -1);
+}
+
+/** Hand a line to every sink (one sink, the common case, without a loop). */
+function emitter(sinks: readonly AuditSink[]): (line: string, ascii?: boolean) => void {
+  const only = sinks.length === 1 ? (sinks[0] ?? null) : null;
+  return only
+    ? (line, ascii = false) => only.write(line, ascii)
+    : (line, ascii = false) => {
+        for (const s of sinks) s.write(line, ascii);
+      };
+}
+
 /** Audit settings. */
 export interface AuditOptions {
   /** Share of allow decisions written (0–1, `WARDEN_AUDIT_ALLOW_SAMPLE`); 1 writes all. */
   allowSample?: number;
   random?: () => number;
+  /** The chain lines are sealed into; default: a new one named for this host and the log's creation time. */
+  chain?: AuditChain;
 }
 
 /**
@@ -134,11 +160,14 @@ export interface AuditOptions {
  * through a pino logger: the decision line is on every /verify, and this costs a third of pino's
  * serialisation. Each line is built once, whatever the number of sinks; with no sink nothing is built.
  * Decision lines are built at the end of the event-loop turn (setImmediate), all of that turn's at once.
- * `clock` stamps each line's `time`.
+ * `clock` stamps each line's `time`. Every line is sealed into the hash chain (chain.ts) as it is
+ * built, so every sink gets the same bytes, `seq`, `replica` and `hash` last.
  */
 export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: AuditOptions = {}): AuditLog {
   const sample = opts.allowSample ?? 1;
   const random = opts.random ?? Math.random;
+  const chain = opts.chain ?? new AuditChain(replicaName(undefined, hostname(), clock.now()));
+  const asciiReplica = chain.asciiReplica;
   // The line head changes once a millisecond at most: built then, not per event.
   let lastMs = 0;
   let lastIso = '';
@@ -155,12 +184,7 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
     tick();
     return `{"level":"info","time":"${lastIso}","schema":${AUDIT_SCHEMA},"event":${JSON.stringify(event)}`;
   };
-  const only = sinks.length === 1 ? (sinks[0] ?? null) : null;
-  const emit = only
-    ? (line: string, ascii = false) => only.write(line, ascii)
-    : (line: string, ascii = false) => {
-        for (const s of sinks) s.write(line, ascii);
-      };
+  const emit = emitter(sinks);
   const noop = () => {};
   // Decisions of one event-loop turn are serialised together, after the turn's answers are written:
   // the line-building code then runs hot in a loop instead of between every request's HTTP work.
@@ -176,13 +200,17 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
       if (e === undefined || h === undefined) continue;
       // A line of plain fields is ASCII (but for the lists JSON.stringify may leave non-ASCII): sinks may encode it byte for byte.
       const ascii = plainEvent(e);
-      emit(h + fieldsOf(e, ascii ? plain : str) + '}\n', ascii && !e.headerProblems && !e.mcp);
+      emit(
+        chain.seal(h + fieldsOf(e, ascii ? plain : str)),
+        ascii && asciiReplica && !e.headerProblems && !e.mcp,
+      );
     }
     events.length = 0;
     heads.length = 0;
   };
   return {
     sinks,
+    chain,
     decision:
       sinks.length === 0
         ? noop
@@ -202,8 +230,7 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
         ? noop
         : ({ event, ...rest }) => {
             writeOut();
-            const body = JSON.stringify(rest);
-            emit(head(event) + (body === '{}' ? '' : ',' + body.slice(1, -1)) + '}\n');
+            emit(chain.seal(head(event) + adminMembers(rest)));
           },
     flush: async (deadline = clock.now() + 10_000) => {
       writeOut();

@@ -59,6 +59,11 @@ const sinkList = z
 export const auditEnv = {
   /** Comma list of `stdout`, `file`, `webhook`; `none` turns the audit trail off. */
   WARDEN_AUDIT_SINKS: sinkList,
+  /** This process's name in the audit chain (`replica` of every line); default: host name and start time. */
+  WARDEN_REPLICA_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._:@/-]{1,128}$/, '1 to 128 of A-Z a-z 0-9 . _ : @ / -')
+    .optional(),
   /** Share of allow decisions audited (0–1); denies and admin events are never sampled. */
   WARDEN_AUDIT_ALLOW_SAMPLE: z.coerce.number().min(0).max(1).default(1),
   WARDEN_AUDIT_FILE: z.string().min(1).optional(),

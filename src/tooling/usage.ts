@@ -23,6 +23,8 @@ export const USAGE = `usage: warden <command> [options]     (warden <command> --
   keys unrevoke ID [--type key|token|subject]
                                lift a revocation
   keys revocations             list revocations in force
+  audit verify [--json] FILE…  check audit files against their hash chain, in replica and seq order whatever
+                               the order of the files (.gz too); exit 1 naming the first broken file:line
   recipe nginx|traefik|caddy|ingress-nginx
                                the proxy lines that name the policy's identity headers (headers.preset, .extra)
   schema [--out DIR]           write the JSON Schemas of the policy, keys, dev users and providers files (default DIR: rbac)
@@ -84,6 +86,19 @@ Print the proxy configuration lines that name the policy's identity headers (hea
 Write the JSON Schemas of the policy, keys, dev users and providers files into DIR (default rbac).
 `,
   keys: `usage: warden keys create|rotate|hash|revoke|unrevoke|revocations …   (warden keys <sub> --help)
+`,
+  audit: `usage: warden audit verify [--json] FILE…   (warden audit verify --help)
+`,
+  'audit verify': `usage: warden audit verify [--json] FILE…
+
+Check audit files against their hash chain (docs/audit.md): every line's hash, and each replica's seq
+from its first line given, without gap, repeat or reordering. Lines are taken per replica in seq
+order whatever the order of the files (rotated files, several replicas, one file or many; .gz
+files are gunzipped), and named as file:line (1-based). Prints each replica's first break (edited,
+missing, reordered, duplicate) and every file's first malformed line, then
+"N lines, M checkpoints, R replicas: intact" or "…: broken".
+  --json   print the report as JSON
+Exit 0 intact, 1 broken, 2 for a usage error or a file that cannot be read.
 `,
   'keys create': `usage: warden keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO]
                          [--networks CIDRs] [--rate-limit NAME] [--store]
