@@ -11,7 +11,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { buildGitState, machine } from './machine.js';
-import { configureSession, fail, freePorts, installHandlers, sleep, spawnOn } from './proc.js';
+import { configureSession, fail, freePorts, installHandlers, onCpu, sleep, spawnOn } from './proc.js';
 import { recordScale, writeResults } from './results.js';
 import { startRedis } from './servers.js';
 import { median } from './stats.js';
@@ -180,11 +180,33 @@ interface Started {
   pid: number;
   startMs: number;
   rssStartMb: number;
+  /** `warden check` of the case's policy and keys, timed alone before the rounds (ms). */
+  checkMs: number;
 }
 
 function memMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+/** How long `warden check` takes on a case's policy and keys files (ms), on CPU 1 like the wardens. */
+function timeCheck(tmp: string, c: Case): number {
+  const dir = join(tmp, c.id);
+  const started = performance.now();
+  const [cmd, args] = onCpu(1, process.execPath, [CLI, 'check']);
+  const r = spawnSync(cmd, args, {
+    cwd: dir,
+    encoding: 'utf8',
+    env: {
+      PATH: process.env.PATH ?? '',
+      WARDEN_POLICY: join(dir, 'policy.json'),
+      WARDEN_API_KEYS: join(dir, 'keys.yaml'),
+      WARDEN_STATE_DIR: join(dir, 'state'),
+    },
+  });
+  const ms = Math.round(performance.now() - started);
+  if (r.status !== 0 && r.status !== 1) fail(`${c.id}: warden check exited ${r.status}: ${r.stderr}`);
+  return ms;
 }
 
 /** The redis-server the Redis cases share (each under its own key prefix), and redis-cli. */
@@ -273,7 +295,7 @@ async function startCase(tmp: string, c: Case, port: number): Promise<Started> {
   }
   const startMs = Math.round(performance.now() - started);
   const pid = child.pid ?? fail(`warden ${c.id}: no pid`);
-  return { c, port, pid, startMs, rssStartMb: memMb(pid, 'VmRSS') };
+  return { c, port, pid, startMs, rssStartMb: memMb(pid, 'VmRSS'), checkMs: NaN };
 }
 
 /** One request as nginx's auth_request sends it, checked before anything is measured. */
@@ -322,6 +344,8 @@ export async function runScale(argv: readonly string[]): Promise<void> {
   // One at a time, so each start is timed alone.
   for (const c of all) started.push(await startCase(tmp, c, ports[c.id] ?? fail(`no port for ${c.id}`)));
   for (const s of started) await preflight(s);
+  // `warden check` (validation, the lint's cover checks, the listing) of each case's files, one at a time.
+  for (const s of started) s.checkMs = timeCheck(tmp, s.c);
   const settings = { bin: process.env.WRK_BIN ?? 'wrk', threads: 1, connections: 32, script: '' };
   const scriptOf = luaScripts(tmp);
   const runs = new Map<string, WrkResult[]>(all.map((c) => [c.id, []]));
@@ -347,17 +371,18 @@ export async function runScale(argv: readonly string[]): Promise<void> {
       ratio: Math.round((rps / baseRps) * 1000) / 1000,
       p99ms: median((runs.get(s.c.id) ?? []).map((x) => x.p99ms)),
       startMs: s.startMs,
+      checkMs: s.checkMs,
       rssStartMb: s.rssStartMb,
       rssPeakMb: memMb(s.pid, 'VmHWM'),
       rounds: (runs.get(s.c.id) ?? []).map((x) => Math.round(x.rps)),
     };
   });
   const table = [
-    '| case | req/s (median) | ratio to 20 rules | p99 ms | start ms | RSS after start MB | peak RSS MB |',
-    '|---|--:|--:|--:|--:|--:|--:|',
+    '| case | req/s (median) | ratio to 20 rules | p99 ms | start ms | RSS after start MB | peak RSS MB | check ms |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|',
     ...rows.map(
       (x) =>
-        `| ${x.label} | ${x.rps} | ${x.ratio.toFixed(3)} | ${x.p99ms.toFixed(2)} | ${x.startMs} | ${x.rssStartMb} | ${x.rssPeakMb} |`,
+        `| ${x.label} | ${x.rps} | ${x.ratio.toFixed(3)} | ${x.p99ms.toFixed(2)} | ${x.startMs} | ${x.rssStartMb} | ${x.rssPeakMb} | ${x.checkMs} |`,
     ),
   ].join('\n');
   const stored = rows.find((x) => x.id === 'redis1m');
