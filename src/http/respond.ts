@@ -134,6 +134,26 @@ function challengeOf(reason: 'missing_credentials' | 'invalid_credentials', bear
   return bearer.description === undefined ? head : `${head}, error_description="${bearer.description}"`;
 }
 
+/**
+ * A browser sent to sign in at `location`, in the dialect's language: 302 (Traefik, Caddy, Envoy),
+ * or 401 with Location (nginx turns it into the redirect), its body and challenge for anyone else.
+ */
+function signInAnswer(
+  dialect: Dialect,
+  location: string,
+  reason: string,
+  message: string,
+  challenge: string,
+): Answer {
+  if (DIALECT_ANSWERS[dialect].signIn === 'redirect')
+    return {
+      status: 302,
+      headers: { 'cache-control': 'no-store', location, 'content-length': '0', 'x-warden-reason': reason },
+      body: null,
+    };
+  return json(401, { error: 'unauthorized', reason, message }, { 'www-authenticate': challenge, location });
+}
+
 /** 401 for an API client; for a browser navigation with a login URL: 302 (Traefik, Caddy, Envoy) or 401 + Location (nginx). */
 export function unauthenticatedResponse(
   reason: 'missing_credentials' | 'invalid_credentials',
@@ -145,17 +165,7 @@ export function unauthenticatedResponse(
   const entry = { message: AUTH_ERROR_RESPONSE[reason].message, challenge: challengeOf(reason, bearer) };
   if (loginUrl && req && isBrowserNavigation(req)) {
     const location = loginRedirect(loginUrl, req);
-    if (DIALECT_ANSWERS[dialect].signIn === 'redirect')
-      return {
-        status: 302,
-        headers: { 'cache-control': 'no-store', location, 'content-length': '0', 'x-warden-reason': reason },
-        body: null,
-      };
-    return json(
-      401,
-      { error: 'unauthorized', reason, message: entry.message },
-      { 'www-authenticate': entry.challenge, location },
-    );
+    return signInAnswer(dialect, location, reason, entry.message, entry.challenge);
   }
   return json(
     401,
@@ -295,17 +305,7 @@ export function stepUpResponse(a: StepUpAnswer, dialect: Dialect, req: RequestDe
       { 'www-authenticate': challenge },
     );
   }
-  if (DIALECT_ANSWERS[dialect].signIn === 'redirect')
-    return {
-      status: 302,
-      headers: { 'cache-control': 'no-store', location, 'content-length': '0', 'x-warden-reason': reason },
-      body: null,
-    };
-  return json(
-    401,
-    { error: 'unauthorized', reason, message: STEP_UP_MESSAGE.session },
-    { 'www-authenticate': challenge, location },
-  );
+  return signInAnswer(dialect, location, reason, STEP_UP_MESSAGE.session, challenge);
 }
 
 /** 429 with Retry-After and the IETF RateLimit-Policy / RateLimit fields. */
