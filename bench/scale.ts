@@ -1,6 +1,6 @@
 // npm run bench -- --scale: how warden's cost grows with the size of what it holds. Each case is a
 // warden (pinned to CPU 1) loaded with a policy, keys or clients of one size; wrk (CPU 0) asks its
-// /verify/nginx straight, rounds interleaved, so every ratio to the 20-rule case comes from one run.
+// /verify/nginx straight; each case runs between two runs of the 20-rule case and is paired with them.
 // Start time (spawn to /readyz) and resident memory (after start, and the peak after the load) are
 // read per case. See bench/README.md, "Scale".
 import type { StdioOptions } from 'node:child_process';
@@ -184,6 +184,19 @@ interface Started {
   checkMs: number;
 }
 
+/** A run, with the warden's CPU time per request over it (µs, user + system, from /proc). */
+type Run = WrkResult & { cpuUs: number };
+
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
+const TICKS_PER_S = 100;
+
+function cpuTicks(pid: number): number {
+  // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
 function memMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
@@ -330,7 +343,7 @@ export async function runScale(argv: readonly string[]): Promise<void> {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
   const seconds = Number(process.env.BENCH_DURATION ?? 10);
   const record = argv.includes('--record');
-  if (record && (rounds < 3 || seconds < 10)) fail('--record needs at least 3 rounds of 10 s');
+  if (record && (rounds < 3 || seconds < 6)) fail('--record needs at least 3 rounds of 6 s');
   const tmp = mkdtempSync(join(tmpdir(), 'warden-bench-scale-'));
   configureSession({ tmp, keepTmp: process.env.BENCH_KEEP_TMP === '1', pin: true });
   installHandlers();
@@ -348,46 +361,71 @@ export async function runScale(argv: readonly string[]): Promise<void> {
   for (const s of started) s.checkMs = timeCheck(tmp, s.c);
   const settings = { bin: process.env.WRK_BIN ?? 'wrk', threads: 1, connections: 32, script: '' };
   const scriptOf = luaScripts(tmp);
-  const runs = new Map<string, WrkResult[]>(all.map((c) => [c.id, []]));
+  const base = started.find((s) => s.c.id === 'rules20') ?? fail('no 20-rule case');
+  const others = started.filter((s) => s !== base);
+  const runs = new Map<string, Run[]>(all.map((c) => [c.id, []]));
+  const measure = async (s: Started): Promise<Run> => {
+    const cpu = cpuTicks(s.pid);
+    const res = await wrk({ ...settings, script: scriptOf(s.c) }, urlOf(s), seconds, headerLine(s.c));
+    if (res.non2xx > 0 || res.socketErrors > 0)
+      fail(`${s.c.id}: ${res.non2xx} non-2xx answers, ${res.socketErrors} socket errors`);
+    const run = { ...res, cpuUs: ((cpuTicks(s.pid) - cpu) * 1e6) / TICKS_PER_S / res.requests };
+    runs.get(s.c.id)?.push(run);
+    return run;
+  };
   for (const s of started) await wrk({ ...settings, script: scriptOf(s.c) }, urlOf(s), 2, headerLine(s.c));
+  // Each case runs between two runs of the 20-rule case, and its ratio in a round is to their mean:
+  // the machine's drift over a round (minutes) cancels, which a ratio of medians over whole rounds
+  // did not (rounds ranged 14 000–21 000 req/s on a quiet machine).
+  const paired = new Map<string, { rps: number[]; cpu: number[] }>(
+    others.map((s) => [s.c.id, { rps: [], cpu: [] }]),
+  );
   for (let r = 0; r < rounds; r++) {
     // Rotate the order each round: no case always runs first or last.
-    const order = [...started.slice(r % started.length), ...started.slice(0, r % started.length)];
+    const order = [...others.slice(r % others.length), ...others.slice(0, r % others.length)];
+    let before = await measure(base);
     for (const s of order) {
-      const res = await wrk({ ...settings, script: scriptOf(s.c) }, urlOf(s), seconds, headerLine(s.c));
-      if (res.non2xx > 0 || res.socketErrors > 0)
-        fail(`${s.c.id}: ${res.non2xx} non-2xx answers, ${res.socketErrors} socket errors`);
-      runs.get(s.c.id)?.push(res);
+      const run = await measure(s);
+      const after = await measure(base);
+      const p = paired.get(s.c.id);
+      p?.rps.push(run.rps / ((before.rps + after.rps) / 2));
+      p?.cpu.push((before.cpuUs + after.cpuUs) / 2 / run.cpuUs);
+      before = after;
     }
     process.stdout.write(`round ${r + 1}/${rounds} done\n`);
   }
-  const baseRps = median((runs.get('rules20') ?? []).map((x) => x.rps));
   const rows = started.map((s) => {
-    const rps = median((runs.get(s.c.id) ?? []).map((x) => x.rps));
+    const own = runs.get(s.c.id) ?? [];
+    const p = paired.get(s.c.id);
+    const round3 = (x: number) => Math.round(x * 1000) / 1000;
     return {
       id: s.c.id,
       label: s.c.label,
-      rps: Math.round(rps),
-      ratio: Math.round((rps / baseRps) * 1000) / 1000,
-      p99ms: median((runs.get(s.c.id) ?? []).map((x) => x.p99ms)),
+      rps: Math.round(median(own.map((x) => x.rps))),
+      ratio: p ? round3(median(p.rps)) : 1,
+      cpuUsPerRequest: Math.round(median(own.map((x) => x.cpuUs)) * 10) / 10,
+      cpuRatio: p ? round3(median(p.cpu)) : 1,
+      pairedRatios: p ? p.rps.map(round3) : [],
+      p99ms: median(own.map((x) => x.p99ms)),
       startMs: s.startMs,
       checkMs: s.checkMs,
       rssStartMb: s.rssStartMb,
       rssPeakMb: memMb(s.pid, 'VmHWM'),
-      rounds: (runs.get(s.c.id) ?? []).map((x) => Math.round(x.rps)),
+      rounds: own.map((x) => Math.round(x.rps)),
     };
   });
   const table = [
-    '| case | req/s (median) | ratio to 20 rules | p99 ms | start ms | RSS after start MB | peak RSS MB | check ms |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|',
+    '| case | req/s (median) | ratio to 20 rules | CPU µs/request | CPU ratio | p99 ms | start ms | RSS after start MB | peak RSS MB | check ms |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     ...rows.map(
       (x) =>
-        `| ${x.label} | ${x.rps} | ${x.ratio.toFixed(3)} | ${x.p99ms.toFixed(2)} | ${x.startMs} | ${x.rssStartMb} | ${x.rssPeakMb} | ${x.checkMs} |`,
+        `| ${x.label} | ${x.rps} | ${x.ratio.toFixed(3)} | ${x.cpuUsPerRequest} | ${x.cpuRatio.toFixed(3)} | ${x.p99ms.toFixed(2)} | ${x.startMs} | ${x.rssStartMb} | ${x.rssPeakMb} | ${x.checkMs} |`,
     ),
   ].join('\n');
   const stored = rows.find((x) => x.id === 'redis1m');
   const fileKey = rows.find((x) => x.id === 'redisfile');
-  const storedRatio = stored && fileKey ? Math.round((stored.rps / fileKey.rps) * 1000) / 1000 : null;
+  // Both are paired with the 20-rule case; their ratio of paired ratios compares them in the same way.
+  const storedRatio = stored && fileKey ? Math.round((stored.ratio / fileKey.ratio) * 1000) / 1000 : null;
   const summary =
     storedRatio === null
       ? table
