@@ -1,6 +1,6 @@
 // API keys: looked up by SHA-256 in a Map built at load; expiry and per-key networks honoured.
 import { hash, randomBytes } from 'node:crypto';
-import type { BlockList } from 'node:net';
+import type { CidrSet } from '../request/cidr-set.js';
 import type { KeyEntry, KeysFile } from '../config/keys-schema.js';
 import { compileCidrs, inList } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
@@ -19,7 +19,7 @@ export interface KeyRecord {
   /** A keys-file identity always names its entry. */
   identity: Identity & { keyId: string };
   expiresAt: number | null;
-  networks: BlockList | null;
+  networks: CidrSet | null;
 }
 
 /** The keys file compiled for lookup by hash (API keys) and by normalized subject DN (client certificates). */

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { compileCidrs, CidrError } from '../request/client-ip.js';
 
-/** A list of CIDRs, each checked and compiled later into a BlockList. */
+/** A list of CIDRs, each checked and compiled later into a CidrSet. */
 export const cidrList = z.array(z.string()).superRefine((list, ctx) => {
   list.forEach((entry, i) => {
     try {

@@ -2,7 +2,7 @@
 import { canonicalizePath, matchKey } from '../request/canonical-path.js';
 import { deriveClientIp, type Address } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
-import type { BlockList } from 'node:net';
+import type { CidrSet } from '../request/cidr-set.js';
 import { normalizeHost } from '../policy/matchers.js';
 import type { HeaderMap } from './header-map.js';
 
@@ -47,7 +47,7 @@ function one(h: HeaderMap, name: string): string | null {
 /** Validate the original request's parts and build its description: the one place every dialect (and `warden explain`) ends. */
 export function finish(
   a: AuthRequest,
-  trusted: BlockList,
+  trusted: CidrSet,
   parts: { method: string; proto: string; authority: string; uri: string; forwardedFor: string | undefined },
 ): DescribeResult {
   const { method, proto, authority, uri } = parts;
@@ -79,7 +79,7 @@ export function finish(
 }
 
 /** Traefik ForwardAuth and Caddy forward_auth: X-Forwarded-Method, -Proto, -Host, -Uri, -For. */
-function describeForwarded(a: AuthRequest, trusted: BlockList): DescribeResult {
+function describeForwarded(a: AuthRequest, trusted: CidrSet): DescribeResult {
   const h = a.headers;
   for (const name of ORIGINAL_FAMILY) if (h.has(name)) return bad(`unexpected ${name}`);
   const method = one(h, 'x-forwarded-method');
@@ -95,7 +95,7 @@ function describeForwarded(a: AuthRequest, trusted: BlockList): DescribeResult {
 const ABSOLUTE = /^(https?):\/\/([^/?#\s]+)(\/[^\s]*)$/i;
 
 /** nginx auth_request: X-Original-URL (or X-Original-URI + Host), X-Original-Method, X-Forwarded-For or X-Real-IP. */
-function describeNginx(a: AuthRequest, trusted: BlockList): DescribeResult {
+function describeNginx(a: AuthRequest, trusted: CidrSet): DescribeResult {
   const h = a.headers;
   for (const name of FORWARDED_FAMILY) if (h.has(name)) return bad(`unexpected ${name}`);
   const method = one(h, 'x-original-method');
@@ -135,7 +135,7 @@ function describeNginx(a: AuthRequest, trusted: BlockList): DescribeResult {
 }
 
 /** Envoy ext_authz (HTTP service): the auth request's own method and path (after the prefix). */
-function describeEnvoy(a: AuthRequest, trusted: BlockList): DescribeResult {
+function describeEnvoy(a: AuthRequest, trusted: CidrSet): DescribeResult {
   const h = a.headers;
   for (const name of [...FORWARDED_FAMILY, ...ORIGINAL_FAMILY])
     if (h.has(name)) return bad(`unexpected ${name}`);
@@ -155,7 +155,7 @@ function describeEnvoy(a: AuthRequest, trusted: BlockList): DescribeResult {
 }
 
 /** Build the RequestDescription for a dialect. */
-export function describe(dialect: Dialect, a: AuthRequest, trusted: BlockList): DescribeResult {
+export function describe(dialect: Dialect, a: AuthRequest, trusted: CidrSet): DescribeResult {
   const r =
     dialect === 'nginx'
       ? describeNginx(a, trusted)
@@ -176,7 +176,7 @@ export function describeUrl(
   url: string,
   clientIp: Address,
   headers: HeaderMap,
-  trusted: BlockList,
+  trusted: CidrSet,
 ): DescribeResult {
   const m = ABSOLUTE.exec(url);
   const scheme = m?.[1];

@@ -1,6 +1,6 @@
 // The /verify pipeline: describe → authenticate → decide → enforce → answer → audit, each a stage returning a value.
 import { randomUUID } from 'node:crypto';
-import type { BlockList } from 'node:net';
+import type { CidrSet } from '../request/cidr-set.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { auditRecord, type AuditedRequest } from '../audit/decision-record.js';
 import { authenticate } from '../auth/chain.js';
@@ -27,7 +27,7 @@ import { errorResponse, type Answer } from './respond.js';
 /** What the handler needs, injected. */
 export interface VerifyDeps extends AnswerSettings {
   state: RuntimeState;
-  trustedProxies: BlockList;
+  trustedProxies: CidrSet;
   audit: AuditLog;
   metrics: Metrics;
   now: () => number;
@@ -125,7 +125,7 @@ function malformed(reason: MalformedDecision['reason'], detail: string | null): 
 }
 
 /** The describe stage: only a trusted proxy is heard, and only a well-formed forwarded context is judged. */
-function describeRequest(trusted: BlockList, dialect: Dialect, raw: RawAuthRequest): Described {
+function describeRequest(trusted: CidrSet, dialect: Dialect, raw: RawAuthRequest): Described {
   const peer = trustedPeer(trusted, raw.peer);
   if (!peer) {
     return { req: null, peer: null, seen: null, refusal: malformed('untrusted_proxy', null) };

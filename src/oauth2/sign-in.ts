@@ -1,6 +1,6 @@
 // Browser sign-in, assembled from configuration: providers, dev users, sessions, cookies and redirects.
 import { randomBytes } from 'node:crypto';
-import type { BlockList } from 'node:net';
+import type { CidrSet } from '../request/cidr-set.js';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Authenticator } from '../auth/chain.js';
@@ -46,7 +46,7 @@ export interface SignIn {
   audit: AuditLog;
   state: Pick<RuntimeState, 'current'>;
   revocations: Revocations | null;
-  trustedProxies: BlockList;
+  trustedProxies: CidrSet;
   now: () => number;
   /** Requests to the providers (discovery, tokens, back-channel logout keys). */
   fetch: typeof fetch;
@@ -63,7 +63,7 @@ export interface SignInDeps {
   revocations: Revocations | null;
   audit: AuditLog;
   state: Pick<RuntimeState, 'current'>;
-  trustedProxies: BlockList;
+  trustedProxies: CidrSet;
   clock: Clock;
   fetch: typeof fetch;
   log?: Pick<Logger, 'warn'>;

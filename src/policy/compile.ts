@@ -1,5 +1,5 @@
 // Compile a validated policy into matchers and lookup tables, once per load or reload.
-import type { BlockList } from 'node:net';
+import type { CidrSet } from '../request/cidr-set.js';
 import type { PolicyFile, RateLimitSpec } from '../config/policy-schema.js';
 import { compileCidrs } from '../request/client-ip.js';
 import { resourceKey } from '../util/resource-url.js';
@@ -36,7 +36,7 @@ export interface CompiledRule {
   methods: ReadonlySet<string> | null;
   effect: 'public' | 'deny' | 'require' | 'authenticated';
   require: Requirement | null;
-  networks: BlockList | null;
+  networks: CidrSet | null;
   rateLimit: string | null;
   /** `resource`: bearer tokens must be issued for it; null on a rule without one. */
   resource: CompiledResource | null;
@@ -54,7 +54,7 @@ export interface CompiledRule {
 export interface CompiledPolicy {
   rules: readonly CompiledRule[];
   roles: ReadonlyMap<string, CompiledGrants>;
-  networks: BlockList | null;
+  networks: CidrSet | null;
   defaultEffect: 'deny' | 'authenticated';
   rateLimits: ReadonlyMap<string, RateLimitSpec>;
   /** The protected resources by id. */

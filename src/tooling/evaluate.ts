@@ -1,5 +1,4 @@
 // Evaluate one request offline, as /verify would, with the decision trace: the core of `warden explain` and `warden test`.
-import { BlockList } from 'node:net';
 import { authenticateKey, type KeyTable } from '../auth/apikey.js';
 import { authenticate, type Chain } from '../auth/chain.js';
 import { HEADERS_ONLY } from '../auth/credentials.js';
@@ -19,7 +18,7 @@ import {
   type StepUp,
 } from '../policy/decide.js';
 import { TraceCollector, type ReadingTrace } from '../policy/trace.js';
-import { parseAddress } from '../request/client-ip.js';
+import { compileCidrs, parseAddress } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
 
 /** Client IP used when none is given: outside every private range, like a client on the internet. */
@@ -119,7 +118,7 @@ export interface Evaluation {
 /** Thrown for input that is not a request at all (bad IP); distinct from a request warden denies. */
 export class EvalInputError extends Error {}
 
-const NO_PROXIES = new BlockList();
+const NO_PROXIES = compileCidrs([]);
 
 /** Evaluate a request through the same describe → authenticate → decide steps as /verify; rate limits are named, not consumed. */
 export function evaluate(policy: CompiledPolicy, keys: KeyTable, input: EvalInput, now: number): Evaluation {

@@ -1,3 +1,5 @@
+import { BlockList } from 'node:net';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileCidrs, deriveClientIp, parseAddress } from '../../src/request/client-ip.js';
 
@@ -51,8 +53,45 @@ describe('client IP', () => {
     expect(() => compileCidrs(['10.0.0.0/33'])).toThrow(/10.0.0.0\/33/);
     expect(() => compileCidrs(['nope'])).toThrow(/nope/);
     const bl = compileCidrs(['2001:db8::/32', '192.0.2.7']);
-    expect(bl.check('2001:db8::5', 'ipv6')).toBe(true);
-    expect(bl.check('192.0.2.7', 'ipv4')).toBe(true);
-    expect(bl.check('192.0.2.8', 'ipv4')).toBe(false);
+    expect(bl.has({ ip: '2001:db8::5', family: 'ipv6' })).toBe(true);
+    expect(bl.has({ ip: '2001:db9::5', family: 'ipv6' })).toBe(false);
+    expect(bl.has({ ip: '192.0.2.7', family: 'ipv4' })).toBe(true);
+    expect(bl.has({ ip: '192.0.2.8', family: 'ipv4' })).toBe(false);
+  });
+
+  it("matches what Node's BlockList matches, for any addresses and ranges", () => {
+    const v4 = fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 32 }));
+    const v6 = fc.tuple(fc.ipV6(), fc.integer({ min: 0, max: 128 }));
+    const range = fc.oneof(
+      v4,
+      v6,
+      v4.map(([ip]) => [ip, 32] as const),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(range, { maxLength: 8 }),
+        fc.array(fc.oneof(fc.ipV4(), fc.ipV6()), { maxLength: 20 }),
+        (ranges, probes) => {
+          const parsed = ranges.flatMap(([ip, prefix]) => {
+            const a = parseAddress(ip);
+            // An IPv4-mapped IPv6 range is read as IPv4; keep only prefixes valid for what it became.
+            return a && prefix <= (a.family === 'ipv4' ? 32 : 128) ? [{ a, prefix }] : [];
+          });
+          const ours = compileCidrs(parsed.map(({ a, prefix }) => `${a.ip}/${prefix}`));
+          const node = new BlockList();
+          for (const { a, prefix } of parsed) node.addSubnet(a.ip, prefix, a.family);
+          // Probes inside the ranges too, not only random ones.
+          const inside = parsed.map(({ a }) => a.ip);
+          for (const p of [...probes, ...inside]) {
+            const a = parseAddress(p);
+            if (a)
+              expect(ours.has(a), `${a.ip} in ${parsed.map((x) => `${x.a.ip}/${x.prefix}`).join(',')}`).toBe(
+                node.check(a.ip, a.family),
+              );
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
