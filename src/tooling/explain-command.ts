@@ -15,7 +15,8 @@ import { loadConfig, type Config } from '../config/load.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
 import type { Clock } from '../util/clock.js';
 import { closest } from '../util/closest.js';
-import { EvalInputError, evaluate, type SignInFacts } from './evaluate.js';
+import { EvalInputError, evaluate, type Evaluation, type SignInFacts } from './evaluate.js';
+import { withStoredKey } from './keys-store-command.js';
 import { signInFacts } from './sign-in-facts.js';
 import { formatExplanation } from './explain-format.js';
 import { toolCallBody } from './policy-test-schema.js';
@@ -187,6 +188,25 @@ function methodOf(args: readonly string[], values: { method: string; tool?: stri
   return (values.tool !== undefined && !given ? 'POST' : values.method).toUpperCase();
 }
 
+/** What the evaluation could not see: stored keys asked or not, revocations, shadow mode. */
+function contextNotes(
+  loaded: Loaded,
+  e: Evaluation,
+  storedNote: string | null,
+  tokenGiven: boolean,
+): string[] {
+  const notes = storedNote === null ? [] : [storedNote];
+  if (tokenGiven) notes.push("token revocations are not consulted (they live in the running servers' store)");
+  if (
+    loaded.config.env.WARDEN_MODE === 'shadow' &&
+    e.outcome.decision !== 'allow' &&
+    e.outcome.reason !== 'bad_forwarded_context'
+  ) {
+    notes.push('WARDEN_MODE=shadow: /verify allows this request and audits decision "would-deny"');
+  }
+  return notes;
+}
+
 /** Run `warden explain` at `clock`'s time; returns the exit code (0 whatever the decision, 2 for bad input). */
 export async function explainCommand(args: string[], io: Out, clock: Clock): Promise<number> {
   const { values } = parseArgs({
@@ -227,11 +247,15 @@ export async function explainCommand(args: string[], io: Out, clock: Clock): Pro
     if (typeof v === 'number') return v;
     verified = v;
   }
+  const stored =
+    values.key !== undefined
+      ? await withStoredKey(loaded.config, loaded.keys, values.key, clock)
+      : { keys: loaded.keys, note: null };
   let e;
   try {
     e = evaluate(
       loaded.policy,
-      loaded.keys,
+      stored.keys,
       {
         method: methodOf(args, values),
         url,
@@ -255,15 +279,7 @@ export async function explainCommand(args: string[], io: Out, clock: Clock): Pro
     }
     throw err;
   }
-  if (verified !== undefined)
-    e.notes.push("token revocations are not consulted (they live in the running servers' store)");
-  if (
-    loaded.config.env.WARDEN_MODE === 'shadow' &&
-    e.outcome.decision !== 'allow' &&
-    e.outcome.reason !== 'bad_forwarded_context'
-  ) {
-    e.notes.push('WARDEN_MODE=shadow: /verify allows this request and audits decision "would-deny"');
-  }
+  e.notes.push(...contextNotes(loaded, e, stored.note, verified !== undefined));
   io.out(values.json ? JSON.stringify(e, null, 2) + '\n' : formatExplanation(loaded.config.policy, e));
   return 0;
 }

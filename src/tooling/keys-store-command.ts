@@ -1,4 +1,5 @@
 // `warden keys create --store`: a key created in Redis (REDIS_URL), printed once; replicas see it within 100 ms.
+import { hashKey, type KeyTable } from '../auth/apikey.js';
 import { StoredKeys, type NewStoredKey } from '../auth/stored-keys.js';
 import type { Config } from '../config/load.js';
 import { openStore } from '../services.js';
@@ -70,6 +71,37 @@ export async function storedKeyWarnings(
     }));
   } catch (e) {
     return [{ path: 'WARDEN_KEYS_STORE', message: `cannot check stored keys: ${(e as Error).message}` }];
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * For `warden explain --key` with WARDEN_KEYS_STORE=redis: when the keys file does not hold the
+ * key, Redis is asked as /verify would ask it, and a found key joins the table for this one
+ * evaluation. The note says what was consulted.
+ */
+export async function withStoredKey(
+  config: Config,
+  keys: KeyTable,
+  key: string,
+  clock: Clock,
+): Promise<{ keys: KeyTable; note: string | null }> {
+  const sha256 = hashKey(key);
+  if (config.env.WARDEN_KEYS_STORE !== 'redis' || keys.byHash.has(sha256)) return { keys, note: null };
+  const store = openStore(config.env, { clock });
+  try {
+    const backend = store.keys?.();
+    if (!backend || !(await store.waitReady(2000)))
+      return { keys, note: 'Redis is not reachable: keys stored there were not consulted' };
+    const found = await new StoredKeys(backend, { clock }).lookup(sha256, clock.now());
+    if (found === 'unavailable')
+      return { keys, note: 'Redis did not answer: keys stored there were not consulted' };
+    if (found === null) return { keys, note: 'the key is neither in the keys file nor stored in Redis' };
+    return {
+      keys: { ...keys, byHash: new Map([...keys.byHash, [sha256, found]]) },
+      note: `the key is stored in Redis (id ${found.identity.keyId})`,
+    };
   } finally {
     await store.close();
   }

@@ -275,6 +275,18 @@ redisDescribe('keys stored in Redis, two replicas', () => {
     expect(made.code, made.stderr).toBe(0);
     const key = /key \(shown once, store it now\): (wdn_\S+)/.exec(made.stdout)?.[1] ?? '';
     expect(await verifyStatus(b, '/api/x', key)).toBe(200);
+    // explain --key asks Redis as /verify does when the keys file lacks the key.
+    const url = ['--url', 'https://app.example.com/api/x', '--key'];
+    const explained = await runCli(['explain', ...url, key, '--json'], env);
+    expect(explained.code, explained.stderr).toBe(0);
+    const e = JSON.parse(explained.stdout) as { outcome: { decision: string }; notes: string[] };
+    expect(e.outcome.decision).toBe('allow');
+    expect(e.notes).toContain('the key is stored in Redis (id cli-1)');
+    const unknown = await runCli(['explain', ...url, 'wdn_nobody', '--json'], env);
+    expect(JSON.parse(unknown.stdout)).toMatchObject({
+      outcome: { decision: 'unauthenticated' },
+      notes: expect.arrayContaining(['the key is neither in the keys file nor stored in Redis']),
+    });
     const again = await runCli(args, env);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('already stored');
