@@ -1,5 +1,5 @@
 // Requests the Redis suites send to several wardens: Traefik-dialect checks, revocations, readiness.
-import { send } from './http.js';
+import { send, type RawResponse } from './http.js';
 import type { TestWarden } from './warden.js';
 
 /** The headers Traefik's ForwardAuth sends for GET https://app.example.com<uri> from `ip`. */
@@ -41,4 +41,25 @@ export function isReady(w: TestWarden): Promise<boolean> {
     async (r) => (await r.arrayBuffer(), r.status === 200),
     () => false,
   );
+}
+
+/** Call a warden's admin API (`/admin<path>`) with `adminKey` and an optional JSON body. */
+export function adminCall(
+  w: TestWarden,
+  adminKey: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<RawResponse> {
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  return send(`${w.url}/admin${path}`, {
+    method,
+    headers: {
+      'X-API-Key': adminKey,
+      ...(text !== undefined
+        ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) }
+        : {}),
+    },
+    ...(text !== undefined ? { body: text } : {}),
+  });
 }

@@ -7,7 +7,7 @@ import { freePort } from '../e2e/harness/net.js';
 import { REDIS_CLI, redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
 import { makeDir, removeDir } from '../helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
-import { isReady, revokeKey, verifyStatus } from '../helpers/replicas.js';
+import { adminCall, isReady, revokeKey, verifyStatus } from '../helpers/replicas.js';
 import { ifStarted } from '../helpers/hooks.js';
 
 const run = promisify(execFile);
@@ -133,7 +133,10 @@ redisDescribe('Redis Cluster (3 masters): two wardens', () => {
       ipKey,
     );
 
-    const env = { WARDEN_REDIS_CLUSTER_NODES: masters.map((m) => `127.0.0.1:${m.port}`).join(',') };
+    const env = {
+      WARDEN_REDIS_CLUSTER_NODES: masters.map((m) => `127.0.0.1:${m.port}`).join(','),
+      WARDEN_KEYS_STORE: 'redis',
+    };
     const keys = [admin, ...limited, ...revokable].map((k) => k.entry);
     [a, b] = await Promise.all([startWarden({ policy, keys, env }), startWarden({ policy, keys, env })]);
     await within(10_000, async () => (await ready(a)) && (await ready(b)), 50);
@@ -199,6 +202,23 @@ redisDescribe('Redis Cluster (3 masters): two wardens', () => {
     for (const m of masters)
       if ((await m.cli('EXISTS', 'warden:set:{revocations}')) === '1') holders.push(String(m.port));
     expect(holders).toHaveLength(1);
+  });
+
+  it('stores keys in the cluster: created on A, accepted on B; deleted on A, refused on B', async () => {
+    const made = await adminCall(a, admin.key, 'POST', '/keys', { id: 'stored-1', roles: ['dev'] });
+    expect(made.status, made.body).toBe(201);
+    const key = (JSON.parse(made.body) as { key: string }).key;
+    await within(1000, async () => (await verify(b, '/api/x', key)) === 200, 1);
+    expect(await verify(a, '/api/x', key)).toBe(200);
+    const entry = JSON.parse((await adminCall(b, admin.key, 'GET', '/keys/stored-1')).body) as { id: string };
+    expect(entry.id).toBe('stored-1');
+    // Every stored-key record shares the {keys} hash tag: one master holds them all.
+    const holders: number[] = [];
+    for (const m of masters) if ((await m.cli('EXISTS', 'warden:{keys}:index')) === '1') holders.push(m.port);
+    expect(holders).toHaveLength(1);
+    expect((await adminCall(a, admin.key, 'DELETE', '/keys/stored-1')).status).toBe(200);
+    await within(1000, async () => (await verify(b, '/api/x', key)) === 401, 1);
+    expect(await verify(a, '/api/x', key)).toBe(401);
   });
 
   it('a warden started later loads the revocations from the cluster', async () => {

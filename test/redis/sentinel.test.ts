@@ -16,7 +16,7 @@ import {
 } from '../helpers/redis.js';
 import { makeDir, removeDir } from '../helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
-import { isReady, revokeKey, verifyStatus } from '../helpers/replicas.js';
+import { adminCall, isReady, revokeKey, verifyStatus } from '../helpers/replicas.js';
 import { ifStarted } from '../helpers/hooks.js';
 
 const run = promisify(execFile);
@@ -148,6 +148,7 @@ redisDescribe('Redis Sentinel: two wardens across a master failover', () => {
       WARDEN_REDIS_SENTINELS: sentinels.map((s) => `127.0.0.1:${s.port}`).join(','),
       WARDEN_REDIS_SENTINEL_NAME: 'mymaster',
       WARDEN_REVOCATION_RESYNC: '30s',
+      WARDEN_KEYS_STORE: 'redis',
     };
     [a, b] = await Promise.all([startWarden({ policy, keys, env }), startWarden({ policy, keys, env })]);
     await within(5000, async () => (await ready(a)) && (await ready(b)), 50);
@@ -271,6 +272,15 @@ redisDescribe('Redis Sentinel: two wardens across a master failover', () => {
     // The revocation made before the failover still holds on both.
     expect(await verify(a, '/api/x', before.revoke.key)).toBe(401);
     expect(await verify(b, '/api/x', before.revoke.key)).toBe(401);
+  });
+
+  it('after the failover: a key stored through A works on B, and its deletion reaches B', async () => {
+    const made = await adminCall(a, admin.key, 'POST', '/keys', { id: 'stored-after', roles: ['dev'] });
+    expect(made.status, made.body).toBe(201);
+    const key = (JSON.parse(made.body) as { key: string }).key;
+    await within(1000, async () => (await verify(b, '/api/x', key)) === 200, 2);
+    expect((await adminCall(a, admin.key, 'DELETE', '/keys/stored-after')).status).toBe(200);
+    await within(1000, async () => (await verify(b, '/api/x', key)) === 401, 2);
   });
 
   it('after the failover: a new limit counter is shared again', async () => {

@@ -9,7 +9,7 @@ import { FakeClock } from '../helpers/clock.js';
 import { ifStarted } from '../helpers/hooks.js';
 import { send, type RawResponse } from '../helpers/http.js';
 import { redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
-import { verifyStatus } from '../helpers/replicas.js';
+import { adminCall, verifyStatus } from '../helpers/replicas.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 
 const policy = {
@@ -23,25 +23,8 @@ const admin = testKey('ops-1', ['ops']);
 const dev = testKey('dev-1', ['dev']);
 
 /** Call a warden's admin API with the admin key (or `key`). */
-function call(
-  w: TestWarden,
-  method: string,
-  path: string,
-  body?: unknown,
-  key = admin.key,
-): Promise<RawResponse> {
-  const text = body === undefined ? undefined : JSON.stringify(body);
-  return send(`${w.url}/admin${path}`, {
-    method,
-    headers: {
-      'X-API-Key': key,
-      ...(text !== undefined
-        ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) }
-        : {}),
-    },
-    ...(text !== undefined ? { body: text } : {}),
-  });
-}
+const call = (w: TestWarden, method: string, path: string, body?: unknown, key = admin.key) =>
+  adminCall(w, key, method, path, body);
 
 const json = (r: RawResponse) => JSON.parse(r.body) as Record<string, unknown>;
 
