@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/apikey.js';
 import { FakeClock } from '../helpers/clock.js';
 import { configProblems } from '../helpers/config.js';
+import { traefikHeaders } from '../helpers/replicas.js';
 import { send } from '../helpers/http.js';
 import { testDir } from '../helpers/tmp.js';
 import { startWarden, type TestWarden } from '../helpers/warden.js';
@@ -18,15 +19,7 @@ const HOUR = 3_600_000;
 
 function ask(w: TestWarden, key: string, reqId: string) {
   return send(`${w.url}/verify/traefik`, {
-    headers: {
-      'X-Forwarded-Method': 'GET',
-      'X-Forwarded-Proto': 'https',
-      'X-Forwarded-Host': 'api.example.com',
-      'X-Forwarded-Uri': '/api/nodes',
-      'X-Forwarded-For': '203.0.113.7',
-      'X-API-Key': key,
-      'X-Request-ID': reqId,
-    },
+    headers: { ...traefikHeaders('/api/nodes', '203.0.113.7', key), 'X-Request-ID': reqId },
   });
 }
 

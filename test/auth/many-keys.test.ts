@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/apikey.js';
 import { MAX_LISTED_PROBLEMS } from '../../src/config/errors.js';
 import { configProblems } from '../helpers/config.js';
+import { traefikHeaders } from '../helpers/replicas.js';
 import { send } from '../helpers/http.js';
 import { testDir } from '../helpers/tmp.js';
 import { startWarden, type TestWarden } from '../helpers/warden.js';
@@ -32,16 +33,7 @@ function keysYaml(count: number, id: (i: number) => string = (i) => `customer-${
 }
 
 function ask(w: TestWarden, key: string) {
-  return send(`${w.url}/verify/traefik`, {
-    headers: {
-      'X-Forwarded-Method': 'GET',
-      'X-Forwarded-Proto': 'https',
-      'X-Forwarded-Host': 'api.example.com',
-      'X-Forwarded-Uri': '/api/nodes',
-      'X-Forwarded-For': '203.0.113.7',
-      'X-API-Key': key,
-    },
-  });
+  return send(`${w.url}/verify/traefik`, { headers: traefikHeaders('/api/nodes', '203.0.113.7', key) });
 }
 
 describe('a keys file of 100 000 keys', () => {

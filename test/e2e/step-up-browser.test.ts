@@ -4,7 +4,7 @@
 // acr_values, and the upgraded session replaces the old one, whose cookie stops working.
 import type { Browser, Request } from 'playwright-core';
 import { expect, it } from 'vitest';
-import { STEP_UP, USERS, type SignInSetup } from '../oauth2/helpers.js';
+import { STEP_UP, USERS, stepUpPolicy, type SignInSetup } from '../oauth2/helpers.js';
 import {
   APP,
   browserSecrets,
@@ -26,19 +26,6 @@ const secrets = browserSecrets();
 
 const NAVIGATE = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
 
-/** /nodes needs a role only; /secure a role and a sign-in with the IdP's mfa acr. */
-function policy(): Record<string, unknown> {
-  return {
-    roles: { admin: ['*'], developer: ['nodes:*'], viewer: ['nodes:read'] },
-    claims: { roles: 'groups', map: { 'idp-devs': 'developer' } },
-    rules: [
-      { match: { path: '/secure/**' }, require: ['nodes:read'], authn: { acr: [STEP_UP.mfa] } },
-      { match: { path: '/nodes/**' }, require: ['nodes:read'] },
-    ],
-    default: 'deny',
-  };
-}
-
 function stepUpSuite(kind: 'nginx' | 'caddy', bin: string | null): void {
   browserSuite('browser step-up', kind, bin, () => {
     let echo: Echo;
@@ -50,7 +37,7 @@ function stepUpSuite(kind: 'nginx' | 'caddy', bin: string | null): void {
     // Dev users off: with one provider, the login page goes straight to the IdP.
     stackHooks(
       kind,
-      { devUsers: false, policy: policy(), stepUp: true, secrets },
+      { devUsers: false, policy: stepUpPolicy(), stepUp: true, secrets },
       (started) => ({ echo, proxy, setup, site, browser } = started),
     );
 

@@ -45,6 +45,23 @@ export function signInPolicy(): Record<string, unknown> {
   };
 }
 
+/**
+ * A step-up policy: `/nodes/**` needs a role only, `/secure/**` also the IdP's mfa acr, and
+ * `extra` rules (other authn requirements) come first.
+ */
+export function stepUpPolicy(extra: readonly Record<string, unknown>[] = []): Record<string, unknown> {
+  return {
+    roles: { admin: ['*'], developer: ['nodes:*'], viewer: ['nodes:read'] },
+    claims: { roles: 'groups', map: { 'idp-devs': 'developer' } },
+    rules: [
+      { match: { path: '/secure/**' }, require: ['nodes:read'], authn: { acr: [STEP_UP.mfa] } },
+      ...extra,
+      { match: { path: '/nodes/**' }, require: ['nodes:read'] },
+    ],
+    default: 'deny',
+  };
+}
+
 /** A running IdP and a warden whose public URL is its own address. */
 export interface SignInSetup {
   idp: TestProvider;

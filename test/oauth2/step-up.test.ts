@@ -18,6 +18,7 @@ import {
   signIn,
   startSignIn,
   STEP_UP,
+  stepUpPolicy,
   USERS,
   verifyAs,
   type SignInSetup,
@@ -27,20 +28,12 @@ const NAVIGATE = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
 const API = { accept: 'application/json' };
 const APP = 'https://app.example.com';
 
-function policy(): Record<string, unknown> {
-  return {
-    roles: { admin: ['*'], developer: ['nodes:*'], viewer: ['nodes:read'] },
-    claims: { roles: 'groups', map: { 'idp-devs': 'developer' } },
-    rules: [
-      { match: { path: '/secure/**' }, require: ['nodes:read'], authn: { acr: [STEP_UP.mfa] } },
-      { match: { path: '/fresh/**' }, require: ['nodes:read'], authn: { maxAge: '10m' } },
-      { match: { path: '/hwk/**' }, require: ['nodes:read'], authn: { amr: ['hwk', 'otp'] } },
-      { match: { path: '/admin/**' }, require: ['admin:users'], authn: { acr: [STEP_UP.mfa] } },
-      { match: { path: '/nodes/**' }, require: ['nodes:read'] },
-    ],
-    default: 'deny',
-  };
-}
+const policy = () =>
+  stepUpPolicy([
+    { match: { path: '/fresh/**' }, require: ['nodes:read'], authn: { maxAge: '10m' } },
+    { match: { path: '/hwk/**' }, require: ['nodes:read'], authn: { amr: ['hwk', 'otp'] } },
+    { match: { path: '/admin/**' }, require: ['admin:users'], authn: { acr: [STEP_UP.mfa] } },
+  ]);
 
 /** Follow warden's step-up answer: /oauth2/start (with the session cookie), the IdP, then the callback. */
 async function stepUp(setup: SignInSetup, location: string, cookie: string, jar?: Map<string, string>) {
