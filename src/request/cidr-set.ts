@@ -1,7 +1,7 @@
 // A set of addresses and CIDR ranges, checked without allocating: the trusted proxies, a rule's or
 // a key's `networks`. Node's BlockList allocates a SocketAddress per check, which with a million
 // distinct client addresses (no memo helps there) cost more than the rule lookup.
-import type { Address } from './client-ip.js';
+import type { Address } from './address.js';
 
 /** IPv4 ranges as sorted, merged [start, end] pairs of unsigned 32-bit numbers; IPv6 as 32-hex-digit strings. */
 export class CidrSet {

@@ -1,12 +1,9 @@
 // Client IP from the peer and X-Forwarded-For, read right to left past trusted proxies only.
 import { isIP } from 'node:net';
+import type { Address } from './address.js';
 import { CidrSet } from './cidr-set.js';
 
-/** An address normalised for matching: IPv4-mapped IPv6 unmapped, zone and brackets removed. */
-export interface Address {
-  ip: string;
-  family: 'ipv4' | 'ipv6';
-}
+export type { Address };
 
 /** Parse one address as it appears in a socket or an X-Forwarded-For element; null if not an IP. */
 export function parseAddress(text: string): Address | null {
