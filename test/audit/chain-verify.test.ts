@@ -1,5 +1,6 @@
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditChain } from '../../src/audit/chain.js';
@@ -13,7 +14,11 @@ import { startWarden, testKey } from '../helpers/warden.js';
 async function verify(...args: string[]) {
   let stdout = '';
   let stderr = '';
-  const code = await auditVerifyCommand(args, { out: (s) => (stdout += s), err: (s) => (stderr += s) });
+  const code = await auditVerifyCommand(
+    args,
+    { out: (s) => (stdout += s), err: (s) => (stderr += s) },
+    Readable.from([]),
+  );
   return { code, stdout, stderr };
 }
 
