@@ -69,7 +69,7 @@ class LineBuffer {
 }
 
 /** The bytes of a file (gunzipped when it ends in `.gz`), or of stdin. */
-function bytesOf(file: string, stdin: Readable | null): AsyncIterable<Buffer> {
+function bytesOf(file: string, stdin: Readable | null): AsyncIterable<Buffer | string> {
   if (file === STDIN) return stdin ?? process.stdin;
   const raw = createReadStream(file);
   return file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
@@ -83,7 +83,9 @@ async function* physicalLines(file: string, stdin: Readable | null = null): Asyn
   const stream = bytesOf(file, stdin);
   const line = new LineBuffer();
   let n = 0;
-  for await (const chunk of stream) {
+  for await (const piece of stream) {
+    // A stream with an encoding set (stdin in some hosts) yields strings.
+    const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
     let start = 0;
     for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
       line.keep(chunk.subarray(start, nl));
