@@ -16,9 +16,9 @@ export interface RotatedFile {
 export interface RemovedFile {
   file: string;
   cause: 'retention' | 'count';
-  /** The `seq` and `hash` of its last line, and the `time` of its newest line (null when it has none). */
+  /** The `seq` and `hash` of its last line (`hash` is the line's own member: named `lastHash` here), and the `time` of its newest line. */
   lastSeq: number | null;
-  hash: string | null;
+  lastHash: string | null;
   newest: string | null;
 }
 
@@ -27,7 +27,7 @@ export function rotatedFiles(path: string): RotatedFile[] {
   const dir = dirname(path);
   const base = basename(path);
   const out: RotatedFile[] = [];
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
@@ -74,7 +74,7 @@ export async function newestLine(
   file: string,
   gz = file.endsWith('.gz'),
 ): Promise<Omit<RemovedFile, 'file' | 'cause'>> {
-  const out: Omit<RemovedFile, 'file' | 'cause'> = { lastSeq: null, hash: null, newest: null };
+  const out: Omit<RemovedFile, 'file' | 'cause'> = { lastSeq: null, lastHash: null, newest: null };
   const lines = (await tailBytes(file, gz)).toString('utf8').split('\n').reverse();
   for (const line of lines) {
     let v: Record<string, unknown>;
@@ -85,7 +85,7 @@ export async function newestLine(
     }
     if (out.lastSeq === null && typeof v.seq === 'number' && typeof v.hash === 'string') {
       out.lastSeq = v.seq;
-      out.hash = v.hash;
+      out.lastHash = v.hash;
     }
     if (typeof v.time === 'string') {
       out.newest = v.time;

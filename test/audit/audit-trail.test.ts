@@ -139,7 +139,7 @@ describe('file sink', () => {
         file: expect.stringMatching(/audit\.jsonl\.[3-9]$/),
         cause: 'count',
         lastSeq: expect.any(Number),
-        hash: expect.any(String),
+        lastHash: expect.any(String),
       });
     const ids = all.filter((l) => l.event === 'decision').map((l) => l.reqId as string);
     expect(ids.at(-1)).toBe('file-39');
