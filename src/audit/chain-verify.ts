@@ -139,40 +139,51 @@ interface Segment {
   firstSeq: number;
 }
 
+/** The report of a set before its walk: nothing counted yet. */
+const emptyReport = (): VerifyReport => ({ lines: 0, checkpoints: 0, replicas: [], breaks: [], notes: [] });
+
+/** Count a chained line in the report and in its replica's entry of `seen` (made by `make` at its first line). */
+function tally<S extends ReplicaSummary>(
+  report: VerifyReport,
+  seen: Map<string, S>,
+  link: Link,
+  make: (summary: ReplicaSummary) => S,
+): S {
+  report.lines++;
+  if (link.checkpoint) report.checkpoints++;
+  let r = seen.get(link.replica);
+  if (!r) {
+    r = make({ replica: link.replica, lines: 0, checkpoints: 0, firstSeq: link.seq, lastSeq: link.seq });
+    seen.set(link.replica, r);
+  }
+  r.lines++;
+  if (link.checkpoint) r.checkpoints++;
+  r.firstSeq = Math.min(r.firstSeq, link.seq);
+  r.lastSeq = Math.max(r.lastSeq, link.seq);
+  return r;
+}
+
+/** A file's lines as links; the first malformed line of the file is reported (more would only repeat it). */
+async function* linksOf(report: VerifyReport, file: string, stdin: Readable | null = null) {
+  let malformed = false;
+  for await (const { n, text } of physicalLines(file, stdin)) {
+    const link = linkOf(text);
+    if (typeof link !== 'string') yield { n, link };
+    else if (!malformed) {
+      malformed = true;
+      report.breaks.push({ file, line: n, kind: 'malformed', replica: null, seq: null, detail: link });
+    }
+  }
+}
+
 /** Pass 1: count lines, find malformed ones and each replica's segments. */
 async function survey(files: readonly string[]) {
-  const report: VerifyReport = { lines: 0, checkpoints: 0, replicas: [], breaks: [], notes: [] };
+  const report = emptyReport();
   const replicas = new Map<string, ReplicaSummary & { segments: Segment[] }>();
   for (const file of files) {
     const here = new Set<string>();
-    let malformed = false;
-    for await (const { n, text } of physicalLines(file)) {
-      const link = linkOf(text);
-      if (typeof link === 'string') {
-        // The first malformed line of each file: more would only repeat it.
-        if (!malformed)
-          report.breaks.push({ file, line: n, kind: 'malformed', replica: null, seq: null, detail: link });
-        malformed = true;
-        continue;
-      }
-      report.lines++;
-      if (link.checkpoint) report.checkpoints++;
-      let r = replicas.get(link.replica);
-      if (!r) {
-        r = {
-          replica: link.replica,
-          lines: 0,
-          checkpoints: 0,
-          firstSeq: link.seq,
-          lastSeq: link.seq,
-          segments: [],
-        };
-        replicas.set(link.replica, r);
-      }
-      r.lines++;
-      if (link.checkpoint) r.checkpoints++;
-      r.firstSeq = Math.min(r.firstSeq, link.seq);
-      r.lastSeq = Math.max(r.lastSeq, link.seq);
+    for await (const { link } of linksOf(report, file)) {
+      const r = tally(report, replicas, link, (summary) => ({ ...summary, segments: [] }));
       if (!here.has(link.replica)) {
         here.add(link.replica);
         r.segments.push({ file, firstSeq: link.seq });
@@ -220,7 +231,17 @@ export async function verifyAuditFiles(
   opts: VerifyOptions = {},
 ): Promise<VerifyReport> {
   const keys = opts.keys ?? null;
-  if (files.length === 1 && files[0] === STDIN) return verifyStream(opts.stdin ?? process.stdin, keys);
+  const report =
+    files.length === 1 && files[0] === STDIN
+      ? await verifyStream(opts.stdin ?? process.stdin, keys)
+      : await verifySet(files, keys);
+  if (!keys && report.checkpoints > 0)
+    report.notes.push('checkpoint signatures not checked: give --jwks or --key');
+  return report;
+}
+
+/** Files: surveyed once, then each replica walked in seq order across them. */
+async function verifySet(files: readonly string[], keys: CheckpointKeys | null): Promise<VerifyReport> {
   const { report, replicas } = await survey(files);
   for (const r of [...replicas.values()].sort((a, b) => a.replica.localeCompare(b.replica))) {
     const { segments, ...summary } = r;
@@ -228,56 +249,21 @@ export async function verifyAuditFiles(
     await walk(walker, segments);
     finish(report, walker, summary, keys !== null);
   }
-  if (!keys && report.checkpoints > 0)
-    report.notes.push('checkpoint signatures not checked: give --jwks or --key');
   return report;
 }
 
 /** One pass over a stream (stdin): each replica's lines must come in seq order, as warden writes them. */
 async function verifyStream(stdin: Readable, keys: CheckpointKeys | null): Promise<VerifyReport> {
-  const report: VerifyReport = { lines: 0, checkpoints: 0, replicas: [], breaks: [], notes: [] };
-  const walks = new Map<string, { walker: ReplicaWalk; summary: ReplicaSummary }>();
-  let malformed = false;
-  for await (const { n, text } of physicalLines(STDIN, stdin)) {
-    const link = linkOf(text);
-    if (typeof link === 'string') {
-      if (!malformed)
-        report.breaks.push({
-          file: STDIN,
-          line: n,
-          kind: 'malformed',
-          replica: null,
-          seq: null,
-          detail: link,
-        });
-      malformed = true;
-      continue;
-    }
-    report.lines++;
-    if (link.checkpoint) report.checkpoints++;
-    let w = walks.get(link.replica);
-    if (!w) {
-      const summary = {
-        replica: link.replica,
-        lines: 0,
-        checkpoints: 0,
-        firstSeq: link.seq,
-        lastSeq: link.seq,
-      };
-      w = { walker: new ReplicaWalk(link.replica, keys, report.notes), summary };
-      walks.set(link.replica, w);
-    }
-    w.summary.lines++;
-    if (link.checkpoint) w.summary.checkpoints++;
-    w.summary.firstSeq = Math.min(w.summary.firstSeq, link.seq);
-    w.summary.lastSeq = Math.max(w.summary.lastSeq, link.seq);
+  const report = emptyReport();
+  const walks = new Map<string, ReplicaSummary & { walker: ReplicaWalk }>();
+  for await (const { n, link } of linksOf(report, STDIN, stdin)) {
+    const w = tally(report, walks, link, (summary) => ({
+      ...summary,
+      walker: new ReplicaWalk(link.replica, keys, report.notes),
+    }));
     await w.walker.feed(link, STDIN, n);
   }
-  for (const r of [...walks.keys()].sort((a, b) => a.localeCompare(b))) {
-    const w = walks.get(r);
-    if (w) finish(report, w.walker, w.summary, keys !== null);
-  }
-  if (!keys && report.checkpoints > 0)
-    report.notes.push('checkpoint signatures not checked: give --jwks or --key');
+  for (const { walker, ...summary } of [...walks.values()].sort((a, b) => a.replica.localeCompare(b.replica)))
+    finish(report, walker, summary, keys !== null);
   return report;
 }

@@ -1,8 +1,9 @@
 // The key that signs audit checkpoints (WARDEN_AUDIT_SIGNING_KEY) and the public keys published for them.
 import { createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, type JWK } from 'jose';
+import { writePrivateFile } from '../util/private-file.js';
 
 /** The key file cannot be used (unreadable, not PEM, a type other than Ed25519 or P-256): names the file. */
 export class SigningKeyError extends Error {}
@@ -65,10 +66,7 @@ async function generate(file: string): Promise<string> {
   const { privateKey } = await generateKeyPair('Ed25519', { extractable: true });
   const pem = await exportPKCS8(privateKey);
   try {
-    await mkdir(join(file, '..'), { recursive: true });
-    await writeFile(`${file}.tmp`, pem, { mode: 0o600 });
-    await chmod(`${file}.tmp`, 0o600);
-    await rename(`${file}.tmp`, file);
+    await writePrivateFile(file, pem);
   } catch (e) {
     throw new SigningKeyError(`${file} (WARDEN_AUDIT_SIGNING_KEY=generate): cannot write: ${codeOf(e)}`);
   }

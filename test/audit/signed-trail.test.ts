@@ -7,7 +7,7 @@ import {
   verify as verifySig,
   type JsonWebKey,
 } from 'node:crypto';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditVerifyCommand } from '../../src/tooling/audit-verify-command.js';
 import { send } from '../helpers/http.js';
 import { traefikHeaders } from '../helpers/replicas.js';
+import { copyTrail, lineCount, lines, trailFiles, writeLines } from '../helpers/audit-files.js';
 import { makeDir, removeDir, testDir } from '../helpers/tmp.js';
 import { startWarden, testKey } from '../helpers/warden.js';
 
@@ -115,23 +116,14 @@ beforeAll(async () => {
   // While warden runs, its live file ends in lines no checkpoint signs yet: verify says so, and passes.
   live = await verify(['--jwks', `${w.url}/.well-known/jwks.json`, ...running]);
   await w.close();
-  // Oldest first: audit.jsonl.N … audit.jsonl.1, audit.jsonl.
-  files = readdirSync(audit)
-    .sort((a, b) => Number(b.split('.')[2] ?? 0) - Number(a.split('.')[2] ?? 0))
-    .map((f) => join(audit, f));
-  total = files.reduce((n, f) => n + readFileSync(f, 'utf8').trim().split('\n').length, 0);
+  files = trailFiles(audit);
+  total = lineCount(files);
 }, 90_000);
 afterAll(() => removeDir(trail));
 
 /** A copy of the trail to tamper with, files in the same order. */
-function copy(): string[] {
-  const dir = testDir('warden-signed-copy-');
-  const from = join(trail, 'audit');
-  cpSync(from, dir, { recursive: true });
-  return files.map((f) => join(dir, f.slice(from.length + 1)));
-}
-const lines = (f: string) => readFileSync(f, 'utf8').split('\n').slice(0, -1);
-const write = (f: string, ls: string[]) => writeFileSync(f, ls.map((l) => `${l}\n`).join(''));
+const copy = () => copyTrail(join(trail, 'audit'), files);
+const write = writeLines;
 const recs = (f: string) => lines(f).map((l) => JSON.parse(l) as Rec);
 
 describe('a signed trail written by warden', () => {
