@@ -1,5 +1,13 @@
 // Rotated audit files: their names, their newest line, compression, and removal for age or count (audited).
-import { createReadStream, createWriteStream, readdirSync, renameSync, rmSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -95,8 +103,24 @@ export async function newestLine(
   return out;
 }
 
-/** Compress `f` to `<f>.gz` through a temporary file; `stillThere` is asked before the rename. */
-export async function gzipRotated(f: RotatedFile, stillThere: () => boolean): Promise<boolean> {
+/** The newest line's time of a rotated `.gz` file: its mtime, set to that time when it was compressed. */
+export function gzNewest(path: string): string | null {
+  try {
+    return new Date(statSync(path).mtimeMs).toISOString();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Compress `f` to `<f>.gz` through a temporary file; `stillThere` is asked before the rename. The
+ * `.gz` file's mtime is set to `newest` (its newest line's time), so retention never reads it through.
+ */
+export async function gzipRotated(
+  f: RotatedFile,
+  stillThere: () => boolean,
+  newest: string | null,
+): Promise<boolean> {
   const tmp = `${f.path}.gz.tmp`;
   try {
     await pipeline(createReadStream(f.path), createGzip(), createWriteStream(tmp, { mode: 0o640 }));
@@ -108,6 +132,7 @@ export async function gzipRotated(f: RotatedFile, stillThere: () => boolean): Pr
     rmSync(tmp, { force: true });
     return false;
   }
+  if (newest !== null) utimesSync(tmp, new Date(newest), new Date(newest));
   renameSync(tmp, `${f.path}.gz`);
   rmSync(f.path, { force: true });
   return true;

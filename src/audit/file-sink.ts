@@ -3,6 +3,7 @@ import { closeSync, fstatSync, openSync, rmSync } from 'node:fs';
 import type { Clock } from '../util/clock.js';
 import {
   gzipRotated,
+  gzNewest,
   newestLine,
   removeStaleTemps,
   rotatedFiles,
@@ -102,17 +103,25 @@ export class RotatingFile extends LineWriter {
       const gen = this.rotations;
       const same = () => !this.closed && this.rotations === gen;
       for (const f of rotatedFiles(this.path)) {
-        const last = await newestLine(f.path, f.gz);
-        if (!same()) {
+        // A .gz file's mtime is its newest line's time (set at compression): no need to read it through.
+        const seen = f.gz ? { newest: gzNewest(f.path) } : await newestLine(f.path, false);
+        const age = seen.newest === null ? NaN : clock.now() - Date.parse(seen.newest);
+        const expired = retentionMs !== null && age > retentionMs;
+        if (retentionMs !== null ? expired : f.index > keep) {
+          const last = f.gz
+            ? await newestLine(f.path, true)
+            : (seen as Awaited<ReturnType<typeof newestLine>>);
+          if (!same()) {
+            again = !this.closed;
+            break;
+          }
+          rmSync(f.path, { force: true });
+          this.onRemoved?.({ file: f.path, cause: expired ? 'retention' : 'count', ...last });
+        } else if (gzip && !f.gz && !(await gzipRotated(f, same, seen.newest))) {
           again = !this.closed;
           break;
         }
-        const age = last.newest === null ? NaN : clock.now() - Date.parse(last.newest);
-        const expired = retentionMs !== null && age > retentionMs;
-        if (retentionMs !== null ? expired : f.index > keep) {
-          rmSync(f.path, { force: true });
-          this.onRemoved?.({ file: f.path, cause: expired ? 'retention' : 'count', ...last });
-        } else if (gzip && !f.gz && !(await gzipRotated(f, same))) {
+        if (!same()) {
           again = !this.closed;
           break;
         }
