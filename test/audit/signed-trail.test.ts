@@ -141,6 +141,15 @@ describe('a signed trail written by warden', () => {
       stdout: `${total} lines, ${checkpoints.length} checkpoints, 1 replica: intact\n`,
       stderr: '',
     });
+    const json = JSON.parse((await verify(['--json', '--jwks', jwksFile, ...files])).stdout) as unknown;
+    expect(json).toMatchObject({
+      intact: true,
+      lines: total,
+      checkpoints: checkpoints.length,
+      replicas: [{ replica: 'edge-1', firstSeq: 1, lastSeq: total, signedThrough: total }],
+      breaks: [],
+      notes: [],
+    });
   });
 
   it('verifies while warden runs (--jwks URL), naming the unsigned tail of the live file', () => {
