@@ -145,6 +145,11 @@ async function buildCore(
     ),
   );
   const signing = await openAuditSigning(env);
+  if (signing?.unsaved)
+    log.warn(
+      { event: 'audit_key_not_saved', detail: signing.unsaved },
+      'the audit signing key is not in the state dir key list: after a key change it will no longer be published',
+    );
   // A rotated file removed for age or count is itself audited (removals start once the log exists).
   const removed: { audit: AuditLog | null } = { audit: null };
   const sinks = openAuditSinks(env, log, {

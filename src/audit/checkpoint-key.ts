@@ -90,7 +90,8 @@ async function publishedKeys(file: string): Promise<JWK[]> {
     const v = JSON.parse(await readFile(file, 'utf8')) as { keys?: unknown };
     return Array.isArray(v.keys) ? (v.keys as JWK[]).filter((k) => typeof k.kid === 'string') : [];
   } catch (e) {
-    if (codeOf(e) === 'ENOENT') return [];
+    // No list yet (or no state dir at all): this key is the first.
+    if (codeOf(e) === 'ENOENT' || codeOf(e) === 'ENOTDIR') return [];
     throw new SigningKeyError(`${file} (WARDEN_STATE_DIR): not a key list: ${codeOf(e)}`);
   }
 }
@@ -100,6 +101,8 @@ export interface CheckpointSigning {
   key: CheckpointKey;
   /** The current key and every earlier one (a replaced file, a lost generated key): old checkpoints stay verifiable. */
   jwks: JWK[];
+  /** Why a new key could not be added to the state dir's list (it is published all the same, but not after a change). */
+  unsaved?: string;
 }
 
 /**
@@ -126,7 +129,8 @@ export async function openCheckpointSigning(spec: string, stateDir: string): Pro
     await writeFile(`${listFile}.tmp`, `${JSON.stringify({ keys: jwks }, null, 2)}\n`);
     await rename(`${listFile}.tmp`, listFile);
   } catch (e) {
-    throw new SigningKeyError(`${listFile} (WARDEN_STATE_DIR): cannot write: ${codeOf(e)}`);
+    // A read-only state dir does not stop a key file from signing: the key is published, not remembered.
+    return { key, jwks, unsaved: `${listFile}: cannot write: ${codeOf(e)}` };
   }
   return { key, jwks };
 }

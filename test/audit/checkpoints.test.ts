@@ -177,6 +177,25 @@ describe('WARDEN_AUDIT_SIGNING_KEY', () => {
     expect(after.keys.every((k) => k.d === undefined)).toBe(true);
   });
 
+  it('a key file signs with a state dir it cannot write: the key is published, and a warning says it is not kept', async () => {
+    const dir = testDir('warden-signing-ro-');
+    const keyFile = join(dir, 'audit-key.pem');
+    writeFileSync(keyFile, pem('ed25519'));
+    // A state dir under a regular file cannot be made, whoever runs the test.
+    const notADir = join(dir, 'file');
+    writeFileSync(notADir, '');
+    w = await startWarden({
+      policy,
+      env: { WARDEN_AUDIT_SIGNING_KEY: keyFile, WARDEN_STATE_DIR: join(notADir, 'state') },
+    });
+    const keys = (await (await fetch(`${w.url}/.well-known/jwks.json`)).json()) as { keys: unknown[] };
+    expect(keys.keys).toHaveLength(1);
+    expect(w.ops.find((l) => l.event === 'audit_key_not_saved')).toMatchObject({
+      level: 40,
+      detail: expect.stringContaining('cannot write: ENOTDIR'),
+    });
+  });
+
   it('generate: an Ed25519 key kept in WARDEN_STATE_DIR, the same after a restart', async () => {
     const dir = testDir('warden-signing-gen-');
     w = await startWarden({ policy, dir, env: { WARDEN_AUDIT_SIGNING_KEY: 'generate' } });
