@@ -107,6 +107,8 @@ function authRow(
 }
 
 const BARE_ENV = { WARDEN_AUDIT_SINKS: 'none', WARDEN_METRICS: 'false' };
+/** warden as measured: its audit trail chained and sealed by signed checkpoints (default every 1000 lines or 60 s). */
+const SIGNED_ENV = { WARDEN_AUDIT_SIGNING_KEY: 'generate' };
 
 /** In measuring order (each round starts one further along). */
 const ROWS: readonly Row[] = [
@@ -129,7 +131,7 @@ const ROWS: readonly Row[] = [
   authRow('warden', 'warden', {
     upstream: 'warden',
     comment: '(c) auth_request to warden: the recipe',
-    answer: warden('warden'),
+    answer: warden('warden', { env: SIGNED_ENV }),
   }),
   authRow(
     'wardenbaseline',
@@ -137,7 +139,7 @@ const ROWS: readonly Row[] = [
     {
       upstream: 'warden_baseline',
       comment: '(c, baseline) auth_request to the baseline build of warden: the recipe',
-      answer: warden('warden (baseline)', { build: 'baseline' }),
+      answer: warden('warden (baseline)', { build: 'baseline', env: SIGNED_ENV }),
     },
     (f) => f.baseline,
   ),

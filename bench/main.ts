@@ -21,6 +21,7 @@ import { analyse, configTable, firstVerifyTable, pairedTable, ratioTable, type R
 import { recordInReadme, summaryBlock, writeResults } from './results.js';
 import { redisInfo, startNodeFloor, startRedis, startWarden } from './servers.js';
 import { writeWrkScript } from './wrk.js';
+import { runAuditVerify } from './audit-verify.js';
 import { runScale } from './scale.js';
 
 /** What the MCP configuration's client holds: a token for the resource, and tokens the pre-flight expects refused. */
@@ -311,5 +312,6 @@ async function main(): Promise<void> {
 }
 
 if (SCALE) await runScale(process.argv.slice(2));
+else if (process.argv.includes('--audit-verify')) await runAuditVerify();
 else await main();
 process.exit(0);

@@ -1,6 +1,7 @@
 // createApp(deps) → the Hono app: /verify dialects, health, readiness, metrics, admin, resource metadata. No env, no listen.
 import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
+import type { JWK } from 'jose';
 import type { Dialect } from './http/dialects.js';
 import { HeaderMap } from './http/header-map.js';
 import { resourceMetadataRoutes } from './http/resource-metadata.js';
@@ -21,6 +22,8 @@ export interface AppDeps extends VerifyDeps {
   readiness: Readiness;
   /** False when /metrics is served on WARDEN_METRICS_PORT instead, or metrics are off. */
   serveMetrics: boolean;
+  /** The public keys of audit checkpoints, listed at /.well-known/jwks.json after the assertion keys. */
+  auditKeys?: JWK[] | null;
   /** The /oauth2 sign-in routes, when sign-in is configured. */
   signIn?: Hono<Env> | null;
 }
@@ -91,13 +94,18 @@ export function createApp(deps: AppDeps): Hono<Env> {
   );
   if (deps.signIn) app.route('/oauth2', deps.signIn);
 
-  // The public keys of X-Warden-Assertion: apps verify assertions against this key set.
+  // The public keys of X-Warden-Assertion (apps verify assertions against them) and of audit
+  // checkpoints (auditors verify the trail); every kid is distinct, a key's thumbprint.
   app.get('/.well-known/jwks.json', (c) =>
-    deps.assertion
-      ? c.json(deps.assertion.jwks(), 200, { 'cache-control': 'public, max-age=30' })
-      : c.json({ error: 'not_found', message: 'WARDEN_ASSERTION_KEY is not set' }, 404, {
-          'cache-control': 'no-store',
-        }),
+    deps.assertion || deps.auditKeys
+      ? c.json({ keys: [...(deps.assertion?.jwks().keys ?? []), ...(deps.auditKeys ?? [])] }, 200, {
+          'cache-control': 'public, max-age=30',
+        })
+      : c.json(
+          { error: 'not_found', message: 'neither WARDEN_ASSERTION_KEY nor WARDEN_AUDIT_SIGNING_KEY is set' },
+          404,
+          { 'cache-control': 'no-store' },
+        ),
   );
 
   app.notFound((c) => c.json({ error: 'not_found' }, 404, { 'cache-control': 'no-store' }));

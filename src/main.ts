@@ -2,11 +2,12 @@
 import { getRequestListener } from '@hono/node-server';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
+import type { JWK } from 'jose';
 import type { DestinationStream, Logger } from 'pino';
 import { createApp, metricsRoutes } from './app.js';
 import { createAuditLog, createOpsLog, type AuditLog } from './audit/audit-log.js';
 import { AuditChain, replicaName } from './audit/chain.js';
-import { openAuditSinks } from './audit/open-sinks.js';
+import { openAuditSigning, openAuditSinks } from './audit/open-sinks.js';
 import { byDeadline } from './audit/sink.js';
 import type { Env } from './config/env-schema.js';
 import { ConfigError } from './config/errors.js';
@@ -52,6 +53,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Every HTTP request warden makes: policy URL, JWKS, OIDC, audit webhook (default: the global fetch). */
   fetch?: typeof fetch;
+  /** What checks for a time-based audit checkpoint (tests fire it by hand; default an unref'd interval). */
+  checkpointTimer?: (ms: number, check: () => void) => () => void;
 }
 
 /** What warden runs on, built before it serves: logs, audit trail, metrics, services and the first runtime. */
@@ -60,6 +63,8 @@ interface Core {
   env: Env;
   log: Logger;
   assertion: AssertionSigner | null;
+  /** The public keys of audit checkpoints (WARDEN_AUDIT_SIGNING_KEY), published beside the assertion keys. */
+  auditKeys: JWK[] | null;
   audit: AuditLog;
   metrics: Metrics;
   services: Services;
@@ -139,11 +144,33 @@ async function buildCore(
       'cannot rotate the generated assertion key; the current one stays',
     ),
   );
-  const sinks = openAuditSinks(env, log, { clock, fetch, stdoutDestination: opts.auditDestination });
+  const signing = await openAuditSigning(env);
+  if (signing?.unsaved)
+    log.warn(
+      { event: 'audit_key_not_saved', detail: signing.unsaved },
+      'the audit signing key is not in the state dir key list: after a key change it will no longer be published',
+    );
+  // A rotated file removed for age or count is itself audited (removals start once the log exists).
+  const removed: { audit: AuditLog | null } = { audit: null };
+  const sinks = openAuditSinks(env, log, {
+    clock,
+    fetch,
+    stdoutDestination: opts.auditDestination,
+    onFileRemoved: (r) => removed.audit?.admin({ event: 'audit_file_removed', ...r }),
+  });
   const audit = createAuditLog(sinks, clock, {
     allowSample: env.WARDEN_AUDIT_ALLOW_SAMPLE,
     chain: new AuditChain(replicaName(env.WARDEN_REPLICA_ID, hostname(), clock.now())),
+    ...(signing && {
+      checkpoints: {
+        key: signing.key,
+        everyLines: env.WARDEN_AUDIT_CHECKPOINT.lines,
+        everyMs: env.WARDEN_AUDIT_CHECKPOINT.ms,
+        ...(opts.checkpointTimer && { every: opts.checkpointTimer }),
+      },
+    }),
   });
+  removed.audit = audit;
   const metrics = createMetrics(true, env.WARDEN_METRICS);
   metrics.watchAudit(audit.sinks);
   const services = await startServices(env, config.issuers, { log, audit, metrics, clock, fetch });
@@ -153,7 +180,8 @@ async function buildCore(
   const signIn = attachSignIn(config, { services, state, audit, clock, fetch, log });
   const shared: Shared = { ...services, sessionAuth: signIn.sessionAuth };
   state.swap(buildRuntime(config, shared));
-  return { config, env, log, assertion, audit, metrics, services, state, signIn, shared };
+  const auditKeys = signing?.jwks ?? null;
+  return { config, env, log, assertion, auditKeys, audit, metrics, services, state, signIn, shared };
 }
 
 /** The named readiness checks: policy, keys, store, bans, JWKS and OIDC when configured, accepting. */
@@ -204,8 +232,9 @@ interface Handlers {
 }
 
 function requestHandlers(core: Core, readiness: Readiness, clock: Clock): Handlers {
-  const { env, state, services, audit, metrics, assertion, signIn } = core;
+  const { env, state, services, audit, metrics, assertion, auditKeys, signIn } = core;
   const deps = {
+    auditKeys,
     state,
     services,
     audit,

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { Clock } from '../util/clock.js';
 import { AuditChain, replicaName } from './chain.js';
+import type { CheckpointKey } from './checkpoint-key.js';
 import type { AuditSink } from './sink.js';
 
 /** The fields of one decision event. */
@@ -53,6 +54,7 @@ export interface AdminEvent {
     | 'admin_denied'
     | 'policy_reloaded'
     | 'config_rejected'
+    | 'audit_file_removed'
     | SignInEvent;
   [field: string]: unknown;
 }
@@ -146,6 +148,24 @@ function emitter(sinks: readonly AuditSink[]): (line: string, ascii?: boolean) =
       };
 }
 
+/** `put` seals one event's text into the chain and hands it to the sinks (and the checkpointer, `cp`). */
+function sealer(
+  sinks: readonly AuditSink[],
+  chain: AuditChain,
+  clock: Clock,
+  checkpoints?: CheckpointOptions,
+) {
+  const emitOut = emitter(sinks);
+  const cp = checkpoints && sinks.length > 0 ? checkpointer(checkpoints, chain, emitOut, clock) : null;
+  const put = cp
+    ? (open: string, ascii = false) => {
+        emitOut(chain.seal(open), ascii);
+        cp.wrote(open);
+      }
+    : (open: string, ascii = false) => emitOut(chain.seal(open), ascii);
+  return { put, cp };
+}
+
 /** Audit settings. */
 export interface AuditOptions {
   /** Share of allow decisions written (0–1, `WARDEN_AUDIT_ALLOW_SAMPLE`); 1 writes all. */
@@ -153,6 +173,74 @@ export interface AuditOptions {
   random?: () => number;
   /** The chain lines are sealed into; default: a new one named for this host and the log's creation time. */
   chain?: AuditChain;
+  /** Signed checkpoints (WARDEN_AUDIT_SIGNING_KEY, WARDEN_AUDIT_CHECKPOINT); none when absent. */
+  checkpoints?: CheckpointOptions;
+}
+
+/** When and with what key checkpoint lines are written. */
+export interface CheckpointOptions {
+  key: CheckpointKey;
+  /** A checkpoint once this many lines were written since the last (null: not by count). */
+  everyLines: number | null;
+  /** A checkpoint once lines wait unsealed this long (ms; null: not by time). */
+  everyMs: number | null;
+  /** Runs `check` every `ms` until the returned function is called; default an unref'd setInterval. */
+  every?: (ms: number, check: () => void) => () => void;
+}
+
+/** `{"level":"info","time":"` : a line's `time` is the 24 characters after it (toISOString). */
+const TIME_AT = 24;
+
+const defaultEvery = (ms: number, check: () => void) => {
+  const t = setInterval(check, ms);
+  t.unref();
+  return () => clearInterval(t);
+};
+
+/**
+ * Checkpoint lines: each seals the line written just before it with a compact JWS of its
+ * `{replica, seq, hash, time}`, and is itself a chained line. Returns what to call after each
+ * line is written, the checkpoint to write now (shutdown), and the timer's stop.
+ */
+function checkpointer(
+  opts: CheckpointOptions,
+  chain: AuditChain,
+  emit: (line: string, ascii?: boolean) => void,
+  clock: Clock,
+) {
+  const { key, everyLines, everyMs } = opts;
+  const kid = JSON.stringify(key.kid);
+  const replica = JSON.stringify(chain.replica);
+  let since = 0;
+  let lastOpen = '';
+  let lastAt = clock.now();
+  const seal = () => {
+    if (since === 0) return;
+    const { seq, hash } = chain.head;
+    const time = lastOpen.slice(TIME_AT, TIME_AT + 24);
+    const sig = key.signCompact(`{"replica":${replica},"seq":${seq},"hash":"${hash}","time":"${time}"}`);
+    emit(
+      chain.seal(`{"type":"checkpoint","seals":{"seq":${seq},"hash":"${hash}"},"sig":"${sig}","kid":${kid}`),
+      chain.asciiReplica,
+    );
+    since = 0;
+    lastAt = clock.now();
+  };
+  const stop =
+    everyMs === null
+      ? () => {}
+      : (opts.every ?? defaultEvery)(Math.max(100, Math.min(everyMs / 10, 5000)), () => {
+          if (clock.now() - lastAt >= everyMs) seal();
+        });
+  return {
+    wrote: (open: string) => {
+      lastOpen = open;
+      if (since++ === 0 && everyMs !== null) lastAt = clock.now();
+      if (everyLines !== null && since >= everyLines) seal();
+    },
+    seal,
+    stop,
+  };
 }
 
 /**
@@ -184,7 +272,7 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
     tick();
     return `{"level":"info","time":"${lastIso}","schema":${AUDIT_SCHEMA},"event":${JSON.stringify(event)}`;
   };
-  const emit = emitter(sinks);
+  const { put, cp } = sealer(sinks, chain, clock, opts.checkpoints);
   const noop = () => {};
   // Decisions of one event-loop turn are serialised together, after the turn's answers are written:
   // the line-building code then runs hot in a loop instead of between every request's HTTP work.
@@ -200,10 +288,7 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
       if (e === undefined || h === undefined) continue;
       // A line of plain fields is ASCII (but for the lists JSON.stringify may leave non-ASCII): sinks may encode it byte for byte.
       const ascii = plainEvent(e);
-      emit(
-        chain.seal(h + fieldsOf(e, ascii ? plain : str)),
-        ascii && asciiReplica && !e.headerProblems && !e.mcp,
-      );
+      put(h + fieldsOf(e, ascii ? plain : str), ascii && asciiReplica && !e.headerProblems && !e.mcp);
     }
     events.length = 0;
     heads.length = 0;
@@ -230,14 +315,17 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
         ? noop
         : ({ event, ...rest }) => {
             writeOut();
-            emit(chain.seal(head(event) + adminMembers(rest)));
+            put(head(event) + adminMembers(rest));
           },
     flush: async (deadline = clock.now() + 10_000) => {
       writeOut();
+      // The last lines written are sealed before they are delivered: a trail ends on a checkpoint.
+      cp?.seal();
       await Promise.all(sinks.map((s) => s.flush(deadline)));
     },
     close: () => {
       writeOut();
+      cp?.stop();
       for (const s of sinks) s.close();
     },
   };

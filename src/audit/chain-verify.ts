@@ -1,20 +1,12 @@
 // Checks audit files against the hash chain, per replica in seq order whatever the order of the files given.
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { chainHash, splitChained } from './chain.js';
+import type { Readable } from 'node:stream';
+import { splitChained } from './chain.js';
+import { ReplicaWalk, type ChainBreak, type CheckpointKeys, type Link } from './replica-walk.js';
 
-/** What is wrong at a line: changed, lines missing before it, out of order, repeated, or not an audit line. */
-export type BreakKind = 'edited' | 'missing' | 'reordered' | 'duplicate' | 'malformed';
-
-/** The first break of a replica's chain (or a malformed line), at a physical line (1-based) of a file. */
-export interface ChainBreak {
-  file: string;
-  line: number;
-  kind: BreakKind;
-  replica: string | null;
-  seq: number | null;
-  detail: string;
-}
+export type { BreakKind, ChainBreak } from './replica-walk.js';
+export { CheckpointKeys } from './replica-walk.js';
 
 /** One replica's lines among the files. */
 export interface ReplicaSummary {
@@ -23,6 +15,8 @@ export interface ReplicaSummary {
   checkpoints: number;
   firstSeq: number;
   lastSeq: number;
+  /** With keys: the seq of the last checkpoint whose signature verified (0: none). */
+  signedThrough?: number;
 }
 
 /** The outcome of {@link verifyAuditFiles}; intact when `breaks` is empty. */
@@ -74,13 +68,24 @@ class LineBuffer {
   }
 }
 
-/** A file's lines, split on `\n` only (1-based numbers as an editor shows them), gunzipped when it ends in `.gz`. */
-async function* physicalLines(file: string): AsyncGenerator<PhysicalLine> {
+/** The bytes of a file (gunzipped when it ends in `.gz`), or of stdin. */
+function bytesOf(file: string, stdin: Readable | null): AsyncIterable<Buffer | string> {
+  if (file === STDIN) return stdin ?? process.stdin;
   const raw = createReadStream(file);
-  const stream: AsyncIterable<Buffer> = file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
+  return file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
+}
+
+/** How standard input is named in reports (`-` on the command line). */
+export const STDIN = '-';
+
+/** A file's lines, split on `\n` only (1-based numbers as an editor shows them), gunzipped when it ends in `.gz`. */
+async function* physicalLines(file: string, stdin: Readable | null = null): AsyncGenerator<PhysicalLine> {
+  const stream = bytesOf(file, stdin);
   const line = new LineBuffer();
   let n = 0;
-  for await (const chunk of stream) {
+  for await (const piece of stream) {
+    // A stream with an encoding set (stdin in some hosts) yields strings.
+    const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
     let start = 0;
     for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
       line.keep(chunk.subarray(start, nl));
@@ -92,12 +97,18 @@ async function* physicalLines(file: string): AsyncGenerator<PhysicalLine> {
   if (!line.empty) yield { n: n + 1, text: line.take() };
 }
 
-interface Link {
-  seq: number;
-  replica: string;
-  hash: string;
-  body: string;
-  checkpoint: boolean;
+/** A checkpoint's own members, or null when they are not all there. */
+function checkpointOf(v: Record<string, unknown>): Link['checkpoint'] | string {
+  const seals = (typeof v.seals === 'object' ? v.seals : null) as Record<string, unknown> | null;
+  if (
+    seals === null ||
+    typeof seals.seq !== 'number' ||
+    typeof seals.hash !== 'string' ||
+    typeof v.sig !== 'string' ||
+    typeof v.kid !== 'string'
+  )
+    return 'a checkpoint without seals, sig or kid';
+  return { sealsSeq: seals.seq, sealsHash: seals.hash, sig: v.sig, kid: v.kid };
 }
 
 /** A chained line's link, or why it is not one. */
@@ -111,11 +122,15 @@ function linkOf(text: string | null): Link | string {
     return text === '' ? 'an empty line' : 'not JSON (a truncated or edited line)';
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not a JSON object';
-  const { seq, replica, hash, type } = v as Record<string, unknown>;
+  const rec = v as Record<string, unknown>;
+  const { seq, replica, hash, time } = rec;
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return 'no seq';
   if (typeof replica !== 'string') return 'no replica';
   if (!split || hash !== split.hash) return 'hash is missing or not the last member';
-  return { seq, replica, hash: split.hash, body: split.body, checkpoint: type === 'checkpoint' };
+  const checkpoint = rec.type === 'checkpoint' ? checkpointOf(rec) : null;
+  if (typeof checkpoint === 'string') return checkpoint;
+  const t = typeof time === 'string' ? time : null;
+  return { seq, replica, hash: split.hash, body: split.body, time: t, checkpoint };
 }
 
 /** Where each replica's lines are: per file, the seq of its first line there. */
@@ -124,40 +139,51 @@ interface Segment {
   firstSeq: number;
 }
 
+/** The report of a set before its walk: nothing counted yet. */
+const emptyReport = (): VerifyReport => ({ lines: 0, checkpoints: 0, replicas: [], breaks: [], notes: [] });
+
+/** Count a chained line in the report and in its replica's entry of `seen` (made by `make` at its first line). */
+function tally<S extends ReplicaSummary>(
+  report: VerifyReport,
+  seen: Map<string, S>,
+  link: Link,
+  make: (summary: ReplicaSummary) => S,
+): S {
+  report.lines++;
+  if (link.checkpoint) report.checkpoints++;
+  let r = seen.get(link.replica);
+  if (!r) {
+    r = make({ replica: link.replica, lines: 0, checkpoints: 0, firstSeq: link.seq, lastSeq: link.seq });
+    seen.set(link.replica, r);
+  }
+  r.lines++;
+  if (link.checkpoint) r.checkpoints++;
+  r.firstSeq = Math.min(r.firstSeq, link.seq);
+  r.lastSeq = Math.max(r.lastSeq, link.seq);
+  return r;
+}
+
+/** A file's lines as links; the first malformed line of the file is reported (more would only repeat it). */
+async function* linksOf(report: VerifyReport, file: string, stdin: Readable | null = null) {
+  let malformed = false;
+  for await (const { n, text } of physicalLines(file, stdin)) {
+    const link = linkOf(text);
+    if (typeof link !== 'string') yield { n, link };
+    else if (!malformed) {
+      malformed = true;
+      report.breaks.push({ file, line: n, kind: 'malformed', replica: null, seq: null, detail: link });
+    }
+  }
+}
+
 /** Pass 1: count lines, find malformed ones and each replica's segments. */
 async function survey(files: readonly string[]) {
-  const report: VerifyReport = { lines: 0, checkpoints: 0, replicas: [], breaks: [], notes: [] };
+  const report = emptyReport();
   const replicas = new Map<string, ReplicaSummary & { segments: Segment[] }>();
   for (const file of files) {
     const here = new Set<string>();
-    let malformed = false;
-    for await (const { n, text } of physicalLines(file)) {
-      const link = linkOf(text);
-      if (typeof link === 'string') {
-        // The first malformed line of each file: more would only repeat it.
-        if (!malformed)
-          report.breaks.push({ file, line: n, kind: 'malformed', replica: null, seq: null, detail: link });
-        malformed = true;
-        continue;
-      }
-      report.lines++;
-      if (link.checkpoint) report.checkpoints++;
-      let r = replicas.get(link.replica);
-      if (!r) {
-        r = {
-          replica: link.replica,
-          lines: 0,
-          checkpoints: 0,
-          firstSeq: link.seq,
-          lastSeq: link.seq,
-          segments: [],
-        };
-        replicas.set(link.replica, r);
-      }
-      r.lines++;
-      if (link.checkpoint) r.checkpoints++;
-      r.firstSeq = Math.min(r.firstSeq, link.seq);
-      r.lastSeq = Math.max(r.lastSeq, link.seq);
+    for await (const { link } of linksOf(report, file)) {
+      const r = tally(report, replicas, link, (summary) => ({ ...summary, segments: [] }));
       if (!here.has(link.replica)) {
         here.add(link.replica);
         r.segments.push({ file, firstSeq: link.seq });
@@ -168,68 +194,76 @@ async function survey(files: readonly string[]) {
 }
 
 /** Pass 2 for one replica: its lines in seq order, file by file; the first break, or null. */
-async function walk(replica: string, segments: Segment[], notes: string[]): Promise<ChainBreak | null> {
+async function walk(walker: ReplicaWalk, segments: Segment[]): Promise<void> {
   const ordered = [...segments].sort((a, b) => a.firstSeq - b.firstSeq);
-  let expected = 1;
-  let prev = '';
-  let started = false;
-  /** A gap waiting to be told apart: `missing`, or `reordered` if the expected seq turns up later. */
-  let gap: ChainBreak | null = null;
   for (const { file } of ordered) {
     for await (const { n, text } of physicalLines(file)) {
       const link = linkOf(text);
-      if (typeof link === 'string' || link.replica !== replica) continue;
-      const at = { file, line: n, replica, seq: link.seq };
-      if (gap) {
-        if (link.seq === expected)
-          return {
-            ...gap,
-            kind: 'reordered',
-            detail: `${gap.detail}; seq ${expected} comes later, at ${file}:${n}`,
-          };
-        continue;
-      }
-      if (!started && link.seq > 1) {
-        notes.push(`${replica}: starts at seq ${link.seq}; the lines before are not among the files given`);
-        expected = link.seq;
-        prev = '';
-      }
-      started = true;
-      if (link.seq > expected) {
-        gap = {
-          ...at,
-          kind: 'missing',
-          detail: `seq ${expected}–${link.seq - 1} missing before seq ${link.seq}`,
-        };
-        continue;
-      }
-      if (link.seq < expected)
-        return link.seq === expected - 1 && link.hash === prev
-          ? { ...at, kind: 'duplicate', detail: `seq ${link.seq} appears again` }
-          : { ...at, kind: 'reordered', detail: `seq ${link.seq} after seq ${expected - 1}` };
-      // The first line of a set that starts past seq 1 is taken as given: its prev is not among the files.
-      const anchor = link.seq === expected && prev === '' && link.seq > 1;
-      if (!anchor && chainHash(prev, link.body) !== link.hash)
-        return { ...at, kind: 'edited', detail: `seq ${link.seq}: the line is not the one that was chained` };
-      prev = link.hash;
-      expected = link.seq + 1;
+      if (typeof link === 'string' || link.replica !== walker.replica) continue;
+      await walker.feed(link, file, n);
+      if (walker.broken) return;
     }
   }
-  return gap;
+}
+
+/** What a verification checks besides the chain. */
+export interface VerifyOptions {
+  /** Checkpoint signatures are checked against these; without them they are counted, not checked. */
+  keys?: CheckpointKeys | null;
+  /** Standard input, read when a file is named `-` (default process.stdin). */
+  stdin?: Readable;
+}
+
+function finish(report: VerifyReport, walker: ReplicaWalk, summary: ReplicaSummary, keyed: boolean): void {
+  const broken = walker.finish(summary.lastSeq);
+  report.replicas.push(keyed ? { ...summary, signedThrough: walker.sealedThrough } : summary);
+  if (broken) report.breaks.push(broken);
 }
 
 /**
  * Verify audit files: every line's hash against the previous line of its replica, seq without gap,
- * order or repeat. Reads each file once to survey it and once per replica it holds; memory stays
- * constant whatever the files' size. Files ending in `.gz` are gunzipped.
+ * order or repeat, and (with keys) every checkpoint's signature. Reads each file once to survey it
+ * and once per replica it holds; memory stays constant whatever the files' size. Files ending in
+ * `.gz` are gunzipped. Standard input (`-`, alone) is read once, its replicas walked side by side.
  */
-export async function verifyAuditFiles(files: readonly string[]): Promise<VerifyReport> {
+export async function verifyAuditFiles(
+  files: readonly string[],
+  opts: VerifyOptions = {},
+): Promise<VerifyReport> {
+  const keys = opts.keys ?? null;
+  const report =
+    files.length === 1 && files[0] === STDIN
+      ? await verifyStream(opts.stdin ?? process.stdin, keys)
+      : await verifySet(files, keys);
+  if (!keys && report.checkpoints > 0)
+    report.notes.push('checkpoint signatures not checked: give --jwks or --key');
+  return report;
+}
+
+/** Files: surveyed once, then each replica walked in seq order across them. */
+async function verifySet(files: readonly string[], keys: CheckpointKeys | null): Promise<VerifyReport> {
   const { report, replicas } = await survey(files);
   for (const r of [...replicas.values()].sort((a, b) => a.replica.localeCompare(b.replica))) {
     const { segments, ...summary } = r;
-    report.replicas.push(summary);
-    const broken = await walk(r.replica, segments, report.notes);
-    if (broken) report.breaks.push(broken);
+    const walker = new ReplicaWalk(r.replica, keys, report.notes);
+    await walk(walker, segments);
+    finish(report, walker, summary, keys !== null);
   }
+  return report;
+}
+
+/** One pass over a stream (stdin): each replica's lines must come in seq order, as warden writes them. */
+async function verifyStream(stdin: Readable, keys: CheckpointKeys | null): Promise<VerifyReport> {
+  const report = emptyReport();
+  const walks = new Map<string, ReplicaSummary & { walker: ReplicaWalk }>();
+  for await (const { n, link } of linksOf(report, STDIN, stdin)) {
+    const w = tally(report, walks, link, (summary) => ({
+      ...summary,
+      walker: new ReplicaWalk(link.replica, keys, report.notes),
+    }));
+    await w.walker.feed(link, STDIN, n);
+  }
+  for (const { walker, ...summary } of [...walks.values()].sort((a, b) => a.replica.localeCompare(b.replica)))
+    finish(report, walker, summary, keys !== null);
   return report;
 }

@@ -5,6 +5,8 @@ import { splitHeaderLine } from '../config/env-values.js';
 import { ConfigError, requiredVar } from '../config/errors.js';
 import { redactUrl } from '../config/load.js';
 import type { Clock } from '../util/clock.js';
+import { openCheckpointSigning, SigningKeyError, type CheckpointSigning } from './checkpoint-key.js';
+import type { RemovedFile } from './file-housekeeping.js';
 import { fileSink } from './file-sink.js';
 import { destinationSink, stdoutSink, type AuditSink } from './sink.js';
 import { WebhookSink } from './webhook-sink.js';
@@ -38,6 +40,8 @@ export interface SinkDeps {
   fetch: typeof fetch;
   /** Where `stdout` writes instead of fd 1 (tests). */
   stdoutDestination?: DestinationStream | undefined;
+  /** Told of each rotated file removed for age or count (audited as `audit_file_removed`). */
+  onFileRemoved?: (r: RemovedFile) => void;
 }
 
 /**
@@ -58,15 +62,16 @@ export function openAuditSinks(env: Env, log: Logger, deps: SinkDeps): AuditSink
       );
       const warn = throttled(log, clock, 'audit_file_error', 'audit file write or rotation failed');
       try {
-        sinks.push(
-          fileSink(
-            path,
-            env.WARDEN_AUDIT_FILE_MAX_SIZE,
-            env.WARDEN_AUDIT_FILE_KEEP,
-            (err) => warn({ path, err: err.message }),
-            clock,
-          ),
-        );
+        const opts = {
+          maxBytes: env.WARDEN_AUDIT_FILE_MAX_SIZE,
+          keep: env.WARDEN_AUDIT_FILE_KEEP,
+          clock,
+          daily: env.WARDEN_AUDIT_FILE_ROTATE === 'daily',
+          retentionMs: env.WARDEN_AUDIT_RETENTION === undefined ? null : env.WARDEN_AUDIT_RETENTION * 1000,
+          gzip: env.WARDEN_AUDIT_FILE_COMPRESS === 'gzip',
+          ...(deps.onFileRemoved && { onRemoved: deps.onFileRemoved }),
+        };
+        sinks.push(fileSink(path, opts, (err) => warn({ path, err: err.message })));
       } catch (e) {
         for (const s of sinks) s.close();
         const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
@@ -108,4 +113,17 @@ export function openAuditSinks(env: Env, log: Logger, deps: SinkDeps): AuditSink
     }
   }
   return sinks;
+}
+
+/** WARDEN_AUDIT_SIGNING_KEY's key and published key set, or null; an unusable key file is a configuration error (exit 2). */
+export async function openAuditSigning(env: Env): Promise<CheckpointSigning | null> {
+  const spec = env.WARDEN_AUDIT_SIGNING_KEY;
+  if (spec === undefined) return null;
+  try {
+    return await openCheckpointSigning(spec, env.WARDEN_STATE_DIR);
+  } catch (e) {
+    if (e instanceof SigningKeyError)
+      throw new ConfigError([{ source: 'env WARDEN_AUDIT_SIGNING_KEY', path: '', message: e.message }]);
+    throw e;
+  }
 }

@@ -33,6 +33,30 @@ const byteSize = z.union([z.number(), z.string()]).transform((v, ctx) => {
   return bytes;
 });
 
+/** `1000` (lines), `60s` (a duration, with its unit), or both: `1000,60s`. */
+const checkpointEvery = z
+  .string()
+  .default('1000,60s')
+  .transform((v, ctx) => {
+    const out: { lines: number | null; ms: number | null } = { lines: null, ms: null };
+    for (const part of v.split(',').map((p) => p.trim())) {
+      if (/^\d+$/.test(part) && out.lines === null && Number(part) >= 1) out.lines = Number(part);
+      else if (/^\d+(\.\d+)?(ms|s|m|h|d)$/.test(part) && out.ms === null) {
+        const seconds = duration.safeParse(part);
+        if (seconds.success && seconds.data > 0) out.ms = seconds.data * 1000;
+        else out.lines = NaN;
+      } else out.lines = NaN;
+    }
+    if (Number.isNaN(out.lines) || (out.lines === null && out.ms === null)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${v}" is not a line count, a duration with its unit, or both, like 1000,60s`,
+      });
+      return z.NEVER;
+    }
+    return out;
+  });
+
 const positiveInt = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
 
 const sinkList = z
@@ -71,6 +95,16 @@ export const auditEnv = {
   WARDEN_AUDIT_FILE_MAX_SIZE: byteSize.default(100 * 1024 * 1024),
   /** Rotated files kept (`.1` … `.N`); 0 truncates instead. */
   WARDEN_AUDIT_FILE_KEEP: z.coerce.number().int().min(0).max(100).default(5),
+  /** Rotate at the first write of a new day (UTC) as well as by size. */
+  WARDEN_AUDIT_FILE_ROTATE: z.enum(['size', 'daily']).default('size'),
+  /** `gzip`: a rotated file is compressed to `audit.jsonl.N.gz` in the background. */
+  WARDEN_AUDIT_FILE_COMPRESS: z.enum(['none', 'gzip']).default('none'),
+  /** Rotated files whose newest line is older than this are removed (at start and at each rotation). */
+  WARDEN_AUDIT_RETENTION: duration.optional(),
+  /** Signed checkpoints: a PKCS#8 PEM file (Ed25519 or P-256), or `generate` (an Ed25519 key in the state dir). */
+  WARDEN_AUDIT_SIGNING_KEY: z.string().min(1).optional(),
+  /** A checkpoint every so many lines, after so long, or both (`1000,60s`); with WARDEN_AUDIT_SIGNING_KEY. */
+  WARDEN_AUDIT_CHECKPOINT: checkpointEvery,
   WARDEN_AUDIT_WEBHOOK_URL: absoluteHttpUrl.optional(),
   /** Sent with every webhook POST, e.g. `Authorization: Splunk <token>`. */
   WARDEN_AUDIT_WEBHOOK_AUTH_HEADER: headerLine.optional(),

@@ -1,13 +1,14 @@
 // X-Warden-Assertion: a short-lived JWT signed by warden on every allow, so an app can tell a request
 // that came through the proxy from one that bypassed it. Public keys at /.well-known/jwks.json.
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { createPublicKey, createPrivateKey, type KeyObject } from 'node:crypto';
 import type { Identity } from '../auth/identity.js';
 import { Lru } from '../util/lru.js';
 import type { Clock } from '../util/clock.js';
+import { writePrivateFile } from '../util/private-file.js';
 
 /** The assertion header on every allow (empty when there is no identity). */
 export const ASSERTION_HEADER = 'X-Warden-Assertion';
@@ -98,10 +99,7 @@ async function generateKey(file: string): Promise<SigningKey> {
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
   const pem = await exportPKCS8(privateKey);
   try {
-    await mkdir(join(file, '..'), { recursive: true });
-    await writeFile(`${file}.tmp`, pem, { mode: 0o600 });
-    await chmod(`${file}.tmp`, 0o600);
-    await rename(`${file}.tmp`, file);
+    await writePrivateFile(file, pem);
   } catch (e) {
     throw new AssertionKeyError(
       `${file} (WARDEN_ASSERTION_KEY=generate): cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,

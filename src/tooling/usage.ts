@@ -23,8 +23,10 @@ export const USAGE = `usage: warden <command> [options]     (warden <command> --
   keys unrevoke ID [--type key|token|subject]
                                lift a revocation
   keys revocations             list revocations in force
-  audit verify [--json] FILE…  check audit files against their hash chain, in replica and seq order whatever
-                               the order of the files (.gz too); exit 1 naming the first broken file:line
+  audit verify [--jwks URL|FILE] [--key PEM] [--json] FILE…
+                               check audit files against their hash chain and signed checkpoints, in replica
+                               and seq order whatever the order of the files (.gz, - for stdin); exit 1
+                               naming the first broken file:line
   recipe nginx|traefik|caddy|ingress-nginx
                                the proxy lines that name the policy's identity headers (headers.preset, .extra)
   schema [--out DIR]           write the JSON Schemas of the policy, keys, dev users and providers files (default DIR: rbac)
@@ -87,18 +89,23 @@ Write the JSON Schemas of the policy, keys, dev users and providers files into D
 `,
   keys: `usage: warden keys create|rotate|hash|revoke|unrevoke|revocations …   (warden keys <sub> --help)
 `,
-  audit: `usage: warden audit verify [--json] FILE…   (warden audit verify --help)
+  audit: `usage: warden audit verify [--jwks URL|FILE] [--key PEM] [--json] FILE…   (warden audit verify --help)
 `,
-  'audit verify': `usage: warden audit verify [--json] FILE…
+  'audit verify': `usage: warden audit verify [--jwks URL|FILE] [--key PEM]… [--json] FILE…|-
 
 Check audit files against their hash chain (docs/audit.md): every line's hash, and each replica's seq
 from its first line given, without gap, repeat or reordering. Lines are taken per replica in seq
 order whatever the order of the files (rotated files, several replicas, one file or many; .gz
 files are gunzipped), and named as file:line (1-based). Prints each replica's first break (edited,
-missing, reordered, duplicate) and every file's first malformed line, then
-"N lines, M checkpoints, R replicas: intact" or "…: broken".
-  --json   print the report as JSON
-Exit 0 intact, 1 broken, 2 for a usage error or a file that cannot be read.
+missing, reordered, duplicate, bad signature, unknown key) and every file's first malformed line,
+then "N lines, M checkpoints, R replicas: intact" or "…: broken". With keys, every checkpoint's
+signature is checked, a replica no checkpoint signs is broken (unsigned), and lines after a
+replica's last checkpoint are reported as an unsigned tail (a note, not a break). With no FILE
+and lines piped in, or FILE "-", standard input is read (each replica's lines in seq order).
+  --jwks URL|FILE   the public keys: warden's /.well-known/jwks.json, or a saved copy
+  --key PEM         a public (or private) key PEM file; may be repeated
+  --json            print the report as JSON
+Exit 0 intact, 1 broken, 2 for a usage error or a file or key that cannot be read.
 `,
   'keys create': `usage: warden keys create --id ID --roles r1,r2 [--name N] [--email E] [--expires ISO]
                          [--networks CIDRs] [--rate-limit NAME] [--store]

@@ -123,13 +123,25 @@ describe('file sink', () => {
     for (const f of files) expect(existsSync(f), f).toBe(true);
     expect(existsSync(`${file}.3`)).toBe(false);
     for (const f of files) expect(statSync(f).size, f).toBeLessThanOrEqual(2048);
-    // The newest lines are in the live file, older ones in .1 then .2, in order; the oldest rotated away.
-    const ids = [...files].reverse().flatMap((f) =>
+    // The newest lines are in the live file, older ones in .1 then .2, in order; the oldest rotated away,
+    // each removal audited with the removed file's last seq and hash.
+    const all = [...files].reverse().flatMap((f) =>
       readFileSync(f, 'utf8')
         .trim()
         .split('\n')
-        .map((l) => JSON.parse(l).reqId as string),
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     );
+    const removals = all.filter((l) => l.event === 'audit_file_removed');
+    expect(removals.length).toBeGreaterThan(0);
+    for (const r of removals)
+      expect(r).toMatchObject({
+        // A rotation may come before the removal of the file the last one pushed past the count.
+        file: expect.stringMatching(/audit\.jsonl\.[3-9]$/),
+        cause: 'count',
+        lastSeq: expect.any(Number),
+        lastHash: expect.any(String),
+      });
+    const ids = all.filter((l) => l.event === 'decision').map((l) => l.reqId as string);
     expect(ids.at(-1)).toBe('file-39');
     const n = ids.map((id) => Number(id.slice(5)));
     expect(n).toEqual([...Array(n.length).keys()].map((i) => 40 - n.length + i));

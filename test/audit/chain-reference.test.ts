@@ -40,9 +40,13 @@ const decision = (i: number): DecisionEvent => ({
 async function trail(dir: string): Promise<string[]> {
   const files = [join(dir, 'a.jsonl'), join(dir, 'b.jsonl')];
   for (const [k, file] of files.entries()) {
-    const log = createAuditLog([fileSink(file, 1024 ** 2, 1, () => {}, systemClock)], systemClock, {
-      chain: new AuditChain(`edge-${k}`),
-    });
+    const log = createAuditLog(
+      [fileSink(file, { maxBytes: 1024 ** 2, keep: 1, clock: systemClock }, () => {})],
+      systemClock,
+      {
+        chain: new AuditChain(`edge-${k}`),
+      },
+    );
     for (let i = 0; i < 120; i++) {
       log.decision(decision(i));
       if (i % 25 === 0) log.admin({ event: 'revocation_added', id: `k${i}`, reason: 'ünïcode\n"x"' });

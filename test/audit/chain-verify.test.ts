@@ -1,11 +1,13 @@
-import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditChain } from '../../src/audit/chain.js';
 import { auditVerifyCommand } from '../../src/tooling/audit-verify-command.js';
 import { send } from '../helpers/http.js';
 import { traefikHeaders } from '../helpers/replicas.js';
+import { copyTrail, lineCount, lines, trailFiles, writeLines } from '../helpers/audit-files.js';
 import { makeDir, removeDir, testDir } from '../helpers/tmp.js';
 import { startWarden, testKey } from '../helpers/warden.js';
 
@@ -13,7 +15,11 @@ import { startWarden, testKey } from '../helpers/warden.js';
 async function verify(...args: string[]) {
   let stdout = '';
   let stderr = '';
-  const code = await auditVerifyCommand(args, { out: (s) => (stdout += s), err: (s) => (stderr += s) });
+  const code = await auditVerifyCommand(
+    args,
+    { out: (s) => (stdout += s), err: (s) => (stderr += s) },
+    Readable.from([]),
+  );
   return { code, stdout, stderr };
 }
 
@@ -50,23 +56,14 @@ beforeAll(async () => {
     }
   }
   await w.close();
-  // Oldest first: audit.jsonl.N … audit.jsonl.1, audit.jsonl.
-  files = readdirSync(trail)
-    .sort((a, b) => Number(b.split('.')[2] ?? 0) - Number(a.split('.')[2] ?? 0))
-    .map((f) => join(trail, f));
-  total = files.reduce((n, f) => n + readFileSync(f, 'utf8').trim().split('\n').length, 0);
+  files = trailFiles(trail);
+  total = lineCount(files);
 }, 60_000);
 afterAll(() => removeDir(trail));
 
 /** A copy of the trail to tamper with; `files` renamed into it. */
-function copy(): string[] {
-  const dir = testDir('warden-verify-copy-');
-  cpSync(trail, dir, { recursive: true });
-  return files.map((f) => join(dir, f.slice(trail.length + 1)));
-}
-
-const lines = (f: string) => readFileSync(f, 'utf8').split('\n').slice(0, -1);
-const write = (f: string, ls: string[]) => writeFileSync(f, ls.map((l) => `${l}\n`).join(''));
+const copy = () => copyTrail(trail, files);
+const write = writeLines;
 
 describe('warden audit verify', () => {
   it('passes a real trail rotated into many files, given in any order', async () => {

@@ -161,7 +161,10 @@ describe('the audit chain', () => {
       },
     });
     const log = createAuditLog(
-      [fileSink(file, 1024 * 1024, 1, () => {}, systemClock), destinationSink('m', memory, systemClock)],
+      [
+        fileSink(file, { maxBytes: 1024 * 1024, keep: 1, clock: systemClock }, () => {}),
+        destinationSink('m', memory, systemClock),
+      ],
       systemClock,
     );
     for (let i = 0; i < 50; i++) log.decision({ ...DECISION, reqId: `r${i}`, sub: i % 7 === 0 ? 'ü' : 'a' });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LineWriter } from '../../src/audit/line-writer.js';
 import { RotatingFile } from '../../src/audit/file-sink.js';
+import { systemClock } from '../../src/util/clock.js';
 import { testDir } from '../helpers/tmp.js';
 
 function file() {
@@ -44,10 +45,11 @@ describe('RotatingFile', () => {
   it('splits a burst of lines across rotations so no file passes its limit, losing none within the files kept', async () => {
     const path = join(testDir('warden-rotate-'), 'audit.jsonl');
     writeFileSync(path, 'x'.repeat(900) + '\n');
-    const f = new RotatingFile(path, 1024, 20);
+    const f = new RotatingFile(path, { maxBytes: 1024, keep: 20, clock: systemClock });
     // 100 lines of ~95 bytes in one turn: one pending batch, written across ~10 files.
     for (let i = 0; i < 100; i++) f.write(`{"n":${i},"pad":"${'p'.repeat(80)}"}\n`);
     await new Promise<void>((r) => f.flush(r));
+    await f.settled();
     f.close();
     const files = [path, ...Array.from({ length: 20 }, (_, i) => `${path}.${i + 1}`)].filter(existsSync);
     for (const file of files) expect(statSync(file).size, file).toBeLessThanOrEqual(1024);
@@ -60,11 +62,12 @@ describe('RotatingFile', () => {
 
   it('deletes instead of keeping with keep = 0, and writes a line longer than the limit alone', async () => {
     const path = join(testDir('warden-rotate-'), 'audit.jsonl');
-    const f = new RotatingFile(path, 1024, 0);
+    const f = new RotatingFile(path, { maxBytes: 1024, keep: 0, clock: systemClock });
     f.write('a'.repeat(600) + '\n');
     f.write('b'.repeat(2000) + '\n');
     f.write('c'.repeat(10) + '\n');
     await new Promise<void>((r) => f.flush(r));
+    await f.settled();
     f.close();
     expect(existsSync(`${path}.1`)).toBe(false);
     expect(readFileSync(path, 'utf8')).toBe('c'.repeat(10) + '\n');

@@ -1,11 +1,14 @@
 // A real warden process under load, stopped with SIGTERM: every answered request reaches the webhook once.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { auditVerifyCommand } from '../../src/tooling/audit-verify-command.js';
 import { freePort } from '../e2e/harness/net.js';
+import { lines, trailFiles } from '../helpers/audit-files.js';
 import { REDIS_CLI, REDIS_SERVER, startRedis, within } from '../helpers/redis.js';
 import { traefikHeaders } from '../helpers/replicas.js';
 import { makeDir, removeDir } from '../helpers/tmp.js';
@@ -174,6 +177,35 @@ describe('graceful shutdown (a warden process, SIGTERM under load)', () => {
     await sigtermUnderLoad({});
   });
 
+  it('ends the signed trail on a checkpoint after the last decision: the file set and the webhook copy verify', async () => {
+    const trail = join(dir, 'trail');
+    mkdirSync(trail);
+    await sigtermUnderLoad({
+      WARDEN_AUDIT_SINKS: 'webhook,file',
+      WARDEN_AUDIT_FILE: join(trail, 'audit.jsonl'),
+      WARDEN_AUDIT_FILE_MAX_SIZE: '32KiB',
+      WARDEN_AUDIT_FILE_KEEP: '100',
+      WARDEN_AUDIT_SIGNING_KEY: 'generate',
+      WARDEN_AUDIT_CHECKPOINT: '50',
+    });
+    const files = trailFiles(trail);
+    expect(files.length).toBeGreaterThan(2);
+    const last = lines(files.at(-1)!).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(last.at(-1)).toMatchObject({ type: 'checkpoint' });
+    expect(last.at(-2)).toMatchObject({ event: 'decision' });
+    // The published key list in the state dir is a JWK set: what an auditor is given.
+    const jwks = join(dir, 'state', 'audit-signing-keys.json');
+    const out: string[] = [];
+    const io = { out: (s: string) => void out.push(s), err: (s: string) => void out.push(s) };
+    expect(await auditVerifyCommand(['--jwks', jwks, ...files], io, Readable.from([])), out.join('')).toBe(0);
+    expect(out.join('')).toMatch(/^[\d ]+ lines, [\d ]+ checkpoints, 1 replica: intact\n$/);
+    const copy = receiver.accepted().map((e) => `${JSON.stringify(e)}\n`);
+    out.length = 0;
+    expect(await auditVerifyCommand(['--jwks', jwks], io, Readable.from([copy.join('')])), out.join('')).toBe(
+      0,
+    );
+  });
+
   it.skipIf(!REDIS_SERVER || !REDIS_CLI)(
     'the same with Redis: the connection is closed and the exit is still 0',
     async () => {
@@ -188,7 +220,7 @@ describe('graceful shutdown (a warden process, SIGTERM under load)', () => {
     },
   );
 
-  it('exits 2 naming the path when the audit file cannot be opened', async () => {
+  it('exits 2 naming the path when the audit file cannot be opened, or the signing key read', async () => {
     const port = await freePort();
     const bad = join(dir, 'no-such-dir', 'audit.jsonl');
     const w = wardenProcess({
@@ -198,5 +230,11 @@ describe('graceful shutdown (a warden process, SIGTERM under load)', () => {
     });
     expect(await w.exited).toBe(2);
     expect(w.stderr()).toContain(`env WARDEN_AUDIT_FILE: cannot open ${bad} for appending (ENOENT)`);
+    const key = join(dir, 'no-such-key.pem');
+    const k = wardenProcess({ PORT: String(port), WARDEN_AUDIT_SIGNING_KEY: key });
+    expect(await k.exited).toBe(2);
+    expect(k.stderr()).toContain(
+      `env WARDEN_AUDIT_SIGNING_KEY: ${key} (WARDEN_AUDIT_SIGNING_KEY): cannot read: ENOENT`,
+    );
   });
 });

@@ -1,4 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { Readable } from 'node:stream';
+import { createAuditLog } from '../../src/audit/audit-log.js';
+import { AuditChain } from '../../src/audit/chain.js';
+import { STDIN, verifyAuditFiles } from '../../src/audit/chain-verify.js';
 import { WebhookSink, type WebhookOptions } from '../../src/audit/webhook-sink.js';
 import { systemClock } from '../../src/util/clock.js';
 import { within } from '../helpers/redis.js';
@@ -68,6 +72,29 @@ describe('audit webhook', () => {
     expect(s.failures).toBe(3);
     await within(1000, () => s.delivered === 20);
     expect(s.dropped()).toBe(0);
+  });
+
+  it('resends a batch the receiver stored but failed to acknowledge with the same seq and hash per line: deduped by replica+seq, it verifies', async () => {
+    // The receiver stores every POST (a SIEM that wrote the batch, then timed out or answered 500).
+    receiver = await startReceiver((n) => ({ status: n === 1 ? 500 : 204 }));
+    const s = webhook(receiver.url, { batch: 10 });
+    const log = createAuditLog([s], systemClock, { chain: new AuditChain('edge-1') });
+    for (let i = 0; i < 30; i++) log.admin({ event: 'policy_reloaded', n: i });
+    await within(5000, () => receiver!.accepted().length === 30);
+    const stored = receiver.posts.flatMap((p) => p.events);
+    expect(stored).toHaveLength(40);
+    // The retried batch carries identical lines: the second and third POST are the same ten events.
+    expect(receiver.posts[2]!.events).toEqual(receiver.posts[1]!.events);
+    // The receiver keeps the first copy of each replica+seq; what it keeps verifies as a complete chain.
+    const kept = new Map(stored.map((e) => [`${String(e.replica)} ${String(e.seq)}`, e] as const).reverse());
+    expect(kept.size).toBe(30);
+    const text = stored
+      .filter((e, i) => stored.findIndex((o) => o.replica === e.replica && o.seq === e.seq) === i)
+      .map((e) => `${JSON.stringify(e)}\n`)
+      .join('');
+    const report = await verifyAuditFiles([STDIN], { stdin: Readable.from([text]) });
+    expect(report).toMatchObject({ lines: 30, breaks: [] });
+    log.close();
   });
 
   it('keeps a bounded queue while the receiver is down, counts what it drops, and delivers the rest when it returns', async () => {

@@ -68,4 +68,39 @@ describe('audit and metrics variables', () => {
       'env WARDEN_METRICS_PORT: must differ from PORT (leave it unset to serve /metrics on PORT)',
     ]);
   });
+
+  it('checkpoints by count, duration or both; rotation, compression and retention of the file', () => {
+    expect(loadEnv({}).WARDEN_AUDIT_CHECKPOINT).toEqual({ lines: 1000, ms: 60_000 });
+    expect(loadEnv({ WARDEN_AUDIT_CHECKPOINT: '50' }).WARDEN_AUDIT_CHECKPOINT).toEqual({
+      lines: 50,
+      ms: null,
+    });
+    expect(loadEnv({ WARDEN_AUDIT_CHECKPOINT: '5m' }).WARDEN_AUDIT_CHECKPOINT).toEqual({
+      lines: null,
+      ms: 300_000,
+    });
+    expect(loadEnv({ WARDEN_AUDIT_CHECKPOINT: '10s, 200' }).WARDEN_AUDIT_CHECKPOINT).toEqual({
+      lines: 200,
+      ms: 10_000,
+    });
+    for (const bad of ['', '0', '60s,120s', 'hourly', '1000,60'])
+      expect(problems({ WARDEN_AUDIT_CHECKPOINT: bad })[0], bad).toMatch(
+        /^env WARDEN_AUDIT_CHECKPOINT: .* is not a line count, a duration with its unit, or both, like 1000,60s/,
+      );
+    const env = loadEnv({
+      WARDEN_AUDIT_FILE_ROTATE: 'daily',
+      WARDEN_AUDIT_FILE_COMPRESS: 'gzip',
+      WARDEN_AUDIT_RETENTION: '90d',
+    });
+    expect(env).toMatchObject({
+      WARDEN_AUDIT_FILE_ROTATE: 'daily',
+      WARDEN_AUDIT_FILE_COMPRESS: 'gzip',
+      WARDEN_AUDIT_RETENTION: 90 * 86_400,
+    });
+    expect(loadEnv({})).toMatchObject({
+      WARDEN_AUDIT_FILE_ROTATE: 'size',
+      WARDEN_AUDIT_FILE_COMPRESS: 'none',
+    });
+    expect(problems({ WARDEN_AUDIT_FILE_ROTATE: 'weekly' })[0]).toMatch(/^env WARDEN_AUDIT_FILE_ROTATE/);
+  });
 });
