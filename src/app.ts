@@ -11,6 +11,7 @@ import type { Metrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
 import type { Services } from './services.js';
 import { adminRoutes } from './http/admin.js';
+import type { AuditView } from './audit/view.js';
 
 /** Everything the app needs from the outside. */
 export interface AppDeps extends VerifyDeps {
@@ -23,6 +24,8 @@ export interface AppDeps extends VerifyDeps {
   serveMetrics: boolean;
   /** The /oauth2 sign-in routes, when sign-in is configured. */
   signIn?: Hono<Env> | null;
+  /** The audit search and overview behind /admin/audit and /admin/overview. */
+  auditView?: AuditView | null;
 }
 
 type Env = { Bindings: { incoming?: IncomingMessage } };

@@ -7,6 +7,9 @@ import { createApp, metricsRoutes } from './app.js';
 import { createAuditLog, createOpsLog, type AuditLog } from './audit/audit-log.js';
 import { AuditChain, replicaName } from './audit/chain.js';
 import { openAuditSinks } from './audit/open-sinks.js';
+import { OverviewAggregator } from './audit/overview.js';
+import type { AuditView } from './audit/view.js';
+import { openAuditRedis, openAuditView } from './audit-view.js';
 import { byDeadline } from './audit/sink.js';
 import type { Env } from './config/env-schema.js';
 import { ConfigError } from './config/errors.js';
@@ -61,6 +64,9 @@ interface Core {
   log: Logger;
   assertion: AssertionSigner | null;
   audit: AuditLog;
+  /** The audit search and overview (admin endpoints, console). */
+  auditView: AuditView;
+  closeAuditRedis: () => Promise<void>;
   metrics: Metrics;
   services: Services;
   state: RuntimeState;
@@ -139,11 +145,23 @@ async function buildCore(
       'cannot rotate the generated assertion key; the current one stays',
     ),
   );
-  const sinks = openAuditSinks(env, log, { clock, fetch, stdoutDestination: opts.auditDestination });
+  const auditRedis = openAuditRedis(env);
+  const sinks = closingOnError(auditRedis.close, () =>
+    openAuditSinks(env, log, {
+      clock,
+      fetch,
+      stdoutDestination: opts.auditDestination,
+      auditStream: auditRedis.stream,
+    }),
+  );
+  const chain = new AuditChain(replicaName(env.WARDEN_REPLICA_ID, hostname(), clock.now()));
+  const aggregator = new OverviewAggregator(chain.replica, clock);
   const audit = createAuditLog(sinks, clock, {
     allowSample: env.WARDEN_AUDIT_ALLOW_SAMPLE,
-    chain: new AuditChain(replicaName(env.WARDEN_REPLICA_ID, hostname(), clock.now())),
+    chain,
+    observe: (e) => aggregator.record(e),
   });
+  const auditView = openAuditView(env, { audit, sinks, stream: auditRedis.stream, aggregator, clock });
   const metrics = createMetrics(true, env.WARDEN_METRICS);
   metrics.watchAudit(audit.sinks);
   const services = await startServices(env, config.issuers, { log, audit, metrics, clock, fetch });
@@ -153,7 +171,20 @@ async function buildCore(
   const signIn = attachSignIn(config, { services, state, audit, clock, fetch, log });
   const shared: Shared = { ...services, sessionAuth: signIn.sessionAuth };
   state.swap(buildRuntime(config, shared));
-  return { config, env, log, assertion, audit, metrics, services, state, signIn, shared };
+  return {
+    config,
+    env,
+    log,
+    assertion,
+    audit,
+    auditView,
+    closeAuditRedis: auditRedis.close,
+    metrics,
+    services,
+    state,
+    signIn,
+    shared,
+  };
 }
 
 /** The named readiness checks: policy, keys, store, bans, JWKS and OIDC when configured, accepting. */
@@ -204,11 +235,12 @@ interface Handlers {
 }
 
 function requestHandlers(core: Core, readiness: Readiness, clock: Clock): Handlers {
-  const { env, state, services, audit, metrics, assertion, signIn } = core;
+  const { env, state, services, audit, auditView, metrics, assertion, signIn } = core;
   const deps = {
     state,
     services,
     audit,
+    auditView,
     metrics,
     trustedProxies: compileCidrs(env.WARDEN_TRUSTED_PROXIES),
     loginUrl: signIn.loginUrl ?? env.WARDEN_LOGIN_URL,
@@ -288,7 +320,9 @@ async function listenAll(
   } catch (e) {
     servers.http.close();
     reloader.stop();
+    core.auditView.overview.stop();
     audit.close();
+    await core.closeAuditRedis();
     await services.close();
     throw e;
   }
@@ -328,7 +362,10 @@ function shutdown(
         },
         `${lost} audit events not delivered by the shutdown deadline`,
       );
+    core.auditView.overview.stop();
+    await byDeadline(core.auditView.overview.share(), deadline, clock);
     audit.close();
+    await core.closeAuditRedis();
     servers.metrics?.server.close();
     servers.metrics?.server.closeAllConnections();
     await services.close();
@@ -337,6 +374,16 @@ function shutdown(
   };
   let closing: Promise<void> | null = null;
   return () => (closing ??= run());
+}
+
+/** `make()`, calling `close` (not awaited) when it throws. */
+function closingOnError<T>(close: () => Promise<void>, make: () => T): T {
+  try {
+    return make();
+  } catch (e) {
+    void close();
+    throw e;
+  }
 }
 
 /** Listen on host:port; resolves with the port bound (port 0 picks one). */

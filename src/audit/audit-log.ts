@@ -53,6 +53,8 @@ export interface AdminEvent {
     | 'admin_denied'
     | 'policy_reloaded'
     | 'config_rejected'
+    | 'audit_lines_dropped'
+    | 'audit_exported'
     | SignInEvent;
   [field: string]: unknown;
 }
@@ -153,6 +155,8 @@ export interface AuditOptions {
   random?: () => number;
   /** The chain lines are sealed into; default: a new one named for this host and the log's creation time. */
   chain?: AuditChain;
+  /** Told of every decision, sampled out or not, before the line is built (the overview's counts). */
+  observe?: (e: DecisionEvent) => void;
 }
 
 /**
@@ -213,8 +217,9 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
     chain,
     decision:
       sinks.length === 0
-        ? noop
+        ? (opts.observe ?? noop)
         : (e) => {
+            opts.observe?.(e);
             // Only allows are sampled: a deny, a would-deny and an error are always written.
             if (sample < 1 && e.decision === 'allow' && random() >= sample) return;
             tick();
