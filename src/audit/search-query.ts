@@ -60,11 +60,10 @@ function parseDecisions(v: string): DecisionName[] | QueryProblem {
   const out = new Set<DecisionName>();
   for (const raw of v.split(',')) {
     const d = raw.trim();
-    if (d === 'refused')
-      for (const x of DECISIONS)
-        if (x !== 'allow' && x !== 'would-deny') out.add(x);
-        else if ((DECISIONS as readonly string[]).includes(d)) out.add(d as DecisionName);
-        else return { field: 'decision', message: `each one of ${DECISIONS.join(', ')}, or refused` };
+    if (d === 'refused') {
+      for (const x of DECISIONS) if (x !== 'allow' && x !== 'would-deny') out.add(x);
+    } else if ((DECISIONS as readonly string[]).includes(d)) out.add(d as DecisionName);
+    else return { field: 'decision', message: `each one of ${DECISIONS.join(', ')}, or refused` };
   }
   return [...out];
 }
