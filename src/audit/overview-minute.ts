@@ -36,11 +36,13 @@ const MAX_KEY = 256;
 
 /**
  * Space-saving top-k (Metwally et al.): at most `k` keys; a new key when full replaces the least
- * counted one and inherits its count + 1, so every count is an upper bound and any key counted more
- * than total/k times is kept.
+ * counted one and inherits its count + 1, so any key counted more than total/k times is kept. The
+ * inherited part is remembered as the key's error: `guaranteed()` is what it surely had (exact for a
+ * key never evicted), the count shown, so a late key is not inflated by the noise it displaced.
  */
 export class TopK {
   readonly counts = new Map<string, number>();
+  private readonly errors = new Map<string, number>();
   constructor(private readonly k: number) {}
 
   add(key: string): void {
@@ -62,7 +64,14 @@ export class TopK {
         minKey = key2;
       }
     this.counts.delete(minKey);
+    this.errors.delete(minKey);
     this.counts.set(kk, min + 1);
+    this.errors.set(kk, min);
+  }
+
+  /** Each key with the count it surely had (its count less what it inherited). */
+  guaranteed(): [string, number][] {
+    return [...this.counts].map(([key, n]) => [key, n - (this.errors.get(key) ?? 0)]);
   }
 }
 
@@ -74,7 +83,7 @@ export interface MinuteSnapshot {
   c: number[];
   /** Latency histogram, sparse: bucket index → count. */
   l: Record<string, number>;
-  /** Refused decisions' top identities, client IPs and paths: [key, count] pairs. */
+  /** Refused decisions' top identities, client IPs and paths: [key, guaranteed count] pairs. */
   t: { i: [string, number][]; a: [string, number][]; p: [string, number][] };
 }
 
@@ -120,7 +129,7 @@ export class MinuteBucket {
       m: this.minute,
       c: [...this.counts],
       l,
-      t: { i: [...this.identities.counts], a: [...this.ips.counts], p: [...this.paths.counts] },
+      t: { i: this.identities.guaranteed(), a: this.ips.guaranteed(), p: this.paths.guaranteed() },
     };
   }
 }

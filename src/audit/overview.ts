@@ -18,7 +18,7 @@ export interface Percentiles {
   p99: number;
 }
 
-/** A key and how often it was refused (space-saving counts: upper bounds). */
+/** A key and how often it was refused (space-saving: at least this often; exact unless the key was evicted). */
 export interface TopEntry {
   value: string;
   count: number;
@@ -186,6 +186,7 @@ function parseSnapshot(json: string): MinuteSnapshot | null {
     return typeof s.m === 'number' &&
       Array.isArray(s.c) &&
       typeof s.l === 'object' &&
+      Object.values(s.l).every((n) => typeof n === 'number') &&
       pairs(s.t.i) &&
       pairs(s.t.a) &&
       pairs(s.t.p)
@@ -244,6 +245,8 @@ export function createOverview(
       if (!stream) return { ...mergeOverview(own, now), source: 'local', replicas: [aggregator.replica] };
       const minutes = Array.from({ length: HOUR_MINUTES }, (_, i) => first + i);
       try {
+        // A reader shares its own minutes first: every replica asked sees this one's latest counts.
+        await shareOnce();
         const stored = (await stream.snapshots(minutes)).flat();
         const replicas = new Set([aggregator.replica]);
         const others: MinuteSnapshot[] = [];
