@@ -28,7 +28,7 @@ export interface AuditPage {
 export interface PageOptions {
   /** Lines per page (1–1000). */
   limit: number;
-  /** Lines read at most for this page (default 200 000): a filter matching nothing cannot scan forever. */
+  /** Lines read at most for this page (default 100 000, about a second): a filter matching nothing cannot scan forever. */
   maxScan?: number;
 }
 
@@ -38,7 +38,7 @@ export class CursorError extends Error {}
 /** Neither the shared stream nor a file can be read. */
 export class SearchUnavailableError extends Error {}
 
-export const DEFAULT_MAX_SCAN = 200_000;
+export const DEFAULT_MAX_SCAN = 100_000;
 
 /** The audit search of this replica. */
 export interface AuditSearch {
