@@ -1,9 +1,9 @@
 // The shared audit stream the redis sink, the search and the overview use: a port that store/ implements over Redis.
 
-/** One stored line and its stream id (`<ms>-<n>`, ms ≥ the line's own `time`). */
+/** One stored line (its UTF-8 bytes) and its stream id (`<ms>-<n>`, ms ≥ the line's own `time`). */
 export interface StreamEntry {
   id: string;
-  line: string;
+  line: Buffer;
 }
 
 /** One line to append, with its `time` in epoch ms (the stream id is never earlier). */

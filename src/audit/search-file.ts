@@ -7,9 +7,9 @@ import { lineTime } from './redis-sink.js';
 const CHUNK = 64 * 1024;
 const NL = 0x0a;
 
-/** A complete line (without its newline) and the byte offset it starts at. */
+/** A complete line (its bytes, without the newline) and the byte offset it starts at. */
 interface FileLine {
-  text: string;
+  bytes: Buffer;
   start: number;
 }
 
@@ -50,12 +50,12 @@ async function* linesBackward(path: string, end: number | null): AsyncGenerator<
       // data ends with a newline; each line runs from after the newline before it to its own.
       let lineEnd = data.length;
       for (let i = newlineBefore(data, lineEnd - 1); i !== -1; i = newlineBefore(data, lineEnd - 1)) {
-        yield { text: data.toString('utf8', i + 1, lineEnd - 1), start: pos + i + 1 };
+        yield { bytes: data.subarray(i + 1, lineEnd - 1), start: pos + i + 1 };
         lineEnd = i + 1;
       }
       rest = data.subarray(0, lineEnd);
     }
-    if (rest && rest.length > 1) yield { text: rest.toString('utf8', 0, rest.length - 1), start: 0 };
+    if (rest && rest.length > 1) yield { bytes: rest.subarray(0, rest.length - 1), start: 0 };
   } finally {
     await fh.close();
   }
@@ -114,13 +114,16 @@ export function fileSource(path: string): ScanSource {
         const file = files[index];
         if (!file) break;
         for await (const l of linesBackward(file.path, end)) {
-          if (l.text === '') continue;
+          if (l.bytes.length === 0) continue;
           if (scanned >= budget) return { position: last, scanned };
           scanned++;
           last = `${file.ino}:${l.start}`;
-          if (q.from !== undefined && lineTime(l.text, Infinity) < q.from - CLOCK_SLACK_MS)
+          if (
+            q.from !== undefined &&
+            lineTime(l.bytes.toString('latin1', 0, 64), Infinity) < q.from - CLOCK_SLACK_MS
+          )
             return { position: null, scanned };
-          if (!visit(l.text)) return { position: last, scanned };
+          if (!visit(l.bytes)) return { position: last, scanned };
         }
         end = null;
       }

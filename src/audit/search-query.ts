@@ -138,8 +138,8 @@ export type AuditRecord = Record<string, unknown>;
 
 /** A compiled query: a cheap substring test every match passes, then the exact test on the parsed line. */
 export interface LineMatcher {
-  /** False only for lines that cannot match (no JSON parse needed). */
-  maybe(line: string): boolean;
+  /** False only for lines that cannot match, judged on their UTF-8 bytes (no decoding, no JSON parse). */
+  maybe(line: Buffer): boolean;
   /** The exact test. */
   matches(r: AuditRecord): boolean;
 }
@@ -165,10 +165,11 @@ export function compileQuery(q: AuditQuery): LineMatcher {
   if (q.status !== undefined) needles.push(`"status":${q.status},`);
   if (q.path !== undefined) needles.push(`"path":${JSON.stringify(q.path).slice(0, -1)}`);
   if (q.decision?.length === 1) needles.push(`"decision":"${q.decision[0]}"`);
+  const bytes = needles.map((n) => Buffer.from(n, 'utf8'));
   const decisions = q.decision ? new Set<string>(q.decision) : null;
   const ip = q.ip !== undefined ? ipTest(q.ip) : null;
   return {
-    maybe: (line) => needles.every((n) => line.includes(n)),
+    maybe: (line) => bytes.every((n) => line.includes(n)),
     matches(r) {
       if (q.from !== undefined || q.to !== undefined) {
         const t = Date.parse(str(r.time) ?? '');

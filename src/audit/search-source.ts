@@ -15,13 +15,13 @@ export interface ScanSource {
   validPosition(p: string): boolean;
   /**
    * Visit lines older than `position` (null: from the newest) that may lie in the query's time
-   * range; `visit` returns false to stop after that line.
+   * range, as UTF-8 bytes (decoded only if the filters may match); `visit` returns false to stop after that line.
    */
   scan(
     q: AuditQuery,
     position: string | null,
     budget: number,
-    visit: (line: string) => boolean,
+    visit: (line: Buffer) => boolean,
   ): Promise<ScanResult>;
 }
 

@@ -69,8 +69,9 @@ async function pageFrom(
   const m = compileQuery(query);
   const lines: AuditHit[] = [];
   const limit = Math.max(1, Math.min(opts.limit, 1000));
-  const r = await source.scan(query, position, opts.maxScan ?? DEFAULT_MAX_SCAN, (text) => {
-    if (!m.maybe(text)) return true;
+  const r = await source.scan(query, position, opts.maxScan ?? DEFAULT_MAX_SCAN, (bytes) => {
+    if (!m.maybe(bytes)) return true;
+    const text = bytes.toString('utf8');
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

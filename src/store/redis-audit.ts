@@ -1,10 +1,10 @@
 // The audit stream over Redis: a capped stream of audit lines (XADD MAXLEN ~) and per-minute overview hashes.
 import type { Cluster, Redis } from 'ioredis';
 
-/** One stored line and its stream id. */
+/** One stored line (its UTF-8 bytes) and its stream id. */
 export interface RedisStreamEntry {
   id: string;
-  line: string;
+  line: Buffer;
 }
 
 /** One replica's minute snapshot (JSON text). */
@@ -38,6 +38,9 @@ return #ARGV
 `;
 
 type Client = Redis | Cluster;
+
+/** The entry field holding the line: `l`. */
+const FIELD = 0x6c;
 type AuditClient = Client & {
   wardenAuditAppend(key: string, maxLen: number, ...pairs: (string | number)[]): Promise<number>;
 };
@@ -50,8 +53,8 @@ export function auditKeys(prefix: string): { stream: string; minute: (m: number)
   };
 }
 
-/** Entries of XREVRANGE: `[id, [field, value, …]]`. */
-type RawEntry = [string, string[]];
+/** Entries of XREVRANGE: `[id, [field, value, …]]`, as bytes. */
+type RawEntry = [Buffer, Buffer[]];
 
 /** The audit stream on `client` (a connection of its own: big batches never delay the store's commands). */
 export function redisAuditStream(client: Client, prefix: string, maxLen: number) {
@@ -66,12 +69,13 @@ export function redisAuditStream(client: Client, prefix: string, maxLen: number)
       await c.wardenAuditAppend(keys.stream, maxLen, ...argv);
     },
     async newest(end: string, start: string, count: number): Promise<RedisStreamEntry[]> {
-      const raw = (await client.xrevrange(keys.stream, end, start, 'COUNT', count)) as RawEntry[];
+      // Bytes, not strings: a search decodes only the lines its filters may match (half the cost).
+      const raw = (await client.xrevrangeBuffer(keys.stream, end, start, 'COUNT', count)) as RawEntry[];
       const out: RedisStreamEntry[] = [];
       for (const [id, fields] of raw) {
-        const at = fields.indexOf('l');
+        const at = fields.findIndex((f) => f.length === 1 && f[0] === FIELD);
         const line = at !== -1 ? fields[at + 1] : undefined;
-        if (line !== undefined) out.push({ id, line });
+        if (line !== undefined) out.push({ id: id.toString('latin1'), line });
       }
       return out;
     },

@@ -70,9 +70,9 @@ redisDescribe('the redis audit sink and search', () => {
     await writeTrail(audit, clock, 0, 40);
     audit.close();
     const stored = (await stream.newest('+', '-', 1000)).reverse();
-    expect(stored.map((e) => e.line)).toEqual(memory.lines);
+    expect(stored.map((e) => e.line.toString())).toEqual(memory.lines);
     for (const e of stored) {
-      const r = JSON.parse(e.line) as { time: string; hash: string; seq: number; replica: string };
+      const r = JSON.parse(e.line.toString()) as { time: string; hash: string; seq: number; replica: string };
       expect(Number(e.id.split('-')[0])).toBe(Date.parse(r.time));
       expect(r.replica).toBe('edge-2');
     }
@@ -97,7 +97,7 @@ redisDescribe('the redis audit sink and search', () => {
     // MAXLEN ~ trims whole stream nodes (100 entries by default): never far past the cap.
     expect(len).toBeLessThanOrEqual(1100);
     const [newest] = await stream.newest('+', '-', 1);
-    expect(newest?.line).toBe('{"n":4999}');
+    expect(newest?.line.toString()).toBe('{"n":4999}');
     expect(await redis.cli('TYPE', auditKeys('cap:').stream)).toBe('stream');
   });
 
