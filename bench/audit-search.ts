@@ -5,7 +5,7 @@
 // built warden (dist/) asks the first page (50 lines) of a few filters, in this process (CPU 0), each
 // run several times, and the median is reported. See bench/README.md, "Audit search".
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildGitState } from './machine.js';
@@ -218,6 +218,8 @@ export async function runAuditSearch(argv: readonly string[]): Promise<void> {
     process.stdout.write(`${label}: ${rows.at(-1)?.medianMs} ms\n`);
   }
   await b.quit();
+  // Other processes on the machine slow every figure: the load is recorded with them.
+  const load = loadavg()[0]?.toFixed(1) ?? '?';
   const text = table(rows);
   process.stdout.write(`\n${text}\n`);
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -229,6 +231,7 @@ export async function runAuditSearch(argv: readonly string[]): Promise<void> {
     stored,
     fillSeconds,
     redisMemory: memory,
+    loadAverage: load,
     rounds: ROUNDS,
     pageLimit: PAGE,
     rows,
@@ -240,7 +243,7 @@ export async function runAuditSearch(argv: readonly string[]): Promise<void> {
     join(ROOT, 'bench', 'README.md'),
     [
       `${stored} lines in the stream (${LINES} written in ${fillSeconds.toFixed(1)} s), Redis ${memory}; ` +
-        `first page of ${PAGE} lines, median of ${ROUNDS} runs.`,
+        `first page of ${PAGE} lines, median of ${ROUNDS} runs; load average ${load} at the end.`,
       '',
       text,
       '',
