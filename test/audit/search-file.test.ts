@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../../src/audit/audit-log.js';
 import { AuditChain } from '../../src/audit/chain.js';
 import { fileSink } from '../../src/audit/file-sink.js';
+import { exportAudit } from '../../src/audit/search-export.js';
 import { fileSource } from '../../src/audit/search-file.js';
 import { createAuditSearch } from '../../src/audit/search.js';
 import { memorySink, writeTrail } from '../helpers/audit-trail.js';
@@ -46,5 +47,35 @@ describe('audit search over the file sink', () => {
       next: null,
       source: 'file',
     });
+  });
+});
+
+describe('export', () => {
+  it('reads the next page only when the consumer asks for more (backpressure)', async () => {
+    const dir2 = makeDir('warden-audit-export-');
+    try {
+      const clock = new FakeClock(start);
+      const file = join(dir2, 'audit.jsonl');
+      const audit = createAuditLog([fileSink(file, 1024 ** 2, 1, () => {}, clock)], clock);
+      await writeTrail(audit, clock, 0, 2500);
+      audit.close();
+      const real = createAuditSearch({ file: fileSource(file) });
+      let pages = 0;
+      const counting = {
+        primary: real.primary,
+        search: (...args: Parameters<typeof real.search>) => {
+          pages++;
+          return real.search(...args);
+        },
+      };
+      const chunks = exportAudit(counting, {}, 'jsonl');
+      const first = await chunks.next();
+      expect(first.value?.split('\n').length).toBe(1001);
+      expect(pages).toBe(1);
+      await chunks.return(undefined);
+      expect(pages).toBe(1);
+    } finally {
+      removeDir(dir2);
+    }
   });
 });
