@@ -53,7 +53,10 @@ export function openAuditView(
   const { audit, sinks, stream, aggregator, clock } = deps;
   for (const s of sinks)
     if (s instanceof RedisAuditSink)
-      s.dropListeners.push((dropped) => audit.admin({ event: 'audit_lines_dropped', sink: s.name, dropped }));
+      // Told while the log hands a line to its sinks: the event is written after that, not inside it.
+      s.dropListeners.push((dropped) =>
+        setImmediate(() => audit.admin({ event: 'audit_lines_dropped', sink: s.name, dropped })),
+      );
   const redis = stream && env.WARDEN_AUDIT_SINKS.includes('redis') ? redisSource(stream) : null;
   const file =
     env.WARDEN_AUDIT_FILE && env.WARDEN_AUDIT_SINKS.includes('file')
