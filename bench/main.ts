@@ -23,6 +23,7 @@ import { redisInfo, startNodeFloor, startRedis, startWarden } from './servers.js
 import { writeWrkScript } from './wrk.js';
 import { runAuditVerify } from './audit-verify.js';
 import { runScale } from './scale.js';
+import { runAuditSearch } from './audit-search.js';
 
 /** What the MCP configuration's client holds: a token for the resource, and tokens the pre-flight expects refused. */
 interface McpClient {
@@ -313,5 +314,6 @@ async function main(): Promise<void> {
 
 if (SCALE) await runScale(process.argv.slice(2));
 else if (process.argv.includes('--audit-verify')) await runAuditVerify();
+else if (process.argv.includes('--audit-search')) await runAuditSearch(process.argv.slice(2));
 else await main();
 process.exit(0);

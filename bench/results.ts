@@ -83,3 +83,13 @@ const SCALE_MARKERS: readonly [string, string] = ['<!-- bench:scale:start -->', 
 export function recordScale(readme: string, block: string): Promise<void> {
   return replaceMarked(readme, SCALE_MARKERS, block);
 }
+
+const AUDIT_SEARCH_MARKERS: readonly [string, string] = [
+  '<!-- bench:audit-search:start -->',
+  '<!-- bench:audit-search:end -->',
+];
+
+/** Replace the audit search table between its markers in the README. */
+export function recordAuditSearch(readme: string, block: string): Promise<void> {
+  return replaceMarked(readme, AUDIT_SEARCH_MARKERS, block);
+}

@@ -12,6 +12,7 @@ import type { Metrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
 import type { Services } from './services.js';
 import { adminRoutes } from './http/admin.js';
+import type { AuditView } from './audit/view.js';
 
 /** Everything the app needs from the outside. */
 export interface AppDeps extends VerifyDeps {
@@ -26,6 +27,8 @@ export interface AppDeps extends VerifyDeps {
   auditKeys?: JWK[] | null;
   /** The /oauth2 sign-in routes, when sign-in is configured. */
   signIn?: Hono<Env> | null;
+  /** The audit search and overview behind /admin/audit and /admin/overview. */
+  auditView?: AuditView | null;
 }
 
 type Env = { Bindings: { incoming?: IncomingMessage } };

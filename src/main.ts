@@ -8,6 +8,9 @@ import { createApp, metricsRoutes } from './app.js';
 import { createAuditLog, createOpsLog, type AuditLog } from './audit/audit-log.js';
 import { AuditChain, replicaName } from './audit/chain.js';
 import { openAuditSigning, openAuditSinks } from './audit/open-sinks.js';
+import { OverviewAggregator } from './audit/overview.js';
+import type { AuditView } from './audit/view.js';
+import { openAuditRedis, openAuditView } from './audit-view.js';
 import { byDeadline } from './audit/sink.js';
 import type { Env } from './config/env-schema.js';
 import { ConfigError } from './config/errors.js';
@@ -66,6 +69,9 @@ interface Core {
   /** The public keys of audit checkpoints (WARDEN_AUDIT_SIGNING_KEY), published beside the assertion keys. */
   auditKeys: JWK[] | null;
   audit: AuditLog;
+  /** The audit search and overview (admin endpoints, console). */
+  auditView: AuditView;
+  closeAuditRedis: () => Promise<void>;
   metrics: Metrics;
   services: Services;
   state: RuntimeState;
@@ -152,15 +158,22 @@ async function buildCore(
     );
   // A rotated file removed for age or count is itself audited (removals start once the log exists).
   const removed: { audit: AuditLog | null } = { audit: null };
-  const sinks = openAuditSinks(env, log, {
-    clock,
-    fetch,
-    stdoutDestination: opts.auditDestination,
-    onFileRemoved: (r) => removed.audit?.admin({ event: 'audit_file_removed', ...r }),
-  });
+  const auditRedis = openAuditRedis(env);
+  const sinks = closingOnError(auditRedis.close, () =>
+    openAuditSinks(env, log, {
+      clock,
+      fetch,
+      stdoutDestination: opts.auditDestination,
+      auditStream: auditRedis.stream,
+      onFileRemoved: (r) => removed.audit?.admin({ event: 'audit_file_removed', ...r }),
+    }),
+  );
+  const chain = new AuditChain(replicaName(env.WARDEN_REPLICA_ID, hostname(), clock.now()));
+  const aggregator = new OverviewAggregator(chain.replica, clock);
   const audit = createAuditLog(sinks, clock, {
     allowSample: env.WARDEN_AUDIT_ALLOW_SAMPLE,
-    chain: new AuditChain(replicaName(env.WARDEN_REPLICA_ID, hostname(), clock.now())),
+    chain,
+    observe: (e) => aggregator.record(e),
     ...(signing && {
       checkpoints: {
         key: signing.key,
@@ -171,6 +184,7 @@ async function buildCore(
     }),
   });
   removed.audit = audit;
+  const auditView = openAuditView(env, { audit, sinks, stream: auditRedis.stream, aggregator, clock });
   const metrics = createMetrics(true, env.WARDEN_METRICS);
   metrics.watchAudit(audit.sinks);
   const services = await startServices(env, config.issuers, { log, audit, metrics, clock, fetch });
@@ -180,8 +194,21 @@ async function buildCore(
   const signIn = attachSignIn(config, { services, state, audit, clock, fetch, log });
   const shared: Shared = { ...services, sessionAuth: signIn.sessionAuth };
   state.swap(buildRuntime(config, shared));
-  const auditKeys = signing?.jwks ?? null;
-  return { config, env, log, assertion, auditKeys, audit, metrics, services, state, signIn, shared };
+  return {
+    config,
+    env,
+    log,
+    assertion,
+    auditKeys: signing?.jwks ?? null,
+    audit,
+    auditView,
+    closeAuditRedis: auditRedis.close,
+    metrics,
+    services,
+    state,
+    signIn,
+    shared,
+  };
 }
 
 /** The named readiness checks: policy, keys, store, bans, JWKS and OIDC when configured, accepting. */
@@ -232,12 +259,13 @@ interface Handlers {
 }
 
 function requestHandlers(core: Core, readiness: Readiness, clock: Clock): Handlers {
-  const { env, state, services, audit, metrics, assertion, auditKeys, signIn } = core;
+  const { env, state, services, audit, auditView, metrics, assertion, auditKeys, signIn } = core;
   const deps = {
     auditKeys,
     state,
     services,
     audit,
+    auditView,
     metrics,
     trustedProxies: compileCidrs(env.WARDEN_TRUSTED_PROXIES),
     loginUrl: signIn.loginUrl ?? env.WARDEN_LOGIN_URL,
@@ -317,7 +345,9 @@ async function listenAll(
   } catch (e) {
     servers.http.close();
     reloader.stop();
+    core.auditView.overview.stop();
     audit.close();
+    await core.closeAuditRedis();
     await services.close();
     throw e;
   }
@@ -357,7 +387,10 @@ function shutdown(
         },
         `${lost} audit events not delivered by the shutdown deadline`,
       );
+    core.auditView.overview.stop();
+    await byDeadline(core.auditView.overview.share(), deadline, clock);
     audit.close();
+    await core.closeAuditRedis();
     servers.metrics?.server.close();
     servers.metrics?.server.closeAllConnections();
     await services.close();
@@ -366,6 +399,16 @@ function shutdown(
   };
   let closing: Promise<void> | null = null;
   return () => (closing ??= run());
+}
+
+/** `make()`, calling `close` (not awaited) when it throws. */
+function closingOnError<T>(close: () => Promise<void>, make: () => T): T {
+  try {
+    return make();
+  } catch (e) {
+    void close();
+    throw e;
+  }
 }
 
 /** Listen on host:port; resolves with the port bound (port 0 picks one). */

@@ -32,7 +32,7 @@ export interface Services extends Omit<Shared, 'sessionAuth'> {
 }
 
 /** How the store reaches Redis, from the environment (none of cluster, sentinel, url: no Redis). */
-function redisConnection(env: Env): RedisConnectOptions {
+export function redisConnection(env: Env): RedisConnectOptions {
   return {
     cluster: env.WARDEN_REDIS_CLUSTER_NODES,
     sentinel: env.WARDEN_REDIS_SENTINELS && {

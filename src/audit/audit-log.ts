@@ -55,6 +55,8 @@ export interface AdminEvent {
     | 'policy_reloaded'
     | 'config_rejected'
     | 'audit_file_removed'
+    | 'audit_lines_dropped'
+    | 'audit_exported'
     | SignInEvent;
   [field: string]: unknown;
 }
@@ -175,6 +177,8 @@ export interface AuditOptions {
   chain?: AuditChain;
   /** Signed checkpoints (WARDEN_AUDIT_SIGNING_KEY, WARDEN_AUDIT_CHECKPOINT); none when absent. */
   checkpoints?: CheckpointOptions;
+  /** Told of every decision, sampled out or not, before the line is built (the overview's counts). */
+  observe?: (e: DecisionEvent) => void;
 }
 
 /** When and with what key checkpoint lines are written. */
@@ -298,8 +302,9 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
     chain,
     decision:
       sinks.length === 0
-        ? noop
+        ? (opts.observe ?? noop)
         : (e) => {
+            opts.observe?.(e);
             // Only allows are sampled: a deny, a would-deny and an error are always written.
             if (sample < 1 && e.decision === 'allow' && random() >= sample) return;
             tick();

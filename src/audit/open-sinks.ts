@@ -7,7 +7,9 @@ import { redactUrl } from '../config/load.js';
 import type { Clock } from '../util/clock.js';
 import { openCheckpointSigning, SigningKeyError, type CheckpointSigning } from './checkpoint-key.js';
 import type { RemovedFile } from './file-housekeeping.js';
+import type { AuditStream } from './audit-stream.js';
 import { fileSink } from './file-sink.js';
+import { RedisAuditSink } from './redis-sink.js';
 import { destinationSink, stdoutSink, type AuditSink } from './sink.js';
 import { WebhookSink } from './webhook-sink.js';
 
@@ -42,6 +44,30 @@ export interface SinkDeps {
   stdoutDestination?: DestinationStream | undefined;
   /** Told of each rotated file removed for age or count (audited as `audit_file_removed`). */
   onFileRemoved?: (r: RemovedFile) => void;
+  /** The shared Redis stream the `redis` sink appends to (opened by the caller with the Redis settings). */
+  auditStream?: AuditStream | null;
+}
+
+/** The redis sink over the caller's stream; failures and drops go to the operational log (stderr). */
+function openRedisSink(log: Logger, deps: SinkDeps): AuditSink {
+  const stream = deps.auditStream;
+  if (!stream) throw new Error('the redis audit sink needs a Redis connection');
+  const warn = throttled(
+    log,
+    deps.clock,
+    'audit_redis_failed',
+    'audit lines cannot reach Redis; they wait in memory and are retried',
+  );
+  return new RedisAuditSink({
+    stream,
+    clock: deps.clock,
+    onFailure: (detail, queued) => warn({ detail, queued }),
+    onDrop: (dropped) =>
+      log.error(
+        { event: 'audit_redis_dropping', dropped },
+        'the redis audit sink is full: new lines are dropped until Redis answers (warden_audit_dropped_total)',
+      ),
+  });
 }
 
 /**
@@ -83,7 +109,8 @@ export function openAuditSinks(env: Env, log: Logger, deps: SinkDeps): AuditSink
           },
         ]);
       }
-    } else {
+    } else if (name === 'redis') sinks.push(openRedisSink(log, deps));
+    else {
       const url = requiredVar(
         env.WARDEN_AUDIT_WEBHOOK_URL,
         'WARDEN_AUDIT_WEBHOOK_URL',

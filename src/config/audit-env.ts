@@ -4,7 +4,7 @@ import { absoluteHttpUrl, headerLine, portNumber } from './env-values.js';
 import { duration } from '../util/duration.js';
 
 /** The audit sinks warden can write to. */
-export const AUDIT_SINKS = ['stdout', 'file', 'webhook'] as const;
+export const AUDIT_SINKS = ['stdout', 'file', 'webhook', 'redis'] as const;
 export type AuditSinkName = (typeof AUDIT_SINKS)[number];
 
 const UNITS: Record<string, number> = {
@@ -81,7 +81,7 @@ const sinkList = z
 
 /** The audit and metrics variables, all `WARDEN_`-prefixed. */
 export const auditEnv = {
-  /** Comma list of `stdout`, `file`, `webhook`; `none` turns the audit trail off. */
+  /** Comma list of `stdout`, `file`, `webhook`, `redis`; `none` turns the audit trail off. */
   WARDEN_AUDIT_SINKS: sinkList,
   /** This process's name in the audit chain (`replica` of every line); default: host name and start time. */
   WARDEN_REPLICA_ID: z
@@ -116,6 +116,8 @@ export const auditEnv = {
   WARDEN_AUDIT_WEBHOOK_QUEUE: positiveInt(100_000, 10_000_000),
   /** One POST gives up (and is retried) after this long. */
   WARDEN_AUDIT_WEBHOOK_TIMEOUT: duration.default(10),
+  /** The redis sink's stream keeps about this many lines (`XADD … MAXLEN ~`), shared by all replicas. */
+  WARDEN_AUDIT_REDIS_MAXLEN: positiveInt(1_000_000, 1_000_000_000),
   /** `false`: no /metrics and no counting on /verify (for measuring what metrics cost). */
   WARDEN_METRICS: z
     .enum(['true', 'false'])

@@ -130,6 +130,12 @@ export function envCrossCheck(env: Env): { variable: string; message: string }[]
       message:
         'redis needs a Redis to store keys in: set REDIS_URL (or WARDEN_REDIS_SENTINELS, WARDEN_REDIS_CLUSTER_NODES)',
     });
+  if (env.WARDEN_AUDIT_SINKS.includes('redis') && modes.length === 0)
+    out.push({
+      variable: 'WARDEN_AUDIT_SINKS',
+      message:
+        'the redis sink needs a Redis: set REDIS_URL (or WARDEN_REDIS_SENTINELS, WARDEN_REDIS_CLUSTER_NODES)',
+    });
   if (env.WARDEN_ASSERTION_TTL > 60 || env.WARDEN_ASSERTION_TTL < 5)
     out.push({
       variable: 'WARDEN_ASSERTION_TTL',

@@ -16,12 +16,27 @@ import { canonicalizePath, matchKey } from '../request/canonical-path.js';
 import { parseAddress } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
 import type { RuntimeState } from '../runtime.js';
+import type { AuditView } from '../audit/view.js';
+import { addAuditRoutes } from './admin-audit.js';
 import { addKeyRoutes } from './admin-keys.js';
 import { HeaderMap } from './header-map.js';
 import { forbiddenResponse, limitedResponse, toResponse, unauthenticatedResponse } from './respond.js';
 
 /** The permission the admin API requires. */
 export const ADMIN_PERMISSION = 'warden:admin';
+
+/** The permission that reads (the audit search, its export, the overview) without acting. */
+export const CONSOLE_PERMISSION = 'warden:console';
+
+/** The admin reads `warden:console` is enough for; everything else needs `warden:admin`. */
+const CONSOLE_READS = /^\/admin\/(?:audit|audit\/export|overview)$/;
+
+/** The permissions that let this request through: any one of them. */
+function permissionsFor(c: Context<Env>): string[] {
+  return (c.req.method === 'GET' || c.req.method === 'HEAD') && CONSOLE_READS.test(c.req.path)
+    ? [CONSOLE_PERMISSION, ADMIN_PERMISSION]
+    : [ADMIN_PERMISSION];
+}
 
 const revocationBody = z.strictObject({
   type: z.enum(REVOCATION_TYPES),
@@ -50,6 +65,8 @@ export interface AdminDeps {
   audit: AuditLog;
   metrics: Pick<Metrics, 'revocations'>;
   services: { revocations: Revocations; storedKeys?: StoredKeys | null };
+  /** The audit search and overview; absent in apps built without them (tests of other routes). */
+  auditView?: AuditView | null;
 }
 
 function bad(c: Context, field: string, message: string) {
@@ -86,7 +103,7 @@ function describeAdminRequest(c: Context<Env>): RequestDescription | null {
   };
 }
 
-/** Authenticate with the current policy's keys; require warden:admin. Bans apply here too. */
+/** Authenticate with the current policy's keys; require warden:admin (warden:console for reads). Bans apply here too. */
 function requireAdmin(deps: AdminDeps): MiddlewareHandler<Env> {
   return async (c, next) => {
     const runtime = deps.state.current;
@@ -123,7 +140,8 @@ function requireAdmin(deps: AdminDeps): MiddlewareHandler<Env> {
         ),
       );
     }
-    if (!rolesGrant(auth.identity.roles, runtime.policy.roles, ADMIN_PERMISSION)) {
+    const permissions = permissionsFor(c);
+    if (!permissions.some((p) => rolesGrant(auth.identity.roles, runtime.policy.roles, p))) {
       deps.audit.admin({
         event: 'admin_denied',
         path,
@@ -132,7 +150,7 @@ function requireAdmin(deps: AdminDeps): MiddlewareHandler<Env> {
         sub: auth.identity.sub,
         reason: 'insufficient_permissions',
       });
-      return toResponse(forbiddenResponse('insufficient_permissions', [ADMIN_PERMISSION]));
+      return toResponse(forbiddenResponse('insufficient_permissions', permissions));
     }
     c.set('identity' as never, auth.identity as never);
     await next();
@@ -240,5 +258,6 @@ export function adminRoutes(deps: AdminDeps): Hono<Env> {
   );
   admin.delete('/revocations/:type/:id', (c) => removeRevocation(deps, c));
   addKeyRoutes(admin, deps, { bad, adminSub });
+  addAuditRoutes(admin, deps, { bad, adminSub });
   return admin;
 }

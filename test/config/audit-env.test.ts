@@ -103,4 +103,17 @@ describe('audit and metrics variables', () => {
     });
     expect(problems({ WARDEN_AUDIT_FILE_ROTATE: 'weekly' })[0]).toMatch(/^env WARDEN_AUDIT_FILE_ROTATE/);
   });
+
+  it('the redis sink: a cap of 1 000 000 lines by default, and a Redis to write to', () => {
+    const env = loadEnv({ WARDEN_AUDIT_SINKS: 'stdout,redis', REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(env.WARDEN_AUDIT_SINKS).toEqual(['stdout', 'redis']);
+    expect(env.WARDEN_AUDIT_REDIS_MAXLEN).toBe(1_000_000);
+    expect(loadEnv({ WARDEN_AUDIT_REDIS_MAXLEN: '50000' }).WARDEN_AUDIT_REDIS_MAXLEN).toBe(50_000);
+    expect(problems({ WARDEN_AUDIT_SINKS: 'redis' })).toEqual([
+      'env WARDEN_AUDIT_SINKS: the redis sink needs a Redis: set REDIS_URL (or WARDEN_REDIS_SENTINELS, WARDEN_REDIS_CLUSTER_NODES)',
+    ]);
+    expect(problems({ WARDEN_AUDIT_REDIS_MAXLEN: '0' }).map((l) => l.split(':')[0])).toEqual([
+      'env WARDEN_AUDIT_REDIS_MAXLEN',
+    ]);
+  });
 });
