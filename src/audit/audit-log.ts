@@ -37,6 +37,8 @@ export interface DecisionEvent {
   mcp?: { method: string | null; tools: string[]; ids: (string | number)[]; rule?: number };
   /** `step_up_required`: what the rule asks of the sign-in (maxAge in seconds); `cause` names what was missing. */
   authn?: { acr?: string[]; amr?: string[]; maxAge?: number };
+  /** `banned` by an admin ban: its id (GET /admin/bans). */
+  ban?: string;
   durationMs: number;
 }
 
@@ -50,6 +52,8 @@ export interface AdminEvent {
     | 'revocation_removed'
     | 'session_ended'
     | 'ban_started'
+    | 'ban'
+    | 'unban'
     | 'admin_denied'
     | 'policy_reloaded'
     | 'config_rejected'

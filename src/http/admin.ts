@@ -16,6 +16,7 @@ import { canonicalizePath, matchKey } from '../request/canonical-path.js';
 import { parseAddress } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
 import type { RuntimeState } from '../runtime.js';
+import { addBanRoutes, type AdminBansDeps } from './admin-bans.js';
 import { addKeyRoutes } from './admin-keys.js';
 import { HeaderMap } from './header-map.js';
 import { forbiddenResponse, limitedResponse, toResponse, unauthenticatedResponse } from './respond.js';
@@ -44,12 +45,12 @@ const revocationBody = z.strictObject({
 type Env = { Bindings: { incoming?: IncomingMessage } };
 
 /** What the admin API uses of the app's dependencies. */
-export interface AdminDeps {
+export interface AdminDeps extends AdminBansDeps {
   state: RuntimeState;
   now: () => number;
   audit: AuditLog;
   metrics: Pick<Metrics, 'revocations'>;
-  services: { revocations: Revocations; storedKeys?: StoredKeys | null };
+  services: AdminBansDeps['services'] & { revocations: Revocations; storedKeys?: StoredKeys | null };
 }
 
 function bad(c: Context, field: string, message: string) {
@@ -144,9 +145,9 @@ function adminSub(c: Context<Env>): string {
   return (c.get('identity' as never) as Identity).sub;
 }
 
-/** GET /revocations: every live revocation. */
-function listRevocations(deps: AdminDeps, c: Context<Env>): Response {
-  return c.json({ revocations: deps.services.revocations.list(deps.now()) }, 200, {
+/** GET /revocations: every live revocation, with the requests it has refused since it was made (`refused`). */
+async function listRevocations(deps: AdminDeps, c: Context<Env>): Promise<Response> {
+  return c.json({ revocations: await deps.services.revocations.listWithEffects(deps.now()) }, 200, {
     'cache-control': 'no-store',
   });
 }
@@ -240,5 +241,6 @@ export function adminRoutes(deps: AdminDeps): Hono<Env> {
   );
   admin.delete('/revocations/:type/:id', (c) => removeRevocation(deps, c));
   addKeyRoutes(admin, deps, { bad, adminSub });
+  addBanRoutes(admin, deps, { bad, adminSub });
   return admin;
 }
