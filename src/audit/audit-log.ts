@@ -119,6 +119,8 @@ function fieldsOf(e: DecisionEvent, q: (v: string | null | undefined) => string)
     (e.keyVersion !== undefined ? `,"keyVersion":"${e.keyVersion}"` : '') +
     `,"rule":${e.rule === null ? 'null' : e.rule}` +
     (e.rateLimit !== undefined ? `,"rateLimit":${q(e.rateLimit)}` : '') +
+    // A ban id is base64url: nothing to escape.
+    (e.ban !== undefined ? `,"ban":"${e.ban}"` : '') +
     (e.kid !== undefined ? `,"kid":${q(e.kid)}` : '') +
     (e.joseCode !== undefined ? `,"joseCode":${q(e.joseCode)}` : '') +
     (e.headerProblems !== undefined ? `,"headerProblems":${JSON.stringify(e.headerProblems)}` : '') +
