@@ -47,7 +47,7 @@ describe('AlertWebhook', () => {
     h.close();
   });
 
-  it('drops what does not fit the queue instead of growing', async () => {
+  it('drops what does not fit the queue instead of growing', () => {
     const outcomes: string[] = [];
     // Nothing listens on port 9 of 127.0.0.1 here: every POST fails and waits for its retry.
     const h = new AlertWebhook({
