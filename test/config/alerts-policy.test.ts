@@ -38,7 +38,7 @@ describe('policy alerts', () => {
       }),
     );
     const text = problems.join('\n');
-    for (const [path, message] of [
+    const expected: [string, string][] = [
       ['alerts[0].name', '1-64 characters'],
       ['alerts[0].on', '"logins" is not one of auth_failures, denials, requests'],
       ['alerts[0].by', '"host" is not ip or identity'],
@@ -50,7 +50,8 @@ describe('policy alerts', () => {
       ['alerts[3].on', 'required'],
       ['alerts[3].by', 'required'],
       ['alerts[3].threshold', 'required'],
-    ])
+    ];
+    for (const [path, message] of expected)
       expect(text).toMatch(
         new RegExp(`${path.replace(/[[\].]/g, '\\$&')}[^\\n]*${message.replace(/[[\]]/g, '\\$&')}`),
       );

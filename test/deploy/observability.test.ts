@@ -98,7 +98,11 @@ describe('deploy/prometheus/warden-alerts.yaml', () => {
       expect(['info', 'warning', 'critical']).toContain(r.labels.severity);
       expect(r.annotations.summary).toBeTruthy();
       // Balanced brackets: a typo in a hand-written expression shows here rather than in Prometheus.
-      for (const [open, close] of ['()', '[]', '{}'])
+      for (const [open, close] of [
+        ['(', ')'],
+        ['[', ']'],
+        ['{', '}'],
+      ] as const)
         expect(r.expr.split(open).length, `${r.alert}: ${open}${close}`).toBe(r.expr.split(close).length);
     }
   });

@@ -203,4 +203,26 @@ redisDescribe('incident response, two replicas sharing one Redis', () => {
     expect(receiver.accepted()).toHaveLength(1);
     expect(receiver.posts).toHaveLength(2);
   });
+
+  it('with Redis down, a ban is refused with a clear message and bans in force still hold', async () => {
+    await redis.stop(true);
+    try {
+      const r = await adminCall(a, admin.key, 'POST', '/bans', {
+        type: 'ip',
+        value: '198.51.100.77',
+        duration: '1h',
+        reason: 'during the outage',
+      });
+      expect(r.status).toBe(503);
+      expect(String(json(r).message)).toMatch(/does not answer: nothing changed/);
+      expect(await verifyStatus(b, '/api/x', dev.key, '198.51.100.77')).toBe(200);
+      // The identity banned earlier is still refused on both replicas, from memory.
+      for (const w of [a, b]) expect(await verifyStatus(w, '/api/x', agent.key)).toBe(429);
+      const listed = json(await adminCall(a, admin.key, 'GET', '/bans'));
+      expect(listed.countsShared).toBe(false);
+      expect((listed.bans as { value: string }[]).map((x) => x.value)).toEqual(['agent-7']);
+    } finally {
+      await redis.restart();
+    }
+  });
 });
