@@ -43,7 +43,9 @@ const banBody = z.strictObject({
     .regex(PRINTABLE, 'no control characters'),
 });
 
-const unbanReason = banBody.shape.reason;
+/** A reason given for an action: required text, audited. */
+export const actionReason = banBody.shape.reason;
+const unbanReason = actionReason;
 
 /** What the ban and alert routes use of the admin API's dependencies. */
 export interface AdminBansDeps {
@@ -211,8 +213,8 @@ function answer<T>(c: Context, r: BanActionResult<T>, ok: (v: T) => Response): R
   );
 }
 
-/** The unban reason: `?reason=` (what a form or curl sends with DELETE), else a JSON body's `reason`. */
-async function unbanReasonOf(c: Context): Promise<unknown> {
+/** A DELETE's reason: `?reason=` (what a form or curl sends with DELETE), else a JSON body's `reason`. */
+export async function deleteReasonOf(c: Context): Promise<unknown> {
   const q = c.req.query('reason');
   if (q !== undefined) return q;
   const text = await c.req.text();
@@ -243,7 +245,7 @@ export function addBanRoutes(
     return answer(c, r, (ban) => c.json({ ban }, 201, NO_STORE));
   });
   admin.delete('/bans/:id', limit, async (c) => {
-    const r = await unbanAction(deps, c.req.param('id'), await unbanReasonOf(c), h.adminSub(c));
+    const r = await unbanAction(deps, c.req.param('id'), await deleteReasonOf(c), h.adminSub(c));
     return answer(c, r, (ban) => c.json({ removed: true, ban }, 200, NO_STORE));
   });
   admin.get('/alerts', async (c) => c.json(await listAlerts(deps), 200, NO_STORE));

@@ -16,7 +16,7 @@ import { canonicalizePath, matchKey } from '../request/canonical-path.js';
 import { parseAddress } from '../request/client-ip.js';
 import type { RequestDescription } from '../request/description.js';
 import type { RuntimeState } from '../runtime.js';
-import { addBanRoutes, type AdminBansDeps } from './admin-bans.js';
+import { actionReason, addBanRoutes, deleteReasonOf, type AdminBansDeps } from './admin-bans.js';
 import { addKeyRoutes } from './admin-keys.js';
 import { HeaderMap } from './header-map.js';
 import { forbiddenResponse, limitedResponse, toResponse, unauthenticatedResponse } from './respond.js';
@@ -222,10 +222,25 @@ async function removeRevocation(
   if (!REVOCATION_TYPES.includes(type))
     return bad(c, 'type', `must be one of ${REVOCATION_TYPES.join(', ')}`);
   const id = c.req.param('id');
+  // A reason is optional here (callers before it existed send none); given, it must be usable text.
+  const given = await deleteReasonOf(c);
+  const reason = given === undefined ? undefined : actionReason.safeParse(given);
+  if (reason && !reason.success) return bad(c, 'reason', reason.error.issues[0]?.message ?? 'invalid');
+  const refused = (await deps.services.revocations.listWithEffects(deps.now())).find(
+    (r) => r.type === type && r.id === id,
+  )?.refused;
   const removed = await deps.services.revocations.unrevoke(type, id);
   const by = adminSub(c);
   deps.metrics.revocations.inc({ op: 'remove' });
-  deps.audit.admin({ event: 'revocation_removed', type, id, by, existed: removed });
+  deps.audit.admin({
+    event: 'revocation_removed',
+    type,
+    id,
+    by,
+    existed: removed,
+    ...(reason ? { reason: reason.data } : {}),
+    ...(refused !== undefined ? { refused } : {}),
+  });
   return c.json({ removed }, removed ? 200 : 404, { 'cache-control': 'no-store' });
 }
 

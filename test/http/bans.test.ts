@@ -23,6 +23,7 @@ const policy = {
 const admin = testKey('ops-1', ['ops']);
 const dev = testKey('dev-1', ['dev']);
 const viewer = testKey('viewer-1', []);
+const old = testKey('old-1', ['dev']);
 
 const json = (r: RawResponse) => JSON.parse(r.body) as Record<string, unknown>;
 
@@ -34,7 +35,7 @@ describe('admin bans and alerts, memory store', () => {
     receiver = await startReceiver();
     w = await startWarden({
       policy,
-      keys: [admin.entry, dev.entry, viewer.entry],
+      keys: [admin.entry, dev.entry, viewer.entry, old.entry],
       env: { WARDEN_ALERT_WEBHOOK_URL: receiver.url },
       clock,
     });
@@ -143,6 +144,32 @@ describe('admin bans and alerts, memory store', () => {
     expect(w.audit.at(-1)).toMatchObject({ reason: 'banned', sub: 'dev-1', status: 429 });
     await adminCall(w, admin.key, 'DELETE', `/bans/${(json(r).ban as { id: string }).id}?reason=rotated`);
     expect(await verifyStatus(w, '/api/x', dev.key, '198.51.100.30')).toBe(200);
+  });
+
+  it('a revocation lists the requests it refused, and its lifting is audited with a reason and that count', async () => {
+    const r = await adminCall(w, admin.key, 'POST', '/revocations', {
+      type: 'key',
+      id: 'old-1',
+      reason: 'leaked',
+    });
+    expect(r.status).toBe(201);
+    for (let i = 0; i < 2; i++) expect(await verifyStatus(w, '/api/x', old.key, '198.51.100.50')).toBe(401);
+    expect(json(await adminCall(w, admin.key, 'GET', '/revocations')).revocations).toEqual([
+      { type: 'key', id: 'old-1', reason: 'leaked', createdAt: clock.now(), refused: 2 },
+    ]);
+    const bad = await adminCall(w, admin.key, 'DELETE', '/revocations/key/old-1?reason=%07');
+    expect(bad.status).toBe(400);
+    expect(json(bad)).toMatchObject({ field: 'reason' });
+    expect((await adminCall(w, admin.key, 'DELETE', '/revocations/key/old-1?reason=rotated')).status).toBe(
+      200,
+    );
+    expect(w.audit.find((l) => l.event === 'revocation_removed')).toMatchObject({
+      id: 'old-1',
+      by: 'ops-1',
+      reason: 'rotated',
+      refused: 2,
+    });
+    expect(await verifyStatus(w, '/api/x', old.key, '198.51.100.50')).toBe(200);
   });
 
   it('an alert fires once per window and subject; a new window fires again', async () => {
