@@ -1,5 +1,6 @@
 // Addresses and networks as numbers, and the index that finds the ban covering a client IP in at most 33/129 lookups.
 import type { Address } from '../request/client-ip.js';
+import { ipv4Number, ipv6Hex } from '../request/cidr-set.js';
 
 /** An address or network as its family, its bits and its prefix length (32 or 128 for one address). */
 export interface Network {
@@ -8,31 +9,9 @@ export interface Network {
   prefix: number;
 }
 
-/** The bits of an IPv4 address (dotted quad, as parseAddress gives it). */
-function ipv4Number(ip: string): number {
-  let n = 0;
-  for (const part of ip.split('.')) n = n * 256 + Number(part);
-  return n;
-}
-
-/** The 128 bits of an IPv6 address (lower case, as parseAddress gives it). */
+/** The 128 bits of an IPv6 address (as parseAddress gives it). */
 function ipv6Bits(ip: string): bigint {
-  const [head, tail] = ip.split('::') as [string, string | undefined];
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  // An embedded dotted quad (::1.2.3.4 that is not IPv4-mapped) is two groups.
-  const expand = (groups: string[]) =>
-    groups.flatMap((g) => {
-      if (!g.includes('.')) return [parseInt(g, 16)];
-      const v = ipv4Number(g);
-      return [Math.floor(v / 65536), v % 65536];
-    });
-  const l = expand(left);
-  const r = expand(right);
-  const groups = [...l, ...new Array<number>(Math.max(0, 8 - l.length - r.length)).fill(0), ...r];
-  let bits = 0n;
-  for (const g of groups) bits = (bits << 16n) | BigInt(g);
-  return bits;
+  return BigInt(`0x${ipv6Hex(ip)}`);
 }
 
 /** The width of a family's addresses. */
