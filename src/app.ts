@@ -18,7 +18,12 @@ import type { AuditView } from './audit/view.js';
 export interface AppDeps extends VerifyDeps {
   /** Dialect of bare `/verify` (`WARDEN_PROXY`). */
   defaultDialect: Dialect;
-  services: Pick<Services, 'revocations' | 'store'> & Partial<Pick<Services, 'storedKeys'>>;
+  services: Pick<Services, 'revocations' | 'store'> &
+    Partial<Pick<Services, 'storedKeys' | 'adminBans' | 'alertLog'>>;
+  /** `WARDEN_TRUSTED_PROXIES` as written: no admin ban may cover one of them. */
+  trustedProxyCidrs?: readonly string[];
+  /** True when WARDEN_ALERT_WEBHOOK_URL is set (GET /admin/alerts says so). */
+  alertWebhook?: boolean;
   /** Named readiness checks (policy, keys, store, accepting; JWKS and OIDC add theirs). */
   readiness: Readiness;
   /** False when /metrics is served on WARDEN_METRICS_PORT instead, or metrics are off. */

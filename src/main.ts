@@ -129,6 +129,11 @@ export async function start(
     },
     'warden listening',
   );
+  if (state.current.docs.policy.alerts.length > 0 && env.WARDEN_ALERT_WEBHOOK_URL === undefined)
+    log.warn(
+      { event: 'alerts_not_posted' },
+      'the policy has alerts but WARDEN_ALERT_WEBHOOK_URL is not set: firings are logged and listed at /admin/alerts, not posted',
+    );
   for (const u of unknownVariables(vars))
     log.warn({ event: 'unknown_variable', variable: u.variable, suggestion: u.suggestion }, u.message);
   const close = shutdown(core, servers, reloader, gate, clock);
@@ -268,6 +273,8 @@ function requestHandlers(core: Core, readiness: Readiness, clock: Clock): Handle
     auditView,
     metrics,
     trustedProxies: compileCidrs(env.WARDEN_TRUSTED_PROXIES),
+    trustedProxyCidrs: env.WARDEN_TRUSTED_PROXIES,
+    alertWebhook: env.WARDEN_ALERT_WEBHOOK_URL !== undefined,
     loginUrl: signIn.loginUrl ?? env.WARDEN_LOGIN_URL,
     startUrl: signIn.startUrl,
     defaultDialect: env.WARDEN_PROXY,

@@ -20,8 +20,14 @@ export interface Metrics {
   // Rate limits and bans
   /** Requests refused by a rate limit, by limit name. */
   rateLimited: Counter<'limit'>;
-  /** Requests refused because their client IP is banned. */
+  /** Requests refused because their client IP (or, for an admin ban, identity) is banned. */
   bannedRequests: Counter;
+  /** Count one request refused by an admin ban (POST /admin/bans); ban ids beyond the first 1000 count as `other`. */
+  banRefused(type: string, ban: string): void;
+  /** Alerts fired (once per window and subject, across replicas), by alert name. */
+  alertsFired: Counter<'alert'>;
+  /** Alert webhook POSTs by outcome: delivered, retried, failed, dropped. */
+  alertDeliveries: Counter<'result'>;
   insurance: Counter<'limit'>;
   bans: Counter;
   // Store
@@ -156,11 +162,40 @@ function auditMetrics(registry: Registry): Pick<Metrics, 'watchAudit'> {
   };
 }
 
-/** Requests refused by rate limits and bans, bans started, and limits answered from memory without Redis. */
+/** The most distinct ban ids labelled: bans come and go, the registry must not grow with them forever. */
+export const BAN_LABELS = 1000;
+
+/** Requests refused by rate limits and bans, bans started, limits answered from memory without Redis, alerts. */
 function limitMetrics(
   registry: Registry,
-): Pick<Metrics, 'rateLimited' | 'bannedRequests' | 'insurance' | 'bans'> {
+): Pick<
+  Metrics,
+  'rateLimited' | 'bannedRequests' | 'insurance' | 'bans' | 'banRefused' | 'alertsFired' | 'alertDeliveries'
+> {
+  const banRefusals = new Counter({
+    name: 'warden_ban_refusals_total',
+    help: `Requests refused (429) by an admin ban, by ban type (ip, cidr, identity) and ban id (the first ${BAN_LABELS}; then "other")`,
+    labelNames: ['type', 'ban'] as const,
+    registers: [registry],
+  });
+  const named = new Set<string>();
   return {
+    banRefused(type, ban) {
+      if (!named.has(ban) && named.size < BAN_LABELS) named.add(ban);
+      banRefusals.inc({ type, ban: named.has(ban) ? ban : 'other' });
+    },
+    alertsFired: new Counter({
+      name: 'warden_alerts_fired_total',
+      help: 'Policy alerts fired by this replica (once per window and subject across replicas), by alert name',
+      labelNames: ['alert'],
+      registers: [registry],
+    }),
+    alertDeliveries: new Counter({
+      name: 'warden_alert_deliveries_total',
+      help: 'Alert webhook POSTs by outcome: delivered, retried (a failed attempt), failed (gave up), dropped (queue full)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
     rateLimited: new Counter({
       name: 'warden_rate_limited_total',
       help: 'Requests refused by a rate limit (429), by limit name',
@@ -169,7 +204,7 @@ function limitMetrics(
     }),
     bannedRequests: new Counter({
       name: 'warden_banned_requests_total',
-      help: 'Requests refused (429) because their client IP is banned',
+      help: 'Requests refused (429) because their client IP or identity is banned (failed credentials or an admin ban)',
       registers: [registry],
     }),
     insurance: new Counter({

@@ -13,6 +13,8 @@ import { compileClaimHeaders, type ClaimHeader } from './http/claim-headers.js';
 import { compileChallenges, type RuleChallenges } from './http/resource-challenges.js';
 import { compileResourceMetadata, type ResourceMetadata } from './http/resource-metadata.js';
 import { HEADER_PRESETS, type IdentityHeaderNames } from './http/respond.js';
+import type { AdminBans } from './limits/admin-bans.js';
+import { AlertRules, type AlertLog } from './limits/alerts.js';
 import { Bans, type BanSpec } from './limits/bans.js';
 import { RateLimits } from './limits/rate-limits.js';
 import { compilePolicy, type CompiledPolicy } from './policy/compile.js';
@@ -40,6 +42,10 @@ export interface Shared {
   storedKeys?: StoredKeys | null;
   /** Told the keys file's ids at every load: warns about ids also stored in Redis. */
   checkKeyIds?: (ids: readonly string[]) => void;
+  /** Bans made through the admin API, checked before the rules. */
+  adminBans?: AdminBans | null;
+  /** Where the policy's alerts fire. */
+  alertLog?: AlertLog | null;
 }
 
 /** Everything a request reads, compiled from one version of policy and keys. Never mutated. */
@@ -52,6 +58,12 @@ export interface Runtime {
   readonly jwt: JwtAuthenticator | null;
   readonly limits: RateLimits;
   readonly bans: Bans | null;
+  /** Admin bans (an IP, a CIDR, an identity), shared by every version. */
+  readonly adminBans: AdminBans | null;
+  /** The revocations, shared by every version: /verify counts the requests each refuses. */
+  readonly revocations: Revocations | null;
+  /** This version's alerts (policy `alerts`); null without an alert log. */
+  readonly alerts: AlertRules | null;
   readonly headerNames: IdentityHeaderNames;
   /** Extra identity headers from claims (policy `headers.extra`). */
   readonly claimHeaders: readonly ClaimHeader[];
@@ -113,6 +125,13 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
       ? previous.bans
       : shared.banned
         ? new Bans(shared.store, spec, shared.banned, shared.onBan)
+        : null,
+    adminBans: shared.adminBans ?? null,
+    revocations,
+    // No alerts: nothing is built per request for them.
+    alerts:
+      shared.alertLog && docs.policy.alerts.length > 0
+        ? new AlertRules(docs.policy.alerts, shared.store, shared.alertLog, previous?.alerts)
         : null,
     headerNames: HEADER_PRESETS[docs.policy.headers?.preset ?? 'warden'],
     claimHeaders: compileClaimHeaders(docs.policy.headers?.extra),

@@ -7,9 +7,13 @@ import { StoredKeys } from './auth/stored-keys.js';
 import type { Env } from './config/env-schema.js';
 import { requiredVar } from './config/errors.js';
 import type { IssuerConfig } from './config/issuers-schema.js';
+import { AdminBans } from './limits/admin-bans.js';
+import { AlertWebhook } from './limits/alert-webhook.js';
+import { AlertLog, firingText, type Firing } from './limits/alerts.js';
 import { recordJwksFetch, type Metrics } from './metrics.js';
 import type { Shared } from './runtime.js';
 import { createMemoryStore } from './store/memory.js';
+import { BatchedCounts } from './store/batched-counts.js';
 import { MirroredSet } from './store/mirror.js';
 import { connectRedis, createRedisStore, type RedisConnectOptions } from './store/redis.js';
 import type { Store } from './store/store.js';
@@ -19,6 +23,10 @@ import { systemClock, type Clock } from './util/clock.js';
 export interface Services extends Omit<Shared, 'sessionAuth'> {
   revocations: Revocations;
   banned: MirroredSet;
+  /** Bans made through the admin API (an IP, a CIDR or an identity), replicated like revocations. */
+  adminBans: AdminBans;
+  /** Alert firings: claimed once per window across replicas, posted to WARDEN_ALERT_WEBHOOK_URL. */
+  alertLog: AlertLog;
   storedKeys: StoredKeys | null;
   /** True when the store answers, every mirrored set has loaded and every issuer's keys were fetched. */
   ready(): {
@@ -171,6 +179,38 @@ function jwtVerifier(env: Env, issuers: readonly IssuerConfig[], deps: ServiceDe
   });
 }
 
+/** Post a firing to WARDEN_ALERT_WEBHOOK_URL (when set) and report it: ops log, metrics. */
+function alertNotifier(env: Env, deps: ServiceDeps): { notify: (f: Firing) => void; close: () => void } {
+  const { log, metrics } = deps;
+  const url = env.WARDEN_ALERT_WEBHOOK_URL;
+  const hook = url
+    ? new AlertWebhook({
+        url,
+        fetch: deps.fetch,
+        onOutcome(outcome, detail) {
+          metrics.alertDeliveries.inc({ result: outcome });
+          if (outcome !== 'delivered')
+            log.warn({ event: 'alert_delivery', outcome, detail }, `alert webhook: ${outcome} (${detail})`);
+        },
+      })
+    : null;
+  return {
+    notify(f) {
+      metrics.alertsFired.inc({ alert: f.alert });
+      const text = firingText(f);
+      log.warn({ event: 'alert_fired', alert: f.alert, subject: f.subject, delivered: hook !== null }, text);
+      hook?.send({
+        text,
+        alert: { name: f.alert, on: f.on, by: f.by, threshold: f.threshold, window: f.windowSec },
+        subject: f.subject,
+        firedAt: new Date(f.at).toISOString(),
+        windowEndsAt: new Date(f.windowEndsAt).toISOString(),
+      });
+    },
+    close: () => hook?.close(),
+  };
+}
+
 /** Build the store and start the mirrors (a failed first load is retried by their resync). */
 export async function startServices(
   env: Env,
@@ -186,7 +226,13 @@ export async function startServices(
     );
   const revMirror = mirrorSet(store, 'revocations', true, env, log);
   const banned = mirrorSet(store, 'bans', false, env, log);
-  await Promise.all([revMirror.start(), banned.start()]);
+  // Admin bans may last 30 days: kept like revocations (the state dir without Redis), not like failure bans.
+  const adminMirror = mirrorSet(store, 'admin-bans', true, env, log);
+  await Promise.all([revMirror.start(), banned.start(), adminMirror.start()]);
+  // Requests refused per revocation and per admin ban, added to the store once a second.
+  const refused = new BatchedCounts(store.counts('refused'), clock);
+  refused.start();
+  const alerts = alertNotifier(env, deps);
   const jwt = jwtVerifier(env, issuers, deps);
   const stored = storedKeys(env, store, deps);
   // Not awaited: readiness reports the key sets, and the first token waits for a fetch in flight.
@@ -196,6 +242,7 @@ export async function startServices(
     jwt?.retryMissing();
     if (!revMirror.loaded) void revMirror.resync();
     if (!banned.loaded) void banned.resync();
+    if (!adminMirror.loaded) void adminMirror.resync();
   }, 500);
   retry.unref();
   return {
@@ -203,8 +250,12 @@ export async function startServices(
     jwtCacheSize: env.WARDEN_JWT_CACHE_SIZE,
     clientCert: env.WARDEN_CLIENT_CERT,
     store,
-    revocations: new Revocations(revMirror),
+    revocations: new Revocations(revMirror, refused),
     banned,
+    adminBans: new AdminBans(adminMirror, refused),
+    alertLog: new AlertLog(store, alerts.notify, (err) =>
+      log.debug({ event: 'alert_store_error', err: err.message }, 'cannot record an alert firing'),
+    ),
     storedKeys: stored,
     checkKeyIds: keyIdConflicts(stored, log),
     onBan(ip, until) {
@@ -219,10 +270,10 @@ export async function startServices(
       const s = store.status();
       const jwks = jwt ? jwt.ready() : { ready: true, pending: [] };
       return {
-        ready: s.ready && revMirror.loaded && banned.loaded && jwks.ready,
+        ready: s.ready && revMirror.loaded && banned.loaded && adminMirror.loaded && jwks.ready,
         store: s.detail,
         revocations: revMirror.loaded,
-        bans: banned.loaded,
+        bans: banned.loaded && adminMirror.loaded,
         jwks,
       };
     },
@@ -230,6 +281,10 @@ export async function startServices(
       clearInterval(retry);
       revMirror.stop();
       banned.stop();
+      adminMirror.stop();
+      refused.stop();
+      alerts.close();
+      await refused.flush().catch(() => undefined);
       await stored?.close().catch(() => undefined);
       await store.close();
     },

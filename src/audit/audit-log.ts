@@ -38,6 +38,8 @@ export interface DecisionEvent {
   mcp?: { method: string | null; tools: string[]; ids: (string | number)[]; rule?: number };
   /** `step_up_required`: what the rule asks of the sign-in (maxAge in seconds); `cause` names what was missing. */
   authn?: { acr?: string[]; amr?: string[]; maxAge?: number };
+  /** `banned` by an admin ban: its id (GET /admin/bans). */
+  ban?: string;
   durationMs: number;
 }
 
@@ -51,6 +53,8 @@ export interface AdminEvent {
     | 'revocation_removed'
     | 'session_ended'
     | 'ban_started'
+    | 'ban'
+    | 'unban'
     | 'admin_denied'
     | 'policy_reloaded'
     | 'config_rejected'
@@ -119,6 +123,8 @@ function fieldsOf(e: DecisionEvent, q: (v: string | null | undefined) => string)
     (e.keyVersion !== undefined ? `,"keyVersion":"${e.keyVersion}"` : '') +
     `,"rule":${e.rule === null ? 'null' : e.rule}` +
     (e.rateLimit !== undefined ? `,"rateLimit":${q(e.rateLimit)}` : '') +
+    // A ban id is base64url: nothing to escape.
+    (e.ban !== undefined ? `,"ban":"${e.ban}"` : '') +
     (e.kid !== undefined ? `,"kid":${q(e.kid)}` : '') +
     (e.joseCode !== undefined ? `,"joseCode":${q(e.joseCode)}` : '') +
     (e.headerProblems !== undefined ? `,"headerProblems":${JSON.stringify(e.headerProblems)}` : '') +

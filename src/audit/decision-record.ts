@@ -101,6 +101,7 @@ export function auditRecord(
   const mcp = mcpOf(d);
   if (mcp) ev.mcp = mcp;
   if (d.kind === 'forbidden' && d.stepUp) ev.authn = describeAuthn(d.stepUp.authn);
+  if (d.kind === 'limited' && d.ban) ev.ban = d.ban.id;
   return ev;
 }
 

@@ -136,7 +136,8 @@ export function checkRecord(
     // Until the revocation set has been loaded once, no key can be shown not to be revoked: fail closed.
     if (!revocations.mirror.loaded)
       return new AuthError('invalid_credentials', 'revocations_unavailable', id);
-    if (revocations.isRevoked('key', id, now)) return new AuthError('invalid_credentials', 'revoked', id);
+    const revoked = revocations.find('key', id, now);
+    if (revoked) return new AuthError('invalid_credentials', 'revoked', id, undefined, revoked);
   }
   if (record.expiresAt !== null && now >= record.expiresAt)
     return new AuthError('invalid_credentials', 'expired', id);

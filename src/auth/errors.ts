@@ -64,6 +64,12 @@ export interface TokenErrorDetail {
   kid?: string;
 }
 
+/** A revocation entry: its set id (`<type>:<id>`) and when it was made (a revocation made again counts afresh). */
+export interface RevocationRef {
+  id: string;
+  createdAt: number;
+}
+
 /** A presented credential that is not valid. Never carries the secret. */
 export class AuthError extends Error {
   constructor(
@@ -71,6 +77,8 @@ export class AuthError extends Error {
     readonly failure: AuthFailureCause,
     readonly keyId?: string,
     readonly token?: TokenErrorDetail,
+    /** The revocation that refused it (`key:agent-7`, `subject:alice`): what its effect is counted under. */
+    readonly revocation?: RevocationRef,
   ) {
     super(code);
     this.name = 'AuthError';

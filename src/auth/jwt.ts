@@ -5,7 +5,7 @@ import type { IssuerConfig } from '../config/issuers-schema.js';
 import { ASYMMETRIC_ALGORITHMS } from '../config/issuers-schema.js';
 import type { Credentials } from './credentials.js';
 import { identityFromClaims, type ClaimsMapping } from './claims.js';
-import { AuthError, type TokenFailureCause, type AuthFailureCause } from './errors.js';
+import { AuthError, type AuthFailureCause, type RevocationRef, type TokenFailureCause } from './errors.js';
 import type { Identity, TokenGrant } from './identity.js';
 import {
   IssuerKeys,
@@ -44,11 +44,12 @@ interface Routed {
 function refuse(
   cause: TokenFailureCause | AuthFailureCause,
   detail: { kid?: string | undefined; joseCode?: string | undefined } = {},
+  revocation?: RevocationRef,
 ): AuthError {
   const token: { kid?: string; joseCode?: string } = {};
   if (detail.kid !== undefined) token.kid = detail.kid;
   if (detail.joseCode !== undefined) token.joseCode = detail.joseCode;
-  return new AuthError('invalid_credentials', cause, undefined, token);
+  return new AuthError('invalid_credentials', cause, undefined, token, revocation);
 }
 
 function decodeSegment(segment: string): Record<string, unknown> | null {
@@ -301,9 +302,11 @@ export class JwtAuthenticator {
     const revs = this.revocations;
     if (!revs) return null;
     if (!revs.mirror.loaded) return refuse('revocations_unavailable', { kid });
-    if (jti !== undefined && revs.isRevoked('token', jti, now)) return refuse('revoked', { kid });
-    const since = revs.revokedAt('subject', identity.sub, now);
-    if (since !== undefined && (iat === undefined || iat * 1000 <= since)) return refuse('revoked', { kid });
+    const token = jti === undefined ? undefined : revs.find('token', jti, now);
+    if (token) return refuse('revoked', { kid }, token);
+    const subject = revs.find('subject', identity.sub, now);
+    if (subject && (iat === undefined || iat * 1000 <= subject.createdAt))
+      return refuse('revoked', { kid }, subject);
     return null;
   }
 }

@@ -87,6 +87,37 @@ const rateLimit = z.strictObject({
   by: z.enum(['ip', 'identity']).default('ip'),
 });
 
+/** What an alert counts: refused credentials, every refused request, or every request. */
+export const ALERT_EVENTS = ['auth_failures', 'denials', 'requests'] as const;
+
+/** The longest alert window: counters and their once-per-window marks live in the store this long. */
+const MAX_ALERT_WINDOW = 86_400;
+
+const alert = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'an alert name is 1-64 characters of [A-Za-z0-9_.-]'),
+  on: z.enum(ALERT_EVENTS, {
+    error: (issue) =>
+      issue.input === undefined
+        ? `required: one of ${ALERT_EVENTS.join(', ')}`
+        : `${JSON.stringify(issue.input)} is not one of ${ALERT_EVENTS.join(', ')}`,
+  }),
+  by: z.enum(['ip', 'identity'], {
+    error: (issue) =>
+      issue.input === undefined
+        ? 'required: ip or identity'
+        : `${JSON.stringify(issue.input)} is not ip or identity`,
+  }),
+  threshold: z
+    .number({
+      error: (issue) =>
+        issue.input === undefined ? 'required: a number of events, like 5' : 'a number of events, like 5',
+    })
+    .int('a whole number of events')
+    .min(1, 'at least 1')
+    .max(1_000_000_000, 'at most 1000000000'),
+  window: duration.refine((s) => s >= 1 && s <= MAX_ALERT_WINDOW, 'between 1s and 24h'),
+});
+
 /** `require`: permissions, any one of which grants (a list or `{ any }`), or all of which are needed (`{ all }`). */
 const requirement = z.union(
   [
@@ -273,6 +304,8 @@ export const policySchema = z.strictObject({
       }),
     ])
     .prefault({}),
+  /** Thresholds on decisions, counted across replicas, posted to WARDEN_ALERT_WEBHOOK_URL. */
+  alerts: z.array(alert).max(100, 'at most 100 alerts').default([]),
   headers: z
     .strictObject({
       preset: z.enum(['warden', 'authelia', 'oauth2-proxy']).default('warden'),
@@ -289,6 +322,24 @@ export const policySchema = z.strictObject({
 
 type Issue = { path: (string | number)[]; message: string };
 
+/** Alert names are unique: each is one line on the console and one counter. */
+function alertNamesCheck(alerts: unknown): Issue[] {
+  if (!Array.isArray(alerts)) return [];
+  const seen = new Map<string, number>();
+  const out: Issue[] = [];
+  alerts.forEach((a: unknown, i) => {
+    if (!isRecord(a) || typeof a.name !== 'string') return;
+    const first = seen.get(a.name);
+    if (first !== undefined)
+      out.push({
+        path: ['alerts', i, 'name'],
+        message: `"${a.name}" is already the name of alerts[${first}]`,
+      });
+    else seen.set(a.name, i);
+  });
+  return out;
+}
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -303,6 +354,7 @@ export function policyCrossCheck(raw: unknown): Issue[] {
   const limits = isRecord(raw.rateLimits) ? raw.rateLimits : {};
   const roles = isRecord(raw.roles) ? raw.roles : {};
   const rules = Array.isArray(raw.rules) ? raw.rules : [];
+  out.push(...alertNamesCheck(raw.alerts));
   rules.forEach((r: unknown, i) => {
     if (!isRecord(r)) return;
     if (typeof r.rateLimit === 'string' && !Object.hasOwn(limits, r.rateLimit)) {
@@ -459,3 +511,6 @@ export type PolicyFile = z.output<typeof policySchema>;
 export type PolicyRule = PolicyFile['rules'][number];
 /** One validated rate limit. */
 export type RateLimitSpec = PolicyFile['rateLimits'][string];
+
+/** One alert of the policy, resolved (window in seconds). */
+export type AlertSpec = PolicyFile['alerts'][number];

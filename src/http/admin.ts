@@ -18,6 +18,7 @@ import type { RequestDescription } from '../request/description.js';
 import type { RuntimeState } from '../runtime.js';
 import type { AuditView } from '../audit/view.js';
 import { addAuditRoutes } from './admin-audit.js';
+import { actionReason, addBanRoutes, deleteReasonOf, type AdminBansDeps } from './admin-bans.js';
 import { addKeyRoutes } from './admin-keys.js';
 import { HeaderMap } from './header-map.js';
 import { forbiddenResponse, limitedResponse, toResponse, unauthenticatedResponse } from './respond.js';
@@ -59,12 +60,12 @@ const revocationBody = z.strictObject({
 type Env = { Bindings: { incoming?: IncomingMessage } };
 
 /** What the admin API uses of the app's dependencies. */
-export interface AdminDeps {
+export interface AdminDeps extends AdminBansDeps {
   state: RuntimeState;
   now: () => number;
   audit: AuditLog;
   metrics: Pick<Metrics, 'revocations'>;
-  services: { revocations: Revocations; storedKeys?: StoredKeys | null };
+  services: AdminBansDeps['services'] & { revocations: Revocations; storedKeys?: StoredKeys | null };
   /** The audit search and overview; absent in apps built without them (tests of other routes). */
   auditView?: AuditView | null;
 }
@@ -162,9 +163,9 @@ function adminSub(c: Context<Env>): string {
   return (c.get('identity' as never) as Identity).sub;
 }
 
-/** GET /revocations: every live revocation. */
-function listRevocations(deps: AdminDeps, c: Context<Env>): Response {
-  return c.json({ revocations: deps.services.revocations.list(deps.now()) }, 200, {
+/** GET /revocations: every live revocation, with the requests it has refused since it was made (`refused`). */
+async function listRevocations(deps: AdminDeps, c: Context<Env>): Promise<Response> {
+  return c.json({ revocations: await deps.services.revocations.listWithEffects(deps.now()) }, 200, {
     'cache-control': 'no-store',
   });
 }
@@ -239,10 +240,25 @@ async function removeRevocation(
   if (!REVOCATION_TYPES.includes(type))
     return bad(c, 'type', `must be one of ${REVOCATION_TYPES.join(', ')}`);
   const id = c.req.param('id');
+  // A reason is optional here (callers before it existed send none); given, it must be usable text.
+  const given = await deleteReasonOf(c);
+  const reason = given === undefined ? undefined : actionReason.safeParse(given);
+  if (reason && !reason.success) return bad(c, 'reason', reason.error.issues[0]?.message ?? 'invalid');
+  const refused = (await deps.services.revocations.listWithEffects(deps.now())).find(
+    (r) => r.type === type && r.id === id,
+  )?.refused;
   const removed = await deps.services.revocations.unrevoke(type, id);
   const by = adminSub(c);
   deps.metrics.revocations.inc({ op: 'remove' });
-  deps.audit.admin({ event: 'revocation_removed', type, id, by, existed: removed });
+  deps.audit.admin({
+    event: 'revocation_removed',
+    type,
+    id,
+    by,
+    existed: removed,
+    ...(reason ? { reason: reason.data } : {}),
+    ...(refused !== undefined ? { refused } : {}),
+  });
   return c.json({ removed }, removed ? 200 : 404, { 'cache-control': 'no-store' });
 }
 
@@ -259,5 +275,6 @@ export function adminRoutes(deps: AdminDeps): Hono<Env> {
   admin.delete('/revocations/:type/:id', (c) => removeRevocation(deps, c));
   addKeyRoutes(admin, deps, { bad, adminSub });
   addAuditRoutes(admin, deps, { bad, adminSub });
+  addBanRoutes(admin, deps, { bad, adminSub });
   return admin;
 }

@@ -4,6 +4,7 @@ import type { CidrSet } from '../request/cidr-set.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { auditRecord, type AuditedRequest } from '../audit/decision-record.js';
 import { authenticate } from '../auth/chain.js';
+import { bannedDecision } from '../limits/admin-bans.js';
 import { enforce } from '../limits/enforce.js';
 import type { Metrics } from '../metrics.js';
 import {
@@ -57,6 +58,8 @@ export function requestId(given: string | undefined): string {
 
 /** What the stages after describe produce: what was decided and answered, and what the audit needs. */
 interface Outcome {
+  /** The version the request was judged by (its alerts count it). */
+  runtime: Runtime;
   auth: AuthOutcome;
   verdict: Verdict;
   answer: Answer;
@@ -110,6 +113,9 @@ function run(
   const at: Judged = { req: described.req, runtime: deps.state.current, now: deps.now() };
   if (!described.req) return conclude(deps, dialect, at, null, described.refusal);
   const req = described.req;
+  // An admin ban on the client's address refuses it before any credential is read or rule consulted.
+  const ipBan = at.runtime.adminBans?.ipBan(req.clientIp, at.now);
+  if (ipBan) return conclude(deps, dialect, at, null, bannedDecision(ipBan, null, at.now));
   // Only a token's first signature check is asynchronous; everything else answers in this tick.
   const auth = authenticate(at.runtime.chain, req, at.now);
   return after(auth, (a) => judge(deps, dialect, at, req, a));
@@ -150,6 +156,10 @@ function judge(
   req: RequestDescription,
   auth: AuthOutcome,
 ): Outcome | Promise<Outcome> {
+  // An admin ban on the identity refuses it once authenticated, before the rules.
+  const identity = auth && 'identity' in auth ? auth.identity : null;
+  const idBan = identity ? at.runtime.adminBans?.identityBan(identity.sub, at.now) : null;
+  if (idBan) return conclude(deps, dialect, at, auth, bannedDecision(idBan, identity, at.now));
   const policy = at.runtime.policy;
   const d: PolicyDecision = decide(policy.enforced ?? policy, req, auth, { now: at.now });
   return after(enforce(at.runtime, req, auth, d, at.now), (limited) =>
@@ -182,7 +192,13 @@ function conclude(
     now: at.now,
     claims: claims ? claims.values : null,
   };
-  return after(answer(verdict, deps, ctx), (a) => ({ auth, verdict, answer: a, headerProblems }));
+  return after(answer(verdict, deps, ctx), (a) => ({
+    runtime: at.runtime,
+    auth,
+    verdict,
+    answer: a,
+    headerProblems,
+  }));
 }
 
 /** The audit stage: one line and the metrics for every request, an exception (`out` null) included. */
@@ -202,7 +218,25 @@ function finish(deps: VerifyDeps, audited: AuditedRequest, out: Outcome | null, 
     if (refused.reason === 'banned') deps.metrics.bannedRequests.inc();
     else deps.metrics.rateLimited.inc({ limit: refused.refusal.name });
   }
+  if (out) countEffects(deps.metrics, out);
+  (out?.runtime ?? deps.state.current).alerts?.observe(
+    { decision: ev.decision, reason: ev.reason, clientIp: ev.clientIp, sub: ev.sub, keyId: ev.keyId },
+    deps.now(),
+  );
   return a;
+}
+
+/** Count a refusal toward the admin ban or the revocation that caused it ("12 requests refused since"). */
+function countEffects(metrics: Metrics, out: Outcome): void {
+  const answered = out.verdict.answer;
+  if (answered.kind === 'allow') return;
+  if (answered.kind === 'limited' && answered.ban) {
+    metrics.banRefused(answered.ban.type, answered.ban.id);
+    out.runtime.adminBans?.countRefusal(answered.ban.id);
+    return;
+  }
+  const revoked = out.auth && 'error' in out.auth ? out.auth.error.revocation : undefined;
+  if (revoked) out.runtime.revocations?.countRefusal(revoked);
 }
 
 /** Each `tools/call` a request's sub-rules judged: allowed when the request was answered allow. */

@@ -108,6 +108,8 @@ export interface LimitedDecision {
   identity: Identity | null;
   /** The rate limit that refused it (null for a ban). */
   rateLimit: string | null;
+  /** The admin ban that refused it (POST /admin/bans), checked before the rules. */
+  ban?: { id: string; type: 'ip' | 'cidr' | 'identity' };
 }
 
 /** Why a request could not be described: refused before any credential is read. */

@@ -82,7 +82,7 @@ function merge<T>(ranges: [T, T][], adjacent: (end: T, start: T) => boolean): [T
 }
 
 /** A dotted quad (already validated) as an unsigned number, read without splitting. */
-function ipv4Number(ip: string): number {
+export function ipv4Number(ip: string): number {
   let n = 0;
   let octet = 0;
   for (let i = 0; i < ip.length; i++) {
@@ -96,7 +96,7 @@ function ipv4Number(ip: string): number {
 }
 
 /** An IPv6 address (validated, lower case, no zone, not IPv4-mapped) as 32 hex digits. */
-function ipv6Hex(ip: string): string {
+export function ipv6Hex(ip: string): string {
   let text = ip;
   if (text.indexOf('.') !== -1) {
     // An embedded dotted quad (`::1.2.3.4`, `64:ff9b::1.2.3.4`) is the last two groups.

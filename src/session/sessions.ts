@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Authenticator } from '../auth/chain.js';
 import { identityFromClaims, type ClaimsMapping, type ClaimsSource } from '../auth/claims.js';
-import { AuthError, type SessionFailureCause } from '../auth/errors.js';
+import { AuthError, type RevocationRef, type SessionFailureCause } from '../auth/errors.js';
 import type { Identity } from '../auth/identity.js';
 import type { Revocations } from '../auth/revocations.js';
 import type { RecordBackend } from '../store/store.js';
@@ -51,7 +51,8 @@ export interface OpenSession {
   record: SessionRecord;
 }
 
-const refuse = (cause: SessionFailureCause) => new AuthError('invalid_credentials', cause);
+const refuse = (cause: SessionFailureCause, revocation?: RevocationRef) =>
+  new AuthError('invalid_credentials', cause, undefined, undefined, revocation);
 
 /** Sessions over one record family of the store. */
 export class Sessions {
@@ -175,15 +176,15 @@ export class Sessions {
     const revs = this.revocations;
     if (!revs) return null;
     if (!revs.mirror.loaded) return new AuthError('invalid_credentials', 'revocations_unavailable');
-    if (
-      record.idpSid !== undefined &&
-      revs.isRevoked('session', `sid:${record.provider}#${record.idpSid}`, now)
-    )
-      return refuse('session_ended');
+    const sid =
+      record.idpSid === undefined
+        ? undefined
+        : revs.find('session', `sid:${record.provider}#${record.idpSid}`, now);
+    if (sid) return refuse('session_ended', sid);
     const since =
-      revs.revokedAt('session', `sub:${record.provider}#${record.sub}`, now) ??
-      revs.revokedAt('subject', record.sub, now);
-    if (since !== undefined && record.createdAt <= since) return refuse('session_ended');
+      revs.find('session', `sub:${record.provider}#${record.sub}`, now) ??
+      revs.find('subject', record.sub, now);
+    if (since && record.createdAt <= since.createdAt) return refuse('session_ended', since);
     return null;
   }
 }

@@ -7,6 +7,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { MemoryLimiter } from './memory-limiter.js';
 import {
   live,
+  type CountBackend,
   type RecordBackend,
   type LimiterOptions,
   type SetBackend,
@@ -95,6 +96,26 @@ function memoryRecords(clock: Clock): RecordBackend {
   };
 }
 
+/** Counters of this process alone; ids beyond the bound are not counted. */
+function memoryCounts(): CountBackend {
+  const counts = new Map<string, number>();
+  return {
+    add: (batch) => {
+      for (const [id, n] of batch) {
+        const had = counts.get(id);
+        if (had === undefined && counts.size >= MEMORY_SET_LIMIT) continue;
+        counts.set(id, (had ?? 0) + n);
+      }
+      return Promise.resolve();
+    },
+    get: (ids) => Promise.resolve(ids.map((id) => counts.get(id) ?? 0)),
+    remove: (ids) => {
+      for (const id of ids) counts.delete(id);
+      return Promise.resolve();
+    },
+  };
+}
+
 /**
  * A set kept in `<stateDir>/<name>.json`, written atomically (temp file + rename) and watched,
  * so a `warden keys revoke` run from a shell reaches the running server.
@@ -157,12 +178,14 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
   const clock = opts.clock ?? systemClock;
   const watchers: FSWatcher[] = [];
   const recordFamilies: Record<string, RecordBackend> = {};
+  const countFamilies: Record<string, CountBackend> = {};
   return {
     kind: 'memory',
     limiter: (o: LimiterOptions) => new MemoryLimiter(o.points, o.duration * 1000, clock),
     set: (name, { persistent }) =>
       persistent && opts.stateDir ? fileSet(opts.stateDir, name, watchers, clock) : memorySet(clock),
     records: (name) => (recordFamilies[name] ??= memoryRecords(clock)),
+    counts: (name) => (countFamilies[name] ??= memoryCounts()),
     status: () => ({ ready: true, detail: 'in-process' }),
     waitReady: () => Promise.resolve(true),
     close: () => {

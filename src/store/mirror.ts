@@ -32,6 +32,8 @@ export class MirroredSet {
   private readonly pending = new Map<string, SetEntry>();
   /** True once a full load succeeded. */
   loaded = false;
+  /** Bumped by every change and reload: what an index built over the entries compares to rebuild. */
+  version = 0;
 
   constructor(
     private readonly backend: SetBackend,
@@ -56,6 +58,7 @@ export class MirroredSet {
 
   private apply(c: SetChange): void {
     this.duringResync?.push(c);
+    this.version++;
     if (c.op === 'add') this.entries.set(c.entry.id, c.entry);
     else this.entries.delete(c.id);
     this.opts.onChange?.(c);
@@ -110,6 +113,7 @@ export class MirroredSet {
       }
       for (const [id, e] of this.pending) next.set(id, e);
       this.entries = next;
+      this.version++;
       this.loaded = true;
     } catch (e) {
       this.opts.onError?.(e as Error);

@@ -7,6 +7,7 @@ import { redisKeys } from './redis-keys.js';
 import {
   live,
   type Limiter,
+  type CountBackend,
   type RecordBackend,
   type LimiterOptions,
   type SetBackend,
@@ -200,6 +201,7 @@ export function createRedisStore(
   return {
     kind: 'redis',
     records: (name) => redisRecords(r, name),
+    counts: (name) => redisCounts(r, name),
     limiter: (o) => redisLimiter(r, o, timeoutMs),
     set: (name) => redisSet(r, name, subscribers),
     keys: () =>
@@ -369,5 +371,28 @@ function redisRecords({ client, prefix, health }: RedisContext, name: string): R
     claim: async (id, ttlMs) =>
       (await track(client.set(key(id), '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX'))) === 'OK',
     delete: async (id) => (await track(client.del(key(id)))) > 0,
+  };
+}
+
+/** Shared counters: one hash per family, a batch added with one pipeline of HINCRBY. */
+function redisCounts({ client, prefix }: RedisContext, name: string): CountBackend {
+  const key = `${prefix}counts:{${name}}`;
+  return {
+    async add(batch) {
+      if (batch.size === 0) return;
+      const pipeline = client.pipeline();
+      for (const [id, n] of batch) pipeline.hincrby(key, id, n);
+      const results = await pipeline.exec();
+      const failed = results?.find(([err]) => err !== null)?.[0];
+      if (failed) throw failed;
+    },
+    async get(ids) {
+      if (ids.length === 0) return [];
+      const values = await client.hmget(key, ...ids);
+      return values.map((v) => (v === null ? 0 : Number(v)));
+    },
+    async remove(ids) {
+      if (ids.length > 0) await client.hdel(key, ...ids);
+    },
   };
 }

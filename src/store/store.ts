@@ -40,6 +40,8 @@ export interface SetEntry {
   /** Epoch ms after which the entry no longer applies; absent = forever. */
   expiresAt?: number;
   createdAt: number;
+  /** What the set's owner keeps with the entry (a ban's type, value and author), stored as given. */
+  detail?: Record<string, string>;
 }
 
 /** A change another replica (or this one) made to a replicated set. */
@@ -73,6 +75,19 @@ export interface RecordBackend {
   delete(id: string): Promise<boolean>;
 }
 
+/**
+ * Counters shared by every replica, one number per id (requests refused by a ban or a revocation).
+ * Written in batches, so a count costs no round trip on the request path.
+ */
+export interface CountBackend {
+  /** Add each id's count (one round trip). */
+  add(batch: ReadonlyMap<string, number>): Promise<void>;
+  /** The counts of `ids`, 0 for an id never counted. */
+  get(ids: readonly string[]): Promise<number[]>;
+  /** Forget these ids' counts. */
+  remove(ids: readonly string[]): Promise<void>;
+}
+
 /** Health of the backend, for readiness and metrics. */
 export interface StoreStatus {
   ready: boolean;
@@ -87,6 +102,8 @@ export interface Store {
   set(name: string, opts: { persistent: boolean }): SetBackend;
   /** A named family of expiring records. */
   records(name: string): RecordBackend;
+  /** A named family of shared counters. */
+  counts(name: string): CountBackend;
   /** Stored API keys (WARDEN_KEYS_STORE=redis); absent in the memory store. */
   keys?(): KeyBackend;
   status(): StoreStatus;

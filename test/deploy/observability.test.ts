@@ -1,6 +1,7 @@
 // docs/metrics.md and deploy/grafana/ must match the metrics a running warden exposes.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { scrape, type Scrape } from '../helpers/prometheus.js';
@@ -68,5 +69,54 @@ describe('deploy/grafana/warden-dashboard.json', () => {
     const ids = dash.panels.map((p: { id: number }) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const p of dash.panels) expect(p.gridPos.w).toBeGreaterThan(0);
+  });
+});
+
+describe('deploy/prometheus/warden-alerts.yaml', () => {
+  const doc = parse(readFileSync(join(ROOT, 'deploy', 'prometheus', 'warden-alerts.yaml'), 'utf8')) as {
+    apiVersion: string;
+    kind: string;
+    spec: {
+      groups: {
+        name: string;
+        rules: {
+          alert: string;
+          expr: string;
+          labels: Record<string, string>;
+          annotations: Record<string, string>;
+        }[];
+      }[];
+    };
+  };
+  const rules = doc.spec.groups.flatMap((g) => g.rules);
+
+  it('is a PrometheusRule whose alerts are named, graded and explained', () => {
+    expect(doc).toMatchObject({ apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule' });
+    expect(new Set(rules.map((r) => r.alert)).size).toBe(rules.length);
+    for (const r of rules) {
+      expect(r.alert).toMatch(/^Warden[A-Za-z]+$/);
+      expect(['info', 'warning', 'critical']).toContain(r.labels.severity);
+      expect(r.annotations.summary).toBeTruthy();
+      // Balanced brackets: a typo in a hand-written expression shows here rather than in Prometheus.
+      for (const [open, close] of [
+        ['(', ')'],
+        ['[', ']'],
+        ['{', '}'],
+      ] as const)
+        expect(r.expr.split(open).length, `${r.alert}: ${open}${close}`).toBe(r.expr.split(close).length);
+    }
+  });
+
+  it('names only metrics warden exposes', () => {
+    const used = new Set(rules.flatMap((r) => [...r.expr.matchAll(/\bwarden_[a-z0-9_]+/g)].map((x) => x[0])));
+    expect(used.size).toBeGreaterThan(8);
+    expect([...used].filter((n) => !known(n))).toEqual([]);
+  });
+
+  it('covers what policy alerts count: failed authentications, denials and requests', () => {
+    const exprs = rules.map((r) => r.expr).join('\n');
+    expect(exprs).toContain('reason="invalid_credentials"');
+    expect(exprs).toContain('decision!~"allow|would-deny"');
+    expect(exprs).toMatch(/sum\(rate\(warden_decisions_total\[10m\]\)\)/);
   });
 });

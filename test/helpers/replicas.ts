@@ -43,10 +43,10 @@ export function isReady(w: TestWarden): Promise<boolean> {
   );
 }
 
-/** Call a warden's admin API (`/admin<path>`) with `adminKey` and an optional JSON body. */
+/** Call a warden's admin API as `key` (a JSON body when given); the raw answer. */
 export function adminCall(
   w: TestWarden,
-  adminKey: string,
+  key: string | null,
   method: string,
   path: string,
   body?: unknown,
@@ -55,11 +55,21 @@ export function adminCall(
   return send(`${w.url}/admin${path}`, {
     method,
     headers: {
-      'X-API-Key': adminKey,
+      ...(key === null ? {} : { 'X-API-Key': key }),
       ...(text !== undefined
         ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) }
         : {}),
     },
     ...(text !== undefined ? { body: text } : {}),
   });
+}
+
+/** Ask a warden as Traefik would; the whole answer. */
+export function verifyAnswer(
+  w: TestWarden,
+  uri: string,
+  key?: string,
+  ip = '203.0.113.7',
+): Promise<RawResponse> {
+  return send(`${w.url}/verify/traefik`, { headers: traefikHeaders(uri, ip, key) });
 }

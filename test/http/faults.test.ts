@@ -27,6 +27,9 @@ const failing: Store = {
   records: () => {
     throw new Error('store down');
   },
+  counts: () => {
+    throw new Error('store down');
+  },
   status: () => ({ ready: false, detail: 'down' }),
   waitReady: () => Promise.resolve(false),
   close: async () => {},

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { loadEnv } from '../../src/config/load.js';
 import { openStore } from '../../src/services.js';
 import { createMemoryStore } from '../../src/store/memory.js';
+import { BatchedCounts } from '../../src/store/batched-counts.js';
 import { MirroredSet } from '../../src/store/mirror.js';
 import type { SetChange, Store } from '../../src/store/store.js';
 import { redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
@@ -51,6 +52,28 @@ function contract(name: string, make: () => { a: Store; b: Store; cleanUp?: () =
       expect(await s.remove('x')).toBe(true);
       expect(await s.remove('x')).toBe(false);
       expect((await s.all()).entries.map((e) => e.id)).toEqual(['later']);
+    });
+
+    it('adds counts in batches, reads them back (0 for none) and forgets them; batched counts add what is not written yet', async () => {
+      const c = a.counts(`c1-${Math.random()}`);
+      await c.add(
+        new Map([
+          ['x', 2],
+          ['y', 1],
+        ]),
+      );
+      await c.add(new Map([['x', 3]]));
+      expect(await c.get(['x', 'y', 'never'])).toEqual([5, 1, 0]);
+      await c.remove(['x']);
+      expect(await c.get(['x', 'y'])).toEqual([0, 1]);
+      const clock = { now: () => 0 };
+      const batched = new BatchedCounts(c, clock);
+      batched.count('y');
+      batched.count('y');
+      expect((await batched.read(['y'])).counts).toEqual([3]);
+      await batched.flush();
+      expect(await c.get(['y'])).toEqual([3]);
+      expect(await batched.read(['y'])).toEqual({ counts: [3], shared: true });
     });
 
     it('mirrors a set into memory and hears changes from another client', async () => {
