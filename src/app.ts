@@ -11,6 +11,7 @@ import type { Metrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
 import type { Services } from './services.js';
 import { adminRoutes } from './http/admin.js';
+import { consoleRoutes, type ConsoleDeps } from './console/routes.js';
 
 /** Everything the app needs from the outside. */
 export interface AppDeps extends VerifyDeps {
@@ -23,6 +24,8 @@ export interface AppDeps extends VerifyDeps {
   serveMetrics: boolean;
   /** The /oauth2 sign-in routes, when sign-in is configured. */
   signIn?: Hono<Env> | null;
+  /** The web console's dependencies with WARDEN_CONSOLE=true (it calls the admin routes built here). */
+  console?: Omit<ConsoleDeps, 'admin'> | null;
 }
 
 type Env = { Bindings: { incoming?: IncomingMessage } };
@@ -83,7 +86,19 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.all('/verify', verifyHandler);
   app.all('/verify/*', verifyHandler);
 
-  app.route('/admin', adminRoutes(deps));
+  const admin = adminRoutes(deps);
+  app.route('/admin', admin);
+  // The console answers for itself (its own access check): no policy rule reaches it.
+  if (deps.console) {
+    app.get('/console', (c) => c.redirect('/console/', 301));
+    app.route(
+      '/console',
+      consoleRoutes({
+        ...deps.console,
+        admin: (req, env) => admin.fetch(req, env as Env['Bindings'] | undefined),
+      }),
+    );
+  }
   // Protected resource metadata (RFC 9728) of the policy in force, chosen by Host and path.
   app.route(
     '/',

@@ -21,6 +21,7 @@ import { buildRuntime, RuntimeState, type Shared } from './runtime.js';
 import { startServices, type Services } from './services.js';
 import { createVerifyListener } from './http/verify-route.js';
 import { attachSignIn, type AttachedSignIn } from './oauth2/attach.js';
+import { attachConsole } from './console/attach.js';
 import { systemClock, type Clock } from './util/clock.js';
 
 /** The listen address is unusable (in use, not permitted). */
@@ -222,6 +223,15 @@ function requestHandlers(core: Core, readiness: Readiness, clock: Clock): Handle
     serveMetrics: env.WARDEN_METRICS && env.WARDEN_METRICS_PORT === undefined,
     signIn: signIn.routes,
     clearSessionCookie: signIn.clearSessionCookie,
+    console: attachConsole({
+      env,
+      state,
+      services,
+      audit,
+      clock,
+      loginUrl: signIn.loginUrl,
+      sessionCookie: signIn.sessionAuth?.cookie ?? null,
+    }),
   };
   const app = createApp(deps);
   return { hono: getRequestListener(app.fetch), fastVerify: createVerifyListener(deps, env.WARDEN_PROXY) };

@@ -70,6 +70,9 @@ export type SignInEvent =
   | 'backchannel_logout'
   | 'cross_site_refused';
 
+/** Told of each decision in-process (the console); must not throw or block. */
+export type DecisionListener = (e: DecisionEvent, timeMs: number) => void;
+
 /** Where audit events go. */
 export interface AuditLog {
   decision(e: DecisionEvent): void;
@@ -78,6 +81,11 @@ export interface AuditLog {
   readonly sinks: readonly AuditSink[];
   /** The hash chain every line is sealed into (its replica and head). */
   readonly chain: AuditChain;
+  /**
+   * Hear every decision as it is taken (before sampling, whatever the sinks), stamped with its time
+   * (epoch ms): the console's live view. Returns the function that stops listening.
+   */
+  onDecision(listener: DecisionListener): () => void;
   /** Deliver everything written so far, on every sink, by `deadline` (epoch ms); default: 10 s from now. */
   flush(deadline?: number): Promise<void>;
   /** Release the sinks' files and timers (after flush). */
@@ -146,6 +154,25 @@ function emitter(sinks: readonly AuditSink[]): (line: string, ascii?: boolean) =
       };
 }
 
+/** The in-process decision listeners: telling them costs one size check while there are none. */
+function decisionListeners(clock: Clock): {
+  add: (l: DecisionListener) => () => void;
+  tell: (e: DecisionEvent) => void;
+} {
+  const listeners = new Set<DecisionListener>();
+  return {
+    add: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    tell: (e) => {
+      if (listeners.size === 0) return;
+      const now = clock.now();
+      for (const l of listeners) l(e, now);
+    },
+  };
+}
+
 /** Audit settings. */
 export interface AuditOptions {
   /** Share of allow decisions written (0–1, `WARDEN_AUDIT_ALLOW_SAMPLE`); 1 writes all. */
@@ -184,8 +211,7 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
     tick();
     return `{"level":"info","time":"${lastIso}","schema":${AUDIT_SCHEMA},"event":${JSON.stringify(event)}`;
   };
-  const emit = emitter(sinks);
-  const noop = () => {};
+  const [emit, hear] = [emitter(sinks), decisionListeners(clock)];
   // Decisions of one event-loop turn are serialised together, after the turn's answers are written:
   // the line-building code then runs hot in a loop instead of between every request's HTTP work.
   const events: DecisionEvent[] = [];
@@ -211,10 +237,12 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
   return {
     sinks,
     chain,
+    onDecision: hear.add,
     decision:
       sinks.length === 0
-        ? noop
+        ? hear.tell
         : (e) => {
+            hear.tell(e);
             // Only allows are sampled: a deny, a would-deny and an error are always written.
             if (sample < 1 && e.decision === 'allow' && random() >= sample) return;
             tick();
@@ -227,7 +255,7 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
           },
     admin:
       sinks.length === 0
-        ? noop
+        ? () => undefined
         : ({ event, ...rest }) => {
             writeOut();
             emit(chain.seal(head(event) + adminMembers(rest)));

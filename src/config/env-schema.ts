@@ -97,6 +97,11 @@ export const envSchema = z.object({
   /** The largest keys file read (a platform with a key per customer); policies stay at 4 MiB. */
   WARDEN_MAX_KEYS_BYTES: byteSize.refine((b) => b <= 1024 ** 3, 'at most 1GiB').default(64 * 1024 * 1024),
   LOG_LEVEL: z.enum(LEVELS).default('info'),
+  /** The web console at /console/ (docs/console.md): off unless `true`. */
+  WARDEN_CONSOLE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   /** Audit sinks, sampling and metrics (src/config/audit-env.ts). */
   ...auditEnv,
   // Browser sign-in (issue 5): sign-in-schema.ts.
