@@ -90,9 +90,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.route('/admin', admin);
   // The console answers for itself (its own access check): no policy rule reaches it.
   if (deps.console) {
-    app.get('/console', (c) => c.redirect('/console/', 301));
     app.route(
-      '/console',
+      '/',
       consoleRoutes({
         ...deps.console,
         admin: (req, env) => admin.fetch(req, env as Env['Bindings'] | undefined),

@@ -212,26 +212,26 @@ function assetRoutes(app: Hono<ConsoleEnv>): void {
   const files = () => (uplot ??= uplotFiles());
   const asset = (body: () => string, type: string) => (c: C) => c.body(body(), 200, { 'content-type': type });
   app.get(
-    '/assets/console.css',
+    '/console/assets/console.css',
     asset(() => CONSOLE_CSS, 'text/css; charset=utf-8'),
   );
   app.get(
-    '/assets/console.js',
+    '/console/assets/console.js',
     asset(() => CONSOLE_JS, 'text/javascript; charset=utf-8'),
   );
   app.get(
-    '/assets/uPlot.iife.min.js',
+    '/console/assets/uPlot.iife.min.js',
     asset(() => files().js, 'text/javascript; charset=utf-8'),
   );
   app.get(
-    '/assets/uPlot.min.css',
+    '/console/assets/uPlot.min.css',
     asset(() => files().css, 'text/css; charset=utf-8'),
   );
 }
 
 /** GET /audit and GET /audit/export. */
 function auditRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens): void {
-  app.get('/audit', async (c) => {
+  app.get('/console/audit', async (c) => {
     const seen = await guard(deps, csrf, c, 'read');
     if (seen instanceof Response) return seen;
     const admin = adminCaller(deps, c);
@@ -278,7 +278,7 @@ function auditRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens)
       seen.cookies,
     );
   });
-  app.get('/audit/export', async (c) => {
+  app.get('/console/audit/export', async (c) => {
     const seen = await guard(deps, csrf, c, 'read');
     if (seen instanceof Response) return seen;
     const format = c.req.query('format');
@@ -316,7 +316,7 @@ function exportResponse(
 
 /** GET /events: decisions as Server-Sent Events, sampled above LIVE_RATE a second. */
 function liveRoute(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens): void {
-  app.get('/events', async (c) => {
+  app.get('/console/events', async (c) => {
     const seen = await guard(deps, csrf, c, 'read');
     if (seen instanceof Response) return seen;
     return streamSSE(c, async (stream) => {
@@ -362,7 +362,7 @@ function revocationsView(deps: ConsoleDeps) {
 
 /** GET/POST /revocations, the confirm step, POST /revocations/remove. */
 function revocationRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens): void {
-  app.get('/revocations', async (c) => {
+  app.get('/console/revocations', async (c) => {
     const seen = await guard(deps, csrf, c, 'read');
     if (seen instanceof Response) return seen;
     return html(
@@ -371,7 +371,7 @@ function revocationRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTo
       seen.cookies,
     );
   });
-  app.get('/revocations/confirm', async (c) => {
+  app.get('/console/revocations/confirm', async (c) => {
     const seen = await guard(deps, csrf, c, 'act');
     if (seen instanceof Response) return seen;
     const type = c.req.query('type') ?? 'key';
@@ -382,7 +382,7 @@ function revocationRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTo
       seen.cookies,
     );
   });
-  app.post('/revocations', async (c) => {
+  app.post('/console/revocations', async (c) => {
     const got = await guardPost(deps, csrf, c);
     if (got instanceof Response) return got;
     const { seen, form } = got;
@@ -404,7 +404,7 @@ function revocationRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTo
       seen.cookies,
     );
   });
-  app.post('/revocations/remove', async (c) => {
+  app.post('/console/revocations/remove', async (c) => {
     const got = await guardPost(deps, csrf, c);
     if (got instanceof Response) return got;
     const { seen, form } = got;
@@ -473,11 +473,11 @@ function banRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens): 
       status,
       seen.cookies,
     );
-  app.get('/bans', async (c) => {
+  app.get('/console/bans', async (c) => {
     const seen = await guard(deps, csrf, c, 'read');
     return seen instanceof Response ? seen : page(c, seen, null);
   });
-  app.post('/bans', async (c) => {
+  app.post('/console/bans', async (c) => {
     const got = await guardPost(deps, csrf, c);
     if (got instanceof Response) return got;
     const { seen, form } = got;
@@ -505,7 +505,7 @@ function banRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens): 
         };
     return page(c, seen, notice, ok ? 200 : r.status);
   });
-  app.post('/bans/remove', async (c) => {
+  app.post('/console/bans/remove', async (c) => {
     const got = await guardPost(deps, csrf, c);
     if (got instanceof Response) return got;
     const { seen, form } = got;
@@ -525,26 +525,27 @@ function banRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens): 
 export function consoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
   const app = new Hono<ConsoleEnv>();
   const csrf = new CsrfTokens(deps.secret);
-  app.use('*', async (c, next) => {
+  app.use('/console/*', async (c, next) => {
     await next();
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(k, v);
   });
+  app.get('/console', (c) => c.redirect('/console/', 301));
   app.post(
-    '*',
+    '/console/*',
     bodyLimit({
       maxSize: 16 * 1024,
       onError: () => html(<MessagePage title="Request too large" text="The form sent was too large." />, 413),
     }),
   );
   assetRoutes(app);
-  app.get('/', async (c) => {
+  app.get('/console/', async (c) => {
     const seen = await guard(deps, csrf, c, 'read');
     if (seen instanceof Response) return seen;
     const data = await deps.data.overview(adminCaller(deps, c));
     return html(<OverviewPage viewer={seen.viewer} data={data} />, 200, seen.cookies);
   });
   auditRoutes(app, deps, csrf);
-  app.get('/keys', async (c) => {
+  app.get('/console/keys', async (c) => {
     const seen = await guard(deps, csrf, c, 'read');
     if (seen instanceof Response) return seen;
     const k = await deps.data.keys();
@@ -556,7 +557,7 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
   });
   revocationRoutes(app, deps, csrf);
   banRoutes(app, deps, csrf);
-  app.get('/alerts', async (c) => {
+  app.get('/console/alerts', async (c) => {
     const seen = await guard(deps, csrf, c, 'read');
     if (seen instanceof Response) return seen;
     return html(
@@ -566,7 +567,7 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
     );
   });
   liveRoute(app, deps, csrf);
-  app.notFound(() =>
+  app.all('/console/*', () =>
     html(
       <MessagePage
         title="Page not found"
