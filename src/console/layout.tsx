@@ -96,7 +96,7 @@ export function Layout(props: {
             </ul>
           </nav>
           <p class="who">
-            {props.viewer.name ?? props.viewer.sub}
+            {props.viewer.name !== null && props.viewer.name !== '' ? props.viewer.name : props.viewer.sub}
             {props.viewer.canAct ? ' (admin)' : ' (read only)'}
             {props.viewer.session ? (
               <>
