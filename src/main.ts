@@ -72,6 +72,8 @@ interface Core {
 /** Whether warden takes requests as usual: false once shutdown begins. */
 interface Gate {
   accepting: boolean;
+  /** Told when shutdown begins: long-lived answers (the console's live feed) end so connections drain. */
+  stopping: (() => void)[];
 }
 
 /** The main server and, with WARDEN_METRICS_PORT, the /metrics server and its port. */
@@ -90,9 +92,9 @@ export async function start(
   const config = await loadConfig(vars, { fetch });
   const core = await buildCore(config, opts, clock, fetch);
   const { env, log, audit, metrics, services, state, shared } = core;
-  const gate: Gate = { accepting: true };
+  const gate: Gate = { accepting: true, stopping: [] };
   const readiness = registerReadiness(core, gate);
-  const handlers = requestHandlers(core, readiness, clock);
+  const handlers = requestHandlers(core, readiness, clock, gate);
   const reloader = startReloader({
     env,
     state,
@@ -204,8 +206,18 @@ interface Handlers {
   hono: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
-function requestHandlers(core: Core, readiness: Readiness, clock: Clock): Handlers {
+function requestHandlers(core: Core, readiness: Readiness, clock: Clock, gate: Gate): Handlers {
   const { env, state, services, audit, metrics, assertion, signIn } = core;
+  const consoleDeps = attachConsole({
+    env,
+    state,
+    services,
+    audit,
+    clock,
+    loginUrl: signIn.loginUrl,
+    sessionCookie: signIn.sessionAuth?.cookie ?? null,
+  });
+  if (consoleDeps) gate.stopping.push(() => consoleDeps.feed.close());
   const deps = {
     state,
     services,
@@ -223,15 +235,7 @@ function requestHandlers(core: Core, readiness: Readiness, clock: Clock): Handle
     serveMetrics: env.WARDEN_METRICS && env.WARDEN_METRICS_PORT === undefined,
     signIn: signIn.routes,
     clearSessionCookie: signIn.clearSessionCookie,
-    console: attachConsole({
-      env,
-      state,
-      services,
-      audit,
-      clock,
-      loginUrl: signIn.loginUrl,
-      sessionCookie: signIn.sessionAuth?.cookie ?? null,
-    }),
+    console: consoleDeps,
   };
   const app = createApp(deps);
   return { hono: getRequestListener(app.fetch), fastVerify: createVerifyListener(deps, env.WARDEN_PROXY) };
@@ -320,6 +324,7 @@ function shutdown(
   const run = async () => {
     const deadline = clock.now() + env.WARDEN_SHUTDOWN_TIMEOUT * 1000;
     gate.accepting = false;
+    for (const stop of gate.stopping) stop();
     reloader.stop();
     log.info({ event: 'stopping' }, 'stopping: no new connections, finishing requests in flight');
     const drained = new Promise<void>((resolve) => http.close(() => resolve()));

@@ -113,6 +113,7 @@ export class DecisionFeed {
   /** Requests refused because of a revocation, by `key:<id>` and `subject:<sub>`. */
   private readonly revokedRefusals = new Map<string, number>();
   private readonly live = new Set<(d: LiveDecision) => void>();
+  private readonly closers = new Set<() => void>();
   private second = 0;
   private inSecond = 0;
   private sample = 1;
@@ -153,10 +154,21 @@ export class DecisionFeed {
     return this.keysSeen.get(id);
   }
 
-  /** Hear decisions as they come (sampled above LIVE_RATE a second); returns the unsubscribe. */
-  subscribe(listener: (d: LiveDecision) => void): () => void {
+  /** Hear decisions as they come (sampled above LIVE_RATE a second), and `onClose` at shutdown; returns the unsubscribe. */
+  subscribe(listener: (d: LiveDecision) => void, onClose: () => void = () => undefined): () => void {
     this.live.add(listener);
-    return () => this.live.delete(listener);
+    this.closers.add(onClose);
+    return () => {
+      this.live.delete(listener);
+      this.closers.delete(onClose);
+    };
+  }
+
+  /** Shutdown: every live feed ends (its connection can then drain). */
+  close(): void {
+    for (const c of [...this.closers]) c();
+    this.live.clear();
+    this.closers.clear();
   }
 
   private tellLive(e: DecisionEvent, t: number): void {

@@ -319,21 +319,22 @@ function liveRoute(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens): 
   app.get('/console/events', async (c) => {
     const seen = await guard(deps, csrf, c, 'read');
     if (seen instanceof Response) return seen;
-    return streamSSE(c, async (stream) => {
+    const res = streamSSE(c, async (stream) => {
       const queue: LiveDecision[] = [];
       let wake: (() => void) | null = null;
       const live = { open: true };
       // Read through a call: the abort callback changes it between awaits.
       const isOpen = () => live.open;
+      const end = () => {
+        live.open = false;
+        wake?.();
+      };
       const unsubscribe = deps.feed.subscribe((d) => {
         // A reader that cannot keep up loses decisions, never warden's memory.
         if (queue.length < 500) queue.push(d);
         wake?.();
-      });
-      stream.onAbort(() => {
-        live.open = false;
-        wake?.();
-      });
+      }, end);
+      stream.onAbort(end);
       const keepAlive = setInterval(() => wake?.(), 15_000);
       try {
         await stream.writeSSE({ event: 'hello', data: JSON.stringify({ liveRate: LIVE_RATE }) });
@@ -352,6 +353,9 @@ function liveRoute(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens): 
         unsubscribe();
       }
     });
+    // The connection ends with the feed (shutdown): the browser reconnects, to another replica if need be.
+    res.headers.set('connection', 'close');
+    return res;
   });
 }
 

@@ -290,10 +290,10 @@ describe('audit search', () => {
 });
 
 /** Open the live feed; resolves with the status and a reader of its events. */
-function openEvents(headers: Record<string, string>) {
+function openEvents(headers: Record<string, string>, on: ConsoleSetup = s) {
   return new Promise<{ status: number; events: string[]; close: () => void; closed: Promise<void> }>(
     (resolve, reject) => {
-      const u = new URL(`${s.url}/console/events`);
+      const u = new URL(`${on.url}/console/events`);
       const req = request(
         {
           host: u.hostname,
@@ -356,5 +356,16 @@ describe('live feed', () => {
     expect(Date.parse(data.time)).not.toBeNaN();
     live.close();
     await live.closed;
+  });
+
+  it('ends when warden shuts down, so shutdown does not wait for open consoles', async () => {
+    const other = await startConsole();
+    const live = await openEvents({ 'x-api-key': KEYS.watcher.key }, other);
+    await within(1000, () => live.events.some((e) => e.startsWith('event: hello')));
+    const started = performance.now();
+    await other.close();
+    await live.closed;
+    // WARDEN_SHUTDOWN_TIMEOUT is 10 s: a feed left open would hold the shutdown that long.
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 });
