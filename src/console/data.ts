@@ -94,6 +94,8 @@ export interface LocalSources {
 }
 
 const PAGE_SIZE = 50;
+/** Stored keys listed on the keys page at most (each costs a usage lookup). */
+const MAX_STORED_SHOWN = 1000;
 
 // --- Reading the admin API's JSON: tolerant of the fields it may add, strict on the ones shown. ---
 
@@ -280,14 +282,17 @@ async function keyRows(src: LocalSources): Promise<{ keys: KeyRow[]; storedUnava
       revoked: revoked(k.id),
     };
   });
-  if (!src.storedKeys) return { keys: fileKeys, storedUnavailable: null };
+  const storedKeys = src.storedKeys;
+  if (!storedKeys) return { keys: fileKeys, storedUnavailable: null };
   try {
     const stored: KeyRow[] = [];
     let cursor: string | null = null;
     do {
-      const page = await src.storedKeys.list(cursor, 500);
-      for (const e of page.entries) {
-        const d = await src.storedKeys.describe(e.id, now);
+      const page = await storedKeys.list(cursor, 100);
+      // One page's usage looked up together rather than key by key.
+      const described = await Promise.all(page.entries.map((e) => storedKeys.describe(e.id, now)));
+      for (const [i, e] of page.entries.entries()) {
+        const d = described[i];
         stored.push({
           id: e.id,
           source: 'stored',
@@ -300,7 +305,7 @@ async function keyRows(src: LocalSources): Promise<{ keys: KeyRow[]; storedUnava
         });
       }
       cursor = page.cursor;
-    } while (cursor !== null && stored.length < 5000);
+    } while (cursor !== null && stored.length < MAX_STORED_SHOWN);
     return { keys: [...fileKeys, ...stored], storedUnavailable: null };
   } catch {
     return { keys: fileKeys, storedUnavailable: 'Redis did not answer: stored keys cannot be listed now.' };
