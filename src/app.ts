@@ -13,6 +13,7 @@ import type { Readiness } from './readiness.js';
 import type { Services } from './services.js';
 import { adminRoutes } from './http/admin.js';
 import type { AuditView } from './audit/view.js';
+import { consoleRoutes, type ConsoleDeps } from './console/routes.js';
 
 /** Everything the app needs from the outside. */
 export interface AppDeps extends VerifyDeps {
@@ -34,6 +35,8 @@ export interface AppDeps extends VerifyDeps {
   signIn?: Hono<Env> | null;
   /** The audit search and overview behind /admin/audit and /admin/overview. */
   auditView?: AuditView | null;
+  /** The web console's dependencies with WARDEN_CONSOLE=true (it calls the admin routes built here). */
+  console?: Omit<ConsoleDeps, 'admin'> | null;
 }
 
 type Env = { Bindings: { incoming?: IncomingMessage } };
@@ -94,7 +97,18 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.all('/verify', verifyHandler);
   app.all('/verify/*', verifyHandler);
 
-  app.route('/admin', adminRoutes(deps));
+  const admin = adminRoutes(deps);
+  app.route('/admin', admin);
+  // The console answers for itself (its own access check): no policy rule reaches it.
+  if (deps.console) {
+    app.route(
+      '/',
+      consoleRoutes({
+        ...deps.console,
+        admin: (req, env) => admin.fetch(req, env as Env['Bindings'] | undefined),
+      }),
+    );
+  }
   // Protected resource metadata (RFC 9728) of the policy in force, chosen by Host and path.
   app.route(
     '/',

@@ -25,6 +25,7 @@ import { buildRuntime, RuntimeState, type Shared } from './runtime.js';
 import { startServices, type Services } from './services.js';
 import { createVerifyListener } from './http/verify-route.js';
 import { attachSignIn, type AttachedSignIn } from './oauth2/attach.js';
+import { attachConsole } from './console/attach.js';
 import { systemClock, type Clock } from './util/clock.js';
 
 /** The listen address is unusable (in use, not permitted). */
@@ -82,6 +83,8 @@ interface Core {
 /** Whether warden takes requests as usual: false once shutdown begins. */
 interface Gate {
   accepting: boolean;
+  /** Told when shutdown begins: long-lived answers (the console's live feed) end so connections drain. */
+  stopping: (() => void)[];
 }
 
 /** The main server and, with WARDEN_METRICS_PORT, the /metrics server and its port. */
@@ -100,9 +103,9 @@ export async function start(
   const config = await loadConfig(vars, { fetch });
   const core = await buildCore(config, opts, clock, fetch);
   const { env, log, audit, metrics, services, state, shared } = core;
-  const gate: Gate = { accepting: true };
+  const gate: Gate = { accepting: true, stopping: [] };
   const readiness = registerReadiness(core, gate);
-  const handlers = requestHandlers(core, readiness, clock);
+  const handlers = requestHandlers(core, readiness, clock, gate);
   const reloader = startReloader({
     env,
     state,
@@ -263,8 +266,18 @@ interface Handlers {
   hono: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
-function requestHandlers(core: Core, readiness: Readiness, clock: Clock): Handlers {
+function requestHandlers(core: Core, readiness: Readiness, clock: Clock, gate: Gate): Handlers {
   const { env, state, services, audit, auditView, metrics, assertion, auditKeys, signIn } = core;
+  const consoleDeps = attachConsole({
+    env,
+    state,
+    services,
+    audit,
+    clock,
+    loginUrl: signIn.loginUrl,
+    sessionCookie: signIn.sessionAuth?.cookie ?? null,
+  });
+  if (consoleDeps) gate.stopping.push(() => consoleDeps.feed.close());
   const deps = {
     auditKeys,
     state,
@@ -286,6 +299,7 @@ function requestHandlers(core: Core, readiness: Readiness, clock: Clock): Handle
     serveMetrics: env.WARDEN_METRICS && env.WARDEN_METRICS_PORT === undefined,
     signIn: signIn.routes,
     clearSessionCookie: signIn.clearSessionCookie,
+    console: consoleDeps,
   };
   const app = createApp(deps);
   return { hono: getRequestListener(app.fetch), fastVerify: createVerifyListener(deps, env.WARDEN_PROXY) };
@@ -376,6 +390,7 @@ function shutdown(
   const run = async () => {
     const deadline = clock.now() + env.WARDEN_SHUTDOWN_TIMEOUT * 1000;
     gate.accepting = false;
+    for (const stop of gate.stopping) stop();
     reloader.stop();
     log.info({ event: 'stopping' }, 'stopping: no new connections, finishing requests in flight');
     const drained = new Promise<void>((resolve) => http.close(() => resolve()));

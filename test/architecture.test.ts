@@ -9,7 +9,7 @@ const SRC = resolve(import.meta.dirname, '../src');
 /** Every module of src/, by its path relative to src/ (`auth/chain.ts`), with its text. */
 const modules = new Map(
   readdirSync(SRC, { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.ts'))
+    .filter((f) => f.endsWith('.ts') || f.endsWith('.tsx'))
     .map((f) => f.split('\\').join('/'))
     .sort()
     .map((f) => [f, readFileSync(resolve(SRC, f), 'utf8')]),
@@ -22,6 +22,7 @@ function importsOf(file: string, text: string): string[] {
     .importedFiles.map((i) => i.fileName)
     .filter((spec) => spec.startsWith('.'))
     .map((spec) => posix.normalize(posix.join(posix.dirname(file), spec)).replace(/\.js$/, '.ts'))
+    .map((target) => (modules.has(target) ? target : target + 'x'))
     .filter((target) => modules.has(target));
 }
 
@@ -127,6 +128,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
     'runtime.ts',
     'services.ts',
   ],
+  console: ['util', 'config', 'auth', 'session', 'policy', 'audit', 'http', 'runtime.ts', 'services.ts'],
   tooling: [
     'util',
     'config',

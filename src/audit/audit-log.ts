@@ -78,6 +78,9 @@ export type SignInEvent =
   | 'backchannel_logout'
   | 'cross_site_refused';
 
+/** Told of each decision in-process (the console); must not throw or block. */
+export type DecisionListener = (e: DecisionEvent, timeMs: number) => void;
+
 /** Where audit events go. */
 export interface AuditLog {
   decision(e: DecisionEvent): void;
@@ -86,6 +89,11 @@ export interface AuditLog {
   readonly sinks: readonly AuditSink[];
   /** The hash chain every line is sealed into (its replica and head). */
   readonly chain: AuditChain;
+  /**
+   * Hear every decision as it is taken (before sampling, whatever the sinks), stamped with its time
+   * (epoch ms): the console's live view. Returns the function that stops listening.
+   */
+  onDecision(listener: DecisionListener): () => void;
   /** Deliver everything written so far, on every sink, by `deadline` (epoch ms); default: 10 s from now. */
   flush(deadline?: number): Promise<void>;
   /** Release the sinks' files and timers (after flush). */
@@ -172,6 +180,29 @@ function sealer(
       }
     : (open: string, ascii = false) => emitOut(chain.seal(open), ascii);
   return { put, cp };
+}
+
+/** The in-process decision listeners (`observe` the first): telling them costs one size check while there are none. */
+function decisionListeners(
+  clock: Clock,
+  observe?: (e: DecisionEvent) => void,
+): {
+  add: (l: DecisionListener) => () => void;
+  tell: (e: DecisionEvent) => void;
+} {
+  const listeners = new Set<DecisionListener>();
+  if (observe) listeners.add((e) => observe(e));
+  return {
+    add: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    tell: (e) => {
+      if (listeners.size === 0) return;
+      const now = clock.now();
+      for (const l of listeners) l(e, now);
+    },
+  };
 }
 
 /** Audit settings. */
@@ -283,11 +314,10 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
     return `{"level":"info","time":"${lastIso}","schema":${AUDIT_SCHEMA},"event":${JSON.stringify(event)}`;
   };
   const { put, cp } = sealer(sinks, chain, clock, opts.checkpoints);
-  const noop = () => {};
+  const hear = decisionListeners(clock, opts.observe);
   // Decisions of one event-loop turn are serialised together, after the turn's answers are written:
   // the line-building code then runs hot in a loop instead of between every request's HTTP work.
-  const events: DecisionEvent[] = [];
-  const heads: string[] = [];
+  const [events, heads]: [DecisionEvent[], string[]] = [[], []];
   let scheduled = false;
   const writeOut = () => {
     scheduled = false;
@@ -306,11 +336,12 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
   return {
     sinks,
     chain,
+    onDecision: hear.add,
     decision:
       sinks.length === 0
-        ? (opts.observe ?? noop)
+        ? hear.tell
         : (e) => {
-            opts.observe?.(e);
+            hear.tell(e);
             // Only allows are sampled: a deny, a would-deny and an error are always written.
             if (sample < 1 && e.decision === 'allow' && random() >= sample) return;
             tick();
@@ -323,7 +354,7 @@ export function createAuditLog(sinks: readonly AuditSink[], clock: Clock, opts: 
           },
     admin:
       sinks.length === 0
-        ? noop
+        ? () => undefined
         : ({ event, ...rest }) => {
             writeOut();
             put(head(event) + adminMembers(rest));

@@ -99,6 +99,11 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(LEVELS).default('info'),
   /** Where policy alerts are posted (JSON with a Slack-compatible `text`); unset: alerts are only listed. */
   WARDEN_ALERT_WEBHOOK_URL: absoluteHttpUrl.optional(),
+  /** The web console at /console/ (docs/console.md): off unless `true`. */
+  WARDEN_CONSOLE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   /** Audit sinks, sampling and metrics (src/config/audit-env.ts). */
   ...auditEnv,
   // Browser sign-in (issue 5): sign-in-schema.ts.

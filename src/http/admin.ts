@@ -80,7 +80,7 @@ function incomingOf(c: Context<Env>): IncomingMessage | undefined {
 }
 
 /** The admin request as /verify would describe it, the direct peer as the client; null when unusable. */
-function describeAdminRequest(c: Context<Env>): RequestDescription | null {
+export function describeAdminRequest(c: Context<Env>): RequestDescription | null {
   const incoming = incomingOf(c);
   const peer = parseAddress(incoming?.socket.remoteAddress ?? '');
   const canon = canonicalizePath(incoming?.url ?? c.req.path);
