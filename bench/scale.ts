@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { buildGitState, machine } from './machine.js';
 import { configureSession, fail, freePorts, installHandlers, onCpu, sleep, spawnOn } from './proc.js';
 import { recordScale, writeResults } from './results.js';
@@ -204,6 +205,43 @@ interface Started {
 /** A run, with the warden's CPU time per request over it (µs, user + system, from /proc). */
 type Run = WrkResult & { cpuUs: number };
 
+/** What the rule-match timing uses of the built warden (dist/, imported at run time). */
+interface PolicyModules {
+  compilePolicy(p: unknown): unknown;
+  matchRule(policy: unknown, method: string, host: string, path: string): unknown;
+  parse(p: unknown): unknown;
+}
+
+async function policyModules(): Promise<PolicyModules> {
+  const load = async (path: string) =>
+    (await import(pathToFileURL(join(ROOT, 'dist', path)).href)) as Record<string, unknown>;
+  const compile = await load('policy/compile.js');
+  const decide = await load('policy/decide.js');
+  const schema = (await load('config/policy-schema.js')).policySchema as { parse(p: unknown): unknown };
+  return {
+    compilePolicy: compile.compilePolicy as PolicyModules['compilePolicy'],
+    matchRule: decide.matchRule as PolicyModules['matchRule'],
+    parse: (p) => schema.parse(p),
+  };
+}
+
+/**
+ * The rule lookup alone, in this process: ns per `matchRule` of the case's request (median of 7
+ * runs of 100 000). What the policy's size costs per request, apart from any process's noise.
+ */
+function ruleMatchNs(m: PolicyModules, c: Case): number {
+  const policy = m.compilePolicy(m.parse(c.policy));
+  const n = 100_000;
+  const runs: number[] = [];
+  for (let r = 0; r < 7; r++) {
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < n; i++)
+      if (!m.matchRule(policy, 'GET', c.host, c.path)) fail(`${c.id}: no rule matches the request`);
+    runs.push(Number(process.hrtime.bigint() - t) / n);
+  }
+  return Math.round(median(runs));
+}
+
 /** Seconds of unmeasured load right before each measured run. */
 const WARM_S = 3;
 
@@ -382,6 +420,8 @@ export async function runScale(argv: readonly string[]): Promise<void> {
   for (const s of started) await preflight(s);
   // `warden check` (validation, the lint's cover checks, the listing) of each case's files, one at a time.
   for (const s of started) s.checkMs = timeCheck(tmp, s.c);
+  const modules = await policyModules();
+  const matchNs = new Map(all.map((c) => [c.id, ruleMatchNs(modules, c)]));
   const settings = { bin: process.env.WRK_BIN ?? 'wrk', threads: 1, connections: 32, script: '' };
   const scriptOf = luaScripts(tmp);
   const base = started.find((s) => s.c.id === 'rules20') ?? fail('no 20-rule case');
@@ -433,6 +473,7 @@ export async function runScale(argv: readonly string[]): Promise<void> {
       cpuUsPerRequest: Math.round(median(own.map((x) => x.cpuUs)) * 10) / 10,
       cpuRatio: p ? round3(median(p.cpu)) : 1,
       pairedRatios: p ? p.rps.map(round3) : [],
+      ruleMatchNs: matchNs.get(s.c.id) ?? NaN,
       p99ms: median(own.map((x) => x.p99ms)),
       startMs: s.startMs,
       checkMs: s.checkMs,
@@ -442,11 +483,11 @@ export async function runScale(argv: readonly string[]): Promise<void> {
     };
   });
   const table = [
-    '| case | req/s (median) | ratio to 20 rules | CPU µs/request | CPU ratio | p99 ms | start ms | RSS after start MB | peak RSS MB | check ms |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| case | req/s (median) | ratio to 20 rules | CPU µs/request | CPU ratio | rule match ns | p99 ms | start ms | RSS after start MB | peak RSS MB | check ms |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     ...rows.map(
       (x) =>
-        `| ${x.label} | ${x.rps} | ${x.ratio.toFixed(3)} | ${x.cpuUsPerRequest} | ${x.cpuRatio.toFixed(3)} | ${x.p99ms.toFixed(2)} | ${x.startMs} | ${x.rssStartMb} | ${x.rssPeakMb} | ${x.checkMs} |`,
+        `| ${x.label} | ${x.rps} | ${x.ratio.toFixed(3)} | ${x.cpuUsPerRequest} | ${x.cpuRatio.toFixed(3)} | ${x.ruleMatchNs} | ${x.p99ms.toFixed(2)} | ${x.startMs} | ${x.rssStartMb} | ${x.rssPeakMb} | ${x.checkMs} |`,
     ),
   ].join('\n');
   const stored = rows.find((x) => x.id === 'redis1m');
