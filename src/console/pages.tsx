@@ -645,56 +645,57 @@ function windowText(sec: number): string {
 /** /console/alerts: the policy's alerts and when each last fired (on any replica). */
 export function AlertsPage(props: { viewer: Viewer; alerts: AlertList | Unavailable }) {
   const list = props.alerts;
+  const a = 'unavailable' in list ? list : list.alerts;
   return (
     <Layout title="Alerts" current="/console/alerts" viewer={props.viewer}>
-      {'unavailable' in list ? (
-        <p class="notice error" role="alert">
-          {list.unavailable}
+      {'webhook' in list && list.alerts.length > 0 ? (
+        <p class="source">
+          {list.webhook
+            ? 'Each firing is sent to WARDEN_ALERT_WEBHOOK_URL.'
+            : 'WARDEN_ALERT_WEBHOOK_URL is not set: firings are only recorded here.'}
         </p>
-      ) : list.alerts.length === 0 ? (
+      ) : null}
+      {'unavailable' in a ? (
+        <p class="notice error" role="alert">
+          {a.unavailable}
+        </p>
+      ) : a.length === 0 ? (
         <p class="empty">
           No alerts configured: add an `alerts:` list to the policy (for example failed sign-ins by IP, 5 in
           1m) and set WARDEN_ALERT_WEBHOOK_URL (docs/console.md).
         </p>
       ) : (
-        <>
-          <p class="source">
-            {list.webhook
-              ? 'Each firing is sent to WARDEN_ALERT_WEBHOOK_URL.'
-              : 'WARDEN_ALERT_WEBHOOK_URL is not set: firings are only recorded here.'}
-          </p>
-          <div class="scroll" tabindex={0} role="region" aria-label="Alerts">
-            <table>
-              <thead>
+        <div class="scroll" tabindex={0} role="region" aria-label="Alerts">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Counts</th>
+                <th scope="col">Per</th>
+                <th scope="col" class="num">
+                  Threshold
+                </th>
+                <th scope="col">Window</th>
+                <th scope="col">Last fired</th>
+              </tr>
+            </thead>
+            <tbody>
+              {a.map((x) => (
                 <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Counts</th>
-                  <th scope="col">Per</th>
-                  <th scope="col" class="num">
-                    Threshold
-                  </th>
-                  <th scope="col">Window</th>
-                  <th scope="col">Last fired</th>
+                  <td>{x.name}</td>
+                  <td>{x.on}</td>
+                  <td>{x.by}</td>
+                  <td class="num">{x.threshold}</td>
+                  <td>{windowText(x.window)}</td>
+                  <td>
+                    <Time ms={timeOf(x.lastFired?.at)} empty="never" />
+                    {x.lastFired ? <span class="mono"> ({x.lastFired.subject})</span> : null}
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {list.alerts.map((x) => (
-                  <tr>
-                    <td>{x.name}</td>
-                    <td>{x.on}</td>
-                    <td>{x.by}</td>
-                    <td class="num">{x.threshold}</td>
-                    <td>{windowText(x.window)}</td>
-                    <td>
-                      <Time ms={timeOf(x.lastFired?.at)} empty="never" />
-                      {x.lastFired ? <span class="mono"> ({x.lastFired.subject})</span> : null}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        </>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </Layout>
   );

@@ -53,6 +53,13 @@ function expectNoInlineScript(html: string): void {
   expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
 }
 
+/** A signed-in viewer (warden:console) posting an action form. */
+async function viewerPosts(path: string, form: Record<string, string>) {
+  // A viewer's page has no form to take a token from; whatever it sends, the permission refuses first.
+  const watcher = await signIn(s, 'watcher');
+  return post(s, path, watcher.cookie, { csrf: 'x'.repeat(43), ...form });
+}
+
 describe('access', () => {
   it('a browser without a session goes to sign-in; JSON gets 401; the policy making /** public changes nothing', async () => {
     // The policy has `public: true` for /**: /verify allows /console/… to anyone, the console itself does not.
@@ -92,10 +99,7 @@ describe('access', () => {
     const admin = await page(s, '/console/revocations', undefined, { 'x-api-key': KEYS.ops.key });
     expect(admin.body).toContain('<button type="submit">Revoke</button>');
     // The viewer trying an action: 403, nothing changes.
-    // A viewer's page has no form to take a token from; whatever it sends, the permission refuses first.
-    const watcher = await signIn(s, 'watcher');
-    const tried = await post(s, '/console/revocations', watcher.cookie, {
-      csrf: 'x'.repeat(43),
+    const tried = await viewerPosts('/console/revocations', {
       type: 'key',
       id: 'dev-1',
       reason: 'x',
@@ -210,6 +214,7 @@ describe('actions', () => {
 });
 
 describe('bans and alerts', () => {
+  const banForm = { type: 'ip', value: '198.51.100.77', duration: '1h', reason: 'scanning' };
   const admin = (method: string, path: string) =>
     send(`${s.url}/admin${path}`, { method, headers: { 'x-api-key': KEYS.ops.key } });
 
@@ -221,15 +226,7 @@ describe('bans and alerts', () => {
     const alerts = await page(s, '/console/alerts', undefined, { 'x-api-key': KEYS.watcher.key });
     expect(alerts.status).toBe(200);
     expect(alerts.body).toContain('No alerts configured');
-    // A viewer's page has no form to take a token from; whatever it sends, the permission refuses first.
-    const watcher = await signIn(s, 'watcher');
-    const tried = await post(s, '/console/bans', watcher.cookie, {
-      csrf: 'x'.repeat(43),
-      type: 'ip',
-      value: '198.51.100.77',
-      duration: '1h',
-      reason: 'x',
-    });
+    const tried = await viewerPosts('/console/bans', banForm);
     expect(tried.status).toBe(403);
     expect(tried.body).toContain('Acting needs the warden:admin permission');
     expect(JSON.parse((await admin('GET', '/bans')).body).bans).toEqual([]);
@@ -240,23 +237,11 @@ describe('bans and alerts', () => {
     const t = formTokens(await page(s, '/console/bans', cookie));
     const both = `${cookie}; ${t.cookie}`;
     // The API's own validation, its field and message.
-    const bad = await post(s, '/console/bans', both, {
-      csrf: t.csrf,
-      type: 'ip',
-      value: '198.51.100.77',
-      duration: '10s',
-      reason: 'scanning',
-    });
+    const bad = await post(s, '/console/bans', both, { ...banForm, csrf: t.csrf, duration: '10s' });
     expect(bad.status).toBe(400);
     expect(bad.body).toContain('duration: a ban lasts between 1 minute and 30 days');
 
-    const done = await post(s, '/console/bans', both, {
-      csrf: t.csrf,
-      type: 'ip',
-      value: '198.51.100.77',
-      duration: '1h',
-      reason: 'scanning',
-    });
+    const done = await post(s, '/console/bans', both, { ...banForm, csrf: t.csrf });
     expect(done.status).toBe(200);
     expect(done.body).toMatch(/role="status">ip 198\.51\.100\.77 banned until /);
     const listed = JSON.parse((await admin('GET', '/bans')).body).bans as Record<string, unknown>[];
