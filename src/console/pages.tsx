@@ -47,7 +47,7 @@ function RankedTable(props: { caption: string; head: string; rows: TopEntry[] })
 function overviewSource(d: Overview): string {
   return d.source === 'redis'
     ? `every replica sharing its counts through Redis (${d.replicas.length}: ${d.replicas.join(', ')}), last hour`
-    : `this replica's decisions (${d.replicas.join(', ')}), last hour`;
+    : "this replica's decisions, last hour";
 }
 
 /** /console/: decisions per minute by outcome, the most refused, latency (the audit view's overview), and the live feed. */
@@ -249,7 +249,8 @@ function AuditLine(props: { r: AuditRecord }) {
       </td>
       <td>{decision ? cell(r.decision) : cell(r.event)}</td>
       <td class="num">{cell(r.status)}</td>
-      <td>{cell(r.method)}</td>
+      {/* An admin event's `method` may name a sign-in method rather than an HTTP one. */}
+      <td>{/^[A-Z]{1,16}$/.test(cell(r.method)) ? cell(r.method) : ''}</td>
       <td class="mono path">{cell(r.path)}</td>
       <td class="mono">{cell(r.sub ?? r.keyId ?? r.by)}</td>
       <td class="mono">{cell(decision ? r.clientIp : (r.clientIp ?? r.peer))}</td>
