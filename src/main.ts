@@ -273,6 +273,7 @@ function requestHandlers(core: Core, readiness: Readiness, clock: Clock, gate: G
     state,
     services,
     audit,
+    auditView,
     clock,
     loginUrl: signIn.loginUrl,
     sessionCookie: signIn.sessionAuth?.cookie ?? null,

@@ -5,14 +5,11 @@ import type { Context } from 'hono';
 import type { AuditLog } from '../audit/audit-log.js';
 import { authenticate } from '../auth/chain.js';
 import type { Identity } from '../auth/identity.js';
-import { ADMIN_PERMISSION, describeAdminRequest } from '../http/admin.js';
+import { ADMIN_PERMISSION, CONSOLE_PERMISSION, describeAdminRequest } from '../http/admin.js';
 import { tokenAccepted } from '../policy/decide.js';
 import { rolesGrant } from '../policy/permissions.js';
 import type { RuntimeState } from '../runtime.js';
 import { cookieValues } from '../session/cookies.js';
-
-/** The permission that lets one read the console. */
-export const CONSOLE_PERMISSION = 'warden:console';
 
 export type ConsoleEnv = { Bindings: { incoming?: IncomingMessage } };
 

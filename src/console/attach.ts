@@ -1,10 +1,10 @@
 // Wire the console into a starting process (WARDEN_CONSOLE=true): the decision feed, the data sources, access.
 import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditView } from '../audit/view.js';
 import type { Env } from '../config/env-schema.js';
 import type { RuntimeState } from '../runtime.js';
 import type { Services } from '../services.js';
 import type { Clock } from '../util/clock.js';
-import { rowOf } from './audit-query.js';
 import { localData } from './data.js';
 import { DecisionFeed } from './decisions.js';
 import type { ConsoleDeps } from './routes.js';
@@ -12,9 +12,10 @@ import type { ConsoleDeps } from './routes.js';
 /** The console's dependencies but the admin app (createApp adds it); null when WARDEN_CONSOLE is off. */
 export function attachConsole(o: {
   env: Env;
-  state: Pick<RuntimeState, 'current'>;
-  services: Pick<Services, 'revocations' | 'storedKeys'>;
+  state: RuntimeState;
+  services: Pick<Services, 'revocations' | 'storedKeys' | 'adminBans' | 'alertLog'>;
   audit: AuditLog;
+  auditView: AuditView;
   clock: Clock;
   loginUrl: string | undefined;
   sessionCookie: string | null;
@@ -22,23 +23,30 @@ export function attachConsole(o: {
   const { env, clock } = o;
   if (!env.WARDEN_CONSOLE) return null;
   const now = () => clock.now();
-  const feed = new DecisionFeed(now);
+  const feed = new DecisionFeed();
   o.audit.onDecision((e, t) => feed.record(e, t));
-  const auditFile =
-    env.WARDEN_AUDIT_SINKS.includes('file') && env.WARDEN_AUDIT_FILE !== undefined
-      ? { path: env.WARDEN_AUDIT_FILE, keep: env.WARDEN_AUDIT_FILE_KEEP }
-      : null;
-  const data = localData(
-    {
-      state: o.state,
-      revocations: o.services.revocations,
-      storedKeys: o.services.storedKeys ?? null,
-      feed,
-      now,
-      auditFile,
-    },
-    rowOf,
-  );
+  // The same dependencies as the admin API's bans and alerts routes: the same checks, the same audit.
+  const incident = {
+    state: o.state,
+    now,
+    audit: o.audit,
+    services: { adminBans: o.services.adminBans, alertLog: o.services.alertLog },
+    trustedProxyCidrs: env.WARDEN_TRUSTED_PROXIES,
+    alertWebhook: env.WARDEN_ALERT_WEBHOOK_URL !== undefined,
+  };
+  const data = localData({
+    state: o.state,
+    revocations: o.services.revocations,
+    storedKeys: o.services.storedKeys ?? null,
+    feed,
+    now,
+    auditView: o.auditView,
+    auditFile:
+      env.WARDEN_AUDIT_SINKS.includes('file') && env.WARDEN_AUDIT_FILE !== undefined
+        ? env.WARDEN_AUDIT_FILE
+        : null,
+    incident,
+  });
   return {
     state: o.state,
     audit: o.audit,
@@ -49,5 +57,7 @@ export function attachConsole(o: {
     secure: env.WARDEN_PUBLIC_URL?.startsWith('https:') ?? false,
     data,
     feed,
+    incident,
+    auditView: o.auditView,
   };
 }

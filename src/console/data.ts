@@ -1,20 +1,13 @@
-// The console's data sources: one interface per kind of data, over warden's modules or the admin API's JSON.
+// The console's data, read straight from warden's modules: the audit view, the revocation set, keys, bans and alerts.
+import type { Overview } from '../audit/overview.js';
+import { SearchUnavailableError, type AuditPage } from '../audit/search.js';
+import type { AuditQuery } from '../audit/search-query.js';
+import type { AuditView } from '../audit/view.js';
 import type { Revocations } from '../auth/revocations.js';
 import type { StoredKeys } from '../auth/stored-keys.js';
+import { listAlerts, listBans, type AdminBansDeps, type PublicBan } from '../http/admin-bans.js';
 import type { RuntimeState } from '../runtime.js';
-import { AuditFileSearch, type AuditPage } from './audit-file.js';
-import { queryParams, type AuditQuery, type AuditRow } from './audit-query.js';
-import type { DecisionFeed, Overview } from './decisions.js';
-
-/**
- * warden's admin API, called in-process with the caller's own credentials (the console's actions
- * go through exactly the admin API's code: its checks, its audit events with the acting identity).
- */
-export type AdminCall = (
-  method: string,
-  path: string,
-  body?: unknown,
-) => Promise<{ status: number; body: unknown }>;
+import type { DecisionFeed } from './decisions.js';
 
 /** A source that cannot answer, and why (said on the page). */
 export interface Unavailable {
@@ -34,234 +27,91 @@ export interface KeyRow {
   revoked: boolean;
 }
 
-/** A ban as the admin API lists it. */
-export interface BanRow {
-  id: string;
-  type: string;
-  value: string;
-  reason: string | null;
-  by: string | null;
-  createdAt: number | null;
-  expiresAt: number | null;
-  /** Requests refused by it, when the API counts them. */
-  refused: number | null;
+/** The bans in force as `GET /admin/bans` lists them; `countsShared` false: this replica's counts only. */
+export interface BanList {
+  bans: PublicBan[];
+  countsShared: boolean;
 }
 
-/** A configured alert and when it last fired. */
-export interface AlertRow {
-  name: string;
-  on: string;
-  by: string;
-  threshold: number;
-  window: string;
-  lastFired: number | null;
-  lastSubject: string | null;
-}
+/** The policy's alerts as `GET /admin/alerts` lists them, and whether firings go to a webhook. */
+export type AlertList = Awaited<ReturnType<typeof listAlerts>>;
+
+/** A revocation in force, with the requests it refused on every replica. */
+export type RevocationRow = Awaited<ReturnType<Revocations['listWithEffects']>>[number];
 
 /** Where the audit search reads, said on the page. */
-export type AuditSourceKind = 'redis' | 'file' | 'none';
-
-/** Everything the pages read. */
-export interface ConsoleData {
-  overview(admin: AdminCall): Promise<Overview>;
-  auditSource(admin: AdminCall): Promise<{ kind: AuditSourceKind; label: string }>;
-  searchAudit(admin: AdminCall, q: AuditQuery, cursor: string | null): Promise<AuditPage | Unavailable>;
-  exportAudit(
-    admin: AdminCall,
-    q: AuditQuery,
-  ): Promise<AsyncIterable<AuditRow> | Iterable<AuditRow> | Unavailable>;
-  keys(): Promise<{ keys: KeyRow[]; storedUnavailable: string | null }>;
-  revocations(): {
-    type: string;
-    id: string;
-    reason: string | null;
-    createdAt: number;
-    expiresAt: number | null;
-  }[];
-  bans(admin: AdminCall): Promise<BanRow[] | Unavailable>;
-  alerts(admin: AdminCall): Promise<AlertRow[] | Unavailable>;
+export interface AuditSource {
+  kind: 'redis' | 'file' | 'none';
+  label: string;
 }
 
-/** What the local data sources are built from. */
+/** What the console reads. */
+export interface ConsoleData {
+  overview(): Promise<Overview>;
+  /** The source named `kind`, or the one a search reads first (a page may come from the other: see `AuditPage.unavailable`). */
+  auditSource(kind?: 'redis' | 'file'): AuditSource;
+  /** A page of the audit search; a cursor it did not give throws `CursorError`. */
+  searchAudit(q: AuditQuery, cursor: string | null): Promise<AuditPage | Unavailable>;
+  keys(): Promise<{ keys: KeyRow[]; storedUnavailable: string | null }>;
+  revocations(): Promise<RevocationRow[] | Unavailable>;
+  bans(): Promise<BanList | Unavailable>;
+  alerts(): Promise<AlertList | Unavailable>;
+}
+
+/** What the console's data is read from. */
 export interface LocalSources {
   state: Pick<RuntimeState, 'current'>;
   revocations: Revocations;
   storedKeys: StoredKeys | null;
   feed: DecisionFeed;
   now: () => number;
-  /** The audit file sink (WARDEN_AUDIT_FILE with `file` in WARDEN_AUDIT_SINKS), if on. */
-  auditFile: { path: string; keep: number } | null;
+  /** The audit search (null without a searchable sink) and the overview. */
+  auditView: AuditView;
+  /** WARDEN_AUDIT_FILE when the file sink is on: named on the audit page. */
+  auditFile: string | null;
+  /** What the admin API's bans and alerts routes are built on (the console calls the same functions). */
+  incident: AdminBansDeps;
 }
 
 const PAGE_SIZE = 50;
 /** Stored keys listed on the keys page at most (each costs a usage lookup). */
 const MAX_STORED_SHOWN = 1000;
 
-// --- Reading the admin API's JSON: tolerant of the fields it may add, strict on the ones shown. ---
-
-const obj = (v: unknown): Record<string, unknown> =>
-  typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-/** A time given as epoch ms or an ISO string. */
-const when = (v: unknown): number | null => {
-  if (typeof v === 'number') return v;
-  if (typeof v === 'string') {
-    const t = Date.parse(v);
-    return Number.isNaN(t) ? null : t;
-  }
-  return null;
-};
-
-/** Why an admin answer is no data: not in this build (404), not permitted, or failed. */
-function refusal(status: number, body: unknown, what: string): Unavailable {
-  if (status === 404) return { unavailable: `${what} are not available in this version of warden.` };
-  if (status === 401 || status === 403)
-    return { unavailable: `Reading ${what} needs the warden:admin permission.` };
-  const message = str(obj(body).message);
-  return { unavailable: `${what} could not be read (${status}${message ? `: ${message}` : ''}).` };
+/** How each audit source is named on the page. */
+function sourceLabel(kind: 'redis' | 'file', auditFile: string | null): string {
+  return kind === 'redis'
+    ? 'the Redis audit stream, shared by every replica'
+    : `this replica's audit file${auditFile ? ` (${auditFile})` : ''}`;
 }
 
-/** `GET /admin/bans` → `{ bans: [{ id, type, value, reason, createdBy, createdAt, expiresAt, refused? }] }`. */
-export function bansFromAdmin(body: unknown): BanRow[] {
-  const list = obj(body).bans;
-  return (Array.isArray(list) ? list : []).map((b) => {
-    const o = obj(b);
-    const effect = obj(o.effect);
-    return {
-      id: str(o.id) ?? '',
-      type: str(o.type) ?? '',
-      value: str(o.value) ?? '',
-      reason: str(o.reason),
-      by: str(o.createdBy) ?? str(o.by),
-      createdAt: when(o.createdAt),
-      expiresAt: when(o.expiresAt),
-      refused: num(o.refused) ?? num(effect.refused),
-    };
-  });
-}
+const STORE_DOWN = 'Redis did not answer: try again in a moment.';
 
-/** `GET /admin/alerts` → `{ alerts: [{ name, on, by, threshold, window, lastFired?: { at, subject } }] }`. */
-export function alertsFromAdmin(body: unknown): AlertRow[] {
-  const list = obj(body).alerts;
-  return (Array.isArray(list) ? list : []).map((a) => {
-    const o = obj(a);
-    const last = obj(o.lastFired);
-    return {
-      name: str(o.name) ?? '',
-      on: str(o.on) ?? '',
-      by: str(o.by) ?? '',
-      threshold: num(o.threshold) ?? 0,
-      window: str(o.window) ?? String(num(o.window) ?? ''),
-      lastFired: when(o.lastFired) ?? when(last.at) ?? when(last.time),
-      lastSubject: str(last.subject) ?? str(o.lastSubject),
-    };
-  });
-}
-
-/** `GET /admin/audit?…` → `{ source, records: [audit line…], next }`. */
-export function auditPageFromAdmin(
-  body: unknown,
-  rowOf: (l: Record<string, unknown>) => AuditRow | null,
-): AuditPage {
-  const o = obj(body);
-  const list = Array.isArray(o.records) ? o.records : Array.isArray(o.items) ? o.items : [];
+/** The console's data over the modules of this process. */
+export function localData(src: LocalSources): ConsoleData {
+  const search = src.auditView.search;
   return {
-    rows: list.map((l) => rowOf(obj(l))).filter((r): r is AuditRow => r !== null),
-    next: str(o.next) ?? str(o.cursor),
-  };
-}
-
-/** The console's data over the modules of this build; bans, alerts and the Redis audit view through the admin API. */
-export function localData(
-  src: LocalSources,
-  rowOf: (l: Record<string, unknown>) => AuditRow | null,
-): ConsoleData {
-  const file = src.auditFile ? new AuditFileSearch(src.auditFile.path, src.auditFile.keep) : null;
-  const fileLabel = src.auditFile ? `this replica's audit file (${src.auditFile.path})` : '';
-  /** The Redis audit view when the admin API serves one (a 404 means this build or sink has none). */
-  const redisAudit = async (admin: AdminCall, params: URLSearchParams) => {
-    const r = await admin('GET', `/audit?${params.toString()}`).catch(() => ({ status: 503, body: null }));
-    return r.status === 200 ? r.body : null;
-  };
-  return {
-    overview: async (admin) => {
-      const r = await admin('GET', '/overview').catch(() => null);
-      return r?.status === 200 ? overviewFromAdmin(r.body, src.feed.overview()) : src.feed.overview();
-    },
-    auditSource: async (admin) => {
-      if ((await redisAudit(admin, new URLSearchParams({ limit: '1' }))) !== null)
-        return { kind: 'redis', label: 'the Redis audit stream, shared by every replica' };
-      return file ? { kind: 'file', label: fileLabel } : { kind: 'none', label: 'no searchable audit sink' };
-    },
-    searchAudit: async (admin, q, cursor) => {
-      const params = queryParams(q);
-      params.set('limit', String(PAGE_SIZE));
-      if (cursor !== null) params.set('cursor', cursor);
-      const shared = await redisAudit(admin, params);
-      if (shared !== null) return auditPageFromAdmin(shared, rowOf);
-      if (!file)
+    overview: () => src.auditView.overview.overview(src.now()),
+    auditSource: (kind = search?.primary) =>
+      kind
+        ? { kind, label: sourceLabel(kind, src.auditFile) }
+        : { kind: 'none', label: 'no searchable audit sink' },
+    searchAudit: async (q, cursor) => {
+      if (!search)
         return {
           unavailable:
             'No audit sink can be searched: add `file` (with WARDEN_AUDIT_FILE) or `redis` to WARDEN_AUDIT_SINKS.',
         };
-      return file.page(q, cursor, PAGE_SIZE);
+      try {
+        return await search.search(q, cursor, { limit: PAGE_SIZE });
+      } catch (e) {
+        if (e instanceof SearchUnavailableError) return { unavailable: e.message };
+        throw e;
+      }
     },
-    exportAudit: (_admin, q) =>
-      Promise.resolve(
-        file
-          ? file.all(q)
-          : { unavailable: 'No audit sink can be exported: add `file` or `redis` to WARDEN_AUDIT_SINKS.' },
-      ),
     keys: () => keyRows(src),
-    revocations: () =>
-      src.revocations.list(src.now()).map((r) => ({
-        type: r.type,
-        id: r.id,
-        reason: r.reason ?? null,
-        createdAt: r.createdAt,
-        expiresAt: r.expiresAt ?? null,
-      })),
-    bans: async (admin) => {
-      const r = await admin('GET', '/bans');
-      return r.status === 200 ? bansFromAdmin(r.body) : refusal(r.status, r.body, 'Bans');
-    },
-    alerts: async (admin) => {
-      const r = await admin('GET', '/alerts');
-      return r.status === 200 ? alertsFromAdmin(r.body) : refusal(r.status, r.body, 'Alerts');
-    },
-  };
-}
-
-/** `GET /admin/overview` → the console's Overview; fields it lacks come from this replica's view. */
-export function overviewFromAdmin(body: unknown, local: Overview): Overview {
-  const o = obj(body);
-  const minutes = Array.isArray(o.minutes) ? o.minutes.map(obj) : null;
-  if (!minutes || minutes.length === 0) return local;
-  const starts = minutes.map((m) => when(m.start) ?? when(m.t) ?? 0);
-  const series = Object.fromEntries(
-    Object.keys(local.series).map((k) => [k, minutes.map((m) => num(obj(m.counts)[k]) ?? 0)]),
-  ) as Overview['series'];
-  const top = obj(o.top);
-  const ranked = (v: unknown) =>
-    (Array.isArray(v) ? v : []).map((x) => ({
-      value: str(obj(x).value) ?? '',
-      count: num(obj(x).count) ?? 0,
-    }));
-  const lat = obj(o.latency);
-  return {
-    source: 'every replica (the shared audit stream, last hour)',
-    minutes: starts,
-    series,
-    top: { identities: ranked(top.identities), ips: ranked(top.ips), paths: ranked(top.paths) },
-    latency: {
-      count: num(lat.count) ?? 0,
-      p50Ms: num(lat.p50Ms),
-      p95Ms: num(lat.p95Ms),
-      p99Ms: num(lat.p99Ms),
-      maxMs: num(lat.maxMs),
-    },
-    total: Object.values(series).reduce((a, s) => a + s.reduce((x, y) => x + y, 0), 0),
+    revocations: () => src.revocations.listWithEffects(src.now()).catch(() => ({ unavailable: STORE_DOWN })),
+    bans: () => listBans(src.incident).catch(() => ({ unavailable: STORE_DOWN })),
+    alerts: () => listAlerts(src.incident).catch(() => ({ unavailable: STORE_DOWN })),
   };
 }
 

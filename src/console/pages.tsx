@@ -1,12 +1,19 @@
 // The console's pages, server-rendered (hono/jsx escapes every value): overview, audit, keys, revocations, bans, alerts.
-import { DECISION_CHOICES, type AuditQuery, type AuditRow } from './audit-query.js';
-import type { AlertRow, AuditSourceKind, BanRow, KeyRow, Unavailable } from './data.js';
-import { OUTCOMES, type Overview, type Ranked } from './decisions.js';
+import type { Overview, TopEntry } from '../audit/overview.js';
+import { OUTCOMES } from '../audit/overview-minute.js';
+import type { AuditPage as SearchPage } from '../audit/search.js';
+import type { AuditQuery, AuditRecord } from '../audit/search-query.js';
+import { DECISION_CHOICES, localValue, type FormValues } from './audit-form.js';
+import type { AlertList, AuditSource, BanList, KeyRow, RevocationRow, Unavailable } from './data.js';
 import { Csrf, DataBlock, Layout, NoticeBox, Time, type Notice, type Viewer } from './layout.js';
 
-const ms = (v: number | null) => (v === null ? 'n/a' : v === Infinity ? '> 10 s' : `≤ ${v} ms`);
+/** A time in epoch ms from an ISO text, or null. */
+const timeOf = (v: unknown): number | null => {
+  const t = typeof v === 'string' ? Date.parse(v) : NaN;
+  return Number.isNaN(t) ? null : t;
+};
 
-function RankedTable(props: { caption: string; head: string; rows: Ranked[] }) {
+function RankedTable(props: { caption: string; head: string; rows: TopEntry[] }) {
   return (
     <section class="card">
       <h2>{props.caption}</h2>
@@ -36,16 +43,34 @@ function RankedTable(props: { caption: string; head: string; rows: Ranked[] }) {
   );
 }
 
-/** /console/: decisions per minute by outcome, the most refused, latency, and the live feed. */
+/** Where the overview's counts come from, in words. */
+function overviewSource(d: Overview): string {
+  return d.source === 'redis'
+    ? `every replica sharing its counts through Redis (${d.replicas.length}: ${d.replicas.join(', ')}), last hour`
+    : "this replica's decisions, last hour";
+}
+
+/** /console/: decisions per minute by outcome, the most refused, latency (the audit view's overview), and the live feed. */
 export function OverviewPage(props: { viewer: Viewer; data: Overview }) {
   const d = props.data;
-  const refused = d.total - d.series.allow.reduce((a, b) => a + b, 0);
+  const total = OUTCOMES.reduce((a, o) => a + d.totals[o], 0);
+  const refused = total - d.totals.allow - d.totals['would-deny'];
+  const chart = {
+    minutes: d.minutes.map((m) => Date.parse(m.time)),
+    series: Object.fromEntries(OUTCOMES.map((o) => [o, d.minutes.map((m) => m.counts[o])])),
+    outcomes: OUTCOMES,
+  };
   return (
     <Layout title="Overview" current="/console/" viewer={props.viewer} chart>
-      <p class="source">Showing {d.source}.</p>
+      <p class="source">Showing {overviewSource(d)}.</p>
+      {d.unavailable ? (
+        <p class="notice error" role="alert">
+          {`The shared counts could not be read (${d.unavailable}): this replica's only.`}
+        </p>
+      ) : null}
       <section class="card" aria-labelledby="chart-title">
         <h2 id="chart-title">Decisions per minute by outcome</h2>
-        {d.total === 0 ? (
+        {total === 0 ? (
           <p class="empty" id="no-decisions">
             No decisions yet: send a request through the proxy, and it shows here within a second.
           </p>
@@ -55,31 +80,31 @@ export function OverviewPage(props: { viewer: Viewer; data: Overview }) {
             id="chart"
             class="chart"
             role="img"
-            aria-label={`Decisions per minute over the last hour: ${d.total} in all, ${refused} refused.`}
+            aria-label={`Decisions per minute over the last hour: ${total} in all, ${refused} refused.`}
           ></div>
           <figcaption>
-            {d.total} decisions in the last hour, {refused} refused. Outcomes: {OUTCOMES.join(', ')}.
+            {total} decisions in the last hour, {refused} refused. Outcomes: {OUTCOMES.join(', ')}.
           </figcaption>
         </figure>
-        <DataBlock id="overview-data" value={{ minutes: d.minutes, series: d.series, outcomes: OUTCOMES }} />
+        <DataBlock id="overview-data" value={chart} />
       </section>
       <section class="card" aria-labelledby="latency-title">
         <h2 id="latency-title">Decision latency</h2>
         <p>
-          Decision latency over {d.latency.count} decisions: median {ms(d.latency.p50Ms)}, p95{' '}
-          {ms(d.latency.p95Ms)}, p99 {ms(d.latency.p99Ms)}, slowest{' '}
-          {d.latency.maxMs === null ? 'n/a' : `${d.latency.maxMs} ms`}.
+          {d.latency
+            ? `Decision latency over ${total} decisions: median ${d.latency.p50} ms, p95 ${d.latency.p95} ms, p99 ${d.latency.p99} ms (within 9 %).`
+            : 'Decision latency: no decisions in the last hour.'}
         </p>
       </section>
       <div class="grid">
         <RankedTable caption="Most refused identities" head="Identity" rows={d.top.identities} />
-        <RankedTable caption="Most refused client IPs" head="Client IP" rows={d.top.ips} />
+        <RankedTable caption="Most refused client IPs" head="Client IP" rows={d.top.clientIps} />
         <RankedTable caption="Most refused paths" head="Path" rows={d.top.paths} />
       </div>
       <section class="card" aria-labelledby="live-title">
         <h2 id="live-title">Live decisions</h2>
         <p id="live-status" class="source">
-          Connecting to the live feed…
+          Connecting to the live feed (this replica's decisions)…
         </p>
         <table class="live">
           <thead>
@@ -125,85 +150,78 @@ function Field(props: {
   );
 }
 
-const localValue = (t: number | undefined) =>
-  t === undefined ? undefined : new Date(t).toISOString().slice(0, 16);
-
 /** What the audit page shows. */
-export interface AuditView {
+export interface AuditPageProps {
   viewer: Viewer;
-  source: { kind: AuditSourceKind; label: string };
+  /** The source a search reads first; the page of results says which one answered. */
+  source: AuditSource;
+  /** Named the way a page of results is. */
+  sourceOf?: (kind: 'redis' | 'file') => AuditSource;
+  /** The form's values as sent. */
+  values: FormValues;
   query: AuditQuery;
   /** The query string of the filters (export links and the next page carry it). */
   params: string;
-  result: { rows: AuditRow[]; next: string | null } | Unavailable | null;
+  result: SearchPage | Unavailable | null;
   error?: { field: string; message: string };
-  /** Given back as typed when a field was refused. */
-  raw?: Record<string, string | undefined>;
 }
 
 /** /console/audit: the search form, results newest first, pages, exports. */
-export function AuditPage(v: AuditView) {
-  const q = v.query;
-  const raw = v.raw ?? {};
-  const val = (name: string, parsed: string | undefined) => (v.error ? raw[name] : parsed);
+export function AuditPage(v: AuditPageProps) {
+  const raw = v.values;
+  const time = (name: 'from' | 'to') => (v.error ? raw[name] : localValue(v.query[name]));
   const exportHref = (format: string) =>
     `/console/audit/export?format=${format}${v.params ? `&${v.params}` : ''}`;
+  const r = v.result;
+  const source = r && 'lines' in r && v.sourceOf ? v.sourceOf(r.source) : v.source;
   return (
     <Layout title="Audit" current="/console/audit" viewer={v.viewer}>
       <p class="source">
-        Searching {v.source.label}.
+        Searching {source.label}.
         {v.source.kind === 'file'
           ? ' Other replicas write their own files: add the redis audit sink to search them all.'
           : ''}
       </p>
+      {r && 'lines' in r && r.unavailable ? (
+        <p class="notice error" role="alert">
+          {`The shared audit stream could not be read (${r.unavailable}): these are this replica's lines only.`}
+        </p>
+      ) : null}
       {v.error ? (
         <p class="notice error" role="alert">
           {`${v.error.field}: ${v.error.message}`}
         </p>
       ) : null}
       <form method="get" action="/console/audit" class="filters" role="search" aria-label="Audit search">
+        <Field id="q-from" label="From (UTC)" name="from" type="datetime-local" value={time('from')} />
+        <Field id="q-to" label="To (UTC)" name="to" type="datetime-local" value={time('to')} />
+        <Field id="q-identity" label="Identity" name="identity" value={raw.identity} />
         <Field
-          id="q-from"
-          label="From (UTC)"
-          name="from"
-          type="datetime-local"
-          value={val('from', localValue(q.from))}
+          id="q-ip"
+          label="Client IP"
+          name="ip"
+          value={raw.ip}
+          hint="An address or a CIDR range (203.0.113.0/24)"
         />
-        <Field
-          id="q-to"
-          label="To (UTC)"
-          name="to"
-          type="datetime-local"
-          value={val('to', localValue(q.to))}
-        />
-        <Field id="q-identity" label="Identity" name="identity" value={val('identity', q.identity)} />
-        <Field id="q-ip" label="Client IP" name="ip" value={val('ip', q.clientIp)} />
         <div class="field">
           <label for="q-decision">Decision</label>
           <select id="q-decision" name="decision">
             <option value="">any</option>
             {DECISION_CHOICES.map((d) => (
-              <option value={d} selected={d === (v.error ? raw.decision : q.decision)}>
+              <option value={d} selected={d === raw.decision}>
                 {d === 'refused' ? 'refused (anything but allow)' : d}
               </option>
             ))}
           </select>
         </div>
-        <Field
-          id="q-status"
-          label="Status"
-          name="status"
-          type="number"
-          value={val('status', q.status?.toString())}
-        />
-        <Field id="q-path" label="Path prefix" name="path" value={val('path', q.pathPrefix)} />
+        <Field id="q-status" label="Status" name="status" type="number" value={raw.status} />
+        <Field id="q-path" label="Path prefix" name="path" value={raw.path} />
         <Field
           id="q-rule"
           label="Rule"
           name="rule"
-          type="number"
-          value={val('rule', q.rule?.toString())}
-          hint="The rule's index in the policy"
+          value={raw.rule}
+          hint="The rule's index in the policy, or default"
         />
         <div class="actions">
           <button type="submit">Search</button>
@@ -218,31 +236,70 @@ export function AuditPage(v: AuditView) {
   );
 }
 
-function AuditResults(props: { v: AuditView }) {
+const cell = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+
+/** A line of the trail as a row: a decision, or an admin event (its name in the decision column). */
+function AuditLine(props: { r: AuditRecord }) {
+  const r = props.r;
+  const decision = r.event === 'decision';
+  return (
+    <tr>
+      <td>
+        <Time ms={timeOf(r.time)} empty="" />
+      </td>
+      <td>{decision ? cell(r.decision) : cell(r.event)}</td>
+      <td class="num">{cell(r.status)}</td>
+      {/* An admin event's `method` may name a sign-in method rather than an HTTP one. */}
+      <td>{/^[A-Z]{1,16}$/.test(cell(r.method)) ? cell(r.method) : ''}</td>
+      <td class="mono path">{cell(r.path)}</td>
+      <td class="mono">{cell(r.sub ?? r.keyId ?? r.by)}</td>
+      <td class="mono">{cell(decision ? r.clientIp : (r.clientIp ?? r.peer))}</td>
+      <td class="num">{decision && r.rule === null ? 'default' : cell(r.rule)}</td>
+      <td>{cell(r.reason)}</td>
+      <td class="mono">{cell(r.replica)}</td>
+    </tr>
+  );
+}
+
+function AuditResults(props: { v: AuditPageProps }) {
   const r = props.v.result;
   if (r === null) return null;
-  if ('unavailable' in r)
+  if (!('lines' in r))
     return (
       <p class="notice error" role="alert">
         {r.unavailable}
       </p>
     );
-  if (r.rows.length === 0)
-    return (
-      <p class="empty">
-        No decisions match these filters. Widen the time range or clear a filter; a decision is searchable
-        once the proxy has sent a request through warden.
+  const more =
+    r.next === null ? null : (
+      <p>
+        <a
+          href={`/console/audit?${props.v.params ? `${props.v.params}&` : ''}cursor=${encodeURIComponent(r.next)}`}
+        >
+          Older results
+        </a>
       </p>
+    );
+  if (r.lines.length === 0)
+    return (
+      <>
+        <p class="empty">
+          {r.partial
+            ? `No match in the ${r.scanned} lines read so far: "Older results" reads on.`
+            : 'Nothing matches these filters. Widen the time range or clear a filter; a decision is searchable once the proxy has sent a request through warden.'}
+        </p>
+        {more}
+      </>
     );
   return (
     <>
       <div class="scroll" tabindex={0} role="region" aria-label="Audit results">
         <table>
-          <caption>Decisions, newest first</caption>
+          <caption>Decisions and admin events, newest first</caption>
           <thead>
             <tr>
               <th scope="col">Time</th>
-              <th scope="col">Decision</th>
+              <th scope="col">Decision or event</th>
               <th scope="col" class="num">
                 Status
               </th>
@@ -254,38 +311,20 @@ function AuditResults(props: { v: AuditView }) {
                 Rule
               </th>
               <th scope="col">Reason</th>
+              <th scope="col">Replica</th>
             </tr>
           </thead>
           <tbody>
-            {r.rows.map((row) => (
-              <tr>
-                <td>
-                  <Time ms={Date.parse(row.time)} />
-                </td>
-                <td>{row.decision}</td>
-                <td class="num">{row.status ?? ''}</td>
-                <td>{row.method ?? ''}</td>
-                <td class="mono path">{row.path ?? ''}</td>
-                <td class="mono">{row.sub ?? ''}</td>
-                <td class="mono">{row.clientIp ?? ''}</td>
-                <td class="num">{row.rule ?? ''}</td>
-                <td>{row.reason ?? ''}</td>
-              </tr>
+            {r.lines.map((l) => (
+              <AuditLine r={l.record} />
             ))}
           </tbody>
         </table>
       </div>
-      {r.next !== null ? (
-        <p>
-          <a
-            href={`/console/audit?${props.v.params ? `${props.v.params}&` : ''}cursor=${encodeURIComponent(r.next)}`}
-          >
-            Older results
-          </a>
-        </p>
-      ) : (
-        <p class="source">End of the results.</p>
-      )}
+      {r.partial ? (
+        <p class="source">{`The page stopped after reading ${r.scanned} lines: "Older results" goes on from there.`}</p>
+      ) : null}
+      {more ?? <p class="source">End of the results.</p>}
     </>
   );
 }
@@ -359,16 +398,6 @@ export function KeysPage(props: { viewer: Viewer; keys: KeyRow[]; storedUnavaila
   );
 }
 
-/** A revocation as listed, with the requests it refused on this replica. */
-export interface RevocationView {
-  type: string;
-  id: string;
-  reason: string | null;
-  createdAt: number;
-  expiresAt: number | null;
-  refused: number;
-}
-
 function ReasonField(props: { id: string; required?: boolean }) {
   return (
     <div class="field">
@@ -382,9 +411,11 @@ function ReasonField(props: { id: string; required?: boolean }) {
 export function RevocationsPage(props: {
   viewer: Viewer;
   csrf: string;
-  list: RevocationView[];
+  /** With the requests each refused, on every replica. */
+  list: RevocationRow[] | Unavailable;
   notice?: Notice | null;
 }) {
+  const list = props.list;
   return (
     <Layout title="Revocations" current="/console/revocations" viewer={props.viewer}>
       <NoticeBox notice={props.notice} />
@@ -418,7 +449,11 @@ export function RevocationsPage(props: {
       ) : null}
       <section class="card" aria-labelledby="list-title">
         <h2 id="list-title">In force</h2>
-        {props.list.length === 0 ? (
+        {'unavailable' in list ? (
+          <p class="notice error" role="alert">
+            {list.unavailable}
+          </p>
+        ) : list.length === 0 ? (
           <p class="empty">
             Nothing is revoked. Revoke a key, a token id or a subject with the form above (warden:admin).
           </p>
@@ -433,13 +468,13 @@ export function RevocationsPage(props: {
                   <th scope="col">Since</th>
                   <th scope="col">Until</th>
                   <th scope="col" class="num">
-                    Refused (this replica)
+                    Refused
                   </th>
                   {props.viewer.canAct ? <th scope="col">Action</th> : null}
                 </tr>
               </thead>
               <tbody>
-                {props.list.map((r, i) => (
+                {list.map((r, i) => (
                   <tr>
                     <td>{r.type}</td>
                     <td class="mono">{r.id}</td>
@@ -502,10 +537,11 @@ export function ConfirmRevokePage(props: { viewer: Viewer; csrf: string; type: s
 export function BansPage(props: {
   viewer: Viewer;
   csrf: string;
-  bans: BanRow[] | Unavailable;
+  bans: BanList | Unavailable;
   notice?: Notice | null;
 }) {
-  const b = props.bans;
+  const list = props.bans;
+  const b = 'unavailable' in list ? list : list.bans;
   return (
     <Layout title="Bans" current="/console/bans" viewer={props.viewer}>
       <NoticeBox notice={props.notice} />
@@ -523,7 +559,13 @@ export function BansPage(props: {
               </select>
             </div>
             <Field id="b-value" label="IP, CIDR or identity" name="value" value={undefined} />
-            <Field id="b-duration" label="Duration" name="duration" value="1h" hint="Such as 15m, 1h, 7d" />
+            <Field
+              id="b-duration"
+              label="Duration"
+              name="duration"
+              value="1h"
+              hint="Such as 15m, 1h, 7d (1 minute to 30 days), or when it ends (2026-12-31T00:00:00Z)"
+            />
             <ReasonField id="b-reason" />
             <div class="actions">
               <button type="submit">Ban</button>
@@ -533,6 +575,9 @@ export function BansPage(props: {
       ) : null}
       <section class="card" aria-labelledby="bans-title">
         <h2 id="bans-title">Active bans</h2>
+        {'countsShared' in list && !list.countsShared && list.bans.length > 0 ? (
+          <p class="source">{"The store did not answer: the refused counts are this replica's only."}</p>
+        ) : null}
         {'unavailable' in b ? (
           <p class="notice error" role="alert">
             {b.unavailable}
@@ -562,12 +607,12 @@ export function BansPage(props: {
                   <tr>
                     <td>{ban.type}</td>
                     <td class="mono">{ban.value}</td>
-                    <td>{ban.reason ?? ''}</td>
-                    <td>{ban.by ?? ''}</td>
+                    <td>{ban.reason}</td>
+                    <td>{ban.createdBy}</td>
                     <td>
-                      <Time ms={ban.expiresAt} empty="always" />
+                      <Time ms={timeOf(ban.expiresAt)} />
                     </td>
-                    <td class="num">{ban.refused ?? ''}</td>
+                    <td class="num">{ban.refused}</td>
                     {props.viewer.canAct ? (
                       <td>
                         <form method="post" action="/console/bans/remove" class="row-form">
@@ -592,11 +637,25 @@ export function BansPage(props: {
   );
 }
 
-/** /console/alerts: the policy's alerts and when each last fired. */
-export function AlertsPage(props: { viewer: Viewer; alerts: AlertRow[] | Unavailable }) {
-  const a = props.alerts;
+/** A window in seconds as the policy writes it (`90s`, `5m`, `1h`). */
+function windowText(sec: number): string {
+  if (sec % 3600 === 0) return `${sec / 3600}h`;
+  return sec % 60 === 0 ? `${sec / 60}m` : `${sec}s`;
+}
+
+/** /console/alerts: the policy's alerts and when each last fired (on any replica). */
+export function AlertsPage(props: { viewer: Viewer; alerts: AlertList | Unavailable }) {
+  const list = props.alerts;
+  const a = 'unavailable' in list ? list : list.alerts;
   return (
     <Layout title="Alerts" current="/console/alerts" viewer={props.viewer}>
+      {'webhook' in list && list.alerts.length > 0 ? (
+        <p class="source">
+          {list.webhook
+            ? 'Each firing is sent to WARDEN_ALERT_WEBHOOK_URL.'
+            : 'WARDEN_ALERT_WEBHOOK_URL is not set: firings are only recorded here.'}
+        </p>
+      ) : null}
       {'unavailable' in a ? (
         <p class="notice error" role="alert">
           {a.unavailable}
@@ -628,10 +687,10 @@ export function AlertsPage(props: { viewer: Viewer; alerts: AlertRow[] | Unavail
                   <td>{x.on}</td>
                   <td>{x.by}</td>
                   <td class="num">{x.threshold}</td>
-                  <td>{x.window}</td>
+                  <td>{windowText(x.window)}</td>
                   <td>
-                    <Time ms={x.lastFired} empty="never" />
-                    {x.lastSubject ? <span class="mono"> ({x.lastSubject})</span> : null}
+                    <Time ms={timeOf(x.lastFired?.at)} empty="never" />
+                    {x.lastFired ? <span class="mono"> ({x.lastFired.subject})</span> : null}
                   </td>
                 </tr>
               ))}

@@ -3,6 +3,10 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { JSX } from 'hono/jsx/jsx-runtime';
+import { CursorError, SearchUnavailableError } from '../audit/search.js';
+import type { AuditView } from '../audit/view.js';
+import { exportDownload } from '../http/admin-audit.js';
+import { banAction, unbanAction, type AdminBansDeps, type BanActionResult } from '../http/admin-bans.js';
 import {
   admit,
   consoleCookie,
@@ -13,15 +17,8 @@ import {
   type ConsoleEnv,
 } from './access.js';
 import { CONSOLE_CSS, CONSOLE_JS, uplotFiles } from './assets.js';
-import {
-  csvLine,
-  CSV_COLUMNS,
-  parseAuditQuery,
-  queryParams,
-  QUERY_FIELDS,
-  type AuditRow,
-} from './audit-query.js';
-import type { AdminCall, ConsoleData } from './data.js';
+import { formParams, readAuditForm } from './audit-form.js';
+import type { ConsoleData } from './data.js';
 import { LIVE_RATE, type DecisionFeed, type LiveDecision } from './decisions.js';
 import type { Notice, Viewer } from './layout.js';
 import {
@@ -39,6 +36,10 @@ import {
 export interface ConsoleDeps extends AccessDeps {
   data: ConsoleData;
   feed: DecisionFeed;
+  /** The audit search and overview (the export streams through the audit search's exporter). */
+  auditView: AuditView;
+  /** What the admin API's bans and alerts routes are built on: the console's ban and unban call the same functions. */
+  incident: AdminBansDeps;
   /** The /admin app (routes without the prefix), called in-process with the caller's request. */
   admin: (req: Request, env: unknown) => Response | Promise<Response>;
 }
@@ -76,6 +77,12 @@ function wantsPage(c: C): boolean {
     c.req.method === 'GET' && !accept.includes('application/json') && !accept.includes('text/event-stream')
   );
 }
+
+/**
+ * warden's admin API, called in-process with the caller's own credentials (revoke and unrevoke go
+ * through exactly the admin API's code: its checks, its audit events with the acting identity).
+ */
+type AdminCall = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: unknown }>;
 
 /** The admin API, called with this request's credentials and connection. */
 function adminCaller(deps: ConsoleDeps, c: C): AdminCall {
@@ -229,51 +236,30 @@ function assetRoutes(app: Hono<ConsoleEnv>): void {
   );
 }
 
-/** GET /audit and GET /audit/export. */
+/** GET /audit and GET /audit/export: the audit search of this process (the same as GET /admin/audit). */
 function auditRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens): void {
   app.get('/console/audit', async (c) => {
     const seen = await guard(deps, csrf, c, 'read');
     if (seen instanceof Response) return seen;
-    const admin = adminCaller(deps, c);
-    const raw = Object.fromEntries(QUERY_FIELDS.map((k) => [k, c.req.query(k)]));
-    const parsed = parseAuditQuery(raw);
-    const source = await deps.data.auditSource(admin);
-    if ('field' in parsed)
-      return html(
-        <AuditPage
-          viewer={seen.viewer}
-          source={source}
-          query={{}}
-          params=""
-          result={null}
-          error={parsed}
-          raw={raw}
-        />,
-        400,
-        seen.cookies,
-      );
-    const cursor = c.req.query('cursor') ?? null;
+    const form = readAuditForm((k) => c.req.query(k));
+    const base = {
+      viewer: seen.viewer,
+      source: deps.data.auditSource(),
+      sourceOf: (kind: 'redis' | 'file') => deps.data.auditSource(kind),
+      values: form.values,
+    };
+    const refused = (error: { field: string; message: string }) =>
+      html(<AuditPage {...base} query={{}} params="" result={null} error={error} />, 400, seen.cookies);
+    if ('problem' in form) return refused(form.problem);
     let result;
     try {
-      result = await deps.data.searchAudit(admin, parsed.query, cursor);
-    } catch {
-      return html(
-        <AuditPage
-          viewer={seen.viewer}
-          source={source}
-          query={parsed.query}
-          params=""
-          result={null}
-          error={{ field: 'cursor', message: 'not a page of these results; search again' }}
-          raw={raw}
-        />,
-        400,
-        seen.cookies,
-      );
+      result = await deps.data.searchAudit(form.query, c.req.query('cursor') || null);
+    } catch (e) {
+      if (!(e instanceof CursorError)) throw e;
+      return refused({ field: 'cursor', message: 'not a page of these results; search again' });
     }
-    const params = queryParams(parsed.query).toString();
     return html(
-      <AuditPage viewer={seen.viewer} source={source} query={parsed.query} params={params} result={result} />,
+      <AuditPage {...base} query={form.query} params={formParams(form.values)} result={result} />,
       200,
       seen.cookies,
     );
@@ -282,35 +268,26 @@ function auditRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens)
     const seen = await guard(deps, csrf, c, 'read');
     if (seen instanceof Response) return seen;
     const format = c.req.query('format');
-    const parsed = parseAuditQuery(Object.fromEntries(QUERY_FIELDS.map((k) => [k, c.req.query(k)])));
     if (format !== 'jsonl' && format !== 'csv')
       return c.json({ error: 'bad_request', field: 'format', message: 'jsonl or csv' }, 400);
-    if ('field' in parsed) return c.json({ error: 'bad_request', ...parsed }, 400);
-    const rows = await deps.data.exportAudit(adminCaller(deps, c), parsed.query);
-    if ('unavailable' in rows) return c.json({ error: 'unavailable', message: rows.unavailable }, 503);
-    return exportResponse(rows, format);
-  });
-}
-
-/** The filtered rows as a JSONL or CSV download, streamed. */
-function exportResponse(
-  rows: Iterable<AuditRow> | AsyncIterable<AuditRow>,
-  format: 'jsonl' | 'csv',
-): Response {
-  const enc = new TextEncoder();
-  const stream = new ReadableStream<Uint8Array>({
-    async start(controller) {
-      if (format === 'csv') controller.enqueue(enc.encode(CSV_COLUMNS.join(',') + '\r\n'));
-      for await (const r of rows)
-        controller.enqueue(enc.encode(format === 'csv' ? csvLine(r) : JSON.stringify(r) + '\n'));
-      controller.close();
-    },
-  });
-  return new Response(stream, {
-    headers: {
-      'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
-      'content-disposition': `attachment; filename="warden-audit.${format}"`,
-    },
+    const form = readAuditForm((k) => c.req.query(k));
+    if ('problem' in form) return c.json({ error: 'bad_request', ...form.problem }, 400);
+    const search = deps.auditView.search;
+    if (!search)
+      return c.json(
+        { error: 'unavailable', message: 'no audit sink to export: add redis or file to WARDEN_AUDIT_SINKS' },
+        503,
+      );
+    try {
+      return await exportDownload(deps, search, form.query, format, {
+        by: seen.viewer.sub,
+        filter: { format, ...form.values },
+      });
+    } catch (e) {
+      if (e instanceof SearchUnavailableError)
+        return c.json({ error: 'unavailable', message: e.message }, 503);
+      throw e;
+    }
   });
 }
 
@@ -359,18 +336,13 @@ function liveRoute(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens): 
   });
 }
 
-/** The revocations page with what refused what. */
-function revocationsView(deps: ConsoleDeps) {
-  return deps.data.revocations().map((r) => ({ ...r, refused: deps.feed.refusedByRevocation(r.type, r.id) }));
-}
-
 /** GET/POST /revocations, the confirm step, POST /revocations/remove. */
 function revocationRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens): void {
   app.get('/console/revocations', async (c) => {
     const seen = await guard(deps, csrf, c, 'read');
     if (seen instanceof Response) return seen;
     return html(
-      <RevocationsPage viewer={seen.viewer} csrf={seen.csrf} list={revocationsView(deps)} />,
+      <RevocationsPage viewer={seen.viewer} csrf={seen.csrf} list={await deps.data.revocations()} />,
       200,
       seen.cookies,
     );
@@ -401,7 +373,7 @@ function revocationRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTo
       <RevocationsPage
         viewer={seen.viewer}
         csrf={seen.csrf}
-        list={revocationsView(deps)}
+        list={await deps.data.revocations()}
         notice={notice.notice}
       />,
       notice.status,
@@ -423,8 +395,7 @@ function revocationRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTo
     } else {
       const r = await adminCaller(deps, c)(
         'DELETE',
-        `/revocations/${encodeURIComponent(type)}/${encodeURIComponent(id)}`,
-        { reason },
+        `/revocations/${encodeURIComponent(type)}/${encodeURIComponent(id)}?${new URLSearchParams({ reason }).toString()}`,
       );
       notice =
         r.status === 200
@@ -436,7 +407,12 @@ function revocationRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTo
       status = r.status === 200 ? 200 : r.status;
     }
     return html(
-      <RevocationsPage viewer={seen.viewer} csrf={seen.csrf} list={revocationsView(deps)} notice={notice} />,
+      <RevocationsPage
+        viewer={seen.viewer}
+        csrf={seen.csrf}
+        list={await deps.data.revocations()}
+        notice={notice}
+      />,
       status,
       seen.cookies,
     );
@@ -464,64 +440,55 @@ async function revokeNotice(
   return { notice: { kind: 'ok', text: `${body.type} ${body.id} revoked${known}: ${where}.` }, status: 200 };
 }
 
-/** GET/POST /bans, POST /bans/remove. */
+/** What a ban or unban came to, as the page's notice (a refusal names the field at fault). */
+function banNotice<T>(r: BanActionResult<T>, ok: (v: T) => string): { notice: Notice; status: number } {
+  if (r.ok) return { notice: { kind: 'ok', text: ok(r.value) }, status: 200 };
+  return {
+    notice: { kind: 'error', text: r.status === 400 ? `${r.field}: ${r.message}` : r.message },
+    status: r.status,
+  };
+}
+
+/** GET/POST /bans, POST /bans/remove: the admin API's own ban and unban (its checks, its audit events). */
 function banRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens): void {
-  const page = async (c: C, seen: Seen, notice: Notice | null, status = 200) =>
+  const page = async (seen: Seen, notice: Notice | null, status = 200) =>
     html(
-      <BansPage
-        viewer={seen.viewer}
-        csrf={seen.csrf}
-        bans={await deps.data.bans(adminCaller(deps, c))}
-        notice={notice}
-      />,
+      <BansPage viewer={seen.viewer} csrf={seen.csrf} bans={await deps.data.bans()} notice={notice} />,
       status,
       seen.cookies,
     );
   app.get('/console/bans', async (c) => {
     const seen = await guard(deps, csrf, c, 'read');
-    return seen instanceof Response ? seen : page(c, seen, null);
+    return seen instanceof Response ? seen : page(seen, null);
   });
   app.post('/console/bans', async (c) => {
     const got = await guardPost(deps, csrf, c);
     if (got instanceof Response) return got;
     const { seen, form } = got;
-    if (!form.reason?.trim())
-      return page(c, seen, { kind: 'error', text: 'reason: say why it is banned' }, 400);
+    // The fields of POST /admin/bans, nothing else (it refuses unknown fields).
     const body = {
-      type: form.type ?? '',
-      value: form.value?.trim() ?? '',
-      duration: form.duration?.trim() ?? '',
-      reason: form.reason.trim(),
+      type: form.type,
+      value: form.value?.trim(),
+      duration: form.duration?.trim(),
+      reason: form.reason,
     };
-    const r = await adminCaller(deps, c)('POST', '/bans', body);
-    const ok = r.status === 200 || r.status === 201 || r.status === 202;
-    const notice: Notice = ok
-      ? {
-          kind: 'ok',
-          text: `${body.type} ${body.value} banned for ${body.duration}: refused on every replica within a second.`,
-        }
-      : {
-          kind: 'error',
-          text:
-            r.status === 404
-              ? 'Bans are not available in this version of warden.'
-              : adminMessage(r.body, r.status),
-        };
-    return page(c, seen, notice, ok ? 200 : r.status);
+    const r = banNotice(
+      await banAction(deps.incident, body, seen.viewer.sub),
+      (ban) =>
+        `${ban.type} ${ban.value} banned until ${ban.expiresAt}: refused on every replica within a second.`,
+    );
+    return page(seen, r.notice, r.status);
   });
   app.post('/console/bans/remove', async (c) => {
     const got = await guardPost(deps, csrf, c);
     if (got instanceof Response) return got;
     const { seen, form } = got;
-    const reason = form.reason?.trim() ?? '';
-    if (reason === '')
-      return page(c, seen, { kind: 'error', text: 'reason: say why the ban is lifted' }, 400);
-    const r = await adminCaller(deps, c)('DELETE', `/bans/${encodeURIComponent(form.id ?? '')}`, { reason });
-    const notice: Notice =
-      r.status === 200 || r.status === 204
-        ? { kind: 'ok', text: 'Ban lifted on every replica.' }
-        : { kind: 'error', text: adminMessage(r.body, r.status) };
-    return page(c, seen, notice, notice.kind === 'ok' ? 200 : r.status);
+    const r = banNotice(
+      await unbanAction(deps.incident, form.id ?? '', form.reason, seen.viewer.sub),
+      (ban) =>
+        `Ban of ${ban.type} ${ban.value} lifted on every replica (it refused ${ban.refused} requests).`,
+    );
+    return page(seen, r.notice, r.status);
   });
 }
 
@@ -545,7 +512,7 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
   app.get('/console/', async (c) => {
     const seen = await guard(deps, csrf, c, 'read');
     if (seen instanceof Response) return seen;
-    const data = await deps.data.overview(adminCaller(deps, c));
+    const data = await deps.data.overview();
     return html(<OverviewPage viewer={seen.viewer} data={data} />, 200, seen.cookies);
   });
   auditRoutes(app, deps, csrf);
@@ -564,11 +531,7 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
   app.get('/console/alerts', async (c) => {
     const seen = await guard(deps, csrf, c, 'read');
     if (seen instanceof Response) return seen;
-    return html(
-      <AlertsPage viewer={seen.viewer} alerts={await deps.data.alerts(adminCaller(deps, c))} />,
-      200,
-      seen.cookies,
-    );
+    return html(<AlertsPage viewer={seen.viewer} alerts={await deps.data.alerts()} />, 200, seen.cookies);
   });
   liveRoute(app, deps, csrf);
   app.all('/console/*', () =>

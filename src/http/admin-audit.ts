@@ -94,15 +94,29 @@ async function exportSet(deps: AdminAuditDeps, c: Context, h: AdminHelpers): Pro
   if ('response' in q) return q.response;
   const search = searchOf(deps, c);
   if (search instanceof Response) return search;
-  const chunks = exportAudit(search, q.query, format);
-  let first: IteratorResult<string>;
   try {
-    // The first page before the headers: a failure is still an answer of its own.
-    first = await chunks.next();
+    return await exportDownload(deps, search, q.query, format, { by: h.adminSub(c), filter: c.req.query() });
   } catch (e) {
     return failure(c, e, h);
   }
-  deps.audit.admin({ event: 'audit_exported', by: h.adminSub(c), format, filter: c.req.query() });
+}
+
+/**
+ * The filtered set as a JSONL or CSV download, audited `audit_exported` with who asked and the
+ * filter: what `GET /admin/audit/export` and the console's export links answer. Pulled page by
+ * page as the client reads. The first page is read before the headers: its failure (a bad
+ * cursor, no source answering) is thrown, to be answered on its own.
+ */
+export async function exportDownload(
+  deps: Pick<AdminAuditDeps, 'now' | 'audit'>,
+  search: AuditSearch,
+  query: AuditQuery,
+  format: ExportFormat,
+  asked: { by: string; filter: Record<string, string> },
+): Promise<Response> {
+  const chunks = exportAudit(search, query, format);
+  const first = await chunks.next();
+  deps.audit.admin({ event: 'audit_exported', by: asked.by, format, filter: asked.filter });
   const encoder = new TextEncoder();
   let pending: IteratorResult<string> | null = first;
   const body = new ReadableStream<Uint8Array>(

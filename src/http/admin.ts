@@ -26,11 +26,11 @@ import { forbiddenResponse, limitedResponse, toResponse, unauthenticatedResponse
 /** The permission the admin API requires. */
 export const ADMIN_PERMISSION = 'warden:admin';
 
-/** The permission that reads (the audit search, its export, the overview) without acting. */
+/** The permission that reads (the audit search, its export, the overview, bans, alerts) without acting. */
 export const CONSOLE_PERMISSION = 'warden:console';
 
 /** The admin reads `warden:console` is enough for; everything else needs `warden:admin`. */
-const CONSOLE_READS = /^\/admin\/(?:audit|audit\/export|overview)$/;
+const CONSOLE_READS = /^\/admin\/(?:audit|audit\/export|overview|bans|alerts)$/;
 
 /** The permissions that let this request through: any one of them. */
 function permissionsFor(c: Context<Env>): string[] {

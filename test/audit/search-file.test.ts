@@ -1,5 +1,5 @@
 // The audit search over this replica's file sink: the current file and its rotated ones, newest first.
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../../src/audit/audit-log.js';
@@ -7,6 +7,7 @@ import { AuditChain } from '../../src/audit/chain.js';
 import { fileSink } from '../../src/audit/file-sink.js';
 import { exportAudit } from '../../src/audit/search-export.js';
 import { fileSource } from '../../src/audit/search-file.js';
+import { parseAuditQuery } from '../../src/audit/search-query.js';
 import { createAuditSearch } from '../../src/audit/search.js';
 import { memorySink, writeTrail } from '../helpers/audit-trail.js';
 import { FakeClock } from '../helpers/clock.js';
@@ -79,6 +80,63 @@ describe('export', () => {
       expect(pages).toBe(1);
     } finally {
       removeDir(dir2);
+    }
+  });
+});
+
+describe('lines longer than a read chunk, across a rotation', () => {
+  const T0 = Date.parse('2026-12-03T02:00:00.000Z');
+  /** Lines `first`… one a second, each with a 2 KB path: a page spans several 64 KiB chunks. */
+  const lines = (n: number, first: number) =>
+    Array.from({ length: n }, (_, i) => {
+      const k = first + i;
+      return JSON.stringify({
+        time: new Date(T0 + k * 1000).toISOString(),
+        event: 'decision',
+        decision: k % 3 === 0 ? 'forbidden' : 'allow',
+        status: k % 3 === 0 ? 403 : 200,
+        path: `/n/${k}/${'x'.repeat(2000)}`,
+        sub: `agent-${k % 2}`,
+        clientIp: '203.0.113.5',
+        rule: 1,
+      });
+    }).join('\n') + '\n';
+  const numberOf = (r: Record<string, unknown>) => Number(String(r.path).split('/')[2]);
+
+  it('pages newest first with no gap and no repeat; a time range stops the reading before it', async () => {
+    const dir3 = makeDir('warden-audit-long-');
+    try {
+      const file = join(dir3, 'audit.jsonl');
+      writeFileSync(`${file}.1`, lines(150, 0));
+      writeFileSync(file, lines(150, 150));
+      const search = createAuditSearch({ file: fileSource(file) });
+      const seen: number[] = [];
+      let cursor: string | null = null;
+      for (let pages = 0; pages < 20; pages++) {
+        const page = await search.search({}, cursor, { limit: 50 });
+        seen.push(...page.lines.map((l) => numberOf(l.record)));
+        cursor = page.next;
+        if (cursor === null) break;
+      }
+      expect(seen).toEqual(Array.from({ length: 300 }, (_, i) => 299 - i));
+
+      const filters: Record<string, string> = {
+        identity: 'agent-0',
+        decision: 'refused',
+        from: '2026-12-03T02:04:00Z',
+        path: '/n/',
+      };
+      const parsed = parseAuditQuery((name) => filters[name]);
+      if (!('query' in parsed)) throw new Error(parsed.problem.message);
+      const page = await search.search(parsed.query, null, { limit: 100 });
+      expect(page.lines.map((l) => numberOf(l.record))).toEqual([
+        294, 288, 282, 276, 270, 264, 258, 252, 246, 240,
+      ]);
+      // Lines more than a minute older than `from` end the scan: the rotated file is never read.
+      expect(page.next).toBeNull();
+      expect(page.scanned).toBeLessThan(150);
+    } finally {
+      removeDir(dir3);
     }
   });
 });

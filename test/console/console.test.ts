@@ -53,6 +53,13 @@ function expectNoInlineScript(html: string): void {
   expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
 }
 
+/** A signed-in viewer (warden:console) posting an action form. */
+async function viewerPosts(path: string, form: Record<string, string>) {
+  // A viewer's page has no form to take a token from; whatever it sends, the permission refuses first.
+  const watcher = await signIn(s, 'watcher');
+  return post(s, path, watcher.cookie, { csrf: 'x'.repeat(43), ...form });
+}
+
 describe('access', () => {
   it('a browser without a session goes to sign-in; JSON gets 401; the policy making /** public changes nothing', async () => {
     // The policy has `public: true` for /**: /verify allows /console/… to anyone, the console itself does not.
@@ -92,10 +99,7 @@ describe('access', () => {
     const admin = await page(s, '/console/revocations', undefined, { 'x-api-key': KEYS.ops.key });
     expect(admin.body).toContain('<button type="submit">Revoke</button>');
     // The viewer trying an action: 403, nothing changes.
-    // A viewer's page has no form to take a token from; whatever it sends, the permission refuses first.
-    const watcher = await signIn(s, 'watcher');
-    const tried = await post(s, '/console/revocations', watcher.cookie, {
-      csrf: 'x'.repeat(43),
+    const tried = await viewerPosts('/console/revocations', {
       type: 'key',
       id: 'dev-1',
       reason: 'x',
@@ -209,6 +213,61 @@ describe('actions', () => {
   });
 });
 
+describe('bans and alerts', () => {
+  const banForm = { type: 'ip', value: '198.51.100.77', duration: '1h', reason: 'scanning' };
+  const admin = (method: string, path: string) =>
+    send(`${s.url}/admin${path}`, { method, headers: { 'x-api-key': KEYS.ops.key } });
+
+  it('a viewer (warden:console) sees bans and alerts, without the forms, and cannot ban', async () => {
+    const bans = await page(s, '/console/bans', undefined, { 'x-api-key': KEYS.watcher.key });
+    expect(bans.status).toBe(200);
+    expect(bans.body).toContain('Active bans');
+    expect(bans.body).not.toContain('<button type="submit">Ban</button>');
+    const alerts = await page(s, '/console/alerts', undefined, { 'x-api-key': KEYS.watcher.key });
+    expect(alerts.status).toBe(200);
+    expect(alerts.body).toContain('No alerts configured');
+    const tried = await viewerPosts('/console/bans', banForm);
+    expect(tried.status).toBe(403);
+    expect(tried.body).toContain('Acting needs the warden:admin permission');
+    expect(JSON.parse((await admin('GET', '/bans')).body).bans).toEqual([]);
+  });
+
+  it('a ban made on the page is the admin API ban: listed on GET /admin/bans, audited, lifted with a reason', async () => {
+    const { cookie } = await signIn(s, 'admin');
+    const t = formTokens(await page(s, '/console/bans', cookie));
+    const both = `${cookie}; ${t.cookie}`;
+    // The API's own validation, its field and message.
+    const bad = await post(s, '/console/bans', both, { ...banForm, csrf: t.csrf, duration: '10s' });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toContain('duration: a ban lasts between 1 minute and 30 days');
+
+    const done = await post(s, '/console/bans', both, { ...banForm, csrf: t.csrf });
+    expect(done.status).toBe(200);
+    expect(done.body).toMatch(/role="status">ip 198\.51\.100\.77 banned until /);
+    const listed = JSON.parse((await admin('GET', '/bans')).body).bans as Record<string, unknown>[];
+    expect(listed).toEqual([
+      expect.objectContaining({ type: 'ip', value: '198.51.100.77', reason: 'scanning', createdBy: 'admin' }),
+    ]);
+    expect(s.w.audit.find((l) => l.event === 'ban')).toMatchObject({ value: '198.51.100.77', by: 'admin' });
+    expect((await through(s, '/api/a', { 'x-forwarded-for': '198.51.100.77' })).status).toBe(429);
+    const seen = await page(s, '/console/bans', undefined, { 'x-api-key': KEYS.watcher.key });
+    expect(seen.body).toContain('<td class="mono">198.51.100.77</td><td>scanning</td><td>admin</td>');
+
+    const lifted = await post(s, '/console/bans/remove', both, {
+      csrf: t.csrf,
+      id: String(listed[0]!.id),
+      reason: 'a partner scanner',
+    });
+    expect(lifted.status).toBe(200);
+    expect(lifted.body).toContain('Ban of ip 198.51.100.77 lifted on every replica');
+    expect(JSON.parse((await admin('GET', '/bans')).body).bans).toEqual([]);
+    expect(s.w.audit.find((l) => l.event === 'unban')).toMatchObject({
+      reason: 'a partner scanner',
+      by: 'admin',
+    });
+  });
+});
+
 describe('audit search', () => {
   it('filters, newest first, the path as text even when it holds <script>, exports the same set', async () => {
     await through(s, '/api/one', { 'x-api-key': KEYS.dev.key });
@@ -257,10 +316,9 @@ describe('audit search', () => {
     expect(csv.status).toBe(200);
     expect(csv.headers['content-type']).toContain('text/csv');
     const rows = csv.body.trim().split('\r\n');
-    expect(rows[0]).toBe(
-      'time,decision,status,method,host,path,clientIp,sub,keyId,rule,reason,durationMs,reqId,replica',
-    );
-    expect(rows.slice(1).map((r) => r.split(',')[5])).toEqual(['/api/three', '/api/two']);
+    // The audit search's exporter: its columns, the same as GET /admin/audit/export.
+    expect(rows[0]).toBe('time,decision,status,identity,client IP,method,host,path,rule,reason,replica,seq');
+    expect(rows.slice(1).map((r) => r.split(',')[7])).toEqual(['/api/three', '/api/two']);
     const jsonl = await send(`${s.url}/console/audit/export?format=jsonl&${q}`, {
       headers: { 'x-api-key': KEYS.watcher.key },
     });
@@ -270,6 +328,10 @@ describe('audit search', () => {
         .split('\n')
         .map((l) => JSON.parse(l).path),
     ).toEqual(['/api/three', '/api/two']);
+    // Audited as the admin API's export is, with who asked.
+    expect(s.w.audit.find((l) => l.event === 'audit_exported' && l.format === 'csv')).toMatchObject({
+      by: 'watch-1',
+    });
     // Exports need the permission too.
     expect(
       (await send(`${s.url}/console/audit/export?format=csv`, { headers: { 'x-api-key': KEYS.dev.key } }))
@@ -285,7 +347,10 @@ describe('audit search', () => {
       'x-api-key': KEYS.watcher.key,
     });
     expect(long.status).toBe(400);
-    expect(long.body).toContain('identity: at most 256 characters');
+    expect(long.body).toContain('identity: at most 1024 characters');
+    const cursor = await page(s, '/console/audit?cursor=nope', undefined, { 'x-api-key': KEYS.watcher.key });
+    expect(cursor.status).toBe(400);
+    expect(cursor.body).toMatch(/role="alert">cursor: /);
   });
 });
 

@@ -1,16 +1,18 @@
-// The keys page with keys stored in Redis: file and stored keys, expiry and last use, never a key or its hash;
-// with Redis down the page says stored keys cannot be listed and still shows the file's.
+// The console over Redis: the keys page with stored keys (expiry, last use, never a key or its hash), the audit
+// page and the overview on the shared stream; with Redis down each page says so and shows this replica's data.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { redisDescribe, startRedis, within, type RedisServer } from '../helpers/redis.js';
 import { KEYS, page, startConsole, through, type ConsoleSetup } from './helpers.js';
 
-redisDescribe('console keys page with WARDEN_KEYS_STORE=redis', () => {
+redisDescribe('console with WARDEN_KEYS_STORE=redis and the redis audit sink', () => {
   let redis: RedisServer;
   let s: ConsoleSetup;
   beforeAll(async () => {
     redis = await startRedis();
-    s = await startConsole({ env: { REDIS_URL: redis.url, WARDEN_KEYS_STORE: 'redis' } });
+    s = await startConsole({
+      env: { REDIS_URL: redis.url, WARDEN_KEYS_STORE: 'redis', WARDEN_AUDIT_SINKS: 'stdout,file,redis' },
+    });
   });
   afterAll(async () => {
     await s.close();
@@ -42,13 +44,39 @@ redisDescribe('console keys page with WARDEN_KEYS_STORE=redis', () => {
     for (const k of Object.values(KEYS)) expect(res.body).not.toContain(String(k.entry.sha256));
   });
 
-  it('with Redis down the page says so and still lists the keys file', async () => {
+  it('the audit page searches the shared Redis stream and says so; the overview counts every replica', async () => {
+    expect((await through(s, '/api/shared-seen', { 'x-api-key': KEYS.dev.key })).status).toBe(200);
+    await within(3000, async () => {
+      const res = await page(s, '/console/audit?path=/api/shared-seen', undefined, {
+        'x-api-key': KEYS.watcher.key,
+      });
+      return res.body.includes('path">/api/shared-seen<');
+    });
+    const audit = await page(s, '/console/audit?path=/api/shared-seen', undefined, {
+      'x-api-key': KEYS.watcher.key,
+    });
+    expect(audit.body).toContain('Searching the Redis audit stream, shared by every replica.');
+    expect(audit.body).not.toContain('Other replicas write their own files');
+    const overview = await page(s, '/console/', undefined, { 'x-api-key': KEYS.watcher.key });
+    expect(overview.body).toMatch(
+      /Showing every replica sharing its counts through Redis \(1: [^)]+\), last hour/,
+    );
+  });
+
+  it('with Redis down each page says so and shows what this replica has', async () => {
     await redis.stop();
     try {
       const res = await page(s, '/console/keys', undefined, { 'x-api-key': KEYS.watcher.key });
       expect(res.status).toBe(200);
       expect(res.body).toContain('Redis did not answer: stored keys cannot be listed now.');
       expect(res.body).toContain('<td class="mono">dev-1</td>');
+      const audit = await page(s, '/console/audit?path=/api/shared-seen', undefined, {
+        'x-api-key': KEYS.watcher.key,
+      });
+      expect(audit.status).toBe(200);
+      expect(audit.body).toContain('Searching this replica&#39;s audit file');
+      expect(audit.body).toContain('The shared audit stream could not be read');
+      expect(audit.body).toContain('path">/api/shared-seen<');
     } finally {
       await redis.restart();
     }

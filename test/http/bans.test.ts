@@ -9,7 +9,7 @@ import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 
 const policy = {
-  roles: { ops: ['warden:admin'], dev: ['api:*'] },
+  roles: { ops: ['warden:admin'], watch: ['warden:console'], dev: ['api:*'] },
   bans: false,
   rules: [
     { match: { path: '/health' }, public: true },
@@ -23,6 +23,7 @@ const policy = {
 const admin = testKey('ops-1', ['ops']);
 const dev = testKey('dev-1', ['dev']);
 const viewer = testKey('viewer-1', []);
+const watcher = testKey('watch-1', ['watch']);
 const old = testKey('old-1', ['dev']);
 
 const json = (r: RawResponse) => JSON.parse(r.body) as Record<string, unknown>;
@@ -35,7 +36,7 @@ describe('admin bans and alerts, memory store', () => {
     receiver = await startReceiver();
     w = await startWarden({
       policy,
-      keys: [admin.entry, dev.entry, viewer.entry, old.entry],
+      keys: [admin.entry, dev.entry, viewer.entry, watcher.entry, old.entry],
       env: { WARDEN_ALERT_WEBHOOK_URL: receiver.url },
       clock,
     });
@@ -57,6 +58,20 @@ describe('admin bans and alerts, memory store', () => {
     expect((await adminCall(w, viewer.key, 'GET', '/bans')).status).toBe(403);
     expect((await adminCall(w, viewer.key, 'DELETE', '/bans/x?reason=y')).status).toBe(403);
     expect((await adminCall(w, viewer.key, 'GET', '/alerts')).status).toBe(403);
+    expect(json(await adminCall(w, admin.key, 'GET', '/bans')).bans).toEqual([]);
+  });
+
+  it('warden:console reads bans and alerts; banning and unbanning still need warden:admin', async () => {
+    const bans = await adminCall(w, watcher.key, 'GET', '/bans');
+    expect(bans.status).toBe(200);
+    expect(json(bans)).toMatchObject({ bans: [] });
+    const alerts = await adminCall(w, watcher.key, 'GET', '/alerts');
+    expect(alerts.status).toBe(200);
+    expect((json(alerts).alerts as { name: string }[]).map((a) => a.name)).toEqual(['denied', 'busy']);
+    const tried = await ban(valid, watcher.key);
+    expect(tried.status).toBe(403);
+    expect(json(tried)).toMatchObject({ required: ['warden:admin'] });
+    expect((await adminCall(w, watcher.key, 'DELETE', '/bans/x?reason=y')).status).toBe(403);
     expect(json(await adminCall(w, admin.key, 'GET', '/bans')).bans).toEqual([]);
   });
 
