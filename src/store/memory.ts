@@ -120,7 +120,7 @@ function memoryCounts(): CountBackend {
  * A set kept in `<stateDir>/<name>.json`, written atomically (temp file + rename) and watched,
  * so a `warden keys revoke` run from a shell reaches the running server.
  */
-function fileSet(stateDir: string, name: string, watchers: FSWatcher[], clock: Clock): SetBackend {
+function fileSet(stateDir: string, name: string, watchers: Watchers, clock: Clock): SetBackend {
   const file = join(stateDir, `${name}.json`);
   let queue: Promise<unknown> = Promise.resolve();
   async function read(): Promise<SetEntry[]> {
@@ -155,15 +155,26 @@ function fileSet(stateDir: string, name: string, watchers: FSWatcher[], clock: C
       return had;
     },
     watch: (_onChange, resync) => {
-      void mkdir(stateDir, { recursive: true }).then(() => {
-        const w = watch(stateDir, (_ev, f) => {
-          if (f === null || f === `${name}.json`) resync();
-        });
-        w.on('error', () => undefined);
-        watchers.push(w);
-      });
+      mkdir(stateDir, { recursive: true })
+        .then(() => {
+          if (watchers.closed) return;
+          const w = watch(stateDir, (_ev, f) => {
+            if (f === null || f === `${name}.json`) resync();
+          });
+          w.on('error', () => undefined);
+          watchers.list.push(w);
+        })
+        // A state dir that cannot be made or is gone (unwritable, removed): nothing to watch, and a
+        // change made by another process is not seen until the next write here. Never a crash.
+        .catch(() => undefined);
     },
   };
+}
+
+/** The state dir's watchers; none is started once the store is closed. */
+interface Watchers {
+  list: FSWatcher[];
+  closed: boolean;
 }
 
 /** Memory store options. */
@@ -176,7 +187,7 @@ export interface MemoryStoreOptions {
 /** Create the memory store (no Redis configured). */
 export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
   const clock = opts.clock ?? systemClock;
-  const watchers: FSWatcher[] = [];
+  const watchers: Watchers = { list: [], closed: false };
   const recordFamilies: Record<string, RecordBackend> = {};
   const countFamilies: Record<string, CountBackend> = {};
   return {
@@ -189,7 +200,8 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
     status: () => ({ ready: true, detail: 'in-process' }),
     waitReady: () => Promise.resolve(true),
     close: () => {
-      for (const w of watchers) w.close();
+      watchers.closed = true;
+      for (const w of watchers.list) w.close();
       return Promise.resolve();
     },
   };
