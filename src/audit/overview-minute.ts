@@ -1,17 +1,10 @@
 // One minute of decisions, aggregated cheaply: counts by outcome, a latency histogram, bounded top-k of refusals.
 import type { DecisionEvent } from './audit-log.js';
+import { DECISIONS, type DecisionName } from './search-query.js';
 
-/** The decision outcomes counted, as audit lines spell them. */
-export const OUTCOMES = [
-  'allow',
-  'unauthenticated',
-  'forbidden',
-  'limited',
-  'malformed',
-  'error',
-  'would-deny',
-] as const satisfies readonly DecisionEvent['decision'][];
-export type Outcome = (typeof OUTCOMES)[number];
+/** The decision outcomes counted: every `decision` audit lines carry (search-query.ts lists them). */
+export const OUTCOMES = DECISIONS;
+export type Outcome = DecisionName;
 
 const OUTCOME_INDEX = new Map<string, number>(OUTCOMES.map((o, i) => [o, i]));
 

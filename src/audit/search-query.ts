@@ -1,5 +1,6 @@
 // An audit search's filters: parsed from a query string with the field at fault, compiled into a line matcher.
 import type { CidrSet } from '../request/cidr-set.js';
+import type { DecisionEvent } from './audit-log.js';
 import { compileCidrs, inList, parseAddress, type Address } from '../request/client-ip.js';
 
 /** The `decision` values audit lines carry. */
@@ -11,7 +12,7 @@ export const DECISIONS = [
   'malformed',
   'error',
   'would-deny',
-] as const;
+] as const satisfies readonly DecisionEvent['decision'][];
 export type DecisionName = (typeof DECISIONS)[number];
 
 /** Filters of an audit search; every one given must hold. */
