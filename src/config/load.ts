@@ -16,6 +16,7 @@ import {
 import { policyCrossCheck, policySchema, type PolicyFile } from './policy-schema.js';
 import { parseYaml } from './parse-yaml.js';
 import { formatByteSize } from '../util/byte-size.js';
+import { internStrings } from '../util/intern.js';
 
 /** Where the policy comes from. */
 export type PolicySource =
@@ -163,7 +164,7 @@ function validateDocument<S extends z.ZodType>(
   if (!parsed.success) problems.push(...zodProblems(source, parsed.error));
   const cross = crossCheck(data).map((i) => ({ source, path: formatPath(i.path), message: i.message }));
   problems.push(...cross);
-  return parsed.success && cross.length === 0 ? parsed.data : undefined;
+  return parsed.success && cross.length === 0 ? internStrings(parsed.data) : undefined;
 }
 
 /**

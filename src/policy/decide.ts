@@ -5,7 +5,7 @@ import { inList, type Address } from '../request/client-ip.js';
 import type { RequestBody } from '../request/description.js';
 import type { CompiledPolicy, CompiledResource, CompiledRule, RuleEntry } from './compile.js';
 import { candidates, forEachInOrder } from './rule-index.js';
-import { splitPath } from './matchers.js';
+import { globMatch, hostMatches, splitPath } from './matchers.js';
 import { judgeMcp, meets, type McpRefusalReason, type McpSummary } from './mcp-rules.js';
 import { unmetAuthn, type AuthnRequirement, type StepUpCause } from './step-up.js';
 import type { DecisionTracer } from './trace.js';
@@ -170,11 +170,11 @@ function tried(
     tracer?.rule(rule, 'methods');
     return false;
   }
-  if (rule.host && !rule.host(host)) {
+  if (rule.host !== null && !hostMatches(rule.host, host)) {
     tracer?.rule(rule, 'host');
     return false;
   }
-  if (rule.path(segments)) {
+  if (globMatch(rule.path, segments)) {
     tracer?.rule(rule, 'match');
     return true;
   }

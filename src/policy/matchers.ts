@@ -16,7 +16,7 @@ export function splitPath(matchPath: string): string[] {
  * Segment glob: `**` is any number of segments (none included), `*` exactly one, anything else
  * equal. Greedy with backtracking to the last `**`: O(segments × pattern), never exponential.
  */
-function globMatch(pat: readonly string[], path: readonly string[]): boolean {
+export function globMatch(pat: readonly string[], path: readonly string[]): boolean {
   let p = 0;
   let s = 0;
   let starP = -1;
@@ -65,14 +65,24 @@ export function hostPatternKey(pattern: string): string {
   return stripPort(pattern.toLowerCase());
 }
 
+/**
+ * Whether a normalised host matches a host pattern's {@link hostPatternKey}: equal, or for
+ * `*.example.com` strictly below example.com at any depth. Compares in place, allocating nothing:
+ * rules hold their key as data, not a closure each, so 10 000 host rules are 10 000 strings.
+ */
+export function hostMatches(key: string, host: string): boolean {
+  if (key.charCodeAt(0) !== 42 /* * */ || key.charCodeAt(1) !== 46 /* . */) return host === key;
+  const suffix = key.length - 1; // `.example.com`
+  const from = host.length - suffix;
+  if (from <= 0) return false;
+  for (let i = 0; i < suffix; i++) if (host.charCodeAt(from + i) !== key.charCodeAt(i + 1)) return false;
+  return true;
+}
+
 /** A host matcher: exact, or `*.example.com` for any subdomain depth. Case-insensitive, port ignored. */
 export function compileHostPattern(pattern: string): (host: string) => boolean {
-  const p = hostPatternKey(pattern);
-  if (p.startsWith('*.')) {
-    const suffix = p.slice(1);
-    return (host) => host.length > suffix.length && host.endsWith(suffix);
-  }
-  return (host) => host === p;
+  const key = hostPatternKey(pattern);
+  return (host) => hostMatches(key, host);
 }
 
 /** `Example.COM:8443.` → `example.com`; IPv6 literals keep their brackets. */

@@ -17,11 +17,11 @@ interface PathGroup<T> {
    * Path pattern led by literal segments: a path must start with all of them. Keyed by those
    * segments joined with `/` (a segment holds no `/`): a segment trie, flattened.
    */
-  byPrefix: Map<string, T[]>;
+  byPrefix: Map<string, T[]> | null;
   /** The most leading literal segments of a rule in `byPrefix`: how deep a query looks. */
   depth: number;
   /** Led by `*` or `**`, with a literal segment somewhere (the last one): a path must contain it. */
-  byLiteral: Map<string, T[]>;
+  byLiteral: Map<string, T[]> | null;
   /** No literal segment at all (`/**`, `/*`, `/`): any path may match. */
   any: T[];
 }
@@ -36,14 +36,18 @@ export interface RuleIndex<T extends IndexedEntry> {
   anyHost: PathGroup<T>;
 }
 
+// The maps of a group are made when a rule needs one: a policy of 10 000 host rules of `/**` each
+// holds 10 000 groups, and every object it holds is one more for each garbage collection to walk.
 function group<T>(): PathGroup<T> {
-  return { byPrefix: new Map(), depth: 0, byLiteral: new Map(), any: [] };
+  return { byPrefix: null, depth: 0, byLiteral: null, any: [] };
 }
 
-function push<T>(map: Map<string, T[]>, key: string, entry: T): void {
-  const list = map.get(key);
+function push<T>(map: Map<string, T[]> | null, key: string, entry: T): Map<string, T[]> {
+  const m = map ?? new Map<string, T[]>();
+  const list = m.get(key);
   if (list) list.push(entry);
-  else map.set(key, [entry]);
+  else m.set(key, [entry]);
+  return m;
 }
 
 const wild = (seg: string) => seg === '*' || seg === '**';
@@ -65,7 +69,7 @@ export function buildRuleIndex<T extends IndexedEntry>(entries: readonly T[]): R
     if (first !== undefined && !wild(first)) {
       let n = 1;
       while (n < e.path.length && !wild(e.path[n] ?? '*')) n++;
-      push(g.byPrefix, e.path.slice(0, n).join('/'), e);
+      g.byPrefix = push(g.byPrefix, e.path.slice(0, n).join('/'), e);
       g.depth = Math.max(g.depth, n);
     } else {
       let literal: string | undefined;
@@ -74,7 +78,7 @@ export function buildRuleIndex<T extends IndexedEntry>(entries: readonly T[]): R
         if (seg !== undefined && !wild(seg)) literal = seg;
       }
       if (literal === undefined) g.any.push(e);
-      else push(g.byLiteral, literal, e);
+      else g.byLiteral = push(g.byLiteral, literal, e);
     }
   }
   return index;
@@ -82,7 +86,8 @@ export function buildRuleIndex<T extends IndexedEntry>(entries: readonly T[]): R
 
 /** The lists of one host group that hold every rule a path of these segments can match. */
 function fromGroup<T>(g: PathGroup<T>, segments: readonly string[], out: T[][]): void {
-  if (g.byPrefix.size > 0) {
+  const byPrefix = g.byPrefix;
+  if (byPrefix !== null) {
     // Each leading run of literal segments, up to the deepest rule's: `api`, `api/v1`, …
     let key = '';
     const depth = Math.min(g.depth, segments.length);
@@ -90,13 +95,14 @@ function fromGroup<T>(g: PathGroup<T>, segments: readonly string[], out: T[][]):
       const seg = segments[i] ?? '*';
       if (wild(seg)) break;
       key = i === 0 ? seg : `${key}/${seg}`;
-      const l = g.byPrefix.get(key);
+      const l = byPrefix.get(key);
       if (l) out.push(l);
     }
   }
-  if (g.byLiteral.size > 0)
+  const byLiteral = g.byLiteral;
+  if (byLiteral !== null)
     for (const seg of segments) {
-      const l = g.byLiteral.get(seg);
+      const l = byLiteral.get(seg);
       if (l) out.push(l);
     }
   if (g.any.length > 0) out.push(g.any);

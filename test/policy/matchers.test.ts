@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   compileHostPattern,
+  hostMatches,
   compilePathPattern,
   normalizeHost,
   splitPath,
@@ -72,5 +74,17 @@ describe('host patterns', () => {
     expect(h('a.b.example.com')).toBe(true);
     expect(h('example.com')).toBe(false);
     expect(h('badexample.com')).toBe(false);
+  });
+  it('hostMatches compares in place exactly as equality and endsWith would', () => {
+    const label = fc.stringMatching(/^[a-c.-]{0,4}$/);
+    const host = fc.array(label, { maxLength: 4 }).map((l) => l.join('.'));
+    fc.assert(
+      fc.property(host, host, fc.boolean(), (h, base, wild) => {
+        const key = wild ? `*.${base}` : base;
+        const want = wild ? h.length > base.length + 1 && h.endsWith(`.${base}`) : h === key;
+        expect(hostMatches(key, h)).toBe(want);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
