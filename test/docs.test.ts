@@ -103,6 +103,7 @@ const NOT_PATHS = new Set(['deploy/warden']);
 const NOT_VARIABLES: Record<string, string> = {
   WARDEN_TRUSTED_PROXY: "the README's example of a misspelt variable warden warns about",
   WARDEN_CI_CACHE: ".ci/run's cache folder for Node 24",
+  WARDEN_SCREENSHOTS: 'the console browser test writing the images of docs/console/ (=docs)',
 };
 
 describe('the documents name what exists', () => {

@@ -1,5 +1,5 @@
 // Who may use the console: a session or API key granting warden:console (read) or warden:admin (act); CSRF tokens.
-import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -10,6 +10,7 @@ import { tokenAccepted } from '../policy/decide.js';
 import { rolesGrant } from '../policy/permissions.js';
 import type { RuntimeState } from '../runtime.js';
 import { cookieValues } from '../session/cookies.js';
+import type { CsrfKeySource } from './csrf-key.js';
 
 export type ConsoleEnv = { Bindings: { incoming?: IncomingMessage } };
 
@@ -22,8 +23,8 @@ export interface AccessDeps {
   loginUrl: string | undefined;
   /** The session cookie's name; null without sign-in. */
   sessionCookie: string | null;
-  /** WARDEN_SESSION_SECRET (its first value), from which the CSRF key is derived; random per process without one. */
-  secret: string | undefined;
+  /** The CSRF key: derived from WARDEN_SESSION_SECRET, else shared through Redis, else this process's. */
+  csrfKey: CsrfKeySource;
   /** Whether cookies get `Secure` (an https public URL). */
   secure: boolean;
 }
@@ -83,15 +84,7 @@ export async function admit(
 
 /** CSRF tokens: an HMAC of the console cookie, the session (or the API key's identity) — checked on every POST. */
 export class CsrfTokens {
-  private readonly key: Buffer;
-
-  constructor(secret: string | undefined) {
-    // Derived from the session secret, so every replica issues and accepts the same tokens.
-    this.key =
-      secret === undefined
-        ? randomBytes(32)
-        : Buffer.from(hkdfSync('sha256', secret, 'warden-console', 'csrf', 32));
-  }
+  constructor(private readonly keys: CsrfKeySource) {}
 
   /** A fresh value for the console cookie. */
   static newCookie(): string {
@@ -99,18 +92,29 @@ export class CsrfTokens {
   }
 
   /** The token the forms of this caller carry, given the console cookie's value. */
-  token(caller: Caller, cookie: string): string {
-    const binding = caller.session !== null ? `session:${caller.session}` : `sub:${caller.identity.sub}`;
-    return createHmac('sha256', this.key).update(`${cookie}\n${binding}`).digest('base64url');
+  async token(caller: Caller, cookie: string): Promise<string> {
+    return sign(await this.keys.signing(), caller, cookie);
   }
 
-  /** True when `sent` is this caller's token for the cookie the request carries (compared in constant time). */
-  valid(caller: Caller, cookie: string | undefined, sent: unknown): boolean {
+  /**
+   * True when `sent` is this caller's token for the cookie the request carries (compared in constant
+   * time), under any key this process accepts; a miss re-reads a shared key once (another replica's form).
+   */
+  async valid(caller: Caller, cookie: string | undefined, sent: unknown): Promise<boolean> {
     if (cookie === undefined || typeof sent !== 'string' || sent.length > 128) return false;
-    const want = Buffer.from(this.token(caller, cookie));
     const got = Buffer.from(sent);
-    return got.length === want.length && timingSafeEqual(got, want);
+    const matches = () =>
+      this.keys.accepted().some((key) => {
+        const want = Buffer.from(sign(key, caller, cookie));
+        return got.length === want.length && timingSafeEqual(got, want);
+      });
+    return matches() || ((await this.keys.recheck()) && matches());
   }
+}
+
+function sign(key: Buffer, caller: Caller, cookie: string): string {
+  const binding = caller.session !== null ? `session:${caller.session}` : `sub:${caller.identity.sub}`;
+  return createHmac('sha256', key).update(`${cookie}\n${binding}`).digest('base64url');
 }
 
 /** The console cookie of a request (exactly one well-formed value), if any. */

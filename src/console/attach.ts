@@ -5,6 +5,7 @@ import type { Env } from '../config/env-schema.js';
 import type { RuntimeState } from '../runtime.js';
 import type { Services } from '../services.js';
 import type { Clock } from '../util/clock.js';
+import { fixedCsrfKey, SharedCsrfKey, type CsrfKeySource } from './csrf-key.js';
 import { localData } from './data.js';
 import { DecisionFeed } from './decisions.js';
 import type { ConsoleDeps } from './routes.js';
@@ -13,7 +14,7 @@ import type { ConsoleDeps } from './routes.js';
 export function attachConsole(o: {
   env: Env;
   state: RuntimeState;
-  services: Pick<Services, 'revocations' | 'storedKeys' | 'adminBans' | 'alertLog'>;
+  services: Pick<Services, 'store' | 'revocations' | 'storedKeys' | 'adminBans' | 'alertLog'>;
   audit: AuditLog;
   auditView: AuditView;
   clock: Clock;
@@ -53,11 +54,23 @@ export function attachConsole(o: {
     now,
     loginUrl: o.loginUrl,
     sessionCookie: o.sessionCookie,
-    secret: env.WARDEN_SESSION_SECRET?.[0],
+    csrfKey: csrfKey(env.WARDEN_SESSION_SECRET?.[0], o.services.store, now),
     secure: env.WARDEN_PUBLIC_URL?.startsWith('https:') ?? false,
     data,
     feed,
     incident,
     auditView: o.auditView,
   };
+}
+
+/**
+ * The CSRF key: derived from the session secret when there is one; without it (API-key access) one
+ * random key shared through Redis, so a form loaded from one replica posts to another; else this process's.
+ */
+function csrfKey(secret: string | undefined, store: Services['store'], now: () => number): CsrfKeySource {
+  if (secret !== undefined || store.kind !== 'redis') return fixedCsrfKey(secret);
+  const key = new SharedCsrfKey(store.records('console'), now);
+  // Read (or written) at start, so the first page does not wait for it; a failure is retried on use.
+  void key.signing();
+  return key;
 }

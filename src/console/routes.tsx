@@ -167,7 +167,7 @@ async function guard(
   return {
     caller: r,
     viewer: { sub: id.sub, name: id.name, canAct: r.canAct, session: r.session !== null },
-    csrf: csrf.token(r, cookie),
+    csrf: await csrf.token(r, cookie),
     cookies: have === undefined ? [consoleSetCookie(cookie, deps.secure)] : [],
   };
 }
@@ -185,7 +185,10 @@ async function guardPost(
     Object.entries(body).filter((e): e is [string, string] => typeof e[1] === 'string'),
   );
   const cookie = consoleCookie(c.req.header('cookie'));
-  if (c.req.header('sec-fetch-site') === 'cross-site' || !csrf.valid(seen.caller, cookie, form.csrf)) {
+  if (
+    c.req.header('sec-fetch-site') === 'cross-site' ||
+    !(await csrf.valid(seen.caller, cookie, form.csrf))
+  ) {
     deps.audit.admin({
       event: 'cross_site_refused',
       endpoint: 'console',
@@ -495,7 +498,7 @@ function banRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens): 
 /** The /console application. */
 export function consoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
   const app = new Hono<ConsoleEnv>();
-  const csrf = new CsrfTokens(deps.secret);
+  const csrf = new CsrfTokens(deps.csrfKey);
   app.use('/console/*', async (c, next) => {
     await next();
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(k, v);

@@ -87,9 +87,9 @@ function memoryRecords(clock: Clock): RecordBackend {
       write(id, value, ttlMs);
       return Promise.resolve(true);
     },
-    claim: (id, ttlMs) => {
+    claim: (id, ttlMs, value = '1') => {
       if (read(id, clock.now())) return Promise.resolve(false);
-      write(id, '1', ttlMs);
+      write(id, value, ttlMs);
       return Promise.resolve(true);
     },
     delete: (id) => Promise.resolve(records.delete(id)),

@@ -368,8 +368,8 @@ function redisRecords({ client, prefix, health }: RedisContext, name: string): R
     },
     update: async (id, value, ttlMs) =>
       (await track(client.set(key(id), value, 'PX', Math.max(1, Math.round(ttlMs)), 'XX'))) === 'OK',
-    claim: async (id, ttlMs) =>
-      (await track(client.set(key(id), '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX'))) === 'OK',
+    claim: async (id, ttlMs, value = '1') =>
+      (await track(client.set(key(id), value, 'PX', Math.max(1, Math.round(ttlMs)), 'NX'))) === 'OK',
     delete: async (id) => (await track(client.del(key(id)))) > 0,
   };
 }

@@ -70,8 +70,8 @@ export interface RecordBackend {
   put(id: string, value: string, ttlMs: number): Promise<void>;
   /** Replace only if present: false when it has expired or been deleted (never resurrects a record). */
   update(id: string, value: string, ttlMs: number): Promise<boolean>;
-  /** Write only if absent: true when this call wrote it (a one-time use, across replicas). */
-  claim(id: string, ttlMs: number): Promise<boolean>;
+  /** Write only if absent (`value`, default "1"): true when this call wrote it (a one-time use, across replicas). */
+  claim(id: string, ttlMs: number, value?: string): Promise<boolean>;
   delete(id: string): Promise<boolean>;
 }
 

@@ -39,8 +39,17 @@ export interface ConsoleSetup {
   close(): Promise<void>;
 }
 
+/**
+ * Options: `policy` instead of {@link consolePolicy}; `signIn: false` for a console reached with API keys
+ * only (no session secret, public URL or dev users).
+ */
 export async function startConsole(
-  opts: { env?: Record<string, string>; clock?: Clock } = {},
+  opts: {
+    env?: Record<string, string>;
+    clock?: Clock;
+    policy?: Record<string, unknown>;
+    signIn?: boolean;
+  } = {},
 ): Promise<ConsoleSetup> {
   const dir = makeDir('warden-console-');
   const auditFile = join(dir, 'audit.jsonl');
@@ -58,16 +67,20 @@ export async function startConsole(
     const w = await onFreePort((port) =>
       startWarden({
         dir,
-        policy: consolePolicy(),
+        policy: opts.policy ?? consolePolicy(),
         keys: Object.values(KEYS).map((k) => k.entry),
         clock: opts.clock,
         env: {
           PORT: String(port),
           WARDEN_CONSOLE: 'true',
           WARDEN_TRUSTED_PROXIES: '127.0.0.1/32',
-          WARDEN_PUBLIC_URL: `http://127.0.0.1:${port}`,
-          WARDEN_SESSION_SECRET: SECRET,
-          WARDEN_DEV_USERS: usersFile,
+          ...(opts.signIn === false
+            ? {}
+            : {
+                WARDEN_PUBLIC_URL: `http://127.0.0.1:${port}`,
+                WARDEN_SESSION_SECRET: SECRET,
+                WARDEN_DEV_USERS: usersFile,
+              }),
           WARDEN_AUDIT_SINKS: 'stdout,file',
           WARDEN_AUDIT_FILE: auditFile,
           ...opts.env,

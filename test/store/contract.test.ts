@@ -108,6 +108,10 @@ function contract(name: string, make: () => { a: Store; b: Store; cleanUp?: () =
       expect(await r.get('s1')).toBe('{"v":3}');
       expect(await r.claim('state-1', 60_000)).toBe(true);
       expect(await r.claim('state-1', 60_000)).toBe(false);
+      // A claim may write a value: the first one stays, a later claim changes nothing.
+      expect(await r.claim('shared-key', 60_000, 'first')).toBe(true);
+      expect(await r.claim('shared-key', 60_000, 'second')).toBe(false);
+      expect(await r.get('shared-key')).toBe('first');
       expect(await r.delete('s1')).toBe(true);
       expect(await r.delete('s1')).toBe(false);
       expect(await r.get('s1')).toBeNull();
