@@ -130,6 +130,8 @@ for (const [kind, bin] of [
         try {
           expect(live.status).toBe(200);
           expect(live.headers['content-type']).toMatch(/^text\/event-stream/);
+          // warden asks any nginx not to buffer the feed; nginx takes X-Accel-* for itself, Caddy passes it on.
+          expect(live.headers['x-accel-buffering']).toBe(kind === 'nginx' ? undefined : 'no');
           // The first event arrives while the stream is open: a buffering proxy would hold it back.
           await live.next((e) => e.startsWith('event: hello'));
           expect(live.ended()).toBe(false);
