@@ -335,6 +335,8 @@ function liveRoute(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTokens): 
     });
     // The connection ends with the feed (shutdown): the browser reconnects, to another replica if need be.
     res.headers.set('connection', 'close');
+    // Any nginx in front (a hand-written location, ingress-nginx) passes the feed on unbuffered.
+    res.headers.set('x-accel-buffering', 'no');
     return res;
   });
 }

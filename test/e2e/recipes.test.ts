@@ -76,6 +76,24 @@ describe('deploy/traefik', () => {
     expect(router.entryPoints).toEqual(dyn.http.routers.app.entryPoints);
   });
 
+  it('routes the console to warden itself with the strip middlewares, never behind forwardAuth', () => {
+    const router = dyn.http.routers['warden-console'];
+    expect(router.rule).toBe('Host(`app.example.com`) && PathPrefix(`/console/`)');
+    expect(dyn.http.services[router.service].loadBalancer.servers).toEqual([{ url: 'http://warden:8080' }]);
+    // warden checks access itself: no forwardAuth middleware, and the client's credentials pass.
+    expect(router.middlewares).toEqual(['warden-strip', 'warden-clear-identity']);
+    for (const name of router.middlewares)
+      expect(dyn.http.middlewares[name].forwardAuth, name).toBeUndefined();
+    const cleared: Record<string, string> =
+      dyn.http.middlewares['warden-clear-identity'].headers.customRequestHeaders;
+    expect(cleared).toEqual(Object.fromEntries(FROM_WARDEN_HEADERS.map((h) => [h, ''])));
+    expect(router.entryPoints).toEqual(dyn.http.routers.app.entryPoints);
+    expect(router.tls).toEqual(dyn.http.routers.app.tls);
+    // Traefik's default priority is the rule's length: tried before the app's router.
+    expect(router.rule.length).toBeGreaterThan(dyn.http.routers.app.rule.length);
+    expect(dyn.http.routers['warden-sign-in'].middlewares).toEqual(router.middlewares);
+  });
+
   it('asks warden with the request body on the MCP router only, up to 1MiB, otherwise as the main middleware', () => {
     const main = dyn.http.middlewares.warden.forwardAuth;
     const mcp = dyn.http.middlewares['warden-mcp'].forwardAuth;
@@ -126,6 +144,22 @@ describe('deploy/caddy and deploy/nginx name every identity header warden sends'
       expect(set, variable).not.toBeNull();
       expect(conf).toMatch(new RegExp(`proxy_set_header ${name}\\s+\\$${set![1]};`));
     }
+  });
+});
+
+describe("deploy/nginx streams the console's live decisions", () => {
+  it('/console/events is not buffered and outlives the 60 s default read timeout', () => {
+    const conf = read('nginx/warden-auth.conf');
+    const events = /location = \/console\/events \{([^}]*)\}/.exec(conf)?.[1] ?? '';
+    expect(events).toMatch(/^\s*proxy_pass http:\/\/warden;$/m);
+    expect(events).toMatch(/^\s*proxy_buffering off;$/m);
+    const timeout = /^\s*proxy_read_timeout (\d+)(s|m|h);$/m.exec(events);
+    expect(timeout).not.toBeNull();
+    const seconds = Number(timeout![1]) * { s: 1, m: 60, h: 3600 }[timeout![2] as 's' | 'm' | 'h'];
+    expect(seconds).toBeGreaterThan(60);
+    // Nested in location /console/, so it inherits that location's header clearing.
+    expect(conf.indexOf('location /console/ {')).toBeGreaterThan(-1);
+    expect(conf.indexOf('location /console/ {')).toBeLessThan(conf.indexOf('location = /console/events {'));
   });
 });
 

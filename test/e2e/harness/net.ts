@@ -127,3 +127,86 @@ export async function onFreePort<T>(start: (port: number) => Promise<T>, attempt
     }
   }
 }
+
+/** A text/event-stream response being read: the events so far, and a way to wait for the next ones. */
+export interface EventStream {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** Each event's text (its `event:` and `data:` lines), in arrival order. */
+  events: string[];
+  /** True once the response or its connection ended. */
+  ended(): boolean;
+  /** The first event (already read, or still to come) for which `match` holds; rejects after `timeoutMs` or at the end. */
+  next(match: (event: string) => boolean, timeoutMs?: number): Promise<string>;
+  close(): void;
+}
+
+/** Open an event stream through the proxy from {@link CLIENT_ADDRESS}, resolving once the response headers arrive. */
+export function openEventStream(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+): Promise<EventStream> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        headers: { accept: 'text/event-stream', ...headers },
+        localAddress: CLIENT_ADDRESS,
+        agent: false,
+      },
+      (res) => {
+        const events: string[] = [];
+        const waiting = new Set<() => void>();
+        let buf = '';
+        let done = false;
+        const wakeAll = () => {
+          for (const w of [...waiting]) w();
+        };
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buf += chunk;
+          for (let i = buf.indexOf('\n\n'); i !== -1; i = buf.indexOf('\n\n')) {
+            events.push(buf.slice(0, i));
+            buf = buf.slice(i + 2);
+          }
+          wakeAll();
+        });
+        res.on('close', () => {
+          done = true;
+          wakeAll();
+        });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          events,
+          ended: () => done,
+          next: (match, timeoutMs = 2000) =>
+            new Promise((found, fail) => {
+              const check = () => {
+                const hit = events.find(match);
+                if (hit !== undefined || done) {
+                  waiting.delete(check);
+                  clearTimeout(timer);
+                  if (hit !== undefined) found(hit);
+                  else
+                    fail(new Error(`the stream ended before the event; events: ${JSON.stringify(events)}`));
+                }
+              };
+              const timer = setTimeout(() => {
+                waiting.delete(check);
+                fail(new Error(`no such event within ${timeoutMs} ms; events: ${JSON.stringify(events)}`));
+              }, timeoutMs);
+              waiting.add(check);
+              check();
+            }),
+          close: () => req.destroy(),
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
