@@ -127,3 +127,39 @@ export async function onFreePort<T>(start: (port: number) => Promise<T>, attempt
     }
   }
 }
+
+/** A response still arriving (an event stream): its status now, what came so far, and a way to end it. */
+export interface OpenResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  received(): string;
+  close(): void;
+}
+
+/** Open `path` through the proxy from {@link CLIENT_ADDRESS} and resolve at its headers, leaving the body to arrive. */
+export function openStream(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<OpenResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: '127.0.0.1', port, path, headers, localAddress: CLIENT_ADDRESS, agent: false },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('error', () => undefined);
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          received: () => text,
+          close: () => req.destroy(),
+        });
+      },
+    );
+    req.setTimeout(10_000, () => req.destroy(new Error(`request ${path} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
