@@ -1,6 +1,7 @@
-// Envoy Gateway's SecurityPolicy (gateway.envoyproxy.io/v1alpha1), the part the recipe uses,
-// written from Envoy Gateway's API reference: no models package is published for it. Objects
-// are strict, so a misspelt field fails as it would against the CRD's structural schema.
+// Envoy Gateway's SecurityPolicy and ClientTrafficPolicy (gateway.envoyproxy.io/v1alpha1), the
+// parts the recipe uses, written from Envoy Gateway's API (api/v1alpha1, v1.7+: its kubebuilder
+// markers give the limits): no models package is published for it. Objects are strict, so a
+// misspelt field fails as it would against the CRD's structural schema.
 import { z } from 'zod';
 
 const name = z.string().min(1).max(253);
@@ -66,6 +67,58 @@ export const securityPolicySchema = z.strictObject({
       targetRefs: z.array(targetRef).min(1).optional(),
       targetRef: targetRef.optional(),
       extAuth,
+    })
+    .refine(
+      (s) => (s.targetRef ? 1 : 0) + (s.targetRefs ? 1 : 0) === 1,
+      'exactly one of targetRef or targetRefs',
+    ),
+});
+
+const gatewayTargetRef = z.strictObject({
+  group: z.literal('gateway.networking.k8s.io'),
+  kind: z.literal('Gateway'),
+  name,
+  sectionName: z.string().optional(),
+});
+
+/** gwapiv1.HTTPHeader: a name and a value. */
+const httpHeader = z.strictObject({ name: headerName.max(256), value: z.string().max(4096) });
+
+/** StringMatch (shared_types.go): Type defaults to Exact; Value 1..1024 characters. */
+const stringMatch = z.strictObject({
+  type: z.enum(['Exact', 'Prefix', 'Suffix', 'RegularExpression']).optional(),
+  value: z.string().min(1).max(1024),
+});
+
+/**
+ * HTTPHeaderFilter as Envoy Gateway copies it from the Gateway API (shared_types.go), with
+ * MaxItems 64 (Gateway API's own has 16), MinItems 1 on each list.
+ */
+const headerFilter = z.strictObject({
+  set: z.array(httpHeader).min(1).max(64).optional(),
+  add: z.array(httpHeader).min(1).max(64).optional(),
+  addIfAbsent: z.array(httpHeader).min(1).max(64).optional(),
+  remove: z.array(headerName).min(1).max(64).optional(),
+  removeOnMatch: z.array(stringMatch).min(1).max(64).optional(),
+});
+
+/** A ClientTrafficPolicy's `headers` (HeaderSettings), the fields the recipe may use. */
+const headerSettings = z.strictObject({
+  earlyRequestHeaders: headerFilter.optional(),
+  lateResponseHeaders: headerFilter.optional(),
+  withUnderscoresAction: z.enum(['Allow', 'RejectRequest', 'DropHeader']).optional(),
+});
+
+/** A ClientTrafficPolicy with `headers` (its other features are not used by the recipes and refused here). */
+export const clientTrafficPolicySchema = z.strictObject({
+  apiVersion: z.literal('gateway.envoyproxy.io/v1alpha1'),
+  kind: z.literal('ClientTrafficPolicy'),
+  metadata: z.looseObject({ name: dnsLabel, namespace: dnsLabel.optional() }),
+  spec: z
+    .strictObject({
+      targetRefs: z.array(gatewayTargetRef).min(1).optional(),
+      targetRef: gatewayTargetRef.optional(),
+      headers: headerSettings,
     })
     .refine(
       (s) => (s.targetRef ? 1 : 0) + (s.targetRefs ? 1 : 0) === 1,

@@ -7,16 +7,25 @@ import { describe, expect, it } from 'vitest';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { IServicePort } from 'kubernetes-models/v1/ServicePort';
 import { parse } from 'yaml';
-import { FROM_WARDEN_HEADERS } from '../e2e/harness/fixture.js';
-import { INGRESS_NGINX_ANNOTATIONS } from '../e2e/harness/ingress-nginx.js';
+import {
+  FROM_WARDEN_HEADERS,
+  METHOD_OVERRIDE_HEADERS,
+  OTHER_PRESET_HEADERS,
+  ROUTING_HEADERS,
+  spellings,
+} from '../e2e/harness/fixture.js';
+import { CONTROLLER_SETTINGS, INGRESS_NGINX_ANNOTATIONS } from '../e2e/harness/ingress-nginx.js';
 import { DEPLOY_DIR } from '../e2e/harness/render.js';
 import { find, renderRecipes, validateManifest, wardenUrl, type Manifest } from './manifests.js';
 import {
   cacheKeyProblems,
+  CONSOLE_PREFIX,
   elementPrefixMatches,
   exposureProblems,
   metadataRoutes,
   PUBLIC_WARDEN_PREFIX,
+  regexProblems,
+  removesHeader,
 } from './recipe-checks.js';
 
 const IDENTITY = [...FROM_WARDEN_HEADERS];
@@ -137,6 +146,31 @@ describe('deploy/kubernetes: ingress-nginx', () => {
       },
     ]);
     expect(wardenSvc.spec.ports.map((p: IServicePort) => p.name)).toContain('http');
+  });
+
+  it('routes the console to warden with no auth-url and its live feed unbuffered', () => {
+    const ing = find(rendered['ingress-nginx'], 'Ingress', 'warden-console');
+    expect(metadataRoutes(rendered['ingress-nginx'], 'warden', CONSOLE_PREFIX)).toEqual([ing]);
+    expect(ing.metadata.namespace).toBe(wardenSvc.metadata.namespace);
+    expect(ing.metadata.annotations).toEqual({ 'nginx.ingress.kubernetes.io/proxy-buffering': 'off' });
+    expect(ing.spec.rules.map((r: { host: string }) => r.host)).toEqual([ingresses[0]!.spec.rules[0].host]);
+    expect(ing.spec.rules[0].http.paths).toEqual([
+      {
+        path: CONSOLE_PREFIX,
+        pathType: 'Prefix',
+        backend: { service: { name: wardenSvc.metadata.name, port: { name: 'http' } } },
+      },
+    ]);
+  });
+
+  it("sets the controller's proxy-set-headers to the recipe's ConfigMap and clears the client's X-Forwarded-For", () => {
+    const cm = find(rendered['ingress-nginx'], 'ConfigMap', 'ingress-nginx-controller');
+    expect(cm.metadata.namespace).toBe('ingress-nginx');
+    expect(Object.keys(cm.data).sort()).toEqual(['http-snippet', 'proxy-set-headers']);
+    for (const key of Object.keys(cm.data)) expect(CONTROLLER_SETTINGS).toContain(key);
+    const [ns, name] = String(cm.data['proxy-set-headers']).split('/');
+    expect(find(rendered['ingress-nginx'], 'ConfigMap', name!).metadata.namespace).toBe(ns);
+    expect(String(cm.data['http-snippet']).trim()).toBe('more_clear_input_headers X-Forwarded-For;');
   });
 
   it('routes to the demo app Service', () => {
@@ -290,6 +324,126 @@ describe('deploy/kubernetes: Gateway API with Envoy Gateway', () => {
       { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: meta.metadata.namespace },
     ]);
     expect(grant.spec.to).toEqual([{ group: '', kind: 'Service', name: wardenSvc.metadata.name }]);
+  });
+
+  const early = () =>
+    find(list, 'ClientTrafficPolicy', 'demo-client-headers').spec.headers.earlyRequestHeaders as {
+      remove: string[];
+      removeOnMatch: { type: string; value: string }[];
+    };
+
+  it("a ClientTrafficPolicy on the Gateway removes every spelling of what the client must not steer, and the client's X-Forwarded-For", () => {
+    const ctp = find(list, 'ClientTrafficPolicy', 'demo-client-headers');
+    const gw = find(list, 'Gateway', 'demo');
+    expect(ctp.metadata.namespace).toBe(gw.metadata.namespace);
+    expect(ctp.spec.targetRefs).toEqual([
+      { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: gw.metadata.name },
+    ]);
+    const filter = early();
+    const names = [
+      ...METHOD_OVERRIDE_HEADERS,
+      ...ROUTING_HEADERS,
+      ...OTHER_PRESET_HEADERS,
+      // warden's own: removed before ext_authz, which then sets warden's values.
+      ...IDENTITY,
+    ];
+    for (const name of names)
+      for (const spelled of spellings(name))
+        for (const cased of [spelled, spelled.toUpperCase(), spelled.toLowerCase()])
+          expect(removesHeader(filter, cased), cased).toBe(true);
+    // Mixed separators too (X-User_ID.x is not a spelling, X_User.ID is).
+    expect(removesHeader(filter, 'X_User.ID')).toBe(true);
+    expect(removesHeader(filter, 'x.auth_request-preferred.username')).toBe(true);
+    expect(removesHeader(filter, 'X-Forwarded-For')).toBe(true);
+    // What warden and the app need passes.
+    for (const kept of [
+      'Authorization',
+      'Cookie',
+      'X-API-Key',
+      'Accept',
+      'Content-Type',
+      'Sec-Fetch-Mode',
+      'X-Requested-With',
+      'X-Request-ID',
+      'X-Forwarded-Proto',
+      'X-Forwarded-Host',
+      'Traceparent',
+      'X-User-Agent',
+      'X-UserID',
+      'X-User-ID-Hint',
+      'X-Forwarded-For-Extra',
+      'Remote-Addr',
+      'X-Auth-Token',
+    ])
+      expect(removesHeader(filter, kept), kept).toBe(false);
+    expect(regexProblems(filter)).toEqual([]);
+  });
+
+  it('removes the way the CRD allows: up to 64 names and 64 matchers, RegularExpression spelt as the enum', () => {
+    const ctp = find(list, 'ClientTrafficPolicy', 'demo-client-headers');
+    expect(validateManifest(ctp)).toEqual([]);
+    const broken = (change: (f: Record<string, unknown>) => void) => {
+      const copy = structuredClone(ctp);
+      change(copy.spec.headers.earlyRequestHeaders);
+      return validateManifest(copy).join();
+    };
+    expect(broken((f) => (f.remove = Array.from({ length: 65 }, (_, i) => `X-H${i}`)))).toMatch(/remove/);
+    expect(broken((f) => (f.removeOnMatch = [{ type: 'Regex', value: 'x' }]))).toMatch(/removeOnMatch/);
+    expect(broken((f) => (f.removeOnMatch = [{ type: 'Exact', value: '' }]))).toMatch(/removeOnMatch/);
+    expect(broken((f) => (f.removeOnMatchs = []))).toMatch(/removeOnMatchs|Unrecognized/);
+    const onRoute = structuredClone(ctp);
+    onRoute.spec.targetRefs[0].kind = 'HTTPRoute';
+    expect(validateManifest(onRoute).join()).toMatch(/kind/);
+    // A regex upper case (never matching Envoy's lower-case names) or with lookaround (not RE2) is named.
+    expect(
+      regexProblems({ removeOnMatch: [{ type: 'RegularExpression', value: 'X-User-ID|x(?!-api)' }] }),
+    ).toHaveLength(2);
+  });
+
+  it('no HTTPRoute filter names a header warden sets (route filters run after ext_authz)', () => {
+    const ours = new Set(IDENTITY.map((h) => h.toLowerCase()));
+    for (const route of list.filter((m) => m.kind === 'HTTPRoute'))
+      for (const rule of route.spec.rules)
+        for (const f of rule.filters ?? []) {
+          const mod = f.requestHeaderModifier ?? {};
+          const named = [
+            ...(mod.remove ?? []),
+            ...(mod.set ?? []).map((h: { name: string }) => h.name),
+            ...(mod.add ?? []).map((h: { name: string }) => h.name),
+          ];
+          for (const n of named)
+            expect(ours.has(String(n).toLowerCase()), `${route.metadata.name}: ${n}`).toBe(false);
+        }
+  });
+
+  it('an HTTPRoute of its own sends the console to warden, outside the SecurityPolicies, its live feed for up to an hour', () => {
+    const app = find(list, 'HTTPRoute', 'demo-app');
+    const route = find(list, 'HTTPRoute', 'warden-console');
+    expect(metadataRoutes(list, 'warden', CONSOLE_PREFIX)).toEqual([route]);
+    expect(route.metadata.namespace).toBe(app.metadata.namespace);
+    expect(route.spec.parentRefs).toEqual(app.spec.parentRefs);
+    expect(route.spec.hostnames).toEqual(app.spec.hostnames);
+    const backend = [
+      {
+        name: wardenSvc.metadata.name,
+        namespace: wardenSvc.metadata.namespace,
+        port: wardenSvc.spec.ports[0].port,
+      },
+    ];
+    expect(route.spec.rules).toEqual([
+      { matches: [{ path: { type: 'PathPrefix', value: CONSOLE_PREFIX } }], backendRefs: backend },
+      {
+        matches: [{ path: { type: 'Exact', value: `${CONSOLE_PREFIX}/events` } }],
+        // Envoy's default route timeout, 15 s, would end the Server-Sent Events stream.
+        timeouts: { request: '1h' },
+        backendRefs: backend,
+      },
+    ]);
+    for (const sp of list.filter((m) => m.kind === 'SecurityPolicy'))
+      for (const t of sp.spec.targetRefs) expect(t.name, sp.metadata.name).not.toBe(route.metadata.name);
+    expect(find(list, 'ReferenceGrant', 'demo-routes-to-warden').spec.from).toEqual([
+      { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: route.metadata.namespace },
+    ]);
   });
 
   it("a ReferenceGrant in warden's namespace admits exactly that SecurityPolicy namespace to the warden Service", () => {

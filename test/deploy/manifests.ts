@@ -7,7 +7,7 @@ import * as gatewayApi from '@kubernetes-models/gateway-api';
 import * as traefik from '@kubernetes-models/traefik';
 import { parseAllDocuments } from 'yaml';
 import { DEPLOY_DIR } from '../e2e/harness/render.js';
-import { securityPolicySchema } from './envoy-gateway-schema.js';
+import { clientTrafficPolicySchema, securityPolicySchema } from './envoy-gateway-schema.js';
 
 /** deploy/kubernetes. */
 export const K8S_DIR = join(DEPLOY_DIR, 'kubernetes');
@@ -62,10 +62,17 @@ function modelRegistry(): Map<string, ModelClass> {
 }
 const MODELS = modelRegistry();
 
+/** Envoy Gateway's kinds the recipes use, by "apiVersion/kind": it publishes no models package. */
+const ENVOY_GATEWAY_SCHEMAS: Record<string, typeof securityPolicySchema | typeof clientTrafficPolicySchema> =
+  {
+    'gateway.envoyproxy.io/v1alpha1/SecurityPolicy': securityPolicySchema,
+    'gateway.envoyproxy.io/v1alpha1/ClientTrafficPolicy': clientTrafficPolicySchema,
+  };
+
 /**
  * Validate one object against its schema; returns the problems (empty when valid). Envoy
- * Gateway publishes no models package: its SecurityPolicy is checked against
- * envoy-gateway-schema.ts. An apiVersion/kind that no schema knows is a problem too.
+ * Gateway's SecurityPolicy and ClientTrafficPolicy are checked against envoy-gateway-schema.ts.
+ * An apiVersion/kind that no schema knows is a problem too.
  */
 export function validateManifest(manifest: {
   apiVersion?: unknown;
@@ -75,8 +82,9 @@ export function validateManifest(manifest: {
   const m: Record<string, unknown> = { ...manifest };
   delete m.file;
   const key = `${String(m.apiVersion)}/${String(m.kind)}`;
-  if (key === 'gateway.envoyproxy.io/v1alpha1/SecurityPolicy') {
-    const r = securityPolicySchema.safeParse(m);
+  const envoyGateway = ENVOY_GATEWAY_SCHEMAS[key];
+  if (envoyGateway) {
+    const r = envoyGateway.safeParse(m);
     return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   }
   const Model = MODELS.get(key);

@@ -31,8 +31,11 @@ export function workloadProblems(m: Manifest): string[] {
   return out;
 }
 
-/** The one path prefix of warden's that clients may reach: the protected resource metadata (RFC 9728). */
+/** A path prefix of warden's that clients may reach: the protected resource metadata (RFC 9728). */
 export const PUBLIC_WARDEN_PREFIX = '/.well-known/oauth-protected-resource';
+/** The other: the console (WARDEN_CONSOLE=true), which checks access itself. */
+export const CONSOLE_PREFIX = '/console';
+const PUBLIC_PREFIXES: readonly string[] = [PUBLIC_WARDEN_PREFIX, CONSOLE_PREFIX];
 
 /** Traefik's rule for that prefix on one host, the only rule of a route to warden. */
 const TRAEFIK_METADATA_RULE = /^Host\(`[^`]+`\) && PathPrefix\(`\/\.well-known\/oauth-protected-resource`\)$/;
@@ -40,28 +43,30 @@ const TRAEFIK_METADATA_RULE = /^Host\(`[^`]+`\) && PathPrefix\(`\/\.well-known\/
 interface RouteToWarden {
   /** Where on the route clients reach warden. */
   paths: string[];
-  /** Whether those paths are exactly the public prefix. */
-  onlyMetadata: boolean;
+  /** For each of those, the public prefix it is exactly (Prefix or PathPrefix), else null. */
+  prefixes: (string | null)[];
 }
 
 /** The parts of an Ingress, IngressRoute or HTTPRoute that send clients to the Service `svc`. */
 function routesTo(m: Manifest, svc: string): RouteToWarden | null {
   const paths: string[] = [];
-  let onlyMetadata = true;
+  const prefixes: (string | null)[] = [];
+  const publicAs = (isPrefix: boolean, path: string | undefined) =>
+    isPrefix && path !== undefined && PUBLIC_PREFIXES.includes(path) ? path : null;
   if (m.kind === 'Ingress') {
     for (const rule of m.spec?.rules ?? [])
       for (const p of rule.http?.paths ?? [])
         if (p.backend?.service?.name === svc) {
           paths.push(`${p.pathType} ${p.path}`);
-          onlyMetadata &&= p.pathType === 'Prefix' && p.path === PUBLIC_WARDEN_PREFIX;
+          prefixes.push(publicAs(p.pathType === 'Prefix', p.path));
         }
     if (m.spec?.defaultBackend?.service?.name === svc)
-      return { paths: ['default backend'], onlyMetadata: false };
+      return { paths: ['default backend'], prefixes: [null] };
   } else if (m.kind === 'IngressRoute') {
     for (const r of m.spec?.routes ?? [])
       if ((r.services ?? []).some((s: { name: string }) => s.name === svc)) {
         paths.push(String(r.match));
-        onlyMetadata &&= TRAEFIK_METADATA_RULE.test(String(r.match));
+        prefixes.push(TRAEFIK_METADATA_RULE.test(String(r.match)) ? PUBLIC_WARDEN_PREFIX : null);
       }
   } else if (m.kind === 'HTTPRoute') {
     for (const r of m.spec?.rules ?? [])
@@ -69,18 +74,21 @@ function routesTo(m: Manifest, svc: string): RouteToWarden | null {
         // A rule without matches matches every path.
         const matches: { path?: { type?: string; value?: string } }[] = r.matches ?? [{}];
         for (const x of matches) {
-          paths.push(`${x.path?.type ?? 'PathPrefix'} ${x.path?.value ?? '/'}`);
-          onlyMetadata &&= x.path?.type === 'PathPrefix' && x.path.value === PUBLIC_WARDEN_PREFIX;
+          const value = x.path?.value ?? '/';
+          paths.push(`${x.path?.type ?? 'PathPrefix'} ${value}`);
+          // An Exact path below the console's prefix is the console too.
+          const exactBelow = x.path?.type === 'Exact' && value.startsWith(`${CONSOLE_PREFIX}/`);
+          prefixes.push(exactBelow ? CONSOLE_PREFIX : publicAs(x.path?.type === 'PathPrefix', x.path?.value));
         }
       }
   }
-  return paths.length > 0 ? { paths, onlyMetadata } : null;
+  return paths.length > 0 ? { paths, prefixes } : null;
 }
 
 /**
  * warden reached from outside the cluster: a Service other than ClusterIP, or a route to it for
- * anything but the protected resource metadata (which would make /verify, /metrics and /admin
- * reachable by clients).
+ * anything but the protected resource metadata and the console (which would make /verify,
+ * /metrics and /admin reachable by clients).
  */
 export function exposureProblems(all: Manifest[], wardenService = 'warden'): string[] {
   const out: string[] = [];
@@ -92,15 +100,19 @@ export function exposureProblems(all: Manifest[], wardenService = 'warden'): str
       if (m.spec?.externalIPs?.length) out.push(`${at}: externalIPs publish warden`);
     }
     const route = routesTo(m, wardenService);
-    if (route && !route.onlyMetadata)
+    if (route?.prefixes.includes(null))
       out.push(`${at}: routes clients to warden itself (${route.paths.join(', ')})`);
   }
   return out;
 }
 
-/** The routes of `all` that send clients to warden (for the protected resource metadata only). */
-export function metadataRoutes(all: Manifest[], wardenService = 'warden'): Manifest[] {
-  return all.filter((m) => routesTo(m, wardenService)?.onlyMetadata === true);
+/** The routes of `all` that send clients to warden for `prefix` only (the metadata's by default). */
+export function metadataRoutes(
+  all: Manifest[],
+  wardenService = 'warden',
+  prefix: string = PUBLIC_WARDEN_PREFIX,
+): Manifest[] {
+  return all.filter((m) => routesTo(m, wardenService)?.prefixes.every((p) => p === prefix) === true);
 }
 
 /** The nginx variables warden's decision depends on; an auth cache key lacking one serves one client's answer to another. */
@@ -245,4 +257,40 @@ export function elementPrefixMatches(prefix: string, path: string): boolean {
   const p = prefix.split('/').filter(Boolean);
   const q = path.split('/').filter(Boolean);
   return p.length <= q.length && p.every((e, i) => e === q[i]);
+}
+
+/** An Envoy Gateway HTTPHeaderFilter's removals (ClientTrafficPolicy headers.earlyRequestHeaders). */
+export interface HeaderRemovals {
+  remove?: string[];
+  removeOnMatch?: { type?: string; value: string }[];
+}
+
+/**
+ * Whether `filter` removes the request header `name`, as Envoy applies it: on the lower-case
+ * name (Envoy's header map keeps names in lower case), `remove` by name, `removeOnMatch` by its
+ * StringMatch (Exact by default; a RegularExpression matches the whole name, as RE2 FullMatch).
+ */
+export function removesHeader(filter: HeaderRemovals, name: string): boolean {
+  const n = name.toLowerCase();
+  if ((filter.remove ?? []).some((r) => r.toLowerCase() === n)) return true;
+  return (filter.removeOnMatch ?? []).some(({ type = 'Exact', value }) => {
+    if (type === 'RegularExpression') return new RegExp(`^(?:${value})$`).test(n);
+    const v = value.toLowerCase();
+    return type === 'Prefix' ? n.startsWith(v) : type === 'Suffix' ? n.endsWith(v) : n === v;
+  });
+}
+
+/**
+ * Regular expressions that would not mean the same to RE2 (Envoy) as to JavaScript (the test):
+ * lookaround and backreferences (RE2 has neither), inline flags, and upper-case letters (never
+ * matching Envoy's lower-case names).
+ */
+export function regexProblems(filter: HeaderRemovals): string[] {
+  const out: string[] = [];
+  for (const { type, value } of filter.removeOnMatch ?? []) {
+    if (type !== 'RegularExpression') continue;
+    if (/\(\?[=!<]|\\[1-9]|\(\?[a-z]/.test(value)) out.push(`${value}: lookaround, backreference or flag`);
+    if (/[A-Z]/.test(value.replace(/\\[A-Z]/g, ''))) out.push(`${value}: upper case never matches`);
+  }
+  return out;
 }

@@ -19,12 +19,14 @@ import {
 } from './harness/fixture.js';
 import { closeAndScan } from './harness/secrets.js';
 import {
+  controllerSettings,
+  HEADERS_MORE_INSTALLED,
   recipeIngress,
   recipeIngresses,
   SET_MISC_INSTALLED,
   startIngressNginx,
 } from './harness/ingress-nginx.js';
-import { CLIENT_ADDRESS, send, sleep, type ClientResponse } from './harness/net.js';
+import { CLIENT_ADDRESS, openEventStream, send, sleep, type ClientResponse } from './harness/net.js';
 import { NGINX_BIN, startNginx } from './harness/nginx.js';
 import { describeNeeding } from './harness/process.js';
 import type { LogLine } from '../helpers/warden.js';
@@ -33,12 +35,15 @@ import { cacheKeyProblems } from '../deploy/recipe-checks.js';
 import { ifStarted } from '../helpers/hooks.js';
 import { makeKey, startIssuer, type TestIssuer } from '../helpers/issuer.js';
 import { startWarden, type TestWarden } from '../helpers/warden.js';
+import { KEYS as CONSOLE_KEYS, startConsole, type ConsoleSetup } from '../console/helpers.js';
 
 const missing = !NGINX_BIN
   ? 'nginx is not installed (apt-get install nginx)'
   : !SET_MISC_INSTALLED
     ? 'nginx set-misc module is not installed (apt-get install libnginx-mod-http-set-misc): ingress-nginx has it built in'
-    : null;
+    : !HEADERS_MORE_INSTALLED
+      ? 'nginx headers-more module is not installed (apt-get install libnginx-mod-http-headers-more-filter): ingress-nginx has it built in'
+      : null;
 
 /** What warden decided, as its audit line says: the fields both recipes must agree on. */
 const DECISION_FIELDS = [
@@ -78,7 +83,12 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     await closeAndScan(ifStarted(w));
   });
 
-  async function through(proxy: Proxy, path: string, headers: Record<string, string>, method = 'GET') {
+  async function through(
+    proxy: Proxy,
+    path: string,
+    headers: Record<string, string | string[]>,
+    method = 'GET',
+  ) {
     const mark = w.audit.length;
     const seen = echo.seen.length;
     const res = await send(proxy.port, path, { method, headers: { host: APP_HOST, ...headers } });
@@ -316,12 +326,131 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     }
   });
 
+  it('the app gets no client-written entry in any forwarded-for header (X-Original-Forwarded-For included)', async () => {
+    const written = ['198.51.100.1', '198.51.100.2, 198.51.100.3'];
+    const sent = {
+      'x-api-key': KEYS.viewer.key,
+      'x-forwarded-for': written[0]!,
+      'x-real-ip': '198.51.100.4',
+    };
+    // On a protected path, and on a public one with two X-Forwarded-For lines (nginx joins them
+    // in $http_x_forwarded_for).
+    const requests = [
+      await through(ingress, '/nodes/xff', sent),
+      await through(ingress, '/public/xff', { ...sent, 'x-forwarded-for': written }),
+    ];
+    for (const r of requests) {
+      expect(r.res.status, ctx(ingress, r.res)).toBe(200);
+      expect(r.last).toMatchObject({ clientIp: CLIENT_ADDRESS });
+      const app = r.upstream[0]!;
+      expect(app.headers['x-forwarded-for']).toBe(CLIENT_ADDRESS);
+      expect(app.headers['x-real-ip']).toBe(CLIENT_ADDRESS);
+      expect(app.headers['x-original-forwarded-for']).toBeUndefined();
+      for (let i = 0; i < app.rawHeaders.length; i += 2)
+        expect(app.rawHeaders[i + 1], `the app got ${app.rawHeaders[i]}`).not.toMatch(/198\.51\.100\./);
+    }
+  });
+
+  it("without the recipe's http-snippet the client's X-Forwarded-For reaches the app as X-Original-Forwarded-For", async () => {
+    const { 'http-snippet': snippet, ...rest } = controllerSettings();
+    expect(snippet).toMatch(/more_clear_input_headers X-Forwarded-For;/);
+    const bare = await startIngressNginx({ wardenPort: w.port, upstreamPort: echo.port, settings: rest });
+    try {
+      const r = await through(bare, '/nodes/xff', {
+        'x-api-key': KEYS.viewer.key,
+        'x-forwarded-for': '198.51.100.1',
+      });
+      expect(r.res.status).toBe(200);
+      expect(r.upstream[0]!.headers['x-forwarded-for']).toBe(CLIENT_ADDRESS);
+      expect(r.upstream[0]!.headers['x-original-forwarded-for']).toBe('198.51.100.1');
+    } finally {
+      await bare.stop();
+    }
+    // Nor does an empty proxy-set-headers entry of that name: it adds a second proxy_set_header
+    // after the template's, and nginx sends every one whose value is not empty.
+    const proxyHeaders = { 'X-Original-Forwarded-For': '' };
+    const entry = await startIngressNginx({
+      wardenPort: w.port,
+      upstreamPort: echo.port,
+      settings: rest,
+      proxyHeaders,
+    });
+    try {
+      const r = await through(entry, '/nodes/xff', {
+        'x-api-key': KEYS.viewer.key,
+        'x-forwarded-for': '198.51.100.1',
+      });
+      expect(r.upstream[0]!.headers['x-original-forwarded-for']).toBe('198.51.100.1');
+    } finally {
+      await entry.stop();
+    }
+  });
+
   it('the recipe is what ran: every Ingress was rendered', () => {
     expect(recipeIngresses().map((i) => i.metadata.name)).toEqual([
       'demo-app',
       'demo-app-api',
       'warden-resource-metadata',
+      'warden-console',
     ]);
+  });
+});
+
+// The console Ingress (WARDEN_CONSOLE=true): /console to warden with no auth-url, so that warden
+// judges access itself, and its live feed unbuffered even where the controller buffers by default.
+describeNeeding('ingress-nginx recipe: the console (e2e)', missing, () => {
+  let s: ConsoleSetup | undefined;
+  let echo: Echo | undefined;
+  let ingress: Proxy | undefined;
+
+  beforeAll(async () => {
+    s = await startConsole();
+    echo = await startEcho();
+    ingress = await startIngressNginx({ wardenPort: s.w.port, upstreamPort: echo.port });
+  });
+  afterAll(async () => {
+    await ingress?.stop();
+    await echo?.close();
+    await s?.close();
+  });
+
+  const verifies = () => s!.w.audit.filter((l) => l.dialect !== undefined).length;
+
+  it('reaches warden without /verify: warden asks for a console permission itself', async () => {
+    const asked = verifies();
+    const get = (headers: Record<string, string>) =>
+      send(ingress!.port, '/console/', { headers: { host: APP_HOST, ...headers } });
+    const anonymous = await get({ accept: 'application/json' });
+    expect(anonymous.status, anonymous.body).toBe(401);
+    // A key the policy lets through everywhere (/** is public) but without warden:console.
+    expect((await get({ 'x-api-key': CONSOLE_KEYS.dev.key })).status).toBe(403);
+    const page = await get({ 'x-api-key': CONSOLE_KEYS.watcher.key, accept: 'text/html' });
+    expect(page.status, page.body.slice(0, 300)).toBe(200);
+    expect(page.headers['content-security-policy']).toMatch(/default-src 'self'/);
+    expect(verifies()).toBe(asked);
+    expect(echo!.seen).toHaveLength(0);
+  });
+
+  it('streams the live feed as warden writes it, also where the controller buffers responses', async () => {
+    const settings = { ...controllerSettings(), 'proxy-buffering': 'on' };
+    const buffered = await startIngressNginx({ wardenPort: s!.w.port, upstreamPort: echo!.port, settings });
+    try {
+      for (const proxy of [ingress!, buffered]) {
+        const live = await openEventStream(proxy.port, '/console/events', {
+          host: APP_HOST,
+          'x-api-key': CONSOLE_KEYS.watcher.key,
+        });
+        try {
+          expect(live.status).toBe(200);
+          await live.next((e) => e.includes('event: hello'));
+          expect(live.headers['content-type']).toMatch(/^text\/event-stream/);
+        } finally {
+          live.close();
+        }
+      }
+    } finally {
+      await buffered.stop();
+    }
   });
 });
 

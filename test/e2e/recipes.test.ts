@@ -9,8 +9,10 @@ import {
   METHOD_OVERRIDE_HEADERS,
   OTHER_PRESET_HEADERS,
   ROUTING_HEADERS,
+  spellings,
 } from './harness/fixture.js';
 import { proxySetHeaders } from './harness/ingress-nginx.js';
+import { removesHeader, type HeaderRemovals } from '../deploy/recipe-checks.js';
 import { DEPLOY_DIR } from './harness/render.js';
 
 const IDENTITY = IDENTITY_HEADERS;
@@ -178,30 +180,12 @@ describe('recipes no proxy binary here runs clear what the client must not steer
     for (const name of [...steer, ...OTHER_PRESET_HEADERS]) expect(data[name], name).toBe('');
   });
 
-  it('every Gateway API HTTPRoute to an app removes each method override and routing header (16 names at most)', () => {
-    type Route = {
-      kind: string;
-      metadata: { name: string };
-      spec: {
-        rules: {
-          filters?: { requestHeaderModifier: { remove: string[] } }[];
-          backendRefs: { name: string }[];
-        }[];
-      };
-    };
-    const routes = parseAllDocuments(read('kubernetes/gateway-api/httproute.yaml'))
-      .map((d) => d.toJS() as Route)
-      .filter((r) => r.kind === 'HTTPRoute');
-    const toApps = routes.filter((r) =>
-      r.spec.rules.some((rule) => rule.backendRefs.some((b) => b.name !== 'warden')),
-    );
-    expect(toApps.map((r) => r.metadata.name)).toEqual(['demo-app', 'demo-mcp']);
-    for (const route of toApps)
-      for (const rule of route.spec.rules) {
-        const remove = rule.filters?.[0]?.requestHeaderModifier.remove ?? [];
-        expect(remove.length).toBeLessThanOrEqual(16);
-        for (const name of [...steer, 'Remote-User', 'Remote-Groups', 'Remote-Name', 'Remote-Email'])
-          expect(remove, `${route.metadata.name}: ${name}`).toContain(name);
-      }
+  it('Envoy Gateway removes each name in every spelling as the request arrives (ClientTrafficPolicy)', () => {
+    const policy = parseAllDocuments(read('kubernetes/gateway-api/client-traffic-policy.yaml'))
+      .map((d) => d.toJS() as { kind: string; spec: { headers: { earlyRequestHeaders: HeaderRemovals } } })
+      .find((m) => m.kind === 'ClientTrafficPolicy')!;
+    const early = policy.spec.headers.earlyRequestHeaders;
+    for (const name of [...steer, ...OTHER_PRESET_HEADERS, ...FROM_WARDEN_HEADERS])
+      for (const spelled of spellings(name)) expect(removesHeader(early, spelled), spelled).toBe(true);
   });
 });

@@ -206,6 +206,7 @@ export function openEventStream(
         });
       },
     );
+    req.setTimeout(10_000, () => req.destroy(new Error(`request ${path} timed out`)));
     req.on('error', reject);
     req.end();
   });
