@@ -1,4 +1,5 @@
 // The console's pages, server-rendered (hono/jsx escapes every value): overview, audit, keys, revocations, bans, alerts.
+import type { Child } from 'hono/jsx';
 import type { Overview, TopEntry } from '../audit/overview.js';
 import { OUTCOMES } from '../audit/overview-minute.js';
 import type { AuditPage as SearchPage } from '../audit/search.js';
@@ -408,6 +409,35 @@ function ReasonField(props: { id: string; required?: boolean }) {
   );
 }
 
+function SelectField(props: { id: string; label: string; name: string; options: [string, string][] }) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <select id={props.id} name={props.name}>
+        {props.options.map(([value, text]) => (
+          <option value={value}>{text}</option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+/** An admin's form (revoke, ban) in a card headed `title`; its submit button says the title. */
+function ActionForm(props: { id: string; title: string; action: string; csrf: string; children: Child }) {
+  return (
+    <section class="card" aria-labelledby={props.id}>
+      <h2 id={props.id}>{props.title}</h2>
+      <form method="post" action={props.action} class="inline-form">
+        <Csrf token={props.csrf} />
+        {props.children}
+        <div class="actions">
+          <button type="submit">{props.title}</button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
 const REVOCATION_COLUMNS: Column<RevocationRow>[] = [
   { head: 'Type', cell: (r) => r.type },
   { head: 'ID', cell: (r) => r.id, mono: true },
@@ -429,32 +459,27 @@ export function RevocationsPage(props: {
     <Layout title="Revocations" current="/console/revocations" viewer={props.viewer}>
       <NoticeBox notice={props.notice} />
       {props.viewer.canAct ? (
-        <section class="card" aria-labelledby="revoke-title">
-          <h2 id="revoke-title">Revoke</h2>
-          <form method="post" action="/console/revocations" class="inline-form">
-            <Csrf token={props.csrf} />
-            <div class="field">
-              <label for="r-type">Type</label>
-              <select id="r-type" name="type">
-                <option value="key">API key id</option>
-                <option value="token">token id (jti)</option>
-                <option value="subject">subject (every token issued until now)</option>
-              </select>
-            </div>
-            <Field id="r-id" label="ID" name="id" value={undefined} />
-            <ReasonField id="r-reason" />
-            <Field
-              id="r-expires"
-              label="Until (optional)"
-              name="expires"
-              value={undefined}
-              hint="A duration such as 24h, or empty for always"
-            />
-            <div class="actions">
-              <button type="submit">Revoke</button>
-            </div>
-          </form>
-        </section>
+        <ActionForm id="revoke-title" title="Revoke" action="/console/revocations" csrf={props.csrf}>
+          <SelectField
+            id="r-type"
+            label="Type"
+            name="type"
+            options={[
+              ['key', 'API key id'],
+              ['token', 'token id (jti)'],
+              ['subject', 'subject (every token issued until now)'],
+            ]}
+          />
+          <Field id="r-id" label="ID" name="id" value={undefined} />
+          <ReasonField id="r-reason" />
+          <Field
+            id="r-expires"
+            label="Until (optional)"
+            name="expires"
+            value={undefined}
+            hint="A duration such as 24h, or empty for always"
+          />
+        </ActionForm>
       ) : null}
       <section class="card" aria-labelledby="list-title">
         <h2 id="list-title">In force</h2>
@@ -524,32 +549,27 @@ export function BansPage(props: {
     <Layout title="Bans" current="/console/bans" viewer={props.viewer}>
       <NoticeBox notice={props.notice} />
       {props.viewer.canAct ? (
-        <section class="card" aria-labelledby="ban-title">
-          <h2 id="ban-title">Ban</h2>
-          <form method="post" action="/console/bans" class="inline-form">
-            <Csrf token={props.csrf} />
-            <div class="field">
-              <label for="b-type">Kind</label>
-              <select id="b-type" name="type">
-                <option value="ip">IP address</option>
-                <option value="cidr">CIDR range</option>
-                <option value="identity">identity</option>
-              </select>
-            </div>
-            <Field id="b-value" label="IP, CIDR or identity" name="value" value={undefined} />
-            <Field
-              id="b-duration"
-              label="Duration"
-              name="duration"
-              value="1h"
-              hint="Such as 15m, 1h, 7d (1 minute to 30 days), or when it ends (2026-12-31T00:00:00Z)"
-            />
-            <ReasonField id="b-reason" />
-            <div class="actions">
-              <button type="submit">Ban</button>
-            </div>
-          </form>
-        </section>
+        <ActionForm id="ban-title" title="Ban" action="/console/bans" csrf={props.csrf}>
+          <SelectField
+            id="b-type"
+            label="Kind"
+            name="type"
+            options={[
+              ['ip', 'IP address'],
+              ['cidr', 'CIDR range'],
+              ['identity', 'identity'],
+            ]}
+          />
+          <Field id="b-value" label="IP, CIDR or identity" name="value" value={undefined} />
+          <Field
+            id="b-duration"
+            label="Duration"
+            name="duration"
+            value="1h"
+            hint="Such as 15m, 1h, 7d (1 minute to 30 days), or when it ends (2026-12-31T00:00:00Z)"
+          />
+          <ReasonField id="b-reason" />
+        </ActionForm>
       ) : null}
       <section class="card" aria-labelledby="bans-title">
         <h2 id="bans-title">Active bans</h2>
