@@ -1,4 +1,5 @@
 // The queue behind the redis and webhook sinks: lines sent in batches off the hot path, retried, bounded.
+import type { AuditSink } from './sink.js';
 
 /** How a queue sends, waits and retries. */
 export interface BatchQueueOptions {
@@ -154,4 +155,35 @@ export class BatchQueue {
     else if (this.lines.length >= this.opts.batch || this.stopped) this.sendIn(0);
     else this.sendIn(this.opts.intervalMs);
   }
+}
+
+/** A sink whose lines wait in a {@link BatchQueue}: writing queues them, the counts are the queue's. */
+export abstract class QueuedSink implements AuditSink {
+  abstract readonly name: string;
+  protected abstract readonly lines: BatchQueue;
+
+  /** Lines delivered. */
+  get delivered(): number {
+    return this.lines.delivered;
+  }
+
+  /** Batches that failed. */
+  get failures(): number {
+    return this.lines.failures;
+  }
+
+  write(line: string): void {
+    this.lines.push(line);
+  }
+
+  queued(): number {
+    return this.lines.queued();
+  }
+
+  dropped(): number {
+    return this.lines.dropped();
+  }
+
+  abstract flush(deadline: number): Promise<void>;
+  abstract close(): void;
 }

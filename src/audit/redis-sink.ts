@@ -1,8 +1,8 @@
 // The redis audit sink: lines batched into the shared capped stream off the hot path, bounded while Redis is away.
 import type { Clock } from '../util/clock.js';
 import type { AuditStream, StreamLine } from './audit-stream.js';
-import { BatchQueue } from './batch-queue.js';
-import { byDeadline, type AuditSink } from './sink.js';
+import { BatchQueue, QueuedSink } from './batch-queue.js';
+import { byDeadline } from './sink.js';
 
 /** Redis sink settings. */
 export interface RedisSinkOptions {
@@ -43,13 +43,14 @@ const backoffMs = (attempt: number) => Math.min(5000, 50 * 2 ** Math.min(attempt
  * with backoff (at-least-once: a batch Redis applied but whose answer was lost is sent again). While
  * Redis is away, up to `queue` lines wait; beyond that new lines are dropped and counted, never blocking.
  */
-export class RedisAuditSink implements AuditSink {
+export class RedisAuditSink extends QueuedSink {
   readonly name = 'redis';
-  private readonly lines: BatchQueue;
+  protected readonly lines: BatchQueue;
   /** More listeners told when dropping starts (main.ts audits it to the other sinks). */
   readonly dropListeners: ((dropped: number) => void)[] = [];
 
   constructor(private readonly opts: RedisSinkOptions) {
+    super();
     this.lines = new BatchQueue({
       queue: opts.queue ?? 100_000,
       batch: opts.batch ?? 500,
@@ -62,28 +63,6 @@ export class RedisAuditSink implements AuditSink {
         for (const l of this.dropListeners) l(dropped);
       },
     });
-  }
-
-  /** Lines Redis accepted. */
-  get delivered(): number {
-    return this.lines.delivered;
-  }
-
-  /** Round trips that failed. */
-  get failures(): number {
-    return this.lines.failures;
-  }
-
-  write(line: string): void {
-    this.lines.push(line);
-  }
-
-  queued(): number {
-    return this.lines.queued();
-  }
-
-  dropped(): number {
-    return this.lines.dropped();
   }
 
   private async append(lines: readonly string[]): Promise<null> {

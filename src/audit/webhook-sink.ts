@@ -1,7 +1,6 @@
 // The audit webhook: NDJSON batches POSTed off the hot path, retried with backoff, bounded queue.
 import type { Clock } from '../util/clock.js';
-import { BatchQueue } from './batch-queue.js';
-import type { AuditSink } from './sink.js';
+import { BatchQueue, QueuedSink } from './batch-queue.js';
 
 /** Webhook settings (WARDEN_AUDIT_WEBHOOK_*). */
 export interface WebhookOptions {
@@ -38,9 +37,9 @@ function jittered(first: number, max: number): (attempt: number) => number {
  * until it is accepted with a 2xx. Delivery is at-least-once: a POST that times out after the
  * receiver took it is sent again.
  */
-export class WebhookSink implements AuditSink {
+export class WebhookSink extends QueuedSink {
   readonly name = 'webhook';
-  private readonly lines: BatchQueue;
+  protected readonly lines: BatchQueue;
   /** Aborts the POST in flight at the shutdown deadline. */
   private readonly cancel = new AbortController();
   /** POSTs sent, retries included. */
@@ -49,6 +48,7 @@ export class WebhookSink implements AuditSink {
   private readonly headers: Record<string, string>;
 
   constructor(private readonly opts: WebhookOptions) {
+    super();
     this.fetch = opts.fetch ?? fetch;
     this.headers = { 'content-type': 'application/x-ndjson' };
     if (opts.header) this.headers[opts.header[0]] = opts.header[1];
@@ -60,28 +60,6 @@ export class WebhookSink implements AuditSink {
       deliver: (lines) => this.post(lines.join('')),
       onFailure: (detail, attempt) => opts.onFailure?.(detail, attempt),
     });
-  }
-
-  /** Events accepted by the receiver. */
-  get delivered(): number {
-    return this.lines.delivered;
-  }
-
-  /** POSTs that failed (network error, timeout, non-2xx). */
-  get failures(): number {
-    return this.lines.failures;
-  }
-
-  write(line: string): void {
-    this.lines.push(line);
-  }
-
-  queued(): number {
-    return this.lines.queued();
-  }
-
-  dropped(): number {
-    return this.lines.dropped();
   }
 
   /** One POST: null when the receiver took it (2xx), else what went wrong. */
