@@ -1,4 +1,5 @@
 // The audit webhook: NDJSON batches POSTed off the hot path, retried with backoff, bounded queue.
+import { jitteredBackoff } from '../util/backoff.js';
 import type { Clock } from '../util/clock.js';
 import { BatchQueue, QueuedSink } from './batch-queue.js';
 
@@ -23,11 +24,6 @@ export interface WebhookOptions {
   fetch?: typeof fetch;
   /** The clock `flush`'s deadline is read on. */
   clock: Clock;
-}
-
-/** The delay before retry `attempt`: `backoffMs` doubled per failure up to `maxBackoffMs`, with ±20 % jitter. */
-function jittered(first: number, max: number): (attempt: number) => number {
-  return (attempt) => Math.round(Math.min(max, first * 2 ** (attempt - 1)) * (0.8 + Math.random() * 0.4));
 }
 
 /**
@@ -56,7 +52,7 @@ export class WebhookSink extends QueuedSink {
       queue: opts.queue,
       batch: opts.batch,
       intervalMs: opts.intervalMs,
-      backoffMs: jittered(opts.backoffMs ?? 500, opts.maxBackoffMs ?? 30_000),
+      backoffMs: (attempt) => jitteredBackoff(attempt, opts.backoffMs ?? 500, opts.maxBackoffMs ?? 30_000),
       deliver: (lines) => this.post(lines.join('')),
       onFailure: (detail, attempt) => opts.onFailure?.(detail, attempt),
     });
