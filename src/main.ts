@@ -192,10 +192,11 @@ async function buildCore(
     }),
   });
   removed.audit = audit;
-  const auditView = openAuditView(env, { audit, sinks, stream: auditRedis.stream, aggregator, clock });
   const metrics = createMetrics(true, env.WARDEN_METRICS);
   metrics.watchAudit(audit.sinks);
   const services = await startServices(env, config.issuers, { log, audit, metrics, clock, fetch });
+  const reading = { audit, sinks, stream: auditRedis.stream, store: services.store, aggregator, clock };
+  const auditView = openAuditView(env, reading);
   // Sign-in reads the runtime in force at each request, and every runtime's chain holds sign-in's
   // session authenticator: the (empty) holder first, then sign-in, then the first runtime.
   const state = new RuntimeState();

@@ -1,7 +1,8 @@
 // The redis audit sink: lines batched into the shared capped stream off the hot path, bounded while Redis is away.
 import type { Clock } from '../util/clock.js';
 import type { AuditStream, StreamLine } from './audit-stream.js';
-import { byDeadline, type AuditSink } from './sink.js';
+import { BatchQueue, QueuedSink } from './batch-queue.js';
+import { byDeadline } from './sink.js';
 
 /** Redis sink settings. */
 export interface RedisSinkOptions {
@@ -32,117 +33,56 @@ export function lineTime(line: string, fallback: number): number {
   return Number.isFinite(ms) ? ms : fallback;
 }
 
+/** Retry delays: 50 ms, doubled per failure, 5 s at most. */
+const backoffMs = (attempt: number) => Math.min(5000, 50 * 2 ** Math.min(attempt - 1, 7));
+
 /**
- * The sink. `write` only pushes onto an array; one batch (up to `batch` lines, one Lua call that
- * XADDs them all) is in flight at a time, the next taken as soon as it returns, so lines reach Redis
- * within a round trip under any load. A failed batch stays at the head and is retried with backoff
- * (at-least-once: a batch Redis applied but whose answer was lost is sent again). While Redis is
- * away, up to `queue` lines wait; beyond that new lines are dropped and counted, never blocking.
+ * The sink. `write` only pushes onto a {@link BatchQueue}; one batch (up to `batch` lines, one Lua
+ * call that XADDs them all) is in flight at a time, the next taken as soon as it returns, so lines
+ * reach Redis within a round trip under any load. A failed batch stays at the head and is retried
+ * with backoff (at-least-once: a batch Redis applied but whose answer was lost is sent again). While
+ * Redis is away, up to `queue` lines wait; beyond that new lines are dropped and counted, never blocking.
  */
-export class RedisAuditSink implements AuditSink {
+export class RedisAuditSink extends QueuedSink {
   readonly name = 'redis';
-  private lines: string[] = [];
-  private sending = false;
-  private timer: NodeJS.Timeout | null = null;
-  private attempt = 0;
-  private lost = 0;
-  private dropping = false;
-  private idle: (() => void)[] = [];
-  private readonly queue: number;
-  private readonly batch: number;
-  /** Lines Redis accepted. */
-  delivered = 0;
-  /** Round trips that failed. */
-  failures = 0;
+  protected readonly lines: BatchQueue;
   /** More listeners told when dropping starts (main.ts audits it to the other sinks). */
   readonly dropListeners: ((dropped: number) => void)[] = [];
 
   constructor(private readonly opts: RedisSinkOptions) {
-    this.queue = opts.queue ?? 100_000;
-    this.batch = opts.batch ?? 500;
+    super();
+    this.lines = new BatchQueue({
+      queue: opts.queue ?? 100_000,
+      batch: opts.batch ?? 500,
+      intervalMs: 0,
+      backoffMs,
+      deliver: (lines) => this.append(lines),
+      onFailure: (detail, _attempt, queued) => opts.onFailure?.(detail, queued),
+      onDrop: (dropped) => {
+        opts.onDrop?.(dropped);
+        for (const l of this.dropListeners) l(dropped);
+      },
+    });
   }
 
-  write(line: string): void {
-    if (this.lines.length >= this.queue) {
-      this.lost++;
-      if (!this.dropping) {
-        this.dropping = true;
-        this.opts.onDrop?.(this.lost);
-        for (const l of this.dropListeners) l(this.lost);
-      }
-      return;
-    }
-    this.lines.push(line);
-    if (!this.sending && this.attempt === 0 && this.timer === null) this.later(0);
-  }
-
-  queued(): number {
-    return this.lines.length;
-  }
-
-  dropped(): number {
-    return this.lost;
-  }
-
-  private later(ms: number): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.send();
-    }, ms);
-    this.timer.unref();
-  }
-
-  private async send(): Promise<void> {
-    if (this.sending || this.lines.length === 0) return;
-    this.sending = true;
-    const n = Math.min(this.batch, this.lines.length);
+  private async append(lines: readonly string[]): Promise<null> {
     const now = this.opts.clock.now();
-    const batch: StreamLine[] = new Array<StreamLine>(n);
-    for (let i = 0; i < n; i++) {
-      const line = this.lines[i] ?? '';
+    const batch = lines.map((line): StreamLine => {
       // The stream holds the line as written, without its newline.
       const text = line.endsWith('\n') ? line.slice(0, -1) : line;
-      batch[i] = { ms: lineTime(text, now), line: text };
-    }
-    try {
-      await this.opts.stream.append(batch);
-      this.lines.splice(0, n);
-      this.delivered += n;
-      this.attempt = 0;
-      this.dropping = false;
-    } catch (e) {
-      this.failures++;
-      this.attempt++;
-      this.opts.onFailure?.((e as Error).message, this.lines.length);
-    }
-    this.sending = false;
-    this.next();
-  }
-
-  private next(): void {
-    if (this.lines.length === 0) {
-      for (const w of this.idle.splice(0)) w();
-      return;
-    }
-    if (this.attempt === 0) this.later(0);
-    else this.later(Math.min(5000, 50 * 2 ** Math.min(this.attempt - 1, 7)));
+      return { ms: lineTime(text, now), line: text };
+    });
+    await this.opts.stream.append(batch);
+    return null;
   }
 
   /** Send what waits, retrying at once and with backoff, until done or `deadline` (epoch ms). */
   async flush(deadline: number): Promise<void> {
-    if (this.lines.length === 0 && !this.sending) return;
-    const done = new Promise<void>((resolve) => this.idle.push(resolve));
-    if (!this.sending) this.later(0);
-    await byDeadline(done, deadline, this.opts.clock);
+    await byDeadline(this.lines.drain(), deadline, this.opts.clock);
   }
 
   close(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    if (this.lines.length > 0) {
-      this.lost += this.lines.length;
-      this.lines = [];
-    }
+    this.lines.close();
+    this.lines.discard();
   }
 }

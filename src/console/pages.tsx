@@ -1,4 +1,5 @@
 // The console's pages, server-rendered (hono/jsx escapes every value): overview, audit, keys, revocations, bans, alerts.
+import type { Child } from 'hono/jsx';
 import type { Overview, TopEntry } from '../audit/overview.js';
 import { OUTCOMES } from '../audit/overview-minute.js';
 import type { AuditPage as SearchPage } from '../audit/search.js';
@@ -6,6 +7,7 @@ import type { AuditQuery, AuditRecord } from '../audit/search-query.js';
 import { DECISION_CHOICES, localValue, type FormValues } from './audit-form.js';
 import type { AlertList, AuditSource, BanList, KeyRow, RevocationRow, Unavailable } from './data.js';
 import { Csrf, DataBlock, Layout, NoticeBox, Time, type Notice, type Viewer } from './layout.js';
+import { ListTable, type Column } from './list-table.js';
 
 /** A time in epoch ms from an ISO text, or null. */
 const timeOf = (v: unknown): number | null => {
@@ -407,6 +409,44 @@ function ReasonField(props: { id: string; required?: boolean }) {
   );
 }
 
+function SelectField(props: { id: string; label: string; name: string; options: [string, string][] }) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <select id={props.id} name={props.name}>
+        {props.options.map(([value, text]) => (
+          <option value={value}>{text}</option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+/** An admin's form (revoke, ban) in a card headed `title`; its submit button says the title. */
+function ActionForm(props: { id: string; title: string; action: string; csrf: string; children: Child }) {
+  return (
+    <section class="card" aria-labelledby={props.id}>
+      <h2 id={props.id}>{props.title}</h2>
+      <form method="post" action={props.action} class="inline-form">
+        <Csrf token={props.csrf} />
+        {props.children}
+        <div class="actions">
+          <button type="submit">{props.title}</button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+const REVOCATION_COLUMNS: Column<RevocationRow>[] = [
+  { head: 'Type', cell: (r) => r.type },
+  { head: 'ID', cell: (r) => r.id, mono: true },
+  { head: 'Reason', cell: (r) => r.reason ?? '' },
+  { head: 'Since', cell: (r) => <Time ms={r.createdAt} /> },
+  { head: 'Until', cell: (r) => <Time ms={r.expiresAt} empty="always" /> },
+  { head: 'Refused', cell: (r) => r.refused, num: true },
+];
+
 /** /console/revocations: the list, revoke and unrevoke with a reason, what each refused. */
 export function RevocationsPage(props: {
   viewer: Viewer;
@@ -415,97 +455,52 @@ export function RevocationsPage(props: {
   list: RevocationRow[] | Unavailable;
   notice?: Notice | null;
 }) {
-  const list = props.list;
   return (
     <Layout title="Revocations" current="/console/revocations" viewer={props.viewer}>
       <NoticeBox notice={props.notice} />
       {props.viewer.canAct ? (
-        <section class="card" aria-labelledby="revoke-title">
-          <h2 id="revoke-title">Revoke</h2>
-          <form method="post" action="/console/revocations" class="inline-form">
-            <Csrf token={props.csrf} />
-            <div class="field">
-              <label for="r-type">Type</label>
-              <select id="r-type" name="type">
-                <option value="key">API key id</option>
-                <option value="token">token id (jti)</option>
-                <option value="subject">subject (every token issued until now)</option>
-              </select>
-            </div>
-            <Field id="r-id" label="ID" name="id" value={undefined} />
-            <ReasonField id="r-reason" />
-            <Field
-              id="r-expires"
-              label="Until (optional)"
-              name="expires"
-              value={undefined}
-              hint="A duration such as 24h, or empty for always"
-            />
-            <div class="actions">
-              <button type="submit">Revoke</button>
-            </div>
-          </form>
-        </section>
+        <ActionForm id="revoke-title" title="Revoke" action="/console/revocations" csrf={props.csrf}>
+          <SelectField
+            id="r-type"
+            label="Type"
+            name="type"
+            options={[
+              ['key', 'API key id'],
+              ['token', 'token id (jti)'],
+              ['subject', 'subject (every token issued until now)'],
+            ]}
+          />
+          <Field id="r-id" label="ID" name="id" value={undefined} />
+          <ReasonField id="r-reason" />
+          <Field
+            id="r-expires"
+            label="Until (optional)"
+            name="expires"
+            value={undefined}
+            hint="A duration such as 24h, or empty for always"
+          />
+        </ActionForm>
       ) : null}
       <section class="card" aria-labelledby="list-title">
         <h2 id="list-title">In force</h2>
-        {'unavailable' in list ? (
-          <p class="notice error" role="alert">
-            {list.unavailable}
-          </p>
-        ) : list.length === 0 ? (
-          <p class="empty">
-            Nothing is revoked. Revoke a key, a token id or a subject with the form above (warden:admin).
-          </p>
-        ) : (
-          <div class="scroll" tabindex={0} role="region" aria-label="Revocations in force">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Type</th>
-                  <th scope="col">ID</th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Since</th>
-                  <th scope="col">Until</th>
-                  <th scope="col" class="num">
-                    Refused
-                  </th>
-                  {props.viewer.canAct ? <th scope="col">Action</th> : null}
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((r, i) => (
-                  <tr>
-                    <td>{r.type}</td>
-                    <td class="mono">{r.id}</td>
-                    <td>{r.reason ?? ''}</td>
-                    <td>
-                      <Time ms={r.createdAt} />
-                    </td>
-                    <td>
-                      <Time ms={r.expiresAt} empty="always" />
-                    </td>
-                    <td class="num">{r.refused}</td>
-                    {props.viewer.canAct ? (
-                      <td>
-                        <form method="post" action="/console/revocations/remove" class="row-form">
-                          <Csrf token={props.csrf} />
-                          <input type="hidden" name="type" value={r.type} />
-                          <input type="hidden" name="id" value={r.id} />
-                          <label for={`u-reason-${i}`}>Reason</label>
-                          <input id={`u-reason-${i}`} name="reason" type="text" maxlength={256} required />
-                          <button type="submit" aria-label={`Unrevoke ${r.type} ${r.id}`}>
-                            Unrevoke
-                          </button>
-                        </form>
-                      </td>
-                    ) : null}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <ListTable
+          label="Revocations in force"
+          rows={props.list}
+          empty="Nothing is revoked. Revoke a key, a token id or a subject with the form above (warden:admin)."
+          columns={REVOCATION_COLUMNS}
+          removal={
+            props.viewer.canAct
+              ? {
+                  action: '/console/revocations/remove',
+                  verb: 'Unrevoke',
+                  idPrefix: 'u-reason-',
+                  fields: (r) => ({ type: r.type, id: r.id }),
+                  name: (r) => `${r.type} ${r.id}`,
+                  csrf: props.csrf,
+                }
+              : null
+          }
+        />
       </section>
     </Layout>
   );
@@ -533,6 +528,15 @@ export function ConfirmRevokePage(props: { viewer: Viewer; csrf: string; type: s
   );
 }
 
+const BAN_COLUMNS: Column<BanList['bans'][number]>[] = [
+  { head: 'Kind', cell: (ban) => ban.type },
+  { head: 'Target', cell: (ban) => ban.value, mono: true },
+  { head: 'Reason', cell: (ban) => ban.reason },
+  { head: 'By', cell: (ban) => ban.createdBy },
+  { head: 'Until', cell: (ban) => <Time ms={timeOf(ban.expiresAt)} /> },
+  { head: 'Refused', cell: (ban) => ban.refused, num: true },
+];
+
 /** /console/bans: ban an IP, a CIDR or an identity for a while, with a reason; unban. */
 export function BansPage(props: {
   viewer: Viewer;
@@ -541,97 +545,55 @@ export function BansPage(props: {
   notice?: Notice | null;
 }) {
   const list = props.bans;
-  const b = 'unavailable' in list ? list : list.bans;
   return (
     <Layout title="Bans" current="/console/bans" viewer={props.viewer}>
       <NoticeBox notice={props.notice} />
       {props.viewer.canAct ? (
-        <section class="card" aria-labelledby="ban-title">
-          <h2 id="ban-title">Ban</h2>
-          <form method="post" action="/console/bans" class="inline-form">
-            <Csrf token={props.csrf} />
-            <div class="field">
-              <label for="b-type">Kind</label>
-              <select id="b-type" name="type">
-                <option value="ip">IP address</option>
-                <option value="cidr">CIDR range</option>
-                <option value="identity">identity</option>
-              </select>
-            </div>
-            <Field id="b-value" label="IP, CIDR or identity" name="value" value={undefined} />
-            <Field
-              id="b-duration"
-              label="Duration"
-              name="duration"
-              value="1h"
-              hint="Such as 15m, 1h, 7d (1 minute to 30 days), or when it ends (2026-12-31T00:00:00Z)"
-            />
-            <ReasonField id="b-reason" />
-            <div class="actions">
-              <button type="submit">Ban</button>
-            </div>
-          </form>
-        </section>
+        <ActionForm id="ban-title" title="Ban" action="/console/bans" csrf={props.csrf}>
+          <SelectField
+            id="b-type"
+            label="Kind"
+            name="type"
+            options={[
+              ['ip', 'IP address'],
+              ['cidr', 'CIDR range'],
+              ['identity', 'identity'],
+            ]}
+          />
+          <Field id="b-value" label="IP, CIDR or identity" name="value" value={undefined} />
+          <Field
+            id="b-duration"
+            label="Duration"
+            name="duration"
+            value="1h"
+            hint="Such as 15m, 1h, 7d (1 minute to 30 days), or when it ends (2026-12-31T00:00:00Z)"
+          />
+          <ReasonField id="b-reason" />
+        </ActionForm>
       ) : null}
       <section class="card" aria-labelledby="bans-title">
         <h2 id="bans-title">Active bans</h2>
         {'countsShared' in list && !list.countsShared && list.bans.length > 0 ? (
           <p class="source">{"The store did not answer: the refused counts are this replica's only."}</p>
         ) : null}
-        {'unavailable' in b ? (
-          <p class="notice error" role="alert">
-            {b.unavailable}
-          </p>
-        ) : b.length === 0 ? (
-          <p class="empty">
-            No active bans. Ban an IP, a CIDR range or an identity with the form above (warden:admin).
-          </p>
-        ) : (
-          <div class="scroll" tabindex={0} role="region" aria-label="Active bans">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Target</th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">By</th>
-                  <th scope="col">Until</th>
-                  <th scope="col" class="num">
-                    Refused
-                  </th>
-                  {props.viewer.canAct ? <th scope="col">Action</th> : null}
-                </tr>
-              </thead>
-              <tbody>
-                {b.map((ban, i) => (
-                  <tr>
-                    <td>{ban.type}</td>
-                    <td class="mono">{ban.value}</td>
-                    <td>{ban.reason}</td>
-                    <td>{ban.createdBy}</td>
-                    <td>
-                      <Time ms={timeOf(ban.expiresAt)} />
-                    </td>
-                    <td class="num">{ban.refused}</td>
-                    {props.viewer.canAct ? (
-                      <td>
-                        <form method="post" action="/console/bans/remove" class="row-form">
-                          <Csrf token={props.csrf} />
-                          <input type="hidden" name="id" value={ban.id} />
-                          <label for={`ub-reason-${i}`}>Reason</label>
-                          <input id={`ub-reason-${i}`} name="reason" type="text" maxlength={256} required />
-                          <button type="submit" aria-label={`Unban ${ban.value}`}>
-                            Unban
-                          </button>
-                        </form>
-                      </td>
-                    ) : null}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <ListTable
+          label="Active bans"
+          rows={'unavailable' in list ? list : list.bans}
+          empty="No active bans. Ban an IP, a CIDR range or an identity with the form above (warden:admin)."
+          columns={BAN_COLUMNS}
+          removal={
+            props.viewer.canAct
+              ? {
+                  action: '/console/bans/remove',
+                  verb: 'Unban',
+                  idPrefix: 'ub-reason-',
+                  fields: (ban) => ({ id: ban.id }),
+                  name: (ban) => ban.value,
+                  csrf: props.csrf,
+                }
+              : null
+          }
+        />
       </section>
     </Layout>
   );
@@ -643,10 +605,26 @@ function windowText(sec: number): string {
   return sec % 60 === 0 ? `${sec / 60}m` : `${sec}s`;
 }
 
+const ALERT_COLUMNS: Column<AlertList['alerts'][number]>[] = [
+  { head: 'Name', cell: (x) => x.name },
+  { head: 'Counts', cell: (x) => x.on },
+  { head: 'Per', cell: (x) => x.by },
+  { head: 'Threshold', cell: (x) => x.threshold, num: true },
+  { head: 'Window', cell: (x) => windowText(x.window) },
+  {
+    head: 'Last fired',
+    cell: (x) => (
+      <>
+        <Time ms={timeOf(x.lastFired?.at)} empty="never" />
+        {x.lastFired ? <span class="mono"> ({x.lastFired.subject})</span> : null}
+      </>
+    ),
+  },
+];
+
 /** /console/alerts: the policy's alerts and when each last fired (on any replica). */
 export function AlertsPage(props: { viewer: Viewer; alerts: AlertList | Unavailable }) {
   const list = props.alerts;
-  const a = 'unavailable' in list ? list : list.alerts;
   return (
     <Layout title="Alerts" current="/console/alerts" viewer={props.viewer}>
       {'webhook' in list && list.alerts.length > 0 ? (
@@ -656,48 +634,12 @@ export function AlertsPage(props: { viewer: Viewer; alerts: AlertList | Unavaila
             : 'WARDEN_ALERT_WEBHOOK_URL is not set: firings are only recorded here.'}
         </p>
       ) : null}
-      {'unavailable' in a ? (
-        <p class="notice error" role="alert">
-          {a.unavailable}
-        </p>
-      ) : a.length === 0 ? (
-        <p class="empty">
-          No alerts configured: add an `alerts:` list to the policy (for example failed sign-ins by IP, 5 in
-          1m) and set WARDEN_ALERT_WEBHOOK_URL (docs/console.md).
-        </p>
-      ) : (
-        <div class="scroll" tabindex={0} role="region" aria-label="Alerts">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Counts</th>
-                <th scope="col">Per</th>
-                <th scope="col" class="num">
-                  Threshold
-                </th>
-                <th scope="col">Window</th>
-                <th scope="col">Last fired</th>
-              </tr>
-            </thead>
-            <tbody>
-              {a.map((x) => (
-                <tr>
-                  <td>{x.name}</td>
-                  <td>{x.on}</td>
-                  <td>{x.by}</td>
-                  <td class="num">{x.threshold}</td>
-                  <td>{windowText(x.window)}</td>
-                  <td>
-                    <Time ms={timeOf(x.lastFired?.at)} empty="never" />
-                    {x.lastFired ? <span class="mono"> ({x.lastFired.subject})</span> : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        label="Alerts"
+        rows={'unavailable' in list ? list : list.alerts}
+        empty="No alerts configured: add an `alerts:` list to the policy (for example failed sign-ins by IP, 5 in 1m) and set WARDEN_ALERT_WEBHOOK_URL (docs/console.md)."
+        columns={ALERT_COLUMNS}
+      />
     </Layout>
   );
 }

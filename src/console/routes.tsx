@@ -389,28 +389,7 @@ function revocationRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTo
     const got = await guardPost(deps, csrf, c);
     if (got instanceof Response) return got;
     const { seen, form } = got;
-    const type = form.type ?? '';
-    const id = form.id ?? '';
-    const reason = form.reason?.trim() ?? '';
-    let notice: Notice;
-    let status: number;
-    if (reason === '') {
-      notice = { kind: 'error', text: 'reason: say why the revocation is lifted' };
-      status = 400;
-    } else {
-      const r = await adminCaller(deps, c)(
-        'DELETE',
-        `/revocations/${encodeURIComponent(type)}/${encodeURIComponent(id)}?${new URLSearchParams({ reason }).toString()}`,
-      );
-      notice =
-        r.status === 200
-          ? { kind: 'ok', text: `${type} ${id} is no longer revoked, on every replica.` }
-          : {
-              kind: 'error',
-              text: r.status === 404 ? `${type} ${id} was not revoked.` : adminMessage(r.body, r.status),
-            };
-      status = r.status === 200 ? 200 : r.status;
-    }
+    const { notice, status } = await unrevokeNotice(deps, c, form);
     return html(
       <RevocationsPage
         viewer={seen.viewer}
@@ -422,6 +401,30 @@ function revocationRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, csrf: CsrfTo
       seen.cookies,
     );
   });
+}
+
+/** Lift a revocation through the admin API; the notice saying what happened. */
+async function unrevokeNotice(
+  deps: ConsoleDeps,
+  c: C,
+  form: Record<string, string | undefined>,
+): Promise<{ notice: Notice; status: number }> {
+  const type = form.type ?? '';
+  const id = form.id ?? '';
+  const reason = form.reason?.trim() ?? '';
+  if (reason === '')
+    return { notice: { kind: 'error', text: 'reason: say why the revocation is lifted' }, status: 400 };
+  const r = await adminCaller(deps, c)(
+    'DELETE',
+    `/revocations/${encodeURIComponent(type)}/${encodeURIComponent(id)}?${new URLSearchParams({ reason }).toString()}`,
+  );
+  if (r.status === 200)
+    return {
+      notice: { kind: 'ok', text: `${type} ${id} is no longer revoked, on every replica.` },
+      status: 200,
+    };
+  const text = r.status === 404 ? `${type} ${id} was not revoked.` : adminMessage(r.body, r.status);
+  return { notice: { kind: 'error', text }, status: r.status };
 }
 
 /** Revoke through the admin API; the notice saying what happened. */

@@ -1,4 +1,5 @@
 // Alert delivery: one JSON POST per firing to WARDEN_ALERT_WEBHOOK_URL, off the request path, retried with backoff.
+import { jitteredBackoff } from '../util/backoff.js';
 
 /** Delivery settings. */
 export interface AlertWebhookOptions {
@@ -104,8 +105,7 @@ export class AlertWebhook {
       return null;
     }
     this.o.onOutcome?.('retried', `${detail} (attempt ${item.attempt})`);
-    const base = Math.min(this.o.maxBackoffMs, this.o.backoffMs * 2 ** (item.attempt - 1));
-    return Math.round(base * (0.8 + 0.4 * Math.random()));
+    return jitteredBackoff(item.attempt, this.o.backoffMs, this.o.maxBackoffMs);
   }
 
   /** Stop: what is still queued is not sent. */

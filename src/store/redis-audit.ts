@@ -56,7 +56,13 @@ export function auditKeys(prefix: string): { stream: string; minute: (m: number)
 /** Entries of XREVRANGE: `[id, [field, value, …]]`, as bytes. */
 type RawEntry = [Buffer, Buffer[]];
 
-/** The audit stream on `client` (a connection of its own: big batches never delay the store's commands). */
+/** The audit stream over Redis: what `redisAuditStream` returns. */
+export type RedisAuditStream = ReturnType<typeof redisAuditStream>;
+
+/**
+ * The audit stream on `client`. The redis sink and the search want a connection of their own (big
+ * batches never delay the store's commands); the overview's minutes may share the store's.
+ */
 export function redisAuditStream(client: Client, prefix: string, maxLen: number) {
   const keys = auditKeys(prefix);
   client.defineCommand('wardenAuditAppend', { numberOfKeys: 1, lua: APPEND_SCRIPT });

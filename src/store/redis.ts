@@ -3,6 +3,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { systemClock, type Clock } from '../util/clock.js';
 import { LeasedLimiter, type LeaseSource } from './lease.js';
 import { MemoryLimiter } from './memory-limiter.js';
+import { redisAuditStream } from './redis-audit.js';
 import { redisKeys } from './redis-keys.js';
 import {
   live,
@@ -211,6 +212,7 @@ export function createRedisStore(
         subscribers.push(sub);
         return sub;
       }),
+    auditStream: (maxLen) => redisAuditStream(client, prefix, maxLen),
     status: () => redisStatus(r),
     waitReady: (ms) => waitReady(client, ms),
     close() {

@@ -1,5 +1,6 @@
 // The store contract: what limits, bans and revocations need from a backend (memory or Redis).
 import type { KeyBackend } from './key-records.js';
+import type { RedisAuditStream } from './redis-audit.js';
 
 /** Options of one counter family. */
 export interface LimiterOptions {
@@ -106,6 +107,12 @@ export interface Store {
   counts(name: string): CountBackend;
   /** Stored API keys (WARDEN_KEYS_STORE=redis); absent in the memory store. */
   keys?(): KeyBackend;
+  /**
+   * The audit stream over the store's own connection, for small commands: the overview's minute
+   * snapshots. The redis audit sink and the search, whose batches are large, use a connection of
+   * their own. Absent in the memory store.
+   */
+  auditStream?(maxLen: number): RedisAuditStream;
   status(): StoreStatus;
   /** Resolve true once the backend answers, false after `timeoutMs`. */
   waitReady(timeoutMs: number): Promise<boolean>;

@@ -1,24 +1,13 @@
 import fc from 'fast-check';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { AUDIT_SCHEMA, createAuditLog, type DecisionEvent } from '../../src/audit/audit-log.js';
-import { destinationSink, lineWriterSink } from '../../src/audit/sink.js';
+import { lineWriterSink } from '../../src/audit/sink.js';
 import { LineWriter } from '../../src/audit/line-writer.js';
 import { systemClock } from '../../src/util/clock.js';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ALLOWED, captureLog } from '../helpers/audit-capture.js';
 import { testDir } from '../helpers/tmp.js';
-
-function capture(opts: Parameters<typeof createAuditLog>[2] = {}) {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write: (c, _e, cb) => {
-      lines.push(String(c));
-      cb();
-    },
-  });
-  return { lines, log: createAuditLog([destinationSink('test', sink, systemClock)], systemClock, opts) };
-}
 
 /** A parsed audit line without the fields the log adds to every event (level, time, schema, event, and the chain's). */
 const ENVELOPE = new Set(['level', 'time', 'schema', 'event', 'seq', 'replica', 'hash']);
@@ -67,28 +56,9 @@ const event: fc.Arbitrary<DecisionEvent> = fc.record(
   },
 );
 
-/** A plain allow decision; tests spread it and change what they look at. */
-const ALLOWED: DecisionEvent = {
-  reqId: 'r',
-  decision: 'allow',
-  reason: 'permitted',
-  status: 200,
-  dialect: 'nginx',
-  method: 'GET',
-  host: 'h',
-  path: '/',
-  clientIp: null,
-  peer: null,
-  sub: null,
-  authMethod: null,
-  keyId: null,
-  rule: 0,
-  durationMs: 0,
-};
-
 describe('audit lines', () => {
   it('is one valid JSON line per decision carrying exactly the event, whatever the strings hold', async () => {
-    const { lines, log } = capture();
+    const { lines, log } = captureLog();
     await fc.assert(
       fc.asyncProperty(event, async (e) => {
         log.decision(e);
@@ -128,7 +98,7 @@ describe('audit lines', () => {
   });
 
   it('writes the decisions of a turn at its end, in order, before any admin event and before a flush completes', async () => {
-    const { lines, log } = capture();
+    const { lines, log } = captureLog();
 
     log.decision({ ...ALLOWED, reqId: 'd1' });
     log.decision({ ...ALLOWED, reqId: 'd2' });
@@ -147,7 +117,7 @@ describe('audit lines', () => {
   });
 
   it('writes admin events with their own event name', () => {
-    const { lines, log } = capture();
+    const { lines, log } = captureLog();
     log.admin({ event: 'revocation_added', id: 'k"1', by: 'ops' });
     expect(JSON.parse(lines[0]!)).toMatchObject({
       schema: AUDIT_SCHEMA,
@@ -160,7 +130,7 @@ describe('audit lines', () => {
   it('samples allow decisions only: denies, would-denies and admin events are always written', () => {
     let n = 0;
     // A fixed sequence in place of Math.random: every other allow falls under a 0.5 sample.
-    const { lines, log } = capture({ allowSample: 0.5, random: () => (n++ % 2 === 0 ? 0.1 : 0.9) });
+    const { lines, log } = captureLog({ allowSample: 0.5, random: () => (n++ % 2 === 0 ? 0.1 : 0.9) });
 
     for (let i = 0; i < 10; i++) log.decision({ ...ALLOWED, reqId: `allow-${i}` });
     for (const decision of ['forbidden', 'unauthenticated', 'limited', 'would-deny', 'error'] as const)

@@ -5,11 +5,17 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditChain } from '../../src/audit/chain.js';
 import { auditVerifyCommand } from '../../src/tooling/audit-verify-command.js';
-import { send } from '../helpers/http.js';
-import { traefikHeaders } from '../helpers/replicas.js';
-import { copyTrail, lineCount, lines, trailFiles, writeLines } from '../helpers/audit-files.js';
+import {
+  copyTrail,
+  lineCount,
+  lines,
+  sendTrailRequest,
+  startTrailWarden,
+  trailFiles,
+  TRAIL_POLICY,
+  writeLines,
+} from '../helpers/audit-files.js';
 import { makeDir, removeDir, testDir } from '../helpers/tmp.js';
-import { startWarden, testKey } from '../helpers/warden.js';
 
 /** `warden audit verify ARGS…` in process: exit code and what it printed. */
 async function verify(...args: string[]) {
@@ -30,28 +36,14 @@ let total = 0;
 
 beforeAll(async () => {
   trail = makeDir('warden-verify-trail-');
-  const dev = testKey('dev', ['developer']);
-  const policy = {
-    roles: { developer: ['api:*'] },
-    rules: [{ match: { path: '/api/**' }, require: ['api:read'] }],
-  };
-  const w = await startWarden({
-    policy,
-    keys: [dev.entry],
-    env: {
-      WARDEN_AUDIT_SINKS: 'file',
-      WARDEN_AUDIT_FILE: join(trail, 'audit.jsonl'),
-      WARDEN_AUDIT_FILE_MAX_SIZE: '16KiB',
-      WARDEN_AUDIT_FILE_KEEP: '50',
-      WARDEN_REPLICA_ID: 'edge-1',
-    },
-  });
+  const w = await startTrailWarden(join(trail, 'audit.jsonl'));
   for (let i = 0; i < 300; i++) {
-    await send(`${w.url}/verify/traefik`, {
-      headers: { ...traefikHeaders(`/api/${i}`, '203.0.113.5'), ...(i % 4 ? { 'X-API-Key': dev.key } : {}) },
-    });
+    await sendTrailRequest(w, i);
     if (i === 150) {
-      w.writePolicy({ ...policy, rules: [...policy.rules, { match: { path: '/x/**' }, deny: true }] });
+      w.writePolicy({
+        ...TRAIL_POLICY,
+        rules: [...TRAIL_POLICY.rules, { match: { path: '/x/**' }, deny: true }],
+      });
       await w.reload();
     }
   }

@@ -5,13 +5,14 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAuditLog, type DecisionEvent } from '../../src/audit/audit-log.js';
+import { createAuditLog } from '../../src/audit/audit-log.js';
 import { AuditChain, replicaName, splitChained } from '../../src/audit/chain.js';
 import { fileSink } from '../../src/audit/file-sink.js';
 import { destinationSink } from '../../src/audit/sink.js';
 import { systemClock } from '../../src/util/clock.js';
 import { send } from '../helpers/http.js';
 import { traefikHeaders } from '../helpers/replicas.js';
+import { ALLOWED, captureLog } from '../helpers/audit-capture.js';
 import { testDir } from '../helpers/tmp.js';
 import { startWarden, testKey, type TestWarden } from '../helpers/warden.js';
 
@@ -44,47 +45,13 @@ function independentlyVerify(lines: string[]): string[] {
   return problems;
 }
 
-function capture(chain?: AuditChain) {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write: (c, _e, cb) => {
-      lines.push(String(c));
-      cb();
-    },
-  });
-  const log = createAuditLog(
-    [destinationSink('test', sink, systemClock)],
-    systemClock,
-    chain ? { chain } : {},
-  );
-  return { lines, log };
-}
-
-const DECISION: DecisionEvent = {
-  reqId: 'r',
-  decision: 'allow',
-  reason: 'permitted',
-  status: 200,
-  dialect: 'nginx',
-  method: 'GET',
-  host: 'h',
-  path: '/',
-  clientIp: null,
-  peer: null,
-  sub: null,
-  authMethod: null,
-  keyId: null,
-  rule: 0,
-  durationMs: 0,
-};
-
 describe('the audit chain', () => {
   it('gives every line seq from 1, the replica, and hash last, as CONTRACT.md defines the bytes', async () => {
-    const { lines, log } = capture(new AuditChain('edge-1'));
-    log.decision({ ...DECISION, reqId: 'a' });
-    log.decision({ ...DECISION, reqId: 'b', sub: 'José', path: '/ü/€/😀' });
+    const { lines, log } = captureLog({ chain: new AuditChain('edge-1') });
+    log.decision({ ...ALLOWED, reqId: 'a' });
+    log.decision({ ...ALLOWED, reqId: 'b', sub: 'José', path: '/ü/€/😀' });
     log.admin({ event: 'revocation_added', id: 'k"1', by: 'ops' });
-    log.decision({ ...DECISION, reqId: 'c', headerProblems: ['x-team: ü'] });
+    log.decision({ ...ALLOWED, reqId: 'c', headerProblems: ['x-team: ü'] });
     log.admin({ event: 'policy_reloaded', trigger: 'SIGHUP' });
     await log.flush();
     const text = lines.map((l) => l.slice(0, -1));
@@ -98,11 +65,11 @@ describe('the audit chain', () => {
   });
 
   it('holds for any strings a decision carries', async () => {
-    const { lines, log } = capture();
+    const { lines, log } = captureLog();
     const str = fc.string({ unit: 'binary' });
     await fc.assert(
       fc.asyncProperty(str, str, fc.option(str, { nil: null }), async (reqId, path, sub) => {
-        log.decision({ ...DECISION, reqId, path, sub });
+        log.decision({ ...ALLOWED, reqId, path, sub });
         if (sub !== null) log.admin({ event: 'ban_started', ip: sub });
         await new Promise((r) => setImmediate(r));
       }),
@@ -123,7 +90,7 @@ describe('the audit chain', () => {
   });
 
   it('never writes an admin event field named seq, replica or hash beside the chain members', () => {
-    const { lines, log } = capture(new AuditChain('edge-1'));
+    const { lines, log } = captureLog({ chain: new AuditChain('edge-1') });
     log.admin({ event: 'policy_reloaded', seq: 99, replica: 'forged', hash: 'x', summary: { seq: 1 } });
     const line = lines[0]!.slice(0, -1);
     expect(line.match(/"seq":/g)).toHaveLength(2);
@@ -167,7 +134,7 @@ describe('the audit chain', () => {
       ],
       systemClock,
     );
-    for (let i = 0; i < 50; i++) log.decision({ ...DECISION, reqId: `r${i}`, sub: i % 7 === 0 ? 'ü' : 'a' });
+    for (let i = 0; i < 50; i++) log.decision({ ...ALLOWED, reqId: `r${i}`, sub: i % 7 === 0 ? 'ü' : 'a' });
     log.admin({ event: 'policy_reloaded' });
     await log.flush();
     log.close();

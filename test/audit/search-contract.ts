@@ -1,9 +1,13 @@
 // The audit search's behaviour, the same over the Redis stream and over the rotated file: filters, pages, cursors, export.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuditLog } from '../../src/audit/audit-log.js';
+import { AuditChain } from '../../src/audit/chain.js';
+import type { AuditSink } from '../../src/audit/sink.js';
 import { exportAudit } from '../../src/audit/search-export.js';
 import type { AuditQuery } from '../../src/audit/search-query.js';
 import { CursorError, type AuditPage, type AuditSearch } from '../../src/audit/search.js';
-import { FORMULA_IDENTITY, ODD_PATH } from '../helpers/audit-trail.js';
+import { FORMULA_IDENTITY, memorySink, ODD_PATH, writeTrail } from '../helpers/audit-trail.js';
+import { FakeClock } from '../helpers/clock.js';
 
 /** What a suite hands the contract: the search and the lines written, oldest first; `more` writes on. */
 export interface Trail {
@@ -13,6 +17,30 @@ export interface Trail {
   more(n: number): Promise<void>;
   /** The first line's time (epoch ms); lines are a second apart. */
   start: number;
+  /** End the audit log that wrote it (after the contract's tests). */
+  close(): void;
+}
+
+/** When the contract's trail starts. */
+export const TRAIL_START = Date.parse('2026-12-03T00:00:00.000Z');
+
+/**
+ * The contract's trail: 300 decisions (and their admin events) from {@link TRAIL_START}, written by
+ * replica `edge-1` through the sink `open` makes on the trail's clock, and kept in memory to compare with.
+ */
+export async function writeContractTrail(
+  open: (clock: FakeClock) => AuditSink,
+): Promise<Omit<Trail, 'search'>> {
+  const clock = new FakeClock(TRAIL_START);
+  const memory = memorySink(clock);
+  const audit = createAuditLog([open(clock), memory.sink], clock, { chain: new AuditChain('edge-1') });
+  let n = 0;
+  const more = async (k: number) => {
+    await writeTrail(audit, clock, n, n + k);
+    n += k;
+  };
+  await more(300);
+  return { written: memory.lines, more, start: TRAIL_START, close: () => audit.close() };
 }
 
 type R = Record<string, unknown>;
@@ -67,9 +95,13 @@ async function collect(chunks: AsyncIterable<string>): Promise<string> {
 /** The contract, for a source of `kind`; `open` writes the trail (in a beforeAll). */
 export function searchContract(kind: 'redis' | 'file', open: () => Promise<Trail>): void {
   let t: Trail;
+  // Closed after the tests only when it was opened.
+  let close = (): void => {};
   beforeAll(async () => {
     t = await open();
+    close = () => t.close();
   });
+  afterAll(() => close());
 
   describe(`filters (${kind})`, () => {
     const filters: [string, (t: Trail) => AuditQuery][] = [

@@ -3,42 +3,30 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../../src/audit/audit-log.js';
-import { AuditChain } from '../../src/audit/chain.js';
 import { fileSink } from '../../src/audit/file-sink.js';
 import { exportAudit } from '../../src/audit/search-export.js';
 import { fileSource } from '../../src/audit/search-file.js';
 import { parseAuditQuery } from '../../src/audit/search-query.js';
 import { createAuditSearch } from '../../src/audit/search.js';
-import { memorySink, writeTrail } from '../helpers/audit-trail.js';
+import { writeTrail } from '../helpers/audit-trail.js';
 import { FakeClock } from '../helpers/clock.js';
 import { makeDir, removeDir } from '../helpers/tmp.js';
-import { searchContract } from './search-contract.js';
+import { searchContract, TRAIL_START, writeContractTrail } from './search-contract.js';
 
 const dir = makeDir('warden-audit-search-');
 const path = join(dir, 'audit.jsonl');
-const start = Date.parse('2026-12-03T00:00:00.000Z');
+const start = TRAIL_START;
 afterAll(() => removeDir(dir));
 
 describe('audit search over the file sink', () => {
-  let close = () => {};
-  afterAll(() => close());
-
   searchContract('file', async () => {
-    const clock = new FakeClock(start);
-    const memory = memorySink(clock);
     // Small files: the trail spans many rotated files, each read backwards in chunks.
-    const file = fileSink(path, { maxBytes: 16 * 1024, keep: 100, clock }, () => {});
-    const audit = createAuditLog([file, memory.sink], clock, { chain: new AuditChain('edge-1') });
-    close = () => audit.close();
-    let n = 0;
-    const more = async (k: number) => {
-      await writeTrail(audit, clock, n, n + k);
-      n += k;
-    };
-    await more(300);
+    const trail = await writeContractTrail((clock) =>
+      fileSink(path, { maxBytes: 16 * 1024, keep: 100, clock }, () => {}),
+    );
     const rotated = readdirSync(dir).filter((f) => /^audit\.jsonl\.\d+$/.test(f));
     expect(rotated.length).toBeGreaterThan(5);
-    return { search: createAuditSearch({ file: fileSource(path) }), written: memory.lines, more, start };
+    return { ...trail, search: createAuditSearch({ file: fileSource(path) }) };
   });
 
   it('finds nothing, and says it is done, when the file does not exist', async () => {

@@ -13,9 +13,9 @@ import { FakeClock } from '../helpers/clock.js';
 import { ifStarted } from '../helpers/hooks.js';
 import { redisDescribe, startRedis, type RedisServer } from '../helpers/redis.js';
 import { freePort } from '../e2e/harness/net.js';
-import { searchContract } from './search-contract.js';
+import { searchContract, TRAIL_START, writeContractTrail } from './search-contract.js';
 
-const start = Date.parse('2026-12-03T00:00:00.000Z');
+const start = TRAIL_START;
 
 redisDescribe('the redis audit sink and search', () => {
   let redis: RedisServer;
@@ -27,6 +27,18 @@ redisDescribe('the redis audit sink and search', () => {
     if (c.status !== 'ready') await new Promise((resolve) => c.once('ready', resolve));
     return c;
   };
+  /** A client of a port nothing listens on: every command is refused at once. */
+  const deadClient = async () => {
+    const dead = connectRedis({ url: `redis://127.0.0.1:${await freePort()}`, commandTimeoutMs: 200 })!;
+    dead.on('error', () => {});
+    clients.push({
+      quit: () => {
+        dead.disconnect();
+        return Promise.resolve();
+      },
+    });
+    return dead;
+  };
   beforeAll(async () => {
     redis = await startRedis();
   });
@@ -36,27 +48,10 @@ redisDescribe('the redis audit sink and search', () => {
   });
 
   describe('search over the shared stream', () => {
-    let close = () => {};
-    afterAll(() => close());
     searchContract('redis', async () => {
-      const clock = new FakeClock(start);
       const stream = redisAuditStream(await client(), 'search:', 1_000_000);
-      const memory = memorySink(clock);
-      const sink = new RedisAuditSink({ stream, clock, batch: 64 });
-      const audit = createAuditLog([sink, memory.sink], clock, { chain: new AuditChain('edge-1') });
-      close = () => audit.close();
-      let n = 0;
-      const more = async (k: number) => {
-        await writeTrail(audit, clock, n, n + k);
-        n += k;
-      };
-      await more(300);
-      return {
-        search: createAuditSearch({ redis: redisSource(stream) }),
-        written: memory.lines,
-        more,
-        start,
-      };
+      const trail = await writeContractTrail((clock) => new RedisAuditSink({ stream, clock, batch: 64 }));
+      return { ...trail, search: createAuditSearch({ redis: redisSource(stream) }) };
     });
   });
 
@@ -103,14 +98,7 @@ redisDescribe('the redis audit sink and search', () => {
 
   it('never blocks while Redis is away: bounded, drops counted and told once', async () => {
     const clock = new FakeClock(start);
-    const dead = connectRedis({ url: `redis://127.0.0.1:${await freePort()}`, commandTimeoutMs: 200 })!;
-    dead.on('error', () => {});
-    clients.push({
-      quit: () => {
-        dead.disconnect();
-        return Promise.resolve();
-      },
-    });
+    const dead = await deadClient();
     const drops: number[] = [];
     const failures: string[] = [];
     const sink = new RedisAuditSink({
@@ -134,14 +122,7 @@ redisDescribe('the redis audit sink and search', () => {
   });
 
   it('answers from this replica’s file when the shared stream is unavailable, and says why', async () => {
-    const dead = connectRedis({ url: `redis://127.0.0.1:${await freePort()}`, commandTimeoutMs: 200 })!;
-    dead.on('error', () => {});
-    clients.push({
-      quit: () => {
-        dead.disconnect();
-        return Promise.resolve();
-      },
-    });
+    const dead = await deadClient();
     const search = createAuditSearch({
       redis: redisSource(redisAuditStream(dead, 'dead:', 1000)),
       file: fileSource('/nonexistent-dir/audit.jsonl'),

@@ -13,11 +13,16 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditVerifyCommand } from '../../src/tooling/audit-verify-command.js';
-import { send } from '../helpers/http.js';
-import { traefikHeaders } from '../helpers/replicas.js';
-import { copyTrail, lineCount, lines, trailFiles, writeLines } from '../helpers/audit-files.js';
+import {
+  copyTrail,
+  lineCount,
+  lines,
+  sendTrailRequest,
+  startTrailWarden,
+  trailFiles,
+  writeLines,
+} from '../helpers/audit-files.js';
 import { makeDir, removeDir, testDir } from '../helpers/tmp.js';
-import { startWarden, testKey } from '../helpers/warden.js';
 
 /** `warden audit verify ARGS…` in process; `input` is standard input. */
 async function verify(args: string[], input: Readable = Readable.from([])) {
@@ -85,29 +90,11 @@ beforeAll(async () => {
   trail = makeDir('warden-signed-trail-');
   const audit = join(trail, 'audit');
   mkdirSync(audit);
-  const dev = testKey('dev', ['developer']);
-  const policy = {
-    roles: { developer: ['api:*'] },
-    rules: [{ match: { path: '/api/**' }, require: ['api:read'] }],
-  };
-  const w = await startWarden({
-    policy,
-    keys: [dev.entry],
+  const w = await startTrailWarden(join(audit, 'audit.jsonl'), {
     dir: trail,
-    env: {
-      WARDEN_AUDIT_SINKS: 'file',
-      WARDEN_AUDIT_FILE: join(audit, 'audit.jsonl'),
-      WARDEN_AUDIT_FILE_MAX_SIZE: '16KiB',
-      WARDEN_AUDIT_FILE_KEEP: '50',
-      WARDEN_REPLICA_ID: 'edge-1',
-      WARDEN_AUDIT_SIGNING_KEY: 'generate',
-      WARDEN_AUDIT_CHECKPOINT: '50',
-    },
+    env: { WARDEN_AUDIT_SIGNING_KEY: 'generate', WARDEN_AUDIT_CHECKPOINT: '50' },
   });
-  for (let i = 0; i < 420; i++)
-    await send(`${w.url}/verify/traefik`, {
-      headers: { ...traefikHeaders(`/api/${i}`, '203.0.113.5'), ...(i % 4 ? { 'X-API-Key': dev.key } : {}) },
-    });
+  for (let i = 0; i < 420; i++) await sendTrailRequest(w, i);
   const keys = await fetch(`${w.url}/.well-known/jwks.json`).then((r) => r.text());
   jwksFile = join(trail, 'jwks.json');
   writeFileSync(jwksFile, keys);
