@@ -69,7 +69,11 @@ export async function* exportAudit(
   if (format === 'csv') yield CSV_COLUMNS.map(csvField).join(',') + '\r\n';
   let cursor: string | null = null;
   do {
-    const page = await search.search(query, cursor, { limit: EXPORT_PAGE, maxScan: Number.MAX_SAFE_INTEGER });
+    const page = await search.search(query, cursor, {
+      limit: EXPORT_PAGE,
+      maxScan: Number.MAX_SAFE_INTEGER,
+      maxMs: Infinity,
+    });
     if (page.lines.length > 0)
       yield format === 'csv'
         ? page.lines.map((l) => csvRow(l.record)).join('')

@@ -163,6 +163,25 @@ export function searchContract(kind: 'redis' | 'file', open: () => Promise<Trail
       expect(pages.at(-1)?.next).toBeNull();
     });
 
+    it('stop at the time budget, say so, and lose no line from one page to the next', async () => {
+      // A clock that moves 1 ms each time it is read: the search reads it at the start and every
+      // 64 lines, so a 2 ms budget ends a page after 128 lines whatever the machine's speed.
+      let ms = 0;
+      const budget = { maxMs: 2, now: () => ms++ };
+      const first = await t.search.search({ identity: 'nobody' }, null, { limit: 10, ...budget });
+      expect(first).toMatchObject({ lines: [], scanned: 128, partial: true });
+      const q: AuditQuery = { decision: ['forbidden', 'allow'] };
+      const pages: AuditPage[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await t.search.search(q, cursor, { limit: 1000, ...budget });
+        pages.push(page);
+        cursor = page.next;
+      } while (cursor !== null && pages.length < 100);
+      expect(pages.some((p) => p.partial)).toBe(true);
+      expect(pages.flatMap(texts)).toEqual(expected(t.written, q));
+    });
+
     it('refuse a cursor they did not give out', async () => {
       await expect(t.search.search({}, 'bm90LWEtY3Vyc29y', { limit: 5 })).rejects.toThrow(CursorError);
       const other = Buffer.from(kind === 'redis' ? 'f:1:2' : 'r:1-0').toString('base64url');
