@@ -42,15 +42,30 @@ const DOCUMENTS = [
   ...filesUnder('rbac', ['.yaml']),
 ];
 
+/** The code whose comments are read like documents: warden's source, the bench, the tests, CI. */
+const CODE = [
+  ...filesUnder('src', ['.ts', '.tsx']),
+  ...filesUnder('bench', ['.ts']),
+  ...filesUnder('test', ['.ts']),
+  '.ci/run',
+];
+
+/** A comment line of a TypeScript file (`//`, `/*`, ` *`) or a shell script (`#`). */
+const COMMENT = /^\s*(?:\/\/|\/\*|\*|#)/;
+
+/** The lines of `file` that are read: every line of a document, the comment lines of code. */
+function linesOf(file: string): string[] {
+  const lines = read(file).split('\n');
+  return CODE.includes(file) ? lines.map((l) => (COMMENT.test(l) ? l : '')) : lines;
+}
+
 /** `[text, file:line]` for every match of `re` (global) in `files`: the first group, where it is. */
 function occurrences(files: string[], re: RegExp): [string, string][] {
   const out: [string, string][] = [];
   for (const file of files)
-    read(file)
-      .split('\n')
-      .forEach((line, i) => {
-        for (const m of line.matchAll(re)) out.push([m[1]!, `${file}:${i + 1}`]);
-      });
+    linesOf(file).forEach((line, i) => {
+      for (const m of line.matchAll(re)) out.push([m[1]!, `${file}:${i + 1}`]);
+    });
   return out;
 }
 
@@ -107,9 +122,9 @@ const NOT_VARIABLES: Record<string, string> = {
 };
 
 describe('the documents name what exists', () => {
-  it('every src/, test/, deploy/, docs/, rbac/, bench/ and bin/ path', () => {
+  it('every src/, test/, deploy/, docs/, rbac/, bench/ and bin/ path, in documents and code comments', () => {
     const paths = occurrences(
-      DOCUMENTS,
+      [...DOCUMENTS, ...CODE],
       /(?<![\w./$-])((?:src|test|deploy|docs|rbac|bench|bin)\/[\w./-]*?)\.?(?![\w./<*{-])/g,
     );
     expect(paths.length).toBeGreaterThan(50);
@@ -161,8 +176,18 @@ describe('the documents name what exists', () => {
   it('every `warden` command, and the options of that command', () => {
     const commands = new Set([...USAGE.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]!));
     const keys = new Set(/warden keys ([a-z|]+)/.exec(helpFor(['keys']))![1]!.split('|'));
-    // Inline code that starts with the command, and lines of code blocks that do.
-    const uses = MARKDOWN.flatMap((file) => {
+    // Inline code that starts with the command, and lines of code blocks that do; in code, the
+    // comments' inline code.
+    const inComments = CODE.flatMap((file) =>
+      linesOf(file).flatMap((line, i) =>
+        [...line.matchAll(/`(?:npx )?warden ([a-z][a-z-]*)([^`]*)`/g)].map((m) => ({
+          where: `${file}:${i + 1}`,
+          command: m[1]!,
+          rest: m[2]!,
+        })),
+      ),
+    );
+    const inDocuments = MARKDOWN.flatMap((file) => {
       let code = false;
       return read(file)
         .split('\n')
@@ -174,6 +199,8 @@ describe('the documents name what exists', () => {
           return found.map((m) => ({ where: `${file}:${i + 1}`, command: m[1]!, rest: m[2]! }));
         });
     });
+    const uses = [...inDocuments, ...inComments];
+    expect(inComments.length).toBeGreaterThan(10);
     expect(uses.length).toBeGreaterThan(10);
     const wrong = uses.flatMap(({ where, command, rest }) => {
       if (!commands.has(command)) return [`${where}: warden ${command}`];
