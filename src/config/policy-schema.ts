@@ -1,7 +1,7 @@
 // zod schema of the policy file (docs/policy.md); cross-references checked in superRefine.
 import { z } from 'zod';
 import { methodsMatching, MCP_METHODS } from '../mcp/names.js';
-import { compilePathPattern } from '../policy/matchers.js';
+import { pathPatternSegments } from '../policy/matchers.js';
 import { closest } from '../util/closest.js';
 import { duration } from '../util/duration.js';
 import { resourceKey } from '../util/resource-url.js';
@@ -379,7 +379,7 @@ export function policyCrossCheck(raw: unknown): Issue[] {
     const path = isRecord(r.match) ? r.match.path : undefined;
     if (typeof path === 'string') {
       try {
-        compilePathPattern(path);
+        pathPatternSegments(path);
       } catch (e) {
         out.push({ path: ['rules', i, 'match', 'path'], message: (e as Error).message });
       }

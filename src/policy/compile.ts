@@ -120,8 +120,9 @@ function interned<V>(table: Map<string, V>, key: string, make: () => V): V {
 
 /**
  * What rules have in common, compiled once and shared: 10 000 tenant rules of `path: /**` hold one
- * pattern, not 10 000; and rules hold patterns as data, not a matcher closure each. Fewer objects per rule is less for every garbage collection to walk, which
- * is what a large policy costs per request once its lookups are indexed.
+ * pattern, not 10 000, and rules hold patterns as data, not a matcher closure each. Fewer objects
+ * per rule is less for every garbage collection to walk, which is what a large policy costs per
+ * request once its lookups are indexed.
  */
 class SharedParts {
   private readonly paths = new Map<string, string[]>();

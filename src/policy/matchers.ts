@@ -52,11 +52,7 @@ export function pathPatternSegments(pattern: string): string[] {
 
 /** Compile a path pattern (`/api`, `/api/*`, `/api/**`, wildcards in the middle too), case-insensitive. */
 export function compilePathPattern(pattern: string): PathMatcher {
-  return segmentsMatcher(pathPatternSegments(pattern));
-}
-
-/** The matcher of a pattern already split by {@link pathPatternSegments}. */
-export function segmentsMatcher(pat: readonly string[]): PathMatcher {
+  const pat = pathPatternSegments(pattern);
   return (segments) => globMatch(pat, segments);
 }
 
@@ -77,12 +73,6 @@ export function hostMatches(key: string, host: string): boolean {
   if (from <= 0) return false;
   for (let i = 0; i < suffix; i++) if (host.charCodeAt(from + i) !== key.charCodeAt(i + 1)) return false;
   return true;
-}
-
-/** A host matcher: exact, or `*.example.com` for any subdomain depth. Case-insensitive, port ignored. */
-export function compileHostPattern(pattern: string): (host: string) => boolean {
-  const key = hostPatternKey(pattern);
-  return (host) => hostMatches(key, host);
 }
 
 /** `Example.COM:8443.` → `example.com`; IPv6 literals keep their brackets. */
