@@ -101,11 +101,11 @@ export function installHandlers(): void {
   process.on('unhandledRejection', (e) => fail(stack(e)));
 }
 
-/** Remember a child for cleanup; any child but wrk exiting before cleanup fails the run. */
+/** Remember a child for cleanup; any child but wrk exiting before cleanup or stopChild fails the run. */
 export function track(child: ChildProcess, name: string): ChildProcess {
   children.add(child);
   child.on('exit', (code, signal) => {
-    if (!state.cleaned && name !== 'wrk')
+    if (!state.cleaned && name !== 'wrk' && children.has(child))
       fail(`${name} exited unexpectedly (code ${code}, signal ${signal})`);
   });
   return child;
@@ -114,6 +114,17 @@ export function track(child: ChildProcess, name: string): ChildProcess {
 /** Forget a child that has exited as expected (wrk). */
 export function untrack(child: ChildProcess): void {
   children.delete(child);
+}
+
+/** Stop a tracked child that is done with (SIGTERM, SIGKILL after 3 s) and wait for it to exit. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  untrack(child);
+  if (!running(child)) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  killQuietly(child, 'SIGTERM');
+  const timer = setTimeout(() => killQuietly(child, 'SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** Run a command to completion; its stdout, stderr and any spawn error, concatenated. */

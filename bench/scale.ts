@@ -1,9 +1,9 @@
 // npm run bench -- --scale: how warden's cost grows with the size of what it holds. Each case is a
 // warden (pinned to CPU 1) loaded with a policy, keys or clients of one size; wrk (CPU 0) asks its
-// /verify/nginx straight; each case runs between two runs of the 20-rule case and is paired with them.
+// /verify/nginx straight; each case is paired with a fresh 20-rule warden started with it, run in turn.
 // Start time (spawn to /readyz) and resident memory (after start, and the peak after the load) are
 // read per case. See bench/README.md, "Scale".
-import type { StdioOptions } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { spawnSync } from 'node:child_process';
@@ -12,7 +12,16 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildGitState, machine } from './machine.js';
-import { configureSession, fail, freePorts, installHandlers, onCpu, sleep, spawnOn } from './proc.js';
+import {
+  configureSession,
+  fail,
+  freePorts,
+  installHandlers,
+  onCpu,
+  sleep,
+  spawnOn,
+  stopChild,
+} from './proc.js';
 import { recordScale, writeResults } from './results.js';
 import { startRedis } from './servers.js';
 import { median } from './stats.js';
@@ -196,6 +205,7 @@ interface Started {
   c: Case;
   port: number;
   pid: number;
+  child: ChildProcess;
   startMs: number;
   rssStartMb: number;
   /** `warden check` of the case's policy and keys, timed alone before the rounds (ms). */
@@ -366,7 +376,7 @@ async function startCase(tmp: string, c: Case, port: number): Promise<Started> {
   }
   const startMs = Math.round(performance.now() - started);
   const pid = child.pid ?? fail(`warden ${c.id}: no pid`);
-  return { c, port, pid, startMs, rssStartMb: memMb(pid, 'VmRSS'), checkMs: NaN };
+  return { c, port, pid, child, startMs, rssStartMb: memMb(pid, 'VmRSS'), checkMs: NaN };
 }
 
 /** One request as nginx's auth_request sends it, checked before anything is measured. */
@@ -398,90 +408,148 @@ async function preflight(s: Started): Promise<void> {
 }
 
 export async function runScale(argv: readonly string[]): Promise<void> {
-  const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 6);
   const seconds = Number(process.env.BENCH_DURATION ?? 10);
   const record = argv.includes('--record');
-  if (record && (rounds < 3 || seconds < 6)) fail('--record needs at least 3 rounds of 6 s');
+  if (record && (rounds < 4 || rounds % 2 !== 0 || seconds < 6))
+    fail('--record needs an even number of rounds, at least 4, of 6 s or more');
   const tmp = mkdtempSync(join(tmpdir(), 'warden-bench-scale-'));
   configureSession({ tmp, keepTmp: process.env.BENCH_KEEP_TMP === '1', pin: true });
   installHandlers();
-  // BENCH_CASES=rules20,tenants10k,…: only these (the 20-rule case always runs: the ratios are to it).
+  // BENCH_CASES=tenants10k,keys100k,…: only these (each is paired with a 20-rule warden of its own).
   const only = process.env.BENCH_CASES?.split(',');
-  const all = cases().filter((c) => !only || c.id === 'rules20' || only.includes(c.id));
+  const all = cases();
+  const reference = all[0] ?? fail('no 20-rule case');
+  const measured = all.slice(1).filter((c) => !only || only.includes(c.id));
   if (record && only) fail('--record needs every case (unset BENCH_CASES)');
-  const ports = await freePorts([...all.map((c) => c.id), 'redis']);
   const cli = process.env.REDIS_CLI_BIN ?? '/usr/bin/redis-cli';
-  const redisPort = ports.redis ?? fail('no port for redis-server');
+  const redisPort = (await freePorts(['redis'])).redis;
   await startRedis(tmp, { server: process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server', cli }, redisPort);
   redis = { port: redisPort, cli };
-  const started: Started[] = [];
-  // One at a time, so each start is timed alone.
-  for (const c of all) started.push(await startCase(tmp, c, ports[c.id] ?? fail(`no port for ${c.id}`)));
-  for (const s of started) await preflight(s);
-  // `warden check` (validation, the lint's cover checks, the listing) of each case's files, one at a time.
-  for (const s of started) s.checkMs = timeCheck(tmp, s.c);
   const modules = await policyModules();
-  const matchNs = new Map(all.map((c) => [c.id, ruleMatchNs(modules, c)]));
-  const settings = { bin: process.env.WRK_BIN ?? 'wrk', threads: 1, connections: 32, script: '' };
-  const scriptOf = luaScripts(tmp);
-  const base = started.find((s) => s.c.id === 'rules20') ?? fail('no 20-rule case');
-  const others = started.filter((s) => s !== base);
-  const runs = new Map<string, Run[]>(all.map((c) => [c.id, []]));
-  const measure = async (s: Started): Promise<Run> => {
-    // Unmeasured load first: a warden idle for a round has had its heap shrunk by V8's memory
-    // reducer and its caches taken by the others, which its first seconds of load pay for (the case
-    // run every other time, the 20-rule one, never idled that long).
-    await wrk({ ...settings, script: scriptOf(s.c) }, urlOf(s), WARM_S, headerLine(s.c));
-    const cpu = cpuTicks(s.pid);
-    const res = await wrk({ ...settings, script: scriptOf(s.c) }, urlOf(s), seconds, headerLine(s.c));
-    if (res.non2xx > 0 || res.socketErrors > 0)
-      fail(`${s.c.id}: ${res.non2xx} non-2xx answers, ${res.socketErrors} socket errors`);
-    const run = { ...res, cpuUs: ((cpuTicks(s.pid) - cpu) * 1e6) / TICKS_PER_S / res.requests };
-    runs.get(s.c.id)?.push(run);
-    return run;
+  const bench: Bench = {
+    tmp,
+    seconds,
+    scriptOf: luaScripts(tmp),
+    refRuns: [],
+    refMatchNs: ruleMatchNs(modules, reference),
   };
-  for (const s of started) await wrk({ ...settings, script: scriptOf(s.c) }, urlOf(s), 2, headerLine(s.c));
-  // Each case runs between two runs of the 20-rule case, and its ratio in a round is to their mean:
-  // the machine's drift over a round (minutes) cancels, which a ratio of medians over whole rounds
-  // did not (rounds ranged 14 000–21 000 req/s on a quiet machine).
-  const paired = new Map<string, { rps: number[]; cpu: number[] }>(
-    others.map((s) => [s.c.id, { rps: [], cpu: [] }]),
-  );
-  for (let r = 0; r < rounds; r++) {
-    // Rotate the order each round: no case always runs first or last.
-    const order = [...others.slice(r % others.length), ...others.slice(0, r % others.length)];
-    let before = await measure(base);
-    for (const s of order) {
-      const run = await measure(s);
-      const after = await measure(base);
-      const p = paired.get(s.c.id);
-      p?.rps.push(run.rps / ((before.rps + after.rps) / 2));
-      p?.cpu.push((before.cpuUs + after.cpuUs) / 2 / run.cpuUs);
-      before = after;
-    }
-    process.stdout.write(`round ${r + 1}/${rounds} done\n`);
+  const rows: Row[] = [];
+  for (const c of measured) {
+    const pair = await measurePair(bench, reference, c, rounds, ruleMatchNs(modules, c));
+    if (rows.length === 0) rows.push(pair.ref);
+    rows.push(pair.row);
+    process.stdout.write(`${c.id}: ${pair.row.ratio.toFixed(3)} (${pair.row.pairedRatios.join(' ')})\n`);
   }
-  const rows = started.map((s) => {
-    const own = runs.get(s.c.id) ?? [];
-    const p = paired.get(s.c.id);
-    const round3 = (x: number) => Math.round(x * 1000) / 1000;
-    return {
-      id: s.c.id,
-      label: s.c.label,
-      rps: Math.round(median(own.map((x) => x.rps))),
-      ratio: p ? round3(median(p.rps)) : 1,
-      cpuUsPerRequest: Math.round(median(own.map((x) => x.cpuUs)) * 10) / 10,
-      cpuRatio: p ? round3(median(p.cpu)) : 1,
-      pairedRatios: p ? p.rps.map(round3) : [],
-      ruleMatchNs: matchNs.get(s.c.id) ?? NaN,
-      p99ms: median(own.map((x) => x.p99ms)),
-      startMs: s.startMs,
-      checkMs: s.checkMs,
-      rssStartMb: s.rssStartMb,
-      rssPeakMb: memMb(s.pid, 'VmHWM'),
-      rounds: own.map((x) => Math.round(x.rps)),
-    };
+  const first = rows[0];
+  if (first) first.rps = Math.round(median(bench.refRuns.map((x) => x.rps)));
+  await report(rows, { rounds, seconds, record });
+}
+
+/** What every pair of a run shares: where files go, the run length, the wrk scripts, the references' runs. */
+interface Bench {
+  tmp: string;
+  seconds: number;
+  scriptOf: (c: Case) => string;
+  /** Every measured run of every case's 20-rule reference (for the first row's req/s). */
+  refRuns: Run[];
+  /** The 20-rule policy's rule lookup (ns). */
+  refMatchNs: number;
+}
+
+interface Row {
+  id: string;
+  label: string;
+  rps: number;
+  ratio: number;
+  cpuUsPerRequest: number;
+  cpuRatio: number;
+  pairedRatios: number[];
+  ruleMatchNs: number;
+  p99ms: number;
+  startMs: number;
+  checkMs: number;
+  rssStartMb: number;
+  rssPeakMb: number;
+  rounds: number[];
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * One case against a 20-rule warden started with it: both fresh, both alive only for this case, so
+ * neither has run, idled or been started more than the other. Each round runs both once, the
+ * reference first in even rounds and the case first in odd ones, and the round's ratio is the
+ * case's to the reference's. An earlier design kept one 20-rule warden for the whole bench and ran it
+ * around every case: it was loaded twice as often as any other, and a second 20-rule process came
+ * out 6–10 % behind it (bench/results/20261203T103449Z.json: control 0.940).
+ */
+async function measurePair(
+  b: Bench,
+  reference: Case,
+  c: Case,
+  rounds: number,
+  matchNs: number,
+): Promise<{ ref: Row; row: Row }> {
+  const ports = await freePorts(['ref', 'case']);
+  const ref = await startCase(b.tmp, { ...reference, id: `${reference.id}-for-${c.id}` }, ports.ref);
+  const cas = await startCase(b.tmp, c, ports.case);
+  for (const s of [ref, cas]) {
+    await preflight(s);
+    s.checkMs = timeCheck(b.tmp, s.c);
+  }
+  const refRuns: Run[] = [];
+  const caseRuns: Run[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? [ref, cas] : [cas, ref];
+    for (const s of order) (s === ref ? refRuns : caseRuns).push(await measure(b, s));
+  }
+  b.refRuns.push(...refRuns);
+  const rowOf = (s: Started, own: Run[], paired: number[], cpu: number[], ns: number): Row => ({
+    id: s.c.id,
+    label: s.c.label,
+    rps: Math.round(median(own.map((x) => x.rps))),
+    ratio: paired.length ? round3(median(paired)) : 1,
+    cpuUsPerRequest: Math.round(median(own.map((x) => x.cpuUs)) * 10) / 10,
+    cpuRatio: cpu.length ? round3(median(cpu)) : 1,
+    pairedRatios: paired.map(round3),
+    ruleMatchNs: ns,
+    p99ms: median(own.map((x) => x.p99ms)),
+    startMs: s.startMs,
+    checkMs: s.checkMs,
+    rssStartMb: s.rssStartMb,
+    rssPeakMb: memMb(s.pid, 'VmHWM'),
+    rounds: own.map((x) => Math.round(x.rps)),
   });
+  const paired = caseRuns.map((x, i) => x.rps / (refRuns[i]?.rps ?? NaN));
+  const cpu = caseRuns.map((x, i) => (refRuns[i]?.cpuUs ?? NaN) / x.cpuUs);
+  const rows = {
+    ref: { ...rowOf(ref, refRuns, [], [], b.refMatchNs), id: reference.id, label: reference.label },
+    row: rowOf(cas, caseRuns, paired, cpu, matchNs),
+  };
+  await Promise.all([stopChild(ref.child), stopChild(cas.child)]);
+  return rows;
+}
+
+/** One measured run of `s`, after WARM_S of unmeasured load, with the warden's CPU time per request. */
+async function measure(b: Bench, s: Started): Promise<Run> {
+  const settings = {
+    bin: process.env.WRK_BIN ?? 'wrk',
+    threads: 1,
+    connections: 32,
+    script: b.scriptOf(s.c),
+  };
+  // Unmeasured load first: the pair's other warden ran in between, and took the caches.
+  await wrk(settings, urlOf(s), WARM_S, headerLine(s.c));
+  const cpu = cpuTicks(s.pid);
+  const res = await wrk(settings, urlOf(s), b.seconds, headerLine(s.c));
+  if (res.non2xx > 0 || res.socketErrors > 0)
+    fail(`${s.c.id}: ${res.non2xx} non-2xx answers, ${res.socketErrors} socket errors`);
+  return { ...res, cpuUs: ((cpuTicks(s.pid) - cpu) * 1e6) / TICKS_PER_S / res.requests };
+}
+
+/** Print the table, write the results file, and with --record put the table in bench/README.md. */
+async function report(rows: Row[], run: { rounds: number; seconds: number; record: boolean }): Promise<void> {
   const table = [
     '| case | req/s (median) | ratio to 20 rules | CPU µs/request | CPU ratio | rule match ns | p99 ms | start ms | RSS after start MB | peak RSS MB | check ms |',
     '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
@@ -492,27 +560,28 @@ export async function runScale(argv: readonly string[]): Promise<void> {
   ].join('\n');
   const stored = rows.find((x) => x.id === 'redis1m');
   const fileKey = rows.find((x) => x.id === 'redisfile');
-  // Both are paired with the 20-rule case; their ratio of paired ratios compares them in the same way.
-  const storedRatio = stored && fileKey ? Math.round((stored.ratio / fileKey.ratio) * 1000) / 1000 : null;
+  // Both are paired with a 20-rule warden; their ratio of paired ratios compares them in the same way.
+  const storedRatio = stored && fileKey ? round3(stored.ratio / fileKey.ratio) : null;
   const summary =
     storedRatio === null
       ? table
       : `${table}\n\nA key among 1 000 000 stored in Redis / a file key, both with Redis: **${storedRatio.toFixed(3)}** (target ≥ 0.9).`;
   process.stdout.write(`\n${summary}\n`);
   const iso = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const m = machine({ nginx: 'nginx', wrk: settings.bin });
+  const bin = process.env.WRK_BIN ?? 'wrk';
   const file = await writeResults(join(ROOT, 'bench', 'results'), iso, {
     kind: 'scale',
     date: iso,
     git: buildGitState(CLI),
-    machine: m,
-    rounds,
-    seconds,
+    machine: machine({ nginx: 'nginx', wrk: bin }),
+    rounds: run.rounds,
+    seconds: run.seconds,
+    design: 'pairs: each case against a fresh 20-rule warden, alternating which runs first',
     rows,
     storedKeyRatio: storedRatio,
   });
   process.stdout.write(`results: ${relative(ROOT, file)}\n`);
-  if (record) {
+  if (run.record) {
     const link = relative(join(ROOT, 'bench'), file);
     await recordScale(join(ROOT, 'bench', 'README.md'), `${summary}\n\n- every round: [${link}](${link})`);
   }
