@@ -20,6 +20,7 @@ import { RateLimits } from './limits/rate-limits.js';
 import { compilePolicy, type CompiledPolicy } from './policy/compile.js';
 import type { MirroredSet } from './store/mirror.js';
 import type { Store } from './store/store.js';
+import { collectGarbage } from './util/collect-garbage.js';
 
 /** Services that outlive policy versions: the store and the replicated sets. */
 export interface Shared {
@@ -147,6 +148,9 @@ export function buildRuntime(docs: Documents, shared: Shared, previous?: Runtime
  * that runtime: sign-in reads the runtime in force at each request, and every runtime's chain
  * holds sign-in's session authenticator.
  */
+/** Rules plus keys from which a runtime counts as large: its load is followed by a full collection. */
+export const LARGE_RUNTIME = 10_000;
+
 export class RuntimeState {
   private installed: Runtime | null;
 
@@ -160,8 +164,12 @@ export class RuntimeState {
     return this.installed;
   }
 
-  /** Install a new version (or the first) in one assignment. */
+  /**
+   * Install a new version (or the first) in one assignment. After a large one (10 000 rules and
+   * keys or more), collect the garbage its loading left in the old generation (collectGarbage).
+   */
   swap(next: Runtime): void {
     this.installed = next;
+    if (next.policy.rules.length + next.keys.entries.length >= LARGE_RUNTIME) collectGarbage();
   }
 }

@@ -85,11 +85,14 @@ export function keysCrossCheck(raw: unknown): DocumentIssue[] {
 /** A previous key's hash that is also another key's (current or previous): one key, two meanings. */
 function previousHashRepeats(list: unknown): DocumentIssue[] {
   if (!Array.isArray(list)) return [];
-  const seen = new Map<string, string>();
-  const out: DocumentIssue[] = [];
   const entries = list as ({ sha256?: unknown; previous?: unknown } | null | undefined)[];
+  // Only when some entry has previous keys (few do): the map of every current hash is the cost.
+  if (!entries.some((e) => e && Array.isArray(e.previous))) return [];
+  // Where a hash was first seen: an entry's index (its current key), or the previous key's path.
+  const seen = new Map<string, number | string>();
+  const out: DocumentIssue[] = [];
   entries.forEach((e, i) => {
-    if (e && typeof e.sha256 === 'string') seen.set(e.sha256.toLowerCase(), `keys[${i}]`);
+    if (e && typeof e.sha256 === 'string') seen.set(e.sha256.toLowerCase(), i);
   });
   entries.forEach((e, i) => {
     if (!e || !Array.isArray(e.previous)) return;
@@ -98,7 +101,10 @@ function previousHashRepeats(list: unknown): DocumentIssue[] {
       const h = p.sha256.toLowerCase();
       const first = seen.get(h);
       if (first !== undefined)
-        out.push({ path: ['keys', i, 'previous', j, 'sha256'], message: `same key hash as ${first}` });
+        out.push({
+          path: ['keys', i, 'previous', j, 'sha256'],
+          message: `same key hash as ${typeof first === 'number' ? `keys[${first}]` : first}`,
+        });
       else seen.set(h, `keys[${i}].previous[${j}]`);
     });
   });
