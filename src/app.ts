@@ -13,7 +13,8 @@ import type { Readiness } from './readiness.js';
 import type { Services } from './services.js';
 import { adminRoutes } from './http/admin.js';
 import type { AuditView } from './audit/view.js';
-import { consoleRoutes, type ConsoleDeps } from './console/routes.js';
+import type { ConsoleDeps } from './console/deps.js';
+import { consoleRoutes } from './console/routes.js';
 
 /** Everything the app needs from the outside. */
 export interface AppDeps extends VerifyDeps {

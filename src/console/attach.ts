@@ -8,7 +8,7 @@ import type { Clock } from '../util/clock.js';
 import { fixedCsrfKey, SharedCsrfKey, type CsrfKeySource } from './csrf-key.js';
 import { localData } from './data.js';
 import { DecisionFeed } from './decisions.js';
-import type { ConsoleDeps } from './routes.js';
+import type { ConsoleDeps } from './deps.js';
 
 /** The console's dependencies but the admin app (createApp adds it); null when WARDEN_CONSOLE is off. */
 export function attachConsole(o: {

@@ -26,6 +26,12 @@ export interface Notice {
   text: string;
 }
 
+/** A time in epoch ms from an ISO text, or null. */
+export const timeOf = (v: unknown): number | null => {
+  const t = typeof v === 'string' ? Date.parse(v) : NaN;
+  return Number.isNaN(t) ? null : t;
+};
+
 /** A time: UTC in `datetime` and `title`; the script shows it in the viewer's zone. */
 export function Time(props: { ms: number | null | undefined; empty?: string }) {
   if (props.ms === null || props.ms === undefined) return <span>{props.empty ?? 'never'}</span>;
