@@ -26,12 +26,19 @@ import {
   PUBLIC_WARDEN_PREFIX,
   regexProblems,
   removesHeader,
+  SIGN_IN_PREFIX,
 } from './recipe-checks.js';
 
 const IDENTITY = [...FROM_WARDEN_HEADERS];
 const rendered = renderRecipes();
 const APP_NS = 'demo';
 const wardenSvc = find(rendered.base, 'Service', 'warden');
+/** The warden container's plain environment values (base/deployment.yaml). */
+const wardenEnv: Record<string, string> = Object.fromEntries(
+  (find(rendered.base, 'Deployment', 'warden').spec.template.spec.containers[0].env as IEnvVar[])
+    .filter((e) => e.value !== undefined)
+    .map((e) => [e.name, e.value!]),
+);
 /** Paths that must reach warden through a metadata route, and paths that must not. */
 const TO_WARDEN = [PUBLIC_WARDEN_PREFIX, `${PUBLIC_WARDEN_PREFIX}/mcp`, `${PUBLIC_WARDEN_PREFIX}/a/b/mcp`];
 const NOT_TO_WARDEN = [
@@ -81,16 +88,141 @@ describe('deploy/kubernetes: protected resource metadata (RFC 9728) in every ing
   });
 });
 
+describe("deploy/kubernetes: warden's own sign-in (/oauth2) in every ingress style", () => {
+  const dyn = parse(readFileSync(join(DEPLOY_DIR, 'traefik/dynamic.yaml'), 'utf8')).http;
+  const publicHost = new URL(wardenEnv.WARDEN_PUBLIC_URL!).host;
+  const KIND = { 'ingress-nginx': 'Ingress', traefik: 'IngressRoute', 'gateway-api': 'HTTPRoute' } as const;
+
+  it("each style routes exactly /oauth2 of WARDEN_PUBLIC_URL's host to the warden Service, in one route named warden-sign-in", () => {
+    for (const style of ['ingress-nginx', 'traefik', 'gateway-api'] as const) {
+      expect(exposureProblems(rendered[style]), style).toEqual([]);
+      const routes = metadataRoutes(rendered[style], 'warden', SIGN_IN_PREFIX);
+      expect(
+        routes.map((m) => `${m.kind}/${m.metadata.name}`),
+        style,
+      ).toEqual([`${KIND[style]}/warden-sign-in`]);
+    }
+    const ing = find(rendered['ingress-nginx'], 'Ingress', 'warden-sign-in');
+    // An Ingress reaches only Services of its own namespace.
+    expect(ing.metadata.namespace).toBe(wardenSvc.metadata.namespace);
+    expect(ing.spec.rules.map((r: { host: string }) => r.host)).toEqual([publicHost]);
+    expect(ing.spec.rules[0].http.paths).toEqual([
+      {
+        path: SIGN_IN_PREFIX,
+        pathType: 'Prefix',
+        backend: { service: { name: wardenSvc.metadata.name, port: { name: 'http' } } },
+      },
+    ]);
+    const hr = find(rendered['gateway-api'], 'HTTPRoute', 'warden-sign-in');
+    expect(hr.spec.hostnames).toEqual([publicHost]);
+    expect(hr.spec.parentRefs).toEqual(
+      find(rendered['gateway-api'], 'HTTPRoute', 'demo-app').spec.parentRefs,
+    );
+    expect(hr.spec.rules).toEqual([
+      {
+        matches: [{ path: { type: 'PathPrefix', value: SIGN_IN_PREFIX } }],
+        backendRefs: [
+          {
+            name: wardenSvc.metadata.name,
+            namespace: wardenSvc.metadata.namespace,
+            port: wardenSvc.spec.ports[0].port,
+          },
+        ],
+      },
+    ]);
+    // Its namespace may name the warden Service.
+    expect(find(rendered['gateway-api'], 'ReferenceGrant', 'demo-routes-to-warden').spec.from).toEqual([
+      { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: hr.metadata.namespace },
+    ]);
+    const ir = find(rendered.traefik, 'IngressRoute', 'warden-sign-in');
+    // Traefik's CRD provider refuses a Service of another namespace unless allowCrossNamespace.
+    expect(ir.metadata.namespace).toBe(wardenSvc.metadata.namespace);
+    expect(ir.spec.entryPoints).toEqual(find(rendered.traefik, 'IngressRoute', 'demo-app').spec.entryPoints);
+    // The file-provider recipe's router, host and prefix alike.
+    expect(ir.spec.routes).toHaveLength(1);
+    expect(ir.spec.routes[0].match).toBe(dyn.routers['warden-sign-in'].rule);
+    expect(ir.spec.routes[0].match).toContain(`Host(\`${publicHost}\`)`);
+    expect(ir.spec.routes[0].services).toEqual([{ name: wardenSvc.metadata.name, port: 'http' }]);
+  });
+
+  it('no route to the sign-in pages asks warden: no auth-url, no SecurityPolicy, no forwardAuth', () => {
+    const ing = find(rendered['ingress-nginx'], 'Ingress', 'warden-sign-in');
+    expect(ing.metadata.annotations).toBeUndefined();
+    const hr = find(rendered['gateway-api'], 'HTTPRoute', 'warden-sign-in');
+    for (const sp of rendered['gateway-api'].filter((m) => m.kind === 'SecurityPolicy'))
+      for (const t of sp.spec.targetRefs ?? [sp.spec.targetRef]) {
+        // A SecurityPolicy on the Gateway would cover every route, this one too.
+        expect(t.kind, sp.metadata.name).toBe('HTTPRoute');
+        expect(t.name, sp.metadata.name).not.toBe(hr.metadata.name);
+      }
+    const ir = find(rendered.traefik, 'IngressRoute', 'warden-sign-in');
+    const used = ir.spec.routes[0].middlewares as { name: string; namespace?: string }[];
+    for (const ref of used) {
+      const mw = rendered.traefik.find(
+        (m) =>
+          m.kind === 'Middleware' &&
+          m.metadata.name === ref.name &&
+          m.metadata.namespace === (ref.namespace ?? ir.metadata.namespace),
+      );
+      expect(mw, `${ref.name} in the IngressRoute's namespace`).toBeDefined();
+      expect(mw!.spec.forwardAuth, ref.name).toBeUndefined();
+    }
+  });
+
+  it("clears the identity headers on the way to warden's pages as every style clears them for its other warden routes", () => {
+    // Traefik: warden-clear-identity, as on deploy/traefik's sign-in router.
+    const ir = find(rendered.traefik, 'IngressRoute', 'warden-sign-in');
+    expect(ir.spec.routes[0].middlewares.map((m: { name: string }) => m.name)).toEqual([
+      'warden-clear-identity',
+    ]);
+    expect(dyn.routers['warden-sign-in'].middlewares).toContain('warden-clear-identity');
+    const clear = find(rendered.traefik, 'Middleware', 'warden-clear-identity');
+    expect(clear.metadata.namespace).toBe(ir.metadata.namespace);
+    expect(clear.spec).toEqual(dyn.middlewares['warden-clear-identity']);
+    for (const h of IDENTITY) expect(clear.spec.headers.customRequestHeaders[h], h).toBe('');
+    // Gateway API: the ClientTrafficPolicy is on the Gateway, so it covers this route as every other.
+    const ctp = find(rendered['gateway-api'], 'ClientTrafficPolicy', 'demo-client-headers');
+    const hr = find(rendered['gateway-api'], 'HTTPRoute', 'warden-sign-in');
+    expect(ctp.spec.targetRefs).toEqual([
+      { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: hr.spec.parentRefs[0].name },
+    ]);
+    // ingress-nginx: the controller's proxy-set-headers apply to every Ingress it serves (the e2e
+    // test sends forged headers through the rendered configuration).
+    const cm = find(rendered['ingress-nginx'], 'ConfigMap', 'ingress-nginx-controller');
+    expect(cm.data['proxy-set-headers']).toBe('ingress-nginx/warden-clear-headers');
+  });
+
+  it('warden is configured for it: a public URL on the app host, providers from a Secret, a session secret', () => {
+    const d = find(rendered.base, 'Deployment', 'warden');
+    const c = d.spec.template.spec.containers[0];
+    expect(new URL(wardenEnv.WARDEN_PUBLIC_URL!).protocol).toBe('https:');
+    const session = (c.env as IEnvVar[]).find((e) => e.name === 'WARDEN_SESSION_SECRET');
+    expect(session?.valueFrom?.secretKeyRef).toMatchObject({
+      name: 'warden-session',
+      key: 'WARDEN_SESSION_SECRET',
+    });
+    const providers = wardenEnv.WARDEN_OIDC_PROVIDERS!;
+    const mount = (c.volumeMounts as { name: string; mountPath: string; subPath?: string }[]).find((m) =>
+      providers.startsWith(`${m.mountPath}/`),
+    )!;
+    expect(mount.subPath).toBeUndefined();
+    const volume = d.spec.template.spec.volumes.find((v: { name: string }) => v.name === mount.name);
+    const secret = find(rendered.base, 'Secret', volume.secret.secretName);
+    expect(Object.keys(secret.stringData)).toContain(providers.slice(mount.mountPath.length + 1));
+  });
+});
+
 describe('deploy/kubernetes: ingress-nginx', () => {
   const ingresses = rendered['ingress-nginx'].filter(
     (m) => m.kind === 'Ingress' && m.metadata.namespace === APP_NS,
   );
   const a = (m: Manifest, name: string) => m.metadata.annotations?.[`nginx.ingress.kubernetes.io/${name}`];
 
-  it('asks warden /verify/nginx, copies every identity header, and signs browsers in at WARDEN_LOGIN_URL', () => {
-    const loginUrl = find(rendered.base, 'Deployment', 'warden').spec.template.spec.containers[0].env.find(
-      (e: IEnvVar) => e.name === 'WARDEN_LOGIN_URL',
-    ).value;
+  it("asks warden /verify/nginx, copies every identity header, and signs browsers in at warden's own login page", () => {
+    // No external sign-in: the login URL is <WARDEN_PUBLIC_URL>/oauth2/login, on the app's host.
+    expect(wardenEnv.WARDEN_LOGIN_URL).toBeUndefined();
+    const loginUrl = `${wardenEnv.WARDEN_PUBLIC_URL}/oauth2/login`;
+    expect(new URL(loginUrl).host).toBe(ingresses[0]!.spec.rules[0].host);
     expect(ingresses.map((i) => i.metadata.name)).toEqual(['demo-app', 'demo-app-api']);
     for (const ing of ingresses) {
       expect(ing.metadata.namespace).toBe(APP_NS);

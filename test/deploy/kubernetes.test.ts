@@ -2,6 +2,7 @@
 // own objects hold what the issue asks (non-root, read-only, probes, warden never published).
 // The ingress styles are checked in ingress-styles.test.ts.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -144,6 +145,7 @@ describe('deploy/kubernetes: workloads', () => {
     for (const [variable, volume, source] of [
       ['WARDEN_POLICY', 'policy', { configMap: { name: 'warden-policy' } }],
       ['WARDEN_API_KEYS', 'keys', { secret: { secretName: 'warden-keys' } }],
+      ['WARDEN_OIDC_PROVIDERS', 'oidc', { secret: { secretName: 'warden-oidc' } }],
     ] as const) {
       const mount = (c.volumeMounts as IVolumeMount[]).find((m) => m.name === volume)!;
       expect(mount.subPath, volume).toBeUndefined();
@@ -188,11 +190,31 @@ describe('deploy/kubernetes: workloads', () => {
       for (const e of c.env) if ('value' in e) vars[e.name] = e.value;
       writeFileSync(join(dir, 'policy.yaml'), find(list, 'ConfigMap', 'warden-policy').data['policy.yaml']);
       writeFileSync(join(dir, 'keys.yaml'), find(list, 'Secret', 'warden-keys').stringData['keys.yaml']);
+      writeFileSync(
+        join(dir, 'providers.yaml'),
+        find(list, 'Secret', 'warden-oidc').stringData['providers.yaml'],
+      );
+      // As the image runs it (NODE_ENV=production), with the session Secret the overlay makes or
+      // the one the prod overlay's comment says to create.
+      const session = list.find((m) => m.kind === 'Secret' && m.metadata.name === 'warden-session');
       const config = await loadConfig(
-        { ...vars, WARDEN_POLICY: join(dir, 'policy.yaml'), WARDEN_API_KEYS: join(dir, 'keys.yaml') },
+        {
+          NODE_ENV: 'production',
+          ...vars,
+          WARDEN_POLICY: join(dir, 'policy.yaml'),
+          WARDEN_API_KEYS: join(dir, 'keys.yaml'),
+          WARDEN_OIDC_PROVIDERS: join(dir, 'providers.yaml'),
+          WARDEN_SESSION_SECRET: session
+            ? Buffer.from(session.data.WARDEN_SESSION_SECRET, 'base64').toString()
+            : randomBytes(32).toString('base64'),
+        },
         { fetch },
       );
       expect(config.env.REDIS_URL).toBe('redis://warden-redis:6379');
+      // Sign-in on: warden's own login page, on the public URL.
+      expect(config.signIn.providers.map((p) => p.id)).toEqual(['sso']);
+      expect(config.env.WARDEN_LOGIN_URL).toBeUndefined();
+      expect(config.env.WARDEN_PUBLIC_URL).toBe('https://app.example.com');
       expect(find(list, 'Service', 'warden-redis').spec.ports[0].port).toBe(6379);
     }
     const session = find(rendered['overlays/dev']!, 'Secret', 'warden-session');

@@ -33,12 +33,22 @@ export function workloadProblems(m: Manifest): string[] {
 
 /** A path prefix of warden's that clients may reach: the protected resource metadata (RFC 9728). */
 export const PUBLIC_WARDEN_PREFIX = '/.well-known/oauth-protected-resource';
-/** The other: the console (WARDEN_CONSOLE=true), which checks access itself. */
+/** The console (WARDEN_CONSOLE=true), which checks access itself. */
 export const CONSOLE_PREFIX = '/console';
-const PUBLIC_PREFIXES: readonly string[] = [PUBLIC_WARDEN_PREFIX, CONSOLE_PREFIX];
+/** warden's browser sign-in pages (/oauth2/login, /oauth2/start, /oauth2/callback, ...), how a session is had. */
+export const SIGN_IN_PREFIX = '/oauth2';
+const PUBLIC_PREFIXES: readonly string[] = [PUBLIC_WARDEN_PREFIX, CONSOLE_PREFIX, SIGN_IN_PREFIX];
 
-/** Traefik's rule for that prefix on one host, the only rule of a route to warden. */
-const TRAEFIK_METADATA_RULE = /^Host\(`[^`]+`\) && PathPrefix\(`\/\.well-known\/oauth-protected-resource`\)$/;
+/** Traefik's rule for one path prefix on one host, the only rule of a route to warden. */
+const TRAEFIK_PREFIX_RULE = /^Host\(`[^`]+`\) && PathPrefix\(`([^`]+)`\)$/;
+
+/** The public prefix a Traefik rule is exactly (its PathPrefix with or without the trailing slash), else null. */
+function traefikPrefix(rule: string): string | null {
+  const prefix = TRAEFIK_PREFIX_RULE.exec(rule)?.[1];
+  if (prefix === undefined) return null;
+  const bare = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  return PUBLIC_PREFIXES.includes(bare) ? bare : null;
+}
 
 interface RouteToWarden {
   /** Where on the route clients reach warden. */
@@ -66,7 +76,7 @@ function routesTo(m: Manifest, svc: string): RouteToWarden | null {
     for (const r of m.spec?.routes ?? [])
       if ((r.services ?? []).some((s: { name: string }) => s.name === svc)) {
         paths.push(String(r.match));
-        prefixes.push(TRAEFIK_METADATA_RULE.test(String(r.match)) ? PUBLIC_WARDEN_PREFIX : null);
+        prefixes.push(traefikPrefix(String(r.match)));
       }
   } else if (m.kind === 'HTTPRoute') {
     for (const r of m.spec?.rules ?? [])
@@ -87,8 +97,8 @@ function routesTo(m: Manifest, svc: string): RouteToWarden | null {
 
 /**
  * warden reached from outside the cluster: a Service other than ClusterIP, or a route to it for
- * anything but the protected resource metadata and the console (which would make /verify,
- * /metrics and /admin reachable by clients).
+ * anything but the protected resource metadata, the console and the sign-in pages (which would
+ * make /verify, /metrics and /admin reachable by clients).
  */
 export function exposureProblems(all: Manifest[], wardenService = 'warden'): string[] {
   const out: string[] = [];
