@@ -2,7 +2,10 @@
 // real nginx, in front of one warden and one echo upstream: every request gets the same decision
 // from warden and the app sees the same identity; where ingress-nginx answers the client
 // differently, the difference is the one named here (and in docs/deploy.md).
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { find, K8S_DIR, parseManifests } from '../deploy/manifests.js';
 import { startEcho, type Echo, type EchoedRequest } from './harness/echo.js';
 import {
   APP_HOST,
@@ -10,6 +13,7 @@ import {
   KEYS,
   METHOD_OVERRIDE_HEADERS,
   OTHER_PRESET_HEADERS,
+  policy,
   ROUTING_HEADERS,
   RULE,
   spellings,
@@ -29,10 +33,12 @@ import {
 import { CLIENT_ADDRESS, openEventStream, send, sleep, type ClientResponse } from './harness/net.js';
 import { NGINX_BIN, startNginx } from './harness/nginx.js';
 import { describeNeeding } from './harness/process.js';
+import { DEPLOY_DIR } from './harness/render.js';
 import type { LogLine } from '../helpers/warden.js';
 import type { Proxy } from './harness/proxy.js';
 import { cacheKeyProblems } from '../deploy/recipe-checks.js';
 import { ifStarted } from '../helpers/hooks.js';
+import { setCookies } from '../oauth2/helpers.js';
 import { makeKey, startIssuer, type TestIssuer } from '../helpers/issuer.js';
 import { startWarden, type TestWarden } from '../helpers/warden.js';
 import { KEYS as CONSOLE_KEYS, startConsole, type ConsoleSetup } from '../console/helpers.js';
@@ -390,9 +396,174 @@ describeNeeding('ingress-nginx recipe behaves as deploy/nginx (e2e)', missing, (
     expect(recipeIngresses().map((i) => i.metadata.name)).toEqual([
       'demo-app',
       'demo-app-api',
+      'warden-sign-in',
       'warden-resource-metadata',
       'warden-console',
     ]);
+  });
+});
+
+// warden's own sign-in, as the recipe configures it (base/deployment.yaml's WARDEN_PUBLIC_URL, no
+// WARDEN_LOGIN_URL): demo-app's auth-signin sends a browser to /oauth2/login on the app's host, and
+// the Ingress warden-sign-in serves it from warden without asking /verify. Signed in with a dev user
+// (rbac/dev-users.yaml, docs/sign-in.md) through the same nginx, the browser reaches the app.
+describeNeeding("ingress-nginx recipe: warden's sign-in on the app host (e2e)", missing, () => {
+  const wardenEnv = Object.fromEntries(
+    (
+      find(parseManifests(join(K8S_DIR, 'base/deployment.yaml')), 'Deployment', 'warden').spec.template.spec
+        .containers[0].env as { name: string; value?: string }[]
+    ).map((e) => [e.name, e.value]),
+  );
+  const PUBLIC_URL = wardenEnv.WARDEN_PUBLIC_URL!;
+  let w: TestWarden | undefined;
+  let echo: Echo | undefined;
+  let ingress: Proxy | undefined;
+  /** The recipe with the echo app standing in for warden: what the Ingress warden-sign-in forwards. */
+  let probe: Proxy | undefined;
+
+  beforeAll(async () => {
+    w = await startWarden({
+      policy: policy(),
+      keys: Object.values(KEYS).map((k) => k.entry),
+      env: {
+        WARDEN_PUBLIC_URL: PUBLIC_URL,
+        WARDEN_SESSION_SECRET: randomBytes(32).toString('base64'),
+        WARDEN_DEV_USERS: join(DEPLOY_DIR, '../rbac/dev-users.yaml'),
+        WARDEN_TRUSTED_PROXIES: '127.0.0.1/32',
+      },
+    });
+    echo = await startEcho();
+    ingress = await startIngressNginx({ wardenPort: w.port, upstreamPort: echo.port });
+    probe = await startIngressNginx({ wardenPort: echo.port, upstreamPort: echo.port });
+  });
+  afterAll(async () => {
+    await probe?.stop();
+    await ingress?.stop();
+    await echo?.close();
+    await w?.close();
+  });
+
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    send(ingress!.port, path, { headers: { host: APP_HOST, ...headers } });
+  const verifies = () => w!.audit.filter((l) => l.dialect !== undefined).length;
+
+  it('the recipe signs in at warden: auth-signin is <WARDEN_PUBLIC_URL>/oauth2/login, on the app host', () => {
+    expect(wardenEnv.WARDEN_LOGIN_URL).toBeUndefined();
+    expect(SIGNIN).toBe(`${PUBLIC_URL}/oauth2/login`);
+    expect(new URL(PUBLIC_URL).host).toBe(APP_HOST);
+  });
+
+  it("a browser without credentials is sent to /oauth2/login on the app host, which nginx serves from warden's sign-in page", async () => {
+    const path = '/nodes/n1?tab=a%20b';
+    const original = `http://${APP_HOST}${path}`;
+    const anonymous = await get(path, BROWSER);
+    expect(anonymous.status, ingress!.log().slice(-1500)).toBe(302);
+    const location = new URL(anonymous.headers.location!);
+    expect(location.origin).toBe(PUBLIC_URL);
+    expect(location.pathname).toBe('/oauth2/login');
+    expect(location.searchParams.get('rd')).toBe(original);
+    expect(echo!.seen).toHaveLength(0);
+
+    // The browser follows it: the same nginx (the app's host), the Ingress warden-sign-in, warden.
+    const asked = verifies();
+    const page = await get(location.pathname + location.search, BROWSER);
+    expect(page.status, `${page.body.slice(0, 300)}\n${ingress!.log().slice(-1500)}`).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.headers['cache-control']).toMatch(/no-store/);
+    expect(page.headers['x-frame-options']).toBe('DENY');
+    // The dev users' form, posting back to /oauth2/login (relative to the page).
+    expect(page.body).toMatch(/<form method="post" action="login">/);
+    expect(page.body).toMatch(/name="username"/);
+    // warden kept the original URL to come back to (its own host is an allowed rd).
+    expect(/name="rd" value="([^"]+)"/.exec(page.body)?.[1]?.replaceAll('&amp;', '&')).toBe(original);
+    // Not through the auth subrequest, and not to the app.
+    expect(verifies()).toBe(asked);
+    expect(echo!.seen).toHaveLength(0);
+  });
+
+  it('a dev user signs in through the same nginx and comes back to the app with a session', async () => {
+    const path = '/nodes/n2';
+    const original = `http://${APP_HOST}${path}`;
+    const page = await get(`/oauth2/login?rd=${encodeURIComponent(original)}`, BROWSER);
+    expect(page.status).toBe(200);
+    const csrf = [...setCookies(page)].find(([n]) => n.endsWith('warden_csrf'))!;
+    const token = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const signedIn = await send(ingress!.port, '/oauth2/login', {
+      method: 'POST',
+      headers: {
+        host: APP_HOST,
+        origin: PUBLIC_URL,
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: `${csrf[0]}=${csrf[1]}`,
+      },
+      body: new URLSearchParams({
+        csrf: token,
+        rd: original,
+        username: 'viewer',
+        password: 'viewer-demo-pass',
+      }).toString(),
+    });
+    expect(signedIn.status, signedIn.body.slice(0, 300)).toBe(303);
+    expect(signedIn.headers.location).toBe(original);
+    // WARDEN_PUBLIC_URL is https on the app's host: a host-only __Host- cookie for it.
+    const session = setCookies(signedIn).get('__Host-warden');
+    expect(session).toBeDefined();
+    const seen = echo!.seen.length;
+    const back = await get(path, { ...BROWSER, cookie: `__Host-warden=${session}` });
+    expect(back.status, back.body.slice(0, 300)).toBe(200);
+    expect(echo!.seen.slice(seen)[0]?.headers).toMatchObject({
+      'x-user-id': 'viewer',
+      'x-auth-method': 'session',
+    });
+  });
+
+  it('only /oauth2 and the paths below it skip /verify; a forged identity header signs nobody in', async () => {
+    // Not a path element below /oauth2: the demo-app Ingress asks /verify, and this policy (no rule
+    // for them, default deny) refuses them.
+    for (const path of ['/oauth2x/login', '/oauth2-login']) {
+      const mark = w!.audit.length;
+      const res = await get(path, BROWSER);
+      expect(res.status, path).toBe(403);
+      expect(w!.audit.slice(mark).at(-1), path).toMatchObject({
+        dialect: 'nginx',
+        decision: 'forbidden',
+        path,
+      });
+    }
+    const who = await get('/oauth2/userinfo', {
+      accept: 'application/json',
+      'x-user-id': 'admin',
+      'x-user-roles': 'admin',
+      'x-auth-method': 'session',
+    });
+    expect(who.status, who.body).toBe(401);
+  });
+
+  it('clears on /oauth2 what the controller clears on every Ingress, and forwards the cookie', async () => {
+    const forged: Record<string, string> = {};
+    for (const name of [...METHOD_OVERRIDE_HEADERS, ...ROUTING_HEADERS, ...OTHER_PRESET_HEADERS])
+      for (const spelled of spellings(name)) forged[spelled] = 'forged';
+    const before = echo!.seen.length;
+    const res = await send(probe!.port, '/oauth2/callback?code=c&state=s', {
+      headers: {
+        host: APP_HOST,
+        cookie: 'warden_flow_x=the-flow',
+        'x-forwarded-for': '198.51.100.1',
+        ...forged,
+      },
+    });
+    expect(res.status, res.body).toBe(200);
+    const seen = echo!.seen.slice(before);
+    // Straight to "warden" (here the echo), never through the auth subrequest first.
+    expect(seen.map((r) => r.url)).toEqual(['/oauth2/callback?code=c&state=s']);
+    const raw = seen[0]!.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) expect(raw[i + 1], `warden got ${raw[i]}`).not.toBe('forged');
+    expect(seen[0]!.headers).toMatchObject({
+      host: APP_HOST,
+      cookie: 'warden_flow_x=the-flow',
+      'x-forwarded-for': CLIENT_ADDRESS,
+    });
+    expect(seen[0]!.headers['x-original-forwarded-for']).toBeUndefined();
   });
 });
 

@@ -58,11 +58,19 @@ export interface ClientResponse {
   json(): Record<string, unknown>;
 }
 
-/** One request through the proxy, from {@link CLIENT_ADDRESS}; `path` is sent exactly as given (no normalisation). */
+/**
+ * One request through the proxy, from {@link CLIENT_ADDRESS}; `path` is sent exactly as given (no
+ * normalisation), with `body` if given (set its content-type; content-length is added).
+ */
 export function send(
   port: number,
   path: string,
-  opts: { method?: string; headers?: Record<string, string | string[]>; localAddress?: string } = {},
+  opts: {
+    method?: string;
+    headers?: Record<string, string | string[]>;
+    localAddress?: string;
+    body?: string;
+  } = {},
 ): Promise<ClientResponse> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -71,7 +79,11 @@ export function send(
         port,
         path,
         method: opts.method ?? 'GET',
-        headers: { connection: 'close', ...opts.headers },
+        headers: {
+          connection: 'close',
+          ...(opts.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(opts.body)) }),
+          ...opts.headers,
+        },
         localAddress: opts.localAddress ?? CLIENT_ADDRESS,
         agent: false,
       },
@@ -93,7 +105,7 @@ export function send(
     );
     req.setTimeout(10_000, () => req.destroy(new Error(`request ${path} timed out`)));
     req.on('error', reject);
-    req.end();
+    req.end(opts.body);
   });
 }
 
