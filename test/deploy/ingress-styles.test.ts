@@ -145,6 +145,26 @@ describe("deploy/kubernetes: warden's own sign-in (/oauth2) in every ingress sty
     expect(ir.spec.routes[0].services).toEqual([{ name: wardenSvc.metadata.name, port: 'http' }]);
   });
 
+  it('each style routes /console to warden in one route named warden-console; Traefik as its file recipe does', () => {
+    for (const style of ['ingress-nginx', 'traefik', 'gateway-api'] as const)
+      expect(
+        metadataRoutes(rendered[style], 'warden', '/console').map((m) => `${m.kind}/${m.metadata.name}`),
+        style,
+      ).toEqual([`${KIND[style]}/warden-console`]);
+    const ir = find(rendered.traefik, 'IngressRoute', 'warden-console');
+    expect(ir.metadata.namespace).toBe(wardenSvc.metadata.namespace);
+    expect(ir.spec.routes).toHaveLength(1);
+    expect(ir.spec.routes[0].match).toBe(dyn.routers['warden-console'].rule);
+    expect(ir.spec.routes[0].services).toEqual([{ name: wardenSvc.metadata.name, port: 'http' }]);
+    // No forwardAuth before it (warden checks console access itself); a client's identity headers cleared.
+    expect(ir.spec.routes[0].middlewares).toEqual([{ name: 'warden-clear-identity' }]);
+    const clear = find(rendered.traefik, 'Middleware', 'warden-clear-identity');
+    expect(clear.metadata.namespace).toBe(ir.metadata.namespace);
+    expect(clear.spec.headers.customRequestHeaders).toEqual(
+      dyn.middlewares['warden-clear-identity'].headers.customRequestHeaders,
+    );
+  });
+
   it('no route to the sign-in pages asks warden: no auth-url, no SecurityPolicy, no forwardAuth', () => {
     const ing = find(rendered['ingress-nginx'], 'Ingress', 'warden-sign-in');
     expect(ing.metadata.annotations).toBeUndefined();
