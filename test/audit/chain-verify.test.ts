@@ -1,11 +1,10 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditChain } from '../../src/audit/chain.js';
-import { auditVerifyCommand } from '../../src/tooling/audit-verify-command.js';
 import {
+  auditVerify,
   copyTrail,
   lineCount,
   lines,
@@ -17,17 +16,8 @@ import {
 } from '../helpers/audit-files.js';
 import { makeDir, removeDir, testDir } from '../helpers/tmp.js';
 
-/** `warden audit verify ARGS…` in process: exit code and what it printed. */
-async function verify(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await auditVerifyCommand(
-    args,
-    { out: (s) => (stdout += s), err: (s) => (stderr += s) },
-    Readable.from([]),
-  );
-  return { code, stdout, stderr };
-}
+/** `warden audit verify ARGS…` in process, no standard input. */
+const verify = (...args: string[]) => auditVerify(args);
 
 /** A real trail: 300 decisions and a reload through a warden whose file sink rotates every 16 KiB, then SIGTERM's close. */
 let trail = '';

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditVerifyCommand } from '../../src/tooling/audit-verify-command.js';
 import {
+  auditVerify as verify,
   copyTrail,
   lineCount,
   lines,
@@ -23,15 +23,6 @@ import {
   writeLines,
 } from '../helpers/audit-files.js';
 import { makeDir, removeDir, testDir } from '../helpers/tmp.js';
-
-/** `warden audit verify ARGS…` in process; `input` is standard input. */
-async function verify(args: string[], input: Readable = Readable.from([])) {
-  let stdout = '';
-  let stderr = '';
-  const io = { out: (s: string) => (stdout += s), err: (s: string) => (stderr += s) };
-  const code = await auditVerifyCommand(args, io, input);
-  return { code, stdout, stderr };
-}
 
 type Rec = Record<string, unknown> & { seq: number; replica: string; hash: string };
 

@@ -1,6 +1,8 @@
 // An audit trail's files as tests write, read and tamper with them: a warden writing one, in rotation order, copied, line by line.
 import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { auditVerifyCommand } from '../../src/tooling/audit-verify-command.js';
 import { send } from './http.js';
 import { traefikHeaders } from './replicas.js';
 import { testDir } from './tmp.js';
@@ -66,4 +68,16 @@ export async function sendTrailRequest(w: TestWarden, i: number): Promise<void> 
   await send(`${w.url}/verify/traefik`, {
     headers: { ...traefikHeaders(`/api/${i}`, '203.0.113.5'), ...(i % 4 ? { 'X-API-Key': DEV.key } : {}) },
   });
+}
+
+/** `warden audit verify ARGS…` in process, `input` its standard input: exit code and what it printed. */
+export async function auditVerify(
+  args: string[],
+  input: Readable = Readable.from([]),
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io = { out: (s: string) => (stdout += s), err: (s: string) => (stderr += s) };
+  const code = await auditVerifyCommand(args, io, input);
+  return { code, stdout, stderr };
 }
