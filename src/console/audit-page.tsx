@@ -4,7 +4,7 @@ import type { AuditQuery } from '../audit/search-query.js';
 import { DECISION_CHOICES, localValue, type FormValues } from './audit-form.js';
 import { AuditResults } from './audit-results.js';
 import type { AuditSource, Unavailable } from './data.js';
-import { Field } from './form-fields.js';
+import { Field, SelectField } from './form-fields.js';
 import { Layout, type Viewer } from './layout.js';
 
 /** What the audit page shows. */
@@ -60,17 +60,19 @@ export function AuditPage(v: AuditPageProps) {
           value={raw.ip}
           hint="An address or a CIDR range (203.0.113.0/24)"
         />
-        <div class="field">
-          <label for="q-decision">Decision</label>
-          <select id="q-decision" name="decision">
-            <option value="">any</option>
-            {DECISION_CHOICES.map((d) => (
-              <option value={d} selected={d === raw.decision}>
-                {d === 'refused' ? 'refused (anything but allow)' : d}
-              </option>
-            ))}
-          </select>
-        </div>
+        <SelectField
+          id="q-decision"
+          label="Decision"
+          name="decision"
+          options={[
+            ['', 'any'],
+            ...DECISION_CHOICES.map((d): [string, string] => [
+              d,
+              d === 'refused' ? 'refused (anything but allow)' : d,
+            ]),
+          ]}
+          selected={raw.decision}
+        />
         <Field id="q-status" label="Status" name="status" type="number" value={raw.status} />
         <Field id="q-path" label="Path prefix" name="path" value={raw.path} />
         <Field

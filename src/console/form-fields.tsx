@@ -40,14 +40,22 @@ export function ReasonField(props: { id: string; required?: boolean }) {
   );
 }
 
-/** A labelled choice of `[value, text]` options. */
-export function SelectField(props: { id: string; label: string; name: string; options: [string, string][] }) {
+/** A labelled choice of `[value, text]` options; `selected` names the chosen one (none: the first). */
+export function SelectField(props: {
+  id: string;
+  label: string;
+  name: string;
+  options: [string, string][];
+  selected?: string | undefined;
+}) {
   return (
     <div class="field">
       <label for={props.id}>{props.label}</label>
       <select id={props.id} name={props.name}>
         {props.options.map(([value, text]) => (
-          <option value={value}>{text}</option>
+          <option value={value} selected={props.selected !== undefined && value === props.selected}>
+            {text}
+          </option>
         ))}
       </select>
     </div>
